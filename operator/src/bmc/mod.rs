@@ -1,0 +1,1 @@
+//! Placeholder until this concept lands; see lib.rs.

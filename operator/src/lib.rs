@@ -1,0 +1,17 @@
+//! metal-operator: a Metal3-compatible BareMetalHost operator that drives OpenStack Ironic.
+//!
+//! Pure cores (`api`, `bmc`, `statemachine`) decide; thin shells (`provisioner`, `controller`,
+//! `telemetry`) carry out the effects.
+
+/// `metal3.io/v1alpha1` types (BareMetalHost, HardwareData, HostClaim) and CRD generation.
+pub mod api;
+/// BMC address parsing: scheme → Ironic driver, interfaces and driver_info.
+pub mod bmc;
+/// The pure host state machine: (host, credentials, provisioner view, now, rng) → decision.
+pub mod statemachine;
+/// The provisioner trait and its OpenStack Ironic implementation.
+pub mod provisioner;
+/// The kube-runtime controller that applies state-machine decisions.
+pub mod controller;
+/// Prometheus metrics, health probes and logging set-up.
+pub mod telemetry;
