@@ -1,5 +1,18 @@
 //! `metal3.io/v1alpha1` API types.
 
+pub mod annotations;
+pub mod baremetalhost;
+mod enumeration;
+pub mod hardwaredata;
+pub mod hostclaim;
 pub mod states;
 
+pub use baremetalhost::{
+    AutomatedCleaningMode, BareMetalHost, BareMetalHostSpec, BareMetalHostStatus, BmcDetails,
+    BootMode, ChecksumType, CredentialsStatus, CustomDeploy, FirmwareConfig, HardwareRaidLevel,
+    HardwareRaidVolume, Image, ImageFormat, InspectionMode, OperationHistory, OperationMetric,
+    ProvisionStatus, RaidConfig, RootDeviceHints, SoftwareRaidLevel, SoftwareRaidVolume,
+};
+pub use hardwaredata::{HardwareData, HardwareDataSpec, HardwareDetails};
+pub use hostclaim::{HostClaim, HostClaimSpec, HostClaimStatus};
 pub use states::{ErrorType, OperationalStatus, ProvisioningState};

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// `status.provisioning.state`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub enum ProvisioningState {
     /// A freshly created host that has not been looked at yet (the empty string).
     #[default]
@@ -92,7 +94,9 @@ impl fmt::Display for ProvisioningState {
 }
 
 /// `status.operationalStatus`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub enum OperationalStatus {
     #[default]
     #[serde(rename = "")]
@@ -209,6 +213,58 @@ impl fmt::Display for ErrorType {
     }
 }
 
+/// The schema of a state enum: a string, optionally restricted to its wire values.
+fn string_schema(values: Option<Vec<&'static str>>) -> schemars::Schema {
+    match values {
+        Some(values) => schemars::json_schema!({ "type": "string", "enum": values }),
+        None => schemars::json_schema!({ "type": "string" }),
+    }
+}
+
+/// Upstream leaves `status.provisioning.state` an open string, so the schema does too.
+impl schemars::JsonSchema for ProvisioningState {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProvisioningState".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        string_schema(None)
+    }
+}
+
+impl schemars::JsonSchema for OperationalStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OperationalStatus".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        string_schema(Some(Self::ALL.iter().map(|s| s.as_str()).collect()))
+    }
+}
+
+/// Includes `detach error`, which upstream writes from Go but left out of its CRD enum.
+impl schemars::JsonSchema for ErrorType {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorType".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        string_schema(Some(Self::ALL.iter().map(|e| e.as_str()).collect()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,7 +285,8 @@ mod tests {
     #[test]
     fn error_types_and_operational_status_round_trip() {
         for e in ErrorType::ALL {
-            let back: ErrorType = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+            let back: ErrorType =
+                serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
             assert_eq!(back, e);
         }
         for o in OperationalStatus::ALL {
