@@ -2,6 +2,7 @@
 
 pub mod annotations;
 pub mod baremetalhost;
+pub mod crd;
 mod enumeration;
 pub mod hardwaredata;
 pub mod hostclaim;
@@ -13,6 +14,7 @@ pub use baremetalhost::{
     HardwareRaidVolume, Image, ImageFormat, InspectionMode, OperationHistory, OperationMetric,
     ProvisionStatus, RaidConfig, RootDeviceHints, SoftwareRaidLevel, SoftwareRaidVolume,
 };
+pub use crd::{crds, crds_yaml};
 pub use hardwaredata::{HardwareData, HardwareDataSpec, HardwareDetails};
 pub use hostclaim::{HostClaim, HostClaimSpec, HostClaimStatus};
 pub use states::{ErrorType, OperationalStatus, ProvisioningState};
