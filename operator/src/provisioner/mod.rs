@@ -5,6 +5,8 @@
 //! and then carries out the single [`Action`] the decision names with [`Provisioner::act`].
 //! The Ironic implementation lives in [`ironic`]; tests use in-memory doubles of the trait.
 
+pub mod ironic;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,560 @@
+//! A small typed client for the Ironic REST API: one HTTP connection pool, the microversion
+//! negotiated once and cached, every call counted, Ironic's error bodies decoded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use super::node::{Node, PatchOp, Port, PowerRequest, ProvisionRequest, Validation};
+use crate::provisioner::{Credentials, ProvisionerError};
+
+/// The oldest microversion we can work with (configdrive dicts, inventory, deploy steps, ...).
+pub const MIN_VERSION: ApiVersion = ApiVersion {
+    major: 1,
+    minor: 89,
+};
+/// The newest microversion whose semantics we know; never ask for more.
+pub const MAX_VERSION: ApiVersion = ApiVersion {
+    major: 1,
+    minor: 110,
+};
+/// The header Ironic reads the microversion from.
+pub const VERSION_HEADER: &str = "X-OpenStack-Ironic-API-Version";
+
+/// An Ironic API microversion `major.minor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ApiVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl ApiVersion {
+    /// Parses `"1.89"`; None for anything else.
+    pub fn parse(text: &str) -> Option<ApiVersion> {
+        let (major, minor) = text.trim().split_once('.')?;
+        Some(ApiVersion {
+            major: major.parse().ok()?,
+            minor: minor.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// How to reach Ironic. Built in `main` from flags; files are read there too.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// `http(s)://host:port`, with or without a trailing `/v1`.
+    pub endpoint: String,
+    /// PEM bytes of the CA that signs Ironic's certificate; None uses the system roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// HTTP basic auth, when Ironic is behind it.
+    pub basic_auth: Option<Credentials>,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("endpoint", &self.endpoint)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|c| c.len()))
+            .field("basic_auth", &self.basic_auth)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl ClientConfig {
+    /// A plain-HTTP configuration with upstream's 30 s timeout.
+    pub fn new(endpoint: impl Into<String>) -> ClientConfig {
+        ClientConfig {
+            endpoint: endpoint.into(),
+            ca_pem: None,
+            basic_auth: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The Ironic REST client. Cheap to share (`Arc`); one per operator process.
+pub struct IronicClient {
+    http: reqwest::Client,
+    base: String,
+    auth: Option<Credentials>,
+    version: OnceCell<ApiVersion>,
+    calls: AtomicU64,
+}
+
+impl std::fmt::Debug for IronicClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IronicClient")
+            .field("base", &self.base)
+            .field("version", &self.version.get())
+            .finish()
+    }
+}
+
+/// What a response body may be read as.
+enum Expect {
+    Json,
+    Nothing,
+}
+
+impl IronicClient {
+    /// Builds the client (TLS roots, timeouts). Makes no request.
+    pub fn new(config: ClientConfig) -> Result<IronicClient, ProvisionerError> {
+        let setup = |message: String| ProvisionerError::Unreachable {
+            operation: "client setup",
+            message,
+        };
+        let tls = tls_config(config.ca_pem.as_deref()).map_err(setup)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .map_err(|e| setup(error_chain(&e)))?;
+        let trimmed = config.endpoint.trim_end_matches('/');
+        let base = trimmed.strip_suffix("/v1").unwrap_or(trimmed).to_string();
+        Ok(IronicClient {
+            http,
+            base,
+            auth: config.basic_auth,
+            version: OnceCell::new(),
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    /// Every HTTP request this client has sent, version discovery included.
+    pub fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The negotiated microversion: discovered with `GET /` on first use, then cached for the
+    /// life of the client (never per reconcile).
+    pub async fn api_version(&self) -> Result<ApiVersion, ProvisionerError> {
+        self.version
+            .get_or_try_init(|| self.negotiate())
+            .await
+            .copied()
+    }
+
+    async fn negotiate(&self) -> Result<ApiVersion, ProvisionerError> {
+        const OP: &str = "version discovery";
+        let root: Value = self
+            .send::<(), _>(OP, Method::GET, "/", None, None, Expect::Json)
+            .await?
+            .unwrap_or(Value::Null);
+        let entry = root
+            .get("default_version")
+            .filter(|v| v.is_object())
+            .or_else(|| {
+                root.get("versions")
+                    .and_then(Value::as_array)
+                    .and_then(|vs| vs.iter().find(|v| v["id"] == "v1"))
+            })
+            .ok_or_else(|| ProvisionerError::Protocol {
+                operation: OP,
+                message: "no v1 entry in the version document".to_string(),
+            })?;
+        let read = |key: &str| {
+            entry
+                .get(key)
+                .and_then(Value::as_str)
+                .and_then(ApiVersion::parse)
+        };
+        let max = read("version").ok_or_else(|| ProvisionerError::Protocol {
+            operation: OP,
+            message: "version document has no maximum version".to_string(),
+        })?;
+        let min = read("min_version").unwrap_or(ApiVersion { major: 1, minor: 1 });
+        if max < MIN_VERSION {
+            return Err(ProvisionerError::VersionTooOld {
+                found: max.to_string(),
+                required: MIN_VERSION.to_string(),
+            });
+        }
+        let chosen = max.min(MAX_VERSION);
+        if chosen < min {
+            return Err(ProvisionerError::Protocol {
+                operation: OP,
+                message: format!(
+                    "server minimum version {min} is newer than our newest {MAX_VERSION}"
+                ),
+            });
+        }
+        tracing::info!(version = %chosen, server_max = %max, "ironic API version negotiated");
+        Ok(chosen)
+    }
+
+    /// `GET /v1/nodes/{uuid or name}`; None when there is no such node.
+    pub async fn get_node(&self, ident: &str) -> Result<Option<Node>, ProvisionerError> {
+        let path = format!("/v1/nodes/{}", path_segment(ident));
+        self.call_optional("get node", Method::GET, &path).await
+    }
+
+    /// `GET /v1/ports?address=<mac>`: the port with that MAC, if any.
+    pub async fn find_port(&self, mac: &str) -> Result<Option<Port>, ProvisionerError> {
+        const OP: &str = "find port";
+        let path = format!(
+            "/v1/ports?address={}",
+            query_value(&mac.to_ascii_lowercase())
+        );
+        let list: Value = self.call_json(OP, Method::GET, &path, None::<&()>).await?;
+        let ports = list.get("ports").cloned().unwrap_or(Value::Array(vec![]));
+        let mut ports: Vec<Port> = decode(OP, ports)?;
+        Ok(if ports.is_empty() {
+            None
+        } else {
+            Some(ports.remove(0))
+        })
+    }
+
+    /// `POST /v1/nodes`.
+    pub async fn create_node(&self, body: &Value) -> Result<Node, ProvisionerError> {
+        let v = self
+            .call_json("create node", Method::POST, "/v1/nodes", Some(body))
+            .await?;
+        decode("create node", v)
+    }
+
+    /// `PATCH /v1/nodes/{id}` with a JSON patch.
+    pub async fn patch_node(&self, id: &str, ops: &[PatchOp]) -> Result<Node, ProvisionerError> {
+        let path = format!("/v1/nodes/{}", path_segment(id));
+        let v = self
+            .call_json("patch node", Method::PATCH, &path, Some(&ops))
+            .await?;
+        decode("patch node", v)
+    }
+
+    /// `DELETE /v1/nodes/{id}`; a node already gone is not an error.
+    pub async fn delete_node(&self, id: &str) -> Result<(), ProvisionerError> {
+        let path = format!("/v1/nodes/{}", path_segment(id));
+        match self
+            .call_empty("delete node", Method::DELETE, &path, None::<&()>)
+            .await
+        {
+            Err(ProvisionerError::Rejected { status: 404, .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// `POST /v1/ports` for a node's MAC.
+    pub async fn create_port(
+        &self,
+        node_uuid: &str,
+        mac: &str,
+        pxe_enabled: bool,
+    ) -> Result<Port, ProvisionerError> {
+        let body = serde_json::json!({
+            "address": mac.to_ascii_lowercase(),
+            "node_uuid": node_uuid,
+            "pxe_enabled": pxe_enabled,
+        });
+        let v = self
+            .call_json("create port", Method::POST, "/v1/ports", Some(&body))
+            .await?;
+        decode("create port", v)
+    }
+
+    /// `PUT /v1/nodes/{id}/states/provision`.
+    pub async fn set_provision_state(
+        &self,
+        id: &str,
+        request: &ProvisionRequest,
+    ) -> Result<(), ProvisionerError> {
+        let path = format!("/v1/nodes/{}/states/provision", path_segment(id));
+        self.call_empty("provision", Method::PUT, &path, Some(request))
+            .await
+    }
+
+    /// `PUT /v1/nodes/{id}/states/power`.
+    pub async fn set_power_state(
+        &self,
+        id: &str,
+        request: &PowerRequest,
+    ) -> Result<(), ProvisionerError> {
+        let path = format!("/v1/nodes/{}/states/power", path_segment(id));
+        self.call_empty("power", Method::PUT, &path, Some(request))
+            .await
+    }
+
+    /// `GET /v1/nodes/{id}/validate`.
+    pub async fn validate(&self, id: &str) -> Result<Validation, ProvisionerError> {
+        let path = format!("/v1/nodes/{}/validate", path_segment(id));
+        let v = self
+            .call_json("validate", Method::GET, &path, None::<&()>)
+            .await?;
+        decode("validate", v)
+    }
+
+    /// `PUT /v1/nodes/{id}/maintenance` with an optional reason.
+    pub async fn set_maintenance(
+        &self,
+        id: &str,
+        reason: Option<&str>,
+    ) -> Result<(), ProvisionerError> {
+        let path = format!("/v1/nodes/{}/maintenance", path_segment(id));
+        let body = match reason {
+            Some(r) => serde_json::json!({ "reason": r }),
+            None => serde_json::json!({}),
+        };
+        self.call_empty("set maintenance", Method::PUT, &path, Some(&body))
+            .await
+    }
+
+    /// `DELETE /v1/nodes/{id}/maintenance`.
+    pub async fn clear_maintenance(&self, id: &str) -> Result<(), ProvisionerError> {
+        let path = format!("/v1/nodes/{}/maintenance", path_segment(id));
+        self.call_empty("clear maintenance", Method::DELETE, &path, None::<&()>)
+            .await
+    }
+
+    /// `GET /v1/nodes/{id}/inventory`: `{inventory, plugin_data}`, None before inspection.
+    pub async fn inventory(&self, id: &str) -> Result<Option<Value>, ProvisionerError> {
+        let path = format!("/v1/nodes/{}/inventory", path_segment(id));
+        self.call_optional("inventory", Method::GET, &path).await
+    }
+
+    async fn call_optional<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+    ) -> Result<Option<T>, ProvisionerError> {
+        match self.call_json(operation, method, path, None::<&()>).await {
+            Ok(v) => decode(operation, v).map(Some),
+            Err(ProvisionerError::Rejected { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn call_json<B: Serialize + ?Sized>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Value, ProvisionerError> {
+        let version = self.api_version().await?;
+        let v = self
+            .send(operation, method, path, body, Some(version), Expect::Json)
+            .await?;
+        Ok(v.unwrap_or(Value::Null))
+    }
+
+    async fn call_empty<B: Serialize + ?Sized>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(), ProvisionerError> {
+        let version = self.api_version().await?;
+        self.send::<B, Value>(
+            operation,
+            method,
+            path,
+            body,
+            Some(version),
+            Expect::Nothing,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        version: Option<ApiVersion>,
+        expect: Expect,
+    ) -> Result<Option<T>, ProvisionerError> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(v) = version {
+            request = request.header(VERSION_HEADER, v.to_string());
+        }
+        if let Some(auth) = &self.auth {
+            request = request.basic_auth(&auth.username, Some(&auth.password));
+        }
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%method, path, operation, "ironic request");
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ProvisionerError::Unreachable {
+                operation,
+                message: error_chain(&e),
+            })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ProvisionerError::Unreachable {
+                operation,
+                message: error_chain(&e),
+            })?;
+        if !status.is_success() {
+            return Err(ProvisionerError::Rejected {
+                operation,
+                status: status.as_u16(),
+                message: decode_error_body(status, &bytes),
+            });
+        }
+        match expect {
+            Expect::Nothing => Ok(None),
+            Expect::Json if bytes.is_empty() || status == StatusCode::NO_CONTENT => Ok(None),
+            Expect::Json => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| ProvisionerError::Protocol {
+                        operation,
+                        message: e.to_string(),
+                    })
+            }
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(operation: &'static str, v: Value) -> Result<T, ProvisionerError> {
+    serde_json::from_value(v).map_err(|e| ProvisionerError::Protocol {
+        operation,
+        message: e.to_string(),
+    })
+}
+
+/// Turns Ironic's error body into a readable message. Ironic double-encodes:
+/// `{"error_message": "{\"faultcode\": ..., \"faultstring\": \"...\", \"debuginfo\": null}"}`;
+/// some paths send the inner object directly, proxies send plain text.
+pub fn decode_error_body(status: StatusCode, body: &[u8]) -> String {
+    let fallback = || {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            let short: String = text.chars().take(300).collect();
+            format!("HTTP {status}: {short}")
+        }
+    };
+    let Ok(outer) = serde_json::from_slice::<Value>(body) else {
+        return fallback();
+    };
+    let inner = match outer.get("error_message") {
+        Some(Value::String(s)) => {
+            serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.clone()))
+        }
+        Some(other) => other.clone(),
+        None => outer.clone(),
+    };
+    let fault = match &inner {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(_) => inner
+            .get("faultstring")
+            .or_else(|| inner.get("message"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    };
+    fault
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(fallback)
+}
+
+/// True for Ironic's `NodeLocked` conflict (409 "Node ... is locked by host ..."): retry soon.
+pub fn is_node_locked(error: &ProvisionerError) -> bool {
+    matches!(error, ProvisionerError::Rejected { status: 409, message, .. }
+        if message.contains("is locked by") || message.contains("NodeLocked"))
+}
+
+fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_pem {
+        Some(pem) => {
+            let mut reader = pem;
+            let mut added = 0usize;
+            for cert in rustls_pemfile::certs(&mut reader) {
+                let cert = cert.map_err(|e| format!("CA file is not valid PEM: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("CA certificate rejected: {e}"))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err("CA file holds no certificate".to_string());
+            }
+        }
+        None => {
+            // Unreadable system certificates only limit which servers verify; not fatal.
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// The error and its causes on one line (reqwest hides the TLS reason in the source chain).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Percent-encodes a path segment (node names contain `~`, which is unreserved and kept).
+fn path_segment(s: &str) -> String {
+    encode(s, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    })
+}
+
+fn query_value(s: &str) -> String {
+    encode(s, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':')
+    })
+}
+
+fn encode(s: &str, keep: impl Fn(u8) -> bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if keep(b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

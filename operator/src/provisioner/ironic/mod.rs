@@ -1,0 +1,542 @@
+//! The OpenStack Ironic provisioner: [`IronicProvisioner`] implements [`Provisioner`] over the
+//! typed [`IronicClient`].
+//!
+//! One client (and so one negotiated microversion and one connection pool) serves every host.
+//! Lookups go by node UUID, then by name `namespace~name`, then by boot-MAC port, as upstream.
+
+mod client;
+mod configdrive;
+mod inventory;
+mod lifecycle;
+mod node;
+
+pub use client::{
+    ApiVersion, ClientConfig, IronicClient, MAX_VERSION, MIN_VERSION, VERSION_HEADER,
+    decode_error_body, is_node_locked,
+};
+pub use configdrive::config_drive;
+pub use inventory::hardware_details;
+pub use lifecycle::{LifecyclePacing, LifecycleReport, full_lifecycle};
+pub use node::{
+    FINGERPRINT_KEY, InterfaceValidation, Node, PatchOp, Port, PowerRequest, ProvisionRequest,
+    Validation, validation_failures,
+};
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    Action, Deployment, HostRef, Observation, Outcome, Provisioner, ProvisionerError, Registration,
+};
+use crate::bmc::{BmcAddress, DeployImages, SECRET_DRIVER_INFO_KEYS};
+
+/// Operator-wide settings for registering nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IronicSettings {
+    /// Deploy kernel/ramdisk/ISO URLs written into every node's `driver_info`.
+    pub deploy_images: DeployImages,
+}
+
+/// Drives hosts through Ironic.
+#[derive(Debug, Clone)]
+pub struct IronicProvisioner {
+    client: Arc<IronicClient>,
+    settings: IronicSettings,
+}
+
+/// Provision states in which Ironic accepts changes to a node's driver and interfaces.
+const RECONFIGURABLE_STATES: [&str; 5] = [
+    "enroll",
+    "manageable",
+    "available",
+    "inspect failed",
+    "clean failed",
+];
+/// States in which a node is busy; delete and detach wait for them to end.
+const BUSY_STATES: [&str; 9] = [
+    "verifying",
+    "cleaning",
+    "deploying",
+    "deleting",
+    "inspecting",
+    "adopting",
+    "rescuing",
+    "servicing",
+    "unrescuing",
+];
+/// States that wait for an agent and can be aborted.
+const WAIT_STATES: [&str; 5] = [
+    "wait call-back",
+    "clean wait",
+    "inspect wait",
+    "rescue wait",
+    "service wait",
+];
+
+impl IronicProvisioner {
+    pub fn new(client: Arc<IronicClient>, settings: IronicSettings) -> IronicProvisioner {
+        IronicProvisioner { client, settings }
+    }
+
+    /// The shared client.
+    pub fn client(&self) -> &IronicClient {
+        &self.client
+    }
+
+    /// HTTP calls made so far (version discovery included).
+    pub fn api_calls(&self) -> u64 {
+        self.client.api_calls()
+    }
+
+    /// Finds the host's node: by UUID, then by `namespace~name`, then by the boot MAC's port.
+    pub async fn find_node(&self, host: &HostRef) -> Result<Option<Node>, ProvisionerError> {
+        if let Some(id) = host.node_id.as_deref().filter(|id| !id.is_empty())
+            && let Some(node) = self.client.get_node(id).await?
+        {
+            return Ok(Some(node));
+        }
+        let name = host.node_name();
+        if let Some(node) = self.client.get_node(&name).await? {
+            return Ok(Some(node));
+        }
+        let Some(mac) = host.boot_mac.as_deref().filter(|m| !m.is_empty()) else {
+            return Ok(None);
+        };
+        let Some(node_uuid) = self.client.find_port(mac).await?.and_then(|p| p.node_uuid) else {
+            return Ok(None);
+        };
+        let Some(node) = self.client.get_node(&node_uuid).await? else {
+            return Ok(None);
+        };
+        match node.name.as_deref() {
+            Some(other) if !other.is_empty() && other != name => Err(ProvisionerError::Rejected {
+                operation: "lookup",
+                status: 409,
+                message: format!(
+                    "MAC address {mac} conflicts with existing node {other} ({})",
+                    node.uuid
+                ),
+            }),
+            _ => Ok(Some(node)),
+        }
+    }
+
+    async fn require_node(
+        &self,
+        host: &HostRef,
+        operation: &'static str,
+    ) -> Result<Node, ProvisionerError> {
+        self.find_node(host)
+            .await?
+            .ok_or_else(|| ProvisionerError::Rejected {
+                operation,
+                status: 404,
+                message: format!("no Ironic node for host {}", host.node_name()),
+            })
+    }
+
+    /// The node's UUID without a GET when the host already knows it.
+    async fn node_id(
+        &self,
+        host: &HostRef,
+        operation: &'static str,
+    ) -> Result<String, ProvisionerError> {
+        match host.node_id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => Ok(id.to_string()),
+            None => Ok(self.require_node(host, operation).await?.uuid),
+        }
+    }
+
+    async fn register(
+        &self,
+        host: &HostRef,
+        reg: &Registration,
+    ) -> Result<Outcome, ProvisionerError> {
+        let desired = desired_node(host, reg, &self.settings.deploy_images)?;
+        let lookup = HostRef {
+            boot_mac: reg.boot_mac.clone().or_else(|| host.boot_mac.clone()),
+            ..host.clone()
+        };
+        let node = match self.find_node(&lookup).await? {
+            None => {
+                let created = self.client.create_node(&desired).await?;
+                tracing::info!(node = %created.uuid, host = %host.node_name(), "ironic node created");
+                if let Some(mac) = reg.boot_mac.as_deref() {
+                    self.client.create_port(&created.uuid, mac, true).await?;
+                }
+                return Ok(Outcome::Accepted {
+                    node_id: Some(created.uuid),
+                });
+            }
+            Some(node) => node,
+        };
+        let ops = registration_patch(&node, &desired);
+        if !ops.is_empty() {
+            tracing::info!(node = %node.uuid, changes = ops.len(), "ironic node updated");
+            self.client.patch_node(&node.uuid, &ops).await?;
+        }
+        if let Some(mac) = reg.boot_mac.as_deref()
+            && self.client.find_port(mac).await?.is_none()
+        {
+            self.client.create_port(&node.uuid, mac, true).await?;
+        }
+        Ok(Outcome::Accepted {
+            node_id: Some(node.uuid),
+        })
+    }
+
+    async fn deploy(
+        &self,
+        host: &HostRef,
+        deployment: &Deployment,
+    ) -> Result<Outcome, ProvisionerError> {
+        let node = self.require_node(host, "deploy").await?;
+        let ops = deploy_patch(&node, deployment);
+        self.client.patch_node(&node.uuid, &ops).await?;
+        let validation = self.client.validate(&node.uuid).await?;
+        if let Some(failures) = validation_failures(&validation, &["boot", "deploy"]) {
+            return Err(ProvisionerError::Rejected {
+                operation: "validate",
+                status: 400,
+                message: format!("host validation error: {failures}"),
+            });
+        }
+        let drive =
+            config_drive(host, deployment).map_err(|message| ProvisionerError::Rejected {
+                operation: "configdrive",
+                status: 400,
+                message,
+            })?;
+        let request = ProvisionRequest {
+            target: "active".to_string(),
+            configdrive: Some(drive),
+            deploy_steps: deployment.custom_deploy.as_ref().map(|method| {
+                vec![json!({
+                    "interface": "deploy",
+                    "step": method,
+                    "args": {},
+                    "priority": 80,
+                })]
+            }),
+        };
+        self.client
+            .set_provision_state(&node.uuid, &request)
+            .await?;
+        Ok(Outcome::Accepted {
+            node_id: Some(node.uuid),
+        })
+    }
+
+    /// Removes the node: waits out busy states, aborts `*wait` states when forced, puts
+    /// deployed nodes in maintenance first so Ironic does not tear them down.
+    async fn remove(&self, host: &HostRef, force: bool) -> Result<Outcome, ProvisionerError> {
+        let Some(node) = self.find_node(host).await? else {
+            return Ok(Outcome::Accepted { node_id: None });
+        };
+        let state = node.state();
+        if BUSY_STATES.contains(&state) {
+            return Ok(Outcome::Busy);
+        }
+        if WAIT_STATES.contains(&state) {
+            if force {
+                self.client
+                    .set_provision_state(&node.uuid, &ProvisionRequest::target("abort"))
+                    .await?;
+            }
+            return Ok(Outcome::Busy);
+        }
+        if !matches!(state, "enroll" | "available" | "manageable") && !node.maintenance {
+            self.client
+                .set_maintenance(&node.uuid, Some("removed by metal3 operator"))
+                .await?;
+        }
+        self.client.delete_node(&node.uuid).await?;
+        tracing::info!(node = %node.uuid, "ironic node deleted");
+        Ok(Outcome::Accepted {
+            node_id: Some(node.uuid),
+        })
+    }
+
+    async fn provision_verb(
+        &self,
+        host: &HostRef,
+        target: &'static str,
+    ) -> Result<Outcome, ProvisionerError> {
+        let id = self.node_id(host, target).await?;
+        self.client
+            .set_provision_state(&id, &ProvisionRequest::target(target))
+            .await?;
+        Ok(Outcome::Accepted { node_id: Some(id) })
+    }
+
+    async fn act_inner(
+        &self,
+        host: &HostRef,
+        action: &Action,
+    ) -> Result<Outcome, ProvisionerError> {
+        match action {
+            Action::Register(reg) => self.register(host, reg).await,
+            Action::Manage => self.provision_verb(host, "manage").await,
+            Action::Inspect => self.provision_verb(host, "inspect").await,
+            Action::Provide => self.provision_verb(host, "provide").await,
+            Action::Undeploy => self.provision_verb(host, "deleted").await,
+            Action::Adopt => self.provision_verb(host, "adopt").await,
+            Action::Abort => self.provision_verb(host, "abort").await,
+            Action::Deploy(d) => self.deploy(host, d).await,
+            Action::Power(change) => {
+                let id = self.node_id(host, "power").await?;
+                self.client
+                    .set_power_state(&id, &PowerRequest::from(*change))
+                    .await?;
+                Ok(Outcome::Accepted { node_id: Some(id) })
+            }
+            Action::SetMaintenance { on, reason } => {
+                let id = self.node_id(host, "maintenance").await?;
+                if *on {
+                    self.client.set_maintenance(&id, reason.as_deref()).await?;
+                } else {
+                    self.client.clear_maintenance(&id).await?;
+                }
+                Ok(Outcome::Accepted { node_id: Some(id) })
+            }
+            Action::SetAutomatedClean(on) => {
+                let id = self.node_id(host, "automated_clean").await?;
+                let ops = [PatchOp::replace("/automated_clean", Value::Bool(*on))];
+                self.client.patch_node(&id, &ops).await?;
+                Ok(Outcome::Accepted { node_id: Some(id) })
+            }
+            Action::Detach { force } => self.remove(host, *force).await,
+            Action::Delete => self.remove(host, false).await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provisioner for IronicProvisioner {
+    async fn observe(&self, host: &HostRef) -> Result<Observation, ProvisionerError> {
+        match self.find_node(host).await {
+            Ok(Some(node)) => Ok(Observation::Node(node.view())),
+            Ok(None) => Ok(Observation::NotRegistered),
+            Err(e @ ProvisionerError::Unreachable { .. }) => {
+                Ok(Observation::Unavailable(e.to_string()))
+            }
+            Err(e @ ProvisionerError::Rejected { status, .. }) if status >= 500 => {
+                Ok(Observation::Unavailable(e.to_string()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn act(&self, host: &HostRef, action: &Action) -> Result<Outcome, ProvisionerError> {
+        match self.act_inner(host, action).await {
+            Err(e) if is_node_locked(&e) => {
+                tracing::debug!(action = action.name(), "ironic node locked, retry soon");
+                Ok(Outcome::Busy)
+            }
+            other => other,
+        }
+    }
+
+    async fn hardware_details(&self, host: &HostRef) -> Result<Value, ProvisionerError> {
+        let id = self.node_id(host, "inventory").await?;
+        let data = self
+            .client
+            .inventory(&id)
+            .await?
+            .ok_or_else(|| ProvisionerError::Rejected {
+                operation: "inventory",
+                status: 404,
+                message: format!("node {id} has no inspection inventory yet"),
+            })?;
+        Ok(hardware_details(&data["inventory"], &data["plugin_data"]))
+    }
+}
+
+/// Ironic's capability string for a boot mode.
+fn boot_capabilities(boot_mode: &str) -> &'static str {
+    match boot_mode {
+        "UEFISecureBoot" => "boot_mode:uefi,secure_boot:true",
+        "legacy" => "boot_mode:bios",
+        _ => "boot_mode:uefi",
+    }
+}
+
+/// The full node body a registration asks for (the `POST /v1/nodes` body).
+fn desired_node(
+    host: &HostRef,
+    reg: &Registration,
+    images: &DeployImages,
+) -> Result<Value, ProvisionerError> {
+    let invalid = |m: String| ProvisionerError::InvalidBmc(m);
+    let bmc = BmcAddress::parse(&reg.bmc_address).map_err(|e| invalid(e.to_string()))?;
+    let scheme = bmc.kind.scheme();
+    if bmc.needs_mac() && reg.boot_mac.as_deref().is_none_or(str::is_empty) {
+        return Err(invalid(format!(
+            "BMC driver {scheme} requires a BootMACAddress value"
+        )));
+    }
+    if reg.boot_mode == "UEFISecureBoot" && !bmc.supports_secure_boot() {
+        return Err(invalid(format!(
+            "BMC driver {scheme} does not support secure boot"
+        )));
+    }
+    let inspect = bmc
+        .inspect_interface(reg.inspect_mode)
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut body = Map::new();
+    body.insert("name".into(), Value::String(host.node_name()));
+    body.insert("driver".into(), Value::String(bmc.driver().to_string()));
+    for (field, value) in bmc.interfaces().fields() {
+        body.insert(field.into(), Value::String(value.to_string()));
+    }
+    body.insert(
+        "inspect_interface".into(),
+        Value::String(inspect.to_string()),
+    );
+    body.insert(
+        "driver_info".into(),
+        Value::Object(bmc.driver_info(
+            &reg.credentials,
+            reg.disable_certificate_verification,
+            images,
+        )),
+    );
+    let mut properties = Map::new();
+    properties.insert(
+        "capabilities".into(),
+        Value::String(boot_capabilities(&reg.boot_mode).to_string()),
+    );
+    if let Some(arch) = reg.architecture.as_deref().filter(|a| !a.is_empty()) {
+        properties.insert("cpu_arch".into(), Value::String(arch.to_string()));
+    }
+    body.insert("properties".into(), Value::Object(properties));
+    body.insert(
+        "extra".into(),
+        json!({ FINGERPRINT_KEY: reg.fingerprint.clone() }),
+    );
+    body.insert("automated_clean".into(), Value::Bool(reg.automated_clean));
+    Ok(Value::Object(body))
+}
+
+/// The JSON patch that brings an existing node to the desired registration.
+fn registration_patch(node: &Node, desired: &Value) -> Vec<PatchOp> {
+    let mut ops = Vec::new();
+    if node.name.as_deref() != desired["name"].as_str() {
+        ops.push(PatchOp::replace("/name", desired["name"].clone()));
+    }
+    if RECONFIGURABLE_STATES.contains(&node.state()) {
+        if node.driver.as_deref() != desired["driver"].as_str() {
+            ops.push(PatchOp::replace("/driver", desired["driver"].clone()));
+        }
+        if let Some(fields) = desired.as_object() {
+            for (field, value) in fields.iter().filter(|(k, _)| k.ends_with("_interface")) {
+                if node.field(field) != value.as_str() {
+                    ops.push(PatchOp::replace(format!("/{field}"), value.clone()));
+                }
+            }
+        }
+    }
+    let fingerprint = node
+        .extra
+        .as_ref()
+        .and_then(|e| e.get(FINGERPRINT_KEY))
+        .and_then(Value::as_str);
+    let desired_fingerprint = desired["extra"][FINGERPRINT_KEY].as_str();
+    if fingerprint != desired_fingerprint {
+        // Credentials or address changed: Ironic masks passwords on read, so replace it all.
+        ops.push(PatchOp::replace(
+            "/driver_info",
+            desired["driver_info"].clone(),
+        ));
+        ops.push(PatchOp::add(
+            format!("/extra/{FINGERPRINT_KEY}"),
+            desired["extra"][FINGERPRINT_KEY].clone(),
+        ));
+    } else if let Some(info) = desired["driver_info"].as_object() {
+        let current = node.driver_info.clone().unwrap_or_default();
+        for (k, v) in info {
+            if !SECRET_DRIVER_INFO_KEYS.contains(&k.as_str()) && current.get(k) != Some(v) {
+                ops.push(PatchOp::add(format!("/driver_info/{k}"), v.clone()));
+            }
+        }
+    }
+    if node.automated_clean != desired["automated_clean"].as_bool() {
+        ops.push(PatchOp::replace(
+            "/automated_clean",
+            desired["automated_clean"].clone(),
+        ));
+    }
+    let props = node.properties.clone().unwrap_or_default();
+    if let Some(want) = desired["properties"].as_object() {
+        for (k, v) in want {
+            if props.get(k) != Some(v) {
+                ops.push(PatchOp::add(format!("/properties/{k}"), v.clone()));
+            }
+        }
+    }
+    ops
+}
+
+/// The JSON patch that writes a deployment's image into the node before `active`.
+fn deploy_patch(node: &Node, d: &Deployment) -> Vec<PatchOp> {
+    let mut ops = Vec::new();
+    let live_iso = d.format.as_deref() == Some("live-iso");
+    if !d.image_url.is_empty() {
+        if live_iso {
+            ops.push(PatchOp::add(
+                "/instance_info/boot_iso",
+                Value::String(d.image_url.clone()),
+            ));
+        } else {
+            ops.push(PatchOp::add(
+                "/instance_info/image_source",
+                Value::String(d.image_url.clone()),
+            ));
+            if let Some(format) = d.format.as_deref() {
+                ops.push(PatchOp::add(
+                    "/instance_info/image_disk_format",
+                    Value::String(format.to_string()),
+                ));
+            }
+        }
+    }
+    if let Some(checksum) = d.checksum.as_deref().filter(|c| !c.is_empty()) {
+        match d.checksum_type.as_deref() {
+            Some(algo @ ("sha256" | "sha512")) => {
+                ops.push(PatchOp::add(
+                    "/instance_info/image_os_hash_algo",
+                    Value::String(algo.into()),
+                ));
+                ops.push(PatchOp::add(
+                    "/instance_info/image_os_hash_value",
+                    Value::String(checksum.to_string()),
+                ));
+            }
+            _ => ops.push(PatchOp::add(
+                "/instance_info/image_checksum",
+                Value::String(checksum.to_string()),
+            )),
+        }
+    }
+    let current = node.field("deploy_interface");
+    let wanted = if d.custom_deploy.is_some() {
+        Some("custom-agent")
+    } else if live_iso {
+        Some("ramdisk")
+    } else if matches!(current, Some("ramdisk" | "custom-agent")) {
+        Some("direct")
+    } else {
+        None
+    };
+    if let Some(w) = wanted.filter(|w| current != Some(*w)) {
+        ops.push(PatchOp::replace(
+            "/deploy_interface",
+            Value::String(w.to_string()),
+        ));
+    }
+    if let Some(hints) = &d.root_device_hints {
+        ops.push(PatchOp::add("/properties/root_device", hints.clone()));
+    }
+    ops
+}
