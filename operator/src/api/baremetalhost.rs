@@ -37,50 +37,13 @@ pub(crate) fn is_zero(value: &i64) -> bool {
     shortname = "bmh",
     shortname = "bmhost",
     doc = "BareMetalHost is the Schema for the baremetalhosts API.",
-    printcolumn(
-        name = "Status",
-        type_ = "string",
-        json_path = ".status.operationalStatus",
-        description = "Operational status",
-        priority = 1
-    ),
-    printcolumn(
-        name = "State",
-        type_ = "string",
-        json_path = ".status.provisioning.state",
-        description = "Provisioning status"
-    ),
-    printcolumn(
-        name = "Consumer",
-        type_ = "string",
-        json_path = ".spec.consumerRef.name",
-        description = "Consumer using this host"
-    ),
-    printcolumn(
-        name = "BMC",
-        type_ = "string",
-        json_path = ".spec.bmc.address",
-        description = "Address of management controller",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Online",
-        type_ = "string",
-        json_path = ".spec.online",
-        description = "Whether the host is online or not"
-    ),
-    printcolumn(
-        name = "Error",
-        type_ = "string",
-        json_path = ".status.errorType",
-        description = "Type of the most recent error"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp",
-        description = "Time duration since creation of BaremetalHost"
-    )
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.operationalStatus","description":"Operational status","priority":1}"#,
+    printcolumn = r#"{"name":"State","type":"string","jsonPath":".status.provisioning.state","description":"Provisioning status"}"#,
+    printcolumn = r#"{"name":"Consumer","type":"string","jsonPath":".spec.consumerRef.name","description":"Consumer using this host"}"#,
+    printcolumn = r#"{"name":"BMC","type":"string","jsonPath":".spec.bmc.address","description":"Address of management controller","priority":1}"#,
+    printcolumn = r#"{"name":"Online","type":"string","jsonPath":".spec.online","description":"Whether the host is online or not"}"#,
+    printcolumn = r#"{"name":"Error","type":"string","jsonPath":".status.errorType","description":"Type of the most recent error"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp","description":"Time duration since creation of BaremetalHost"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BareMetalHostSpec {
@@ -309,6 +272,9 @@ pub struct SoftwareRaidVolume {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(min = 2))]
     pub physical_disks: Vec<RootDeviceHints>,
+    /// Install onto this volume (newer upstream releases; at most one volume, RAID-1 only).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub root_volume: bool,
 }
 
 /// Deprecated BIOS settings (`spec.firmware`).
@@ -340,17 +306,13 @@ string_enum! {
 
 string_enum! {
     /// `spec.automatedCleaningMode`.
+    #[derive(Default)]
     pub enum AutomatedCleaningMode {
         /// Clean disk metadata on (de)provisioning (the default).
+        #[default]
         Metadata => "metadata",
         /// Skip automated cleaning.
         Disabled => "disabled",
-    }
-}
-
-impl Default for AutomatedCleaningMode {
-    fn default() -> Self {
-        Self::Metadata
     }
 }
 
@@ -398,10 +360,12 @@ string_enum! {
 
 string_enum! {
     /// Hardware RAID level.
+    #[derive(Default)]
     pub enum HardwareRaidLevel {
         /// Striping.
         Raid0 => "0",
         /// Mirroring.
+        #[default]
         Raid1 => "1",
         /// Bit-level striping with parity.
         Raid2 => "2",
@@ -418,27 +382,17 @@ string_enum! {
     }
 }
 
-impl Default for HardwareRaidLevel {
-    fn default() -> Self {
-        Self::Raid1
-    }
-}
-
 string_enum! {
     /// Software RAID level.
+    #[derive(Default)]
     pub enum SoftwareRaidLevel {
         /// Striping.
         Raid0 => "0",
         /// Mirroring.
+        #[default]
         Raid1 => "1",
         /// Striped mirrors.
         Raid10 => "1+0",
-    }
-}
-
-impl Default for SoftwareRaidLevel {
-    fn default() -> Self {
-        Self::Raid1
     }
 }
 

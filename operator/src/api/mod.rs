@@ -7,6 +7,7 @@ mod enumeration;
 pub mod hardwaredata;
 pub mod hostclaim;
 pub mod states;
+pub mod validation;
 
 pub use baremetalhost::{
     AutomatedCleaningMode, BareMetalHost, BareMetalHostSpec, BareMetalHostStatus, BmcDetails,
@@ -18,3 +19,4 @@ pub use crd::{crds, crds_yaml};
 pub use hardwaredata::{HardwareData, HardwareDataSpec, HardwareDetails};
 pub use hostclaim::{HostClaim, HostClaimSpec, HostClaimStatus};
 pub use states::{ErrorType, OperationalStatus, ProvisioningState};
+pub use validation::{FieldError, FieldErrorKind, validate_host, validate_host_update};
