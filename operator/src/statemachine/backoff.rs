@@ -1,0 +1,33 @@
+//! Requeue delays: the exponential error backoff and the jittered provisioner poll.
+
+use std::time::Duration;
+
+use rand::RngExt;
+
+/// Upstream caps the exponent at 9: 2^9 minutes = 8 h 32 min.
+const MAX_EXPONENT: u32 = 9;
+
+fn base_millis(error_count: i64) -> u64 {
+    let n = u32::try_from(error_count.clamp(0, i64::from(MAX_EXPONENT))).unwrap_or(MAX_EXPONENT);
+    (1u64 << n) * 60_000
+}
+
+/// The requeue after the `error_count`-th error: 2^n minutes minus a random 0–50 %, with n
+/// capped at 9 (1 → [1 min, 2 min], 9 and above → [4 h 16 min, 8 h 32 min]).
+pub fn error_backoff<R: rand::Rng + ?Sized>(error_count: i64, rng: &mut R) -> Duration {
+    let base = base_millis(error_count);
+    let cut = rng.random_range(0..=base / 2);
+    Duration::from_millis(base - cut)
+}
+
+/// The shortest delay [`error_backoff`] can return for `error_count`.
+pub fn backoff_floor(error_count: i64) -> Duration {
+    Duration::from_millis(base_millis(error_count) / 2)
+}
+
+/// `base` plus a random 0–25 %, as upstream's Ironic poll delays.
+pub fn jittered<R: rand::Rng + ?Sized>(base: Duration, rng: &mut R) -> Duration {
+    let millis = u64::try_from(base.as_millis()).unwrap_or(u64::MAX);
+    let extra = rng.random_range(0..=millis / 4);
+    Duration::from_millis(millis.saturating_add(extra))
+}
