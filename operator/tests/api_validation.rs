@@ -344,6 +344,48 @@ const BAD_INPUT: &[(&str, Mutation, &str, &str)] = &[
         "spec.customDeploy.method",
         "\"\"",
     ),
+    (
+        "BMC address with an unknown scheme",
+        |h| h.spec.bmc.address = "foo://192.0.2.10".into(),
+        "spec.bmc.address",
+        "foo://192.0.2.10",
+    ),
+    (
+        "BMC address without a host",
+        |h| h.spec.bmc.address = "redfish://".into(),
+        "spec.bmc.address",
+        "redfish://",
+    ),
+    (
+        "libvirt BMC without a boot MAC",
+        |h| {
+            h.spec.bmc.address = "libvirt://192.0.2.1/".into();
+            h.spec.boot_mac_address = None;
+        },
+        "spec.bootMACAddress",
+        "libvirt",
+    ),
+    (
+        "hardware RAID on an IPMI BMC",
+        |h| {
+            h.spec.bmc.address = "ipmi://192.0.2.20:623".into();
+            h.spec.raid = Some(RaidConfig {
+                hardware_raid_volumes: Some(vec![HardwareRaidVolume::default()]),
+                software_raid_volumes: None,
+            });
+        },
+        "spec.raid.hardwareRAIDVolumes",
+        "ipmi",
+    ),
+    (
+        "secure boot on an IPMI BMC",
+        |h| {
+            h.spec.bmc.address = "ipmi://192.0.2.20".into();
+            h.spec.boot_mode = Some(BootMode::UefiSecureBoot);
+        },
+        "spec.bootMode",
+        "UEFISecureBoot",
+    ),
 ];
 
 #[test]

@@ -1,8 +1,9 @@
 //! Webhook-style validation of a BareMetalHost, as upstream Metal3's admission webhook does it.
 //!
 //! Every problem is reported as a [`FieldError`] naming the field path and the offending value,
-//! so the controller can put it into `status.errorMessage` and an Event. BMC address parsing is
-//! `crate::bmc`'s job and is checked by the controller when it registers the host.
+//! so the controller can put it into `status.errorMessage` and an Event. The BMC address is parsed
+//! with `crate::bmc`, whose driver capabilities decide the RAID, secure-boot, fast-inspection and
+//! boot-MAC rules.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +14,7 @@ use super::baremetalhost::{
     RaidConfig, RootDeviceHints, SoftwareRaidLevel,
 };
 use super::states::ProvisioningState;
+use crate::bmc::BmcAddress;
 
 /// Largest number of software RAID volumes upstream supports.
 pub const MAX_SOFTWARE_RAID_VOLUMES: usize = 2;
@@ -292,6 +294,17 @@ fn validate_bmc(spec: &BareMetalHostSpec, errors: &mut Vec<FieldError>) {
     let bmc = &spec.bmc;
     let address = bmc.address.trim();
     let credentials = bmc.credentials_name.trim();
+    if !address.is_empty() {
+        match BmcAddress::parse(&bmc.address) {
+            Ok(parsed) => validate_driver_capabilities(&parsed, spec, errors),
+            Err(e) => errors.push(FieldError::new(
+                FieldErrorKind::Invalid,
+                "spec.bmc.address",
+                &bmc.address,
+                e.to_string(),
+            )),
+        }
+    }
     if !address.is_empty() && credentials.is_empty() {
         errors.push(FieldError::new(
             FieldErrorKind::Required,
@@ -306,6 +319,57 @@ fn validate_bmc(spec: &BareMetalHostSpec, errors: &mut Vec<FieldError>) {
             "spec.bmc.address",
             &bmc.address,
             "a credentials Secret is set but the BMC address is empty",
+        ));
+    }
+}
+
+/// The rules that depend on what the BMC's driver can do.
+fn validate_driver_capabilities(
+    bmc: &BmcAddress,
+    spec: &BareMetalHostSpec,
+    errors: &mut Vec<FieldError>,
+) {
+    let driver = bmc.kind.scheme();
+    let mac_missing = spec
+        .boot_mac_address
+        .as_deref()
+        .unwrap_or_default()
+        .is_empty();
+    if bmc.needs_mac() && mac_missing {
+        errors.push(FieldError::new(
+            FieldErrorKind::Required,
+            "spec.bootMACAddress",
+            "",
+            format!("BMC driver {driver} requires a bootMACAddress value"),
+        ));
+    }
+    let hardware_raid = spec
+        .raid
+        .as_ref()
+        .and_then(|r| r.hardware_raid_volumes.as_ref())
+        .is_some_and(|v| !v.is_empty());
+    if hardware_raid && !bmc.supports_raid() {
+        errors.push(FieldError::new(
+            FieldErrorKind::Forbidden,
+            "spec.raid.hardwareRAIDVolumes",
+            driver,
+            format!("RAID settings are defined, but the BMC driver {driver} doesn't support setting RAID"),
+        ));
+    }
+    if spec.boot_mode == Some(BootMode::UefiSecureBoot) && !bmc.supports_secure_boot() {
+        errors.push(FieldError::new(
+            FieldErrorKind::Forbidden,
+            "spec.bootMode",
+            BootMode::UefiSecureBoot.as_str(),
+            format!("BMC driver {driver} does not support secure boot"),
+        ));
+    }
+    if spec.inspection_mode == Some(InspectionMode::Fast) && !bmc.supports_fast_inspection() {
+        errors.push(FieldError::new(
+            FieldErrorKind::Forbidden,
+            "spec.inspectionMode",
+            InspectionMode::Fast.as_str(),
+            format!("BMC driver {driver} does not support fast (out-of-band) inspection"),
         ));
     }
 }
