@@ -1,0 +1,392 @@
+//! The HTTP face of the mock: routes of API v1, microversion headers, and the conductor's shell loop.
+
+mod agent;
+mod nodes;
+mod ports;
+
+use super::conductor::{Conductor, Settings};
+use super::driver::{DriverError, Drivers};
+use super::encoding::{Doc, to_python_json};
+use super::error::ApiError;
+use super::model::{DRIVERS, Port, Shape, links};
+use super::version::{
+    self, MAX, MAX_HEADER, MIN, MIN_HEADER, VERSION_HEADER, Version, VersionError,
+};
+use axum::Router;
+use axum::extract::{Path, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+/// The source of "now" (wall clock in `main`, a fixed or scaled clock in tests).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
+pub(crate) struct Store {
+    pub(crate) conductor: Conductor,
+    pub(crate) ports: BTreeMap<Uuid, Port>,
+    rng: ChaCha8Rng,
+    next_id: u64,
+}
+
+impl Store {
+    pub(crate) fn new_uuid(&mut self) -> Uuid {
+        let bytes: [u8; 16] = self.rng.random();
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub(crate) fn token(&mut self) -> String {
+        let bytes: [u8; 24] = self.rng.random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Shared state of the mock Ironic.
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<Mutex<Store>>,
+    clock: Clock,
+    wake: Arc<Notify>,
+    drivers: Drivers,
+}
+
+impl AppState {
+    /// A mock with no nodes; `seed` drives generated UUIDs and agent tokens.
+    pub fn new(settings: Settings, seed: u64, clock: Clock) -> Result<Self, DriverError> {
+        Ok(Self {
+            store: Arc::new(Mutex::new(Store {
+                conductor: Conductor::new(settings),
+                ports: BTreeMap::new(),
+                rng: ChaCha8Rng::seed_from_u64(seed),
+                next_id: 0,
+            })),
+            clock,
+            wake: Arc::new(Notify::new()),
+            drivers: Drivers::new()?,
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave the store half-updated in a way readers mind.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Wakes the conductor loop after a job was started.
+    pub(crate) fn kick(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Steps the conductor once at the clock's now; returns BMC calls the caller must perform (engine mode, tests).
+    pub fn step_conductor(&self) -> Vec<super::conductor::DriverCall> {
+        let now = self.now();
+        self.lock().conductor.step(now)
+    }
+
+    /// Runs the conductor loop: steps jobs when due and performs BMC calls concurrently. Never returns.
+    pub async fn run_conductor(self) {
+        loop {
+            let now = self.now();
+            let (calls, next) = {
+                let mut s = self.lock();
+                let calls = s.conductor.step(now);
+                (calls, s.conductor.next_due())
+            };
+            for call in calls {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let outcome = me.drivers.perform(&call).await;
+                    let now = me.now();
+                    me.lock().conductor.complete(call.id, outcome, now);
+                    me.kick();
+                });
+            }
+            let wait = next
+                .map(|d| (d - self.now()).to_std().unwrap_or_default())
+                .unwrap_or(std::time::Duration::from_secs(1))
+                .min(std::time::Duration::from_secs(1));
+            let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+        }
+    }
+}
+
+/// Per-request context: negotiated version and the base URL for links.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub(crate) version: Version,
+    pub(crate) base: String,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        let version = parts.extensions.get::<Version>().copied().unwrap_or(MIN);
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        Ok(Self {
+            version,
+            base: format!("http://{host}"),
+        })
+    }
+}
+
+/// A JSON response in Python's style.
+pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let mut r = (status, to_python_json(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// 202 with Ironic's Location header pointing at the node's states.
+pub(crate) fn accepted(ctx: &Ctx, ident: &str) -> Response {
+    let mut r = StatusCode::ACCEPTED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{}/v1/nodes/{ident}/states", ctx.base)) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// Parses a query string into ordered pairs.
+pub(crate) fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
+    q.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Parses the `fields` parameter against the known names.
+pub(crate) fn parse_fields(raw: &str, known: &[String]) -> Result<Shape, ApiError> {
+    let fields: Vec<String> = raw
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(bad) = fields.iter().find(|f| !known.contains(f)) {
+        return Err(ApiError::BadRequest(format!(
+            "Field(s) \"{bad}\" are not valid"
+        )));
+    }
+    Ok(Shape::Fields(fields))
+}
+
+async fn version_headers(headers: HeaderMap, mut req: Request, next: Next) -> Response {
+    let asked = headers
+        .get(VERSION_HEADER)
+        .map(|h| h.to_str().unwrap_or("\u{0}"));
+    match version::negotiate(asked) {
+        Ok(v) => {
+            req.extensions_mut().insert(v);
+            let mut resp = next.run(req).await;
+            let h = resp.headers_mut();
+            for (name, value) in [(MIN_HEADER, MIN), (MAX_HEADER, MAX), (VERSION_HEADER, v)] {
+                if let Ok(val) = HeaderValue::from_str(&value.to_string()) {
+                    h.insert(name, val);
+                }
+            }
+            resp
+        }
+        Err(e) => {
+            let unsupported = matches!(e, VersionError::Unsupported(_));
+            let mut resp = ApiError::from(e).into_response();
+            if unsupported {
+                for (name, value) in [(MIN_HEADER, MIN), (MAX_HEADER, MAX)] {
+                    if let Ok(val) = HeaderValue::from_str(&value.to_string()) {
+                        resp.headers_mut().insert(name, val);
+                    }
+                }
+            }
+            resp
+        }
+    }
+}
+
+fn version_doc(ctx: &Ctx) -> Doc {
+    let mut d = Doc::new();
+    d.put("id", "v1");
+    d.put(
+        "links",
+        serde_json::json!([{"href": format!("{}/v1/", ctx.base), "rel": "self"}]),
+    );
+    d.put("status", "CURRENT");
+    d.put("min_version", MIN.to_string());
+    d.put("version", MAX.to_string());
+    d
+}
+
+async fn root(ctx: Ctx) -> Response {
+    let mut d = Doc::new();
+    d.put("name", "OpenStack Ironic API");
+    d.put(
+        "description",
+        "Ironic is an OpenStack project which enables the provision and management of baremetal machines.",
+    );
+    d.put("default_version", version_doc(&ctx).to_value());
+    d.put(
+        "versions",
+        serde_json::json!([version_doc(&ctx).to_value()]),
+    );
+    json_response(StatusCode::OK, &d)
+}
+
+async fn v1(ctx: Ctx) -> Response {
+    let b = &ctx.base;
+    let mut d = Doc::new();
+    d.put("id", "v1");
+    d.put(
+        "links",
+        serde_json::json!([
+            {"href": format!("{b}/v1/"), "rel": "self"},
+            {"href": "https://docs.openstack.org//ironic/latest/contributor//webapi.html", "rel": "describedby", "type": "text/html"}
+        ]),
+    );
+    d.put(
+        "media_types",
+        serde_json::json!({"base": "application/json", "type": "application/vnd.openstack.ironic.v1+json"}),
+    );
+    for r in ["chassis", "nodes", "ports", "drivers"] {
+        d.put(r, links(b, &format!("{r}/")));
+    }
+    d.put("version", version_doc(&ctx).to_value());
+    let extra = [
+        ("portgroups", 24),
+        ("volume", 32),
+        ("lookup", 22),
+        ("heartbeat", 22),
+        ("conductors", 49),
+        ("allocations", 52),
+        ("events", 54),
+        ("deploy_templates", 55),
+        ("shards", 82),
+        ("runbooks", 92),
+        ("inspection_rules", 96),
+        ("continue_inspection", 84),
+    ];
+    for (r, min) in extra {
+        if ctx.version.at_least(min) {
+            d.put(r, links(b, &format!("{r}/")));
+        }
+    }
+    json_response(StatusCode::OK, &d)
+}
+
+fn driver_doc(ctx: &Ctx, name: &str, detail: bool) -> Doc {
+    use super::model::{INTERFACES, default_interface};
+    let mut d = Doc::new();
+    d.put("name", name);
+    d.put("hosts", serde_json::json!(["localhost"]));
+    d.put("links", links(&ctx.base, &format!("drivers/{name}")));
+    d.put(
+        "properties",
+        links(&ctx.base, &format!("drivers/{name}/properties")),
+    );
+    d.put("type", "dynamic");
+    if detail {
+        for i in INTERFACES {
+            let def = default_interface(name, i);
+            d.put(&format!("default_{i}_interface"), def);
+            d.put(&format!("enabled_{i}_interfaces"), serde_json::json!([def]));
+        }
+    }
+    d
+}
+
+async fn drivers(ctx: Ctx) -> Response {
+    let list: Vec<Doc> = DRIVERS.iter().map(|n| driver_doc(&ctx, n, false)).collect();
+    let mut d = Doc::new();
+    d.put("drivers", serde_json::to_value(&list).unwrap_or_default());
+    json_response(StatusCode::OK, &d)
+}
+
+async fn driver(ctx: Ctx, Path(name): Path<String>) -> Result<Response, ApiError> {
+    if !DRIVERS.contains(&name.as_str()) {
+        return Err(ApiError::DriverNotFound(name));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &driver_doc(&ctx, &name, true),
+    ))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// The mock Ironic's router.
+pub fn app(state: AppState) -> Router {
+    use axum::routing::{post, put};
+    Router::new()
+        .route("/", get(root))
+        .route("/v1", get(v1))
+        .route("/v1/", get(v1))
+        .route("/v1/drivers", get(drivers))
+        .route("/v1/drivers/{name}", get(driver))
+        .route("/v1/nodes", get(nodes::list).post(nodes::create))
+        .route("/v1/nodes/detail", get(nodes::list_detail))
+        .route(
+            "/v1/nodes/{ident}",
+            get(nodes::show).patch(nodes::patch).delete(nodes::delete),
+        )
+        .route("/v1/nodes/{ident}/states", get(nodes::states))
+        .route("/v1/nodes/{ident}/states/provision", put(nodes::provision))
+        .route("/v1/nodes/{ident}/states/power", put(nodes::power))
+        .route("/v1/nodes/{ident}/validate", get(nodes::validate))
+        .route(
+            "/v1/nodes/{ident}/maintenance",
+            put(nodes::maintenance_on).delete(nodes::maintenance_off),
+        )
+        .route("/v1/nodes/{ident}/ports", get(ports::list_of_node))
+        .route("/v1/nodes/{ident}/inventory", get(nodes::inventory))
+        .route("/v1/nodes/{ident}/bios", get(nodes::bios))
+        .route(
+            "/v1/nodes/{ident}/vmedia",
+            get(nodes::vmedia_get)
+                .post(nodes::vmedia_attach)
+                .delete(nodes::vmedia_detach),
+        )
+        .route("/v1/ports", get(ports::list).post(ports::create))
+        .route("/v1/ports/detail", get(ports::list_detail))
+        .route("/v1/ports/{id}", get(ports::show).delete(ports::delete))
+        .route("/v1/lookup", get(agent::lookup))
+        .route("/v1/heartbeat/{ident}", post(agent::heartbeat))
+        .fallback(not_found)
+        .layer(middleware::from_fn(version_headers))
+        .with_state(state)
+}
+
+/// Serves the mock on an already-bound listener, running the conductor loop alongside.
+pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    let conductor = tokio::spawn(state.clone().run_conductor());
+    let result = axum::serve(listener, app(state)).await;
+    conductor.abort();
+    result
+}

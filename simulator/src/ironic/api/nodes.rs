@@ -1,0 +1,705 @@
+//! Node routes: CRUD, JSON-patch, states, validation, maintenance, inventory, BIOS and virtual media.
+
+use super::{AppState, Ctx, Store, accepted, json_response, parse_fields, query_pairs};
+use crate::ironic::encoding::Doc;
+use crate::ironic::error::ApiError;
+use crate::ironic::model::{
+    DRIVERS, INTERFACES, Node, PATCHABLE, ProvisionState, Shape, node_field_min_version,
+};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// Parses a JSON request body into an object.
+pub(crate) fn body_object(body: &Bytes, kind: &str) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(ApiError::BadRequest(format!(
+            "Schema error for {kind}: {other} is not of type 'object'"
+        ))),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "Invalid JSON request body: {e}"
+        ))),
+    }
+}
+
+/// Finds a node by UUID, or by name from microversion 1.5.
+pub(crate) fn find(store: &Store, ctx: &Ctx, ident: &str) -> Result<Uuid, ApiError> {
+    if let Ok(u) = Uuid::parse_str(ident)
+        && store.conductor.nodes.contains_key(&u)
+    {
+        return Ok(u);
+    }
+    if ctx.version.at_least(5)
+        && let Some(n) = store
+            .conductor
+            .nodes
+            .values()
+            .find(|n| n.name.as_deref() == Some(ident))
+    {
+        return Ok(n.uuid);
+    }
+    Err(ApiError::NodeNotFound(ident.to_string()))
+}
+
+fn node<'a>(store: &'a Store, uuid: &Uuid) -> Result<&'a Node, ApiError> {
+    store
+        .conductor
+        .nodes
+        .get(uuid)
+        .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))
+}
+
+fn list_inner(
+    state: &AppState,
+    ctx: &Ctx,
+    q: Option<&str>,
+    detail: bool,
+) -> Result<Response, ApiError> {
+    let mut shape = if detail { Shape::Detail } else { Shape::List };
+    let mut filters: Vec<(String, String)> = Vec::new();
+    let mut limit: Option<usize> = None;
+    for (k, v) in query_pairs(q) {
+        match k.as_str() {
+            "fields" if detail => {
+                return Err(ApiError::BadRequest("Unexpected arguments: fields".into()));
+            }
+            "fields" => {
+                let known: Vec<String> = Node::field_names()
+                    .into_iter()
+                    .filter(|f| ctx.version.at_least(node_field_min_version(f)))
+                    .collect();
+                shape = parse_fields(&v, &known)?;
+            }
+            "limit" => {
+                limit = Some(
+                    v.parse()
+                        .map_err(|_| ApiError::BadRequest(format!("Invalid limit: {v}")))?,
+                )
+            }
+            "detail" => {
+                if v == "true" {
+                    shape = Shape::Detail;
+                }
+            }
+            "provision_state"
+            | "maintenance"
+            | "driver"
+            | "associated"
+            | "resource_class"
+            | "conductor_group"
+            | "owner"
+            | "lessee"
+            | "fault"
+            | "instance_uuid"
+            | "shard"
+            | "retired"
+            | "description_contains" => {
+                filters.push((k, v));
+            }
+            "sort_key" | "sort_dir" | "marker" => {}
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "Unexpected arguments: {other}"
+                )));
+            }
+        }
+    }
+    let store = state.lock();
+    let mut nodes: Vec<&Node> = store.conductor.nodes.values().collect();
+    nodes.sort_by_key(|n| n.id);
+    let bool_of = |v: &str| -> Result<bool, ApiError> {
+        match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(ApiError::BadRequest(format!(
+                "Unrecognized value '{v}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'"
+            ))),
+        }
+    };
+    let mut out = Vec::new();
+    for n in nodes {
+        let doc = n.document("");
+        let mut keep = true;
+        for (k, v) in &filters {
+            keep &= match k.as_str() {
+                "maintenance" | "retired" => {
+                    doc.get(k).and_then(Value::as_bool) == Some(bool_of(v)?)
+                }
+                "associated" => !doc.get("instance_uuid").is_none_or(Value::is_null) == bool_of(v)?,
+                "description_contains" => doc
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.contains(v.as_str())),
+                _ => doc.get(k).and_then(Value::as_str) == Some(v.as_str()),
+            };
+        }
+        if keep {
+            out.push(n.render(&ctx.base, ctx.version, &shape));
+        }
+        if limit.is_some_and(|l| l > 0 && out.len() >= l) {
+            break;
+        }
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &std::collections::BTreeMap::from([("nodes", out)]),
+    ))
+}
+
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    list_inner(&s, &ctx, q.as_deref(), false)
+}
+
+pub(crate) async fn list_detail(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    list_inner(&s, &ctx, q.as_deref(), true)
+}
+
+pub(crate) async fn show(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    let mut shape = Shape::Detail;
+    for (k, v) in query_pairs(q.as_deref()) {
+        if k == "fields" {
+            let known: Vec<String> = Node::field_names()
+                .into_iter()
+                .filter(|f| ctx.version.at_least(node_field_min_version(f)))
+                .collect();
+            shape = parse_fields(&v, &known)?;
+        }
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &node(&store, &uuid)?.render(&ctx.base, ctx.version, &shape),
+    ))
+}
+
+const CREATABLE: [&str; 25] = [
+    "driver",
+    "name",
+    "uuid",
+    "driver_info",
+    "properties",
+    "extra",
+    "instance_info",
+    "resource_class",
+    "owner",
+    "lessee",
+    "description",
+    "network_data",
+    "automated_clean",
+    "conductor_group",
+    "shard",
+    "parent_node",
+    "chassis_uuid",
+    "instance_uuid",
+    "instance_name",
+    "protected",
+    "protected_reason",
+    "retired",
+    "retired_reason",
+    "disable_power_off",
+    "boot_mode",
+];
+
+fn apply_field(n: &mut Node, key: &str, value: Value) -> Result<(), ApiError> {
+    let obj = |v: Value| match v {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        other => Err(ApiError::BadRequest(format!(
+            "Invalid input for field/attribute {key}. Value: {other}. Wrong type. Expected 'dict', got '{}'",
+            type_name(&other)
+        ))),
+    };
+    match key {
+        "driver_info" => n.driver_info = obj(value)?,
+        "properties" => n.properties = obj(value)?,
+        "extra" => n.extra = obj(value)?,
+        "instance_info" => n.instance_info = obj(value)?,
+        "name" => {
+            n.name = match value {
+                Value::Null => None,
+                Value::String(s) => Some(s),
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "Expected a logical name but received {other}."
+                    )));
+                }
+            }
+        }
+        "driver" => match value.as_str() {
+            Some(d) if DRIVERS.contains(&d) => n.driver = d.to_string(),
+            _ => {
+                return Err(ApiError::NoValidHost(
+                    value.as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        },
+        "maintenance" => {
+            n.maintenance = value.as_bool().ok_or_else(|| {
+                ApiError::BadRequest(format!("Invalid input for field/attribute maintenance. Value: {value}. Wrong type. Expected 'bool', got '{}'", type_name(&value)))
+            })?;
+        }
+        k if k.ends_with("_interface") => {
+            let i = k.trim_end_matches("_interface");
+            if !INTERFACES.contains(&i) {
+                return Err(ApiError::BadRequest(format!("Unknown interface {k}")));
+            }
+            match value {
+                Value::String(s) if !s.is_empty() => {
+                    n.interfaces.insert(i.to_string(), Value::String(s));
+                }
+                Value::Null => {
+                    n.interfaces.insert(
+                        i.to_string(),
+                        json!(crate::ironic::model::default_interface(&n.driver, i)),
+                    );
+                }
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "Invalid interface value {other} for {k}"
+                    )));
+                }
+            }
+        }
+        _ => {
+            n.misc.insert(key.to_string(), value);
+        }
+    }
+    Ok(())
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+fn name_taken(store: &Store, name: &str, except: Uuid) -> bool {
+    store
+        .conductor
+        .nodes
+        .values()
+        .any(|n| n.uuid != except && n.name.as_deref() == Some(name))
+}
+
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut req = body_object(&body, "node")?;
+    if let Some(bad) = req
+        .keys()
+        .find(|k| !CREATABLE.contains(&k.as_str()) && !k.ends_with("_interface"))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "Schema error for node: Additional properties are not allowed ('{bad}' was unexpected)"
+        )));
+    }
+    let driver = match req.remove("driver") {
+        Some(Value::String(d)) => d,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "Schema error for node: 'driver' is a required property".into(),
+            ));
+        }
+    };
+    if !DRIVERS.contains(&driver.as_str()) {
+        return Err(ApiError::NoValidHost(driver));
+    }
+    let now = s.now();
+    let mut store = s.lock();
+    let uuid = match req.remove("uuid") {
+        Some(Value::String(u)) => Uuid::parse_str(&u)
+            .map_err(|_| ApiError::BadRequest(format!("Expected a UUID but received {u}.")))?,
+        _ => store.new_uuid(),
+    };
+    if store.conductor.nodes.contains_key(&uuid) {
+        return Err(ApiError::Conflict(format!(
+            "A node with UUID {uuid} already exists."
+        )));
+    }
+    let id = store.next_id();
+    let mut n = Node::new(id, uuid, &driver, now, ctx.version);
+    for (k, v) in req {
+        apply_field(&mut n, &k, v)?;
+    }
+    if let Some(name) = &n.name
+        && name_taken(&store, name, uuid)
+    {
+        return Err(ApiError::Conflict(format!(
+            "A node with name {name} already exists."
+        )));
+    }
+    let doc = n.render(&ctx.base, ctx.version, &Shape::Detail);
+    store.conductor.nodes.insert(uuid, n);
+    let mut r = json_response(StatusCode::CREATED, &doc);
+    if let Ok(v) = HeaderValue::from_str(&format!("{}/v1/nodes/{uuid}", ctx.base)) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+pub(crate) async fn patch(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let ops: json_patch::Patch = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("Invalid JSON patch: {e}")))?;
+    let now = s.now();
+    let mut store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    store.conductor.ensure_unlocked(uuid)?;
+    for op in &ops.0 {
+        let path = op.path().to_string();
+        let top = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if !PATCHABLE.contains(&top.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "Cannot patch {path}. Only the following can be updated: {}",
+                PATCHABLE.join(", ")
+            )));
+        }
+    }
+    let current = node(&store, &uuid)?;
+    // Patch the unmasked view, so a driver_info edit keeps the real password.
+    let mut view = current.document("").to_value();
+    if let Some(o) = view.as_object_mut() {
+        o.insert(
+            "driver_info".into(),
+            Value::Object(current.driver_info.clone()),
+        );
+    }
+    let before = view.clone();
+    json_patch::patch(&mut view, &ops).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let mut updated = current.clone();
+    for field in PATCHABLE {
+        let new = view.get(field).cloned().unwrap_or(Value::Null);
+        if before.get(field) != Some(&new) {
+            apply_field(&mut updated, field, new)?;
+        }
+    }
+    if let Some(name) = &updated.name
+        && name_taken(&store, name, uuid)
+    {
+        return Err(ApiError::Conflict(format!(
+            "A node with name {name} already exists."
+        )));
+    }
+    updated.updated_at = Some(now);
+    let doc = updated.render(&ctx.base, ctx.version, &Shape::Detail);
+    store.conductor.nodes.insert(uuid, updated);
+    Ok(json_response(StatusCode::OK, &doc))
+}
+
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    store.conductor.ensure_unlocked(uuid)?;
+    let n = node(&store, &uuid)?;
+    use ProvisionState as P;
+    if !n.maintenance
+        && !matches!(
+            n.provision_state,
+            P::Manageable | P::Enroll | P::AdoptFailed | P::Available
+        )
+    {
+        return Err(ApiError::DeleteInState {
+            node: uuid.to_string(),
+            state: n.provision_state.as_str().into(),
+        });
+    }
+    store.conductor.remove(uuid);
+    store.ports.retain(|_, p| p.node_uuid != uuid);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn states(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &node(&store, &uuid)?.states_document(ctx.version),
+    ))
+}
+
+pub(crate) async fn provision(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req = body_object(&body, "provision")?;
+    let Some(target) = req
+        .get("target")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Err(ApiError::BadRequest(
+            "Invalid input for field/attribute target. Value: None. Mandatory field missing."
+                .into(),
+        ));
+    };
+    let clean_steps = match req.get("clean_steps") {
+        None => None,
+        Some(Value::Array(a)) => Some(a.clone()),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid clean_steps: {other} is not a list"
+            )));
+        }
+    };
+    let now = s.now();
+    {
+        let mut store = s.lock();
+        let uuid = find(&store, &ctx, &ident)?;
+        if target == "active"
+            && let Some(cd) = req.get("configdrive")
+        {
+            store.conductor.ensure_unlocked(uuid)?;
+            if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
+                n.instance_info.insert("configdrive".into(), cd.clone());
+            }
+        }
+        store.conductor.provision(uuid, &target, clean_steps, now)?;
+    }
+    s.kick();
+    Ok(accepted(&ctx, &ident))
+}
+
+pub(crate) async fn power(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req = body_object(&body, "power")?;
+    let target = req
+        .get("target")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let now = s.now();
+    {
+        let mut store = s.lock();
+        let uuid = find(&store, &ctx, &ident)?;
+        store.conductor.power(&ident, uuid, &target, now)?;
+    }
+    s.kick();
+    Ok(accepted(&ctx, &ident))
+}
+
+fn unsupported(driver: &str, feature: &str) -> Value {
+    json!({"result": false, "reason": format!("Driver {driver} does not support {feature} (disabled or not implemented).")})
+}
+
+pub(crate) async fn validate(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    let n = node(&store, &uuid)?;
+    let ok = json!({"result": true});
+    let mut d = Doc::new();
+    if n.driver == "fake-hardware" {
+        for i in ["boot", "deploy", "management", "network", "power"] {
+            d.put(i, ok.clone());
+        }
+        d.put("bios", unsupported(&n.driver, "bios"));
+        d.put("console", unsupported(&n.driver, "console"));
+        d.put("firmware", unsupported(&n.driver, "firmware"));
+        d.put("inspect", ok.clone());
+        d.put("raid", unsupported(&n.driver, "raid"));
+        d.put("rescue", unsupported(&n.driver, "rescue"));
+        d.put("storage", ok);
+    } else {
+        let has_port = store.ports.values().any(|p| p.node_uuid == uuid);
+        let boot = if has_port {
+            ok.clone()
+        } else {
+            json!({"result": false, "reason": format!("Node {uuid} does not have any port associated with it")})
+        };
+        let bmc = match crate::ironic::driver::RedfishTarget::from_driver_info(
+            &uuid.to_string(),
+            &n.driver_info,
+        ) {
+            Ok(_) => ok.clone(),
+            Err(reason) => json!({"result": false, "reason": reason}),
+        };
+        d.put("boot", boot.clone());
+        d.put("deploy", boot);
+        d.put("management", bmc.clone());
+        d.put("network", ok.clone());
+        d.put("power", bmc);
+        d.put("bios", ok.clone());
+        d.put("console", unsupported(&n.driver, "console"));
+        d.put("firmware", unsupported(&n.driver, "firmware"));
+        d.put("inspect", ok.clone());
+        d.put("raid", ok.clone());
+        d.put("rescue", unsupported(&n.driver, "rescue"));
+        d.put("storage", ok);
+    }
+    Ok(json_response(StatusCode::OK, &d))
+}
+
+pub(crate) async fn maintenance_on(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let reason = if body.is_empty() {
+        None
+    } else {
+        body_object(&body, "maintenance")?
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let mut store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
+        n.maintenance = true;
+        n.maintenance_reason = reason;
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+pub(crate) async fn maintenance_off(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
+        n.maintenance = false;
+        n.maintenance_reason = None;
+        n.fault = None;
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+pub(crate) async fn inventory(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    let n = node(&store, &uuid)?;
+    match &n.inventory {
+        Some(inv) => Ok(json_response(StatusCode::OK, inv)),
+        None => Err(ApiError::InventoryNotFound(n.id)),
+    }
+}
+
+pub(crate) async fn bios(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    find(&store, &ctx, &ident)?;
+    Ok(json_response(StatusCode::OK, &json!({"bios": []})))
+}
+
+fn vmedia_node(store: &Store, ctx: &Ctx, ident: &str, feature: &str) -> Result<Uuid, ApiError> {
+    let uuid = find(store, ctx, ident)?;
+    let n = node(store, &uuid)?;
+    if n.driver == "fake-hardware" {
+        return Err(ApiError::Unsupported {
+            driver: n.driver.clone(),
+            feature: feature.into(),
+        });
+    }
+    Ok(uuid)
+}
+
+pub(crate) async fn vmedia_get(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    let uuid = vmedia_node(&store, &ctx, &ident, "get_virtual_media")?;
+    let media = node(&store, &uuid)?
+        .vmedia
+        .clone()
+        .unwrap_or_else(|| json!({}));
+    Ok(json_response(StatusCode::OK, &media))
+}
+
+pub(crate) async fn vmedia_attach(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req = body_object(&body, "vmedia")?;
+    if req.get("image_url").and_then(Value::as_str).is_none() {
+        return Err(ApiError::BadRequest(
+            "Schema error for vmedia: 'image_url' is a required property".into(),
+        ));
+    }
+    let mut store = s.lock();
+    let uuid = vmedia_node(&store, &ctx, &ident, "attach_virtual_media")?;
+    store.conductor.ensure_unlocked(uuid)?;
+    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
+        n.vmedia = Some(Value::Object(req));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn vmedia_detach(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut store = s.lock();
+    let uuid = vmedia_node(&store, &ctx, &ident, "detach_virtual_media")?;
+    store.conductor.ensure_unlocked(uuid)?;
+    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
+        n.vmedia = None;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,775 @@
+//! The conductor: Ironic's provision state machine as a pure core stepped by time.
+//!
+//! Requests start jobs (holding the node's lock); `step(now)` advances due jobs and returns the BMC calls
+//! the shell must perform; `complete` feeds each call's outcome back. `fake` interfaces never leave the core.
+
+use super::error::ApiError;
+use super::model::{Node, PowerState, ProvisionState};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, VecDeque};
+use uuid::Uuid;
+
+/// How long each simulated phase takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timings {
+    /// enroll → manageable.
+    pub verify: TimeDelta,
+    /// manageable → available (without automated cleaning).
+    pub provide: TimeDelta,
+    /// Image write during deploy.
+    pub deploy: TimeDelta,
+    /// Teardown during undeploy.
+    pub undeploy: TimeDelta,
+    /// Inspection.
+    pub inspect: TimeDelta,
+    /// Cleaning (automated or manual).
+    pub clean: TimeDelta,
+    /// Adoption.
+    pub adopt: TimeDelta,
+    /// A fake power action.
+    pub power: TimeDelta,
+    /// Between periodic power-state syncs of BMC-backed nodes.
+    pub power_sync: TimeDelta,
+}
+
+impl Timings {
+    /// Timings measured on real Ironic's fake-hardware (peers.md).
+    pub fn fake_hardware() -> Self {
+        let ms = TimeDelta::milliseconds;
+        Self {
+            verify: ms(50),
+            provide: ms(150),
+            deploy: ms(170),
+            undeploy: ms(150),
+            inspect: ms(100),
+            clean: ms(150),
+            adopt: ms(50),
+            power: ms(20),
+            power_sync: TimeDelta::seconds(60),
+        }
+    }
+
+    /// No simulated delays (benchmarks, engine mode).
+    pub fn instant() -> Self {
+        let z = TimeDelta::zero();
+        Self {
+            verify: z,
+            provide: z,
+            deploy: z,
+            undeploy: z,
+            inspect: z,
+            clean: z,
+            adopt: z,
+            power: z,
+            power_sync: TimeDelta::seconds(60),
+        }
+    }
+}
+
+/// Conductor settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Phase durations.
+    pub timings: Timings,
+    /// Ironic's `[conductor] automated_clean` (a node's own `automated_clean` wins).
+    pub automated_clean: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            timings: Timings::fake_hardware(),
+            automated_clean: false,
+        }
+    }
+}
+
+/// A `states/provision` target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// "manage".
+    Manage,
+    /// "provide".
+    Provide,
+    /// "inspect".
+    Inspect,
+    /// "active" (deploy).
+    Active,
+    /// "deleted" or "undeploy".
+    Deleted,
+    /// "abort".
+    Abort,
+    /// "clean" (manual cleaning).
+    Clean,
+    /// "adopt".
+    Adopt,
+    /// "rebuild".
+    Rebuild,
+}
+
+impl Target {
+    /// Parses the `target` of a provision request.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "manage" => Self::Manage,
+            "provide" => Self::Provide,
+            "inspect" => Self::Inspect,
+            "active" => Self::Active,
+            "deleted" | "undeploy" => Self::Deleted,
+            "abort" => Self::Abort,
+            "clean" => Self::Clean,
+            "adopt" => Self::Adopt,
+            "rebuild" => Self::Rebuild,
+            _ => return None,
+        })
+    }
+}
+
+/// Boot devices the conductor sets through the BMC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootDevice {
+    /// Network boot (the deploy ramdisk).
+    Pxe,
+    /// Local disk (the deployed image).
+    Disk,
+}
+
+/// An operation on a node's BMC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BmcOp {
+    /// Read the power state.
+    GetPower,
+    /// Change power.
+    SetPower(PowerState),
+    /// Set the next boot device.
+    SetBootDevice(BootDevice),
+    /// Read the system description (out-of-band inspection).
+    GetSystem,
+}
+
+/// A BMC call the shell must perform and report back with `complete`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriverCall {
+    /// Correlates the outcome.
+    pub id: u64,
+    /// Node the call is for.
+    pub node: Uuid,
+    /// Hardware type (selects the wire protocol).
+    pub driver: String,
+    /// The node's BMC address and credentials.
+    pub driver_info: Map<String, Value>,
+    /// What to do.
+    pub op: BmcOp,
+}
+
+/// What a BMC call returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallResult {
+    /// Done, nothing to report.
+    Done,
+    /// The power state read.
+    Power(PowerState),
+    /// The system document read.
+    System(Value),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Wait(TimeDelta),
+    Enter(ProvisionState),
+    Call(BmcOp),
+    CleanSteps(Vec<Value>),
+    MarkInspected,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum JobKind {
+    Provision {
+        done: ProvisionState,
+        failed: ProvisionState,
+    },
+    Power(PowerState),
+    Sync,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Job {
+    kind: JobKind,
+    steps: VecDeque<Step>,
+    due: DateTime<Utc>,
+    waiting: Option<(u64, BmcOp)>,
+}
+
+/// The conductor and its node database.
+#[derive(Debug, Clone, Default)]
+pub struct Conductor {
+    /// All nodes, by UUID.
+    pub nodes: BTreeMap<Uuid, Node>,
+    settings: Settings,
+    jobs: BTreeMap<Uuid, Job>,
+    next_call: u64,
+    power_failures: BTreeMap<Uuid, u32>,
+    last_sync: BTreeMap<Uuid, DateTime<Utc>>,
+}
+
+/// Consecutive failed power reads before Ironic declares a power failure.
+const POWER_SYNC_MAX_RETRIES: u32 = 3;
+
+fn uses_fake_power(node: &Node) -> bool {
+    node.interfaces.get("power").and_then(Value::as_str) == Some("fake")
+}
+
+/// Renders a JSON value the way Python prints a dict (for Ironic's clean-step messages).
+fn python_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("'{s}'"),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .map(|(k, v)| format!("'{k}': {}", python_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+impl Conductor {
+    /// An empty conductor.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            ..Self::default()
+        }
+    }
+
+    /// True while a job holds the node's lock.
+    pub fn is_locked(&self, node: Uuid) -> bool {
+        self.jobs
+            .get(&node)
+            .is_some_and(|j| !matches!(j.kind, JobKind::Sync))
+    }
+
+    /// Fails with NodeLocked when the conductor holds the node.
+    pub fn ensure_unlocked(&self, node: Uuid) -> Result<(), ApiError> {
+        if self.is_locked(node) {
+            Err(ApiError::NodeLocked(node.to_string()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn automated_clean(&self, node: &Node) -> bool {
+        node.misc
+            .get("automated_clean")
+            .and_then(Value::as_bool)
+            .unwrap_or(self.settings.automated_clean)
+    }
+
+    fn invalid(node: &Node, action: &str) -> ApiError {
+        ApiError::InvalidState {
+            action: action.to_string(),
+            node: node.uuid.to_string(),
+            state: node.provision_state.as_str().to_string(),
+        }
+    }
+
+    /// Starts a provision action (the `states/provision` endpoint), validating it like Ironic.
+    pub fn provision(
+        &mut self,
+        uuid: Uuid,
+        action: &str,
+        clean_steps: Option<Vec<Value>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let node = self
+            .nodes
+            .get(&uuid)
+            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))?;
+        self.ensure_unlocked(uuid)?;
+        let target = Target::parse(action).ok_or_else(|| Self::invalid(node, action))?;
+        if target == Target::Clean && clean_steps.is_none() {
+            return Err(ApiError::BadRequest(
+                "\"clean_steps\" is required when setting target provision state to clean".into(),
+            ));
+        }
+        use ProvisionState as S;
+        let t = self.settings.timings;
+        let fake = uses_fake_power(node);
+        let clean_on = self.automated_clean(node);
+        let auto_clean = |steps: &mut Vec<Step>| {
+            steps.push(Step::Enter(S::Cleaning));
+            if clean_on && !fake {
+                steps.extend([
+                    Step::Call(BmcOp::SetBootDevice(BootDevice::Pxe)),
+                    Step::Call(BmcOp::SetPower(PowerState::On)),
+                    Step::Wait(t.clean),
+                    Step::Call(BmcOp::SetPower(PowerState::Off)),
+                ]);
+            } else if clean_on {
+                steps.push(Step::Wait(t.clean));
+            }
+        };
+        let deploy_steps = |steps: &mut Vec<Step>| {
+            steps.push(Step::Enter(S::Deploying));
+            if fake {
+                steps.push(Step::Wait(t.deploy));
+            } else {
+                steps.extend([
+                    Step::Call(BmcOp::SetPower(PowerState::Off)),
+                    Step::Call(BmcOp::SetBootDevice(BootDevice::Pxe)),
+                    Step::Call(BmcOp::SetPower(PowerState::On)),
+                    Step::Wait(t.deploy),
+                    Step::Call(BmcOp::SetPower(PowerState::Off)),
+                    Step::Call(BmcOp::SetBootDevice(BootDevice::Disk)),
+                    Step::Call(BmcOp::SetPower(PowerState::On)),
+                ]);
+            }
+        };
+        let mut steps = Vec::new();
+        let (target_state, done, failed) = match (target, node.provision_state) {
+            (Target::Manage, S::Enroll) => {
+                steps.push(Step::Enter(S::Verifying));
+                steps.push(if fake {
+                    Step::Wait(t.verify)
+                } else {
+                    Step::Call(BmcOp::GetPower)
+                });
+                (S::Manageable, S::Manageable, S::Enroll)
+            }
+            (Target::Manage, S::Available | S::CleanFailed | S::InspectFailed | S::AdoptFailed) => {
+                return self.settle(uuid, S::Manageable, now);
+            }
+            (Target::Provide, S::Manageable) => {
+                if !clean_on {
+                    steps.push(Step::Enter(S::Cleaning));
+                    steps.push(Step::Wait(t.provide));
+                } else {
+                    auto_clean(&mut steps);
+                }
+                (S::Available, S::Available, S::CleanFailed)
+            }
+            (Target::Inspect, S::Manageable | S::InspectFailed) => {
+                steps.push(Step::Enter(S::Inspecting));
+                if !fake {
+                    steps.push(Step::Call(BmcOp::GetSystem));
+                }
+                steps.push(Step::Wait(t.inspect));
+                steps.push(Step::MarkInspected);
+                (S::Manageable, S::Manageable, S::InspectFailed)
+            }
+            (Target::Active, S::Available | S::DeployFailed)
+            | (Target::Rebuild, S::Active | S::DeployFailed | S::Error) => {
+                deploy_steps(&mut steps);
+                (S::Active, S::Active, S::DeployFailed)
+            }
+            (Target::Deleted, S::Active | S::DeployFailed | S::WaitCallBack | S::Error) => {
+                steps.push(Step::Enter(S::Deleting));
+                if !fake {
+                    steps.push(Step::Call(BmcOp::SetPower(PowerState::Off)));
+                }
+                steps.push(Step::Wait(t.undeploy));
+                auto_clean(&mut steps);
+                (S::Available, S::Available, S::Error)
+            }
+            (Target::Abort, S::WaitCallBack) => return self.settle(uuid, S::DeployFailed, now),
+            (Target::Abort, S::CleanWait) => return self.settle(uuid, S::CleanFailed, now),
+            (Target::Abort, S::InspectWait) => return self.settle(uuid, S::InspectFailed, now),
+            (Target::Clean, S::Manageable) => {
+                steps.push(Step::Enter(S::Cleaning));
+                steps.push(Step::CleanSteps(clean_steps.unwrap_or_default()));
+                steps.push(Step::Wait(t.clean));
+                (S::Manageable, S::Manageable, S::CleanFailed)
+            }
+            (Target::Adopt, S::Manageable | S::AdoptFailed) => {
+                steps.push(Step::Enter(S::Adopting));
+                steps.push(if fake {
+                    Step::Wait(t.adopt)
+                } else {
+                    Step::Call(BmcOp::GetPower)
+                });
+                (S::Active, S::Active, S::AdoptFailed)
+            }
+            _ => return Err(Self::invalid(node, action)),
+        };
+        self.start(
+            uuid,
+            target_state,
+            JobKind::Provision { done, failed },
+            steps,
+            now,
+        );
+        Ok(())
+    }
+
+    fn settle(
+        &mut self,
+        uuid: Uuid,
+        state: ProvisionState,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.provision_state = state;
+            n.target_provision_state = None;
+            n.provision_updated_at = Some(now);
+        }
+        Ok(())
+    }
+
+    fn start(
+        &mut self,
+        uuid: Uuid,
+        target: ProvisionState,
+        kind: JobKind,
+        steps: Vec<Step>,
+        now: DateTime<Utc>,
+    ) {
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.target_provision_state = Some(target);
+            n.reservation = Some("localhost".into());
+            n.last_error = None;
+        }
+        self.jobs.insert(
+            uuid,
+            Job {
+                kind,
+                steps: steps.into(),
+                due: now,
+                waiting: None,
+            },
+        );
+    }
+
+    /// Starts a power action (the `states/power` endpoint).
+    pub fn power(
+        &mut self,
+        ident: &str,
+        uuid: Uuid,
+        target: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let node = self
+            .nodes
+            .get(&uuid)
+            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))?;
+        let Some(target) = PowerState::parse(target) else {
+            return Err(ApiError::InvalidState {
+                action: target.to_string(),
+                node: ident.to_string(),
+                state: node
+                    .power_state
+                    .map_or("None", PowerState::as_str)
+                    .to_string(),
+            });
+        };
+        self.ensure_unlocked(uuid)?;
+        let t = self.settings.timings;
+        let steps = if uses_fake_power(node) {
+            vec![Step::Wait(t.power)]
+        } else if matches!(target, PowerState::Rebooting | PowerState::SoftRebooting) {
+            vec![
+                Step::Call(BmcOp::SetPower(PowerState::Off)),
+                Step::Call(BmcOp::SetPower(PowerState::On)),
+            ]
+        } else {
+            vec![Step::Call(BmcOp::SetPower(target))]
+        };
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.target_power_state = Some(target);
+            n.reservation = Some("localhost".into());
+            n.last_error = None;
+        }
+        self.jobs.insert(
+            uuid,
+            Job {
+                kind: JobKind::Power(target),
+                steps: steps.into(),
+                due: now,
+                waiting: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Advances every due job and schedules power syncs; returns the BMC calls to perform.
+    pub fn step(&mut self, now: DateTime<Utc>) -> Vec<DriverCall> {
+        let mut calls = Vec::new();
+        self.schedule_power_sync(now);
+        let due: Vec<Uuid> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.waiting.is_none() && j.due <= now)
+            .map(|(u, _)| *u)
+            .collect();
+        for uuid in due {
+            if let Some(call) = self.advance(uuid, now) {
+                calls.push(call);
+            }
+        }
+        calls
+    }
+
+    /// The earliest time a job becomes due (the shell sleeps until then).
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.jobs
+            .values()
+            .filter(|j| j.waiting.is_none())
+            .map(|j| j.due)
+            .min()
+    }
+
+    fn schedule_power_sync(&mut self, now: DateTime<Utc>) {
+        let interval = self.settings.timings.power_sync;
+        let candidates: Vec<Uuid> = self
+            .nodes
+            .values()
+            .filter(|n| !uses_fake_power(n) && n.provision_state != ProvisionState::Enroll)
+            .filter(|n| !self.jobs.contains_key(&n.uuid))
+            .filter(|n| {
+                self.last_sync
+                    .get(&n.uuid)
+                    .is_none_or(|t| now - *t >= interval)
+            })
+            .map(|n| n.uuid)
+            .collect();
+        for uuid in candidates {
+            self.last_sync.insert(uuid, now);
+            self.jobs.insert(
+                uuid,
+                Job {
+                    kind: JobKind::Sync,
+                    steps: [Step::Call(BmcOp::GetPower)].into(),
+                    due: now,
+                    waiting: None,
+                },
+            );
+        }
+    }
+
+    fn advance(&mut self, uuid: Uuid, now: DateTime<Utc>) -> Option<DriverCall> {
+        loop {
+            let job = self.jobs.get_mut(&uuid)?;
+            let Some(step) = job.steps.pop_front() else {
+                self.finish(uuid, now);
+                return None;
+            };
+            let node = self.nodes.get_mut(&uuid)?;
+            match step {
+                Step::Wait(d) => {
+                    if d > TimeDelta::zero() {
+                        job.due = now + d;
+                        return None;
+                    }
+                }
+                Step::Enter(state) => {
+                    node.provision_state = state;
+                    node.provision_updated_at = Some(now);
+                    if state == ProvisionState::Inspecting {
+                        node.inspection_started_at = Some(now);
+                        node.inspection_finished_at = None;
+                    }
+                }
+                Step::MarkInspected => node.inspection_finished_at = Some(now),
+                Step::CleanSteps(steps) => {
+                    if let Some(first) = steps.first() {
+                        let msg = format!(
+                            "Cannot clean node {uuid}: node does not support this clean step: {}",
+                            python_repr(first)
+                        );
+                        self.fail(uuid, msg, now);
+                        return None;
+                    }
+                }
+                Step::Call(op) => {
+                    self.next_call += 1;
+                    let id = self.next_call;
+                    job.waiting = Some((id, op));
+                    return Some(DriverCall {
+                        id,
+                        node: uuid,
+                        driver: node.driver.clone(),
+                        driver_info: node.driver_info.clone(),
+                        op,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Feeds back the outcome of a BMC call; the job continues at the next `step`.
+    pub fn complete(
+        &mut self,
+        call_id: u64,
+        outcome: Result<CallResult, String>,
+        now: DateTime<Utc>,
+    ) {
+        let Some((uuid, op)) = self.jobs.iter().find_map(|(u, j)| {
+            j.waiting
+                .filter(|(id, _)| *id == call_id)
+                .map(|(_, op)| (*u, op))
+        }) else {
+            return;
+        };
+        let sync = self
+            .jobs
+            .get(&uuid)
+            .is_some_and(|j| j.kind == JobKind::Sync);
+        match outcome {
+            Ok(result) => {
+                if let Some(n) = self.nodes.get_mut(&uuid) {
+                    match (op, result) {
+                        (_, CallResult::Power(p)) => n.power_state = Some(p),
+                        (BmcOp::SetPower(p), _) => n.power_state = Some(p.settled()),
+                        (_, CallResult::System(sys)) => {
+                            n.inventory = Some(inventory_from_system(&sys))
+                        }
+                        _ => {}
+                    }
+                    if sync && n.fault.as_deref() == Some("power failure") {
+                        n.fault = None;
+                        n.maintenance = false;
+                        n.maintenance_reason = None;
+                    }
+                }
+                self.power_failures.remove(&uuid);
+                if let Some(j) = self.jobs.get_mut(&uuid) {
+                    j.waiting = None;
+                    j.due = now;
+                }
+            }
+            Err(e) if sync => {
+                let count = self.power_failures.entry(uuid).or_insert(0);
+                *count += 1;
+                if *count >= POWER_SYNC_MAX_RETRIES
+                    && let Some(n) = self.nodes.get_mut(&uuid)
+                    && !n.maintenance
+                {
+                    n.maintenance = true;
+                    n.fault = Some("power failure".into());
+                    n.maintenance_reason = Some(format!(
+                        "During sync_power_state, max retries exceeded for node {uuid}, node state {} does not match expected state 'None'. Updating DB state to 'None' Switching node to maintenance mode. Error: {e}",
+                        n.power_state.map_or("None", PowerState::as_str)
+                    ));
+                    n.power_state = None;
+                }
+                self.jobs.remove(&uuid);
+            }
+            Err(e) => {
+                let msg = match (op, self.nodes.get(&uuid).map(|n| n.provision_state)) {
+                    (BmcOp::SetPower(p), _) => format!(
+                        "Failed to change power state to '{}' by '{}'. Error: {e}",
+                        p.settled().as_str(),
+                        p.as_str()
+                    ),
+                    (BmcOp::GetPower, Some(ProvisionState::Verifying)) => {
+                        format!("Failed to get power state for node {uuid}. Error: {e}")
+                    }
+                    (BmcOp::SetBootDevice(_), _) => {
+                        format!("Failed to set boot device for node {uuid}. Error: {e}")
+                    }
+                    _ => e,
+                };
+                self.fail(uuid, msg, now);
+            }
+        }
+    }
+
+    fn fail(&mut self, uuid: Uuid, msg: String, now: DateTime<Utc>) {
+        let Some(job) = self.jobs.remove(&uuid) else {
+            return;
+        };
+        let Some(n) = self.nodes.get_mut(&uuid) else {
+            return;
+        };
+        n.last_error = Some(msg);
+        n.reservation = None;
+        match job.kind {
+            JobKind::Provision { failed, .. } => {
+                n.provision_state = failed;
+                // Failures that stay in enroll keep no target; failed states remember where they were going.
+                n.target_provision_state = match failed {
+                    ProvisionState::CleanFailed => Some(ProvisionState::Manageable),
+                    ProvisionState::DeployFailed => Some(ProvisionState::Active),
+                    ProvisionState::InspectFailed => Some(ProvisionState::Manageable),
+                    _ => None,
+                };
+                n.provision_updated_at = Some(now);
+            }
+            JobKind::Power(_) => n.target_power_state = None,
+            JobKind::Sync => {}
+        }
+    }
+
+    fn finish(&mut self, uuid: Uuid, now: DateTime<Utc>) {
+        let Some(job) = self.jobs.remove(&uuid) else {
+            return;
+        };
+        let Some(n) = self.nodes.get_mut(&uuid) else {
+            return;
+        };
+        match job.kind {
+            JobKind::Provision { done, .. } => {
+                n.provision_state = done;
+                n.target_provision_state = None;
+                n.provision_updated_at = Some(now);
+                n.reservation = None;
+            }
+            JobKind::Power(p) => {
+                n.power_state = Some(p.settled());
+                n.target_power_state = None;
+                n.reservation = None;
+                n.driver_internal_info.insert(
+                    "last_power_state_change".into(),
+                    Value::String(now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
+                );
+            }
+            JobKind::Sync => {}
+        }
+    }
+
+    /// Removes a node and any job it has.
+    pub fn remove(&mut self, uuid: Uuid) -> Option<Node> {
+        self.jobs.remove(&uuid);
+        self.power_failures.remove(&uuid);
+        self.last_sync.remove(&uuid);
+        self.nodes.remove(&uuid)
+    }
+}
+
+/// An Ironic-style inventory document built from a Redfish ComputerSystem.
+fn inventory_from_system(sys: &Value) -> Value {
+    let s = |k: &str| sys.get(k).cloned().unwrap_or(Value::Null);
+    let mem_gib = sys
+        .pointer("/MemorySummary/TotalSystemMemoryGiB")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let cpus = sys
+        .pointer("/ProcessorSummary/LogicalProcessorCount")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let model = sys
+        .pointer("/ProcessorSummary/Model")
+        .cloned()
+        .unwrap_or(Value::Null);
+    serde_json::json!({
+        "inventory": {
+            "cpu": {"count": cpus, "model_name": model, "architecture": "x86_64"},
+            "memory": {"physical_mb": (mem_gib * 1024.0) as u64},
+            "system_vendor": {"manufacturer": s("Manufacturer"), "product_name": s("Model"), "serial_number": s("SerialNumber")},
+            "interfaces": [],
+            "disks": [],
+        },
+        "plugin_data": {}
+    })
+}
+
+#[cfg(test)]
+mod tests;

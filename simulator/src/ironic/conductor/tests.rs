@@ -1,0 +1,232 @@
+use super::*;
+use crate::ironic::version::Version;
+use chrono::TimeZone;
+use serde_json::json;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn conductor_with(driver: &str) -> (Conductor, Uuid) {
+    let mut c = Conductor::new(Settings::default());
+    let uuid = Uuid::from_u128(1);
+    let mut n = Node::new(1, uuid, driver, t0(), Version::v1(115));
+    if driver == "redfish" {
+        n.driver_info
+            .insert("redfish_address".into(), json!("http://127.0.0.1:1"));
+    }
+    c.nodes.insert(uuid, n);
+    (c, uuid)
+}
+
+/// Steps the conductor for `ms` milliseconds in 10 ms ticks, answering BMC calls with `bmc`.
+fn run(
+    c: &mut Conductor,
+    start: DateTime<Utc>,
+    ms: i64,
+    bmc: &mut dyn FnMut(&DriverCall) -> Result<CallResult, String>,
+) -> (DateTime<Utc>, Vec<String>) {
+    let mut now = start;
+    let mut seen = Vec::new();
+    for _ in 0..(ms / 10) {
+        for call in c.step(now) {
+            let out = bmc(&call);
+            c.complete(call.id, out, now);
+        }
+        for n in c.nodes.values() {
+            let s = n.provision_state.as_str().to_string();
+            if seen.last() != Some(&s) {
+                seen.push(s);
+            }
+        }
+        now += TimeDelta::milliseconds(10);
+    }
+    (now, seen)
+}
+
+fn ok(_: &DriverCall) -> Result<CallResult, String> {
+    Ok(CallResult::Done)
+}
+
+#[test]
+fn fake_hardware_walks_the_whole_lifecycle() {
+    let (mut c, u) = conductor_with("fake-hardware");
+    let mut now = t0();
+    let mut states = Vec::new();
+    for action in ["manage", "provide", "active", "deleted"] {
+        c.provision(u, action, None, now).expect(action);
+        let (n, seen) = run(&mut c, now, 400, &mut ok);
+        now = n;
+        states.extend(seen);
+    }
+    assert_eq!(
+        states,
+        [
+            "verifying",
+            "manageable",
+            "cleaning",
+            "available",
+            "deploying",
+            "active",
+            "deleting",
+            "available"
+        ]
+    );
+    assert_eq!(c.nodes[&u].target_provision_state, None);
+    assert!(!c.is_locked(u));
+}
+
+#[test]
+fn targets_not_allowed_from_a_state_are_refused_with_ironics_text() {
+    let (mut c, u) = conductor_with("fake-hardware");
+    let cases = [
+        ("provide", "enroll"),
+        ("active", "enroll"),
+        ("bogus", "enroll"),
+        ("clean", "enroll"),
+    ];
+    for (action, state) in cases {
+        let err = c
+            .provision(u, action, Some(vec![]), t0())
+            .expect_err(action);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "The requested action \"{action}\" can not be performed on node \"{u}\" while it is in state \"{state}\"."
+            )
+        );
+    }
+}
+
+#[test]
+fn a_busy_node_is_locked_until_its_job_finishes() {
+    let (mut c, u) = conductor_with("fake-hardware");
+    c.provision(u, "manage", None, t0()).expect("manage");
+    assert!(matches!(
+        c.provision(u, "manage", None, t0()),
+        Err(ApiError::NodeLocked(_))
+    ));
+    assert_eq!(c.nodes[&u].reservation.as_deref(), Some("localhost"));
+    run(&mut c, t0(), 200, &mut ok);
+    assert_eq!(c.nodes[&u].reservation, None);
+    assert!(c.provision(u, "provide", None, t0()).is_ok());
+}
+
+#[test]
+fn manual_clean_requires_clean_steps_and_fails_on_unsupported_ones() {
+    let (mut c, u) = conductor_with("fake-hardware");
+    c.provision(u, "manage", None, t0()).expect("manage");
+    let (now, _) = run(&mut c, t0(), 200, &mut ok);
+    assert!(matches!(
+        c.provision(u, "clean", None, now),
+        Err(ApiError::BadRequest(_))
+    ));
+    let step = json!({"interface": "deploy", "step": "erase_devices_metadata"});
+    c.provision(u, "clean", Some(vec![step]), now)
+        .expect("clean");
+    run(&mut c, now, 200, &mut ok);
+    let n = &c.nodes[&u];
+    assert_eq!(n.provision_state, ProvisionState::CleanFailed);
+    assert_eq!(n.target_provision_state, Some(ProvisionState::Manageable));
+    assert_eq!(
+        n.last_error.as_deref(),
+        Some(format!("Cannot clean node {u}: node does not support this clean step: {{'interface': 'deploy', 'step': 'erase_devices_metadata'}}").as_str())
+    );
+}
+
+#[test]
+fn redfish_deploy_drives_power_and_boot_device_through_the_bmc() {
+    let (mut c, u) = conductor_with("redfish");
+    let mut ops = Vec::new();
+    let mut bmc = |call: &DriverCall| {
+        ops.push(call.op);
+        match call.op {
+            BmcOp::GetPower => Ok(CallResult::Power(PowerState::Off)),
+            _ => Ok(CallResult::Done),
+        }
+    };
+    let mut now = t0();
+    for action in ["manage", "provide", "active"] {
+        c.provision(u, action, None, now).expect(action);
+        now = run(&mut c, now, 500, &mut bmc).0;
+    }
+    assert_eq!(c.nodes[&u].provision_state, ProvisionState::Active);
+    assert_eq!(c.nodes[&u].power_state, Some(PowerState::On));
+    let deploy: Vec<BmcOp> = ops
+        .iter()
+        .copied()
+        .filter(|o| !matches!(o, BmcOp::GetPower))
+        .collect();
+    assert_eq!(
+        deploy,
+        [
+            BmcOp::SetPower(PowerState::Off),
+            BmcOp::SetBootDevice(BootDevice::Pxe),
+            BmcOp::SetPower(PowerState::On),
+            BmcOp::SetPower(PowerState::Off),
+            BmcOp::SetBootDevice(BootDevice::Disk),
+            BmcOp::SetPower(PowerState::On),
+        ]
+    );
+}
+
+#[test]
+fn an_unreachable_bmc_sends_manage_back_to_enroll_with_last_error() {
+    let (mut c, u) = conductor_with("redfish");
+    c.provision(u, "manage", None, t0()).expect("manage");
+    run(&mut c, t0(), 100, &mut |_| Err("connection refused".into()));
+    let n = &c.nodes[&u];
+    assert_eq!(n.provision_state, ProvisionState::Enroll);
+    assert_eq!(
+        n.last_error.as_deref(),
+        Some(format!("Failed to get power state for node {u}. Error: connection refused").as_str())
+    );
+    assert!(!c.is_locked(u));
+}
+
+#[test]
+fn a_failed_power_change_reports_the_target_and_unlocks() {
+    let (mut c, u) = conductor_with("redfish");
+    c.power("n", u, "power on", t0()).expect("power");
+    run(&mut c, t0(), 50, &mut |_| Err("boom".into()));
+    let n = &c.nodes[&u];
+    assert_eq!(n.target_power_state, None);
+    assert_eq!(
+        n.last_error.as_deref(),
+        Some("Failed to change power state to 'power on' by 'power on'. Error: boom")
+    );
+}
+
+#[test]
+fn repeated_power_sync_failures_become_a_power_failure_fault_and_recover() {
+    let (mut c, u) = conductor_with("redfish");
+    c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::Manageable;
+    let mut now = t0();
+    for _ in 0..POWER_SYNC_MAX_RETRIES {
+        run(&mut c, now, 20, &mut |_| Err("timeout".into()));
+        now += TimeDelta::seconds(61);
+    }
+    let n = &c.nodes[&u];
+    assert!(n.maintenance);
+    assert_eq!(n.fault.as_deref(), Some("power failure"));
+    run(&mut c, now, 20, &mut |_| {
+        Ok(CallResult::Power(PowerState::On))
+    });
+    let n = &c.nodes[&u];
+    assert!(!n.maintenance);
+    assert_eq!(n.fault, None);
+    assert_eq!(n.power_state, Some(PowerState::On));
+}
+
+#[test]
+fn abort_and_manage_settle_at_once_without_a_job() {
+    let (mut c, u) = conductor_with("fake-hardware");
+    c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::WaitCallBack;
+    c.provision(u, "abort", None, t0()).expect("abort");
+    assert_eq!(c.nodes[&u].provision_state, ProvisionState::DeployFailed);
+    c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::Available;
+    c.provision(u, "manage", None, t0()).expect("manage");
+    assert_eq!(c.nodes[&u].provision_state, ProvisionState::Manageable);
+}

@@ -1,0 +1,803 @@
+//! Ironic's documents: Node and Port records and their JSON shapes per microversion.
+
+use super::encoding::Doc;
+use super::version::Version;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// Ironic provision states (rescue and servicing states are not simulated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProvisionState {
+    /// Registered, BMC not yet verified.
+    Enroll,
+    /// Checking BMC access.
+    Verifying,
+    /// Verified, under operator control.
+    Manageable,
+    /// Hardware inspection running.
+    Inspecting,
+    /// Waiting for the inspection agent.
+    InspectWait,
+    /// Inspection failed.
+    InspectFailed,
+    /// Ready for deployment.
+    Available,
+    /// Deployment running.
+    Deploying,
+    /// Waiting for the deploy agent.
+    WaitCallBack,
+    /// Deployment failed.
+    DeployFailed,
+    /// Deployed.
+    Active,
+    /// Tearing down a deployment.
+    Deleting,
+    /// Cleaning running.
+    Cleaning,
+    /// Waiting for the cleaning agent.
+    CleanWait,
+    /// Cleaning failed.
+    CleanFailed,
+    /// Adoption running.
+    Adopting,
+    /// Adoption failed.
+    AdoptFailed,
+    /// Teardown failed.
+    Error,
+}
+
+impl ProvisionState {
+    /// Ironic's wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enroll => "enroll",
+            Self::Verifying => "verifying",
+            Self::Manageable => "manageable",
+            Self::Inspecting => "inspecting",
+            Self::InspectWait => "inspect wait",
+            Self::InspectFailed => "inspect failed",
+            Self::Available => "available",
+            Self::Deploying => "deploying",
+            Self::WaitCallBack => "wait call-back",
+            Self::DeployFailed => "deploy failed",
+            Self::Active => "active",
+            Self::Deleting => "deleting",
+            Self::Cleaning => "cleaning",
+            Self::CleanWait => "clean wait",
+            Self::CleanFailed => "clean failed",
+            Self::Adopting => "adopting",
+            Self::AdoptFailed => "adopt failed",
+            Self::Error => "error",
+        }
+    }
+
+    /// Parses Ironic's wire string.
+    pub fn parse(s: &str) -> Option<Self> {
+        ALL_STATES.iter().copied().find(|p| p.as_str() == s)
+    }
+
+    /// States in which an agent may look its node up and heartbeat.
+    pub fn agent_may_call(self) -> bool {
+        matches!(
+            self,
+            Self::Deploying
+                | Self::WaitCallBack
+                | Self::Cleaning
+                | Self::CleanWait
+                | Self::Inspecting
+                | Self::InspectWait
+        )
+    }
+}
+
+/// Every simulated provision state.
+pub const ALL_STATES: [ProvisionState; 18] = [
+    ProvisionState::Enroll,
+    ProvisionState::Verifying,
+    ProvisionState::Manageable,
+    ProvisionState::Inspecting,
+    ProvisionState::InspectWait,
+    ProvisionState::InspectFailed,
+    ProvisionState::Available,
+    ProvisionState::Deploying,
+    ProvisionState::WaitCallBack,
+    ProvisionState::DeployFailed,
+    ProvisionState::Active,
+    ProvisionState::Deleting,
+    ProvisionState::Cleaning,
+    ProvisionState::CleanWait,
+    ProvisionState::CleanFailed,
+    ProvisionState::Adopting,
+    ProvisionState::AdoptFailed,
+    ProvisionState::Error,
+];
+
+/// Node power states as Ironic reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerState {
+    /// "power on".
+    On,
+    /// "power off".
+    Off,
+    /// "rebooting" (targets only).
+    Rebooting,
+    /// "soft power off" (targets only).
+    SoftOff,
+    /// "soft rebooting" (targets only).
+    SoftRebooting,
+}
+
+impl PowerState {
+    /// Ironic's wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::On => "power on",
+            Self::Off => "power off",
+            Self::Rebooting => "rebooting",
+            Self::SoftOff => "soft power off",
+            Self::SoftRebooting => "soft rebooting",
+        }
+    }
+
+    /// Parses a power target.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::On,
+            Self::Off,
+            Self::Rebooting,
+            Self::SoftOff,
+            Self::SoftRebooting,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+
+    /// The stable state a target settles into.
+    pub fn settled(self) -> Self {
+        match self {
+            Self::Off | Self::SoftOff => Self::Off,
+            Self::On | Self::Rebooting | Self::SoftRebooting => Self::On,
+        }
+    }
+}
+
+/// Hardware types (Ironic "drivers") the mock serves.
+pub const DRIVERS: [&str; 2] = ["fake-hardware", "redfish"];
+
+/// Interface names in the order Ironic prints `<name>_interface`.
+pub const INTERFACES: [&str; 13] = [
+    "bios",
+    "boot",
+    "console",
+    "deploy",
+    "firmware",
+    "inspect",
+    "management",
+    "network",
+    "power",
+    "raid",
+    "rescue",
+    "storage",
+    "vendor",
+];
+
+/// The default interface implementation of a hardware type (as Ironic 39 configured by peers.md).
+pub fn default_interface(driver: &str, interface: &str) -> &'static str {
+    let fake = driver == "fake-hardware";
+    match interface {
+        "bios" if fake => "no-bios",
+        "bios" => "redfish",
+        "boot" if fake => "fake",
+        "boot" => "ipxe",
+        "console" => "no-console",
+        "deploy" if fake => "fake",
+        "deploy" => "direct",
+        "firmware" => "no-firmware",
+        "inspect" if fake => "fake",
+        "inspect" => "redfish",
+        "management" | "power" if fake => "fake",
+        "management" | "power" => "redfish",
+        "network" => "noop",
+        "raid" if fake => "no-raid",
+        "raid" => "redfish",
+        "rescue" => "no-rescue",
+        "storage" => "noop",
+        "vendor" if fake => "no-vendor",
+        "vendor" => "redfish",
+        _ => "",
+    }
+}
+
+/// Node fields a client may PATCH (Ironic's list, in its order).
+pub const PATCHABLE: [&str; 36] = [
+    "automated_clean",
+    "bios_interface",
+    "boot_interface",
+    "chassis_uuid",
+    "conductor_group",
+    "console_interface",
+    "deploy_interface",
+    "description",
+    "disable_power_off",
+    "driver",
+    "driver_info",
+    "extra",
+    "inspect_interface",
+    "instance_info",
+    "instance_name",
+    "instance_uuid",
+    "lessee",
+    "maintenance",
+    "management_interface",
+    "name",
+    "network_data",
+    "network_interface",
+    "owner",
+    "power_interface",
+    "properties",
+    "protected",
+    "protected_reason",
+    "raid_interface",
+    "rescue_interface",
+    "resource_class",
+    "retired",
+    "retired_reason",
+    "shard",
+    "storage_interface",
+    "vendor_interface",
+    "parent_node",
+];
+
+/// Minimum microversion of each versioned node field (others are always shown).
+pub fn node_field_min_version(field: &str) -> u32 {
+    match field {
+        "driver_internal_info" => 3,
+        "name" => 5,
+        "inspection_finished_at" | "inspection_started_at" => 6,
+        "clean_step" => 7,
+        "raid_config" | "target_raid_config" => 12,
+        "network_interface" => 20,
+        "resource_class" => 21,
+        "boot_interface"
+        | "console_interface"
+        | "deploy_interface"
+        | "inspect_interface"
+        | "management_interface"
+        | "power_interface"
+        | "raid_interface"
+        | "vendor_interface" => 31,
+        "storage_interface" => 33,
+        "traits" => 37,
+        "rescue_interface" => 38,
+        "bios_interface" => 40,
+        "fault" => 42,
+        "deploy_step" => 44,
+        "conductor_group" => 46,
+        "automated_clean" => 47,
+        "protected" | "protected_reason" => 48,
+        "conductor" => 49,
+        "owner" => 50,
+        "description" => 51,
+        "allocation_uuid" => 52,
+        "retired" | "retired_reason" => 61,
+        "lessee" => 65,
+        "network_data" => 66,
+        "boot_mode" | "secure_boot" => 75,
+        "shard" => 82,
+        "parent_node" => 83,
+        "firmware_interface" => 86,
+        "service_step" => 87,
+        "disable_power_off" => 95,
+        "instance_name" => 104,
+        "health" => 109,
+        _ => 1,
+    }
+}
+
+/// Keys of a node in a plain (non-detail) listing.
+pub const NODE_LIST_FIELDS: [&str; 6] = [
+    "uuid",
+    "instance_uuid",
+    "maintenance",
+    "power_state",
+    "provision_state",
+    "name",
+];
+
+/// An agent's registration with its node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentSession {
+    /// Token handed out on the first lookup.
+    pub token: Option<String>,
+    /// Where the agent listens.
+    pub callback_url: Option<String>,
+    /// Agent version string.
+    pub version: Option<String>,
+    /// Last heartbeat.
+    pub last_heartbeat: Option<DateTime<Utc>>,
+}
+
+/// A bare-metal node as the conductor's database holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Internal row id (appears in some Ironic error texts).
+    pub id: u64,
+    /// Node UUID.
+    pub uuid: Uuid,
+    /// Optional unique name.
+    pub name: Option<String>,
+    /// Hardware type.
+    pub driver: String,
+    /// Interface implementations, keyed by interface name (without `_interface`).
+    pub interfaces: Map<String, Value>,
+    /// Free-form dictionaries Ironic keeps on a node.
+    pub driver_info: Map<String, Value>,
+    /// Conductor-private data.
+    pub driver_internal_info: Map<String, Value>,
+    /// User data.
+    pub extra: Map<String, Value>,
+    /// Deployment parameters.
+    pub instance_info: Map<String, Value>,
+    /// Hardware properties.
+    pub properties: Map<String, Value>,
+    /// Other scalar and structured fields, keyed by their Ironic name (owner, lessee, ...).
+    pub misc: Map<String, Value>,
+    /// Provision state.
+    pub provision_state: ProvisionState,
+    /// Where an in-flight operation is heading.
+    pub target_provision_state: Option<ProvisionState>,
+    /// Last provision state change.
+    pub provision_updated_at: Option<DateTime<Utc>>,
+    /// Observed power.
+    pub power_state: Option<PowerState>,
+    /// Pending power target.
+    pub target_power_state: Option<PowerState>,
+    /// Maintenance flag and reason.
+    pub maintenance: bool,
+    /// Why maintenance is set.
+    pub maintenance_reason: Option<String>,
+    /// "power failure" etc. when the conductor set maintenance itself.
+    pub fault: Option<String>,
+    /// Last operation failure.
+    pub last_error: Option<String>,
+    /// The conductor holding the lock.
+    pub reservation: Option<String>,
+    /// Inspection timestamps.
+    pub inspection_started_at: Option<DateTime<Utc>>,
+    /// Inspection timestamps.
+    pub inspection_finished_at: Option<DateTime<Utc>>,
+    /// Inventory from the last inspection.
+    pub inventory: Option<Value>,
+    /// Agent registration.
+    pub agent: AgentSession,
+    /// Virtual media attached through the API.
+    pub vmedia: Option<Value>,
+    /// Creation and update times.
+    pub created_at: DateTime<Utc>,
+    /// Last update.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn misc_default(field: &str) -> Value {
+    match field {
+        "conductor_group" => json!(""),
+        "console_enabled" | "protected" | "retired" | "disable_power_off" => json!(false),
+        "clean_step" | "deploy_step" | "service_step" | "raid_config" | "target_raid_config"
+        | "network_data" => json!({}),
+        "traits" => json!([]),
+        _ => Value::Null,
+    }
+}
+
+fn ts(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| {
+        Value::String(t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string())
+    })
+}
+
+/// Self and bookmark links for `/v1/<kind>/<id>[/<sub>]`.
+pub fn links(base: &str, path: &str) -> Value {
+    json!([
+        {"href": format!("{base}/v1/{path}"), "rel": "self"},
+        {"href": format!("{base}/{path}"), "rel": "bookmark"}
+    ])
+}
+
+impl Node {
+    /// A new node in `enroll` (or `available` for microversions before 1.11, as Ironic does).
+    pub fn new(id: u64, uuid: Uuid, driver: &str, now: DateTime<Utc>, version: Version) -> Self {
+        let mut interfaces = Map::new();
+        for i in INTERFACES {
+            interfaces.insert(i.to_string(), json!(default_interface(driver, i)));
+        }
+        Self {
+            id,
+            uuid,
+            name: None,
+            driver: driver.to_string(),
+            interfaces,
+            driver_info: Map::new(),
+            driver_internal_info: Map::new(),
+            extra: Map::new(),
+            instance_info: Map::new(),
+            properties: Map::new(),
+            misc: Map::new(),
+            provision_state: if version.at_least(11) {
+                ProvisionState::Enroll
+            } else {
+                ProvisionState::Available
+            },
+            target_provision_state: None,
+            provision_updated_at: None,
+            power_state: None,
+            target_power_state: None,
+            maintenance: false,
+            maintenance_reason: None,
+            fault: None,
+            last_error: None,
+            reservation: None,
+            inspection_started_at: None,
+            inspection_finished_at: None,
+            inventory: None,
+            agent: AgentSession::default(),
+            vmedia: None,
+            created_at: now,
+            updated_at: None,
+        }
+    }
+
+    /// The identifier Ironic echoes in messages: the name when given, else the UUID.
+    pub fn ident(&self) -> String {
+        self.uuid.to_string()
+    }
+
+    fn misc(&self, key: &str) -> Value {
+        self.misc
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| misc_default(key))
+    }
+
+    fn iface(&self, name: &str) -> Value {
+        self.interfaces.get(name).cloned().unwrap_or(Value::Null)
+    }
+
+    /// `driver_info` with secrets masked the way Ironic masks them.
+    pub fn masked_driver_info(&self) -> Value {
+        let mut info = self.driver_info.clone();
+        for (k, v) in info.iter_mut() {
+            if k.contains("password") || k.ends_with("_key") {
+                *v = json!("******");
+            }
+        }
+        Value::Object(info)
+    }
+
+    /// The full node document in Ironic's key order, with every field (filtering happens later).
+    pub fn document(&self, base: &str) -> Doc {
+        let mut d = Doc::new();
+        let id = self.uuid.to_string();
+        d.put("uuid", id.clone());
+        d.put("created_at", ts(Some(self.created_at)));
+        d.put("updated_at", ts(self.updated_at));
+        d.put("automated_clean", self.misc("automated_clean"));
+        d.put("bios_interface", self.iface("bios"));
+        d.put("boot_interface", self.iface("boot"));
+        d.put("boot_mode", self.misc("boot_mode"));
+        d.put("clean_step", self.misc("clean_step"));
+        d.put("conductor_group", self.misc("conductor_group"));
+        d.put("console_enabled", self.misc("console_enabled"));
+        d.put("console_interface", self.iface("console"));
+        d.put("disable_power_off", self.misc("disable_power_off"));
+        d.put("deploy_interface", self.iface("deploy"));
+        d.put("deploy_step", self.misc("deploy_step"));
+        d.put("description", self.misc("description"));
+        d.put("driver", self.driver.clone());
+        d.put("driver_info", self.masked_driver_info());
+        d.put(
+            "driver_internal_info",
+            Value::Object(self.driver_internal_info.clone()),
+        );
+        d.put("extra", Value::Object(self.extra.clone()));
+        d.put("fault", self.fault.clone());
+        d.put("firmware_interface", self.iface("firmware"));
+        d.put("health", self.misc("health"));
+        d.put("inspection_finished_at", ts(self.inspection_finished_at));
+        d.put("inspection_started_at", ts(self.inspection_started_at));
+        d.put("inspect_interface", self.iface("inspect"));
+        d.put("instance_info", Value::Object(self.instance_info.clone()));
+        d.put("instance_name", self.misc("instance_name"));
+        d.put("instance_uuid", self.misc("instance_uuid"));
+        d.put("last_error", self.last_error.clone());
+        d.put("lessee", self.misc("lessee"));
+        d.put("maintenance", self.maintenance);
+        d.put("maintenance_reason", self.maintenance_reason.clone());
+        d.put("management_interface", self.iface("management"));
+        d.put("name", self.name.clone());
+        d.put("network_data", self.misc("network_data"));
+        d.put("network_interface", self.iface("network"));
+        d.put("owner", self.misc("owner"));
+        d.put("parent_node", self.misc("parent_node"));
+        d.put("power_interface", self.iface("power"));
+        d.put("power_state", self.power_state.map(PowerState::as_str));
+        d.put("properties", Value::Object(self.properties.clone()));
+        d.put("protected", self.misc("protected"));
+        d.put("protected_reason", self.misc("protected_reason"));
+        d.put("provision_state", self.provision_state.as_str());
+        d.put("provision_updated_at", ts(self.provision_updated_at));
+        d.put("raid_config", self.misc("raid_config"));
+        d.put("raid_interface", self.iface("raid"));
+        d.put("rescue_interface", self.iface("rescue"));
+        d.put("reservation", self.reservation.clone());
+        d.put("resource_class", self.misc("resource_class"));
+        d.put("retired", self.misc("retired"));
+        d.put("retired_reason", self.misc("retired_reason"));
+        d.put("secure_boot", self.misc("secure_boot"));
+        d.put("service_step", self.misc("service_step"));
+        d.put("shard", self.misc("shard"));
+        d.put("storage_interface", self.iface("storage"));
+        d.put(
+            "target_power_state",
+            self.target_power_state.map(PowerState::as_str),
+        );
+        d.put(
+            "target_provision_state",
+            self.target_provision_state.map(ProvisionState::as_str),
+        );
+        d.put("target_raid_config", self.misc("target_raid_config"));
+        d.put("traits", self.misc("traits"));
+        d.put("vendor_interface", self.iface("vendor"));
+        d.put("links", links(base, &format!("nodes/{id}")));
+        d.put("conductor", "localhost");
+        d.put("allocation_uuid", self.misc("allocation_uuid"));
+        d.put("chassis_uuid", self.misc("chassis_uuid"));
+        for sub in ["ports", "states", "portgroups", "volume"] {
+            d.put(sub, links(base, &format!("nodes/{id}/{sub}")));
+        }
+        d
+    }
+
+    /// The document a client sees: full (`detail`), a plain listing, or `fields`, gated by version.
+    pub fn render(&self, base: &str, version: Version, shape: &Shape) -> Doc {
+        let mut d = self.document(base);
+        d.0.retain(|(k, _)| version.at_least(node_field_min_version(k)));
+        match shape {
+            Shape::Detail => {}
+            Shape::List => {
+                let keep: Vec<String> = NODE_LIST_FIELDS
+                    .iter()
+                    .chain(["links"].iter())
+                    .map(|s| s.to_string())
+                    .collect();
+                d.retain_keys(&keep);
+            }
+            Shape::Fields(f) => {
+                let mut keep = f.clone();
+                keep.push("links".to_string());
+                d.retain_keys(&keep);
+            }
+        }
+        d
+    }
+
+    /// The `GET /v1/nodes/<id>/states` document.
+    pub fn states_document(&self, version: Version) -> Doc {
+        let d = self.document("");
+        let mut out = Doc::new();
+        for k in [
+            "console_enabled",
+            "last_error",
+            "power_state",
+            "provision_state",
+            "target_power_state",
+            "target_provision_state",
+            "provision_updated_at",
+            "raid_config",
+            "target_raid_config",
+            "boot_mode",
+            "secure_boot",
+        ] {
+            if version.at_least(node_field_min_version(k))
+                && let Some(v) = d.get(k)
+            {
+                out.put(k, v.clone());
+            }
+        }
+        out
+    }
+
+    /// Every field name a node document can carry (for `fields` validation).
+    pub fn field_names() -> Vec<String> {
+        let probe = Node::new(
+            0,
+            Uuid::nil(),
+            "fake-hardware",
+            DateTime::<Utc>::MIN_UTC,
+            Version::v1(115),
+        );
+        probe.document("").0.into_iter().map(|(k, _)| k).collect()
+    }
+}
+
+/// Which node or port representation a request asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// Every field (`/detail`, show).
+    Detail,
+    /// The short listing.
+    List,
+    /// Only these fields.
+    Fields(Vec<String>),
+}
+
+/// A network port of a node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Port {
+    /// Port UUID.
+    pub uuid: Uuid,
+    /// Lower-case MAC address.
+    pub address: String,
+    /// Owning node.
+    pub node_uuid: Uuid,
+    /// PXE-capable.
+    pub pxe_enabled: bool,
+    /// Other fields keyed by Ironic name (extra, local_link_connection, physical_network, name, ...).
+    pub misc: Map<String, Value>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Update time.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Minimum microversion of each versioned port field.
+pub fn port_field_min_version(field: &str) -> u32 {
+    match field {
+        "internal_info" => 18,
+        "local_link_connection" | "pxe_enabled" => 19,
+        "portgroup_uuid" => 24,
+        "physical_network" => 34,
+        "is_smartnic" => 53,
+        "name" => 88,
+        "description" => 97,
+        "vendor" | "category" => 100,
+        "available_for_dynamic_portgroup" => 100,
+        _ => 1,
+    }
+}
+
+impl Port {
+    fn misc(&self, key: &str, default: Value) -> Value {
+        self.misc.get(key).cloned().unwrap_or(default)
+    }
+
+    /// The full port document in Ironic's key order.
+    pub fn document(&self, base: &str) -> Doc {
+        let mut d = Doc::new();
+        let id = self.uuid.to_string();
+        d.put("uuid", id.clone());
+        d.put("created_at", ts(Some(self.created_at)));
+        d.put("updated_at", ts(self.updated_at));
+        d.put("address", self.address.clone());
+        d.put("extra", self.misc("extra", json!({})));
+        d.put("internal_info", self.misc("internal_info", json!({})));
+        d.put("is_smartnic", self.misc("is_smartnic", json!(false)));
+        d.put(
+            "local_link_connection",
+            self.misc("local_link_connection", json!({})),
+        );
+        d.put(
+            "physical_network",
+            self.misc("physical_network", Value::Null),
+        );
+        d.put("pxe_enabled", self.pxe_enabled);
+        d.put("node_uuid", self.node_uuid.to_string());
+        d.put("name", self.misc("name", Value::Null));
+        d.put("description", self.misc("description", Value::Null));
+        d.put("vendor", self.misc("vendor", Value::Null));
+        d.put("category", self.misc("category", Value::Null));
+        d.put(
+            "available_for_dynamic_portgroup",
+            self.misc("available_for_dynamic_portgroup", json!(true)),
+        );
+        d.put("links", links(base, &format!("ports/{id}")));
+        d.put("portgroup_uuid", Value::Null);
+        d
+    }
+
+    /// The document a client sees.
+    pub fn render(&self, base: &str, version: Version, shape: &Shape) -> Doc {
+        let mut d = self.document(base);
+        d.0.retain(|(k, _)| version.at_least(port_field_min_version(k)));
+        match shape {
+            Shape::Detail => {}
+            Shape::List => d.retain_keys(&["uuid".into(), "address".into(), "links".into()]),
+            Shape::Fields(f) => {
+                let mut keep = f.clone();
+                keep.push("links".to_string());
+                d.retain_keys(&keep);
+            }
+        }
+        d
+    }
+}
+
+/// Normalises a MAC address (`aa:bb:cc:dd:ee:ff`, any case) or returns None.
+pub fn parse_mac(s: &str) -> Option<String> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6
+        || !parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return None;
+    }
+    Some(parts.join(":").to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> Node {
+        Node::new(
+            1,
+            Uuid::nil(),
+            "fake-hardware",
+            DateTime::<Utc>::MIN_UTC,
+            Version::v1(115),
+        )
+    }
+
+    #[test]
+    fn every_provision_state_round_trips_through_its_wire_string() {
+        for s in ALL_STATES {
+            assert_eq!(ProvisionState::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn new_nodes_enroll_from_one_point_eleven_and_are_available_before() {
+        assert_eq!(node().provision_state, ProvisionState::Enroll);
+        let old = Node::new(
+            1,
+            Uuid::nil(),
+            "fake-hardware",
+            DateTime::<Utc>::MIN_UTC,
+            Version::v1(10),
+        );
+        assert_eq!(old.provision_state, ProvisionState::Available);
+    }
+
+    #[test]
+    fn old_microversions_hide_newer_fields() {
+        let d = node().render("http://x", Version::v1(1), &Shape::Detail);
+        assert!(d.get("name").is_none());
+        assert!(d.get("boot_interface").is_none());
+        assert!(d.get("provision_state").is_some());
+        let d = node().render("http://x", Version::v1(115), &Shape::Detail);
+        assert!(d.get("health").is_some());
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        let mut n = node();
+        n.driver_info
+            .insert("redfish_password".into(), json!("secret"));
+        let shown = n.render("", Version::v1(115), &Shape::Detail);
+        assert_eq!(
+            shown.get("driver_info"),
+            Some(&json!({"redfish_password": "******"}))
+        );
+    }
+
+    #[test]
+    fn macs_are_validated_and_lowercased() {
+        assert_eq!(
+            parse_mac("52:54:00:AB:cd:01").as_deref(),
+            Some("52:54:00:ab:cd:01")
+        );
+        assert_eq!(parse_mac("zz"), None);
+        assert_eq!(parse_mac("52:54:00:ab:cd"), None);
+    }
+}
