@@ -111,7 +111,7 @@ async fn registering_a_new_host_creates_the_node_and_its_boot_port() {
         vec![
             "GET /",
             "GET /v1/nodes/metal3~worker-0",
-            "GET /v1/ports?address=52:54:00:aa:bb:01",
+            "GET /v1/ports?address=52:54:00:aa:bb:01&fields=uuid,address,node_uuid",
             "POST /v1/nodes",
             "POST /v1/ports",
         ]
@@ -167,7 +167,7 @@ async fn registering_an_unchanged_node_sends_no_patch() {
         double.lines(),
         vec![
             format!("GET /v1/nodes/{id}"),
-            "GET /v1/ports?address=52:54:00:aa:bb:01".to_string(),
+            "GET /v1/ports?address=52:54:00:aa:bb:01&fields=uuid,address,node_uuid".to_string(),
         ]
     );
 }
@@ -483,7 +483,7 @@ async fn lookup_falls_back_from_uuid_to_name_to_boot_mac_port() {
             "GET /".to_string(),
             "GET /v1/nodes/stale-uuid".to_string(),
             "GET /v1/nodes/metal3~worker-0".to_string(),
-            "GET /v1/ports?address=52:54:00:aa:bb:01".to_string(),
+            "GET /v1/ports?address=52:54:00:aa:bb:01&fields=uuid,address,node_uuid".to_string(),
             format!("GET /v1/nodes/{id}"),
         ]
     );

@@ -209,8 +209,9 @@ impl IronicClient {
     /// `GET /v1/ports?address=<mac>`: the port with that MAC, if any.
     pub async fn find_port(&self, mac: &str) -> Result<Option<Port>, ProvisionerError> {
         const OP: &str = "find port";
+        // The list view omits node_uuid unless asked for.
         let path = format!(
-            "/v1/ports?address={}",
+            "/v1/ports?address={}&fields=uuid,address,node_uuid",
             query_value(&mac.to_ascii_lowercase())
         );
         let list: Value = self.call_json(OP, Method::GET, &path, None::<&()>).await?;
