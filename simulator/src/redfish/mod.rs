@@ -1,1 +1,317 @@
-//! Placeholder until this concept lands; see lib.rs.
+//! Fake Redfish BMC (axum, HTTP and HTTPS) on top of the simulated machines.
+//!
+//! [`app`] builds the router for one listener's [`RedfishState`] (its hosts: one in the
+//! per-address layout, many under `/redfish/v1/Systems/<uuid>` in the single-address layout);
+//! [`serve`] runs it on an already-bound listener, over HTTP or HTTPS with a self-signed
+//! certificate ([`TlsIdentity`]). [`state_for`] builds the state of one [`ListenerPlan`].
+//!
+//! Concepts, one module each: service root and `$metadata` (`root`, `metadata`), systems
+//! (`system`, `inventory`, `bios`, `media`), managers and chassis (`chassis`), sessions and
+//! authentication (`session`, `account`), firmware updates and tasks (`update`), documents and
+//! errors (`document`, `error`), the fault/logging facade (`facade`) and TLS (`tls`).
+
+mod account;
+mod bios;
+mod chassis;
+mod document;
+mod error;
+mod facade;
+mod inventory;
+mod media;
+mod metadata;
+mod root;
+mod service;
+mod session;
+mod system;
+mod tls;
+mod update;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio_util::sync::CancellationToken;
+
+pub use account::Account;
+pub use document::{check_if_match, etag_of};
+pub use error::RedfishError;
+pub use facade::{DropConnection, DroppedConnection};
+pub use metadata::csdl;
+pub use service::{RedfishState, ServiceOptions};
+pub use session::SessionStore;
+pub use system::{RESET_TYPES, ResetType};
+pub use tls::{TlsError, TlsIdentity};
+
+use crate::machine::{ListenerPlan, World, derive_rng};
+
+/// The state for one planned Redfish listener: its hosts, and session tokens from a stream derived
+/// from the world's seed and the listener's first host.
+pub fn state_for(world: &Arc<World>, plan: &ListenerPlan, options: ServiceOptions) -> RedfishState {
+    let hosts = plan
+        .hosts
+        .iter()
+        .filter_map(|&i| world.host(i).cloned())
+        .collect();
+    let first = plan.hosts.first().copied().unwrap_or_default() as u64;
+    RedfishState::new(
+        Arc::clone(world),
+        hosts,
+        derive_rng(world.seed(), "redfish-session", first),
+        options,
+    )
+}
+
+/// The Redfish router of one listener.
+pub fn app(state: RedfishState) -> Router {
+    let systems = "/redfish/v1/Systems/{id}";
+    let managers = "/redfish/v1/Managers/{id}";
+    let routes = Router::new()
+        .route("/redfish", get(root::versions))
+        .route("/redfish/v1", get(root::service_root))
+        .route("/redfish/v1/", get(root::service_root))
+        .route(
+            "/redfish/v1/$metadata",
+            get(|| async { metadata::metadata_response() }),
+        )
+        .route(
+            "/redfish/v1/odata",
+            get(|| async { metadata::service_document() }),
+        )
+        // Systems
+        .route("/redfish/v1/Systems", get(system::list))
+        .route(systems, get(system::get).patch(system::patch))
+        .route(
+            &format!("{systems}/Actions/ComputerSystem.Reset"),
+            post(system::reset_action),
+        )
+        .route(
+            &format!("{systems}/ResetActionInfo"),
+            get(system::reset_action_info),
+        )
+        .route(
+            &format!("{systems}/BootOptions"),
+            get(system::list_boot_options),
+        )
+        .route(
+            &format!("{systems}/BootOptions/{{option}}"),
+            get(system::get_boot_option),
+        )
+        .route(&format!("{systems}/Bios"), get(bios::get))
+        .route(
+            &format!("{systems}/Bios/Settings"),
+            get(bios::get_settings).patch(bios::patch_settings),
+        )
+        .route(
+            &format!("{systems}/Bios/Actions/Bios.ResetBios"),
+            post(bios::reset_bios),
+        )
+        .route(
+            &format!("{systems}/SecureBoot"),
+            get(bios::get_secure_boot).patch(bios::patch_secure_boot),
+        )
+        .route(&format!("{systems}/Processors"), get(inventory::processors))
+        .route(
+            &format!("{systems}/Processors/{{cpu}}"),
+            get(inventory::processor),
+        )
+        .route(&format!("{systems}/Memory"), get(inventory::memories))
+        .route(
+            &format!("{systems}/Memory/{{dimm}}"),
+            get(inventory::memory),
+        )
+        .route(&format!("{systems}/Storage"), get(inventory::storages))
+        .route(
+            &format!("{systems}/Storage/{{storage}}"),
+            get(inventory::storage),
+        )
+        .route(
+            &format!("{systems}/Storage/{{storage}}/Volumes"),
+            get(inventory::volumes),
+        )
+        .route(
+            &format!("{systems}/Storage/{{storage}}/Volumes/{{volume}}"),
+            get(inventory::volume),
+        )
+        .route(
+            &format!("{systems}/EthernetInterfaces"),
+            get(inventory::ethernet_interfaces),
+        )
+        .route(
+            &format!("{systems}/EthernetInterfaces/{{nic}}"),
+            get(inventory::ethernet_interface),
+        )
+        .route(
+            &format!("{systems}/PCIeDevices"),
+            get(inventory::pcie_devices),
+        )
+        .route(
+            &format!("{systems}/PCIeDevices/{{device}}"),
+            get(inventory::pcie_device),
+        )
+        .route(
+            &format!("{systems}/VirtualMedia"),
+            get(media::system_collection),
+        )
+        .route(
+            &format!("{systems}/VirtualMedia/{{slot}}"),
+            get(media::system_get).patch(media::system_patch),
+        )
+        .route(
+            &format!("{systems}/VirtualMedia/{{slot}}/Actions/VirtualMedia.InsertMedia"),
+            post(media::system_insert),
+        )
+        .route(
+            &format!("{systems}/VirtualMedia/{{slot}}/Actions/VirtualMedia.EjectMedia"),
+            post(media::system_eject),
+        )
+        // Managers and chassis
+        .route("/redfish/v1/Managers", get(chassis::managers))
+        .route(managers, get(chassis::manager))
+        .route(
+            &format!("{managers}/VirtualMedia"),
+            get(media::manager_collection),
+        )
+        .route(
+            &format!("{managers}/VirtualMedia/{{slot}}"),
+            get(media::manager_get).patch(media::manager_patch),
+        )
+        .route(
+            &format!("{managers}/VirtualMedia/{{slot}}/Actions/VirtualMedia.InsertMedia"),
+            post(media::manager_insert),
+        )
+        .route(
+            &format!("{managers}/VirtualMedia/{{slot}}/Actions/VirtualMedia.EjectMedia"),
+            post(media::manager_eject),
+        )
+        .route("/redfish/v1/Chassis", get(chassis::chassis_collection))
+        .route("/redfish/v1/Chassis/{id}", get(chassis::chassis))
+        .route("/redfish/v1/Chassis/{id}/Drives", get(inventory::drives))
+        .route(
+            "/redfish/v1/Chassis/{id}/Drives/{drive}",
+            get(inventory::drive),
+        )
+        // Sessions and accounts
+        .route(
+            "/redfish/v1/SessionService",
+            get(session::get_service).patch(session::patch_service),
+        )
+        .route(
+            "/redfish/v1/SessionService/Sessions",
+            get(session::list).post(session::create),
+        )
+        .route(
+            "/redfish/v1/SessionService/Sessions/{id}",
+            get(session::get).delete(session::delete),
+        )
+        .route("/redfish/v1/AccountService", get(account::get_service))
+        .route(
+            "/redfish/v1/AccountService/Accounts",
+            get(account::list_accounts),
+        )
+        .route(
+            "/redfish/v1/AccountService/Accounts/{id}",
+            get(account::get_account),
+        )
+        .route("/redfish/v1/AccountService/Roles", get(account::list_roles))
+        .route(
+            "/redfish/v1/AccountService/Roles/{id}",
+            get(account::get_role),
+        )
+        // Updates and tasks
+        .route("/redfish/v1/UpdateService", get(update::get_service))
+        .route(
+            "/redfish/v1/UpdateService/FirmwareInventory",
+            get(update::inventory),
+        )
+        .route(
+            "/redfish/v1/UpdateService/FirmwareInventory/{id}",
+            get(update::inventory_item),
+        )
+        .route(
+            "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
+            post(update::simple_update),
+        )
+        .route("/redfish/v1/TaskService", get(update::get_task_service))
+        .route("/redfish/v1/TaskService/Tasks", get(update::tasks))
+        .route("/redfish/v1/TaskService/Tasks/{id}", get(update::task))
+        .route(
+            "/redfish/v1/TaskService/TaskMonitors/{id}",
+            get(update::task_monitor),
+        )
+        .fallback(facade::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::require_auth,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            facade::faults_and_logging,
+        ))
+        .with_state(state);
+    let normalized = tower::ServiceBuilder::new()
+        .map_request(facade::normalize_path)
+        .layer(axum::middleware::from_fn(facade::method_errors))
+        .service(routes);
+    Router::new().fallback_service(normalized)
+}
+
+/// Failures running a Redfish listener.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listener could not be handed to the server.
+    #[error("Redfish listener {address:?}: {source}")]
+    Listener {
+        address: Option<SocketAddr>,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("Redfish server on {address:?}: {source}")]
+    Server {
+        address: Option<SocketAddr>,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How long in-flight requests may finish after `stop` is cancelled.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Serves `app` on an already-bound listener until `stop` is cancelled; HTTPS when `tls` is given.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    app: Router,
+    tls: Option<TlsIdentity>,
+    stop: CancellationToken,
+) -> Result<(), ServeError> {
+    let address = listener.local_addr().ok();
+    let handle = axum_server::Handle::new();
+    let watcher = {
+        let handle = handle.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            handle.graceful_shutdown(Some(GRACE));
+        })
+    };
+    let make = tower::make::Shared::new(facade::Dropper(app));
+    let server = axum_server::from_tcp(listener)
+        .map_err(|source| ServeError::Listener { address, source })?;
+    tracing::info!(address = ?address, tls = tls.is_some(), "redfish listener started");
+    let result = match tls {
+        Some(identity) => {
+            server
+                .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(
+                    identity.rustls(),
+                ))
+                .handle(handle)
+                .serve(make)
+                .await
+        }
+        None => server.handle(handle).serve(make).await,
+    };
+    watcher.abort();
+    result.map_err(|source| ServeError::Server { address, source })
+}

@@ -1,0 +1,366 @@
+//! SessionService: `X-Auth-Token` sessions with an idle timeout, created by POSTing credentials
+//! and ended by DELETE (logout); plus the authentication gate in front of every protected URI.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+use super::account::Account;
+use super::document::{self, ALLOW_GET_DELETE, ALLOW_GET_PATCH, ALLOW_GET_POST, Document};
+use super::error::RedfishError;
+use super::metadata::types;
+use super::service::RedfishState;
+use crate::machine::time::SimTime;
+
+/// Idle timeout of a session unless configured otherwise (the Redfish default, 30 minutes).
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(1800);
+/// Bounds on the timeout a client may PATCH into SessionService.
+const TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 30..=86_400;
+/// At most this many live sessions per service; the oldest idle one is evicted beyond it.
+const MAX_SESSIONS: usize = 256;
+
+/// One open session.
+#[derive(Debug, Clone)]
+struct Session {
+    id: String,
+    token: String,
+    username: String,
+    last_used: SimTime,
+}
+
+/// The sessions of one Redfish service, keyed by id, with tokens drawn from a seeded RNG.
+#[derive(Debug)]
+pub struct SessionStore {
+    sessions: HashMap<String, Session>,
+    timeout: Duration,
+    next_id: u64,
+    rng: ChaCha8Rng,
+}
+
+impl SessionStore {
+    /// An empty store whose tokens come from `rng`.
+    pub fn new(rng: ChaCha8Rng, timeout: Duration) -> Self {
+        Self {
+            sessions: HashMap::new(),
+            timeout,
+            next_id: 1,
+            rng,
+        }
+    }
+
+    /// The idle timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn expire(&mut self, now: SimTime) {
+        let timeout = self.timeout;
+        self.sessions
+            .retain(|_, s| now.saturating_since(s.last_used) < timeout);
+    }
+
+    /// Opens a session for `username`; returns (id, token).
+    pub fn open(&mut self, username: &str, now: SimTime) -> (String, String) {
+        self.expire(now);
+        if self.sessions.len() >= MAX_SESSIONS
+            && let Some(oldest) = self
+                .sessions
+                .values()
+                .min_by_key(|s| s.last_used)
+                .map(|s| s.id.clone())
+        {
+            self.sessions.remove(&oldest);
+        }
+        let id = self.next_id.to_string();
+        self.next_id += 1;
+        let bytes: [u8; 16] = self.rng.random();
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.sessions.insert(
+            id.clone(),
+            Session {
+                id: id.clone(),
+                token: token.clone(),
+                username: username.to_string(),
+                last_used: now,
+            },
+        );
+        (id, token)
+    }
+
+    /// The user of a live session with `token`, refreshing its idle timer.
+    pub fn authenticate(&mut self, token: &str, now: SimTime) -> Option<String> {
+        self.expire(now);
+        let session = self
+            .sessions
+            .values_mut()
+            .find(|s| constant_time_eq(s.token.as_bytes(), token.as_bytes()))?;
+        session.last_used = now;
+        Some(session.username.clone())
+    }
+
+    /// Ends a session; false if it did not exist.
+    pub fn close(&mut self, id: &str, now: SimTime) -> bool {
+        self.expire(now);
+        self.sessions.remove(id).is_some()
+    }
+
+    /// Ids of live sessions, sorted numerically.
+    pub fn ids(&mut self, now: SimTime) -> Vec<String> {
+        self.expire(now);
+        let mut ids: Vec<String> = self.sessions.keys().cloned().collect();
+        ids.sort_by_key(|id| id.parse::<u64>().unwrap_or(u64::MAX));
+        ids
+    }
+
+    /// The user of a live session by id.
+    pub fn user_of(&mut self, id: &str, now: SimTime) -> Option<String> {
+        self.expire(now);
+        self.sessions.get(id).map(|s| s.username.clone())
+    }
+
+    /// Changes the idle timeout.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+}
+
+/// Compares two byte strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Finds the account matching `username`/`password`.
+pub fn check_password<'a>(
+    accounts: &'a [Account],
+    username: &str,
+    password: &str,
+) -> Option<&'a Account> {
+    accounts.iter().find(|a| {
+        a.username == username && constant_time_eq(a.password.as_bytes(), password.as_bytes())
+    })
+}
+
+/// URIs anyone may read without credentials (the Redfish specification's unauthenticated set).
+fn is_public(method: &Method, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    matches!(
+        path,
+        "/redfish" | "/redfish/v1" | "/redfish/v1/odata" | "/redfish/v1/$metadata"
+    ) || (method == Method::POST && path == "/redfish/v1/SessionService/Sessions")
+}
+
+/// The user named by an `Authorization: Basic` or `X-Auth-Token` header, if valid.
+fn authenticated_user(state: &RedfishState, headers: &HeaderMap) -> Option<String> {
+    if let Some(token) = headers.get("X-Auth-Token").and_then(|v| v.to_str().ok()) {
+        let now = state.now();
+        return state.sessions().authenticate(token, now);
+    }
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    check_password(state.accounts(), user, password).map(|a| a.username.clone())
+}
+
+/// Middleware: refuses protected URIs without valid credentials (401 + `WWW-Authenticate`).
+pub async fn require_auth(
+    State(state): State<RedfishState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if is_public(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    match authenticated_user(&state, request.headers()) {
+        Some(_) => next.run(request).await,
+        None => {
+            tracing::info!(
+                method = %request.method(),
+                path = request.uri().path(),
+                "redfish request refused: no valid credentials"
+            );
+            RedfishError::Unauthorized.into_response()
+        }
+    }
+}
+
+/// `GET /redfish/v1/SessionService`.
+pub async fn get_service(State(state): State<RedfishState>) -> Document {
+    Document::ok(service_body(&state), ALLOW_GET_PATCH)
+}
+
+fn service_body(state: &RedfishState) -> Value {
+    let timeout = state.sessions().timeout().as_secs();
+    json!({
+        "@odata.id": "/redfish/v1/SessionService",
+        "@odata.type": types::SESSION_SERVICE,
+        "Id": "SessionService",
+        "Name": "Session Service",
+        "Description": "Session Service",
+        "ServiceEnabled": true,
+        "SessionTimeout": timeout,
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "Sessions": {"@odata.id": "/redfish/v1/SessionService/Sessions"},
+    })
+}
+
+/// `PATCH /redfish/v1/SessionService`: only `SessionTimeout` is writable.
+pub async fn patch_service(
+    State(state): State<RedfishState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Document, RedfishError> {
+    let uri = "/redfish/v1/SessionService";
+    document::check_if_match(&headers, &document::etag_of(&service_body(&state)), uri)?;
+    let patch = document::parse_object(&body)?;
+    let mut timeout = None;
+    for (key, value) in &patch {
+        match key.as_str() {
+            "SessionTimeout" => {
+                let secs = value
+                    .as_u64()
+                    .ok_or_else(|| RedfishError::PropertyValueTypeError {
+                        property: key.clone(),
+                        value: value.to_string(),
+                    })?;
+                if !TIMEOUT_RANGE.contains(&secs) {
+                    return Err(RedfishError::PropertyValueNotInList {
+                        property: key.clone(),
+                        value: value.to_string(),
+                    });
+                }
+                timeout = Some(Duration::from_secs(secs));
+            }
+            other => {
+                return Err(RedfishError::PropertyNotWritable {
+                    property: other.to_string(),
+                });
+            }
+        }
+    }
+    if let Some(t) = timeout {
+        state.sessions().set_timeout(t);
+    }
+    Ok(Document::ok(service_body(&state), ALLOW_GET_PATCH))
+}
+
+/// `GET /redfish/v1/SessionService/Sessions`.
+pub async fn list(State(state): State<RedfishState>) -> Document {
+    let now = state.now();
+    let ids = state.sessions().ids(now);
+    let members: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"@odata.id": format!("/redfish/v1/SessionService/Sessions/{id}")}))
+        .collect();
+    Document::ok(
+        json!({
+            "@odata.id": "/redfish/v1/SessionService/Sessions",
+            "@odata.type": types::SESSION_COLLECTION,
+            "Name": "Session Collection",
+            "Members@odata.count": members.len(),
+            "Members": members,
+        }),
+        ALLOW_GET_POST,
+    )
+}
+
+fn session_body(id: &str, username: &str) -> Value {
+    json!({
+        "@odata.id": format!("/redfish/v1/SessionService/Sessions/{id}"),
+        "@odata.type": types::SESSION,
+        "Id": id,
+        "Name": format!("Session {id}"),
+        "Description": "User session",
+        "UserName": username,
+        "Password": null,
+    })
+}
+
+/// `POST /redfish/v1/SessionService/Sessions`: logs in with `UserName`/`Password`.
+pub async fn create(
+    State(state): State<RedfishState>,
+    body: Bytes,
+) -> Result<Response, RedfishError> {
+    let request = document::parse_object(&body)?;
+    let field = |name: &str| -> Result<String, RedfishError> {
+        match request.get(name) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err(RedfishError::PropertyValueTypeError {
+                property: name.to_string(),
+                value: if name == "Password" {
+                    "<redacted>".to_string()
+                } else {
+                    other.to_string()
+                },
+            }),
+            None => Err(RedfishError::ActionParameterMissing {
+                action: "Session creation".to_string(),
+                parameter: name.to_string(),
+            }),
+        }
+    };
+    let username = field("UserName")?;
+    let password = field("Password")?;
+    if check_password(state.accounts(), &username, &password).is_none() {
+        tracing::info!(user = %username, "redfish session refused: wrong credentials");
+        return Err(RedfishError::Unauthorized);
+    }
+    let now = state.now();
+    let (id, token) = state.sessions().open(&username, now);
+    tracing::info!(user = %username, session = %id, "redfish session opened");
+    let location = format!("/redfish/v1/SessionService/Sessions/{id}");
+    Ok(
+        Document::created(session_body(&id, &username), ALLOW_GET_DELETE, location)
+            .with_header("X-Auth-Token", token)
+            .into_response(),
+    )
+}
+
+/// `GET /redfish/v1/SessionService/Sessions/{id}`.
+pub async fn get(
+    State(state): State<RedfishState>,
+    Path(id): Path<String>,
+) -> Result<Document, RedfishError> {
+    let now = state.now();
+    let user = state
+        .sessions()
+        .user_of(&id, now)
+        .ok_or_else(|| RedfishError::NotFound {
+            uri: format!("/redfish/v1/SessionService/Sessions/{id}"),
+        })?;
+    Ok(Document::ok(session_body(&id, &user), ALLOW_GET_DELETE))
+}
+
+/// `DELETE /redfish/v1/SessionService/Sessions/{id}`: logout.
+pub async fn delete(
+    State(state): State<RedfishState>,
+    Path(id): Path<String>,
+) -> Result<Response, RedfishError> {
+    let now = state.now();
+    if state.sessions().close(&id, now) {
+        tracing::info!(session = %id, "redfish session closed");
+        Ok(document::no_content(ALLOW_GET_DELETE))
+    } else {
+        Err(RedfishError::NotFound {
+            uri: format!("/redfish/v1/SessionService/Sessions/{id}"),
+        })
+    }
+}

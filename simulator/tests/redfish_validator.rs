@@ -1,0 +1,155 @@
+//! The DMTF Redfish Service Validator against our fake BMC: zero failures over HTTP with Basic
+//! auth, and over HTTPS with session auth, on a two-system (single-address) service.
+
+#[path = "redfish_fixture.rs"]
+mod fixture;
+mod support;
+
+use std::time::Duration;
+
+use metal_sim::machine::Timing;
+
+/// PASS / WARN / FAIL counts from the validator's summary table.
+#[derive(Debug, Default)]
+struct Summary {
+    pass: u64,
+    warn: u64,
+    fail: u64,
+}
+
+/// Reads the summary table the validator prints last:
+/// `|  PASS  |  WARN  |  FAIL  |  NOT TESTED  |` followed by a row of numbers.
+fn parse_summary(text: &str) -> Option<Summary> {
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().rposition(|l| {
+        l.contains("PASS") && l.contains("WARN") && l.contains("FAIL") && l.contains('|')
+    })?;
+    let cells = |l: &str| -> Vec<String> {
+        l.split('|')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect()
+    };
+    let names = cells(lines[header]);
+    let row = lines[header + 1..]
+        .iter()
+        .find(|l| l.contains('|') && l.chars().any(|c| c.is_ascii_digit()))?;
+    let values: Vec<u64> = cells(row)
+        .iter()
+        .map(|c| c.parse().ok())
+        .collect::<Option<_>>()?;
+    let get = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| values.get(i).copied())
+    };
+    Some(Summary {
+        pass: get("PASS")?,
+        warn: get("WARN")?,
+        fail: get("FAIL")?,
+    })
+}
+
+async fn validate(tls: bool, authtype: &str) -> Summary {
+    let Some(validator) = support::peer("rf_service_validator") else {
+        return Summary::default();
+    };
+    let Some(csdl) = support::csdl_dir() else {
+        assert!(
+            !support::peers_required(),
+            "PEERS_CSDL missing but REQUIRE_PEERS=1"
+        );
+        eprintln!("!!!!!!!! PEER MISSING: Redfish CSDL schemas; test skipped !!!!!!!!");
+        return Summary::default();
+    };
+    let server = fixture::Server::start(2, tls, Timing::nominal().scaled(0.001)).await;
+    let logdir = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new(validator);
+    command
+        .arg("--rhost")
+        .arg(server.base_url())
+        .args([
+            "-u",
+            fixture::USER,
+            "-p",
+            fixture::PASSWORD,
+            "--authtype",
+            authtype,
+        ])
+        .arg("--logdir")
+        .arg(logdir.path())
+        .arg("--schema_directory")
+        .arg(&csdl)
+        .args(["--skipschema", "--timeout", "10"])
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(240), command.output())
+        .await
+        .expect("validator finished within 4 minutes")
+        .expect("validator ran");
+    server.stop().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let all = format!("{stdout}\n{stderr}");
+    let summary =
+        parse_summary(&all).unwrap_or_else(|| panic!("no validator summary in output:\n{all}"));
+    println!(
+        "rf_service_validator ({}, {authtype}): PASS {} / WARN {} / FAIL {}",
+        if tls { "https" } else { "http" },
+        summary.pass,
+        summary.warn,
+        summary.fail
+    );
+    if summary.fail > 0 || summary.warn > 0 {
+        print_findings(logdir.path());
+    }
+    summary
+}
+
+/// Prints the validator's own FAIL/WARN lines from its debug log (bounded).
+fn print_findings(dir: &std::path::Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut shown = 0;
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().contains("Debug"))
+            {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for line in text
+                    .lines()
+                    .filter(|l| l.contains("FAIL") || l.contains("WARN") || l.contains("ERROR"))
+                {
+                    if shown < 80 {
+                        println!("  {line}");
+                        shown += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmtf_validator_finds_no_failures_over_http_with_basic_auth() {
+    let s = validate(false, "Basic").await;
+    assert_eq!(s.fail, 0, "validator failures: {s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmtf_validator_finds_no_failures_over_https_with_sessions() {
+    let s = validate(true, "Session").await;
+    assert_eq!(s.fail, 0, "validator failures: {s:?}");
+}
+
+#[test]
+fn summary_parser_reads_the_counts() {
+    let table = "+----+\n|     PASS     |     WARN     |     FAIL     |  NOT TESTED  |\n+---+\n|     895     |      28      |      70       |     2767     |\n+---+\n";
+    let s = parse_summary(table).unwrap();
+    assert_eq!((s.pass, s.warn, s.fail), (895, 28, 70));
+    assert!(parse_summary("nothing here").is_none());
+}
