@@ -15,7 +15,8 @@ use super::command::{self, BootOptionsState, Chassis, Context, DeviceIdentity, a
 use super::crypto::{CipherSuite, ConfidentialityAlgorithm};
 use super::message::{Request, completion, netfn};
 use super::packet::{
-    self, ASF_PRESENCE_PING, AUTH_TYPE_NONE, Datagram, DecodeError, PayloadType, V20Header, V20Packet,
+    self, ASF_PRESENCE_PING, AUTH_TYPE_NONE, Datagram, DecodeError, PayloadType, V20Header,
+    V20Packet,
 };
 use super::session::{Phase, Privilege, SessionPolicy, SessionTable, User};
 
@@ -32,6 +33,8 @@ pub struct Counters {
     pub rejected: AtomicU64,
     /// Datagrams dropped or delayed by an injected fault.
     pub faulted: AtomicU64,
+    /// Sessions that completed the handshake and are still open (after the last datagram).
+    pub active_sessions: AtomicU64,
 }
 
 impl Counters {
@@ -43,6 +46,11 @@ impl Counters {
     /// A snapshot of the rejected count.
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot of the number of open sessions.
+    pub fn active_sessions(&self) -> u64 {
+        self.active_sessions.load(Ordering::Relaxed)
     }
 
     /// A snapshot of the answered count.
@@ -68,7 +76,8 @@ pub struct BmcConfig {
 pub fn guid_wire_order(uuid: &uuid::Uuid) -> [u8; 16] {
     let b = uuid.as_bytes();
     [
-        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15],
+        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13],
+        b[14], b[15],
     ]
 }
 
@@ -120,16 +129,29 @@ impl Bmc {
     }
 
     /// Handles one datagram at `now` (time since the server started); returns the answer, if any.
-    pub fn handle(&mut self, datagram: &[u8], now: Duration, chassis: &mut dyn Chassis) -> Option<Vec<u8>> {
+    pub fn handle(
+        &mut self,
+        datagram: &[u8],
+        now: Duration,
+        chassis: &mut dyn Chassis,
+    ) -> Option<Vec<u8>> {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
-        match self.dispatch(datagram, now, chassis) {
+        let result = self.dispatch(datagram, now, chassis);
+        self.counters
+            .active_sessions
+            .store(self.sessions.active_count() as u64, Ordering::Relaxed);
+        match result {
             Ok(answer) => {
                 self.counters.answered.fetch_add(1, Ordering::Relaxed);
                 Some(answer)
             }
             Err(Discard::Malformed(what)) => {
                 self.counters.malformed.fetch_add(1, Ordering::Relaxed);
-                debug!(what, len = datagram.len(), "dropped malformed IPMI datagram");
+                debug!(
+                    what,
+                    len = datagram.len(),
+                    "dropped malformed IPMI datagram"
+                );
                 None
             }
             Err(Discard::Rejected(why)) => {
@@ -141,26 +163,45 @@ impl Bmc {
         }
     }
 
-    fn dispatch(&mut self, datagram: &[u8], now: Duration, chassis: &mut dyn Chassis) -> Result<Vec<u8>, Discard> {
+    fn dispatch(
+        &mut self,
+        datagram: &[u8],
+        now: Duration,
+        chassis: &mut dyn Chassis,
+    ) -> Result<Vec<u8>, Discard> {
         match packet::decode(datagram)? {
-            Datagram::Asf(m) if m.message_type == ASF_PRESENCE_PING => Ok(packet::presence_pong(m.tag)),
+            Datagram::Asf(m) if m.message_type == ASF_PRESENCE_PING => {
+                Ok(packet::presence_pong(m.tag))
+            }
             Datagram::Asf(_) => Err(Discard::Rejected("ASF message other than ping")),
             Datagram::V15(p) => {
                 if p.auth_type != AUTH_TYPE_NONE || p.session_id != 0 {
                     return Err(Discard::Rejected("IPMI v1.5 sessions are not offered"));
                 }
                 let req = Request::decode(p.message)?;
-                let (cc, data) = self.pre_session(&req).ok_or(Discard::Rejected("command needs a session"))?;
+                let (cc, data) = self
+                    .pre_session(&req)
+                    .ok_or(Discard::Rejected("command needs a session"))?;
                 Ok(packet::encode_v15(0, 0, &req.respond(cc, &data)))
             }
             Datagram::V20(p) => self.rmcp_plus(&p, now, chassis),
         }
     }
 
-    fn rmcp_plus(&mut self, p: &V20Packet<'_>, now: Duration, chassis: &mut dyn Chassis) -> Result<Vec<u8>, Discard> {
+    fn rmcp_plus(
+        &mut self,
+        p: &V20Packet<'_>,
+        now: Duration,
+        chassis: &mut dyn Chassis,
+    ) -> Result<Vec<u8>, Discard> {
         let setup = |payload_type, reply: Option<super::session::Reply>| {
             let reply = reply.ok_or(Discard::Malformed("handshake payload"))?;
-            let h = V20Header { payload_type, session_id: 0, sequence: 0, encrypted: false };
+            let h = V20Header {
+                payload_type,
+                session_id: 0,
+                sequence: 0,
+                encrypted: false,
+            };
             Ok(packet::encode_v20(h, &reply.payload, None))
         };
         let unprotected = !p.authenticated && !p.encrypted;
@@ -187,8 +228,15 @@ impl Bmc {
                     return Err(Discard::Rejected("protected packet outside a session"));
                 }
                 let req = Request::decode(p.payload)?;
-                let (cc, data) = self.pre_session(&req).ok_or(Discard::Rejected("command needs a session"))?;
-                let h = V20Header { payload_type: PayloadType::Ipmi, session_id: 0, sequence: 0, encrypted: false };
+                let (cc, data) = self
+                    .pre_session(&req)
+                    .ok_or(Discard::Rejected("command needs a session"))?;
+                let h = V20Header {
+                    payload_type: PayloadType::Ipmi,
+                    session_id: 0,
+                    sequence: 0,
+                    encrypted: false,
+                };
                 Ok(packet::encode_v20(h, &req.respond(cc, &data), None))
             }
             PayloadType::Ipmi => self.in_session(p, now, chassis),
@@ -196,10 +244,18 @@ impl Bmc {
         }
     }
 
-    fn in_session(&mut self, p: &V20Packet<'_>, now: Duration, chassis: &mut dyn Chassis) -> Result<Vec<u8>, Discard> {
+    fn in_session(
+        &mut self,
+        p: &V20Packet<'_>,
+        now: Duration,
+        chassis: &mut dyn Chassis,
+    ) -> Result<Vec<u8>, Discard> {
         self.sessions.expire(now);
         let id = p.session_id;
-        let session = self.sessions.get_mut(id).ok_or(Discard::Rejected("unknown session"))?;
+        let session = self
+            .sessions
+            .get_mut(id)
+            .ok_or(Discard::Rejected("unknown session"))?;
         let console_id = session.console_id;
         let Phase::Active(active) = &mut session.phase else {
             return Err(Discard::Rejected("session not active"));
@@ -209,16 +265,26 @@ impl Bmc {
             return Err(Discard::Rejected("integrity flag does not match the suite"));
         }
         if p.encrypted != (suite.confidentiality != ConfidentialityAlgorithm::None) {
-            return Err(Discard::Rejected("encryption flag does not match the suite"));
+            return Err(Discard::Rejected(
+                "encryption flag does not match the suite",
+            ));
         }
         if p.authenticated {
             let (signed, code) = p.signed_parts(suite.integrity.code_len())?;
-            active.keys.verify(signed, code).map_err(|_| Discard::Malformed("integrity check"))?;
+            active
+                .keys
+                .verify(signed, code)
+                .map_err(|_| Discard::Malformed("integrity check"))?;
         }
-        let plain = active.keys.decrypt(p.payload).map_err(|_| Discard::Malformed("decryption"))?;
+        let plain = active
+            .keys
+            .decrypt(p.payload)
+            .map_err(|_| Discard::Malformed("decryption"))?;
         let req = Request::decode(&plain)?;
         if !active.inbound.accept(p.sequence) {
-            return Err(Discard::Rejected("sequence number outside the window or replayed"));
+            return Err(Discard::Rejected(
+                "sequence number outside the window or replayed",
+            ));
         }
         session.last_seen = now;
         let (cc, data, close) = self.session_command(id, &req, chassis);
@@ -242,7 +308,12 @@ impl Bmc {
     }
 
     /// Runs an in-session command; the third value names a session to close after answering.
-    fn session_command(&mut self, id: u32, req: &Request, chassis: &mut dyn Chassis) -> (u8, Vec<u8>, Option<u32>) {
+    fn session_command(
+        &mut self,
+        id: u32,
+        req: &Request,
+        chassis: &mut dyn Chassis,
+    ) -> (u8, Vec<u8>, Option<u32>) {
         if let Some((cc, data)) = self.pre_session(req) {
             return (cc, data, None);
         }
@@ -271,7 +342,8 @@ impl Bmc {
                 if req.data.len() != 4 && req.data.len() != 5 {
                     return (completion::REQUEST_LENGTH_INVALID, Vec::new(), None);
                 }
-                let target = u32::from_le_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]);
+                let target =
+                    u32::from_le_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]);
                 let own = target == id;
                 if !own && active.privilege < Privilege::Administrator {
                     return (completion::INSUFFICIENT_PRIVILEGE, Vec::new(), None);
@@ -316,7 +388,13 @@ impl Bmc {
             return (completion::INVALID_DATA_FIELD, Vec::new());
         }
         let mut records = Vec::new();
-        for suite in self.sessions.policy().cipher_suites.iter().filter_map(|id| CipherSuite::by_id(*id)) {
+        for suite in self
+            .sessions
+            .policy()
+            .cipher_suites
+            .iter()
+            .filter_map(|id| CipherSuite::by_id(*id))
+        {
             records.extend([
                 0xC0,
                 suite.id,
@@ -341,11 +419,12 @@ fn auth_capabilities(data: &[u8]) -> (u8, Vec<u8>) {
     if !matches!(data[0] & 0x0F, 0x01 | 0x0E) || !(1..=5).contains(&(data[1] & 0x0F)) {
         return (completion::INVALID_DATA_FIELD, Vec::new());
     }
-    // Only RMCP+ is offered: no IPMI v1.5 authentication types; non-null user names only.
+    // Only RMCP+ is offered: no IPMI v1.5 authentication types; non-null user names only (bit 2),
+    // per-message and user-level authentication enabled.
     let out = vec![
         0x01,
         if v2 { 0x80 } else { 0x00 },
-        0x08,
+        0x04,
         if v2 { 0x02 } else { 0x00 },
         0x00,
         0x00,

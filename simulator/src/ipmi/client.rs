@@ -100,7 +100,9 @@ pub enum ClientError {
         stage: &'static str,
     },
     /// A command answered with a non-zero completion code.
-    #[error("{target} answered NetFn {netfn:#04x} command {cmd:#04x} with completion code {code:#04x}")]
+    #[error(
+        "{target} answered NetFn {netfn:#04x} command {cmd:#04x} with completion code {code:#04x}"
+    )]
     Completion {
         /// The BMC.
         target: SocketAddr,
@@ -159,7 +161,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("config", &self.config).field("open", &self.session.is_some()).finish()
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .field("open", &self.session.is_some())
+            .finish()
     }
 }
 
@@ -167,7 +172,8 @@ impl Client {
     /// Binds a local socket (loopback when the BMC is on loopback); the RNG gives session IDs,
     /// random numbers and IVs.
     pub async fn new(config: ClientConfig, rng: ChaCha8Rng) -> Result<Self, ClientError> {
-        let suite = CipherSuite::by_id(config.cipher_suite).ok_or(ClientError::UnknownSuite(config.cipher_suite))?;
+        let suite = CipherSuite::by_id(config.cipher_suite)
+            .ok_or(ClientError::UnknownSuite(config.cipher_suite))?;
         let ip = config.target.ip();
         let local: IpAddr = match (ip.is_loopback(), ip) {
             (true, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -176,9 +182,22 @@ impl Client {
             (false, IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         };
         let target = config.target;
-        let socket = UdpSocket::bind((local, 0)).await.map_err(|source| ClientError::Io { target, source })?;
-        socket.connect(target).await.map_err(|source| ClientError::Io { target, source })?;
-        Ok(Self { config, suite, socket, rng, rq_seq: 0, tag: 0, session: None })
+        let socket = UdpSocket::bind((local, 0))
+            .await
+            .map_err(|source| ClientError::Io { target, source })?;
+        socket
+            .connect(target)
+            .await
+            .map_err(|source| ClientError::Io { target, source })?;
+        Ok(Self {
+            config,
+            suite,
+            socket,
+            rng,
+            rq_seq: 0,
+            tag: 0,
+            session: None,
+        })
     }
 
     /// Whether a session is open.
@@ -187,11 +206,17 @@ impl Client {
     }
 
     fn io(&self, source: std::io::Error) -> ClientError {
-        ClientError::Io { target: self.config.target, source }
+        ClientError::Io {
+            target: self.config.target,
+            source,
+        }
     }
 
     fn malformed(&self, operation: &'static str) -> ClientError {
-        ClientError::Malformed { target: self.config.target, operation }
+        ClientError::Malformed {
+            target: self.config.target,
+            operation,
+        }
     }
 
     /// Sends `packet` and waits for an answer `accept` takes, resending up to the retry limit.
@@ -222,7 +247,11 @@ impl Client {
                 }
             }
         }
-        Err(ClientError::Timeout { target: self.config.target, operation, attempts })
+        Err(ClientError::Timeout {
+            target: self.config.target,
+            operation,
+            attempts,
+        })
     }
 
     async fn handshake_step(
@@ -233,13 +262,20 @@ impl Client {
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, ClientError> {
         let tag = payload.first().copied().unwrap_or_default();
-        let h = V20Header { payload_type, session_id: 0, sequence: 0, encrypted: false };
+        let h = V20Header {
+            payload_type,
+            session_id: 0,
+            sequence: 0,
+            encrypted: false,
+        };
         let packet = packet::encode_v20(h, &payload, None);
         self.exchange(
             operation,
             |_| packet.clone(),
             |_, bytes| match packet::decode(bytes) {
-                Ok(Datagram::V20(p)) if p.payload_type == expect && p.payload.first() == Some(&tag) => {
+                Ok(Datagram::V20(p))
+                    if p.payload_type == expect && p.payload.first() == Some(&tag) =>
+                {
                     Some(Ok(p.payload.to_vec()))
                 }
                 _ => None,
@@ -257,9 +293,18 @@ impl Client {
     pub async fn open_session(&mut self) -> Result<(), ClientError> {
         let target = self.config.target;
         self.session = None;
-        let caps = self.pre_session_command(app_cmd::GET_CHANNEL_AUTH_CAPABILITIES, vec![0x8E, self.config.privilege as u8]).await?;
+        let caps = self
+            .pre_session_command(
+                app_cmd::GET_CHANNEL_AUTH_CAPABILITIES,
+                vec![0x8E, self.config.privilege as u8],
+            )
+            .await?;
         if caps.len() < 4 || caps[3] & 0x02 == 0 {
-            return Err(ClientError::Refused { target, stage: "channel capabilities (no IPMI 2.0)", status: 0 });
+            return Err(ClientError::Refused {
+                target,
+                stage: "channel capabilities (no IPMI 2.0)",
+                status: 0,
+            });
         }
         let suite = self.suite;
         let console_id = loop {
@@ -274,9 +319,20 @@ impl Client {
         open.extend(algorithm_record(0, suite.auth.number()));
         open.extend(algorithm_record(1, suite.integrity.number()));
         open.extend(algorithm_record(2, suite.confidentiality.number()));
-        let r = self.handshake_step("Open Session", PayloadType::OpenSessionRequest, PayloadType::OpenSessionResponse, open).await?;
+        let r = self
+            .handshake_step(
+                "Open Session",
+                PayloadType::OpenSessionRequest,
+                PayloadType::OpenSessionResponse,
+                open,
+            )
+            .await?;
         if r.len() < 2 || r[1] != 0 {
-            return Err(ClientError::Refused { target, stage: "Open Session", status: r.get(1).copied().unwrap_or(0xFF) });
+            return Err(ClientError::Refused {
+                target,
+                stage: "Open Session",
+                status: r.get(1).copied().unwrap_or(0xFF),
+            });
         }
         if r.len() < 36 || r[4..8] != console_id.to_le_bytes() {
             return Err(self.malformed("Open Session"));
@@ -288,7 +344,11 @@ impl Client {
         let role = 0x10 | self.config.privilege as u8; // name-only lookup
         let name = self.config.username.as_bytes().to_vec();
         if name.len() > 16 {
-            return Err(ClientError::Refused { target, stage: "RAKP 1 (user name over 16 bytes)", status: 0x0C });
+            return Err(ClientError::Refused {
+                target,
+                stage: "RAKP 1 (user name over 16 bytes)",
+                status: 0x0C,
+            });
         }
         let tag = self.next_tag();
         let mut rakp1 = vec![tag, 0, 0, 0];
@@ -296,9 +356,15 @@ impl Client {
         rakp1.extend(console_random);
         rakp1.extend([role, 0, 0, name.len() as u8]);
         rakp1.extend(&name);
-        let r2 = self.handshake_step("RAKP 1", PayloadType::Rakp1, PayloadType::Rakp2, rakp1).await?;
+        let r2 = self
+            .handshake_step("RAKP 1", PayloadType::Rakp1, PayloadType::Rakp2, rakp1)
+            .await?;
         if r2.len() < 2 || r2[1] != 0 {
-            return Err(ClientError::Refused { target, stage: "RAKP 1", status: r2.get(1).copied().unwrap_or(0xFF) });
+            return Err(ClientError::Refused {
+                target,
+                stage: "RAKP 1",
+                status: r2.get(1).copied().unwrap_or(0xFF),
+            });
         }
         let code_len = suite.auth.code_len();
         if r2.len() != 40 + code_len {
@@ -323,32 +389,58 @@ impl Client {
             let tag = self.next_tag();
             let mut abort = vec![tag, 0x0F, 0, 0];
             abort.extend(bmc_id.to_le_bytes());
-            let h = V20Header { payload_type: PayloadType::Rakp3, session_id: 0, sequence: 0, encrypted: false };
+            let h = V20Header {
+                payload_type: PayloadType::Rakp3,
+                session_id: 0,
+                sequence: 0,
+                encrypted: false,
+            };
             // Best effort: the error below is what matters.
             let _ = self.socket.send(&packet::encode_v20(h, &abort, None)).await;
-            return Err(ClientError::Authentication { target, stage: "RAKP 2" });
+            return Err(ClientError::Authentication {
+                target,
+                stage: "RAKP 2",
+            });
         }
         let tag = self.next_tag();
         let mut rakp3 = vec![tag, 0, 0, 0];
         rakp3.extend(bmc_id.to_le_bytes());
         rakp3.extend(hs.rakp3_code(suite.auth, &kuid));
-        let r4 = self.handshake_step("RAKP 3", PayloadType::Rakp3, PayloadType::Rakp4, rakp3).await?;
+        let r4 = self
+            .handshake_step("RAKP 3", PayloadType::Rakp3, PayloadType::Rakp4, rakp3)
+            .await?;
         if r4.len() < 2 || r4[1] != 0 {
-            return Err(ClientError::Refused { target, stage: "RAKP 3", status: r4.get(1).copied().unwrap_or(0xFF) });
+            return Err(ClientError::Refused {
+                target,
+                stage: "RAKP 3",
+                status: r4.get(1).copied().unwrap_or(0xFF),
+            });
         }
         let sik = hs.sik(suite.auth, &kuid);
         if r4.len() != 8 + suite.auth.icv_len() || hs.rakp4_icv(suite.auth, &sik) != r4[8..] {
-            return Err(ClientError::Authentication { target, stage: "RAKP 4" });
+            return Err(ClientError::Authentication {
+                target,
+                stage: "RAKP 4",
+            });
         }
-        self.session = Some(Active { bmc_id, keys: SessionKeys::derive(suite, &sik), sequence: 0 });
+        self.session = Some(Active {
+            bmc_id,
+            keys: SessionKeys::derive(suite, &sik),
+            sequence: 0,
+        });
         let want = self.config.privilege;
         if want > Privilege::User {
-            self.command(netfn::APP, app_cmd::SET_SESSION_PRIVILEGE, vec![want as u8]).await?;
+            self.command(netfn::APP, app_cmd::SET_SESSION_PRIVILEGE, vec![want as u8])
+                .await?;
         }
         Ok(())
     }
 
-    async fn pre_session_command(&mut self, cmd: u8, data: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+    async fn pre_session_command(
+        &mut self,
+        cmd: u8,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, ClientError> {
         self.rq_seq = (self.rq_seq + 1) & 0x3F;
         let req = Request::new(netfn::APP, cmd, self.rq_seq, data);
         let packet = packet::encode_v15(0, 0, &req.encode());
@@ -357,7 +449,9 @@ impl Client {
             "pre-session command",
             |_| packet.clone(),
             |_, bytes| {
-                let Ok(Datagram::V15(p)) = packet::decode(bytes) else { return None };
+                let Ok(Datagram::V15(p)) = packet::decode(bytes) else {
+                    return None;
+                };
                 let resp = Response::decode(p.message).ok()?;
                 if resp.rq_seq != seq || resp.cmd != cmd {
                     return None;
@@ -365,7 +459,12 @@ impl Client {
                 Some(if resp.completion == 0 {
                     Ok(resp.data)
                 } else {
-                    Err(ClientError::Completion { target, netfn: netfn::APP, cmd, code: resp.completion })
+                    Err(ClientError::Completion {
+                        target,
+                        netfn: netfn::APP,
+                        cmd,
+                        code: resp.completion,
+                    })
                 })
             },
         )
@@ -373,7 +472,12 @@ impl Client {
     }
 
     /// Sends one command in the open session; returns the response data after a zero completion code.
-    pub async fn command(&mut self, nf: u8, cmd: u8, data: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+    pub async fn command(
+        &mut self,
+        nf: u8,
+        cmd: u8,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, ClientError> {
         let target = self.config.target;
         if self.session.is_none() {
             return Err(ClientError::NoSession(target));
@@ -388,15 +492,24 @@ impl Client {
                 |me| {
                     let mut iv = [0u8; 16];
                     me.rng.fill_bytes(&mut iv);
-                    let Some(s) = me.session.as_mut() else { return Vec::new() };
+                    let Some(s) = me.session.as_mut() else {
+                        return Vec::new();
+                    };
                     // Every transmission, retries included, takes a fresh session sequence number.
                     s.sequence = s.sequence.wrapping_add(1).max(1);
-                    let h = V20Header { payload_type: PayloadType::Ipmi, session_id: s.bmc_id, sequence: s.sequence, encrypted };
+                    let h = V20Header {
+                        payload_type: PayloadType::Ipmi,
+                        session_id: s.bmc_id,
+                        sequence: s.sequence,
+                        encrypted,
+                    };
                     packet::encode_v20(h, &s.keys.encrypt(&message, iv), Some(&s.keys))
                 },
                 |me, bytes| {
                     let s = me.session.as_ref()?;
-                    let Ok(Datagram::V20(p)) = packet::decode(bytes) else { return None };
+                    let Ok(Datagram::V20(p)) = packet::decode(bytes) else {
+                        return None;
+                    };
                     if p.payload_type != PayloadType::Ipmi {
                         return None;
                     }
@@ -412,18 +525,30 @@ impl Client {
             )
             .await?;
         if resp.completion != 0 {
-            return Err(ClientError::Completion { target, netfn: nf, cmd, code: resp.completion });
+            return Err(ClientError::Completion {
+                target,
+                netfn: nf,
+                cmd,
+                code: resp.completion,
+            });
         }
         Ok(resp.data)
     }
 
     /// Get Chassis Status.
     pub async fn chassis_status(&mut self) -> Result<ChassisStatus, ClientError> {
-        let d = self.command(netfn::CHASSIS, chassis_cmd::GET_STATUS, Vec::new()).await?;
+        let d = self
+            .command(netfn::CHASSIS, chassis_cmd::GET_STATUS, Vec::new())
+            .await?;
         if d.len() < 3 {
             return Err(self.malformed("Get Chassis Status"));
         }
-        Ok(ChassisStatus { power_on: d[0] & 1 != 0, power_state: d[0], last_event: d[1], misc: d[2] })
+        Ok(ChassisStatus {
+            power_on: d[0] & 1 != 0,
+            power_state: d[0],
+            last_event: d[1],
+            misc: d[2],
+        })
     }
 
     /// Whether system power is on.
@@ -433,20 +558,42 @@ impl Client {
 
     /// Chassis Control: on, off, cycle, reset, diagnostic interrupt or soft (ACPI) shutdown.
     pub async fn chassis_control(&mut self, action: ChassisControl) -> Result<(), ClientError> {
-        self.command(netfn::CHASSIS, chassis_cmd::CONTROL, vec![action.byte()]).await.map(|_| ())
-    }
-
-    /// Sets the boot device (a [`super::command::boot_device`] selector), with persistence and EFI.
-    pub async fn set_boot_device(&mut self, device: u8, persistent: bool, efi: bool) -> Result<(), ClientError> {
-        let flags = BootFlags { valid: true, persistent, efi, device: device & 0x0F };
-        self.command(netfn::CHASSIS, chassis_cmd::SET_BOOT_OPTIONS, vec![0x05, flags.data1(), flags.device << 2, 0, 0, 0])
+        self.command(netfn::CHASSIS, chassis_cmd::CONTROL, vec![action.byte()])
             .await
             .map(|_| ())
     }
 
+    /// Sets the boot device (a [`super::command::boot_device`] selector), with persistence and EFI.
+    pub async fn set_boot_device(
+        &mut self,
+        device: u8,
+        persistent: bool,
+        efi: bool,
+    ) -> Result<(), ClientError> {
+        let flags = BootFlags {
+            valid: true,
+            persistent,
+            efi,
+            device: device & 0x0F,
+        };
+        self.command(
+            netfn::CHASSIS,
+            chassis_cmd::SET_BOOT_OPTIONS,
+            vec![0x05, flags.data1(), flags.device << 2, 0, 0, 0],
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Reads boot flags (parameter 5).
     pub async fn boot_flags(&mut self) -> Result<BootFlags, ClientError> {
-        let d = self.command(netfn::CHASSIS, chassis_cmd::GET_BOOT_OPTIONS, vec![0x05, 0, 0]).await?;
+        let d = self
+            .command(
+                netfn::CHASSIS,
+                chassis_cmd::GET_BOOT_OPTIONS,
+                vec![0x05, 0, 0],
+            )
+            .await?;
         if d.len() < 4 {
             return Err(self.malformed("Get System Boot Options"));
         }
@@ -460,19 +607,30 @@ impl Client {
 
     /// Get Device ID response data.
     pub async fn device_id(&mut self) -> Result<Vec<u8>, ClientError> {
-        self.command(netfn::APP, app_cmd::GET_DEVICE_ID, Vec::new()).await
+        self.command(netfn::APP, app_cmd::GET_DEVICE_ID, Vec::new())
+            .await
     }
 
     /// Get System GUID (wire order).
     pub async fn system_guid(&mut self) -> Result<[u8; 16], ClientError> {
-        let d = self.command(netfn::APP, app_cmd::GET_SYSTEM_GUID, Vec::new()).await?;
+        let d = self
+            .command(netfn::APP, app_cmd::GET_SYSTEM_GUID, Vec::new())
+            .await?;
         d.try_into().map_err(|_| self.malformed("Get System GUID"))
     }
 
     /// Closes the session (no-op when none is open).
     pub async fn close(&mut self) -> Result<(), ClientError> {
-        let Some(id) = self.session.as_ref().map(|s| s.bmc_id) else { return Ok(()) };
-        let r = self.command(netfn::APP, app_cmd::CLOSE_SESSION, id.to_le_bytes().to_vec()).await;
+        let Some(id) = self.session.as_ref().map(|s| s.bmc_id) else {
+            return Ok(());
+        };
+        let r = self
+            .command(
+                netfn::APP,
+                app_cmd::CLOSE_SESSION,
+                id.to_le_bytes().to_vec(),
+            )
+            .await;
         self.session = None;
         r.map(|_| ())
     }

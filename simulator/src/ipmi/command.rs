@@ -186,10 +186,10 @@ impl Default for DeviceIdentity {
 pub struct BootOptionsState {
     /// Parameter 0: 0 set complete, 1 set in progress.
     pub set_in_progress: u8,
-    /// Parameter 3: boot initiator acknowledge data.
-    pub info_ack: u8,
-    /// Parameter 4: boot flag valid bit clearing.
+    /// Parameter 3: BMC boot flag valid bit clearing.
     pub valid_bit_clearing: u8,
+    /// Parameter 4: boot info acknowledge data.
+    pub info_ack: u8,
     /// Parameter 5 bits not modelled by the machine: data 2 bits 7:6 and 1:0, data 3–5.
     pub extra: [u8; 4],
 }
@@ -212,8 +212,12 @@ pub struct Context<'a> {
 pub fn execute(req: &Request, ctx: &mut Context<'_>) -> (u8, Vec<u8>) {
     let needed = match (req.netfn, req.cmd) {
         (netfn::APP, app_cmd::GET_DEVICE_ID | app_cmd::GET_SYSTEM_GUID) => Privilege::User,
-        (netfn::CHASSIS, chassis_cmd::GET_STATUS | chassis_cmd::GET_BOOT_OPTIONS) => Privilege::User,
-        (netfn::CHASSIS, chassis_cmd::CONTROL | chassis_cmd::SET_BOOT_OPTIONS) => Privilege::Operator,
+        (netfn::CHASSIS, chassis_cmd::GET_STATUS | chassis_cmd::GET_BOOT_OPTIONS) => {
+            Privilege::User
+        }
+        (netfn::CHASSIS, chassis_cmd::CONTROL | chassis_cmd::SET_BOOT_OPTIONS) => {
+            Privilege::Operator
+        }
         _ => return (completion::INVALID_COMMAND, Vec::new()),
     };
     if ctx.privilege < needed {
@@ -245,8 +249,8 @@ fn device_id(d: &DeviceIdentity) -> Vec<u8> {
         d.device_revision & 0x0F,
         d.firmware_major & 0x7F, // bit 7 clear: device available
         d.firmware_minor_bcd,
-        0x02,                     // IPMI version 2.0 (BCD, reversed nibbles)
-        0x80,                     // additional device support: chassis device
+        0x02, // IPMI version 2.0 (BCD, reversed nibbles)
+        0x80, // additional device support: chassis device
         m[0],
         m[1],
         m[2] & 0x0F,
@@ -279,7 +283,13 @@ fn set_boot_options(data: &[u8], ctx: &mut Context<'_>) -> (u8, Vec<u8>) {
     let Some((&selector, value)) = data.split_first() else {
         return fail(completion::REQUEST_LENGTH_INVALID);
     };
-    let need = |n: usize| if value.len() == n { Ok(()) } else { Err(fail(completion::REQUEST_LENGTH_INVALID)) };
+    let need = |n: usize| {
+        if value.len() == n {
+            Ok(())
+        } else {
+            Err(fail(completion::REQUEST_LENGTH_INVALID))
+        }
+    };
     let param = selector & 0x7F;
     let result = match param {
         0 => need(1).and_then(|()| {
@@ -298,11 +308,11 @@ fn set_boot_options(data: &[u8], ctx: &mut Context<'_>) -> (u8, Vec<u8>) {
                 }
             }
         }),
-        3 => need(2).map(|()| {
+        3 => need(1).map(|()| ctx.boot.valid_bit_clearing = value[0] & 0x1F),
+        4 => need(2).map(|()| {
             let mask = value[0];
             ctx.boot.info_ack = (ctx.boot.info_ack & !mask) | (value[1] & mask);
         }),
-        4 => need(1).map(|()| ctx.boot.valid_bit_clearing = value[0] & 0x1F),
         5 => need(5).and_then(|()| {
             let flags = BootFlags {
                 valid: value[0] & 0x80 != 0,
@@ -310,7 +320,9 @@ fn set_boot_options(data: &[u8], ctx: &mut Context<'_>) -> (u8, Vec<u8>) {
                 efi: value[0] & 0x20 != 0,
                 device: (value[1] >> 2) & 0x0F,
             };
-            ctx.chassis.set_boot_flags(flags).map_err(|r| fail(r.completion()))?;
+            ctx.chassis
+                .set_boot_flags(flags)
+                .map_err(|r| fail(r.completion()))?;
             ctx.boot.extra = [value[1] & 0xC3, value[2], value[3], value[4]];
             Ok(())
         }),
@@ -329,8 +341,8 @@ fn get_boot_options(data: &[u8], ctx: &mut Context<'_>) -> (u8, Vec<u8>) {
     let param = data[0] & 0x7F;
     let body: Vec<u8> = match param {
         0 => vec![ctx.boot.set_in_progress],
-        3 => vec![0x00, ctx.boot.info_ack],
-        4 => vec![ctx.boot.valid_bit_clearing],
+        3 => vec![ctx.boot.valid_bit_clearing],
+        4 => vec![0x00, ctx.boot.info_ack],
         5 => {
             let f = ctx.chassis.boot_flags();
             let e = ctx.boot.extra;
@@ -365,7 +377,10 @@ mod tests {
                 return Err(Refusal::NotInPresentState);
             }
             self.actions.push(action);
-            self.on = !matches!(action, ChassisControl::PowerDown | ChassisControl::SoftShutdown);
+            self.on = !matches!(
+                action,
+                ChassisControl::PowerDown | ChassisControl::SoftShutdown
+            );
             Ok(())
         }
         fn boot_flags(&mut self) -> BootFlags {
@@ -377,34 +392,88 @@ mod tests {
         }
     }
 
-    fn run(chassis: &mut Recorder, boot: &mut BootOptionsState, p: Privilege, netfn: u8, cmd: u8, data: &[u8]) -> (u8, Vec<u8>) {
+    fn run(
+        chassis: &mut Recorder,
+        boot: &mut BootOptionsState,
+        p: Privilege,
+        netfn: u8,
+        cmd: u8,
+        data: &[u8],
+    ) -> (u8, Vec<u8>) {
         let identity = DeviceIdentity::default();
-        let mut ctx = Context { privilege: p, chassis, identity: &identity, guid: [7; 16], boot };
+        let mut ctx = Context {
+            privilege: p,
+            chassis,
+            identity: &identity,
+            guid: [7; 16],
+            boot,
+        };
         execute(&Request::new(netfn, cmd, 1, data.to_vec()), &mut ctx)
     }
 
     #[test]
     fn unknown_commands_answer_invalid_command() {
         let (mut c, mut b) = (Recorder::default(), BootOptionsState::default());
-        assert_eq!(run(&mut c, &mut b, Privilege::Administrator, 0x0A, 0x20, &[]).0, completion::INVALID_COMMAND);
-        assert_eq!(run(&mut c, &mut b, Privilege::Administrator, netfn::APP, 0x99, &[]).0, completion::INVALID_COMMAND);
+        assert_eq!(
+            run(&mut c, &mut b, Privilege::Administrator, 0x0A, 0x20, &[]).0,
+            completion::INVALID_COMMAND
+        );
+        assert_eq!(
+            run(
+                &mut c,
+                &mut b,
+                Privilege::Administrator,
+                netfn::APP,
+                0x99,
+                &[]
+            )
+            .0,
+            completion::INVALID_COMMAND
+        );
     }
 
     #[test]
     fn chassis_control_needs_operator_privilege() {
         let (mut c, mut b) = (Recorder::default(), BootOptionsState::default());
-        let r = run(&mut c, &mut b, Privilege::User, netfn::CHASSIS, chassis_cmd::CONTROL, &[1]);
+        let r = run(
+            &mut c,
+            &mut b,
+            Privilege::User,
+            netfn::CHASSIS,
+            chassis_cmd::CONTROL,
+            &[1],
+        );
         assert_eq!(r.0, completion::INSUFFICIENT_PRIVILEGE);
         assert!(c.actions.is_empty());
-        let r = run(&mut c, &mut b, Privilege::Operator, netfn::CHASSIS, chassis_cmd::CONTROL, &[1]);
+        let r = run(
+            &mut c,
+            &mut b,
+            Privilege::Operator,
+            netfn::CHASSIS,
+            chassis_cmd::CONTROL,
+            &[1],
+        );
         assert_eq!(r, (0, vec![]));
         assert_eq!(c.actions, [ChassisControl::PowerUp]);
     }
 
     #[test]
     fn chassis_status_reports_the_power_bit() {
-        let (mut c, mut b) = (Recorder { on: true, ..Default::default() }, BootOptionsState::default());
-        let (cc, data) = run(&mut c, &mut b, Privilege::User, netfn::CHASSIS, chassis_cmd::GET_STATUS, &[]);
+        let (mut c, mut b) = (
+            Recorder {
+                on: true,
+                ..Default::default()
+            },
+            BootOptionsState::default(),
+        );
+        let (cc, data) = run(
+            &mut c,
+            &mut b,
+            Privilege::User,
+            netfn::CHASSIS,
+            chassis_cmd::GET_STATUS,
+            &[],
+        );
         assert_eq!(cc, 0);
         assert_eq!(data[0] & 1, 1);
     }
@@ -412,7 +481,14 @@ mod tests {
     #[test]
     fn power_cycle_while_off_is_not_supported_in_present_state() {
         let (mut c, mut b) = (Recorder::default(), BootOptionsState::default());
-        let r = run(&mut c, &mut b, Privilege::Administrator, netfn::CHASSIS, chassis_cmd::CONTROL, &[2]);
+        let r = run(
+            &mut c,
+            &mut b,
+            Privilege::Administrator,
+            netfn::CHASSIS,
+            chassis_cmd::CONTROL,
+            &[2],
+        );
         assert_eq!(r.0, completion::NOT_SUPPORTED_IN_STATE);
     }
 
@@ -420,17 +496,79 @@ mod tests {
     fn boot_flags_set_persistent_efi_pxe_read_back_identically() {
         let (mut c, mut b) = (Recorder::default(), BootOptionsState::default());
         let set = [0x05, 0xE0, 0x04, 0x00, 0x00, 0x00];
-        assert_eq!(run(&mut c, &mut b, Privilege::Operator, netfn::CHASSIS, chassis_cmd::SET_BOOT_OPTIONS, &set).0, 0);
-        assert_eq!(c.flags, BootFlags { valid: true, persistent: true, efi: true, device: boot_device::PXE });
-        let (cc, data) = run(&mut c, &mut b, Privilege::User, netfn::CHASSIS, chassis_cmd::GET_BOOT_OPTIONS, &[5, 0, 0]);
+        assert_eq!(
+            run(
+                &mut c,
+                &mut b,
+                Privilege::Operator,
+                netfn::CHASSIS,
+                chassis_cmd::SET_BOOT_OPTIONS,
+                &set
+            )
+            .0,
+            0
+        );
+        assert_eq!(
+            c.flags,
+            BootFlags {
+                valid: true,
+                persistent: true,
+                efi: true,
+                device: boot_device::PXE
+            }
+        );
+        let (cc, data) = run(
+            &mut c,
+            &mut b,
+            Privilege::User,
+            netfn::CHASSIS,
+            chassis_cmd::GET_BOOT_OPTIONS,
+            &[5, 0, 0],
+        );
         assert_eq!((cc, data), (0, vec![0x01, 0x05, 0xE0, 0x04, 0, 0, 0]));
+    }
+
+    #[test]
+    fn valid_bit_clearing_and_boot_info_acknowledge_are_stored() {
+        let (mut c, mut b) = (Recorder::default(), BootOptionsState::default());
+        let set = |c: &mut Recorder, b: &mut BootOptionsState, d: &[u8]| {
+            run(
+                c,
+                b,
+                Privilege::Operator,
+                netfn::CHASSIS,
+                chassis_cmd::SET_BOOT_OPTIONS,
+                d,
+            )
+            .0
+        };
+        assert_eq!(set(&mut c, &mut b, &[3, 0x08]), 0);
+        assert_eq!(set(&mut c, &mut b, &[4, 0x01, 0x01]), 0);
+        assert_eq!((b.valid_bit_clearing, b.info_ack), (0x08, 0x01));
+        let (cc, data) = run(
+            &mut c,
+            &mut b,
+            Privilege::User,
+            netfn::CHASSIS,
+            chassis_cmd::GET_BOOT_OPTIONS,
+            &[3, 0, 0],
+        );
+        assert_eq!((cc, data), (0, vec![0x01, 0x03, 0x08]));
     }
 
     #[test]
     fn set_in_progress_twice_is_refused_and_commit_completes_it() {
         let (mut c, mut b) = (Recorder::default(), BootOptionsState::default());
         let set = |c: &mut Recorder, b: &mut BootOptionsState, v: u8| {
-            run(c, b, Privilege::Operator, netfn::CHASSIS, chassis_cmd::SET_BOOT_OPTIONS, &[0, v]).0
+            run(
+                c,
+                b,
+                Privilege::Operator,
+                netfn::CHASSIS,
+                chassis_cmd::SET_BOOT_OPTIONS,
+                &[0, v],
+            )
+            .0
         };
         assert_eq!(set(&mut c, &mut b, 1), 0);
         assert_eq!(set(&mut c, &mut b, 1), completion::SPECIFIC_81);
@@ -441,18 +579,46 @@ mod tests {
     #[test]
     fn unsupported_boot_parameters_and_bad_lengths_get_their_codes() {
         let (mut c, mut b) = (Recorder::default(), BootOptionsState::default());
-        let r = run(&mut c, &mut b, Privilege::Operator, netfn::CHASSIS, chassis_cmd::SET_BOOT_OPTIONS, &[7, 1]);
+        let r = run(
+            &mut c,
+            &mut b,
+            Privilege::Operator,
+            netfn::CHASSIS,
+            chassis_cmd::SET_BOOT_OPTIONS,
+            &[7, 1],
+        );
         assert_eq!(r.0, completion::SPECIFIC_80);
-        let r = run(&mut c, &mut b, Privilege::Operator, netfn::CHASSIS, chassis_cmd::SET_BOOT_OPTIONS, &[5, 0x80]);
+        let r = run(
+            &mut c,
+            &mut b,
+            Privilege::Operator,
+            netfn::CHASSIS,
+            chassis_cmd::SET_BOOT_OPTIONS,
+            &[5, 0x80],
+        );
         assert_eq!(r.0, completion::REQUEST_LENGTH_INVALID);
-        let r = run(&mut c, &mut b, Privilege::User, netfn::CHASSIS, chassis_cmd::GET_BOOT_OPTIONS, &[5]);
+        let r = run(
+            &mut c,
+            &mut b,
+            Privilege::User,
+            netfn::CHASSIS,
+            chassis_cmd::GET_BOOT_OPTIONS,
+            &[5],
+        );
         assert_eq!(r.0, completion::REQUEST_LENGTH_INVALID);
     }
 
     #[test]
     fn device_id_announces_ipmi_2_0() {
         let (mut c, mut b) = (Recorder::default(), BootOptionsState::default());
-        let (cc, data) = run(&mut c, &mut b, Privilege::User, netfn::APP, app_cmd::GET_DEVICE_ID, &[]);
+        let (cc, data) = run(
+            &mut c,
+            &mut b,
+            Privilege::User,
+            netfn::APP,
+            app_cmd::GET_DEVICE_ID,
+            &[],
+        );
         assert_eq!(cc, 0);
         assert_eq!(data.len(), 15);
         assert_eq!(data[4], 0x02);

@@ -154,13 +154,48 @@ pub struct CipherSuite {
 
 /// Every suite this implementation knows, in preference order (strongest first).
 pub const KNOWN_SUITES: [CipherSuite; 7] = [
-    suite(17, AuthAlgorithm::HmacSha256, IntegrityAlgorithm::HmacSha256_128, ConfidentialityAlgorithm::AesCbc128),
-    suite(3, AuthAlgorithm::HmacSha1, IntegrityAlgorithm::HmacSha1_96, ConfidentialityAlgorithm::AesCbc128),
-    suite(16, AuthAlgorithm::HmacSha256, IntegrityAlgorithm::HmacSha256_128, ConfidentialityAlgorithm::None),
-    suite(2, AuthAlgorithm::HmacSha1, IntegrityAlgorithm::HmacSha1_96, ConfidentialityAlgorithm::None),
-    suite(15, AuthAlgorithm::HmacSha256, IntegrityAlgorithm::None, ConfidentialityAlgorithm::None),
-    suite(1, AuthAlgorithm::HmacSha1, IntegrityAlgorithm::None, ConfidentialityAlgorithm::None),
-    suite(0, AuthAlgorithm::None, IntegrityAlgorithm::None, ConfidentialityAlgorithm::None),
+    suite(
+        17,
+        AuthAlgorithm::HmacSha256,
+        IntegrityAlgorithm::HmacSha256_128,
+        ConfidentialityAlgorithm::AesCbc128,
+    ),
+    suite(
+        3,
+        AuthAlgorithm::HmacSha1,
+        IntegrityAlgorithm::HmacSha1_96,
+        ConfidentialityAlgorithm::AesCbc128,
+    ),
+    suite(
+        16,
+        AuthAlgorithm::HmacSha256,
+        IntegrityAlgorithm::HmacSha256_128,
+        ConfidentialityAlgorithm::None,
+    ),
+    suite(
+        2,
+        AuthAlgorithm::HmacSha1,
+        IntegrityAlgorithm::HmacSha1_96,
+        ConfidentialityAlgorithm::None,
+    ),
+    suite(
+        15,
+        AuthAlgorithm::HmacSha256,
+        IntegrityAlgorithm::None,
+        ConfidentialityAlgorithm::None,
+    ),
+    suite(
+        1,
+        AuthAlgorithm::HmacSha1,
+        IntegrityAlgorithm::None,
+        ConfidentialityAlgorithm::None,
+    ),
+    suite(
+        0,
+        AuthAlgorithm::None,
+        IntegrityAlgorithm::None,
+        ConfidentialityAlgorithm::None,
+    ),
 ];
 
 const fn suite(
@@ -169,7 +204,12 @@ const fn suite(
     integrity: IntegrityAlgorithm,
     confidentiality: ConfidentialityAlgorithm,
 ) -> CipherSuite {
-    CipherSuite { id, auth, integrity, confidentiality }
+    CipherSuite {
+        id,
+        auth,
+        integrity,
+        confidentiality,
+    }
 }
 
 impl CipherSuite {
@@ -184,10 +224,9 @@ impl CipherSuite {
         integrity: IntegrityAlgorithm,
         confidentiality: ConfidentialityAlgorithm,
     ) -> Option<Self> {
-        KNOWN_SUITES
-            .iter()
-            .copied()
-            .find(|s| s.auth == auth && s.integrity == integrity && s.confidentiality == confidentiality)
+        KNOWN_SUITES.iter().copied().find(|s| {
+            s.auth == auth && s.integrity == integrity && s.confidentiality == confidentiality
+        })
     }
 }
 
@@ -251,7 +290,13 @@ impl Handshake<'_> {
     pub fn sik(&self, alg: AuthAlgorithm, kg: &[u8]) -> Vec<u8> {
         alg.mac(
             kg,
-            &[&self.console_random, &self.bmc_random, &[self.role], &self.name_len(), self.username],
+            &[
+                &self.console_random,
+                &self.bmc_random,
+                &[self.role],
+                &self.name_len(),
+                self.username,
+            ],
         )
     }
 
@@ -259,7 +304,11 @@ impl Handshake<'_> {
     pub fn rakp4_icv(&self, alg: AuthAlgorithm, sik: &[u8]) -> Vec<u8> {
         let mut v = alg.mac(
             sik,
-            &[&self.console_random, &self.bmc_session_id.to_le_bytes(), &self.bmc_guid],
+            &[
+                &self.console_random,
+                &self.bmc_session_id.to_le_bytes(),
+                &self.bmc_guid,
+            ],
         );
         v.truncate(alg.icv_len());
         v
@@ -294,16 +343,18 @@ pub struct SessionKeys {
 impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Key material never reaches a log line.
-        f.debug_struct("SessionKeys").field("suite", &self.suite.id).finish_non_exhaustive()
+        f.debug_struct("SessionKeys")
+            .field("suite", &self.suite.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl SessionKeys {
     /// Derives K1 and K2 from the SIK (IPMI v2.0 §13.32).
     pub fn derive(suite: CipherSuite, sik: &[u8]) -> Self {
-        let n = suite.auth.code_len();
-        let k1 = suite.auth.mac(sik, &[&vec![0x01; n]]);
-        let k2 = suite.auth.mac(sik, &[&vec![0x02; n]]);
+        // The constants are 20 bytes for every algorithm, SHA-256 included.
+        let k1 = suite.auth.mac(sik, &[&[0x01; 20]]);
+        let k2 = suite.auth.mac(sik, &[&[0x02; 20]]);
         let mut aes_key = [0u8; 16];
         if k2.len() >= 16 {
             aes_key.copy_from_slice(&k2[..16]);
@@ -362,7 +413,9 @@ impl SessionKeys {
             return Err(CryptoError::CipherLength { len: data.len() });
         }
         let (iv, body) = data.split_at(16);
-        let iv: [u8; 16] = iv.try_into().map_err(|_| CryptoError::CipherLength { len: data.len() })?;
+        let iv: [u8; 16] = iv
+            .try_into()
+            .map_err(|_| CryptoError::CipherLength { len: data.len() })?;
         let mut plain = cbc::Decryptor::<Aes128>::new(&self.aes_key.into(), &iv.into())
             .decrypt_padded_vec_mut::<NoPadding>(body)
             .map_err(|_| CryptoError::CipherLength { len: data.len() })?;
@@ -408,7 +461,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -426,13 +482,19 @@ mod tests {
     #[test]
     fn hmac_sha256_matches_rfc4231_case_2() {
         let mac = AuthAlgorithm::HmacSha256.mac(b"Jefe", &[b"what do ya want for nothing?"]);
-        assert_eq!(mac, hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"));
+        assert_eq!(
+            mac,
+            hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        );
     }
 
     #[test]
     fn hmac_sha256_matches_rfc4231_case_1() {
         let mac = AuthAlgorithm::HmacSha256.mac(&[0x0b; 20], &[b"Hi There"]);
-        assert_eq!(mac, hex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"));
+        assert_eq!(
+            mac,
+            hex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+        );
     }
 
     #[test]
@@ -475,7 +537,10 @@ mod tests {
 
     #[test]
     fn decrypting_a_ragged_payload_is_an_error() {
-        assert_eq!(keys(17).decrypt(&[0; 20]), Err(CryptoError::CipherLength { len: 20 }));
+        assert_eq!(
+            keys(17).decrypt(&[0; 20]),
+            Err(CryptoError::CipherLength { len: 20 })
+        );
     }
 
     #[test]
@@ -486,8 +551,25 @@ mod tests {
         assert_eq!(k17.sign(b"abc").len(), 16);
         let code = k17.sign(b"abc");
         assert!(k17.verify(b"abc", &code).is_ok());
-        assert_eq!(k17.verify(b"abd", &code), Err(CryptoError::IntegrityMismatch));
-        assert_eq!(k3.verify(b"abc", &code), Err(CryptoError::IntegrityMismatch));
+        assert_eq!(
+            k17.verify(b"abd", &code),
+            Err(CryptoError::IntegrityMismatch)
+        );
+        assert_eq!(
+            k3.verify(b"abc", &code),
+            Err(CryptoError::IntegrityMismatch)
+        );
+    }
+
+    #[test]
+    fn k1_and_k2_use_twenty_byte_constants_for_sha256_too() {
+        let sik = [9u8; 32];
+        let k = SessionKeys::derive(CipherSuite::by_id(17).unwrap(), &sik);
+        assert_eq!(k.k1, AuthAlgorithm::HmacSha256.mac(&sik, &[&[1u8; 20]]));
+        assert_eq!(
+            k.aes_key[..],
+            AuthAlgorithm::HmacSha256.mac(&sik, &[&[2u8; 20]])[..16]
+        );
     }
 
     #[test]
@@ -495,7 +577,10 @@ mod tests {
         let sik = [9u8; 20];
         let k = SessionKeys::derive(CipherSuite::by_id(3).unwrap(), &sik);
         assert_eq!(k.k1, AuthAlgorithm::HmacSha1.mac(&sik, &[&[1u8; 20]]));
-        assert_eq!(k.aes_key[..], AuthAlgorithm::HmacSha1.mac(&sik, &[&[2u8; 20]])[..16]);
+        assert_eq!(
+            k.aes_key[..],
+            AuthAlgorithm::HmacSha1.mac(&sik, &[&[2u8; 20]])[..16]
+        );
     }
 
     #[test]
@@ -520,7 +605,10 @@ mod tests {
         input.extend([0x14, 5]);
         input.extend(b"admin");
         assert_eq!(base, AuthAlgorithm::HmacSha1.mac(b"password", &[&input]));
-        let other = Handshake { role: 0x04, ..h.clone() };
+        let other = Handshake {
+            role: 0x04,
+            ..h.clone()
+        };
         assert_ne!(other.rakp2_code(AuthAlgorithm::HmacSha1, b"password"), base);
         assert_eq!(h.rakp4_icv(AuthAlgorithm::HmacSha256, &[0; 32]).len(), 16);
         assert_eq!(h.rakp4_icv(AuthAlgorithm::HmacSha1, &[0; 20]).len(), 12);
@@ -530,9 +618,26 @@ mod tests {
     #[test]
     fn suites_3_and_17_have_the_spec_algorithms() {
         let s3 = CipherSuite::by_id(3).unwrap();
-        assert_eq!((s3.auth.number(), s3.integrity.number(), s3.confidentiality.number()), (1, 1, 1));
+        assert_eq!(
+            (
+                s3.auth.number(),
+                s3.integrity.number(),
+                s3.confidentiality.number()
+            ),
+            (1, 1, 1)
+        );
         let s17 = CipherSuite::by_id(17).unwrap();
-        assert_eq!((s17.auth.number(), s17.integrity.number(), s17.confidentiality.number()), (3, 4, 1));
-        assert_eq!(CipherSuite::by_algorithms(s17.auth, s17.integrity, s17.confidentiality), Some(s17));
+        assert_eq!(
+            (
+                s17.auth.number(),
+                s17.integrity.number(),
+                s17.confidentiality.number()
+            ),
+            (3, 4, 1)
+        );
+        assert_eq!(
+            CipherSuite::by_algorithms(s17.auth, s17.integrity, s17.confidentiality),
+            Some(s17)
+        );
     }
 }

@@ -98,7 +98,11 @@ fn frame(a: u8, netfn_lun: u8, b: u8, seq_lun: u8, cmd: u8, body: &[u8]) -> Vec<
 
 fn unframe(bytes: &[u8], min: usize) -> Result<(), DecodeError> {
     if bytes.len() < min {
-        return Err(DecodeError::Truncated { what: "IPMI message", len: bytes.len(), need: min });
+        return Err(DecodeError::Truncated {
+            what: "IPMI message",
+            len: bytes.len(),
+            need: min,
+        });
     }
     if checksum(&bytes[..2]) != bytes[2] {
         return Err(DecodeError::Checksum("header"));
@@ -113,7 +117,16 @@ fn unframe(bytes: &[u8], min: usize) -> Result<(), DecodeError> {
 impl Request {
     /// A request from the remote console to the BMC.
     pub fn new(netfn: u8, cmd: u8, rq_seq: u8, data: Vec<u8>) -> Self {
-        Self { rs_addr: BMC_ADDRESS, netfn, rs_lun: 0, rq_addr: CONSOLE_ADDRESS, rq_seq, rq_lun: 0, cmd, data }
+        Self {
+            rs_addr: BMC_ADDRESS,
+            netfn,
+            rs_lun: 0,
+            rq_addr: CONSOLE_ADDRESS,
+            rq_seq,
+            rq_lun: 0,
+            cmd,
+            data,
+        }
     }
 
     /// Decodes a request, checking both checksums.
@@ -189,7 +202,10 @@ mod tests {
     fn response_echoes_sequence_and_command_with_response_netfn() {
         let r = Request::new(netfn::CHASSIS, 0x01, 9, vec![]);
         let resp = Response::decode(&r.respond(completion::OK, &[0x01, 0, 0x40])).unwrap();
-        assert_eq!((resp.netfn, resp.rq_seq, resp.cmd, resp.completion), (0x01, 9, 0x01, 0));
+        assert_eq!(
+            (resp.netfn, resp.rq_seq, resp.cmd, resp.completion),
+            (0x01, 9, 0x01, 0)
+        );
         assert_eq!(resp.data, [0x01, 0, 0x40]);
     }
 

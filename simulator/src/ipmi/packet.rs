@@ -205,7 +205,11 @@ pub fn decode(buf: &[u8]) -> Result<Datagram<'_>, DecodeError> {
 
 fn need(what: &'static str, buf: &[u8], need: usize) -> Result<(), DecodeError> {
     if buf.len() < need {
-        Err(DecodeError::Truncated { what, len: buf.len(), need })
+        Err(DecodeError::Truncated {
+            what,
+            len: buf.len(),
+            need,
+        })
     } else {
         Ok(())
     }
@@ -224,9 +228,16 @@ fn decode_asf(body: &[u8]) -> Result<AsfMessage, DecodeError> {
     let len = usize::from(body[7]);
     let data = &body[8..];
     if data.len() < len {
-        return Err(DecodeError::PayloadLength { declared: len, available: data.len() });
+        return Err(DecodeError::PayloadLength {
+            declared: len,
+            available: data.len(),
+        });
     }
-    Ok(AsfMessage { message_type: body[4], tag: body[5], data: data[..len].to_vec() })
+    Ok(AsfMessage {
+        message_type: body[4],
+        tag: body[5],
+        data: data[..len].to_vec(),
+    })
 }
 
 fn decode_session(body: &[u8]) -> Result<Datagram<'_>, DecodeError> {
@@ -246,7 +257,10 @@ fn decode_v15(auth_type: u8, body: &[u8]) -> Result<V15Packet<'_>, DecodeError> 
     let rest = &body[head..];
     // A single legacy pad byte after the message is tolerated.
     if rest.len() < len {
-        return Err(DecodeError::PayloadLength { declared: len, available: rest.len() });
+        return Err(DecodeError::PayloadLength {
+            declared: len,
+            available: rest.len(),
+        });
     }
     if rest.len() > len + 1 {
         return Err(DecodeError::TrailingBytes(rest.len() - len));
@@ -266,7 +280,10 @@ fn decode_v20(body: &[u8]) -> Result<V20Packet<'_>, DecodeError> {
     let len = usize::from(u16::from_le_bytes([body[10], body[11]]));
     let rest = &body[V20_HEADER_LEN..];
     if rest.len() < len {
-        return Err(DecodeError::PayloadLength { declared: len, available: rest.len() });
+        return Err(DecodeError::PayloadLength {
+            declared: len,
+            available: rest.len(),
+        });
     }
     let authenticated = pt & 0x40 != 0;
     if !authenticated && rest.len() != len {
@@ -371,11 +388,18 @@ mod tests {
     fn presence_ping_decodes_and_pong_echoes_the_tag() {
         let ping = encode_asf(ASF_PRESENCE_PING, 0x2A, &[]);
         assert_eq!(ping, [6, 0, 0xFF, 6, 0, 0, 0x11, 0xBE, 0x80, 0x2A, 0, 0]);
-        let Datagram::Asf(m) = decode(&ping).unwrap() else { panic!("not ASF") };
+        let Datagram::Asf(m) = decode(&ping).unwrap() else {
+            panic!("not ASF")
+        };
         assert_eq!((m.message_type, m.tag), (ASF_PRESENCE_PING, 0x2A));
         let pong = presence_pong(0x2A);
-        let Datagram::Asf(p) = decode(&pong).unwrap() else { panic!("not ASF") };
-        assert_eq!((p.message_type, p.tag, p.data.len()), (ASF_PRESENCE_PONG, 0x2A, 16));
+        let Datagram::Asf(p) = decode(&pong).unwrap() else {
+            panic!("not ASF")
+        };
+        assert_eq!(
+            (p.message_type, p.tag, p.data.len()),
+            (ASF_PRESENCE_PONG, 0x2A, 16)
+        );
         assert_eq!(p.data[8], 0x81);
     }
 
@@ -383,8 +407,13 @@ mod tests {
     fn v15_packet_round_trips() {
         let bytes = encode_v15(0, 0, &[1, 2, 3]);
         assert_eq!(bytes[..5], [6, 0, 0xFF, 7, 0]);
-        let Datagram::V15(p) = decode(&bytes).unwrap() else { panic!("not v1.5") };
-        assert_eq!((p.auth_type, p.sequence, p.session_id, p.message), (0, 0, 0, &[1u8, 2, 3][..]));
+        let Datagram::V15(p) = decode(&bytes).unwrap() else {
+            panic!("not v1.5")
+        };
+        assert_eq!(
+            (p.auth_type, p.sequence, p.session_id, p.message),
+            (0, 0, 0, &[1u8, 2, 3][..])
+        );
     }
 
     #[test]
@@ -397,7 +426,9 @@ mod tests {
         };
         let bytes = encode_v20(h, &[9; 32], None);
         assert_eq!(bytes.len(), 4 + 12 + 32);
-        let Datagram::V20(p) = decode(&bytes).unwrap() else { panic!("not v2.0") };
+        let Datagram::V20(p) = decode(&bytes).unwrap() else {
+            panic!("not v2.0")
+        };
         assert_eq!(p.payload_type, PayloadType::OpenSessionRequest);
         assert!(!p.authenticated && !p.encrypted);
         assert_eq!(p.payload, &[9; 32]);
@@ -415,7 +446,9 @@ mod tests {
                     encrypted: false,
                 };
                 let bytes = encode_v20(h, &vec![1; len], Some(&keys));
-                let Datagram::V20(p) = decode(&bytes).unwrap() else { panic!("not v2.0") };
+                let Datagram::V20(p) = decode(&bytes).unwrap() else {
+                    panic!("not v2.0")
+                };
                 assert!(p.authenticated);
                 let (signed, code) = p.signed_parts(keys.suite().integrity.code_len()).unwrap();
                 assert_eq!(signed.len() % 4, 0);
@@ -429,24 +462,37 @@ mod tests {
     fn wrong_rmcp_version_and_unknown_class_are_rejected() {
         assert_eq!(decode(&[5, 0, 0xFF, 7]), Err(DecodeError::RmcpVersion(5)));
         assert_eq!(decode(&[6, 0, 0xFF, 8]), Err(DecodeError::RmcpClass(8)));
-        assert!(matches!(decode(&[6, 0, 0xFF]), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            decode(&[6, 0, 0xFF]),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 
     #[test]
     fn a_payload_longer_than_the_datagram_is_rejected() {
         let mut bytes = encode_v15(0, 0, &[1, 2, 3]);
         bytes[13] = 50;
-        assert!(matches!(decode(&bytes), Err(DecodeError::PayloadLength { declared: 50, .. })));
+        assert!(matches!(
+            decode(&bytes),
+            Err(DecodeError::PayloadLength { declared: 50, .. })
+        ));
     }
 
     #[test]
     fn a_forged_trailer_is_rejected() {
         let keys = SessionKeys::derive(CipherSuite::by_id(3).unwrap(), &[5; 20]);
-        let h = V20Header { payload_type: PayloadType::Ipmi, session_id: 1, sequence: 1, encrypted: false };
+        let h = V20Header {
+            payload_type: PayloadType::Ipmi,
+            session_id: 1,
+            sequence: 1,
+            encrypted: false,
+        };
         let mut bytes = encode_v20(h, &[1, 2, 3], Some(&keys));
         let n = bytes.len();
         bytes[n - 13] = 0x06; // next header
-        let Datagram::V20(p) = decode(&bytes).unwrap() else { panic!("not v2.0") };
+        let Datagram::V20(p) = decode(&bytes).unwrap() else {
+            panic!("not v2.0")
+        };
         assert_eq!(p.signed_parts(12), Err(DecodeError::Trailer));
     }
 }

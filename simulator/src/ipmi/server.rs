@@ -16,8 +16,8 @@ use super::command::{BootFlags, Chassis, ChassisControl, DeviceIdentity, Refusal
 use super::session::{Privilege, SessionPolicy, User};
 use crate::fault::{FaultKind, Verdict};
 use crate::machine::{
-    BootMode, BootOverride, BootSource, Host, ListenerKind, MachineError, OverrideMode, SimTime, World,
-    derive_rng,
+    BootMode, BootOverride, BootSource, Host, ListenerKind, MachineError, OverrideMode, SimTime,
+    World, derive_rng,
 };
 
 /// Largest datagram accepted; RMCP+ messages are far smaller.
@@ -65,13 +65,24 @@ pub enum IpmiServeError {
 /// consecutive ports on one address).
 pub async fn bind_all(world: &World) -> Result<Vec<IpmiBinding>, IpmiServeError> {
     let mut out = Vec::new();
-    for plan in world.listeners().into_iter().filter(|p| p.kind == ListenerKind::Ipmi) {
+    for plan in world
+        .listeners()
+        .into_iter()
+        .filter(|p| p.kind == ListenerKind::Ipmi)
+    {
         let socket = UdpSocket::bind(plan.socket)
             .await
-            .map_err(|source| IpmiServeError::Bind { socket: plan.socket, source })?;
+            .map_err(|source| IpmiServeError::Bind {
+                socket: plan.socket,
+                source,
+            })?;
         // IPMI is one BMC per socket (the world refuses to share one).
         if let Some(&host) = plan.hosts.first() {
-            out.push(IpmiBinding { socket, host, counters: Arc::default() });
+            out.push(IpmiBinding {
+                socket,
+                host,
+                counters: Arc::default(),
+            });
         }
     }
     Ok(out)
@@ -87,7 +98,10 @@ pub fn bmc_config(host: &Host, policy: SessionPolicy) -> BmcConfig {
             max_privilege: Privilege::Administrator,
         }],
         guid: guid_wire_order(&host.profile.system.uuid),
-        identity: DeviceIdentity { manufacturer_id: manufacturer_id(&host.profile.system.vendor), ..Default::default() },
+        identity: DeviceIdentity {
+            manufacturer_id: manufacturer_id(&host.profile.system.vendor),
+            ..Default::default()
+        },
         policy,
     }
 }
@@ -121,10 +135,20 @@ pub async fn serve(
     let mut tasks = JoinSet::new();
     let count = bindings.len();
     for b in bindings {
-        let host = world.host(b.host).cloned().ok_or(IpmiServeError::NoSuchHost(b.host))?;
+        let host = world
+            .host(b.host)
+            .cloned()
+            .ok_or(IpmiServeError::NoSuchHost(b.host))?;
         let rng = derive_rng(world.seed(), "ipmi", b.host as u64);
         let bmc = Bmc::new(bmc_config(&host, settings.policy.clone()), rng, b.counters);
-        tasks.spawn(run_socket(world.clone(), host, Arc::new(b.socket), bmc, start, shutdown.clone()));
+        tasks.spawn(run_socket(
+            world.clone(),
+            host,
+            Arc::new(b.socket),
+            bmc,
+            start,
+            shutdown.clone(),
+        ));
     }
     info!(bmcs = count, "IPMI BMCs serving");
     while let Some(r) = tasks.join_next().await {
@@ -230,7 +254,9 @@ impl Chassis for HostChassis<'_> {
     }
 
     fn boot_flags(&mut self) -> BootFlags {
-        let (o, mode) = self.host.with_machine(self.now, |m| (m.boot_override(), m.boot_mode()));
+        let (o, mode) = self
+            .host
+            .with_machine(self.now, |m| (m.boot_override(), m.boot_mode()));
         let device = match o.target {
             BootSource::Pxe | BootSource::UefiHttp => boot_device::PXE,
             BootSource::Hdd => boot_device::DISK,
@@ -242,26 +268,42 @@ impl Chassis for HostChassis<'_> {
             valid: o.is_active(),
             persistent: o.mode == OverrideMode::Continuous,
             efi: mode == BootMode::Uefi,
-            device: if o.is_active() { device } else { boot_device::NONE },
+            device: if o.is_active() {
+                device
+            } else {
+                boot_device::NONE
+            },
         }
     }
 
     fn set_boot_flags(&mut self, flags: BootFlags) -> Result<(), Refusal> {
         let now = self.now;
         if !flags.valid || flags.device == boot_device::NONE {
-            self.host.with_machine(now, |m| m.set_boot_override(now, BootOverride::NONE.target, OverrideMode::Disabled));
+            self.host.with_machine(now, |m| {
+                m.set_boot_override(now, BootOverride::NONE.target, OverrideMode::Disabled)
+            });
             return Ok(());
         }
         let target = match flags.device {
             boot_device::PXE => BootSource::Pxe,
-            boot_device::DISK | boot_device::DISK_SAFE | boot_device::REMOTE_DISK => BootSource::Hdd,
+            boot_device::DISK | boot_device::DISK_SAFE | boot_device::REMOTE_DISK => {
+                BootSource::Hdd
+            }
             boot_device::CD | boot_device::REMOTE_CD => BootSource::Cd,
             boot_device::BIOS_SETUP => BootSource::BiosSetup,
             boot_device::FLOPPY | boot_device::REMOTE_FLOPPY => BootSource::Floppy,
             _ => return Err(Refusal::Unsupported),
         };
-        let mode = if flags.persistent { OverrideMode::Continuous } else { OverrideMode::Once };
-        let boot_mode = if flags.efi { BootMode::Uefi } else { BootMode::Legacy };
+        let mode = if flags.persistent {
+            OverrideMode::Continuous
+        } else {
+            OverrideMode::Once
+        };
+        let boot_mode = if flags.efi {
+            BootMode::Uefi
+        } else {
+            BootMode::Legacy
+        };
         self.host.with_machine(now, |m| {
             m.set_boot_mode(now, boot_mode);
             m.set_boot_override(now, target, mode);

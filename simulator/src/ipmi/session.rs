@@ -9,7 +9,8 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::crypto::{
-    AuthAlgorithm, CipherSuite, ConfidentialityAlgorithm, Handshake, IntegrityAlgorithm, SessionKeys,
+    AuthAlgorithm, CipherSuite, ConfidentialityAlgorithm, Handshake, IntegrityAlgorithm,
+    SessionKeys,
 };
 
 /// Privilege levels (IPMI v2.0 table 22-?; 0 means "highest available" in requests).
@@ -81,7 +82,10 @@ pub struct User {
 
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User").field("name", &self.name).field("max_privilege", &self.max_privilege).finish()
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("max_privilege", &self.max_privilege)
+            .finish()
     }
 }
 
@@ -231,7 +235,12 @@ pub struct Reply {
 impl SessionTable {
     /// A table for a BMC with these users and this GUID (wire order).
     pub fn new(policy: SessionPolicy, users: Vec<User>, guid: [u8; 16]) -> Self {
-        Self { policy, users, guid, sessions: HashMap::new() }
+        Self {
+            policy,
+            users,
+            guid,
+            sessions: HashMap::new(),
+        }
     }
 
     /// The policy in force.
@@ -251,14 +260,21 @@ impl SessionTable {
 
     /// Number of sessions that finished the handshake.
     pub fn active_count(&self) -> usize {
-        self.sessions.values().filter(|s| matches!(s.phase, Phase::Active(_))).count()
+        self.sessions
+            .values()
+            .filter(|s| matches!(s.phase, Phase::Active(_)))
+            .count()
     }
 
     /// Drops sessions idle past their timeout.
     pub fn expire(&mut self, now: Duration) {
         let (idle, handshake) = (self.policy.idle_timeout, self.policy.handshake_timeout);
         self.sessions.retain(|_, s| {
-            let limit = if matches!(s.phase, Phase::Active(_)) { idle } else { handshake };
+            let limit = if matches!(s.phase, Phase::Active(_)) {
+                idle
+            } else {
+                handshake
+            };
             now.saturating_sub(s.last_seen) < limit
         });
     }
@@ -274,7 +290,12 @@ impl SessionTable {
     }
 
     /// Handles an RMCP+ Open Session Request payload.
-    pub fn open<R: Rng + ?Sized>(&mut self, payload: &[u8], now: Duration, rng: &mut R) -> Option<Reply> {
+    pub fn open<R: Rng + ?Sized>(
+        &mut self,
+        payload: &[u8],
+        now: Duration,
+        rng: &mut R,
+    ) -> Option<Reply> {
         if payload.len() < 8 {
             return None;
         }
@@ -307,7 +328,13 @@ impl SessionTable {
         };
         self.sessions.insert(
             id,
-            Session { console_id, suite, requested_max: requested, phase: Phase::Opened, last_seen: now },
+            Session {
+                console_id,
+                suite,
+                requested_max: requested,
+                phase: Phase::Opened,
+                last_seen: now,
+            },
         );
         let mut out = vec![tag, status::OK, requested as u8, 0];
         out.extend(console_id.to_le_bytes());
@@ -315,7 +342,10 @@ impl SessionTable {
         out.extend(algorithm_record(0x00, suite.auth.number()));
         out.extend(algorithm_record(0x01, suite.integrity.number()));
         out.extend(algorithm_record(0x02, suite.confidentiality.number()));
-        Some(Reply { payload: out, status: status::OK })
+        Some(Reply {
+            payload: out,
+            status: status::OK,
+        })
     }
 
     fn choose_suite(&self, p: &Proposal) -> Result<CipherSuite, u8> {
@@ -324,13 +354,16 @@ impl SessionTable {
             None => None,
         };
         let integrity = match p.integrity {
-            Some(n) => Some(IntegrityAlgorithm::from_number(n).ok_or(status::INVALID_INTEGRITY_ALGORITHM)?),
+            Some(n) => Some(
+                IntegrityAlgorithm::from_number(n).ok_or(status::INVALID_INTEGRITY_ALGORITHM)?,
+            ),
             None => None,
         };
         let conf = match p.confidentiality {
-            Some(n) => {
-                Some(ConfidentialityAlgorithm::from_number(n).ok_or(status::INVALID_CONFIDENTIALITY_ALGORITHM)?)
-            }
+            Some(n) => Some(
+                ConfidentialityAlgorithm::from_number(n)
+                    .ok_or(status::INVALID_CONFIDENTIALITY_ALGORITHM)?,
+            ),
             None => None,
         };
         self.policy
@@ -346,7 +379,12 @@ impl SessionTable {
     }
 
     /// Handles RAKP Message 1; answers RAKP 2 (success or an error status that ends the session).
-    pub fn rakp1<R: Rng + ?Sized>(&mut self, payload: &[u8], now: Duration, rng: &mut R) -> Option<Reply> {
+    pub fn rakp1<R: Rng + ?Sized>(
+        &mut self,
+        payload: &[u8],
+        now: Duration,
+        rng: &mut R,
+    ) -> Option<Reply> {
         if payload.len() < 28 {
             return None;
         }
@@ -369,7 +407,12 @@ impl SessionTable {
             Err(status::INVALID_NAME_LENGTH)
         } else {
             let username = &payload[28..28 + name_len];
-            match (Privilege::from_nibble(role), self.users.iter().position(|u| u.name.as_bytes() == username)) {
+            match (
+                Privilege::from_nibble(role),
+                self.users
+                    .iter()
+                    .position(|u| u.name.as_bytes() == username),
+            ) {
                 (None, _) => Err(status::INVALID_ROLE),
                 (_, None) => Err(status::UNAUTHORIZED_NAME),
                 (Some(p), Some(u)) if p > self.users[u].max_privilege || p > requested_max => {
@@ -387,8 +430,16 @@ impl SessionTable {
         };
         let mut bmc_random = [0u8; 16];
         rng.fill_bytes(&mut bmc_random);
-        let challenge = Challenge { user, console_random, bmc_random, role, username };
-        let code = self.handshake(id, console_id, &challenge).rakp2_code(suite.auth, self.key(user));
+        let challenge = Challenge {
+            user,
+            console_random,
+            bmc_random,
+            role,
+            username,
+        };
+        let code = self
+            .handshake(id, console_id, &challenge)
+            .rakp2_code(suite.auth, self.key(user));
         let mut out = vec![tag, status::OK, 0, 0];
         out.extend(console_id.to_le_bytes());
         out.extend(bmc_random);
@@ -398,7 +449,10 @@ impl SessionTable {
             s.phase = Phase::Challenged(challenge);
             s.last_seen = now;
         }
-        Some(Reply { payload: out, status: status::OK })
+        Some(Reply {
+            payload: out,
+            status: status::OK,
+        })
     }
 
     /// Handles RAKP Message 3; answers RAKP 4 and activates the session, or refuses it.
@@ -431,7 +485,11 @@ impl SessionTable {
         let expected = hs.rakp3_code(suite.auth, kuid);
         if payload[8..] != expected[..] {
             self.sessions.remove(&id);
-            return Some(error_reply(tag, status::INVALID_INTEGRITY_CHECK, console_id));
+            return Some(error_reply(
+                tag,
+                status::INVALID_INTEGRITY_CHECK,
+                console_id,
+            ));
         }
         let sik = hs.sik(suite.auth, kuid);
         let icv = hs.rakp4_icv(suite.auth, &sik);
@@ -454,11 +512,17 @@ impl SessionTable {
         let mut out = vec![tag, status::OK, 0, 0];
         out.extend(console_id.to_le_bytes());
         out.extend(icv);
-        Some(Reply { payload: out, status: status::OK })
+        Some(Reply {
+            payload: out,
+            status: status::OK,
+        })
     }
 
     fn key(&self, user: usize) -> &[u8] {
-        self.users.get(user).map(|u| u.password.as_bytes()).unwrap_or_default()
+        self.users
+            .get(user)
+            .map(|u| u.password.as_bytes())
+            .unwrap_or_default()
     }
 
     fn handshake<'a>(&self, bmc_id: u32, console_id: u32, c: &'a Challenge) -> Handshake<'a> {
@@ -477,7 +541,10 @@ impl SessionTable {
 fn error_reply(tag: u8, st: u8, console_id: u32) -> Reply {
     let mut out = vec![tag, st, 0, 0];
     out.extend(console_id.to_le_bytes());
-    Reply { payload: out, status: st }
+    Reply {
+        payload: out,
+        status: st,
+    }
 }
 
 /// An 8-byte algorithm record of the Open Session messages.
@@ -507,7 +574,11 @@ fn parse_proposal(mut b: &[u8]) -> Option<Proposal> {
             _ => return None,
         }
     }
-    b.is_empty().then_some(Proposal { auth: found[0], integrity: found[1], confidentiality: found[2] })
+    b.is_empty().then_some(Proposal {
+        auth: found[0],
+        integrity: found[1],
+        confidentiality: found[2],
+    })
 }
 
 #[cfg(test)]
@@ -547,11 +618,23 @@ mod tests {
         u32::from_le_bytes(reply.payload[8..12].try_into().unwrap())
     }
 
-    fn handshake_through_rakp2(t: &mut SessionTable, rng: &mut ChaCha8Rng, suite: (u8, u8, u8)) -> (u32, Reply) {
-        let open = t.open(&open_request(suite.0, suite.1, suite.2), Duration::ZERO, rng).unwrap();
+    fn handshake_through_rakp2(
+        t: &mut SessionTable,
+        rng: &mut ChaCha8Rng,
+        suite: (u8, u8, u8),
+    ) -> (u32, Reply) {
+        let open = t
+            .open(
+                &open_request(suite.0, suite.1, suite.2),
+                Duration::ZERO,
+                rng,
+            )
+            .unwrap();
         assert_eq!(open.status, 0);
         let id = bmc_id(&open);
-        let r2 = t.rakp1(&rakp1(id, 0x14, b"admin"), Duration::ZERO, rng).unwrap();
+        let r2 = t
+            .rakp1(&rakp1(id, 0x14, b"admin"), Duration::ZERO, rng)
+            .unwrap();
         (id, r2)
     }
 
@@ -578,11 +661,21 @@ mod tests {
         let (id, r2) = handshake_through_rakp2(&mut t, &mut rng, (3, 4, 1));
         assert_eq!(r2.status, 0);
         assert_eq!(r2.payload.len(), 40 + 32);
-        let r4 = t.rakp3(&console_rakp3(id, &r2, b"password", AuthAlgorithm::HmacSha256), Duration::ZERO).unwrap();
+        let r4 = t
+            .rakp3(
+                &console_rakp3(id, &r2, b"password", AuthAlgorithm::HmacSha256),
+                Duration::ZERO,
+            )
+            .unwrap();
         assert_eq!(r4.status, 0);
         assert_eq!(r4.payload.len(), 8 + 16);
-        let Phase::Active(a) = &t.get_mut(id).unwrap().phase else { panic!("not active") };
-        assert_eq!((a.privilege, a.max_privilege), (Privilege::User, Privilege::Administrator));
+        let Phase::Active(a) = &t.get_mut(id).unwrap().phase else {
+            panic!("not active")
+        };
+        assert_eq!(
+            (a.privilege, a.max_privilege),
+            (Privilege::User, Privilege::Administrator)
+        );
     }
 
     #[test]
@@ -590,7 +683,12 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let mut t = table();
         let (id, r2) = handshake_through_rakp2(&mut t, &mut rng, (1, 1, 1));
-        let r4 = t.rakp3(&console_rakp3(id, &r2, b"wrong", AuthAlgorithm::HmacSha1), Duration::ZERO).unwrap();
+        let r4 = t
+            .rakp3(
+                &console_rakp3(id, &r2, b"wrong", AuthAlgorithm::HmacSha1),
+                Duration::ZERO,
+            )
+            .unwrap();
         assert_eq!(r4.status, status::INVALID_INTEGRITY_CHECK);
         assert!(t.is_empty());
     }
@@ -599,8 +697,16 @@ mod tests {
     fn unknown_user_is_refused_in_rakp2() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut t = table();
-        let open = t.open(&open_request(1, 1, 1), Duration::ZERO, &mut rng).unwrap();
-        let r2 = t.rakp1(&rakp1(bmc_id(&open), 0x14, b"mallory"), Duration::ZERO, &mut rng).unwrap();
+        let open = t
+            .open(&open_request(1, 1, 1), Duration::ZERO, &mut rng)
+            .unwrap();
+        let r2 = t
+            .rakp1(
+                &rakp1(bmc_id(&open), 0x14, b"mallory"),
+                Duration::ZERO,
+                &mut rng,
+            )
+            .unwrap();
         assert_eq!(r2.status, status::UNAUTHORIZED_NAME);
         assert_eq!(r2.payload.len(), 8);
         assert!(t.is_empty());
@@ -611,11 +717,22 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let mut t = table();
         let st = |t: &mut SessionTable, rng: &mut ChaCha8Rng, a, i, c| {
-            t.open(&open_request(a, i, c), Duration::ZERO, rng).unwrap().status
+            t.open(&open_request(a, i, c), Duration::ZERO, rng)
+                .unwrap()
+                .status
         };
-        assert_eq!(st(&mut t, &mut rng, 2, 1, 1), status::INVALID_AUTH_ALGORITHM);
-        assert_eq!(st(&mut t, &mut rng, 1, 3, 1), status::INVALID_INTEGRITY_ALGORITHM);
-        assert_eq!(st(&mut t, &mut rng, 1, 1, 2), status::INVALID_CONFIDENTIALITY_ALGORITHM);
+        assert_eq!(
+            st(&mut t, &mut rng, 2, 1, 1),
+            status::INVALID_AUTH_ALGORITHM
+        );
+        assert_eq!(
+            st(&mut t, &mut rng, 1, 3, 1),
+            status::INVALID_INTEGRITY_ALGORITHM
+        );
+        assert_eq!(
+            st(&mut t, &mut rng, 1, 1, 2),
+            status::INVALID_CONFIDENTIALITY_ALGORITHM
+        );
         assert_eq!(st(&mut t, &mut rng, 1, 4, 1), status::NO_CIPHER_SUITE_MATCH);
         // Suite 0 is known but not offered by default.
         assert_eq!(st(&mut t, &mut rng, 0, 0, 0), status::NO_CIPHER_SUITE_MATCH);
@@ -626,11 +743,20 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let mut t = table();
         for _ in 0..32 {
-            assert_eq!(t.open(&open_request(1, 1, 1), Duration::ZERO, &mut rng).unwrap().status, 0);
+            assert_eq!(
+                t.open(&open_request(1, 1, 1), Duration::ZERO, &mut rng)
+                    .unwrap()
+                    .status,
+                0
+            );
         }
-        let full = t.open(&open_request(1, 1, 1), Duration::from_secs(1), &mut rng).unwrap();
+        let full = t
+            .open(&open_request(1, 1, 1), Duration::from_secs(1), &mut rng)
+            .unwrap();
         assert_eq!(full.status, status::NO_RESOURCES);
-        let later = t.open(&open_request(1, 1, 1), Duration::from_secs(11), &mut rng).unwrap();
+        let later = t
+            .open(&open_request(1, 1, 1), Duration::from_secs(11), &mut rng)
+            .unwrap();
         assert_eq!(later.status, 0);
         assert_eq!(t.len(), 1);
     }
