@@ -1,17 +1,237 @@
 //! `metal-sim`: the simulation-first bare-metal testbed.
-use clap::{Parser, Subcommand};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use metal_sim::fleet::{Fleet, LayoutMode, manifests};
+use metal_sim::machine::SimClock;
+use metal_sim::serve::{self, ServeOptions};
 
 #[derive(Parser)]
-#[command(name = "metal-sim", version, about = "Simulated bare-metal fleet: fake BMCs, mock Ironic, fake agent")]
+#[command(
+    name = "metal-sim",
+    version,
+    about = "Simulated bare-metal fleet: fake BMCs, mock Ironic, fake agent"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Start a fleet's BMCs (Redfish, IPMI) and the control API.
+    Serve(ServeArgs),
+    /// Work with fleet files.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+}
+
+#[derive(Subcommand)]
+enum FleetCommand {
+    /// Print the BareMetalHost and Secret manifests of a fleet (multi-document YAML).
+    Manifests {
+        /// Fleet file (YAML); the demo fleet when omitted.
+        file: Option<PathBuf>,
+    },
+    /// Validate a fleet file and list its hosts with their BMC addresses.
+    Check {
+        /// Fleet file (YAML); the demo fleet when omitted.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LayoutArg {
+    PerAddress,
+    SingleAddress,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Fleet file (YAML); the documented demo fleet (fleets/demo.yaml) when omitted.
+    #[arg(long, env = "METAL_SIM_FLEET")]
+    fleet: Option<PathBuf>,
+    /// Write every endpoint (BMC addresses, credentials, control URL) as JSON to this file.
+    #[arg(long, env = "METAL_SIM_ENDPOINTS")]
+    endpoints: Option<PathBuf>,
+    /// Override the fleet's layout base address (must be in 127.0.0.0/8).
+    #[arg(long)]
+    bind_base: Option<Ipv4Addr>,
+    /// Override the fleet's layout mode.
+    #[arg(long, value_enum)]
+    layout: Option<LayoutArg>,
+    /// Override the fleet's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the fleet's time scale (0.1 = ten times faster than a real server).
+    #[arg(long)]
+    time_scale: Option<f64>,
+    /// Control API address (loopback).
+    #[arg(long, default_value = "127.0.0.1:9100", env = "METAL_SIM_CONTROL")]
+    control: SocketAddr,
+    /// Start everything, print start-up time and memory, then stop (for measurements).
+    #[arg(long)]
+    exit_after_start: bool,
+}
+
+fn load(file: Option<&PathBuf>) -> anyhow::Result<Fleet> {
+    Ok(match file {
+        Some(path) => Fleet::load(path)?,
+        None => Fleet::demo()?,
+    })
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Fleet(FleetCommand::Manifests { file }) => {
+            print!("{}", manifests(&load(file.as_ref())?)?);
+            Ok(())
+        }
+        Command::Fleet(FleetCommand::Check { file }) => {
+            let fleet = load(file.as_ref())?;
+            for h in fleet.hosts() {
+                println!(
+                    "{:<24} {:<10} {}",
+                    h.name,
+                    h.profile.profile,
+                    h.bmc.address()
+                );
+            }
+            println!(
+                "{}: {} hosts, seed {}",
+                fleet.source,
+                fleet.hosts().len(),
+                fleet.file.seed
+            );
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(run_serve(args))
+        }
+    }
+}
+
+async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let rss_before = resident_kib();
+    let ServeArgs {
+        fleet,
+        endpoints,
+        bind_base,
+        layout,
+        seed,
+        time_scale,
+        control,
+        exit_after_start,
+    } = args;
+    let mut fleet = load(fleet.as_ref())?;
+    if bind_base.is_some() || layout.is_some() || seed.is_some() || time_scale.is_some() {
+        let mut file = fleet.file.clone();
+        if let Some(base) = bind_base {
+            file.layout.base = base;
+        }
+        if let Some(mode) = layout {
+            file.layout.mode = match mode {
+                LayoutArg::PerAddress => LayoutMode::PerAddress,
+                LayoutArg::SingleAddress => LayoutMode::SingleAddress,
+            };
+        }
+        if let Some(seed) = seed {
+            file.seed = seed;
+        }
+        if let Some(scale) = time_scale {
+            file.time_scale = scale;
+        }
+        fleet = Fleet::from_file(
+            file,
+            &format!("{} (with command-line overrides)", fleet.source),
+        )?;
+    }
+    let world = Arc::new(fleet.build_world(SimClock::start_now())?);
+    let running = serve::start(
+        Arc::clone(&world),
+        ServeOptions {
+            control,
+            ..ServeOptions::default()
+        },
+    )
+    .await
+    .context("starting the fleet")?;
+    if let Some(path) = &endpoints {
+        running.endpoints().write(path)?;
+    }
+    let elapsed = started.elapsed();
+    print!("{}", serve::summary(&world, running.endpoints()));
+    if exit_after_start {
+        let hosts = world.hosts().len().max(1);
+        let rss = resident_kib();
+        let per_host = rss.saturating_sub(rss_before) as f64 / hosts as f64;
+        println!(
+            "started {} hosts in {} ms; resident {} KiB (before fleet {} KiB, {:.1} KiB per host)",
+            world.hosts().len(),
+            elapsed.as_millis(),
+            rss,
+            rss_before,
+            per_host
+        );
+        running.shutdown().await?;
+        return Ok(());
+    }
+    let stop = running.stop_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping on signal");
+        stop.cancel();
+    });
+    running.wait().await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Resident set size of this process in KiB (Linux; 0 elsewhere).
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
 }

@@ -201,6 +201,21 @@ impl Fleet {
         })
     }
 
+    /// Validates an already-parsed file (e.g. after command-line overrides); errors point at 1:1.
+    pub fn from_file(file: FleetFile, source: &str) -> Result<Fleet, FleetError> {
+        let hosts = expand(&file).map_err(|p| FleetError::Invalid {
+            file: source.to_string(),
+            line: 1,
+            column: 1,
+            message: p.message,
+        })?;
+        Ok(Fleet {
+            file,
+            source: source.to_string(),
+            hosts,
+        })
+    }
+
     /// One spec per host, in group order.
     pub fn hosts(&self) -> &[HostSpec] {
         &self.hosts

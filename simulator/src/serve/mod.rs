@@ -1,1 +1,357 @@
-//! Placeholder until this concept lands; see lib.rs.
+//! `metal-sim serve`: starts a fleet's BMCs (Redfish over HTTP/HTTPS, IPMI over UDP), the machine
+//! ticker and the control API, and describes every endpoint in an [`Endpoints`] document.
+//!
+//! [`start`] binds every socket before returning (so a bind failure is reported at once and the
+//! endpoints are usable as soon as it returns); [`Running::wait`] serves until the stop token is
+//! cancelled or a server fails; [`Running::shutdown`] stops everything.
+
+pub mod control;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::ipmi::{self, IpmiSettings};
+use crate::machine::{BmcProtocol, ListenerKind, World};
+use crate::redfish::{self, ServiceOptions, TlsIdentity};
+
+/// How to run the fleet's servers.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Control API address (loopback; port 0 picks a free port).
+    pub control: SocketAddr,
+    /// How often the ticker completes due machine transitions.
+    pub tick: Duration,
+    /// Redfish service settings.
+    pub redfish: ServiceOptions,
+    /// IPMI settings.
+    pub ipmi: IpmiSettings,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            control: SocketAddr::from(([127, 0, 0, 1], 9100)),
+            tick: Duration::from_millis(20),
+            redfish: ServiceOptions::default(),
+            ipmi: IpmiSettings::default(),
+        }
+    }
+}
+
+/// One BMC in the endpoints file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BmcEntry {
+    /// Host name.
+    pub name: String,
+    /// `redfish`, `redfish-virtualmedia` or `ipmi`.
+    pub protocol: String,
+    /// The exact `spec.bmc.address`.
+    pub address: String,
+    /// BMC user name.
+    pub username: String,
+    /// BMC password.
+    pub password: String,
+    /// MAC of the boot NIC.
+    pub boot_mac: Option<String>,
+}
+
+/// The endpoints file: every BMC and the control API (later issues add more services).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// Every BMC, in host order.
+    pub bmcs: Vec<BmcEntry>,
+    /// Base URL of the control API.
+    pub control: String,
+}
+
+impl Endpoints {
+    /// The endpoints of `world` with the control API at `control`.
+    pub fn of(world: &World, control: SocketAddr) -> Self {
+        Endpoints {
+            bmcs: world
+                .hosts()
+                .iter()
+                .map(|h| BmcEntry {
+                    name: h.name.clone(),
+                    protocol: h.bmc.protocol.as_str().to_string(),
+                    address: h.bmc.address(),
+                    username: h.bmc.credentials.username.clone(),
+                    password: h.bmc.credentials.password.clone(),
+                    boot_mac: h.profile.boot_mac().map(str::to_string),
+                })
+                .collect(),
+            control: format!("http://{control}"),
+        }
+    }
+
+    /// Writes the JSON document to `path` (through a temporary file, so readers never see half).
+    pub fn write(&self, path: &Path) -> Result<(), ServeError> {
+        let err = |source| ServeError::WriteEndpoints {
+            path: path.to_path_buf(),
+            source,
+        };
+        let json = serde_json::to_vec_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, json).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)
+    }
+}
+
+/// A fleet that cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A BMC or control socket could not be bound.
+    #[error("cannot bind {socket}")]
+    Bind {
+        /// The address.
+        socket: SocketAddr,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The self-signed certificate could not be made.
+    #[error("cannot create the HTTPS certificate")]
+    Tls(#[from] redfish::TlsError),
+    /// The IPMI shell failed.
+    #[error("IPMI BMCs failed")]
+    Ipmi(#[from] ipmi::IpmiServeError),
+    /// A Redfish server failed.
+    #[error("Redfish BMC failed")]
+    Redfish(#[from] redfish::ServeError),
+    /// The control API server failed.
+    #[error("control API failed")]
+    Control(#[source] std::io::Error),
+    /// A serving task panicked or was cancelled.
+    #[error("serving task failed")]
+    Task(#[from] tokio::task::JoinError),
+    /// The endpoints file could not be written.
+    #[error("cannot write endpoints file {path}")]
+    WriteEndpoints {
+        /// The path.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running fleet.
+pub struct Running {
+    world: Arc<World>,
+    endpoints: Endpoints,
+    control: SocketAddr,
+    certificate_pem: Option<String>,
+    stop: CancellationToken,
+    tasks: JoinSet<Result<(), ServeError>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("control", &self.control)
+            .field("hosts", &self.world.hosts().len())
+            .finish()
+    }
+}
+
+/// Binds every BMC socket and the control API, then starts serving. Returns once all sockets are bound.
+pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, ServeError> {
+    let stop = CancellationToken::new();
+    let mut tasks: JoinSet<Result<(), ServeError>> = JoinSet::new();
+    let plans = world.listeners();
+
+    let https_names: Vec<String> = {
+        let mut ips: Vec<String> = plans
+            .iter()
+            .filter(|p| p.kind == ListenerKind::RedfishHttps)
+            .map(|p| p.socket.ip().to_string())
+            .collect();
+        ips.sort();
+        ips.dedup();
+        ips
+    };
+    let identity = if https_names.is_empty() {
+        None
+    } else {
+        let mut names = https_names;
+        names.push("localhost".to_string());
+        Some(TlsIdentity::self_signed(&names)?)
+    };
+
+    let mut redfish_listeners = Vec::new();
+    for plan in plans.iter().filter(|p| p.kind != ListenerKind::Ipmi) {
+        let listener = std::net::TcpListener::bind(plan.socket)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|source| ServeError::Bind {
+                socket: plan.socket,
+                source,
+            })?;
+        redfish_listeners.push((plan, listener));
+    }
+    let ipmi_bindings = ipmi::bind_all(&world).await?;
+    let control_listener = tokio::net::TcpListener::bind(options.control)
+        .await
+        .map_err(|source| ServeError::Bind {
+            socket: options.control,
+            source,
+        })?;
+    let control = control_listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind {
+            socket: options.control,
+            source,
+        })?;
+
+    for (plan, listener) in redfish_listeners {
+        let state = redfish::state_for(&world, plan, options.redfish.clone());
+        let tls = (plan.kind == ListenerKind::RedfishHttps)
+            .then(|| identity.clone())
+            .flatten();
+        let stop = stop.clone();
+        tasks.spawn(
+            async move { Ok(redfish::serve(listener, redfish::app(state), tls, stop).await?) },
+        );
+    }
+    if !ipmi_bindings.is_empty() {
+        let (world, settings, stop) = (Arc::clone(&world), options.ipmi.clone(), stop.clone());
+        tasks.spawn(async move { Ok(ipmi::serve(world, ipmi_bindings, settings, stop).await?) });
+    }
+    {
+        let app = control::app(Arc::clone(&world));
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            axum::serve(control_listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .map_err(ServeError::Control)
+        });
+    }
+    let ticker = world.spawn_ticker(options.tick, stop.clone());
+    tasks.spawn(async move { Ok(ticker.await?) });
+
+    tracing::info!(
+        hosts = world.hosts().len(),
+        listeners = plans.len(),
+        seed = world.seed(),
+        control = %control,
+        "fleet serving"
+    );
+    let endpoints = Endpoints::of(&world, control);
+    Ok(Running {
+        world,
+        endpoints,
+        control,
+        certificate_pem: identity.map(|i| i.certificate_pem),
+        stop,
+        tasks,
+    })
+}
+
+impl Running {
+    /// The world being served.
+    pub fn world(&self) -> &Arc<World> {
+        &self.world
+    }
+
+    /// Every endpoint.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The control API's address.
+    pub fn control(&self) -> SocketAddr {
+        self.control
+    }
+
+    /// The PEM of the self-signed HTTPS certificate, when some BMC uses HTTPS.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate_pem.as_deref()
+    }
+
+    /// A token that stops every server when cancelled.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Serves until the stop token is cancelled (then waits for a clean stop) or a server fails
+    /// (then stops the others and returns its error).
+    pub async fn wait(mut self) -> Result<(), ServeError> {
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let result = joined.map_err(ServeError::from).and_then(|r| r);
+            if let Err(e) = result {
+                if first_error.is_none() {
+                    tracing::error!(error = %e, "server failed; stopping the fleet");
+                    first_error = Some(e);
+                }
+                self.stop.cancel();
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Stops every server and waits for them.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        self.stop.cancel();
+        self.wait().await
+    }
+}
+
+/// A short human summary: counts, addresses, and example `curl` / `ipmitool` lines.
+pub fn summary(world: &World, endpoints: &Endpoints) -> String {
+    use std::fmt::Write as _;
+    let count = |p: BmcProtocol| world.hosts().iter().filter(|h| h.bmc.protocol == p).count();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "metal-sim: {} hosts ({} redfish, {} redfish-virtualmedia, {} ipmi), seed {}",
+        world.hosts().len(),
+        count(BmcProtocol::Redfish),
+        count(BmcProtocol::RedfishVirtualmedia),
+        count(BmcProtocol::Ipmi),
+        world.seed()
+    );
+    const SHOWN: usize = 8;
+    for b in endpoints.bmcs.iter().take(SHOWN) {
+        let _ = writeln!(s, "  {:<24} {}", b.name, b.address);
+    }
+    if endpoints.bmcs.len() > SHOWN {
+        let _ = writeln!(
+            s,
+            "  … and {} more (see the endpoints file or GET /hosts)",
+            endpoints.bmcs.len() - SHOWN
+        );
+    }
+    let _ = writeln!(s, "control API: {}/hosts", endpoints.control);
+    if let Some(h) = world.hosts().iter().find(|h| h.bmc.protocol.is_redfish()) {
+        let scheme = if h.bmc.tls { "https" } else { "http" };
+        let c = &h.bmc.credentials;
+        let _ = writeln!(
+            s,
+            "try: curl -sk -u {}:{} {scheme}://{}/redfish/v1/Systems/{}",
+            c.username, c.password, h.bmc.socket, h.bmc.system_id
+        );
+    }
+    if let Some(h) = world
+        .hosts()
+        .iter()
+        .find(|h| h.bmc.protocol == BmcProtocol::Ipmi)
+    {
+        let c = &h.bmc.credentials;
+        let _ = writeln!(
+            s,
+            "try: ipmitool -I lanplus -C 17 -H {} -p {} -U {} -P {} power status",
+            h.bmc.socket.ip(),
+            h.bmc.socket.port(),
+            c.username,
+            c.password
+        );
+    }
+    s
+}
