@@ -8,7 +8,8 @@ use super::draft::Draft;
 use super::registration::inspection_disabled;
 use super::{CredentialsView, Decision, Effect, EventKind};
 use crate::api::annotations::{self, parse_hardware_details_annotation, parse_status_annotation};
-use crate::api::{BootMode, ErrorType, Image, InspectionMode, ProvisioningState};
+use crate::api::validation::summarize;
+use crate::api::{BareMetalHost, ErrorType, FieldError, ProvisioningState, validate_host};
 use crate::bmc::BmcAddress;
 use crate::provisioner::Credentials;
 
@@ -105,8 +106,8 @@ pub(crate) fn check<'a, R: rand::Rng + ?Sized>(d: &mut Draft<'a>, _rng: &mut R) 
         }
     };
     let address = &d.host().spec.bmc.address;
-    let bmc = match BmcAddress::parse(address) {
-        Ok(bmc) => bmc,
+    match BmcAddress::parse(address) {
+        Ok(_) => {}
         Err(_) if deleting => return Verdict::Go(None),
         Err(e) => {
             d.fail_permanently(
@@ -116,8 +117,8 @@ pub(crate) fn check<'a, R: rand::Rng + ?Sized>(d: &mut Draft<'a>, _rng: &mut R) 
             d.because("bad input: BMC address");
             return Verdict::Stop;
         }
-    };
-    if !deleting && let Some((kind, message)) = spec_problem(d, &bmc) {
+    }
+    if !deleting && let Some((kind, message)) = spec_problem(d) {
         d.fail_permanently(kind, message);
         d.because("bad input: host spec");
         return Verdict::Stop;
@@ -200,128 +201,56 @@ fn record_credentials_problem(d: &mut Draft<'_>, problem: CredentialsProblem) {
     d.because("bad input: BMC credentials");
 }
 
-/// The first spec problem upstream's webhook would refuse, with the error type it gets.
-fn spec_problem(d: &Draft<'_>, bmc: &BmcAddress) -> Option<(ErrorType, String)> {
-    let spec = &d.host().spec;
-    let driver = bmc.kind.scheme();
-    let registration = |m: String| Some((ErrorType::Registration, m));
-    match spec.boot_mac_address.as_deref() {
-        Some(mac) if !mac.is_empty() && !valid_mac(mac) => {
-            return registration(format!(
-                "spec.bootMACAddress {mac:?} is not a valid MAC address (expected six hex pairs such as 52:54:00:12:34:56)"
-            ));
-        }
-        None | Some("") if bmc.needs_mac() => {
-            return registration(format!(
-                "BMC driver {driver} requires a BootMACAddress value (spec.bootMACAddress is empty)"
-            ));
-        }
-        _ => {}
-    }
-    if let Some(mode) = &spec.boot_mode {
-        if !mode.is_known() {
-            return registration(format!(
-                "spec.bootMode {:?} is not one of {}",
-                mode.as_str(),
-                BootMode::WIRE_VALUES.join(", ")
-            ));
-        }
-        if *mode == BootMode::UefiSecureBoot && !bmc.supports_secure_boot() {
-            return registration(format!(
-                "BMC driver {driver} does not support secure boot (spec.bootMode: UEFISecureBoot)"
-            ));
-        }
-    }
-    if let Some(mode) = &spec.inspection_mode {
-        if !mode.is_known() {
-            return registration(format!(
-                "spec.inspectionMode {:?} is not one of {}",
-                mode.as_str(),
-                InspectionMode::WIRE_VALUES.join(", ")
-            ));
-        }
-        if *mode == InspectionMode::Fast && !bmc.supports_fast_inspection() {
-            return registration(format!(
-                "BMC driver {driver} does not support fast (out-of-band) inspection (spec.inspectionMode: fast)"
-            ));
-        }
-    }
-    if !spec.automated_cleaning_mode.is_known() {
-        return registration(format!(
-            "spec.automatedCleaningMode {:?} is not one of metadata, disabled",
-            spec.automated_cleaning_mode.as_str()
-        ));
-    }
-    if let Some(raid) = &spec.raid {
-        let hardware = raid
-            .hardware_raid_volumes
-            .as_ref()
-            .is_some_and(|v| !v.is_empty());
-        let software = raid
-            .software_raid_volumes
-            .as_ref()
-            .is_some_and(|v| !v.is_empty());
-        if hardware && software {
-            return Some((
-                ErrorType::Preparation,
-                "spec.raid: hardwareRAIDVolumes and softwareRAIDVolumes cannot both be set"
-                    .to_string(),
-            ));
-        }
-        if hardware && !bmc.supports_raid() {
-            return registration(format!(
-                "BMC driver {driver} does not support configuring RAID (spec.raid.hardwareRAIDVolumes)"
-            ));
-        }
-    }
-    if !spec.online && spec.disable_power_off {
-        return Some((
-            ErrorType::PowerManagement,
-            "spec.online: false is not allowed together with spec.disablePowerOff: true (the host may never be powered off)".to_string(),
-        ));
-    }
-    None
+/// The spec problems upstream's webhook would refuse (see [`validate_host`]), except the image
+/// (checked when provisioning starts) and the annotations consumed before this point. The
+/// error type follows the field: power fields → power management, RAID and root-device hints
+/// → preparation, annotations → their feature, anything else → registration.
+fn spec_problem(d: &Draft<'_>) -> Option<(ErrorType, String)> {
+    let errors: Vec<FieldError> = validate_host(d.host())
+        .into_iter()
+        .filter(|e| !deferred(&e.path))
+        .collect();
+    let first = errors.first()?;
+    Some((error_kind_for(&first.path), summarize(&errors)))
 }
 
-/// A MAC in the form upstream's pattern accepts: six hex pairs separated by colons.
-pub(crate) fn valid_mac(mac: &str) -> bool {
-    let parts: Vec<&str> = mac.split(':').collect();
-    parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+/// Paths checked elsewhere: the image at provisioning time, the BMC address and Secret above,
+/// and the status / hardware-details annotations, which are consumed before validation.
+fn deferred(path: &str) -> bool {
+    let consumed = [annotations::STATUS, annotations::HARDWARE_DETAILS]
+        .iter()
+        .any(|key| path == format!("metadata.annotations[{key}]"));
+    consumed || is_deploy_path(path) || path.starts_with("spec.bmc.")
 }
 
-/// Why an image cannot be deployed, naming the field and value; `None` when it can.
-pub(crate) fn image_problem(image: &Image) -> Option<String> {
-    if image.url.trim().is_empty() {
-        return Some("spec.image.url is empty".to_string());
-    }
-    if let Some(format) = &image.format
-        && !format.is_known()
+fn is_deploy_path(path: &str) -> bool {
+    path.starts_with("spec.image") || path.starts_with("spec.customDeploy")
+}
+
+fn error_kind_for(path: &str) -> ErrorType {
+    let annotation = |key: &str| path.starts_with(&format!("metadata.annotations[{key}"));
+    if path.starts_with("spec.disablePowerOff")
+        || path.starts_with("spec.online")
+        || annotation(annotations::REBOOT)
     {
-        return Some(format!(
-            "spec.image.format {:?} is not one of raw, qcow2, vdi, vmdk, live-iso",
-            format.as_str()
-        ));
+        ErrorType::PowerManagement
+    } else if path.starts_with("spec.raid") || path.starts_with("spec.rootDeviceHints") {
+        ErrorType::Preparation
+    } else if annotation(annotations::DETACHED) {
+        ErrorType::Detach
+    } else if annotation(annotations::INSPECT) {
+        ErrorType::Inspection
+    } else {
+        ErrorType::Registration
     }
-    if let Some(kind) = &image.checksum_type
-        && !kind.is_known()
-    {
-        return Some(format!(
-            "spec.image.checksumType {:?} is not one of md5, sha256, sha512, auto",
-            kind.as_str()
-        ));
-    }
-    let missing = image
-        .checksum
-        .as_deref()
-        .is_none_or(|c| c.trim().is_empty());
-    if missing && !image.is_checksum_exempt() {
-        return Some(format!(
-            "spec.image.checksum is required for image {:?} (only live-iso and oci:// images may omit it)",
-            image.url
-        ));
-    }
-    None
+}
+
+/// Why the host's image or custom deploy cannot be deployed, naming fields and values; `None`
+/// when it can.
+pub(crate) fn deploy_problem(host: &BareMetalHost) -> Option<String> {
+    let errors: Vec<FieldError> = validate_host(host)
+        .into_iter()
+        .filter(|e| is_deploy_path(&e.path))
+        .collect();
+    (!errors.is_empty()).then(|| summarize(&errors))
 }

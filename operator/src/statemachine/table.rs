@@ -47,7 +47,7 @@ use super::node::{
     self, ACTIVE, ADOPT_FAILED, AVAILABLE, CLEAN_FAILED, DEPLOY_FAILED, ERROR, INSPECT_FAILED,
     MANAGEABLE, WAIT_CALL_BACK,
 };
-use super::preflight::image_problem;
+use super::preflight::deploy_problem;
 use super::registration::{self, inspection_disabled};
 use super::{ActionFailure, ConfigData, Effect, EventKind, HardwareFetch, delete, power};
 use crate::api::annotations::{self, InspectAnnotation};
@@ -451,9 +451,7 @@ fn available<R: rand::Rng + ?Sized>(
         d.status.last_attempted_image = None;
     }
     if needs_provisioning(host, &d.status) {
-        if let Some(image) = &host.spec.image
-            && let Some(problem) = image_problem(image)
-        {
+        if let Some(problem) = deploy_problem(host) {
             d.fail_permanently(ErrorType::Provisioning, problem);
             d.because("bad input: image");
             return;
@@ -546,9 +544,7 @@ fn provisioning<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, rng: &mut R) {
     if host.spec.image.is_some() {
         d.status.last_attempted_image = host.spec.image.clone();
     }
-    if let Some(image) = &host.spec.image
-        && let Some(problem) = image_problem(image)
-    {
+    if let Some(problem) = deploy_problem(host) {
         d.fail(ErrorType::Provisioning, problem, rng);
         d.because("bad input: image");
         return;
