@@ -117,14 +117,15 @@ fn power_on_passes_through_powering_on_for_the_configured_latency() {
 fn transition_table_matches_the_documented_rows() {
     // (action, machine on?, expected result, power right after, power after 10 s)
     type Action = fn(&mut Machine, SimTime) -> Result<Ack, MachineError>;
-    let rows: Vec<(
-        &str,
+    type Row = (
+        &'static str,
         Action,
         bool,
         Result<Ack, MachineError>,
         PowerState,
         PowerState,
-    )> = vec![
+    );
+    let rows: Vec<Row> = vec![
         (
             "on/off",
             Machine::power_on,
@@ -505,7 +506,11 @@ fn power_on_while_powering_off_is_queued_and_boots_afterwards() {
     m.tick(t(12));
     assert_eq!(m.power(), PowerState::PoweringOff);
     m.tick(t(13));
-    assert_eq!(m.power(), PowerState::PoweringOn, "the off half ends and the on half starts");
+    assert_eq!(
+        m.power(),
+        PowerState::PoweringOn,
+        "the off half ends and the on half starts"
+    );
     m.tick(t(17));
     assert_eq!(m.power(), PowerState::On);
 }
