@@ -4,7 +4,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::baremetalhost::{MAC_ADDRESS_PATTERN, is_false};
+use super::baremetalhost::MAC_ADDRESS_PATTERN;
 use super::enumeration::string_enum;
 
 /// serde helper: skip an empty string on output, as Go's `omitempty` does.
@@ -76,6 +76,32 @@ pub struct HardwareDetails {
     /// Hostname reported by the ramdisk.
     #[serde(default, skip_serializing_if = "is_empty")]
     pub hostname: String,
+    /// Every PCI device (our extension; upstream v0.13.2 has no such field).
+    #[serde(default, rename = "pciDevices", skip_serializing_if = "Vec::is_empty")]
+    pub pci_devices: Vec<PciDevice>,
+    /// The PCI display controllers among [`HardwareDetails::pci_devices`] (our extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<PciDevice>,
+}
+
+/// One PCI device as the inspection ramdisk reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PciDevice {
+    /// PCI vendor id, e.g. `10de`.
+    #[serde(default, rename = "vendorID", skip_serializing_if = "is_empty")]
+    pub vendor_id: String,
+    /// PCI device id.
+    #[serde(default, rename = "productID", skip_serializing_if = "is_empty")]
+    pub product_id: String,
+    /// PCI class code, e.g. `030200` for a 3D controller.
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub class: String,
+    /// Revision.
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub revision: String,
+    /// Bus address, e.g. `0000:3b:00.0`.
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub bus: String,
 }
 
 /// System vendor information.
@@ -143,7 +169,7 @@ pub struct Nic {
     #[schemars(range(min = 0, max = 4094))]
     pub vlan_id: i32,
     /// Whether the NIC PXE-boots.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub pxe: bool,
     /// LLDP data from the attached switch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,7 +228,7 @@ pub struct Storage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternate_names: Vec<String>,
     /// True for rotational media.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub rotational: bool,
     /// HDD, SSD or NVME.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]

@@ -16,7 +16,7 @@ pub use baremetalhost::{
     ProvisionStatus, RaidConfig, RootDeviceHints, SoftwareRaidLevel, SoftwareRaidVolume,
 };
 pub use crd::{crds, crds_yaml};
-pub use hardwaredata::{HardwareData, HardwareDataSpec, HardwareDetails};
+pub use hardwaredata::{HardwareData, HardwareDataSpec, HardwareDetails, PciDevice};
 pub use hostclaim::{HostClaim, HostClaimSpec, HostClaimStatus};
 pub use states::{ErrorType, OperationalStatus, ProvisioningState};
 pub use validation::{FieldError, FieldErrorKind, validate_host, validate_host_update};
