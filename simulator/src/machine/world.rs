@@ -208,12 +208,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Host {
-    /// Brings the machine up to `now`, runs `f` on it, and publishes the events it produced.
+    /// Brings the machine up to `now`, runs `f` on it, completes what is due by `now` again, and
+    /// publishes the events produced.
     /// Keep `f` short and never await inside it.
     pub fn with_machine<T>(&self, now: SimTime, f: impl FnOnce(&mut Machine) -> T) -> T {
         let mut m = lock(&self.machine);
         m.tick(now);
         let out = f(&mut m);
+        // Transitions that take no time (time scale 0) complete within the same call.
+        m.tick(now);
         let events = m.take_events();
         drop(m);
         for event in events {
