@@ -836,6 +836,15 @@ async fn hardware_details_take_the_shape_of_bmh_status_hardware() {
         json!(["/dev/disk/by-path/pci-0000:18:00.0-scsi-0:0:0:0"])
     );
     assert_eq!(hw["pciDevices"].as_array().unwrap().len(), 2);
+    let typed: metal_operator::api::HardwareDetails = serde_json::from_value(hw.clone()).unwrap();
+    assert_eq!(typed.gpus.len(), 1);
+    assert_eq!(typed.nics.len(), 3);
+    assert_eq!(typed.ram_mebibytes, 131072);
+    assert_eq!(
+        serde_json::to_value(&typed.storage).unwrap()[2]["type"],
+        "NVME",
+        "the JSON reads back through the API type unchanged"
+    );
     assert_eq!(
         hw["gpus"],
         json!([{ "vendorID": "10de", "productID": "20b5", "class": "030200", "revision": "a1", "bus": "0000:3b:00.0" }])
@@ -896,7 +905,7 @@ fn tls_server_config(cert: &rcgen::CertifiedKey<rcgen::KeyPair>) -> Arc<rustls::
 }
 
 #[tokio::test]
-async fn a_ca_file_verifies_ironic_and_a_wrong_ca_fails() {
+async fn a_ca_file_verifies_ironic_a_wrong_ca_fails_and_insecure_skips_verification() {
     let server_cert =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let other_cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
@@ -936,6 +945,18 @@ async fn a_ca_file_verifies_ironic_and_a_wrong_ca_fails() {
         }
         other => panic!("a wrong CA must not verify, got {other:?}"),
     }
+
+    let mut insecure = ClientConfig::new(format!("https://{addr}"));
+    insecure.insecure = true;
+    let p = IronicProvisioner::new(
+        Arc::new(IronicClient::new(insecure).unwrap()),
+        IronicSettings::default(),
+    );
+    assert_eq!(
+        p.observe(&host(None)).await.unwrap(),
+        Observation::NotRegistered,
+        "insecure accepts a certificate no CA vouches for"
+    );
 
     let mut garbage = ClientConfig::new(format!("https://{addr}"));
     garbage.ca_pem = Some(b"not a pem".to_vec());
@@ -990,4 +1011,68 @@ async fn one_host_lifecycle_costs_a_small_fixed_number_of_api_calls() {
     );
     assert_eq!(report.total, 20);
     assert_eq!(report.polls, 6);
+}
+
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_bmc_password_never_reaches_logs_debug_output_or_errors() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (double, p) = setup("1.115").await;
+    let reg = registration("redfish://10.0.0.5/redfish/v1/Systems/1", "fp-1");
+    let id = accepted_id(
+        p.act(&host(None), &Action::Register(reg.clone()))
+            .await
+            .unwrap(),
+    );
+    let mut rotated = reg.clone();
+    rotated.fingerprint = "fp-2".into();
+    p.act(&host(Some(&id)), &Action::Register(rotated))
+        .await
+        .unwrap();
+    // A rejected request with credentials in flight.
+    double.set(|s| s.locked_for = 0);
+    let err = p
+        .act(
+            &host(Some("missing")),
+            &Action::Register(registration("ipmi://10.0.0.9", "fp-3")),
+        )
+        .await
+        .map(|_| ())
+        .err();
+
+    let mut text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    text.push_str(&format!(
+        "{reg:?} {:?} {err:?} {p:?}",
+        Action::Register(reg.clone())
+    ));
+    let mut config = ClientConfig::new("http://127.0.0.1:1");
+    config.basic_auth = Some(Credentials {
+        username: "u".into(),
+        password: "s3cret-pw".into(),
+    });
+    text.push_str(&format!("{config:?}"));
+    assert!(
+        text.contains("ironic node created"),
+        "the subscriber captured the provisioner's logs"
+    );
+    assert!(!text.contains("s3cret-pw"), "password leaked:\n{text}");
 }

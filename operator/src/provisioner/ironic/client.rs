@@ -60,6 +60,8 @@ pub struct ClientConfig {
     pub ca_pem: Option<Vec<u8>>,
     /// HTTP basic auth, when Ironic is behind it.
     pub basic_auth: Option<Credentials>,
+    /// Accept any server certificate (upstream's `IRONIC_INSECURE`; testing only).
+    pub insecure: bool,
     /// Whole-request timeout.
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -71,6 +73,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("endpoint", &self.endpoint)
             .field("ca_pem", &self.ca_pem.as_ref().map(|c| c.len()))
             .field("basic_auth", &self.basic_auth)
+            .field("insecure", &self.insecure)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -83,6 +86,7 @@ impl ClientConfig {
             endpoint: endpoint.into(),
             ca_pem: None,
             basic_auth: None,
+            insecure: false,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
         }
@@ -120,7 +124,10 @@ impl IronicClient {
             operation: "client setup",
             message,
         };
-        let tls = tls_config(config.ca_pem.as_deref()).map_err(setup)?;
+        if config.insecure {
+            tracing::warn!(endpoint = %config.endpoint, "ironic TLS certificate verification disabled");
+        }
+        let tls = tls_config(config.ca_pem.as_deref(), config.insecure).map_err(setup)?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .timeout(config.timeout)
@@ -491,7 +498,7 @@ pub fn is_node_locked(error: &ProvisionerError) -> bool {
         if message.contains("is locked by") || message.contains("NodeLocked"))
 }
 
-fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
+fn tls_config(ca_pem: Option<&[u8]>, insecure: bool) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_pem {
         Some(pem) => {
@@ -515,12 +522,67 @@ fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .map_err(|e| format!("TLS set-up failed: {e}"))?;
+    let config = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth()
+    } else {
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
     Ok(config)
+}
+
+/// Accepts any server certificate but still checks handshake signatures (`insecure`).
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// The error and its causes on one line (reqwest hides the TLS reason in the source chain).
