@@ -210,7 +210,7 @@ pub fn default_interface(driver: &str, interface: &str) -> &'static str {
 }
 
 /// Node fields a client may PATCH (Ironic's list, in its order).
-pub const PATCHABLE: [&str; 36] = [
+pub const PATCHABLE: [&str; 37] = [
     "automated_clean",
     "bios_interface",
     "boot_interface",
@@ -247,6 +247,7 @@ pub const PATCHABLE: [&str; 36] = [
     "storage_interface",
     "vendor_interface",
     "parent_node",
+    "firmware_interface",
 ];
 
 /// Minimum microversion of each versioned node field (others are always shown).

@@ -349,8 +349,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1", get(v1))
         .route("/v1/", get(v1))
         .route("/v1/drivers", get(drivers))
+        .route("/v1/drivers/", get(drivers))
         .route("/v1/drivers/{name}", get(driver))
         .route("/v1/nodes", get(nodes::list).post(nodes::create))
+        .route("/v1/nodes/", get(nodes::list).post(nodes::create))
         .route("/v1/nodes/detail", get(nodes::list_detail))
         .route(
             "/v1/nodes/{ident}",
@@ -365,6 +367,7 @@ pub fn app(state: AppState) -> Router {
             put(nodes::maintenance_on).delete(nodes::maintenance_off),
         )
         .route("/v1/nodes/{ident}/ports", get(ports::list_of_node))
+        .route("/v1/nodes/{ident}/ports/detail", get(ports::detail_of_node))
         .route("/v1/nodes/{ident}/inventory", get(nodes::inventory))
         .route("/v1/nodes/{ident}/bios", get(nodes::bios))
         .route(
@@ -374,6 +377,7 @@ pub fn app(state: AppState) -> Router {
                 .delete(nodes::vmedia_detach),
         )
         .route("/v1/ports", get(ports::list).post(ports::create))
+        .route("/v1/ports/", get(ports::list).post(ports::create))
         .route("/v1/ports/detail", get(ports::list_detail))
         .route("/v1/ports/{id}", get(ports::show).delete(ports::delete))
         .route("/v1/lookup", get(agent::lookup))

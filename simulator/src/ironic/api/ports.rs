@@ -104,6 +104,15 @@ pub(crate) async fn list_of_node(
     list_inner(&s, &ctx, q.as_deref(), false, Some(&ident))
 }
 
+pub(crate) async fn detail_of_node(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    list_inner(&s, &ctx, q.as_deref(), true, Some(&ident))
+}
+
 fn port_uuid(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::PortNotFound(id.to_string()))
 }

@@ -1,0 +1,427 @@
+//! The same request sequence against REAL Ironic 39.0.0 (standalone, fake-hardware) and against the mock:
+//! same status codes, same state sequences, same key sets, same error texts. Differences we keep are
+//! listed in docs/ironic-differences.md and in `KNOWN_DIFFERENCES` below.
+
+#[path = "ironic_real.rs"]
+mod ironic_real;
+mod support;
+
+use chrono::Utc;
+use metal_sim::ironic::conductor::{Settings, Timings};
+use metal_sim::ironic::{AppState, Clock};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Transcript lines allowed to differ, each with its reason in docs/ironic-differences.md.
+const KNOWN_DIFFERENCES: [&str; 0] = [];
+
+struct Session {
+    http: reqwest::Client,
+    base: String,
+    node: String,
+    port: String,
+    lines: Vec<(String, String)>,
+}
+
+fn keys(v: &Value) -> String {
+    match v.as_object() {
+        Some(o) => {
+            let mut k: Vec<&String> = o.keys().collect();
+            k.sort();
+            k.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+        }
+        None => format!("<not an object: {v}>"),
+    }
+}
+
+impl Session {
+    fn norm(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        if !self.node.is_empty() {
+            out = out.replace(&self.node, "<node>");
+        }
+        if !self.port.is_empty() {
+            out = out.replace(&self.port, "<port>");
+        }
+        out
+    }
+
+    fn note(&mut self, label: &str, value: String) {
+        let v = self.norm(&value);
+        self.lines.push((label.to_string(), v));
+    }
+
+    async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        version: &str,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-OpenStack-Ironic-API-Version", version);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, v)
+    }
+
+    async fn step(
+        &mut self,
+        label: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, v) = self.send(method, path, body, "latest").await;
+        self.note(&format!("{label} status"), status.to_string());
+        if let Some(inner) = v.get("error_message").and_then(Value::as_str) {
+            let fault: Value = serde_json::from_str(inner).unwrap_or(Value::Null);
+            let text = fault
+                .get("faultstring")
+                .or_else(|| fault.get("description"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            self.note(&format!("{label} error"), text.to_string());
+        }
+        v
+    }
+
+    /// Polls the node until no operation is pending, recording each distinct provision state seen.
+    async fn settle(&mut self, label: &str) {
+        let start = Instant::now();
+        let mut seen: Vec<String> = Vec::new();
+        while start.elapsed() < Duration::from_secs(30) {
+            let (_, v) = self
+                .send(
+                    reqwest::Method::GET,
+                    &format!("/v1/nodes/{}", self.node),
+                    None,
+                    "latest",
+                )
+                .await;
+            let state = v["provision_state"].as_str().unwrap_or("?").to_string();
+            let failed = state.ends_with("failed") || state == "enroll";
+            if seen.last() != Some(&state) {
+                seen.push(state);
+            }
+            let idle = v["target_provision_state"].is_null() || failed;
+            if idle && v["target_power_state"].is_null() && v["reservation"].is_null() {
+                // Intermediate states depend on polling luck; they are printed, the final state is compared.
+                println!("  (info) {} {label} states seen: {seen:?}", self.base);
+                self.note(
+                    &format!("{label} final state"),
+                    seen.last().cloned().unwrap_or_default(),
+                );
+                self.note(&format!("{label} power"), v["power_state"].to_string());
+                self.note(&format!("{label} last_error"), v["last_error"].to_string());
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "{label}: node did not settle within 30 s on {} (saw {seen:?})",
+            self.base
+        );
+    }
+}
+
+async fn transcript(base: &str) -> Vec<(String, String)> {
+    use reqwest::Method as M;
+    let mut s = Session {
+        http: reqwest::Client::new(),
+        base: base.to_string(),
+        node: String::new(),
+        port: String::new(),
+        lines: Vec::new(),
+    };
+    let root = s.step("GET /", M::GET, "/", None).await;
+    s.note("GET / keys", keys(&root));
+    let v1 = s.step("GET /v1/", M::GET, "/v1/", None).await;
+    s.note("GET /v1/ keys", keys(&v1));
+    let drivers = s.step("GET /v1/drivers", M::GET, "/v1/drivers", None).await;
+    s.note("driver keys", keys(&drivers["drivers"][0]));
+    let node = s
+        .step(
+            "create node",
+            M::POST,
+            "/v1/nodes",
+            Some(json!({"driver": "fake-hardware", "name": "cmp-1"})),
+        )
+        .await;
+    s.node = node["uuid"].as_str().expect("uuid").to_string();
+    s.note("create node keys", keys(&node));
+    s.note("create node state", node["provision_state"].to_string());
+    let node_uuid = s.node.clone();
+    let port = s
+        .step(
+            "create port",
+            M::POST,
+            "/v1/ports",
+            Some(json!({"address": "52:54:00:c0:ff:ee", "node_uuid": node_uuid})),
+        )
+        .await;
+    s.port = port["uuid"].as_str().unwrap_or_default().to_string();
+    s.note("create port keys", keys(&port));
+    let ports = s
+        .step(
+            "ports by address",
+            M::GET,
+            "/v1/ports?address=52:54:00:c0:ff:ee",
+            None,
+        )
+        .await;
+    s.note("ports by address keys", keys(&ports["ports"][0]));
+    let detail = s
+        .step("ports detail", M::GET, "/v1/ports/detail", None)
+        .await;
+    s.note("ports detail keys", keys(&detail["ports"][0]));
+    let list = s.step("list nodes", M::GET, "/v1/nodes", None).await;
+    s.note("list nodes keys", keys(&list["nodes"][0]));
+    let fields = s
+        .step(
+            "list fields",
+            M::GET,
+            "/v1/nodes?fields=uuid,name,provision_state,boot_interface",
+            None,
+        )
+        .await;
+    s.note("list fields keys", keys(&fields["nodes"][0]));
+    let show = s.step("show node", M::GET, "/v1/nodes/cmp-1", None).await;
+    s.note("show node keys", keys(&show));
+    let validate = s
+        .step("validate", M::GET, "/v1/nodes/cmp-1/validate", None)
+        .await;
+    s.note("validate body", validate.to_string());
+    s.step(
+        "provide from enroll",
+        M::PUT,
+        "/v1/nodes/cmp-1/states/provision",
+        Some(json!({"target": "provide"})),
+    )
+    .await;
+    for (label, body) in [
+        ("manage", json!({"target": "manage"})),
+        ("provide", json!({"target": "provide"})),
+        ("manage again", json!({"target": "manage"})),
+        ("inspect", json!({"target": "inspect"})),
+        ("provide again", json!({"target": "provide"})),
+        (
+            "deploy",
+            json!({"target": "active", "configdrive": {"user_data": "#cloud-config\n"}}),
+        ),
+    ] {
+        s.step(
+            label,
+            M::PUT,
+            "/v1/nodes/cmp-1/states/provision",
+            Some(body),
+        )
+        .await;
+        s.settle(label).await;
+    }
+    let states = s
+        .step("states", M::GET, "/v1/nodes/cmp-1/states", None)
+        .await;
+    s.note("states keys", keys(&states));
+    s.step("delete active", M::DELETE, "/v1/nodes/cmp-1", None)
+        .await;
+    s.step(
+        "clean from active",
+        M::PUT,
+        "/v1/nodes/cmp-1/states/provision",
+        Some(json!({"target": "clean", "clean_steps": []})),
+    )
+    .await;
+    for target in ["power on", "power off", "rebooting"] {
+        s.step(
+            target,
+            M::PUT,
+            "/v1/nodes/cmp-1/states/power",
+            Some(json!({"target": target})),
+        )
+        .await;
+        s.settle(target).await;
+    }
+    s.step(
+        "bogus power",
+        M::PUT,
+        "/v1/nodes/cmp-1/states/power",
+        Some(json!({"target": "bogus"})),
+    )
+    .await;
+    s.step(
+        "maintenance on",
+        M::PUT,
+        "/v1/nodes/cmp-1/maintenance",
+        Some(json!({"reason": "cmp"})),
+    )
+    .await;
+    let m = s
+        .step(
+            "show in maintenance",
+            M::GET,
+            "/v1/nodes/cmp-1?fields=maintenance,maintenance_reason",
+            None,
+        )
+        .await;
+    s.note(
+        "maintenance fields",
+        format!("{} {}", m["maintenance"], m["maintenance_reason"]),
+    );
+    s.step(
+        "maintenance off",
+        M::DELETE,
+        "/v1/nodes/cmp-1/maintenance",
+        None,
+    )
+    .await;
+    s.step(
+        "undeploy",
+        M::PUT,
+        "/v1/nodes/cmp-1/states/provision",
+        Some(json!({"target": "deleted"})),
+    )
+    .await;
+    s.settle("undeploy").await;
+    s.step(
+        "manage for clean",
+        M::PUT,
+        "/v1/nodes/cmp-1/states/provision",
+        Some(json!({"target": "manage"})),
+    )
+    .await;
+    s.settle("manage for clean").await;
+    s.step(
+        "clean without steps",
+        M::PUT,
+        "/v1/nodes/cmp-1/states/provision",
+        Some(json!({"target": "clean"})),
+    )
+    .await;
+    s.step("clean unsupported", M::PUT, "/v1/nodes/cmp-1/states/provision", Some(json!({"target": "clean", "clean_steps": [{"interface": "deploy", "step": "erase_devices_metadata"}]}))).await;
+    s.settle("clean unsupported").await;
+    s.step("inventory", M::GET, "/v1/nodes/cmp-1/inventory", None)
+        .await;
+    let bios = s.step("bios", M::GET, "/v1/nodes/cmp-1/bios", None).await;
+    s.note("bios body", bios.to_string());
+    s.step(
+        "patch read-only",
+        M::PATCH,
+        "/v1/nodes/cmp-1",
+        Some(json!([{"op": "replace", "path": "/provision_state", "value": "active"}])),
+    )
+    .await;
+    let p = s
+        .step(
+            "patch extra",
+            M::PATCH,
+            "/v1/nodes/cmp-1",
+            Some(json!([{"op": "add", "path": "/extra/k", "value": "v"}])),
+        )
+        .await;
+    s.note("patched extra", p["extra"].to_string());
+    s.step(
+        "manage from clean failed",
+        M::PUT,
+        "/v1/nodes/cmp-1/states/provision",
+        Some(json!({"target": "manage"})),
+    )
+    .await;
+    s.settle("manage from clean failed").await;
+    s.step("delete", M::DELETE, "/v1/nodes/cmp-1", None).await;
+    s.step("show deleted", M::GET, "/v1/nodes/cmp-1", None)
+        .await;
+    s.step(
+        "create bad driver",
+        M::POST,
+        "/v1/nodes",
+        Some(json!({"driver": "nope"})),
+    )
+    .await;
+    s.step(
+        "create without driver",
+        M::POST,
+        "/v1/nodes",
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    s.step(
+        "bad mac",
+        M::POST,
+        "/v1/ports",
+        Some(json!({"address": "zz", "node_uuid": node_uuid})),
+    )
+    .await;
+    let (st, v) = s.send(M::GET, "/v1/nodes", None, "2.0").await;
+    s.note("version 2.0", format!("{st} {v}"));
+    let (st, v) = s.send(M::GET, "/v1/nodes", None, "1.abc").await;
+    s.note("version 1.abc", format!("{st} {v}"));
+    s.lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_and_real_ironic_agree_on_the_same_request_sequence() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(real) = tokio::task::spawn_blocking(|| ironic_real::RealIronic::start(false))
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let clock: Clock = Arc::new(Utc::now);
+    let state = AppState::new(
+        Settings {
+            timings: Timings::fake_hardware(),
+            automated_clean: false,
+        },
+        1,
+        clock,
+    )
+    .expect("mock");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mock_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
+
+    let real_lines = transcript(&real.url).await;
+    let mock_lines = transcript(&mock_url).await;
+    server.abort();
+    drop(real);
+
+    assert_eq!(
+        real_lines.len(),
+        mock_lines.len(),
+        "transcripts differ in length"
+    );
+    let mut diffs = Vec::new();
+    for ((label, r), (_, m)) in real_lines.iter().zip(&mock_lines) {
+        let marker = if r == m {
+            " "
+        } else if KNOWN_DIFFERENCES.contains(&label.as_str()) {
+            "~"
+        } else {
+            "!"
+        };
+        println!("{marker} {label}\n    real: {r}\n    mock: {m}");
+        if marker == "!" {
+            diffs.push(label.clone());
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "unexplained differences from real Ironic: {diffs:?}"
+    );
+}

@@ -1,0 +1,127 @@
+//! Starts real OpenStack Ironic (standalone, SQLite, noauth, fake-hardware) for comparison tests and benches.
+//! Included by `ironic_*.rs` tests with `#[path]`; on its own it is an empty test target.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running real Ironic; killed (its whole process group) on drop.
+pub struct RealIronic {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn config(dir: &Path, port: u16, automated_clean: bool) -> String {
+    let d = dir.display();
+    format!(
+        "[DEFAULT]\nauth_strategy=noauth\nrpc_transport=none\nenabled_hardware_types=fake-hardware,redfish,ipmi\n\
+enabled_deploy_interfaces=fake,direct,ramdisk,custom-agent\nenabled_boot_interfaces=fake,ipxe,redfish-virtual-media\n\
+enabled_power_interfaces=fake,redfish,ipmitool\nenabled_management_interfaces=fake,redfish,ipmitool\n\
+enabled_inspect_interfaces=fake,no-inspect,redfish,agent\ndefault_network_interface=noop\nenabled_network_interfaces=noop\n\
+log_file={d}/ironic.log\n\
+[api]\nhost_ip=127.0.0.1\nport={port}\napi_workers=1\n\
+[database]\nconnection=sqlite:///{d}/ironic.db\n\
+[dhcp]\ndhcp_provider=none\n\
+[deploy]\nhttp_root={d}/http\nhttp_url=http://127.0.0.1:{port}/\nfast_track=false\n\
+[agent]\nrequire_tls=false\ndeploy_logs_collect=never\n\
+[conductor]\nautomated_clean={automated_clean}\n\
+[service_catalog]\nauth_type=none\nendpoint_override=http://127.0.0.1:{port}\n\
+[oslo_concurrency]\nlock_path={d}/locks\n"
+    )
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    false
+}
+
+impl RealIronic {
+    /// Starts real Ironic with the given `[conductor] automated_clean`; None (after a loud skip) if not installed.
+    pub fn start(automated_clean: bool) -> Option<Self> {
+        let ironic: PathBuf = crate::support::peer("ironic")?;
+        let dbsync = crate::support::peer("ironic-dbsync")?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("http")).expect("http root");
+        std::fs::create_dir_all(dir.path().join("locks")).expect("locks");
+        let port = free_port();
+        let conf = dir.path().join("ironic.conf");
+        std::fs::File::create(&conf)
+            .and_then(|mut f| f.write_all(config(dir.path(), port, automated_clean).as_bytes()))
+            .expect("config");
+        let mut sync = Command::new(&dbsync)
+            .args([
+                "--config-file",
+                conf.to_str().expect("path"),
+                "create_schema",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ironic-dbsync");
+        assert!(
+            wait_bounded(&mut sync, Duration::from_secs(60)),
+            "ironic-dbsync create_schema failed"
+        );
+        use std::os::unix::process::CommandExt;
+        let child = Command::new(&ironic)
+            .args(["--config-file", conf.to_str().expect("path")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("ironic");
+        let url = format!("http://127.0.0.1:{port}");
+        let me = Self {
+            child,
+            url,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(me);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("real Ironic did not answer on {} within 60 s", me.url);
+    }
+}
+
+impl Drop for RealIronic {
+    fn drop(&mut self) {
+        let pgid = self.child.id().to_string();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pgid}")])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .status();
+        let _ = self.child.wait();
+    }
+}
