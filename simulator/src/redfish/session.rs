@@ -364,3 +364,57 @@ pub async fn delete(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    fn store() -> SessionStore {
+        SessionStore::new(ChaCha8Rng::seed_from_u64(1), Duration::from_secs(60))
+    }
+
+    #[test]
+    fn idle_sessions_expire_and_use_keeps_them_alive() {
+        let mut s = store();
+        let (_, token) = s.open("admin", SimTime::from_secs(0));
+        assert_eq!(
+            s.authenticate(&token, SimTime::from_secs(59)).as_deref(),
+            Some("admin")
+        );
+        assert_eq!(
+            s.authenticate(&token, SimTime::from_secs(118)).as_deref(),
+            Some("admin")
+        );
+        assert_eq!(s.authenticate(&token, SimTime::from_secs(178)), None);
+    }
+
+    #[test]
+    fn logout_ends_only_that_session() {
+        let mut s = store();
+        let now = SimTime::from_secs(1);
+        let (a, token_a) = s.open("admin", now);
+        let (_, token_b) = s.open("admin", now);
+        assert_ne!(token_a, token_b);
+        assert!(s.close(&a, now));
+        assert!(!s.close(&a, now));
+        assert_eq!(s.authenticate(&token_a, now), None);
+        assert!(s.authenticate(&token_b, now).is_some());
+    }
+
+    #[test]
+    fn same_seed_gives_the_same_tokens() {
+        let (_, a) = store().open("admin", SimTime::ZERO);
+        let (_, b) = store().open("admin", SimTime::ZERO);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 32);
+    }
+
+    #[test]
+    fn constant_time_comparison_matches_equality() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret!"));
+    }
+}
