@@ -409,7 +409,7 @@ impl SessionKeys {
         if self.suite.confidentiality == ConfidentialityAlgorithm::None {
             return Ok(data.to_vec());
         }
-        if data.len() < 32 || data.len() % 16 != 0 {
+        if data.len() < 32 || !data.len().is_multiple_of(16) {
             return Err(CryptoError::CipherLength { len: data.len() });
         }
         let (iv, body) = data.split_at(16);
