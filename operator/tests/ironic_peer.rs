@@ -76,6 +76,21 @@ async fn real_ironic_drives_a_fake_hardware_node_through_its_lifecycle() {
 
     // Negotiation: Ironic 39.0 offers 1.115; we use our newest known, 1.110.
     assert_eq!(client.api_version().await.unwrap().to_string(), "1.110");
+    // The conductor serves the enabled hardware types (may take a moment after start-up).
+    let mut drivers = Vec::new();
+    for _ in 0..50 {
+        drivers = client.drivers().await.unwrap();
+        if !drivers.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for expected in ["fake-hardware", "ipmi", "redfish"] {
+        assert!(
+            drivers.iter().any(|d| d == expected),
+            "{expected} missing from {drivers:?}"
+        );
+    }
 
     // Create a fake-hardware node and its boot port through the client.
     let created = client

@@ -875,6 +875,42 @@ async fn basic_auth_is_sent_on_every_call() {
 }
 
 #[tokio::test]
+async fn the_drivers_list_shows_whether_a_conductor_is_up() {
+    let (double, p) = setup("1.115").await;
+    assert_eq!(p.client().drivers().await.unwrap(), ["ipmi", "redfish"]);
+    assert_eq!(double.lines(), ["GET /", "GET /v1/drivers"]);
+}
+
+#[tokio::test]
+async fn a_silent_ironic_times_out_as_unavailable() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accept connections and never answer.
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let mut config = ClientConfig::new(format!("http://{addr}"));
+    config.timeout = Duration::from_millis(300);
+    let p = IronicProvisioner::new(
+        Arc::new(IronicClient::new(config).unwrap()),
+        IronicSettings::default(),
+    );
+    let started = std::time::Instant::now();
+    match p.observe(&host(None)).await.unwrap() {
+        Observation::Unavailable(why) => assert!(
+            why.contains("timed out") || why.contains("timeout"),
+            "{why}"
+        ),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    held.abort();
+}
+
+#[tokio::test]
 async fn an_unreachable_ironic_is_observed_as_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

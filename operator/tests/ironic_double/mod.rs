@@ -232,6 +232,12 @@ async fn handle(
             });
             ok(v)
         }
+        ("GET", ["v1", "drivers"]) => ok(json!({
+            "drivers": [
+                { "name": "ipmi", "hosts": ["conductor-1"] },
+                { "name": "redfish", "hosts": ["conductor-1"] },
+            ]
+        })),
         ("POST", ["v1", "nodes"]) => {
             let uuid = new_uuid(&mut s);
             let node = base_node(&uuid, body, "enroll");

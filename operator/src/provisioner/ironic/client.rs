@@ -207,6 +207,26 @@ impl IronicClient {
         Ok(chosen)
     }
 
+    /// `GET /v1/drivers`: the hardware types some conductor serves. Empty means no conductor is
+    /// up yet (upstream treats that as not ready).
+    pub async fn drivers(&self) -> Result<Vec<String>, ProvisionerError> {
+        const OP: &str = "list drivers";
+        let v = self
+            .call_json(OP, Method::GET, "/v1/drivers", None::<&()>)
+            .await?;
+        let names = v
+            .get("drivers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ProvisionerError::Protocol {
+                operation: OP,
+                message: "no drivers list in the response".to_string(),
+            })?
+            .iter()
+            .filter_map(|d| d.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        Ok(names)
+    }
+
     /// `GET /v1/nodes/{uuid or name}`; None when there is no such node.
     pub async fn get_node(&self, ident: &str) -> Result<Option<Node>, ProvisionerError> {
         let path = format!("/v1/nodes/{}", path_segment(ident));
