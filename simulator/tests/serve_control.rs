@@ -185,3 +185,13 @@ async fn invalid_fault_requests_are_refused_with_400() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(w.host_by_name("ctl-0").unwrap().faults().is_empty());
 }
+
+#[tokio::test]
+async fn serving_refuses_a_control_address_off_loopback() {
+    let options = metal_sim::serve::ServeOptions {
+        control: "0.0.0.0:0".parse().unwrap(),
+        ..Default::default()
+    };
+    let err = metal_sim::serve::start(world(), options).await.unwrap_err();
+    assert!(err.to_string().contains("not a loopback address"), "{err}");
+}

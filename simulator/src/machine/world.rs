@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -199,6 +200,9 @@ pub struct Host {
     machine: Mutex<Machine>,
     faults: Mutex<FaultState>,
     events: broadcast::Sender<HostEvent>,
+    /// When the machine's pending transition is due (nanoseconds; `u64::MAX` when settled), so the
+    /// ticker can skip settled hosts without taking their locks.
+    deadline: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -217,6 +221,8 @@ impl Host {
         let out = f(&mut m);
         // Transitions that take no time (time scale 0) complete within the same call.
         m.tick(now);
+        let due = m.next_deadline().map_or(u64::MAX, SimTime::as_nanos);
+        self.deadline.store(due, Ordering::Release);
         let events = m.take_events();
         drop(m);
         for event in events {
@@ -384,6 +390,7 @@ impl World {
                     injected: 0,
                 }),
                 events: events.clone(),
+                deadline: AtomicU64::new(u64::MAX),
             }));
         }
         Ok(World {
@@ -476,7 +483,9 @@ impl World {
     /// Completes every transition due by `now` on every host (publishing their events).
     pub fn tick_all(&self, now: SimTime) {
         for h in &self.hosts {
-            h.with_machine(now, |_| ());
+            if h.deadline.load(Ordering::Acquire) <= now.as_nanos() {
+                h.with_machine(now, |_| ());
+            }
         }
     }
 

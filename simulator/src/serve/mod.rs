@@ -106,6 +106,12 @@ impl Endpoints {
 /// A fleet that cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// Every server listens on loopback only.
+    #[error("{socket} is not a loopback address (metal-sim listens on 127.0.0.0/8 only)")]
+    NotLoopback {
+        /// The refused address.
+        socket: SocketAddr,
+    },
     /// A BMC or control socket could not be bound.
     #[error("cannot bind {socket}")]
     Bind {
@@ -162,9 +168,15 @@ impl std::fmt::Debug for Running {
 
 /// Binds every BMC socket and the control API, then starts serving. Returns once all sockets are bound.
 pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, ServeError> {
+    let plans = world.listeners();
+    let not_loopback = std::iter::once(options.control)
+        .chain(plans.iter().map(|p| p.socket))
+        .find(|s| !s.ip().is_loopback());
+    if let Some(socket) = not_loopback {
+        return Err(ServeError::NotLoopback { socket });
+    }
     let stop = CancellationToken::new();
     let mut tasks: JoinSet<Result<(), ServeError>> = JoinSet::new();
-    let plans = world.listeners();
 
     let https_names: Vec<String> = {
         let mut ips: Vec<String> = plans
