@@ -340,16 +340,11 @@ impl Provisioner for IronicProvisioner {
 
     async fn hardware_details(&self, host: &HostRef) -> Result<Value, ProvisionerError> {
         let id = self.node_id(host, "inventory").await?;
-        let data = self
-            .client
-            .inventory(&id)
-            .await?
-            .ok_or_else(|| ProvisionerError::Rejected {
-                operation: "inventory",
-                status: 404,
-                message: format!("node {id} has no inspection inventory yet"),
-            })?;
-        Ok(hardware_details(&data["inventory"], &data["plugin_data"]))
+        // No inventory yet (404) is `Null`, which the controller reads as "not inspected".
+        Ok(match self.client.inventory(&id).await? {
+            Some(data) => hardware_details(&data["inventory"], &data["plugin_data"]),
+            None => Value::Null,
+        })
     }
 }
 
