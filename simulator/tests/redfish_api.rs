@@ -579,3 +579,43 @@ async fn metadata_and_odata_documents_are_public() {
     let odata = send(&app, Method::GET, "/redfish/v1/odata", &[], None).await;
     assert_eq!(odata.body["value"][0]["url"], "/redfish/v1/");
 }
+
+#[tokio::test]
+async fn in_a_shared_service_each_login_reaches_only_its_own_system() {
+    let world = fixture::world_with_passwords(2, SOCKET.parse().unwrap(), |n| format!("pw-{n}"));
+    let app = redfish::app(fixture::state(&world));
+    let first = &world.hosts()[0].bmc.system_id;
+    let second = &world.hosts()[1].bmc.system_id;
+    let login = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("admin:pw-1")
+    );
+    let own = send(
+        &app,
+        Method::GET,
+        &format!("/redfish/v1/Systems/{first}"),
+        &[("authorization", &login)],
+        None,
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::OK);
+    let other = send(
+        &app,
+        Method::GET,
+        &format!("/redfish/v1/Systems/{second}"),
+        &[("authorization", &login)],
+        None,
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert!(message_id(&other.body).ends_with("InsufficientPrivilege"));
+    let other_manager = send(
+        &app,
+        Method::GET,
+        &format!("/redfish/v1/Managers/{second}/VirtualMedia"),
+        &[("authorization", &login)],
+        None,
+    )
+    .await;
+    assert_eq!(other_manager.status, StatusCode::FORBIDDEN);
+}

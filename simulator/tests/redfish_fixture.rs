@@ -133,6 +133,33 @@ pub fn world_with_faults(
     timing: Timing,
     faults: FaultSet,
 ) -> Arc<World> {
+    build(count, socket, tls, timing, faults, |_| PASSWORD.to_string())
+}
+
+/// A single-address world whose host `n` (1-based) has the password `password(n)`.
+pub fn world_with_passwords(
+    count: u8,
+    socket: SocketAddr,
+    password: impl Fn(u8) -> String,
+) -> Arc<World> {
+    build(
+        count,
+        socket,
+        false,
+        Timing::instant(),
+        FaultSet::default(),
+        password,
+    )
+}
+
+fn build(
+    count: u8,
+    socket: SocketAddr,
+    tls: bool,
+    timing: Timing,
+    faults: FaultSet,
+    password: impl Fn(u8) -> String,
+) -> Arc<World> {
     let specs = (1..=count)
         .map(|n| {
             let profile = profile(n, if n == 1 { 2 } else { 0 });
@@ -146,7 +173,7 @@ pub fn world_with_faults(
                     system_id: profile.system.uuid.to_string(),
                     credentials: Credentials {
                         username: USER.into(),
-                        password: PASSWORD.into(),
+                        password: password(n),
                     },
                 },
                 profile,

@@ -17,6 +17,8 @@ pub struct Account {
     pub password: String,
     /// One of [`ROLES`].
     pub role: &'static str,
+    /// Ids of the systems this login may manage.
+    pub systems: Vec<String>,
 }
 
 impl std::fmt::Debug for Account {
@@ -25,17 +27,23 @@ impl std::fmt::Debug for Account {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("role", &self.role)
+            .field("systems", &self.systems.len())
             .finish()
     }
 }
 
 impl Account {
-    /// An administrator account.
-    pub fn administrator(username: impl Into<String>, password: impl Into<String>) -> Self {
+    /// An administrator account for `systems`.
+    pub fn administrator(
+        username: impl Into<String>,
+        password: impl Into<String>,
+        systems: Vec<String>,
+    ) -> Self {
         Self {
             username: username.into(),
             password: password.into(),
             role: "Administrator",
+            systems,
         }
     }
 }

@@ -17,6 +17,9 @@ pub enum RedfishError {
     /// No credentials, or wrong ones.
     #[error("authentication required or credentials refused")]
     Unauthorized,
+    /// Valid credentials that do not grant this resource.
+    #[error("the account may not access this resource")]
+    Forbidden,
     /// The URI names no resource of this service.
     #[error("resource {uri} does not exist")]
     NotFound { uri: String },
@@ -71,6 +74,7 @@ impl RedfishError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::MalformedJson { .. }
@@ -95,6 +99,12 @@ impl RedfishError {
                 "There is no valid session established with the implementation.".into(),
                 vec![],
                 "Establish a session before attempting any operations.",
+            ),
+            Self::Forbidden => (
+                "InsufficientPrivilege",
+                "There are insufficient privileges for the account or credentials associated with the current session to perform the requested operation.".into(),
+                vec![],
+                "Either abandon the operation or change the associated access rights and resubmit the request if the operation failed.",
             ),
             Self::NotFound { uri } => (
                 "ResourceNotFound",

@@ -105,11 +105,17 @@ impl RedfishState {
         let mut accounts: Vec<Account> = Vec::new();
         for h in &hosts {
             let c = &h.bmc.credentials;
-            if !accounts
-                .iter()
-                .any(|a| a.username == c.username && a.password == c.password)
+            let system = h.bmc.system_id.clone();
+            match accounts
+                .iter_mut()
+                .find(|a| a.username == c.username && a.password == c.password)
             {
-                accounts.push(Account::administrator(&c.username, &c.password));
+                Some(a) => a.systems.push(system),
+                None => accounts.push(Account::administrator(
+                    &c.username,
+                    &c.password,
+                    vec![system],
+                )),
             }
         }
         let updates = UpdateState::new(&hosts, options.update_duration);

@@ -33,6 +33,7 @@ const MAX_SESSIONS: usize = 256;
 struct Session {
     id: String,
     token: String,
+    account: usize,
     username: String,
     last_used: SimTime,
 }
@@ -68,8 +69,8 @@ impl SessionStore {
             .retain(|_, s| now.saturating_since(s.last_used) < timeout);
     }
 
-    /// Opens a session for `username`; returns (id, token).
-    pub fn open(&mut self, username: &str, now: SimTime) -> (String, String) {
+    /// Opens a session for account number `account` named `username`; returns (id, token).
+    pub fn open(&mut self, account: usize, username: &str, now: SimTime) -> (String, String) {
         self.expire(now);
         if self.sessions.len() >= MAX_SESSIONS
             && let Some(oldest) = self
@@ -89,6 +90,7 @@ impl SessionStore {
             Session {
                 id: id.clone(),
                 token: token.clone(),
+                account,
                 username: username.to_string(),
                 last_used: now,
             },
@@ -96,15 +98,15 @@ impl SessionStore {
         (id, token)
     }
 
-    /// The user of a live session with `token`, refreshing its idle timer.
-    pub fn authenticate(&mut self, token: &str, now: SimTime) -> Option<String> {
+    /// The account of a live session with `token`, refreshing its idle timer.
+    pub fn authenticate(&mut self, token: &str, now: SimTime) -> Option<usize> {
         self.expire(now);
         let session = self
             .sessions
             .values_mut()
             .find(|s| constant_time_eq(s.token.as_bytes(), token.as_bytes()))?;
         session.last_used = now;
-        Some(session.username.clone())
+        Some(session.account)
     }
 
     /// Ends a session; false if it did not exist.
@@ -141,13 +143,9 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Finds the account matching `username`/`password`.
-pub fn check_password<'a>(
-    accounts: &'a [Account],
-    username: &str,
-    password: &str,
-) -> Option<&'a Account> {
-    accounts.iter().find(|a| {
+/// The index of the account matching `username`/`password`.
+pub fn check_password(accounts: &[Account], username: &str, password: &str) -> Option<usize> {
+    accounts.iter().position(|a| {
         a.username == username && constant_time_eq(a.password.as_bytes(), password.as_bytes())
     })
 }
@@ -162,7 +160,7 @@ fn is_public(method: &Method, path: &str) -> bool {
 }
 
 /// The user named by an `Authorization: Basic` or `X-Auth-Token` header, if valid.
-fn authenticated_user(state: &RedfishState, headers: &HeaderMap) -> Option<String> {
+fn authenticated_account(state: &RedfishState, headers: &HeaderMap) -> Option<usize> {
     if let Some(token) = headers.get("X-Auth-Token").and_then(|v| v.to_str().ok()) {
         let now = state.now();
         return state.sessions().authenticate(token, now);
@@ -177,10 +175,20 @@ fn authenticated_user(state: &RedfishState, headers: &HeaderMap) -> Option<Strin
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
-    check_password(state.accounts(), user, password).map(|a| a.username.clone())
+    check_password(state.accounts(), user, password)
 }
 
-/// Middleware: refuses protected URIs without valid credentials (401 + `WWW-Authenticate`).
+/// The system a URI is about (`/redfish/v1/{Systems|Managers|Chassis}/{id}/...`), if any.
+fn system_in_path(path: &str) -> Option<&str> {
+    let mut parts = path.strip_prefix("/redfish/v1/")?.split('/');
+    let collection = parts.next()?;
+    let id = parts.next().filter(|s| !s.is_empty())?;
+    matches!(collection, "Systems" | "Managers" | "Chassis").then_some(id)
+}
+
+/// Middleware: refuses protected URIs without valid credentials (401 + `WWW-Authenticate`), and
+/// a system's URIs to an account that is not that system's BMC login (403; this only matters in
+/// the single-address layout, where one service fronts hosts with different credentials).
 pub async fn require_auth(
     State(state): State<RedfishState>,
     request: Request,
@@ -189,17 +197,28 @@ pub async fn require_auth(
     if is_public(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
-    match authenticated_user(&state, request.headers()) {
-        Some(_) => next.run(request).await,
-        None => {
-            tracing::info!(
-                method = %request.method(),
-                path = request.uri().path(),
-                "redfish request refused: no valid credentials"
-            );
-            RedfishError::Unauthorized.into_response()
-        }
+    let Some(account) = authenticated_account(&state, request.headers()) else {
+        tracing::info!(
+            method = %request.method(),
+            path = request.uri().path(),
+            "redfish request refused: no valid credentials"
+        );
+        return RedfishError::Unauthorized.into_response();
+    };
+    if let Some(system) = system_in_path(request.uri().path())
+        && state.host(system).is_some()
+        && !state
+            .accounts()
+            .get(account)
+            .is_some_and(|a| a.systems.iter().any(|s| s == system))
+    {
+        tracing::info!(
+            path = request.uri().path(),
+            "redfish request refused: account is not this system's login"
+        );
+        return RedfishError::Forbidden.into_response();
     }
+    next.run(request).await
 }
 
 /// `GET /redfish/v1/SessionService`.
@@ -319,12 +338,12 @@ pub async fn create(
     };
     let username = field("UserName")?;
     let password = field("Password")?;
-    if check_password(state.accounts(), &username, &password).is_none() {
+    let now = state.now();
+    let Some(account) = check_password(state.accounts(), &username, &password) else {
         tracing::info!(user = %username, "redfish session refused: wrong credentials");
         return Err(RedfishError::Unauthorized);
-    }
-    let now = state.now();
-    let (id, token) = state.sessions().open(&username, now);
+    };
+    let (id, token) = state.sessions().open(account, &username, now);
     tracing::info!(user = %username, session = %id, "redfish session opened");
     let location = format!("/redfish/v1/SessionService/Sessions/{id}");
     Ok(
@@ -378,15 +397,9 @@ mod tests {
     #[test]
     fn idle_sessions_expire_and_use_keeps_them_alive() {
         let mut s = store();
-        let (_, token) = s.open("admin", SimTime::from_secs(0));
-        assert_eq!(
-            s.authenticate(&token, SimTime::from_secs(59)).as_deref(),
-            Some("admin")
-        );
-        assert_eq!(
-            s.authenticate(&token, SimTime::from_secs(118)).as_deref(),
-            Some("admin")
-        );
+        let (_, token) = s.open(0, "admin", SimTime::from_secs(0));
+        assert_eq!(s.authenticate(&token, SimTime::from_secs(59)), Some(0));
+        assert_eq!(s.authenticate(&token, SimTime::from_secs(118)), Some(0));
         assert_eq!(s.authenticate(&token, SimTime::from_secs(178)), None);
     }
 
@@ -394,8 +407,8 @@ mod tests {
     fn logout_ends_only_that_session() {
         let mut s = store();
         let now = SimTime::from_secs(1);
-        let (a, token_a) = s.open("admin", now);
-        let (_, token_b) = s.open("admin", now);
+        let (a, token_a) = s.open(0, "admin", now);
+        let (_, token_b) = s.open(0, "admin", now);
         assert_ne!(token_a, token_b);
         assert!(s.close(&a, now));
         assert!(!s.close(&a, now));
@@ -405,8 +418,8 @@ mod tests {
 
     #[test]
     fn same_seed_gives_the_same_tokens() {
-        let (_, a) = store().open("admin", SimTime::ZERO);
-        let (_, b) = store().open("admin", SimTime::ZERO);
+        let (_, a) = store().open(0, "admin", SimTime::ZERO);
+        let (_, b) = store().open(0, "admin", SimTime::ZERO);
         assert_eq!(a, b);
         assert_eq!(a.len(), 32);
     }
