@@ -181,3 +181,24 @@ fn the_every_field_fixture_really_covers_every_upstream_leaf_path() {
         "fixture lacks upstream paths: {missing:?}"
     );
 }
+
+#[test]
+fn a_status_annotation_written_by_go_with_nulls_parses() {
+    // Go marshals nil slices and maps as null; a status moved from an upstream cluster has them.
+    let raw = r#"{"operationalStatus":"OK","lastUpdated":"2025-01-02T03:04:05Z",
+        "hardware":{"systemVendor":{"manufacturer":"QEMU"},"nics":null,"storage":null,
+                    "cpu":{"arch":"x86_64","flags":null,"count":2},"ramMebibytes":4096,"hostname":""},
+        "provisioning":{"state":"provisioned","ID":"0d6f5c1e-1111-4a4a-8b8b-2c2c2c2c2c2c",
+                        "image":{"url":"http://x/y.qcow2","checksum":"abc"},"rootDeviceHints":null,
+                        "raid":{"hardwareRAIDVolumes":null,"softwareRAIDVolumes":null}},
+        "goodCredentials":{},"triedCredentials":{},"errorMessage":"","poweredOn":true,
+        "operationHistory":{"register":{"start":null,"end":null},"inspect":{"start":null,"end":null},
+                            "provision":{"start":null,"end":null},"deprovision":{"start":null,"end":null}},
+        "errorCount":0,"conditions":null}"#;
+    let status = metal_operator::api::annotations::parse_status_annotation(raw).unwrap();
+    assert_eq!(status.provisioning.state, ProvisioningState::Provisioned);
+    let hw = status.hardware.unwrap();
+    assert!(hw.nics.is_empty() && hw.storage.is_empty());
+    assert!(hw.cpu.unwrap().flags.is_empty());
+    assert!(status.conditions.is_empty());
+}

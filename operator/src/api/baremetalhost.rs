@@ -10,19 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::enumeration::string_enum;
 use super::hardwaredata::HardwareDetails;
 use super::states::{ErrorType, OperationalStatus, ProvisioningState};
+use super::wire::{is_false, is_zero_i64, null_as_default};
 
 /// The MAC address pattern upstream puts on `bootMACAddress` and NIC `mac` fields.
 pub const MAC_ADDRESS_PATTERN: &str = "[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}";
-
-/// serde helper: skip a `false` boolean on output, as Go's `omitempty` does.
-pub(crate) fn is_false(value: &bool) -> bool {
-    !*value
-}
-
-/// serde helper: skip a zero counter on output.
-pub(crate) fn is_zero(value: &i64) -> bool {
-    *value == 0
-}
 
 /// The desired state of a bare-metal host (`spec`).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -48,10 +39,14 @@ pub(crate) fn is_zero(value: &i64) -> bool {
 #[serde(rename_all = "camelCase")]
 pub struct BareMetalHostSpec {
     /// Deprecated and never implemented upstream; kept so such objects still parse.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub taints: Vec<Taint>,
     /// How to reach the BMC. Absent on hosts that are only discovered (state `unmanaged`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub bmc: BmcDetails,
     /// RAID layout applied in `preparing`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +73,7 @@ pub struct BareMetalHostSpec {
     pub boot_mac_address: Option<String>,
     /// Desired power state. Upstream requires it; we default it to `false` so YAML that omits it
     /// (as in the bulk-registration examples users copy) is accepted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub online: bool,
     /// Who uses the host (a Metal3Machine, a HostClaim, ...). Set means "in use".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,10 +101,14 @@ pub struct BareMetalHostSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Something else deployed the host; only power is managed.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub externally_provisioned: bool,
     /// Whether Ironic automated cleaning runs on (de)provisioning.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub automated_cleaning_mode: AutomatedCleaningMode,
     /// A ramdisk-specific custom deploy step; setting it starts provisioning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,7 +117,11 @@ pub struct BareMetalHostSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub architecture: Option<String>,
     /// Never power the host off; reboot instead.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub disable_power_off: bool,
     /// How the host is inspected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,7 +137,11 @@ pub struct BmcDetails {
     /// Secret (same namespace) with keys `username` and `password`.
     pub credentials_name: String,
     /// Skip TLS certificate verification towards the BMC.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub disable_certificate_verification: bool,
 }
 
@@ -254,7 +261,11 @@ pub struct HardwareRaidVolume {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<String>,
     /// Controller-specific names of the physical disks to use.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub physical_disks: Vec<String>,
 }
 
@@ -269,11 +280,19 @@ pub struct SoftwareRaidVolume {
     /// RAID level.
     pub level: SoftwareRaidLevel,
     /// Disks that form the device (at least two), chosen by root-device hints.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     #[schemars(length(min = 2))]
     pub physical_disks: Vec<RootDeviceHints>,
     /// Install onto this volume (newer upstream releases; at most one volume, RAID-1 only).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub root_volume: bool,
 }
 
@@ -401,7 +420,7 @@ string_enum! {
 #[serde(rename_all = "camelCase")]
 pub struct BareMetalHostStatus {
     /// Overall health.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub operational_status: OperationalStatus,
     /// Class of the current error, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -416,7 +435,7 @@ pub struct BareMetalHostStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware: Option<HardwareDetails>,
     /// Provisioning progress.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub provisioning: ProvisionStatus,
     /// The last BMC credentials that worked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -425,25 +444,33 @@ pub struct BareMetalHostStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tried_credentials: Option<CredentialsStatus>,
     /// Text of the last error ("" when healthy).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub error_message: String,
     /// Observed power state.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub powered_on: bool,
     /// Start and end times of each lifecycle phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_history: Option<OperationHistory>,
     /// Errors since the last successful operation; drives the backoff.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub error_count: i64,
     /// Consecutive provisioning failures for the current image.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub provisioning_fail_count: i64,
     /// The image of the last provisioning attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempted_image: Option<Image>,
     /// Standard conditions, one per type.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     #[schemars(length(max = 32))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -454,10 +481,10 @@ pub struct BareMetalHostStatus {
 #[serde(rename_all = "camelCase")]
 pub struct ProvisionStatus {
     /// Provisioning state (wire strings with spaces).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub state: ProvisioningState,
     /// Ironic node UUID (json key is the capitalised `ID`).
-    #[serde(default, rename = "ID")]
+    #[serde(default, deserialize_with = "null_as_default", rename = "ID")]
     pub id: String,
     /// The image last provisioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]

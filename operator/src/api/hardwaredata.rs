@@ -6,26 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::baremetalhost::MAC_ADDRESS_PATTERN;
 use super::enumeration::string_enum;
-
-/// serde helper: skip an empty string on output, as Go's `omitempty` does.
-fn is_empty(value: &str) -> bool {
-    value.is_empty()
-}
-
-/// serde helper: skip a zero integer on output.
-fn is_zero_i64(value: &i64) -> bool {
-    *value == 0
-}
-
-/// serde helper: skip a zero float on output.
-fn is_zero_f64(value: &f64) -> bool {
-    *value == 0.0
-}
-
-/// serde helper: skip a zero VLAN id on output.
-fn is_zero_i32(value: &i32) -> bool {
-    *value == 0
-}
+use super::wire::{is_empty, is_zero_f64, is_zero_i32, is_zero_i64, null_as_default};
 
 /// The spec of a HardwareData object (named like its host, owned by it).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -62,25 +43,50 @@ pub struct HardwareDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware: Option<Firmware>,
     /// Memory in MiB.
-    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub ram_mebibytes: i64,
     /// Network interfaces (one entry per IP address on dual-stack NICs).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub nics: Vec<Nic>,
     /// Block devices.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub storage: Vec<Storage>,
     /// Processor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<Cpu>,
     /// Hostname reported by the ramdisk.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub hostname: String,
     /// Every PCI device (our extension; upstream v0.13.2 has no such field).
-    #[serde(default, rename = "pciDevices", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        rename = "pciDevices",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub pci_devices: Vec<PciDevice>,
     /// The PCI display controllers among [`HardwareDetails::pci_devices`] (our extension).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub gpus: Vec<PciDevice>,
 }
 
@@ -88,19 +94,41 @@ pub struct HardwareDetails {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PciDevice {
     /// PCI vendor id, e.g. `10de`.
-    #[serde(default, rename = "vendorID", skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        rename = "vendorID",
+        skip_serializing_if = "is_empty"
+    )]
     pub vendor_id: String,
     /// PCI device id.
-    #[serde(default, rename = "productID", skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        rename = "productID",
+        skip_serializing_if = "is_empty"
+    )]
     pub product_id: String,
     /// PCI class code, e.g. `030200` for a 3D controller.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub class: String,
     /// Revision.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub revision: String,
     /// Bus address, e.g. `0000:3b:00.0`.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub bus: String,
 }
 
@@ -109,13 +137,25 @@ pub struct PciDevice {
 #[serde(rename_all = "camelCase")]
 pub struct HardwareSystemVendor {
     /// Manufacturer name.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub manufacturer: String,
     /// Product name.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub product_name: String,
     /// Chassis serial number.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub serial_number: String,
 }
 
@@ -131,13 +171,25 @@ pub struct Firmware {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Bios {
     /// Release date.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub date: String,
     /// Vendor.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub vendor: String,
     /// Version.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub version: String,
 }
 
@@ -146,36 +198,69 @@ pub struct Bios {
 #[serde(rename_all = "camelCase")]
 pub struct Nic {
     /// Interface name (`eth0`).
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub name: String,
     /// PCI vendor and device ids, e.g. `0x8086 0x1572`.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub model: String,
     /// MAC address.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     #[schemars(regex(pattern = MAC_ADDRESS_PATTERN))]
     pub mac: String,
     /// One IPv4 or IPv6 address.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub ip: String,
     /// Link speed in Gbps.
-    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub speed_gbps: i64,
     /// VLANs seen on the link.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub vlans: Vec<Vlan>,
     /// Untagged VLAN id.
-    #[serde(default, rename = "vlanId", skip_serializing_if = "is_zero_i32")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        rename = "vlanId",
+        skip_serializing_if = "is_zero_i32"
+    )]
     #[schemars(range(min = 0, max = 4094))]
     pub vlan_id: i32,
     /// Whether the NIC PXE-boots.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub pxe: bool,
     /// LLDP data from the attached switch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lldp: Option<Lldp>,
     /// PCI address, e.g. `0000:3b:00.0`.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub pci_address: String,
 }
 
@@ -183,11 +268,19 @@ pub struct Nic {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Vlan {
     /// VLAN id.
-    #[serde(default, skip_serializing_if = "is_zero_i32")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero_i32"
+    )]
     #[schemars(range(min = 0, max = 4094))]
     pub id: i32,
     /// VLAN name.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub name: String,
 }
 
@@ -195,13 +288,28 @@ pub struct Vlan {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Lldp {
     /// Chassis id of the switch.
-    #[serde(default, rename = "switchID", skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        rename = "switchID",
+        skip_serializing_if = "is_empty"
+    )]
     pub switch_id: String,
     /// Port id on the switch.
-    #[serde(default, rename = "portID", skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        rename = "portID",
+        skip_serializing_if = "is_empty"
+    )]
     pub port_id: String,
     /// System name of the switch.
-    #[serde(default, rename = "switchSystemName", skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        rename = "switchSystemName",
+        skip_serializing_if = "is_empty"
+    )]
     pub switch_system_name: String,
 }
 
@@ -222,40 +330,80 @@ string_enum! {
 #[serde(rename_all = "camelCase")]
 pub struct Storage {
     /// Device name (`/dev/sda`).
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub name: String,
     /// Other names (by-path, by-id links).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub alternate_names: Vec<String>,
     /// True for rotational media.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub rotational: bool,
     /// HDD, SSD or NVME.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub disk_type: Option<DiskType>,
     /// Size in bytes.
-    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub size_bytes: i64,
     /// Vendor.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub vendor: String,
     /// Model.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub model: String,
     /// Serial number.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub serial_number: String,
     /// World wide name.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub wwn: String,
     /// Vendor WWN extension.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub wwn_vendor_extension: String,
     /// WWN with the vendor extension.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub wwn_with_extension: String,
     /// SCSI address.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub hctl: String,
 }
 
@@ -264,18 +412,38 @@ pub struct Storage {
 #[serde(rename_all = "camelCase")]
 pub struct Cpu {
     /// Architecture (`x86_64`).
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub arch: String,
     /// Model name.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub model: String,
     /// Clock speed in MHz.
-    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero_f64"
+    )]
     pub clock_megahertz: f64,
     /// CPU flags.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub flags: Vec<String>,
     /// Logical CPU count.
-    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub count: i64,
 }

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::baremetalhost::{CustomDeploy, Image};
+use super::wire::null_as_default;
 
 /// What the claimant wants: which hosts qualify, what to deploy, and the power state.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -64,10 +65,18 @@ pub struct HostSelector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_namespace: Option<String>,
     /// Labels a host must carry with exactly these values.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub match_labels: BTreeMap<String, String>,
     /// Set-based label requirements.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub match_expressions: Vec<HostSelectorRequirement>,
 }
 
@@ -90,7 +99,11 @@ pub struct HostClaimStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bare_metal_host: Option<NamespacedName>,
     /// Standard conditions.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub conditions: Vec<Condition>,
     /// The HardwareData of the bound host.
     #[serde(default, skip_serializing_if = "Option::is_none")]

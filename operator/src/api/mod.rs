@@ -8,6 +8,7 @@ pub mod hardwaredata;
 pub mod hostclaim;
 pub mod states;
 pub mod validation;
+mod wire;
 
 pub use baremetalhost::{
     AutomatedCleaningMode, BareMetalHost, BareMetalHostSpec, BareMetalHostStatus, BmcDetails,
