@@ -1,1 +1,321 @@
-fn main() {}
+//! `metal-operator run|crds`: parse the configuration, set up telemetry, run.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use metal_operator::bmc::DeployImages;
+use metal_operator::controller::election::{self, ElectionSettings, Leadership, LeaseLock};
+use metal_operator::controller::throttle::{ThrottleLayer, ThrottleSettings};
+use metal_operator::controller::{self, Clock, ControllerSettings, Runtime};
+use metal_operator::provisioner::Credentials;
+use metal_operator::provisioner::ironic::{
+    ClientConfig, IronicClient, IronicProvisioner, IronicSettings,
+};
+use metal_operator::telemetry::{LogFormat, Metrics, ProbeState, Readiness, logging, probe};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "metal-operator",
+    version,
+    about = "Metal3-compatible BareMetalHost operator driving OpenStack Ironic"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the controller.
+    Run(Box<Args>),
+    /// Print every CRD (BareMetalHost, HardwareData, HostClaim) as a YAML stream.
+    Crds,
+}
+
+/// Every setting of `run`, with its environment fallback and default.
+#[derive(ClapArgs, Debug)]
+struct Args {
+    /// Ironic API endpoint.
+    #[arg(long, env = "IRONIC_ENDPOINT", default_value = "http://localhost:6385")]
+    ironic_endpoint: String,
+    /// PEM file with the CA that signs Ironic's certificate (default: system roots).
+    #[arg(long, env = "IRONIC_CACERT_FILE")]
+    ironic_cacert_file: Option<PathBuf>,
+    /// Skip verification of Ironic's TLS certificate (testing only).
+    #[arg(long, env = "IRONIC_INSECURE", default_value_t = false)]
+    ironic_insecure: bool,
+    /// File holding the username for HTTP basic auth to Ironic.
+    #[arg(long, env = "IRONIC_USERNAME_FILE")]
+    ironic_username_file: Option<PathBuf>,
+    /// File holding the password for HTTP basic auth to Ironic (never pass it on the command line).
+    #[arg(long, env = "IRONIC_PASSWORD_FILE")]
+    ironic_password_file: Option<PathBuf>,
+    /// URL of the deploy ramdisk's kernel.
+    #[arg(long, env = "DEPLOY_KERNEL_URL")]
+    deploy_kernel_url: Option<String>,
+    /// URL of the deploy ramdisk.
+    #[arg(long, env = "DEPLOY_RAMDISK_URL")]
+    deploy_ramdisk_url: Option<String>,
+    /// URL of the deploy ISO (virtual-media boot).
+    #[arg(long, env = "DEPLOY_ISO_URL")]
+    deploy_iso_url: Option<String>,
+    /// Hosts allowed to inspect, provision or deprovision at once (virtual media exempt).
+    #[arg(long, env = "PROVISIONING_LIMIT", default_value_t = 20)]
+    provisioning_limit: u32,
+    /// Provisioning attempts per image before giving up (0 = no limit).
+    #[arg(long, env = "MAX_PROVISIONING_RETRIES", default_value_t = 5)]
+    max_provisioning_retries: i64,
+    /// Hosts reconciled at once (default: CPUs clamped to 2..=8, as upstream).
+    #[arg(long, env = "BMO_CONCURRENCY")]
+    concurrency: Option<u16>,
+    /// Kubernetes API requests per second (0 = unlimited).
+    #[arg(long, env = "KUBE_API_QPS", default_value_t = 20.0)]
+    kube_qps: f32,
+    /// Kubernetes API burst above the QPS rate.
+    #[arg(long, env = "KUBE_API_BURST", default_value_t = 30)]
+    kube_burst: u32,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    watch_namespace: Option<String>,
+    /// Address of the Prometheus `/metrics` endpoint.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:8080")]
+    metrics_addr: SocketAddr,
+    /// Address of the `/healthz` and `/readyz` probes.
+    #[arg(long, env = "HEALTH_ADDR", default_value = "127.0.0.1:9440")]
+    health_addr: SocketAddr,
+    /// Act only while holding a coordination.k8s.io Lease.
+    #[arg(long, env = "LEADER_ELECT", default_value_t = false)]
+    leader_elect: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "LEASE_NAME", default_value = "baremetal-operator")]
+    lease_name: String,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// Identity written into the Lease (default: $HOSTNAME, else a random id).
+    #[arg(long, env = "POD_NAME")]
+    lease_identity: Option<String>,
+    /// Seconds a Lease stays valid after its last renewal.
+    #[arg(long, default_value_t = 15)]
+    lease_duration_seconds: u64,
+    /// Seconds after which a leader that cannot renew stops acting.
+    #[arg(long, default_value_t = 10)]
+    lease_renew_deadline_seconds: u64,
+    /// Seconds between Lease attempts.
+    #[arg(long, default_value_t = 2)]
+    lease_retry_period_seconds: u64,
+    /// Log line format: text or json.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    /// Log filter in RUST_LOG syntax.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log_filter: String,
+    /// Seed of the per-host random streams (backoff jitter).
+    #[arg(long, env = "METAL_SEED", default_value_t = 0)]
+    seed: u64,
+}
+
+struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+fn read_secret_file(path: &PathBuf) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Crds => {
+            print!("{}", metal_operator::api::crds_yaml());
+            Ok(())
+        }
+        Command::Run(args) => {
+            logging::init(args.log_format, &args.log_filter)?;
+            tokio::runtime::Runtime::new()
+                .context("starting the tokio runtime")?
+                .block_on(run(*args))
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let Args {
+        ironic_endpoint,
+        ironic_cacert_file,
+        ironic_insecure,
+        ironic_username_file,
+        ironic_password_file,
+        deploy_kernel_url,
+        deploy_ramdisk_url,
+        deploy_iso_url,
+        provisioning_limit,
+        max_provisioning_retries,
+        concurrency,
+        kube_qps,
+        kube_burst,
+        watch_namespace,
+        metrics_addr,
+        health_addr,
+        leader_elect,
+        lease_name,
+        lease_namespace,
+        lease_identity,
+        lease_duration_seconds,
+        lease_renew_deadline_seconds,
+        lease_retry_period_seconds,
+        log_format: _,
+        log_filter: _,
+        seed,
+    } = args;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    info!(seed, "metal-operator starting");
+
+    let basic_auth = match (ironic_username_file, ironic_password_file) {
+        (Some(u), Some(p)) => Some(Credentials {
+            username: read_secret_file(&u)?,
+            password: read_secret_file(&p)?,
+        }),
+        (None, None) => None,
+        _ => anyhow::bail!(
+            "Ironic basic auth needs both --ironic-username-file and --ironic-password-file"
+        ),
+    };
+    let ca_pem = ironic_cacert_file
+        .map(|p| std::fs::read(&p).with_context(|| format!("reading {}", p.display())))
+        .transpose()?;
+    let mut ironic = ClientConfig::new(ironic_endpoint);
+    ironic.ca_pem = ca_pem;
+    ironic.basic_auth = basic_auth;
+    if ironic_insecure {
+        // The Ironic client verifies certificates unconditionally; refuse rather than pretend.
+        anyhow::bail!(
+            "IRONIC_INSECURE is not supported by this build's Ironic client; pass the CA with IRONIC_CACERT_FILE"
+        );
+    }
+    let client = Arc::new(IronicClient::new(ironic).context("building the Ironic client")?);
+    let deploy_images = DeployImages {
+        kernel_url: deploy_kernel_url,
+        ramdisk_url: deploy_ramdisk_url,
+        iso_url: deploy_iso_url,
+    };
+    let provisioner = Arc::new(IronicProvisioner::new(
+        client,
+        IronicSettings { deploy_images },
+    ));
+
+    let kube_config = kube::Config::infer()
+        .await
+        .context("loading the Kubernetes client configuration")?;
+    let throttle = ThrottleLayer(ThrottleSettings {
+        qps: kube_qps,
+        burst: kube_burst,
+    });
+    let kube_client = kube::client::ClientBuilder::try_from(kube_config)
+        .context("building the Kubernetes client")?
+        .with_layer(&throttle)
+        .build();
+
+    let metrics = Metrics::new();
+    let readiness = Readiness::default();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let router = probe::app(ProbeState {
+        metrics: metrics.clone(),
+        readiness: readiness.clone(),
+    });
+    let mut servers = vec![tokio::spawn(probe::serve(
+        bind(metrics_addr).await?,
+        router.clone(),
+        stopped(),
+    ))];
+    if health_addr != metrics_addr {
+        servers.push(tokio::spawn(probe::serve(
+            bind(health_addr).await?,
+            router,
+            stopped(),
+        )));
+    }
+
+    let identity = lease_identity
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("metal-operator-{}", uuid::Uuid::new_v4()));
+    let leadership = if leader_elect {
+        let settings = ElectionSettings {
+            lease_name,
+            lease_namespace,
+            identity: identity.clone(),
+            lease_duration: Duration::from_secs(lease_duration_seconds),
+            renew_deadline: Duration::from_secs(lease_renew_deadline_seconds),
+            retry_period: Duration::from_secs(lease_retry_period_seconds),
+        };
+        let (tx, leadership) = Leadership::channel();
+        servers.push(tokio::spawn({
+            let lock = LeaseLock::new(kube_client.clone(), settings);
+            let stop = stopped();
+            async move {
+                election::run(lock, WallClock, tx, stop).await;
+                Ok::<(), std::io::Error>(())
+            }
+        }));
+        leadership
+    } else {
+        Leadership::always()
+    };
+
+    let machine = metal_operator::statemachine::Settings {
+        max_provisioning_retries,
+        ..Default::default()
+    };
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let settings = ControllerSettings {
+        watch_namespace,
+        concurrency: concurrency.unwrap_or_else(|| u16::try_from(cpus.clamp(2, 8)).unwrap_or(2)),
+        provisioning_limit,
+        seed,
+        instance: Some(identity),
+    };
+    let runtime = Runtime {
+        provisioner,
+        metrics,
+        readiness,
+        clock: Arc::new(WallClock),
+        settings,
+        machine,
+        leadership,
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        info!("shutdown requested");
+    };
+    let result = controller::run(kube_client, runtime, shutdown).await;
+    stop_tx.send_replace(true);
+    for server in servers {
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    }
+    result.context("controller stopped")
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
+}

@@ -1,1 +1,338 @@
-//! Placeholder until this concept lands; see lib.rs.
+//! The kube-runtime controller that applies state-machine decisions to BareMetalHosts.
+//!
+//! [`run`] waits for leadership, then runs a `Controller` on BareMetalHosts (and their BMC
+//! Secrets) until leadership is lost or shutdown is requested. Each reconcile
+//! ([`reconcile::reconcile`]) gathers the views the pure state machine needs, carries out the one
+//! effect it decides, and writes the result.
+
+pub mod election;
+pub mod patch;
+pub mod reconcile;
+pub mod secrets;
+pub mod slots;
+pub mod throttle;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ListParams;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use kube::runtime::{Controller, watcher};
+use kube::{Api, ResourceExt};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tracing::{debug, info, warn};
+
+use crate::api::BareMetalHost;
+use crate::provisioner::Provisioner;
+use crate::telemetry::{Metrics, Readiness};
+
+pub use election::Leadership;
+use slots::{HostKey, Slots};
+
+/// Field manager and Event reporting component, as upstream names its controller.
+pub const FIELD_MANAGER: &str = "metal3-baremetal-controller";
+
+/// Where the shell gets `now` from; the binary passes the wall clock, tests a fixed one.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Controller knobs that come from the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerSettings {
+    /// Watch one namespace, or all when `None`.
+    pub watch_namespace: Option<String>,
+    /// Reconciles running at once (0 = unbounded, as kube-runtime defines it).
+    pub concurrency: u16,
+    /// `PROVISIONING_LIMIT`.
+    pub provisioning_limit: u32,
+    /// Seed for the per-host RNG streams (jitter).
+    pub seed: u64,
+    /// `reportingInstance` of Events (usually the pod name).
+    pub instance: Option<String>,
+}
+
+/// Why one reconcile failed; every variant is retried with per-object backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("reading secret {namespace}/{name} failed")]
+    ReadSecret {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("labelling secret {namespace}/{name} failed")]
+    LabelSecret {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("writing the {what} of host {namespace}/{name} failed")]
+    WriteHost {
+        namespace: String,
+        name: String,
+        what: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("writing hardware data {namespace}/{name} failed")]
+    WriteHardwareData {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("encoding the status of host {host} failed: {message}")]
+    EncodeStatus { host: String, message: String },
+    #[error("reconcile of host {host} panicked")]
+    Panicked { host: String },
+}
+
+/// Why the controller stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("the controller's watch stream ended unexpectedly")]
+    StreamEnded,
+}
+
+/// Shared state of one controller term (one leadership period).
+pub struct Context {
+    pub client: kube::Client,
+    pub provisioner: Arc<dyn Provisioner>,
+    pub metrics: Metrics,
+    pub recorder: Recorder,
+    pub clock: Arc<dyn Clock>,
+    pub settings: ControllerSettings,
+    pub machine: crate::statemachine::Settings,
+    pub leadership: Leadership,
+    pub store: Store<BareMetalHost>,
+    pub slots: Slots,
+    rngs: Mutex<HashMap<String, ChaCha8Rng>>,
+    failures: Mutex<HashMap<HostKey, u32>>,
+    passwords: Mutex<HashMap<HostKey, String>>,
+    /// Per host: versions our own writes have superseded since the cache last caught up.
+    superseded: Mutex<HashMap<HostKey, std::collections::BTreeSet<String>>>,
+}
+
+/// Everything [`run`] needs besides the client.
+pub struct Runtime {
+    pub provisioner: Arc<dyn Provisioner>,
+    pub metrics: Metrics,
+    pub readiness: Readiness,
+    pub clock: Arc<dyn Clock>,
+    pub settings: ControllerSettings,
+    pub machine: crate::statemachine::Settings,
+    pub leadership: Leadership,
+}
+
+/// FNV-1a: a stable 64-bit hash, so a host's RNG stream does not depend on the process.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Context {
+    pub fn new(client: kube::Client, runtime: &Runtime, store: Store<BareMetalHost>) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_owned(),
+            instance: runtime.settings.instance.clone(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            provisioner: runtime.provisioner.clone(),
+            metrics: runtime.metrics.clone(),
+            clock: runtime.clock.clone(),
+            settings: runtime.settings.clone(),
+            machine: runtime.machine.clone(),
+            leadership: runtime.leadership.clone(),
+            store,
+            slots: Slots::default(),
+            rngs: Mutex::default(),
+            failures: Mutex::default(),
+            passwords: Mutex::default(),
+            superseded: Mutex::default(),
+        }
+    }
+
+    fn rng_key(host: &BareMetalHost) -> String {
+        host.uid().unwrap_or_else(|| slots::host_key(host))
+    }
+
+    /// The host's own RNG stream, seeded from the configured seed and the host's uid.
+    pub(crate) fn take_rng(&self, host: &BareMetalHost) -> ChaCha8Rng {
+        let key = Self::rng_key(host);
+        let existing = self.rngs.lock().ok().and_then(|mut m| m.remove(&key));
+        existing
+            .unwrap_or_else(|| ChaCha8Rng::seed_from_u64(self.settings.seed ^ stable_hash(&key)))
+    }
+
+    pub(crate) fn put_rng(&self, host: &BareMetalHost, rng: ChaCha8Rng) {
+        if let Ok(mut m) = self.rngs.lock() {
+            m.insert(Self::rng_key(host), rng);
+        }
+    }
+
+    pub(crate) fn forget_rng(&self, host: &BareMetalHost) {
+        if let Ok(mut m) = self.rngs.lock() {
+            m.remove(&Self::rng_key(host));
+        }
+    }
+
+    pub(crate) fn count_failure(&self, key: &str) -> u32 {
+        let Ok(mut m) = self.failures.lock() else {
+            return 1;
+        };
+        let n = m.entry(key.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    pub(crate) fn forget_failures(&self, key: &str) {
+        if let Ok(mut m) = self.failures.lock() {
+            m.remove(key);
+        }
+    }
+
+    /// Records that our write replaced version `base` with `produced`.
+    pub(crate) fn note_write(&self, key: &str, base: Option<&str>, produced: Option<&str>) {
+        if let (Ok(mut m), Some(base), Some(produced)) = (self.superseded.lock(), base, produced)
+            && base != produced
+        {
+            m.entry(key.to_owned()).or_default().insert(base.to_owned());
+        }
+    }
+
+    /// True when the cache still shows a version one of our own writes replaced: deciding on
+    /// it would repeat work already done, so the reconcile waits for the cache to catch up.
+    /// Seeing any other version means the cache caught up, and the record is dropped.
+    pub(crate) fn is_stale(&self, key: &str, seen: Option<&str>) -> bool {
+        let Ok(mut m) = self.superseded.lock() else {
+            return false;
+        };
+        let stale = matches!((m.get(key), seen), (Some(old), Some(seen)) if old.contains(seen));
+        if !stale {
+            m.remove(key);
+        }
+        stale
+    }
+
+    pub(crate) fn forget_writes(&self, key: &str) {
+        if let Ok(mut m) = self.superseded.lock() {
+            m.remove(key);
+        }
+    }
+
+    pub(crate) fn remember_password(&self, key: &str, password: &str) {
+        if let Ok(mut m) = self.passwords.lock() {
+            m.insert(key.to_owned(), password.to_owned());
+        }
+    }
+
+    /// Replaces the host's BMC password in `text`, in case a lower layer echoed it.
+    pub(crate) fn scrub(&self, host: &BareMetalHost, text: &str) -> String {
+        let key = slots::host_key(host);
+        let password = self
+            .passwords
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned());
+        match password {
+            Some(p) if p.len() >= 3 && text.contains(&p) => text.replace(&p, "<redacted>"),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+fn hosts_api(client: &kube::Client, namespace: Option<&str>) -> Api<BareMetalHost> {
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Marks the operator ready once a first list of hosts succeeds, independent of leadership.
+async fn await_first_list(client: kube::Client, namespace: Option<String>, readiness: Readiness) {
+    let api = hosts_api(&client, namespace.as_deref());
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match api.list(&ListParams::default().limit(1)).await {
+            Ok(_) => {
+                readiness.set_ready();
+                info!("first host list completed, ready");
+                return;
+            }
+            Err(error) => warn!(error = %error, "listing hosts failed, not ready yet"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// One leadership term: a Controller on hosts and their BMC Secrets until its stream ends.
+async fn term(client: kube::Client, runtime: &Runtime) {
+    let ns = runtime.settings.watch_namespace.as_deref();
+    let hosts = hosts_api(&client, ns);
+    let secrets: Api<Secret> = match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let controller = Controller::new(hosts, watcher::Config::default()).with_config(
+        kube::runtime::controller::Config::default().concurrency(runtime.settings.concurrency),
+    );
+    let store = controller.store();
+    let ctx = Arc::new(Context::new(client, runtime, store.clone()));
+    let secret_watch = watcher::Config::default().labels(&secrets::bmc_secret_selector());
+    controller
+        .watches(secrets, secret_watch, move |secret| {
+            secrets::hosts_using(&store, &secret)
+        })
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => debug!(host = %obj.name, "reconcile finished"),
+                Err(error) => debug!(error = %error, "controller event"),
+            }
+        })
+        .await;
+}
+
+/// Runs until `shutdown` resolves: acts only while `runtime.leadership` is held and stops acting
+/// as soon as it is lost.
+pub async fn run(
+    client: kube::Client,
+    runtime: Runtime,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ControllerError> {
+    let shutdown: Shared<BoxFuture<'static, ()>> = shutdown.boxed().shared();
+    let ready = tokio::spawn(await_first_list(
+        client.clone(),
+        runtime.settings.watch_namespace.clone(),
+        runtime.readiness.clone(),
+    ));
+    let mut leadership = runtime.leadership.clone();
+    let result = loop {
+        tokio::select! {
+            () = leadership.acquired() => {}
+            () = shutdown.clone() => break Ok(()),
+        }
+        info!(namespace = ?runtime.settings.watch_namespace, "leading: controller starting");
+        tokio::select! {
+            () = term(client.clone(), &runtime) => break Err(ControllerError::StreamEnded),
+            () = leadership.lost() => warn!("leadership lost: controller stopped"),
+            () = shutdown.clone() => break Ok(()),
+        }
+    };
+    ready.abort();
+    result
+}

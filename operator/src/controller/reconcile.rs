@@ -1,0 +1,509 @@
+//! One reconcile of one host: gather the views, ask the state machine, carry out its single
+//! effect, then write what it decided (finalizer, annotations, status, Events, metrics).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+
+use crate::api::annotations::{HARDWARE_DATA_FINALIZER, HOST_FINALIZER};
+use crate::api::{BareMetalHost, HardwareData, ProvisioningState};
+use crate::provisioner::{Action, HostRef, Observation, Outcome};
+use crate::statemachine::{
+    self, ActionFailure, ConfigData, CredentialsView, Decision, Effect, EventKind, FinalizerChange,
+    HardwareFetch, Input, Note, Phase,
+};
+use crate::telemetry::{Delay, Incident, Operation};
+
+use super::patch::merge_diff;
+use super::slots::host_key;
+use super::{Context, FIELD_MANAGER, ReconcileError};
+
+/// Upper bound on decide → effect → decide rounds within one reconcile (fetch hardware details,
+/// then write them; or an action failure re-decided once).
+const MAX_ROUNDS: usize = 4;
+
+/// How soon to look again when the cache has not yet caught up with our own write.
+const STALE_RETRY: Duration = Duration::from_millis(100);
+
+/// The reconciler handed to kube-runtime. A panic inside is contained to this host.
+pub async fn reconcile(
+    host: Arc<BareMetalHost>,
+    ctx: Arc<Context>,
+) -> Result<Requeue, ReconcileError> {
+    let key = host_key(&host);
+    match AssertUnwindSafe(reconcile_host(&host, &ctx))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(requeue)) => {
+            ctx.forget_failures(&key);
+            Ok(requeue)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ReconcileError::Panicked { host: key }),
+    }
+}
+
+/// kube-runtime's error policy: per-object exponential backoff (1 s doubling up to 5 min).
+pub fn error_policy(
+    host: Arc<BareMetalHost>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Requeue {
+    let key = host_key(&host);
+    let failures = ctx.count_failure(&key);
+    let delay = backoff(failures);
+    ctx.metrics.reconcile_error();
+    warn!(
+        host = %key,
+        error = %error,
+        cause = ?std::error::Error::source(error).map(|s| ctx.scrub(&host, &s.to_string())),
+        failures,
+        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        "reconcile failed"
+    );
+    Requeue::requeue(delay)
+}
+
+/// `1 s * 2^(n-1)`, capped at 5 minutes.
+pub fn backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    Duration::from_secs(1u64 << exp).min(Duration::from_secs(300))
+}
+
+fn wants_observation(host: &BareMetalHost) -> bool {
+    let paused = host
+        .annotations()
+        .contains_key(crate::api::annotations::PAUSED);
+    let has_finalizer = host.finalizers().iter().any(|f| f == HOST_FINALIZER);
+    !paused && has_finalizer
+}
+
+async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, ReconcileError> {
+    let namespace = host.namespace().unwrap_or_default();
+    let name = host.name_any();
+    let key = host_key(host);
+    if !ctx.leadership.is_leader() {
+        return Ok(Requeue::requeue(ctx.machine.short_delay));
+    }
+    if ctx.is_stale(&key, host.metadata.resource_version.as_deref()) {
+        debug!(host = %key, "cache older than our last write, waiting for it");
+        return Ok(Requeue::requeue(STALE_RETRY));
+    }
+    ctx.metrics.reconcile(&namespace, &name);
+
+    let credentials = super::secrets::read_credentials(&ctx.client, host).await?;
+    match &credentials {
+        CredentialsView::Ok { credentials, .. } => {
+            ctx.remember_password(&key, &credentials.password)
+        }
+        CredentialsView::SecretMissing { .. } => ctx.metrics.incident(Incident::CredentialsMissing),
+        CredentialsView::MissingKey { .. } | CredentialsView::SecretInOtherNamespace { .. } => {
+            ctx.metrics.incident(Incident::CredentialsInvalid)
+        }
+        CredentialsView::NotRequested => {}
+    }
+    let host_ref = statemachine::host_ref(host);
+    let observation = if wants_observation(host) {
+        match ctx.provisioner.observe(&host_ref).await {
+            Ok(o) => o,
+            Err(e) => Observation::Unavailable(ctx.scrub(host, &e.to_string())),
+        }
+    } else {
+        Observation::NotRegistered
+    };
+    if matches!(observation, Observation::Unavailable(_)) {
+        ctx.metrics.incident(Incident::ProvisionerNotReady);
+    }
+    let state = host
+        .status
+        .as_ref()
+        .map(|s| s.provisioning.state)
+        .unwrap_or_default();
+    let config_data = if state == ProvisioningState::Provisioning {
+        super::secrets::read_config_data(&ctx.client, host).await
+    } else {
+        Ok(ConfigData::default())
+    };
+    let capacity = {
+        let hosts = ctx.store.state();
+        ctx.slots.view(
+            &key,
+            hosts.iter().map(AsRef::as_ref),
+            ctx.settings.provisioning_limit,
+        )
+    };
+    let mut input = Input {
+        host,
+        credentials,
+        observation: &observation,
+        now: ctx.clock.now(),
+        capacity,
+        hardware: HardwareFetch::NotFetched,
+        config_data,
+        action_failure: None,
+        settings: &ctx.machine,
+    };
+
+    let mut rng = ctx.take_rng(host);
+    let mut decision = statemachine::decide(&input, &mut rng);
+    let mut accepted_node = None;
+    for _ in 0..MAX_ROUNDS {
+        match &decision.effect {
+            Effect::FetchHardwareDetails if input.hardware == HardwareFetch::NotFetched => {
+                input.hardware = match ctx.provisioner.hardware_details(&host_ref).await {
+                    Ok(Value::Null) => HardwareFetch::Missing,
+                    Ok(details) => HardwareFetch::Found(details),
+                    Err(e) => HardwareFetch::Unavailable(ctx.scrub(host, &e.to_string())),
+                };
+            }
+            Effect::Provisioner(action) if input.action_failure.is_none() => {
+                if !ctx.leadership.is_leader() {
+                    ctx.put_rng(host, rng);
+                    return Ok(Requeue::requeue(ctx.machine.short_delay));
+                }
+                match act(ctx, host, &host_ref, action).await {
+                    Ok(Outcome::Accepted { node_id }) => {
+                        accepted_node = node_id;
+                        break;
+                    }
+                    Ok(Outcome::Busy) => {
+                        debug!(host = %key, action = action.name(), "node locked, retrying shortly");
+                        ctx.put_rng(host, rng);
+                        return Ok(Requeue::requeue(ctx.machine.short_delay));
+                    }
+                    Err(failure) => input.action_failure = Some(failure),
+                }
+            }
+            _ => break,
+        }
+        decision = statemachine::decide(&input, &mut rng);
+    }
+    ctx.put_rng(host, rng);
+
+    if let (Effect::Provisioner(Action::Register(_)), Some(id)) = (&decision.effect, accepted_node)
+        && decision.status.provisioning.id.is_empty()
+    {
+        decision.status.provisioning.id = id;
+        decision.status_changed = true;
+    }
+    if let Effect::WriteHardwareData(hardware) = &decision.effect {
+        write_hardware_data(ctx, host, hardware).await?;
+    }
+    apply(ctx, host, &decision).await
+}
+
+/// Carries out one provisioner action; a refusal becomes the [`ActionFailure`] to re-decide with.
+async fn act(
+    ctx: &Context,
+    host: &BareMetalHost,
+    host_ref: &HostRef,
+    action: &Action,
+) -> Result<Outcome, ActionFailure> {
+    debug!(host = %host_key(host), action = action.name(), "provisioner action");
+    ctx.provisioner
+        .act(host_ref, action)
+        .await
+        .map_err(|e| ActionFailure {
+            action: action.name(),
+            message: ctx.scrub(host, &e.to_string()),
+            transient: e.is_transient(),
+        })
+}
+
+fn api_for<K>(ctx: &Context, namespace: &str) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    Api::namespaced(ctx.client.clone(), namespace)
+}
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
+async fn write_hardware_data(
+    ctx: &Context,
+    host: &BareMetalHost,
+    hardware: &Value,
+) -> Result<(), ReconcileError> {
+    let namespace = host.namespace().unwrap_or_default();
+    let name = host.name_any();
+    let owner = host
+        .controller_owner_ref(&())
+        .map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
+    let body = json!({
+        "apiVersion": "metal3.io/v1alpha1",
+        "kind": "HardwareData",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "finalizers": [HARDWARE_DATA_FINALIZER],
+            "ownerReferences": owner.into_iter().collect::<Vec<_>>(),
+        },
+        "spec": {"hardware": hardware},
+    });
+    let api: Api<HardwareData> = api_for(ctx, &namespace);
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(|source| ReconcileError::WriteHardwareData {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        source,
+    })?;
+    debug!(namespace = %namespace, host = %name, "hardware data written");
+    Ok(())
+}
+
+/// Drops our finalizer from the host's HardwareData so garbage collection can remove it.
+async fn release_hardware_data(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<(), ReconcileError> {
+    let api: Api<HardwareData> = api_for(ctx, namespace);
+    let err = |source| ReconcileError::WriteHardwareData {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        source,
+    };
+    let Some(hd) = api.get_opt(name).await.map_err(err)? else {
+        return Ok(());
+    };
+    if !hd.finalizers().iter().any(|f| f == HARDWARE_DATA_FINALIZER) {
+        return Ok(());
+    }
+    let remaining: Vec<&String> = hd
+        .finalizers()
+        .iter()
+        .filter(|f| *f != HARDWARE_DATA_FINALIZER)
+        .collect();
+    let patch = json!({"metadata": {"finalizers": remaining}});
+    match api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(err(e)),
+    }
+}
+
+async fn apply(
+    ctx: &Context,
+    host: &BareMetalHost,
+    decision: &Decision,
+) -> Result<Requeue, ReconcileError> {
+    let namespace = host.namespace().unwrap_or_default();
+    let name = host.name_any();
+    let key = host_key(host);
+    if !ctx.leadership.is_leader() {
+        return Ok(Requeue::requeue(ctx.machine.short_delay));
+    }
+    let hosts: Api<BareMetalHost> = api_for(ctx, &namespace);
+    // The version each write replaces, so the next reconcile can tell a stale cache.
+    let mut base = host.resource_version();
+    let write_err = |what: &'static str| {
+        let (namespace, name) = (namespace.clone(), name.clone());
+        move |source| ReconcileError::WriteHost {
+            namespace,
+            name,
+            what,
+            source,
+        }
+    };
+
+    if decision.finalizer == FinalizerChange::Add
+        && !host.finalizers().iter().any(|f| f == HOST_FINALIZER)
+    {
+        let mut finalizers = host.finalizers().to_vec();
+        finalizers.push(HOST_FINALIZER.to_owned());
+        // The resourceVersion makes this conditional: a concurrent finalizer change is a 409.
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": host.resource_version()}});
+        match hosts
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(written) => {
+                ctx.note_write(
+                    &key,
+                    base.as_deref(),
+                    written.metadata.resource_version.as_deref(),
+                );
+                base = written.resource_version();
+            }
+            Err(e) if is_conflict(&e) => return Ok(Requeue::requeue(Duration::from_millis(500))),
+            Err(e) => return Err(write_err("finalizer")(e)),
+        }
+        debug!(host = %key, "finalizer added");
+    }
+
+    if !decision.remove_annotations.is_empty() {
+        let nulls: serde_json::Map<String, Value> = decision
+            .remove_annotations
+            .iter()
+            .map(|k| (k.clone(), Value::Null))
+            .collect();
+        let patch = json!({"metadata": {"annotations": nulls}});
+        let written = hosts
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(write_err("annotations"))?;
+        ctx.note_write(
+            &key,
+            base.as_deref(),
+            written.metadata.resource_version.as_deref(),
+        );
+        base = written.resource_version();
+    }
+
+    if decision.status_changed {
+        let old = serde_json::to_value(&host.status).unwrap_or(Value::Null);
+        let new =
+            serde_json::to_value(&decision.status).map_err(|e| ReconcileError::EncodeStatus {
+                host: key.clone(),
+                message: e.to_string(),
+            })?;
+        if let Some(diff) = merge_diff(&old, &new) {
+            let patch = json!({"status": diff});
+            match hosts
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(written) => ctx.note_write(
+                    &key,
+                    base.as_deref(),
+                    written.metadata.resource_version.as_deref(),
+                ),
+                Err(e) if is_not_found(&e) => return Ok(Requeue::await_change()),
+                Err(e) => return Err(write_err("status")(e)),
+            }
+        }
+    }
+
+    if decision.finalizer == FinalizerChange::Remove {
+        release_hardware_data(ctx, &namespace, &name).await?;
+        let remaining: Vec<&String> = host
+            .finalizers()
+            .iter()
+            .filter(|f| *f != HOST_FINALIZER)
+            .collect();
+        let patch = json!({"metadata": {"finalizers": remaining}});
+        match hosts
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(write_err("finalizer")(e)),
+        }
+        ctx.slots.forget(&key);
+        ctx.forget_rng(host);
+        ctx.forget_writes(&key);
+        info!(namespace = %namespace, host = %name, "finalizer removed, host released");
+    }
+
+    ctx.slots.apply(&key, decision.slot);
+    publish_events(ctx, host, decision).await;
+    record_metrics(ctx, &namespace, &name, decision);
+    if let Some((from, to)) = decision.transition {
+        info!(namespace = %namespace, host = %name, from = from.as_str(), to = to.as_str(), cause = %ctx.scrub(host, &decision.cause), "state transition");
+    } else {
+        debug!(namespace = %namespace, host = %name, cause = %ctx.scrub(host, &decision.cause), "reconciled");
+    }
+    Ok(match decision.requeue_after {
+        Some(after) => Requeue::requeue(after),
+        None => Requeue::await_change(),
+    })
+}
+
+async fn publish_events(ctx: &Context, host: &BareMetalHost, decision: &Decision) {
+    if decision.events.is_empty() {
+        return;
+    }
+    let reference: ObjectReference = host.object_ref(&());
+    for ev in &decision.events {
+        let event = Event {
+            type_: match ev.kind {
+                EventKind::Normal => EventType::Normal,
+                EventKind::Warning => EventType::Warning,
+            },
+            reason: ev.reason.to_owned(),
+            note: Some(ctx.scrub(host, &ev.message)),
+            action: ev.reason.to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+            warn!(host = %host_key(host), reason = ev.reason, error = %error, "publishing event failed");
+        }
+    }
+}
+
+fn record_metrics(ctx: &Context, namespace: &str, name: &str, decision: &Decision) {
+    let m = &ctx.metrics;
+    if let Some((from, to)) = decision.transition {
+        m.state_change(from, to);
+    }
+    for note in &decision.notes {
+        match *note {
+            Note::HostError(error_type) => m.host_error(error_type),
+            Note::Delayed(state) => {
+                let delay = if state == ProvisioningState::Deprovisioning {
+                    Delay::Deprovisioning
+                } else {
+                    Delay::Provisioning
+                };
+                m.delayed(delay, namespace, name);
+            }
+            Note::DeleteWithoutDeprovisioning => m.incident(Incident::DeleteWithoutDeprovisioning),
+            Note::DeleteWithoutPoweringOff => m.incident(Incident::DeleteWithoutPoweringOff),
+            Note::DeleteDelayedForDetached => m.incident(Incident::DeleteDelayedForDetached),
+            Note::PowerChange(on) => m.power_change(namespace, name, on),
+            Note::RegistrationRequired => m.incident(Incident::RegistrationRequired),
+            Note::OperationFinished(phase, seconds) => {
+                let op = match phase {
+                    Phase::Register => Operation::Register,
+                    Phase::Inspect => Operation::Inspect,
+                    Phase::Provision => Operation::Provision,
+                    Phase::Deprovision => Operation::Deprovision,
+                };
+                // Seconds fit f64 exactly far beyond any real operation length.
+                #[allow(clippy::cast_precision_loss)]
+                m.operation_duration(op, namespace, name, seconds as f64);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_and_stops_at_five_minutes() {
+        assert_eq!(backoff(0), Duration::from_secs(1));
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(5), Duration::from_secs(16));
+        assert_eq!(backoff(9), Duration::from_secs(256));
+        assert_eq!(backoff(10), Duration::from_secs(300));
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(300));
+    }
+}

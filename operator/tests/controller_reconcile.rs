@@ -1,0 +1,290 @@
+//! Reconciler tests: the real controller against a mocked API server and a provisioner double.
+
+mod controller_support;
+
+use std::time::Duration;
+
+use controller_support::provisioner::FakeProvisioner;
+use controller_support::world::{NS, World, host, secret};
+use serde_json::Value;
+
+const LONG: Duration = Duration::from_secs(20);
+
+fn first_index(
+    requests: &[controller_support::Recorded],
+    pred: impl Fn(&controller_support::Recorded) -> bool,
+) -> Option<usize> {
+    requests.iter().position(pred)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_host_gets_the_finalizer_then_registers_and_reports_upstream_state_strings() {
+    let world = World::start().await;
+    world
+        .api
+        .upsert("secrets", secret("bmc-0", "admin", "pw-0"));
+    world.api.upsert("baremetalhosts", host("host-0", "bmc-0"));
+
+    assert!(
+        world.wait_for_state("host-0", "available", LONG).await,
+        "states: {:?}",
+        world.status_states("host-0")
+    );
+
+    let reqs = world.api.requests();
+    let finalizer = first_index(&reqs, |r| {
+        r.method == "PATCH"
+            && r.path.ends_with("/baremetalhosts/host-0")
+            && r.body.contains("\"baremetalhost.metal3.io\"")
+    })
+    .expect("finalizer patch");
+    let first_status = first_index(&reqs, |r| {
+        r.method == "PATCH" && r.path.ends_with("/baremetalhosts/host-0/status")
+    })
+    .expect("status patch");
+    assert!(
+        finalizer < first_status,
+        "finalizer is added before any status is written"
+    );
+    assert!(
+        reqs.iter()
+            .filter(|r| r.path.ends_with("/baremetalhosts/host-0/status"))
+            .all(|r| r.content_type == "application/merge-patch+json"),
+        "status goes through the status subresource as a merge patch"
+    );
+
+    let states = world.status_states("host-0");
+    let mut seen: Vec<&str> = states
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    seen.dedup();
+    assert_eq!(seen.first(), Some(&"registering"), "{states:?}");
+    assert_eq!(
+        states.iter().filter(|s| *s == "registering").count(),
+        1,
+        "each state is written once: {states:?}"
+    );
+    let pos = |s: &str| seen.iter().position(|x| *x == s);
+    assert!(
+        pos("registering") < pos("inspecting")
+            && pos("inspecting") < pos("preparing")
+            && pos("preparing") < pos("available"),
+        "{seen:?}"
+    );
+
+    assert_eq!(world.provisioner.count("host-0", "register"), 1);
+    assert!(world.provisioner.count("host-0", "inspect") >= 1);
+    let host = world.api.get("baremetalhosts", NS, "host-0").unwrap();
+    assert_ne!(host["status"]["operationalStatus"], "error");
+    assert!(host["status"]["errorType"].is_null(), "{host}");
+    assert_eq!(host["status"]["provisioning"]["ID"], "0000-node-1");
+    let secret = world.api.get("secrets", NS, "bmc-0").unwrap();
+    assert_eq!(
+        secret["metadata"]["labels"]["environment.metal3.io"], "baremetal",
+        "BMC secret is labelled"
+    );
+
+    let hd = world
+        .api
+        .get("hardwaredata", NS, "host-0")
+        .expect("hardware data written");
+    assert_eq!(hd["spec"]["hardware"]["ramMebibytes"], 8192);
+    assert_eq!(hd["metadata"]["ownerReferences"][0]["name"], "host-0");
+    assert_eq!(
+        hd["metadata"]["finalizers"][0],
+        "baremetalhost.metal3.io/hardwareData"
+    );
+
+    let metrics = world.metrics.render().unwrap();
+    assert!(metrics.contains("metal3_provisioning_state_change_total{prev_state=\"registering\",new_state=\"inspecting\"} 1"), "{metrics}");
+    assert!(world.readiness.is_ready());
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_secret_triggers_re_registration_with_the_new_password() {
+    let world = World::start().await;
+    world
+        .api
+        .upsert("secrets", secret("bmc-1", "admin", "old-password"));
+    world.api.upsert("baremetalhosts", host("host-1", "bmc-1"));
+    assert!(
+        world.wait_for_state("host-1", "available", LONG).await,
+        "states: {:?}",
+        world.status_states("host-1")
+    );
+    assert_eq!(world.provisioner.count("host-1", "register"), 1);
+
+    let mut changed = world.api.get("secrets", NS, "bmc-1").unwrap();
+    changed["data"] = secret("bmc-1", "admin", "new-password")["data"].clone();
+    world.api.upsert("secrets", changed);
+
+    let reregistered = world
+        .api
+        .wait_until(LONG, |_| world.provisioner.count("host-1", "register") >= 2)
+        .await;
+    assert!(reregistered, "calls: {:?}", world.provisioner.calls());
+    let last = world
+        .provisioner
+        .calls()
+        .into_iter()
+        .rev()
+        .find(|c| c.action == "register")
+        .unwrap();
+    assert_eq!(last.password.as_deref(), Some("new-password"));
+    assert!(world.wait_for_state("host-1", "available", LONG).await);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_with_a_missing_secret_gets_a_registration_error_while_another_host_progresses() {
+    let world = World::start().await;
+    world
+        .api
+        .upsert("secrets", secret("bmc-good", "admin", "pw"));
+    world
+        .api
+        .upsert("baremetalhosts", host("bad", "does-not-exist"));
+    world.api.upsert("baremetalhosts", host("good", "bmc-good"));
+
+    assert!(
+        world.wait_for_state("good", "available", LONG).await,
+        "states: {:?}",
+        world.status_states("good")
+    );
+    let errored = world
+        .api
+        .wait_until(LONG, |api| {
+            api.get("baremetalhosts", NS, "bad")
+                .is_some_and(|h| h["status"]["errorType"] == "registration error")
+        })
+        .await;
+    assert!(
+        errored,
+        "bad host: {:?}",
+        world.api.get("baremetalhosts", NS, "bad")
+    );
+    let bad = world.api.get("baremetalhosts", NS, "bad").unwrap();
+    assert_eq!(bad["status"]["operationalStatus"], "error");
+    let message = bad["status"]["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("does-not-exist"),
+        "error message names the secret: {message}"
+    );
+    assert_eq!(
+        world.provisioner.count("bad", "register"),
+        0,
+        "nothing is registered without credentials"
+    );
+
+    let warned = world
+        .api
+        .wait_until(LONG, |api| {
+            api.list("events").iter().any(|e| {
+                e["type"] == "Warning"
+                    && e["regarding"]["name"] == "bad"
+                    && e["reportingController"] == "metal3-baremetal-controller"
+            })
+        })
+        .await;
+    assert!(warned, "events: {:?}", world.api.list("events"));
+    let metrics = world.metrics.render().unwrap();
+    assert!(
+        metrics.contains("metal3_host_error_total{error_type=\"registration error\"}"),
+        "{metrics}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_registration_is_an_error_status_and_the_host_is_retried() {
+    let provisioner = FakeProvisioner::default();
+    provisioner.refuse_register("refused", "driver ipmi is not enabled");
+    let world = World::start_with(provisioner).await;
+    world.api.upsert("secrets", secret("bmc-r", "admin", "pw"));
+    world.api.upsert("baremetalhosts", host("refused", "bmc-r"));
+    let errored = world
+        .api
+        .wait_until(LONG, |api| {
+            api.get("baremetalhosts", NS, "refused")
+                .is_some_and(|h| h["status"]["errorType"] == "registration error")
+        })
+        .await;
+    assert!(
+        errored,
+        "host: {:?}",
+        world.api.get("baremetalhosts", NS, "refused")
+    );
+    let h = world.api.get("baremetalhosts", NS, "refused").unwrap();
+    assert!(
+        h["status"]["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .contains("driver ipmi is not enabled"),
+        "{h}"
+    );
+    assert!(h["status"]["errorCount"].as_i64().unwrap_or(0) >= 1);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_host_removes_the_node_and_the_finalizer_last() {
+    let world = World::start().await;
+    world.api.upsert("secrets", secret("bmc-d", "admin", "pw"));
+    world.api.upsert("baremetalhosts", host("doomed", "bmc-d"));
+    assert!(
+        world.wait_for_state("doomed", "available", LONG).await,
+        "states: {:?}",
+        world.status_states("doomed")
+    );
+
+    world.api.delete("baremetalhosts", NS, "doomed");
+    let gone = world
+        .api
+        .wait_until(LONG, |api| {
+            api.get("baremetalhosts", NS, "doomed").is_none()
+        })
+        .await;
+    assert!(
+        gone,
+        "host: {:?} states: {:?}",
+        world.api.get("baremetalhosts", NS, "doomed"),
+        world.status_states("doomed")
+    );
+    assert_eq!(
+        world.provisioner.count("doomed", "delete"),
+        1,
+        "calls: {:?}",
+        world.provisioner.calls()
+    );
+
+    let states = world.status_states("doomed");
+    assert!(states.iter().any(|s| s == "deleting"), "{states:?}");
+    let reqs = world.api.requests();
+    let removal = reqs
+        .iter()
+        .rposition(|r| {
+            r.method == "PATCH"
+                && r.path.ends_with("/baremetalhosts/doomed")
+                && r.body.contains("\"finalizers\":[]")
+        })
+        .expect("finalizer removal patch");
+    let last_status = reqs
+        .iter()
+        .rposition(|r| r.path.ends_with("/baremetalhosts/doomed/status"))
+        .unwrap();
+    assert!(
+        last_status < removal,
+        "finalizer is removed after the last status write"
+    );
+    let hd: Option<Value> = world.api.get("hardwaredata", NS, "doomed");
+    assert!(
+        hd.is_none_or(|h| h["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(|f| f.is_empty())),
+        "hardware data released"
+    );
+    world.stop().await;
+}

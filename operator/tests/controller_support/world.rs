@@ -1,0 +1,163 @@
+//! A running controller against the mocked API server and the provisioner double.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use metal_operator::controller::{self, Clock, ControllerSettings, Leadership, Runtime};
+use metal_operator::statemachine;
+use metal_operator::telemetry::{Metrics, Readiness};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use super::FakeApiServer;
+use super::provisioner::FakeProvisioner;
+
+pub const NS: &str = "metal3";
+
+/// Starts at a fixed instant and moves one second per reading.
+#[derive(Default)]
+pub struct SteppingClock(AtomicI64);
+
+impl Clock for SteppingClock {
+    fn now(&self) -> DateTime<Utc> {
+        let step = self.0.fetch_add(1, Ordering::SeqCst);
+        DateTime::from_timestamp(1_800_000_000 + step, 0).unwrap_or_default()
+    }
+}
+
+pub struct World {
+    pub api: FakeApiServer,
+    pub provisioner: Arc<FakeProvisioner>,
+    pub metrics: Metrics,
+    pub readiness: Readiness,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// State-machine settings with delays short enough for tests.
+pub fn fast_settings() -> statemachine::Settings {
+    statemachine::Settings {
+        short_delay: Duration::from_millis(50),
+        long_delay: Duration::from_millis(80),
+        steady_delay: Duration::from_millis(300),
+        slow_delay: Duration::from_secs(5),
+        missing_secret_delay: Duration::from_millis(200),
+        ..statemachine::Settings::default()
+    }
+}
+
+pub fn secret(name: &str, username: &str, password: &str) -> Value {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    json!({
+        "metadata": {"name": name, "namespace": NS},
+        "type": "Opaque",
+        "data": {"username": b64(username), "password": b64(password)},
+    })
+}
+
+pub fn host(name: &str, secret: &str) -> Value {
+    json!({
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "online": false,
+            "bootMACAddress": "00:11:22:33:44:55",
+            "bmc": {
+                "address": format!("redfish+http://127.0.0.1:8000/redfish/v1/Systems/{name}"),
+                "credentialsName": secret,
+            },
+        },
+    })
+}
+
+impl World {
+    pub async fn start() -> Self {
+        Self::start_with(FakeProvisioner::default()).await
+    }
+
+    pub async fn start_with(provisioner: FakeProvisioner) -> Self {
+        let api = FakeApiServer::start().await;
+        let provisioner = Arc::new(provisioner);
+        let metrics = Metrics::new();
+        let readiness = Readiness::default();
+        let runtime = Runtime {
+            provisioner: provisioner.clone(),
+            metrics: metrics.clone(),
+            readiness: readiness.clone(),
+            clock: Arc::new(SteppingClock::default()),
+            settings: ControllerSettings {
+                watch_namespace: Some(NS.into()),
+                concurrency: 4,
+                provisioning_limit: 20,
+                seed: 7,
+                instance: Some("test-replica".into()),
+            },
+            machine: fast_settings(),
+            leadership: Leadership::always(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let client = api.client();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) = controller::run(client, runtime, shutdown).await {
+                panic!("controller stopped: {error}");
+            }
+        });
+        World {
+            api,
+            provisioner,
+            metrics,
+            readiness,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// The host's `status.provisioning.state`, or None when it has no status (or is gone).
+    pub fn state(&self, name: &str) -> Option<String> {
+        let h = self.api.get("baremetalhosts", NS, name)?;
+        h["status"]["provisioning"]["state"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    pub async fn wait_for_state(&self, name: &str, want: &str, timeout: Duration) -> bool {
+        self.api
+            .wait_until(timeout, |_| self.state(name).as_deref() == Some(want))
+            .await
+    }
+
+    /// Every `status.provisioning.state` written through `/status`, in order.
+    pub fn status_states(&self, name: &str) -> Vec<String> {
+        self.api
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method == "PATCH" && r.path.ends_with(&format!("/baremetalhosts/{name}/status"))
+            })
+            .filter_map(|r| {
+                let v: Value = serde_json::from_str(&r.body).ok()?;
+                v["status"]["provisioning"]["state"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// Stops the controller and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("controller stops within 5 s")
+                .expect("controller task did not panic");
+        }
+    }
+}
