@@ -570,3 +570,45 @@ fn mac_checker_accepts_upper_and_lower_case() {
     assert!(is_mac_address("AA:BB:CC:DD:EE:FF"));
     assert!(is_mac_address("aa:bb:cc:dd:ee:01"));
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Arbitrary user-controlled strings anywhere validation looks never cause a panic, and
+        /// every reported error names a field path.
+        #[test]
+        fn validation_of_arbitrary_strings_never_panics(
+            name in ".{0,40}",
+            mac in ".{0,24}",
+            address in ".{0,48}",
+            device in ".{0,20}",
+            key_suffix in "[a-z/]{0,10}",
+            value in ".{0,60}",
+        ) {
+            let mut host = good_host();
+            host.metadata.name = Some(name);
+            host.spec.boot_mac_address = Some(mac);
+            host.spec.bmc.address = address;
+            host.spec.root_device_hints = Some(RootDeviceHints {
+                device_name: Some(device),
+                ..Default::default()
+            });
+            for key in [
+                format!("reboot.metal3.io{key_suffix}"),
+                annotations::INSPECT.to_string(),
+                annotations::DETACHED.to_string(),
+                annotations::STATUS.to_string(),
+                annotations::HARDWARE_DETAILS.to_string(),
+            ] {
+                annotate(&mut host, &key, &value);
+            }
+            for e in validate_host(&host) {
+                prop_assert!(e.path.starts_with("metadata.") || e.path.starts_with("spec."), "{e}");
+            }
+        }
+    }
+}
