@@ -215,6 +215,77 @@ async fn a_changed_secret_replaces_the_whole_driver_info() {
 }
 
 #[tokio::test]
+async fn an_active_node_keeps_its_driver_and_interfaces_when_re_registered() {
+    let (double, p) = setup("1.115").await;
+    let id = double.seed_node(Some("metal3~worker-0"), "active");
+    double.seed_port(&id, MAC);
+    p.act(
+        &host(Some(&id)),
+        &Action::Register(registration(
+            "redfish://10.0.0.5/redfish/v1/Systems/1",
+            "fp-9",
+        )),
+    )
+    .await
+    .unwrap();
+    let patch = double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .expect("the changed fingerprint is patched");
+    let paths: Vec<String> = patch
+        .body
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/driver_info",
+            "/extra/registration_fingerprint",
+            "/automated_clean",
+            "/properties/capabilities",
+            "/properties/cpu_arch",
+        ],
+        "Ironic refuses driver and interface changes on a deployed node"
+    );
+    assert_eq!(double.node(&id).unwrap()["driver"], "ipmi");
+}
+
+#[tokio::test]
+async fn a_node_found_by_boot_mac_is_renamed_to_the_host() {
+    let (double, p) = setup("1.115").await;
+    let id = double.seed_node(None, "manageable");
+    double.seed_port(&id, MAC);
+    let out = p
+        .act(
+            &host(None),
+            &Action::Register(registration("ipmi://10.0.0.6", "fp-1")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        Outcome::Accepted {
+            node_id: Some(id.clone())
+        }
+    );
+    let node = double.node(&id).unwrap();
+    assert_eq!(node["name"], "metal3~worker-0");
+    assert_eq!(node["driver"], "ipmi");
+    assert_eq!(node["boot_interface"], "ipxe");
+    assert!(
+        !double
+            .lines()
+            .iter()
+            .any(|l| l == "POST /v1/nodes" || l == "POST /v1/ports")
+    );
+}
+
+#[tokio::test]
 async fn registration_with_a_bad_bmc_address_is_refused_before_any_call() {
     let (double, p) = setup("1.115").await;
     let err = p
@@ -1111,4 +1182,46 @@ async fn the_bmc_password_never_reaches_logs_debug_output_or_errors() {
         "the subscriber captured the provisioner's logs"
     );
     assert!(!text.contains("s3cret-pw"), "password leaked:\n{text}");
+}
+
+fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "[a-z0-9:. -]{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        let keys = prop_oneof![
+            Just("interfaces".to_string()),
+            Just("disks".to_string()),
+            Just("cpu".to_string()),
+            Just("lldp".to_string()),
+            Just("pci_devices".to_string()),
+            Just("system_vendor".to_string()),
+            Just("boot".to_string()),
+            Just("memory".to_string()),
+            Just("name".to_string()),
+            Just("frequency".to_string()),
+            Just("parsed_lldp".to_string()),
+            "[a-z_]{1,8}",
+        ];
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            proptest::collection::btree_map(keys, inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_inventory_shape_converts_without_panicking(inventory in arbitrary_json(), plugin in arbitrary_json()) {
+        let hw = metal_operator::provisioner::ironic::hardware_details(&inventory, &plugin);
+        proptest::prop_assert!(hw.is_object());
+    }
 }
