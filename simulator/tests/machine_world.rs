@@ -41,6 +41,11 @@ fn hosts_are_found_by_name_system_id_and_socket() {
     assert!(w.host_by_name("nope").is_none());
     let shared: Vec<&str> = w.hosts_at(h.bmc.socket).map(|h| h.name.as_str()).collect();
     assert_eq!(shared, ["w-0", "w-1", "w-2"]);
+    assert_eq!(w.host_by_bmc_address(&h.bmc.address()).unwrap().name, "w-1");
+    assert_eq!(
+        w.host_by_bmc_address("ipmi://127.0.0.1:7001").unwrap().name,
+        "w-ipmi-1"
+    );
     let ipmi = w.host_by_name("w-ipmi-1").unwrap();
     assert_eq!(ipmi.bmc.socket.to_string(), "127.0.0.1:7001");
     assert!(

@@ -38,7 +38,8 @@
 //! **Runtime.** A [`World`] holds every [`Host`] (`Arc<Host>`: name, labels, [`HardwareProfile`],
 //! [`BmcEndpoint`] with protocol, socket, system id and [`Credentials`], a `Mutex<Machine>` and its
 //! faults). Shells use:
-//! - lookups: `world.host_by_system_id(id)`, `host_by_name`, `hosts_at(local_socket)`, `listeners()`;
+//! - lookups: `world.host_by_system_id(id)`, `host_by_name`, `host_by_bmc_address`, `hosts_at(local_socket)`,
+//!   `listeners()`;
 //! - `host.fault_verdict(FaultKind::HttpRequest | IpmiPacket, now)` at the facade (see [`crate::fault`]);
 //! - `host.power_action(now, |m| m.power_on(now))` for power requests (applies power faults);
 //! - `host.with_machine(now, |m| …)` for everything else (ticks, runs, publishes events);

@@ -334,7 +334,9 @@ impl World {
         clock: SimClock,
         specs: Vec<HostSpec>,
     ) -> Result<World, WorldError> {
-        let (events, _) = broadcast::channel(4096);
+        // Room for a few events per host, so a fleet-wide power-on does not overrun a subscriber
+        // that keeps up on average.
+        let (events, _) = broadcast::channel(specs.len().saturating_mul(4).clamp(4096, 65_536));
         let mut by_name = HashMap::with_capacity(specs.len());
         let mut by_system_id = HashMap::with_capacity(specs.len());
         let mut by_socket: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
@@ -445,6 +447,11 @@ impl World {
         self.by_system_id.get(id).and_then(|&i| self.hosts.get(i))
     }
 
+    /// The host whose `spec.bmc.address` is exactly `address` (a linear scan: for tools, not hot paths).
+    pub fn host_by_bmc_address(&self, address: &str) -> Option<&Arc<Host>> {
+        self.hosts.iter().find(|h| h.bmc.address() == address)
+    }
+
     /// The hosts whose BMC listens on `socket` (several Redfish systems, or one IPMI BMC).
     pub fn hosts_at(&self, socket: SocketAddr) -> impl Iterator<Item = &Arc<Host>> {
         self.by_socket
@@ -475,7 +482,9 @@ impl World {
     }
 
     /// Subscribes to every host's machine events from now on (the agent's hook: watch for
-    /// `MachineEvent::Booted` with `BootOutcome::Ramdisk`). A slow subscriber loses the oldest events.
+    /// `MachineEvent::Booted` with `BootOutcome::Ramdisk`). A subscriber that falls behind by more
+    /// than the channel's capacity (4 events per host, at least 4096) gets `RecvError::Lagged` and
+    /// should re-read `host.view(now).last_boot` (its `count` tells a missed boot from a seen one).
     pub fn subscribe(&self) -> broadcast::Receiver<HostEvent> {
         self.events.subscribe()
     }
