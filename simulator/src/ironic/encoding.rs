@@ -76,6 +76,9 @@ impl serde_json::ser::Formatter for PythonStyle {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        if fragment.is_ascii() {
+            return w.write_all(fragment.as_bytes());
+        }
         for c in fragment.chars() {
             if c.is_ascii() {
                 let mut buf = [0u8; 1];

@@ -561,6 +561,20 @@ impl Node {
 
     /// The document a client sees: full (`detail`), a plain listing, or `fields`, gated by version.
     pub fn render(&self, base: &str, version: Version, shape: &Shape) -> Doc {
+        if *shape == Shape::List {
+            // The hot path of `GET /v1/nodes`: build only the listed keys.
+            let mut d = Doc(Vec::with_capacity(7));
+            d.put("uuid", self.uuid.to_string());
+            d.put("instance_uuid", self.misc("instance_uuid"));
+            d.put("maintenance", self.maintenance);
+            d.put("power_state", self.power_state.map(PowerState::as_str));
+            d.put("provision_state", self.provision_state.as_str());
+            if version.at_least(node_field_min_version("name")) {
+                d.put("name", self.name.clone());
+            }
+            d.put("links", links(base, &format!("nodes/{}", self.uuid)));
+            return d;
+        }
         let mut d = self.document(base);
         d.0.retain(|(k, _)| version.at_least(node_field_min_version(k)));
         match shape {

@@ -122,7 +122,11 @@ fn list_inner(
     };
     let mut out = Vec::new();
     for n in nodes {
-        let doc = n.document("");
+        let doc = if filters.is_empty() {
+            Doc::new()
+        } else {
+            n.document("")
+        };
         let mut keep = true;
         for (k, v) in &filters {
             keep &= match k.as_str() {

@@ -1,0 +1,183 @@
+//! Benchmarks (run by scripts/bench-ironic.sh; ignored in `make test`): `wrk -t1 -c8 -d10s` on
+//! GET /v1/nodes (10 nodes, latest) and one fake-hardware node's full lifecycle, mock vs real Ironic.
+
+#[path = "ironic_real.rs"]
+mod ironic_real;
+mod support;
+
+use chrono::Utc;
+use metal_sim::ironic::conductor::{Settings, Timings};
+use metal_sim::ironic::{AppState, Clock};
+use serde_json::{Value, json};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+async fn send(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> Value {
+    let mut req = http
+        .request(method, url)
+        .header("X-OpenStack-Ironic-API-Version", "latest");
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let text = req
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("body");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Drives one node enroll → manageable → available → active → available; returns the wall time.
+async fn lifecycle(http: &reqwest::Client, base: &str, name: &str) -> Duration {
+    let start = Instant::now();
+    send(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/v1/nodes"),
+        Some(json!({"driver": "fake-hardware", "name": name})),
+    )
+    .await;
+    for (target, want) in [
+        ("manage", "manageable"),
+        ("provide", "available"),
+        ("active", "active"),
+        ("deleted", "available"),
+    ] {
+        send(
+            http,
+            reqwest::Method::PUT,
+            format!("{base}/v1/nodes/{name}/states/provision"),
+            Some(json!({"target": target})),
+        )
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let n = send(
+                http,
+                reqwest::Method::GET,
+                format!("{base}/v1/nodes/{name}"),
+                None,
+            )
+            .await;
+            if n["provision_state"] == want
+                && n["target_provision_state"].is_null()
+                && n["reservation"].is_null()
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{base}: {name} stuck on the way to {want}: {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    start.elapsed()
+}
+
+fn wrk(url: &str) -> f64 {
+    let Some(wrk) = support::peer("wrk") else {
+        return 0.0;
+    };
+    let out = Command::new(wrk)
+        .args([
+            "-t1",
+            "-c8",
+            "-d10s",
+            "-H",
+            "X-OpenStack-Ironic-API-Version: latest",
+            &format!("{url}/v1/nodes"),
+        ])
+        .output()
+        .expect("wrk");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{text}");
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("Requests/sec:")
+                .map(|v| v.trim().parse::<f64>().unwrap_or(0.0))
+        })
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run scripts/bench-ironic.sh"]
+async fn bench_mock_against_real_ironic() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(real) = tokio::task::spawn_blocking(|| ironic_real::RealIronic::start(false))
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let clock: Clock = Arc::new(Utc::now);
+    let state = AppState::new(
+        Settings {
+            timings: Timings::instant(),
+            automated_clean: false,
+        },
+        3,
+        clock,
+    )
+    .expect("mock");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mock = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
+    let http = reqwest::Client::new();
+
+    let mock_life = lifecycle(&http, &mock, "life").await;
+    let real_life = lifecycle(&http, &real.url, "life").await;
+    for base in [&mock, &real.url] {
+        // "life" is already one node; nine more make ten.
+        for i in 0..9 {
+            send(
+                &http,
+                reqwest::Method::POST,
+                format!("{base}/v1/nodes"),
+                Some(json!({"driver": "fake-hardware", "name": format!("b{i}")})),
+            )
+            .await;
+        }
+    }
+    let real_rps = {
+        let u = real.url.clone();
+        tokio::task::spawn_blocking(move || wrk(&u))
+            .await
+            .expect("wrk real")
+    };
+    let mock_rps = {
+        let u = mock.clone();
+        tokio::task::spawn_blocking(move || wrk(&u))
+            .await
+            .expect("wrk mock")
+    };
+    server.abort();
+    drop(real);
+    let ratio = if real_rps > 0.0 {
+        mock_rps / real_rps
+    } else {
+        f64::NAN
+    };
+    println!("| measurement | mock Ironic | real Ironic 39.0.0 | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| GET /v1/nodes, 10 nodes, latest, wrk -t1 -c8 -d10s | {mock_rps:.0} req/s | {real_rps:.0} req/s | {ratio:.1}x |"
+    );
+    println!(
+        "| one fake-hardware node enroll→active→available (no simulated delays in the mock) | {:.3} s | {:.3} s | {:.1}x |",
+        mock_life.as_secs_f64(),
+        real_life.as_secs_f64(),
+        real_life.as_secs_f64() / mock_life.as_secs_f64().max(1e-6)
+    );
+    assert!(mock_rps > 0.0 && real_rps > 0.0, "wrk produced no figures");
+}
