@@ -196,3 +196,14 @@ fn every_example_fleet_in_the_repository_is_valid_and_builds_a_world() {
         "expected the demo and at least two more examples in {dir:?}"
     );
 }
+
+#[test]
+fn absurd_sizes_are_refused_instead_of_exhausting_memory() {
+    let (line, _, message) = error_of("groups:\n  - name: n-{index}\n    count: 4000000000\n");
+    assert_eq!(line, 2);
+    assert!(message.contains("at most 100000 hosts"), "{message}");
+    let text = "profiles:\n  huge:\n    vendor: V\n    model: M\n    bios: {vendor: V, version: '1', date: '2025-01-01'}\n    cpu: {arch: x86_64, model: C, count: 1, cores: 1, threads_per_core: 1, mhz: 1000, flags: []}\n    memory: {total_mib: 1024, dimms: 1, speed_mts: 2400}\n    nics: []\n    disks: []\n    pcie: [{class: gpu, count: 100000, vendor: V, model: G, vendor_id: '0x1', device_id: '0x2'}]\ngroups:\n  - name: h\n    profile: huge\n";
+    let (line, _, message) = error_of(text);
+    assert_eq!(line, 13);
+    assert!(message.contains("at most 64 PCIe devices"), "{message}");
+}

@@ -29,6 +29,9 @@ pub use profiles::{
 /// 1 IPMI, one of them a GPU server.
 pub const DEMO_FLEET: &str = include_str!("../../../fleets/demo.yaml");
 
+/// Largest fleet accepted (memory stays bounded whatever the file says).
+pub const MAX_HOSTS: u64 = 100_000;
+
 /// A fleet file as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -381,6 +384,16 @@ fn expand(file: &FleetFile) -> Result<Vec<HostSpec>, Problem> {
                 ),
             )
         })?;
+        template.validate().map_err(|why| {
+            Problem::new(
+                "profile",
+                Some(&g.profile),
+                format!("profile {:?}: {why}", g.profile),
+            )
+        })?;
+        if u64::from(g.count) + planned.len() as u64 > MAX_HOSTS {
+            return Err(at_name(format!("a fleet has at most {MAX_HOSTS} hosts")));
+        }
         if g.bmc.username.is_empty() || g.bmc.password.is_empty() {
             return Err(Problem::new(
                 "bmc",

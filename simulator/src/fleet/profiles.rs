@@ -116,6 +116,29 @@ pub struct HostIdentity {
 }
 
 impl ProfileTemplate {
+    /// Checks the sizes a generated host can have (bounded, so a typo cannot exhaust memory).
+    pub fn validate(&self) -> Result<(), String> {
+        let gpus: u64 = self.pcie.iter().map(|p| u64::from(p.count)).sum();
+        let checks = [
+            (
+                self.cpu.count >= 1 && self.cpu.count <= 16,
+                "cpu.count must be 1..=16",
+            ),
+            (
+                self.cpu.cores >= 1 && self.cpu.threads_per_core >= 1,
+                "cpu.cores and cpu.threads_per_core must be at least 1",
+            ),
+            (self.memory.dimms >= 1, "memory.dimms must be at least 1"),
+            (self.nics.len() <= 32, "at most 32 NICs"),
+            (self.disks.len() <= 64, "at most 64 disks"),
+            (gpus <= 64, "at most 64 PCIe devices"),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, why)) => Err((*why).to_string()),
+            None => Ok(()),
+        }
+    }
+
     /// Generates one host's concrete hardware from this template, drawing identities from `rng`
     /// (the host's `"profile"` stream). MACs are `02:SS:II:II:II:NN` (locally administered; seed byte,
     /// 24-bit host index, NIC index) so they are unique within a fleet of up to 16 M hosts.
@@ -153,7 +176,7 @@ impl ProfileTemplate {
                 }),
             })
             .collect();
-        let (mut sd, mut nvme) = (0u8, 0u32);
+        let (mut sd, mut nvme) = (0u32, 0u32);
         let disks = self
             .disks
             .iter()
@@ -164,7 +187,7 @@ impl ProfileTemplate {
                     format!("/dev/nvme{}n1", nvme - 1)
                 } else {
                     sd += 1;
-                    format!("/dev/sd{}", char::from(b'a' + (sd - 1) % 26))
+                    format!("/dev/sd{}", sd_letters(sd - 1))
                 };
                 let mut wwn = String::from("0x5");
                 for _ in 0..15 {
@@ -230,6 +253,16 @@ impl ProfileTemplate {
     }
 }
 
+/// `sda`, …, `sdz`, `sdaa`, … as Linux names them.
+fn sd_letters(n: u32) -> String {
+    let letter = |k: u32| char::from(b'a' + (k % 26) as u8);
+    if n < 26 {
+        letter(n).to_string()
+    } else {
+        format!("{}{}", letter(n / 26 - 1), letter(n))
+    }
+}
+
 fn initials(vendor: &str) -> String {
     let s: String = vendor
         .chars()
@@ -263,6 +296,15 @@ mod tests {
         assert_eq!(hw.gpu_count(), 4);
         assert_eq!(hw.firmware[0].id, "BIOS");
         assert_eq!(hw.disks[1].name, "/dev/nvme1n1");
+    }
+
+    #[test]
+    fn scsi_disk_names_continue_after_sdz_like_linux() {
+        let names: Vec<String> = [0, 25, 26, 27, 51, 52]
+            .into_iter()
+            .map(sd_letters)
+            .collect();
+        assert_eq!(names, ["a", "z", "aa", "ab", "az", "ba"]);
     }
 
     #[test]
