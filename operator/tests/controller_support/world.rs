@@ -78,6 +78,11 @@ impl World {
     }
 
     pub async fn start_with(provisioner: FakeProvisioner) -> Self {
+        Self::start_led(provisioner, Leadership::always()).await
+    }
+
+    /// Starts a controller that acts only while `leadership` is held.
+    pub async fn start_led(provisioner: FakeProvisioner, leadership: Leadership) -> Self {
         let api = FakeApiServer::start().await;
         let provisioner = Arc::new(provisioner);
         let metrics = Metrics::new();
@@ -95,7 +100,7 @@ impl World {
                 instance: Some("test-replica".into()),
             },
             machine: fast_settings(),
-            leadership: Leadership::always(),
+            leadership,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let client = api.client();
