@@ -1,7 +1,7 @@
 //! Benchmarks (run by scripts/bench-ironic.sh; ignored in `make test`): `wrk -t1 -c8 -d10s` on
 //! GET /v1/nodes (10 nodes, latest) and one fake-hardware node's full lifecycle, mock vs real Ironic.
 
-#[path = "ironic_real.rs"]
+#[path = "ironic_real/mod.rs"]
 mod ironic_real;
 mod support;
 

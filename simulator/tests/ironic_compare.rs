@@ -2,7 +2,7 @@
 //! same status codes, same state sequences, same key sets, same error texts. Differences we keep are
 //! listed in docs/ironic-differences.md and in `KNOWN_DIFFERENCES` below.
 
-#[path = "ironic_real.rs"]
+#[path = "ironic_real/mod.rs"]
 mod ironic_real;
 mod support;
 

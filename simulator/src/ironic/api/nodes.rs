@@ -133,7 +133,7 @@ fn list_inner(
                 "maintenance" | "retired" => {
                     doc.get(k).and_then(Value::as_bool) == Some(bool_of(v)?)
                 }
-                "associated" => !doc.get("instance_uuid").is_none_or(Value::is_null) == bool_of(v)?,
+                "associated" => doc.get("instance_uuid").is_some_and(|u| !u.is_null()) == bool_of(v)?,
                 "description_contains" => doc
                     .get("description")
                     .and_then(Value::as_str)

@@ -1,5 +1,5 @@
 //! Starts real OpenStack Ironic (standalone, SQLite, noauth, fake-hardware) for comparison tests and benches.
-//! Included by `ironic_*.rs` tests with `#[path]`; on its own it is an empty test target.
+//! Included by `ironic_*.rs` tests with `#[path]` (a folder, so cargo does not build it as a test target).
 #![allow(dead_code)]
 
 use std::io::Write;
