@@ -287,3 +287,72 @@ async fn power_ack_without_effect_answers_success_but_leaves_the_machine_off() {
     assert_eq!(b.view(0).power, PowerState::Off);
     assert!(!c.power_status().await.unwrap());
 }
+
+#[tokio::test]
+async fn latency_fault_delays_every_answer() {
+    let faulty = "    faults: {latency: {min: 150ms, max: 150ms}}\n";
+    let b = Bmcs::start_yaml(&fleet_yaml(1, 0.01, faulty), &["127.0.0.1"]).await;
+    let mut cfg = config(&b, 0, 17, "password");
+    cfg.timeout = Duration::from_secs(2);
+    let mut c = Client::new(cfg, ChaCha8Rng::seed_from_u64(13))
+        .await
+        .unwrap();
+    c.open_session().await.unwrap();
+    let start = std::time::Instant::now();
+    assert!(!c.power_status().await.unwrap());
+    assert!(
+        start.elapsed() >= Duration::from_millis(140),
+        "answered after {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_window_silences_the_bmc() {
+    let faulty = "    faults: {unreachable: [{from: 0s}]}\n";
+    let b = Bmcs::start_yaml(&fleet_yaml(1, 0.01, faulty), &["127.0.0.1"]).await;
+    let mut cfg = config(&b, 0, 3, "password");
+    cfg.timeout = Duration::from_millis(100);
+    cfg.retries = 1;
+    let mut c = Client::new(cfg, ChaCha8Rng::seed_from_u64(14))
+        .await
+        .unwrap();
+    assert!(matches!(
+        c.open_session().await,
+        Err(ClientError::Timeout { attempts: 2, .. })
+    ));
+    assert_eq!(b.counters[0].answered(), 0);
+}
+
+#[tokio::test]
+async fn every_offered_suite_opens_a_session_with_our_client() {
+    let b = Bmcs::start(1).await;
+    for suite in [1u8, 2, 3, 15, 16, 17] {
+        let mut c = Client::new(
+            config(&b, 0, suite, "password"),
+            ChaCha8Rng::seed_from_u64(u64::from(suite)),
+        )
+        .await
+        .unwrap();
+        c.open_session()
+            .await
+            .unwrap_or_else(|e| panic!("suite {suite}: {e}"));
+        assert!(!c.power_status().await.unwrap(), "suite {suite}");
+        c.close().await.unwrap();
+    }
+    let mut c = Client::new(config(&b, 0, 0, "password"), ChaCha8Rng::seed_from_u64(0))
+        .await
+        .unwrap();
+    let err = c.open_session().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Refused {
+                stage: "Open Session",
+                status: 0x11,
+                ..
+            }
+        ),
+        "suite 0 is not offered: {err}"
+    );
+}

@@ -1,6 +1,8 @@
 //! Shared by the IPMI integration tests: a world of IPMI hosts served on ephemeral loopback ports.
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
