@@ -1,0 +1,252 @@
+//! The mock Ironic's redfish driver against our fake Redfish BMC over the wire: power and boot device
+//! really change on the simulated machine, and BMC faults surface as Ironic surfaces them.
+
+#[path = "redfish_fixture.rs"]
+mod fixture;
+mod support;
+
+use chrono::{TimeDelta, Utc};
+use metal_sim::ironic::conductor::{Settings, Timings};
+use metal_sim::ironic::{AppState, Clock};
+use metal_sim::machine::Timing;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Mock {
+    url: String,
+    http: reqwest::Client,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start_mock() -> Mock {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let clock: Clock = Arc::new(Utc::now);
+    let mut timings = Timings::fake_hardware();
+    timings.power_sync = TimeDelta::milliseconds(100);
+    let state = AppState::new(
+        Settings {
+            timings,
+            automated_clean: true,
+        },
+        5,
+        clock,
+    )
+    .expect("mock");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    Mock {
+        url,
+        http: reqwest::Client::new(),
+        task: tokio::spawn(metal_sim::ironic::serve(listener, state)),
+    }
+}
+
+impl Mock {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("X-OpenStack-Ironic-API-Version", "latest");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("text");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn provision(&self, node: &str, target: &str) -> Value {
+        let (status, body) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v1/nodes/{node}/states/provision"),
+                Some(json!({"target": target})),
+            )
+            .await;
+        assert_eq!(status, 202, "{target}: {body}");
+        self.settle(node).await
+    }
+
+    async fn settle(&self, node: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let (_, n) = self
+                .call(reqwest::Method::GET, &format!("/v1/nodes/{node}"), None)
+                .await;
+            if n["target_power_state"].is_null()
+                && n["reservation"].is_null()
+                && (n["target_provision_state"].is_null() || n["last_error"].is_string())
+            {
+                return n;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "node {node} did not settle: {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn bmc_system(server: &fixture::Server) -> Value {
+    let url = format!(
+        "{}/redfish/v1/Systems/{}",
+        server.base_url(),
+        fixture::system_id(&server.world)
+    );
+    reqwest::Client::new()
+        .get(url)
+        .basic_auth(fixture::USER, Some(fixture::PASSWORD))
+        .send()
+        .await
+        .expect("bmc")
+        .json()
+        .await
+        .expect("json")
+}
+
+fn driver_info(server: &fixture::Server, password: &str) -> Value {
+    json!({
+        "redfish_address": server.base_url(),
+        "redfish_system_id": format!("/redfish/v1/Systems/{}", fixture::system_id(&server.world)),
+        "redfish_username": fixture::USER,
+        "redfish_password": password,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redfish_node_is_provisioned_through_the_fake_bmc_over_the_wire() {
+    let server = fixture::Server::start(1, false, Timing::instant()).await;
+    let mock = start_mock().await;
+    let (status, node) = mock
+        .call(reqwest::Method::POST, "/v1/nodes", Some(json!({"driver": "redfish", "name": "rf-1", "driver_info": driver_info(&server, fixture::PASSWORD)})))
+        .await;
+    assert_eq!(status, 201, "{node}");
+    assert_eq!(node["driver_info"]["redfish_password"], "******");
+    let n = mock.provision("rf-1", "manage").await;
+    assert_eq!(n["provision_state"], "manageable", "{n}");
+    let bmc_power = bmc_system(&server).await["PowerState"].clone();
+    let expected = if bmc_power == "On" {
+        "power on"
+    } else {
+        "power off"
+    };
+    assert_eq!(n["power_state"], expected, "power state read over Redfish");
+    let n = mock.provision("rf-1", "inspect").await;
+    assert_eq!(n["provision_state"], "manageable", "{n}");
+    let (status, inv) = mock
+        .call(reqwest::Method::GET, "/v1/nodes/rf-1/inventory", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        inv["inventory"]["system_vendor"]["manufacturer"], "Contoso",
+        "{inv}"
+    );
+    let n = mock.provision("rf-1", "provide").await;
+    assert_eq!(n["provision_state"], "available", "{n}");
+    let n = mock.provision("rf-1", "active").await;
+    assert_eq!(n["provision_state"], "active", "{n}");
+    assert_eq!(n["power_state"], "power on");
+    let sys = bmc_system(&server).await;
+    assert_eq!(sys["PowerState"], "On", "{sys}");
+    assert_eq!(sys["Boot"]["BootSourceOverrideTarget"], "Hdd", "{sys}");
+    let (status, _) = mock
+        .call(
+            reqwest::Method::PUT,
+            "/v1/nodes/rf-1/states/power",
+            Some(json!({"target": "power off"})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let n = mock.settle("rf-1").await;
+    assert_eq!(n["power_state"], "power off");
+    assert_eq!(bmc_system(&server).await["PowerState"], "Off");
+    let n = mock.provision("rf-1", "deleted").await;
+    assert_eq!(n["provision_state"], "available", "{n}");
+    assert_eq!(bmc_system(&server).await["PowerState"], "Off");
+    mock.task.abort();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_bmc_password_sends_manage_back_to_enroll_with_last_error() {
+    let server = fixture::Server::start(1, false, Timing::instant()).await;
+    let mock = start_mock().await;
+    mock.call(reqwest::Method::POST, "/v1/nodes", Some(json!({"driver": "redfish", "name": "rf-bad", "driver_info": driver_info(&server, "wrong")}))).await;
+    let n = mock.provision("rf-bad", "manage").await;
+    assert_eq!(n["provision_state"], "enroll", "{n}");
+    let err = n["last_error"].as_str().expect("last_error");
+    assert!(
+        err.starts_with("Failed to get power state for node") && err.contains("returned code 401"),
+        "{err}"
+    );
+    mock.task.abort();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_bmc_becomes_a_power_failure_and_recovers_when_it_returns() {
+    let server = fixture::Server::start(1, false, Timing::instant()).await;
+    let address = server.address;
+    let info = driver_info(&server, fixture::PASSWORD);
+    let mock = start_mock().await;
+    mock.call(
+        reqwest::Method::POST,
+        "/v1/nodes",
+        Some(json!({"driver": "redfish", "name": "rf-2", "driver_info": info})),
+    )
+    .await;
+    assert_eq!(
+        mock.provision("rf-2", "manage").await["provision_state"],
+        "manageable"
+    );
+    let world = server.world.clone();
+    server.stop().await;
+    let start = Instant::now();
+    let n = loop {
+        let (_, n) = mock
+            .call(reqwest::Method::GET, "/v1/nodes/rf-2", None)
+            .await;
+        if n["fault"] == "power failure" {
+            break n;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no power failure: {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(n["maintenance"], true);
+    assert!(
+        n["maintenance_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("Switching node to maintenance mode")),
+        "{n}"
+    );
+    // The BMC comes back on the same address: the next sync clears the fault.
+    let listener = std::net::TcpListener::bind(address).expect("rebind");
+    let app = metal_sim::redfish::app(fixture::state(&world));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(metal_sim::redfish::serve(listener, app, None, stop.clone()));
+    let start = Instant::now();
+    loop {
+        let (_, n) = mock
+            .call(reqwest::Method::GET, "/v1/nodes/rf-2", None)
+            .await;
+        if n["fault"].is_null() && n["maintenance"] == false {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "fault not cleared: {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    mock.task.abort();
+}
