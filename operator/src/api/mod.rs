@@ -1,4 +1,5 @@
 //! `metal3.io/v1alpha1` API types.
+#![warn(missing_docs)]
 
 pub mod annotations;
 pub mod baremetalhost;

@@ -12,32 +12,43 @@ pub enum ProvisioningState {
     #[default]
     #[serde(rename = "")]
     None,
+    /// No BMC details yet: the host is only known, not managed.
     #[serde(rename = "unmanaged")]
     Unmanaged,
+    /// Enrolling the node in the provisioner and checking BMC credentials.
     #[serde(rename = "registering")]
     Registering,
     /// Legacy state that passes straight to `preparing`.
     #[serde(rename = "match profile")]
     MatchProfile,
+    /// Collecting the hardware inventory.
     #[serde(rename = "inspecting")]
     Inspecting,
+    /// Applying RAID, BIOS and firmware settings (manual cleaning).
     #[serde(rename = "preparing")]
     Preparing,
     /// Deprecated alias of `available`, still accepted and handled the same way.
     #[serde(rename = "ready")]
     Ready,
+    /// Ready to be provisioned.
     #[serde(rename = "available")]
     Available,
+    /// Writing the image to the host.
     #[serde(rename = "provisioning")]
     Provisioning,
+    /// Running the provisioned image.
     #[serde(rename = "provisioned")]
     Provisioned,
+    /// Deployed by something else; only power is managed.
     #[serde(rename = "externally provisioned")]
     ExternallyProvisioned,
+    /// Removing the image and cleaning the disks.
     #[serde(rename = "deprovisioning")]
     Deprovisioning,
+    /// Powering the host off before deleting it.
     #[serde(rename = "powering off before delete")]
     PoweringOffBeforeDelete,
+    /// Removing the node from the provisioner before the object goes away.
     #[serde(rename = "deleting")]
     Deleting,
 }
@@ -99,23 +110,31 @@ impl fmt::Display for ProvisioningState {
 )]
 pub enum OperationalStatus {
     #[default]
+    /// Not yet determined (the empty string).
     #[serde(rename = "")]
     Unknown,
+    /// Healthy.
     #[serde(rename = "OK")]
     Ok,
+    /// Known but lacking BMC details.
     #[serde(rename = "discovered")]
     Discovered,
+    /// The last action failed; see errorType and errorMessage.
     #[serde(rename = "error")]
     Error,
+    /// Waiting for provisioning capacity.
     #[serde(rename = "delayed")]
     Delayed,
+    /// Removed from the provisioner on purpose (detached annotation).
     #[serde(rename = "detached")]
     Detached,
+    /// Applying updates to a provisioned host.
     #[serde(rename = "servicing")]
     Servicing,
 }
 
 impl OperationalStatus {
+    /// Every status, in upstream's enum order.
     pub const ALL: [OperationalStatus; 7] = [
         Self::Unknown,
         Self::Ok,
@@ -126,6 +145,7 @@ impl OperationalStatus {
         Self::Servicing,
     ];
 
+    /// The exact wire string.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unknown => "",
@@ -148,18 +168,25 @@ impl fmt::Display for OperationalStatus {
 /// `status.errorType`: the class of the current error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ErrorType {
+    /// Registration failed for a host that is already provisioned.
     #[serde(rename = "provisioned registration error")]
     ProvisionedRegistration,
+    /// Enrollment or BMC credential check failed.
     #[serde(rename = "registration error")]
     Registration,
+    /// Hardware inspection failed.
     #[serde(rename = "inspection error")]
     Inspection,
+    /// Applying RAID/BIOS/firmware settings failed.
     #[serde(rename = "preparation error")]
     Preparation,
+    /// Deploying or removing the image failed.
     #[serde(rename = "provisioning error")]
     Provisioning,
+    /// Changing the power state failed.
     #[serde(rename = "power management error")]
     PowerManagement,
+    /// Servicing a provisioned host failed.
     #[serde(rename = "servicing error")]
     Servicing,
     /// Exists upstream in Go but not in the CRD enum; we add it to ours so it can be stored.
@@ -168,6 +195,7 @@ pub enum ErrorType {
 }
 
 impl ErrorType {
+    /// Every error type, in upstream's order, plus `detach error`.
     pub const ALL: [ErrorType; 8] = [
         Self::ProvisionedRegistration,
         Self::Registration,
@@ -179,6 +207,7 @@ impl ErrorType {
         Self::Detach,
     ];
 
+    /// The exact wire string.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ProvisionedRegistration => "provisioned registration error",
