@@ -200,12 +200,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut ironic = ClientConfig::new(ironic_endpoint);
     ironic.ca_pem = ca_pem;
     ironic.basic_auth = basic_auth;
-    if ironic_insecure {
-        // The Ironic client verifies certificates unconditionally; refuse rather than pretend.
-        anyhow::bail!(
-            "IRONIC_INSECURE is not supported by this build's Ironic client; pass the CA with IRONIC_CACERT_FILE"
-        );
-    }
+    ironic.insecure = ironic_insecure;
     let client = Arc::new(IronicClient::new(ironic).context("building the Ironic client")?);
     let deploy_images = DeployImages {
         kernel_url: deploy_kernel_url,
@@ -303,7 +298,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         leadership,
     };
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
         info!("shutdown requested");
     };
     let result = controller::run(kube_client, runtime, shutdown).await;
@@ -312,6 +307,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }
     result.context("controller stopped")
+}
+
+/// SIGINT or SIGTERM (what Kubernetes sends when it stops a pod).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
