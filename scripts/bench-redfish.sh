@@ -92,7 +92,7 @@ PIDS+=($!)
 wait_for() { # url [auth]
   local url="$1" auth="${2:-}"
   for _ in $(seq 1 150); do
-    if curl -fsS -o /dev/null ${auth:+-u "$auth"} --max-time 1 "$url"; then return 0; fi
+    if curl -fsS -o /dev/null ${auth:+-u "$auth"} --max-time 1 "$url" 2>/dev/null; then return 0; fi
     sleep 0.2
   done
   echo "bench-redfish: $url did not come up within 30 s" >&2
