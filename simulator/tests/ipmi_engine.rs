@@ -152,3 +152,20 @@ fn channel_authentication_capabilities_announce_ipmi_2_0_only() {
     assert_eq!(r.data[2] & 0x04, 0x04, "non-null user names");
     assert_eq!(r.data[3], 0x02, "IPMI 2.0 only");
 }
+
+#[test]
+fn self_test_passes_and_channel_info_describes_a_lan_channel_with_its_sessions() {
+    let (mut b, _) = bmc();
+    let mut chassis = Accepting::default();
+    let mut c = open_session(&mut b, &mut chassis, T0);
+    let pkt = c.packet(netfn::APP, 0x04, &[]);
+    let r = c.response(&b.handle(&pkt, T0, &mut chassis).unwrap());
+    assert_eq!((r.completion, r.data), (0, vec![0x55, 0x00]));
+    let pkt = c.packet(netfn::APP, 0x42, &[0x0E]);
+    let r = c.response(&b.handle(&pkt, T0, &mut chassis).unwrap());
+    assert_eq!(r.completion, 0);
+    assert_eq!(&r.data[..4], &[0x01, 0x04, 0x01, 0x81]);
+    let pkt = c.packet(netfn::APP, 0x41, &[0x01, 0x80]);
+    let r = c.response(&b.handle(&pkt, T0, &mut chassis).unwrap());
+    assert_eq!((r.completion, r.data), (0, vec![0x22, 0x04]));
+}

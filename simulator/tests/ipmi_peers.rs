@@ -229,6 +229,22 @@ async fn ipmitool_lanplus_with_suites_3_and_17_drives_the_machine() {
                 ],
             ),
         );
+        record(
+            "mc selftest",
+            suite,
+            check(
+                &t.call(suite, "password", "mc selftest").await,
+                &["Selftest: passed"],
+            ),
+        );
+        record(
+            "channel info",
+            suite,
+            check(
+                &t.call(suite, "password", "channel info").await,
+                &["Channel Medium Type   : 802.3 LAN"],
+            ),
+        );
         let uuid = b.world.hosts()[host].profile.system.uuid.to_string();
         record(
             "mc guid",

@@ -338,6 +338,48 @@ impl Bmc {
                     None => (completion::INVALID_DATA_FIELD, Vec::new(), None),
                 }
             }
+            (netfn::APP, app_cmd::GET_CHANNEL_ACCESS) => {
+                if req.data.len() != 2 {
+                    return (completion::REQUEST_LENGTH_INVALID, Vec::new(), None);
+                }
+                if !matches!(req.data[0] & 0x0F, 0x01 | 0x0E)
+                    || !matches!(req.data[1] >> 6, 0b01 | 0b10)
+                {
+                    return (completion::INVALID_DATA_FIELD, Vec::new(), None);
+                }
+                // Alerting disabled, per-message and user-level authentication enabled, always
+                // available; privilege limit Administrator. Volatile and non-volatile agree.
+                (
+                    completion::OK,
+                    vec![0x22, Privilege::Administrator as u8],
+                    None,
+                )
+            }
+            (netfn::APP, app_cmd::GET_CHANNEL_INFO) => {
+                if req.data.len() != 1 {
+                    return (completion::REQUEST_LENGTH_INVALID, Vec::new(), None);
+                }
+                if !matches!(req.data[0] & 0x0F, 0x01 | 0x0E) {
+                    return (completion::INVALID_DATA_FIELD, Vec::new(), None);
+                }
+                let active = u8::try_from(self.sessions.active_count().min(0x3F)).unwrap_or(0x3F);
+                // Channel 1: 802.3 LAN medium, IPMB-1.0 protocol, multi-session; IPMI's IANA (7154).
+                (
+                    completion::OK,
+                    vec![
+                        0x01,
+                        0x04,
+                        0x01,
+                        0x80 | active,
+                        0xF2,
+                        0x1B,
+                        0x00,
+                        0x00,
+                        0x00,
+                    ],
+                    None,
+                )
+            }
             (netfn::APP, app_cmd::CLOSE_SESSION) => {
                 if req.data.len() != 4 && req.data.len() != 5 {
                     return (completion::REQUEST_LENGTH_INVALID, Vec::new(), None);

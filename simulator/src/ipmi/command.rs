@@ -10,6 +10,8 @@ use super::session::Privilege;
 pub mod app_cmd {
     /// Get Device ID.
     pub const GET_DEVICE_ID: u8 = 0x01;
+    /// Get Self Test Results.
+    pub const GET_SELF_TEST_RESULTS: u8 = 0x04;
     /// Get System GUID.
     pub const GET_SYSTEM_GUID: u8 = 0x37;
     /// Get Channel Authentication Capabilities.
@@ -18,6 +20,10 @@ pub mod app_cmd {
     pub const SET_SESSION_PRIVILEGE: u8 = 0x3B;
     /// Close Session.
     pub const CLOSE_SESSION: u8 = 0x3C;
+    /// Get Channel Access.
+    pub const GET_CHANNEL_ACCESS: u8 = 0x41;
+    /// Get Channel Info.
+    pub const GET_CHANNEL_INFO: u8 = 0x42;
     /// Get Channel Cipher Suites.
     pub const GET_CHANNEL_CIPHER_SUITES: u8 = 0x54;
 }
@@ -211,7 +217,10 @@ pub struct Context<'a> {
 /// Runs one in-session command; returns the completion code and response data.
 pub fn execute(req: &Request, ctx: &mut Context<'_>) -> (u8, Vec<u8>) {
     let needed = match (req.netfn, req.cmd) {
-        (netfn::APP, app_cmd::GET_DEVICE_ID | app_cmd::GET_SYSTEM_GUID) => Privilege::User,
+        (
+            netfn::APP,
+            app_cmd::GET_DEVICE_ID | app_cmd::GET_SYSTEM_GUID | app_cmd::GET_SELF_TEST_RESULTS,
+        ) => Privilege::User,
         (netfn::CHASSIS, chassis_cmd::GET_STATUS | chassis_cmd::GET_BOOT_OPTIONS) => {
             Privilege::User
         }
@@ -225,6 +234,8 @@ pub fn execute(req: &Request, ctx: &mut Context<'_>) -> (u8, Vec<u8>) {
     }
     match (req.netfn, req.cmd) {
         (netfn::APP, app_cmd::GET_DEVICE_ID) => ok(device_id(ctx.identity)),
+        // 0x55: no error; the simulated BMC has no failing self test.
+        (netfn::APP, app_cmd::GET_SELF_TEST_RESULTS) => ok(vec![0x55, 0x00]),
         (netfn::APP, _) => ok(ctx.guid.to_vec()),
         (_, chassis_cmd::GET_STATUS) => ok(chassis_status(ctx.chassis.power_is_on())),
         (_, chassis_cmd::CONTROL) => chassis_control(&req.data, ctx.chassis),
