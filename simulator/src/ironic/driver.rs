@@ -4,7 +4,12 @@
 
 use super::conductor::{BmcOp, BootDevice, CallResult, DriverCall};
 use super::model::PowerState;
+use crate::ipmi::command::{ChassisControl, boot_device};
+use crate::ipmi::{Client, ClientConfig};
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
 use serde_json::{Map, Value, json};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Why the HTTP client could not be built.
@@ -49,15 +54,84 @@ impl RedfishTarget {
     }
 }
 
+/// Where an IPMI BMC lives and how to log in.
+#[derive(Clone, PartialEq)]
+pub struct IpmiTarget {
+    /// UDP address of the BMC.
+    pub socket: SocketAddr,
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// RMCP+ cipher suite (Ironic's `ipmi_cipher_suite`, 17 unless given).
+    pub cipher_suite: u8,
+}
+
+impl std::fmt::Debug for IpmiTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpmiTarget")
+            .field("socket", &self.socket)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IpmiTarget {
+    /// Reads `ipmi_*` keys from a node's driver_info.
+    pub fn from_driver_info(uuid: &str, info: &Map<String, Value>) -> Result<Self, String> {
+        let text = |k: &str| -> Option<String> {
+            match info.get(k) {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        let Some(address) = text("ipmi_address") else {
+            return Err(format!(
+                "Missing the following IPMI credentials in node's driver_info: ['ipmi_address'] (node {uuid})"
+            ));
+        };
+        let ip: IpAddr = address.parse().map_err(|_| format!("Invalid IPMI address {address} for node {uuid}: only IP literals are supported by the mock"))?;
+        let port: u16 = match text("ipmi_port") {
+            Some(p) => p
+                .parse()
+                .map_err(|_| format!("Invalid IPMI port {p} for node {uuid}"))?,
+            None => 623,
+        };
+        let cipher_suite: u8 = match text("ipmi_cipher_suite") {
+            Some(c) => c
+                .parse()
+                .map_err(|_| format!("Invalid ipmi_cipher_suite {c} for node {uuid}"))?,
+            None => 17,
+        };
+        Ok(Self {
+            socket: SocketAddr::new(ip, port),
+            username: text("ipmi_username").unwrap_or_default(),
+            password: text("ipmi_password").unwrap_or_default(),
+            cipher_suite,
+        })
+    }
+}
+
+/// Ironic prefixes Redfish connection failures with the node.
+fn redfish_context(node: &str, e: String) -> String {
+    if e.starts_with("Unable to connect") {
+        format!("Redfish connection failed for node {node}: {e}")
+    } else {
+        e
+    }
+}
+
 /// Performs BMC calls; one shared HTTP client with bounded timeouts.
 #[derive(Debug, Clone)]
 pub struct Drivers {
     http: reqwest::Client,
+    seed: u64,
 }
 
 impl Drivers {
     /// Builds the HTTP client (ring-backed rustls, no system proxy, 10 s timeout per request).
-    pub fn new() -> Result<Self, DriverError> {
+    pub fn new(seed: u64) -> Result<Self, DriverError> {
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -74,6 +148,7 @@ impl Drivers {
         }
         Ok(Self {
             http: builder.build().map_err(DriverError::Client)?,
+            seed,
         })
     }
 
@@ -81,6 +156,7 @@ impl Drivers {
     pub async fn perform(&self, call: &DriverCall) -> Result<CallResult, String> {
         match call.driver.as_str() {
             "redfish" => self.redfish(call).await,
+            "ipmi" => self.ipmi(call).await,
             other => Err(format!(
                 "Driver {other} has no wire implementation in the mock"
             )),
@@ -89,8 +165,26 @@ impl Drivers {
 
     async fn redfish(&self, call: &DriverCall) -> Result<CallResult, String> {
         let target = RedfishTarget::from_driver_info(&call.node.to_string(), &call.driver_info)?;
-        let system = self.system_path(&target).await?;
+        let system = self
+            .system_path(&target)
+            .await
+            .map_err(|e| redfish_context(&call.node.to_string(), e))?;
         let url = format!("{}{}", target.address, system);
+        let node = call.node.to_string();
+        self.redfish_op(call, &target, &system, &url)
+            .await
+            .map_err(|e| redfish_context(&node, e))
+    }
+
+    async fn redfish_op(
+        &self,
+        call: &DriverCall,
+        target: &RedfishTarget,
+        system: &str,
+        url: &str,
+    ) -> Result<CallResult, String> {
+        let target = target.clone();
+        let url = url.to_string();
         match call.op {
             BmcOp::GetPower => {
                 let doc = self.send(&target, reqwest::Method::GET, &url, None).await?;
@@ -134,6 +228,62 @@ impl Drivers {
                 Ok(CallResult::Done)
             }
         }
+    }
+
+    async fn ipmi(&self, call: &DriverCall) -> Result<CallResult, String> {
+        let target = IpmiTarget::from_driver_info(&call.node.to_string(), &call.driver_info)?;
+        let mut config = ClientConfig::new(target.socket, &target.username, &target.password);
+        config.cipher_suite = target.cipher_suite;
+        // Session randomness is derived from the run's seed and the call, so runs replay.
+        let rng = ChaCha8Rng::seed_from_u64(self.seed ^ call.id.rotate_left(17));
+        let failed = |what: &str, e: crate::ipmi::ClientError| {
+            format!("IPMI call failed: {what}. Error: {e}")
+        };
+        let mut client = Client::new(config, rng)
+            .await
+            .map_err(|e| failed("session", e))?;
+        client
+            .open_session()
+            .await
+            .map_err(|e| failed("session", e))?;
+        let result = match call.op {
+            BmcOp::GetPower => client
+                .power_status()
+                .await
+                .map(|on| CallResult::Power(if on { PowerState::On } else { PowerState::Off }))
+                .map_err(|e| failed("power status", e)),
+            BmcOp::SetPower(p) => {
+                let action = match p {
+                    PowerState::On => ChassisControl::PowerUp,
+                    PowerState::Off => ChassisControl::PowerDown,
+                    PowerState::SoftOff | PowerState::SoftRebooting => ChassisControl::SoftShutdown,
+                    PowerState::Rebooting => ChassisControl::PowerCycle,
+                };
+                client
+                    .chassis_control(action)
+                    .await
+                    .map(|_| CallResult::Done)
+                    .map_err(|e| failed("power", e))
+            }
+            BmcOp::SetBootDevice(dev) => {
+                let (selector, persistent) = match dev {
+                    BootDevice::Pxe => (boot_device::PXE, false),
+                    BootDevice::Disk => (boot_device::DISK, true),
+                };
+                client
+                    .set_boot_device(selector, persistent, false)
+                    .await
+                    .map(|_| CallResult::Done)
+                    .map_err(|e| failed("chassis bootdev", e))
+            }
+            BmcOp::GetSystem => client
+                .system_guid()
+                .await
+                .map(|g| CallResult::System(json!({"UUID": uuid::Uuid::from_bytes(g).to_string()})))
+                .map_err(|e| failed("mc guid", e)),
+        };
+        let _ = client.close().await;
+        result
     }
 
     async fn system_path(&self, target: &RedfishTarget) -> Result<String, String> {

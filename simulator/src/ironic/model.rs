@@ -163,7 +163,7 @@ impl PowerState {
 }
 
 /// Hardware types (Ironic "drivers") the mock serves.
-pub const DRIVERS: [&str; 2] = ["fake-hardware", "redfish"];
+pub const DRIVERS: [&str; 3] = ["fake-hardware", "ipmi", "redfish"];
 
 /// Interface names in the order Ironic prints `<name>_interface`.
 pub const INTERFACES: [&str; 13] = [
@@ -184,27 +184,22 @@ pub const INTERFACES: [&str; 13] = [
 
 /// The default interface implementation of a hardware type (as Ironic 39 configured by peers.md).
 pub fn default_interface(driver: &str, interface: &str) -> &'static str {
-    let fake = driver == "fake-hardware";
-    match interface {
-        "bios" if fake => "no-bios",
-        "bios" => "redfish",
-        "boot" if fake => "fake",
-        "boot" => "ipxe",
-        "console" => "no-console",
-        "deploy" if fake => "fake",
-        "deploy" => "direct",
-        "firmware" => "no-firmware",
-        "inspect" if fake => "fake",
-        "inspect" => "redfish",
-        "management" | "power" if fake => "fake",
-        "management" | "power" => "redfish",
-        "network" => "noop",
-        "raid" if fake => "no-raid",
-        "raid" => "redfish",
-        "rescue" => "no-rescue",
-        "storage" => "noop",
-        "vendor" if fake => "no-vendor",
-        "vendor" => "redfish",
+    match (driver, interface) {
+        ("fake-hardware", "boot" | "deploy" | "inspect" | "management" | "power") => "fake",
+        ("redfish", "bios" | "inspect" | "management" | "power" | "raid" | "vendor") => "redfish",
+        ("ipmi", "management" | "power" | "vendor") => "ipmitool",
+        ("ipmi", "inspect") => "agent",
+        (_, "boot") => "ipxe",
+        (_, "deploy") => "direct",
+        (_, "bios") => "no-bios",
+        (_, "console") => "no-console",
+        (_, "firmware") => "no-firmware",
+        (_, "inspect") => "no-inspect",
+        (_, "network") => "noop",
+        (_, "raid") => "no-raid",
+        (_, "rescue") => "no-rescue",
+        (_, "storage") => "noop",
+        (_, "vendor") => "no-vendor",
         _ => "",
     }
 }

@@ -77,7 +77,7 @@ impl AppState {
             })),
             clock,
             wake: Arc::new(Notify::new()),
-            drivers: Drivers::new()?,
+            drivers: Drivers::new(seed)?,
         })
     }
 

@@ -133,7 +133,9 @@ fn list_inner(
                 "maintenance" | "retired" => {
                     doc.get(k).and_then(Value::as_bool) == Some(bool_of(v)?)
                 }
-                "associated" => doc.get("instance_uuid").is_some_and(|u| !u.is_null()) == bool_of(v)?,
+                "associated" => {
+                    doc.get("instance_uuid").is_some_and(|u| !u.is_null()) == bool_of(v)?
+                }
                 "description_contains" => doc
                     .get("description")
                     .and_then(Value::as_str)
@@ -562,23 +564,50 @@ pub(crate) async fn validate(
         } else {
             json!({"result": false, "reason": format!("Node {uuid} does not have any port associated with it")})
         };
-        let bmc = match crate::ironic::driver::RedfishTarget::from_driver_info(
-            &uuid.to_string(),
-            &n.driver_info,
-        ) {
-            Ok(_) => ok.clone(),
+        let parsed = if n.driver == "ipmi" {
+            crate::ironic::driver::IpmiTarget::from_driver_info(&uuid.to_string(), &n.driver_info)
+                .map(|_| ())
+        } else {
+            crate::ironic::driver::RedfishTarget::from_driver_info(
+                &uuid.to_string(),
+                &n.driver_info,
+            )
+            .map(|_| ())
+        };
+        let bmc = match parsed {
+            Ok(()) => ok.clone(),
             Err(reason) => json!({"result": false, "reason": reason}),
+        };
+        let redfish = n.driver == "redfish";
+        let inspect = if redfish || has_port {
+            ok.clone()
+        } else {
+            json!({"result": false, "reason": format!("Insufficient information provided for managed inspection: Node {uuid} does not have any port associated with it")})
         };
         d.put("boot", boot.clone());
         d.put("deploy", boot);
         d.put("management", bmc.clone());
         d.put("network", ok.clone());
         d.put("power", bmc);
-        d.put("bios", ok.clone());
+        d.put(
+            "bios",
+            if redfish {
+                ok.clone()
+            } else {
+                unsupported(&n.driver, "bios")
+            },
+        );
         d.put("console", unsupported(&n.driver, "console"));
         d.put("firmware", unsupported(&n.driver, "firmware"));
-        d.put("inspect", ok.clone());
-        d.put("raid", ok.clone());
+        d.put("inspect", inspect);
+        d.put(
+            "raid",
+            if redfish {
+                ok.clone()
+            } else {
+                unsupported(&n.driver, "raid")
+            },
+        );
         d.put("rescue", unsupported(&n.driver, "rescue"));
         d.put("storage", ok);
     }
