@@ -429,9 +429,12 @@ impl SessionKeys {
     }
 }
 
+// HMAC takes keys of any length, so `new_from_slice` cannot fail; should it ever, the code is empty,
+// which matches nothing and so fails closed (the session is refused) rather than panicking.
 fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    // HMAC accepts keys of any length, so construction cannot fail.
-    let mut m = <Hmac<Sha1> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable_key());
+    let Ok(mut m) = <Hmac<Sha1> as Mac>::new_from_slice(key) else {
+        return Vec::new();
+    };
     for p in parts {
         m.update(p);
     }
@@ -439,20 +442,20 @@ fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable_key());
+    let Ok(mut m) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        return Vec::new();
+    };
     for p in parts {
         m.update(p);
     }
     m.finalize().into_bytes().to_vec()
 }
 
-#[allow(clippy::panic)]
-fn unreachable_key() -> ! {
-    // `Hmac::new_from_slice` only fails for fixed-size-key MACs; HMAC takes any key length.
-    panic!("HMAC rejected a key, which HMAC never does")
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares two byte strings without an early exit (lengths must match too).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::crypto::{
     AuthAlgorithm, CipherSuite, ConfidentialityAlgorithm, Handshake, IntegrityAlgorithm,
-    SessionKeys,
+    SessionKeys, constant_time_eq,
 };
 
 /// Privilege levels (IPMI v2.0 table 22-?; 0 means "highest available" in requests).
@@ -483,7 +483,7 @@ impl SessionTable {
         let hs = self.handshake(id, console_id, &challenge);
         let kuid = self.key(challenge.user);
         let expected = hs.rakp3_code(suite.auth, kuid);
-        if payload[8..] != expected[..] {
+        if expected.len() != suite.auth.code_len() || !constant_time_eq(&payload[8..], &expected) {
             self.sessions.remove(&id);
             return Some(error_reply(
                 tag,
