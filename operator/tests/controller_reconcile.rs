@@ -288,3 +288,54 @@ async fn deleting_a_host_removes_the_node_and_the_finalizer_last() {
     );
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_status_write_is_retried_with_backoff_and_counted() {
+    let world = World::start().await;
+    world
+        .api
+        .fail_next("PATCH", "/baremetalhosts/flaky/status", 500);
+    world
+        .api
+        .fail_next("PATCH", "/baremetalhosts/flaky/status", 500);
+    world.api.upsert("secrets", secret("bmc-f", "admin", "pw"));
+    world.api.upsert("baremetalhosts", host("flaky", "bmc-f"));
+    world.api.upsert("baremetalhosts", host("steady", "bmc-f"));
+    assert!(
+        world.wait_for_state("steady", "available", LONG).await,
+        "the other host is not held up"
+    );
+    assert!(
+        world.wait_for_state("flaky", "available", LONG).await,
+        "states: {:?}",
+        world.status_states("flaky")
+    );
+    let metrics = world.metrics.render().unwrap();
+    assert!(
+        metrics.contains("metal3_reconcile_error_total 2"),
+        "{metrics}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_without_bmc_details_becomes_unmanaged_without_touching_the_provisioner() {
+    let world = World::start().await;
+    let mut bare = host("bare", "");
+    bare["spec"]["bmc"] = serde_json::json!({"address": "", "credentialsName": ""});
+    world.api.upsert("baremetalhosts", bare);
+    assert!(
+        world.wait_for_state("bare", "unmanaged", LONG).await,
+        "states: {:?}",
+        world.status_states("bare")
+    );
+    let h = world.api.get("baremetalhosts", NS, "bare").unwrap();
+    assert_eq!(h["status"]["operationalStatus"], "discovered");
+    assert!(world.provisioner.calls().is_empty());
+    let metrics = world.metrics.render().unwrap();
+    assert!(
+        metrics.contains("metal3_host_unmanaged_total 1"),
+        "{metrics}"
+    );
+    world.stop().await;
+}

@@ -196,10 +196,28 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
         decision.status.provisioning.id = id;
         decision.status_changed = true;
     }
+    if decision.notes.contains(&Note::RegistrationRequired)
+        && credentials_changed(host, &input.credentials)
+    {
+        ctx.metrics.incident(Incident::CredentialsUpdated);
+    }
     if let Effect::WriteHardwareData(hardware) = &decision.effect {
         write_hardware_data(ctx, host, hardware).await?;
     }
     apply(ctx, host, &decision).await
+}
+
+/// True when the Secret's version differs from the one the host last registered with.
+fn credentials_changed(host: &BareMetalHost, view: &CredentialsView) -> bool {
+    let CredentialsView::Ok { secret_version, .. } = view else {
+        return false;
+    };
+    let good = host
+        .status
+        .as_ref()
+        .and_then(|s| s.good_credentials.as_ref())
+        .and_then(|c| c.credentials_version.as_deref());
+    good.is_some_and(|v| v != secret_version)
 }
 
 /// Carries out one provisioner action; a refusal becomes the [`ActionFailure`] to re-decide with.
@@ -460,6 +478,9 @@ fn record_metrics(ctx: &Context, namespace: &str, name: &str, decision: &Decisio
     let m = &ctx.metrics;
     if let Some((from, to)) = decision.transition {
         m.state_change(from, to);
+        if to == ProvisioningState::Unmanaged {
+            m.incident(Incident::HostUnmanaged);
+        }
     }
     for note in &decision.notes {
         match *note {
