@@ -10,7 +10,8 @@ use std::time::Duration;
 use ironic_support::Ironic;
 use metal_operator::bmc::DeployImages;
 use metal_operator::provisioner::ironic::{
-    ClientConfig, IronicClient, IronicProvisioner, IronicSettings, Node,
+    ClientConfig, IronicClient, IronicProvisioner, IronicSettings, LifecyclePacing, Node,
+    provision_cycle,
 };
 use metal_operator::provisioner::{
     Action, Credentials, Deployment, HostRef, InspectMode, Observation, Outcome, PowerChange,
@@ -269,6 +270,62 @@ async fn real_ironic_drives_a_fake_hardware_node_through_its_lifecycle() {
 
     let roots = client.api_calls();
     println!("real ironic: {roots} API calls in this test, version discovered once");
+
+    // The bench's lifecycle function, against the real Ironic: every step must settle.
+    let cycle = client
+        .create_node(&json!({
+            "name": "metal3~peer-cycle",
+            "driver": "fake-hardware",
+            "boot_interface": "fake", "deploy_interface": "fake", "inspect_interface": "fake",
+            "management_interface": "fake", "power_interface": "fake",
+            "automated_clean": false,
+        }))
+        .await
+        .unwrap();
+    let cycle_host = HostRef {
+        node_id: Some(cycle.uuid.clone()),
+        boot_mac: None,
+        ..host("peer-cycle", None)
+    };
+    let pacing = LifecyclePacing {
+        poll_interval: Duration::from_millis(50),
+        max_polls_per_step: 200,
+    };
+    let report = provision_cycle(&p, &cycle_host, deployment_for_cycle(), pacing)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", ironic.log()));
+    println!(
+        "real ironic, manage→inspect→provide→deploy→undeploy: {} API calls ({} polls at 50 ms)",
+        report.total, report.polls
+    );
+    for (step, calls) in &report.steps {
+        println!("  {step:<10} {calls}");
+    }
+    let names: Vec<&str> = report.steps.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        names,
+        [
+            "manage", "inspect", "hardware", "provide", "deploy", "undeploy"
+        ]
+    );
+    assert_eq!(
+        wait_state(&client, &cycle.uuid, "available").await.state(),
+        "available"
+    );
+}
+
+fn deployment_for_cycle() -> Deployment {
+    Deployment {
+        image_url: "http://127.0.0.1:1/images/disk.raw".into(),
+        checksum: Some("d41d8cd98f00b204e9800998ecf8427e".into()),
+        checksum_type: None,
+        format: Some("raw".into()),
+        custom_deploy: None,
+        user_data: None,
+        network_data: None,
+        meta_data: None,
+        root_device_hints: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

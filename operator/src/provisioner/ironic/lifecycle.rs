@@ -44,40 +44,56 @@ pub async fn full_lifecycle(
     pacing: LifecyclePacing,
 ) -> Result<LifecycleReport, ProvisionerError> {
     let start = provisioner.api_calls();
-    let mut report = LifecycleReport::default();
     let mut host = host.clone();
-    let mut mark = start;
-
     let outcome = provisioner
         .act(&host, &Action::Register(registration))
         .await?;
     if let Outcome::Accepted { node_id: Some(id) } = outcome {
         host.node_id = Some(id);
     }
-    report.polls += settle(provisioner, &host, "enroll", pacing).await?;
-    step(&mut report, &mut mark, provisioner, "register");
+    let polls = settle(provisioner, &host, "enroll", pacing).await?;
+    let registered = provisioner.api_calls() - start;
+    let rest = provision_cycle(provisioner, &host, deployment, pacing).await?;
+    let mut report = LifecycleReport {
+        steps: vec![("register", registered)],
+        total: registered + rest.total,
+        polls: polls + rest.polls,
+    };
+    report.steps.extend(rest.steps);
+    Ok(report)
+}
 
+/// The part of the lifecycle after registration, for a node already in `enroll` (the host's
+/// `node_id` set): manage → inspect → hardware details → provide → deploy → undeploy.
+pub async fn provision_cycle(
+    provisioner: &IronicProvisioner,
+    host: &HostRef,
+    deployment: Deployment,
+    pacing: LifecyclePacing,
+) -> Result<LifecycleReport, ProvisionerError> {
+    let start = provisioner.api_calls();
+    let mut report = LifecycleReport::default();
+    let mut mark = start;
     let plan: [(&'static str, Action, &'static str); 3] = [
         ("manage", Action::Manage, "manageable"),
         ("inspect", Action::Inspect, "manageable"),
         ("provide", Action::Provide, "available"),
     ];
     for (name, action, target) in plan {
-        act_until_accepted(provisioner, &host, &action, pacing).await?;
-        report.polls += settle(provisioner, &host, target, pacing).await?;
+        act_until_accepted(provisioner, host, &action, pacing).await?;
+        report.polls += settle(provisioner, host, target, pacing).await?;
         step(&mut report, &mut mark, provisioner, name);
         if name == "inspect" {
-            provisioner.hardware_details(&host).await?;
+            provisioner.hardware_details(host).await?;
             step(&mut report, &mut mark, provisioner, "hardware");
         }
     }
-    act_until_accepted(provisioner, &host, &Action::Deploy(deployment), pacing).await?;
-    report.polls += settle(provisioner, &host, "active", pacing).await?;
+    act_until_accepted(provisioner, host, &Action::Deploy(deployment), pacing).await?;
+    report.polls += settle(provisioner, host, "active", pacing).await?;
     step(&mut report, &mut mark, provisioner, "deploy");
-    act_until_accepted(provisioner, &host, &Action::Undeploy, pacing).await?;
-    report.polls += settle(provisioner, &host, "available", pacing).await?;
+    act_until_accepted(provisioner, host, &Action::Undeploy, pacing).await?;
+    report.polls += settle(provisioner, host, "available", pacing).await?;
     step(&mut report, &mut mark, provisioner, "undeploy");
-
     report.total = provisioner.api_calls() - start;
     Ok(report)
 }

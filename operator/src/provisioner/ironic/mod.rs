@@ -18,7 +18,7 @@ pub use client::{
 };
 pub use configdrive::config_drive;
 pub use inventory::hardware_details;
-pub use lifecycle::{LifecyclePacing, LifecycleReport, full_lifecycle};
+pub use lifecycle::{LifecyclePacing, LifecycleReport, full_lifecycle, provision_cycle};
 pub use node::{
     FINGERPRINT_KEY, InterfaceValidation, Node, PatchOp, Port, PowerRequest, ProvisionRequest,
     Validation, validation_failures,
