@@ -16,7 +16,12 @@ use metal_operator::statemachine::{CredentialsView, Decision, Effect, EventKind}
 use statemachine_support::*;
 
 /// Runs `case` and checks the common promises of a bad-input answer.
-fn rejected(case: Case, kind: ErrorType, needles: &[&str]) -> Decision {
+fn rejected(case: Case, kind: ErrorType, needles: &[&str]) {
+    let _checked = rejected_decision(case, kind, needles);
+}
+
+/// [`rejected`], returning the decision for further checks.
+fn rejected_decision(case: Case, kind: ErrorType, needles: &[&str]) -> Decision {
     let d = case.run();
     assert_eq!(
         d.status.error_type,
@@ -71,7 +76,7 @@ fn a_missing_secret_is_a_registration_error_retried_every_ten_seconds() {
     c.credentials = CredentialsView::SecretMissing {
         name: SECRET.into(),
     };
-    let d = rejected(
+    let d = rejected_decision(
         c,
         ErrorType::Registration,
         &[SECRET, "not found", "spec.bmc.credentialsName"],
@@ -101,7 +106,7 @@ fn a_secret_without_a_username_is_a_registration_error_without_requeue() {
         name: SECRET.into(),
         key: "username",
     };
-    let d = rejected(c, ErrorType::Registration, &["'username'", SECRET]);
+    let d = rejected_decision(c, ErrorType::Registration, &["'username'", SECRET]);
     assert_eq!(d.requeue_after, None);
 }
 
@@ -196,7 +201,7 @@ fn an_image_without_a_checksum_is_a_provisioning_error_and_is_not_provisioned() 
             ..Image::default()
         })
     });
-    let d = rejected(
+    let d = rejected_decision(
         Case::at(h.build(), "manageable"),
         ErrorType::Provisioning,
         &["spec.image.checksum"],

@@ -1495,3 +1495,48 @@ fn a_registration_failure_shows_in_the_manageable_condition() {
     assert_eq!(condition(&d, "Manageable"), ("False", "RegistrationFailed"));
     assert_eq!(condition(&d, "Progressing"), ("True", "Registering"));
 }
+
+#[test]
+fn a_provisioned_host_whose_re_registration_failed_gets_a_provisioned_registration_error() {
+    let h = host(S::Provisioned)
+        .provisioned_image()
+        .powered(true)
+        .build();
+    let d = Case::at(h, "enroll")
+        .node(|n| n.last_error = Some("BMC unreachable".into()))
+        .run();
+    assert_eq!(
+        d.status.error_type,
+        Some(ErrorType::ProvisionedRegistration)
+    );
+    assert_eq!(
+        state(&d),
+        S::Provisioned,
+        "a provisioned host is never deprovisioned for this"
+    );
+}
+
+#[test]
+fn a_provisioned_registration_error_is_retried_with_manage() {
+    let h = host(S::Provisioned)
+        .provisioned_image()
+        .powered(true)
+        .error(ErrorType::ProvisionedRegistration, 1)
+        .build();
+    let d = Case::at(h, "enroll")
+        .node(|n| n.last_error = Some("BMC unreachable".into()))
+        .run();
+    assert_eq!(action(&d), Some(&Action::Manage));
+}
+
+#[test]
+fn a_failed_adoption_is_retried_after_the_backoff() {
+    let h = host(S::Provisioned)
+        .provisioned_image()
+        .powered(true)
+        .error(ErrorType::ProvisionedRegistration, 1)
+        .build();
+    let d = Case::at(h, "adopt failed").run();
+    assert_eq!(action(&d), Some(&Action::Adopt));
+    assert_eq!(d.status.error_type, None);
+}

@@ -149,7 +149,10 @@ pub(crate) fn ensure<R: rand::Rng + ?Sized>(
         }
     };
     let kind = error_kind(state);
-    let retrying = d.error_is(ErrorType::Registration);
+    // Only a failure of this very registration is retried here; a `provisioned registration
+    // error` from a failed adoption is retried by the steady-state handler.
+    let retrying = d.error_is(kind)
+        && node_of(d.observation()).is_none_or(|n| node::is(n, ENROLL) || node::is(n, VERIFYING));
     let settings = d.input.settings;
 
     let node = match d.observation() {
@@ -169,11 +172,8 @@ pub(crate) fn ensure<R: rand::Rng + ?Sized>(
     let stale =
         node.is_none_or(|n| n.registration_fingerprint.as_deref() != Some(&reg.fingerprint));
     if stale {
-        if retrying && let Some(left) = d.backoff_left() {
-            d.requeue(left);
-            d.because("registration: waiting out the error backoff");
-            return Flow::Stop;
-        }
+        // No backoff guard here: a missing Secret that appears, or a fixed address, should be
+        // registered at once; a refused Register is requeued with the backoff by `fail`.
         if node.is_none() {
             d.status.provisioning.id.clear();
         }
@@ -226,7 +226,7 @@ pub(crate) fn ensure<R: rand::Rng + ?Sized>(
         d.because("registration: node is verifying BMC access");
         return Flow::Stop;
     }
-    if retrying {
+    if d.error_is(ErrorType::Registration) {
         d.clear_error();
     }
     let good = credentials_status(host, creds.version);
@@ -242,4 +242,11 @@ pub(crate) fn ensure<R: rand::Rng + ?Sized>(
         d.end_phase(Phase::Register);
     }
     Flow::Continue
+}
+
+fn node_of(observation: &Observation) -> Option<&crate::provisioner::NodeView> {
+    match observation {
+        Observation::Node(n) => Some(n),
+        _ => None,
+    }
 }
