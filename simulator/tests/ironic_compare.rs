@@ -4,6 +4,8 @@
 
 #[path = "ironic_real/mod.rs"]
 mod ironic_real;
+#[path = "redfish_fixture.rs"]
+mod redfish_fixture;
 mod support;
 
 use chrono::Utc;
@@ -371,6 +373,174 @@ async fn transcript(base: &str) -> Vec<(String, String)> {
     s.lines
 }
 
+/// A redfish node against a fresh fake Redfish BMC: verification, provide, power control and deletion,
+/// all over the wire from whichever Ironic runs it.
+async fn redfish_transcript(base: &str) -> Vec<(String, String)> {
+    use reqwest::Method as M;
+    let bmc = redfish_fixture::Server::start(1, false, metal_sim::machine::Timing::instant()).await;
+    let system = format!(
+        "{}/redfish/v1/Systems/{}",
+        bmc.base_url(),
+        redfish_fixture::system_id(&bmc.world)
+    );
+    let info = json!({
+        "redfish_address": bmc.base_url(),
+        "redfish_system_id": format!("/redfish/v1/Systems/{}", redfish_fixture::system_id(&bmc.world)),
+        "redfish_username": redfish_fixture::USER,
+        "redfish_password": redfish_fixture::PASSWORD,
+    });
+    let mut s = Session {
+        http: reqwest::Client::new(),
+        base: base.to_string(),
+        node: String::new(),
+        port: String::new(),
+        lines: Vec::new(),
+    };
+    let node = s
+        .step(
+            "create redfish node",
+            M::POST,
+            "/v1/nodes",
+            Some(json!({"driver": "redfish", "name": "rf-cmp", "driver_info": info})),
+        )
+        .await;
+    s.node = node["uuid"].as_str().expect("uuid").to_string();
+    s.note("redfish node keys", keys(&node));
+    s.note(
+        "redfish password shown",
+        node["driver_info"]["redfish_password"].to_string(),
+    );
+    for i in [
+        "boot",
+        "deploy",
+        "management",
+        "power",
+        "inspect",
+        "bios",
+        "raid",
+        "vendor",
+    ] {
+        s.note(
+            &format!("{i}_interface"),
+            node[format!("{i}_interface")].to_string(),
+        );
+    }
+    let node_uuid = s.node.clone();
+    s.step(
+        "redfish port",
+        M::POST,
+        "/v1/ports",
+        Some(json!({"address": "52:54:00:c0:ff:01", "node_uuid": node_uuid})),
+    )
+    .await;
+    let v = s
+        .step(
+            "redfish validate",
+            M::GET,
+            "/v1/nodes/rf-cmp/validate",
+            None,
+        )
+        .await;
+    for i in ["boot", "deploy", "management", "power", "console", "rescue"] {
+        s.note(&format!("validate {i}"), v[i].to_string());
+    }
+    for (label, target) in [("redfish manage", "manage"), ("redfish provide", "provide")] {
+        s.step(
+            label,
+            M::PUT,
+            "/v1/nodes/rf-cmp/states/provision",
+            Some(json!({"target": target})),
+        )
+        .await;
+        s.settle(label).await;
+    }
+    for target in ["power on", "power off"] {
+        let label = format!("redfish {target}");
+        s.step(
+            &label,
+            M::PUT,
+            "/v1/nodes/rf-cmp/states/power",
+            Some(json!({"target": target})),
+        )
+        .await;
+        s.settle(&label).await;
+        let at_bmc: Value = reqwest::Client::new()
+            .get(&system)
+            .basic_auth(redfish_fixture::USER, Some(redfish_fixture::PASSWORD))
+            .send()
+            .await
+            .expect("bmc")
+            .json()
+            .await
+            .expect("bmc json");
+        s.note(
+            &format!("{label} at the BMC"),
+            at_bmc["PowerState"].to_string(),
+        );
+    }
+    s.step("redfish delete", M::DELETE, "/v1/nodes/rf-cmp", None)
+        .await;
+    bmc.stop().await;
+    s.lines
+}
+
+fn compare(real_lines: &[(String, String)], mock_lines: &[(String, String)]) {
+    assert_eq!(
+        real_lines.len(),
+        mock_lines.len(),
+        "transcripts differ in length"
+    );
+    let mut diffs = Vec::new();
+    for ((label, r), (_, m)) in real_lines.iter().zip(mock_lines) {
+        let marker = if r == m {
+            " "
+        } else if KNOWN_DIFFERENCES.contains(&label.as_str()) {
+            "~"
+        } else {
+            "!"
+        };
+        println!("{marker} {label}\n    real: {r}\n    mock: {m}");
+        if marker == "!" {
+            diffs.push(label.clone());
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "unexplained differences from real Ironic: {diffs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_ironic_and_the_mock_drive_a_fake_redfish_bmc_alike() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(real) = tokio::task::spawn_blocking(|| ironic_real::RealIronic::start(false))
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let clock: Clock = Arc::new(Utc::now);
+    let state = AppState::new(
+        Settings {
+            timings: Timings::fake_hardware(),
+            automated_clean: false,
+        },
+        2,
+        clock,
+    )
+    .expect("mock");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mock_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
+    let real_lines = redfish_transcript(&real.url).await;
+    let mock_lines = redfish_transcript(&mock_url).await;
+    server.abort();
+    drop(real);
+    compare(&real_lines, &mock_lines);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_and_real_ironic_agree_on_the_same_request_sequence() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -400,28 +570,5 @@ async fn mock_and_real_ironic_agree_on_the_same_request_sequence() {
     let mock_lines = transcript(&mock_url).await;
     server.abort();
     drop(real);
-
-    assert_eq!(
-        real_lines.len(),
-        mock_lines.len(),
-        "transcripts differ in length"
-    );
-    let mut diffs = Vec::new();
-    for ((label, r), (_, m)) in real_lines.iter().zip(&mock_lines) {
-        let marker = if r == m {
-            " "
-        } else if KNOWN_DIFFERENCES.contains(&label.as_str()) {
-            "~"
-        } else {
-            "!"
-        };
-        println!("{marker} {label}\n    real: {r}\n    mock: {m}");
-        if marker == "!" {
-            diffs.push(label.clone());
-        }
-    }
-    assert!(
-        diffs.is_empty(),
-        "unexplained differences from real Ironic: {diffs:?}"
-    );
+    compare(&real_lines, &mock_lines);
 }

@@ -559,10 +559,21 @@ pub(crate) async fn validate(
         d.put("storage", ok);
     } else {
         let has_port = store.ports.values().any(|p| p.node_uuid == uuid);
-        let boot = if has_port {
-            ok.clone()
-        } else {
+        let pxe = matches!(
+            n.interfaces.get("boot").and_then(Value::as_str),
+            Some("ipxe" | "pxe")
+        );
+        let missing: Vec<String> = ["deploy_kernel", "deploy_ramdisk"]
+            .iter()
+            .filter(|k| pxe && !n.driver_info.contains_key(**k))
+            .map(|k| format!("'{k}'"))
+            .collect();
+        let boot = if !has_port {
             json!({"result": false, "reason": format!("Node {uuid} does not have any port associated with it")})
+        } else if !missing.is_empty() {
+            json!({"result": false, "reason": format!("Cannot validate PXE bootloader. Some parameters were missing in node's driver_info and configuration. Missing are: [{}]", missing.join(", "))})
+        } else {
+            ok.clone()
         };
         let parsed = if n.driver == "ipmi" {
             crate::ironic::driver::IpmiTarget::from_driver_info(&uuid.to_string(), &n.driver_info)
