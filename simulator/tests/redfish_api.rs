@@ -619,3 +619,59 @@ async fn in_a_shared_service_each_login_reaches_only_its_own_system() {
     .await;
     assert_eq!(other_manager.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn every_reset_type_from_on_ends_in_the_documented_power_state() {
+    // (reset type, power state once the transition has completed, boots it caused)
+    let table = [
+        ("ForceRestart", "On", 1),
+        ("GracefulRestart", "On", 1),
+        ("PowerCycle", "On", 1),
+        ("Nmi", "On", 0),
+        ("On", "On", 0),
+        ("ForceOn", "On", 0),
+        ("GracefulShutdown", "Off", 0),
+        ("PushPowerButton", "Off", 0),
+        ("ForceOff", "Off", 0),
+    ];
+    for (reset, expected, boots) in table {
+        let (app, id, world) = setup(1);
+        let action = format!("/redfish/v1/Systems/{id}/Actions/ComputerSystem.Reset");
+        post(&app, &action, json!({"ResetType": "On"})).await;
+        let before = world.hosts()[0]
+            .view(world.now())
+            .last_boot
+            .map_or(0, |b| b.count);
+        let r = post(&app, &action, json!({"ResetType": reset})).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{reset}: {:?}", r.body);
+        let system = get(&app, &format!("/redfish/v1/Systems/{id}")).await;
+        assert_eq!(system.body["PowerState"], expected, "{reset}");
+        let after = world.hosts()[0]
+            .view(world.now())
+            .last_boot
+            .map_or(0, |b| b.count);
+        assert_eq!(after - before, boots, "{reset}: boots");
+    }
+}
+
+#[tokio::test]
+async fn per_address_layout_gives_each_listener_exactly_its_own_system() {
+    let world = fixture::world_per_address(3);
+    let plans = world.listeners();
+    assert_eq!(plans.len(), 3);
+    for (plan, host) in plans.iter().zip(world.hosts()) {
+        let app = redfish::app(redfish::state_for(&world, plan, ServiceOptions::default()));
+        let systems = get(&app, "/redfish/v1/Systems").await;
+        assert_eq!(systems.body["Members@odata.count"], 1);
+        let member = systems.body["Members"][0]["@odata.id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            member,
+            format!("/redfish/v1/Systems/{}", host.bmc.system_id)
+        );
+        let root = get(&app, "/redfish/v1/").await;
+        assert_eq!(root.body["UUID"], host.profile.system.uuid.to_string());
+    }
+}

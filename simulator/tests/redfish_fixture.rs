@@ -152,9 +152,32 @@ pub fn world_with_passwords(
     )
 }
 
+/// `count` Redfish hosts, each behind its own loopback address (per-address layout).
+pub fn world_per_address(count: u8) -> Arc<World> {
+    build_at(
+        count,
+        |n| SocketAddr::from(([127, 0, 9, n], 8000)),
+        false,
+        Timing::instant(),
+        FaultSet::default(),
+        |_| PASSWORD.to_string(),
+    )
+}
+
 fn build(
     count: u8,
     socket: SocketAddr,
+    tls: bool,
+    timing: Timing,
+    faults: FaultSet,
+    password: impl Fn(u8) -> String,
+) -> Arc<World> {
+    build_at(count, |_| socket, tls, timing, faults, password)
+}
+
+fn build_at(
+    count: u8,
+    socket: impl Fn(u8) -> SocketAddr,
     tls: bool,
     timing: Timing,
     faults: FaultSet,
@@ -168,7 +191,7 @@ fn build(
                 labels: BTreeMap::new(),
                 bmc: BmcEndpoint {
                     protocol: BmcProtocol::Redfish,
-                    socket,
+                    socket: socket(n),
                     tls,
                     system_id: profile.system.uuid.to_string(),
                     credentials: Credentials {

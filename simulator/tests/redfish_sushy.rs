@@ -116,8 +116,14 @@ async fn run_sushy(mode: &str) {
         return;
     };
     let python = venv.join("bin/python");
-    let server =
-        fixture::Server::start(1, mode == "session", Timing::nominal().scaled(0.002)).await;
+    let server = fixture::Server::start(
+        // Basic auth: three systems behind one address (single-address layout); sessions: one
+        // system over HTTPS (per-address layout).
+        if mode == "session" { 1 } else { 3 },
+        mode == "session",
+        Timing::nominal().scaled(0.002),
+    )
+    .await;
     let id = fixture::system_id(&server.world);
     let mut command = tokio::process::Command::new(python);
     command
