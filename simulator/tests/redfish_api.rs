@@ -675,3 +675,26 @@ async fn per_address_layout_gives_each_listener_exactly_its_own_system() {
         assert_eq!(root.body["UUID"], host.profile.system.uuid.to_string());
     }
 }
+
+#[tokio::test]
+async fn stuck_power_fault_holds_the_system_in_its_transition_until_cleared() {
+    let faults = FaultSet {
+        power_stick_rate: 1.0,
+        ..FaultSet::default()
+    };
+    let world =
+        fixture::world_with_faults(1, SOCKET.parse().unwrap(), false, Timing::instant(), faults);
+    let app = redfish::app(fixture::state(&world));
+    let id = fixture::system_id(&world);
+    let uri = format!("/redfish/v1/Systems/{id}");
+    let r = post(
+        &app,
+        &format!("{uri}/Actions/ComputerSystem.Reset"),
+        json!({"ResetType": "On"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(get(&app, &uri).await.body["PowerState"], "PoweringOn");
+    world.hosts()[0].set_faults(world.now(), FaultSet::default());
+    assert_eq!(get(&app, &uri).await.body["PowerState"], "On");
+}
