@@ -56,6 +56,19 @@ async fn wait_state(client: &IronicClient, id: &str, state: &str) -> Node {
     .await
 }
 
+/// Waits (at most 100 × 100 ms) until a conductor has registered its hardware types: before
+/// that, node creation fails with "No valid host was found".
+async fn conductor_drivers(client: &IronicClient) -> Vec<String> {
+    for _ in 0..100 {
+        let drivers = client.drivers().await.unwrap();
+        if !drivers.is_empty() {
+            return drivers;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no conductor registered any hardware type within 10 s");
+}
+
 /// Acts, retrying while Ironic reports the node locked (bounded).
 async fn act(p: &IronicProvisioner, h: &HostRef, action: &Action) -> Outcome {
     for _ in 0..50 {
@@ -77,15 +90,8 @@ async fn real_ironic_drives_a_fake_hardware_node_through_its_lifecycle() {
 
     // Negotiation: Ironic 39.0 offers 1.115; we use our newest known, 1.110.
     assert_eq!(client.api_version().await.unwrap().to_string(), "1.110");
-    // The conductor serves the enabled hardware types (may take a moment after start-up).
-    let mut drivers = Vec::new();
-    for _ in 0..50 {
-        drivers = client.drivers().await.unwrap();
-        if !drivers.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The conductor serves the enabled hardware types.
+    let drivers = conductor_drivers(&client).await;
     for expected in ["fake-hardware", "ipmi", "redfish"] {
         assert!(
             drivers.iter().any(|d| d == expected),
@@ -344,6 +350,7 @@ async fn real_ironic_accepts_our_registration_of_every_bmc_family() {
             },
         },
     );
+    conductor_drivers(&client).await;
     let table = [
         ("ipmi", "ipmi://127.0.0.1:6230", "ipmi", InspectMode::Agent),
         (
