@@ -250,3 +250,33 @@ async fn an_unreachable_bmc_becomes_a_power_failure_and_recovers_when_it_returns
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     mock.task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_bmc_needs_verify_ca_off_for_its_self_signed_certificate() {
+    let server = fixture::Server::start(1, true, Timing::instant()).await;
+    assert!(server.base_url().starts_with("https://"));
+    let mock = start_mock().await;
+    let mut info = driver_info(&server, fixture::PASSWORD);
+    mock.call(
+        reqwest::Method::POST,
+        "/v1/nodes",
+        Some(json!({"driver": "redfish", "name": "tls-checked", "driver_info": info.clone()})),
+    )
+    .await;
+    let n = mock.provision("tls-checked", "manage").await;
+    assert_eq!(
+        n["provision_state"], "enroll",
+        "a self-signed certificate must not verify: {n}"
+    );
+    info["redfish_verify_ca"] = json!(false);
+    mock.call(
+        reqwest::Method::POST,
+        "/v1/nodes",
+        Some(json!({"driver": "redfish", "name": "tls-unchecked", "driver_info": info})),
+    )
+    .await;
+    let n = mock.provision("tls-unchecked", "manage").await;
+    assert_eq!(n["provision_state"], "manageable", "{n}");
+    mock.task.abort();
+    server.stop().await;
+}

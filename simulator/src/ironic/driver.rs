@@ -18,6 +18,9 @@ pub enum DriverError {
     /// reqwest refused the TLS configuration.
     #[error("building the BMC HTTP client failed")]
     Client(#[source] reqwest::Error),
+    /// rustls refused the protocol versions.
+    #[error("building the BMC TLS configuration failed")]
+    Tls,
 }
 
 /// Where a Redfish BMC lives and how to log in.
@@ -31,6 +34,8 @@ pub struct RedfishTarget {
     pub username: Option<String>,
     /// Basic-auth password.
     pub password: Option<String>,
+    /// False when `redfish_verify_ca` turns certificate checks off.
+    pub verify_ca: bool,
 }
 
 impl RedfishTarget {
@@ -50,6 +55,14 @@ impl RedfishTarget {
             system_id: get("redfish_system_id"),
             username: get("redfish_username"),
             password: get("redfish_password"),
+            verify_ca: match info.get("redfish_verify_ca") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(v)) => !matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "false" | "no" | "0" | "off"
+                ),
+                _ => true,
+            },
         })
     }
 }
@@ -126,28 +139,91 @@ fn redfish_context(node: &str, e: String) -> String {
 #[derive(Debug, Clone)]
 pub struct Drivers {
     http: reqwest::Client,
+    insecure: reqwest::Client,
     seed: u64,
+}
+
+/// Accepts any server certificate (handshake signatures are still checked): `redfish_verify_ca=false`.
+#[derive(Debug)]
+struct UncheckedCertificate(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for UncheckedCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn http_client(insecure: bool) -> Result<reqwest::Client, DriverError> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            if insecure {
+                b.dangerous()
+                    .with_custom_certificate_verifier(std::sync::Arc::new(UncheckedCertificate(
+                        provider,
+                    )))
+                    .with_no_client_auth()
+            } else {
+                b.with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth()
+            }
+        })
+        .map_err(|_| DriverError::Tls)?;
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(3))
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(DriverError::Client)
 }
 
 impl Drivers {
     /// Builds the HTTP client (ring-backed rustls, no system proxy, 10 s timeout per request).
     pub fn new(seed: u64) -> Result<Self, DriverError> {
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| {
-                b.with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            });
-        let mut builder = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(3));
-        if let Ok(tls) = tls {
-            builder = builder.tls_backend_preconfigured(tls);
-        }
         Ok(Self {
-            http: builder.build().map_err(DriverError::Client)?,
+            http: http_client(false)?,
+            insecure: http_client(true)?,
             seed,
         })
     }
@@ -317,7 +393,12 @@ impl Drivers {
         url: &str,
         body: Option<Value>,
     ) -> Result<Value, String> {
-        let mut req = self.http.request(method.clone(), url);
+        let client = if target.verify_ca {
+            &self.http
+        } else {
+            &self.insecure
+        };
+        let mut req = client.request(method.clone(), url);
         if let Some(u) = &target.username {
             req = req.basic_auth(u, target.password.as_deref());
         }
