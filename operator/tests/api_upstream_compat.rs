@@ -137,17 +137,16 @@ fn incompatibilities(f: &UpstreamField, ours: &JSONSchemaProps) -> Vec<String> {
             None => problems.push(format!("{at}: we restrict to an enum, upstream does not")),
         }
     }
-    if let Some(p) = &ours.pattern {
-        if f.facts.get("pattern").and_then(Value::as_str) != Some(p.as_str()) {
-            problems.push(format!("{at}: our pattern {p:?} differs from upstream's"));
-        }
+    if let Some(p) = &ours.pattern
+        && f.facts.get("pattern").and_then(Value::as_str) != Some(p.as_str())
+    {
+        problems.push(format!("{at}: our pattern {p:?} differs from upstream's"));
     }
-    if ours.type_.as_deref() == Some("string") {
-        if let Some(fmt) = &ours.format {
-            if f.facts.get("format").and_then(Value::as_str) != Some(fmt.as_str()) {
-                problems.push(format!("{at}: our string format {fmt:?} is not upstream's"));
-            }
-        }
+    if ours.type_.as_deref() == Some("string")
+        && let Some(fmt) = &ours.format
+        && f.facts.get("format").and_then(Value::as_str) != Some(fmt.as_str())
+    {
+        problems.push(format!("{at}: our string format {fmt:?} is not upstream's"));
     }
     let lower_bounds = [
         ("minimum", ours.minimum),
@@ -178,13 +177,13 @@ fn incompatibilities(f: &UpstreamField, ours: &JSONSchemaProps) -> Vec<String> {
     if f.facts.get("nullable") == Some(&Value::Bool(true)) && ours.nullable != Some(true) {
         problems.push(format!("{at}: upstream admits null, ours does not"));
     }
-    if let Some(d) = f.facts.get("default") {
-        if ours.default.as_ref().map(|j| &j.0) != Some(d) {
-            problems.push(format!(
-                "{at}: upstream default {d}, ours {:?}",
-                ours.default
-            ));
-        }
+    if let Some(d) = f.facts.get("default")
+        && ours.default.as_ref().map(|j| &j.0) != Some(d)
+    {
+        problems.push(format!(
+            "{at}: upstream default {d}, ours {:?}",
+            ours.default
+        ));
     }
     let markers = [
         (
@@ -201,10 +200,10 @@ fn incompatibilities(f: &UpstreamField, ours: &JSONSchemaProps) -> Vec<String> {
         ),
     ];
     for (key, ours_marker) in markers {
-        if let Some(up) = f.facts.get(key) {
-            if ours_marker.as_ref() != Some(up) {
-                problems.push(format!("{at}: {key} upstream {up}, ours {ours_marker:?}"));
-            }
+        if let Some(up) = f.facts.get(key)
+            && ours_marker.as_ref() != Some(up)
+        {
+            problems.push(format!("{at}: {key} upstream {up}, ours {ours_marker:?}"));
         }
     }
     problems
@@ -276,15 +275,13 @@ fn walk_required(
     upstream: &BTreeMap<(String, String), Vec<String>>,
     problems: &mut Vec<String>,
 ) {
-    if let Some(req) = &s.required {
-        if let Some(up) = upstream.get(&(kind.to_string(), path.to_string())) {
-            for r in req {
-                if !up.contains(r) {
-                    problems.push(format!(
-                        "{kind} {path}: we require {r:?}, upstream does not"
-                    ));
-                }
-            }
+    if let Some(req) = &s.required
+        && let Some(up) = upstream.get(&(kind.to_string(), path.to_string()))
+    {
+        for r in req.iter().filter(|r| !up.contains(r)) {
+            problems.push(format!(
+                "{kind} {path}: we require {r:?}, upstream does not"
+            ));
         }
     }
     let join = |k: &str| {
