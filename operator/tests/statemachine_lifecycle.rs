@@ -30,6 +30,8 @@ struct World {
     decisions: usize,
     trace: Vec<S>,
     hardware_writes: usize,
+    /// One line per decision: state, cause and effect (the regression oracle).
+    log: Vec<String>,
 }
 
 impl World {
@@ -44,6 +46,7 @@ impl World {
             decisions: 0,
             trace: vec![S::None],
             hardware_writes: 0,
+            log: Vec::new(),
         }
     }
 
@@ -86,6 +89,19 @@ impl World {
             };
             let d = decide(&input, &mut self.rng);
             self.decisions += 1;
+            let effect = match &d.effect {
+                Effect::Provisioner(a) => format!("act {}", a.name()),
+                Effect::FetchHardwareDetails => "fetch hardware details".to_string(),
+                Effect::WriteHardwareData(_) => "write HardwareData".to_string(),
+                Effect::None => "-".to_string(),
+            };
+            self.log.push(format!(
+                "{:<28} {:<60} {:<24} requeue {:?}",
+                format!("[{}]", d.status.provisioning.state),
+                d.cause,
+                effect,
+                d.requeue_after
+            ));
             apply(&mut self.host, &d);
             match &d.effect {
                 Effect::Provisioner(a) => self.sim.act(a),
@@ -193,6 +209,7 @@ fn a_host_walks_the_full_lifecycle_against_a_simulated_ironic() {
         calls
     );
     assert!(w.decisions < 120, "{} decisions", w.decisions);
+    insta::assert_snapshot!("lifecycle_trace_seed_42", w.log.join("\n"));
 }
 
 #[test]
@@ -549,4 +566,35 @@ proptest! {
         let again = decide(&input, &mut ChaCha8Rng::seed_from_u64(seed));
         prop_assert_eq!(d, again, "same input and seed, same decision");
     }
+}
+
+#[test]
+fn one_decision_takes_well_under_a_millisecond() {
+    let settings = Settings::default();
+    let h = host(S::Provisioned)
+        .provisioned_image()
+        .powered(true)
+        .annotation("reboot.metal3.io/phase", "")
+        .build();
+    let observation = observed(&h, "active");
+    let input = Input {
+        host: &h,
+        credentials: creds_ok(),
+        observation: &observation,
+        now: now(),
+        capacity: CapacityView::default(),
+        hardware: HardwareFetch::NotFetched,
+        config_data: Ok(ConfigData::default()),
+        action_failure: None,
+        settings: &settings,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let rounds = 2_000u32;
+    let started = std::time::Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(decide(std::hint::black_box(&input), &mut rng));
+    }
+    let per = started.elapsed() / rounds;
+    println!("one decision (provisioned host, power-off for a phased reboot): {per:?}");
+    assert!(per < Duration::from_millis(1), "{per:?} per decision");
 }
