@@ -18,8 +18,8 @@ use crate::api::annotations::{HARDWARE_DATA_FINALIZER, HOST_FINALIZER};
 use crate::api::{BareMetalHost, HardwareData, ProvisioningState};
 use crate::provisioner::{Action, HostRef, Observation, Outcome};
 use crate::statemachine::{
-    self, ActionFailure, ConfigData, CredentialsView, Decision, Effect, EventKind, FinalizerChange,
-    HardwareFetch, Input, Note, Phase,
+    self, ActionFailure, CapacityView, ConfigData, CredentialsView, Decision, Effect, EventKind,
+    FinalizerChange, HardwareFetch, Input, Note, Phase,
 };
 use crate::telemetry::{Delay, Incident, Operation};
 
@@ -134,20 +134,12 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
     } else {
         Ok(ConfigData::default())
     };
-    let capacity = {
-        let hosts = ctx.store.state();
-        ctx.slots.view(
-            &key,
-            hosts.iter().map(AsRef::as_ref),
-            ctx.settings.provisioning_limit,
-        )
-    };
     let mut input = Input {
         host,
         credentials,
         observation: &observation,
         now: ctx.clock.now(),
-        capacity,
+        capacity: CapacityView::default(),
         hardware: HardwareFetch::NotFetched,
         config_data,
         action_failure: None,
@@ -155,7 +147,18 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
     };
 
     let mut rng = ctx.take_rng(host);
-    let mut decision = statemachine::decide(&input, &mut rng);
+    let cached = ctx.store.state();
+    let mut decision = ctx.slots.decide_with(
+        host,
+        cached.iter().map(AsRef::as_ref),
+        ctx.settings.provisioning_limit,
+        |capacity| {
+            input.capacity = capacity;
+            statemachine::decide(&input, &mut rng)
+        },
+        |d: &Decision| d.slot,
+    );
+    drop(cached);
     let mut accepted_node = None;
     for _ in 0..MAX_ROUNDS {
         match &decision.effect {
@@ -187,6 +190,7 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
             _ => break,
         }
         decision = statemachine::decide(&input, &mut rng);
+        ctx.slots.apply(&key, decision.slot);
     }
     ctx.put_rng(host, rng);
 
@@ -438,7 +442,6 @@ async fn apply(
         info!(namespace = %namespace, host = %name, "finalizer removed, host released");
     }
 
-    ctx.slots.apply(&key, decision.slot);
     publish_events(ctx, host, decision).await;
     record_metrics(ctx, &namespace, &name, decision);
     if let Some((from, to)) = decision.transition {

@@ -20,32 +20,44 @@ pub struct Slots {
 }
 
 impl Slots {
-    /// The capacity view for `key`, counting `hosts` (the cache) and our reservations.
-    pub fn view<'a>(
+    /// Counts the slots held by `hosts` (the cache) plus our reservations, hands the view for
+    /// `host` to `decide`, and applies the decision's slot change before anyone else can look:
+    /// concurrent reconciles therefore never see the same free slot.
+    pub fn decide_with<'a, D>(
         &self,
-        key: &str,
+        host: &BareMetalHost,
         hosts: impl IntoIterator<Item = &'a BareMetalHost>,
         limit: u32,
-    ) -> CapacityView {
-        let reserved = self.reserved.lock().map(|r| r.clone()).unwrap_or_default();
-        let mut holders = reserved;
-        for host in hosts {
-            if holds_provisioning_slot(host) {
-                holders.insert(host_key(host));
+        decide: impl FnOnce(CapacityView) -> D,
+        slot_of: impl Fn(&D) -> SlotChange,
+    ) -> D {
+        let key = host_key(host);
+        let mut reserved = match self.reserved.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // The host's own (fresh) status is the truth about its slot: a reservation left by a
+        // write that failed must not hold a slot forever.
+        if !holds_provisioning_slot(host) {
+            reserved.remove(&key);
+        }
+        let mut holders = reserved.clone();
+        for other in hosts {
+            if holds_provisioning_slot(other) {
+                holders.insert(host_key(other));
             }
         }
-        CapacityView {
+        let view = CapacityView {
             in_use: u32::try_from(holders.len()).unwrap_or(u32::MAX),
             limit,
-            holds_slot: holders.contains(key),
-        }
+            holds_slot: holders.contains(&key),
+        };
+        let decision = decide(view);
+        Self::change(&mut reserved, &key, slot_of(&decision));
+        decision
     }
 
-    /// Applies a decision's slot change.
-    pub fn apply(&self, key: &str, change: SlotChange) {
-        let Ok(mut reserved) = self.reserved.lock() else {
-            return;
-        };
+    fn change(reserved: &mut BTreeSet<HostKey>, key: &str, change: SlotChange) {
         match change {
             SlotChange::Keep => {}
             SlotChange::Take => {
@@ -54,6 +66,13 @@ impl Slots {
             SlotChange::Release => {
                 reserved.remove(key);
             }
+        }
+    }
+
+    /// Applies a decision's slot change.
+    pub fn apply(&self, key: &str, change: SlotChange) {
+        if let Ok(mut reserved) = self.reserved.lock() {
+            Self::change(&mut reserved, key, change);
         }
     }
 

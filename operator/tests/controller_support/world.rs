@@ -83,6 +83,15 @@ impl World {
 
     /// Starts a controller that acts only while `leadership` is held.
     pub async fn start_led(provisioner: FakeProvisioner, leadership: Leadership) -> Self {
+        Self::start_configured(provisioner, leadership, 20).await
+    }
+
+    /// Starts a controller with a given `PROVISIONING_LIMIT`.
+    pub async fn start_configured(
+        provisioner: FakeProvisioner,
+        leadership: Leadership,
+        provisioning_limit: u32,
+    ) -> Self {
         let api = FakeApiServer::start().await;
         let provisioner = Arc::new(provisioner);
         let metrics = Metrics::new();
@@ -95,7 +104,7 @@ impl World {
             settings: ControllerSettings {
                 watch_namespace: Some(NS.into()),
                 concurrency: 4,
-                provisioning_limit: 20,
+                provisioning_limit,
                 seed: 7,
                 instance: Some("test-replica".into()),
             },
