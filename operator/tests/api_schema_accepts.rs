@@ -52,10 +52,10 @@ fn check(path: &str, s: &JSONSchemaProps, v: &Value, out: &mut Vec<String>) {
     {
         out.push(format!("{path}: {v} not in enum"));
     }
-    if let Some(n) = v.as_f64() {
-        if s.minimum.is_some_and(|m| n < m) || s.maximum.is_some_and(|m| n > m) {
-            out.push(format!("{path}: {n} out of bounds"));
-        }
+    if let Some(n) = v.as_f64()
+        && (s.minimum.is_some_and(|m| n < m) || s.maximum.is_some_and(|m| n > m))
+    {
+        out.push(format!("{path}: {n} out of bounds"));
     }
     if let Some(text) = v.as_str()
         && s.max_length
@@ -154,7 +154,8 @@ fn a_fresh_default_status_is_accepted() {
 #[test]
 fn the_validator_rejects_what_the_api_server_would() {
     let base = documents(FIXTURES[2]).remove(0);
-    let cases: [(&str, fn(&mut Value)); 6] = [
+    type Mutation = fn(&mut Value);
+    let cases: [(&str, Mutation); 6] = [
         ("bootMode", |v| v["spec"]["bootMode"] = "BIOS".into()),
         ("errorType", |v| {
             v["status"]["errorType"] = "bogus error".into()
