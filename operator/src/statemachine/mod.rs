@@ -17,8 +17,11 @@ mod backoff;
 mod capacity;
 mod conditions;
 mod delete;
+mod deployment;
 mod detach;
 mod draft;
+mod failure;
+mod inspection;
 mod node;
 mod power;
 mod preflight;
@@ -327,7 +330,7 @@ pub fn decide(input: &Input<'_>, rng: &mut impl rand::Rng) -> Decision {
     }
 
     if let Some(failure) = &input.action_failure {
-        table::action_failed(&mut d, failure, rng);
+        failure::action_failed(&mut d, failure, rng);
         return d.finish_owned();
     }
 

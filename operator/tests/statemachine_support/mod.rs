@@ -416,3 +416,40 @@ impl SimIronic {
         }
     }
 }
+
+// ---- assertions shared by the table tests ----
+
+pub fn provisioning_case(ironic: &str) -> Case {
+    let mut case = Case::at(host(S::Provisioning).image().build(), ironic);
+    case.capacity.holds_slot = true;
+    case
+}
+
+pub fn provisioned_on(ironic: &str) -> Case {
+    Case::at(
+        host(S::Provisioned)
+            .provisioned_image()
+            .powered(true)
+            .build(),
+        ironic,
+    )
+    .node(|n| n.power_state = Some("power on".into()))
+}
+
+pub fn condition<'a>(d: &'a Decision, kind: &str) -> (&'a str, &'a str) {
+    let c = d
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .unwrap_or_else(|| panic!("condition {kind} missing"));
+    (c.status.as_str(), c.reason.as_str())
+}
+
+pub fn secs(d: &Decision) -> f64 {
+    d.requeue_after.expect("a requeue").as_secs_f64()
+}
+
+pub fn has_event(d: &Decision, reason: &str) -> bool {
+    d.events.iter().any(|e| e.reason == reason)
+}
