@@ -478,7 +478,7 @@ async fn simple_update_runs_a_task_that_installs_the_new_version() {
     let world = fixture::world(1, SOCKET.parse().unwrap(), false, Timing::instant());
     let plan = world.listeners().remove(0);
     let options = ServiceOptions {
-        update_duration: Duration::from_millis(150),
+        update_duration: Some(Duration::from_millis(150)),
         ..ServiceOptions::default()
     };
     let app = redfish::app(redfish::state_for(&world, &plan, options));
@@ -506,6 +506,9 @@ async fn simple_update_runs_a_task_that_installs_the_new_version() {
     assert_eq!(state, "Completed");
     let bios = get(&app, "/redfish/v1/UpdateService/FirmwareInventory/BIOS").await;
     assert_eq!(bios.body["Version"], "2.1.10");
+    let id = fixture::system_id(&world);
+    let system = get(&app, &format!("/redfish/v1/Systems/{id}")).await;
+    assert_eq!(system.body["BiosVersion"], "2.1.10");
 }
 
 #[tokio::test]

@@ -210,7 +210,11 @@ fn build_at(
 /// The Redfish state of the (single) listener of `world`.
 pub fn state(world: &Arc<World>) -> RedfishState {
     let plan = world.listeners().into_iter().next().expect("one listener");
-    redfish::state_for(world, &plan, ServiceOptions::default())
+    let options = ServiceOptions {
+        update_duration: Some(std::time::Duration::from_millis(300)),
+        ..ServiceOptions::default()
+    };
+    redfish::state_for(world, &plan, options)
 }
 
 /// The first system's id.

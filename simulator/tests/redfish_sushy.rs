@@ -1,6 +1,7 @@
 //! sushy (Ironic's Redfish library) against our fake BMC: system, power on/off/reset, boot
 //! override once/continuous read back (and once cleared by a boot), virtual media insert/eject
-//! under the manager and under the system, BIOS settings, with Basic auth and with sessions.
+//! under the manager and under the system, BIOS settings, a firmware update task, with Basic auth
+//! and with sessions.
 
 #[path = "redfish_fixture.rs"]
 mod fixture;
@@ -107,6 +108,18 @@ for _ in range(200):
         break
     time.sleep(0.02)
 check(bios.attributes["ProcVirtualization"] == "Disabled", "bios not applied at reset")
+updates = root.get_update_service()
+monitor = updates.simple_update("http://127.0.0.1:9/firmware/bios-next.bin",
+                                targets=["/redfish/v1/Systems/" + system_id])
+for _ in range(300):
+    task = monitor.get_task()
+    if task.task_state != sushy.TaskState.RUNNING:
+        break
+    time.sleep(0.02)
+check(task.task_state == sushy.TaskState.COMPLETED, "update task %r" % task.task_state)
+check(task.percent_complete == 100, "update percent %r" % task.percent_complete)
+system.refresh()
+check(system.bios_version == "2.1.10", "bios version after update %r" % system.bios_version)
 print("SUSHY OK")
 "#;
 

@@ -43,7 +43,11 @@ fn bios_body(ctx: &SystemCtx<'_>) -> Value {
         "@odata.type": types::BIOS,
         "Id": "BIOS",
         "Name": "BIOS Configuration Current Settings",
-        "Description": format!("{} {}", ctx.profile.bios.vendor, ctx.profile.bios.version),
+        "Description": format!(
+            "{} {}",
+            ctx.profile.bios.vendor,
+            ctx.bios_version.unwrap_or(&ctx.profile.bios.version)
+        ),
         "Attributes": attributes(&ctx.machine.bios().current),
         "@Redfish.Settings": {
             "@odata.type": types::SETTINGS,

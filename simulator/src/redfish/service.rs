@@ -23,6 +23,8 @@ pub struct SystemCtx<'a> {
     pub profile: &'a HardwareProfile,
     /// Machine state.
     pub machine: &'a Machine,
+    /// The installed BIOS version (after firmware updates), if the BMC tracks one.
+    pub bios_version: Option<&'a str>,
 }
 
 /// Write access to one system.
@@ -36,6 +38,8 @@ pub struct SystemMut<'a> {
     pub profile: &'a HardwareProfile,
     /// Machine state.
     pub machine: &'a mut Machine,
+    /// The installed BIOS version (after firmware updates), if the BMC tracks one.
+    pub bios_version: Option<&'a str>,
 }
 
 impl SystemMut<'_> {
@@ -46,6 +50,7 @@ impl SystemMut<'_> {
             name: self.name,
             profile: self.profile,
             machine: self.machine,
+            bios_version: self.bios_version,
         }
     }
 }
@@ -55,15 +60,19 @@ impl SystemMut<'_> {
 pub struct ServiceOptions {
     /// Idle timeout of sessions.
     pub session_timeout: Duration,
-    /// Simulated duration of a firmware update task.
-    pub update_duration: Duration,
+    /// Simulated duration of a firmware update task; `None` = eight power-on self tests of the
+    /// world's (scaled) timing, so updates speed up with the fleet's time scale.
+    pub update_duration: Option<Duration>,
 }
+
+/// Firmware flashes take this many power-on self tests when no duration is configured.
+const UPDATE_POWER_ONS: u32 = 8;
 
 impl Default for ServiceOptions {
     fn default() -> Self {
         Self {
             session_timeout: DEFAULT_SESSION_TIMEOUT,
-            update_duration: Duration::from_secs(30),
+            update_duration: None,
         }
     }
 }
@@ -118,7 +127,10 @@ impl RedfishState {
                 )),
             }
         }
-        let updates = UpdateState::new(&hosts, options.update_duration);
+        let duration = options
+            .update_duration
+            .unwrap_or_else(|| world.timing().power_on.saturating_mul(UPDATE_POWER_ONS));
+        let updates = UpdateState::new(&hosts, duration);
         Self(Arc::new(Inner {
             world,
             hosts,
@@ -177,12 +189,14 @@ impl RedfishState {
     ) -> Result<T, RedfishError> {
         let host = self.host_or_404(id)?;
         let now = self.now();
+        let bios_version = self.updates().version_of(id, "BIOS", now);
         Ok(host.with_machine(now, |m| {
             f(&SystemCtx {
                 id: &host.bmc.system_id,
                 name: &host.name,
                 profile: &host.profile,
                 machine: m,
+                bios_version: bios_version.as_deref(),
             })
         }))
     }
@@ -195,6 +209,7 @@ impl RedfishState {
     ) -> Result<T, RedfishError> {
         let host = self.host_or_404(id)?;
         let now = self.now();
+        let bios_version = self.updates().version_of(id, "BIOS", now);
         Ok(host.with_machine(now, |m| {
             f(
                 &mut SystemMut {
@@ -202,6 +217,7 @@ impl RedfishState {
                     name: &host.name,
                     profile: &host.profile,
                     machine: m,
+                    bios_version: bios_version.as_deref(),
                 },
                 now,
             )

@@ -83,7 +83,7 @@ pub fn system_body(ctx: &SystemCtx<'_>) -> Value {
         "SerialNumber": p.system.serial,
         "SKU": p.system.sku,
         "HostName": ctx.name,
-        "BiosVersion": p.bios.version,
+        "BiosVersion": ctx.bios_version.unwrap_or(&p.bios.version),
         "PowerState": m.power().as_str(),
         "Status": {"State": "Enabled", "Health": "OK"},
         "Boot": {
