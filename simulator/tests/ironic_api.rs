@@ -544,3 +544,51 @@ async fn agent_lookup_is_refused_outside_agent_states_and_heartbeat_needs_a_toke
         "Agent token is required for heartbeat processing."
     );
 }
+
+#[tokio::test]
+async fn target_raid_config_is_stored_where_a_raid_interface_exists() {
+    let st = state();
+    call(
+        &st,
+        "POST",
+        "/v1/nodes",
+        Some("latest"),
+        Some(json!({"driver": "fake-hardware", "name": "f"})),
+    )
+    .await;
+    call(
+        &st,
+        "POST",
+        "/v1/nodes",
+        Some("latest"),
+        Some(json!({"driver": "redfish", "name": "r"})),
+    )
+    .await;
+    let raid =
+        json!({"logical_disks": [{"size_gb": "MAX", "raid_level": "1", "is_root_volume": true}]});
+    let r = call(
+        &st,
+        "PUT",
+        "/v1/nodes/f/states/raid",
+        Some("latest"),
+        Some(raid.clone()),
+    )
+    .await;
+    assert_eq!(
+        r.fault(),
+        "Driver fake-hardware does not support raid (disabled or not implemented)."
+    );
+    let r = call(
+        &st,
+        "PUT",
+        "/v1/nodes/r/states/raid",
+        Some("latest"),
+        Some(raid.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let n = call(&st, "GET", "/v1/nodes/r", Some("latest"), None)
+        .await
+        .json();
+    assert_eq!(n["target_raid_config"], raid);
+}

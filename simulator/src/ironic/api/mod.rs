@@ -361,6 +361,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/nodes/{ident}/states", get(nodes::states))
         .route("/v1/nodes/{ident}/states/provision", put(nodes::provision))
         .route("/v1/nodes/{ident}/states/power", put(nodes::power))
+        .route("/v1/nodes/{ident}/states/raid", put(nodes::raid))
         .route("/v1/nodes/{ident}/validate", get(nodes::validate))
         .route(
             "/v1/nodes/{ident}/maintenance",

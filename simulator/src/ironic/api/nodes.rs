@@ -532,6 +532,32 @@ pub(crate) async fn power(
     Ok(accepted(&ctx, &ident))
 }
 
+pub(crate) async fn raid(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let config = body_object(&body, "raid")?;
+    let mut store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    store.conductor.ensure_unlocked(uuid)?;
+    let n = store
+        .conductor
+        .nodes
+        .get_mut(&uuid)
+        .ok_or_else(|| ApiError::NodeNotFound(ident.clone()))?;
+    if n.interfaces.get("raid").and_then(Value::as_str) == Some("no-raid") {
+        return Err(ApiError::Unsupported {
+            driver: n.driver.clone(),
+            feature: "raid".into(),
+        });
+    }
+    n.misc
+        .insert("target_raid_config".into(), Value::Object(config));
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 fn unsupported(driver: &str, feature: &str) -> Value {
     json!({"result": false, "reason": format!("Driver {driver} does not support {feature} (disabled or not implemented).")})
 }
