@@ -311,3 +311,30 @@ fn a_host_already_holding_a_slot_is_not_delayed() {
     let d = case.run();
     assert_eq!(action(&d), Some(&Action::Provide));
 }
+
+#[test]
+fn a_virtual_media_host_leaving_provisioning_releases_no_slot() {
+    let h = host(S::Provisioning)
+        .image()
+        .spec(|s| s.bmc.address = "redfish-virtualmedia://192.0.2.10/redfish/v1/Systems/1".into())
+        .build();
+    let d = Case::at(h, "active")
+        .node(|n| n.power_state = Some("power on".into()))
+        .run();
+    assert_eq!(state(&d), S::Provisioned);
+    assert_eq!(d.slot, SlotChange::Keep);
+}
+
+#[test]
+fn a_delayed_host_that_is_deleted_is_not_held_back_by_the_gate() {
+    let h = host(S::Available)
+        .image()
+        .op(OperationalStatus::Delayed)
+        .deleting()
+        .build();
+    let mut case = Case::at(h, "manageable");
+    case.capacity.in_use = 20;
+    let d = case.run();
+    assert_eq!(state(&d), S::PoweringOffBeforeDelete);
+    assert_eq!(d.status.operational_status, OperationalStatus::Ok);
+}

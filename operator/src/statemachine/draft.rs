@@ -175,7 +175,7 @@ impl<'a> Draft<'a> {
         }
         match (capacity::gated(from), capacity::gated(to)) {
             (false, true) if !capacity::exempt(self) => self.slot = SlotChange::Take,
-            (true, false) => self.slot = SlotChange::Release,
+            (true, false) if !capacity::exempt(self) => self.slot = SlotChange::Release,
             _ => {}
         }
         self.status.provisioning.state = to;
