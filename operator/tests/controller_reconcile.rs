@@ -339,3 +339,75 @@ async fn a_host_without_bmc_details_becomes_unmanaged_without_touching_the_provi
     );
     world.stop().await;
 }
+
+fn provisioned_host(name: &str, secret: &str, user_data: &str) -> Value {
+    let mut h = host(name, secret);
+    h["spec"]["online"] = serde_json::json!(true);
+    h["spec"]["image"] = serde_json::json!({
+        "url": "http://127.0.0.1:8080/images/ubuntu.qcow2",
+        "checksum": "http://127.0.0.1:8080/images/ubuntu.qcow2.sha256sum",
+        "checksumType": "sha256",
+        "format": "qcow2",
+    });
+    h["spec"]["userData"] = serde_json::json!({"name": user_data, "namespace": NS});
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_with_an_image_is_provisioned_with_its_user_data_and_a_missing_user_data_secret_is_an_error()
+ {
+    let world = World::start().await;
+    world.api.upsert("secrets", secret("bmc-p", "admin", "pw"));
+    world.api.upsert(
+        "secrets",
+        serde_json::json!({
+            "metadata": {"name": "ud", "namespace": NS},
+            "data": {"userData": "I2Nsb3VkLWNvbmZpZwo="},
+        }),
+    );
+    world
+        .api
+        .upsert("baremetalhosts", provisioned_host("prov", "bmc-p", "ud"));
+    world.api.upsert(
+        "baremetalhosts",
+        provisioned_host("noud", "bmc-p", "absent-ud"),
+    );
+
+    assert!(
+        world.wait_for_state("prov", "provisioned", LONG).await,
+        "states: {:?}",
+        world.status_states("prov")
+    );
+    let deploy = world
+        .provisioner
+        .calls()
+        .into_iter()
+        .find(|c| c.host == "prov" && c.action == "deploy")
+        .expect("deploy called");
+    assert_eq!(deploy.user_data.as_deref(), Some("#cloud-config"));
+
+    // The failure is reported in a status write naming the Secret (later retries hit the
+    // provisioning retry limit and replace the message, so the write history is what counts).
+    let errored = world
+        .api
+        .wait_until(LONG, |api| {
+            api.requests().iter().any(|r| {
+                r.path.ends_with("/baremetalhosts/noud/status")
+                    && r.body.contains("secret metal3/absent-ud not found")
+                    && r.body.contains("provisioning error")
+            })
+        })
+        .await;
+    assert!(
+        errored,
+        "noud: {:?}",
+        world.api.get("baremetalhosts", NS, "noud")
+    );
+    assert_eq!(world.provisioner.count("noud", "deploy"), 0);
+    let metrics = world.metrics.render().unwrap();
+    assert!(
+        metrics.contains("metal3_host_config_data_error_total{host_data_type=\"userData\"}"),
+        "{metrics}"
+    );
+    world.stop().await;
+}

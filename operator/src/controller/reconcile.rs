@@ -130,7 +130,12 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
         .map(|s| s.provisioning.state)
         .unwrap_or_default();
     let config_data = if state == ProvisioningState::Provisioning {
-        super::secrets::read_config_data(&ctx.client, host).await
+        super::secrets::read_config_data(&ctx.client, host)
+            .await
+            .map_err(|(data_type, message)| {
+                ctx.metrics.config_data_error(data_type);
+                message
+            })
     } else {
         Ok(ConfigData::default())
     };

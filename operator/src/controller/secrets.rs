@@ -148,24 +148,26 @@ async fn read_config_secret(
         .ok_or_else(|| format!("secret {namespace}/{name} has no {key:?} key"))
 }
 
-/// Reads the userData / networkData / metaData Secrets for a deployment. `Err` names the Secret.
+/// Reads the userData / networkData / metaData Secrets for a deployment. `Err` carries the
+/// data type that failed (`userData`, `networkData`, `metaData`) and a message naming the Secret.
 pub async fn read_config_data(
     client: &kube::Client,
     host: &BareMetalHost,
-) -> Result<ConfigData, String> {
+) -> Result<ConfigData, (&'static str, String)> {
     let namespace = host.namespace().unwrap_or_default();
+    let read = |reference: Option<&SecretReference>, key: &'static str| {
+        let namespace = namespace.clone();
+        let reference = reference.cloned();
+        async move {
+            read_config_secret(client, &namespace, reference.as_ref(), key)
+                .await
+                .map_err(|message| (key, message))
+        }
+    };
     Ok(ConfigData {
-        user_data: read_config_secret(client, &namespace, host.spec.user_data.as_ref(), "userData")
-            .await?,
-        network_data: read_config_secret(
-            client,
-            &namespace,
-            host.spec.network_data.as_ref(),
-            "networkData",
-        )
-        .await?,
-        meta_data: read_config_secret(client, &namespace, host.spec.meta_data.as_ref(), "metaData")
-            .await?,
+        user_data: read(host.spec.user_data.as_ref(), "userData").await?,
+        network_data: read(host.spec.network_data.as_ref(), "networkData").await?,
+        meta_data: read(host.spec.meta_data.as_ref(), "metaData").await?,
     })
 }
 

@@ -36,6 +36,11 @@ struct ErrorTypeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConfigDataLabels {
+    host_data_type: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateChangeLabels {
     prev_state: &'static str,
     new_state: &'static str,
@@ -154,6 +159,7 @@ pub struct Metrics {
     delayed_provisioning: Family<HostLabels, Counter>,
     delayed_deprovisioning: Family<HostLabels, Counter>,
     incidents: Arc<[(Incident, Counter); 9]>,
+    config_data_error: Family<ConfigDataLabels, Counter>,
     register_duration: Family<HostLabels, Histogram>,
     inspect_duration: Family<HostLabels, Histogram>,
     provision_duration: Family<HostLabels, Histogram>,
@@ -218,6 +224,12 @@ impl Metrics {
             "Number of times deprovisioning waited for a free provisioning slot",
             delayed_deprovisioning.clone(),
         );
+        let config_data_error = Family::<ConfigDataLabels, Counter>::default();
+        registry.register(
+            "metal3_host_config_data_error",
+            "Number of times a host's user, network or meta data Secret could not be read",
+            config_data_error.clone(),
+        );
         let incidents = Incident::ALL.map(|incident| {
             let counter = Counter::default();
             registry.register(incident.metric_name(), incident.help(), counter.clone());
@@ -254,6 +266,7 @@ impl Metrics {
             delayed_provisioning,
             delayed_deprovisioning,
             incidents: Arc::new(incidents),
+            config_data_error,
             register_duration,
             inspect_duration,
             provision_duration,
@@ -320,6 +333,13 @@ impl Metrics {
         }
     }
 
+    /// A config-data Secret (`userData`, `networkData` or `metaData`) could not be read.
+    pub fn config_data_error(&self, host_data_type: &'static str) {
+        self.config_data_error
+            .get_or_create(&ConfigDataLabels { host_data_type })
+            .inc();
+    }
+
     /// Records how long a host spent in a timed operation.
     pub fn operation_duration(&self, op: Operation, namespace: &str, host: &str, seconds: f64) {
         let family = match op {
@@ -363,6 +383,7 @@ mod tests {
         m.incident(Incident::RegistrationRequired);
         m.incident(Incident::DeleteWithoutDeprovisioning);
         m.power_change("ns", "h1", true);
+        m.config_data_error("userData");
         let text = m.render().unwrap();
         for needle in [
             "metal3_reconcile_total{namespace=\"ns\",host=\"h1\"} 1",
@@ -377,6 +398,7 @@ mod tests {
             "metal3_host_registration_required_total 1",
             "metal3_delete_without_deprovisioning_total 1",
             "metal3_delete_without_powering_off_total 0",
+            "metal3_host_config_data_error_total{host_data_type=\"userData\"} 1",
             "metal3_operation_power_change_total{namespace=\"ns\",host=\"h1\",on_off=\"on\"} 1",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");

@@ -16,6 +16,8 @@ pub struct Call {
     pub action: &'static str,
     /// The password of a `Register`, so tests can see which credentials were used.
     pub password: Option<String>,
+    /// The user data of a `Deploy`.
+    pub user_data: Option<String>,
 }
 
 #[derive(Default)]
@@ -89,10 +91,15 @@ impl Provisioner for FakeProvisioner {
             Action::Register(r) => Some(r.credentials.password.clone()),
             _ => None,
         };
+        let user_data = match action {
+            Action::Deploy(d) => d.user_data.clone(),
+            _ => None,
+        };
         state.calls.push(Call {
             host: host.name.clone(),
             action: action.name(),
             password,
+            user_data,
         });
         if let Action::Register(_) = action
             && let Some(message) = state.refuse_register.get(&host.name).cloned()
