@@ -36,7 +36,10 @@ struct World {
 
 impl World {
     fn new(seed: u64) -> Self {
-        let host = fresh_host().build();
+        Self::with_host(fresh_host().build(), seed)
+    }
+
+    fn with_host(host: BareMetalHost, seed: u64) -> Self {
         World {
             host,
             sim: SimIronic::default(),
@@ -221,6 +224,79 @@ fn the_lifecycle_is_deterministic_for_a_seed() {
     assert_eq!(a.sim.calls, b.sim.calls);
     assert_eq!(a.now, b.now);
     assert_eq!(a.host.status, b.host.status);
+}
+
+#[test]
+fn an_externally_provisioned_host_is_adopted_powered_on_and_can_be_taken_over() {
+    let mut w = World::with_host(
+        fresh_host()
+            .spec(|s| s.externally_provisioned = true)
+            .build(),
+        5,
+    );
+    w.run_until(|w| {
+        w.state() == S::ExternallyProvisioned
+            && w.host.status.as_ref().is_some_and(|s| s.powered_on)
+    });
+    assert_eq!(
+        w.trace,
+        vec![S::None, S::Registering, S::ExternallyProvisioned]
+    );
+    assert!(w.sim.calls.contains(&"adopt"), "calls {:?}", w.sim.calls);
+    assert!(!w.sim.calls.contains(&"inspect"), "no inspection");
+    assert!(!w.sim.calls.contains(&"provide"), "no cleaning");
+    w.host.spec.externally_provisioned = false;
+    w.host.spec.image = Some(image());
+    w.run_until(|w| w.state() == S::Provisioned);
+    let status = w.host.status.as_ref().expect("status");
+    assert_eq!(status.provisioning.image, Some(image()));
+    assert!(
+        !w.sim.calls.contains(&"deploy"),
+        "taking over does not redeploy"
+    );
+}
+
+#[test]
+fn a_detached_host_is_re_registered_and_adopted_when_the_annotation_goes() {
+    let mut w = World::new(6);
+    w.run_until(|w| w.state() == S::Available);
+    w.host.spec.image = Some(image());
+    w.run_until(|w| w.state() == S::Provisioned);
+    w.host
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(DETACHED.to_string(), String::new());
+    w.run_until(|w| {
+        w.host.status.as_ref().map(|s| s.operational_status) == Some(OperationalStatus::Detached)
+    });
+    assert!(w.sim.node.is_none(), "the node is removed from Ironic");
+    let deploys = w.sim.calls.iter().filter(|c| **c == "deploy").count();
+    w.host
+        .metadata
+        .annotations
+        .as_mut()
+        .expect("annotations")
+        .remove(DETACHED);
+    let before = w.sim.calls.len();
+    w.run_until(|w| {
+        w.sim
+            .node
+            .as_ref()
+            .is_some_and(|n| n.provision_state == "active")
+            && w.host.status.as_ref().map(|s| s.operational_status) == Some(OperationalStatus::Ok)
+    });
+    assert_eq!(w.state(), S::Provisioned, "no state change through detach");
+    assert_eq!(
+        w.sim.calls.iter().filter(|c| **c == "deploy").count(),
+        deploys,
+        "re-attaching adopts, it does not redeploy"
+    );
+    let tail = &w.sim.calls[before..];
+    assert!(
+        tail.starts_with(&["register", "manage"]) && tail.contains(&"adopt"),
+        "re-attach calls {tail:?}"
+    );
 }
 
 // ---- backoff ------------------------------------------------------------------------------
