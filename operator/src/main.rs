@@ -182,7 +182,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         seed,
     } = args;
     let _ = rustls::crypto::ring::default_provider().install_default();
-    info!(seed, "metal-operator starting");
+    if leader_elect {
+        anyhow::ensure!(
+            0 < lease_retry_period_seconds
+                && lease_retry_period_seconds < lease_renew_deadline_seconds
+                && lease_renew_deadline_seconds < lease_duration_seconds,
+            "lease timings must satisfy 0 < retry period ({lease_retry_period_seconds}s) < renew deadline \
+             ({lease_renew_deadline_seconds}s) < lease duration ({lease_duration_seconds}s)"
+        );
+    }
+    info!(
+        seed,
+        ironic_endpoint = %without_userinfo(&ironic_endpoint),
+        watch_namespace = watch_namespace.as_deref().unwrap_or("<all>"),
+        provisioning_limit,
+        leader_elect,
+        "metal-operator starting"
+    );
 
     let basic_auth = match (ironic_username_file, ironic_password_file) {
         (Some(u), Some(p)) => Some(Credentials {
@@ -307,6 +323,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }
     result.context("controller stopped")
+}
+
+/// The endpoint for logs, with any `user:password@` removed.
+fn without_userinfo(endpoint: &str) -> String {
+    match url::Url::parse(endpoint) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => "<unparseable>".to_owned(),
+    }
 }
 
 /// SIGINT or SIGTERM (what Kubernetes sends when it stops a pod).

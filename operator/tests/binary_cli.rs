@@ -130,3 +130,19 @@ fn run_refuses_half_configured_ironic_basic_auth() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--ironic-password-file"), "{stderr}");
 }
+
+#[test]
+fn run_refuses_lease_timings_that_cannot_work() {
+    let out = Command::new(env!("CARGO_BIN_EXE_metal-operator"))
+        .env_clear()
+        .args(["run", "--leader-elect", "--lease-duration-seconds", "5"])
+        .args(["--lease-renew-deadline-seconds", "10"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("renew deadline (10s) < lease duration (5s)"),
+        "{stderr}"
+    );
+}
