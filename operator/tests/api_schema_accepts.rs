@@ -97,6 +97,38 @@ fn check(path: &str, s: &JSONSchemaProps, v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// What the API server does before validating: drop nulls from non-nullable fields, then fill
+/// in defaults (recursively, so a defaulted `spec: {}` gets its own defaults too).
+fn prune_and_default(s: &JSONSchemaProps, v: &mut Value) {
+    if let (Some(map), Some(props)) = (v.as_object_mut(), s.properties.as_ref()) {
+        for (k, child) in props {
+            if map.get(k).is_some_and(Value::is_null) && child.nullable != Some(true) {
+                map.remove(k);
+            }
+            if !map.contains_key(k)
+                && let Some(d) = &child.default
+            {
+                map.insert(k.clone(), d.0.clone());
+            }
+            if let Some(x) = map.get_mut(k) {
+                prune_and_default(child, x);
+            }
+        }
+    }
+    if let (Some(items), Some(JSONSchemaPropsOrArray::Schema(item))) = (v.as_array_mut(), &s.items)
+    {
+        items.iter_mut().for_each(|x| prune_and_default(item, x));
+    }
+}
+
+/// Admits `object` as the API server would: the stored object, or the reasons for rejection.
+fn admit(kind: &str, mut object: Value) -> Result<Value, Vec<String>> {
+    let schema = &schemas()[kind];
+    prune_and_default(schema, &mut object);
+    let p = problems(kind, &object);
+    if p.is_empty() { Ok(object) } else { Err(p) }
+}
+
 fn problems(kind: &str, object: &Value) -> Vec<String> {
     let mut out = Vec::new();
     check("", &schemas()[kind], object, &mut out);
@@ -210,4 +242,33 @@ fn hostclaim_and_hardwaredata_objects_are_accepted_and_round_trip() {
                               "gpus": [{"vendorID": "10de", "class": "030200"}]}}
     });
     assert_eq!(problems("HardwareData", &hd), Vec::<String>::new());
+}
+
+#[test]
+fn objects_with_an_omitted_or_null_spec_are_admitted_and_then_parse() {
+    // A discovered host has no spec at all; a claim written as `spec:` has a null spec. Upstream
+    // accepts both; the API server prunes the null and our `spec: {}` default fills it in.
+    let yaml = r#"
+apiVersion: metal3.io/v1alpha1
+kind: BareMetalHost
+metadata: {name: found-in-rack-9, namespace: lab}
+---
+apiVersion: metal3.io/v1alpha1
+kind: HostClaim
+metadata: {name: any-host, namespace: lab}
+spec:
+"#;
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(yaml)
+        .map(|d| Value::deserialize(d).unwrap())
+        .collect();
+    let host = admit("BareMetalHost", docs[0].clone()).unwrap();
+    assert_eq!(host["spec"]["online"], false);
+    assert_eq!(host["spec"]["automatedCleaningMode"], "metadata");
+    let host: BareMetalHost = serde_json::from_value(host).unwrap();
+    assert!(host.spec.bmc.address.is_empty());
+    assert_eq!(metal_operator::api::validate_host(&host), vec![]);
+
+    let claim = admit("HostClaim", docs[1].clone()).unwrap();
+    assert_eq!(claim["spec"]["poweredOn"], false);
+    let _: metal_operator::api::HostClaim = serde_json::from_value(claim).unwrap();
 }

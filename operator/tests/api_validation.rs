@@ -430,6 +430,15 @@ fn exempt_images_need_no_checksum() {
 }
 
 #[test]
+fn secret_references_of_a_host_without_namespace_are_not_judged() {
+    // YAML not yet applied (`kubectl apply -n ...` supplies the namespace later).
+    let mut host = good_host();
+    host.metadata.namespace = None;
+    host.spec.user_data = secret("ud", "openshift-machine-api");
+    assert_eq!(validate_host(&host), vec![]);
+}
+
+#[test]
 fn an_unmanaged_host_without_bmc_details_is_valid() {
     let mut host = good_host();
     host.spec.bmc = BmcDetails::default();

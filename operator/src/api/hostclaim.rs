@@ -49,7 +49,9 @@ pub struct HostClaimSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub network_data: Option<SecretReference>,
-    /// Desired power state of the bound host.
+    /// Desired power state of the bound host. Upstream requires it; we default it to `false`,
+    /// as for `BareMetalHost.spec.online`, so a claim with an empty spec is still accepted.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub powered_on: bool,
     /// Secret with user data for the config drive.
     #[serde(default, skip_serializing_if = "Option::is_none")]

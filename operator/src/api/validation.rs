@@ -268,8 +268,11 @@ fn validate_spec(spec: &BareMetalHostSpec, namespace: &str, errors: &mut Vec<Fie
     ];
     for (path, reference) in secret_refs {
         let Some(reference) = reference else { continue };
+        // A host read from the API always has a namespace; YAML not yet applied may not, and
+        // then the reference cannot be judged.
         if let Some(ns) = reference.namespace.as_deref()
             && !ns.is_empty()
+            && !namespace.is_empty()
             && ns != namespace
         {
             errors.push(FieldError::new(
