@@ -28,6 +28,8 @@ enum Command {
     /// Work with fleet files.
     #[command(subcommand)]
     Fleet(FleetCommand),
+    /// Run the embedded Kubernetes-compatible control plane (a test double) and write a kubeconfig.
+    Controlplane(metal_sim::controlplane::ControlPlaneArgs),
 }
 
 #[derive(Subcommand)]
@@ -123,6 +125,15 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(run_serve(args))
         }
+        Command::Controlplane(args) => Ok(tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(metal_sim::controlplane::cli::run(
+                args,
+                Arc::new(chrono::Utc::now),
+                std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8),
+                shutdown_signal(),
+            ))?),
     }
 }
 

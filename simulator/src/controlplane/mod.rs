@@ -1,1 +1,272 @@
-//! Placeholder until this concept lands; see lib.rs.
+//! Embedded Kubernetes-compatible control plane: a test double of the Kubernetes REST API (never
+//! a production target) serving discovery, CRDs with structural schemas, the built-in kinds our
+//! operator and manifests use, list/watch, patches and Table output over HTTPS on loopback.
+//!
+//! Deliberate simplifications (see the module docs of `patch`, `lifecycle`, `watch`): strategic
+//! merge patches are applied as merge patches; server-side apply merges without conflict
+//! detection; list pages read the live state (not a snapshot); owner-reference garbage
+//! collection runs synchronously on the owner's removal; no authorization, admission webhooks,
+//! conversion webhooks, protobuf, aggregated discovery or OpenAPI v2.
+
+pub mod api;
+pub mod builtin;
+pub mod cli;
+pub mod crd;
+pub mod discovery;
+pub mod lifecycle;
+pub mod patch;
+pub mod resource;
+pub mod selector;
+pub mod status;
+pub mod store;
+pub mod table;
+pub mod tls;
+pub mod watch;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::SeedableRng as _;
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use resource::Resource;
+use store::Objects;
+
+pub use cli::ControlPlaneArgs;
+pub use tls::Identity;
+
+/// The source of "now" (the wall clock in the binary, a fixed or stepped clock in tests).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Failures starting the control plane.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlPlaneError {
+    #[error("listen address {0} is not loopback (the control plane serves 127.0.0.0/8 only)")]
+    NotLoopback(SocketAddr),
+    #[error("binding {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Identity(#[from] tls::IdentityError),
+    #[error("reading CRDs from {path}: {reason}")]
+    Crds { path: PathBuf, reason: String },
+    #[error("serving: {0}")]
+    Serve(String),
+}
+
+/// How to start the control plane.
+#[derive(Clone)]
+pub struct Options {
+    /// Loopback address; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Seed for UIDs, generated names and the bearer token.
+    pub seed: u64,
+    /// Changes remembered for watches (older resourceVersions get 410 Gone).
+    pub history: usize,
+    /// How often watches that asked for bookmarks get one.
+    pub bookmark_interval: Duration,
+    pub clock: Clock,
+}
+
+impl Options {
+    /// Defaults for a given clock and seed.
+    pub fn new(listen: SocketAddr, clock: Clock, seed: u64) -> Self {
+        Self {
+            listen,
+            seed,
+            history: 10_000,
+            bookmark_interval: Duration::from_secs(5),
+            clock,
+        }
+    }
+}
+
+/// Shared server state.
+pub struct State {
+    pub(crate) objects: Mutex<Objects>,
+    pub(crate) registry: RwLock<Vec<Resource>>,
+    pub(crate) clock: Clock,
+    pub(crate) rng: Mutex<ChaCha8Rng>,
+    pub(crate) token: String,
+    pub(crate) server_address: Mutex<String>,
+    pub(crate) bookmark_interval: Duration,
+}
+
+impl State {
+    /// A fresh state with the built-in resources and the standard namespaces.
+    pub fn new(options: &Options, token: String) -> Arc<Self> {
+        let state = Arc::new(Self {
+            objects: Mutex::new(Objects::new(options.history)),
+            registry: RwLock::new(builtin::resources()),
+            clock: Arc::clone(&options.clock),
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(options.seed)),
+            token,
+            server_address: Mutex::new(String::new()),
+            bookmark_interval: options.bookmark_interval,
+        });
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let obj = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            // The standard namespaces are valid by construction; a failure here is a bug we log.
+            if let Err(e) = lifecycle::create_builtin(&state, "namespaces", obj) {
+                tracing::error!(error = %e, "creating a standard namespace");
+            }
+        }
+        state
+    }
+
+    /// A snapshot of the served resources.
+    pub fn resources(&self) -> Vec<Resource> {
+        self.registry.read().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Registers CRDs from a (multi-document) YAML file.
+    pub fn load_crds(self: &Arc<Self>, path: &Path) -> Result<usize, ControlPlaneError> {
+        let err = |reason: String| ControlPlaneError::Crds {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let mut count = 0;
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value: Value =
+                serde::Deserialize::deserialize(doc).map_err(|e| err(e.to_string()))?;
+            if value.is_null() {
+                continue;
+            }
+            if value.get("kind").and_then(Value::as_str) != Some("CustomResourceDefinition") {
+                return Err(err(format!(
+                    "a document is not a CustomResourceDefinition: kind {:?}",
+                    value.get("kind")
+                )));
+            }
+            lifecycle::create_builtin(self, "customresourcedefinitions", value)
+                .map_err(|e| err(e.message))?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Forgets all watch history (as an etcd compaction would): older watches get 410 Gone.
+    pub fn compact(&self) {
+        if let Ok(mut o) = self.objects.lock() {
+            o.compact();
+        }
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+}
+
+/// A running control plane.
+pub struct Running {
+    pub address: SocketAddr,
+    pub identity: Identity,
+    pub state: Arc<State>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), ControlPlaneError>>,
+}
+
+impl Running {
+    /// `https://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.address)
+    }
+
+    /// The kubeconfig text for this server.
+    pub fn kubeconfig(&self) -> String {
+        self.identity.kubeconfig(&self.url())
+    }
+
+    /// Writes the kubeconfig to `path`.
+    pub fn write_kubeconfig(&self, path: &Path) -> Result<(), ControlPlaneError> {
+        Ok(self.identity.write_kubeconfig(path, &self.url())?)
+    }
+
+    /// A token that stops the server when cancelled.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(self) -> Result<(), ControlPlaneError> {
+        self.task
+            .await
+            .map_err(|e| ControlPlaneError::Serve(e.to_string()))?
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn shutdown(self) -> Result<(), ControlPlaneError> {
+        self.stop.cancel();
+        self.wait().await
+    }
+}
+
+/// Starts the control plane on `options.listen` (loopback only).
+pub async fn start(options: Options) -> Result<Running, ControlPlaneError> {
+    if !options.listen.ip().is_loopback() {
+        return Err(ControlPlaneError::NotLoopback(options.listen));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x6b75_6265);
+    let identity = Identity::generate(&mut rng)?;
+    let state = State::new(&options, identity.token.clone());
+    let listener =
+        std::net::TcpListener::bind(options.listen).map_err(|source| ControlPlaneError::Bind {
+            address: options.listen,
+            source,
+        })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ControlPlaneError::Bind {
+            address: options.listen,
+            source,
+        })?;
+    let address = listener
+        .local_addr()
+        .map_err(|source| ControlPlaneError::Bind {
+            address: options.listen,
+            source,
+        })?;
+    if let Ok(mut a) = state.server_address.lock() {
+        *a = address.to_string();
+    }
+    let stop = CancellationToken::new();
+    let app = api::router(Arc::clone(&state));
+    let handle = axum_server::Handle::new();
+    {
+        let handle = handle.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            handle.graceful_shutdown(Some(Duration::from_secs(1)));
+        });
+    }
+    let server = axum_server::from_tcp(listener)
+        .map_err(|source| ControlPlaneError::Bind { address, source })?
+        .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(
+            identity.rustls(),
+        ))
+        .handle(handle);
+    tracing::info!(address = %address, "control plane listening");
+    let task = tokio::spawn(async move {
+        server
+            .serve(app.into_make_service())
+            .await
+            .map_err(|e| ControlPlaneError::Serve(e.to_string()))
+    });
+    Ok(Running {
+        address,
+        identity,
+        state,
+        stop,
+        task,
+    })
+}

@@ -1,0 +1,710 @@
+//! The HTTP surface (axum): bearer-token authentication, discovery and OpenAPI documents, and
+//! the resource paths `/api/v1/...` and `/apis/<group>/<version>/...` with their verbs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::State;
+use super::discovery;
+use super::lifecycle::{self, FieldValidation, WriteOptions, present};
+use super::patch::PatchKind;
+use super::resource::Resource;
+use super::selector::{FieldSelector, LabelSelector};
+use super::status::ApiError;
+use super::table;
+use super::watch::{self, WatchRequest};
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Longest watch when the client gives no `timeoutSeconds`.
+const DEFAULT_WATCH: Duration = Duration::from_secs(1800);
+
+/// The router for a state.
+pub fn router(state: Arc<State>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+fn json_response(code: u16, body: &Value, warnings: &[String]) -> Response {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for w in warnings {
+        let text = format!("299 - \"{}\"", w.replace('"', "'"));
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append("warning", v);
+        }
+    }
+    resp
+}
+
+fn error(e: &ApiError) -> Response {
+    json_response(e.code, &e.body(), &[])
+}
+
+fn authorized(state: &State, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim() == state.token)
+}
+
+async fn handle(AxState(state): AxState<Arc<State>>, req: Request) -> Response {
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
+        return (StatusCode::OK, "ok").into_response();
+    }
+    if !authorized(&state, req.headers()) {
+        return error(&ApiError::new(401, "Unauthorized", "Unauthorized"));
+    }
+    let query: HashMap<String, String> = req
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let method = req.method().clone();
+    let headers = req.headers().clone();
+    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error(&ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                "request body too large",
+            ));
+        }
+    };
+    match route(&state, &method, &path, &query, &headers, body) {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::debug!(code = e.code, reason = e.reason, path = %path, "request refused");
+            error(&e)
+        }
+    }
+}
+
+fn route(
+    state: &Arc<State>,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let resources = state.resources();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let get = method == Method::GET;
+    let doc = |v: Option<Value>| {
+        v.map(|v| json_response(200, &v, &[])).ok_or_else(|| {
+            ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )
+        })
+    };
+    match segs.as_slice() {
+        ["version"] if get => doc(Some(discovery::version())),
+        ["api"] if get => {
+            let address = state
+                .server_address
+                .lock()
+                .map(|a| a.clone())
+                .unwrap_or_default();
+            doc(Some(discovery::api_versions(&address)))
+        }
+        ["apis"] if get => doc(Some(discovery::group_list(&resources))),
+        ["api", "v1"] if get => doc(discovery::resource_list(&resources, "", "v1")),
+        ["apis", g] if get => doc(discovery::group(&resources, g)),
+        ["apis", g, v] if get => doc(discovery::resource_list(&resources, g, v)),
+        ["openapi", "v3"] if get => doc(Some(discovery::openapi_v3_root(
+            &resources,
+            registry_hash(&resources),
+        ))),
+        ["openapi", "v3", "api", v] if get => {
+            doc(discovery::openapi_v3_group_version(&resources, "", v))
+        }
+        ["openapi", "v3", "apis", g, v] if get => {
+            doc(discovery::openapi_v3_group_version(&resources, g, v))
+        }
+        ["api", v, rest @ ..] => {
+            resource_request(state, &resources, "", v, rest, method, query, headers, body)
+        }
+        ["apis", g, v, rest @ ..] => {
+            resource_request(state, &resources, g, v, rest, method, query, headers, body)
+        }
+        _ => Err(ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )),
+    }
+}
+
+fn registry_hash(resources: &[Resource]) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in resources {
+        (&r.group, &r.version, &r.plural).hash(&mut h);
+        r.schema.as_ref().map(|s| s.to_string()).hash(&mut h);
+    }
+    h.finish()
+}
+
+struct Target<'a> {
+    res: Resource,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+    sub: Option<&'a str>,
+}
+
+fn parse_target<'a>(
+    resources: &[Resource],
+    group: &str,
+    version: &str,
+    rest: &[&'a str],
+) -> Result<Target<'a>, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    };
+    let lookup = |plural: &str| {
+        resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)
+            .cloned()
+    };
+    if let ["namespaces", ns, plural, tail @ ..] = rest {
+        if let Some(res) = lookup(plural).filter(|r| r.namespaced) {
+            return match tail {
+                [] => Ok(Target {
+                    res,
+                    namespace: Some(ns),
+                    name: None,
+                    sub: None,
+                }),
+                [name] => Ok(Target {
+                    res,
+                    namespace: Some(ns),
+                    name: Some(name),
+                    sub: None,
+                }),
+                [name, sub] => Ok(Target {
+                    res,
+                    namespace: Some(ns),
+                    name: Some(name),
+                    sub: Some(sub),
+                }),
+                _ => Err(not_found()),
+            };
+        }
+    }
+    match rest {
+        [plural, tail @ ..] => {
+            let res = lookup(plural).ok_or_else(not_found)?;
+            match tail {
+                [] => Ok(Target {
+                    res,
+                    namespace: None,
+                    name: None,
+                    sub: None,
+                }),
+                [name] if !res.namespaced => Ok(Target {
+                    res,
+                    namespace: None,
+                    name: Some(name),
+                    sub: None,
+                }),
+                [name, sub] if !res.namespaced => Ok(Target {
+                    res,
+                    namespace: None,
+                    name: Some(name),
+                    sub: Some(sub),
+                }),
+                _ => Err(not_found()),
+            }
+        }
+        _ => Err(not_found()),
+    }
+}
+
+fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
+}
+
+fn write_options(query: &HashMap<String, String>) -> Result<WriteOptions, ApiError> {
+    let field_validation = match query.get("fieldValidation").map(String::as_str) {
+        None | Some("") | Some("Ignore") => FieldValidation::Ignore,
+        Some("Warn") => FieldValidation::Warn,
+        Some("Strict") => FieldValidation::Strict,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of Ignore, Warn or Strict, not {other:?}"
+            )));
+        }
+    };
+    let dry_run = match query.get("dryRun").map(String::as_str) {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "dryRun must be All, not {other:?}"
+            )));
+        }
+    };
+    Ok(WriteOptions {
+        dry_run,
+        field_validation,
+        field_manager: query.get("fieldManager").filter(|m| !m.is_empty()).cloned(),
+    })
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice::<Value>(body)
+        .or_else(|_| serde_yaml::from_slice::<Value>(body))
+        .map_err(|e| ApiError::bad_request(format!("the body could not be decoded: {e}")))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resource_request(
+    state: &Arc<State>,
+    resources: &[Resource],
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    method: &Method,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let t = parse_target(resources, group, version, rest)?;
+    let res = &t.res;
+    let ns = t.namespace.unwrap_or("");
+    if let Some(sub) = t.sub {
+        let allowed = (sub == "status" && res.status) || (sub == "scale" && res.scale.is_some());
+        if !allowed {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                format!(
+                    "the server could not find the requested resource ({sub} of {})",
+                    res.qualified()
+                ),
+            ));
+        }
+    }
+    let is_watch = query.get("watch").is_some_and(|w| w == "1" || w == "true");
+    match (method.clone(), t.name, t.sub) {
+        (Method::GET, None, None) if is_watch => {
+            watch_request(state, res, t.namespace, query, headers)
+        }
+        (Method::GET, None, None) => list(state, res, t.namespace, query, headers),
+        (Method::GET, Some(name), Some("scale")) => {
+            let obj = get_object(state, res, ns, name)?;
+            Ok(json_response(200, &scale_of(res, &obj), &[]))
+        }
+        (Method::GET, Some(name), _) => {
+            let obj = get_object(state, res, ns, name)?;
+            if wants_table(headers) {
+                let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});
+                let include = query
+                    .get("includeObject")
+                    .map(String::as_str)
+                    .unwrap_or("Metadata");
+                return Ok(json_response(
+                    200,
+                    &table::table(res, &[obj], meta, include, state.now()),
+                    &[],
+                ));
+            }
+            Ok(json_response(200, &obj, &[]))
+        }
+        (Method::POST, None, None) => {
+            if res.namespaced && t.namespace.is_none() {
+                return Err(ApiError::new(
+                    405,
+                    "MethodNotAllowed",
+                    "create requires a namespace in the path",
+                ));
+            }
+            let opts = write_options(query)?;
+            let w = lifecycle::create(state, res, ns, parse_body(&body)?, &opts)?;
+            Ok(json_response(201, &w.object, &w.warnings))
+        }
+        (Method::PUT, Some(name), Some("scale")) => {
+            let scale = parse_body(&body)?;
+            write_scale(state, res, ns, name, &scale, query)
+        }
+        (Method::PUT, Some(name), sub) => {
+            let opts = write_options(query)?;
+            let w = lifecycle::update(
+                state,
+                res,
+                ns,
+                name,
+                parse_body(&body)?,
+                sub,
+                &opts,
+                "Update",
+            )?;
+            Ok(json_response(
+                if w.created { 201 } else { 200 },
+                &w.object,
+                &w.warnings,
+            ))
+        }
+        (Method::PATCH, Some(name), sub) => {
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let kind = PatchKind::from_content_type(ct)
+                .ok_or_else(|| ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})")))?;
+            if sub == Some("scale") {
+                let obj = get_object(state, res, ns, name)?;
+                let current = scale_of(res, &obj);
+                let decoded = super::patch::decode(kind, &body)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let patched = super::patch::apply(kind, &current, &decoded)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                return write_scale(state, res, ns, name, &patched, query);
+            }
+            let mut opts = write_options(query)?;
+            if opts.field_manager.is_none() && kind != PatchKind::Apply {
+                opts.field_manager = headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|ua| ua.split('/').next())
+                    .map(str::to_string);
+            }
+            let w = lifecycle::patch(state, res, ns, name, kind, &body, sub, &opts)?;
+            Ok(json_response(
+                if w.created { 201 } else { 200 },
+                &w.object,
+                &w.warnings,
+            ))
+        }
+        (Method::DELETE, Some(name), None) => {
+            let options = if body.is_empty() {
+                Value::Null
+            } else {
+                parse_body(&body)?
+            };
+            let policy = options
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .or(query.get("propagationPolicy").map(String::as_str));
+            let orphan = policy == Some("Orphan")
+                || options.get("orphanDependents").and_then(Value::as_bool) == Some(true);
+            let uid = options
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str);
+            let dry_run = write_options(query)?.dry_run
+                || options
+                    .get("dryRun")
+                    .and_then(Value::as_array)
+                    .is_some_and(|d| d.iter().any(|x| x == "All"));
+            let obj = lifecycle::delete(state, res, ns, name, orphan, uid, dry_run)?;
+            Ok(json_response(200, &obj, &[]))
+        }
+        (Method::DELETE, None, None) => {
+            let labels =
+                LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let fields =
+                FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let dry_run = write_options(query)?.dry_run;
+            let (items, _) = select(state, res, t.namespace, &labels, &fields)?;
+            let mut deleted = Vec::new();
+            for obj in items {
+                let name = obj
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let ns = obj
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                deleted.push(lifecycle::delete(
+                    state, res, &ns, &name, false, None, dry_run,
+                )?);
+            }
+            Ok(json_response(
+                200,
+                &json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": {}, "items": deleted}),
+                &[],
+            ))
+        }
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported on this path"),
+        )),
+    }
+}
+
+fn get_object(state: &State, res: &Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
+    let objects = state
+        .objects
+        .lock()
+        .map_err(|_| ApiError::new(500, "InternalError", "lock poisoned"))?;
+    let key = super::store::Key::new(&res.storage, if res.namespaced { ns } else { "" }, name);
+    objects
+        .get(&key)
+        .map(|o| present(res, o))
+        .ok_or_else(|| ApiError::not_found(res, name))
+}
+
+fn select(
+    state: &State,
+    res: &Resource,
+    ns: Option<&str>,
+    labels: &LabelSelector,
+    fields: &FieldSelector,
+) -> Result<(Vec<Value>, u64), ApiError> {
+    let objects = state
+        .objects
+        .lock()
+        .map_err(|_| ApiError::new(500, "InternalError", "lock poisoned"))?;
+    let items = objects
+        .list(&res.storage, ns)
+        .into_iter()
+        .map(|(_, o)| present(res, o))
+        .filter(|o| labels.matches(o) && fields.matches(o))
+        .collect();
+    Ok((items, objects.rv()))
+}
+
+fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), ApiError> {
+    let labels = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let fields = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok((labels, fields))
+}
+
+fn list(
+    state: &State,
+    res: &Resource,
+    ns: Option<&str>,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let (labels, fields) = selectors(query)?;
+    let (mut items, rv) = select(state, res, ns, &labels, &fields)?;
+    // Continue tokens are `<namespace>/<name>` of the last item returned (live state, no snapshot).
+    if let Some(token) = query.get("continue").filter(|c| !c.is_empty()) {
+        let (cns, cname) = token
+            .split_once('/')
+            .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
+        items.retain(|o| {
+            let ons = o
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let oname = o
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            (ons, oname) > (cns, cname)
+        });
+    }
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if let Some(limit) = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+    {
+        if items.len() > limit {
+            let remaining = items.len() - limit;
+            items.truncate(limit);
+            if let Some(last) = items.last() {
+                let ons = last
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let oname = last
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                meta["continue"] = json!(format!("{ons}/{oname}"));
+                meta["remainingItemCount"] = json!(remaining);
+            }
+        }
+    }
+    if wants_table(headers) {
+        let include = query
+            .get("includeObject")
+            .map(String::as_str)
+            .unwrap_or("Metadata");
+        return Ok(json_response(
+            200,
+            &table::table(res, &items, meta, include, state.now()),
+            &[],
+        ));
+    }
+    Ok(json_response(
+        200,
+        &json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": meta, "items": items}),
+        &[],
+    ))
+}
+
+fn watch_request(
+    state: &Arc<State>,
+    res: &Resource,
+    ns: Option<&str>,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let (labels, fields) = selectors(query)?;
+    let from = match query.get("resourceVersion").map(String::as_str) {
+        None | Some("") => None,
+        Some(rv) => Some(
+            rv.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        ),
+    };
+    let timeout = query
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_WATCH);
+    let req = WatchRequest {
+        res: res.clone(),
+        namespace: ns.map(str::to_string),
+        labels,
+        fields,
+        from,
+        bookmarks: query
+            .get("allowWatchBookmarks")
+            .is_some_and(|b| b == "true" || b == "1"),
+        timeout,
+        table: wants_table(headers),
+    };
+    let body = watch::start(Arc::clone(state), req)?;
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    Ok(resp)
+}
+
+fn scale_of(res: &Resource, obj: &Value) -> Value {
+    let paths = res.scale.clone();
+    let read = |p: Option<&str>| {
+        p.and_then(|p| table::eval(obj, p))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let spec = read(paths.as_ref().map(|p| p.spec_replicas.as_str()));
+    let status = read(paths.as_ref().map(|p| p.status_replicas.as_str()));
+    let mut scale = json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": obj.pointer("/metadata/name"), "namespace": obj.pointer("/metadata/namespace"),
+            "uid": obj.pointer("/metadata/uid"), "resourceVersion": obj.pointer("/metadata/resourceVersion"),
+            "creationTimestamp": obj.pointer("/metadata/creationTimestamp")
+        },
+        "spec": {"replicas": if spec.is_null() { json!(0) } else { spec }},
+        "status": {"replicas": if status.is_null() { json!(0) } else { status }}
+    });
+    if let Some(sel) = paths
+        .and_then(|p| p.label_selector)
+        .and_then(|p| table::eval(obj, &p).cloned())
+    {
+        scale["status"]["selector"] = sel;
+    }
+    scale
+}
+
+fn write_scale(
+    state: &Arc<State>,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+    scale: &Value,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let replicas = scale
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| ApiError::bad_request("spec.replicas must be an integer"))?;
+    if replicas < 0 {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            format!(
+                "Scale.autoscaling \"{name}\" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
+            ),
+        ));
+    }
+    let path = res
+        .scale
+        .as_ref()
+        .map(|p| p.spec_replicas.clone())
+        .unwrap_or_default();
+    let pointer: String = path
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("/{s}"))
+        .collect();
+    let mut obj = get_object(state, res, ns, name)?;
+    if let Some(rv) = scale
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+    {
+        obj["metadata"]["resourceVersion"] = json!(rv);
+    }
+    set_pointer(&mut obj, &pointer, json!(replicas));
+    let opts = write_options(query)?;
+    let w = lifecycle::update(state, res, ns, name, obj, None, &opts, "Update")?;
+    Ok(json_response(200, &scale_of(res, &w.object), &w.warnings))
+}
+
+fn set_pointer(obj: &mut Value, pointer: &str, value: Value) {
+    let mut cur = obj;
+    let parts: Vec<&str> = pointer.split('/').filter(|s| !s.is_empty()).collect();
+    for (i, p) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Some(map) = cur.as_object_mut() else {
+            return;
+        };
+        if i + 1 == parts.len() {
+            map.insert((*p).to_string(), value);
+            return;
+        }
+        cur = map.entry((*p).to_string()).or_insert_with(|| json!({}));
+    }
+}

@@ -1,0 +1,237 @@
+//! In-memory objects with a global resourceVersion, and watch fan-out with a bounded history:
+//! a watch that starts before the oldest remembered change is told 410 Gone.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// What happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl ChangeKind {
+    /// The watch event `type`.
+    pub fn wire(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "ADDED",
+            ChangeKind::Modified => "MODIFIED",
+            ChangeKind::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as remembered for watches.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub rv: u64,
+    pub storage: String,
+    pub namespace: String,
+    pub kind: ChangeKind,
+    pub object: Value,
+}
+
+/// Identity of a stored object.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    pub storage: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn new(storage: &str, namespace: &str, name: &str) -> Self {
+        Self {
+            storage: storage.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+/// The requested starting point is older than the remembered history.
+#[derive(Debug, thiserror::Error)]
+#[error("too old resource version: {requested} ({oldest})")]
+pub struct Gone {
+    pub requested: u64,
+    pub oldest: u64,
+}
+
+/// The objects and their change history (callers hold the lock for read-modify-write).
+pub struct Objects {
+    rv: u64,
+    objects: BTreeMap<Key, Value>,
+    history: VecDeque<Arc<Change>>,
+    capacity: usize,
+    /// Changes compacted away: a watch from before this is Gone.
+    compacted_through: u64,
+    tx: broadcast::Sender<Arc<Change>>,
+}
+
+/// A watch's backlog and its live feed.
+pub struct Subscription {
+    pub backlog: Vec<Arc<Change>>,
+    pub live: broadcast::Receiver<Arc<Change>>,
+}
+
+fn set_rv(obj: &mut Value, rv: u64) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::from(rv.to_string()));
+    }
+}
+
+impl Objects {
+    /// An empty store remembering `history` changes for watches.
+    pub fn new(history: usize) -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        Self {
+            rv: 1,
+            objects: BTreeMap::new(),
+            history: VecDeque::new(),
+            capacity: history.max(1),
+            compacted_through: 0,
+            tx,
+        }
+    }
+
+    /// The current resourceVersion.
+    pub fn rv(&self) -> u64 {
+        self.rv
+    }
+
+    pub fn get(&self, key: &Key) -> Option<&Value> {
+        self.objects.get(key)
+    }
+
+    /// Objects of a storage, optionally in one namespace, in (namespace, name) order.
+    pub fn list(&self, storage: &str, namespace: Option<&str>) -> Vec<(&Key, &Value)> {
+        let start = Key::new(storage, namespace.unwrap_or(""), "");
+        self.objects
+            .range(start..)
+            .take_while(|(k, _)| {
+                k.storage == storage && namespace.is_none_or(|ns| k.namespace == ns)
+            })
+            .collect()
+    }
+
+    /// Every key in a namespace, any storage.
+    pub fn keys_in_namespace(&self, namespace: &str) -> Vec<Key> {
+        self.objects
+            .keys()
+            .filter(|k| k.namespace == namespace)
+            .cloned()
+            .collect()
+    }
+
+    /// Every stored object (for owner-reference garbage collection).
+    pub fn all(&self) -> impl Iterator<Item = (&Key, &Value)> {
+        self.objects.iter()
+    }
+
+    fn record(&mut self, key: &Key, kind: ChangeKind, object: Value) {
+        let change = Arc::new(Change {
+            rv: self.rv,
+            storage: key.storage.clone(),
+            namespace: key.namespace.clone(),
+            kind,
+            object,
+        });
+        self.history.push_back(Arc::clone(&change));
+        while self.history.len() > self.capacity {
+            if let Some(old) = self.history.pop_front() {
+                self.compacted_through = old.rv;
+            }
+        }
+        // No receivers is normal.
+        let _ = self.tx.send(change);
+    }
+
+    /// Stores `obj` (new or replacing) with a fresh resourceVersion; returns the stored object.
+    pub fn put(&mut self, key: Key, mut obj: Value) -> Value {
+        self.rv += 1;
+        set_rv(&mut obj, self.rv);
+        let kind = if self.objects.contains_key(&key) {
+            ChangeKind::Modified
+        } else {
+            ChangeKind::Added
+        };
+        self.objects.insert(key.clone(), obj.clone());
+        self.record(&key, kind, obj.clone());
+        obj
+    }
+
+    /// Removes an object; the DELETED event carries a fresh resourceVersion.
+    pub fn remove(&mut self, key: &Key) -> Option<Value> {
+        let mut obj = self.objects.remove(key)?;
+        self.rv += 1;
+        set_rv(&mut obj, self.rv);
+        self.record(key, ChangeKind::Deleted, obj.clone());
+        Some(obj)
+    }
+
+    /// Drops all remembered history (as an etcd compaction would): older watches get 410.
+    pub fn compact(&mut self) {
+        self.compacted_through = self.rv;
+        self.history.clear();
+    }
+
+    /// Changes after `from` for `storage` plus a live receiver; Gone when `from` was compacted.
+    pub fn subscribe(&self, storage: &str, from: u64) -> Result<Subscription, Gone> {
+        if from < self.compacted_through {
+            return Err(Gone {
+                requested: from,
+                oldest: self.compacted_through + 1,
+            });
+        }
+        let backlog = self
+            .history
+            .iter()
+            .filter(|c| c.rv > from && c.storage == storage)
+            .cloned()
+            .collect();
+        Ok(Subscription {
+            backlog,
+            live: self.tx.subscribe(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_watch_from_before_the_history_window_is_gone() {
+        let mut o = Objects::new(2);
+        for i in 0..5 {
+            o.put(
+                Key::new("s", "ns", &format!("o{i}")),
+                json!({"metadata": {}}),
+            );
+        }
+        assert!(o.subscribe("s", 2).is_err());
+        let sub = o.subscribe("s", o.rv() - 1).unwrap();
+        assert_eq!(sub.backlog.len(), 1);
+        o.compact();
+        assert!(o.subscribe("s", o.rv() - 1).is_err());
+    }
+
+    #[test]
+    fn every_write_advances_the_resource_version() {
+        let mut o = Objects::new(10);
+        let a = o.put(Key::new("s", "", "a"), json!({"metadata": {}}));
+        let b = o.put(Key::new("s", "", "a"), json!({"metadata": {}}));
+        assert_ne!(
+            a["metadata"]["resourceVersion"],
+            b["metadata"]["resourceVersion"]
+        );
+        let d = o.remove(&Key::new("s", "", "a")).unwrap();
+        assert_eq!(d["metadata"]["resourceVersion"], json!(o.rv().to_string()));
+    }
+}

@@ -1,0 +1,181 @@
+//! Watch streams: newline-delimited `{"type", "object"}` events, starting from a resourceVersion
+//! (or with synthetic ADDED events for the current objects), with periodic BOOKMARKs when asked
+//! and an ERROR event carrying a 410 Expired Status when the start is older than the history
+//! (or the watcher fell too far behind). Objects that stop matching a selector are not turned
+//! into DELETED events (a documented simplification).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+
+use super::State;
+use super::lifecycle::present;
+use super::resource::Resource;
+use super::selector::{FieldSelector, LabelSelector};
+use super::status::ApiError;
+use super::store::{Change, ChangeKind};
+use super::table;
+
+/// What a watch asks for.
+pub struct WatchRequest {
+    pub res: Resource,
+    pub namespace: Option<String>,
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+    /// None or 0: start with the current objects.
+    pub from: Option<u64>,
+    pub bookmarks: bool,
+    pub timeout: Duration,
+    pub table: bool,
+}
+
+fn line(kind: &str, object: Value) -> Bytes {
+    let mut text = json!({"type": kind, "object": object}).to_string();
+    text.push('\n');
+    Bytes::from(text)
+}
+
+struct Filter {
+    req: WatchRequest,
+    now: super::Clock,
+}
+
+impl Filter {
+    fn render(&self, change_kind: &str, stored: &Value) -> Option<Bytes> {
+        let obj = present(&self.req.res, stored);
+        if !(self.req.labels.matches(&obj) && self.req.fields.matches(&obj)) {
+            return None;
+        }
+        let obj = if self.req.table {
+            let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});
+            table::table(
+                &self.req.res,
+                std::slice::from_ref(&obj),
+                meta,
+                "Metadata",
+                (self.now)(),
+            )
+        } else {
+            obj
+        };
+        Some(line(change_kind, obj))
+    }
+
+    fn accepts(&self, c: &Change) -> bool {
+        c.storage == self.req.res.storage
+            && self
+                .req
+                .namespace
+                .as_deref()
+                .is_none_or(|ns| ns == c.namespace)
+    }
+}
+
+fn expired(message: &str) -> Bytes {
+    line("ERROR", ApiError::gone(message).body())
+}
+
+/// Starts a watch; the body streams until the timeout, the client leaving or the server stopping.
+pub fn start(state: Arc<State>, req: WatchRequest) -> Result<Body, ApiError> {
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let mut initial: Vec<Bytes> = Vec::new();
+    let filter = Filter {
+        req,
+        now: Arc::clone(&state.clock),
+    };
+    let storage = filter.req.res.storage.clone();
+    let (live, mut last_rv) = {
+        let objects = state.objects.lock().map_err(|_| {
+            ApiError::new(500, "InternalError", "control plane state lock poisoned")
+        })?;
+        match filter.req.from.filter(|rv| *rv > 0) {
+            None => {
+                for (_, obj) in objects.list(&storage, filter.req.namespace.as_deref()) {
+                    initial.extend(filter.render("ADDED", obj));
+                }
+                let rv = objects.rv();
+                match objects.subscribe(&storage, rv) {
+                    Ok(sub) => (Some(sub.live), rv),
+                    Err(e) => return Err(ApiError::gone(e.to_string())),
+                }
+            }
+            Some(from) => match objects.subscribe(&storage, from) {
+                Ok(sub) => {
+                    let mut rv = from;
+                    for c in sub.backlog.iter().filter(|c| filter.accepts(c)) {
+                        initial.extend(filter.render(c.kind.wire(), &c.object));
+                        rv = c.rv;
+                    }
+                    (Some(sub.live), rv.max(from))
+                }
+                Err(e) => {
+                    initial.push(expired(&e.to_string()));
+                    (None, from)
+                }
+            },
+        }
+    };
+    let interval = state.bookmark_interval;
+    tokio::spawn(async move {
+        for b in initial {
+            if tx.send(b).await.is_err() {
+                return;
+            }
+        }
+        let Some(mut live) = live else {
+            return;
+        };
+        let deadline = tokio::time::sleep(filter.req.timeout);
+        tokio::pin!(deadline);
+        let mut tick = tokio::time::interval(interval);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                _ = tick.tick(), if filter.req.bookmarks => {
+                    // Only what this watch has seen: a later rv could skip queued changes.
+                    let rv = last_rv;
+                    let mark = json!({
+                        "kind": filter.req.res.kind, "apiVersion": filter.req.res.api_version(),
+                        "metadata": {"resourceVersion": rv.to_string()}
+                    });
+                    if tx.send(line("BOOKMARK", mark)).await.is_err() {
+                        return;
+                    }
+                }
+                got = live.recv() => match got {
+                    Ok(change) => {
+                        if change.rv <= last_rv {
+                            continue;
+                        }
+                        last_rv = change.rv;
+                        if !filter.accepts(&change) {
+                            continue;
+                        }
+                        let kind = match change.kind { ChangeKind::Added => "ADDED", ChangeKind::Modified => "MODIFIED", ChangeKind::Deleted => "DELETED" };
+                        if let Some(b) = filter.render(kind, &change.object) {
+                            if tx.send(b).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // The watcher fell behind the fan-out buffer: make it re-list.
+                        let _ = tx.send(expired("the watch fell behind; re-list")).await;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    Ok(Body::from_stream(stream))
+}
