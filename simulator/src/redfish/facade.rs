@@ -81,7 +81,9 @@ pub async fn faults_and_logging(
         }
     }
     let response = next.run(request).await;
-    tracing::info!(
+    // Every request at debug (RUST_LOG=metal_sim::redfish=debug); refusals, faults and state
+    // changes are logged at info where they happen.
+    tracing::debug!(
         %method,
         path = %path,
         status = response.status().as_u16(),
