@@ -40,7 +40,7 @@ fn json_response(code: u16, body: &Value, warnings: &[String]) -> Response {
         HeaderValue::from_static("application/json"),
     );
     for w in warnings {
-        let text = format!("299 - \"{}\"", w.replace('"', "'"));
+        let text = format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""));
         if let Ok(v) = HeaderValue::from_str(&text) {
             resp.headers_mut().append("warning", v);
         }

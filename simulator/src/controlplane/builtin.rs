@@ -252,10 +252,14 @@ fn columns(kind: &str) -> Vec<Column> {
             Column::new(
                 "Object",
                 "string",
-                ".involvedObject.name",
-                "Involved object",
+                ".involvedObject",
+                "Involved object (kind/name)",
             ),
             Column::new("Message", "string", ".message", "Message"),
+            Column {
+                priority: 1,
+                ..Column::new("Name", "string", ".metadata.name", "Event name")
+            },
         ],
         "Namespace" => vec![
             Column::new("Status", "string", ".status.phase", "Phase"),

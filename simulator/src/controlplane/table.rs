@@ -57,6 +57,15 @@ fn cell(col_type: &str, v: Option<&Value>, now: DateTime<Utc>) -> Value {
         Some(Value::String(s)) => Value::from(s.clone()),
         Some(Value::Bool(b)) if col_type == "string" => Value::from(b.to_string()),
         Some(Value::Number(n)) if col_type == "string" => Value::from(n.to_string()),
+        // An object reference reads as `kind/name` (as kubectl shows involved objects).
+        Some(Value::Object(m))
+            if m.get("kind").is_some_and(Value::is_string)
+                && m.get("name").is_some_and(Value::is_string) =>
+        {
+            let kind = m.get("kind").and_then(Value::as_str).unwrap_or_default();
+            let name = m.get("name").and_then(Value::as_str).unwrap_or_default();
+            Value::from(format!("{}/{name}", kind.to_lowercase()))
+        }
         Some(other @ (Value::Array(_) | Value::Object(_))) => Value::from(other.to_string()),
         Some(other) => other.clone(),
     }
@@ -79,10 +88,15 @@ pub fn table(
     include_object: &str,
     now: DateTime<Utc>,
 ) -> Value {
-    let mut defs = vec![json!({
-        "name": "Name", "type": "string", "format": "name", "priority": 0,
-        "description": "Name must be unique within a namespace."
-    })];
+    // Name comes first unless the resource places it itself (Events put it last, in -o wide).
+    let name_first = !res.columns.iter().any(|c| c.name == "Name");
+    let mut defs = Vec::new();
+    if name_first {
+        defs.push(json!({
+            "name": "Name", "type": "string", "format": "name", "priority": 0,
+            "description": "Name must be unique within a namespace."
+        }));
+    }
     for c in &res.columns {
         defs.push(json!({
             "name": c.name, "type": c.type_, "format": c.format,
@@ -92,7 +106,10 @@ pub fn table(
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {
-            let mut cells = vec![o.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
+            let mut cells = Vec::new();
+            if name_first {
+                cells.push(o.pointer("/metadata/name").cloned().unwrap_or(Value::Null));
+            }
             for c in &res.columns {
                 cells.push(cell(&c.type_, eval(o, &c.json_path), now));
             }

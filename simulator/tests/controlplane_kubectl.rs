@@ -1,0 +1,530 @@
+//! The embedded control plane judged by real kubectl: apply, get (Table columns), describe,
+//! annotate, label, patch, wait, scale, delete with finalizers, events, server-side apply.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metal_sim::controlplane::{self, Options, Running};
+
+const CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../kind/crds/metal3.io.yaml");
+const HOSTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/controlplane_fixture/hosts.yaml"
+);
+
+struct Cluster {
+    kubectl: PathBuf,
+    kubeconfig: PathBuf,
+    running: Running,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start() -> Option<Self> {
+        let kubectl = support::peer("kubectl")?;
+        let options = Options::new(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(chrono::Utc::now),
+            7,
+        );
+        let running = controlplane::start(options).await.unwrap();
+        running.state.load_crds(Path::new(CRDS)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        running.write_kubeconfig(&kubeconfig).unwrap();
+        Some(Self {
+            kubectl,
+            kubeconfig,
+            running,
+            _dir: dir,
+        })
+    }
+
+    /// Runs kubectl (bounded by 60 s) and returns its output.
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use tokio::io::AsyncWriteExt as _;
+        let mut cmd = tokio::process::Command::new(&self.kubectl);
+        cmd.args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).await.unwrap();
+        }
+        drop(input);
+        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("kubectl did not finish within 60 s")
+            .unwrap()
+    }
+
+    /// Runs kubectl, asserts success, returns stdout.
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None).await;
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    async fn apply_hosts(&self) {
+        let out = self.ok(&["apply", "-f", HOSTS]).await;
+        assert!(
+            out.contains("baremetalhost.metal3.io/worker-0 created"),
+            "{out}"
+        );
+    }
+}
+
+fn header(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_prints_the_upstream_bmh_columns_after_apply() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    c.apply_hosts().await;
+    let table = c.ok(&["get", "bmh", "-n", "metal"]).await;
+    assert_eq!(
+        header(&table),
+        ["NAME", "STATE", "CONSUMER", "ONLINE", "ERROR", "AGE"],
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("worker-0") && l.contains("false")),
+        "{table}"
+    );
+    let wide = c.ok(&["get", "bmh", "-n", "metal", "-o", "wide"]).await;
+    assert_eq!(
+        header(&wide),
+        [
+            "NAME", "STATUS", "STATE", "CONSUMER", "BMC", "ONLINE", "ERROR", "AGE"
+        ],
+        "{wide}"
+    );
+    assert!(wide.contains("ipmi://127.0.0.1:6230"), "{wide}");
+    let yaml = c
+        .ok(&["get", "bmh", "-n", "metal", "worker-0", "-o", "yaml"])
+        .await;
+    // Defaulted from the CRD schema (the seed YAML has no spec.online).
+    assert!(yaml.contains("online: false"), "{yaml}");
+    assert!(yaml.contains("automatedCleaningMode: metadata"), "{yaml}");
+    assert!(yaml.contains("uid: "), "{yaml}");
+    let described = c.ok(&["describe", "bmh", "-n", "metal", "worker-0"]).await;
+    assert!(described.contains("Name:         worker-0"), "{described}");
+    assert!(described.contains("Events:"), "{described}");
+    let resources = c.ok(&["api-resources"]).await;
+    assert!(
+        resources.lines().any(|l| l.starts_with("baremetalhosts")
+            && l.contains("bmh,bmhost")
+            && l.contains("metal3.io/v1alpha1")),
+        "{resources}"
+    );
+    let again = c.ok(&["apply", "-f", HOSTS]).await;
+    assert!(
+        again.contains("baremetalhost.metal3.io/worker-0 unchanged"),
+        "{again}"
+    );
+    let secret = c
+        .ok(&[
+            "get",
+            "secret",
+            "-n",
+            "metal",
+            "worker-0-bmc-secret",
+            "-o",
+            "jsonpath={.data.username}",
+        ])
+        .await;
+    assert_eq!(secret, "YWRtaW4=");
+    c.running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_annotate_label_patch_and_wait_edit_hosts() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    c.apply_hosts().await;
+    c.ok(&[
+        "annotate",
+        "bmh",
+        "-n",
+        "metal",
+        "worker-0",
+        "reboot.metal3.io=",
+    ])
+    .await;
+    c.ok(&["label", "bmh", "-n", "metal", "worker-0", "env=test"])
+        .await;
+    let selected = c
+        .ok(&[
+            "get",
+            "bmh",
+            "-n",
+            "metal",
+            "-l",
+            "env=test,rack in (r1,r3)",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(selected.trim(), "baremetalhost.metal3.io/worker-0");
+    let none = c
+        .ok(&[
+            "get",
+            "bmh",
+            "-n",
+            "metal",
+            "-l",
+            "rack notin (r1,r2)",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(none.trim(), "");
+    c.ok(&[
+        "patch",
+        "bmh",
+        "-n",
+        "metal",
+        "worker-0",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"online":true}}"#,
+    ])
+    .await;
+    let gen2 = c
+        .ok(&[
+            "get",
+            "bmh",
+            "-n",
+            "metal",
+            "worker-0",
+            "-o",
+            "jsonpath={.spec.online} {.metadata.generation}",
+        ])
+        .await;
+    assert_eq!(gen2, "true 2");
+    c.ok(&[
+        "patch",
+        "bmh",
+        "-n",
+        "metal",
+        "worker-0",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/online","value":false}]"#,
+    ])
+    .await;
+    let status_patch = r#"{"status":{"provisioning":{"state":"available"},"operationalStatus":"OK","errorMessage":"","poweredOn":false}}"#;
+    c.ok(&[
+        "patch",
+        "bmh",
+        "-n",
+        "metal",
+        "worker-0",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        status_patch,
+    ])
+    .await;
+    // Status writes do not bump the generation; the spec patch before did.
+    let now = c
+        .ok(&[
+            "get",
+            "bmh",
+            "-n",
+            "metal",
+            "worker-0",
+            "-o",
+            "jsonpath={.spec.online} {.metadata.generation} {.metadata.annotations}",
+        ])
+        .await;
+    assert!(now.starts_with("false 3 "), "{now}");
+    assert!(now.contains("reboot.metal3.io"), "{now}");
+    c.ok(&[
+        "wait",
+        "-n",
+        "metal",
+        "bmh/worker-0",
+        "--for=jsonpath={.status.provisioning.state}=available",
+        "--timeout=20s",
+    ])
+    .await;
+    let table = c.ok(&["get", "bmh", "-n", "metal", "worker-0"]).await;
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("available")),
+        "{table}"
+    );
+    // A main-resource patch cannot write status.
+    c.ok(&[
+        "patch",
+        "bmh",
+        "-n",
+        "metal",
+        "worker-0",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"operationalStatus":"error"}}"#,
+    ])
+    .await;
+    let op = c
+        .ok(&[
+            "get",
+            "bmh",
+            "-n",
+            "metal",
+            "worker-0",
+            "-o",
+            "jsonpath={.status.operationalStatus}",
+        ])
+        .await;
+    assert_eq!(op, "OK");
+    c.running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_delete_waits_until_the_finalizer_is_removed() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    c.apply_hosts().await;
+    c.ok(&[
+        "patch",
+        "bmh",
+        "-n",
+        "metal",
+        "worker-1",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["baremetalhost.metal3.io"]}}"#,
+    ])
+    .await;
+    let c = Arc::new(c);
+    let deleter = {
+        let c = Arc::clone(&c);
+        tokio::spawn(async move {
+            c.run(
+                &["delete", "bmh", "-n", "metal", "worker-1", "--timeout=30s"],
+                None,
+            )
+            .await
+        })
+    };
+    // Bounded wait for the deletionTimestamp to appear while the finalizer holds the object.
+    let mut marked = false;
+    for _ in 0..50 {
+        let ts = c
+            .ok(&[
+                "get",
+                "bmh",
+                "-n",
+                "metal",
+                "worker-1",
+                "-o",
+                "jsonpath={.metadata.deletionTimestamp}",
+            ])
+            .await;
+        if !ts.is_empty() {
+            marked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(marked, "deletionTimestamp never set");
+    assert!(
+        !deleter.is_finished(),
+        "kubectl delete returned while the finalizer was present"
+    );
+    c.ok(&[
+        "patch",
+        "bmh",
+        "-n",
+        "metal",
+        "worker-1",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ])
+    .await;
+    let out = tokio::time::timeout(Duration::from_secs(30), deleter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gone = c
+        .run(&["get", "bmh", "-n", "metal", "worker-1"], None)
+        .await;
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("NotFound"),
+        "{gone:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply_and_events_round_trip() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let out = c.ok(&["apply", "--server-side", "-f", HOSTS]).await;
+    assert!(
+        out.contains("baremetalhost.metal3.io/worker-0 serverside-applied"),
+        "{out}"
+    );
+    let managers = c
+        .ok(&[
+            "get",
+            "bmh",
+            "-n",
+            "metal",
+            "worker-0",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ])
+        .await;
+    assert!(managers.contains("kubectl"), "{managers}");
+    let uid = c
+        .ok(&[
+            "get",
+            "bmh",
+            "-n",
+            "metal",
+            "worker-0",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ])
+        .await;
+    // An events.k8s.io/v1 Event (as the operator records them) shows in `kubectl get events` and
+    // in `describe` through the core/v1 view.
+    let event = format!(
+        r#"{{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{{"name":"worker-0.1","namespace":"metal"}},
+        "eventTime":"2026-01-01T00:00:00.000000Z","reportingController":"metal3.io/operator","reportingInstance":"op-1",
+        "action":"Register","reason":"Registered","type":"Normal","note":"registered with Ironic",
+        "regarding":{{"apiVersion":"metal3.io/v1alpha1","kind":"BareMetalHost","name":"worker-0","namespace":"metal","uid":"{uid}"}}}}"#
+    );
+    let created = c.run(&["create", "-f", "-"], Some(&event)).await;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let events = c.ok(&["get", "events", "-n", "metal"]).await;
+    assert_eq!(header(&events)[..3], ["LAST", "SEEN", "TYPE"], "{events}");
+    assert!(
+        events.contains("Registered") && events.contains("registered with Ironic"),
+        "{events}"
+    );
+    let described = c.ok(&["describe", "bmh", "-n", "metal", "worker-0"]).await;
+    assert!(described.contains("registered with Ironic"), "{described}");
+    let server_dry = c.ok(&["apply", "--dry-run=server", "-f", HOSTS]).await;
+    assert!(server_dry.contains("(server dry run)"), "{server_dry}");
+    c.running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_hosts_are_refused_naming_the_field() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    c.apply_hosts().await;
+    let bad = "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: bad\n  namespace: metal\nspec:\n  bmc:\n    credentialsName: x\n  bootMACAddress: zz\n  bootMode: bios\n";
+    let out = c.run(&["create", "-f", "-"], Some(bad)).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("spec.bmc.address: Required value"), "{err}");
+    assert!(err.contains("spec.bootMACAddress"), "{err}");
+    assert!(err.contains("spec.bootMode: Unsupported value"), "{err}");
+    let unknown = "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: extra\n  namespace: metal\nspec:\n  bmc:\n    address: ipmi://127.0.0.1:1\n    credentialsName: x\n  nonsense: 1\n";
+    let strict = c.run(&["create", "-f", "-"], Some(unknown)).await;
+    assert!(
+        String::from_utf8_lossy(&strict.stderr).contains("unknown field \"spec.nonsense\""),
+        "{strict:?}"
+    );
+    let warn = c
+        .run(&["create", "--validate=warn", "-f", "-"], Some(unknown))
+        .await;
+    assert!(warn.status.success(), "{warn:?}");
+    assert!(
+        String::from_utf8_lossy(&warn.stderr).contains("unknown field \"spec.nonsense\""),
+        "{warn:?}"
+    );
+    let kept = c
+        .ok(&[
+            "get",
+            "bmh",
+            "-n",
+            "metal",
+            "extra",
+            "-o",
+            "jsonpath={.spec}",
+        ])
+        .await;
+    assert!(!kept.contains("nonsense"), "pruned field survived: {kept}");
+    c.running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_scale_writes_deployment_replicas_through_the_scale_subresource() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    c.apply_hosts().await;
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: metal\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: example.invalid/web\n";
+    let out = c.run(&["apply", "-f", "-"], Some(deploy)).await;
+    assert!(out.status.success(), "{out:?}");
+    c.ok(&["scale", "deployment/web", "-n", "metal", "--replicas=3"])
+        .await;
+    let replicas = c
+        .ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "metal",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+        .await;
+    assert_eq!(replicas, "3");
+    let ns_gone = c
+        .ok(&["delete", "namespace", "metal", "--timeout=30s"])
+        .await;
+    assert!(ns_gone.contains("deleted"), "{ns_gone}");
+    let left = c
+        .run(&["get", "deployment", "web", "-n", "metal"], None)
+        .await;
+    assert!(!left.status.success());
+    c.running.shutdown().await.unwrap();
+}
