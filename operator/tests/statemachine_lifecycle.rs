@@ -299,6 +299,38 @@ fn a_detached_host_is_re_registered_and_adopted_when_the_annotation_goes() {
     );
 }
 
+#[test]
+fn repeated_deploy_failures_stop_at_the_retry_limit_until_the_image_changes() {
+    let mut w = World::new(8);
+    w.run_until(|w| w.state() == S::Available);
+    w.sim.fail_deploys = 100;
+    w.host.spec.image = Some(image());
+    let stopped = |w: &World| {
+        w.host.status.as_ref().is_some_and(|s| {
+            s.provisioning.state == S::Available
+                && s.provisioning_fail_count == 5
+                && s.error_type == Some(ErrorType::Provisioning)
+                && s.error_message.contains("retry limit (5) reached")
+        })
+    };
+    w.run_until(stopped);
+    let deploys = |w: &World| w.sim.calls.iter().filter(|c| **c == "deploy").count();
+    assert_eq!(deploys(&w), 5, "five attempts for one image");
+    for _ in 0..5 {
+        w.reconcile();
+    }
+    assert_eq!(deploys(&w), 5, "no further attempt with the same image");
+    w.sim.fail_deploys = 0;
+    w.host.spec.image = Some(Image {
+        url: "http://images.example/fixed.qcow2".into(),
+        ..image()
+    });
+    w.run_until(|w| w.state() == S::Provisioned);
+    let status = w.host.status.as_ref().expect("status");
+    assert_eq!(status.provisioning_fail_count, 0);
+    assert_eq!(status.error_type, None);
+}
+
 // ---- backoff ------------------------------------------------------------------------------
 
 #[test]

@@ -298,6 +298,8 @@ pub struct SimIronic {
     /// States still to pass through before the current operation settles.
     pub pending: Vec<&'static str>,
     pub calls: Vec<&'static str>,
+    /// How many of the next deployments fail (ending in `deploy failed`).
+    pub fail_deploys: u32,
 }
 
 impl SimIronic {
@@ -354,11 +356,17 @@ impl SimIronic {
             Action::Deploy(d) => {
                 if let Some(n) = self.node.as_mut() {
                     n.image_source = Some(d.image_url.clone());
+                    n.last_error = None;
                 }
-                self.start(
-                    &["deploying", "wait call-back", "deploying", "active"],
-                    "active",
-                );
+                if self.fail_deploys > 0 {
+                    self.fail_deploys -= 1;
+                    self.start(&["deploying", "wait call-back", "deploy failed"], "active");
+                } else {
+                    self.start(
+                        &["deploying", "wait call-back", "deploying", "active"],
+                        "active",
+                    );
+                }
             }
             Action::Undeploy => self.start(
                 &["deleting", "cleaning", "clean wait", "available"],
@@ -408,6 +416,10 @@ impl SimIronic {
             if self.pending.is_empty() {
                 n.target_provision_state = None;
                 match next {
+                    "deploy failed" => {
+                        n.last_error =
+                            Some("Agent returned error for deploy step: disk write failed".into())
+                    }
                     "active" => n.power_state = Some("power on".to_string()),
                     "available" | "manageable" => n.power_state = Some("power off".to_string()),
                     _ => {}
