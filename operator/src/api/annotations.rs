@@ -117,9 +117,8 @@ pub struct RebootAnnotation {
     pub force: bool,
 }
 
-/// Wire shape of the reboot annotation JSON.
+/// Wire shape of the reboot annotation JSON (unknown keys are ignored, as Go's decoder does).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RebootWire {
     #[serde(default)]
     mode: String,
@@ -187,9 +186,9 @@ pub struct DetachedAnnotation {
     pub force: bool,
 }
 
-/// Wire shape of the detached annotation JSON.
+/// Wire shape of the detached annotation JSON (unknown keys are ignored, as Go's decoder does).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct DetachedWire {
     #[serde(default)]
     delete_action: String,
@@ -295,6 +294,14 @@ mod tests {
         let err = DetachedAnnotation::parse("{delay").unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains(DETACHED) && msg.contains("{delay"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_json_keys_are_ignored_as_upstream_does() {
+        let r = RebootAnnotation::parse(REBOOT, r#"{"mode":"hard","reason":"bios"}"#).unwrap();
+        assert_eq!(r.mode, RebootMode::Hard);
+        let d = DetachedAnnotation::parse(r#"{"force":true,"note":"x"}"#).unwrap();
+        assert!(d.force);
     }
 
     #[test]
