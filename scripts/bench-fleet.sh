@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Start-up time and resident memory of metal-sim for 1 000 BMCs (per-address layout) and
+# 10 000 BMCs (single-address layout). Target: under 50 KiB per simulated host.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}/release/metal-sim"
+[ -x "$bin" ] || cargo build --release -q -p metal-sim --bins
+ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+printf '%-44s %s\n' "fleet" "metal-sim serve --exit-after-start (3 runs)"
+for fleet in fleets/bench-1000-per-address.yaml fleets/bench-10000-single-address.yaml; do
+  for run in 1 2 3; do
+    line=$(timeout 120 "$bin" serve --fleet "$fleet" --exit-after-start --control 127.0.0.1:0 2>/dev/null | grep -i 'started' | tail -1)
+    printf '%-44s run %d: %s\n' "$fleet" "$run" "$line"
+  done
+done
