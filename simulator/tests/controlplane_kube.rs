@@ -1,0 +1,191 @@
+//! The embedded control plane judged by kube-rs: watchers see changes in order, stale writes
+//! get 409, compacted resourceVersions get 410 Gone, bookmarks arrive when asked.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher;
+use kube::{Client, Config};
+use metal_sim::controlplane::{self, Options, Running};
+
+const CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../kind/crds/metal3.io.yaml");
+
+async fn start(bookmark: Duration, history: usize) -> (Running, Client) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut options = Options::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(chrono::Utc::now),
+        11,
+    );
+    options.bookmark_interval = bookmark;
+    options.history = history;
+    let running = controlplane::start(options).await.unwrap();
+    running.state.load_crds(Path::new(CRDS)).unwrap();
+    let kubeconfig = Kubeconfig::from_yaml(&running.kubeconfig()).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    let client = Client::try_from(config).unwrap();
+    (running, client)
+}
+
+fn cm(name: &str, value: &str) -> ConfigMap {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "data": {"k": value}
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kube_watcher_sees_create_modify_delete_in_order() {
+    let (running, client) = start(Duration::from_secs(5), 1000).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
+    // The initial list completes before any change is made.
+    let deadline = Duration::from_secs(20);
+    loop {
+        let ev = tokio::time::timeout(deadline, stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if matches!(ev, watcher::Event::InitDone) {
+            break;
+        }
+    }
+    api.create(&PostParams::default(), &cm("w", "1"))
+        .await
+        .unwrap();
+    api.patch(
+        "w",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"data": {"k": "2"}})),
+    )
+    .await
+    .unwrap();
+    api.delete("w", &DeleteParams::default()).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let ev = tokio::time::timeout(deadline, stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        match ev {
+            watcher::Event::Apply(o) => {
+                seen.push(format!("apply:{}", o.data.unwrap_or_default()["k"]))
+            }
+            watcher::Event::Delete(o) => {
+                seen.push(format!("delete:{}", o.metadata.name.unwrap_or_default()))
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, ["apply:1", "apply:2", "delete:w"]);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replace_with_a_stale_resource_version_is_a_conflict() {
+    let (running, client) = start(Duration::from_secs(5), 1000).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let first = api
+        .create(&PostParams::default(), &cm("c", "1"))
+        .await
+        .unwrap();
+    let mut second = first.clone();
+    second.data = Some([("k".to_string(), "2".to_string())].into());
+    api.replace("c", &PostParams::default(), &second)
+        .await
+        .unwrap();
+    let mut stale = first;
+    stale.data = Some([("k".to_string(), "3".to_string())].into());
+    let err = api
+        .replace("c", &PostParams::default(), &stale)
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 409);
+            assert_eq!(status.reason, "Conflict");
+        }
+        other => panic!("expected a 409 Conflict, got {other:?}"),
+    }
+    let duplicate = api
+        .create(&PostParams::default(), &cm("c", "1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(duplicate, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"),
+        "{duplicate:?}"
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_from_a_compacted_resource_version_is_gone_and_bookmarks_arrive() {
+    let (running, client) = start(Duration::from_millis(200), 1000).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let created = api
+        .create(&PostParams::default(), &cm("g", "1"))
+        .await
+        .unwrap();
+    let old_rv = created.metadata.resource_version.unwrap();
+    api.patch(
+        "g",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"data": {"k": "2"}})),
+    )
+    .await
+    .unwrap();
+    running.state.compact();
+    let mut gone = api
+        .watch(&WatchParams::default(), &old_rv)
+        .await
+        .unwrap()
+        .boxed();
+    let ev = tokio::time::timeout(Duration::from_secs(10), gone.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    match ev {
+        WatchEvent::Error(status) => assert_eq!(status.code, 410),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+    let current = api
+        .get("g")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut live = api
+        .watch(
+            &WatchParams {
+                bookmarks: true,
+                ..WatchParams::default()
+            }
+            .timeout(10),
+            &current,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    let ev = tokio::time::timeout(Duration::from_secs(10), live.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    match ev {
+        WatchEvent::Bookmark(b) => assert_eq!(b.metadata.resource_version, current),
+        other => panic!("expected a bookmark, got {other:?}"),
+    }
+    running.shutdown().await.unwrap();
+}
