@@ -181,6 +181,7 @@ fn a_host_walks_the_full_lifecycle_against_a_simulated_ironic() {
     assert!(w.sim.node.is_none(), "the node is deleted");
     let status = w.host.status.as_ref().expect("status");
     assert_eq!(status.error_count, 0);
+    assert_eq!(status.operational_status, OperationalStatus::Ok);
     let history = status.operation_history.as_ref().expect("history");
     for (phase, metric) in [
         ("register", &history.register),

@@ -25,9 +25,14 @@ fn a_new_host_gets_the_finalizer_before_anything_else() {
 
 #[test]
 fn a_created_host_with_bmc_details_starts_registering() {
-    let d = Case::new(host(S::None).build(), Observation::NotRegistered).run();
+    let d = Case::new(
+        host(S::None).op(OperationalStatus::Unknown).build(),
+        Observation::NotRegistered,
+    )
+    .run();
     assert_eq!(state(&d), S::Registering);
     assert_eq!(d.transition, Some((S::None, S::Registering)));
+    assert_eq!(d.status.operational_status, OperationalStatus::Ok);
     let history = d.status.operation_history.as_ref().expect("history");
     assert!(
         history

@@ -262,7 +262,10 @@ impl<'a> Draft<'a> {
 
     /// Clears errorType and message (and opStatus `error`), keeping errorCount for the backoff.
     pub fn clear_error(&mut self) {
-        if self.status.operational_status == OperationalStatus::Error {
+        if matches!(
+            self.status.operational_status,
+            OperationalStatus::Error | OperationalStatus::Unknown
+        ) {
             self.status.operational_status = OperationalStatus::Ok;
         }
         self.status.error_type = None;

@@ -82,6 +82,9 @@ fn has_bmc_details(host: &BareMetalHost) -> bool {
 
 fn none<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, rng: &mut R) {
     if has_bmc_details(d.host()) {
+        if d.status.operational_status == OperationalStatus::Unknown {
+            d.status.operational_status = OperationalStatus::Ok;
+        }
         let _ = d.go(S::Registering, rng);
         d.because("created: BMC details present, registering");
         return;
