@@ -411,3 +411,38 @@ async fn a_host_with_an_image_is_provisioned_with_its_user_data_and_a_missing_us
     );
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_stuck_on_a_missing_secret_can_still_be_deleted() {
+    let world = World::start().await;
+    world
+        .api
+        .upsert("baremetalhosts", host("orphan", "never-created"));
+    let errored = world
+        .api
+        .wait_until(LONG, |api| {
+            api.get("baremetalhosts", NS, "orphan")
+                .is_some_and(|h| h["status"]["errorType"] == "registration error")
+        })
+        .await;
+    assert!(
+        errored,
+        "{:?}",
+        world.api.get("baremetalhosts", NS, "orphan")
+    );
+    world.api.delete("baremetalhosts", NS, "orphan");
+    let gone = world
+        .api
+        .wait_until(LONG, |api| {
+            api.get("baremetalhosts", NS, "orphan").is_none()
+        })
+        .await;
+    assert!(
+        gone,
+        "host: {:?} states: {:?}",
+        world.api.get("baremetalhosts", NS, "orphan"),
+        world.status_states("orphan")
+    );
+    assert_eq!(world.provisioner.count("orphan", "register"), 0);
+    world.stop().await;
+}
