@@ -1,6 +1,7 @@
 //! The HTTP face of the mock: routes of API v1, microversion headers, and the conductor's shell loop.
 
 mod agent;
+mod hardware;
 mod nodes;
 mod ports;
 
@@ -361,21 +362,21 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/nodes/{ident}/states", get(nodes::states))
         .route("/v1/nodes/{ident}/states/provision", put(nodes::provision))
         .route("/v1/nodes/{ident}/states/power", put(nodes::power))
-        .route("/v1/nodes/{ident}/states/raid", put(nodes::raid))
-        .route("/v1/nodes/{ident}/validate", get(nodes::validate))
+        .route("/v1/nodes/{ident}/states/raid", put(hardware::raid))
+        .route("/v1/nodes/{ident}/validate", get(hardware::validate))
         .route(
             "/v1/nodes/{ident}/maintenance",
-            put(nodes::maintenance_on).delete(nodes::maintenance_off),
+            put(hardware::maintenance_on).delete(hardware::maintenance_off),
         )
         .route("/v1/nodes/{ident}/ports", get(ports::list_of_node))
         .route("/v1/nodes/{ident}/ports/detail", get(ports::detail_of_node))
-        .route("/v1/nodes/{ident}/inventory", get(nodes::inventory))
-        .route("/v1/nodes/{ident}/bios", get(nodes::bios))
+        .route("/v1/nodes/{ident}/inventory", get(hardware::inventory))
+        .route("/v1/nodes/{ident}/bios", get(hardware::bios))
         .route(
             "/v1/nodes/{ident}/vmedia",
-            get(nodes::vmedia_get)
-                .post(nodes::vmedia_attach)
-                .delete(nodes::vmedia_detach),
+            get(hardware::vmedia_get)
+                .post(hardware::vmedia_attach)
+                .delete(hardware::vmedia_detach),
         )
         .route("/v1/ports", get(ports::list).post(ports::create))
         .route("/v1/ports/", get(ports::list).post(ports::create))

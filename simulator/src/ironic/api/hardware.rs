@@ -1,0 +1,254 @@
+//! Node hardware sub-resources: validation, maintenance, RAID target, inventory, BIOS and virtual media.
+
+use super::nodes::{body_object, find, node};
+use super::{AppState, Ctx, Store, json_response};
+use crate::ironic::encoding::Doc;
+use crate::ironic::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub(crate) async fn raid(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let config = body_object(&body, "raid")?;
+    let mut store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    store.conductor.ensure_unlocked(uuid)?;
+    let n = store
+        .conductor
+        .nodes
+        .get_mut(&uuid)
+        .ok_or_else(|| ApiError::NodeNotFound(ident.clone()))?;
+    if n.interfaces.get("raid").and_then(Value::as_str) == Some("no-raid") {
+        return Err(ApiError::Unsupported {
+            driver: n.driver.clone(),
+            feature: "raid".into(),
+        });
+    }
+    n.misc
+        .insert("target_raid_config".into(), Value::Object(config));
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn unsupported(driver: &str, feature: &str) -> Value {
+    json!({"result": false, "reason": format!("Driver {driver} does not support {feature} (disabled or not implemented).")})
+}
+
+pub(crate) async fn validate(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    let n = node(&store, &uuid)?;
+    let ok = json!({"result": true});
+    let mut d = Doc::new();
+    if n.driver == "fake-hardware" {
+        for i in ["boot", "deploy", "management", "network", "power"] {
+            d.put(i, ok.clone());
+        }
+        d.put("bios", unsupported(&n.driver, "bios"));
+        d.put("console", unsupported(&n.driver, "console"));
+        d.put("firmware", unsupported(&n.driver, "firmware"));
+        d.put("inspect", ok.clone());
+        d.put("raid", unsupported(&n.driver, "raid"));
+        d.put("rescue", unsupported(&n.driver, "rescue"));
+        d.put("storage", ok);
+    } else {
+        let has_port = store.ports.values().any(|p| p.node_uuid == uuid);
+        let pxe = matches!(
+            n.interfaces.get("boot").and_then(Value::as_str),
+            Some("ipxe" | "pxe")
+        );
+        let missing: Vec<String> = ["deploy_kernel", "deploy_ramdisk"]
+            .iter()
+            .filter(|k| pxe && !n.driver_info.contains_key(**k))
+            .map(|k| format!("'{k}'"))
+            .collect();
+        let boot = if !has_port {
+            json!({"result": false, "reason": format!("Node {uuid} does not have any port associated with it")})
+        } else if !missing.is_empty() {
+            json!({"result": false, "reason": format!("Cannot validate PXE bootloader. Some parameters were missing in node's driver_info and configuration. Missing are: [{}]", missing.join(", "))})
+        } else {
+            ok.clone()
+        };
+        let parsed = if n.driver == "ipmi" {
+            crate::ironic::driver::IpmiTarget::from_driver_info(&uuid.to_string(), &n.driver_info)
+                .map(|_| ())
+        } else {
+            crate::ironic::driver::RedfishTarget::from_driver_info(
+                &uuid.to_string(),
+                &n.driver_info,
+            )
+            .map(|_| ())
+        };
+        let bmc = match parsed {
+            Ok(()) => ok.clone(),
+            Err(reason) => json!({"result": false, "reason": reason}),
+        };
+        let redfish = n.driver == "redfish";
+        let inspect = if redfish || has_port {
+            ok.clone()
+        } else {
+            json!({"result": false, "reason": format!("Insufficient information provided for managed inspection: Node {uuid} does not have any port associated with it")})
+        };
+        d.put("boot", boot.clone());
+        d.put("deploy", boot);
+        d.put("management", bmc.clone());
+        d.put("network", ok.clone());
+        d.put("power", bmc);
+        d.put(
+            "bios",
+            if redfish {
+                ok.clone()
+            } else {
+                unsupported(&n.driver, "bios")
+            },
+        );
+        d.put("console", unsupported(&n.driver, "console"));
+        d.put("firmware", unsupported(&n.driver, "firmware"));
+        d.put("inspect", inspect);
+        d.put(
+            "raid",
+            if redfish {
+                ok.clone()
+            } else {
+                unsupported(&n.driver, "raid")
+            },
+        );
+        d.put("rescue", unsupported(&n.driver, "rescue"));
+        d.put("storage", ok);
+    }
+    Ok(json_response(StatusCode::OK, &d))
+}
+
+pub(crate) async fn maintenance_on(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let reason = if body.is_empty() {
+        None
+    } else {
+        body_object(&body, "maintenance")?
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let mut store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
+        n.maintenance = true;
+        n.maintenance_reason = reason;
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+pub(crate) async fn maintenance_off(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
+        n.maintenance = false;
+        n.maintenance_reason = None;
+        n.fault = None;
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+pub(crate) async fn inventory(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
+    let n = node(&store, &uuid)?;
+    match &n.inventory {
+        Some(inv) => Ok(json_response(StatusCode::OK, inv)),
+        None => Err(ApiError::InventoryNotFound(n.id)),
+    }
+}
+
+pub(crate) async fn bios(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    find(&store, &ctx, &ident)?;
+    Ok(json_response(StatusCode::OK, &json!({"bios": []})))
+}
+
+fn vmedia_node(store: &Store, ctx: &Ctx, ident: &str, feature: &str) -> Result<Uuid, ApiError> {
+    let uuid = find(store, ctx, ident)?;
+    let n = node(store, &uuid)?;
+    if n.driver == "fake-hardware" {
+        return Err(ApiError::Unsupported {
+            driver: n.driver.clone(),
+            feature: feature.into(),
+        });
+    }
+    Ok(uuid)
+}
+
+pub(crate) async fn vmedia_get(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.lock();
+    let uuid = vmedia_node(&store, &ctx, &ident, "get_virtual_media")?;
+    let media = node(&store, &uuid)?
+        .vmedia
+        .clone()
+        .unwrap_or_else(|| json!({}));
+    Ok(json_response(StatusCode::OK, &media))
+}
+
+pub(crate) async fn vmedia_attach(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req = body_object(&body, "vmedia")?;
+    if req.get("image_url").and_then(Value::as_str).is_none() {
+        return Err(ApiError::BadRequest(
+            "Schema error for vmedia: 'image_url' is a required property".into(),
+        ));
+    }
+    let mut store = s.lock();
+    let uuid = vmedia_node(&store, &ctx, &ident, "attach_virtual_media")?;
+    store.conductor.ensure_unlocked(uuid)?;
+    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
+        n.vmedia = Some(Value::Object(req));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn vmedia_detach(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(ident): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut store = s.lock();
+    let uuid = vmedia_node(&store, &ctx, &ident, "detach_virtual_media")?;
+    store.conductor.ensure_unlocked(uuid)?;
+    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
+        n.vmedia = None;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
