@@ -192,30 +192,30 @@ fn parse_target<'a>(
             .find(|r| r.group == group && r.version == version && r.plural == plural)
             .cloned()
     };
-    if let ["namespaces", ns, plural, tail @ ..] = rest {
-        if let Some(res) = lookup(plural).filter(|r| r.namespaced) {
-            return match tail {
-                [] => Ok(Target {
-                    res,
-                    namespace: Some(ns),
-                    name: None,
-                    sub: None,
-                }),
-                [name] => Ok(Target {
-                    res,
-                    namespace: Some(ns),
-                    name: Some(name),
-                    sub: None,
-                }),
-                [name, sub] => Ok(Target {
-                    res,
-                    namespace: Some(ns),
-                    name: Some(name),
-                    sub: Some(sub),
-                }),
-                _ => Err(not_found()),
-            };
-        }
+    if let ["namespaces", ns, plural, tail @ ..] = rest
+        && let Some(res) = lookup(plural).filter(|r| r.namespaced)
+    {
+        return match tail {
+            [] => Ok(Target {
+                res,
+                namespace: Some(ns),
+                name: None,
+                sub: None,
+            }),
+            [name] => Ok(Target {
+                res,
+                namespace: Some(ns),
+                name: Some(name),
+                sub: None,
+            }),
+            [name, sub] => Ok(Target {
+                res,
+                namespace: Some(ns),
+                name: Some(name),
+                sub: Some(sub),
+            }),
+            _ => Err(not_found()),
+        };
     }
     match rest {
         [plural, tail @ ..] => {
@@ -538,22 +538,21 @@ fn list(
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
+        && items.len() > limit
     {
-        if items.len() > limit {
-            let remaining = items.len() - limit;
-            items.truncate(limit);
-            if let Some(last) = items.last() {
-                let ons = last
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let oname = last
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                meta["continue"] = json!(format!("{ons}/{oname}"));
-                meta["remainingItemCount"] = json!(remaining);
-            }
+        let remaining = items.len() - limit;
+        items.truncate(limit);
+        if let Some(last) = items.last() {
+            let ons = last
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let oname = last
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            meta["continue"] = json!(format!("{ons}/{oname}"));
+            meta["remainingItemCount"] = json!(remaining);
         }
     }
     if wants_table(headers) {

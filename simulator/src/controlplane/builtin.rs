@@ -331,10 +331,8 @@ pub fn admit(kind: &str, obj: &mut Value) -> Vec<FieldError> {
                 s.entry("phase").or_insert_with(|| Value::from("Active"));
             }
         }
-        "Event" => {
-            if map.get("involvedObject").is_none_or(|v| !v.is_object()) {
-                errors.push(FieldError::required("involvedObject"));
-            }
+        "Event" if map.get("involvedObject").is_none_or(|v| !v.is_object()) => {
+            errors.push(FieldError::required("involvedObject"));
         }
         "Lease" => {
             if let Some(spec) = map.get("spec") {
@@ -361,13 +359,12 @@ pub fn admit(kind: &str, obj: &mut Value) -> Vec<FieldError> {
                 }
             }
         }
-        "Role" | "ClusterRole" => {
+        "Role" | "ClusterRole"
             if map
                 .get("rules")
-                .is_some_and(|r| !r.is_array() && !r.is_null())
-            {
-                errors.push(FieldError::invalid("rules", "must be a list"));
-            }
+                .is_some_and(|r| !r.is_array() && !r.is_null()) =>
+        {
+            errors.push(FieldError::invalid("rules", "must be a list"));
         }
         "RoleBinding" | "ClusterRoleBinding" => {
             let role_ref = map.get("roleRef");
@@ -532,10 +529,10 @@ pub fn event_to_core(ev: &Value) -> Value {
             out.insert("lastTimestamp".into(), t);
         }
     }
-    if !out.contains_key("source") {
-        if let Some(c) = get("reportingController") {
-            out.insert("source".into(), serde_json::json!({ "component": c }));
-        }
+    if !out.contains_key("source")
+        && let Some(c) = get("reportingController")
+    {
+        out.insert("source".into(), serde_json::json!({ "component": c }));
     }
     Value::Object(out)
 }

@@ -217,10 +217,10 @@ pub fn default(schema: &Value, value: &mut Value) {
         Value::Object(map) => {
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (k, sub) in props {
-                    if !map.contains_key(k) {
-                        if let Some(d) = sub.get("default") {
-                            map.insert(k.clone(), d.clone());
-                        }
+                    if !map.contains_key(k)
+                        && let Some(d) = sub.get("default")
+                    {
+                        map.insert(k.clone(), d.clone());
                     }
                     if let Some(child) = map.get_mut(k) {
                         default(sub, child);
@@ -308,18 +308,18 @@ pub fn validate(schema: &Value, value: &Value, path: &str, errors: &mut Vec<Fiel
             return;
         }
     }
-    if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
-        if !choices.contains(value) {
-            let list: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
-            errors.push(FieldError {
-                reason: "FieldValueNotSupported",
-                field: path.to_string(),
-                message: format!(
-                    "Unsupported value: {value}: supported values: {}",
-                    list.join(", ")
-                ),
-            });
-        }
+    if let Some(choices) = schema.get("enum").and_then(Value::as_array)
+        && !choices.contains(value)
+    {
+        let list: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
+        errors.push(FieldError {
+            reason: "FieldValueNotSupported",
+            field: path.to_string(),
+            message: format!(
+                "Unsupported value: {value}: supported values: {}",
+                list.join(", ")
+            ),
+        });
     }
     match value {
         Value::String(text) => validate_string(schema, text, path, errors),
@@ -329,15 +329,15 @@ pub fn validate(schema: &Value, value: &Value, path: &str, errors: &mut Vec<Fiel
                     schema.get("exclusiveMinimum").and_then(Value::as_bool) == Some(true);
                 let excl_max =
                     schema.get("exclusiveMaximum").and_then(Value::as_bool) == Some(true);
-                if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-                    if x < min || (excl_min && x == min) {
-                        errors.push(FieldError::invalid(path, format!("Invalid value: {n}: {path} in body should be greater than or equal to {min}")));
-                    }
+                if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+                    && (x < min || (excl_min && x == min))
+                {
+                    errors.push(FieldError::invalid(path, format!("Invalid value: {n}: {path} in body should be greater than or equal to {min}")));
                 }
-                if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-                    if x > max || (excl_max && x == max) {
-                        errors.push(FieldError::invalid(path, format!("Invalid value: {n}: {path} in body should be less than or equal to {max}")));
-                    }
+                if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+                    && (x > max || (excl_max && x == max))
+                {
+                    errors.push(FieldError::invalid(path, format!("Invalid value: {n}: {path} in body should be less than or equal to {max}")));
                 }
             }
         }
@@ -349,24 +349,24 @@ pub fn validate(schema: &Value, value: &Value, path: &str, errors: &mut Vec<Fiel
 
 fn validate_string(schema: &Value, text: &str, path: &str, errors: &mut Vec<FieldError>) {
     let len = text.chars().count() as u64;
-    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
-        if len > max {
-            errors.push(FieldError {
-                reason: "FieldValueTooLong",
-                field: path.to_string(),
-                message: format!("Too long: may not be more than {max} bytes"),
-            });
-        }
+    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+        && len > max
+    {
+        errors.push(FieldError {
+            reason: "FieldValueTooLong",
+            field: path.to_string(),
+            message: format!("Too long: may not be more than {max} bytes"),
+        });
     }
-    if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-        if len < min {
-            errors.push(FieldError::invalid(
-                path,
-                format!(
-                    "Invalid value: \"{text}\": {path} in body should be at least {min} chars long"
-                ),
-            ));
-        }
+    if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+        && len < min
+    {
+        errors.push(FieldError::invalid(
+            path,
+            format!(
+                "Invalid value: \"{text}\": {path} in body should be at least {min} chars long"
+            ),
+        ));
     }
     if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
         match regex::Regex::new(p) {
@@ -394,22 +394,22 @@ fn validate_string(schema: &Value, text: &str, path: &str, errors: &mut Vec<Fiel
 }
 
 fn validate_array(schema: &Value, items: &[Value], path: &str, errors: &mut Vec<FieldError>) {
-    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-        if items.len() as u64 > max {
-            errors.push(FieldError {
-                reason: "FieldValueTooMany",
-                field: path.to_string(),
-                message: format!("Too many: {}: must have at most {max} items", items.len()),
-            });
-        }
+    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+        && items.len() as u64 > max
+    {
+        errors.push(FieldError {
+            reason: "FieldValueTooMany",
+            field: path.to_string(),
+            message: format!("Too many: {}: must have at most {max} items", items.len()),
+        });
     }
-    if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-        if (items.len() as u64) < min {
-            errors.push(FieldError::invalid(
-                path,
-                format!("{path} in body should have at least {min} items"),
-            ));
-        }
+    if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+        && (items.len() as u64) < min
+    {
+        errors.push(FieldError::invalid(
+            path,
+            format!("{path} in body should have at least {min} items"),
+        ));
     }
     match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
         Some("set") => {
@@ -472,14 +472,14 @@ fn validate_object(
             errors.push(FieldError::required(&join(path, r)));
         }
     }
-    if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64) {
-        if map.len() as u64 > max {
-            errors.push(FieldError {
-                reason: "FieldValueTooMany",
-                field: path.to_string(),
-                message: format!("Too many: {}: must have at most {max} items", map.len()),
-            });
-        }
+    if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64)
+        && map.len() as u64 > max
+    {
+        errors.push(FieldError {
+            reason: "FieldValueTooMany",
+            field: path.to_string(),
+            message: format!("Too many: {}: must have at most {max} items", map.len()),
+        });
     }
     if embedded(schema) {
         for f in ["apiVersion", "kind"] {

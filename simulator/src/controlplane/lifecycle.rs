@@ -129,17 +129,16 @@ fn admit(
 ) -> Result<Vec<String>, ApiError> {
     let mut warnings = Vec::new();
     let mut errors: Vec<FieldError> = Vec::new();
-    if let Some(labels) = obj.pointer("/metadata/labels") {
-        if !labels.is_null()
-            && !labels
-                .as_object()
-                .is_some_and(|m| m.values().all(Value::is_string))
-        {
-            errors.push(FieldError::invalid(
-                "metadata.labels",
-                "label values must be strings",
-            ));
-        }
+    if let Some(labels) = obj.pointer("/metadata/labels")
+        && !labels.is_null()
+        && !labels
+            .as_object()
+            .is_some_and(|m| m.values().all(Value::is_string))
+    {
+        errors.push(FieldError::invalid(
+            "metadata.labels",
+            "label values must be strings",
+        ));
     }
     if let Some(schema) = &res.schema {
         let mut unknown = Vec::new();
@@ -167,10 +166,10 @@ fn admit(
     } else if !res.custom {
         errors.extend(builtin::admit(&res.kind, obj));
     }
-    if res.kind == "CustomResourceDefinition" {
-        if let Err(e) = crd::resources(obj) {
-            errors.push(FieldError::invalid("spec", e.reason));
-        }
+    if res.kind == "CustomResourceDefinition"
+        && let Err(e) = crd::resources(obj)
+    {
+        errors.push(FieldError::invalid("spec", e.reason));
     }
     if errors.is_empty() {
         Ok(warnings)
@@ -240,12 +239,14 @@ pub fn create(
             }
         },
     };
-    if let Some(ns) = meta.get("namespace").and_then(Value::as_str) {
-        if res.namespaced && !ns.is_empty() && ns != namespace {
-            return Err(ApiError::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
-        }
+    if let Some(ns) = meta.get("namespace").and_then(Value::as_str)
+        && res.namespaced
+        && !ns.is_empty()
+        && ns != namespace
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     meta.insert("name".into(), Value::from(name.clone()));
     if res.namespaced {
@@ -272,10 +273,11 @@ pub fn create(
             )],
         ));
     }
-    if res.status && res.kind != "Namespace" {
-        if let Some(m) = obj.as_object_mut() {
-            m.remove("status");
-        }
+    if res.status
+        && res.kind != "Namespace"
+        && let Some(m) = obj.as_object_mut()
+    {
+        m.remove("status");
     }
     if let Some(manager) = &opts.field_manager {
         patch::record_manager(&mut obj, manager, "Update", &res.api_version(), &now, None);
@@ -427,6 +429,7 @@ fn without(obj: &Value, fields: &[&str]) -> Value {
 
 /// Replaces an object (`subresource` "status" writes status only; otherwise status is kept
 /// when the resource has a status subresource). A stale `resourceVersion` is a 409 Conflict.
+#[allow(clippy::too_many_arguments)]
 pub fn update(
     state: &Arc<State>,
     res: &Resource,
@@ -449,12 +452,12 @@ pub fn update(
         .ok_or_else(|| ApiError::not_found(res, name))?;
     drop(objects);
     let body = intake(res, &body);
-    if let Some(n) = meta_str(&body, "name") {
-        if n != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
+    if let Some(n) = meta_str(&body, "name")
+        && n != name
+    {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
     }
     let old_rv = meta_str(&old, "resourceVersion")
         .unwrap_or_default()
@@ -485,13 +488,13 @@ pub fn update(
         o
     } else {
         let mut o = body;
-        if res.status {
-            if let Some(m) = o.as_object_mut() {
-                match old.get("status") {
-                    Some(s) => m.insert("status".into(), s.clone()),
-                    None => m.remove("status"),
-                };
-            }
+        if res.status
+            && let Some(m) = o.as_object_mut()
+        {
+            match old.get("status") {
+                Some(s) => m.insert("status".into(), s.clone()),
+                None => m.remove("status"),
+            };
         }
         o
     };
@@ -708,17 +711,17 @@ pub fn delete(
         .get(&key)
         .cloned()
         .ok_or_else(|| ApiError::not_found(res, name))?;
-    if let Some(uid) = precondition_uid {
-        if meta_str(&obj, "uid") != Some(uid) {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    meta_str(&obj, "uid").unwrap_or_default()
-                ),
-            ));
-        }
+    if let Some(uid) = precondition_uid
+        && meta_str(&obj, "uid") != Some(uid)
+    {
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta_str(&obj, "uid").unwrap_or_default()
+            ),
+        ));
     }
     if dry_run {
         return Ok(present(res, &obj));
@@ -754,10 +757,8 @@ fn delete_key(
             meta.insert("deletionTimestamp".into(), Value::from(now));
             meta.insert("deletionGracePeriodSeconds".into(), Value::from(0));
         }
-        if is_namespace {
-            if let Some(m) = marked.as_object_mut() {
-                m.insert("status".into(), json!({"phase": "Terminating"}));
-            }
+        if is_namespace && let Some(m) = marked.as_object_mut() {
+            m.insert("status".into(), json!({"phase": "Terminating"}));
         }
         return Some(objects.put(key.clone(), marked));
     }
@@ -776,23 +777,21 @@ fn remove_object(
     if key.storage == "apiextensions.k8s.io/customresourcedefinitions" {
         unregister_crd(state, objects, &removed);
     }
-    if propagate {
-        if let Some(uid) = meta_str(&removed, "uid") {
-            let mut queue: VecDeque<Key> = objects
-                .all()
-                .filter(|(_, o)| {
-                    o.pointer("/metadata/ownerReferences")
-                        .and_then(Value::as_array)
-                        .is_some_and(|refs| {
-                            refs.iter()
-                                .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                        })
-                })
-                .map(|(k, _)| k.clone())
-                .collect();
-            while let Some(k) = queue.pop_front() {
-                delete_key(state, objects, &k, true, &now);
-            }
+    if propagate && let Some(uid) = meta_str(&removed, "uid") {
+        let mut queue: VecDeque<Key> = objects
+            .all()
+            .filter(|(_, o)| {
+                o.pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|refs| {
+                        refs.iter()
+                            .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+                    })
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        while let Some(k) = queue.pop_front() {
+            delete_key(state, objects, &k, true, &now);
         }
     }
     if !key.namespace.is_empty() {

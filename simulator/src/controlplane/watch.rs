@@ -158,11 +158,10 @@ pub fn start(state: Arc<State>, req: WatchRequest) -> Result<Body, ApiError> {
                             continue;
                         }
                         let kind = match change.kind { ChangeKind::Added => "ADDED", ChangeKind::Modified => "MODIFIED", ChangeKind::Deleted => "DELETED" };
-                        if let Some(b) = filter.render(kind, &change.object) {
-                            if tx.send(b).await.is_err() {
+                        if let Some(b) = filter.render(kind, &change.object)
+                            && tx.send(b).await.is_err() {
                                 return;
                             }
-                        }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // The watcher fell behind the fan-out buffer: make it re-list.
