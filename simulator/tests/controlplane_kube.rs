@@ -189,3 +189,130 @@ async fn a_watch_from_a_compacted_resource_version_is_gone_and_bookmarks_arrive(
     }
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_owner_collects_its_dependents_and_a_namespace_its_contents() {
+    let (running, client) = start(Duration::from_secs(5), 1000).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "gc"}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "gc");
+    let owner = api
+        .create(&PostParams::default(), &cm("owner", "1"))
+        .await
+        .unwrap();
+    let uid = owner.metadata.uid.unwrap();
+    let dependent: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "dependent", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}
+        ]}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &dependent)
+        .await
+        .unwrap();
+    let orphan: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "kept", "finalizers": ["example.com/hold"], "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}
+        ]}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &orphan).await.unwrap();
+    api.delete("owner", &DeleteParams::background())
+        .await
+        .unwrap();
+    assert!(api.get_opt("dependent").await.unwrap().is_none());
+    // A dependent with a finalizer is only marked for deletion.
+    let kept = api.get("kept").await.unwrap();
+    assert!(kept.metadata.deletion_timestamp.is_some());
+    // The namespace terminates until its last object's finalizer is gone.
+    namespaces
+        .delete("gc", &DeleteParams::default())
+        .await
+        .unwrap();
+    let phase = namespaces
+        .get("gc")
+        .await
+        .unwrap()
+        .status
+        .and_then(|s| s.phase);
+    assert_eq!(phase.as_deref(), Some("Terminating"));
+    let refused = api
+        .create(&PostParams::default(), &cm("late", "1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, kube::Error::Api(ref s) if s.code == 403),
+        "{refused:?}"
+    );
+    api.patch(
+        "kept",
+        &PatchParams::default(),
+        &Patch::Json::<()>(
+            serde_json::from_value(
+                serde_json::json!([{"op": "remove", "path": "/metadata/finalizers"}]),
+            )
+            .unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(api.get_opt("kept").await.unwrap().is_none());
+    assert!(namespaces.get_opt("gc").await.unwrap().is_none());
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_dry_run_and_label_selectors_work_through_kube() {
+    let (running, client) = start(Duration::from_secs(5), 1000).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    api.create(&dry, &cm("dry", "1")).await.unwrap();
+    assert!(api.get_opt("dry").await.unwrap().is_none());
+    for (name, tier) in [("a", "db"), ("b", "web"), ("c", "cache")] {
+        let obj: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {"tier": tier}}
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &obj).await.unwrap();
+    }
+    let lp = kube::api::ListParams::default().labels("tier in (db,web)");
+    let names: Vec<String> = api
+        .list(&lp)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    let page = api
+        .list(&kube::api::ListParams::default().limit(2))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    let token = page.metadata.continue_.clone().unwrap();
+    let rest = api
+        .list(
+            &kube::api::ListParams::default()
+                .limit(2)
+                .continue_token(&token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert!(rest.metadata.continue_.is_none_or(|c| c.is_empty()));
+    let by_field = api
+        .list(&kube::api::ListParams::default().fields("metadata.name=c"))
+        .await
+        .unwrap();
+    assert_eq!(by_field.items.len(), 1);
+    running.shutdown().await.unwrap();
+}

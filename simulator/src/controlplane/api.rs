@@ -301,6 +301,21 @@ fn resource_request(
     let t = parse_target(resources, group, version, rest)?;
     let res = &t.res;
     let ns = t.namespace.unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if (content_type.contains("protobuf") || content_type.contains("cbor"))
+        && !content_type.starts_with("application/apply-patch")
+    {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({content_type}); this control plane accepts JSON and YAML only"
+            ),
+        ));
+    }
     if let Some(sub) = t.sub {
         let allowed = (sub == "status" && res.status) || (sub == "scale" && res.scale.is_some());
         if !allowed {
