@@ -598,3 +598,55 @@ async fn the_controlplane_subcommand_preloads_crds_and_writes_a_working_kubeconf
     );
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_generators_make_namespaces_secrets_and_configmaps() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    c.ok(&["create", "namespace", "gen"]).await;
+    c.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "bmc",
+        "-n",
+        "gen",
+        "--from-literal=username=admin",
+    ])
+    .await;
+    c.ok(&[
+        "create",
+        "configmap",
+        "cfg",
+        "-n",
+        "gen",
+        "--from-literal=a=b",
+    ])
+    .await;
+    let user = c
+        .ok(&[
+            "get",
+            "secret",
+            "bmc",
+            "-n",
+            "gen",
+            "-o",
+            "jsonpath={.data.username}",
+        ])
+        .await;
+    assert_eq!(user, "YWRtaW4=");
+    let data = c
+        .ok(&[
+            "get",
+            "configmap",
+            "cfg",
+            "-n",
+            "gen",
+            "-o",
+            "jsonpath={.data.a}",
+        ])
+        .await;
+    assert_eq!(data, "b");
+    c.running.shutdown().await.unwrap();
+}

@@ -305,17 +305,23 @@ fn resource_request(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if (content_type.contains("protobuf") || content_type.contains("cbor"))
-        && !content_type.starts_with("application/apply-patch")
+    // kubectl's generators (`create namespace|secret|configmap`) post protobuf.
+    let body = if content_type.contains("protobuf") && matches!(*method, Method::POST | Method::PUT)
     {
+        let obj = super::protobuf::decode(&body)
+            .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e.to_string()))?;
+        Bytes::from(obj.to_string())
+    } else if content_type.contains("protobuf") || content_type.contains("cbor") {
         return Err(ApiError::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format ({content_type}); this control plane accepts JSON and YAML only"
+                "the body of the request was in an unknown format ({content_type}); this control plane accepts JSON and YAML"
             ),
         ));
-    }
+    } else {
+        body
+    };
     if let Some(sub) = t.sub {
         let allowed = (sub == "status" && res.status) || (sub == "scale" && res.scale.is_some());
         if !allowed {

@@ -15,6 +15,7 @@ pub mod crd;
 pub mod discovery;
 pub mod lifecycle;
 pub mod patch;
+pub mod protobuf;
 pub mod resource;
 pub mod selector;
 pub mod status;
