@@ -343,7 +343,7 @@ fn resource_request(
         (Method::GET, None, None) => list(state, res, t.namespace, query, headers),
         (Method::GET, Some(name), Some("scale")) => {
             let obj = get_object(state, res, ns, name)?;
-            Ok(json_response(200, &scale_of(res, &obj), &[]))
+            Ok(json_response(200, &super::scale::scale_of(res, &obj), &[]))
         }
         (Method::GET, Some(name), _) => {
             let obj = get_object(state, res, ns, name)?;
@@ -404,7 +404,7 @@ fn resource_request(
                 .ok_or_else(|| ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})")))?;
             if sub == Some("scale") {
                 let obj = get_object(state, res, ns, name)?;
-                let current = scale_of(res, &obj);
+                let current = super::scale::scale_of(res, &obj);
                 let decoded = super::patch::decode(kind, &body)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 let patched = super::patch::apply(kind, &current, &decoded)
@@ -446,7 +446,7 @@ fn resource_request(
                     .get("dryRun")
                     .and_then(Value::as_array)
                     .is_some_and(|d| d.iter().any(|x| x == "All"));
-            let obj = lifecycle::delete(state, res, ns, name, orphan, uid, dry_run)?;
+            let obj = super::deletion::delete(state, res, ns, name, orphan, uid, dry_run)?;
             Ok(json_response(200, &obj, &[]))
         }
         (Method::DELETE, None, None) => {
@@ -470,7 +470,7 @@ fn resource_request(
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                deleted.push(lifecycle::delete(
+                deleted.push(super::deletion::delete(
                     state, res, &ns, &name, false, None, dry_run,
                 )?);
             }
@@ -639,34 +639,6 @@ fn watch_request(
     Ok(resp)
 }
 
-fn scale_of(res: &Resource, obj: &Value) -> Value {
-    let paths = res.scale.clone();
-    let read = |p: Option<&str>| {
-        p.and_then(|p| table::eval(obj, p))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let spec = read(paths.as_ref().map(|p| p.spec_replicas.as_str()));
-    let status = read(paths.as_ref().map(|p| p.status_replicas.as_str()));
-    let mut scale = json!({
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {
-            "name": obj.pointer("/metadata/name"), "namespace": obj.pointer("/metadata/namespace"),
-            "uid": obj.pointer("/metadata/uid"), "resourceVersion": obj.pointer("/metadata/resourceVersion"),
-            "creationTimestamp": obj.pointer("/metadata/creationTimestamp")
-        },
-        "spec": {"replicas": if spec.is_null() { json!(0) } else { spec }},
-        "status": {"replicas": if status.is_null() { json!(0) } else { status }}
-    });
-    if let Some(sel) = paths
-        .and_then(|p| p.label_selector)
-        .and_then(|p| table::eval(obj, &p).cloned())
-    {
-        scale["status"]["selector"] = sel;
-    }
-    scale
-}
-
 fn write_scale(
     state: &Arc<State>,
     res: &Resource,
@@ -705,26 +677,12 @@ fn write_scale(
     {
         obj["metadata"]["resourceVersion"] = json!(rv);
     }
-    set_pointer(&mut obj, &pointer, json!(replicas));
+    super::scale::set_pointer(&mut obj, &pointer, json!(replicas));
     let opts = write_options(query)?;
     let w = lifecycle::update(state, res, ns, name, obj, None, &opts, "Update")?;
-    Ok(json_response(200, &scale_of(res, &w.object), &w.warnings))
-}
-
-fn set_pointer(obj: &mut Value, pointer: &str, value: Value) {
-    let mut cur = obj;
-    let parts: Vec<&str> = pointer.split('/').filter(|s| !s.is_empty()).collect();
-    for (i, p) in parts.iter().enumerate() {
-        if !cur.is_object() {
-            *cur = json!({});
-        }
-        let Some(map) = cur.as_object_mut() else {
-            return;
-        };
-        if i + 1 == parts.len() {
-            map.insert((*p).to_string(), value);
-            return;
-        }
-        cur = map.entry((*p).to_string()).or_insert_with(|| json!({}));
-    }
+    Ok(json_response(
+        200,
+        &super::scale::scale_of(res, &w.object),
+        &w.warnings,
+    ))
 }
