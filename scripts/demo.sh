@@ -17,7 +17,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "metal-sim serve: the demo fleet (fleets/demo.yaml), every BMC on its own 127.0.1.x address"
-"$sim" serve --endpoints "$work/endpoints.json" --control 127.0.0.1:9100 >"$work/serve.log" 2>&1 &
+"$sim" serve --endpoints "$work/endpoints.json" --control 127.0.0.1:9100 --ironic 127.0.0.1:6385 >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do [ -s "$work/endpoints.json" ] && break; sleep 0.1; done
 [ -s "$work/endpoints.json" ] || { echo "metal-sim did not start:"; cat "$work/serve.log"; exit 1; }
@@ -27,7 +27,7 @@ e = json.load(open(sys.argv[1]))
 print(f"{'NAME':<14} {'PROTOCOL':<22} {'BOOT MAC':<19} ADDRESS")
 for b in e["bmcs"]:
     print(f"{b['name']:<14} {b['protocol']:<22} {b['boot_mac']:<19} {b['address']}")
-print("control API:", e.get("control"))
+print("control API:", e.get("control"), "| mock Ironic:", e.get("ironic"))
 PY
 ipmi=$(python3 -c 'import json,sys; b=[b for b in json.load(open(sys.argv[1]))["bmcs"] if b["protocol"]=="ipmi"][0]; a=b["address"].split("//")[1]; print(a.replace(":"," "))' "$work/endpoints.json")
 ipmi_host=${ipmi% *}; ipmi_port=${ipmi#* }
@@ -65,6 +65,20 @@ for h in hosts:
     m = h.get("machine", h)
     print(json.dumps({k: h.get(k) for k in ("name",)} | {k: v for k, v in m.items() if k in ("power","boot_override","last_boot")})[:200])
 '
+
+step "Mock Ironic drives a Redfish host over the wire, through python-ironicclient (baremetal CLI)"
+export OS_AUTH_TYPE=none OS_ENDPOINT=http://127.0.0.1:6385
+rfbase=${rf%%/redfish*}; rfsys=/redfish/v1/Systems/${rf#*/redfish/v1/Systems/}
+run baremetal node create --driver redfish --name demo-rf-0-node \
+  --driver-info redfish_address="$rfbase" --driver-info redfish_system_id="$rfsys" \
+  --driver-info redfish_username=admin --driver-info redfish_password=password \
+  --driver-info deploy_kernel=http://127.0.0.1/ipa.kernel --driver-info deploy_ramdisk=http://127.0.0.1/ipa.initramfs \
+  -f value -c uuid
+for verb in manage provide deploy; do
+  run baremetal node "$verb" demo-rf-0-node --wait 60
+  baremetal node show demo-rf-0-node -f value -c provision_state -c power_state | paste -sd' '
+done
+curl -s http://127.0.0.1:9100/hosts | python3 -c 'import json,sys; h=json.load(sys.stdin); h=h.get("hosts",h) if isinstance(h,dict) else h; m=[x for x in h if x["address"].startswith("redfish+http://'"${rfbase#http://}"'")][0]["machine"]; print("the machine itself now says: power", m["power"], "| boot override", m.get("boot_override"))'
 
 step "The BareMetalHost + Secret manifests a user applies for this fleet (metal-sim fleet manifests)"
 "$sim" fleet manifests | sed -n '1,40p'

@@ -78,6 +78,9 @@ struct ServeArgs {
     /// Start everything, print start-up time and memory, then stop (for measurements).
     #[arg(long)]
     exit_after_start: bool,
+    /// Also serve the mock Ironic API here (loopback), and add `"ironic": URL` to the endpoints file.
+    #[arg(long, env = "METAL_SIM_IRONIC")]
+    ironic: Option<SocketAddr>,
 }
 
 fn load(file: Option<&PathBuf>) -> anyhow::Result<Fleet> {
@@ -131,7 +134,10 @@ fn main() -> anyhow::Result<()> {
             .block_on(metal_sim::controlplane::cli::run(
                 args,
                 Arc::new(chrono::Utc::now),
-                std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8),
+                std::hash::BuildHasher::hash_one(
+                    &std::collections::hash_map::RandomState::new(),
+                    0u8,
+                ),
                 shutdown_signal(),
             ))?),
     }
@@ -149,6 +155,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         time_scale,
         control,
         exit_after_start,
+        ironic,
     } = args;
     let mut fleet = load(fleet.as_ref())?;
     if bind_base.is_some() || layout.is_some() || seed.is_some() || time_scale.is_some() {
@@ -178,6 +185,8 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&world),
         ServeOptions {
             control,
+            ironic,
+            ironic_seed: world.seed(),
             ..ServeOptions::default()
         },
     )

@@ -31,6 +31,10 @@ pub struct ServeOptions {
     pub redfish: ServiceOptions,
     /// IPMI settings.
     pub ipmi: IpmiSettings,
+    /// Where to serve the mock Ironic API (loopback), or `None` for no mock Ironic.
+    pub ironic: Option<SocketAddr>,
+    /// Seed of the mock Ironic's generated UUIDs and agent tokens.
+    pub ironic_seed: u64,
 }
 
 impl Default for ServeOptions {
@@ -40,6 +44,8 @@ impl Default for ServeOptions {
             tick: Duration::from_millis(20),
             redfish: ServiceOptions::default(),
             ipmi: IpmiSettings::default(),
+            ironic: None,
+            ironic_seed: 0,
         }
     }
 }
@@ -68,6 +74,9 @@ pub struct Endpoints {
     pub bmcs: Vec<BmcEntry>,
     /// Base URL of the control API.
     pub control: String,
+    /// Base URL of the mock Ironic API, when served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ironic: Option<String>,
 }
 
 impl Endpoints {
@@ -87,6 +96,7 @@ impl Endpoints {
                 })
                 .collect(),
             control: format!("http://{control}"),
+            ironic: None,
         }
     }
 
@@ -130,6 +140,9 @@ pub enum ServeError {
     /// A Redfish server failed.
     #[error("Redfish BMC failed")]
     Redfish(#[from] redfish::ServeError),
+    /// The mock Ironic could not start or failed.
+    #[error("mock Ironic failed: {0}")]
+    Ironic(String),
     /// The control API server failed.
     #[error("control API failed")]
     Control(#[source] std::io::Error),
@@ -170,6 +183,7 @@ impl std::fmt::Debug for Running {
 pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, ServeError> {
     let plans = world.listeners();
     let not_loopback = std::iter::once(options.control)
+        .chain(options.ironic)
         .chain(plans.iter().map(|p| p.socket))
         .find(|s| !s.ip().is_loopback());
     if let Some(socket) = not_loopback {
@@ -244,6 +258,33 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
                 .map_err(ServeError::Control)
         });
     }
+    let ironic_url = match options.ironic {
+        None => None,
+        Some(socket) => {
+            let listener = tokio::net::TcpListener::bind(socket)
+                .await
+                .map_err(|source| ServeError::Bind { socket, source })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| ServeError::Bind { socket, source })?;
+            // The shell is the one place allowed to read the wall clock.
+            let clock: crate::ironic::Clock = Arc::new(chrono::Utc::now);
+            let state = crate::ironic::AppState::new(
+                crate::ironic::conductor::Settings::default(),
+                options.ironic_seed,
+                clock,
+            )
+            .map_err(|e| ServeError::Ironic(e.to_string()))?;
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                tokio::select! {
+                    r = crate::ironic::serve(listener, state) => r.map_err(|e| ServeError::Ironic(e.to_string())),
+                    () = stop.cancelled_owned() => Ok(()),
+                }
+            });
+            Some(format!("http://{bound}"))
+        }
+    };
     let ticker = world.spawn_ticker(options.tick, stop.clone());
     tasks.spawn(async move { Ok(ticker.await?) });
 
@@ -254,7 +295,8 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         control = %control,
         "fleet serving"
     );
-    let endpoints = Endpoints::of(&world, control);
+    let mut endpoints = Endpoints::of(&world, control);
+    endpoints.ironic = ironic_url;
     Ok(Running {
         world,
         endpoints,
