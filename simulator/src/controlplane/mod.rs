@@ -2,11 +2,18 @@
 //! a production target) serving discovery, CRDs with structural schemas, the built-in kinds our
 //! operator and manifests use, list/watch, patches and Table output over HTTPS on loopback.
 //!
-//! Deliberate simplifications (see the module docs of `patch`, `lifecycle`, `watch`): strategic
-//! merge patches are applied as merge patches; server-side apply merges without conflict
-//! detection; list pages read the live state (not a snapshot); owner-reference garbage
-//! collection runs synchronously on the owner's removal; no authorization, admission webhooks,
-//! conversion webhooks, protobuf, aggregated discovery or OpenAPI v2.
+//! Deliberate simplifications: strategic merge patches are applied as JSON merge patches (lists
+//! are replaced, `$` directives dropped); server-side apply merges the applied configuration
+//! and records the manager in `managedFields` without field ownership or conflict detection;
+//! list pages read the live state (continue tokens are positions, not snapshots) and lists
+//! ignore `resourceVersion`/`resourceVersionMatch`; watches do not turn "stopped matching the
+//! selector" into DELETED; owner-reference garbage collection runs synchronously when the owner
+//! is removed (Foreground is treated as Background; Orphan is honoured); protobuf request
+//! bodies are accepted only for Namespace, Secret and ConfigMap (kubectl's create generators),
+//! responses are always JSON. Not served: authorization (any holder of the bearer token is
+//! admin), admission and conversion webhooks, aggregated discovery (kubectl falls back to the
+//! legacy documents), OpenAPI v2, `sendInitialEvents`, Pods and other kinds not listed in
+//! `builtin`, snapshots to disk.
 
 pub mod api;
 pub mod builtin;
