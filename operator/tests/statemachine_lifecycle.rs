@@ -676,35 +676,3 @@ proptest! {
         prop_assert_eq!(d, again, "same input and seed, same decision");
     }
 }
-
-#[test]
-fn one_decision_takes_well_under_a_millisecond() {
-    let settings = Settings::default();
-    let h = host(S::Provisioned)
-        .provisioned_image()
-        .powered(true)
-        .annotation("reboot.metal3.io/phase", "")
-        .build();
-    let observation = observed(&h, "active");
-    let input = Input {
-        host: &h,
-        credentials: creds_ok(),
-        observation: &observation,
-        now: now(),
-        capacity: CapacityView::default(),
-        hardware: HardwareFetch::NotFetched,
-        config_data: Ok(ConfigData::default()),
-        action_failure: None,
-        settings: &settings,
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let rounds = 2_000u32;
-    let started = std::time::Instant::now();
-    for _ in 0..rounds {
-        let decision = decide(std::hint::black_box(&input), &mut rng);
-        std::hint::black_box(&decision);
-    }
-    let per = started.elapsed() / rounds;
-    println!("one decision (provisioned host, power-off for a phased reboot): {per:?}");
-    assert!(per < Duration::from_millis(1), "{per:?} per decision");
-}
