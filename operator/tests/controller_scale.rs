@@ -5,13 +5,22 @@ mod controller_support;
 
 use std::time::{Duration, Instant};
 
+use controller_support::provisioner::FakeProvisioner;
 use controller_support::world::{World, host, secret};
+use metal_operator::controller::Leadership;
 
 const HOSTS: usize = 30;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_hosts_all_become_available_with_bounded_api_traffic() {
-    let world = World::start().await;
+    // A limit that fits the fleet: with the default 20, ten hosts would be `delayed` and, as
+    // upstream, retry only after 1–2 minutes (the capacity test covers that gate).
+    let world = World::start_configured(
+        FakeProvisioner::default(),
+        Leadership::always(),
+        u32::try_from(HOSTS).unwrap(),
+    )
+    .await;
     world
         .api
         .upsert("secrets", secret("bmc-fleet", "admin", "pw"));
