@@ -316,3 +316,50 @@ async fn server_dry_run_and_label_selectors_work_through_kube() {
     assert_eq!(by_field.items.len(), 1);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kube_event_recorder_series_reads_back_as_one_core_event() {
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let (running, client) = start(Duration::from_secs(5), 1000).await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let owner = api
+        .create(&PostParams::default(), &cm("subject", "1"))
+        .await
+        .unwrap();
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("ConfigMap".into()),
+        name: owner.metadata.name.clone(),
+        namespace: owner.metadata.namespace.clone(),
+        uid: owner.metadata.uid.clone(),
+        ..Default::default()
+    };
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "metal3-test".into(),
+            instance: Some("op-0".into()),
+        },
+    );
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Registered".into(),
+        note: Some("registered with Ironic".into()),
+        action: "Register".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client, "default");
+    let listed = core
+        .list(&kube::api::ListParams::default().fields("involvedObject.name=subject"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let e = &listed.items[0];
+    assert_eq!(e.message.as_deref(), Some("registered with Ironic"));
+    assert_eq!(e.reason.as_deref(), Some("Registered"));
+    assert_eq!(e.count, Some(2));
+    assert_eq!(e.involved_object.uid, owner.metadata.uid);
+    running.shutdown().await.unwrap();
+}

@@ -520,14 +520,16 @@ pub fn event_to_core(ev: &Value) -> Value {
     if !out.contains_key("involvedObject") {
         out.insert("involvedObject".into(), Value::Object(Map::new()));
     }
-    if !out.contains_key("lastTimestamp") {
-        let last = ev
-            .pointer("/series/lastObservedTime")
-            .or(ev.get("eventTime"))
-            .cloned();
-        if let Some(t) = last {
-            out.insert("lastTimestamp".into(), t);
+    // A series' last observation is the latest occurrence (the deprecated copy may be stale).
+    if let Some(t) = ev.pointer("/series/lastObservedTime").cloned() {
+        out.insert("lastTimestamp".into(), t);
+        if let Some(n) = ev.pointer("/series/count").cloned() {
+            out.insert("count".into(), n);
         }
+    } else if !out.contains_key("lastTimestamp")
+        && let Some(t) = ev.get("eventTime").cloned()
+    {
+        out.insert("lastTimestamp".into(), t);
     }
     if !out.contains_key("source")
         && let Some(c) = get("reportingController")
