@@ -7,11 +7,11 @@
 pub mod api;
 /// BMC address parsing: scheme → Ironic driver, interfaces and driver_info.
 pub mod bmc;
-/// The pure host state machine: (host, credentials, provisioner view, now, rng) → decision.
-pub mod statemachine;
-/// The provisioner trait and its OpenStack Ironic implementation.
-pub mod provisioner;
 /// The kube-runtime controller that applies state-machine decisions.
 pub mod controller;
+/// The provisioner trait and its OpenStack Ironic implementation.
+pub mod provisioner;
+/// The pure host state machine: (host, credentials, provisioner view, now, rng) → decision.
+pub mod statemachine;
 /// Prometheus metrics, health probes and logging set-up.
 pub mod telemetry;

@@ -3,21 +3,21 @@
 //! Pure models (`machine`, `fault`, the Ironic conductor) take time and randomness as arguments;
 //! thin shells (`redfish`, `ipmi`, `ironic`'s API, `agent`, `controlplane`, `serve`) do the I/O.
 
-/// Simulated machines: hardware profile, power, boot, media and disks, stepped by simulated time.
-pub mod machine;
-/// Fleet description (YAML): profiles, counts, seeded names/MACs/UUIDs, BMC layout and credentials.
-pub mod fleet;
-/// Fault injection at the BMC facade, drawn from the seeded RNG.
-pub mod fault;
-/// Fake Redfish BMC (axum, HTTP and HTTPS).
-pub mod redfish;
-/// Fake IPMI 2.0 BMC (RMCP+ over UDP) and our own RMCP+ client.
-pub mod ipmi;
-/// Mock OpenStack Ironic: API v1 and a conductor that drives BMCs over the wire.
-pub mod ironic;
 /// Fake ironic-python-agent started by a machine that boots a ramdisk.
 pub mod agent;
 /// Embedded Kubernetes-compatible control plane (a test double, never a production target).
 pub mod controlplane;
+/// Fault injection at the BMC facade, drawn from the seeded RNG.
+pub mod fault;
+/// Fleet description (YAML): profiles, counts, seeded names/MACs/UUIDs, BMC layout and credentials.
+pub mod fleet;
+/// Fake IPMI 2.0 BMC (RMCP+ over UDP) and our own RMCP+ client.
+pub mod ipmi;
+/// Mock OpenStack Ironic: API v1 and a conductor that drives BMCs over the wire.
+pub mod ironic;
+/// Simulated machines: hardware profile, power, boot, media and disks, stepped by simulated time.
+pub mod machine;
+/// Fake Redfish BMC (axum, HTTP and HTTPS).
+pub mod redfish;
 /// `metal-sim serve`: starts a fleet with its BMCs and writes the endpoints file.
 pub mod serve;

@@ -158,11 +158,16 @@ pub enum Action {
     Power(PowerChange),
     /// `abort` a `*wait` state.
     Abort,
-    SetMaintenance { on: bool, reason: Option<String> },
+    SetMaintenance {
+        on: bool,
+        reason: Option<String>,
+    },
     /// Sync `automated_clean` on the node.
     SetAutomatedClean(bool),
     /// Remove the node from Ironic without deprovisioning (detached hosts).
-    Detach { force: bool },
+    Detach {
+        force: bool,
+    },
     /// Remove the node from Ironic (last step of deletion).
     Delete,
 }
@@ -202,10 +207,17 @@ pub enum Outcome {
 pub enum ProvisionerError {
     /// Ironic refused the request; the text is Ironic's own fault string, decoded.
     #[error("ironic rejected {operation}: {message}")]
-    Rejected { operation: &'static str, status: u16, message: String },
+    Rejected {
+        operation: &'static str,
+        status: u16,
+        message: String,
+    },
     /// Network, TLS or 5xx trouble.
     #[error("ironic unreachable during {operation}: {message}")]
-    Unreachable { operation: &'static str, message: String },
+    Unreachable {
+        operation: &'static str,
+        message: String,
+    },
     /// The host's BMC details cannot be turned into a node (bad scheme, bad address, ...).
     #[error("invalid BMC details: {0}")]
     InvalidBmc(String),
@@ -214,7 +226,10 @@ pub enum ProvisionerError {
     VersionTooOld { found: String, required: String },
     /// A response did not have the shape we expect.
     #[error("unexpected ironic response to {operation}: {message}")]
-    Protocol { operation: &'static str, message: String },
+    Protocol {
+        operation: &'static str,
+        message: String,
+    },
 }
 
 impl ProvisionerError {
@@ -234,5 +249,6 @@ pub trait Provisioner: Send + Sync {
     async fn act(&self, host: &HostRef, action: &Action) -> Result<Outcome, ProvisionerError>;
     /// Reads the node's inspection inventory as hardware details (JSON in the shape of
     /// `status.hardware`), once inspection has finished.
-    async fn hardware_details(&self, host: &HostRef) -> Result<serde_json::Value, ProvisionerError>;
+    async fn hardware_details(&self, host: &HostRef)
+    -> Result<serde_json::Value, ProvisionerError>;
 }

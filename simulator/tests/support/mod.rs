@@ -33,14 +33,17 @@ pub fn venv() -> Option<PathBuf> {
             return Some(p);
         }
     }
-    let home = std::env::var("PEERS_HOME").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/metal-peers")
-    });
+    let home = std::env::var("PEERS_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/metal-peers")
+        });
     let mut found: Vec<PathBuf> = std::fs::read_dir(&home)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("venv-"))
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("venv-"))
                 && p.join(".complete").exists()
         })
         .collect();
@@ -53,9 +56,11 @@ pub fn csdl_dir() -> Option<PathBuf> {
     if let Ok(v) = std::env::var("PEERS_CSDL") {
         return Some(PathBuf::from(v));
     }
-    let home = std::env::var("PEERS_HOME").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/metal-peers")
-    });
+    let home = std::env::var("PEERS_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/metal-peers")
+        });
     let d = home.join("redfish-csdl");
     d.join(".complete").exists().then_some(d)
 }
