@@ -22,17 +22,19 @@ fn images() -> DeployImages {
 }
 
 /// (address, kind, transport, host, port, effective port, path)
+type AddressRow = (
+    &'static str,
+    BmcKind,
+    Option<Transport>,
+    &'static str,
+    Option<u16>,
+    u16,
+    &'static str,
+);
+
 #[test]
 fn every_scheme_and_form_parses_to_its_kind_host_and_port() {
-    let table: &[(
-        &str,
-        BmcKind,
-        Option<Transport>,
-        &str,
-        Option<u16>,
-        u16,
-        &str,
-    )] = &[
+    let table: &[AddressRow] = &[
         (
             "192.168.122.1",
             BmcKind::Ipmi,
