@@ -332,7 +332,15 @@ async fn a_host_without_bmc_details_becomes_unmanaged_without_touching_the_provi
     let h = world.api.get("baremetalhosts", NS, "bare").unwrap();
     assert_eq!(h["status"]["operationalStatus"], "discovered");
     assert!(world.provisioner.calls().is_empty());
-    let metrics = world.metrics.render().unwrap();
+    // Metrics are recorded after the status write and the Events, so the state can be seen first:
+    // wait (bounded) for the counter rather than read it once.
+    let deadline = std::time::Instant::now() + LONG;
+    let mut metrics = world.metrics.render().unwrap();
+    while !metrics.contains("metal3_host_unmanaged_total 1") && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        metrics = world.metrics.render().unwrap();
+    }
     assert!(
         metrics.contains("metal3_host_unmanaged_total 1"),
         "{metrics}"
