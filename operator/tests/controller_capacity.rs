@@ -91,7 +91,12 @@ async fn a_burst_of_hosts_never_overshoots_the_provisioning_limit() {
         "states: {:?}",
         names.iter().map(|n| world.state(n)).collect::<Vec<_>>()
     );
-    let metrics = world.metrics.render().unwrap();
+    let metrics = world
+        .metrics_eventually(
+            "metal3_delayed__provisioning_total",
+            Duration::from_secs(20),
+        )
+        .await;
     assert!(
         metrics.contains("metal3_delayed__provisioning_total"),
         "some host was delayed: {metrics}"

@@ -97,7 +97,7 @@ async fn a_new_host_gets_the_finalizer_then_registers_and_reports_upstream_state
         "baremetalhost.metal3.io/hardwareData"
     );
 
-    let metrics = world.metrics.render().unwrap();
+    let metrics = world.metrics_eventually("metal3_provisioning_state_change_total{prev_state=\"registering\",new_state=\"inspecting\"} 1", LONG).await;
     assert!(metrics.contains("metal3_provisioning_state_change_total{prev_state=\"registering\",new_state=\"inspecting\"} 1"), "{metrics}");
     assert!(world.readiness.is_ready());
     world.stop().await;
@@ -190,7 +190,12 @@ async fn a_host_with_a_missing_secret_gets_a_registration_error_while_another_ho
         })
         .await;
     assert!(warned, "events: {:?}", world.api.list("events"));
-    let metrics = world.metrics.render().unwrap();
+    let metrics = world
+        .metrics_eventually(
+            "metal3_host_error_total{error_type=\"registration error\"}",
+            LONG,
+        )
+        .await;
     assert!(
         metrics.contains("metal3_host_error_total{error_type=\"registration error\"}"),
         "{metrics}"
@@ -310,7 +315,9 @@ async fn a_failed_status_write_is_retried_with_backoff_and_counted() {
         "states: {:?}",
         world.status_states("flaky")
     );
-    let metrics = world.metrics.render().unwrap();
+    let metrics = world
+        .metrics_eventually("metal3_reconcile_error_total 2", LONG)
+        .await;
     assert!(
         metrics.contains("metal3_reconcile_error_total 2"),
         "{metrics}"
@@ -332,15 +339,9 @@ async fn a_host_without_bmc_details_becomes_unmanaged_without_touching_the_provi
     let h = world.api.get("baremetalhosts", NS, "bare").unwrap();
     assert_eq!(h["status"]["operationalStatus"], "discovered");
     assert!(world.provisioner.calls().is_empty());
-    // Metrics are recorded after the status write and the Events, so the state can be seen first:
-    // wait (bounded) for the counter rather than read it once.
-    let deadline = std::time::Instant::now() + LONG;
-    let mut metrics = world.metrics.render().unwrap();
-    while !metrics.contains("metal3_host_unmanaged_total 1") && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        metrics = world.metrics.render().unwrap();
-    }
+    let metrics = world
+        .metrics_eventually("metal3_host_unmanaged_total 1", LONG)
+        .await;
     assert!(
         metrics.contains("metal3_host_unmanaged_total 1"),
         "{metrics}"
@@ -412,7 +413,12 @@ async fn a_host_with_an_image_is_provisioned_with_its_user_data_and_a_missing_us
         world.api.get("baremetalhosts", NS, "noud")
     );
     assert_eq!(world.provisioner.count("noud", "deploy"), 0);
-    let metrics = world.metrics.render().unwrap();
+    let metrics = world
+        .metrics_eventually(
+            "metal3_host_config_data_error_total{host_data_type=\"userData\"}",
+            LONG,
+        )
+        .await;
     assert!(
         metrics.contains("metal3_host_config_data_error_total{host_data_type=\"userData\"}"),
         "{metrics}"

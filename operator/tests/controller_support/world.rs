@@ -139,6 +139,20 @@ impl World {
             .map(str::to_owned)
     }
 
+    /// The `/metrics` text once it contains `needle`, or after `timeout` (the caller asserts).
+    /// Metrics are recorded after a reconcile's status write and Events, so a test that has just
+    /// seen a state may otherwise read them a moment too early.
+    pub async fn metrics_eventually(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let text = self.metrics.render().unwrap_or_default();
+            if text.contains(needle) || tokio::time::Instant::now() >= deadline {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn wait_for_state(&self, name: &str, want: &str, timeout: Duration) -> bool {
         self.api
             .wait_until(timeout, |_| self.state(name).as_deref() == Some(want))
