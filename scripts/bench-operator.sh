@@ -6,11 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "-- one state-machine decision (release build)"
-cargo bench -q -p metal-operator --bench decision 2>/dev/null
+cargo bench -q -p metal-operator --bench decision
 echo
 echo "-- Ironic API calls for one host's full lifecycle (IronicProvisioner, recording double)"
 out=$(cargo test -q -p metal-operator --test ironic_provisioner one_host_lifecycle_costs -- --nocapture 2>/dev/null)
-echo "$out" | sed -n '/ironic API calls/,/^$/p' | grep -v '^test \|^running\|^$'
+echo "$out" | sed -n '/ironic API calls/,/^$/p' | grep -v '^test \|^running\|^$\|^\.$'
 echo "-- reconciles in one simulated lifecycle (none → … → available → provisioned → … → deleted)"
 out=$(cargo test -q -p metal-operator --test statemachine_lifecycle a_host_walks_the_full_lifecycle -- --nocapture 2>/dev/null)
 echo "$out" | grep -i 'decision' | head -3

@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 use metal_operator::api::BareMetalHost;
 use metal_operator::provisioner::{Credentials, NodeView, Observation};
 use metal_operator::statemachine::{
-    CapacityView, ConfigData, CredentialsView, HardwareFetch, Input, Settings, decide,
+    CapacityView, ConfigData, CredentialsView, HardwareFetch, Input, Settings, decide, registration,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -50,11 +50,23 @@ fn host_in(state: &str, node_id: &str) -> BareMetalHost {
     h
 }
 
-fn node(state: &str) -> Observation {
+fn credentials() -> Credentials {
+    Credentials {
+        username: "admin".into(),
+        password: "password".into(),
+    }
+}
+
+/// The node as Ironic reports it after a registration with the host's current BMC details.
+fn node(host: &BareMetalHost, state: &str) -> Observation {
+    let fingerprint = registration(host, &credentials(), "1")
+        .expect("bench host registers")
+        .fingerprint;
     Observation::Node(NodeView {
         uuid: "9a0e0000-0000-4000-8000-000000000001".into(),
         provision_state: state.into(),
         power_state: Some("power on".into()),
+        registration_fingerprint: Some(fingerprint),
         ..NodeView::default()
     })
 }
@@ -64,10 +76,7 @@ fn median_ns(host: &BareMetalHost, observation: &Observation) -> (f64, String) {
     let input = Input {
         host,
         credentials: CredentialsView::Ok {
-            credentials: Credentials {
-                username: "admin".into(),
-                password: "password".into(),
-            },
+            credentials: credentials(),
             secret_version: "1".into(),
         },
         observation,
@@ -100,24 +109,26 @@ fn median_ns(host: &BareMetalHost, observation: &Observation) -> (f64, String) {
 
 fn main() {
     println!("{:<44} {:>12}  decision", "host", "median/decision");
+    let provisioned = host_in("provisioned", "9a0e0000-0000-4000-8000-000000000001");
+    let available = host_in("available", "9a0e0000-0000-4000-8000-000000000001");
     let cases = [
         (
             "provisioned, steady-state power poll",
-            host_in("provisioned", "9a0e0000-0000-4000-8000-000000000001"),
-            node("active"),
+            node(&provisioned, "active"),
+            provisioned,
         ),
         (
             "available with an image: start provisioning",
-            host_in("available", "9a0e0000-0000-4000-8000-000000000001"),
-            node("available"),
+            node(&available, "available"),
+            available,
         ),
         (
             "registering, no node yet: register",
-            host_in("registering", ""),
             Observation::NotRegistered,
+            host_in("registering", ""),
         ),
     ];
-    for (name, host, obs) in &cases {
+    for (name, obs, host) in &cases {
         let (ns, cause) = median_ns(host, obs);
         println!("{name:<44} {:>9.2} µs  {cause}", ns / 1000.0);
     }
