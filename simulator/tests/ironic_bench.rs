@@ -5,12 +5,9 @@
 mod ironic_real;
 mod support;
 
-use chrono::Utc;
-use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::ironic::{AppState, Clock};
+use metal_sim::ironic::conductor::Timings;
 use serde_json::{Value, json};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 async fn send(
@@ -111,28 +108,10 @@ fn wrk(url: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run scripts/bench-ironic.sh"]
 async fn bench_mock_against_real_ironic() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(real) = tokio::task::spawn_blocking(|| ironic_real::RealIronic::start(false))
-        .await
-        .expect("start")
+    let Some((real, mock, server)) = ironic_real::start_real_and_mock(Timings::instant(), 3).await
     else {
         return;
     };
-    let clock: Clock = Arc::new(Utc::now);
-    let state = AppState::new(
-        Settings {
-            timings: Timings::instant(),
-            automated_clean: false,
-        },
-        3,
-        clock,
-    )
-    .expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let mock = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
     let http = reqwest::Client::new();
 
     let mock_life = lifecycle(&http, &mock, "life").await;

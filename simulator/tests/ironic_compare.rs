@@ -8,11 +8,8 @@ mod ironic_real;
 mod redfish_fixture;
 mod support;
 
-use chrono::Utc;
-use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::ironic::{AppState, Clock};
+use metal_sim::ironic::conductor::Timings;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Transcript lines allowed to differ, each with its reason in docs/ironic-differences.md.
@@ -512,28 +509,11 @@ fn compare(real_lines: &[(String, String)], mock_lines: &[(String, String)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_ironic_and_the_mock_drive_a_fake_redfish_bmc_alike() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(real) = tokio::task::spawn_blocking(|| ironic_real::RealIronic::start(false))
-        .await
-        .expect("start")
+    let Some((real, mock_url, server)) =
+        ironic_real::start_real_and_mock(Timings::fake_hardware(), 2).await
     else {
         return;
     };
-    let clock: Clock = Arc::new(Utc::now);
-    let state = AppState::new(
-        Settings {
-            timings: Timings::fake_hardware(),
-            automated_clean: false,
-        },
-        2,
-        clock,
-    )
-    .expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let mock_url = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
     let real_lines = redfish_transcript(&real.url).await;
     let mock_lines = redfish_transcript(&mock_url).await;
     server.abort();
@@ -543,28 +523,11 @@ async fn real_ironic_and_the_mock_drive_a_fake_redfish_bmc_alike() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_and_real_ironic_agree_on_the_same_request_sequence() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(real) = tokio::task::spawn_blocking(|| ironic_real::RealIronic::start(false))
-        .await
-        .expect("start")
+    let Some((real, mock_url, server)) =
+        ironic_real::start_real_and_mock(Timings::fake_hardware(), 1).await
     else {
         return;
     };
-    let clock: Clock = Arc::new(Utc::now);
-    let state = AppState::new(
-        Settings {
-            timings: Timings::fake_hardware(),
-            automated_clean: false,
-        },
-        1,
-        clock,
-    )
-    .expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let mock_url = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
 
     let real_lines = transcript(&real.url).await;
     let mock_lines = transcript(&mock_url).await;

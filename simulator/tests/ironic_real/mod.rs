@@ -125,3 +125,36 @@ impl Drop for RealIronic {
         let _ = self.child.wait();
     }
 }
+
+/// Starts real Ironic (or returns `None` after the peer-missing skip) and a mock Ironic with
+/// `timings` and `seed` on a free loopback port: the set-up every mock-versus-real test shares.
+/// Returns the real server, the mock's base URL and its task (abort it when done).
+pub async fn start_real_and_mock(
+    timings: metal_sim::ironic::conductor::Timings,
+    seed: u64,
+) -> Option<(
+    RealIronic,
+    String,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let real = tokio::task::spawn_blocking(|| RealIronic::start(false))
+        .await
+        .expect("start real Ironic")?;
+    let clock: metal_sim::ironic::Clock = std::sync::Arc::new(chrono::Utc::now);
+    let state = metal_sim::ironic::AppState::new(
+        metal_sim::ironic::conductor::Settings {
+            timings,
+            automated_clean: false,
+        },
+        seed,
+        clock,
+    )
+    .expect("mock");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mock = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
+    Some((real, mock, server))
+}
