@@ -592,3 +592,58 @@ async fn target_raid_config_is_stored_where_a_raid_interface_exists() {
         .json();
     assert_eq!(n["target_raid_config"], raid);
 }
+
+#[tokio::test]
+async fn the_request_journal_records_provision_targets_and_statuses_outside_v1() {
+    let st = state();
+    call(
+        &st,
+        "POST",
+        "/v1/nodes",
+        Some("latest"),
+        Some(json!({"driver": "fake-hardware", "name": "j1"})),
+    )
+    .await;
+    call(
+        &st,
+        "PUT",
+        "/v1/nodes/j1/states/provision",
+        Some("latest"),
+        Some(json!({"target": "provide"})),
+    )
+    .await;
+    call(&st, "GET", "/v1/nodes/nope", Some("9.9"), None).await;
+    let r = call(&st, "GET", "/_sim/requests", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers.get("X-OpenStack-Ironic-API-Version").is_none(),
+        "the journal is not an Ironic resource"
+    );
+    let rows: Vec<(String, String, Value, u64)> = r.json()["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().expect("method").to_string(),
+                e["path"].as_str().expect("path").to_string(),
+                e["target"].clone(),
+                e["status"].as_u64().expect("status"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("POST".into(), "/v1/nodes".into(), Value::Null, 201),
+            (
+                "PUT".into(),
+                "/v1/nodes/j1/states/provision".into(),
+                json!("provide"),
+                400
+            ),
+            ("GET".into(), "/v1/nodes/nope".into(), Value::Null, 406),
+        ]
+    );
+    assert_eq!(st.requests().len(), 3);
+}

@@ -2,6 +2,8 @@
 
 mod agent;
 mod hardware;
+/// The simulator-only request journal at `/_sim/requests` (not Ironic).
+pub mod journal;
 mod nodes;
 mod ports;
 
@@ -64,6 +66,7 @@ pub struct AppState {
     clock: Clock,
     wake: Arc<Notify>,
     drivers: Drivers,
+    journal: Arc<Mutex<journal::Journal>>,
 }
 
 impl AppState {
@@ -79,12 +82,22 @@ impl AppState {
             clock,
             wake: Arc::new(Notify::new()),
             drivers: Drivers::new(seed)?,
+            journal: Arc::new(Mutex::new(journal::Journal::default())),
         })
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock cannot leave the store half-updated in a way readers mind.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn journal(&self) -> MutexGuard<'_, journal::Journal> {
+        self.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A copy of the request journal, oldest first (what `GET /_sim/requests` serves).
+    pub fn requests(&self) -> Vec<journal::Entry> {
+        self.journal().entries().cloned().collect()
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -386,6 +399,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/heartbeat/{ident}", post(agent::heartbeat))
         .fallback(not_found)
         .layer(middleware::from_fn(version_headers))
+        .route(journal::JOURNAL_PATH, get(journal::show))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            journal::record,
+        ))
         .with_state(state)
 }
 

@@ -1,0 +1,161 @@
+//! The simulator's request journal (NOT part of Ironic's API): a bounded ring of the requests the mock
+//! answered, served at `GET /_sim/requests` so tests can count what a client really sent.
+
+use super::{AppState, json_response};
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::VecDeque;
+
+/// How many requests the journal keeps (the oldest are dropped first).
+pub const JOURNAL_CAPACITY: usize = 4096;
+
+/// Largest provision body read to find its `target` (a configdrive can be large; bigger bodies are refused
+/// by the route's own limit anyway).
+const PROVISION_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The path of the journal itself (not recorded).
+pub const JOURNAL_PATH: &str = "/_sim/requests";
+
+/// One answered request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// When the request arrived (the mock's clock).
+    pub time: DateTime<Utc>,
+    /// HTTP method.
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// `target` of a `states/provision` request.
+    pub target: Option<String>,
+    /// Status code answered.
+    pub status: u16,
+}
+
+/// A bounded ring of entries.
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    entries: VecDeque<Entry>,
+    dropped: u64,
+}
+
+impl Journal {
+    /// Appends an entry, dropping the oldest beyond capacity.
+    pub fn record(&mut self, entry: Entry) {
+        if self.entries.len() >= JOURNAL_CAPACITY {
+            self.entries.pop_front();
+            self.dropped += 1;
+        }
+        self.entries.push_back(entry);
+    }
+
+    /// Entries in arrival order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter()
+    }
+}
+
+fn provision_target(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Value>(body)
+        .ok()?
+        .get("target")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Middleware recording every request except the journal's own.
+pub(crate) async fn record(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path == JOURNAL_PATH {
+        return next.run(req).await;
+    }
+    let time = s.now();
+    let method = req.method().clone();
+    let (req, target) = if method == Method::PUT && path.ends_with("/states/provision") {
+        let (parts, body) = req.into_parts();
+        match to_bytes(body, PROVISION_BODY_LIMIT).await {
+            Ok(bytes) => {
+                let target = provision_target(&bytes);
+                (Request::from_parts(parts, Body::from(bytes)), target)
+            }
+            Err(_) => {
+                let resp = super::ApiError::BadRequest("Request body too large".into());
+                let resp = axum::response::IntoResponse::into_response(resp);
+                s.journal().record(Entry {
+                    time,
+                    method: method.to_string(),
+                    path,
+                    target: None,
+                    status: resp.status().as_u16(),
+                });
+                return resp;
+            }
+        }
+    } else {
+        (req, None)
+    };
+    let resp = next.run(req).await;
+    s.journal().record(Entry {
+        time,
+        method: method.to_string(),
+        path,
+        target,
+        status: resp.status().as_u16(),
+    });
+    resp
+}
+
+/// `GET /_sim/requests`: the journal, oldest first.
+pub(crate) async fn show(State(s): State<AppState>) -> Response {
+    let j = s.journal();
+    let body = serde_json::json!({
+        "note": "metal-sim request journal; not part of the Ironic API",
+        "capacity": JOURNAL_CAPACITY,
+        "dropped": j.dropped,
+        "requests": j.entries().collect::<Vec<_>>(),
+    });
+    json_response(StatusCode::OK, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: u16) -> Entry {
+        Entry {
+            time: DateTime::<Utc>::UNIX_EPOCH,
+            method: "GET".into(),
+            path: format!("/v1/nodes/{i}"),
+            target: None,
+            status: 200,
+        }
+    }
+
+    #[test]
+    fn the_journal_keeps_only_the_newest_entries() {
+        let mut j = Journal::default();
+        for i in 0..(JOURNAL_CAPACITY as u16 + 3) {
+            j.record(entry(i));
+        }
+        assert_eq!(j.entries().count(), JOURNAL_CAPACITY);
+        assert_eq!(j.dropped, 3);
+        assert_eq!(
+            j.entries().next().map(|e| e.path.as_str()),
+            Some("/v1/nodes/3")
+        );
+    }
+
+    #[test]
+    fn a_provision_body_names_its_target() {
+        assert_eq!(
+            provision_target(br#"{"target": "active", "configdrive": "x"}"#),
+            Some("active".into())
+        );
+        assert_eq!(provision_target(b"not json"), None);
+    }
+}
