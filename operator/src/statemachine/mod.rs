@@ -13,6 +13,7 @@
 //! 5. capacity gate for delayed hosts, deletion entry, detach, registration;
 //! 6. the per-state handler in [`table`].
 
+mod apply;
 mod backoff;
 mod capacity;
 mod conditions;
@@ -36,6 +37,7 @@ use crate::api::annotations;
 use crate::api::{BareMetalHost, BareMetalHostStatus, ErrorType, ProvisioningState};
 use crate::provisioner::{Action, Credentials, Observation};
 
+pub use apply::{Applied, apply};
 pub use backoff::{error_backoff, jittered};
 pub use capacity::holds_provisioning_slot;
 pub use registration::{RegistrationError, host_ref, registration};
