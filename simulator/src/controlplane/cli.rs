@@ -2,8 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use super::{Clock, ControlPlaneError, Options, start};
+use super::{Clock, ControlPlaneError, Options, SnapshotSettings, start};
 
 /// Arguments of `metal-sim controlplane`.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,6 +24,13 @@ pub struct ControlPlaneArgs {
     /// Changes remembered for watches; older resourceVersions get 410 Gone.
     #[arg(long, default_value_t = 10_000)]
     pub history: usize,
+    /// Keep the store in this file: restored at start when it exists, written every
+    /// `--snapshot-interval-seconds` when something changed and at shutdown.
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Seconds between snapshot writes (with `--snapshot`).
+    #[arg(long, default_value_t = 5)]
+    pub snapshot_interval_seconds: u64,
 }
 
 /// Runs the control plane until `stop` resolves. `entropy` seeds the token when no `--seed`.
@@ -34,6 +42,10 @@ pub async fn run(
 ) -> Result<(), ControlPlaneError> {
     let mut options = Options::new(args.listen, clock, args.seed.unwrap_or(entropy));
     options.history = args.history;
+    options.snapshot = args.snapshot.clone().map(|path| SnapshotSettings {
+        path,
+        interval: Duration::from_secs(args.snapshot_interval_seconds.max(1)),
+    });
     let running = start(options).await?;
     for path in &args.crds {
         let n = running.state.load_crds(path)?;

@@ -351,6 +351,40 @@ pub fn create_builtin(state: &Arc<State>, plural: &str, obj: Value) -> Result<Wr
     create(state, &res, "", obj, &WriteOptions::default())
 }
 
+/// Startup helper: replaces a built-in object (a CRD restored from a snapshot) by `obj`.
+pub fn replace_builtin(
+    state: &Arc<State>,
+    plural: &str,
+    name: &str,
+    obj: Value,
+) -> Result<Written, ApiError> {
+    let res = state
+        .resources()
+        .into_iter()
+        .find(|r| r.plural == plural && !r.custom && !r.namespaced)
+        .ok_or_else(|| {
+            ApiError::new(
+                500,
+                "InternalError",
+                format!("no cluster-scoped built-in resource {plural}"),
+            )
+        })?;
+    let mut obj = obj;
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    update(
+        state,
+        &res,
+        "",
+        name,
+        obj,
+        None,
+        &WriteOptions::default(),
+        "Update",
+    )
+}
+
 fn crd_established(obj: &mut Value) {
     let names = obj.pointer("/spec/names").cloned().unwrap_or(Value::Null);
     let stored: Vec<Value> = obj
@@ -378,7 +412,7 @@ fn crd_established(obj: &mut Value) {
     }
 }
 
-fn register_crd(state: &State, crd_obj: &Value) {
+pub(super) fn register_crd(state: &State, crd_obj: &Value) {
     match crd::resources(crd_obj) {
         Ok(new) => {
             if let Ok(mut reg) = state.registry.write() {

@@ -13,7 +13,7 @@
 //! responses are always JSON. Not served: authorization (any holder of the bearer token is
 //! admin), admission and conversion webhooks, aggregated discovery (kubectl falls back to the
 //! legacy documents), OpenAPI v2, `sendInitialEvents`, Pods and other kinds not listed in
-//! `builtin`, snapshots to disk.
+//! `builtin`. Snapshots keep objects, not watch history.
 
 pub mod api;
 pub mod builtin;
@@ -27,6 +27,7 @@ pub mod protobuf;
 pub mod resource;
 pub mod scale;
 pub mod selector;
+pub mod snapshot;
 pub mod status;
 pub mod store;
 pub mod table;
@@ -48,6 +49,7 @@ use resource::Resource;
 use store::Objects;
 
 pub use cli::ControlPlaneArgs;
+pub use snapshot::{SnapshotError, SnapshotSettings};
 pub use tls::Identity;
 
 /// The source of "now" (the wall clock in the binary, a fixed or stepped clock in tests).
@@ -68,6 +70,8 @@ pub enum ControlPlaneError {
     Identity(#[from] tls::IdentityError),
     #[error("reading CRDs from {path}: {reason}")]
     Crds { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
     #[error("serving: {0}")]
     Serve(String),
 }
@@ -84,6 +88,8 @@ pub struct Options {
     /// How often watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
     pub clock: Clock,
+    /// Restore from this snapshot at start (when the file exists) and keep writing it.
+    pub snapshot: Option<SnapshotSettings>,
 }
 
 impl Options {
@@ -95,6 +101,7 @@ impl Options {
             history: 10_000,
             bookmark_interval: Duration::from_secs(5),
             clock,
+            snapshot: None,
         }
     }
 }
@@ -137,7 +144,8 @@ impl State {
         self.registry.read().map(|r| r.clone()).unwrap_or_default()
     }
 
-    /// Registers CRDs from a (multi-document) YAML file.
+    /// Registers CRDs from a (multi-document) YAML file; a CRD that exists already (restored
+    /// from a snapshot) is replaced by the file's definition.
     pub fn load_crds(self: &Arc<Self>, path: &Path) -> Result<usize, ControlPlaneError> {
         let err = |reason: String| ControlPlaneError::Crds {
             path: path.to_path_buf(),
@@ -157,8 +165,19 @@ impl State {
                     value.get("kind")
                 )));
             }
-            lifecycle::create_builtin(self, "customresourcedefinitions", value)
-                .map_err(|e| err(e.message))?;
+            let name = value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            match lifecycle::create_builtin(self, "customresourcedefinitions", value.clone()) {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {
+                    lifecycle::replace_builtin(self, "customresourcedefinitions", &name, value)
+                        .map_err(|e| err(e.message))?;
+                }
+                Err(e) => return Err(err(e.message)),
+            }
             count += 1;
         }
         Ok(count)
@@ -183,6 +202,7 @@ pub struct Running {
     pub state: Arc<State>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), ControlPlaneError>>,
+    snapshot: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -208,9 +228,18 @@ impl Running {
 
     /// Waits until the server stops.
     pub async fn wait(self) -> Result<(), ControlPlaneError> {
-        self.task
+        let served = self
+            .task
             .await
-            .map_err(|e| ControlPlaneError::Serve(e.to_string()))?
+            .map_err(|e| ControlPlaneError::Serve(e.to_string()))?;
+        // The server stops only when `stop` is cancelled, which also ends the snapshot keeper.
+        self.stop.cancel();
+        if let Some(keeper) = self.snapshot {
+            keeper
+                .await
+                .map_err(|e| ControlPlaneError::Serve(e.to_string()))?;
+        }
+        served
     }
 
     /// Stops the server and waits for it.
@@ -228,6 +257,12 @@ pub async fn start(options: Options) -> Result<Running, ControlPlaneError> {
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x6b75_6265);
     let identity = Identity::generate(&mut rng)?;
     let state = State::new(&options, identity.token.clone());
+    if let Some(settings) = &options.snapshot
+        && settings.path.exists()
+    {
+        let n = state.load_snapshot(&settings.path)?;
+        tracing::info!(path = %settings.path.display(), objects = n, "snapshot restored");
+    }
     let listener =
         std::net::TcpListener::bind(options.listen).map_err(|source| ControlPlaneError::Bind {
             address: options.listen,
@@ -272,11 +307,16 @@ pub async fn start(options: Options) -> Result<Running, ControlPlaneError> {
             .await
             .map_err(|e| ControlPlaneError::Serve(e.to_string()))
     });
+    let snapshot = options
+        .snapshot
+        .clone()
+        .map(|settings| tokio::spawn(snapshot::keep(Arc::clone(&state), settings, stop.clone())));
     Ok(Running {
         address,
         identity,
         state,
         stop,
         task,
+        snapshot,
     })
 }

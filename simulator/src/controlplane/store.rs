@@ -174,6 +174,14 @@ impl Objects {
         Some(obj)
     }
 
+    /// Replaces every object (a snapshot restore): the counter continues from `rv` and the
+    /// history starts empty, so watches from before it are Gone.
+    pub fn restore(&mut self, rv: u64, objects: BTreeMap<Key, Value>) {
+        self.objects = objects;
+        self.rv = self.rv.max(rv);
+        self.compact();
+    }
+
     /// Drops all remembered history (as an etcd compaction would): older watches get 410.
     pub fn compact(&mut self) {
         self.compacted_through = self.rv;
