@@ -9,6 +9,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use metal_operator::bmc::DeployImages;
+use metal_operator::claim::HostPolicy;
+use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
 use metal_operator::controller::election::{self, ElectionSettings, Leadership, LeaseLock};
 use metal_operator::controller::throttle::{ThrottleLayer, ThrottleSettings};
 use metal_operator::controller::{self, Clock, ControllerSettings, Runtime};
@@ -37,7 +39,11 @@ enum Command {
     /// Run the controller.
     Run(Box<Args>),
     /// Print every CRD (BareMetalHost, HardwareData, HostClaim) as a YAML stream.
-    Crds,
+    Crds {
+        /// Print our own group's CRDs (HostPool, metal-operator.io) instead of the Metal3 ones.
+        #[arg(long)]
+        pools: bool,
+    },
 }
 
 /// Every setting of `run`, with its environment fallback and default.
@@ -121,6 +127,12 @@ struct Args {
     /// Seed of the per-host random streams (backoff jitter).
     #[arg(long, env = "METAL_SEED", default_value_t = 0)]
     seed: u64,
+    /// Do not run the HostClaim and HostPool controllers.
+    #[arg(long, env = "DISABLE_HOST_CLAIMS", default_value_t = false)]
+    disable_host_claims: bool,
+    /// Host namespaces whose hosts claims from any namespace may take (repeat or comma-separate).
+    #[arg(long, env = "CLAIM_HOST_NAMESPACES", value_delimiter = ',')]
+    claim_host_namespace: Vec<String>,
 }
 
 struct WallClock;
@@ -139,8 +151,12 @@ fn read_secret_file(path: &PathBuf) -> anyhow::Result<String> {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Crds => {
-            print!("{}", metal_operator::api::crds_yaml());
+        Command::Crds { pools } => {
+            if pools {
+                print!("{}", metal_operator::api::pool_crds_yaml());
+            } else {
+                print!("{}", metal_operator::api::crds_yaml());
+            }
             Ok(())
         }
         Command::Run(args) => {
@@ -180,6 +196,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         log_format: _,
         log_filter: _,
         seed,
+        disable_host_claims,
+        claim_host_namespace,
     } = args;
     let _ = rustls::crypto::ring::default_provider().install_default();
     if leader_elect {
@@ -304,6 +322,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         seed,
         instance: Some(identity),
     };
+    let claim_runtime = ClaimRuntime {
+        clock: Arc::new(WallClock),
+        settings: ClaimSettings {
+            watch_namespace: settings.watch_namespace.clone(),
+            policy: HostPolicy {
+                shared_namespaces: claim_host_namespace.into_iter().collect(),
+            },
+            seed,
+            instance: settings.instance.clone(),
+            ..ClaimSettings::default()
+        },
+        leadership: leadership.clone(),
+    };
     let runtime = Runtime {
         provisioner,
         metrics,
@@ -317,8 +348,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         shutdown_signal().await;
         info!("shutdown requested");
     };
+    let claims = (!disable_host_claims)
+        .then(|| tokio::spawn(claims::run(kube_client.clone(), claim_runtime, stopped())));
     let result = controller::run(kube_client, runtime, shutdown).await;
     stop_tx.send_replace(true);
+    if let Some(claims) = claims {
+        match tokio::time::timeout(Duration::from_secs(5), claims).await {
+            Ok(Ok(Err(error))) => tracing::warn!(error = %error, "claim controllers stopped"),
+            Ok(Err(error)) => tracing::warn!(error = %error, "claim controllers failed"),
+            _ => {}
+        }
+    }
     for server in servers {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }

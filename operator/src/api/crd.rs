@@ -9,6 +9,7 @@ use kube::CustomResourceExt;
 use super::baremetalhost::BareMetalHost;
 use super::hardwaredata::HardwareData;
 use super::hostclaim::HostClaim;
+use super::hostpool::HostPool;
 
 /// Every CRD we serve, in a fixed order (by CRD name).
 pub fn crds() -> Vec<CustomResourceDefinition> {
@@ -19,10 +20,25 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     ]
 }
 
-/// Every CRD as one deterministic YAML stream, each document starting with `---`.
+/// The CRDs of our own API group (`metal-operator.io`), kept apart from the Metal3 ones so the
+/// Metal3 stream stays exactly upstream's set.
+pub fn pool_crds() -> Vec<CustomResourceDefinition> {
+    vec![finish(HostPool::crd(), "HostPoolList")]
+}
+
+/// Every Metal3 CRD as one deterministic YAML stream, each document starting with `---`.
 pub fn crds_yaml() -> String {
+    yaml_stream(crds())
+}
+
+/// [`pool_crds`] as one deterministic YAML stream (`kind/crds/hostpools.yaml`).
+pub fn pool_crds_yaml() -> String {
+    yaml_stream(pool_crds())
+}
+
+fn yaml_stream(crds: Vec<CustomResourceDefinition>) -> String {
     let mut out = String::new();
-    for crd in crds() {
+    for crd in crds {
         out.push_str("---\n");
         // Serializing plain data (strings, numbers, maps with string keys) to YAML cannot fail.
         let doc = serde_yaml::to_string(&crd).expect("a CRD always serializes to YAML");

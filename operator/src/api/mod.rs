@@ -7,6 +7,7 @@ pub mod crd;
 mod enumeration;
 pub mod hardwaredata;
 pub mod hostclaim;
+pub mod hostpool;
 pub mod states;
 pub mod validation;
 mod wire;
@@ -17,8 +18,9 @@ pub use baremetalhost::{
     HardwareRaidVolume, Image, ImageFormat, InspectionMode, OperationHistory, OperationMetric,
     ProvisionStatus, RaidConfig, RootDeviceHints, SoftwareRaidLevel, SoftwareRaidVolume,
 };
-pub use crd::{crds, crds_yaml};
+pub use crd::{crds, crds_yaml, pool_crds, pool_crds_yaml};
 pub use hardwaredata::{HardwareData, HardwareDataSpec, HardwareDetails, PciDevice};
 pub use hostclaim::{HostClaim, HostClaimSpec, HostClaimStatus};
+pub use hostpool::{HostPool, HostPoolSpec, HostPoolStatus};
 pub use states::{ErrorType, OperationalStatus, ProvisioningState};
 pub use validation::{FieldError, FieldErrorKind, validate_host, validate_host_update};

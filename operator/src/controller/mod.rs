@@ -5,8 +5,10 @@
 //! ([`reconcile::reconcile`]) gathers the views the pure state machine needs, carries out the one
 //! effect it decides, and writes the result.
 
+pub mod claims;
 pub mod election;
 pub mod patch;
+pub mod pools;
 pub mod reconcile;
 pub mod secrets;
 pub mod slots;
