@@ -81,6 +81,10 @@ struct ServeArgs {
     /// Also serve the mock Ironic API here (loopback), and add `"ironic": URL` to the endpoints file.
     #[arg(long, env = "METAL_SIM_IRONIC")]
     ironic: Option<SocketAddr>,
+    /// Point the fleet's fake agents at this external Ironic (e.g. real Ironic on loopback) instead
+    /// of the mock; also the endpoints file's `"ironic"` when `--ironic` is not given.
+    #[arg(long, env = "METAL_SIM_IRONIC_URL")]
+    ironic_url: Option<String>,
 }
 
 fn load(file: Option<&PathBuf>) -> anyhow::Result<Fleet> {
@@ -156,6 +160,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         control,
         exit_after_start,
         ironic,
+        ironic_url,
     } = args;
     let mut fleet = load(fleet.as_ref())?;
     if bind_base.is_some() || layout.is_some() || seed.is_some() || time_scale.is_some() {
@@ -187,6 +192,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             control,
             ironic,
             ironic_seed: world.seed(),
+            ironic_url,
             ..ServeOptions::default()
         },
     )

@@ -5,6 +5,7 @@
 //! endpoints are usable as soon as it returns); [`Running::wait`] serves until the stop token is
 //! cancelled or a server fails; [`Running::shutdown`] stops everything.
 
+mod agents;
 pub mod control;
 
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub struct ServeOptions {
     pub ironic: Option<SocketAddr>,
     /// Seed of the mock Ironic's generated UUIDs and agent tokens.
     pub ironic_seed: u64,
+    /// An external Ironic (e.g. real Ironic) the fleet's agents talk to instead of the mock.
+    pub ironic_url: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -46,6 +49,7 @@ impl Default for ServeOptions {
             ipmi: IpmiSettings::default(),
             ironic: None,
             ironic_seed: 0,
+            ironic_url: None,
         }
     }
 }
@@ -143,6 +147,9 @@ pub enum ServeError {
     /// The mock Ironic could not start or failed.
     #[error("mock Ironic failed: {0}")]
     Ironic(String),
+    /// The fake agents could not start.
+    #[error("fake agents failed: {0}")]
+    Agents(String),
     /// The control API server failed.
     #[error("control API failed")]
     Control(#[source] std::io::Error),
@@ -163,6 +170,7 @@ pub enum ServeError {
 /// A running fleet.
 pub struct Running {
     world: Arc<World>,
+    agents: Option<crate::agent::Launcher>,
     endpoints: Endpoints,
     control: SocketAddr,
     certificate_pem: Option<String>,
@@ -285,6 +293,13 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
             Some(format!("http://{bound}"))
         }
     };
+    let agents = agents::start(
+        &world,
+        options.ironic_url.as_deref(),
+        ironic_url.as_deref(),
+        &stop,
+        &mut tasks,
+    )?;
     let ticker = world.spawn_ticker(options.tick, stop.clone());
     tasks.spawn(async move { Ok(ticker.await?) });
 
@@ -296,9 +311,10 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         "fleet serving"
     );
     let mut endpoints = Endpoints::of(&world, control);
-    endpoints.ironic = ironic_url;
+    endpoints.ironic = ironic_url.or(options.ironic_url);
     Ok(Running {
         world,
+        agents,
         endpoints,
         control,
         certificate_pem: identity.map(|i| i.certificate_pem),
@@ -311,6 +327,11 @@ impl Running {
     /// The world being served.
     pub fn world(&self) -> &Arc<World> {
         &self.world
+    }
+
+    /// The fake-agent launcher, when agents point at some Ironic.
+    pub fn agents(&self) -> Option<&crate::agent::Launcher> {
+        self.agents.as_ref()
     }
 
     /// Every endpoint.
