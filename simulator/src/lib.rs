@@ -19,5 +19,7 @@ pub mod ironic;
 pub mod machine;
 /// Fake Redfish BMC (axum, HTTP and HTTPS).
 pub mod redfish;
+/// Scenarios: format, validation, traces, checks, reports and the wire-mode runner.
+pub mod scenario;
 /// `metal-sim serve`: starts a fleet with its BMCs and writes the endpoints file.
 pub mod serve;
