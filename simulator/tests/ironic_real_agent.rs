@@ -1,0 +1,511 @@
+//! THE JUDGE of the fake agent: real OpenStack Ironic 39 (standalone, SQLite) drives a metal-sim
+//! Redfish machine and an IPMI machine through manage → provide → deploy (direct, through our
+//! fake agent, image served on loopback with a real SHA-256) → active → undeploy → available.
+//! Automated cleaning is on for the Redfish machine (its disk is dirty before `provide`, and is
+//! wiped by the agent's clean steps) and off for the IPMI one.
+//!
+//! Boot interface: `ipxe`. With `fake`, Ironic never sets the boot device, so a machine whose disk
+//! holds an image would boot the disk (not the ramdisk) for cleaning. `ipxe` makes Ironic set a
+//! one-time PXE boot before every agent boot (its PXE files go to a temp dir, `dhcp_provider=none`,
+//! deploy kernel/ramdisk come from a loopback HTTP server), exactly as in production.
+
+mod support;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use metal_sim::fleet::Fleet;
+use metal_sim::machine::{BootOutcome, PowerState, SimClock, World};
+use metal_sim::serve::{self, ServeOptions};
+use rand::{RngExt, SeedableRng};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+const FLEET: &str = "\
+seed: 39
+time_scale: 0.05
+layout: {mode: per-address, base: 127.0.44.1, redfish_port: 18000, ipmi_port: 16230}
+groups:
+  - name: judge-rf
+    profile: compute
+    bmc: {protocol: redfish}
+  - name: judge-ipmi
+    profile: small
+    bmc: {protocol: ipmi}
+";
+
+/// Real Ironic, killed (whole process group) on drop; its log is printed when a test fails.
+struct Ironic {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn config(dir: &Path, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "[DEFAULT]\nauth_strategy=noauth\nrpc_transport=none\nmy_ip=127.0.0.1\nhost=judge\n\
+enabled_hardware_types=redfish,ipmi\n\
+enabled_deploy_interfaces=direct,fake\nenabled_boot_interfaces=ipxe,fake\n\
+enabled_power_interfaces=redfish,ipmitool\nenabled_management_interfaces=redfish,ipmitool\n\
+enabled_inspect_interfaces=no-inspect,agent\ndefault_network_interface=noop\nenabled_network_interfaces=noop\n\
+log_file={d}/ironic.log\ndebug=true\n\
+[api]\nhost_ip=127.0.0.1\nport={port}\napi_workers=1\n\
+[database]\nconnection=sqlite:///{d}/ironic.db\n\
+[dhcp]\ndhcp_provider=none\n\
+[deploy]\nhttp_root={d}/http\nhttp_url=http://127.0.0.1:{port}/\nfast_track=false\n\
+[pxe]\ntftp_root={d}/tftp\ntftp_master_path={d}/tftp/master\nimages_path={d}/images\n\
+instance_master_path={d}/master_images\ntftp_server=127.0.0.1\n\
+[agent]\nrequire_tls=false\ndeploy_logs_collect=never\npost_deploy_get_power_state_retry_interval=1\n\
+command_wait_interval=1\n\
+[ipmi]\nmin_command_interval=1\n\
+[conductor]\nautomated_clean=true\n\
+[service_catalog]\nauth_type=none\nendpoint_override=http://127.0.0.1:{port}\n\
+[oslo_concurrency]\nlock_path={d}/locks\n"
+    )
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    false
+}
+
+fn command(program: &Path) -> Command {
+    let mut c = Command::new(program);
+    // Every request stays on loopback: no proxy may be picked up from the environment.
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("no_proxy", "127.0.0.1,localhost")
+        .env("NO_PROXY", "127.0.0.1,localhost");
+    c
+}
+
+impl Ironic {
+    fn start() -> Option<Ironic> {
+        let ironic = support::peer("ironic")?;
+        let dbsync = support::peer("ironic-dbsync")?;
+        // ipmitool must be on PATH for the ipmi hardware type.
+        support::peer("ipmitool")?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        for sub in ["http", "tftp/master", "images", "master_images", "locks"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("dir");
+        }
+        let port = free_port();
+        let conf = dir.path().join("ironic.conf");
+        std::fs::File::create(&conf)
+            .and_then(|mut f| f.write_all(config(dir.path(), port).as_bytes()))
+            .expect("config");
+        let conf_s = conf.to_str().expect("path").to_string();
+        let mut sync = command(&dbsync)
+            .args(["--config-file", &conf_s, "create_schema"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ironic-dbsync");
+        assert!(
+            wait_exit(&mut sync, Duration::from_secs(60)),
+            "ironic-dbsync failed"
+        );
+        use std::os::unix::process::CommandExt;
+        let child = command(&ironic)
+            .args(["--config-file", &conf_s])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("ironic");
+        let me = Ironic {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(me);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("real Ironic did not answer within 60 s");
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("ironic.log")).unwrap_or_default();
+        let all: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("WARNING") || l.contains("INFO"))
+            .collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Ironic {
+    fn drop(&mut self) {
+        let pgid = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves the instance image and the deploy kernel/ramdisk on loopback.
+async fn file_server(image: Vec<u8>) -> String {
+    let image = Arc::new(image);
+    const MODIFIED: [(header::HeaderName, &str); 1] =
+        [(header::LAST_MODIFIED, "Sun, 01 Nov 2026 00:00:00 GMT")];
+    let app = Router::new()
+        .route(
+            "/disk.raw",
+            get(move || {
+                let image = Arc::clone(&image);
+                async move { (MODIFIED, image.as_ref().clone()) }
+            }),
+        )
+        .route(
+            "/ipa.kernel",
+            get(move || async move { (MODIFIED, vec![0x4d_u8; 4096]) }),
+        )
+        .route(
+            "/ipa.initramfs",
+            get(move || async move { (MODIFIED, vec![0x1f_u8; 8192]) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-OpenStack-Ironic-API-Version", "1.84");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("Ironic request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method, path, body).await;
+        assert!((200..300).contains(&status), "{path}: {status} {v}");
+        v
+    }
+
+    async fn provision(&self, node: &str, target: &str) {
+        self.ok(
+            reqwest::Method::PUT,
+            &format!("/v1/nodes/{node}/states/provision"),
+            Some(json!({"target": target})),
+        )
+        .await;
+    }
+}
+
+/// Polls the node until `want` (bounded by `limit`); a failure state fails at once with last_error.
+async fn wait_state(
+    api: &Api,
+    ironic: &Ironic,
+    node: &str,
+    want: &str,
+    limit: Duration,
+) -> Duration {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    while start.elapsed() < limit {
+        let n = api
+            .ok(reqwest::Method::GET, &format!("/v1/nodes/{node}"), None)
+            .await;
+        let state = n["provision_state"].as_str().unwrap_or("?").to_string();
+        if seen.last() != Some(&state) {
+            seen.push(state.clone());
+        }
+        if state == want {
+            return start.elapsed();
+        }
+        if matches!(
+            state.as_str(),
+            "deploy failed" | "clean failed" | "error" | "inspect failed"
+        ) {
+            panic!(
+                "node {node} went to {state}: {}\nstates: {seen:?}\nIronic log:\n{}",
+                n["last_error"],
+                ironic.log_tail(60)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!(
+        "node {node} did not reach {want} within {limit:?}; states {seen:?}\nIronic log:\n{}",
+        ironic.log_tail(80)
+    );
+}
+
+struct Figures {
+    name: String,
+    provide: Duration,
+    deploy: Duration,
+    undeploy: Duration,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn lifecycle(
+    api: &Api,
+    ironic: &Ironic,
+    world: &World,
+    host_name: &str,
+    driver_info: Value,
+    driver: &str,
+    clean: bool,
+    image_url: &str,
+    image_sum: &str,
+) -> Figures {
+    let host = world.host_by_name(host_name).expect("host");
+    let limit = Duration::from_secs(240);
+    let node = api
+        .ok(
+            reqwest::Method::POST,
+            "/v1/nodes",
+            Some(
+                json!({"name": host_name, "driver": driver, "driver_info": driver_info,
+                "boot_interface": "ipxe", "deploy_interface": "direct",
+                "inspect_interface": "no-inspect", "network_interface": "noop",
+                "automated_clean": clean}),
+            ),
+        )
+        .await;
+    let uuid = node["uuid"].as_str().expect("uuid").to_string();
+    let mac = host.profile.boot_mac().expect("boot mac").to_string();
+    api.ok(
+        reqwest::Method::POST,
+        "/v1/ports",
+        Some(json!({"node_uuid": uuid, "address": mac, "pxe_enabled": true})),
+    )
+    .await;
+    // A previous tenant left an image on every disk.
+    host.with_machine(world.now(), |m| {
+        for i in 0..m.disks().len() {
+            m.write_image(
+                world.now(),
+                i,
+                "http://127.0.0.1:9/old-tenant.raw",
+                "sha256:00",
+            )
+            .expect("dirty disk");
+        }
+    });
+    api.provision(&uuid, "manage").await;
+    wait_state(api, ironic, &uuid, "manageable", limit).await;
+    api.provision(&uuid, "provide").await;
+    let provide = wait_state(api, ironic, &uuid, "available", limit).await;
+    let view = host.view(world.now());
+    if clean {
+        assert!(
+            view.disks.iter().all(|d| !d.partition_table),
+            "{host_name}: automated cleaning wiped every partition table: {:?}",
+            view.disks
+        );
+    } else {
+        assert!(
+            view.disks.iter().all(|d| d.partition_table),
+            "{host_name}: no cleaning, disks untouched"
+        );
+    }
+
+    api.ok(
+        reqwest::Method::PATCH,
+        &format!("/v1/nodes/{uuid}"),
+        Some(json!([
+            {"op": "add", "path": "/instance_info/image_source", "value": image_url},
+            {"op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256"},
+            {"op": "add", "path": "/instance_info/image_os_hash_value", "value": image_sum},
+            {"op": "add", "path": "/instance_info/image_disk_format", "value": "raw"},
+        ])),
+    )
+    .await;
+    api.provision(&uuid, "active").await;
+    let deploy = wait_state(api, ironic, &uuid, "active", limit).await;
+    let view = host.view(world.now());
+    let root_index =
+        metal_sim::agent::core::root_disk_index(&host.profile, None).expect("root disk");
+    let root = &view.disks[root_index];
+    let written = root.image.as_ref().expect("an image on the root disk");
+    assert_eq!(
+        written.url, image_url,
+        "{host_name}: the deployed image is on the root disk"
+    );
+    assert_eq!(written.checksum, format!("sha256:{image_sum}"));
+    assert!(root.partition_table);
+    assert_eq!(view.power, PowerState::On, "{host_name} is on after deploy");
+    match view.last_boot.as_ref().map(|b| &b.outcome) {
+        Some(BootOutcome::Disk { image, .. }) => assert_eq!(image, image_url),
+        other => panic!("{host_name} boots its disk after deploy, got {other:?}"),
+    }
+
+    api.provision(&uuid, "deleted").await;
+    let undeploy = wait_state(api, ironic, &uuid, "available", limit).await;
+    let view = host.view(world.now());
+    if clean {
+        assert!(
+            view.disks
+                .iter()
+                .all(|d| !d.partition_table && d.image.is_none()),
+            "{host_name}: cleaning after undeploy wiped and erased the disks: {:?}",
+            view.disks
+        );
+    }
+    assert_eq!(
+        view.power,
+        PowerState::Off,
+        "{host_name} is off when available"
+    );
+    Figures {
+        name: host_name.to_string(),
+        provide,
+        deploy,
+        undeploy,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn real_ironic_deploys_and_undeploys_a_redfish_and_an_ipmi_machine_through_the_fake_agent() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(ironic) = tokio::task::spawn_blocking(Ironic::start)
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let world = Arc::new(
+        Fleet::parse(FLEET, "judge.yaml")
+            .expect("fleet")
+            .build_world(SimClock::start_now())
+            .expect("world"),
+    );
+    let running = serve::start(
+        Arc::clone(&world),
+        ServeOptions {
+            control: "127.0.0.1:0".parse().expect("addr"),
+            ironic_url: Some(ironic.url.clone()),
+            ..ServeOptions::default()
+        },
+    )
+    .await
+    .expect("serve");
+    assert_eq!(
+        running.endpoints().ironic.as_deref(),
+        Some(ironic.url.as_str())
+    );
+    assert!(running.agents().is_some(), "agents point at real Ironic");
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(39);
+    let image: Vec<u8> = (0..(1 << 20)).map(|_| rng.random::<u8>()).collect();
+    let image_sum: String = sha2::Sha256::digest(&image)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let files = file_server(image).await;
+    let image_url = format!("{files}/disk.raw");
+    let api = Api {
+        http: metal_sim::agent::client::http_client(Duration::from_secs(30)).expect("http"),
+        base: ironic.url.clone(),
+    };
+
+    let rf = world.host_by_name("judge-rf").expect("rf");
+    let ipmi = world.host_by_name("judge-ipmi").expect("ipmi");
+    let boot = json!({"deploy_kernel": format!("{files}/ipa.kernel"),
+                      "deploy_ramdisk": format!("{files}/ipa.initramfs")});
+    let mut rf_info = json!({
+        "redfish_address": format!("http://{}", rf.bmc.socket),
+        "redfish_system_id": format!("/redfish/v1/Systems/{}", rf.bmc.system_id),
+        "redfish_username": rf.bmc.credentials.username,
+        "redfish_password": rf.bmc.credentials.password,
+    });
+    let mut ipmi_info = json!({
+        "ipmi_address": ipmi.bmc.socket.ip().to_string(),
+        "ipmi_port": ipmi.bmc.socket.port(),
+        "ipmi_username": ipmi.bmc.credentials.username,
+        "ipmi_password": ipmi.bmc.credentials.password,
+    });
+    for info in [&mut rf_info, &mut ipmi_info] {
+        if let (Some(i), Some(b)) = (info.as_object_mut(), boot.as_object()) {
+            i.extend(b.clone());
+        }
+    }
+    let (a, b) = tokio::join!(
+        lifecycle(
+            &api, &ironic, &world, "judge-rf", rf_info, "redfish", true, &image_url, &image_sum
+        ),
+        lifecycle(
+            &api,
+            &ironic,
+            &world,
+            "judge-ipmi",
+            ipmi_info,
+            "ipmi",
+            false,
+            &image_url,
+            &image_sum
+        ),
+    );
+    for f in [&a, &b] {
+        eprintln!(
+            "FIGURE real Ironic + fake agent, {}: provide {:.1} s, deploy (to active) {:.1} s, undeploy (to available) {:.1} s",
+            f.name,
+            f.provide.as_secs_f64(),
+            f.deploy.as_secs_f64(),
+            f.undeploy.as_secs_f64()
+        );
+    }
+    running.shutdown().await.expect("shutdown");
+}
