@@ -16,15 +16,7 @@ fn state() -> AppState {
             .single()
             .expect("time")
     });
-    AppState::new(
-        Settings {
-            timings: Timings::instant(),
-            automated_clean: false,
-        },
-        7,
-        clock,
-    )
-    .expect("state")
+    AppState::new(Settings::with(Timings::instant(), false), 7, clock).expect("state")
 }
 
 struct Reply {

@@ -14,15 +14,8 @@ use std::time::{Duration, Instant};
 
 async fn start_mock() -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
     let clock: Clock = Arc::new(Utc::now);
-    let state = AppState::new(
-        Settings {
-            timings: Timings::fake_hardware(),
-            automated_clean: false,
-        },
-        11,
-        clock,
-    )
-    .expect("mock");
+    let state =
+        AppState::new(Settings::with(Timings::fake_hardware(), false), 11, clock).expect("mock");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -24,15 +24,7 @@ async fn start_mock() -> Mock {
     let clock: Clock = Arc::new(Utc::now);
     let mut timings = Timings::fake_hardware();
     timings.power_sync = TimeDelta::milliseconds(100);
-    let state = AppState::new(
-        Settings {
-            timings,
-            automated_clean: true,
-        },
-        5,
-        clock,
-    )
-    .expect("mock");
+    let state = AppState::new(Settings::with(timings, false), 5, clock).expect("mock");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -123,7 +115,8 @@ async fn redfish_node_is_provisioned_through_the_fake_bmc_over_the_wire() {
     let server = fixture::Server::start(1, false, Timing::instant()).await;
     let mock = start_mock().await;
     let (status, node) = mock
-        .call(reqwest::Method::POST, "/v1/nodes", Some(json!({"driver": "redfish", "name": "rf-1", "driver_info": driver_info(&server, fixture::PASSWORD)})))
+        // `ramdisk` deploys without an agent: this test is about the BMC side of the wire.
+        .call(reqwest::Method::POST, "/v1/nodes", Some(json!({"driver": "redfish", "name": "rf-1", "deploy_interface": "ramdisk", "driver_info": driver_info(&server, fixture::PASSWORD)})))
         .await;
     assert_eq!(status, 201, "{node}");
     assert_eq!(node["driver_info"]["redfish_password"], "******");
@@ -142,10 +135,32 @@ async fn redfish_node_is_provisioned_through_the_fake_bmc_over_the_wire() {
         .call(reqwest::Method::GET, "/v1/nodes/rf-1/inventory", None)
         .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        inv["inventory"]["system_vendor"]["manufacturer"], "Contoso",
+    let inv = &inv["inventory"];
+    assert_eq!(inv["system_vendor"]["manufacturer"], "Contoso", "{inv}");
+    assert!(inv["cpu"]["count"].as_u64().is_some_and(|c| c > 0), "{inv}");
+    assert!(
+        inv["memory"]["physical_mb"].as_u64().is_some_and(|m| m > 0),
         "{inv}"
     );
+    let nics = inv["interfaces"].as_array().expect("interfaces");
+    assert!(!nics.is_empty(), "NICs from EthernetInterfaces: {inv}");
+    assert!(
+        !inv["disks"].as_array().expect("disks").is_empty(),
+        "disks from Storage drives: {inv}"
+    );
+    let (_, ports) = mock
+        .call(reqwest::Method::GET, "/v1/ports?node=rf-1", None)
+        .await;
+    let port_macs: Vec<&str> = ports["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .filter_map(|p| p["address"].as_str())
+        .collect();
+    for nic in nics {
+        let mac = nic["mac_address"].as_str().expect("mac");
+        assert!(port_macs.contains(&mac), "port for {mac}: {ports}");
+    }
     let n = mock.provision("rf-1", "provide").await;
     assert_eq!(n["provision_state"], "available", "{n}");
     let n = mock.provision("rf-1", "active").await;
@@ -153,7 +168,6 @@ async fn redfish_node_is_provisioned_through_the_fake_bmc_over_the_wire() {
     assert_eq!(n["power_state"], "power on");
     let sys = bmc_system(&server).await;
     assert_eq!(sys["PowerState"], "On", "{sys}");
-    assert_eq!(sys["Boot"]["BootSourceOverrideTarget"], "Hdd", "{sys}");
     let (status, _) = mock
         .call(
             reqwest::Method::PUT,

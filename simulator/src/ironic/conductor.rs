@@ -1,29 +1,30 @@
 //! The conductor: Ironic's provision state machine as a pure core stepped by time.
 //!
-//! Requests start jobs (holding the node's lock); `step(now)` advances due jobs and returns the BMC calls
-//! the shell must perform; `complete` feeds each call's outcome back. `fake` interfaces never leave the core.
+//! Requests start jobs (holding the node's lock); `step(now)` advances due jobs and returns the calls the
+//! shell must perform — BMC operations and agent commands; `complete` feeds each call's outcome back.
+//! Heartbeats (`heartbeat`) and inventories (`continue_inspection`) resume jobs parked in a wait state.
+//! `fake` interfaces never leave the core.
 
 use super::error::ApiError;
 use super::model::{Node, PowerState, ProvisionState};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, VecDeque};
 use uuid::Uuid;
 
 mod call;
+mod inband;
+mod inventory;
+mod plan;
 mod settings;
 
-pub use call::{BmcOp, BootDevice, CallResult, DriverCall};
+pub use call::{AgentCall, AgentOp, BmcOp, BootDevice, Call, CallResult, DriverCall};
+pub use inventory::DiscoveredPort;
+pub use plan::{AgentStep, DeployMode, InspectMode, Phase, deploy_mode, inspect_mode};
 pub use settings::{Settings, Target, Timings};
 
-#[derive(Debug, Clone, PartialEq)]
-enum Step {
-    Wait(TimeDelta),
-    Enter(ProvisionState),
-    Call(BmcOp),
-    CleanSteps(Vec<Value>),
-    MarkInspected,
-}
+use inband::{InBand, Reading, Verdict};
+use plan::{Step, uses_fake_power};
 
 #[derive(Debug, Clone, PartialEq)]
 enum JobKind {
@@ -36,11 +37,33 @@ enum JobKind {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+enum Pending {
+    Bmc(BmcOp),
+    Agent(AgentStep),
+}
+
+#[derive(Debug, Clone, PartialEq)]
 struct Job {
     kind: JobKind,
     steps: VecDeque<Step>,
     due: DateTime<Utc>,
-    waiting: Option<(u64, BmcOp)>,
+    waiting: Option<(u64, Pending)>,
+    /// Parked in a wait state (lock released) until the agent calls back or `due` (the timeout) passes.
+    parked: Option<Phase>,
+    inband: InBand,
+}
+
+impl Job {
+    fn new(kind: JobKind, steps: impl Into<VecDeque<Step>>, now: DateTime<Utc>) -> Self {
+        Self {
+            kind,
+            steps: steps.into(),
+            due: now,
+            waiting: None,
+            parked: None,
+            inband: InBand::default(),
+        }
+    }
 }
 
 /// The conductor and its node database.
@@ -53,14 +76,11 @@ pub struct Conductor {
     next_call: u64,
     power_failures: BTreeMap<Uuid, u32>,
     last_sync: BTreeMap<Uuid, DateTime<Utc>>,
+    discovered: Vec<DiscoveredPort>,
 }
 
 /// Consecutive failed power reads before Ironic declares a power failure.
 const POWER_SYNC_MAX_RETRIES: u32 = 3;
-
-fn uses_fake_power(node: &Node) -> bool {
-    node.interfaces.get("power").and_then(Value::as_str) == Some("fake")
-}
 
 /// Renders a JSON value the way Python prints a dict (for Ironic's clean-step messages).
 fn python_repr(v: &Value) -> String {
@@ -93,11 +113,21 @@ impl Conductor {
         }
     }
 
-    /// True while a job holds the node's lock.
+    /// True while a job holds the node's lock (a job parked in a wait state does not).
     pub fn is_locked(&self, node: Uuid) -> bool {
         self.jobs
             .get(&node)
-            .is_some_and(|j| !matches!(j.kind, JobKind::Sync))
+            .is_some_and(|j| !matches!(j.kind, JobKind::Sync) && j.parked.is_none())
+    }
+
+    /// The phase a node's job is parked in, waiting for its agent.
+    pub fn parked(&self, node: Uuid) -> Option<Phase> {
+        self.jobs.get(&node).and_then(|j| j.parked)
+    }
+
+    /// Ports discovered by inspection since the last call; the shell creates those not yet known.
+    pub fn take_discovered_ports(&mut self) -> Vec<DiscoveredPort> {
+        std::mem::take(&mut self.discovered)
     }
 
     /// Fails with NodeLocked when the conductor holds the node.
@@ -148,32 +178,10 @@ impl Conductor {
         let fake = uses_fake_power(node);
         let clean_on = self.automated_clean(node);
         let auto_clean = |steps: &mut Vec<Step>| {
-            steps.push(Step::Enter(S::Cleaning));
-            if clean_on && !fake {
-                steps.extend([
-                    Step::Call(BmcOp::SetBootDevice(BootDevice::Pxe)),
-                    Step::Call(BmcOp::SetPower(PowerState::On)),
-                    Step::Wait(t.clean),
-                    Step::Call(BmcOp::SetPower(PowerState::Off)),
-                ]);
-            } else if clean_on {
-                steps.push(Step::Wait(t.clean));
-            }
-        };
-        let deploy_steps = |steps: &mut Vec<Step>| {
-            steps.push(Step::Enter(S::Deploying));
-            if fake {
-                steps.push(Step::Wait(t.deploy));
+            if clean_on {
+                steps.extend(plan::cleaning(node, &t, None));
             } else {
-                steps.extend([
-                    Step::Call(BmcOp::SetPower(PowerState::Off)),
-                    Step::Call(BmcOp::SetBootDevice(BootDevice::Pxe)),
-                    Step::Call(BmcOp::SetPower(PowerState::On)),
-                    Step::Wait(t.deploy),
-                    Step::Call(BmcOp::SetPower(PowerState::Off)),
-                    Step::Call(BmcOp::SetBootDevice(BootDevice::Disk)),
-                    Step::Call(BmcOp::SetPower(PowerState::On)),
-                ]);
+                steps.push(Step::Enter(S::Cleaning));
             }
         };
         let mut steps = Vec::new();
@@ -200,17 +208,12 @@ impl Conductor {
                 (S::Available, S::Available, S::CleanFailed)
             }
             (Target::Inspect, S::Manageable | S::InspectFailed) => {
-                steps.push(Step::Enter(S::Inspecting));
-                if !fake {
-                    steps.push(Step::Call(BmcOp::GetSystem));
-                }
-                steps.push(Step::Wait(t.inspect));
-                steps.push(Step::MarkInspected);
+                steps.extend(plan::inspection(node, &t));
                 (S::Manageable, S::Manageable, S::InspectFailed)
             }
             (Target::Active, S::Available | S::DeployFailed)
             | (Target::Rebuild, S::Active | S::DeployFailed | S::Error) => {
-                deploy_steps(&mut steps);
+                steps.extend(plan::deployment(node, &t));
                 (S::Active, S::Active, S::DeployFailed)
             }
             (Target::Deleted, S::Active | S::DeployFailed | S::WaitCallBack | S::Error) => {
@@ -226,9 +229,11 @@ impl Conductor {
             (Target::Abort, S::CleanWait) => return self.settle(uuid, S::CleanFailed, now),
             (Target::Abort, S::InspectWait) => return self.settle(uuid, S::InspectFailed, now),
             (Target::Clean, S::Manageable) => {
-                steps.push(Step::Enter(S::Cleaning));
-                steps.push(Step::CleanSteps(clean_steps.unwrap_or_default()));
-                steps.push(Step::Wait(t.clean));
+                steps.extend(plan::cleaning(
+                    node,
+                    &t,
+                    Some(clean_steps.clone().unwrap_or_default()),
+                ));
                 (S::Manageable, S::Manageable, S::CleanFailed)
             }
             (Target::Adopt, S::Manageable | S::AdoptFailed) => {
@@ -242,6 +247,7 @@ impl Conductor {
             }
             _ => return Err(Self::invalid(node, action)),
         };
+        let custom = plan::deploy_mode(node) == DeployMode::Custom;
         self.start(
             uuid,
             target_state,
@@ -249,6 +255,10 @@ impl Conductor {
             steps,
             now,
         );
+        if let Some(j) = self.jobs.get_mut(&uuid) {
+            j.inband.requested = clean_steps.filter(|_| target == Target::Clean);
+            j.inband.custom = custom;
+        }
         Ok(())
     }
 
@@ -258,6 +268,7 @@ impl Conductor {
         state: ProvisionState,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
+        self.jobs.remove(&uuid);
         if let Some(n) = self.nodes.get_mut(&uuid) {
             n.provision_state = state;
             n.target_provision_state = None;
@@ -279,15 +290,7 @@ impl Conductor {
             n.reservation = Some("localhost".into());
             n.last_error = None;
         }
-        self.jobs.insert(
-            uuid,
-            Job {
-                kind,
-                steps: steps.into(),
-                due: now,
-                waiting: None,
-            },
-        );
+        self.jobs.insert(uuid, Job::new(kind, steps, now));
     }
 
     /// Starts a power action (the `states/power` endpoint).
@@ -329,20 +332,13 @@ impl Conductor {
             n.reservation = Some("localhost".into());
             n.last_error = None;
         }
-        self.jobs.insert(
-            uuid,
-            Job {
-                kind: JobKind::Power(target),
-                steps: steps.into(),
-                due: now,
-                waiting: None,
-            },
-        );
+        self.jobs
+            .insert(uuid, Job::new(JobKind::Power(target), steps, now));
         Ok(())
     }
 
-    /// Advances every due job and schedules power syncs; returns the BMC calls to perform.
-    pub fn step(&mut self, now: DateTime<Utc>) -> Vec<DriverCall> {
+    /// Advances every due job and schedules power syncs; returns the calls to perform.
+    pub fn step(&mut self, now: DateTime<Utc>) -> Vec<Call> {
         let mut calls = Vec::new();
         self.schedule_power_sync(now);
         let due: Vec<Uuid> = self
@@ -352,6 +348,10 @@ impl Conductor {
             .map(|(u, _)| *u)
             .collect();
         for uuid in due {
+            if let Some(phase) = self.jobs.get(&uuid).and_then(|j| j.parked) {
+                self.time_out(uuid, phase, now);
+                continue;
+            }
             if let Some(call) = self.advance(uuid, now) {
                 calls.push(call);
             }
@@ -359,13 +359,110 @@ impl Conductor {
         calls
     }
 
-    /// The earliest time a job becomes due (the shell sleeps until then).
+    /// The earliest time a job becomes due or a wait times out (the shell sleeps until then).
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         self.jobs
             .values()
             .filter(|j| j.waiting.is_none())
             .map(|j| j.due)
             .min()
+    }
+
+    /// An agent heartbeat: a job parked in `wait call-back` or `clean wait` resumes at the next `step`.
+    /// Returns true when it did (heartbeats in other states change nothing, as in Ironic).
+    pub fn heartbeat(&mut self, uuid: Uuid, now: DateTime<Utc>) -> bool {
+        let Some(job) = self.jobs.get_mut(&uuid) else {
+            return false;
+        };
+        let Some(phase @ (Phase::Deploy | Phase::Clean)) = job.parked else {
+            return false;
+        };
+        job.parked = None;
+        job.due = now;
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.provision_state = phase.busy_state();
+            n.provision_updated_at = Some(now);
+            n.reservation = Some("localhost".into());
+        }
+        true
+    }
+
+    /// The agent's inspection data (`POST /v1/continue_inspection`) for a node in `inspect wait`: the
+    /// inventory is stored, ports are discovered, and inspection finishes at the next `step`.
+    pub fn continue_inspection(
+        &mut self,
+        uuid: Uuid,
+        mut data: Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        if self.parked(uuid) != Some(Phase::Inspect) {
+            return Err(ApiError::NotFound);
+        }
+        let inventory = data.remove("inventory").unwrap_or(Value::Null);
+        if let Some(err) = data.get("error").filter(|e| !e.is_null()) {
+            let text = err.as_str().map_or_else(|| err.to_string(), str::to_string);
+            self.fail(
+                uuid,
+                format!("Failed to inspect hardware. Reason: Ramdisk reported error: {text}"),
+                now,
+            );
+            return Ok(());
+        }
+        let ports = match inventory::agent_ports(&uuid.to_string(), &inventory) {
+            Ok(p) => p,
+            Err(e) => {
+                self.fail(uuid, e, now);
+                return Ok(());
+            }
+        };
+        self.discovered.extend(
+            ports
+                .into_iter()
+                .map(|(address, pxe_enabled)| DiscoveredPort {
+                    node: uuid,
+                    address,
+                    pxe_enabled,
+                }),
+        );
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            if let Some(arch) = inventory
+                .pointer("/cpu/architecture")
+                .filter(|a| a.is_string())
+            {
+                n.properties.insert("cpu_arch".into(), arch.clone());
+            }
+            n.inventory = Some(serde_json::json!({
+                "inventory": inventory,
+                "plugin_data": Value::Object(data),
+            }));
+            n.provision_state = ProvisionState::Inspecting;
+            n.provision_updated_at = Some(now);
+            n.reservation = Some("localhost".into());
+        }
+        if let Some(j) = self.jobs.get_mut(&uuid) {
+            j.parked = None;
+            j.due = now;
+        }
+        Ok(())
+    }
+
+    fn time_out(&mut self, uuid: Uuid, phase: Phase, now: DateTime<Utc>) {
+        let msg = match phase {
+            Phase::Deploy => format!("Timeout reached while waiting for callback for node {uuid}"),
+            Phase::Clean => {
+                let step = self
+                    .jobs
+                    .get(&uuid)
+                    .and_then(|j| j.inband.current.clone())
+                    .unwrap_or_else(|| Value::Object(Map::new()));
+                format!(
+                    "Timeout reached while cleaning the node. Please check if the ramdisk responsible for the cleaning is running on the node. Failed on step {}.",
+                    python_repr(&step)
+                )
+            }
+            Phase::Inspect => "timeout reached while inspecting the node".to_string(),
+        };
+        self.fail(uuid, msg, now);
     }
 
     fn schedule_power_sync(&mut self, now: DateTime<Utc>) {
@@ -386,17 +483,12 @@ impl Conductor {
             self.last_sync.insert(uuid, now);
             self.jobs.insert(
                 uuid,
-                Job {
-                    kind: JobKind::Sync,
-                    steps: [Step::Call(BmcOp::GetPower)].into(),
-                    due: now,
-                    waiting: None,
-                },
+                Job::new(JobKind::Sync, [Step::Call(BmcOp::GetPower)], now),
             );
         }
     }
 
-    fn advance(&mut self, uuid: Uuid, now: DateTime<Utc>) -> Option<DriverCall> {
+    fn advance(&mut self, uuid: Uuid, now: DateTime<Utc>) -> Option<Call> {
         loop {
             let job = self.jobs.get_mut(&uuid)?;
             let Some(step) = job.steps.pop_front() else {
@@ -420,6 +512,10 @@ impl Conductor {
                     }
                 }
                 Step::MarkInspected => node.inspection_finished_at = Some(now),
+                Step::WipeAgent => {
+                    node.agent.token = None;
+                    node.agent.callback_url = None;
+                }
                 Step::CleanSteps(steps) => {
                     if let Some(first) = steps.first() {
                         let msg = format!(
@@ -430,36 +526,163 @@ impl Conductor {
                         return None;
                     }
                 }
+                Step::AwaitAgent(phase) => {
+                    node.provision_state = phase.wait_state();
+                    node.provision_updated_at = Some(now);
+                    node.reservation = None;
+                    job.parked = Some(phase);
+                    job.due = now + self.settings.timings.callback_timeout;
+                    return None;
+                }
+                Step::Agent(AgentStep::RunNext(phase)) => {
+                    if let Some(next) = job.inband.queue.pop_front() {
+                        job.inband.current = Some(next.clone());
+                        for s in [
+                            Step::Agent(AgentStep::RunNext(phase)),
+                            Step::Agent(AgentStep::Poll(phase, next.clone())),
+                            Step::AwaitAgent(phase),
+                            Step::Agent(AgentStep::Execute(phase, next)),
+                        ] {
+                            job.steps.push_front(s);
+                        }
+                    } else {
+                        job.inband.current = None;
+                    }
+                }
+                Step::Agent(agent_step) => {
+                    let Some(op) = inband::command(&agent_step, node, &job.inband) else {
+                        continue;
+                    };
+                    let Some(callback_url) = node.agent.callback_url.clone() else {
+                        let msg = format!(
+                            "Connection to agent failed: Agent driver requires agent_url in driver_internal_info (node {uuid})"
+                        );
+                        self.fail(uuid, msg, now);
+                        return None;
+                    };
+                    self.next_call += 1;
+                    let id = self.next_call;
+                    job.waiting = Some((id, Pending::Agent(agent_step)));
+                    return Some(Call::Agent(AgentCall {
+                        id,
+                        node: uuid,
+                        callback_url,
+                        token: node.agent.token.clone(),
+                        op,
+                    }));
+                }
                 Step::Call(op) => {
                     self.next_call += 1;
                     let id = self.next_call;
-                    job.waiting = Some((id, op));
-                    return Some(DriverCall {
+                    job.waiting = Some((id, Pending::Bmc(op)));
+                    return Some(Call::Bmc(DriverCall {
                         id,
                         node: uuid,
                         driver: node.driver.clone(),
                         driver_info: node.driver_info.clone(),
                         op,
-                    });
+                    }));
                 }
             }
         }
     }
 
-    /// Feeds back the outcome of a BMC call; the job continues at the next `step`.
+    /// Feeds back the outcome of a call; the job continues at the next `step`.
     pub fn complete(
         &mut self,
         call_id: u64,
         outcome: Result<CallResult, String>,
         now: DateTime<Utc>,
     ) {
-        let Some((uuid, op)) = self.jobs.iter().find_map(|(u, j)| {
+        let Some((uuid, pending)) = self.jobs.iter().find_map(|(u, j)| {
             j.waiting
+                .as_ref()
                 .filter(|(id, _)| *id == call_id)
-                .map(|(_, op)| (*u, op))
+                .map(|(_, p)| (*u, p.clone()))
         }) else {
             return;
         };
+        match pending {
+            Pending::Bmc(op) => self.complete_bmc(uuid, op, outcome, now),
+            Pending::Agent(step) => self.complete_agent(uuid, step, outcome, now),
+        }
+    }
+
+    fn complete_agent(
+        &mut self,
+        uuid: Uuid,
+        step: AgentStep,
+        outcome: Result<CallResult, String>,
+        now: DateTime<Utc>,
+    ) {
+        let answer = match outcome {
+            Ok(CallResult::Agent(v)) => v,
+            Ok(other) => {
+                let msg = format!("Agent returned bad result for command: {other:?}");
+                self.fail(uuid, msg, now);
+                return;
+            }
+            Err(e) if step == AgentStep::PowerOff => {
+                // Ironic forces power off through the BMC when the agent cannot do it.
+                tracing::debug!(node = %uuid, error = %e, "agent power off failed");
+                Value::Null
+            }
+            Err(e) => {
+                self.fail(uuid, e, now);
+                return;
+            }
+        };
+        let overrides = [
+            ("erase_devices", self.settings.erase_devices_priority),
+            (
+                "erase_devices_metadata",
+                self.settings.erase_devices_metadata_priority,
+            ),
+        ];
+        let (Some(job), Some(node)) = (self.jobs.get_mut(&uuid), self.nodes.get_mut(&uuid)) else {
+            return;
+        };
+        if let AgentStep::GetSteps(_) = step
+            && let Some(v) = answer.pointer("/command_result/hardware_manager_version")
+        {
+            node.driver_internal_info
+                .insert("hardware_manager_version".into(), v.clone());
+        }
+        let verdict = inband::read(
+            &step,
+            &answer,
+            Reading {
+                uuid: &uuid.to_string(),
+                inband: &mut job.inband,
+                write_image: plan::write_image_step(node),
+                overrides,
+            },
+        );
+        job.waiting = None;
+        job.due = now;
+        match verdict {
+            Verdict::Continue => {}
+            Verdict::AwaitThen(then) => {
+                let phase = match step {
+                    AgentStep::GetSteps(p) | AgentStep::Poll(p, _) => p,
+                    _ => Phase::Deploy,
+                };
+                for s in then.into_iter().rev() {
+                    job.steps.push_front(Step::Agent(s));
+                }
+                job.steps.push_front(Step::AwaitAgent(phase));
+            }
+            Verdict::Fail(msg) => self.fail(uuid, msg, now),
+        }
+    }
+
+    fn complete_bmc(
+        &mut self,
+        uuid: Uuid,
+        op: BmcOp,
+        outcome: Result<CallResult, String>,
+        now: DateTime<Utc>,
+    ) {
         let sync = self
             .jobs
             .get(&uuid)
@@ -471,7 +694,15 @@ impl Conductor {
                         (_, CallResult::Power(p)) => n.power_state = Some(p),
                         (BmcOp::SetPower(p), _) => n.power_state = Some(p.settled()),
                         (_, CallResult::System(sys)) => {
-                            n.inventory = Some(inventory_from_system(&sys))
+                            let (inv, macs) = inventory::from_bmc(&sys);
+                            n.inventory = Some(inv);
+                            self.discovered.extend(macs.into_iter().map(|address| {
+                                DiscoveredPort {
+                                    node: uuid,
+                                    address,
+                                    pxe_enabled: true,
+                                }
+                            }));
                         }
                         _ => {}
                     }
@@ -586,32 +817,8 @@ impl Conductor {
     }
 }
 
-/// An Ironic-style inventory document built from a Redfish ComputerSystem.
-fn inventory_from_system(sys: &Value) -> Value {
-    let s = |k: &str| sys.get(k).cloned().unwrap_or(Value::Null);
-    let mem_gib = sys
-        .pointer("/MemorySummary/TotalSystemMemoryGiB")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0);
-    let cpus = sys
-        .pointer("/ProcessorSummary/LogicalProcessorCount")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let model = sys
-        .pointer("/ProcessorSummary/Model")
-        .cloned()
-        .unwrap_or(Value::Null);
-    serde_json::json!({
-        "inventory": {
-            "cpu": {"count": cpus, "model_name": model, "architecture": "x86_64"},
-            "memory": {"physical_mb": (mem_gib * 1024.0) as u64},
-            "system_vendor": {"manufacturer": s("Manufacturer"), "product_name": s("Model"), "serial_number": s("SerialNumber")},
-            "interfaces": [],
-            "disks": [],
-        },
-        "plugin_data": {}
-    })
-}
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod agent_tests;

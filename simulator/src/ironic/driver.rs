@@ -1,8 +1,12 @@
-//! BMC drivers: perform the conductor's calls over the wire (Redfish with reqwest).
+//! Drivers: perform the conductor's calls over the wire — BMC operations (Redfish with reqwest, IPMI
+//! with our RMCP+ client) and agent commands (IPA's `/v1/commands/` API).
 //!
-//! Error texts follow sushy's shape so a BMC fault reads in `last_error` the way real Ironic shows it.
+//! Error texts follow sushy's and Ironic's shape so a fault reads in `last_error` the way real Ironic
+//! shows it.
 
-use super::conductor::{BmcOp, BootDevice, CallResult, DriverCall};
+mod agent;
+
+use super::conductor::{BmcOp, BootDevice, Call, CallResult, DriverCall};
 use super::model::PowerState;
 use crate::ipmi::command::{ChassisControl, boot_device};
 use crate::ipmi::{Client, ClientConfig};
@@ -22,6 +26,9 @@ pub enum DriverError {
     #[error("building the BMC TLS configuration failed")]
     Tls,
 }
+
+/// Most members read from one Redfish collection during inspection.
+const MAX_MEMBERS: usize = 256;
 
 /// Where a Redfish BMC lives and how to log in.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,7 +235,15 @@ impl Drivers {
         })
     }
 
-    /// Performs one call; the error string is what lands in `last_error`.
+    /// Performs any conductor call; the error string is what lands in `last_error`.
+    pub async fn perform_call(&self, call: &Call) -> Result<CallResult, String> {
+        match call {
+            Call::Bmc(c) => self.perform(c).await,
+            Call::Agent(c) => agent::perform(&self.insecure, c).await,
+        }
+    }
+
+    /// Performs one BMC call; the error string is what lands in `last_error`.
     pub async fn perform(&self, call: &DriverCall) -> Result<CallResult, String> {
         match call.driver.as_str() {
             "redfish" => self.redfish(call).await,
@@ -272,9 +287,7 @@ impl Drivers {
                     )),
                 }
             }
-            BmcOp::GetSystem => Ok(CallResult::System(
-                self.send(&target, reqwest::Method::GET, &url, None).await?,
-            )),
+            BmcOp::GetSystem => self.read_inventory(&target, &url).await,
             BmcOp::SetPower(p) => {
                 let reset = match p {
                     PowerState::On => "On",
@@ -360,6 +373,102 @@ impl Drivers {
         };
         let _ = client.close().await;
         result
+    }
+
+    /// Reads the system and its Processors, Memory, EthernetInterfaces, Storage drives and PCIe devices
+    /// (out-of-band inspection). Missing sub-resources read as empty lists, as sushy tolerates them.
+    async fn read_inventory(
+        &self,
+        target: &RedfishTarget,
+        url: &str,
+    ) -> Result<CallResult, String> {
+        let system = self.send(target, reqwest::Method::GET, url, None).await?;
+        let link = |v: &Value, k: &str| {
+            v.pointer(&format!("/{k}/@odata.id"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let mut out = serde_json::Map::new();
+        for (key, res) in [
+            ("processors", "Processors"),
+            ("memory", "Memory"),
+            ("nics", "EthernetInterfaces"),
+        ] {
+            let docs = match link(&system, res) {
+                Some(path) => self.members(target, &path).await,
+                None => Vec::new(),
+            };
+            out.insert(key.into(), Value::Array(docs));
+        }
+        let mut drives = Vec::new();
+        if let Some(path) = link(&system, "Storage") {
+            for storage in self.members(target, &path).await {
+                let refs: Vec<String> = storage
+                    .get("Drives")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|d| d.get("@odata.id").and_then(Value::as_str))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for r in refs.iter().take(MAX_MEMBERS) {
+                    if let Ok(d) = self.get_path(target, r).await {
+                        drives.push(d);
+                    }
+                }
+            }
+        }
+        out.insert("drives".into(), Value::Array(drives));
+        let mut pcie = Vec::new();
+        let refs: Vec<String> = system
+            .get("PCIeDevices")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.get("@odata.id").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for r in refs.iter().take(MAX_MEMBERS) {
+            if let Ok(d) = self.get_path(target, r).await {
+                pcie.push(d);
+            }
+        }
+        out.insert("pcie".into(), Value::Array(pcie));
+        out.insert("system".into(), system);
+        Ok(CallResult::System(Value::Object(out)))
+    }
+
+    async fn get_path(&self, target: &RedfishTarget, path: &str) -> Result<Value, String> {
+        let url = format!("{}{path}", target.address);
+        self.send(target, reqwest::Method::GET, &url, None).await
+    }
+
+    /// The member documents of a collection (bounded; unreadable members are skipped).
+    async fn members(&self, target: &RedfishTarget, path: &str) -> Vec<Value> {
+        let Ok(coll) = self.get_path(target, path).await else {
+            return Vec::new();
+        };
+        let refs: Vec<String> = coll
+            .get("Members")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m.get("@odata.id").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for r in refs.iter().take(MAX_MEMBERS) {
+            if let Ok(d) = self.get_path(target, r).await {
+                out.push(d);
+            }
+        }
+        out
     }
 
     async fn system_path(&self, target: &RedfishTarget) -> Result<String, String> {

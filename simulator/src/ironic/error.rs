@@ -73,6 +73,10 @@ pub enum ApiError {
     /// A generic missing resource.
     #[error("Resource could not be found.")]
     NotFound,
+
+    /// A 404 with a specific text (e.g. an endpoint that needs a newer microversion).
+    #[error("{0}")]
+    NotFoundText(String),
     /// A field or feature newer than the negotiated microversion.
     #[error("Request not acceptable.")]
     NotAcceptable,
@@ -92,7 +96,8 @@ impl ApiError {
             | Self::InventoryNotFound(_)
             | Self::PortNotFound(_)
             | Self::DriverNotFound(_)
-            | Self::NotFound => StatusCode::NOT_FOUND,
+            | Self::NotFound
+            | Self::NotFoundText(_) => StatusCode::NOT_FOUND,
             Self::NoValidHost(_)
             | Self::InvalidState { .. }
             | Self::Unsupported { .. }

@@ -143,10 +143,7 @@ pub async fn start_real_and_mock(
         .expect("start real Ironic")?;
     let clock: metal_sim::ironic::Clock = std::sync::Arc::new(chrono::Utc::now);
     let state = metal_sim::ironic::AppState::new(
-        metal_sim::ironic::conductor::Settings {
-            timings,
-            automated_clean: false,
-        },
+        metal_sim::ironic::conductor::Settings::with(timings, false),
         seed,
         clock,
     )

@@ -1,4 +1,5 @@
-//! Agent endpoints: `lookup` (find my node by MAC, get a token) and `heartbeat`.
+//! Agent endpoints: `lookup` (find my node by MAC, get a token), `heartbeat` (resumes a deploy or clean
+//! parked for the agent) and `continue_inspection` (the agent's inventory ends `inspect wait`).
 
 use super::nodes::{body_object, find};
 use super::{AppState, Ctx, json_response, query_pairs};
@@ -68,7 +69,12 @@ pub(crate) async fn lookup(
             fresh
         }
     };
-    let body = json!({
+    Ok(json_response(StatusCode::OK, &lookup_body(n, &ctx, &token)))
+}
+
+/// The `{node, config}` document lookup (and continue_inspection from 1.84) answers.
+fn lookup_body(n: &crate::ironic::model::Node, ctx: &Ctx, token: &str) -> Value {
+    json!({
         "node": {
             "uuid": n.uuid.to_string(),
             "properties": Value::Object(n.properties.clone()),
@@ -86,8 +92,7 @@ pub(crate) async fn lookup(
             "disable_deep_image_inspection": false,
             "permitted_image_formats": ["raw", "qcow2", "iso"],
         }
-    });
-    Ok(json_response(StatusCode::OK, &body))
+    })
 }
 
 pub(crate) async fn heartbeat(
@@ -135,5 +140,129 @@ pub(crate) async fn heartbeat(
         .and_then(Value::as_str)
         .map(str::to_string);
     n.agent.last_heartbeat = Some(now);
+    let resumed = store.conductor.heartbeat(uuid, now);
+    drop(store);
+    if resumed {
+        s.kick();
+    }
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// The host part of a BMC address in driver_info (`redfish_address` URL or `ipmi_address`).
+fn bmc_host(info: &serde_json::Map<String, Value>) -> Option<String> {
+    if let Some(a) = info.get("ipmi_address").and_then(Value::as_str) {
+        return Some(a.to_string());
+    }
+    let raw = info.get("redfish_address").and_then(Value::as_str)?;
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("https://{raw}")
+    };
+    let url = url::Url::parse(&with_scheme).ok()?;
+    url.host_str()
+        .map(|h| h.trim_matches(['[', ']']).to_string())
+}
+
+/// `POST /v1/continue_inspection`: the agent's inspection data. The node is found by `node_uuid`
+/// (from 1.84), the inventory's MACs (ports) or its BMC address, and must be in `inspect wait`.
+pub(crate) async fn continue_inspection(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let new_api = ctx.version.at_least(84);
+    let mut node_uuid = None;
+    for (k, v) in query_pairs(q.as_deref()) {
+        match k.as_str() {
+            "node_uuid" => node_uuid = Some(v),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "Unexpected arguments: {other}"
+                )));
+            }
+        }
+    }
+    // 1.1 is accepted too (ironic-inspector compatibility), but without node_uuid.
+    let legacy = ctx.version == crate::ironic::version::MIN && node_uuid.is_none();
+    if !new_api && !legacy {
+        return Err(ApiError::NotFoundText(
+            "API version 1.84 or newer is required".into(),
+        ));
+    }
+    let data = body_object(&body, "continue_inspection")?;
+    let Some(inventory) = data.get("inventory").and_then(Value::as_object) else {
+        return Err(ApiError::BadRequest(
+            "Invalid input for field/attribute data. Value: 'inventory' is a required property"
+                .into(),
+        ));
+    };
+    let Some(ifaces) = inventory.get("interfaces").and_then(Value::as_array) else {
+        return Err(ApiError::BadRequest(
+            "Invalid input for field/attribute data. Value: 'interfaces' is a required property"
+                .into(),
+        ));
+    };
+    let macs: Vec<String> = ifaces
+        .iter()
+        .filter_map(|i| i.get("mac_address").and_then(Value::as_str))
+        .filter_map(parse_mac)
+        .collect();
+    let bmcs: Vec<String> = ["bmc_address", "bmc_v6address"]
+        .iter()
+        .filter_map(|k| inventory.get(*k).and_then(Value::as_str))
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    if macs.is_empty() && bmcs.is_empty() && node_uuid.is_none() {
+        return Err(ApiError::BadRequest(
+            "No lookup information provided".into(),
+        ));
+    }
+    let now = s.now();
+    let mut store = s.lock();
+    let uuid = match &node_uuid {
+        Some(u) => uuid::Uuid::parse_str(u)
+            .ok()
+            .filter(|u| store.conductor.nodes.contains_key(u))
+            .ok_or(ApiError::NotFound)?,
+        None => store
+            .ports
+            .values()
+            .find(|p| macs.contains(&p.address))
+            .map(|p| p.node_uuid)
+            .or_else(|| {
+                store
+                    .conductor
+                    .nodes
+                    .values()
+                    .find(|n| bmc_host(&n.driver_info).is_some_and(|h| bmcs.contains(&h)))
+                    .map(|n| n.uuid)
+            })
+            .ok_or(ApiError::NotFound)?,
+    };
+    store.conductor.continue_inspection(uuid, data, now)?;
+    store.adopt_discovered_ports(now);
+    let fresh = store.token();
+    let n = store
+        .conductor
+        .nodes
+        .get_mut(&uuid)
+        .ok_or(ApiError::NotFound)?;
+    let body = if new_api {
+        let token = match &n.agent.token {
+            Some(_) => "******".to_string(),
+            None => {
+                n.agent.token = Some(fresh.clone());
+                fresh
+            }
+        };
+        lookup_body(n, &ctx, &token)
+    } else {
+        json!({"uuid": uuid.to_string()})
+    };
+    drop(store);
+    s.kick();
+    Ok(json_response(StatusCode::ACCEPTED, &body))
 }

@@ -53,6 +53,30 @@ impl Store {
         self.next_id
     }
 
+    /// Creates the ports inspection discovered whose MAC no port has yet (Ironic's `ports` hook).
+    pub(crate) fn adopt_discovered_ports(&mut self, now: DateTime<Utc>) {
+        for d in self.conductor.take_discovered_ports() {
+            if self.ports.values().any(|p| p.address == d.address)
+                || !self.conductor.nodes.contains_key(&d.node)
+            {
+                continue;
+            }
+            let uuid = self.new_uuid();
+            self.ports.insert(
+                uuid,
+                Port {
+                    uuid,
+                    address: d.address,
+                    node_uuid: d.node,
+                    pxe_enabled: d.pxe_enabled,
+                    misc: Default::default(),
+                    created_at: now,
+                    updated_at: None,
+                },
+            );
+        }
+    }
+
     pub(crate) fn token(&mut self) -> String {
         let bytes: [u8; 24] = self.rng.random();
         bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -109,13 +133,33 @@ impl AppState {
         self.wake.notify_one();
     }
 
-    /// Steps the conductor once at the clock's now; returns BMC calls the caller must perform (engine mode, tests).
-    pub fn step_conductor(&self) -> Vec<super::conductor::DriverCall> {
+    /// Steps the conductor once at the clock's now; returns the calls the caller must perform and feed
+    /// back with `complete_call` (engine mode, tests).
+    pub fn step_conductor(&self) -> Vec<super::conductor::Call> {
         let now = self.now();
-        self.lock().conductor.step(now)
+        let mut s = self.lock();
+        let calls = s.conductor.step(now);
+        s.adopt_discovered_ports(now);
+        calls
     }
 
-    /// Runs the conductor loop: steps jobs when due and performs BMC calls concurrently. Never returns.
+    /// Feeds back the outcome of a call returned by `step_conductor`.
+    pub fn complete_call(&self, id: u64, outcome: Result<super::conductor::CallResult, String>) {
+        let now = self.now();
+        let mut s = self.lock();
+        s.conductor.complete(id, outcome, now);
+        s.adopt_discovered_ports(now);
+    }
+
+    /// Performs one call over the wire (BMC or agent), as the conductor loop does.
+    pub async fn perform(
+        &self,
+        call: &super::conductor::Call,
+    ) -> Result<super::conductor::CallResult, String> {
+        self.drivers.perform_call(call).await
+    }
+
+    /// Runs the conductor loop: steps jobs when due and performs calls concurrently. Never returns.
     pub async fn run_conductor(self) {
         loop {
             let now = self.now();
@@ -127,9 +171,8 @@ impl AppState {
             for call in calls {
                 let me = self.clone();
                 tokio::spawn(async move {
-                    let outcome = me.drivers.perform(&call).await;
-                    let now = me.now();
-                    me.lock().conductor.complete(call.id, outcome, now);
+                    let outcome = me.drivers.perform_call(&call).await;
+                    me.complete_call(call.id(), outcome);
                     me.kick();
                 });
             }
@@ -397,6 +440,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/ports/{id}", get(ports::show).delete(ports::delete))
         .route("/v1/lookup", get(agent::lookup))
         .route("/v1/heartbeat/{ident}", post(agent::heartbeat))
+        .route("/v1/continue_inspection", post(agent::continue_inspection))
         .fallback(not_found)
         .layer(middleware::from_fn(version_headers))
         .route(journal::JOURNAL_PATH, get(journal::show))

@@ -1,4 +1,5 @@
-//! BMC calls: what the pure conductor asks its shell to perform, and what comes back.
+//! Calls the pure conductor asks its shell to perform (BMC operations over Redfish/IPMI, agent commands
+//! over IPA's `/v1/commands/` API), and what comes back.
 
 use crate::ironic::model::PowerState;
 use serde_json::{Map, Value};
@@ -41,13 +42,78 @@ pub struct DriverCall {
     pub op: BmcOp,
 }
 
-/// What a BMC call returned.
+/// A command to the node's agent (ironic-python-agent's API at the heartbeat's `callback_url`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentOp {
+    /// `POST <callback_url>/v1/commands/?wait=<wait>&agent_token=<token>` with `{"name", "params"}`; the
+    /// answer is the command's result object.
+    Execute {
+        /// `<extension>.<command>`, e.g. `deploy.execute_deploy_step`.
+        name: String,
+        /// The command's parameters.
+        params: Value,
+        /// Ask the agent to answer only when the command has finished.
+        wait: bool,
+    },
+    /// `GET <callback_url>/v1/commands/?agent_token=<token>`; the answer is `{"commands": [results]}`.
+    Status,
+}
+
+impl AgentOp {
+    /// The command name (`<extension>.<command>`), or `None` for a status poll.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Execute { name, .. } => Some(name),
+            Self::Status => None,
+        }
+    }
+}
+
+/// An agent command the shell must send over HTTP (or an engine satisfy in-process) and report back
+/// with `complete` as `CallResult::Agent(<the JSON answer>)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentCall {
+    /// Correlates the outcome.
+    pub id: u64,
+    /// Node the call is for.
+    pub node: Uuid,
+    /// Where the agent listens (from its last heartbeat).
+    pub callback_url: String,
+    /// The agent token handed out at lookup.
+    pub token: Option<String>,
+    /// What to send.
+    pub op: AgentOp,
+}
+
+/// Something the conductor needs done outside its pure core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// A BMC operation.
+    Bmc(DriverCall),
+    /// An agent command.
+    Agent(AgentCall),
+}
+
+impl Call {
+    /// The id to pass back to `complete`.
+    pub fn id(&self) -> u64 {
+        match self {
+            Self::Bmc(c) => c.id,
+            Self::Agent(c) => c.id,
+        }
+    }
+}
+
+/// What a call returned.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallResult {
     /// Done, nothing to report.
     Done,
     /// The power state read.
     Power(PowerState),
-    /// The system document read.
+    /// The system document read (Redfish: `{"system", "processors", "memory", "nics", "storage",
+    /// "drives", "pcie"}`; IPMI: `{"UUID"}`).
     System(Value),
+    /// An agent's JSON answer: a command result object (`Execute`) or `{"commands": [...]}` (`Status`).
+    Agent(Value),
 }

@@ -2,6 +2,9 @@
 
 use chrono::TimeDelta;
 
+/// Ironic's default for the three callback timeouts (30 minutes).
+const CALLBACK_TIMEOUT_SECS: i64 = 1800;
+
 /// How long each simulated phase takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timings {
@@ -23,6 +26,9 @@ pub struct Timings {
     pub power: TimeDelta,
     /// Between periodic power-state syncs of BMC-backed nodes.
     pub power_sync: TimeDelta,
+    /// How long a node may wait for its agent in `wait call-back`, `clean wait` or `inspect wait` before
+    /// it fails (Ironic's `deploy_callback_timeout`, `clean_callback_timeout`, `inspect_wait_timeout`).
+    pub callback_timeout: TimeDelta,
 }
 
 impl Timings {
@@ -39,6 +45,7 @@ impl Timings {
             adopt: ms(50),
             power: ms(20),
             power_sync: TimeDelta::seconds(60),
+            callback_timeout: TimeDelta::seconds(CALLBACK_TIMEOUT_SECS),
         }
     }
 
@@ -55,6 +62,7 @@ impl Timings {
             adopt: z,
             power: z,
             power_sync: TimeDelta::seconds(60),
+            callback_timeout: TimeDelta::seconds(CALLBACK_TIMEOUT_SECS),
         }
     }
 }
@@ -66,13 +74,32 @@ pub struct Settings {
     pub timings: Timings,
     /// Ironic's `[conductor] automated_clean` (a node's own `automated_clean` wins).
     pub automated_clean: bool,
+    /// Ironic's `[deploy] erase_devices_priority` (None: the agent's own priority).
+    pub erase_devices_priority: Option<i64>,
+    /// Ironic's `[deploy] erase_devices_metadata_priority` (None: the agent's own priority).
+    pub erase_devices_metadata_priority: Option<i64>,
+}
+
+impl Settings {
+    /// Default settings with the given timings and automated-cleaning switch.
+    pub fn with(timings: Timings, automated_clean: bool) -> Self {
+        Self {
+            timings,
+            automated_clean,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Settings {
+    /// fake-hardware timings, automated cleaning off, and Metal3's clean-step priorities (only
+    /// `erase_devices_metadata` runs in automated cleaning; a full `erase_devices` does not).
     fn default() -> Self {
         Self {
             timings: Timings::fake_hardware(),
             automated_clean: false,
+            erase_devices_priority: Some(0),
+            erase_devices_metadata_priority: Some(10),
         }
     }
 }

@@ -3,13 +3,13 @@ use crate::ironic::version::Version;
 use chrono::TimeZone;
 use serde_json::json;
 
-fn t0() -> DateTime<Utc> {
+pub(super) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
         .single()
         .expect("valid time")
 }
 
-fn conductor_with(driver: &str) -> (Conductor, Uuid) {
+pub(super) fn conductor_with(driver: &str) -> (Conductor, Uuid) {
     let mut c = Conductor::new(Settings::default());
     let uuid = Uuid::from_u128(1);
     let mut n = Node::new(1, uuid, driver, t0(), Version::v1(115));
@@ -21,19 +21,33 @@ fn conductor_with(driver: &str) -> (Conductor, Uuid) {
     (c, uuid)
 }
 
-/// Steps the conductor for `ms` milliseconds in 10 ms ticks, answering BMC calls with `bmc`.
+/// Steps the conductor for `ms` milliseconds in 10 ms ticks, answering BMC calls with `bmc` (agent
+/// calls fail: these tests have no agent).
 fn run(
     c: &mut Conductor,
     start: DateTime<Utc>,
     ms: i64,
     bmc: &mut dyn FnMut(&DriverCall) -> Result<CallResult, String>,
 ) -> (DateTime<Utc>, Vec<String>) {
+    run_calls(c, start, ms, &mut |call| match call {
+        Call::Bmc(b) => bmc(b),
+        Call::Agent(_) => Err("no agent in this test".into()),
+    })
+}
+
+/// Like `run`, answering every call with `answer`.
+pub(super) fn run_calls(
+    c: &mut Conductor,
+    start: DateTime<Utc>,
+    ms: i64,
+    answer: &mut dyn FnMut(&Call) -> Result<CallResult, String>,
+) -> (DateTime<Utc>, Vec<String>) {
     let mut now = start;
     let mut seen = Vec::new();
     for _ in 0..(ms / 10) {
         for call in c.step(now) {
-            let out = bmc(&call);
-            c.complete(call.id, out, now);
+            let out = answer(&call);
+            c.complete(call.id(), out, now);
         }
         for n in c.nodes.values() {
             let s = n.provision_state.as_str().to_string();
@@ -137,8 +151,13 @@ fn manual_clean_requires_clean_steps_and_fails_on_unsupported_ones() {
 }
 
 #[test]
-fn redfish_deploy_drives_power_and_boot_device_through_the_bmc() {
+fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent() {
     let (mut c, u) = conductor_with("redfish");
+    c.nodes
+        .get_mut(&u)
+        .expect("node")
+        .interfaces
+        .insert("deploy".into(), json!("ramdisk"));
     let mut ops = Vec::new();
     let mut bmc = |call: &DriverCall| {
         ops.push(call.op);
@@ -164,9 +183,6 @@ fn redfish_deploy_drives_power_and_boot_device_through_the_bmc() {
         [
             BmcOp::SetPower(PowerState::Off),
             BmcOp::SetBootDevice(BootDevice::Pxe),
-            BmcOp::SetPower(PowerState::On),
-            BmcOp::SetPower(PowerState::Off),
-            BmcOp::SetBootDevice(BootDevice::Disk),
             BmcOp::SetPower(PowerState::On),
         ]
     );
