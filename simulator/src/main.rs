@@ -30,6 +30,30 @@ enum Command {
     Fleet(FleetCommand),
     /// Run the embedded Kubernetes-compatible control plane (a test double) and write a kubeconfig.
     Controlplane(metal_sim::controlplane::ControlPlaneArgs),
+    /// Play scenario files against the real operator over loopback sockets (wire mode).
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Scenario files (YAML, see docs/scenarios.md).
+    #[arg(required_unless_present = "schema")]
+    scenarios: Vec<PathBuf>,
+    /// Override the scenarios' seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the JSONL trace here (one scenario only; default <out>/<name>-seed<N>/trace.jsonl).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Directory for traces, summaries and SVG timelines.
+    #[arg(long, default_value = "scenario-runs")]
+    out: PathBuf,
+    /// Only parse and validate the scenarios.
+    #[arg(long)]
+    check: bool,
+    /// Print the JSON Schema of scenario files and exit.
+    #[arg(long)]
+    schema: bool,
 }
 
 #[derive(Subcommand)]
@@ -96,10 +120,16 @@ fn load(file: Option<&PathBuf>) -> anyhow::Result<Fleet> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // `run` draws a live table on stdout; only warnings go to stderr unless RUST_LOG says otherwise.
+    let default_filter = if matches!(cli.command, Command::Run(_)) {
+        "warn"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -132,6 +162,16 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(run_serve(args))
         }
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let failed = runtime.block_on(run_scenarios(args))?;
+            if failed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Controlplane(args) => Ok(tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
@@ -145,6 +185,88 @@ fn main() -> anyhow::Result<()> {
                 shutdown_signal(),
             ))?),
     }
+}
+
+/// Plays each scenario in wire mode; true when one of them failed.
+async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
+    use metal_sim::scenario::{Scenario, wire};
+    use std::io::IsTerminal as _;
+    let RunArgs {
+        scenarios,
+        seed,
+        trace,
+        out,
+        check,
+        schema,
+    } = args;
+    if schema {
+        print!("{}", metal_sim::scenario::format::json_schema());
+        return Ok(false);
+    }
+    anyhow::ensure!(
+        trace.is_none() || scenarios.len() == 1,
+        "--trace names one file: give one scenario"
+    );
+    let mut loaded = Vec::new();
+    for path in &scenarios {
+        let s = Scenario::load(path)?;
+        loaded.push(match seed {
+            Some(n) => s.with_seed(n)?,
+            None => s,
+        });
+    }
+    if check {
+        for s in &loaded {
+            let modes: Vec<String> = s
+                .file
+                .modes
+                .iter()
+                .map(|m| format!("{m:?}").to_lowercase())
+                .collect();
+            println!(
+                "{}: {} ({} steps, {} hosts, modes {})",
+                s.source,
+                s.name(),
+                s.file.timeline.len(),
+                s.fleet.hosts().len(),
+                modes.join(",")
+            );
+        }
+        return Ok(false);
+    }
+    let display = if std::io::stdout().is_terminal() {
+        wire::Display::Terminal
+    } else {
+        wire::Display::Lines
+    };
+    let mut failed = false;
+    for s in &loaded {
+        let out_dir = out.join(format!("{}-seed{}", s.name(), s.seed()));
+        let outcome = wire::run(
+            s,
+            wire::RunOptions {
+                out_dir: out_dir.clone(),
+                trace: trace.clone(),
+                bind_base: None,
+                display,
+                clock: SimClock::start_now(),
+                utc: Arc::new(chrono::Utc::now),
+            },
+        )
+        .await?;
+        print!("\n{}", outcome.summary.to_text());
+        println!(
+            "trace {}; summary {}; timeline {}",
+            outcome.trace_path.display(),
+            out_dir.join("summary.json").display(),
+            out_dir.join("timeline.svg").display()
+        );
+        if !outcome.verdict.passed() {
+            failed = true;
+            println!("rerun: metal-sim run {} --seed {}", s.source, s.seed());
+        }
+    }
+    Ok(failed)
 }
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {

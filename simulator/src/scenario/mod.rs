@@ -16,6 +16,7 @@ pub mod outline;
 pub mod report;
 pub mod trace;
 mod validate;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
