@@ -273,7 +273,7 @@ async fn missing_secrets(
     let mut missing = Vec::new();
     for (field, namespace, name) in Deployment::of_claim(claim).secrets() {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-        match api.get_metadata_opt(&name).await {
+        match api.get_opt(&name).await {
             Ok(Some(_)) => {}
             Ok(None) => missing.push(MissingSecret { field, name }),
             Err(source) => {

@@ -1,0 +1,406 @@
+//! The claim and pool controllers against the mocked API server. Host state changes that the
+//! BareMetalHost controller would make are played by the test, so each step is under control.
+
+mod controller_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use controller_support::FakeApiServer;
+use controller_support::world::SteppingClock;
+use metal_operator::controller::Leadership;
+use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const NS: &str = "lab";
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Running {
+    api: FakeApiServer,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start() -> Self {
+        let api = FakeApiServer::start().await;
+        let runtime = ClaimRuntime {
+            clock: Arc::new(SteppingClock::default()),
+            settings: ClaimSettings {
+                seed: 7,
+                retry: Duration::from_millis(300),
+                conflict_retry: Duration::from_millis(50),
+                ..ClaimSettings::default()
+            },
+            leadership: Leadership::always(),
+        };
+        let (tx, rx) = oneshot::channel::<()>();
+        let client = api.client();
+        let task = tokio::spawn(async move {
+            let _ = claims::run(client, runtime, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self {
+            api,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+    }
+
+    fn host(&self, name: &str) -> Value {
+        self.api.get("baremetalhosts", NS, name).unwrap()
+    }
+
+    fn claim(&self, name: &str) -> Option<Value> {
+        self.api.get("hostclaims", NS, name)
+    }
+
+    fn condition(&self, claim: &str, type_: &str) -> Option<(String, String)> {
+        let c = self.claim(claim)?;
+        let conds = c["status"]["conditions"].as_array()?.clone();
+        let found = conds.iter().find(|x| x["type"] == type_)?;
+        Some((
+            found["status"].as_str()?.to_owned(),
+            found["reason"].as_str()?.to_owned(),
+        ))
+    }
+
+    async fn wait(&self, what: &str, mut pred: impl FnMut(&Self) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !pred(self) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for: {what}\nclaims: {:#?}\nhosts: {:#?}",
+                self.api.list("hostclaims"),
+                self.api
+                    .list("baremetalhosts")
+                    .iter()
+                    .map(|h| (h["metadata"]["name"].clone(), h["spec"].clone()))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn set_state(&self, host: &str, state: &str) {
+        self.api.modify("baremetalhosts", NS, host, |h| {
+            h["status"]["provisioning"]["state"] = json!(state);
+        });
+    }
+
+    fn events(&self, reason: &str) -> Vec<Value> {
+        self.api
+            .list("events")
+            .into_iter()
+            .filter(|e| e["reason"] == reason)
+            .collect()
+    }
+}
+
+fn host(name: &str, state: &str, labels: Value) -> Value {
+    json!({
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": {"online": state == "externally provisioned", "externallyProvisioned": state == "externally provisioned",
+                 "bmc": {"address": format!("ipmi://127.0.0.1:6{}", name.len()), "credentialsName": "bmc"}},
+        "status": {"operationalStatus": "OK", "provisioning": {"state": state, "ID": ""},
+                   "errorMessage": "", "poweredOn": state == "externally provisioned", "errorCount": 0},
+    })
+}
+
+fn claim(name: &str, spec: Value) -> Value {
+    json!({"metadata": {"name": name, "namespace": NS}, "spec": spec})
+}
+
+fn image() -> Value {
+    json!({"url": "http://127.0.0.1/os.qcow2", "checksum": "abc123", "checksumType": "sha256"})
+}
+
+fn seed_two_fleet(api: &FakeApiServer) {
+    for i in 0..3 {
+        api.upsert(
+            "baremetalhosts",
+            host(
+                &format!("openshift-master-{i}"),
+                "externally provisioned",
+                json!({}),
+            ),
+        );
+    }
+    api.upsert(
+        "baremetalhosts",
+        host("openshift-worker-0", "available", json!({})),
+    );
+}
+
+fn user_data(api: &FakeApiServer, name: &str) {
+    api.upsert(
+        "secrets",
+        json!({"metadata": {"name": name, "namespace": NS}, "data": {"userData": "I2Nsb3VkLWNvbmZpZw=="}}),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_takes_the_worker_never_a_master_and_follows_it_to_provisioned() {
+    let run = Running::start().await;
+    seed_two_fleet(&run.api);
+    user_data(&run.api, "worker-ud");
+    run.api.upsert(
+        "hostclaims",
+        claim(
+            "worker",
+            json!({"image": image(), "userData": {"name": "worker-ud"}, "poweredOn": true}),
+        ),
+    );
+    run.wait("the worker is bound", |r| {
+        !r.host("openshift-worker-0")["spec"]["consumerRef"].is_null()
+    })
+    .await;
+    let worker = run.host("openshift-worker-0");
+    assert_eq!(worker["spec"]["consumerRef"]["kind"], "HostClaim");
+    assert_eq!(worker["spec"]["consumerRef"]["name"], "worker");
+    assert_eq!(worker["spec"]["image"], image());
+    assert_eq!(
+        worker["spec"]["userData"],
+        json!({"name": "worker-ud", "namespace": NS})
+    );
+    assert_eq!(worker["spec"]["online"], true);
+    for i in 0..3 {
+        assert!(
+            run.host(&format!("openshift-master-{i}"))["spec"]["consumerRef"].is_null(),
+            "masters stay unclaimed"
+        );
+    }
+    let c = run.claim("worker").unwrap();
+    assert_eq!(c["metadata"]["finalizers"], json!(["metal3.io/hostclaim"]));
+    run.wait("Bound=True", |r| {
+        r.condition("worker", "Bound") == Some(("True".into(), "HostBound".into()))
+    })
+    .await;
+    assert_eq!(
+        run.claim("worker").unwrap()["status"]["bareMetalHost"],
+        json!({"name": "openshift-worker-0", "namespace": NS})
+    );
+
+    run.set_state("openshift-worker-0", "provisioning");
+    run.wait("Ready=False Provisioning", |r| {
+        r.condition("worker", "Ready") == Some(("False".into(), "Provisioning".into()))
+    })
+    .await;
+    run.api
+        .modify("baremetalhosts", NS, "openshift-worker-0", |h| {
+            h["status"]["provisioning"]["state"] = json!("provisioned");
+            h["status"]["poweredOn"] = json!(true);
+        });
+    run.wait("Ready=True", |r| {
+        r.condition("worker", "Ready") == Some(("True".into(), "HostReady".into()))
+    })
+    .await;
+    assert_eq!(run.claim("worker").unwrap()["status"]["poweredOn"], true);
+    assert!(!run.events("HostBound").is_empty());
+    assert!(!run.events("HostReady").is_empty());
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_claim_deprovisions_then_frees_the_host_before_the_claim_goes() {
+    let run = Running::start().await;
+    seed_two_fleet(&run.api);
+    run.api.upsert(
+        "hostclaims",
+        claim("worker", json!({"image": image(), "poweredOn": true})),
+    );
+    run.wait("bound", |r| {
+        !r.host("openshift-worker-0")["spec"]["consumerRef"].is_null()
+    })
+    .await;
+    run.api
+        .modify("baremetalhosts", NS, "openshift-worker-0", |h| {
+            h["status"]["provisioning"]["state"] = json!("provisioned");
+        });
+    run.wait("finalizer", |r| {
+        r.claim("worker")
+            .is_some_and(|c| !c["metadata"]["finalizers"].is_null())
+    })
+    .await;
+    run.api.delete("hostclaims", NS, "worker");
+    run.wait("deployment cleared", |r| {
+        r.host("openshift-worker-0")["spec"]["image"].is_null()
+    })
+    .await;
+    let h = run.host("openshift-worker-0");
+    assert_eq!(h["spec"]["online"], false);
+    assert_eq!(
+        h["spec"]["consumerRef"]["name"], "worker",
+        "still claimed while deprovisioning"
+    );
+    run.set_state("openshift-worker-0", "deprovisioning");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        run.claim("worker").is_some(),
+        "the claim waits for the host"
+    );
+    assert_eq!(
+        run.condition("worker", "Ready"),
+        Some(("False".into(), "Releasing".into()))
+    );
+    run.set_state("openshift-worker-0", "available");
+    run.wait("claim gone", |r| r.claim("worker").is_none())
+        .await;
+    assert!(run.host("openshift-worker-0")["spec"]["consumerRef"].is_null());
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_claims_for_one_host_bind_once_and_the_second_catches_up_when_it_is_free() {
+    let run = Running::start().await;
+    seed_two_fleet(&run.api);
+    run.api.upsert("hostclaims", claim("a", json!({})));
+    run.api.upsert("hostclaims", claim("b", json!({})));
+    run.wait("one claim bound, the other short of hosts", |r| {
+        let bound = ["a", "b"]
+            .iter()
+            .filter(|c| r.condition(c, "Bound").is_some_and(|(s, _)| s == "True"))
+            .count();
+        let short = ["a", "b"]
+            .iter()
+            .filter(|c| r.condition(c, "Bound") == Some(("False".into(), "NoHostAvailable".into())))
+            .count();
+        bound == 1 && short == 1
+    })
+    .await;
+    let holder = run.host("openshift-worker-0")["spec"]["consumerRef"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiting = if holder == "a" { "b" } else { "a" };
+    assert!(!run.events("NoHostAvailable").is_empty());
+    let binds = run
+        .api
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "PATCH"
+                && r.path.ends_with("/baremetalhosts/openshift-worker-0")
+                && r.body.contains("consumerRef")
+        })
+        .count();
+    assert_eq!(binds, 1, "the host was bound exactly once");
+
+    run.api.delete("hostclaims", NS, &holder);
+    run.wait("the waiting claim takes the freed host", |r| {
+        r.host("openshift-worker-0")["spec"]["consumerRef"]["name"] == waiting
+    })
+    .await;
+    run.wait("Bound=True", |r| {
+        r.condition(waiting, "Bound")
+            .is_some_and(|(s, _)| s == "True")
+    })
+    .await;
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_claims_get_conditions_and_events_and_bind_once_fixed() {
+    let run = Running::start().await;
+    seed_two_fleet(&run.api);
+    run.api.upsert(
+        "hostclaims",
+        claim(
+            "nosum",
+            json!({"image": {"url": "http://127.0.0.1/os.qcow2"}}),
+        ),
+    );
+    run.api.upsert(
+        "hostclaims",
+        claim(
+            "noud",
+            json!({"image": image(), "userData": {"name": "missing-ud"}}),
+        ),
+    );
+    run.api.upsert(
+        "hostclaims",
+        claim(
+            "fpga",
+            json!({"hostSelector": {"matchLabels": {"role": "fpga"}}}),
+        ),
+    );
+    run.wait("three conditions", |r| {
+        r.condition("nosum", "Valid") == Some(("False".into(), "ImageChecksumMissing".into()))
+            && r.condition("noud", "Valid")
+                == Some(("False".into(), "UserDataSecretMissing".into()))
+            && r.condition("fpga", "Bound") == Some(("False".into(), "NoMatchingHost".into()))
+    })
+    .await;
+    for reason in [
+        "ImageChecksumMissing",
+        "UserDataSecretMissing",
+        "NoMatchingHost",
+    ] {
+        let evs = run.events(reason);
+        assert!(!evs.is_empty(), "{reason} event");
+        assert_eq!(evs[0]["type"], "Warning");
+    }
+    assert!(run.host("openshift-worker-0")["spec"]["consumerRef"].is_null());
+
+    user_data(&run.api, "missing-ud");
+    run.wait("bound once the Secret exists", |r| {
+        r.host("openshift-worker-0")["spec"]["consumerRef"]["name"] == "noud"
+    })
+    .await;
+    assert_eq!(
+        run.condition("nosum", "Valid"),
+        Some(("False".into(), "ImageChecksumMissing".into())),
+        "nothing lost: the bad claim keeps its condition"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_while_binding_is_retried_and_an_edit_during_provisioning_is_reported() {
+    let run = Running::start().await;
+    seed_two_fleet(&run.api);
+    run.api
+        .fail_next("PATCH", "/baremetalhosts/openshift-worker-0", 409);
+    run.api.upsert(
+        "hostclaims",
+        claim("worker", json!({"image": image(), "poweredOn": true})),
+    );
+    run.wait("bound after the conflict", |r| {
+        r.host("openshift-worker-0")["spec"]["consumerRef"]["name"] == "worker"
+    })
+    .await;
+    run.set_state("openshift-worker-0", "provisioning");
+    run.wait("Ready=False Provisioning", |r| {
+        r.condition("worker", "Ready") == Some(("False".into(), "Provisioning".into()))
+    })
+    .await;
+    run.api.modify("hostclaims", NS, "worker", |c| {
+        c["spec"]["image"]["url"] = json!("http://127.0.0.1/os-v2.qcow2");
+    });
+    run.wait("Synced=False", |r| {
+        r.condition("worker", "Synced") == Some(("False".into(), "ChangedWhileProvisioning".into()))
+    })
+    .await;
+    assert_eq!(
+        run.host("openshift-worker-0")["spec"]["image"]["url"],
+        "http://127.0.0.1/os.qcow2",
+        "the host keeps deploying what it started with"
+    );
+    assert_eq!(
+        run.claim("worker").unwrap()["spec"]["image"]["url"],
+        "http://127.0.0.1/os-v2.qcow2",
+        "the edit stays in the claim"
+    );
+    assert!(!run.events("ChangedWhileProvisioning").is_empty());
+    run.stop().await;
+}

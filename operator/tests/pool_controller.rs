@@ -1,0 +1,274 @@
+//! The pool controller (with the claim controller) against the mocked API server: scale up,
+//! scale down with host release, reuse, and a shortage that heals when hosts appear.
+
+mod controller_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use controller_support::FakeApiServer;
+use controller_support::world::SteppingClock;
+use metal_operator::controller::Leadership;
+use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const NS: &str = "lab";
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn start(api: &FakeApiServer) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let runtime = ClaimRuntime {
+        clock: Arc::new(SteppingClock::default()),
+        settings: ClaimSettings {
+            seed: 11,
+            retry: Duration::from_millis(300),
+            conflict_retry: Duration::from_millis(50),
+            ..ClaimSettings::default()
+        },
+        leadership: Leadership::always(),
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    let client = api.client();
+    let task = tokio::spawn(async move {
+        let _ = claims::run(client, runtime, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    (tx, task)
+}
+
+async fn wait(api: &FakeApiServer, what: &str, mut pred: impl FnMut(&FakeApiServer) -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !pred(api) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}\npools: {:#?}\nclaims: {:#?}",
+            api.list("hostpools"),
+            api.list("hostclaims")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn host(name: &str, state: &str, labels: Value) -> Value {
+    let external = state == "externally provisioned";
+    json!({
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": {"online": external, "externallyProvisioned": external,
+                 "bmc": {"address": "ipmi://127.0.0.1:623", "credentialsName": "bmc"}},
+        "status": {"operationalStatus": "OK", "provisioning": {"state": state, "ID": ""},
+                   "errorMessage": "", "poweredOn": external, "errorCount": 0},
+    })
+}
+
+fn pool(name: &str, replicas: i32, selector: Value) -> Value {
+    json!({
+        "metadata": {"name": name, "namespace": NS, "generation": 1},
+        "spec": {"replicas": replicas, "template": {"spec": {
+            "hostSelector": selector, "poweredOn": true,
+            "image": {"url": "http://127.0.0.1/os.qcow2", "checksum": "abc123"}}}},
+    })
+}
+
+fn claims_of(api: &FakeApiServer, pool: &str) -> Vec<Value> {
+    api.list("hostclaims")
+        .into_iter()
+        .filter(|c| c["metadata"]["labels"]["metal-operator.io/pool"] == pool)
+        .collect()
+}
+
+fn consumer(api: &FakeApiServer, host: &str) -> Value {
+    api.get("baremetalhosts", NS, host).unwrap()["spec"]["consumerRef"]["name"].clone()
+}
+
+fn set_state(api: &FakeApiServer, host: &str, state: &str) {
+    api.modify("baremetalhosts", NS, host, |h| {
+        h["status"]["provisioning"]["state"] = json!(state);
+    });
+}
+
+fn pool_status(api: &FakeApiServer, name: &str) -> Value {
+    api.get("hostpools", NS, name).unwrap()["status"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_one_zero_one_provisions_releases_and_reuses_the_worker() {
+    let api = FakeApiServer::start().await;
+    for i in 0..3 {
+        api.upsert(
+            "baremetalhosts",
+            host(
+                &format!("openshift-master-{i}"),
+                "externally provisioned",
+                json!({}),
+            ),
+        );
+    }
+    api.upsert(
+        "baremetalhosts",
+        host("openshift-worker-0", "available", json!({})),
+    );
+    api.upsert("hostpools", pool("ostest-worker-0", 0, json!({})));
+    let (stop, task) = start(&api).await;
+
+    wait(&api, "status with zero replicas", |a| {
+        pool_status(a, "ostest-worker-0")["selector"] == "metal-operator.io/pool=ostest-worker-0"
+    })
+    .await;
+    assert!(claims_of(&api, "ostest-worker-0").is_empty());
+
+    api.modify("hostpools", NS, "ostest-worker-0", |p| {
+        p["spec"]["replicas"] = json!(1);
+    });
+    wait(&api, "one claim binds the worker", |a| {
+        let claims = claims_of(a, "ostest-worker-0");
+        claims.len() == 1 && consumer(a, "openshift-worker-0") == claims[0]["metadata"]["name"]
+    })
+    .await;
+    let first = claims_of(&api, "ostest-worker-0")[0]["metadata"]["name"].clone();
+    let claim = &claims_of(&api, "ostest-worker-0")[0];
+    assert_eq!(claim["metadata"]["ownerReferences"][0]["kind"], "HostPool");
+    for i in 0..3 {
+        assert!(consumer(&api, &format!("openshift-master-{i}")).is_null());
+    }
+    api.modify("baremetalhosts", NS, "openshift-worker-0", |h| {
+        h["status"]["provisioning"]["state"] = json!("provisioned");
+        h["status"]["poweredOn"] = json!(true);
+    });
+    wait(&api, "pool ready", |a| {
+        let s = pool_status(a, "ostest-worker-0");
+        s["readyReplicas"] == 1 && s["boundReplicas"] == 1 && s["replicas"] == 1
+    })
+    .await;
+    assert_eq!(
+        pool_status(&api, "ostest-worker-0")["claimedHosts"],
+        json!([format!("{NS}/openshift-worker-0")])
+    );
+
+    api.modify("hostpools", NS, "ostest-worker-0", |p| {
+        p["spec"]["replicas"] = json!(0);
+    });
+    wait(&api, "deployment cleared on scale down", |a| {
+        a.get("baremetalhosts", NS, "openshift-worker-0").unwrap()["spec"]["image"].is_null()
+    })
+    .await;
+    set_state(&api, "openshift-worker-0", "deprovisioning");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        consumer(&api, "openshift-worker-0"),
+        first,
+        "held while deprovisioning"
+    );
+    set_state(&api, "openshift-worker-0", "available");
+    wait(&api, "host free and claim gone", |a| {
+        consumer(a, "openshift-worker-0").is_null() && claims_of(a, "ostest-worker-0").is_empty()
+    })
+    .await;
+
+    api.modify("hostpools", NS, "ostest-worker-0", |p| {
+        p["spec"]["replicas"] = json!(1);
+    });
+    wait(&api, "a new claim reuses the worker", |a| {
+        let claims = claims_of(a, "ostest-worker-0");
+        claims.len() == 1
+            && claims[0]["metadata"]["name"] != first
+            && consumer(a, "openshift-worker-0") == claims[0]["metadata"]["name"]
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_short_of_hosts_says_so_and_catches_up_when_one_becomes_available() {
+    let api = FakeApiServer::start().await;
+    api.upsert(
+        "baremetalhosts",
+        host("gpu-0", "available", json!({"role": "gpu"})),
+    );
+    api.upsert(
+        "baremetalhosts",
+        host("cpu-0", "available", json!({"role": "compute"})),
+    );
+    api.upsert(
+        "baremetalhosts",
+        host("gpu-1", "inspecting", json!({"role": "gpu"})),
+    );
+    api.upsert(
+        "hostpools",
+        pool("gpu", 2, json!({"matchLabels": {"role": "gpu"}})),
+    );
+    api.upsert(
+        "hostpools",
+        pool("compute", 1, json!({"matchLabels": {"role": "compute"}})),
+    );
+    let (stop, task) = start(&api).await;
+
+    wait(&api, "gpu pool short of hosts", |a| {
+        let s = pool_status(a, "gpu");
+        s["replicas"] == 2
+            && s["boundReplicas"] == 1
+            && s["conditions"].as_array().is_some_and(|c| {
+                c.iter().any(|x| {
+                    x["type"] == "HostsAvailable"
+                        && x["status"] == "False"
+                        && x["reason"] == "NotEnoughHosts"
+                })
+            })
+    })
+    .await;
+    assert_eq!(
+        consumer(&api, "cpu-0")
+            .as_str()
+            .map(|n| n.starts_with("compute-")),
+        Some(true)
+    );
+    assert_eq!(
+        consumer(&api, "gpu-0")
+            .as_str()
+            .map(|n| n.starts_with("gpu-")),
+        Some(true)
+    );
+    let warnings: Vec<Value> = api
+        .list("events")
+        .into_iter()
+        .filter(|e| e["reason"] == "NotEnoughHosts")
+        .collect();
+    assert!(!warnings.is_empty());
+    assert_eq!(warnings[0]["type"], "Warning");
+
+    set_state(&api, "gpu-1", "available");
+    wait(&api, "the waiting gpu claim binds gpu-1", |a| {
+        consumer(a, "gpu-1")
+            .as_str()
+            .is_some_and(|n| n.starts_with("gpu-"))
+    })
+    .await;
+    wait(&api, "shortage over", |a| {
+        pool_status(a, "gpu")["conditions"]
+            .as_array()
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|x| x["type"] == "HostsAvailable" && x["status"] == "True")
+            })
+    })
+    .await;
+    assert_ne!(consumer(&api, "gpu-0"), consumer(&api, "gpu-1"));
+
+    api.modify("hostpools", NS, "gpu", |p| {
+        p["spec"]["replicas"] = json!(1);
+    });
+    wait(&api, "one gpu claim released", |a| {
+        [consumer(a, "gpu-0"), consumer(a, "gpu-1")]
+            .iter()
+            .filter(|c| !c.is_null())
+            .count()
+            == 1
+            || a.get("baremetalhosts", NS, "gpu-0").unwrap()["spec"]["image"].is_null()
+            || a.get("baremetalhosts", NS, "gpu-1").unwrap()["spec"]["image"].is_null()
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}
