@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::State;
 use super::builtin::{self, FieldError};
 use super::crd;
+use super::known_fields;
 use super::patch::{self, PatchKind};
 use super::resource::Resource;
 use super::status::ApiError;
@@ -140,28 +141,25 @@ fn admit(
     if let Some(schema) = &res.schema {
         let mut unknown = Vec::new();
         crd::prune(schema, obj, "", true, &mut unknown);
-        if !unknown.is_empty() {
-            let messages: Vec<String> = unknown
-                .iter()
-                .map(|u| format!("unknown field \"{u}\""))
-                .collect();
-            match opts.field_validation {
-                FieldValidation::Strict => {
-                    return Err(ApiError::bad_request(format!(
-                        "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
-                        messages.join(", "),
-                        kind = res.kind,
-                        version = res.version
-                    )));
-                }
-                FieldValidation::Warn => warnings.extend(messages),
-                FieldValidation::Ignore => {}
-            }
-        }
+        report_unknown(res, &unknown, opts, &mut warnings)?;
         crd::default(schema, obj);
         crd::validate(schema, obj, "", &mut errors);
     } else if !res.custom {
         errors.extend(builtin::admit(&res.kind, obj));
+        if errors.is_empty() {
+            let unknown = known_fields::unknown(&res.kind, obj).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{kind} in version \"{version}\" cannot be handled as a {kind}: {e}",
+                    kind = res.kind,
+                    version = res.version
+                ))
+            })?;
+            for path in &unknown {
+                known_fields::remove(obj, path);
+            }
+            let names: Vec<String> = unknown.iter().map(|p| known_fields::display(p)).collect();
+            report_unknown(res, &names, opts, &mut warnings)?;
+        }
     }
     if res.kind == "CustomResourceDefinition"
         && let Err(e) = crd::resources(obj)
@@ -172,6 +170,35 @@ fn admit(
         Ok(warnings)
     } else {
         Err(ApiError::invalid(res, name, &errors))
+    }
+}
+
+/// Unknown (dropped) fields: an error under `fieldValidation=Strict`, warnings under `Warn`.
+fn report_unknown(
+    res: &Resource,
+    unknown: &[String],
+    opts: &WriteOptions,
+    warnings: &mut Vec<String>,
+) -> Result<(), ApiError> {
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let messages: Vec<String> = unknown
+        .iter()
+        .map(|u| format!("unknown field \"{u}\""))
+        .collect();
+    match opts.field_validation {
+        FieldValidation::Strict => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            messages.join(", "),
+            kind = res.kind,
+            version = res.version
+        ))),
+        FieldValidation::Warn => {
+            warnings.extend(messages);
+            Ok(())
+        }
+        FieldValidation::Ignore => Ok(()),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod crd;
 pub mod deletion;
 pub mod discovery;
+pub mod known_fields;
 pub mod lifecycle;
 pub mod patch;
 pub mod protobuf;

@@ -100,13 +100,14 @@ fn object_meta(b: &[u8]) -> Result<Value, ProtobufError> {
     for (n, f) in fields(b)? {
         let Field::Bytes(v) = f else { continue };
         match n {
-            1 => {
+            // Go's protobuf writes empty strings; the JSON form omits them.
+            1 if !v.is_empty() => {
                 meta.insert("name".into(), Value::from(text(v)));
             }
-            2 => {
+            2 if !v.is_empty() => {
                 meta.insert("generateName".into(), Value::from(text(v)));
             }
-            3 => {
+            3 if !v.is_empty() => {
                 meta.insert("namespace".into(), Value::from(text(v)));
             }
             11 => {
