@@ -41,6 +41,33 @@ groups:
     bmc: {protocol: ipmi}
 ";
 
+const INSPECT_FLEET: &str = "\
+seed: 40
+time_scale: 0.05
+layout: {mode: per-address, base: 127.0.44.11, redfish_port: 18000, ipmi_port: 16230}
+profiles:
+  judge-gpu:
+    vendor: Contoso
+    model: CG-2 Judge
+    sku: CG2
+    bios: {vendor: Contoso, version: \"1.0.0\", date: \"2026-01-01\"}
+    cpu: {arch: x86_64, model: Judge CPU, count: 2, cores: 8, threads_per_core: 2, mhz: 2600, flags: [fpu, vmx, avx2]}
+    memory: {total_mib: 131072, dimms: 8, speed_mts: 3200}
+    nics:
+      - {name: eno1, speed_mbps: 25000, pxe: true, vendor: Mellanox, model: ConnectX-6, lldp: true}
+      - {name: eno2, speed_mbps: 25000, pxe: false, vendor: Mellanox, model: ConnectX-6, lldp: true}
+    disks:
+      - {kind: ssd, size_gb: 480, vendor: Micron, model: 5300 PRO}
+      - {kind: hdd, size_gb: 4000, vendor: Seagate, model: Exos}
+    pcie:
+      - {class: gpu, count: 2, vendor: NVIDIA, model: A10, vendor_id: \"0x10de\", device_id: \"0x2236\"}
+    firmware: []
+groups:
+  - name: judge-inspect
+    profile: judge-gpu
+    bmc: {protocol: redfish}
+";
+
 /// Real Ironic, killed (whole process group) on drop; its log is printed when a test fails.
 struct Ironic {
     child: Child,
@@ -74,6 +101,7 @@ instance_master_path={d}/master_images\ntftp_server=127.0.0.1\n\
 command_wait_interval=1\n\
 [ipmi]\nmin_command_interval=1\n\
 [conductor]\nautomated_clean=true\n\
+[inspector]\nhooks=$default_hooks,parse-lldp,local-link-connection,memory,cpus,pci-devices,accelerators,root-device\n\
 [service_catalog]\nauth_type=none\nendpoint_override=http://127.0.0.1:{port}\n\
 [oslo_concurrency]\nlock_path={d}/locks\n"
     )
@@ -170,6 +198,10 @@ impl Ironic {
 
 impl Drop for Ironic {
     fn drop(&mut self) {
+        // IRONIC_LOG_COPY=<path> keeps Ironic's log for a look at the timeline.
+        if let Ok(keep) = std::env::var("IRONIC_LOG_COPY") {
+            let _ = std::fs::copy(self.dir.path().join("ironic.log"), keep);
+        }
         let pgid = format!("-{}", self.child.id());
         let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
         let start = Instant::now();
@@ -415,6 +447,137 @@ async fn lifecycle(
         deploy,
         undeploy,
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn real_ironic_inspects_a_machine_through_the_fake_agents_inventory() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(ironic) = tokio::task::spawn_blocking(Ironic::start)
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let world = Arc::new(
+        Fleet::parse(INSPECT_FLEET, "inspect.yaml")
+            .expect("fleet")
+            .build_world(SimClock::start_now())
+            .expect("world"),
+    );
+    let running = serve::start(
+        Arc::clone(&world),
+        ServeOptions {
+            control: "127.0.0.1:0".parse().expect("addr"),
+            ironic_url: Some(ironic.url.clone()),
+            ..ServeOptions::default()
+        },
+    )
+    .await
+    .expect("serve");
+    let files = file_server(vec![0u8; 16]).await;
+    let api = Api {
+        http: metal_sim::agent::client::http_client(Duration::from_secs(30)).expect("http"),
+        base: ironic.url.clone(),
+    };
+    let host = world.host_by_name("judge-inspect").expect("host");
+    let node = api
+        .ok(
+            reqwest::Method::POST,
+            "/v1/nodes",
+            Some(json!({"name": "judge-inspect", "driver": "redfish",
+                "driver_info": {
+                    "redfish_address": format!("http://{}", host.bmc.socket),
+                    "redfish_system_id": format!("/redfish/v1/Systems/{}", host.bmc.system_id),
+                    "redfish_username": host.bmc.credentials.username,
+                    "redfish_password": host.bmc.credentials.password,
+                    "deploy_kernel": format!("{files}/ipa.kernel"),
+                    "deploy_ramdisk": format!("{files}/ipa.initramfs")},
+                "boot_interface": "ipxe", "deploy_interface": "direct",
+                "inspect_interface": "agent", "network_interface": "noop"})),
+        )
+        .await;
+    let uuid = node["uuid"].as_str().expect("uuid").to_string();
+    let boot_mac = host.profile.boot_mac().expect("mac").to_string();
+    api.ok(
+        reqwest::Method::POST,
+        "/v1/ports",
+        Some(json!({"node_uuid": uuid, "address": boot_mac, "pxe_enabled": true})),
+    )
+    .await;
+    let limit = Duration::from_secs(180);
+    api.provision(&uuid, "manage").await;
+    wait_state(&api, &ironic, &uuid, "manageable", limit).await;
+    api.provision(&uuid, "inspect").await;
+    let took = wait_state(&api, &ironic, &uuid, "manageable", limit).await;
+    eprintln!(
+        "FIGURE real Ironic + fake agent, judge-inspect: inspect {:.1} s",
+        took.as_secs_f64()
+    );
+
+    let data = api
+        .ok(
+            reqwest::Method::GET,
+            &format!("/v1/nodes/{uuid}/inventory"),
+            None,
+        )
+        .await;
+    let inv = &data["inventory"];
+    assert_eq!(inv["cpu"]["count"], 32, "{inv}");
+    assert_eq!(inv["memory"]["physical_mb"], 131072);
+    assert_eq!(inv["system_vendor"]["manufacturer"], "Contoso");
+    assert_eq!(inv["interfaces"].as_array().map(Vec::len), Some(2));
+    assert_eq!(inv["disks"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        data["plugin_data"]["pci_devices"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let n = api
+        .ok(reqwest::Method::GET, &format!("/v1/nodes/{uuid}"), None)
+        .await;
+    let props = &n["properties"];
+    assert_eq!(props["memory_mb"], 131072, "{props}");
+    assert_eq!(props["cpu_arch"], "x86_64");
+    let gpus = props["accelerators"]
+        .as_array()
+        .expect("accelerators found by Ironic");
+    assert_eq!(gpus.len(), 2);
+    assert_eq!(gpus[0]["device_info"], "NVIDIA Corporation A10");
+    assert_eq!(
+        props["local_gb"], 446,
+        "the smallest disk >= 4 GiB, minus 1 GiB"
+    );
+
+    let ports = api
+        .ok(
+            reqwest::Method::GET,
+            &format!("/v1/ports/detail?node={uuid}"),
+            None,
+        )
+        .await;
+    let port = ports["ports"]
+        .as_array()
+        .and_then(|p| {
+            p.iter()
+                .find(|p| p["address"] == boot_mac.to_ascii_lowercase())
+        })
+        .expect("boot port");
+    let lldp = host.profile.nics[0].lldp.as_ref().expect("lldp");
+    assert_eq!(
+        port["local_link_connection"]["switch_id"],
+        lldp.switch_id.to_ascii_lowercase()
+    );
+    assert_eq!(port["local_link_connection"]["port_id"], lldp.port_id);
+    assert_eq!(
+        port["local_link_connection"]["switch_info"],
+        lldp.switch_name
+    );
+    assert_eq!(
+        host.view(world.now()).power,
+        PowerState::Off,
+        "Ironic powers the machine off after inspection"
+    );
+    running.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -308,16 +308,24 @@ pub fn pci_devices(profile: &HardwareProfile) -> Vec<Value> {
 }
 
 /// The whole body of `POST /v1/continue_inspection`: the inventory plus the plugin data IPA's
-/// default collectors add (`root_disk`, `boot_interface`, `pci_devices`, `error`).
+/// collectors add (`root_disk`, `boot_interface`, `pci_devices`, `lldp_raw` per interface name,
+/// `error`).
 pub fn inspection_data(inventory: &Inventory, profile: &HardwareProfile) -> Value {
     let root = super::core::root_disk_index(profile, None)
         .ok()
         .and_then(|i| inventory.disks.get(i));
+    let lldp_raw: serde_json::Map<String, Value> = inventory
+        .interfaces
+        .iter()
+        .filter(|i| !i.lldp.is_empty())
+        .map(|i| (i.name.clone(), json!(i.lldp)))
+        .collect();
     json!({
         "inventory": inventory,
         "root_disk": root,
         "boot_interface": inventory.boot.pxe_interface,
         "pci_devices": pci_devices(profile),
+        "lldp_raw": lldp_raw,
         "error": null,
     })
 }
@@ -432,5 +440,6 @@ pub(crate) mod tests {
         assert_eq!(data["pci_devices"][0]["class"], "030200");
         assert_eq!(data["root_disk"]["name"], "/dev/sda");
         assert_eq!(data["inventory"]["interfaces"][0]["lldp"][1][0], 2);
+        assert_eq!(data["lldp_raw"]["eno1"][0][1], "04001122334455");
     }
 }

@@ -1,5 +1,5 @@
-//! One running agent: its command server plus the life IPA leads after boot — send the inspection
-//! data when the node is being inspected, look the node up (bounded, jittered retries), then
+//! One running agent: its command server plus the life IPA leads after boot — look the node up
+//! (bounded, jittered retries), send the inspection data when the node is being inspected, then
 //! heartbeat every ~1–2 s until stopped.
 
 use std::net::IpAddr;
@@ -19,9 +19,10 @@ use crate::machine::{BootOutcome, Host, RamdiskSource, SimClock};
 /// When the agent posts its inspection data to `/v1/continue_inspection`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InspectionMode {
-    /// On every boot, before the lookup; Ironic answers 404 unless the node is in `inspect wait`
-    /// (the fake ramdisk cannot read the `ipa-inspection-callback-url` kernel parameter that tells
-    /// a real IPA, so it asks).
+    /// On every boot, right after the lookup (which succeeds only once the conductor has released
+    /// the node, so its state has settled); Ironic answers 404 unless the node is in
+    /// `inspect wait`. The fake ramdisk cannot read the `ipa-inspection-callback-url` kernel
+    /// parameter that tells a real IPA, so it asks (real Ironic logs one ERROR line for the 404).
     Auto,
     /// Never.
     Never,
@@ -169,6 +170,28 @@ async fn live(
             }
         }
     }
+    let macs: Vec<String> = host
+        .profile
+        .nics
+        .iter()
+        .map(|n| n.mac.to_ascii_lowercase())
+        .collect();
+    if agent.with(|a| a.binding().is_none()) {
+        let found = tokio::select! {
+            () = stop.cancelled() => return,
+            r = client.lookup_until_found(&macs, options.lookup, &mut rng) => r,
+        };
+        match found {
+            Ok(b) => {
+                tracing::info!(host = %host.name, node = %b.node_uuid, "agent looked up its node");
+                agent.with(|a| a.bind(b));
+            }
+            Err(e) => {
+                tracing::warn!(host = %host.name, error = %e, "agent lookup failed");
+                return;
+            }
+        }
+    }
     if options.inspection == InspectionMode::Auto {
         let view = host.view(clock.now());
         let pxe_mac = match view.last_boot.as_ref().map(|b| &b.outcome) {
@@ -203,28 +226,6 @@ async fn live(
                 }
             }
             if !sleep_or_stop(options.lookup.delay(attempt, &mut rng), &stop).await {
-                return;
-            }
-        }
-    }
-    let macs: Vec<String> = host
-        .profile
-        .nics
-        .iter()
-        .map(|n| n.mac.to_ascii_lowercase())
-        .collect();
-    if agent.with(|a| a.binding().is_none()) {
-        let found = tokio::select! {
-            () = stop.cancelled() => return,
-            r = client.lookup_until_found(&macs, options.lookup, &mut rng) => r,
-        };
-        match found {
-            Ok(b) => {
-                tracing::info!(host = %host.name, node = %b.node_uuid, "agent looked up its node");
-                agent.with(|a| a.bind(b));
-            }
-            Err(e) => {
-                tracing::warn!(host = %host.name, error = %e, "agent lookup failed");
                 return;
             }
         }
