@@ -27,6 +27,20 @@ pub enum DriverError {
     Tls,
 }
 
+/// Polls of the power state after a power change (with `POWER_WAIT_INTERVAL`, about 60 s in all, as
+/// Ironic's `power_state_change_timeout`).
+const POWER_WAIT_POLLS: u32 = 1200;
+
+/// Between power-state polls.
+const POWER_WAIT_INTERVAL: Duration = Duration::from_millis(50);
+
+fn power_timeout(node: &str, target: PowerState, actual: &str) -> String {
+    format!(
+        "Timed out after 60 secs waiting for power state {} on node {node}; the BMC reports {actual}",
+        target.settled().as_str()
+    )
+}
+
 /// Most members read from one Redfish collection during inspection.
 const MAX_MEMBERS: usize = 256;
 
@@ -304,7 +318,26 @@ impl Drivers {
                     Some(json!({"ResetType": reset})),
                 )
                 .await?;
-                Ok(CallResult::Done)
+                // Like Ironic, wait until the BMC reports the target state (bounded).
+                let want = match p {
+                    PowerState::On => "On",
+                    PowerState::Off => "Off",
+                    _ => return Ok(CallResult::Done),
+                };
+                let mut last = String::new();
+                for _ in 0..POWER_WAIT_POLLS {
+                    let doc = self.send(&target, reqwest::Method::GET, &url, None).await?;
+                    last = doc
+                        .get("PowerState")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    if last == want {
+                        return Ok(CallResult::Done);
+                    }
+                    tokio::time::sleep(POWER_WAIT_INTERVAL).await;
+                }
+                Err(power_timeout(&call.node.to_string(), p, &last))
             }
             BmcOp::SetBootDevice(dev) => {
                 let (t, enabled) = match dev {
@@ -348,11 +381,34 @@ impl Drivers {
                     PowerState::SoftOff | PowerState::SoftRebooting => ChassisControl::SoftShutdown,
                     PowerState::Rebooting => ChassisControl::PowerCycle,
                 };
-                client
-                    .chassis_control(action)
-                    .await
-                    .map(|_| CallResult::Done)
-                    .map_err(|e| failed("power", e))
+                match client.chassis_control(action).await {
+                    Err(e) => Err(failed("power", e)),
+                    Ok(_) => {
+                        let want = match p {
+                            PowerState::On => Some(true),
+                            PowerState::Off => Some(false),
+                            _ => None,
+                        };
+                        let mut result = Ok(CallResult::Done);
+                        if let Some(want) = want {
+                            result = Err(power_timeout(&call.node.to_string(), p, "unchanged"));
+                            for _ in 0..POWER_WAIT_POLLS {
+                                match client.power_status().await {
+                                    Ok(on) if on == want => {
+                                        result = Ok(CallResult::Done);
+                                        break;
+                                    }
+                                    Ok(_) => tokio::time::sleep(POWER_WAIT_INTERVAL).await,
+                                    Err(e) => {
+                                        result = Err(failed("power status", e));
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        result
+                    }
+                }
             }
             BmcOp::SetBootDevice(dev) => {
                 let (selector, persistent) = match dev {

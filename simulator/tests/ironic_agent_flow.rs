@@ -1,0 +1,436 @@
+//! The mock Ironic drives simulated machines through the fake agent over the real IPA wire protocol:
+//! a World served by `metal-sim serve` (Redfish and IPMI BMCs, agents started on every ramdisk boot)
+//! with its agents pointed at a mock Ironic started here. Agent inspection fills the inventory,
+//! automated cleaning wipes the disks' partition tables, a direct deploy writes the image on the root
+//! disk (checksum verified by the agent) and the machine boots it; a bad checksum fails the deploy with
+//! Ironic's text.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use chrono::Utc;
+use metal_sim::fleet::Fleet;
+use metal_sim::ironic::conductor::{Settings, Timings};
+use metal_sim::ironic::{AppState, Clock};
+use metal_sim::machine::{BootOutcome, PowerState, SimClock, World};
+use metal_sim::serve::{self, ServeOptions};
+use rand::{RngExt, SeedableRng};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+/// One Redfish and one IPMI machine on their own loopback addresses (`127.0.<net>.x`, a network
+/// unique to each test of this file, as tests run concurrently).
+fn fleet(net: u8) -> String {
+    format!(
+        "seed: 57\ntime_scale: 0.05\nlayout: {{mode: per-address, base: 127.0.{net}.1, redfish_port: 18000, ipmi_port: 16230}}\n{GROUPS}"
+    )
+}
+
+const GROUPS: &str = "\
+groups:
+  - name: flow-rf
+    profile: compute
+    bmc: {protocol: redfish}
+  - name: flow-ipmi
+    profile: small
+    bmc: {protocol: ipmi}
+";
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-OpenStack-Ironic-API-Version", "latest");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("mock Ironic request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method, path, body).await;
+        assert!((200..300).contains(&status), "{path}: {status} {v}");
+        v
+    }
+
+    async fn provision(&self, node: &str, target: &str) {
+        self.ok(
+            reqwest::Method::PUT,
+            &format!("/v1/nodes/{node}/states/provision"),
+            Some(json!({"target": target})),
+        )
+        .await;
+    }
+
+    /// Polls until `want` or a failure state (bounded); returns the node and the states seen.
+    async fn wait_state(&self, node: &str, want: &str) -> (Value, Vec<String>) {
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        while start.elapsed() < Duration::from_secs(90) {
+            let n = self
+                .ok(reqwest::Method::GET, &format!("/v1/nodes/{node}"), None)
+                .await;
+            let state = n["provision_state"].as_str().unwrap_or("?").to_string();
+            if seen.last() != Some(&state) {
+                seen.push(state.clone());
+            }
+            let failed = matches!(
+                state.as_str(),
+                "deploy failed" | "clean failed" | "inspect failed" | "error"
+            );
+            if failed || (state == want && n["target_provision_state"].is_null()) {
+                return (n, seen);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("node {node} did not reach {want}; states {seen:?}");
+    }
+}
+
+/// Serves the instance image on loopback.
+async fn image_server(image: Vec<u8>) -> String {
+    let image = Arc::new(image);
+    let app = Router::new().route(
+        "/disk.raw",
+        get(move || {
+            let image = Arc::clone(&image);
+            async move { image.as_ref().clone() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+struct Rig {
+    world: Arc<World>,
+    api: Api,
+    running: serve::Running,
+    ironic: tokio::task::JoinHandle<std::io::Result<()>>,
+    state: AppState,
+    image_url: String,
+    image_sum: String,
+}
+
+async fn rig(net: u8) -> Rig {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let clock: Clock = Arc::new(Utc::now);
+    let state = AppState::new(Settings::with(Timings::instant(), true), 57, clock).expect("mock");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let ironic = tokio::spawn(metal_sim::ironic::serve(listener, state.clone()));
+    let world = Arc::new(
+        Fleet::parse(&fleet(net), "flow.yaml")
+            .expect("fleet")
+            .build_world(SimClock::start_now())
+            .expect("world"),
+    );
+    let running = serve::start(
+        Arc::clone(&world),
+        ServeOptions {
+            control: "127.0.0.1:0".parse().expect("addr"),
+            ironic_url: Some(base.clone()),
+            ..ServeOptions::default()
+        },
+    )
+    .await
+    .expect("serve");
+    assert!(running.agents().is_some(), "agents point at the mock");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(57);
+    let image: Vec<u8> = (0..(256 << 10)).map(|_| rng.random::<u8>()).collect();
+    let image_sum: String = sha2::Sha256::digest(&image)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let files = image_server(image).await;
+    Rig {
+        world,
+        api: Api {
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http"),
+            base,
+        },
+        running,
+        ironic,
+        state,
+        image_url: format!("{files}/disk.raw"),
+        image_sum,
+    }
+}
+
+impl Rig {
+    fn driver_info(&self, host: &str) -> (&'static str, Value) {
+        let h = self.world.host_by_name(host).expect("host");
+        if host.ends_with("rf") {
+            (
+                "redfish",
+                json!({
+                    "redfish_address": format!("http://{}", h.bmc.socket),
+                    "redfish_system_id": format!("/redfish/v1/Systems/{}", h.bmc.system_id),
+                    "redfish_username": h.bmc.credentials.username,
+                    "redfish_password": h.bmc.credentials.password,
+                }),
+            )
+        } else {
+            (
+                "ipmi",
+                json!({
+                    "ipmi_address": h.bmc.socket.ip().to_string(),
+                    "ipmi_port": h.bmc.socket.port(),
+                    "ipmi_username": h.bmc.credentials.username,
+                    "ipmi_password": h.bmc.credentials.password,
+                }),
+            )
+        }
+    }
+
+    /// Registers the host as Metal3 does (node + boot MAC port) and brings it to `manageable`.
+    async fn enroll(&self, host: &str, clean: bool) -> String {
+        let (driver, info) = self.driver_info(host);
+        let n = self
+            .api
+            .ok(
+                reqwest::Method::POST,
+                "/v1/nodes",
+                Some(json!({"name": host, "driver": driver, "driver_info": info,
+                    "deploy_interface": "direct", "inspect_interface": "agent",
+                    "automated_clean": clean})),
+            )
+            .await;
+        let uuid = n["uuid"].as_str().expect("uuid").to_string();
+        let h = self.world.host_by_name(host).expect("host");
+        let mac = h.profile.boot_mac().expect("boot mac").to_string();
+        self.api
+            .ok(
+                reqwest::Method::POST,
+                "/v1/ports",
+                Some(json!({"node_uuid": uuid, "address": mac, "pxe_enabled": true})),
+            )
+            .await;
+        self.api.provision(&uuid, "manage").await;
+        let (n, seen) = self.api.wait_state(&uuid, "manageable").await;
+        assert_eq!(n["provision_state"], "manageable", "{seen:?} {n}");
+        uuid
+    }
+
+    /// Leaves an old tenant's image on every disk of the host.
+    fn dirty_disks(&self, host: &str) {
+        let h = self.world.host_by_name(host).expect("host");
+        h.with_machine(self.world.now(), |m| {
+            for i in 0..m.disks().len() {
+                m.write_image(
+                    self.world.now(),
+                    i,
+                    "http://127.0.0.1:9/old.raw",
+                    "sha256:00",
+                )
+                .expect("dirty disk");
+            }
+        });
+    }
+
+    async fn set_image(&self, uuid: &str, sum: &str) {
+        self.api
+            .ok(
+                reqwest::Method::PATCH,
+                &format!("/v1/nodes/{uuid}"),
+                Some(json!([
+                    {"op": "add", "path": "/instance_info/image_source", "value": self.image_url},
+                    {"op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256"},
+                    {"op": "add", "path": "/instance_info/image_os_hash_value", "value": sum},
+                    {"op": "add", "path": "/instance_info/image_disk_format", "value": "raw"},
+                ])),
+            )
+            .await;
+    }
+
+    async fn stop(self) {
+        self.running.shutdown().await.expect("shutdown");
+        self.ironic.abort();
+    }
+}
+
+async fn full_lifecycle(rig: &Rig, host: &str, clean: bool) {
+    let uuid = rig.enroll(host, clean).await;
+
+    rig.api.provision(&uuid, "inspect").await;
+    let (n, seen) = rig.api.wait_state(&uuid, "manageable").await;
+    assert_eq!(n["provision_state"], "manageable", "{host}: {seen:?} {n}");
+    assert!(
+        seen.iter().any(|s| s == "inspect wait"),
+        "{host}: waited for the agent: {seen:?}"
+    );
+    let inv = rig
+        .api
+        .ok(
+            reqwest::Method::GET,
+            &format!("/v1/nodes/{uuid}/inventory"),
+            None,
+        )
+        .await;
+    let h = rig.world.host_by_name(host).expect("host");
+    let inventory = &inv["inventory"];
+    let macs: Vec<&str> = inventory["interfaces"]
+        .as_array()
+        .expect("interfaces")
+        .iter()
+        .filter_map(|i| i["mac_address"].as_str())
+        .collect();
+    for nic in &h.profile.nics {
+        assert!(
+            macs.contains(&nic.mac.to_ascii_lowercase().as_str()),
+            "{host}: NIC {} in the agent's inventory {macs:?}",
+            nic.mac
+        );
+    }
+    assert_eq!(
+        inventory["disks"].as_array().map(Vec::len),
+        Some(h.profile.disks.len()),
+        "{host}: {inventory}"
+    );
+    assert_eq!(
+        n["properties"]["cpu_arch"],
+        inventory["cpu"]["architecture"]
+    );
+
+    rig.dirty_disks(host);
+    rig.api.provision(&uuid, "provide").await;
+    let (n, seen) = rig.api.wait_state(&uuid, "available").await;
+    assert_eq!(n["provision_state"], "available", "{host}: {seen:?} {n}");
+    let view = h.view(rig.world.now());
+    if clean {
+        assert!(seen.iter().any(|s| s == "clean wait"), "{seen:?}");
+        assert!(
+            view.disks.iter().all(|d| !d.partition_table),
+            "{host}: automated cleaning wiped every partition table: {:?}",
+            view.disks
+        );
+    } else {
+        assert!(
+            view.disks.iter().all(|d| d.partition_table),
+            "{host}: untouched"
+        );
+    }
+
+    rig.set_image(&uuid, &rig.image_sum).await;
+    rig.api.provision(&uuid, "active").await;
+    let (n, seen) = rig.api.wait_state(&uuid, "active").await;
+    assert_eq!(n["provision_state"], "active", "{host}: {seen:?} {n}");
+    assert!(seen.iter().any(|s| s == "wait call-back"), "{seen:?}");
+    let root = metal_sim::agent::core::root_disk_index(&h.profile, None).expect("root disk");
+    // The BMC may answer the power-on before the machine finishes powering on (IPMI reports "on"
+    // at once): wait, bounded, for the boot.
+    let view = settled_view(rig, host, PowerState::On).await;
+    let written = view.disks[root]
+        .image
+        .as_ref()
+        .expect("image on the root disk");
+    assert_eq!(written.url, rig.image_url);
+    assert_eq!(written.checksum, format!("sha256:{}", rig.image_sum));
+    match view.last_boot.as_ref().map(|b| &b.outcome) {
+        Some(BootOutcome::Disk { image, .. }) => assert_eq!(image, &rig.image_url),
+        other => panic!("{host} boots its disk after deploy, got {other:?}"),
+    }
+
+    rig.api.provision(&uuid, "deleted").await;
+    let (n, seen) = rig.api.wait_state(&uuid, "available").await;
+    assert_eq!(n["provision_state"], "available", "{host}: {seen:?} {n}");
+    let view = settled_view(rig, host, PowerState::Off).await;
+    if clean {
+        assert!(
+            view.disks.iter().all(|d| !d.partition_table),
+            "{host}: cleaning after undeploy wiped the disks: {:?}",
+            view.disks
+        );
+    }
+}
+
+/// The machine's view once its power reached `power` (bounded wait).
+async fn settled_view(rig: &Rig, host: &str, power: PowerState) -> metal_sim::machine::MachineView {
+    let h = rig.world.host_by_name(host).expect("host");
+    let start = Instant::now();
+    loop {
+        let view = h.view(rig.world.now());
+        if view.power == power {
+            return view;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{host} never reached {power:?}: {view:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_mock_inspects_cleans_and_deploys_a_redfish_and_an_ipmi_machine_through_the_fake_agent()
+{
+    let rig = rig(57).await;
+    let started = Instant::now();
+    tokio::join!(
+        full_lifecycle(&rig, "flow-rf", true),
+        full_lifecycle(&rig, "flow-ipmi", false),
+    );
+    eprintln!(
+        "FIGURE mock Ironic + fake agent: two machines inspect → clean → deploy → undeploy in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let deploys = rig
+        .state
+        .requests()
+        .iter()
+        .filter(|r| r.target.as_deref() == Some("active"))
+        .count();
+    assert_eq!(deploys, 2, "one deploy request per machine in the journal");
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrong_image_checksum_fails_the_direct_deploy_with_the_agents_error() {
+    let rig = rig(58).await;
+    let uuid = rig.enroll("flow-rf", false).await;
+    rig.api.provision(&uuid, "provide").await;
+    rig.api.wait_state(&uuid, "available").await;
+    rig.set_image(&uuid, &"0".repeat(64)).await;
+    rig.api.provision(&uuid, "active").await;
+    let (n, seen) = rig.api.wait_state(&uuid, "active").await;
+    assert_eq!(n["provision_state"], "deploy failed", "{seen:?} {n}");
+    let err = n["last_error"].as_str().expect("last_error");
+    assert!(
+        err.starts_with(&format!(
+            "Deploy step deploy.write_image failed on node {uuid}. "
+        )),
+        "{err}"
+    );
+    let h = rig.world.host_by_name("flow-rf").expect("host");
+    let view = h.view(rig.world.now());
+    assert!(
+        view.disks
+            .iter()
+            .all(|d| d.image.as_ref().is_none_or(|i| i.url != rig.image_url)),
+        "a rejected image never lands on a disk"
+    );
+    rig.stop().await;
+}
