@@ -6,7 +6,7 @@
 //! because its cache lags. Pools are reconciled when they change, when one of their claims
 //! changes (owner reference), and after relevant host changes (for the free-host count).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,8 +35,11 @@ pub const POOL_CONTROLLER: &str = "metal-operator-hostpool-controller";
 /// How often a pool is looked at without any change (a safety net; changes wake it).
 const POOL_RESYNC: Duration = Duration::from_secs(60);
 
-/// Attempts at a fresh random name when a generated claim name is taken.
+/// Create attempts when a generated claim name turns out to be taken on the server.
 const NAME_ATTEMPTS: usize = 4;
+
+/// Draws per attempt to find a name no listed claim has.
+const NAME_DRAWS: usize = 64;
 
 /// Why one pool reconcile failed (retried with backoff).
 #[derive(Debug, thiserror::Error)]
@@ -164,17 +167,30 @@ async fn list_claims(api: &Api<HostClaim>, pool: &HostPool) -> Result<Vec<HostCl
         })
 }
 
+/// Creates one claim of `pool` under a fresh random name that no claim in `taken` has (names a
+/// restarted controller's RNG repeats are skipped); `taken` gains the name.
 async fn create_claim(
     ctx: &PoolContext,
     api: &Api<HostClaim>,
     pool: &HostPool,
+    taken: &mut HashSet<String>,
 ) -> Result<String, PoolError> {
     let namespace = pool.namespace().unwrap_or_default();
     for _ in 0..NAME_ATTEMPTS {
         let name = match ctx.rng.lock() {
-            Ok(mut rng) => pool::claim_name(pool, &mut *rng),
+            Ok(mut rng) => {
+                let mut name = pool::claim_name(pool, &mut *rng);
+                for _ in 0..NAME_DRAWS {
+                    if !taken.contains(&name) {
+                        break;
+                    }
+                    name = pool::claim_name(pool, &mut *rng);
+                }
+                name
+            }
             Err(_) => break,
         };
+        taken.insert(name.clone());
         let claim = pool::claim_for(pool, name.clone());
         match api.create(&PostParams::default(), &claim).await {
             Ok(_) => return Ok(name),
@@ -208,8 +224,9 @@ async fn reconcile_pool(pool: &HostPool, ctx: &PoolContext) -> Result<Action, Po
     let api: Api<HostClaim> = Api::namespaced(ctx.client.clone(), &namespace);
     let mut claims = list_claims(&api, pool).await?;
     let plan = pool::plan(pool, &claims);
+    let mut taken: HashSet<String> = claims.iter().map(ResourceExt::name_any).collect();
     for _ in 0..plan.create {
-        let name = create_claim(ctx, &api, pool).await?;
+        let name = create_claim(ctx, &api, pool, &mut taken).await?;
         info!(pool = %key, claim = %name, "claim created");
     }
     for name in &plan.delete {
