@@ -511,7 +511,7 @@ pub struct Claim {
     /// Labels the host must carry (`hostSelector.matchLabels`).
     #[serde(default)]
     pub match_labels: BTreeMap<String, String>,
-    /// Image URL (default: a test image served by the scenario runner).
+    /// Image URL (default `$IMAGES/os.qcow2`, the image the runner serves).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// `poweredOn` (default true).

@@ -14,6 +14,7 @@
 //! are). Not injectable yet: Ironic, agent and control-plane faults (such scenarios are refused
 //! with the step's line; they run in engine mode).
 
+pub mod images;
 pub mod live;
 pub mod observe;
 pub mod stack;
@@ -167,7 +168,14 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         Arc::clone(&recorder),
         display_stop.clone(),
     );
-    let mut player = steps::Player::new(scenario, stack, fleet, Arc::clone(&recorder));
+    let images = match images::Images::start(scenario.seed(), stop.clone()).await {
+        Ok(i) => i,
+        Err(e) => {
+            stack.shutdown().await;
+            return Err(e);
+        }
+    };
+    let mut player = steps::Player::new(scenario, stack, fleet, Arc::clone(&recorder), images);
     for (i, step) in scenario.file.timeline.iter().enumerate() {
         let line = scenario.step_line(i);
         recorder.set_step(format!("step {} ({})", i + 1, step.keyword()));

@@ -11,6 +11,7 @@ use kube::discovery::{Scope, pinned_kind};
 use serde_json::{Value, json};
 
 use super::WireError;
+use super::images::{Images, PLACEHOLDER};
 use super::observe::{HostView, Recorder};
 use super::stack::{Stack, bmh_resource, claim_resource, pool_resource};
 use crate::fault::FaultSet;
@@ -25,9 +26,6 @@ use crate::scenario::trace::{Happening, Protocol};
 
 /// How often waits look at the observed state (and fault expiries are handled).
 const POLL: Duration = Duration::from_millis(100);
-
-/// The image used when a claim or scenario does not name one (what the end-to-end tests use).
-pub const DEFAULT_IMAGE: &str = "http://127.0.0.1/scenario/os.qcow2";
 
 /// Field manager of the runner's server-side applies.
 const MANAGER: &str = "metal-sim-run";
@@ -46,6 +44,7 @@ pub struct Player<'a> {
     pub(super) stack: Stack,
     pub(super) fleet: Fleet,
     pub(super) recorder: Arc<Recorder>,
+    images: Images,
     faults: BTreeMap<String, ActiveFault>,
 }
 
@@ -59,12 +58,14 @@ impl<'a> Player<'a> {
         stack: Stack,
         fleet: Fleet,
         recorder: Arc<Recorder>,
+        images: Images,
     ) -> Self {
         Player {
             scenario,
             stack,
             fleet,
             recorder,
+            images,
             faults: BTreeMap::new(),
         }
     }
@@ -93,7 +94,8 @@ impl<'a> Player<'a> {
     }
 
     /// Server-side applies one object (its namespace defaults to the fleet's).
-    async fn apply(&self, mut obj: Value) -> Result<(), WireError> {
+    async fn apply(&self, obj: Value) -> Result<(), WireError> {
+        let mut obj = self.images.substitute(&obj);
         let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
         let kind = obj["kind"].as_str().unwrap_or_default().to_string();
         let name = obj["metadata"]["name"]
@@ -183,7 +185,7 @@ impl<'a> Player<'a> {
                         });
                     }
                     if let Some(p) = &r.patch {
-                        json_patch::merge(&mut doc, p);
+                        json_patch::merge(&mut doc, &self.images.substitute(p));
                     }
                 }
                 _ => continue,
@@ -282,7 +284,10 @@ impl<'a> Player<'a> {
 
     async fn create_claim(&self, c: &Claim) -> Result<(), WireError> {
         let ns = c.namespace.as_deref().unwrap_or(self.ns());
-        let image = c.image.as_deref().unwrap_or(DEFAULT_IMAGE);
+        let image = c.image.as_ref().map_or_else(
+            || self.images.url(),
+            |i| i.replace(PLACEHOLDER, &self.images.base),
+        );
         let mut spec = json!({
             "hostSelector": {"matchLabels": c.match_labels},
             "image": {"url": image, "checksum": format!("{image}.sha256sum"), "checksumType": "sha256"},
@@ -432,10 +437,11 @@ impl<'a> Player<'a> {
                 }
             }
             Step::Patch(p) => {
+                let body = self.images.substitute(&p.patch);
                 let patch = match p.patch_type {
-                    PatchType::Merge => Patch::Merge(p.patch.clone()),
+                    PatchType::Merge => Patch::Merge(body),
                     PatchType::Json => Patch::Json(
-                        serde_json::from_value(p.patch.clone())
+                        serde_json::from_value(body)
                             .map_err(|e| WireError::Step(format!("json patch: {e}")))?,
                     ),
                 };
