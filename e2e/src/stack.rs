@@ -1,0 +1,835 @@
+//! One test's stack: the embedded control plane, `metal-sim serve` (fleet BMCs + mock Ironic) and the
+//! operator(s), each a real process on the test's own loopback addresses — or, with `E2E_KUBECONFIG`,
+//! an external cluster (kind) whose simulator and mock Ironic are reached at `E2E_SIM_CONTROL` and
+//! `E2E_IRONIC_URL`, where nothing is started.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use metal_operator::api::{BareMetalHost, ProvisioningState};
+use serde_json::json;
+use tokio::io::AsyncWriteExt as _;
+
+use crate::binaries::{Binaries, workspace_root};
+use crate::fleet::{FleetHost, TestFleet, manifests};
+use crate::images::{ImageRef, ImageServer};
+use crate::loopback::Subnet;
+use crate::process::Process;
+use crate::sim::{IronicApi, SimControl, http_client};
+use crate::wait::{Check, eventually, eventually_ok};
+
+/// How long a process gets to come up.
+const STARTUP: Duration = Duration::from_secs(60);
+/// How many subnets are tried when the simulator cannot bind its BMCs.
+const SERVE_ATTEMPTS: u32 = 4;
+
+/// What a test asks for.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    name: String,
+    fleet: String,
+    operators: usize,
+    leader_elect: bool,
+}
+
+impl Setup {
+    /// A stack named `name` (its namespace is `e2e-<name>`) serving `fleet` (relative to the workspace
+    /// root, e.g. `fleets/e2e-lifecycle.yaml`), with one operator.
+    pub fn new(name: &str, fleet: &str) -> Setup {
+        Setup {
+            name: name.to_owned(),
+            fleet: fleet.to_owned(),
+            operators: 1,
+            leader_elect: false,
+        }
+    }
+
+    /// Runs `n` operator replicas (embedded mode).
+    pub fn operators(mut self, n: usize) -> Setup {
+        self.operators = n;
+        self
+    }
+
+    /// Turns on leader election (a Lease in the test's namespace, short timings).
+    pub fn leader_elect(mut self) -> Setup {
+        self.leader_elect = true;
+        self
+    }
+}
+
+/// The processes of embedded mode.
+struct Local {
+    dir: Option<tempfile::TempDir>,
+    bins: Binaries,
+    subnet: Subnet,
+    ironic_url: String,
+    controlplane: Process,
+    sim: Process,
+    operators: Vec<Process>,
+    running: Vec<bool>,
+}
+
+/// A running stack. Dropping it without [`Stack::finish`] (a failed test) prints the hosts, the Events
+/// and the tail of every process log.
+pub struct Stack {
+    setup: Setup,
+    namespace: String,
+    kubeconfig: PathBuf,
+    client: kube::Client,
+    sim: SimControl,
+    ironic: IronicApi,
+    fleet: TestFleet,
+    hosts: Vec<FleetHost>,
+    local: Option<Local>,
+    image: ImageRef,
+    _images: Option<ImageServer>,
+    http: reqwest::Client,
+    finished: bool,
+}
+
+fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn require_env(var: &str) -> anyhow::Result<String> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .with_context(|| {
+            format!("{var} must be set when E2E_KUBECONFIG selects an external cluster")
+        })
+}
+
+async fn kube_client(path: &Path) -> anyhow::Result<kube::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kubeconfig =
+        Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .with_context(|| format!("loading {}", path.display()))?;
+    kube::Client::try_from(config).context("building the Kubernetes client")
+}
+
+/// Waits until `file` exists and parses, while `process` keeps running.
+async fn wait_for_file<T>(
+    process: &mut Process,
+    file: &Path,
+    parse: impl Fn(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let what = format!("{} to write {}", process.name(), file.display());
+    eventually(STARTUP, &what, || {
+        let exited = process.exited();
+        let read = std::fs::read_to_string(file).ok().map(|text| parse(&text));
+        let tail = process.tail(20);
+        let name = process.name().to_owned();
+        async move {
+            if let Some(status) = exited {
+                bail!("{name} exited ({status}) before it was ready; its log ends with:\n{tail}");
+            }
+            Ok(match read {
+                Some(Ok(v)) => Check::Done(v),
+                Some(Err(e)) => Check::Pending(format!("unreadable yet: {e:#}")),
+                None => Check::Pending("no file yet".into()),
+            })
+        }
+    })
+    .await
+}
+
+impl Stack {
+    /// Starts the stack for `setup` (embedded mode), or connects to `E2E_KUBECONFIG`'s cluster.
+    pub async fn start(setup: Setup) -> anyhow::Result<Stack> {
+        let root = workspace_root();
+        let fleet = TestFleet::load(&root, &setup.fleet)?;
+        let http = http_client()?;
+        let namespace = format!("e2e-{}", setup.name);
+        check_kubectl()?;
+        let (kubeconfig, local, sim_url, ironic_url) = match env_path("E2E_KUBECONFIG") {
+            Some(path) => (
+                path,
+                None,
+                require_env("E2E_SIM_CONTROL")?,
+                require_env("E2E_IRONIC_URL")?,
+            ),
+            None => {
+                let (local, sim_url, ironic_url) = start_local(&setup, &fleet, &root).await?;
+                let dir = local.dir.as_ref().map(|d| d.path().to_path_buf());
+                let kubeconfig = dir.unwrap_or_default().join("kubeconfig");
+                (kubeconfig, Some(local), sim_url, ironic_url)
+            }
+        };
+        let client = kube_client(&kubeconfig).await?;
+        let sim = SimControl::new(&sim_url, http.clone());
+        let served = eventually_ok(STARTUP, "the simulator's control API", || async {
+            Ok(Check::Done(sim.hosts().await?))
+        })
+        .await?;
+        let hosts = fleet.hosts(&served)?;
+        let (image, images) = if local.is_some() {
+            let server = ImageServer::start(&setup.name).await?;
+            (server.image().clone(), Some(server))
+        } else {
+            // Loopback URLs as the simulator's fake agent (in the simulator's pod) sees them.
+            let image = ImageRef {
+                url: require_env("E2E_IMAGE_URL")?,
+                checksum_url: require_env("E2E_IMAGE_CHECKSUM_URL")?,
+            };
+            (image, None)
+        };
+        let mut stack = Stack {
+            image,
+            _images: images,
+            ironic: IronicApi::new(&ironic_url, http.clone()),
+            setup,
+            namespace,
+            kubeconfig,
+            client,
+            sim,
+            fleet,
+            hosts,
+            local,
+            http,
+            finished: false,
+        };
+        stack.create_namespace().await?;
+        if stack.local.is_some() {
+            for i in 0..stack.setup.operators {
+                stack.start_operator(i).await?;
+            }
+        }
+        Ok(stack)
+    }
+
+    async fn create_namespace(&self) -> anyhow::Result<()> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        if self.local.is_none() && api.get_opt(&self.namespace).await?.is_some() {
+            // A previous run on the same cluster: start clean.
+            api.delete(&self.namespace, &DeleteParams::default())
+                .await?;
+            let ns = self.namespace.clone();
+            eventually(
+                Duration::from_secs(180),
+                &format!("namespace {ns} from an earlier run to go"),
+                || {
+                    let api = api.clone();
+                    let ns = ns.clone();
+                    async move {
+                        Ok(match api.get_opt(&ns).await? {
+                            None => Check::Done(()),
+                            Some(_) => Check::Pending("still there".into()),
+                        })
+                    }
+                },
+            )
+            .await?;
+        }
+        let ns: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": self.namespace, "labels": {"metal3.io/e2e": "true"}}
+        }))?;
+        api.create(&PostParams::default(), &ns)
+            .await
+            .with_context(|| format!("creating namespace {}", self.namespace))?;
+        Ok(())
+    }
+
+    /// True when this stack started its own processes (not an external cluster).
+    pub fn is_embedded(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// The test's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// A client of the control plane.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// The kubeconfig file (for kubectl).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The simulator's control API.
+    pub fn sim(&self) -> &SimControl {
+        &self.sim
+    }
+
+    /// The mock Ironic.
+    pub fn ironic(&self) -> &IronicApi {
+        &self.ironic
+    }
+
+    /// The fleet's hosts, in file order.
+    pub fn hosts(&self) -> &[FleetHost] {
+        &self.hosts
+    }
+
+    /// The fleet file.
+    pub fn fleet(&self) -> &TestFleet {
+        &self.fleet
+    }
+
+    /// One host of the fleet.
+    pub fn host(&self, name: &str) -> anyhow::Result<&FleetHost> {
+        self.hosts
+            .iter()
+            .find(|h| h.name == name)
+            .with_context(|| format!("no host {name} in {}", self.fleet.path.display()))
+    }
+
+    /// BareMetalHosts of the test's namespace.
+    pub fn bmhs(&self) -> Api<BareMetalHost> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Any namespaced kind in the test's namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Runs kubectl against the stack (`-n` is the caller's choice); returns stdout, fails with stderr.
+    pub async fn kubectl(&self, args: &[&str]) -> anyhow::Result<String> {
+        self.kubectl_with_input(args, None).await
+    }
+
+    /// Runs kubectl with `input` on its stdin.
+    pub async fn kubectl_with_input(
+        &self,
+        args: &[&str],
+        input: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let mut child = tokio::process::Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting kubectl")?;
+        let mut stdin = child.stdin.take().context("kubectl stdin")?;
+        if let Some(text) = input {
+            stdin.write_all(text.as_bytes()).await?;
+        }
+        drop(stdin);
+        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .with_context(|| format!("kubectl {} did not finish within 120 s", args.join(" ")))??;
+        if !out.status.success() {
+            bail!(
+                "kubectl {} failed ({}): {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Registers `hosts` as a user does: their Secrets and BareMetalHosts in one `kubectl apply`.
+    pub async fn register(&self, hosts: &[FleetHost], online: bool) -> anyhow::Result<String> {
+        self.register_with_spec(hosts, &json!({ "online": online }))
+            .await
+    }
+
+    /// Like [`Stack::register`], with `spec` fields (e.g. `externallyProvisioned`) added to each host.
+    pub async fn register_with_spec(
+        &self,
+        hosts: &[FleetHost],
+        spec: &serde_json::Value,
+    ) -> anyhow::Result<String> {
+        let yaml = manifests(&self.namespace, hosts, spec)?;
+        self.kubectl_with_input(&["apply", "-n", &self.namespace, "-f", "-"], Some(&yaml))
+            .await
+    }
+
+    /// Registers every host of the fleet (online).
+    pub async fn register_all(&self) -> anyhow::Result<String> {
+        let hosts = self.hosts.clone();
+        self.register(&hosts, true).await
+    }
+
+    /// Merge-patches a host's spec.
+    pub async fn patch_spec(&self, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
+        self.bmhs()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
+            .await
+            .with_context(|| format!("patching {name}"))?;
+        Ok(())
+    }
+
+    /// The image [`Stack::provision`] sets (in external mode from `E2E_IMAGE_URL` and
+    /// `E2E_IMAGE_CHECKSUM_URL`, which must be loopback URLs as the simulator's fake agent sees them).
+    pub fn image(&self) -> &ImageRef {
+        &self.image
+    }
+
+    /// Sets the test's image (provisioning starts on an available host).
+    pub async fn provision(&self, name: &str) -> anyhow::Result<()> {
+        let image = self.image.clone();
+        self.patch_spec(
+            name,
+            json!({"online": true, "image": {
+                "url": image.url,
+                "checksum": image.checksum_url,
+                "checksumType": "sha256"
+            }}),
+        )
+        .await
+    }
+
+    /// Removes the image (deprovisioning starts).
+    pub async fn deprovision(&self, name: &str) -> anyhow::Result<()> {
+        self.patch_spec(name, json!({"image": null})).await
+    }
+
+    /// Waits until `name` reaches `state`; returns the host as then seen.
+    pub async fn wait_for_state(
+        &self,
+        name: &str,
+        state: ProvisioningState,
+        timeout: Duration,
+    ) -> anyhow::Result<BareMetalHost> {
+        let api = self.bmhs();
+        let what = format!("{name} to reach state {state:?}");
+        eventually(timeout, &what, || {
+            let api = api.clone();
+            async move {
+                let host = api.get_opt(name).await?;
+                Ok(match host {
+                    None => Check::Pending("no such host".into()),
+                    Some(h) => match h.status.as_ref() {
+                        Some(s) if s.provisioning.state == state => Check::Done(h),
+                        Some(s) => Check::Pending(format!(
+                            "state {:?}, operationalStatus {:?}, error {:?}",
+                            s.provisioning.state, s.operational_status, s.error_message
+                        )),
+                        None => Check::Pending("no status yet".into()),
+                    },
+                })
+            }
+        })
+        .await
+    }
+
+    /// Waits until every host of `names` reaches `state`.
+    pub async fn wait_all(
+        &self,
+        names: &[String],
+        state: ProvisioningState,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        // The hosts move in parallel, so waiting one after the other costs no extra time.
+        let start = std::time::Instant::now();
+        for name in names {
+            let left = timeout
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_secs(1));
+            self.wait_for_state(name, state, left).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until `name`'s machine reports `power` to the simulator's control API.
+    pub async fn wait_for_machine_power(
+        &self,
+        name: &str,
+        power: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<crate::sim::Machine> {
+        let what = format!("machine {name} to be powered {power}");
+        eventually(timeout, &what, || async {
+            let m = self.sim.host(name).await?.machine;
+            Ok(if m.power == power {
+                Check::Done(m)
+            } else {
+                Check::Pending(format!("power {}", m.power))
+            })
+        })
+        .await
+    }
+
+    /// Number of operator replicas set up.
+    pub fn operator_count(&self) -> usize {
+        self.setup.operators
+    }
+
+    /// The identity operator `index` writes into the Lease and its Events' `reportingInstance`.
+    pub fn operator_identity(&self, index: usize) -> String {
+        format!("e2e-operator-{index}")
+    }
+
+    fn local_mut(&mut self) -> anyhow::Result<&mut Local> {
+        self.local
+            .as_mut()
+            .context("operator processes are only controlled in embedded mode (no E2E_KUBECONFIG)")
+    }
+
+    /// Starts (or restarts) operator `index` and waits until it reports ready.
+    pub async fn start_operator(&mut self, index: usize) -> anyhow::Result<()> {
+        let namespace = self.namespace.clone();
+        let identity = self.operator_identity(index);
+        let leader_elect = self.setup.leader_elect;
+        let kubeconfig = self.kubeconfig.clone();
+        let http = self.http.clone();
+        let local = self.local_mut()?;
+        let metrics = local.subnet.operator_metrics(index).to_string();
+        let health = local.subnet.operator_health(index);
+        let mut args: Vec<String> = [
+            "run",
+            "--ironic-endpoint",
+            &local.ironic_url,
+            "--deploy-kernel-url",
+            "http://127.0.0.1/e2e/ipa.kernel",
+            "--deploy-ramdisk-url",
+            "http://127.0.0.1/e2e/ipa.initramfs",
+            "--deploy-iso-url",
+            "http://127.0.0.1/e2e/ipa.iso",
+            "--metrics-addr",
+            &metrics,
+            "--health-addr",
+            &health.to_string(),
+            "--seed",
+            &index.to_string(),
+            "--lease-identity",
+            &identity,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if leader_elect {
+            args.extend(
+                [
+                    "--leader-elect",
+                    "--lease-namespace",
+                    &namespace,
+                    "--lease-duration-seconds",
+                    "6",
+                    "--lease-renew-deadline-seconds",
+                    "4",
+                    "--lease-retry-period-seconds",
+                    "1",
+                ]
+                .iter()
+                .map(|s| s.to_string()),
+            );
+        }
+        let log_dir = local
+            .dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default();
+        let process = Process::spawn(
+            &format!("operator-{index}"),
+            &local.bins.operator,
+            &args,
+            &[("KUBECONFIG", kubeconfig.as_os_str())],
+            &log_dir,
+        )?;
+        if local.operators.len() <= index {
+            local.operators.push(process);
+            local.running.push(true);
+        } else {
+            local.operators[index] = process;
+            local.running[index] = true;
+        }
+        let url = format!("http://{health}/readyz");
+        let process = &mut local.operators[index];
+        eventually(STARTUP, &format!("operator-{index} to be ready"), || {
+            let exited = process.exited();
+            let tail = process.tail(20);
+            let http = http.clone();
+            let url = url.clone();
+            async move {
+                if let Some(status) = exited {
+                    bail!("operator-{index} exited ({status}); its log ends with:\n{tail}");
+                }
+                Ok(match http.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => Check::Done(()),
+                    Ok(r) => Check::Pending(format!("readyz {}", r.status())),
+                    Err(e) => Check::Pending(format!("readyz: {e}")),
+                })
+            }
+        })
+        .await
+    }
+
+    /// Kills operator `index` with SIGKILL (no shutdown path runs).
+    pub async fn kill_operator(&mut self, index: usize) -> anyhow::Result<()> {
+        let local = self.local_mut()?;
+        let process = local
+            .operators
+            .get_mut(index)
+            .with_context(|| format!("no operator {index}"))?;
+        process.kill().await?;
+        local.running[index] = false;
+        Ok(())
+    }
+
+    /// The Prometheus text of operator `index`.
+    pub async fn operator_metrics(&self, index: usize) -> anyhow::Result<String> {
+        let local = self
+            .local
+            .as_ref()
+            .context("operator metrics are only read in embedded mode")?;
+        let url = format!("http://{}/metrics", local.subnet.operator_metrics(index));
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        Ok(response.error_for_status()?.text().await?)
+    }
+
+    /// The whole log of operator `index`.
+    pub fn operator_log(&self, index: usize) -> anyhow::Result<String> {
+        let local = self
+            .local
+            .as_ref()
+            .context("operator logs are only read in embedded mode")?;
+        Ok(local
+            .operators
+            .get(index)
+            .with_context(|| format!("no operator {index}"))?
+            .log_text())
+    }
+
+    /// The test passed: stop everything without the failure dump.
+    pub async fn finish(mut self) {
+        self.finished = true;
+        if self.local.is_none() {
+            let api: Api<Namespace> = Api::all(self.client.clone());
+            let _ = api.delete(&self.namespace, &DeleteParams::default()).await;
+        }
+    }
+
+    fn dump(&mut self) {
+        let ns = self.namespace.clone();
+        eprintln!(
+            "\n===== e2e failure dump: stack {} (namespace {ns}) =====",
+            self.setup.name
+        );
+        let kubectl = |args: &[&str]| {
+            let out = std::process::Command::new("kubectl")
+                .args(args)
+                .args(["--request-timeout=10s", "-n", &ns])
+                .env("KUBECONFIG", &self.kubeconfig)
+                .output();
+            match out {
+                Ok(o) => format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
+                Err(e) => format!("kubectl: {e}"),
+            }
+        };
+        eprintln!(
+            "--- kubectl get bmh -o wide\n{}",
+            kubectl(&["get", "bmh", "-o", "wide"])
+        );
+        eprintln!(
+            "--- host status\n{}",
+            kubectl(&[
+                "get",
+                "bmh",
+                "-o",
+                "custom-columns=NAME:.metadata.name,STATE:.status.provisioning.state,POWERED:.status.poweredOn,\
+                 OPSTATUS:.status.operationalStatus,ERROR:.status.errorType,MESSAGE:.status.errorMessage,\
+                 FINALIZERS:.metadata.finalizers,DELETING:.metadata.deletionTimestamp",
+            ])
+        );
+        eprintln!("--- kubectl get events\n{}", kubectl(&["get", "events"]));
+        eprintln!(
+            "--- machines (simulator control API)\n{}",
+            machines_summary(self.sim.base())
+        );
+        if let Some(local) = self.local.as_mut() {
+            let mut processes: Vec<&Process> = vec![&local.controlplane, &local.sim];
+            processes.extend(local.operators.iter());
+            for p in processes {
+                eprintln!("--- tail of {} log\n{}", p.name(), p.tail(40));
+            }
+            if let Some(dir) = local.dir.take() {
+                eprintln!("--- full logs kept in {}", dir.keep().display());
+            }
+        }
+        eprintln!("===== end of dump =====\n");
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if !self.finished || std::thread::panicking() {
+            self.dump();
+        }
+    }
+}
+
+/// `GET /hosts` over a plain blocking socket (Drop cannot await), one line per machine.
+fn machines_summary(base: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let Some(authority) = base.strip_prefix("http://") else {
+        return format!("(cannot read {base})");
+    };
+    let result = (|| -> std::io::Result<String> {
+        let addr: std::net::SocketAddr = authority
+            .parse()
+            .map_err(|e| std::io::Error::other(format!("{authority}: {e}")))?;
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            stream,
+            "GET /hosts HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        Ok(String::from_utf8_lossy(&raw).into_owned())
+    })();
+    let text = match result {
+        Ok(t) => t,
+        Err(e) => return format!("(control API unreachable: {e})"),
+    };
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    match serde_json::from_str::<Vec<crate::sim::HostTruth>>(body) {
+        Ok(hosts) => hosts
+            .iter()
+            .map(|h| {
+                format!(
+                    "{:<24} power {:<12} boots {} last boot {}",
+                    h.name,
+                    h.machine.power,
+                    h.machine.boots(),
+                    h.machine
+                        .last_boot
+                        .as_ref()
+                        .map_or("-".to_owned(), |b| b.outcome.to_string())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(e) => format!("(unexpected /hosts answer: {e})"),
+    }
+}
+
+fn check_kubectl() -> anyhow::Result<()> {
+    let ok = std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        bail!(
+            "kubectl is not installed (the end-to-end suite drives the cluster with it as a user does)"
+        );
+    }
+    Ok(())
+}
+
+async fn start_local(
+    setup: &Setup,
+    fleet: &TestFleet,
+    root: &Path,
+) -> anyhow::Result<(Local, String, String)> {
+    let bins = Binaries::locate()?;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("metal-e2e-{}-", setup.name))
+        .tempdir()
+        .context("creating the stack's directory")?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    let crds = root.join("kind/crds/metal3.io.yaml");
+    let mut controlplane = Process::spawn(
+        "controlplane",
+        &bins.sim,
+        [
+            OsStr::new("controlplane"),
+            OsStr::new("--listen"),
+            OsStr::new("127.0.0.1:0"),
+            OsStr::new("--kubeconfig"),
+            kubeconfig.as_os_str(),
+            OsStr::new("--crds"),
+            crds.as_os_str(),
+            OsStr::new("--seed"),
+            OsStr::new("1"),
+        ],
+        &[],
+        dir.path(),
+    )?;
+    wait_for_file(&mut controlplane, &kubeconfig, |text| {
+        Kubeconfig::from_yaml(text)
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
+    })
+    .await?;
+
+    let endpoints = dir.path().join("endpoints.json");
+    let needs = fleet.needs(setup.operators)?;
+    let mut last_error = None;
+    for attempt in 0..SERVE_ATTEMPTS {
+        let subnet = Subnet::reserve(&setup.name, needs, attempt)?;
+        let base = subnet.bmc_base().to_string();
+        let mut sim = Process::spawn(
+            "sim",
+            &bins.sim,
+            [
+                OsStr::new("serve"),
+                OsStr::new("--fleet"),
+                fleet.path.as_os_str(),
+                OsStr::new("--bind-base"),
+                OsStr::new(&base),
+                OsStr::new("--control"),
+                OsStr::new("127.0.0.1:0"),
+                OsStr::new("--ironic"),
+                OsStr::new("127.0.0.1:0"),
+                OsStr::new("--endpoints"),
+                endpoints.as_os_str(),
+            ],
+            &[],
+            dir.path(),
+        )?;
+        match wait_for_file(&mut sim, &endpoints, |text| {
+            let v: serde_json::Value = serde_json::from_str(text)?;
+            let control = v["control"].as_str().context("no control URL")?.to_owned();
+            let ironic = v["ironic"].as_str().context("no ironic URL")?.to_owned();
+            Ok((control, ironic))
+        })
+        .await
+        {
+            Ok((control, ironic)) => {
+                let local = Local {
+                    dir: Some(dir),
+                    bins,
+                    subnet,
+                    ironic_url: ironic.clone(),
+                    controlplane,
+                    sim,
+                    operators: Vec::new(),
+                    running: Vec::new(),
+                };
+                return Ok((local, control, ironic));
+            }
+            // Someone took an address between the probe and the bind: draw another subnet.
+            Err(e) if format!("{e:#}").contains("cannot bind") => last_error = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("the simulator did not start")))
+}

@@ -1,0 +1,170 @@
+//! The provisioning lifecycle end to end: provision → provisioned → deprovision → available →
+//! provision again on the same host (reuse), and deleting a provisioned host (the finalizer path).
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use metal_e2e::{Check, Setup, Stack, eventually};
+use metal_operator::api::ProvisioningState;
+
+const STEP: Duration = Duration::from_secs(180);
+
+/// The machine booted our image from its disk (ground truth from the simulator).
+async fn assert_runs_the_image(stack: &Stack, name: &str) -> anyhow::Result<()> {
+    let machine = stack.wait_for_machine_power(name, "On", STEP).await?;
+    let image = stack.image().url.as_str();
+    let outcome = machine
+        .last_boot
+        .as_ref()
+        .map(|b| b.outcome.clone())
+        .unwrap_or_default();
+    anyhow::ensure!(
+        outcome["kind"] == "Disk" && outcome["image"] == image,
+        "{name} should run {image} from its disk; its last boot was {outcome}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_is_provisioned_deprovisioned_and_provisioned_again() -> anyhow::Result<()> {
+    let stack = Stack::start(Setup::new("lifecycle", "fleets/e2e-lifecycle.yaml")).await?;
+    let name = "life-rf-0";
+    stack.register_all().await?;
+    stack
+        .wait_for_state(name, ProvisioningState::Available, STEP)
+        .await?;
+
+    stack.provision(name).await?;
+    let host = stack
+        .wait_for_state(name, ProvisioningState::Provisioned, STEP)
+        .await?;
+    let status = host.status.expect("status");
+    assert_eq!(
+        status.provisioning.image.map(|i| i.url).as_deref(),
+        Some(stack.image().url.as_str())
+    );
+    assert!(status.powered_on, "a provisioned online host is powered on");
+    assert_runs_the_image(&stack, name).await?;
+
+    stack.deprovision(name).await?;
+    let host = stack
+        .wait_for_state(name, ProvisioningState::Available, STEP)
+        .await?;
+    let status = host.status.expect("status");
+    assert!(
+        status.provisioning.image.is_none(),
+        "{:?}",
+        status.provisioning
+    );
+    assert!(
+        status
+            .operation_history
+            .and_then(|h| h.deprovision)
+            .is_some_and(|m| m.end.is_some()),
+        "deprovisioning is recorded as finished"
+    );
+
+    stack.provision(name).await?;
+    stack
+        .wait_for_state(name, ProvisioningState::Provisioned, STEP)
+        .await?;
+    assert_runs_the_image(&stack, name).await?;
+
+    // Ironic saw exactly what a user's story implies: deploy, clean up, deploy again, on one node.
+    let requests = stack.ironic().requests().await?;
+    let deploys: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.is_provision_target("active"))
+        .map(|r| r.path.as_str())
+        .collect();
+    let undeploys = requests
+        .iter()
+        .filter(|r| r.is_provision_target("deleted"))
+        .count();
+    assert_eq!(deploys.len(), 2, "deploy requests: {deploys:?}");
+    assert_eq!(
+        deploys[0], deploys[1],
+        "the second deploy reuses the same Ironic node"
+    );
+    assert_eq!(undeploys, 1, "one deprovisioning");
+    stack.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_provisioned_host_deprovisions_it_and_then_it_is_gone() -> anyhow::Result<()> {
+    let stack = Stack::start(Setup::new("deletion", "fleets/e2e-deletion.yaml")).await?;
+    let name = "del-ipmi-0";
+    stack.register_all().await?;
+    stack
+        .wait_for_state(name, ProvisioningState::Available, STEP)
+        .await?;
+    stack.provision(name).await?;
+    stack
+        .wait_for_state(name, ProvisioningState::Provisioned, STEP)
+        .await?;
+
+    let ns = stack.namespace().to_owned();
+    stack
+        .kubectl(&["delete", "bmh", name, "-n", &ns, "--wait=false"])
+        .await?;
+    // The finalizer holds the object while the operator works.
+    let held = stack.bmhs().get_opt(name).await?;
+    if let Some(h) = &held {
+        assert!(h.metadata.deletion_timestamp.is_some());
+        assert!(
+            h.metadata
+                .finalizers
+                .as_ref()
+                .is_some_and(|f| f.iter().any(|f| f == "baremetalhost.metal3.io")),
+            "{:?}",
+            h.metadata.finalizers
+        );
+    }
+    let api = stack.bmhs();
+    eventually(STEP, &format!("{name} to be gone"), || {
+        let api = api.clone();
+        async move {
+            Ok(match api.get_opt(name).await? {
+                None => Check::Done(()),
+                Some(h) => Check::Pending(format!(
+                    "state {:?}",
+                    h.status.map(|s| s.provisioning.state)
+                )),
+            })
+        }
+    })
+    .await?;
+
+    // Ironic was asked to deprovision the node, then to forget it — in that order.
+    let requests = stack.ironic().requests().await?;
+    let undeploy = requests
+        .iter()
+        .position(|r| r.is_provision_target("deleted"));
+    let forget = requests.iter().rposition(|r| {
+        r.method == "DELETE" && r.path.starts_with("/v1/nodes/") && r.path.matches('/').count() == 3
+    });
+    match (undeploy, forget) {
+        (Some(u), Some(f)) => assert!(u < f, "deprovisioning came after the node was deleted"),
+        other => {
+            panic!("expected a deprovision then a node delete in Ironic's journal, got {other:?}")
+        }
+    }
+    // The machine is left powered off, and the user's BMC Secret is not deleted with the host.
+    stack.wait_for_machine_power(name, "Off", STEP).await?;
+    let secret = stack
+        .api::<Secret>()
+        .get(&format!("{name}-bmc-secret"))
+        .await?;
+    assert!(
+        secret
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .iter()
+            .all(|f| !f.starts_with("baremetalhost.metal3.io")),
+        "the host's finalizer is removed from its Secret"
+    );
+    stack.finish().await;
+    Ok(())
+}
