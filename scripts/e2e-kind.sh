@@ -2,7 +2,7 @@
 # kind mode of `make e2e` (called by scripts/e2e.sh when `docker info` and `kind` work; also usable
 # on its own). It
 #   1. creates the kind cluster from kind/kind-config.yaml (or reuses one of the same name),
-#   2. builds the two images (docker/*.Dockerfile) and loads them into the node with `kind load`,
+#   2. builds the two images (docker/Dockerfile, one target each) and loads them into the node with `kind load`,
 #   3. applies kind/e2e (kind/ with the simulator serving fleets/e2e-kind.yaml) and waits for the
 #      Deployments to be available,
 #   4. port-forwards the simulator's control API and the mock Ironic Services to local ports and runs
@@ -62,8 +62,8 @@ kind get kubeconfig --name "$cluster" >"$work/kubeconfig"
 export KUBECONFIG="$work/kubeconfig"
 
 step "images: $operator_image, $sim_image"
-docker build -f docker/operator.Dockerfile -t "$operator_image" .
-docker build -f docker/metal-sim.Dockerfile -t "$sim_image" .
+docker build -f docker/Dockerfile --target metal-operator -t "$operator_image" .
+docker build -f docker/Dockerfile --target metal-sim -t "$sim_image" .
 kind load docker-image --name "$cluster" "$operator_image" "$sim_image"
 
 step "apply kind/e2e (CRDs, RBAC, operator, simulator)"
@@ -75,24 +75,28 @@ kubectl -n "$namespace" rollout restart deployment/metal-sim deployment/metal-op
 kubectl -n "$namespace" rollout status deployment/metal-sim --timeout="$wait_for"
 kubectl -n "$namespace" rollout status deployment/metal-operator --timeout="$wait_for"
 
-# Forwards a Service port to a free local port; prints the local port.
-forward() { # forward SERVICE PORT NAME
-  local log="$work/forward-$3.log"
-  kubectl -n "$namespace" port-forward "service/$1" ":$2" >"$log" 2>&1 &
+# Forwards a Service port to a free local port (in this shell, so cleanup can stop it).
+start_forward() { # start_forward SERVICE PORT NAME
+  kubectl -n "$namespace" port-forward "service/$1" ":$2" >"$work/forward-$3.log" 2>&1 &
   forwards+=($!)
+}
+# The local port a forward chose (bounded wait for kubectl to say it).
+forwarded_port() { # forwarded_port NAME
+  local log="$work/forward-$1.log" port
   for _ in $(seq 1 100); do
-    local port
     port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log" | head -n1)
     if [ -n "$port" ]; then echo "$port"; return 0; fi
     sleep 0.1
   done
-  echo "e2e-kind: port-forward to $1:$2 did not start:" >&2
+  echo "e2e-kind: port-forward $1 did not start:" >&2
   cat "$log" >&2
   return 1
 }
 step "port-forward the simulator's control API and the mock Ironic"
-control_port=$(forward metal-sim 9100 control)
-ironic_port=$(forward metal-sim-ironic 6385 ironic)
+start_forward metal-sim 9100 control
+start_forward metal-sim-ironic 6385 ironic
+control_port=$(forwarded_port control)
+ironic_port=$(forwarded_port ironic)
 
 export E2E_KUBECONFIG="$KUBECONFIG"
 export E2E_SIM_CONTROL="http://127.0.0.1:$control_port"

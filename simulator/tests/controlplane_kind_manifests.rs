@@ -259,7 +259,7 @@ fn assert_simulator_wiring(objects: &[Value]) -> String {
     assert_eq!(file["layout"]["mode"], "single-address", "{relative}");
     assert_eq!(file["layout"]["base"], "127.0.0.1", "{relative}");
     assert!(
-        read("docker/metal-sim.Dockerfile").contains("COPY fleets/ /etc/metal-sim/fleets/"),
+        read("docker/Dockerfile").contains("COPY fleets/ /etc/metal-sim/fleets/"),
         "the image does not carry fleets/"
     );
     relative.to_string()
@@ -366,15 +366,28 @@ fn assert_images(objects: &[Value]) {
                 script.contains(image),
                 "scripts/e2e-kind.sh does not build {image}"
             );
-            let dockerfile = match image.split(':').next().unwrap() {
-                "localhost/metal-operator" => "docker/operator.Dockerfile",
-                "localhost/metal-sim" => "docker/metal-sim.Dockerfile",
-                other => panic!("unexpected image {other}"),
-            };
-            let text = read(dockerfile);
+            // The image's stage of docker/Dockerfile runs as the pod's user.
+            let stage = image
+                .split(':')
+                .next()
+                .and_then(|i| i.strip_prefix("localhost/"))
+                .unwrap_or_else(|| panic!("unexpected image {image}"));
             assert!(
-                text.lines().any(|l| l == format!("USER {uid}:{uid}")),
-                "{dockerfile} does not run as {uid}"
+                script.contains(&format!("--target {stage} -t")),
+                "scripts/e2e-kind.sh does not build the {stage} stage"
+            );
+            let dockerfile = read("docker/Dockerfile");
+            let body = dockerfile
+                .split("\nFROM ")
+                .find(|s| {
+                    s.lines()
+                        .next()
+                        .is_some_and(|l| l.ends_with(&format!(" AS {stage}")))
+                })
+                .unwrap_or_else(|| panic!("docker/Dockerfile has no stage {stage}"));
+            assert!(
+                body.lines().any(|l| l == format!("USER {uid}:{uid}")),
+                "stage {stage} does not run as {uid}"
             );
         }
     }

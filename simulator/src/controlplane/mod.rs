@@ -1,6 +1,10 @@
 //! Embedded Kubernetes-compatible control plane: a test double of the Kubernetes REST API (never
 //! a production target) serving discovery, CRDs with structural schemas, the built-in kinds our
 //! operator and manifests use, list/watch, patches and Table output over HTTPS on loopback.
+//! Built-in objects are decoded strictly through their k8s-openapi types (unknown fields are
+//! dropped and reported under `fieldValidation`, wrongly typed values refused) plus a few shape
+//! rules; custom objects are pruned, defaulted and validated by their structural schema. With
+//! `--snapshot` the store survives restarts (objects and the resourceVersion counter).
 //!
 //! Deliberate simplifications: strategic merge patches are applied as JSON merge patches (lists
 //! are replaced, `$` directives dropped); server-side apply merges the applied configuration
