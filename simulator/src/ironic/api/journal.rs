@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::VecDeque;
 
 /// How many requests the journal keeps (the oldest are dropped first).
-pub const JOURNAL_CAPACITY: usize = 4096;
+pub const JOURNAL_CAPACITY: usize = 65_536;
 
 /// Largest provision body read to find its `target` (a configdrive can be large; bigger bodies are refused
 /// by the route's own limit anyway).
@@ -126,7 +126,7 @@ pub(crate) async fn show(State(s): State<AppState>) -> Response {
 mod tests {
     use super::*;
 
-    fn entry(i: u16) -> Entry {
+    fn entry(i: usize) -> Entry {
         Entry {
             time: DateTime::<Utc>::UNIX_EPOCH,
             method: "GET".into(),
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn the_journal_keeps_only_the_newest_entries() {
         let mut j = Journal::default();
-        for i in 0..(JOURNAL_CAPACITY as u16 + 3) {
+        for i in 0..(JOURNAL_CAPACITY + 3) {
             j.record(entry(i));
         }
         assert_eq!(j.entries().count(), JOURNAL_CAPACITY);
