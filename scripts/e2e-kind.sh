@@ -7,7 +7,8 @@
 #      Deployments to be available,
 #   4. port-forwards the simulator's control API and the mock Ironic Services to local ports and runs
 #      the e2e suite (package metal-e2e) against the cluster: E2E_KUBECONFIG, E2E_SIM_CONTROL,
-#      E2E_IRONIC_URL. Extra arguments go to `cargo nextest run` / `cargo test` (a filter).
+#      E2E_IRONIC_URL, and E2E_IMAGE_URL / E2E_IMAGE_CHECKSUM_URL (served inside the simulator's pod).
+#      Extra arguments go to `cargo nextest run` / `cargo test` (a filter).
 # On failure it prints the pods, the BareMetalHosts and the tail of each Deployment's log.
 #
 # Settings (environment): KIND_CLUSTER_NAME (default metal3), E2E_KEEP_CLUSTER=1 keeps the cluster
@@ -101,7 +102,11 @@ ironic_port=$(forwarded_port ironic)
 export E2E_KUBECONFIG="$KUBECONFIG"
 export E2E_SIM_CONTROL="http://127.0.0.1:$control_port"
 export E2E_IRONIC_URL="http://127.0.0.1:$ironic_port"
+# The image as the fake agent sees it: the metal-sim pod's `images` container, on its loopback.
+export E2E_IMAGE_URL="http://127.0.0.1:8088/os.img"
+export E2E_IMAGE_CHECKSUM_URL="http://127.0.0.1:8088/os.img.sha256sum"
 echo "E2E_KUBECONFIG=$E2E_KUBECONFIG E2E_SIM_CONTROL=$E2E_SIM_CONTROL E2E_IRONIC_URL=$E2E_IRONIC_URL"
+echo "E2E_IMAGE_URL=$E2E_IMAGE_URL E2E_IMAGE_CHECKSUM_URL=$E2E_IMAGE_CHECKSUM_URL"
 
 step "e2e suite against kind"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -250,6 +250,32 @@ fn assert_simulator_wiring(objects: &[Value]) -> String {
         );
         assert_eq!(cmd[2], format!("TCP:{listen}"));
     }
+    // The image server sits on the pod's loopback (the fake agent fetches nothing else), serves
+    // what the Dockerfile writes, and is where scripts/e2e-kind.sh tells the suite to look.
+    let images = container(deploy, "images");
+    let cmd: Vec<&str> = images["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(cmd[..3], ["python3", "-m", "http.server"]);
+    let port = cmd[3];
+    assert_eq!(
+        cmd[4..],
+        ["--bind", "127.0.0.1", "--directory", "/srv/images"]
+    );
+    let dockerfile = read("docker/Dockerfile");
+    assert!(
+        dockerfile.contains("> /srv/images/os.img") && dockerfile.contains("> os.img.sha256sum")
+    );
+    let script = read("scripts/e2e-kind.sh");
+    for file in ["os.img", "os.img.sha256sum"] {
+        assert!(
+            script.contains(&format!("=\"http://127.0.0.1:{port}/{file}\"")),
+            "scripts/e2e-kind.sh does not point the suite at {file} on port {port}"
+        );
+    }
     let fleet = arg_after(sim, "--fleet");
     let relative = fleet
         .strip_prefix("/etc/metal-sim/")
@@ -464,11 +490,8 @@ async fn the_e2e_overlay_only_swaps_the_simulators_fleet() {
         }
     }
     assert_eq!(differing, ["Deployment metal-sim"]);
-    let sim = container(find(&e2e, "Deployment", "metal-sim"), "metal-sim");
-    assert_eq!(
-        arg_after(sim, "--fleet"),
-        "/etc/metal-sim/fleets/e2e-kind.yaml"
-    );
+    // The suite's fleet exists, is in the image, and is laid out for the pod's loopback.
+    assert_eq!(assert_simulator_wiring(&e2e), "fleets/e2e-kind.yaml");
     c.running.shutdown().await.unwrap();
 }
 
