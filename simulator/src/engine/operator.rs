@@ -1,0 +1,368 @@
+//! One reconcile of one host, as the operator's controller does it, with in-process views
+//! instead of the API server and Ironic over HTTP.
+//!
+//! The order follows `controller::reconcile`: read the BMC Secret (labelling it), observe the
+//! node, read config-data Secrets while provisioning, count provisioning slots, decide, carry
+//! out the effect (up to four decide → effect rounds), then write finalizer, annotations and
+//! status, emit Events and requeue.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::SecretReference;
+use serde_json::Value;
+
+use metal_operator::api::annotations::{
+    ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE, HOST_FINALIZER, PAUSED,
+};
+use metal_operator::api::{BareMetalHost, ProvisioningState};
+use metal_operator::controller::secrets::credentials_view;
+use metal_operator::provisioner::{Action, Observation, Outcome, PowerChange, ProvisionerError};
+use metal_operator::statemachine::{
+    self, ActionFailure, CapacityView, ConfigData, CredentialsView, Decision, Effect,
+    HardwareFetch, Input, SlotChange, holds_provisioning_slot,
+};
+
+use super::simulation::Engine;
+use super::trace::TraceEntry;
+
+/// Upper bound on decide → effect → decide rounds within one reconcile (as the controller).
+const MAX_ROUNDS: usize = 4;
+
+impl Engine {
+    /// The BMC Secret as the controller reads it; an unlabelled Secret gets the BMC label (the
+    /// returned key names it, so its watch event can be delivered once the reconcile is done).
+    fn read_credentials(&mut self, host: &BareMetalHost) -> (CredentialsView, Option<String>) {
+        let namespace = host.metadata.namespace.clone().unwrap_or_default();
+        let credentials_name = host.spec.bmc.credentials_name.as_str();
+        if credentials_name.is_empty() {
+            return (CredentialsView::NotRequested, None);
+        }
+        let name = match credentials_name.split_once('/') {
+            Some((ns, name)) if ns != namespace => {
+                let view = CredentialsView::SecretInOtherNamespace {
+                    name: name.to_owned(),
+                    namespace: ns.to_owned(),
+                };
+                return (view, None);
+            }
+            Some((_, name)) => name.to_owned(),
+            None => credentials_name.to_owned(),
+        };
+        let key = format!("{namespace}/{name}");
+        let Some(secret) = self.secrets.get(&key) else {
+            return (credentials_view(&name, None), None);
+        };
+        let labelled = secret
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(ENVIRONMENT_LABEL))
+            .map(String::as_str)
+            == Some(ENVIRONMENT_LABEL_VALUE);
+        // The view is of the Secret as read, before the label patch bumps its version.
+        let view = credentials_view(&name, Some(secret));
+        if labelled {
+            return (view, None);
+        }
+        self.resource_version += 1;
+        let version = self.resource_version.to_string();
+        if let Some(s) = self.secrets.get_mut(&key) {
+            s.metadata
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .insert(ENVIRONMENT_LABEL.into(), ENVIRONMENT_LABEL_VALUE.into());
+            s.metadata.resource_version = Some(version);
+        }
+        (view, Some(key))
+    }
+
+    fn read_config_secret(
+        &self,
+        namespace: &str,
+        reference: Option<&SecretReference>,
+        key: &str,
+    ) -> Result<Option<String>, String> {
+        let Some(reference) = reference else {
+            return Ok(None);
+        };
+        let Some(name) = reference.name.as_deref().filter(|n| !n.is_empty()) else {
+            return Ok(None);
+        };
+        let ns = reference
+            .namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(namespace);
+        if ns != namespace {
+            return Err(format!(
+                "secret {ns}/{name} is in another namespace than the host"
+            ));
+        }
+        let secret = self
+            .secrets
+            .get(&format!("{ns}/{name}"))
+            .ok_or_else(|| format!("secret {ns}/{name} not found"))?;
+        let text = |k: &str| {
+            secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(k))
+                .and_then(|b| String::from_utf8(b.0.clone()).ok())
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        text(key)
+            .or_else(|| text("value"))
+            .map(Some)
+            .ok_or_else(|| format!("secret {ns}/{name} has no {key:?} key"))
+    }
+
+    fn read_config_data(&self, host: &BareMetalHost) -> Result<ConfigData, String> {
+        let ns = host.metadata.namespace.clone().unwrap_or_default();
+        Ok(ConfigData {
+            user_data: self.read_config_secret(&ns, host.spec.user_data.as_ref(), "userData")?,
+            network_data: self.read_config_secret(
+                &ns,
+                host.spec.network_data.as_ref(),
+                "networkData",
+            )?,
+            meta_data: self.read_config_secret(&ns, host.spec.meta_data.as_ref(), "metaData")?,
+        })
+    }
+
+    /// The capacity view: slots held by hosts whose status says so, plus reservations.
+    fn capacity(&mut self, idx: usize, host: &BareMetalHost) -> CapacityView {
+        if !holds_provisioning_slot(host) {
+            self.slots.reserve(idx, false);
+        }
+        CapacityView {
+            in_use: u32::try_from(self.slots.in_use()).unwrap_or(u32::MAX),
+            limit: self.settings.provisioning_limit,
+            holds_slot: self.slots.holds(idx),
+        }
+    }
+
+    fn apply_slot(&mut self, idx: usize, change: SlotChange) {
+        match change {
+            SlotChange::Keep => {}
+            SlotChange::Take => self.slots.reserve(idx, true),
+            SlotChange::Release => self.slots.reserve(idx, false),
+        }
+    }
+
+    /// One reconcile of object `idx`.
+    pub(super) fn reconcile(&mut self, idx: usize) {
+        // The object is taken out while the operator looks at it (no copy) and put back
+        // before the decision is written.
+        let Some(host) = self.objects[idx].object.take() else {
+            return;
+        };
+        let key = self.objects[idx].key.clone();
+        let now = self.now;
+        let wall = self.wall(now);
+
+        let (credentials, labelled) = self.read_credentials(&host);
+        let host_ref = statemachine::host_ref(&host);
+        let paused = host
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(PAUSED));
+        let has_finalizer = host
+            .metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|x| x == HOST_FINALIZER));
+        let observation = if !paused && has_finalizer {
+            self.ironic.observe(&host_ref, now)
+        } else {
+            Observation::NotRegistered
+        };
+        let state = host
+            .status
+            .as_ref()
+            .map(|s| s.provisioning.state)
+            .unwrap_or_default();
+        let config_data = if state == ProvisioningState::Provisioning {
+            self.read_config_data(&host)
+        } else {
+            Ok(ConfigData::default())
+        };
+        let capacity = self.capacity(idx, &host);
+        let op_settings = self.settings.operator.clone();
+        let mut input = Input {
+            host: &host,
+            credentials,
+            observation: &observation,
+            now: wall,
+            capacity,
+            hardware: HardwareFetch::NotFetched,
+            config_data,
+            action_failure: None,
+            settings: &op_settings,
+        };
+        let mut rng = self.objects[idx].rng.clone();
+        let mut decision = statemachine::decide(&input, &mut rng);
+        self.apply_slot(idx, decision.slot);
+        let mut accepted_node = None;
+        for _ in 0..MAX_ROUNDS {
+            match &decision.effect {
+                Effect::FetchHardwareDetails if input.hardware == HardwareFetch::NotFetched => {
+                    input.hardware = match self.ironic.hardware_details(&host_ref, now) {
+                        Ok(Value::Null) => HardwareFetch::Missing,
+                        Ok(details) => HardwareFetch::Found(details),
+                        Err(e) => HardwareFetch::Unavailable(e.to_string()),
+                    };
+                }
+                Effect::Provisioner(action) if input.action_failure.is_none() => {
+                    let node = self.ironic.locate(&host_ref);
+                    let before = node.and_then(|n| self.node_state(n));
+                    let result = self.ironic.act(&host_ref, action, now, wall);
+                    let (status, outcome) = match &result {
+                        Ok(Outcome::Accepted { .. }) => (Some(202), "accepted".to_owned()),
+                        Ok(Outcome::Busy) => (Some(409), "busy".to_owned()),
+                        Err(e @ ProvisionerError::Rejected { status, .. }) => {
+                            (Some(*status), format!("error: {e}"))
+                        }
+                        Err(e) => (None, format!("error: {e}")),
+                    };
+                    let detail = match action {
+                        Action::Power(p) => Some(power_target(*p).to_owned()),
+                        _ => None,
+                    };
+                    self.record(
+                        &key,
+                        TraceEntry::Provisioner {
+                            action: action.name().to_owned(),
+                            detail,
+                            status,
+                            outcome,
+                        },
+                    );
+                    if let Some(node) = node.or_else(|| self.ironic.locate(&host_ref)) {
+                        self.note_node_change(node, before);
+                        self.schedule_node(node, true);
+                    }
+                    match result {
+                        Ok(Outcome::Accepted { node_id }) => {
+                            accepted_node = node_id;
+                            break;
+                        }
+                        Ok(Outcome::Busy) => {
+                            self.objects[idx].rng = rng;
+                            self.objects[idx].object = Some(host);
+                            let at = now + op_settings.short_delay;
+                            self.schedule_reconcile(idx, at);
+                            if let Some(key) = labelled {
+                                self.secret_changed(&key);
+                            }
+                            return;
+                        }
+                        Err(e) => {
+                            input.action_failure = Some(ActionFailure {
+                                action: action.name(),
+                                message: e.to_string(),
+                                transient: e.is_transient(),
+                            });
+                        }
+                    }
+                }
+                _ => break,
+            }
+            decision = statemachine::decide(&input, &mut rng);
+            self.apply_slot(idx, decision.slot);
+        }
+        self.objects[idx].rng = rng;
+
+        if let (Effect::Provisioner(Action::Register(_)), Some(id)) =
+            (&decision.effect, accepted_node)
+            && decision.status.provisioning.id.is_empty()
+        {
+            decision.status.provisioning.id = id;
+            decision.status_changed = true;
+        }
+        if let Effect::WriteHardwareData(hardware) = &decision.effect {
+            self.objects[idx].hardware_data = Some(hardware.clone());
+        }
+        self.objects[idx].object = Some(host);
+        self.write(idx, &key, &decision);
+        if let Some(key) = labelled {
+            self.secret_changed(&key);
+        }
+    }
+
+    /// Writes the decision as the controller does and requeues.
+    fn write(&mut self, idx: usize, key: &str, decision: &Decision) {
+        self.count_state(idx, false);
+        let applied = match self.objects[idx].object.as_mut() {
+            Some(obj) => statemachine::apply(obj, decision),
+            None => return,
+        };
+        if applied.changed() {
+            self.resource_version += 1;
+            let version = self.resource_version.to_string();
+            if let Some(obj) = self.objects[idx].object.as_mut() {
+                obj.metadata.resource_version = Some(version);
+            }
+        }
+        let (holds, gone) = match self.objects[idx].object.as_ref() {
+            Some(obj) => (
+                holds_provisioning_slot(obj),
+                obj.metadata.deletion_timestamp.is_some()
+                    && obj
+                        .metadata
+                        .finalizers
+                        .as_ref()
+                        .is_none_or(|f| f.is_empty()),
+            ),
+            None => (false, true),
+        };
+        self.count_state(idx, true);
+        self.slots.by_status(idx, holds);
+        for ev in &decision.events {
+            self.record(
+                key,
+                TraceEntry::Event {
+                    event_type: ev.kind.as_str().to_owned(),
+                    reason: ev.reason.to_owned(),
+                    message: ev.message.clone(),
+                },
+            );
+        }
+        if let Some((from, to)) = decision.transition {
+            self.record(
+                key,
+                TraceEntry::Transition {
+                    from: from.as_str().to_owned(),
+                    to: to.as_str().to_owned(),
+                    cause: decision.cause.clone(),
+                },
+            );
+        }
+        if gone {
+            self.remove_object(idx);
+            return;
+        }
+        if !applied.changed() {
+            self.note_object(idx);
+        }
+        if let Some(after) = decision.requeue_after {
+            let at = self.now + after;
+            self.schedule_reconcile(idx, at);
+        }
+        if applied.changed() {
+            self.watch_event(idx);
+        }
+    }
+}
+
+/// Ironic's power target for a power change.
+fn power_target(p: PowerChange) -> &'static str {
+    match p {
+        PowerChange::On => "power on",
+        PowerChange::Off => "power off",
+        PowerChange::SoftOff => "soft power off",
+        PowerChange::Reboot => "rebooting",
+        PowerChange::SoftReboot => "soft rebooting",
+    }
+}

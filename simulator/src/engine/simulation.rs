@@ -1,0 +1,1168 @@
+//! The engine: every core of a run, one event queue in virtual time, and the in-process
+//! adapters between them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+use uuid::Uuid;
+
+use metal_operator::api::BareMetalHost;
+use metal_operator::bmc::DeployImages;
+use metal_operator::statemachine;
+
+use super::agent::{AgentFaults, AgentSettings, EngineImages, RunningAgent};
+use super::bmc::{Approach, BmcDirectory, HostBmc, Route, operate};
+use super::ironic::{InProcessIronic, IronicFaults};
+use super::queue::EventQueue;
+use super::slots::SlotBook;
+use super::trace::{TraceEntry, TraceLevel, TraceRecord};
+use crate::fault::FaultSet;
+use crate::fleet::Fleet;
+use crate::ironic::conductor::{
+    BmcOp, Call, CallResult, DriverCall, Settings as ConductorSettings, Timings,
+};
+use crate::machine::{
+    BootOutcome, HostSpec, Machine, MachineEvent, PowerState, SimTime, derive_rng,
+};
+
+/// Knobs of an engine run.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// The state machine's settings (poll intervals, retry limits).
+    pub operator: statemachine::Settings,
+    /// `PROVISIONING_LIMIT`.
+    pub provisioning_limit: u32,
+    /// Time from an object write to the reconcile its watch event triggers.
+    pub watch_latency: Duration,
+    /// The conductor's phase durations and cleaning default.
+    pub conductor: ConductorSettings,
+    /// How the in-process agents behave.
+    pub agent: AgentSettings,
+    /// What the agents download.
+    pub images: EngineImages,
+    /// The operator's deploy kernel and ramdisk (written into every node's `driver_info`).
+    pub deploy_images: DeployImages,
+    /// What the trace records.
+    pub trace: TraceLevel,
+    /// Upper bound on events handled by one `advance_*` call (a run that would loop forever
+    /// stops with [`EngineError::EventBudget`]).
+    pub max_events: u64,
+    /// The wall-clock instant virtual time zero stands for (what the operator sees as `now`).
+    pub epoch: DateTime<Utc>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            operator: statemachine::Settings::default(),
+            provisioning_limit: statemachine::DEFAULT_PROVISIONING_LIMIT,
+            watch_latency: Duration::from_millis(50),
+            conductor: ConductorSettings::with(engine_timings(), false),
+            agent: AgentSettings::default(),
+            images: EngineImages::default(),
+            deploy_images: DeployImages {
+                kernel_url: Some("http://127.0.0.1:6180/images/ironic-python-agent.kernel".into()),
+                ramdisk_url: Some(
+                    "http://127.0.0.1:6180/images/ironic-python-agent.initramfs".into(),
+                ),
+                iso_url: None,
+            },
+            trace: TraceLevel::Full,
+            max_events: 50_000_000,
+            epoch: Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Phase durations of a real deployment (virtual time costs nothing, so they are realistic).
+pub fn engine_timings() -> Timings {
+    Timings {
+        verify: TimeDelta::seconds(2),
+        provide: TimeDelta::seconds(5),
+        deploy: TimeDelta::seconds(120),
+        undeploy: TimeDelta::seconds(20),
+        inspect: TimeDelta::seconds(90),
+        clean: TimeDelta::seconds(60),
+        adopt: TimeDelta::seconds(2),
+        power: TimeDelta::seconds(1),
+        power_sync: TimeDelta::seconds(60),
+        callback_timeout: TimeDelta::minutes(30),
+    }
+}
+
+/// Why an engine call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The deadline passed before the condition held.
+    #[error("condition not reached by {deadline} (virtual time)")]
+    Deadline {
+        /// The deadline.
+        deadline: SimTime,
+    },
+    /// More events than `max_events` in one call: something loops.
+    #[error("more than {limit} events before {at} (virtual time): the run does not settle")]
+    EventBudget {
+        /// The limit.
+        limit: u64,
+        /// When it was hit.
+        at: SimTime,
+    },
+    /// No BareMetalHost with this name.
+    #[error("no BareMetalHost {0}")]
+    NoSuchHost(String),
+    /// No fleet host (machine) with this name.
+    #[error("no fleet host {0}")]
+    NoSuchMachine(String),
+    /// An object that cannot be used (bad YAML/JSON shape, missing name).
+    #[error("invalid object: {0}")]
+    InvalidObject(String),
+    /// Fleet manifests could not be built.
+    #[error("fleet manifests: {0}")]
+    Manifests(String),
+}
+
+/// One BareMetalHost as the engine's API server holds it, with the operator's per-host state.
+#[derive(Debug)]
+pub(super) struct HostObject {
+    pub(super) key: String,
+    pub(super) object: Option<BareMetalHost>,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) pending: Option<SimTime>,
+    pub(super) hardware_data: Option<Value>,
+    pub(super) last_status: Option<TraceEntry>,
+    pub(super) last_facts: Option<TraceEntry>,
+}
+
+/// One fleet machine with its BMC's faults.
+#[derive(Debug)]
+pub(super) struct MachineSlot {
+    pub(super) spec: HostSpec,
+    pub(super) machine: Machine,
+    pub(super) faults: FaultSet,
+    pub(super) fault_rng: ChaCha8Rng,
+    pub(super) due: Option<SimTime>,
+    pub(super) agent: Option<RunningAgent>,
+    pub(super) agent_faults: AgentFaults,
+    pub(super) agents_started: u64,
+}
+
+#[derive(Debug)]
+pub(super) enum Event {
+    Reconcile(usize),
+    ConductorStep(Uuid),
+    BmcArrive {
+        node: Uuid,
+        call: u64,
+        op: BmcOp,
+        route: Route,
+    },
+    CallDone {
+        node: Uuid,
+        call: u64,
+        op: BmcOp,
+        host: Option<usize>,
+        outcome: Result<CallResult, String>,
+    },
+    MachineTick(usize),
+    AgentWake {
+        host: usize,
+        boot: u64,
+    },
+    OperatorUp,
+}
+
+/// A discrete-event run of the operator, the mock Ironic's conductor and the machines.
+pub struct Engine {
+    pub(super) settings: EngineSettings,
+    pub(super) seed: u64,
+    pub(super) now: SimTime,
+    pub(super) queue: EventQueue<Event>,
+    pub(super) machines: Vec<MachineSlot>,
+    pub(super) machine_by_name: BTreeMap<String, usize>,
+    pub(super) bmcs: BmcDirectory,
+    pub(super) ironic: InProcessIronic,
+    pub(super) node_due: BTreeMap<Uuid, SimTime>,
+    pub(super) objects: Vec<HostObject>,
+    pub(super) object_by_key: BTreeMap<String, usize>,
+    pub(super) secrets: BTreeMap<String, Secret>,
+    pub(super) secret_users: BTreeMap<String, BTreeSet<usize>>,
+    pub(super) slots: SlotBook,
+    pub(super) state_counts: BTreeMap<&'static str, usize>,
+    pub(super) resource_version: u64,
+    pub(super) operator_up: bool,
+    pub(super) operator_epoch: u64,
+    pub(super) trace: Vec<TraceRecord>,
+    pub(super) events_handled: u64,
+    pub(super) uid_rng: ChaCha8Rng,
+}
+
+/// A summary row of one BareMetalHost (the columns of `kubectl get bmh`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HostRow {
+    /// `namespace/name`.
+    pub key: String,
+    /// Operational status.
+    pub status: String,
+    /// Provisioning state.
+    pub state: String,
+    /// `spec.online`.
+    pub online: bool,
+    /// `status.poweredOn`.
+    pub powered_on: bool,
+    /// Error type, empty when none.
+    pub error: String,
+    /// True once the object is gone from the API.
+    pub deleted: bool,
+}
+
+impl Engine {
+    /// An engine over `fleet`'s machines (all powered off, no BareMetalHost yet). Every random
+    /// stream is derived from `seed`; the fleet file's own seed only shaped the hardware.
+    pub fn new(fleet: &Fleet, seed: u64, settings: EngineSettings) -> Engine {
+        let timing = fleet.timing();
+        let specs = fleet.hosts();
+        let machines: Vec<MachineSlot> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| MachineSlot {
+                machine: Machine::new(&spec.profile, timing, derive_rng(seed, "machine", i as u64)),
+                faults: spec.faults.clone(),
+                fault_rng: derive_rng(seed, "fault", i as u64),
+                spec: spec.clone(),
+                due: None,
+                agent: None,
+                agent_faults: AgentFaults::default(),
+                agents_started: 0,
+            })
+            .collect();
+        let machine_by_name = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        let ironic = InProcessIronic::new(
+            settings.conductor,
+            settings.deploy_images.clone(),
+            derive_rng(seed, "ironic", 0),
+            derive_rng(seed, "ironic-fault", 0),
+        );
+        Engine {
+            bmcs: BmcDirectory::new(specs),
+            settings,
+            seed,
+            now: SimTime::ZERO,
+            queue: EventQueue::default(),
+            machines,
+            machine_by_name,
+            ironic,
+            node_due: BTreeMap::new(),
+            objects: Vec::new(),
+            object_by_key: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            secret_users: BTreeMap::new(),
+            slots: SlotBook::default(),
+            state_counts: BTreeMap::new(),
+            resource_version: 0,
+            operator_up: true,
+            operator_epoch: 0,
+            trace: Vec::new(),
+            events_handled: 0,
+            uid_rng: derive_rng(seed, "uid", 0),
+        }
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The wall-clock instant the operator and conductor see at virtual time `t`.
+    pub fn wall(&self, t: SimTime) -> DateTime<Utc> {
+        let nanos = i64::try_from(t.as_nanos()).unwrap_or(i64::MAX);
+        self.settings.epoch + TimeDelta::nanoseconds(nanos)
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Events handled so far.
+    pub fn events_handled(&self) -> u64 {
+        self.events_handled
+    }
+
+    /// Ironic API requests made so far (by the operator's provisioner view).
+    pub fn ironic_requests(&self) -> u64 {
+        self.ironic.requests
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> &[TraceRecord] {
+        &self.trace
+    }
+
+    /// Takes the trace recorded so far, leaving it empty.
+    pub fn take_trace(&mut self) -> Vec<TraceRecord> {
+        std::mem::take(&mut self.trace)
+    }
+
+    pub(super) fn record(&mut self, host: &str, entry: TraceEntry) {
+        if entry.level() <= self.settings.trace {
+            self.trace.push(TraceRecord {
+                t: self.now,
+                host: host.to_owned(),
+                entry,
+            });
+        }
+    }
+
+    fn command(&mut self, host: &str, what: String) {
+        self.record(host, TraceEntry::Command { what });
+    }
+
+    /// How many live BareMetalHosts are in each provisioning state (`""` for a new host).
+    pub fn state_counts(&self) -> &BTreeMap<&'static str, usize> {
+        &self.state_counts
+    }
+
+    /// The number of live hosts in `state`.
+    pub fn count_in(&self, state: &str) -> usize {
+        self.state_counts.get(state).copied().unwrap_or(0)
+    }
+
+    /// Live BareMetalHosts.
+    pub fn host_count(&self) -> usize {
+        self.state_counts.values().sum()
+    }
+
+    /// A BareMetalHost as the API server holds it (`namespace/name`).
+    pub fn host(&self, key: &str) -> Option<&BareMetalHost> {
+        self.object_by_key
+            .get(key)
+            .and_then(|&i| self.objects[i].object.as_ref())
+    }
+
+    /// The HardwareData the operator wrote for a host.
+    pub fn hardware_data(&self, key: &str) -> Option<&Value> {
+        self.object_by_key
+            .get(key)
+            .and_then(|&i| self.objects[i].hardware_data.as_ref())
+    }
+
+    /// One row per BareMetalHost ever created, in creation order.
+    pub fn rows(&self) -> Vec<HostRow> {
+        self.objects
+            .iter()
+            .map(|o| {
+                let status = o.object.as_ref().and_then(|h| h.status.as_ref());
+                HostRow {
+                    key: o.key.clone(),
+                    status: status
+                        .map(|s| s.operational_status.as_str().to_owned())
+                        .unwrap_or_default(),
+                    state: status
+                        .map(|s| s.provisioning.state.as_str().to_owned())
+                        .unwrap_or_default(),
+                    online: o.object.as_ref().is_some_and(|h| h.spec.online),
+                    powered_on: status.is_some_and(|s| s.powered_on),
+                    error: status
+                        .and_then(|s| s.error_type)
+                        .map(|e| e.as_str().to_owned())
+                        .unwrap_or_default(),
+                    deleted: o.object.is_none(),
+                }
+            })
+            .collect()
+    }
+
+    /// The machine of fleet host `name`.
+    pub fn machine(&self, name: &str) -> Option<&Machine> {
+        self.machine_by_name
+            .get(name)
+            .map(|&i| &self.machines[i].machine)
+    }
+
+    // ----- commands (what a scenario does to the world) -----
+
+    /// Creates a Secret and a BareMetalHost per fleet host, as `kubectl apply` of the fleet
+    /// manifests would (`metal-sim`'s `fleet::manifests`).
+    pub fn register_fleet(&mut self, fleet: &Fleet) -> Result<(), EngineError> {
+        let text =
+            crate::fleet::manifests(fleet).map_err(|e| EngineError::Manifests(e.to_string()))?;
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value = <Value as serde::Deserialize>::deserialize(doc)
+                .map_err(|e| EngineError::Manifests(e.to_string()))?;
+            self.apply_object(value)?;
+        }
+        Ok(())
+    }
+
+    /// Creates or updates a `Secret` or `BareMetalHost` given as JSON (a parsed manifest).
+    pub fn apply_object(&mut self, value: Value) -> Result<(), EngineError> {
+        match value.get("kind").and_then(Value::as_str) {
+            Some("Secret") => {
+                let secret: Secret = serde_json::from_value(value)
+                    .map_err(|e| EngineError::InvalidObject(e.to_string()))?;
+                self.apply_secret(secret)
+            }
+            Some("BareMetalHost") => {
+                let host: BareMetalHost = serde_json::from_value(value)
+                    .map_err(|e| EngineError::InvalidObject(e.to_string()))?;
+                self.apply_host(host)
+            }
+            other => Err(EngineError::InvalidObject(format!(
+                "kind {other:?} is not served in engine mode (Secret and BareMetalHost are)"
+            ))),
+        }
+    }
+
+    fn next_version(&mut self) -> String {
+        self.resource_version += 1;
+        self.resource_version.to_string()
+    }
+
+    /// Creates or replaces a Secret; hosts using a labelled BMC Secret are reconciled.
+    pub fn apply_secret(&mut self, mut secret: Secret) -> Result<(), EngineError> {
+        let name = secret
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| EngineError::InvalidObject("Secret without a name".into()))?;
+        let ns = secret
+            .metadata
+            .namespace
+            .get_or_insert_with(|| "default".into())
+            .clone();
+        let key = format!("{ns}/{name}");
+        if let Some(old) = self.secrets.get(&key) {
+            // Labels the operator added survive a re-apply only if the new manifest has them;
+            // as with kubectl apply, the object is replaced by what is given.
+            secret.metadata.uid = old.metadata.uid.clone();
+        }
+        secret.metadata.resource_version = Some(self.next_version());
+        if let Some(d) = secret.string_data.take() {
+            let data = secret.data.get_or_insert_with(BTreeMap::new);
+            for (k, v) in d {
+                data.insert(k, k8s_openapi::ByteString(v.into_bytes()));
+            }
+        }
+        self.secrets.insert(key.clone(), secret);
+        self.command(&key, "apply Secret".into());
+        self.secret_changed(&key);
+        Ok(())
+    }
+
+    /// Reconciles the hosts whose BMC Secret is `key`, when the Secret carries the BMC label
+    /// (the operator only watches labelled Secrets).
+    pub(super) fn secret_changed(&mut self, key: &str) {
+        let labelled = self.secrets.get(key).is_some_and(|s| {
+            s.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(metal_operator::api::annotations::ENVIRONMENT_LABEL))
+                .map(String::as_str)
+                == Some(metal_operator::api::annotations::ENVIRONMENT_LABEL_VALUE)
+        });
+        if !labelled {
+            return;
+        }
+        let users: Vec<usize> = self
+            .secret_users
+            .get(key)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        for idx in users {
+            self.watch_event(idx);
+        }
+    }
+
+    fn secret_key_of(host: &BareMetalHost) -> Option<String> {
+        let ns = host.metadata.namespace.clone().unwrap_or_default();
+        let name = host.spec.bmc.credentials_name.as_str();
+        if name.is_empty() {
+            return None;
+        }
+        Some(match name.split_once('/') {
+            Some((n, s)) => format!("{n}/{s}"),
+            None => format!("{ns}/{name}"),
+        })
+    }
+
+    /// Creates a BareMetalHost, or replaces the labels, annotations and spec of an existing one
+    /// (status, finalizers and deletion stay, as with `kubectl apply`).
+    pub fn apply_host(&mut self, mut host: BareMetalHost) -> Result<(), EngineError> {
+        let name = host
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| EngineError::InvalidObject("BareMetalHost without a name".into()))?;
+        let ns = host
+            .metadata
+            .namespace
+            .get_or_insert_with(|| "default".into())
+            .clone();
+        let key = format!("{ns}/{name}");
+        let version = self.next_version();
+        let idx = match self.object_by_key.get(&key).copied() {
+            Some(idx) if self.objects[idx].object.is_some() => {
+                let old_secret = self.objects[idx]
+                    .object
+                    .as_ref()
+                    .and_then(Self::secret_key_of);
+                if let Some(existing) = self.objects[idx].object.as_mut() {
+                    existing.metadata.labels = host.metadata.labels.take();
+                    existing.metadata.annotations = host.metadata.annotations.take();
+                    existing.spec = host.spec;
+                    existing.metadata.resource_version = Some(version);
+                }
+                self.reindex_secret(idx, old_secret);
+                self.command(&key, "apply BareMetalHost (update)".into());
+                idx
+            }
+            _ => {
+                let bytes: [u8; 16] = self.uid_rng.random();
+                host.metadata.uid = Some(
+                    uuid::Builder::from_random_bytes(bytes)
+                        .into_uuid()
+                        .to_string(),
+                );
+                host.metadata.resource_version = Some(version);
+                host.metadata.creation_timestamp = Some(self.k8s_time());
+                host.metadata.deletion_timestamp = None;
+                host.metadata.finalizers = None;
+                host.status = None;
+                let idx = self.objects.len();
+                let rng = derive_rng(self.seed, "operator", idx as u64);
+                self.objects.push(HostObject {
+                    key: key.clone(),
+                    object: Some(host),
+                    rng,
+                    pending: None,
+                    hardware_data: None,
+                    last_status: None,
+                    last_facts: None,
+                });
+                self.object_by_key.insert(key.clone(), idx);
+                self.count_state(idx, true);
+                self.reindex_secret(idx, None);
+                self.command(&key, "apply BareMetalHost (create)".into());
+                idx
+            }
+        };
+        self.watch_event(idx);
+        Ok(())
+    }
+
+    fn reindex_secret(&mut self, idx: usize, old: Option<String>) {
+        if let Some(old) = old
+            && let Some(set) = self.secret_users.get_mut(&old)
+        {
+            set.remove(&idx);
+        }
+        if let Some(new) = self.objects[idx]
+            .object
+            .as_ref()
+            .and_then(Self::secret_key_of)
+        {
+            self.secret_users.entry(new).or_default().insert(idx);
+        }
+    }
+
+    pub(super) fn k8s_time(&self) -> Time {
+        let wall = self.wall(self.now);
+        let ts = k8s_openapi::jiff::Timestamp::from_second(wall.timestamp())
+            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        Time(ts)
+    }
+
+    /// Applies a JSON merge patch to a host's metadata and spec (`kubectl patch --type merge`).
+    pub fn patch_host(&mut self, key: &str, patch: &Value) -> Result<(), EngineError> {
+        let idx = self.live_index(key)?;
+        let Some(obj) = self.objects[idx].object.as_ref() else {
+            return Err(EngineError::NoSuchHost(key.to_owned()));
+        };
+        let mut doc =
+            serde_json::to_value(obj).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
+        let mut limited = serde_json::Map::new();
+        for part in ["metadata", "spec"] {
+            if let Some(p) = patch.get(part) {
+                limited.insert(part.into(), p.clone());
+            }
+        }
+        json_patch::merge(&mut doc, &Value::Object(limited));
+        let mut patched: BareMetalHost =
+            serde_json::from_value(doc).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
+        let old_secret = Self::secret_key_of(obj);
+        patched.status = obj.status.clone();
+        patched.metadata.resource_version = Some(self.next_version());
+        self.objects[idx].object = Some(patched);
+        self.reindex_secret(idx, old_secret);
+        self.command(key, format!("patch {patch}"));
+        self.watch_event(idx);
+        Ok(())
+    }
+
+    /// Changes a host with a closure (for programmatic scenarios and the benchmark).
+    pub fn edit_host(
+        &mut self,
+        key: &str,
+        what: &str,
+        edit: impl FnOnce(&mut BareMetalHost),
+    ) -> Result<(), EngineError> {
+        let idx = self.live_index(key)?;
+        let old_secret = self.objects[idx]
+            .object
+            .as_ref()
+            .and_then(Self::secret_key_of);
+        let version = self.next_version();
+        if let Some(obj) = self.objects[idx].object.as_mut() {
+            edit(obj);
+            obj.metadata.resource_version = Some(version);
+        }
+        self.reindex_secret(idx, old_secret);
+        self.command(key, what.to_owned());
+        self.watch_event(idx);
+        Ok(())
+    }
+
+    /// Deletes a host: with finalizers it gets a deletionTimestamp, without it is gone.
+    pub fn delete_host(&mut self, key: &str) -> Result<(), EngineError> {
+        let idx = self.live_index(key)?;
+        let now = self.k8s_time();
+        let version = self.next_version();
+        let has_finalizers = self.objects[idx].object.as_ref().is_some_and(|o| {
+            o.metadata
+                .finalizers
+                .as_ref()
+                .is_some_and(|f| !f.is_empty())
+        });
+        self.command(key, "delete BareMetalHost".into());
+        if has_finalizers {
+            if let Some(obj) = self.objects[idx].object.as_mut()
+                && obj.metadata.deletion_timestamp.is_none()
+            {
+                obj.metadata.deletion_timestamp = Some(now);
+                obj.metadata.resource_version = Some(version);
+            }
+            self.watch_event(idx);
+        } else {
+            self.remove_object(idx);
+        }
+        Ok(())
+    }
+
+    pub(super) fn remove_object(&mut self, idx: usize) {
+        let old_secret = self.objects[idx]
+            .object
+            .as_ref()
+            .and_then(Self::secret_key_of);
+        self.count_state(idx, false);
+        self.slots.by_status(idx, false);
+        self.slots.reserve(idx, false);
+        self.objects[idx].object = None;
+        self.objects[idx].pending = None;
+        if let Some(old) = old_secret
+            && let Some(set) = self.secret_users.get_mut(&old)
+        {
+            set.remove(&idx);
+        }
+        let key = self.objects[idx].key.clone();
+        self.record(&key, TraceEntry::Deleted);
+    }
+
+    fn live_index(&self, key: &str) -> Result<usize, EngineError> {
+        self.object_by_key
+            .get(key)
+            .copied()
+            .filter(|&i| self.objects[i].object.is_some())
+            .ok_or_else(|| EngineError::NoSuchHost(key.to_owned()))
+    }
+
+    /// Adds (`add`) or removes the object's state from the per-state counts.
+    pub(super) fn count_state(&mut self, idx: usize, add: bool) {
+        let Some(obj) = self.objects[idx].object.as_ref() else {
+            return;
+        };
+        let state = obj
+            .status
+            .as_ref()
+            .map(|s| s.provisioning.state)
+            .unwrap_or_default()
+            .as_str();
+        let entry = self.state_counts.entry(state).or_insert(0);
+        if add {
+            *entry += 1;
+        } else {
+            *entry = entry.saturating_sub(1);
+            if *entry == 0 {
+                self.state_counts.remove(state);
+            }
+        }
+    }
+
+    /// Replaces the BMC faults of fleet host `name`.
+    pub fn set_bmc_faults(&mut self, name: &str, faults: FaultSet) -> Result<(), EngineError> {
+        let i = *self
+            .machine_by_name
+            .get(name)
+            .ok_or_else(|| EngineError::NoSuchMachine(name.to_owned()))?;
+        let release = faults.power_stick_rate == 0.0;
+        self.command(
+            name,
+            format!(
+                "set BMC faults {}",
+                serde_json::to_string(&faults).unwrap_or_default()
+            ),
+        );
+        let now = self.now;
+        let slot = &mut self.machines[i];
+        slot.faults = faults;
+        if release {
+            slot.machine.tick(now);
+            slot.machine.set_stuck(false);
+        }
+        self.after_machine(i);
+        Ok(())
+    }
+
+    /// Replaces the Ironic API faults.
+    pub fn set_ironic_faults(&mut self, faults: IronicFaults) {
+        self.command(
+            "ironic",
+            format!(
+                "set Ironic faults {}",
+                serde_json::to_string(&faults).unwrap_or_default()
+            ),
+        );
+        self.ironic.set_faults(faults);
+    }
+
+    /// Stops the operator for `down_for` (its in-memory state — slot reservations, RNG
+    /// streams, the work queue — is lost) and starts it again, which lists every host.
+    pub fn restart_operator(&mut self, down_for: Duration) {
+        self.command("operator", format!("restart (down for {down_for:?})"));
+        self.operator_up = false;
+        self.operator_epoch += 1;
+        self.slots.clear_reservations();
+        for (idx, o) in self.objects.iter_mut().enumerate() {
+            o.pending = None;
+            o.rng = derive_rng(self.seed ^ self.operator_epoch, "operator", idx as u64);
+        }
+        self.queue.push(self.now + down_for, Event::OperatorUp);
+    }
+
+    // ----- the loop -----
+
+    /// Handles events until `done(self)` holds (checked before each event) or virtual time
+    /// would pass `deadline`. Returns the time the condition held.
+    pub fn advance_until(
+        &mut self,
+        mut done: impl FnMut(&Engine) -> bool,
+        deadline: SimTime,
+    ) -> Result<SimTime, EngineError> {
+        let mut handled = 0u64;
+        loop {
+            if done(self) {
+                return Ok(self.now);
+            }
+            match self.queue.peek_time() {
+                Some(t) if t <= deadline => {
+                    if handled >= self.settings.max_events {
+                        return Err(EngineError::EventBudget {
+                            limit: self.settings.max_events,
+                            at: self.now,
+                        });
+                    }
+                    handled += 1;
+                    self.step_one();
+                }
+                _ => {
+                    self.now = self.now.max(deadline);
+                    return if done(self) {
+                        Ok(self.now)
+                    } else {
+                        Err(EngineError::Deadline { deadline })
+                    };
+                }
+            }
+        }
+    }
+
+    /// Handles every event due by `t` and leaves the clock at `t`.
+    pub fn advance_to(&mut self, t: SimTime) -> Result<(), EngineError> {
+        match self.advance_until(|_| false, t) {
+            Err(EngineError::Deadline { .. }) | Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Handles every event due in the next `d`.
+    pub fn advance_by(&mut self, d: Duration) -> Result<(), EngineError> {
+        self.advance_to(self.now + d)
+    }
+
+    fn step_one(&mut self) {
+        let Some((t, event)) = self.queue.pop() else {
+            return;
+        };
+        self.now = self.now.max(t);
+        self.events_handled += 1;
+        match event {
+            Event::Reconcile(idx) => {
+                if self.objects[idx].pending == Some(t) {
+                    self.objects[idx].pending = None;
+                    if self.operator_up {
+                        self.reconcile(idx);
+                    }
+                }
+            }
+            Event::OperatorUp => {
+                self.operator_up = true;
+                self.command("operator", "started".into());
+                for idx in 0..self.objects.len() {
+                    if self.objects[idx].object.is_some() {
+                        self.schedule_reconcile(idx, self.now);
+                    }
+                }
+            }
+            Event::ConductorStep(node) => {
+                if self.node_due.get(&node) == Some(&t) {
+                    self.node_due.remove(&node);
+                    self.step_node(node);
+                }
+            }
+            Event::BmcArrive {
+                node,
+                call,
+                op,
+                route,
+            } => self.bmc_arrive(node, call, op, &route),
+            Event::CallDone {
+                node,
+                call,
+                op,
+                host,
+                outcome,
+            } => self.call_done(node, call, op, host, outcome),
+            Event::AgentWake { host, boot } => self.agent_wake(host, boot),
+            Event::MachineTick(i) => {
+                if self.machines[i].due == Some(t) {
+                    self.machines[i].due = None;
+                    let now = self.now;
+                    self.machines[i].machine.tick(now);
+                    self.after_machine(i);
+                }
+            }
+        }
+    }
+
+    pub(super) fn schedule_reconcile(&mut self, idx: usize, at: SimTime) {
+        let o = &mut self.objects[idx];
+        if o.object.is_none() {
+            return;
+        }
+        if o.pending.is_none_or(|p| at < p) {
+            o.pending = Some(at);
+            self.queue.push(at, Event::Reconcile(idx));
+        }
+    }
+
+    /// Records the host's status and spec facts when they changed since last recorded.
+    pub(super) fn note_object(&mut self, idx: usize) {
+        let Some(obj) = self.objects[idx].object.as_ref() else {
+            return;
+        };
+        let annotations = obj.metadata.annotations.as_ref();
+        let has = |k: &str| annotations.is_some_and(|a| a.contains_key(k));
+        let inspection_disabled = annotations
+            .and_then(|a| a.get(metal_operator::api::annotations::INSPECT))
+            .is_some_and(|v| v == metal_operator::api::annotations::INSPECT_DISABLED)
+            || serde_json::to_value(&obj.spec.inspection_mode)
+                .ok()
+                .and_then(|v| v.as_str().map(|s| s == "disabled"))
+                .unwrap_or(false);
+        let facts = TraceEntry::Facts {
+            online: obj.spec.online,
+            detached: has(metal_operator::api::annotations::DETACHED),
+            inspection_disabled,
+            externally_provisioned: obj.spec.externally_provisioned,
+            consumer: obj.spec.consumer_ref.as_ref().and_then(|c| c.name.clone()),
+        };
+        let status = obj.status.as_ref().map(|st| TraceEntry::Status {
+            operational_status: st.operational_status.as_str().to_owned(),
+            error_type: st.error_type.map(|e| e.as_str().to_owned()),
+            error_count: st.error_count,
+            powered_on: st.powered_on,
+        });
+        let key = self.objects[idx].key.clone();
+        if self.objects[idx].last_facts.as_ref() != Some(&facts) {
+            self.objects[idx].last_facts = Some(facts.clone());
+            self.record(&key, facts);
+        }
+        if let Some(status) = status
+            && self.objects[idx].last_status.as_ref() != Some(&status)
+        {
+            self.objects[idx].last_status = Some(status.clone());
+            self.record(&key, status);
+        }
+    }
+
+    /// A change to the object reaches the operator's watch.
+    pub(super) fn watch_event(&mut self, idx: usize) {
+        self.note_object(idx);
+        let at = self.now + self.settings.watch_latency;
+        self.schedule_reconcile(idx, at);
+    }
+
+    // ----- Ironic conductor -----
+
+    /// Schedules the node's next conductor step (its next due job, or the next power sync).
+    pub(super) fn schedule_node(&mut self, node: Uuid, at_least_now: bool) {
+        let Some(conductor) = self.ironic.conductor_mut(node) else {
+            self.node_due.remove(&node);
+            return;
+        };
+        let sync = TimeDelta::to_std(&self.settings.conductor.timings.power_sync)
+            .unwrap_or(Duration::from_secs(60));
+        let mut at = self.now + sync;
+        if let Some(due) = conductor.next_due() {
+            let since = (due - self.settings.epoch).to_std().unwrap_or_default();
+            at = at.min(SimTime::from_duration(since).max(self.now));
+        }
+        if at_least_now {
+            at = self.now;
+        }
+        if self.node_due.get(&node).is_none_or(|t| at < *t) {
+            self.node_due.insert(node, at);
+            self.queue.push(at, Event::ConductorStep(node));
+        }
+    }
+
+    pub(super) fn node_state(&self, node: Uuid) -> Option<(String, String)> {
+        self.ironic.node(node).map(|n| {
+            (
+                n.provision_state.as_str().to_owned(),
+                n.power_state.map_or("None", |p| p.as_str()).to_owned(),
+            )
+        })
+    }
+
+    pub(super) fn note_node_change(&mut self, node: Uuid, before: Option<(String, String)>) {
+        let after = self.node_state(node);
+        if after != before
+            && let Some((to, power)) = after
+        {
+            let from = before.map(|b| b.0).unwrap_or_default();
+            let host = self
+                .ironic
+                .node(node)
+                .and_then(|n| n.name.clone())
+                .unwrap_or_else(|| node.to_string())
+                .replacen('~', "/", 1);
+            self.record(
+                &host,
+                TraceEntry::Node {
+                    node: node.to_string(),
+                    from,
+                    to,
+                    power,
+                },
+            );
+        }
+    }
+
+    fn step_node(&mut self, node: Uuid) {
+        let wall = self.wall(self.now);
+        let before = self.node_state(node);
+        let calls = match self.ironic.conductor_mut(node) {
+            Some(c) => c.step(wall),
+            None => return,
+        };
+        self.note_node_change(node, before);
+        for call in calls {
+            match call {
+                Call::Bmc(c) => self.send_call(node, &c),
+                Call::Agent(c) => self.agent_call(node, &c),
+            }
+        }
+        self.schedule_node(node, false);
+    }
+
+    fn send_call(&mut self, node: Uuid, call: &DriverCall) {
+        let now = self.now;
+        let machines = &mut self.machines;
+        // The directory only names indexes of fleet hosts.
+        let approach = self.bmcs.approach(call, now, |i, kind, at| {
+            let slot = &mut machines[i];
+            slot.faults.verdict(kind, at, &mut slot.fault_rng)
+        });
+        match approach {
+            Approach::Reach { after, route } => self.queue.push(
+                now + after,
+                Event::BmcArrive {
+                    node,
+                    call: call.id,
+                    op: call.op,
+                    route,
+                },
+            ),
+            Approach::Fail { after, error } => self.queue.push(
+                now + after,
+                Event::CallDone {
+                    node,
+                    call: call.id,
+                    op: call.op,
+                    host: None,
+                    outcome: Err(error),
+                },
+            ),
+        }
+    }
+
+    fn bmc_arrive(&mut self, node: Uuid, call: u64, op: BmcOp, route: &Route) {
+        let i = route.host();
+        let now = self.now;
+        let outcome = {
+            let slot = &mut self.machines[i];
+            let mut host = HostBmc {
+                bmc: &slot.spec.bmc,
+                profile: &slot.spec.profile,
+                name: &slot.spec.name,
+                machine: &mut slot.machine,
+                faults: &slot.faults,
+                fault_rng: &mut slot.fault_rng,
+            };
+            operate(route, op, &mut host, now)
+        };
+        self.after_machine(i);
+        self.call_done(node, call, op, Some(i), outcome);
+    }
+
+    fn call_done(
+        &mut self,
+        node: Uuid,
+        call: u64,
+        op: BmcOp,
+        host: Option<usize>,
+        outcome: Result<CallResult, String>,
+    ) {
+        let name = self
+            .ironic
+            .node(node)
+            .and_then(|n| n.name.clone())
+            .map(|n| n.replacen('~', "/", 1))
+            .or_else(|| host.map(|i| self.machines[i].spec.name.clone()))
+            .unwrap_or_else(|| node.to_string());
+        let result = match &outcome {
+            Ok(CallResult::Done) => "ok".to_owned(),
+            Ok(CallResult::Power(p)) => p.as_str().to_owned(),
+            Ok(CallResult::System(_)) => "system document".to_owned(),
+            Ok(CallResult::Agent(_)) => "agent answer".to_owned(),
+            Err(e) => format!("error: {e}"),
+        };
+        let protocol = match host.map(|i| self.machines[i].spec.bmc.protocol) {
+            Some(crate::machine::BmcProtocol::Ipmi) => "ipmi",
+            Some(_) => "redfish",
+            None => match self.ironic.node(node).map(|n| n.driver.as_str()) {
+                Some("ipmi") => "ipmi",
+                Some("redfish") => "redfish",
+                _ => "",
+            },
+        };
+        self.record(
+            &name,
+            TraceEntry::Bmc {
+                protocol: protocol.to_owned(),
+                op: format!("{op:?}"),
+                result,
+            },
+        );
+        self.complete_call(node, call, outcome);
+    }
+
+    pub(super) fn complete_call(
+        &mut self,
+        node: Uuid,
+        call: u64,
+        outcome: Result<CallResult, String>,
+    ) {
+        let wall = self.wall(self.now);
+        let before = self.node_state(node);
+        if let Some(c) = self.ironic.conductor_mut(node) {
+            c.complete(call, outcome, wall);
+        }
+        self.note_node_change(node, before);
+        self.schedule_node(node, true);
+    }
+
+    // ----- machines -----
+
+    /// Drains the machine's events into the trace and schedules its next transition.
+    pub(super) fn after_machine(&mut self, i: usize) {
+        let events = self.machines[i].machine.take_events();
+        if !events.is_empty() {
+            let name = self.machines[i].spec.name.clone();
+            for e in events {
+                match &e {
+                    MachineEvent::Booted { record } => {
+                        if let BootOutcome::Ramdisk { .. } = record.outcome {
+                            self.start_agent(i, record.count);
+                        } else {
+                            self.machines[i].agent = None;
+                        }
+                    }
+                    MachineEvent::PowerChanged {
+                        to: PowerState::Off,
+                        ..
+                    } => self.machines[i].agent = None,
+                    _ => {}
+                }
+                if self.settings.trace >= TraceLevel::Full {
+                    let change = machine_change(&e).to_owned();
+                    let event = serde_json::to_string(&e).unwrap_or_default();
+                    self.record(&name, TraceEntry::Machine { change, event });
+                }
+            }
+        }
+        if let Some(due) = self.machines[i].machine.next_deadline() {
+            let at = due.max(self.now);
+            if self.machines[i].due.is_none_or(|d| at < d) {
+                self.machines[i].due = Some(at);
+                self.queue.push(at, Event::MachineTick(i));
+            }
+        }
+    }
+}
+
+/// The trace's name for a machine event.
+fn machine_change(e: &MachineEvent) -> &'static str {
+    match e {
+        MachineEvent::PowerChanged {
+            to: PowerState::On, ..
+        } => "powered_on",
+        MachineEvent::PowerChanged {
+            to: PowerState::Off,
+            ..
+        } => "powered_off",
+        MachineEvent::Booted { record } => match record.outcome {
+            BootOutcome::Ramdisk { .. } => "booted_ramdisk",
+            BootOutcome::Disk { .. } => "booted_disk",
+            _ => "other",
+        },
+        MachineEvent::DiskChanged { bootable: true, .. } => "image_written",
+        MachineEvent::DiskChanged {
+            bootable: false, ..
+        } => "disks_wiped",
+        _ => "other",
+    }
+}
