@@ -404,3 +404,50 @@ async fn a_conflict_while_binding_is_retried_and_an_edit_during_provisioning_is_
     assert!(!run.events("ChangedWhileProvisioning").is_empty());
     run.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_are_bound_only_while_leadership_is_held() {
+    let api = FakeApiServer::start().await;
+    seed_two_fleet(&api);
+    let (leader, leadership) = Leadership::channel();
+    let runtime = ClaimRuntime {
+        clock: Arc::new(SteppingClock::default()),
+        settings: ClaimSettings {
+            retry: Duration::from_millis(200),
+            conflict_retry: Duration::from_millis(50),
+            ..ClaimSettings::default()
+        },
+        leadership,
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    let client = api.client();
+    let task = tokio::spawn(async move {
+        let _ = claims::run(client, runtime, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    api.upsert("hostclaims", claim("worker", json!({})));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        api.get("baremetalhosts", NS, "openshift-worker-0").unwrap()["spec"]["consumerRef"]
+            .is_null(),
+        "a follower binds nothing"
+    );
+    assert!(
+        !api.requests()
+            .iter()
+            .any(|r| r.path.contains("hostclaims") && r.method == "PATCH"),
+        "a follower writes no claim"
+    );
+    leader.send_replace(true);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while api.get("baremetalhosts", NS, "openshift-worker-0").unwrap()["spec"]["consumerRef"]
+        .is_null()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the leader binds");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}

@@ -221,8 +221,8 @@ impl ClaimContext {
     }
 }
 
-/// The host bound to the claim, read fresh from the API: the host reserved for it, else the one
-/// the cache shows with its consumerRef, else the one its status names (the consumerRef wins).
+/// The host bound to the claim: the host just reserved for it (read fresh), else the one the cache
+/// shows with its consumerRef, else the one its status names (read fresh; the consumerRef wins).
 async fn find_bound(
     ctx: &ClaimContext,
     me: &ClaimRef,
@@ -239,9 +239,10 @@ async fn find_bound(
     let mut guesses: Vec<(String, String)> = Vec::new();
     if let Some((ns, name)) = reserved.as_deref().and_then(|k| k.split_once('/')) {
         guesses.push((ns.to_owned(), name.to_owned()));
-    }
-    if let Some(h) = claim::bound_host(me, cached.iter().map(AsRef::as_ref)) {
-        guesses.push((h.namespace().unwrap_or_default(), h.name_any()));
+    } else if let Some(h) = claim::bound_host(me, cached.iter().map(AsRef::as_ref)) {
+        // The cache caught up with the binding: use it (every host write carries its
+        // resourceVersion, so a stale copy costs a conflict and a retry, never a wrong write).
+        return Ok(Some(h.clone()));
     }
     if let Some(h) = claim
         .status
@@ -419,7 +420,17 @@ async fn reconcile_claim(claim: &HostClaim, ctx: &ClaimContext) -> Result<Action
         };
     }
     let problems = claim::validate(claim);
-    let missing = if problems.is_empty() {
+    // Secrets are checked before they are first written to a host (binding, or an edit of a host
+    // that has not started deploying); afterwards the host reports a missing Secret itself.
+    let writes_deployment = match &bound {
+        None => true,
+        Some(host) => claim::sync(claim, host).patch.is_some_and(|p| {
+            p["spec"]
+                .as_object()
+                .is_some_and(|fields| fields.keys().any(|k| k != "online"))
+        }),
+    };
+    let missing = if problems.is_empty() && writes_deployment {
         missing_secrets(ctx, claim).await?
     } else {
         Vec::new()
