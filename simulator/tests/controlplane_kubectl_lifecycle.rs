@@ -298,3 +298,43 @@ async fn a_watch_from_a_compacted_resource_version_is_told_410_gone() {
     assert_eq!(first["object"]["reason"], "Expired", "{text}");
     c.running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_diff_shows_a_pending_change_and_explain_reads_the_crd_schema() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    c.apply_hosts().await;
+    let changed = std::fs::read_to_string(cluster::HOSTS)
+        .unwrap()
+        .replace("rack: r1", "rack: r9");
+    // kubectl diff runs a server-side dry run of the change and exits 1 when something differs.
+    let diff = c.run(&["diff", "-f", "-"], Some(&changed)).await;
+    assert_eq!(diff.status.code(), Some(1), "{diff:?}");
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        text.contains("-    rack: r1") && text.contains("+    rack: r9"),
+        "{text}"
+    );
+    let rack = c
+        .ok(&[
+            "get",
+            "bmh",
+            "-n",
+            "metal",
+            "worker-0",
+            "-o",
+            "jsonpath={.metadata.labels.rack}",
+        ])
+        .await;
+    assert_eq!(rack, "r1", "the diff changed the stored object");
+    let same = c.run(&["diff", "-f", cluster::HOSTS], None).await;
+    assert_eq!(same.status.code(), Some(0), "{same:?}");
+    let explained = c.ok(&["explain", "bmh.spec.online"]).await;
+    assert!(
+        explained.contains("KIND:       BareMetalHost"),
+        "{explained}"
+    );
+    assert!(explained.contains("online <boolean>"), "{explained}");
+    c.running.shutdown().await.unwrap();
+}
