@@ -520,6 +520,22 @@ fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, v: &mut Ver
                     );
                 }
             }
+            // Wire mode sees the machines rather than each BMC request: a power change of a
+            // detached host's machine means some power action reached its BMC.
+            Happening::Machine { host, change }
+                if inv.no_power_action_when_detached
+                    && matches!(change, MachineChange::PoweredOn | MachineChange::PoweredOff)
+                    && hosts
+                        .get(host.as_str())
+                        .is_some_and(|f| f.status == "detached") =>
+            {
+                fail(
+                    v,
+                    Some(host),
+                    e.t,
+                    format!("the machine changed power ({change:?}) while its host is detached"),
+                );
+            }
             Happening::Claim { claim, host } => {
                 claims_by_host.retain(|_, c| c != claim);
                 if let Some(h) = host {
@@ -795,6 +811,17 @@ expect:
         );
         let m = messages(&check(&scenario(), &b.0));
         assert!(m.iter().any(|x| x.contains("detached host")), "{m:?}");
+        let b = Build::new()
+            .status("h-1", "detached", None, 0)
+            .push(Happening::Machine {
+                host: "h-1".into(),
+                change: MachineChange::PoweredOff,
+            });
+        let m = messages(&check(&scenario(), &b.0));
+        assert!(
+            m.iter().any(|x| x.contains("while its host is detached")),
+            "{m:?}"
+        );
         let b = Build::new().status("h-1", "OK", None, 0).call(
             "h-1",
             Protocol::Redfish,
