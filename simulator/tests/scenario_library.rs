@@ -165,3 +165,37 @@ async fn externally_provisioned_adoption_runs_on_the_wire() {
     let (_, outcome) = run("externally-provisioned-hosts-are-adopted").await;
     insta::assert_yaml_snapshot!(normalised(&outcome.trace));
 }
+
+#[test]
+fn a_failing_scenario_exits_non_zero_and_prints_the_command_that_reruns_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fails-fast.yaml");
+    std::fs::write(
+        &file,
+        "name: fails-fast\nseed: 77\nfleet:\n  layout: {base: 127.0.59.1}\n  groups:\n    - name: lone-0\n\
+         timeline:\n  - register: {hosts: all}\n  - assert: {hosts: all, state: provisioned}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metal-sim"))
+        .args(["run", file.to_str().unwrap(), "--seed", "78", "--out"])
+        .arg(dir.path().join("runs"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL line 9:"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "rerun: metal-sim run {} --seed 78",
+            file.display()
+        )),
+        "{stdout}"
+    );
+    let run_dir = dir.path().join("runs/fails-fast-seed78");
+    let trace =
+        Trace::from_jsonl(&std::fs::read_to_string(run_dir.join("trace.jsonl")).unwrap()).unwrap();
+    assert!(trace.events.iter().any(|e| matches!(
+        &e.what,
+        metal_sim::scenario::Happening::StepFailed { line: 9, .. }
+    )));
+}
