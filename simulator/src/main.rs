@@ -1,6 +1,6 @@
 //! `metal-sim`: the simulation-first bare-metal testbed.
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -54,6 +54,22 @@ struct RunArgs {
     /// Print the JSON Schema of scenario files and exit.
     #[arg(long)]
     schema: bool,
+    /// Run in engine mode (virtual time, in-process cores, no sockets) instead of wire mode.
+    #[arg(long)]
+    engine: bool,
+    /// Engine mode: run every seed in A..B (inclusive) and report the failing ones.
+    #[arg(long, value_name = "A..B", requires = "engine")]
+    seeds: Option<String>,
+}
+
+/// Parses `A..B` (inclusive).
+fn seed_range(text: &str) -> anyhow::Result<std::ops::RangeInclusive<u64>> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| anyhow::anyhow!("--seeds takes A..B, got {text:?}"))?;
+    let (a, b): (u64, u64) = (a.trim().parse()?, b.trim().parse()?);
+    anyhow::ensure!(a <= b, "--seeds {text}: the first seed is above the last");
+    Ok(a..=b)
 }
 
 #[derive(Subcommand)]
@@ -109,6 +125,16 @@ struct ServeArgs {
     /// of the mock; also the endpoints file's `"ironic"` when `--ironic` is not given.
     #[arg(long, env = "METAL_SIM_IRONIC_URL")]
     ironic_url: Option<String>,
+    /// Also start the embedded Kubernetes control plane here (loopback) with the operator's CRDs
+    /// registered, write its kubeconfig and add `"kubeconfig": PATH` to the endpoints file.
+    #[arg(long, env = "METAL_SIM_CONTROLPLANE")]
+    controlplane: Option<SocketAddr>,
+    /// Where the embedded control plane's kubeconfig goes (with `--controlplane`).
+    #[arg(long, default_value = "metal-sim.kubeconfig")]
+    kubeconfig: PathBuf,
+    /// Keep the control plane's store in this file: restored at start, written at shutdown.
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
 }
 
 fn load(file: Option<&PathBuf>) -> anyhow::Result<Fleet> {
@@ -198,6 +224,8 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
         out,
         check,
         schema,
+        engine,
+        seeds,
     } = args;
     if schema {
         print!("{}", metal_sim::scenario::format::json_schema());
@@ -234,6 +262,9 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
         }
         return Ok(false);
     }
+    if engine {
+        return run_engine(&loaded, seeds.as_deref(), trace.as_deref(), &out);
+    }
     let display = if std::io::stdout().is_terminal() {
         wire::Display::Terminal
     } else {
@@ -269,6 +300,74 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
     Ok(failed)
 }
 
+/// Engine mode: each scenario once (writing its outputs) or over a seed range; true when one failed.
+fn run_engine(
+    scenarios: &[metal_sim::scenario::Scenario],
+    seeds: Option<&str>,
+    trace: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> anyhow::Result<bool> {
+    use metal_sim::scenario::{Mode, check::check, report::write_outputs};
+    let mut failed = false;
+    for s in scenarios {
+        if !s.runs_in(Mode::Engine) {
+            println!("{}: skipped (modes: [wire])", s.source);
+            continue;
+        }
+        if let Some(range) = seeds {
+            let range = seed_range(range)?;
+            let (first, last) = (*range.start(), *range.end());
+            let failures = metal_sim::engine::sweep(s, range);
+            println!(
+                "{}: seeds {first}..{last}: {} failed",
+                s.name(),
+                failures.len()
+            );
+            for f in &failures {
+                failed = true;
+                println!("  seed {}: {}", f.seed, f.failures.join("; "));
+                println!(
+                    "  rerun: metal-sim run {} --engine --seed {}",
+                    s.source, f.seed
+                );
+            }
+            continue;
+        }
+        let started = Instant::now();
+        let t = metal_sim::engine::run(s, s.seed())?;
+        let verdict = check(s, &t);
+        let dir = out.join(format!("{}-seed{}-engine", s.name(), s.seed()));
+        let trace_path =
+            trace.map_or_else(|| dir.join("trace.jsonl"), std::path::Path::to_path_buf);
+        let summary = write_outputs(
+            &dir,
+            &trace_path,
+            s.name(),
+            s.seed(),
+            "engine",
+            &t,
+            &verdict,
+        )?;
+        print!("{}", summary.to_text());
+        println!(
+            "  ({} events in {} ms wall) trace {}; summary and timeline in {}",
+            t.events.len(),
+            started.elapsed().as_millis(),
+            trace_path.display(),
+            dir.display()
+        );
+        if !verdict.passed() {
+            failed = true;
+            println!(
+                "rerun: metal-sim run {} --engine --seed {}",
+                s.source,
+                s.seed()
+            );
+        }
+    }
+    Ok(failed)
+}
+
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let rss_before = resident_kib();
@@ -283,6 +382,9 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         exit_after_start,
         ironic,
         ironic_url,
+        controlplane,
+        kubeconfig,
+        snapshot,
     } = args;
     let mut fleet = load(fleet.as_ref())?;
     if bind_base.is_some() || layout.is_some() || seed.is_some() || time_scale.is_some() {
@@ -320,11 +422,20 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .context("starting the fleet")?;
+    let mut described = running.endpoints().clone();
+    let plane = match controlplane {
+        Some(listen) => {
+            let plane = start_controlplane(listen, world.seed(), &kubeconfig, snapshot).await?;
+            described.kubeconfig = Some(kubeconfig.display().to_string());
+            Some(plane)
+        }
+        None => None,
+    };
     if let Some(path) = &endpoints {
-        running.endpoints().write(path)?;
+        described.write(path)?;
     }
     let elapsed = started.elapsed();
-    print!("{}", serve::summary(&world, running.endpoints()));
+    print!("{}", serve::summary(&world, &described));
     if exit_after_start {
         let hosts = world.hosts().len().max(1);
         let rss = resident_kib();
@@ -338,6 +449,9 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             per_host
         );
         running.shutdown().await?;
+        if let Some(plane) = plane {
+            plane.shutdown().await?;
+        }
         return Ok(());
     }
     let stop = running.stop_token();
@@ -347,7 +461,39 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         stop.cancel();
     });
     running.wait().await?;
+    if let Some(plane) = plane {
+        plane.shutdown().await?;
+    }
     Ok(())
+}
+
+/// The embedded control plane for `serve --controlplane`: the operator's own CRDs (built in, so no
+/// file is needed) registered, and the kubeconfig written.
+async fn start_controlplane(
+    listen: SocketAddr,
+    seed: u64,
+    kubeconfig: &Path,
+    snapshot: Option<PathBuf>,
+) -> anyhow::Result<metal_sim::controlplane::Running> {
+    use metal_sim::controlplane::{Options, SnapshotSettings, start};
+    let mut options = Options::new(listen, Arc::new(chrono::Utc::now), seed);
+    options.snapshot = snapshot.map(|path| SnapshotSettings {
+        path,
+        interval: std::time::Duration::from_secs(5),
+    });
+    let plane = start(options)
+        .await
+        .context("starting the embedded control plane")?;
+    let crds = format!(
+        "{}\n---\n{}",
+        metal_operator::api::crd::crds_yaml(),
+        metal_operator::api::crd::pool_crds_yaml()
+    );
+    plane
+        .state
+        .load_crds_text(Path::new("(the operator's built-in CRDs)"), &crds)?;
+    plane.write_kubeconfig(kubeconfig)?;
+    Ok(plane)
 }
 
 async fn shutdown_signal() {

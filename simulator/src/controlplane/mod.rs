@@ -157,8 +157,21 @@ impl State {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        self.load_crds_text(path, &text)
+    }
+
+    /// Registers CRDs from YAML text; `source` names it in errors (a file, or a built-in set).
+    pub fn load_crds_text(
+        self: &Arc<Self>,
+        source: &Path,
+        text: &str,
+    ) -> Result<usize, ControlPlaneError> {
+        let err = |reason: String| ControlPlaneError::Crds {
+            path: source.to_path_buf(),
+            reason,
+        };
         let mut count = 0;
-        for doc in serde_yaml::Deserializer::from_str(&text) {
+        for doc in serde_yaml::Deserializer::from_str(text) {
             let value: Value =
                 serde::Deserialize::deserialize(doc).map_err(|e| err(e.to_string()))?;
             if value.is_null() {

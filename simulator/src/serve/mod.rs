@@ -81,6 +81,9 @@ pub struct Endpoints {
     /// Base URL of the mock Ironic API, when served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ironic: Option<String>,
+    /// Path of the kubeconfig of the embedded control plane, when `serve` started one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
 }
 
 impl Endpoints {
@@ -101,6 +104,7 @@ impl Endpoints {
                 .collect(),
             control: format!("http://{control}"),
             ironic: None,
+            kubeconfig: None,
         }
     }
 
@@ -404,6 +408,12 @@ pub fn summary(world: &World, endpoints: &Endpoints) -> String {
         );
     }
     let _ = writeln!(s, "control API: {}/hosts", endpoints.control);
+    if let Some(kubeconfig) = &endpoints.kubeconfig {
+        let _ = writeln!(
+            s,
+            "control plane: export KUBECONFIG={kubeconfig}; kubectl get bmh -A -w"
+        );
+    }
     if let Some(h) = world.hosts().iter().find(|h| h.bmc.protocol.is_redfish()) {
         let scheme = if h.bmc.tls { "https" } else { "http" };
         let c = &h.bmc.credentials;
