@@ -195,6 +195,49 @@ impl Summary {
     }
 }
 
+/// An output file that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("writing {path}: {source}")]
+pub struct WriteError {
+    /// The file.
+    pub path: String,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// The files a run leaves: the trace (at `trace_path`), `summary.json`, `summary.txt` and
+/// `timeline.svg` in `dir`. Returns the summary.
+pub fn write_outputs(
+    dir: &std::path::Path,
+    trace_path: &std::path::Path,
+    scenario: &str,
+    seed: u64,
+    mode: &str,
+    trace: &Trace,
+    verdict: &Verdict,
+) -> Result<Summary, WriteError> {
+    let write = |path: &std::path::Path, text: &str| {
+        std::fs::write(path, text).map_err(|source| WriteError {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(|source| WriteError {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let summary = summarize(scenario, seed, mode, trace, verdict);
+    write(trace_path, &trace.to_jsonl())?;
+    let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    write(&dir.join("summary.json"), &(json + "\n"))?;
+    write(&dir.join("summary.txt"), &summary.to_text())?;
+    write(
+        &dir.join("timeline.svg"),
+        &timeline_svg(&format!("{scenario} (seed {seed}, {mode})"), trace),
+    )?;
+    Ok(summary)
+}
+
 /// Fill colour of a provisioning state in the timeline.
 pub fn state_colour(state: &str) -> &'static str {
     match state {

@@ -21,7 +21,7 @@ pub mod stack;
 pub mod steps;
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use super::Scenario;
 use super::check::{Verdict, check};
 use super::format::{FaultTarget, Mode, Step};
-use super::report::{Summary, summarize, timeline_svg};
+use super::report::{Summary, write_outputs};
 use super::trace::{Happening, Trace};
 use crate::fleet::Fleet;
 use crate::machine::SimClock;
@@ -119,13 +119,6 @@ fn one_line(step: &Step) -> String {
     } else {
         s
     }
-}
-
-fn write(path: &Path, contents: &str) -> Result<(), WireError> {
-    std::fs::write(path, contents).map_err(|e| WireError::Output {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
 }
 
 /// Plays `scenario` in wire mode and writes its outputs.
@@ -219,22 +212,23 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
             "{lost} mock Ironic requests were dropped from its journal before they were read; call counts may be low"
         ));
     }
-    let summary = summarize(scenario.name(), scenario.seed(), "wire", &trace, &verdict);
     let trace_path = options
         .trace
         .clone()
         .unwrap_or_else(|| options.out_dir.join("trace.jsonl"));
-    write(&trace_path, &trace.to_jsonl())?;
-    let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
-    write(&options.out_dir.join("summary.json"), &(json + "\n"))?;
-    write(&options.out_dir.join("summary.txt"), &summary.to_text())?;
-    write(
-        &options.out_dir.join("timeline.svg"),
-        &timeline_svg(
-            &format!("{} (seed {}, wire)", scenario.name(), scenario.seed()),
-            &trace,
-        ),
-    )?;
+    let summary = write_outputs(
+        &options.out_dir,
+        &trace_path,
+        scenario.name(),
+        scenario.seed(),
+        "wire",
+        &trace,
+        &verdict,
+    )
+    .map_err(|e| WireError::Output {
+        path: e.path,
+        message: e.source.to_string(),
+    })?;
     Ok(Outcome {
         trace,
         verdict,
