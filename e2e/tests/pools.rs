@@ -435,6 +435,36 @@ async fn gpu_and_compute_pools_take_only_the_servers_their_selectors_match() -> 
         "$ kubectl get hostpools\n{}",
         stack.kubectl(&["get", "hostpools", "-n", &ns]).await?
     );
+
+    // Deleting a pool deletes its claims (owner references), and each claim gives its host back.
+    stack
+        .kubectl(&["delete", "hostpool", "gpu", "-n", &ns, "--wait=false"])
+        .await?;
+    for name in ["gpu-0", "gpu-1"] {
+        wait_host(&stack, name, "released after its pool was deleted", |h| {
+            state(h) == ProvisioningState::Available && consumer(h).is_none()
+        })
+        .await?;
+    }
+    let left = stack
+        .api::<HostClaim>()
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|c| {
+            c.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("gpu-"))
+        })
+        .count();
+    assert_eq!(left, 0, "the gpu pool's claims are gone");
+    get_bmh(
+        &stack,
+        "seed 1: the GPU pool deleted, its servers deprovisioned and free",
+    )
+    .await?;
     stack.finish().await;
     Ok(())
 }
