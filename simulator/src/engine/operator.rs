@@ -228,6 +228,7 @@ impl Engine {
                     };
                     let detail = match action {
                         Action::Power(p) => Some(power_target(*p).to_owned()),
+                        Action::Register(_) if node.is_none() => Some("create".to_owned()),
                         _ => None,
                     };
                     self.record(

@@ -462,6 +462,18 @@ impl Engine {
         Ok(())
     }
 
+    /// A Secret (`namespace/name`).
+    pub fn secret(&self, key: &str) -> Option<&Secret> {
+        self.secrets.get(key)
+    }
+
+    /// Deletes a Secret (`namespace/name`); hosts using it see it gone at their next reconcile.
+    pub fn delete_secret(&mut self, key: &str) {
+        if self.secrets.remove(key).is_some() {
+            self.command(key, "delete Secret".into());
+        }
+    }
+
     /// Reconciles the hosts whose BMC Secret is `key`, when the Secret carries the BMC label
     /// (the operator only watches labelled Secrets).
     pub(super) fn secret_changed(&mut self, key: &str) {

@@ -1,0 +1,890 @@
+//! Playing a scenario's timeline in engine mode: each step becomes an engine command, waits
+//! advance virtual time, and the engine's records become the scenario trace (the same event
+//! types the wire runner writes).
+//!
+//! [`run`] is what `metal-sim run --engine` calls; [`sweep`] runs a scenario over a range of
+//! seeds and reports the ones whose checks fail.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::agent::AgentFaults;
+use super::ironic::IronicFaults;
+use super::simulation::{Engine, EngineError, EngineSettings};
+use super::trace::{TraceEntry, TraceRecord};
+use crate::fault::{FaultSet, Window};
+use crate::machine::SimTime;
+use crate::scenario::check::{Verdict, check};
+use crate::scenario::format::{
+    Condition, FaultTarget, HostSelector, InjectFault, MetadataChange, PatchType, Register, Step,
+    Target,
+};
+use crate::scenario::trace::{Action, Happening, MachineChange, Protocol};
+use crate::scenario::{Mode, Scenario, Trace};
+
+/// How often a `wait` looks at the hosts (virtual time).
+const POLL: Duration = Duration::from_secs(1);
+
+/// The placeholder scenario files use for the image server's base URL.
+const IMAGES_PLACEHOLDER: &str = "$IMAGES";
+/// What it stands for in engine mode (any URL: the engine's image store generates the bytes).
+const ENGINE_IMAGES: &str = "http://images.engine.invalid";
+
+/// Why a scenario could not be played in engine mode (a failing `wait` or `assert` is not an
+/// error: it is recorded in the trace and judged by the checks).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineRunError {
+    /// The scenario uses something engine mode does not model.
+    #[error("{file}:{line}: {what} is not supported in engine mode")]
+    Unsupported {
+        /// Scenario file.
+        file: String,
+        /// Line of the step.
+        line: usize,
+        /// What.
+        what: String,
+    },
+    /// A step could not be carried out.
+    #[error("{file}:{line}: {message}")]
+    Step {
+        /// Scenario file.
+        file: String,
+        /// Line of the step.
+        line: usize,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A seed whose run failed its checks (or could not run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedFailure {
+    /// The seed.
+    pub seed: u64,
+    /// One line per failure.
+    pub failures: Vec<String>,
+}
+
+/// A fault in force.
+struct ActiveFault {
+    target: FaultTarget,
+    hosts: Vec<String>,
+    bmc: FaultSet,
+    until: Option<SimTime>,
+}
+
+/// The settings a scenario asks for.
+pub fn settings_for(scenario: &Scenario) -> EngineSettings {
+    let defaults = EngineSettings::default();
+    EngineSettings {
+        provisioning_limit: scenario.file.operator.provisioning_limit,
+        operator: metal_operator::statemachine::Settings {
+            max_provisioning_retries: scenario.file.operator.max_provisioning_retries,
+            ..defaults.operator.clone()
+        },
+        ..defaults
+    }
+}
+
+/// Plays `scenario` with `seed` in engine mode and returns its trace. The same scenario and
+/// seed give a byte-identical trace.
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, EngineRunError> {
+    let scenario = scenario.with_seed(seed).map_err(|e| EngineRunError::Step {
+        file: scenario.source.clone(),
+        line: 1,
+        message: e.to_string(),
+    })?;
+    let mut player = Player::new(&scenario);
+    player.play_all()?;
+    Ok(player.trace)
+}
+
+/// Runs `scenario` for every seed in `seeds` and returns the seeds whose checks failed (or that
+/// could not run), in seed order.
+pub fn sweep(scenario: &Scenario, seeds: RangeInclusive<u64>) -> Vec<SeedFailure> {
+    let mut out = Vec::new();
+    for seed in seeds {
+        let failures = match run(scenario, seed) {
+            Ok(trace) => {
+                let verdict: Verdict = match scenario.with_seed(seed) {
+                    Ok(s) => check(&s, &trace),
+                    Err(e) => {
+                        out.push(SeedFailure {
+                            seed,
+                            failures: vec![e.to_string()],
+                        });
+                        continue;
+                    }
+                };
+                verdict
+                    .failures
+                    .iter()
+                    .map(|f| format!("{}:{}: {}", scenario.source, f.line, f.message))
+                    .collect()
+            }
+            Err(e) => vec![e.to_string()],
+        };
+        if !failures.is_empty() {
+            out.push(SeedFailure { seed, failures });
+        }
+    }
+    out
+}
+
+struct Player<'a> {
+    scenario: &'a Scenario,
+    engine: Engine,
+    trace: Trace,
+    faults: BTreeMap<String, ActiveFault>,
+    line: usize,
+}
+
+fn substitute(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.contains(IMAGES_PLACEHOLDER) => {
+            Value::String(s.replace(IMAGES_PLACEHOLDER, ENGINE_IMAGES))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(substitute).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), substitute(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+impl<'a> Player<'a> {
+    fn new(scenario: &'a Scenario) -> Self {
+        let engine = Engine::new(&scenario.fleet, scenario.seed(), settings_for(scenario));
+        let mut trace = Trace::new();
+        trace.push(SimTime::ZERO, Happening::Operator { running: true });
+        Player {
+            scenario,
+            engine,
+            trace,
+            faults: BTreeMap::new(),
+            line: 1,
+        }
+    }
+
+    fn unsupported(&self, what: impl Into<String>) -> EngineRunError {
+        EngineRunError::Unsupported {
+            file: self.scenario.source.clone(),
+            line: self.line,
+            what: what.into(),
+        }
+    }
+
+    fn failed(&self, e: impl std::fmt::Display) -> EngineRunError {
+        EngineRunError::Step {
+            file: self.scenario.source.clone(),
+            line: self.line,
+            message: e.to_string(),
+        }
+    }
+
+    fn ns(&self) -> &str {
+        self.scenario.namespace()
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}/{name}", self.ns())
+    }
+
+    /// Moves the engine's new records into the scenario trace.
+    fn drain(&mut self) {
+        for r in self.engine.take_trace() {
+            if let Some(h) = happening(&r) {
+                self.trace.push(r.t, h);
+            }
+        }
+    }
+
+    fn push(&mut self, what: Happening) {
+        self.drain();
+        self.trace.push(self.engine.now(), what);
+    }
+
+    fn play_all(&mut self) -> Result<(), EngineRunError> {
+        if !self.scenario.runs_in(Mode::Engine) {
+            return Err(self.unsupported("a scenario marked `modes: [wire]`"));
+        }
+        for (i, step) in self.scenario.file.timeline.iter().enumerate() {
+            self.line = self.scenario.step_line(i);
+            self.push(Happening::Step {
+                index: i,
+                line: self.line,
+                keyword: step.keyword().to_owned(),
+                summary: one_line(step),
+            });
+            if let Err(reason) = self.play(i, step)? {
+                self.push(Happening::StepFailed {
+                    index: i,
+                    line: self.line,
+                    reason,
+                });
+                break;
+            }
+        }
+        self.drain();
+        Ok(())
+    }
+
+    /// One step. `Ok(Err(..))`: a wait or assert that did not hold.
+    fn play(&mut self, index: usize, step: &Step) -> Result<Result<(), String>, EngineRunError> {
+        match step {
+            Step::Register(r) => self.register(r)?,
+            Step::Apply(o) => {
+                for obj in &o.objects {
+                    self.apply(substitute(obj))?;
+                }
+            }
+            Step::Patch(p) => self.patch(&p.target(), p.patch_type, &substitute(&p.patch))?,
+            Step::Annotate(m) => self.metadata("annotations", m)?,
+            Step::Label(m) => self.metadata("labels", m)?,
+            Step::Delete(t) => self.delete(t)?,
+            Step::CreateClaim(_) | Step::DeleteClaim(_) | Step::ScalePool(_) => {
+                return Err(self.unsupported(format!("`{}`", step.keyword())));
+            }
+            Step::RestartOperator(r) => {
+                self.push(Happening::Operator { running: false });
+                self.engine.restart_operator(r.down_for.0);
+                self.advance(r.down_for.0)?;
+                self.push(Happening::Operator { running: true });
+            }
+            Step::InjectFault(f) => self.inject(index, f)?,
+            Step::ClearFault(c) => {
+                let names: Vec<String> = if c.all {
+                    self.faults.keys().cloned().collect()
+                } else {
+                    c.name.iter().cloned().collect()
+                };
+                self.clear(names)?;
+            }
+            Step::Advance(span) => self.advance(span.0)?,
+            Step::Wait(w) => {
+                let deadline = self.engine.now() + w.within.0;
+                while let Err(why) = self.holds(&w.until)? {
+                    if self.engine.now() >= deadline {
+                        return Ok(Err(format!("not reached within {:?}: {why}", w.within.0)));
+                    }
+                    let next = (self.engine.now() + POLL).min(deadline);
+                    self.advance_to(next)?;
+                }
+            }
+            Step::Assert(c) => return self.holds(c),
+        }
+        self.drain();
+        Ok(Ok(()))
+    }
+
+    fn register(&mut self, r: &Register) -> Result<(), EngineRunError> {
+        let text = crate::fleet::manifests(&self.scenario.fleet).map_err(|e| self.failed(e))?;
+        let wanted = self.scenario.host_names(&r.hosts);
+        let b64 = |s: &str| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(s)
+        };
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let mut doc: Value =
+                serde::Deserialize::deserialize(doc).map_err(|e| self.failed(e))?;
+            let name = doc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            match doc["kind"].as_str() {
+                Some("Secret") => {
+                    let host = name.trim_end_matches("-bmc-secret");
+                    if !wanted.iter().any(|w| w == host) {
+                        continue;
+                    }
+                    if let Some(p) = &r.password {
+                        doc["data"]["password"] = json!(b64(p));
+                    }
+                }
+                Some("BareMetalHost") => {
+                    if !wanted.contains(&name) {
+                        continue;
+                    }
+                    doc["spec"]["online"] = json!(r.online);
+                    if r.externally_provisioned {
+                        doc["spec"]["externallyProvisioned"] = json!(true);
+                    }
+                    if r.inspection_disabled {
+                        doc["metadata"]["annotations"] = json!({
+                            metal_operator::api::annotations::INSPECT:
+                                metal_operator::api::annotations::INSPECT_DISABLED
+                        });
+                    }
+                    if let Some(p) = &r.patch {
+                        json_patch::merge(&mut doc, &substitute(p));
+                    }
+                }
+                _ => continue,
+            }
+            self.apply(doc)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, mut obj: Value) -> Result<(), EngineRunError> {
+        if obj.pointer("/metadata/namespace").is_none()
+            && let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            m.insert("namespace".into(), json!(self.ns()));
+        }
+        match self.engine.apply_object(obj) {
+            Ok(()) => Ok(()),
+            Err(EngineError::InvalidObject(m)) if m.contains("not served in engine mode") => {
+                Err(self.unsupported(format!(
+                    "an object of {}",
+                    m.replace(
+                        " is not served in engine mode (Secret and BareMetalHost are)",
+                        ""
+                    )
+                )))
+            }
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// The BareMetalHost keys (or the one object) a target names.
+    fn targets(&self, t: &Target) -> Result<(String, Vec<String>), EngineRunError> {
+        if let Some(sel) = &t.hosts {
+            let keys = self
+                .scenario
+                .host_names(sel)
+                .iter()
+                .map(|n| self.key(n))
+                .collect();
+            return Ok(("BareMetalHost".into(), keys));
+        }
+        let kind = t.kind.clone().unwrap_or_else(|| "BareMetalHost".into());
+        let name = t
+            .name
+            .clone()
+            .ok_or_else(|| self.failed("a target needs `hosts` or `kind` and `name`"))?;
+        let ns = t.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
+        Ok((kind, vec![format!("{ns}/{name}")]))
+    }
+
+    fn patch(
+        &mut self,
+        t: &Target,
+        patch_type: PatchType,
+        body: &Value,
+    ) -> Result<(), EngineRunError> {
+        let (kind, keys) = self.targets(t)?;
+        for key in keys {
+            match kind.as_str() {
+                "BareMetalHost" => {
+                    let result = match patch_type {
+                        PatchType::Merge => self.engine.patch_host(&key, body),
+                        PatchType::Json => self.json_patch_host(&key, body),
+                    };
+                    result.map_err(|e| self.failed(e))?;
+                }
+                "Secret" => self.patch_secret(&key, patch_type, body)?,
+                other => return Err(self.unsupported(format!("patching a {other}"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn json_patch_host(&mut self, key: &str, body: &Value) -> Result<(), EngineError> {
+        let ops: json_patch::Patch = serde_json::from_value(body.clone())
+            .map_err(|e| EngineError::InvalidObject(format!("JSON patch: {e}")))?;
+        let current = self
+            .engine
+            .host(key)
+            .ok_or_else(|| EngineError::NoSuchHost(key.to_owned()))?;
+        let mut doc =
+            serde_json::to_value(current).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
+        json_patch::patch(&mut doc, &ops).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
+        let patched: metal_operator::api::BareMetalHost =
+            serde_json::from_value(doc).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
+        self.engine
+            .edit_host(key, &format!("json patch {body}"), |h| {
+                h.metadata.labels = patched.metadata.labels;
+                h.metadata.annotations = patched.metadata.annotations;
+                h.spec = patched.spec;
+            })
+    }
+
+    fn patch_secret(
+        &mut self,
+        key: &str,
+        patch_type: PatchType,
+        body: &Value,
+    ) -> Result<(), EngineRunError> {
+        let secret = self
+            .engine
+            .secret(key)
+            .cloned()
+            .ok_or_else(|| self.failed(format!("no Secret {key}")))?;
+        let mut doc = serde_json::to_value(&secret).map_err(|e| self.failed(e))?;
+        match patch_type {
+            PatchType::Merge => json_patch::merge(&mut doc, body),
+            PatchType::Json => {
+                let ops: json_patch::Patch =
+                    serde_json::from_value(body.clone()).map_err(|e| self.failed(e))?;
+                json_patch::patch(&mut doc, &ops).map_err(|e| self.failed(e))?;
+            }
+        }
+        let patched = serde_json::from_value(doc).map_err(|e| self.failed(e))?;
+        self.engine
+            .apply_secret(patched)
+            .map_err(|e| self.failed(e))
+    }
+
+    fn metadata(&mut self, field: &str, m: &MetadataChange) -> Result<(), EngineRunError> {
+        let mut map = serde_json::Map::new();
+        for (k, v) in &m.set {
+            map.insert(k.clone(), json!(v));
+        }
+        for k in &m.remove {
+            map.insert(k.clone(), Value::Null);
+        }
+        let body = json!({"metadata": {field: map}});
+        for name in self.scenario.host_names(&m.hosts) {
+            let key = self.key(&name);
+            self.engine
+                .patch_host(&key, &body)
+                .map_err(|e| self.failed(e))?;
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, t: &Target) -> Result<(), EngineRunError> {
+        let (kind, keys) = self.targets(t)?;
+        for key in keys {
+            match kind.as_str() {
+                "BareMetalHost" => self.engine.delete_host(&key).map_err(|e| self.failed(e))?,
+                "Secret" => self.engine.delete_secret(&key),
+                other => return Err(self.unsupported(format!("deleting a {other}"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_bmc_faults(&mut self, hosts: &[String]) -> Result<(), EngineRunError> {
+        for name in hosts {
+            let mut set = self
+                .scenario
+                .fleet
+                .hosts()
+                .iter()
+                .find(|h| &h.name == name)
+                .map(|h| h.faults.clone())
+                .unwrap_or_default();
+            for f in self.faults.values() {
+                if f.target == FaultTarget::Bmc && f.hosts.contains(name) {
+                    set.merge(&f.bmc);
+                }
+            }
+            self.engine
+                .set_bmc_faults(name, set)
+                .map_err(|e| self.failed(e))?;
+        }
+        Ok(())
+    }
+
+    fn apply_agent_faults(&mut self, hosts: &[String]) -> Result<(), EngineRunError> {
+        for name in hosts {
+            let lost = self
+                .faults
+                .values()
+                .any(|f| f.target == FaultTarget::Agent && f.hosts.contains(name));
+            let faults = if lost {
+                AgentFaults {
+                    heartbeat_loss: vec![Window {
+                        from: Duration::ZERO,
+                        until: None,
+                    }],
+                }
+            } else {
+                AgentFaults::default()
+            };
+            self.engine
+                .set_agent_faults(name, faults)
+                .map_err(|e| self.failed(e))?;
+        }
+        Ok(())
+    }
+
+    fn apply_ironic_faults(&mut self) {
+        let mut faults = IronicFaults::default();
+        for f in self.faults.values() {
+            if f.target == FaultTarget::Ironic {
+                faults = IronicFaults {
+                    http_5xx_rate: f.bmc.http_5xx_rate,
+                    status: f.bmc.http_5xx_status,
+                    unavailable: Vec::new(),
+                };
+            }
+        }
+        self.engine.set_ironic_faults(faults);
+    }
+
+    fn inject(&mut self, index: usize, f: &InjectFault) -> Result<(), EngineRunError> {
+        let name = f
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("fault-{}", index + 1));
+        let target = f
+            .target()
+            .ok_or_else(|| self.failed("a fault needs exactly one target"))?;
+        let now = self.engine.now();
+        let until = f.duration.map(|d| d.after(now));
+        let hosts = match target {
+            FaultTarget::Bmc | FaultTarget::Agent => self.scenario.host_names(&f.hosts),
+            FaultTarget::Ironic | FaultTarget::ControlPlane => Vec::new(),
+        };
+        let bmc = match (target, &f.bmc, &f.ironic) {
+            (FaultTarget::Bmc, Some(b), _) => b.fault_set(now, until),
+            (FaultTarget::Ironic, _, Some(i)) => FaultSet {
+                http_5xx_rate: i.http_5xx_rate,
+                http_5xx_status: i.status,
+                ..FaultSet::default()
+            },
+            (FaultTarget::ControlPlane, _, _) => {
+                return Err(self.unsupported(
+                    "a control-plane fault (engine mode has no watches to disconnect)",
+                ));
+            }
+            _ => FaultSet::default(),
+        };
+        self.faults.insert(
+            name.clone(),
+            ActiveFault {
+                target,
+                hosts: hosts.clone(),
+                bmc,
+                until,
+            },
+        );
+        match target {
+            FaultTarget::Bmc => self.apply_bmc_faults(&hosts)?,
+            FaultTarget::Agent => self.apply_agent_faults(&hosts)?,
+            FaultTarget::Ironic => self.apply_ironic_faults(),
+            FaultTarget::ControlPlane => {}
+        }
+        self.push(Happening::Fault {
+            name,
+            target,
+            hosts,
+            active: true,
+        });
+        Ok(())
+    }
+
+    fn clear(&mut self, names: Vec<String>) -> Result<(), EngineRunError> {
+        for name in names {
+            let Some(f) = self.faults.remove(&name) else {
+                continue;
+            };
+            match f.target {
+                FaultTarget::Bmc => self.apply_bmc_faults(&f.hosts)?,
+                FaultTarget::Agent => self.apply_agent_faults(&f.hosts)?,
+                FaultTarget::Ironic => self.apply_ironic_faults(),
+                FaultTarget::ControlPlane => {}
+            }
+            self.push(Happening::Fault {
+                name,
+                target: f.target,
+                hosts: f.hosts,
+                active: false,
+            });
+        }
+        Ok(())
+    }
+
+    /// Advances to `t`, clearing faults whose `for` runs out on the way, at their instant.
+    fn advance_to(&mut self, t: SimTime) -> Result<(), EngineRunError> {
+        loop {
+            let next_expiry = self
+                .faults
+                .values()
+                .filter_map(|f| f.until)
+                .filter(|u| *u <= t)
+                .min();
+            let stop = next_expiry.unwrap_or(t);
+            self.engine.advance_to(stop).map_err(|e| self.failed(e))?;
+            let now = self.engine.now();
+            let due: Vec<String> = self
+                .faults
+                .iter()
+                .filter(|(_, f)| f.until.is_some_and(|u| u <= now))
+                .map(|(n, _)| n.clone())
+                .collect();
+            self.clear(due)?;
+            if now >= t {
+                self.drain();
+                return Ok(());
+            }
+        }
+    }
+
+    fn advance(&mut self, d: Duration) -> Result<(), EngineRunError> {
+        let t = self.engine.now() + d;
+        self.advance_to(t)
+    }
+
+    /// Whether a condition holds now; `Ok(Err(..))` says what is off.
+    fn holds(&self, c: &Condition) -> Result<Result<(), String>, EngineRunError> {
+        let Some(sel) = &c.hosts else {
+            return Err(self.unsupported("a claim or pool condition"));
+        };
+        Ok(hosts_hold(self, sel, c))
+    }
+}
+
+fn hosts_hold(p: &Player<'_>, sel: &HostSelector, c: &Condition) -> Result<(), String> {
+    let names = p.scenario.host_names(sel);
+    let mut off = Vec::new();
+    let mut matching = 0usize;
+    for name in &names {
+        let why = match p.engine.host(&p.key(name)) {
+            None if c.gone == Some(true) => None,
+            None => Some("does not exist".to_owned()),
+            Some(h) => mismatch(c, h),
+        };
+        match why {
+            None => matching += 1,
+            Some(w) => off.push(format!("{name} {w}")),
+        }
+    }
+    let needed = c.at_least.map_or(names.len(), |n| n as usize);
+    if matching >= needed {
+        return Ok(());
+    }
+    let more = if off.len() > 5 {
+        format!(" and {} more", off.len() - 5)
+    } else {
+        String::new()
+    };
+    let shown: Vec<String> = off.into_iter().take(5).collect();
+    Err(format!(
+        "{matching} of {} hosts match (need {needed}); {}{more}",
+        names.len(),
+        shown.join("; ")
+    ))
+}
+
+fn mismatch(c: &Condition, h: &metal_operator::api::BareMetalHost) -> Option<String> {
+    if c.gone == Some(true) {
+        return Some("still exists".into());
+    }
+    let st = h.status.clone().unwrap_or_default();
+    if let Some(s) = &c.state
+        && st.provisioning.state.as_str() != s
+    {
+        return Some(format!("is {:?}", st.provisioning.state.as_str()));
+    }
+    if let Some(s) = &c.operational_status
+        && st.operational_status.as_str() != s
+    {
+        return Some(format!(
+            "has operational status {:?}",
+            st.operational_status.as_str()
+        ));
+    }
+    if let Some(e) = &c.error_type {
+        let got = st.error_type.map_or("none", |t| t.as_str());
+        if got != e {
+            return Some(format!("has error type {got:?}"));
+        }
+    }
+    if let Some(p) = c.powered_on
+        && st.powered_on != p
+    {
+        return Some(format!("has poweredOn {}", st.powered_on));
+    }
+    None
+}
+
+fn one_line(step: &Step) -> String {
+    let s = serde_json::to_string(step).unwrap_or_default();
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(119).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// The BareMetalHost name of a `namespace/name` key (fleet host names pass through).
+fn bare(host: &str) -> String {
+    host.rsplit('/').next().unwrap_or(host).to_owned()
+}
+
+fn status_in(result: &str) -> Option<u16> {
+    let code = result.split("returned code ").nth(1)?;
+    code.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The scenario trace's view of one engine record (`None` for records it has no type for).
+pub fn happening(r: &TraceRecord) -> Option<Happening> {
+    let host = bare(&r.host);
+    Some(match &r.entry {
+        TraceEntry::Transition { from, to, cause } => Happening::HostState {
+            host,
+            from: from.clone(),
+            to: to.clone(),
+            cause: cause.clone(),
+        },
+        TraceEntry::Status {
+            operational_status,
+            error_type,
+            error_count,
+            powered_on,
+        } => Happening::HostStatus {
+            host,
+            operational_status: operational_status.clone(),
+            error_type: error_type.clone(),
+            error_count: u32::try_from(*error_count).unwrap_or(0),
+            powered_on: Some(*powered_on),
+        },
+        TraceEntry::Facts {
+            online,
+            detached,
+            inspection_disabled,
+            externally_provisioned,
+            consumer,
+        } => Happening::HostFacts {
+            host,
+            online: *online,
+            detached: *detached,
+            inspection_disabled: *inspection_disabled,
+            externally_provisioned: *externally_provisioned,
+            consumer: consumer.clone(),
+        },
+        TraceEntry::Deleted => Happening::HostGone { host },
+        TraceEntry::Event {
+            event_type,
+            reason,
+            message,
+        } => Happening::Event {
+            object: format!("BareMetalHost/{host}"),
+            host: Some(host),
+            reason: reason.clone(),
+            event_type: event_type.clone(),
+            message: message.clone(),
+        },
+        TraceEntry::Provisioner {
+            action,
+            detail,
+            status,
+            ..
+        } => {
+            let (method, target, act) = ironic_call(action, detail.as_deref());
+            Happening::Call {
+                host: Some(host),
+                protocol: Protocol::Ironic,
+                method: method.to_owned(),
+                target: target.to_owned(),
+                status: *status,
+                action: act,
+            }
+        }
+        TraceEntry::Bmc {
+            protocol,
+            op,
+            result,
+        } => {
+            let protocol = if protocol == "ipmi" {
+                Protocol::Ipmi
+            } else {
+                Protocol::Redfish
+            };
+            let ok = !result.starts_with("error");
+            let status = match (ok, protocol) {
+                (true, Protocol::Ipmi) => Some(0),
+                (true, _) => Some(200),
+                (false, _) => status_in(result),
+            };
+            Happening::Call {
+                host: Some(host),
+                protocol,
+                method: op.clone(),
+                target: "system".into(),
+                status,
+                action: bmc_action(op),
+            }
+        }
+        TraceEntry::Agent { what, result } => {
+            let protocol = match what.as_str() {
+                "lookup" | "heartbeat" | "continue_inspection" => Protocol::Ironic,
+                _ => Protocol::Agent,
+            };
+            let status = match result.as_str() {
+                "ok" => Some(200),
+                "accepted" | "resumed" => Some(202),
+                r if r.starts_with("found") => Some(200),
+                r => r.get(..3).and_then(|c| c.parse().ok()),
+            };
+            Happening::Call {
+                host: Some(host),
+                protocol,
+                method: what.clone(),
+                target: "agent".into(),
+                status,
+                action: None,
+            }
+        }
+        TraceEntry::Machine { change, .. } => Happening::Machine {
+            host,
+            change: match change.as_str() {
+                "powered_on" => MachineChange::PoweredOn,
+                "powered_off" => MachineChange::PoweredOff,
+                "booted_ramdisk" => MachineChange::BootedRamdisk,
+                "booted_disk" => MachineChange::BootedDisk,
+                "image_written" => MachineChange::ImageWritten,
+                "disks_wiped" => MachineChange::DisksWiped,
+                _ => return None,
+            },
+        },
+        TraceEntry::Node { .. } | TraceEntry::Command { .. } => return None,
+    })
+}
+
+fn ironic_call(action: &str, detail: Option<&str>) -> (&'static str, &'static str, Option<Action>) {
+    const PROVISION: &str = "/v1/nodes/{node}/states/provision";
+    match action {
+        "register" if detail == Some("create") => ("POST", "/v1/nodes", Some(Action::Enroll)),
+        "register" | "automated_clean" => ("PATCH", "/v1/nodes/{node}", None),
+        "manage" => ("PUT", PROVISION, Some(Action::Manage)),
+        "inspect" => ("PUT", PROVISION, Some(Action::Inspect)),
+        "provide" => ("PUT", PROVISION, Some(Action::Provide)),
+        "deploy" => ("PUT", PROVISION, Some(Action::Deploy)),
+        "undeploy" => ("PUT", PROVISION, Some(Action::Undeploy)),
+        "adopt" => ("PUT", PROVISION, Some(Action::Adopt)),
+        "abort" => ("PUT", PROVISION, Some(Action::Abort)),
+        "power" => {
+            let act = match detail {
+                Some("power on") => Some(Action::PowerOn),
+                Some("power off" | "soft power off") => Some(Action::PowerOff),
+                Some(_) => Some(Action::Reboot),
+                None => None,
+            };
+            ("PUT", "/v1/nodes/{node}/states/power", act)
+        }
+        "maintenance" => ("PUT", "/v1/nodes/{node}/maintenance", None),
+        "detach" | "delete" => ("DELETE", "/v1/nodes/{node}", Some(Action::DeleteNode)),
+        _ => ("GET", "/v1/nodes/{node}", None),
+    }
+}
+
+fn bmc_action(op: &str) -> Option<Action> {
+    match op {
+        "SetPower(On)" => Some(Action::PowerOn),
+        "SetPower(Off)" | "SetPower(SoftOff)" => Some(Action::PowerOff),
+        "SetPower(Rebooting)" | "SetPower(SoftRebooting)" => Some(Action::Reboot),
+        o if o.starts_with("SetBootDevice") => Some(Action::SetBootDevice),
+        _ => None,
+    }
+}
