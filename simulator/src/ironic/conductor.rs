@@ -285,10 +285,22 @@ impl Conductor {
         steps: Vec<Step>,
         now: DateTime<Utc>,
     ) {
+        let mut steps: VecDeque<Step> = steps.into();
         if let Some(n) = self.nodes.get_mut(&uuid) {
             n.target_provision_state = Some(target);
             n.reservation = Some("localhost".into());
             n.last_error = None;
+            // Like Ironic, the request itself moves the node into the working state (deploying,
+            // cleaning, verifying, …): a client polling right after the 202 never sees the old state.
+            if let Some(Step::Enter(state)) = steps.front().cloned() {
+                steps.pop_front();
+                n.provision_state = state;
+                n.provision_updated_at = Some(now);
+                if state == ProvisionState::Inspecting {
+                    n.inspection_started_at = Some(now);
+                    n.inspection_finished_at = None;
+                }
+            }
         }
         self.jobs.insert(uuid, Job::new(kind, steps, now));
     }

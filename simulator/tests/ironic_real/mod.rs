@@ -54,18 +54,45 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> bool {
     false
 }
 
+/// Extra settings for agent-driven runs: `ipxe` boot (so Ironic sets a one-time PXE boot before every
+/// ramdisk boot; PXE files go to the temp dir), short agent/IPMI poll intervals.
+fn agent_config(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "[pxe]\ntftp_root={d}/tftp\ntftp_master_path={d}/tftp/master\nimages_path={d}/images\n\
+instance_master_path={d}/master_images\ntftp_server=127.0.0.1\n\
+[agent]\npost_deploy_get_power_state_retry_interval=1\ncommand_wait_interval=1\n\
+[ipmi]\nmin_command_interval=1\n"
+    )
+}
+
 impl RealIronic {
     /// Starts real Ironic with the given `[conductor] automated_clean`; None (after a loud skip) if not installed.
     pub fn start(automated_clean: bool) -> Option<Self> {
+        Self::start_with(automated_clean, false)
+    }
+
+    /// Like `start`, configured for deployments through an agent (`ipxe` boot, TFTP/HTTP roots).
+    pub fn start_for_agents(automated_clean: bool) -> Option<Self> {
+        Self::start_with(automated_clean, true)
+    }
+
+    fn start_with(automated_clean: bool, agents: bool) -> Option<Self> {
         let ironic: PathBuf = crate::support::peer("ironic")?;
         let dbsync = crate::support::peer("ironic-dbsync")?;
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("http")).expect("http root");
-        std::fs::create_dir_all(dir.path().join("locks")).expect("locks");
+        for sub in ["http", "locks", "tftp/master", "images", "master_images"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("state dir");
+        }
         let port = free_port();
         let conf = dir.path().join("ironic.conf");
+        let mut text = config(dir.path(), port, automated_clean);
+        if agents {
+            // oslo.config merges repeated sections, so the agent settings can follow.
+            text.push_str(&agent_config(dir.path()));
+        }
         std::fs::File::create(&conf)
-            .and_then(|mut f| f.write_all(config(dir.path(), port, automated_clean).as_bytes()))
+            .and_then(|mut f| f.write_all(text.as_bytes()))
             .expect("config");
         let mut sync = Command::new(&dbsync)
             .args([
@@ -82,7 +109,21 @@ impl RealIronic {
             "ironic-dbsync create_schema failed"
         );
         use std::os::unix::process::CommandExt;
-        let child = Command::new(&ironic)
+        let mut cmd = Command::new(&ironic);
+        // Every request stays on loopback: no proxy may be picked up from the environment.
+        for var in [
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+        ] {
+            cmd.env_remove(var);
+        }
+        let child = cmd
+            .env("no_proxy", "127.0.0.1,localhost")
+            .env("NO_PROXY", "127.0.0.1,localhost")
             .args(["--config-file", conf.to_str().expect("path")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
