@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Engine mode at fleet scale: HOSTS (default 10 000) through register → inspect → available →
+# provisioned → deprovisioned → available in virtual time. Prints per-phase virtual and wall time,
+# events, trace records and peak RSS next to the targets (< 60 s, < 2 GiB); nothing is asserted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hosts="${1:-10000}"
+case "$hosts" in
+  ''|*[!0-9]*) echo "usage: $0 [HOSTS]" >&2; exit 2 ;;
+esac
+timeout 900 cargo bench -q -p metal-sim --bench engine -- "$hosts"
