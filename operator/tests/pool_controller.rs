@@ -272,3 +272,36 @@ async fn a_pool_short_of_hosts_says_so_and_catches_up_when_one_becomes_available
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_controller_does_not_retry_claim_names_its_seed_already_used() {
+    let api = FakeApiServer::start().await;
+    api.upsert("hostpools", pool("workers", 5, json!({})));
+    let (stop, task) = start(&api).await;
+    wait(&api, "five claims", |a| claims_of(a, "workers").len() == 5).await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+
+    let posts = |a: &FakeApiServer| {
+        a.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/hostclaims"))
+            .count()
+    };
+    let before = posts(&api);
+    assert_eq!(before, 5);
+    // Same seed: the new controller's name stream starts over with the five names in use.
+    api.modify("hostpools", NS, "workers", |p| {
+        p["spec"]["replicas"] = json!(7);
+    });
+    let (stop, task) = start(&api).await;
+    wait(&api, "seven claims", |a| claims_of(a, "workers").len() == 7).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        posts(&api) - before,
+        2,
+        "two creations, none refused for a name already taken"
+    );
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}
