@@ -112,6 +112,8 @@ pub struct IronicApi {
 /// One request the mock Ironic answered, as its journal (`GET /_sim/requests`) lists it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Request {
+    /// When the request arrived (the mock's clock).
+    pub time: chrono::DateTime<chrono::Utc>,
     /// HTTP method.
     pub method: String,
     /// Path without the query.
@@ -128,6 +130,11 @@ impl Request {
         self.method.eq_ignore_ascii_case("PUT")
             && self.path.ends_with("/states/provision")
             && self.target.as_deref() == Some(target)
+    }
+
+    /// Addressed to the node `node` (its UUID or name is a path segment).
+    pub fn is_for_node(&self, node: &str) -> bool {
+        !node.is_empty() && self.path.split('/').any(|segment| segment == node)
     }
 }
 
@@ -154,9 +161,7 @@ impl IronicApi {
     /// Every request answered so far, oldest first. Fails if the journal has dropped entries (a
     /// count made from it would be wrong).
     pub async fn requests(&self) -> anyhow::Result<Vec<Request>> {
-        let journal: Journal = get_json(&self.http, &format!("{}/_sim/requests", self.base))
-            .await
-            .context("reading the mock Ironic's request journal (GET /_sim/requests)")?;
+        let journal = self.journal().await?;
         if journal.dropped > 0 {
             bail!(
                 "the mock Ironic's journal dropped {} requests; counts from it would be wrong",
@@ -164,6 +169,32 @@ impl IronicApi {
             );
         }
         Ok(journal.requests)
+    }
+
+    /// The requests that arrived at or after `since`, oldest first. Fails if the journal has dropped
+    /// entries from that period (an Ironic shared by many tests, as in kind, may have dropped older ones).
+    pub async fn requests_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Vec<Request>> {
+        let journal = self.journal().await?;
+        if journal.dropped > 0 && journal.requests.first().is_none_or(|r| r.time > since) {
+            bail!(
+                "the mock Ironic's journal dropped {} requests, some after {since}; counts from it would be wrong",
+                journal.dropped
+            );
+        }
+        Ok(journal
+            .requests
+            .into_iter()
+            .filter(|r| r.time >= since)
+            .collect())
+    }
+
+    async fn journal(&self) -> anyhow::Result<Journal> {
+        get_json(&self.http, &format!("{}/_sim/requests", self.base))
+            .await
+            .context("reading the mock Ironic's request journal (GET /_sim/requests)")
     }
 }
 
@@ -208,5 +239,8 @@ mod tests {
             .map(|r| r.is_provision_target("active"))
             .collect();
         assert_eq!(deploys, [true, false, false]);
+        assert!(journal.requests.iter().all(|r| r.is_for_node("x")));
+        assert!(!journal.requests[0].is_for_node("nodes") || journal.requests[0].is_for_node("x"));
+        assert!(!journal.requests[0].is_for_node("y") && !journal.requests[0].is_for_node(""));
     }
 }

@@ -89,6 +89,7 @@ pub struct Stack {
     image: ImageRef,
     _images: Option<ImageServer>,
     http: reqwest::Client,
+    started_at: chrono::DateTime<chrono::Utc>,
     finished: bool,
 }
 
@@ -146,6 +147,8 @@ async fn wait_for_file<T>(
 impl Stack {
     /// Starts the stack for `setup` (embedded mode), or connects to `E2E_KUBECONFIG`'s cluster.
     pub async fn start(setup: Setup) -> anyhow::Result<Stack> {
+        // Journal entries are compared with this; a second of slack covers clock granularity.
+        let started_at = chrono::Utc::now() - chrono::Duration::seconds(1);
         let root = workspace_root();
         let fleet = TestFleet::load(&root, &setup.fleet)?;
         let http = http_client()?;
@@ -196,6 +199,7 @@ impl Stack {
             hosts,
             local,
             http,
+            started_at,
             finished: false,
         };
         stack.create_namespace().await?;
@@ -267,6 +271,29 @@ impl Stack {
     /// The mock Ironic.
     pub fn ironic(&self) -> &IronicApi {
         &self.ironic
+    }
+
+    /// The Ironic node of host `name` (`status.provisioning.id`), once registered.
+    pub async fn ironic_node(&self, name: &str) -> anyhow::Result<String> {
+        let host = self.bmhs().get(name).await?;
+        let id = host.status.map(|s| s.provisioning.id).unwrap_or_default();
+        anyhow::ensure!(!id.is_empty(), "{name} has no Ironic node yet");
+        Ok(id)
+    }
+
+    /// The requests the mock Ironic answered about `node` since this stack started (in kind mode the
+    /// mock is shared, so other tests' requests are left out).
+    pub async fn ironic_requests_for(
+        &self,
+        node: &str,
+    ) -> anyhow::Result<Vec<crate::sim::Request>> {
+        Ok(self
+            .ironic
+            .requests_since(self.started_at)
+            .await?
+            .into_iter()
+            .filter(|r| r.is_for_node(node))
+            .collect())
     }
 
     /// The fleet's hosts, in file order.

@@ -33,6 +33,7 @@ async fn a_host_is_provisioned_deprovisioned_and_provisioned_again() -> anyhow::
     stack
         .wait_for_state(name, ProvisioningState::Available, STEP)
         .await?;
+    let node = stack.ironic_node(name).await?;
 
     stack.provision(name).await?;
     let host = stack
@@ -70,23 +71,25 @@ async fn a_host_is_provisioned_deprovisioned_and_provisioned_again() -> anyhow::
         .await?;
     assert_runs_the_image(&stack, name).await?;
 
-    // Ironic saw exactly what a user's story implies: deploy, clean up, deploy again, on one node.
-    let requests = stack.ironic().requests().await?;
-    let deploys: Vec<&str> = requests
-        .iter()
-        .filter(|r| r.is_provision_target("active"))
-        .map(|r| r.path.as_str())
-        .collect();
-    let undeploys = requests
-        .iter()
-        .filter(|r| r.is_provision_target("deleted"))
-        .count();
-    assert_eq!(deploys.len(), 2, "deploy requests: {deploys:?}");
+    // Ironic saw exactly what the story implies, on the one node the host kept throughout: deploy,
+    // clean up, deploy again.
     assert_eq!(
-        deploys[0], deploys[1],
-        "the second deploy reuses the same Ironic node"
+        stack.ironic_node(name).await?,
+        node,
+        "the host keeps its Ironic node"
     );
-    assert_eq!(undeploys, 1, "one deprovisioning");
+    let requests = stack.ironic_requests_for(&node).await?;
+    let targets: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/states/provision"))
+        .filter_map(|r| r.target.as_deref())
+        .filter(|t| matches!(*t, "active" | "deleted"))
+        .collect();
+    assert_eq!(
+        targets,
+        ["active", "deleted", "active"],
+        "provision requests for node {node}"
+    );
     stack.finish().await;
     Ok(())
 }
@@ -103,6 +106,7 @@ async fn deleting_a_provisioned_host_deprovisions_it_and_then_it_is_gone() -> an
     stack
         .wait_for_state(name, ProvisioningState::Provisioned, STEP)
         .await?;
+    let node = stack.ironic_node(name).await?;
 
     let ns = stack.namespace().to_owned();
     stack
@@ -137,13 +141,13 @@ async fn deleting_a_provisioned_host_deprovisions_it_and_then_it_is_gone() -> an
     .await?;
 
     // Ironic was asked to deprovision the node, then to forget it — in that order.
-    let requests = stack.ironic().requests().await?;
+    let requests = stack.ironic_requests_for(&node).await?;
     let undeploy = requests
         .iter()
         .position(|r| r.is_provision_target("deleted"));
-    let forget = requests.iter().rposition(|r| {
-        r.method == "DELETE" && r.path.starts_with("/v1/nodes/") && r.path.matches('/').count() == 3
-    });
+    let forget = requests
+        .iter()
+        .rposition(|r| r.method == "DELETE" && r.path == format!("/v1/nodes/{node}"));
     match (undeploy, forget) {
         (Some(u), Some(f)) => assert!(u < f, "deprovisioning came after the node was deleted"),
         other => {

@@ -32,12 +32,14 @@ async fn an_operator_killed_mid_provisioning_finishes_after_restart_with_exactly
     stack
         .wait_for_state(name, ProvisioningState::Available, STEP)
         .await?;
+    let node = stack.ironic_node(name).await?;
     stack.provision(name).await?;
 
     // Kill the operator the moment Ironic has accepted the deploy, before it can see the result.
-    let ironic = stack.ironic().clone();
-    eventually(STEP, "the deploy request to reach Ironic", || async {
-        let n = deploys(&ironic.requests().await?);
+    let stack_ref = &stack;
+    let node_ref = node.as_str();
+    eventually(STEP, "the deploy request to reach Ironic", || async move {
+        let n = deploys(&stack_ref.ironic_requests_for(node_ref).await?);
         Ok(if n > 0 {
             Check::Done(())
         } else {
@@ -58,7 +60,7 @@ async fn an_operator_killed_mid_provisioning_finishes_after_restart_with_exactly
     stack
         .wait_for_state(name, ProvisioningState::Provisioned, STEP)
         .await?;
-    let requests = stack.ironic().requests().await?;
+    let requests = stack.ironic_requests_for(&node).await?;
     assert_eq!(
         deploys(&requests),
         1,
