@@ -2,10 +2,10 @@
 //! something else. Agents point at one Ironic URL (the mock's or a real Ironic's).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::Mutex;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{self, ClientError, IronicClient};
@@ -19,6 +19,10 @@ struct Running {
 }
 
 type Table = Arc<Mutex<HashMap<usize, Running>>>;
+
+fn lock(t: &Table) -> MutexGuard<'_, HashMap<usize, Running>> {
+    t.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The running launcher: which hosts have an agent, and their callback URLs.
 #[derive(Clone)]
@@ -50,11 +54,12 @@ impl Launcher {
         };
         let mut events = world.subscribe();
         let task = tokio::spawn(async move {
-            let ctx = Ctx {
+            let mut ctx = Ctx {
                 world,
                 options,
                 http,
                 agents,
+                stopping: JoinSet::new(),
             };
             ctx.reconcile_all().await;
             loop {
@@ -71,35 +76,32 @@ impl Launcher {
                     Err(RecvError::Closed) => break,
                 }
             }
-            let all: Vec<Running> = ctx.agents.lock().await.drain().map(|(_, r)| r).collect();
+            let all: Vec<Running> = lock(&ctx.agents).drain().map(|(_, r)| r).collect();
             for r in all {
-                r.session.stop().await;
+                ctx.stopping.spawn(r.session.stop());
             }
+            while ctx.stopping.join_next().await.is_some() {}
         });
         Ok((launcher, task))
     }
 
     /// The callback URL of the agent running on host `index`, if any.
-    pub async fn callback_url(&self, index: usize) -> Option<String> {
-        self.agents
-            .lock()
-            .await
+    pub fn callback_url(&self, index: usize) -> Option<String> {
+        lock(&self.agents)
             .get(&index)
             .map(|r| r.session.callback_url())
     }
 
-    /// Runs `f` on the agent of host `index`, if one runs.
-    pub async fn with_agent<T>(&self, index: usize, f: impl FnOnce(&mut Agent) -> T) -> Option<T> {
-        self.agents
-            .lock()
-            .await
+    /// Runs `f` on the agent of host `index`, if one runs (keep `f` short).
+    pub fn with_agent<T>(&self, index: usize, f: impl FnOnce(&mut Agent) -> T) -> Option<T> {
+        lock(&self.agents)
             .get(&index)
             .map(|r| r.session.with_agent(f))
     }
 
     /// Indexes of the hosts with a running agent, sorted.
-    pub async fn running(&self) -> Vec<usize> {
-        let mut v: Vec<usize> = self.agents.lock().await.keys().copied().collect();
+    pub fn running(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = lock(&self.agents).keys().copied().collect();
         v.sort_unstable();
         v
     }
@@ -115,10 +117,12 @@ struct Ctx {
     options: AgentOptions,
     http: reqwest::Client,
     agents: Table,
+    /// Agents being stopped in the background, so events keep flowing meanwhile.
+    stopping: JoinSet<()>,
 }
 
 impl Ctx {
-    async fn on_event(&self, index: usize, event: &MachineEvent) {
+    async fn on_event(&mut self, index: usize, event: &MachineEvent) {
         match event {
             MachineEvent::Booted { record } => {
                 if matches!(record.outcome, BootOutcome::Ramdisk { .. }) {
@@ -135,9 +139,10 @@ impl Ctx {
         }
     }
 
-    async fn reconcile_all(&self) {
+    async fn reconcile_all(&mut self) {
         let now = self.world.now();
-        for host in self.world.hosts() {
+        let world = Arc::clone(&self.world);
+        for host in world.hosts() {
             let view = host.view(now);
             let ramdisk = view.power == PowerState::On
                 && view
@@ -151,22 +156,21 @@ impl Ctx {
         }
     }
 
-    async fn stop_agent(&self, index: usize) {
-        let running = self.agents.lock().await.remove(&index);
+    async fn stop_agent(&mut self, index: usize) {
+        // Reap finished stops so the set stays small.
+        while self.stopping.try_join_next().is_some() {}
+        let running = lock(&self.agents).remove(&index);
         if let Some(r) = running {
-            tracing::info!(host = index, "agent stopped");
-            r.session.stop().await;
+            tracing::info!(host = index, "agent stopping");
+            self.stopping.spawn(r.session.stop());
         }
     }
 
-    async fn start(&self, index: usize, boot: u64) {
-        if self
-            .agents
-            .lock()
-            .await
+    async fn start(&mut self, index: usize, boot: u64) {
+        let same = lock(&self.agents)
             .get(&index)
-            .is_some_and(|r| r.boot == boot)
-        {
+            .is_some_and(|r| r.boot == boot);
+        if same {
             return;
         }
         self.stop_agent(index).await;
@@ -176,10 +180,7 @@ impl Ctx {
         match self.session(&host, boot).await {
             Ok(session) => {
                 tracing::info!(host = %host.name, callback = %session.callback_url(), "agent started");
-                self.agents
-                    .lock()
-                    .await
-                    .insert(index, Running { boot, session });
+                lock(&self.agents).insert(index, Running { boot, session });
             }
             Err(e) => tracing::error!(host = %host.name, error = %e, "agent could not start"),
         }

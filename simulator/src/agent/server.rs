@@ -139,10 +139,17 @@ impl AgentServer {
         self.shared.stop.clone()
     }
 
-    /// Stops serving (in-flight requests finish) and waits, at most 5 s, for the server task.
-    pub async fn shutdown(self) {
+    /// Stops serving: in-flight requests get a short grace period (a machine that powered off
+    /// answers nothing more), then the server task is aborted, keep-alive connections included.
+    pub async fn shutdown(mut self) {
         self.shared.stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+        if tokio::time::timeout(Duration::from_millis(500), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+            let _ = self.task.await;
+        }
     }
 }
 

@@ -122,10 +122,15 @@ impl Session {
         self.server.with_agent(f)
     }
 
-    /// Stops heartbeating and serving.
-    pub async fn stop(self) {
+    /// Stops heartbeating and serving (the life task is aborted if it does not end within 500 ms).
+    pub async fn stop(mut self) {
         self.stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.life).await;
+        if tokio::time::timeout(Duration::from_millis(500), &mut self.life)
+            .await
+            .is_err()
+        {
+            self.life.abort();
+        }
         self.server.shutdown().await;
     }
 }
