@@ -33,6 +33,7 @@ lint:
 ## crds: regenerate the committed CRD YAML from the Rust types.
 crds:
 	cargo run -q -p metal-operator -- crds > kind/crds/metal3.io.yaml
+	cargo run -q -p metal-operator -- crds --pools > kind/crds/hostpools.yaml
 
 e2e: peers
 	bash scripts/e2e.sh

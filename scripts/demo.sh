@@ -42,8 +42,8 @@ watch_until() { # watch_until SECONDS STATE [HOST...]
   echo "not all hosts reached $want within $limit s" >&2; return 1
 }
 
-step "Start the embedded control plane (HTTPS on 127.0.0.1:6443, CRDs from kind/crds/metal3.io.yaml)"
-"$sim" controlplane --listen 127.0.0.1:6443 --kubeconfig "$work/kubeconfig" --crds kind/crds/metal3.io.yaml --seed 1 >"$work/controlplane.log" 2>&1 &
+step "Start the embedded control plane (HTTPS on 127.0.0.1:6443, CRDs from kind/crds/)"
+"$sim" controlplane --listen 127.0.0.1:6443 --kubeconfig "$work/kubeconfig" --crds kind/crds/metal3.io.yaml --crds kind/crds/hostpools.yaml --seed 1 >"$work/controlplane.log" 2>&1 &
 pids+=($!)
 wait_for 10 "$work/kubeconfig"
 export KUBECONFIG="$work/kubeconfig"
