@@ -8,11 +8,12 @@
 use super::error::ApiError;
 use super::model::{Node, PowerState, ProvisionState};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use uuid::Uuid;
 
 mod call;
+mod callback;
 mod inband;
 mod inventory;
 mod plan;
@@ -23,7 +24,7 @@ pub use inventory::DiscoveredPort;
 pub use plan::{AgentStep, DeployMode, InspectMode, Phase, deploy_mode, inspect_mode};
 pub use settings::{Settings, Target, Timings};
 
-use inband::{InBand, Reading, Verdict};
+use inband::InBand;
 use plan::{Step, uses_fake_power};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -380,103 +381,6 @@ impl Conductor {
             .min()
     }
 
-    /// An agent heartbeat: a job parked in `wait call-back` or `clean wait` resumes at the next `step`.
-    /// Returns true when it did (heartbeats in other states change nothing, as in Ironic).
-    pub fn heartbeat(&mut self, uuid: Uuid, now: DateTime<Utc>) -> bool {
-        let Some(job) = self.jobs.get_mut(&uuid) else {
-            return false;
-        };
-        let Some(phase @ (Phase::Deploy | Phase::Clean)) = job.parked else {
-            return false;
-        };
-        job.parked = None;
-        job.due = now;
-        if let Some(n) = self.nodes.get_mut(&uuid) {
-            n.provision_state = phase.busy_state();
-            n.provision_updated_at = Some(now);
-            n.reservation = Some("localhost".into());
-        }
-        true
-    }
-
-    /// The agent's inspection data (`POST /v1/continue_inspection`) for a node in `inspect wait`: the
-    /// inventory is stored, ports are discovered, and inspection finishes at the next `step`.
-    pub fn continue_inspection(
-        &mut self,
-        uuid: Uuid,
-        mut data: Map<String, Value>,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        if self.parked(uuid) != Some(Phase::Inspect) {
-            return Err(ApiError::NotFound);
-        }
-        let inventory = data.remove("inventory").unwrap_or(Value::Null);
-        if let Some(err) = data.get("error").filter(|e| !e.is_null()) {
-            let text = err.as_str().map_or_else(|| err.to_string(), str::to_string);
-            self.fail(
-                uuid,
-                format!("Failed to inspect hardware. Reason: Ramdisk reported error: {text}"),
-                now,
-            );
-            return Ok(());
-        }
-        let ports = match inventory::agent_ports(&uuid.to_string(), &inventory) {
-            Ok(p) => p,
-            Err(e) => {
-                self.fail(uuid, e, now);
-                return Ok(());
-            }
-        };
-        self.discovered.extend(
-            ports
-                .into_iter()
-                .map(|(address, pxe_enabled)| DiscoveredPort {
-                    node: uuid,
-                    address,
-                    pxe_enabled,
-                }),
-        );
-        if let Some(n) = self.nodes.get_mut(&uuid) {
-            if let Some(arch) = inventory
-                .pointer("/cpu/architecture")
-                .filter(|a| a.is_string())
-            {
-                n.properties.insert("cpu_arch".into(), arch.clone());
-            }
-            n.inventory = Some(serde_json::json!({
-                "inventory": inventory,
-                "plugin_data": Value::Object(data),
-            }));
-            n.provision_state = ProvisionState::Inspecting;
-            n.provision_updated_at = Some(now);
-            n.reservation = Some("localhost".into());
-        }
-        if let Some(j) = self.jobs.get_mut(&uuid) {
-            j.parked = None;
-            j.due = now;
-        }
-        Ok(())
-    }
-
-    fn time_out(&mut self, uuid: Uuid, phase: Phase, now: DateTime<Utc>) {
-        let msg = match phase {
-            Phase::Deploy => format!("Timeout reached while waiting for callback for node {uuid}"),
-            Phase::Clean => {
-                let step = self
-                    .jobs
-                    .get(&uuid)
-                    .and_then(|j| j.inband.current.clone())
-                    .unwrap_or_else(|| Value::Object(Map::new()));
-                format!(
-                    "Timeout reached while cleaning the node. Please check if the ramdisk responsible for the cleaning is running on the node. Failed on step {}.",
-                    python_repr(&step)
-                )
-            }
-            Phase::Inspect => "timeout reached while inspecting the node".to_string(),
-        };
-        self.fail(uuid, msg, now);
-    }
-
     fn schedule_power_sync(&mut self, now: DateTime<Utc>) {
         let interval = self.settings.timings.power_sync;
         let candidates: Vec<Uuid> = self
@@ -617,74 +521,6 @@ impl Conductor {
         match pending {
             Pending::Bmc(op) => self.complete_bmc(uuid, op, outcome, now),
             Pending::Agent(step) => self.complete_agent(uuid, step, outcome, now),
-        }
-    }
-
-    fn complete_agent(
-        &mut self,
-        uuid: Uuid,
-        step: AgentStep,
-        outcome: Result<CallResult, String>,
-        now: DateTime<Utc>,
-    ) {
-        let answer = match outcome {
-            Ok(CallResult::Agent(v)) => v,
-            Ok(other) => {
-                let msg = format!("Agent returned bad result for command: {other:?}");
-                self.fail(uuid, msg, now);
-                return;
-            }
-            Err(e) if step == AgentStep::PowerOff => {
-                // Ironic forces power off through the BMC when the agent cannot do it.
-                tracing::debug!(node = %uuid, error = %e, "agent power off failed");
-                Value::Null
-            }
-            Err(e) => {
-                self.fail(uuid, e, now);
-                return;
-            }
-        };
-        let overrides = [
-            ("erase_devices", self.settings.erase_devices_priority),
-            (
-                "erase_devices_metadata",
-                self.settings.erase_devices_metadata_priority,
-            ),
-        ];
-        let (Some(job), Some(node)) = (self.jobs.get_mut(&uuid), self.nodes.get_mut(&uuid)) else {
-            return;
-        };
-        if let AgentStep::GetSteps(_) = step
-            && let Some(v) = answer.pointer("/command_result/hardware_manager_version")
-        {
-            node.driver_internal_info
-                .insert("hardware_manager_version".into(), v.clone());
-        }
-        let verdict = inband::read(
-            &step,
-            &answer,
-            Reading {
-                uuid: &uuid.to_string(),
-                inband: &mut job.inband,
-                write_image: plan::write_image_step(node),
-                overrides,
-            },
-        );
-        job.waiting = None;
-        job.due = now;
-        match verdict {
-            Verdict::Continue => {}
-            Verdict::AwaitThen(then) => {
-                let phase = match step {
-                    AgentStep::GetSteps(p) | AgentStep::Poll(p, _) => p,
-                    _ => Phase::Deploy,
-                };
-                for s in then.into_iter().rev() {
-                    job.steps.push_front(Step::Agent(s));
-                }
-                job.steps.push_front(Step::AwaitAgent(phase));
-            }
-            Verdict::Fail(msg) => self.fail(uuid, msg, now),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::tests::{conductor_with, run_calls, t0};
 use super::*;
-use serde_json::json;
+use serde_json::{Map, json};
 
 /// A scripted agent: records commands, answers like IPA (results in order; async steps run until the
 /// next status poll, then end with `outcome`).
