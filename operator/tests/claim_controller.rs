@@ -451,3 +451,50 @@ async fn claims_are_bound_only_while_leadership_is_held() {
     let _ = tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_claims_racing_for_four_hosts_bind_each_host_exactly_once() {
+    let run = Running::start().await;
+    for i in 0..4 {
+        run.api.upsert(
+            "baremetalhosts",
+            host(&format!("node-{i}"), "available", json!({})),
+        );
+    }
+    for i in 0..8 {
+        run.api
+            .upsert("hostclaims", claim(&format!("c{i}"), json!({})));
+    }
+    run.wait("four claims bound, four short", |r| {
+        let conds: Vec<_> = (0..8)
+            .filter_map(|i| r.condition(&format!("c{i}"), "Bound"))
+            .collect();
+        conds.iter().filter(|(s, _)| s == "True").count() == 4
+            && conds
+                .iter()
+                .filter(|(_, reason)| reason == "NoHostAvailable")
+                .count()
+                == 4
+    })
+    .await;
+    let requests = run.api.requests();
+    let mut holders = std::collections::BTreeSet::new();
+    for i in 0..4 {
+        let name = format!("node-{i}");
+        let binds = requests
+            .iter()
+            .filter(|r| {
+                r.method == "PATCH"
+                    && r.path.ends_with(&format!("/baremetalhosts/{name}"))
+                    && r.body.contains("\"consumerRef\":{")
+            })
+            .count();
+        assert_eq!(binds, 1, "{name} was bound {binds} times");
+        let holder = run.host(&name)["spec"]["consumerRef"]["name"].clone();
+        assert!(
+            holders.insert(holder.to_string()),
+            "{holder} holds two hosts"
+        );
+    }
+    run.stop().await;
+}
