@@ -334,7 +334,14 @@ fn run_engine(
             continue;
         }
         let started = Instant::now();
-        let t = metal_sim::engine::run(s, s.seed())?;
+        let t = match metal_sim::engine::run(s, s.seed()) {
+            Ok(t) => t,
+            Err(e) => {
+                failed = true;
+                println!("{}: cannot run in engine mode: {e}", s.name());
+                continue;
+            }
+        };
         let verdict = check(s, &t);
         let dir = out.join(format!("{}-seed{}-engine", s.name(), s.seed()));
         let trace_path =
