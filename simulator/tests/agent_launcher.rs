@@ -18,6 +18,7 @@ use metal_sim::machine::{SimClock, World};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+/// Never served (no BMC sockets are opened from it): the ports are only names.
 const FLEET: &str = "\
 seed: 8
 time_scale: 0
@@ -244,4 +245,67 @@ async fn an_ironic_url_off_loopback_is_refused() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("not a loopback URL"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_points_the_agents_at_the_served_mock_ironic_unless_an_external_url_is_given() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Its BMC really listens: on an address of its own.
+    const SERVED: &str = "\
+seed: 8
+time_scale: 0
+layout: {mode: per-address, base: 127.0.44.21, redfish_port: 18000, ipmi_port: 16230}
+groups:
+  - name: s-0
+";
+    let world = || -> Arc<World> {
+        Arc::new(
+            Fleet::parse(SERVED, "s.yaml")
+                .unwrap()
+                .build_world(SimClock::start_now())
+                .unwrap(),
+        )
+    };
+    let options = |ironic, ironic_url| metal_sim::serve::ServeOptions {
+        control: "127.0.0.1:0".parse().unwrap(),
+        ironic,
+        ironic_url,
+        ..metal_sim::serve::ServeOptions::default()
+    };
+    let none = metal_sim::serve::start(world(), options(None, None))
+        .await
+        .unwrap();
+    assert!(none.agents().is_none(), "no Ironic, no agents");
+    assert!(none.endpoints().ironic.is_none());
+    none.shutdown().await.unwrap();
+
+    let mock =
+        metal_sim::serve::start(world(), options(Some("127.0.0.1:0".parse().unwrap()), None))
+            .await
+            .unwrap();
+    let url = mock
+        .endpoints()
+        .ironic
+        .clone()
+        .expect("the mock's URL in the endpoints");
+    assert_eq!(mock.agents().map(Launcher::ironic_url), Some(url.as_str()));
+    mock.shutdown().await.unwrap();
+
+    let external = "http://127.0.0.1:9".to_string();
+    let ext = metal_sim::serve::start(world(), options(None, Some(external.clone())))
+        .await
+        .unwrap();
+    assert_eq!(ext.endpoints().ironic.as_deref(), Some(external.as_str()));
+    assert_eq!(
+        ext.agents().map(Launcher::ironic_url),
+        Some(external.as_str())
+    );
+    ext.shutdown().await.unwrap();
+
+    let refused =
+        metal_sim::serve::start(world(), options(None, Some("http://10.1.2.3:6385".into()))).await;
+    assert!(
+        refused.is_err(),
+        "an external Ironic off loopback is refused"
+    );
 }

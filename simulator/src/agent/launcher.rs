@@ -28,6 +28,7 @@ fn lock(t: &Table) -> MutexGuard<'_, HashMap<usize, Running>> {
 #[derive(Clone)]
 pub struct Launcher {
     agents: Table,
+    ironic_url: String,
     stop: CancellationToken,
 }
 
@@ -50,6 +51,7 @@ impl Launcher {
         let agents: Table = Arc::new(Mutex::new(HashMap::new()));
         let launcher = Launcher {
             agents: Arc::clone(&agents),
+            ironic_url: options.ironic_url.clone(),
             stop: stop.clone(),
         };
         let mut events = world.subscribe();
@@ -83,6 +85,11 @@ impl Launcher {
             while ctx.stopping.join_next().await.is_some() {}
         });
         Ok((launcher, task))
+    }
+
+    /// The Ironic URL the agents talk to.
+    pub fn ironic_url(&self) -> &str {
+        &self.ironic_url
     }
 
     /// The callback URL of the agent running on host `index`, if any.
