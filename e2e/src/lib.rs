@@ -27,5 +27,5 @@ pub mod stack;
 pub mod wait;
 
 pub use fleet::FleetHost;
-pub use stack::{Setup, Stack};
+pub use stack::{Setup, Stack, external_cluster};
 pub use wait::{Check, eventually};

@@ -93,6 +93,12 @@ pub struct Stack {
     finished: bool,
 }
 
+/// True when `E2E_KUBECONFIG` selects an external cluster (kind): tests that need their own processes
+/// or a fleet the external simulator does not serve can skip before calling [`Stack::start`].
+pub fn external_cluster() -> bool {
+    env_path("E2E_KUBECONFIG").is_some()
+}
+
 fn env_path(var: &str) -> Option<PathBuf> {
     std::env::var_os(var)
         .filter(|v| !v.is_empty())
