@@ -20,10 +20,10 @@ peers:
 ## test: everything, judged by the real peers (REQUIRE_PEERS=1 turns a missing peer into a failure).
 test: peers lint
 ifeq ($(NEXTEST),yes)
-	$(PEERS_ENV) && cargo nextest run --workspace --no-fail-fast
+	$(PEERS_ENV) && cargo nextest run --workspace --exclude metal-e2e --no-fail-fast
 	cargo test --workspace --doc
 else
-	$(PEERS_ENV) && cargo test --workspace --no-fail-fast
+	$(PEERS_ENV) && cargo test --workspace --exclude metal-e2e --no-fail-fast
 endif
 
 lint:
