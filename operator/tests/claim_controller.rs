@@ -98,6 +98,14 @@ impl Running {
         });
     }
 
+    /// Waits for an Event with this reason (Events are published after the status write).
+    async fn wait_event(&self, reason: &str) {
+        self.wait(&format!("a {reason} Event"), |r| {
+            !r.events(reason).is_empty()
+        })
+        .await;
+    }
+
     fn events(&self, reason: &str) -> Vec<Value> {
         self.api
             .list("events")
@@ -206,8 +214,8 @@ async fn a_claim_takes_the_worker_never_a_master_and_follows_it_to_provisioned()
     })
     .await;
     assert_eq!(run.claim("worker").unwrap()["status"]["poweredOn"], true);
-    assert!(!run.events("HostBound").is_empty());
-    assert!(!run.events("HostReady").is_empty());
+    run.wait_event("HostBound").await;
+    run.wait_event("HostReady").await;
     run.stop().await;
 }
 
@@ -249,10 +257,10 @@ async fn deleting_a_claim_deprovisions_then_frees_the_host_before_the_claim_goes
         run.claim("worker").is_some(),
         "the claim waits for the host"
     );
-    assert_eq!(
-        run.condition("worker", "Ready"),
-        Some(("False".into(), "Releasing".into()))
-    );
+    run.wait("Ready=False Releasing", |r| {
+        r.condition("worker", "Ready") == Some(("False".into(), "Releasing".into()))
+    })
+    .await;
     run.set_state("openshift-worker-0", "available");
     run.wait("claim gone", |r| r.claim("worker").is_none())
         .await;
@@ -283,7 +291,7 @@ async fn two_claims_for_one_host_bind_once_and_the_second_catches_up_when_it_is_
         .unwrap()
         .to_owned();
     let waiting = if holder == "a" { "b" } else { "a" };
-    assert!(!run.events("NoHostAvailable").is_empty());
+    run.wait_event("NoHostAvailable").await;
     let binds = run
         .api
         .requests()
@@ -346,6 +354,7 @@ async fn bad_claims_get_conditions_and_events_and_bind_once_fixed() {
         "UserDataSecretMissing",
         "NoMatchingHost",
     ] {
+        run.wait_event(reason).await;
         let evs = run.events(reason);
         assert!(!evs.is_empty(), "{reason} event");
         assert_eq!(evs[0]["type"], "Warning");
@@ -401,7 +410,7 @@ async fn a_conflict_while_binding_is_retried_and_an_edit_during_provisioning_is_
         "http://127.0.0.1/os-v2.qcow2",
         "the edit stays in the claim"
     );
-    assert!(!run.events("ChangedWhileProvisioning").is_empty());
+    run.wait_event("ChangedWhileProvisioning").await;
     run.stop().await;
 }
 

@@ -218,25 +218,25 @@ async fn a_pool_short_of_hosts_says_so_and_catches_up_when_one_becomes_available
             })
     })
     .await;
-    assert_eq!(
-        consumer(&api, "cpu-0")
-            .as_str()
-            .map(|n| n.starts_with("compute-")),
-        Some(true)
-    );
+    wait(
+        &api,
+        "the compute pool takes cpu-0 and the shortage is an Event",
+        |a| {
+            consumer(a, "cpu-0")
+                .as_str()
+                .is_some_and(|n| n.starts_with("compute-"))
+                && a.list("events")
+                    .iter()
+                    .any(|e| e["reason"] == "NotEnoughHosts" && e["type"] == "Warning")
+        },
+    )
+    .await;
     assert_eq!(
         consumer(&api, "gpu-0")
             .as_str()
             .map(|n| n.starts_with("gpu-")),
         Some(true)
     );
-    let warnings: Vec<Value> = api
-        .list("events")
-        .into_iter()
-        .filter(|e| e["reason"] == "NotEnoughHosts")
-        .collect();
-    assert!(!warnings.is_empty());
-    assert_eq!(warnings[0]["type"], "Warning");
 
     set_state(&api, "gpu-1", "available");
     wait(&api, "the waiting gpu claim binds gpu-1", |a| {
