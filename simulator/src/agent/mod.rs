@@ -39,6 +39,7 @@ pub mod inventory;
 pub mod launcher;
 pub mod server;
 pub mod session;
+pub mod steps;
 
 pub use command::{AgentError, CommandError, CommandResult, Request, Status};
 pub use core::{Agent, Binding, Downloaded, ImageFetch, ImageStore, Written};
