@@ -414,8 +414,16 @@ async fn gpu_and_compute_pools_take_only_the_servers_their_selectors_match() -> 
     })
     .await?;
     assert_eq!(short.status.unwrap_or_default().bound_replicas, 2);
-    let events = stack.kubectl(&["get", "events", "-n", &ns]).await?;
-    assert!(events.contains("NotEnoughHosts"), "{events}");
+    // The Event follows the status write.
+    eventually(STEP, "a NotEnoughHosts Event", || async {
+        let events = stack.kubectl(&["get", "events", "-n", &ns]).await?;
+        Ok(if events.contains("NotEnoughHosts") {
+            Check::Done(())
+        } else {
+            Check::Pending(events)
+        })
+    })
+    .await?;
     let free: Vec<BareMetalHost> = stack
         .bmhs()
         .list(&Default::default())
