@@ -22,7 +22,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 wait_for() { # wait_for SECONDS FILE
   for _ in $(seq 1 $(($1 * 10))); do [ -s "$2" ] && return 0; sleep 0.1; done
-  echo "timed out waiting for $2" >&2; return 1
+  echo "timed out waiting for $2" >&2; tail -20 "$work"/*.log >&2 || true; return 1
 }
 # Prints the host table whenever it changes, until every listed host is in STATE (bounded).
 watch_until() { # watch_until SECONDS STATE [HOST...]
@@ -42,23 +42,20 @@ watch_until() { # watch_until SECONDS STATE [HOST...]
   echo "not all hosts reached $want within $limit s" >&2; return 1
 }
 
-step "Start the embedded control plane (HTTPS on 127.0.0.1:6443, CRDs from kind/crds/)"
-"$sim" controlplane --listen 127.0.0.1:6443 --kubeconfig "$work/kubeconfig" --crds kind/crds/metal3.io.yaml --crds kind/crds/hostpools.yaml --seed 1 >"$work/controlplane.log" 2>&1 &
+step "Start metal-sim: the demo fleet's BMCs (each on its own 127.0.1.x address), the mock Ironic (127.0.0.1:6385) and the embedded control plane (HTTPS on 127.0.0.1:6443, with the operator's CRDs)"
+printf '$ metal-sim serve --control 127.0.0.1:9100 --ironic 127.0.0.1:6385 --controlplane 127.0.0.1:6443 --kubeconfig %s\n' "$work/kubeconfig"
+"$sim" serve --endpoints "$work/endpoints.json" --control 127.0.0.1:9100 --ironic 127.0.0.1:6385 \
+  --controlplane 127.0.0.1:6443 --kubeconfig "$work/kubeconfig" >"$work/serve.log" 2>&1 &
 pids+=($!)
-wait_for 10 "$work/kubeconfig"
+wait_for 15 "$work/endpoints.json"
 export KUBECONFIG="$work/kubeconfig"
-
-step "Start the demo fleet's BMCs (each on its own 127.0.1.x address) and the mock Ironic (127.0.0.1:6385)"
-"$sim" serve --endpoints "$work/endpoints.json" --control 127.0.0.1:9100 --ironic 127.0.0.1:6385 >"$work/serve.log" 2>&1 &
-pids+=($!)
-wait_for 10 "$work/endpoints.json"
 python3 - "$work/endpoints.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))
 print(f"{'NAME':<13} {'PROTOCOL':<21} ADDRESS")
 for b in e["bmcs"]:
     print(f"{b['name']:<13} {b['protocol']:<21} {b['address']}")
-print("mock Ironic:", e.get("ironic"), "| fleet ground truth:", e.get("control") + "/hosts")
+print("mock Ironic:", e.get("ironic"), "| fleet ground truth:", e.get("control") + "/hosts", "| kubeconfig:", e.get("kubeconfig"))
 PY
 
 step "Register the fleet: BareMetalHost + Secret YAML, as a user applies it (metal-sim fleet manifests)"
@@ -79,9 +76,17 @@ watch_until 120 available
 step "Hardware details found by inspection (the GPU server)"
 kubectl get bmh -n metal3 demo-vm-0 -o jsonpath='{.status.hardware.systemVendor}{"\n"}{.status.hardware.cpu}{"\n"}'
 
+step "Serve an OS image and its checksum file on loopback (the fake agent downloads and verifies it)"
+mkdir -p "$work/images"
+python3 -c 'import hashlib, sys; sys.stdout.buffer.write(b"".join(hashlib.sha256(b"demo-os-%d" % i).digest() for i in range(65536)))' > "$work/images/os.img"
+(cd "$work/images" && sha256sum os.img > os.img.sha256sum && cat os.img.sha256sum)
+python3 -m http.server 8099 --bind 127.0.0.1 --directory "$work/images" >"$work/images.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do curl -sf -o /dev/null http://127.0.0.1:8099/os.img.sha256sum && break; sleep 0.1; done
+
 step "Provision demo-rf-0: set an image, as a user (or a claim) does"
 run kubectl -n metal3 patch bmh demo-rf-0 --type merge \
-  -p '{"spec":{"image":{"url":"http://127.0.0.1/os.qcow2","checksum":"http://127.0.0.1/os.qcow2.sha256sum","checksumType":"sha256"}}}'
+  -p '{"spec":{"image":{"url":"http://127.0.0.1:8099/os.img","checksum":"http://127.0.0.1:8099/os.img.sha256sum","checksumType":"sha256","format":"raw"}}}'
 watch_until 120 provisioned demo-rf-0
 
 step "The machine's own view: Redfish and the fleet's ground truth"
@@ -90,10 +95,22 @@ curl -s -u admin:password "$rf" | python3 -c 'import json,sys; s=json.load(sys.s
 ipmi=$(python3 -c 'import json,sys; b=[b for b in json.load(open(sys.argv[1]))["bmcs"] if b["protocol"]=="ipmi"][0]; print(b["address"].split("//")[1].replace(":"," "))' "$work/endpoints.json")
 printf '$ ipmitool -I lanplus -C 17 -H %s -p %s -U admin -P password power status\n' ${ipmi% *} ${ipmi#* }
 ipmitool -I lanplus -C 17 -H "${ipmi% *}" -p "${ipmi#* }" -U admin -P password power status
+printf '$ curl -s http://127.0.0.1:9100/hosts/demo-rf-0   # the simulated machine: its disks and last boot\n'
+curl -s http://127.0.0.1:9100/hosts/demo-rf-0 | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["machine"]
+for d in m["disks"]:
+    img = d.get("image") or {}
+    print("  disk %s: image %s checksum %s partition table %s" % (d["name"], img.get("url", "-"), img.get("checksum", "-"), d["partition_table"]))
+print("  last boot:", json.dumps(m.get("last_boot", {}).get("outcome")))'
 
 step "Deprovision demo-rf-0: remove the image; the host is cleaned and becomes available again"
 run kubectl -n metal3 patch bmh demo-rf-0 --type json -p '[{"op":"remove","path":"/spec/image"}]'
 watch_until 120 available demo-rf-0
+curl -s http://127.0.0.1:9100/hosts/demo-rf-0 | python3 -c '
+import json, sys
+for d in json.load(sys.stdin)["machine"]["disks"]:
+    print("  after cleaning, disk %s: partition table %s (wiped by the agent clean step)" % (d["name"], d["partition_table"]))'
 
 step "The upstream columns, and the Events the operator wrote"
 run kubectl get bmh -n metal3 -o wide
