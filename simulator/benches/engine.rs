@@ -2,7 +2,7 @@
 //! deprovisioned → available in virtual time. Prints wall time, virtual time, events and peak
 //! RSS (targets, not asserted: < 60 s and < 2 GiB on a 2-core machine).
 //!
-//! `cargo bench -p metal-sim --bench engine [-- HOSTS]`
+//! `cargo bench -p metal-sim --bench engine [-- HOSTS] [--trace-calls]`
 
 use std::time::{Duration, Instant};
 
@@ -64,8 +64,14 @@ fn phase(e: &mut Engine, name: &str, state: &str, n: usize, started: Instant) ->
 }
 
 fn main() -> Result<()> {
-    let hosts: u32 = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let trace = if args.iter().any(|a| a == "--trace-calls") {
+        TraceLevel::Calls
+    } else {
+        TraceLevel::Transitions
+    };
+    let hosts: u32 = args
+        .iter()
         .find(|a| !a.starts_with('-'))
         .map(|a| a.parse())
         .transpose()
@@ -79,13 +85,13 @@ fn main() -> Result<()> {
     let n = fleet.hosts().len();
     let settings = EngineSettings {
         provisioning_limit: u32::try_from(n)?,
-        trace: TraceLevel::Calls,
+        trace,
         ..EngineSettings::default()
     };
     let mut e = Engine::new(&fleet, 1, settings);
     e.register_fleet(&fleet)?;
     println!(
-        "engine mode: {n} hosts (redfish, ipmi, redfish-virtualmedia GPU), provisioning limit {n}"
+        "engine mode: {n} hosts (redfish, ipmi, redfish-virtualmedia GPU), provisioning limit {n}, trace level {trace:?} (--trace-calls records every call)"
     );
     phase(
         &mut e,
@@ -117,10 +123,11 @@ fn main() -> Result<()> {
     )?;
     let wall = started.elapsed();
     println!(
-        "  total: wall {:.2}s (target < 60 s), virtual {}, {} events, {} trace records, {} Ironic API requests",
+        "  total: wall {:.2}s (target < 60 s), virtual {}, {} events, {} reconciles, {} trace records, {} Ironic API requests",
         wall.as_secs_f64(),
         e.now(),
         e.events_handled(),
+        e.reconciles(),
         e.trace().len(),
         e.ironic_requests()
     );

@@ -258,6 +258,9 @@ impl super::simulation::Engine {
     }
 
     fn agent_trace(&mut self, i: usize, what: &str, result: String) {
+        if !self.traces_calls() {
+            return;
+        }
         let name = self.machines[i].spec.name.clone();
         self.record(
             &name,

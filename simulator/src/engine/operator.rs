@@ -157,6 +157,7 @@ impl Engine {
         let Some(host) = self.objects[idx].object.take() else {
             return;
         };
+        self.reconciles += 1;
         let key = self.objects[idx].key.clone();
         let now = self.now;
         let wall = self.wall(now);
@@ -218,28 +219,30 @@ impl Engine {
                     let node = self.ironic.locate(&host_ref);
                     let before = node.and_then(|n| self.node_state(n));
                     let result = self.ironic.act(&host_ref, action, now, wall);
-                    let (status, outcome) = match &result {
-                        Ok(Outcome::Accepted { .. }) => (Some(202), "accepted".to_owned()),
-                        Ok(Outcome::Busy) => (Some(409), "busy".to_owned()),
-                        Err(e @ ProvisionerError::Rejected { status, .. }) => {
-                            (Some(*status), format!("error: {e}"))
-                        }
-                        Err(e) => (None, format!("error: {e}")),
-                    };
-                    let detail = match action {
-                        Action::Power(p) => Some(power_target(*p).to_owned()),
-                        Action::Register(_) if node.is_none() => Some("create".to_owned()),
-                        _ => None,
-                    };
-                    self.record(
-                        &key,
-                        TraceEntry::Provisioner {
-                            action: action.name().to_owned(),
-                            detail,
-                            status,
-                            outcome,
-                        },
-                    );
+                    if self.traces_calls() {
+                        let (status, outcome) = match &result {
+                            Ok(Outcome::Accepted { .. }) => (Some(202), "accepted".to_owned()),
+                            Ok(Outcome::Busy) => (Some(409), "busy".to_owned()),
+                            Err(e @ ProvisionerError::Rejected { status, .. }) => {
+                                (Some(*status), format!("error: {e}"))
+                            }
+                            Err(e) => (None, format!("error: {e}")),
+                        };
+                        let detail = match action {
+                            Action::Power(p) => Some(power_target(*p).to_owned()),
+                            Action::Register(_) if node.is_none() => Some("create".to_owned()),
+                            _ => None,
+                        };
+                        self.record(
+                            &key,
+                            TraceEntry::Provisioner {
+                                action: action.name().to_owned(),
+                                detail,
+                                status,
+                                outcome,
+                            },
+                        );
+                    }
                     if let Some(node) = node.or_else(|| self.ironic.locate(&host_ref)) {
                         self.note_node_change(node, before);
                         self.schedule_node(node, true);

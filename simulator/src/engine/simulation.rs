@@ -163,14 +163,14 @@ pub(super) enum Event {
         node: Uuid,
         call: u64,
         op: BmcOp,
-        route: Route,
+        route: Box<Route>,
     },
     CallDone {
         node: Uuid,
         call: u64,
         op: BmcOp,
         host: Option<usize>,
-        outcome: Result<CallResult, String>,
+        outcome: Box<Result<CallResult, String>>,
     },
     MachineTick(usize),
     AgentWake {
@@ -202,6 +202,7 @@ pub struct Engine {
     pub(super) operator_epoch: u64,
     pub(super) trace: Vec<TraceRecord>,
     pub(super) events_handled: u64,
+    pub(super) reconciles: u64,
     pub(super) uid_rng: ChaCha8Rng,
 }
 
@@ -276,6 +277,7 @@ impl Engine {
             operator_epoch: 0,
             trace: Vec::new(),
             events_handled: 0,
+            reconciles: 0,
             uid_rng: derive_rng(seed, "uid", 0),
         }
     }
@@ -299,6 +301,11 @@ impl Engine {
     /// Events handled so far.
     pub fn events_handled(&self) -> u64 {
         self.events_handled
+    }
+
+    /// Reconciles run so far.
+    pub fn reconciles(&self) -> u64 {
+        self.reconciles
     }
 
     /// Ironic API requests made so far (by the operator's provisioner view).
@@ -865,7 +872,7 @@ impl Engine {
                 op,
                 host,
                 outcome,
-            } => self.call_done(node, call, op, host, outcome),
+            } => self.call_done(node, call, op, host, *outcome),
             Event::AgentWake { host, boot } => self.agent_wake(host, boot),
             Event::MachineTick(i) => {
                 if self.machines[i].due == Some(t) {
@@ -961,6 +968,9 @@ impl Engine {
     }
 
     pub(super) fn node_state(&self, node: Uuid) -> Option<(String, String)> {
+        if !self.traces_calls() {
+            return None;
+        }
         self.ironic.node(node).map(|n| {
             (
                 n.provision_state.as_str().to_owned(),
@@ -969,7 +979,15 @@ impl Engine {
         })
     }
 
+    /// True when call-level facts are recorded (building them costs allocations).
+    pub(super) fn traces_calls(&self) -> bool {
+        self.settings.trace >= TraceLevel::Calls
+    }
+
     pub(super) fn note_node_change(&mut self, node: Uuid, before: Option<(String, String)>) {
+        if !self.traces_calls() {
+            return;
+        }
         let after = self.node_state(node);
         if after != before
             && let Some((to, power)) = after
@@ -1025,7 +1043,7 @@ impl Engine {
                     node,
                     call: call.id,
                     op: call.op,
-                    route,
+                    route: Box::new(route),
                 },
             ),
             Approach::Fail { after, error } => self.queue.push(
@@ -1035,7 +1053,7 @@ impl Engine {
                     call: call.id,
                     op: call.op,
                     host: None,
-                    outcome: Err(error),
+                    outcome: Box::new(Err(error)),
                 },
             ),
         }
@@ -1068,6 +1086,10 @@ impl Engine {
         host: Option<usize>,
         outcome: Result<CallResult, String>,
     ) {
+        if !self.traces_calls() {
+            self.complete_call(node, call, outcome);
+            return;
+        }
         let name = self
             .ironic
             .node(node)
