@@ -789,6 +789,7 @@ async fn start_local(
         .context("creating the stack's directory")?;
     let kubeconfig = dir.path().join("kubeconfig");
     let crds = root.join("kind/crds/metal3.io.yaml");
+    let pool_crds = root.join("kind/crds/hostpools.yaml");
     let mut controlplane = Process::spawn(
         "controlplane",
         &bins.sim,
@@ -800,6 +801,8 @@ async fn start_local(
             kubeconfig.as_os_str(),
             OsStr::new("--crds"),
             crds.as_os_str(),
+            OsStr::new("--crds"),
+            pool_crds.as_os_str(),
             OsStr::new("--seed"),
             OsStr::new("1"),
         ],
