@@ -14,6 +14,7 @@
 
 mod agent;
 mod bmc;
+mod commands;
 mod ironic;
 mod operator;
 mod queue;
