@@ -14,6 +14,7 @@
 
 mod agent;
 mod bmc;
+mod claims;
 mod commands;
 mod ironic;
 mod operator;
@@ -26,6 +27,7 @@ mod trace;
 
 pub use agent::{AgentFaults, AgentSettings, EngineImages};
 pub use bmc::{Approach, BmcDirectory, Route};
+pub use claims::{ClaimWorld, ClaimWorldError};
 pub use ironic::{InProcessIronic, IronicFaults, node_view};
 pub use queue::EventQueue;
 pub use record::happening;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::agent::AgentFaults;
+use super::claims::{ClaimWorld, TICK};
 use super::ironic::IronicFaults;
 use super::record::happening;
 use super::simulation::{Engine, EngineError, EngineSettings};
@@ -19,8 +20,8 @@ use crate::fault::{FaultSet, Window};
 use crate::machine::SimTime;
 use crate::scenario::check::{Verdict, check};
 use crate::scenario::format::{
-    Condition, FaultTarget, HostSelector, InjectFault, MetadataChange, PatchType, Register, Step,
-    Target,
+    Claim, Condition, FaultTarget, HostSelector, InjectFault, MetadataChange, PatchType, Register,
+    Step, Target,
 };
 use crate::scenario::trace::Happening;
 use crate::scenario::{Mode, Scenario, Trace};
@@ -140,6 +141,10 @@ struct Player<'a> {
     trace: Trace,
     faults: BTreeMap<String, ActiveFault>,
     line: usize,
+    /// HostClaims and HostPools, reconciled every [`TICK`] while the operator runs.
+    claims: ClaimWorld,
+    /// The operator (and so its claim and pool controllers) is down until then.
+    down_until: SimTime,
 }
 
 fn substitute(v: &Value) -> Value {
@@ -166,6 +171,8 @@ impl<'a> Player<'a> {
             trace,
             faults: BTreeMap::new(),
             line: 1,
+            claims: ClaimWorld::new(scenario.seed()),
+            down_until: SimTime::ZERO,
         }
     }
 
@@ -245,11 +252,23 @@ impl<'a> Player<'a> {
             Step::Annotate(m) => self.metadata("annotations", m)?,
             Step::Label(m) => self.metadata("labels", m)?,
             Step::Delete(t) => self.delete(t)?,
-            Step::CreateClaim(_) | Step::DeleteClaim(_) | Step::ScalePool(_) => {
-                return Err(self.unsupported(format!("`{}`", step.keyword())));
+            Step::CreateClaim(c) => self.create_claim(c)?,
+            Step::DeleteClaim(c) => {
+                let ns = c.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
+                let now = self.wall();
+                if !self.claims.delete_claim(&format!("{ns}/{}", c.name), now) {
+                    return Err(self.failed(format!("no HostClaim {ns}/{}", c.name)));
+                }
+            }
+            Step::ScalePool(sc) => {
+                let ns = sc.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
+                self.claims
+                    .scale_pool(&format!("{ns}/{}", sc.name), sc.replicas)
+                    .map_err(|e| self.failed(e))?;
             }
             Step::RestartOperator(r) => {
                 self.push(Happening::Operator { running: false });
+                self.down_until = self.engine.now() + r.down_for.0;
                 self.engine.restart_operator(r.down_for.0);
                 self.advance(r.down_for.0)?;
                 self.push(Happening::Operator { running: true });
@@ -335,6 +354,19 @@ impl<'a> Player<'a> {
         {
             m.insert("namespace".into(), json!(self.ns()));
         }
+        let now = self.wall();
+        match obj.get("kind").and_then(Value::as_str) {
+            Some("HostClaim") => {
+                return self
+                    .claims
+                    .apply_claim(obj, now)
+                    .map_err(|e| self.failed(e));
+            }
+            Some("HostPool") => {
+                return self.claims.apply_pool(obj, now).map_err(|e| self.failed(e));
+            }
+            _ => {}
+        }
         match self.engine.apply_object(obj) {
             Ok(()) => Ok(()),
             Err(EngineError::InvalidObject(m)) if m.contains("not served in engine mode") => {
@@ -387,6 +419,27 @@ impl<'a> Player<'a> {
                     result.map_err(|e| self.failed(e))?;
                 }
                 "Secret" => self.patch_secret(&key, patch_type, body)?,
+                "HostPool" if patch_type == PatchType::Merge => {
+                    let replicas = body
+                        .pointer("/spec/replicas")
+                        .and_then(Value::as_u64)
+                        .and_then(|n| u32::try_from(n).ok());
+                    let other_fields = body
+                        .as_object()
+                        .is_some_and(|o| o.keys().any(|k| k != "spec"))
+                        || body["spec"].as_object().is_some_and(|o| o.len() != 1);
+                    match replicas {
+                        Some(n) if !other_fields => self
+                            .claims
+                            .scale_pool(&key, n)
+                            .map_err(|e| self.failed(e))?,
+                        _ => {
+                            return Err(
+                                self.unsupported("patching a HostPool beyond spec.replicas")
+                            );
+                        }
+                    }
+                }
                 other => return Err(self.unsupported(format!("patching a {other}"))),
             }
         }
@@ -463,6 +516,18 @@ impl<'a> Player<'a> {
             match kind.as_str() {
                 "BareMetalHost" => self.engine.delete_host(&key).map_err(|e| self.failed(e))?,
                 "Secret" => self.engine.delete_secret(&key),
+                "HostClaim" => {
+                    let now = self.wall();
+                    if !self.claims.delete_claim(&key, now) {
+                        return Err(self.failed(format!("no HostClaim {key}")));
+                    }
+                }
+                "HostPool" => {
+                    let now = self.wall();
+                    if !self.claims.delete_pool(&key, &now) {
+                        return Err(self.failed(format!("no HostPool {key}")));
+                    }
+                }
                 other => return Err(self.unsupported(format!("deleting a {other}"))),
             }
         }
@@ -610,9 +675,22 @@ impl<'a> Player<'a> {
                 .filter_map(|f| f.until)
                 .filter(|u| *u <= t)
                 .min();
-            let stop = next_expiry.unwrap_or(t);
+            let mut stop = next_expiry.unwrap_or(t);
+            let ticking = !self.claims.is_empty();
+            if ticking {
+                stop = stop.min(self.next_tick());
+            }
             self.engine.advance_to(stop).map_err(|e| self.failed(e))?;
             let now = self.engine.now();
+            if ticking && now == self.next_tick_from(now) && now >= self.down_until {
+                self.drain();
+                self.claims
+                    .reconcile_all(&mut self.engine)
+                    .map_err(|e| self.failed(e))?;
+                for h in self.claims.take_happenings() {
+                    self.push(h);
+                }
+            }
             let due: Vec<String> = self
                 .faults
                 .iter()
@@ -627,6 +705,50 @@ impl<'a> Player<'a> {
         }
     }
 
+    /// The first claim/pool tick after now.
+    fn next_tick(&self) -> SimTime {
+        let now = self.engine.now();
+        let tick = self.next_tick_from(now);
+        if tick > now { tick } else { now + TICK }
+    }
+
+    /// The tick at or after `t` (ticks fall on whole multiples of [`TICK`]).
+    fn next_tick_from(&self, t: SimTime) -> SimTime {
+        let step = u64::try_from(TICK.as_nanos()).unwrap_or(u64::MAX).max(1);
+        SimTime::from_nanos(t.as_nanos().div_ceil(step).saturating_mul(step))
+    }
+
+    /// Now as the operator's clock shows it, as an API timestamp.
+    fn wall(&self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+        metal_operator::claim::progress::to_time(self.engine.wall(self.engine.now()))
+    }
+
+    /// `create_claim`: a HostClaim as the wire runner writes it.
+    fn create_claim(&mut self, c: &Claim) -> Result<(), EngineRunError> {
+        let ns = c.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
+        let image = c.image.as_ref().map_or_else(
+            || format!("{ENGINE_IMAGES}/os.qcow2"),
+            |i| i.replace(IMAGES_PLACEHOLDER, ENGINE_IMAGES),
+        );
+        let mut spec = json!({
+            "hostSelector": {"matchLabels": c.match_labels},
+            "image": {"url": image, "checksum": format!("{image}.sha256sum"), "checksumType": "sha256"},
+            "poweredOn": c.powered_on,
+        });
+        if let Some(fd) = &c.failure_domain {
+            spec["failureDomain"] = json!(fd);
+        }
+        let obj = json!({
+            "apiVersion": "metal3.io/v1alpha1", "kind": "HostClaim",
+            "metadata": {"name": c.name, "namespace": ns},
+            "spec": spec,
+        });
+        let now = self.wall();
+        self.claims
+            .apply_claim(obj, now)
+            .map_err(|e| self.failed(e))
+    }
+
     fn advance(&mut self, d: Duration) -> Result<(), EngineRunError> {
         let t = self.engine.now() + d;
         self.advance_to(t)
@@ -634,10 +756,29 @@ impl<'a> Player<'a> {
 
     /// Whether a condition holds now; `Ok(Err(..))` says what is off.
     fn holds(&self, c: &Condition) -> Result<Result<(), String>, EngineRunError> {
-        let Some(sel) = &c.hosts else {
-            return Err(self.unsupported("a claim or pool condition"));
-        };
-        Ok(hosts_hold(self, sel, c))
+        if let Some(sel) = &c.hosts {
+            return Ok(hosts_hold(self, sel, c));
+        }
+        if let Some(claim) = &c.claim {
+            let bound = self.claims.is_bound(&self.key(claim));
+            return Ok(if Some(bound) == c.bound {
+                Ok(())
+            } else {
+                Err(format!(
+                    "claim {claim} is {}",
+                    if bound { "bound" } else { "not bound" }
+                ))
+            });
+        }
+        if let Some(pool) = &c.pool {
+            let ready = self.claims.pool_ready(&self.key(pool));
+            return Ok(if Some(ready) == c.ready {
+                Ok(())
+            } else {
+                Err(format!("pool {pool} has {ready} ready"))
+            });
+        }
+        Err(self.failed("an empty condition"))
     }
 }
 

@@ -357,6 +357,11 @@ impl Engine {
             .and_then(|&i| self.objects[i].object.as_ref())
     }
 
+    /// Every live BareMetalHost as the API server holds it, in creation order.
+    pub fn hosts(&self) -> impl Iterator<Item = &BareMetalHost> {
+        self.objects.iter().filter_map(|o| o.object.as_ref())
+    }
+
     /// The HardwareData the operator wrote for a host.
     pub fn hardware_data(&self, key: &str) -> Option<&Value> {
         self.object_by_key

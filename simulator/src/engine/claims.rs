@@ -1,0 +1,607 @@
+//! HostClaims and HostPools in engine mode: the objects as values, and in-process reconciles that
+//! call the operator's pure claim and pool cores (`metal_operator::claim`, `metal_operator::pool`)
+//! in the order the wire controllers (`controller::claims`, `controller::pools`) do.
+//!
+//! Reconciles run on a fixed virtual-time tick (see [`TICK`]) rather than on watch events: every
+//! tick reconciles every pool (by key), then every claim (by key), against the engine's hosts as
+//! they are at that instant. There is no cache lag, so the in-flight reservation set the wire
+//! controller keeps is always empty here, and a bind never conflicts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use metal_operator::api::annotations::HOSTCLAIM_FINALIZER;
+use metal_operator::api::hostpool::POOL_LABEL;
+use metal_operator::api::{BareMetalHost, HostClaim, HostClaimStatus, HostPool, HostPoolStatus};
+use metal_operator::claim::deployment::Deployment;
+use metal_operator::claim::progress::{HostView, MissingSecret, Observation};
+use metal_operator::claim::{self, ClaimRef, HostPolicy, ReleaseStep, Selector};
+use metal_operator::pool;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+use super::simulation::{Engine, EngineError};
+use crate::scenario::trace::Happening;
+
+/// How often claims and pools are reconciled (virtual time).
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Release rounds per claim reconcile (the wire controller's bound).
+const RELEASE_ROUNDS: usize = 3;
+
+/// Draws per new claim name to find one no claim has (the pool controller's bound).
+const NAME_DRAWS: usize = 64;
+
+/// Why a claim or pool command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimWorldError {
+    /// The object does not decode as its kind.
+    #[error("invalid {kind} {key}: {message}")]
+    Invalid {
+        /// `HostClaim` or `HostPool`.
+        kind: &'static str,
+        /// `namespace/name`.
+        key: String,
+        /// Why.
+        message: String,
+    },
+    /// No such pool.
+    #[error("no HostPool {0}")]
+    NoSuchPool(String),
+    /// A host write failed.
+    #[error("writing host {key} for claim {claim}: {source}")]
+    HostWrite {
+        /// Host `namespace/name`.
+        key: String,
+        /// Claim `namespace/name`.
+        claim: String,
+        /// The engine's error.
+        #[source]
+        source: EngineError,
+    },
+}
+
+/// The claims and pools of one engine run, with the controllers' random streams.
+pub struct ClaimWorld {
+    claims: BTreeMap<String, HostClaim>,
+    pools: BTreeMap<String, HostPool>,
+    /// Last status written per claim (what the trace has seen).
+    claim_seen: BTreeMap<String, Option<String>>,
+    /// Last (replicas, ready) per pool (what the trace has seen).
+    pool_seen: BTreeMap<String, (u32, u32)>,
+    choice_rng: ChaCha8Rng,
+    name_rng: ChaCha8Rng,
+    policy: HostPolicy,
+    uids: u64,
+    versions: u64,
+    happenings: Vec<Happening>,
+}
+
+fn key_of(ns: &str, name: &str) -> String {
+    format!("{ns}/{name}")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    kind: &'static str,
+    value: Value,
+) -> Result<T, ClaimWorldError> {
+    let key = key_of(
+        value
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
+    serde_json::from_value(value).map_err(|e| ClaimWorldError::Invalid {
+        kind,
+        key,
+        message: e.to_string(),
+    })
+}
+
+impl ClaimWorld {
+    /// An empty world whose host choice and claim names are drawn from streams of `seed` (the
+    /// pool stream is derived the way the pool controller derives it).
+    pub fn new(seed: u64) -> Self {
+        ClaimWorld {
+            claims: BTreeMap::new(),
+            pools: BTreeMap::new(),
+            claim_seen: BTreeMap::new(),
+            pool_seen: BTreeMap::new(),
+            choice_rng: ChaCha8Rng::seed_from_u64(seed),
+            name_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x706f_6f6c),
+            policy: HostPolicy::default(),
+            uids: 0,
+            versions: 0,
+            happenings: Vec::new(),
+        }
+    }
+
+    /// True while there is anything to reconcile.
+    pub fn is_empty(&self) -> bool {
+        self.claims.is_empty() && self.pools.is_empty()
+    }
+
+    /// A claim by `namespace/name`.
+    pub fn claim(&self, key: &str) -> Option<&HostClaim> {
+        self.claims.get(key)
+    }
+
+    /// A pool by `namespace/name`.
+    pub fn pool(&self, key: &str) -> Option<&HostPool> {
+        self.pools.get(key)
+    }
+
+    /// The trace events produced since the last call (claim bindings, pool counts, Events).
+    pub fn take_happenings(&mut self) -> Vec<Happening> {
+        std::mem::take(&mut self.happenings)
+    }
+
+    fn next_uid(&mut self, kind: &str) -> String {
+        self.uids += 1;
+        format!("engine-{kind}-{:08}", self.uids)
+    }
+
+    fn next_version(&mut self) -> String {
+        self.versions += 1;
+        self.versions.to_string()
+    }
+
+    /// Creates a claim, or replaces the spec, labels and annotations of an existing one.
+    pub fn apply_claim(&mut self, value: Value, now: Time) -> Result<(), ClaimWorldError> {
+        let mut claim: HostClaim = decode("HostClaim", value)?;
+        let key = key_of(&claim.namespace().unwrap_or_default(), &claim.name_any());
+        if let Some(old) = self.claims.get(&key) {
+            claim.metadata.uid = old.metadata.uid.clone();
+            claim.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
+            claim.metadata.finalizers = old.metadata.finalizers.clone();
+            claim.metadata.deletion_timestamp = old.metadata.deletion_timestamp.clone();
+            claim.metadata.owner_references = old
+                .metadata
+                .owner_references
+                .clone()
+                .or(claim.metadata.owner_references);
+            claim.status = old.status.clone();
+        } else {
+            claim.metadata.uid = Some(self.next_uid("claim"));
+            claim.metadata.creation_timestamp = Some(now);
+            claim.status = None;
+        }
+        claim.metadata.resource_version = Some(self.next_version());
+        self.claims.insert(key, claim);
+        Ok(())
+    }
+
+    /// Creates a pool, or replaces the spec of an existing one.
+    pub fn apply_pool(&mut self, value: Value, now: Time) -> Result<(), ClaimWorldError> {
+        let mut p: HostPool = decode("HostPool", value)?;
+        let key = key_of(&p.namespace().unwrap_or_default(), &p.name_any());
+        if let Some(old) = self.pools.get(&key) {
+            p.metadata.uid = old.metadata.uid.clone();
+            p.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
+            p.metadata.generation = Some(old.metadata.generation.unwrap_or(1) + 1);
+            p.status = old.status.clone();
+        } else {
+            p.metadata.uid = Some(self.next_uid("pool"));
+            p.metadata.creation_timestamp = Some(now);
+            p.metadata.generation = Some(1);
+            p.status = None;
+        }
+        p.metadata.resource_version = Some(self.next_version());
+        self.pools.insert(key, p);
+        Ok(())
+    }
+
+    /// Sets a pool's replicas (its scale subresource).
+    pub fn scale_pool(&mut self, key: &str, replicas: u32) -> Result<(), ClaimWorldError> {
+        let version = self.next_version();
+        let p = self
+            .pools
+            .get_mut(key)
+            .ok_or_else(|| ClaimWorldError::NoSuchPool(key.to_owned()))?;
+        p.spec.replicas = i32::try_from(replicas).unwrap_or(i32::MAX);
+        p.metadata.generation = Some(p.metadata.generation.unwrap_or(1) + 1);
+        p.metadata.resource_version = Some(version);
+        Ok(())
+    }
+
+    /// Deletes a claim: marks it deleted while its finalizer holds it, else removes it. Returns
+    /// false when there was no such claim.
+    pub fn delete_claim(&mut self, key: &str, now: Time) -> bool {
+        let Some(c) = self.claims.get_mut(key) else {
+            return false;
+        };
+        if c.finalizers().is_empty() {
+            self.claims.remove(key);
+            self.forget_claim(key);
+        } else if c.metadata.deletion_timestamp.is_none() {
+            c.metadata.deletion_timestamp = Some(now);
+        }
+        true
+    }
+
+    /// Deletes a pool; garbage collection deletes the claims it owns. Returns false when there
+    /// was no such pool.
+    pub fn delete_pool(&mut self, key: &str, now: &Time) -> bool {
+        let Some(p) = self.pools.remove(key) else {
+            return false;
+        };
+        self.pool_seen.remove(key);
+        let owned: Vec<String> = self
+            .claims
+            .iter()
+            .filter(|(_, c)| pool::belongs_to(&p, c))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in owned {
+            self.delete_claim(&k, now.clone());
+        }
+        true
+    }
+
+    fn forget_claim(&mut self, key: &str) {
+        if let Some(Some(_)) = self.claim_seen.remove(key) {
+            let name = key.split_once('/').map_or(key, |(_, n)| n).to_owned();
+            self.happenings.push(Happening::Claim {
+                claim: name,
+                host: None,
+            });
+        }
+    }
+
+    /// One tick: every pool, then every claim, reconciled once (in key order).
+    pub fn reconcile_all(&mut self, engine: &mut Engine) -> Result<(), ClaimWorldError> {
+        let pools: Vec<String> = self.pools.keys().cloned().collect();
+        for key in pools {
+            self.reconcile_pool(engine, &key);
+        }
+        let claims: Vec<String> = self.claims.keys().cloned().collect();
+        for key in claims {
+            self.reconcile_claim(engine, &key)?;
+        }
+        // Pool counts follow the claims' statuses in the same tick, as the owner watch does.
+        let pools: Vec<String> = self.pools.keys().cloned().collect();
+        for key in pools {
+            self.pool_status(engine, &key);
+        }
+        Ok(())
+    }
+
+    // ----- pools (mirrors controller::pools::reconcile_pool) -----
+
+    fn reconcile_pool(&mut self, engine: &Engine, key: &str) {
+        let Some(p) = self.pools.get(key).cloned() else {
+            return;
+        };
+        let claims: Vec<HostClaim> = self
+            .claims
+            .values()
+            .filter(|c| c.labels().get(POOL_LABEL) == Some(&p.name_any()))
+            .cloned()
+            .collect();
+        let plan = pool::plan(&p, &claims);
+        let mut taken: Vec<String> = claims.iter().map(ResourceExt::name_any).collect();
+        let now = claim::progress::to_time(engine.wall(engine.now()));
+        for _ in 0..plan.create {
+            let mut name = pool::claim_name(&p, &mut self.name_rng);
+            for _ in 0..NAME_DRAWS {
+                if !taken.contains(&name) && !self.claims.contains_key(&key_of_pool(&p, &name)) {
+                    break;
+                }
+                name = pool::claim_name(&p, &mut self.name_rng);
+            }
+            taken.push(name.clone());
+            let mut c = pool::claim_for(&p, name.clone());
+            c.metadata.uid = Some(self.next_uid("claim"));
+            c.metadata.creation_timestamp = Some(now.clone());
+            c.metadata.resource_version = Some(self.next_version());
+            self.claims.insert(key_of_pool(&p, &name), c);
+        }
+        for name in &plan.delete {
+            self.delete_claim(&key_of_pool(&p, name), now.clone());
+        }
+        self.pool_status(engine, key);
+    }
+
+    fn pool_status(&mut self, engine: &Engine, key: &str) {
+        let Some(p) = self.pools.get(key).cloned() else {
+            return;
+        };
+        let claims: Vec<&HostClaim> = self
+            .claims
+            .values()
+            .filter(|c| c.labels().get(POOL_LABEL) == Some(&p.name_any()))
+            .collect();
+        let old = p.status.clone().unwrap_or_default();
+        let new: HostPoolStatus = pool::summarize(
+            &p,
+            claims,
+            engine.hosts(),
+            &self.policy,
+            engine.wall(engine.now()),
+        );
+        if new == old {
+            return;
+        }
+        let name = p.name_any();
+        for ev in pool::events(&old, &new) {
+            self.happenings
+                .push(event("HostPool", &name, ev.warning, ev.reason, ev.message));
+        }
+        let counts = (
+            u32::try_from(p.spec.replicas.max(0)).unwrap_or(0),
+            u32::try_from(new.ready_replicas.max(0)).unwrap_or(0),
+        );
+        if self.pool_seen.get(key) != Some(&counts) {
+            self.pool_seen.insert(key.to_owned(), counts);
+            self.happenings.push(Happening::Pool {
+                pool: name,
+                replicas: counts.0,
+                ready: counts.1,
+            });
+        }
+        if let Some(stored) = self.pools.get_mut(key) {
+            stored.status = Some(new);
+        }
+    }
+
+    // ----- claims (mirrors controller::claims::reconcile::reconcile_claim) -----
+
+    fn reconcile_claim(&mut self, engine: &mut Engine, key: &str) -> Result<(), ClaimWorldError> {
+        let Some(mut c) = self.claims.get(key).cloned() else {
+            return Ok(());
+        };
+        let me = ClaimRef::of(&c);
+        let bound = claim::bound_host(&me, engine.hosts()).cloned();
+        if c.metadata.deletion_timestamp.is_some() {
+            return self.release(engine, key, &c, &me, bound);
+        }
+        if !c.finalizers().iter().any(|f| f == HOSTCLAIM_FINALIZER) {
+            // The finalizer write comes back through the watch at once and reconciles again.
+            c.metadata
+                .finalizers
+                .get_or_insert_with(Vec::new)
+                .push(HOSTCLAIM_FINALIZER.to_owned());
+            c.metadata.resource_version = Some(self.next_version());
+            self.claims.insert(key.to_owned(), c.clone());
+        }
+        let problems = claim::validate(&c);
+        let writes_deployment = match &bound {
+            None => true,
+            Some(host) => claim::sync(&c, host).patch.is_some_and(|p| {
+                p["spec"]
+                    .as_object()
+                    .is_some_and(|fields| fields.keys().any(|k| k != "online"))
+            }),
+        };
+        let missing = if problems.is_empty() && writes_deployment {
+            missing_secrets(engine, &c)
+        } else {
+            Vec::new()
+        };
+        let usable = problems.is_empty() && missing.is_empty();
+        let mut no_host = claim::NoHost::default();
+        let mut blocked = Vec::new();
+        let host: Option<BareMetalHost> = match bound {
+            Some(host) => {
+                let sync = claim::sync(&c, &host);
+                blocked = sync.blocked;
+                match sync.patch {
+                    Some(patch) if usable => Some(write_host(engine, &me, &host, &patch)?),
+                    _ => Some(host),
+                }
+            }
+            None if usable => match Selector::compile(c.spec.host_selector.as_ref()) {
+                Ok(selector) => {
+                    let chosen = claim::choose(
+                        &c,
+                        &selector,
+                        engine.hosts(),
+                        &Default::default(),
+                        &self.policy,
+                        &mut self.choice_rng,
+                    )
+                    .cloned();
+                    match chosen {
+                        Ok(h) => {
+                            let patch = claim::bind_patch(&me, &c, &h);
+                            Some(write_host(engine, &me, &h, &patch)?)
+                        }
+                        Err(none) => {
+                            no_host = none;
+                            None
+                        }
+                    }
+                }
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let view = match (&host, usable) {
+            (Some(h), _) => HostView::Bound(h),
+            (None, true) => HostView::NoHost(&no_host),
+            (None, false) => HostView::NotTried,
+        };
+        let observation = Observation {
+            problems: &problems,
+            missing_secrets: &missing,
+            host: view,
+            blocked: &blocked,
+            releasing: false,
+        };
+        self.write_status(engine, key, &c, &observation);
+        Ok(())
+    }
+
+    /// Mirrors `controller::claims::release::release`.
+    fn release(
+        &mut self,
+        engine: &mut Engine,
+        key: &str,
+        c: &HostClaim,
+        me: &ClaimRef,
+        mut host: Option<BareMetalHost>,
+    ) -> Result<(), ClaimWorldError> {
+        for _ in 0..RELEASE_ROUNDS {
+            match claim::release_step(me, host.as_ref()) {
+                ReleaseStep::ClearDeployment(patch) | ReleaseStep::ClearConsumer(patch) => {
+                    let Some(current) = host.as_ref() else { break };
+                    host = Some(write_host(engine, me, current, &patch)?);
+                }
+                ReleaseStep::Wait { .. } => break,
+                ReleaseStep::Done => {
+                    // The finalizer goes; with it the claim.
+                    self.claims.remove(key);
+                    self.forget_claim(key);
+                    return Ok(());
+                }
+            }
+        }
+        let view = match host.as_ref() {
+            Some(h) => HostView::Bound(h),
+            None => HostView::Released,
+        };
+        let observation = Observation {
+            problems: &[],
+            missing_secrets: &[],
+            host: view,
+            blocked: &[],
+            releasing: true,
+        };
+        self.write_status(engine, key, c, &observation);
+        Ok(())
+    }
+
+    /// Mirrors `controller::claims::reconcile::write_status`: the core's status, stored when it
+    /// changed, with its Events.
+    fn write_status(
+        &mut self,
+        engine: &Engine,
+        key: &str,
+        c: &HostClaim,
+        observation: &Observation<'_>,
+    ) {
+        let old: HostClaimStatus = c.status.clone().unwrap_or_default();
+        let new = claim::status(c, observation, engine.wall(engine.now()));
+        if new == old {
+            return;
+        }
+        let name = c.name_any();
+        for ev in claim::events(&old, &new) {
+            self.happenings
+                .push(event("HostClaim", &name, ev.warning, ev.reason, ev.message));
+        }
+        let host = new
+            .bare_metal_host
+            .as_ref()
+            .map(|h| h.name.clone())
+            .filter(|s| !s.is_empty());
+        if self.claim_seen.get(key).cloned().flatten() != host {
+            self.happenings.push(Happening::Claim {
+                claim: name,
+                host: host.clone(),
+            });
+        }
+        self.claim_seen.insert(key.to_owned(), host);
+        let version = self.next_version();
+        if let Some(stored) = self.claims.get_mut(key) {
+            stored.status = Some(new);
+            stored.metadata.resource_version = Some(version);
+        }
+    }
+
+    /// True when some claim is bound to a host (by its status).
+    pub fn is_bound(&self, key: &str) -> bool {
+        self.claim_seen.get(key).is_some_and(Option::is_some)
+    }
+
+    /// Ready members of a pool (from its status), 0 when it has none or does not exist.
+    pub fn pool_ready(&self, key: &str) -> u32 {
+        self.pools
+            .get(key)
+            .and_then(|p| p.status.as_ref())
+            .map_or(0, |s| u32::try_from(s.ready_replicas.max(0)).unwrap_or(0))
+    }
+
+    /// Hosts still waiting to come back for a deleted claim (for messages).
+    pub fn releasing(&self) -> usize {
+        self.claims
+            .values()
+            .filter(|c| c.metadata.deletion_timestamp.is_some())
+            .count()
+    }
+}
+
+fn key_of_pool(p: &HostPool, name: &str) -> String {
+    key_of(&p.namespace().unwrap_or_default(), name)
+}
+
+fn event(kind: &str, name: &str, warning: bool, reason: String, message: String) -> Happening {
+    Happening::Event {
+        host: None,
+        object: format!("{kind}/{name}"),
+        reason,
+        event_type: if warning { "Warning" } else { "Normal" }.to_owned(),
+        message,
+    }
+}
+
+/// The data Secrets the claim names that the engine does not hold.
+fn missing_secrets(engine: &Engine, c: &HostClaim) -> Vec<MissingSecret> {
+    Deployment::of_claim(c)
+        .secrets()
+        .into_iter()
+        .filter(|(_, ns, name)| engine.secret(&key_of(ns, name)).is_none())
+        .map(|(field, _, name)| MissingSecret { field, name })
+        .collect()
+}
+
+/// Applies a claim core's host patch. The patch's `resourceVersion` precondition always holds
+/// here (the host was read at this instant); it is checked anyway so a stale read is an error,
+/// not a silent overwrite.
+fn write_host(
+    engine: &mut Engine,
+    me: &ClaimRef,
+    host: &BareMetalHost,
+    patch: &Value,
+) -> Result<BareMetalHost, ClaimWorldError> {
+    let key = claim::host_key(host);
+    let current = engine
+        .host(&key)
+        .and_then(|h| h.metadata.resource_version.clone());
+    let wanted = patch
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str);
+    if wanted.is_some() && wanted != current.as_deref() {
+        return Err(ClaimWorldError::HostWrite {
+            key,
+            claim: me.key(),
+            source: EngineError::InvalidObject("resourceVersion precondition failed".into()),
+        });
+    }
+    let mut body = patch.clone();
+    if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    engine
+        .patch_host(&key, &body)
+        .map_err(|source| ClaimWorldError::HostWrite {
+            key: key.clone(),
+            claim: me.key(),
+            source,
+        })?;
+    engine
+        .host(&key)
+        .cloned()
+        .ok_or_else(|| ClaimWorldError::HostWrite {
+            key: key.clone(),
+            claim: me.key(),
+            source: EngineError::NoSuchHost(key.clone()),
+        })
+}

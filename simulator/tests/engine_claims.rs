@@ -1,0 +1,109 @@
+//! HostClaims and HostPools in engine mode: the claim and pool scenarios play with the operator's
+//! pure claim and pool cores, replay identically, and fail when the behaviour they check is off.
+
+use std::path::Path;
+
+use metal_sim::engine::run;
+use metal_sim::scenario::check::check;
+use metal_sim::scenario::trace::Happening;
+use metal_sim::scenario::{Mode, Scenario, Trace};
+
+fn load(name: &str) -> Scenario {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(format!("{name}.yaml"));
+    Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn play_twice_and_check(name: &str) -> Trace {
+    let s = load(name);
+    assert!(
+        s.runs_in(Mode::Engine),
+        "{name} is not marked for engine mode"
+    );
+    let first = run(&s, s.seed()).unwrap_or_else(|e| panic!("{e}"));
+    let second = run(&s, s.seed()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        first.to_jsonl() == second.to_jsonl(),
+        "{name}: two runs differ"
+    );
+    let verdict = check(&s, &first);
+    assert!(verdict.passed(), "{name}: {:#?}", verdict.failures);
+    first
+}
+
+fn claim_bindings(t: &Trace) -> Vec<(String, Option<String>)> {
+    t.events
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Claim { claim, host } => Some((claim.clone(), host.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_released_claim_returns_its_host_for_the_next_claim_in_engine_mode() {
+    let t = play_twice_and_check("claim-released-returns-host-to-available");
+    let b = claim_bindings(&t);
+    assert_eq!(
+        b,
+        vec![
+            ("first".to_owned(), Some("claimable-0".to_owned())),
+            ("first".to_owned(), None),
+            ("second".to_owned(), Some("claimable-0".to_owned())),
+        ]
+    );
+}
+
+#[test]
+fn a_gpu_pool_claims_only_gpu_hosts_in_engine_mode() {
+    let t = play_twice_and_check("gpu-hosts-inspected-and-claimed-by-gpu-pool");
+    let hosts: Vec<String> = claim_bindings(&t)
+        .into_iter()
+        .filter_map(|(_, h)| h)
+        .collect();
+    assert_eq!(hosts.len(), 2, "{hosts:?}");
+    assert!(hosts.iter().all(|h| h.starts_with("gpu-")), "{hosts:?}");
+    let pool_ready: Vec<u32> = t
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Pool { ready, .. } => Some(*ready),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pool_ready.last(), Some(&2), "{pool_ready:?}");
+}
+
+#[test]
+fn seed_two_worker_pool_scales_up_down_and_up_again_in_engine_mode() {
+    let t = play_twice_and_check("seed-two-masters-external-worker-pool-scale");
+    let b = claim_bindings(&t);
+    let bound: Vec<&str> = b.iter().filter_map(|(_, h)| h.as_deref()).collect();
+    assert_eq!(bound, vec!["worker-0", "worker-0"], "{b:?}");
+    // Two different claims: the pool made a new one after scaling back up.
+    assert_ne!(b[0].0, b.last().map(|x| x.0.clone()).unwrap_or_default());
+}
+
+#[test]
+fn a_claim_whose_selector_matches_no_host_fails_its_wait_in_engine_mode() {
+    let mut s = load("claim-released-returns-host-to-available");
+    for step in &mut s.file.timeline {
+        if let metal_sim::scenario::format::Step::CreateClaim(c) = step {
+            c.match_labels.insert("pool".into(), "nowhere".into());
+        }
+    }
+    let t = run(&s, s.seed()).unwrap_or_else(|e| panic!("{e}"));
+    let failed: Vec<String> = t
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::StepFailed { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("claim first is not bound"), "{failed:?}");
+    assert!(!check(&s, &t).passed());
+}
