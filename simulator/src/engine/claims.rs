@@ -13,8 +13,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use metal_operator::api::annotations::HOSTCLAIM_FINALIZER;
-use metal_operator::api::hostpool::POOL_LABEL;
-use metal_operator::api::{BareMetalHost, HostClaim, HostClaimStatus, HostPool, HostPoolStatus};
+use metal_operator::api::{BareMetalHost, HostClaim, HostClaimStatus, HostPool};
 use metal_operator::claim::deployment::Deployment;
 use metal_operator::claim::progress::{HostView, MissingSecret, Observation};
 use metal_operator::claim::{self, ClaimRef, HostPolicy, ReleaseStep, Selector};
@@ -31,9 +30,6 @@ pub const TICK: Duration = Duration::from_secs(1);
 
 /// Release rounds per claim reconcile (the wire controller's bound).
 const RELEASE_ROUNDS: usize = 3;
-
-/// Draws per new claim name to find one no claim has (the pool controller's bound).
-const NAME_DRAWS: usize = 64;
 
 /// Why a claim or pool command failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,21 +62,21 @@ pub enum ClaimWorldError {
 
 /// The claims and pools of one engine run, with the controllers' random streams.
 pub struct ClaimWorld {
-    claims: BTreeMap<String, HostClaim>,
-    pools: BTreeMap<String, HostPool>,
+    pub(super) claims: BTreeMap<String, HostClaim>,
+    pub(super) pools: BTreeMap<String, HostPool>,
     /// Last status written per claim (what the trace has seen).
     claim_seen: BTreeMap<String, Option<String>>,
     /// Last (replicas, ready) per pool (what the trace has seen).
-    pool_seen: BTreeMap<String, (u32, u32)>,
+    pub(super) pool_seen: BTreeMap<String, (u32, u32)>,
     choice_rng: ChaCha8Rng,
-    name_rng: ChaCha8Rng,
-    policy: HostPolicy,
+    pub(super) name_rng: ChaCha8Rng,
+    pub(super) policy: HostPolicy,
     uids: u64,
     versions: u64,
-    happenings: Vec<Happening>,
+    pub(super) happenings: Vec<Happening>,
 }
 
-fn key_of(ns: &str, name: &str) -> String {
+pub(super) fn key_of(ns: &str, name: &str) -> String {
     format!("{ns}/{name}")
 }
 
@@ -143,12 +139,12 @@ impl ClaimWorld {
         std::mem::take(&mut self.happenings)
     }
 
-    fn next_uid(&mut self, kind: &str) -> String {
+    pub(super) fn next_uid(&mut self, kind: &str) -> String {
         self.uids += 1;
         format!("engine-{kind}-{:08}", self.uids)
     }
 
-    fn next_version(&mut self) -> String {
+    pub(super) fn next_version(&mut self) -> String {
         self.versions += 1;
         self.versions.to_string()
     }
@@ -271,84 +267,6 @@ impl ClaimWorld {
             self.pool_status(engine, &key);
         }
         Ok(())
-    }
-
-    // ----- pools (mirrors controller::pools::reconcile_pool) -----
-
-    fn reconcile_pool(&mut self, engine: &Engine, key: &str) {
-        let Some(p) = self.pools.get(key).cloned() else {
-            return;
-        };
-        let claims: Vec<HostClaim> = self
-            .claims
-            .values()
-            .filter(|c| c.labels().get(POOL_LABEL) == Some(&p.name_any()))
-            .cloned()
-            .collect();
-        let plan = pool::plan(&p, &claims);
-        let mut taken: Vec<String> = claims.iter().map(ResourceExt::name_any).collect();
-        let now = claim::progress::to_time(engine.wall(engine.now()));
-        for _ in 0..plan.create {
-            let mut name = pool::claim_name(&p, &mut self.name_rng);
-            for _ in 0..NAME_DRAWS {
-                if !taken.contains(&name) && !self.claims.contains_key(&key_of_pool(&p, &name)) {
-                    break;
-                }
-                name = pool::claim_name(&p, &mut self.name_rng);
-            }
-            taken.push(name.clone());
-            let mut c = pool::claim_for(&p, name.clone());
-            c.metadata.uid = Some(self.next_uid("claim"));
-            c.metadata.creation_timestamp = Some(now.clone());
-            c.metadata.resource_version = Some(self.next_version());
-            self.claims.insert(key_of_pool(&p, &name), c);
-        }
-        for name in &plan.delete {
-            self.delete_claim(&key_of_pool(&p, name), now.clone());
-        }
-        self.pool_status(engine, key);
-    }
-
-    fn pool_status(&mut self, engine: &Engine, key: &str) {
-        let Some(p) = self.pools.get(key).cloned() else {
-            return;
-        };
-        let claims: Vec<&HostClaim> = self
-            .claims
-            .values()
-            .filter(|c| c.labels().get(POOL_LABEL) == Some(&p.name_any()))
-            .collect();
-        let old = p.status.clone().unwrap_or_default();
-        let new: HostPoolStatus = pool::summarize(
-            &p,
-            claims,
-            engine.hosts(),
-            &self.policy,
-            engine.wall(engine.now()),
-        );
-        if new == old {
-            return;
-        }
-        let name = p.name_any();
-        for ev in pool::events(&old, &new) {
-            self.happenings
-                .push(event("HostPool", &name, ev.warning, ev.reason, ev.message));
-        }
-        let counts = (
-            u32::try_from(p.spec.replicas.max(0)).unwrap_or(0),
-            u32::try_from(new.ready_replicas.max(0)).unwrap_or(0),
-        );
-        if self.pool_seen.get(key) != Some(&counts) {
-            self.pool_seen.insert(key.to_owned(), counts);
-            self.happenings.push(Happening::Pool {
-                pool: name,
-                replicas: counts.0,
-                ready: counts.1,
-            });
-        }
-        if let Some(stored) = self.pools.get_mut(key) {
-            stored.status = Some(new);
-        }
     }
 
     // ----- claims (mirrors controller::claims::reconcile::reconcile_claim) -----
@@ -538,11 +456,13 @@ impl ClaimWorld {
     }
 }
 
-fn key_of_pool(p: &HostPool, name: &str) -> String {
-    key_of(&p.namespace().unwrap_or_default(), name)
-}
-
-fn event(kind: &str, name: &str, warning: bool, reason: String, message: String) -> Happening {
+pub(super) fn event(
+    kind: &str,
+    name: &str,
+    warning: bool,
+    reason: String,
+    message: String,
+) -> Happening {
     Happening::Event {
         host: None,
         object: format!("{kind}/{name}"),

@@ -18,6 +18,7 @@ mod claims;
 mod commands;
 mod ironic;
 mod operator;
+mod pools;
 mod queue;
 mod record;
 mod scenario;
