@@ -107,3 +107,116 @@ fn a_claim_whose_selector_matches_no_host_fails_its_wait_in_engine_mode() {
     assert!(failed[0].contains("claim first is not bound"), "{failed:?}");
     assert!(!check(&s, &t).passed());
 }
+
+mod world {
+    use std::time::Duration;
+
+    use metal_sim::engine::{ClaimWorld, Engine, EngineSettings};
+    use metal_sim::fleet::Fleet;
+    use metal_sim::machine::SimTime;
+    use metal_sim::scenario::trace::Happening;
+    use serde_json::json;
+
+    const IMAGE: &str = "http://images.example/os.qcow2";
+
+    fn available_fleet(seed: u64) -> (Engine, String, usize) {
+        let fleet = Fleet::demo().expect("demo fleet");
+        let mut e = Engine::new(&fleet, seed, EngineSettings::default());
+        e.register_fleet(&fleet).expect("register");
+        let n = fleet.hosts().len();
+        e.advance_until(|e| e.count_in("available") == n, SimTime::from_secs(7200))
+            .expect("all available");
+        let ns = e.rows()[0].key.split('/').next().unwrap().to_owned();
+        (e, ns, n)
+    }
+
+    fn claim(ns: &str, name: &str) -> serde_json::Value {
+        json!({
+            "apiVersion": "metal3.io/v1alpha1", "kind": "HostClaim",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {
+                "image": {"url": IMAGE, "checksum": format!("{IMAGE}.sha256sum")},
+                "poweredOn": true,
+            },
+        })
+    }
+
+    fn tick(w: &mut ClaimWorld, e: &mut Engine, times: usize) -> Vec<Happening> {
+        let mut out = Vec::new();
+        for _ in 0..times {
+            e.advance_by(Duration::from_secs(1)).expect("advance");
+            w.reconcile_all(e).expect("reconcile");
+            out.extend(w.take_happenings());
+        }
+        out
+    }
+
+    fn bound_hosts(h: &[Happening]) -> Vec<String> {
+        h.iter()
+            .filter_map(|h| match h {
+                Happening::Claim { host: Some(x), .. } => Some(x.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn more_claims_than_hosts_bind_each_host_exactly_once() {
+        let (mut e, ns, n) = available_fleet(3);
+        let mut w = ClaimWorld::new(3);
+        let now = metal_operator::claim::progress::to_time(e.wall(e.now()));
+        for i in 0..n + 2 {
+            w.apply_claim(claim(&ns, &format!("c{i}")), now.clone())
+                .expect("claim");
+        }
+        let h = tick(&mut w, &mut e, 3);
+        let mut hosts = bound_hosts(&h);
+        assert_eq!(hosts.len(), n, "{h:#?}");
+        hosts.sort();
+        hosts.dedup();
+        assert_eq!(hosts.len(), n, "a host was bound twice: {h:#?}");
+        let unbound = (0..n + 2)
+            .filter(|i| !w.is_bound(&format!("{ns}/c{i}")))
+            .count();
+        assert_eq!(unbound, 2);
+    }
+
+    #[test]
+    fn scaling_a_pool_down_releases_its_unbound_claim_first() {
+        let (mut e, ns, n) = available_fleet(4);
+        let mut w = ClaimWorld::new(4);
+        let now = metal_operator::claim::progress::to_time(e.wall(e.now()));
+        let replicas = u32::try_from(n + 1).unwrap();
+        w.apply_pool(
+            json!({
+                "apiVersion": "metal-operator.io/v1alpha1", "kind": "HostPool",
+                "metadata": {"name": "p", "namespace": ns},
+                "spec": {"replicas": replicas, "template": {"spec": {
+                    "poweredOn": true,
+                    "image": {"url": IMAGE, "checksum": format!("{IMAGE}.sha256sum")},
+                }}},
+            }),
+            now,
+        )
+        .expect("pool");
+        let h = tick(&mut w, &mut e, 3);
+        assert_eq!(bound_hosts(&h).len(), n, "{h:#?}");
+        w.scale_pool(&format!("{ns}/p"), replicas - 1)
+            .expect("scale");
+        let after = tick(&mut w, &mut e, 3);
+        let released: Vec<&Happening> = after
+            .iter()
+            .filter(|h| matches!(h, Happening::Claim { host: None, .. }))
+            .collect();
+        assert!(
+            released.is_empty(),
+            "a bound claim was released: {after:#?}"
+        );
+        assert!(
+            after
+                .iter()
+                .any(|h| matches!(h, Happening::Pool { replicas: r, .. } if *r == replicas - 1)),
+            "{after:#?}"
+        );
+    }
+}
