@@ -84,6 +84,21 @@ fn seed_two_worker_pool_scales_up_down_and_up_again_in_engine_mode() {
     assert_eq!(bound, vec!["worker-0", "worker-0"], "{b:?}");
     // Two different claims: the pool made a new one after scaling back up.
     assert_ne!(b[0].0, b.last().map(|x| x.0.clone()).unwrap_or_default());
+    let counts: Vec<(u32, u32)> = t
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Pool {
+                replicas, ready, ..
+            } => Some((*replicas, *ready)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![(0, 0), (1, 0), (1, 1), (0, 1), (0, 0), (1, 0), (1, 1)],
+        "the pool's (replicas, ready) as a pool watch sees them"
+    );
 }
 
 #[test]

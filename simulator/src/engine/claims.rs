@@ -190,7 +190,8 @@ impl ClaimWorld {
             p.status = None;
         }
         p.metadata.resource_version = Some(self.next_version());
-        self.pools.insert(key, p);
+        self.pools.insert(key.clone(), p);
+        self.observe_pool(&key);
         Ok(())
     }
 
@@ -204,6 +205,7 @@ impl ClaimWorld {
         p.spec.replicas = i32::try_from(replicas).unwrap_or(i32::MAX);
         p.metadata.generation = Some(p.metadata.generation.unwrap_or(1) + 1);
         p.metadata.resource_version = Some(version);
+        self.observe_pool(key);
         Ok(())
     }
 

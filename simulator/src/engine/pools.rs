@@ -75,20 +75,30 @@ impl ClaimWorld {
             self.happenings
                 .push(event("HostPool", &name, ev.warning, ev.reason, ev.message));
         }
+        if let Some(stored) = self.pools.get_mut(key) {
+            stored.status = Some(new);
+        }
+        self.observe_pool(key);
+    }
+
+    /// Records the pool's (replicas, ready) when it changed, as the wire runner's pool watch
+    /// does on any write of the pool.
+    pub(super) fn observe_pool(&mut self, key: &str) {
+        let Some(p) = self.pools.get(key) else {
+            return;
+        };
+        let ready = p.status.as_ref().map_or(0, |s| s.ready_replicas);
         let counts = (
             u32::try_from(p.spec.replicas.max(0)).unwrap_or(0),
-            u32::try_from(new.ready_replicas.max(0)).unwrap_or(0),
+            u32::try_from(ready.max(0)).unwrap_or(0),
         );
         if self.pool_seen.get(key) != Some(&counts) {
             self.pool_seen.insert(key.to_owned(), counts);
             self.happenings.push(Happening::Pool {
-                pool: name,
+                pool: p.name_any(),
                 replicas: counts.0,
                 ready: counts.1,
             });
-        }
-        if let Some(stored) = self.pools.get_mut(key) {
-            stored.status = Some(new);
         }
     }
 }

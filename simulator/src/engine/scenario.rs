@@ -207,6 +207,10 @@ impl<'a> Player<'a> {
                 self.trace.push(r.t, h);
             }
         }
+        let now = self.engine.now();
+        for h in self.claims.take_happenings() {
+            self.trace.push(now, h);
+        }
     }
 
     fn push(&mut self, what: Happening) {
@@ -687,9 +691,7 @@ impl<'a> Player<'a> {
                 self.claims
                     .reconcile_all(&mut self.engine)
                     .map_err(|e| self.failed(e))?;
-                for h in self.claims.take_happenings() {
-                    self.push(h);
-                }
+                self.drain();
             }
             let due: Vec<String> = self
                 .faults
