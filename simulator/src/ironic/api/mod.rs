@@ -1,6 +1,8 @@
 //! The HTTP face of the mock: routes of API v1, microversion headers, and the conductor's shell loop.
 
 mod agent;
+/// The simulator-only API fault switch at `/_sim/faults` (not Ironic).
+pub mod fault;
 mod hardware;
 /// The simulator-only request journal at `/_sim/requests` (not Ironic).
 pub mod journal;
@@ -91,6 +93,7 @@ pub struct AppState {
     wake: Arc<Notify>,
     drivers: Drivers,
     journal: Arc<Mutex<journal::Journal>>,
+    faults: Arc<Mutex<fault::FaultSwitch>>,
 }
 
 impl AppState {
@@ -107,6 +110,7 @@ impl AppState {
             wake: Arc::new(Notify::new()),
             drivers: Drivers::new(seed)?,
             journal: Arc::new(Mutex::new(journal::Journal::default())),
+            faults: Arc::new(Mutex::new(fault::FaultSwitch::new(seed))),
         })
     }
 
@@ -117,6 +121,10 @@ impl AppState {
 
     pub(crate) fn journal(&self) -> MutexGuard<'_, journal::Journal> {
         self.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, fault::FaultSwitch> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A copy of the request journal, oldest first (what `GET /_sim/requests` serves).
@@ -443,7 +451,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/continue_inspection", post(agent::continue_inspection))
         .fallback(not_found)
         .layer(middleware::from_fn(version_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), fault::inject))
         .route(journal::JOURNAL_PATH, get(journal::show))
+        .route(
+            fault::FAULTS_PATH,
+            get(fault::show).post(fault::set).delete(fault::clear),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             journal::record,

@@ -1,0 +1,167 @@
+//! The mock Ironic's simulator-only API fault switch (`/_sim/faults`) through the router: it fails
+//! the operator's API requests for a bounded count and window, never the agents', shows up in the
+//! request journal, and refuses out-of-range settings.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{TimeZone, Utc};
+use http_body_util::BodyExt;
+use metal_sim::ironic::conductor::{Settings, Timings};
+use metal_sim::ironic::{AppState, Clock, app};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+fn state() -> AppState {
+    let clock: Clock = Arc::new(|| {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("time")
+    });
+    AppState::new(Settings::with(Timings::instant(), false), 7, clock).expect("state")
+}
+
+async fn call(st: &AppState, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "127.0.0.1:6385")
+        .header("X-OpenStack-Ironic-API-Version", "1.81")
+        .header("content-type", "application/json");
+    let req = req
+        .body(match body {
+            Some(b) => Body::from(b.to_string()),
+            None => Body::empty(),
+        })
+        .expect("request");
+    let resp = app(st.clone()).oneshot(req).await.expect("response");
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, json)
+}
+
+#[tokio::test]
+async fn the_switch_fails_exactly_max_failures_api_requests_then_serves_again() {
+    let st = state();
+    let (status, view) = call(
+        &st,
+        "POST",
+        "/_sim/faults",
+        Some(json!({"http_5xx_rate": 1.0, "status": 503, "for_seconds": 60, "max_failures": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["active"], true);
+    assert_eq!(view["remaining"], 2);
+
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(call(&st, "GET", "/v1/nodes", None).await.0);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::OK,
+            StatusCode::OK
+        ]
+    );
+    let (_, view) = call(&st, "GET", "/_sim/faults", None).await;
+    assert_eq!(view["active"], false);
+    assert_eq!(view["injected"], 2);
+
+    // The journal saw the failures as the client did.
+    let (_, journal) = call(&st, "GET", "/_sim/requests", None).await;
+    let failed = journal["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|e| e["path"] == "/v1/nodes" && e["status"] == 503)
+        .count();
+    assert_eq!(failed, 2);
+}
+
+#[tokio::test]
+async fn an_injected_failure_has_ironics_error_shape_with_a_server_faultcode() {
+    let st = state();
+    call(
+        &st,
+        "POST",
+        "/_sim/faults",
+        Some(json!({"http_5xx_rate": 1.0, "status": 500, "for_seconds": 5})),
+    )
+    .await;
+    let (status, body) = call(&st, "GET", "/v1/nodes/detail", None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let inner: Value = serde_json::from_str(body["error_message"].as_str().expect("error_message"))
+        .expect("inner");
+    assert_eq!(inner["faultcode"], "Server");
+}
+
+#[tokio::test]
+async fn agent_endpoints_are_served_while_the_api_is_failing() {
+    let st = state();
+    call(
+        &st,
+        "POST",
+        "/_sim/faults",
+        Some(json!({"http_5xx_rate": 1.0, "for_seconds": 60})),
+    )
+    .await;
+    let (api, _) = call(&st, "GET", "/v1/nodes", None).await;
+    assert_eq!(api, StatusCode::SERVICE_UNAVAILABLE);
+    // No node has this MAC: the lookup itself answers (404), not the fault switch (503).
+    let (lookup, _) = call(&st, "GET", "/v1/lookup?addresses=02:00:00:00:00:01", None).await;
+    assert_ne!(lookup, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn delete_switches_the_fault_off_at_once() {
+    let st = state();
+    call(
+        &st,
+        "POST",
+        "/_sim/faults",
+        Some(json!({"http_5xx_rate": 1.0, "for_seconds": 60})),
+    )
+    .await;
+    let (status, view) = call(&st, "DELETE", "/_sim/faults", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["active"], false);
+    assert_eq!(call(&st, "GET", "/v1/nodes", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unbounded_or_out_of_range_settings_are_refused_with_a_reason() {
+    let st = state();
+    for (body, reason) in [
+        (
+            json!({"http_5xx_rate": 2.0, "for_seconds": 1}),
+            "http_5xx_rate",
+        ),
+        (
+            json!({"http_5xx_rate": 0.5, "for_seconds": 0}),
+            "for_seconds",
+        ),
+        (
+            json!({"http_5xx_rate": 0.5, "for_seconds": 86400}),
+            "for_seconds",
+        ),
+        (
+            json!({"http_5xx_rate": 0.5, "status": 418, "for_seconds": 1}),
+            "status",
+        ),
+        (json!({"http_5xx_rate": 0.5}), "for_seconds"),
+        (
+            json!({"http_5xx_rate": 0.5, "for_seconds": 1, "colour": 1}),
+            "colour",
+        ),
+    ] {
+        let (status, resp) = call(&st, "POST", "/_sim/faults", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(resp.to_string().contains(reason), "{body} → {resp}");
+    }
+    assert_eq!(call(&st, "GET", "/v1/nodes", None).await.0, StatusCode::OK);
+}
