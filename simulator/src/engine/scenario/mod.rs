@@ -11,17 +11,19 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::agent::AgentFaults;
+mod conditions;
+mod faults;
+
+use conditions::hosts_hold;
+use faults::ActiveFault;
+
 use super::claims::{ClaimWorld, TICK};
-use super::ironic::IronicFaults;
 use super::record::happening;
 use super::simulation::{Engine, EngineError, EngineSettings};
-use crate::fault::{FaultSet, Window};
 use crate::machine::SimTime;
 use crate::scenario::check::{Verdict, check};
 use crate::scenario::format::{
-    Claim, Condition, FaultTarget, HostSelector, InjectFault, MetadataChange, PatchType, Register,
-    Step, Target,
+    Claim, Condition, MetadataChange, PatchType, Register, Step, Target,
 };
 use crate::scenario::trace::Happening;
 use crate::scenario::{Mode, Scenario, Trace};
@@ -67,14 +69,6 @@ pub struct SeedFailure {
     pub seed: u64,
     /// One line per failure.
     pub failures: Vec<String>,
-}
-
-/// A fault in force.
-struct ActiveFault {
-    target: FaultTarget,
-    hosts: Vec<String>,
-    bmc: FaultSet,
-    until: Option<SimTime>,
 }
 
 /// The settings a scenario asks for.
@@ -538,138 +532,6 @@ impl<'a> Player<'a> {
         Ok(())
     }
 
-    fn apply_bmc_faults(&mut self, hosts: &[String]) -> Result<(), EngineRunError> {
-        for name in hosts {
-            let mut set = self
-                .scenario
-                .fleet
-                .hosts()
-                .iter()
-                .find(|h| &h.name == name)
-                .map(|h| h.faults.clone())
-                .unwrap_or_default();
-            for f in self.faults.values() {
-                if f.target == FaultTarget::Bmc && f.hosts.contains(name) {
-                    set.merge(&f.bmc);
-                }
-            }
-            self.engine
-                .set_bmc_faults(name, set)
-                .map_err(|e| self.failed(e))?;
-        }
-        Ok(())
-    }
-
-    fn apply_agent_faults(&mut self, hosts: &[String]) -> Result<(), EngineRunError> {
-        for name in hosts {
-            let lost = self
-                .faults
-                .values()
-                .any(|f| f.target == FaultTarget::Agent && f.hosts.contains(name));
-            let faults = if lost {
-                AgentFaults {
-                    heartbeat_loss: vec![Window {
-                        from: Duration::ZERO,
-                        until: None,
-                    }],
-                }
-            } else {
-                AgentFaults::default()
-            };
-            self.engine
-                .set_agent_faults(name, faults)
-                .map_err(|e| self.failed(e))?;
-        }
-        Ok(())
-    }
-
-    fn apply_ironic_faults(&mut self) {
-        let mut faults = IronicFaults::default();
-        for f in self.faults.values() {
-            if f.target == FaultTarget::Ironic {
-                faults = IronicFaults {
-                    http_5xx_rate: f.bmc.http_5xx_rate,
-                    status: f.bmc.http_5xx_status,
-                    unavailable: Vec::new(),
-                };
-            }
-        }
-        self.engine.set_ironic_faults(faults);
-    }
-
-    fn inject(&mut self, index: usize, f: &InjectFault) -> Result<(), EngineRunError> {
-        let name = f
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("fault-{}", index + 1));
-        let target = f
-            .target()
-            .ok_or_else(|| self.failed("a fault needs exactly one target"))?;
-        let now = self.engine.now();
-        let until = f.duration.map(|d| d.after(now));
-        let hosts = match target {
-            FaultTarget::Bmc | FaultTarget::Agent => self.scenario.host_names(&f.hosts),
-            FaultTarget::Ironic | FaultTarget::ControlPlane => Vec::new(),
-        };
-        let bmc = match (target, &f.bmc, &f.ironic) {
-            (FaultTarget::Bmc, Some(b), _) => b.fault_set(now, until),
-            (FaultTarget::Ironic, _, Some(i)) => FaultSet {
-                http_5xx_rate: i.http_5xx_rate,
-                http_5xx_status: i.status,
-                ..FaultSet::default()
-            },
-            (FaultTarget::ControlPlane, _, _) => {
-                return Err(self.unsupported(
-                    "a control-plane fault (engine mode has no watches to disconnect)",
-                ));
-            }
-            _ => FaultSet::default(),
-        };
-        self.faults.insert(
-            name.clone(),
-            ActiveFault {
-                target,
-                hosts: hosts.clone(),
-                bmc,
-                until,
-            },
-        );
-        match target {
-            FaultTarget::Bmc => self.apply_bmc_faults(&hosts)?,
-            FaultTarget::Agent => self.apply_agent_faults(&hosts)?,
-            FaultTarget::Ironic => self.apply_ironic_faults(),
-            FaultTarget::ControlPlane => {}
-        }
-        self.push(Happening::Fault {
-            name,
-            target,
-            hosts,
-            active: true,
-        });
-        Ok(())
-    }
-
-    fn clear(&mut self, names: Vec<String>) -> Result<(), EngineRunError> {
-        for name in names {
-            let Some(f) = self.faults.remove(&name) else {
-                continue;
-            };
-            match f.target {
-                FaultTarget::Bmc => self.apply_bmc_faults(&f.hosts)?,
-                FaultTarget::Agent => self.apply_agent_faults(&f.hosts)?,
-                FaultTarget::Ironic => self.apply_ironic_faults(),
-                FaultTarget::ControlPlane => {}
-            }
-            self.push(Happening::Fault {
-                name,
-                target: f.target,
-                hosts: f.hosts,
-                active: false,
-            });
-        }
-        Ok(())
-    }
-
     /// Advances to `t`, clearing faults whose `for` runs out on the way, at their instant.
     fn advance_to(&mut self, t: SimTime) -> Result<(), EngineRunError> {
         loop {
@@ -782,70 +644,6 @@ impl<'a> Player<'a> {
         }
         Err(self.failed("an empty condition"))
     }
-}
-
-fn hosts_hold(p: &Player<'_>, sel: &HostSelector, c: &Condition) -> Result<(), String> {
-    let names = p.scenario.host_names(sel);
-    let mut off = Vec::new();
-    let mut matching = 0usize;
-    for name in &names {
-        let why = match p.engine.host(&p.key(name)) {
-            None if c.gone == Some(true) => None,
-            None => Some("does not exist".to_owned()),
-            Some(h) => mismatch(c, h),
-        };
-        match why {
-            None => matching += 1,
-            Some(w) => off.push(format!("{name} {w}")),
-        }
-    }
-    let needed = c.at_least.map_or(names.len(), |n| n as usize);
-    if matching >= needed {
-        return Ok(());
-    }
-    let more = if off.len() > 5 {
-        format!(" and {} more", off.len() - 5)
-    } else {
-        String::new()
-    };
-    let shown: Vec<String> = off.into_iter().take(5).collect();
-    Err(format!(
-        "{matching} of {} hosts match (need {needed}); {}{more}",
-        names.len(),
-        shown.join("; ")
-    ))
-}
-
-fn mismatch(c: &Condition, h: &metal_operator::api::BareMetalHost) -> Option<String> {
-    if c.gone == Some(true) {
-        return Some("still exists".into());
-    }
-    let st = h.status.clone().unwrap_or_default();
-    if let Some(s) = &c.state
-        && st.provisioning.state.as_str() != s
-    {
-        return Some(format!("is {:?}", st.provisioning.state.as_str()));
-    }
-    if let Some(s) = &c.operational_status
-        && st.operational_status.as_str() != s
-    {
-        return Some(format!(
-            "has operational status {:?}",
-            st.operational_status.as_str()
-        ));
-    }
-    if let Some(e) = &c.error_type {
-        let got = st.error_type.map_or("none", |t| t.as_str());
-        if got != e {
-            return Some(format!("has error type {got:?}"));
-        }
-    }
-    if let Some(p) = c.powered_on
-        && st.powered_on != p
-    {
-        return Some(format!("has poweredOn {}", st.powered_on));
-    }
-    None
 }
 
 fn one_line(step: &Step) -> String {
