@@ -235,3 +235,53 @@ mod world {
         );
     }
 }
+
+#[test]
+fn a_pool_scaled_up_after_an_operator_restart_names_its_new_claim_afresh() {
+    let text = r#"
+name: pool-after-restart
+modes: [engine]
+seed: 9
+fleet:
+  groups:
+    - name: w-{index}
+      count: 2
+      labels: {role: worker}
+timeline:
+  - register: {hosts: all}
+  - wait: {until: {hosts: all, state: available}, within: 5m}
+  - apply:
+      objects:
+        - apiVersion: metal-operator.io/v1alpha1
+          kind: HostPool
+          metadata: {name: workers}
+          spec:
+            replicas: 1
+            template:
+              spec:
+                hostSelector: {matchLabels: {role: worker}}
+                poweredOn: true
+                image: {url: "$IMAGES/os.qcow2", checksum: "$IMAGES/os.qcow2.sha256sum", checksumType: sha256}
+  - wait: {until: {pool: workers, ready: 1}, within: 10m}
+  - restart_operator: {down_for: 10s}
+  - scale_pool: {name: workers, replicas: 2}
+  - wait: {until: {pool: workers, ready: 2}, within: 10m}
+"#;
+    let s = Scenario::parse(text, "<inline>", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    let t = run(&s, s.seed()).unwrap_or_else(|e| panic!("{e}"));
+    let verdict = check(&s, &t);
+    assert!(verdict.passed(), "{:#?}", verdict.failures);
+    let b = claim_bindings(&t);
+    let mut claims: Vec<&str> = b.iter().map(|(c, _)| c.as_str()).collect();
+    let mut hosts: Vec<&str> = b.iter().filter_map(|(_, h)| h.as_deref()).collect();
+    assert_eq!(claims.len(), 2, "{b:?}");
+    claims.dedup();
+    hosts.sort();
+    hosts.dedup();
+    assert_eq!(
+        claims.len(),
+        2,
+        "the restarted pool reused a claim name: {b:?}"
+    );
+    assert_eq!(hosts, vec!["w-0", "w-1"], "{b:?}");
+}

@@ -70,6 +70,7 @@ pub struct ClaimWorld {
     pub(super) pool_seen: BTreeMap<String, (u32, u32)>,
     choice_rng: ChaCha8Rng,
     pub(super) name_rng: ChaCha8Rng,
+    seed: u64,
     pub(super) policy: HostPolicy,
     uids: u64,
     versions: u64,
@@ -112,11 +113,19 @@ impl ClaimWorld {
             pool_seen: BTreeMap::new(),
             choice_rng: ChaCha8Rng::seed_from_u64(seed),
             name_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x706f_6f6c),
+            seed,
             policy: HostPolicy::default(),
             uids: 0,
             versions: 0,
             happenings: Vec::new(),
         }
+    }
+
+    /// A new operator term: the controllers' random streams start again from the seed, as a
+    /// restarted operator's do (the pool controller then skips names its claims already have).
+    pub fn restart(&mut self) {
+        self.choice_rng = ChaCha8Rng::seed_from_u64(self.seed);
+        self.name_rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x706f_6f6c);
     }
 
     /// True while there is anything to reconcile.

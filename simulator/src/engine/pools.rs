@@ -37,6 +37,11 @@ impl ClaimWorld {
                 }
                 name = pool::claim_name(&p, &mut self.name_rng);
             }
+            if self.claims.contains_key(&key_of_pool(&p, &name)) {
+                // The API server would refuse the name (409); the wire controller gives up this
+                // round (`NoFreeName`) and the next one tries again.
+                break;
+            }
             taken.push(name.clone());
             let mut c = pool::claim_for(&p, name.clone());
             c.metadata.uid = Some(self.next_uid("claim"));

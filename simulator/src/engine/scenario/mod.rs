@@ -268,6 +268,7 @@ impl<'a> Player<'a> {
                 self.push(Happening::Operator { running: false });
                 self.down_until = self.engine.now() + r.down_for.0;
                 self.engine.restart_operator(r.down_for.0);
+                self.claims.restart();
                 self.advance(r.down_for.0)?;
                 self.push(Happening::Operator { running: true });
             }
