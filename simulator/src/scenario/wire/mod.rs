@@ -11,8 +11,9 @@
 //!
 //! Not observed in wire mode: the individual Redfish and IPMI requests (the machines' power, boot
 //! and disk changes are recorded instead) and the operator's own Kubernetes requests (the runner's
-//! are). Not injectable yet: Ironic, agent and control-plane faults (such scenarios are refused
-//! with the step's line; they run in engine mode).
+//! are). Ironic API faults are switched on the mock Ironic (`POST /_sim/faults`); not injectable
+//! yet: agent and control-plane faults, and Ironic faults against an external Ironic (such
+//! scenarios are refused with the step's line; they run in engine mode).
 
 pub mod images;
 pub mod live;
@@ -30,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Scenario;
 use super::check::{Verdict, check};
-use super::format::{FaultTarget, Mode, Step};
+use super::format::{FaultTarget, IronicChoice, Mode, Step};
 use super::report::{Summary, write_outputs};
 use super::trace::{Happening, Trace};
 use crate::fleet::Fleet;
@@ -98,15 +99,23 @@ pub fn unsupported(scenario: &Scenario) -> Vec<String> {
         ));
     }
     for (i, step) in scenario.file.timeline.iter().enumerate() {
-        if let Step::InjectFault(f) = step
-            && let Some(t) = f.target()
-            && t != FaultTarget::Bmc
-        {
-            out.push(format!(
+        let Step::InjectFault(f) = step else {
+            continue;
+        };
+        let mock = matches!(scenario.file.ironic, IronicChoice::Mock);
+        match f.target() {
+            Some(FaultTarget::Bmc) | None => {}
+            Some(FaultTarget::Ironic) if mock => {}
+            Some(FaultTarget::Ironic) => out.push(format!(
+                "{}:{}: Ironic faults need the mock Ironic (this scenario uses an external one)",
+                scenario.source,
+                scenario.step_line(i)
+            )),
+            Some(t) => out.push(format!(
                 "{}:{}: {t:?} faults are engine-mode only for now",
                 scenario.source,
                 scenario.step_line(i)
-            ));
+            )),
         }
     }
     out

@@ -38,6 +38,32 @@ struct ActiveFault {
     until: Option<SimTime>,
 }
 
+/// How long the mock Ironic keeps an API fault that has no `for` (the runner clears it earlier
+/// with `clear_fault`; the bound keeps a forgotten one from outliving the run).
+const IRONIC_FAULT_BOUND: Duration = Duration::from_secs(3600);
+
+/// Switches the mock Ironic's API fault on (`Some(body)`) or off (`None`) at `/_sim/faults`.
+async fn switch_ironic_fault(ironic_url: &str, body: Option<Value>) -> Result<(), String> {
+    let url = format!("{}/_sim/faults", ironic_url.trim_end_matches('/'));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let request = match body {
+        Some(b) => http.post(&url).json(&b),
+        None => http.delete(&url),
+    };
+    let resp = request.send().await.map_err(|e| format!("{url}: {e}"))?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        Err(format!("{url}: {status}: {text}"))
+    }
+}
+
 /// Plays steps; owns the stack while it does.
 pub struct Player<'a> {
     pub(super) scenario: &'a Scenario,
@@ -340,7 +366,7 @@ impl<'a> Player<'a> {
         }
     }
 
-    fn inject(&mut self, index: usize, f: &InjectFault) -> Result<(), WireError> {
+    async fn inject(&mut self, index: usize, f: &InjectFault) -> Result<(), WireError> {
         let name = f
             .name
             .clone()
@@ -359,10 +385,29 @@ impl<'a> Player<'a> {
             .as_ref()
             .map(|b| b.fault_set(now, until))
             .unwrap_or_default();
-        if target != FaultTarget::Bmc {
-            return Err(WireError::Unsupported(format!(
-                "{target:?} faults are not injected in wire mode yet"
-            )));
+        match (target, &f.ironic) {
+            (FaultTarget::Bmc, _) => {}
+            (FaultTarget::Ironic, Some(ironic)) if self.stack.mock_ironic => {
+                let seconds = f.duration.map_or(IRONIC_FAULT_BOUND, |d| d.0);
+                let body = json!({
+                    "http_5xx_rate": ironic.http_5xx_rate,
+                    "status": ironic.status.unwrap_or(503),
+                    "for_seconds": seconds.as_secs_f64(),
+                });
+                switch_ironic_fault(&self.stack.ironic_url, Some(body))
+                    .await
+                    .map_err(|e| WireError::Step(format!("injecting {name}: {e}")))?;
+            }
+            (FaultTarget::Ironic, _) => {
+                return Err(WireError::Unsupported(
+                    "Ironic faults need the mock Ironic (`ironic: mock`)".into(),
+                ));
+            }
+            _ => {
+                return Err(WireError::Unsupported(format!(
+                    "{target:?} faults are not injected in wire mode yet"
+                )));
+            }
         }
         self.faults.insert(
             name.clone(),
@@ -383,10 +428,16 @@ impl<'a> Player<'a> {
         Ok(())
     }
 
-    fn clear(&mut self, names: Vec<String>) {
+    async fn clear(&mut self, names: Vec<String>) {
         for name in names {
             if let Some(f) = self.faults.remove(&name) {
                 self.apply_bmc_faults(&f.hosts);
+                if f.target == FaultTarget::Ironic
+                    && let Err(e) = switch_ironic_fault(&self.stack.ironic_url, None).await
+                {
+                    // The mock's own window still ends it.
+                    tracing::warn!(fault = %name, error = %e, "could not clear the Ironic fault");
+                }
                 self.recorder.push(Happening::Fault {
                     name,
                     target: f.target,
@@ -398,7 +449,7 @@ impl<'a> Player<'a> {
     }
 
     /// Clears the faults whose `for` has run out.
-    fn expire(&mut self) {
+    async fn expire(&mut self) {
         let now = self.recorder.now();
         let due: Vec<String> = self
             .faults
@@ -406,14 +457,14 @@ impl<'a> Player<'a> {
             .filter(|(_, f)| f.until.is_some_and(|u| u <= now))
             .map(|(n, _)| n.clone())
             .collect();
-        self.clear(due);
+        self.clear(due).await;
     }
 
     /// Sleeps `d` while expiring faults on time.
     async fn pass(&mut self, d: Duration) {
         let end = self.recorder.now().saturating_add(d);
         loop {
-            self.expire();
+            self.expire().await;
             let now = self.recorder.now();
             if now >= end {
                 return;
@@ -428,7 +479,7 @@ impl<'a> Player<'a> {
         index: usize,
         step: &Step,
     ) -> Result<Result<(), StepFailure>, WireError> {
-        self.expire();
+        self.expire().await;
         match step {
             Step::Register(r) => self.register(r).await?,
             Step::Apply(o) => {
@@ -477,20 +528,20 @@ impl<'a> Player<'a> {
                 self.stack.start_operator()?;
                 self.recorder.push(Happening::Operator { running: true });
             }
-            Step::InjectFault(f) => self.inject(index, f)?,
+            Step::InjectFault(f) => self.inject(index, f).await?,
             Step::ClearFault(c) => {
                 let names = if c.all {
                     self.faults.keys().cloned().collect()
                 } else {
                     c.name.clone().into_iter().collect()
                 };
-                self.clear(names);
+                self.clear(names).await;
             }
             Step::Advance(span) => self.pass(span.0).await,
             Step::Wait(w) => {
                 let deadline = self.recorder.now().saturating_add(w.within.0);
                 loop {
-                    self.expire();
+                    self.expire().await;
                     let verdict = self.holds(&w.until);
                     if verdict.is_ok() {
                         break;
