@@ -19,6 +19,7 @@
 pub mod binaries;
 pub mod fleet;
 pub mod images;
+pub mod ironic_real;
 pub mod kind;
 pub mod loopback;
 pub mod process;

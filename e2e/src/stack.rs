@@ -35,6 +35,8 @@ pub struct Setup {
     fleet: String,
     operators: usize,
     leader_elect: bool,
+    external_ironic: Option<String>,
+    deploy_base: Option<String>,
 }
 
 impl Setup {
@@ -46,7 +48,24 @@ impl Setup {
             fleet: fleet.to_owned(),
             operators: 1,
             leader_elect: false,
+            external_ironic: None,
+            deploy_base: None,
         }
+    }
+
+    /// Embedded mode without the mock: `metal-sim serve --ironic-url URL` points the fleet's fake agents
+    /// at this Ironic (e.g. real Ironic on loopback) and the operator talks to it. The mock's request
+    /// journal ([`Stack::ironic_requests_for`]) is then unavailable.
+    pub fn external_ironic(mut self, url: &str) -> Setup {
+        self.external_ironic = Some(url.to_owned());
+        self
+    }
+
+    /// Where the operator's deploy kernel and ramdisk are served (`BASE/ipa.kernel`,
+    /// `BASE/ipa.initramfs`, `BASE/ipa.iso`): real Ironic downloads them, the mock never does.
+    pub fn deploy_images(mut self, base: &str) -> Setup {
+        self.deploy_base = Some(base.trim_end_matches('/').to_owned());
+        self
     }
 
     /// Runs `n` operator replicas (embedded mode).
@@ -523,6 +542,11 @@ impl Stack {
         let leader_elect = self.setup.leader_elect;
         let kubeconfig = self.kubeconfig.clone();
         let http = self.http.clone();
+        let deploy = self
+            .setup
+            .deploy_base
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1/e2e".to_owned());
         let local = self.local_mut()?;
         let metrics = local.subnet.operator_metrics(index).to_string();
         let health = local.subnet.operator_health(index);
@@ -531,11 +555,11 @@ impl Stack {
             "--ironic-endpoint",
             &local.ironic_url,
             "--deploy-kernel-url",
-            "http://127.0.0.1/e2e/ipa.kernel",
+            &format!("{deploy}/ipa.kernel"),
             "--deploy-ramdisk-url",
-            "http://127.0.0.1/e2e/ipa.initramfs",
+            &format!("{deploy}/ipa.initramfs"),
             "--deploy-iso-url",
-            "http://127.0.0.1/e2e/ipa.iso",
+            &format!("{deploy}/ipa.iso"),
             "--metrics-addr",
             &metrics,
             "--health-addr",
@@ -819,6 +843,11 @@ async fn start_local(
     let endpoints = dir.path().join("endpoints.json");
     let needs = fleet.needs(setup.operators)?;
     let mut last_error = None;
+    // The mock Ironic on a free port, or the fleet's agents pointed at an external Ironic.
+    let (ironic_flag, ironic_value) = match &setup.external_ironic {
+        Some(url) => (OsStr::new("--ironic-url"), url.as_str()),
+        None => (OsStr::new("--ironic"), "127.0.0.1:0"),
+    };
     for attempt in 0..SERVE_ATTEMPTS {
         let subnet = Subnet::reserve(&setup.name, needs, attempt)?;
         let base = subnet.bmc_base().to_string();
@@ -833,8 +862,8 @@ async fn start_local(
                 OsStr::new(&base),
                 OsStr::new("--control"),
                 OsStr::new("127.0.0.1:0"),
-                OsStr::new("--ironic"),
-                OsStr::new("127.0.0.1:0"),
+                ironic_flag,
+                OsStr::new(ironic_value),
                 OsStr::new("--endpoints"),
                 endpoints.as_os_str(),
             ],
