@@ -9,9 +9,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 req="$here/peers-requirements.txt"
 mkdir -p "$PEERS_HOME"
 
-# 1. Debian packages: ipmitool, freeipmi (ipmipower), wrk and hyperfine for benchmarks.
+# 1. Debian packages: ipmitool, freeipmi (ipmipower), genisoimage (real Ironic builds config-drive ISOs
+#    with it), wrk and hyperfine for benchmarks.
 need_apt=()
-for pair in ipmitool:ipmitool ipmipower:freeipmi-tools wrk:wrk hyperfine:hyperfine; do
+for pair in ipmitool:ipmitool ipmipower:freeipmi-tools genisoimage:genisoimage wrk:wrk hyperfine:hyperfine; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
