@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{self, ClientError, IronicClient};
 use super::core::Agent;
 use super::session::{AgentOptions, Session};
+use super::silence::HeartbeatSwitch;
 use crate::machine::{BootOutcome, Host, MachineEvent, PowerState, World, derive_rng};
 
 struct Running {
@@ -29,6 +30,7 @@ fn lock(t: &Table) -> MutexGuard<'_, HashMap<usize, Running>> {
 pub struct Launcher {
     agents: Table,
     ironic_url: String,
+    heartbeats: HeartbeatSwitch,
     stop: CancellationToken,
 }
 
@@ -52,6 +54,7 @@ impl Launcher {
         let launcher = Launcher {
             agents: Arc::clone(&agents),
             ironic_url: options.ironic_url.clone(),
+            heartbeats: options.heartbeats.clone(),
             stop: stop.clone(),
         };
         let mut events = world.subscribe();
@@ -90,6 +93,11 @@ impl Launcher {
     /// The Ironic URL the agents talk to.
     pub fn ironic_url(&self) -> &str {
         &self.ironic_url
+    }
+
+    /// The heartbeat-loss switch of every agent this launcher starts.
+    pub fn heartbeats(&self) -> &HeartbeatSwitch {
+        &self.heartbeats
     }
 
     /// The callback URL of the agent running on host `index`, if any.

@@ -29,7 +29,8 @@
 //! image download against an Ironic URL), [`session`] (one running agent: server + inspection,
 //! lookup and heartbeats), [`launcher`] (starts a session per ramdisk boot of a
 //! [`crate::machine::World`] and stops it when the machine powers off or boots something else):
-//! `Launcher::spawn(world, AgentOptions::new(ironic_url), stop)`.
+//! `Launcher::spawn(world, AgentOptions::new(ironic_url), stop)`. [`silence`] is the
+//! heartbeat-loss fault switch (`AgentOptions::heartbeats`, `Launcher::heartbeats`).
 
 pub mod client;
 pub mod command;
@@ -39,9 +40,11 @@ pub mod inventory;
 pub mod launcher;
 pub mod server;
 pub mod session;
+pub mod silence;
 pub mod steps;
 
 pub use command::{AgentError, CommandError, CommandResult, Request, Status};
 pub use core::{Agent, Binding, Downloaded, ImageFetch, ImageStore, Written};
 pub use launcher::Launcher;
 pub use session::{AgentOptions, InspectionMode, Session};
+pub use silence::HeartbeatSwitch;

@@ -14,6 +14,7 @@ use super::client::{ClientError, Heartbeat, Inspection, IronicClient, RetryPolic
 use super::core::Agent;
 use super::inventory;
 use super::server::{self, AgentHandle, AgentServer, ServerOptions};
+use super::silence::HeartbeatSwitch;
 use crate::machine::{BootOutcome, Host, RamdiskSource, SimClock};
 
 /// When the agent posts its inspection data to `/v1/continue_inspection`.
@@ -45,6 +46,8 @@ pub struct AgentOptions {
     pub inspection: InspectionMode,
     /// An agent stops heartbeating after this long (bounds the loop).
     pub lifetime: Duration,
+    /// Hosts whose heartbeats are lost (a fault switch; shared by every session).
+    pub heartbeats: HeartbeatSwitch,
 }
 
 impl AgentOptions {
@@ -58,6 +61,7 @@ impl AgentOptions {
             heartbeat_interval: Duration::from_millis(1500),
             inspection: InspectionMode::Auto,
             lifetime: Duration::from_secs(6 * 3600),
+            heartbeats: HeartbeatSwitch::default(),
         }
     }
 }
@@ -241,7 +245,23 @@ async fn live(
         return;
     };
     let mut beats: u64 = 0;
+    let mut skipped: u64 = 0;
     while started.elapsed() < options.lifetime && !stop.is_cancelled() {
+        if options.heartbeats.is_silent(&host.name, clock.now()) {
+            // Heartbeat loss: the beat is not sent; try again after the usual interval.
+            if skipped == 0 {
+                tracing::info!(host = %host.name, "agent heartbeats silenced");
+            }
+            skipped += 1;
+            if !sleep_or_stop(options.heartbeat_interval, &stop).await {
+                break;
+            }
+            continue;
+        }
+        if skipped > 0 {
+            tracing::info!(host = %host.name, skipped, "agent heartbeats resumed");
+            skipped = 0;
+        }
         let wait = match client.heartbeat(&uuid, &callback_url, &token).await {
             Ok(Heartbeat::Accepted) => {
                 beats += 1;

@@ -119,6 +119,7 @@ fn route(
         })
     };
     match segs.as_slice() {
+        ["_sim", "disconnect-watches"] => disconnect_watches(state, method, query),
         ["version"] if get => doc(Some(discovery::version())),
         ["api"] if get => {
             let address = state
@@ -684,5 +685,58 @@ fn write_scale(
         200,
         &super::scale::scale_of(res, &w.object),
         &w.warnings,
+    ))
+}
+
+/// The simulator-only watch-disconnect switch (see `super::disconnect`): `POST` cuts every open
+/// watch (`?refuseSeconds=N` refuses new ones for N seconds), `DELETE` ends the refusal, `GET`
+/// shows the count of cuts.
+fn disconnect_watches(
+    state: &Arc<State>,
+    method: &Method,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    use super::disconnect::MAX_REFUSE_SECONDS;
+    if method == Method::POST {
+        let refuse = match query.get("refuseSeconds") {
+            None => None,
+            Some(text) => match text.parse::<u64>() {
+                Ok(n) if n <= MAX_REFUSE_SECONDS => Some(Duration::from_secs(n)),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "refuseSeconds must be a whole number of seconds from 0 to {MAX_REFUSE_SECONDS}, not {text:?}"
+                    )));
+                }
+            },
+        };
+        let open = state.disconnect_watches(refuse);
+        return Ok(json_response(
+            200,
+            &serde_json::json!({"disconnected": open, "disconnects": state.watch_disconnects()}),
+            &[],
+        ));
+    }
+    if method == Method::DELETE {
+        state.resume_watches();
+        return Ok(json_response(
+            200,
+            &serde_json::json!({"disconnects": state.watch_disconnects()}),
+            &[],
+        ));
+    }
+    if method == Method::GET {
+        return Ok(json_response(
+            200,
+            &serde_json::json!({
+                "disconnects": state.watch_disconnects(),
+                "refusing": state.cuts.refusing(state.now()),
+            }),
+            &[],
+        ));
+    }
+    Err(ApiError::new(
+        405,
+        "MethodNotAllowed",
+        "use POST, DELETE or GET on /_sim/disconnect-watches",
     ))
 }

@@ -24,6 +24,7 @@ pub mod builtin;
 pub mod cli;
 pub mod crd;
 pub mod deletion;
+pub mod disconnect;
 pub mod discovery;
 pub mod known_fields;
 pub mod lifecycle;
@@ -120,6 +121,7 @@ pub struct State {
     pub(crate) token: String,
     pub(crate) server_address: Mutex<String>,
     pub(crate) bookmark_interval: Duration,
+    pub(crate) cuts: disconnect::WatchCuts,
 }
 
 impl State {
@@ -133,6 +135,7 @@ impl State {
             token,
             server_address: Mutex::new(String::new()),
             bookmark_interval: options.bookmark_interval,
+            cuts: disconnect::WatchCuts::default(),
         });
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -206,6 +209,33 @@ impl State {
         if let Ok(mut o) = self.objects.lock() {
             o.compact();
         }
+    }
+
+    /// Cuts every open watch stream (clients must re-watch); for `refuse_for` after the cut new
+    /// watches are refused with 503. Returns how many streams were open.
+    pub fn disconnect_watches(&self, refuse_for: Option<Duration>) -> usize {
+        let until = refuse_for
+            .and_then(|d| chrono::TimeDelta::from_std(d).ok())
+            .map(|d| self.now() + d);
+        let open = self.cuts.cut(until);
+        tracing::info!(open, "watches disconnected");
+        open
+    }
+
+    /// Ends a watch refusal window early.
+    pub fn resume_watches(&self) {
+        self.cuts.resume();
+        tracing::info!("watches accepted again");
+    }
+
+    /// How many watch streams are open now.
+    pub fn open_watches(&self) -> usize {
+        self.cuts.open()
+    }
+
+    /// How many times watches were disconnected.
+    pub fn watch_disconnects(&self) -> u64 {
+        self.cuts.count()
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {

@@ -1,7 +1,8 @@
 //! Watch streams: newline-delimited `{"type", "object"}` events, starting from a resourceVersion
 //! (or with synthetic ADDED events for the current objects), with periodic BOOKMARKs when asked
 //! and an ERROR event carrying a 410 Expired Status when the start is older than the history
-//! (or the watcher fell too far behind). Objects that stop matching a selector are not turned
+//! (or the watcher fell too far behind); the disconnect switch (`super::disconnect`) ends every
+//! stream at once. Objects that stop matching a selector are not turned
 //! into DELETED events (a documented simplification).
 
 use std::convert::Infallible;
@@ -81,6 +82,14 @@ fn expired(message: &str) -> Bytes {
 
 /// Starts a watch; the body streams until the timeout, the client leaving or the server stopping.
 pub fn start(state: Arc<State>, req: WatchRequest) -> Result<Body, ApiError> {
+    if state.cuts.refusing(state.now()) {
+        return Err(ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "watches are disconnected by the simulator; retry",
+        ));
+    }
+    let mut cut = state.cuts.subscribe();
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let mut initial: Vec<Bytes> = Vec::new();
     let filter = Filter {
@@ -137,6 +146,8 @@ pub fn start(state: Arc<State>, req: WatchRequest) -> Result<Body, ApiError> {
             tokio::select! {
                 _ = &mut deadline => return,
                 _ = tx.closed() => return,
+                // The disconnect switch: end the stream as a dropped connection would.
+                _ = cut.changed() => return,
                 _ = tick.tick(), if filter.req.bookmarks => {
                     // Only what this watch has seen: a later rv could skip queued changes.
                     let rv = last_rv;

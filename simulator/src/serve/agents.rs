@@ -7,7 +7,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::ServeError;
-use crate::agent::{AgentOptions, Launcher};
+use crate::agent::{AgentOptions, HeartbeatSwitch, Launcher};
 use crate::machine::World;
 
 /// Starts the agent launcher when some Ironic is known: `external` wins over `mock` (the served
@@ -16,18 +16,17 @@ pub(super) fn start(
     world: &Arc<World>,
     external: Option<&str>,
     mock: Option<&str>,
+    heartbeats: HeartbeatSwitch,
     stop: &CancellationToken,
     tasks: &mut JoinSet<Result<(), ServeError>>,
 ) -> Result<Option<Launcher>, ServeError> {
     let Some(url) = external.or(mock) else {
         return Ok(None);
     };
-    let (launcher, task) = Launcher::spawn(
-        Arc::clone(world),
-        AgentOptions::new(url),
-        stop.child_token(),
-    )
-    .map_err(|e| ServeError::Agents(e.to_string()))?;
+    let mut options = AgentOptions::new(url);
+    options.heartbeats = heartbeats;
+    let (launcher, task) = Launcher::spawn(Arc::clone(world), options, stop.child_token())
+        .map_err(|e| ServeError::Agents(e.to_string()))?;
     tracing::info!(ironic = %url, "fake agents point at Ironic");
     tasks.spawn(async move { Ok(task.await?) });
     Ok(Some(launcher))

@@ -6,6 +6,9 @@
 //! | GET    | `/hosts/{name}`         | one host                                                    |
 //! | POST   | `/hosts/{name}/faults`  | lay a [`FaultInjection`] over the host's faults; returns them |
 //! | DELETE | `/hosts/{name}/faults`  | clear every fault (releases a stuck machine)                |
+//! | GET    | `/hosts/{name}/agent-faults` | the host's agent faults: `{"heartbeat_loss": bool, "until_seconds": f64?}` |
+//! | POST   | `/hosts/{name}/agent-faults` | `{"heartbeat_loss": true, "for": "30s"}` (no `for`: until cleared); `false` clears |
+//! | DELETE | `/hosts/{name}/agent-faults` | clear the host's agent faults                          |
 //! | GET    | `/healthz`              | `ok`                                                        |
 
 use std::collections::BTreeMap;
@@ -20,6 +23,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::agent::HeartbeatSwitch;
 use crate::fault::{FaultSet, Window};
 use crate::machine::{Host, MachineView, World};
 
@@ -114,8 +118,21 @@ impl IntoResponse for ControlError {
     }
 }
 
-/// The control API router over `world`.
+/// What the control API works on: the world and the agents' fault switch.
+#[derive(Clone)]
+pub struct ControlState {
+    world: Arc<World>,
+    heartbeats: HeartbeatSwitch,
+}
+
+/// The control API router over `world` (agent faults go to a switch no agent reads).
 pub fn app(world: Arc<World>) -> Router {
+    app_with_agents(world, HeartbeatSwitch::default())
+}
+
+/// The control API router over `world` whose agent-fault endpoints flip `heartbeats` (the
+/// switch the fleet's agent launcher was started with).
+pub fn app_with_agents(world: Arc<World>, heartbeats: HeartbeatSwitch) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/hosts", get(list_hosts))
@@ -124,11 +141,95 @@ pub fn app(world: Arc<World>) -> Router {
             "/hosts/{name}/faults",
             axum::routing::post(inject_faults).delete(clear_faults),
         )
-        .with_state(world)
+        .route(
+            "/hosts/{name}/agent-faults",
+            get(get_agent_faults)
+                .post(inject_agent_faults)
+                .delete(clear_agent_faults),
+        )
+        .with_state(ControlState { world, heartbeats })
 }
 
-async fn list_hosts(State(world): State<Arc<World>>) -> Json<Vec<HostTruth>> {
-    Json(world.hosts().iter().map(|h| truth(&world, h)).collect())
+/// An agent fault request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentFaultInjection {
+    /// Stop (true) or resume (false) the host's agent heartbeats.
+    pub heartbeat_loss: bool,
+    /// How long the heartbeats stay lost (`"30s"`); absent: until cleared.
+    #[serde(rename = "for", with = "opt_human")]
+    pub duration: Option<Duration>,
+}
+
+/// A host's agent faults as the control API reports them.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct AgentFaults {
+    /// Whether its agent's heartbeats are lost now.
+    pub heartbeat_loss: bool,
+    /// When the loss ends, in simulated seconds since the fleet started (absent: until cleared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_seconds: Option<f64>,
+}
+
+fn agent_faults(state: &ControlState, name: &str) -> AgentFaults {
+    let now = state.world.now();
+    if !state.heartbeats.is_silent(name, now) {
+        return AgentFaults {
+            heartbeat_loss: false,
+            until_seconds: None,
+        };
+    }
+    let until = state
+        .heartbeats
+        .silenced()
+        .get(name)
+        .and_then(|s| s.until)
+        .map(|t| t.since_start().as_secs_f64());
+    AgentFaults {
+        heartbeat_loss: true,
+        until_seconds: until,
+    }
+}
+
+async fn get_agent_faults(
+    State(state): State<ControlState>,
+    Path(name): Path<String>,
+) -> Result<Json<AgentFaults>, ControlError> {
+    find(&state.world, &name)?;
+    Ok(Json(agent_faults(&state, &name)))
+}
+
+async fn inject_agent_faults(
+    State(state): State<ControlState>,
+    Path(name): Path<String>,
+    body: Result<Json<AgentFaultInjection>, JsonRejection>,
+) -> Result<Json<AgentFaults>, ControlError> {
+    find(&state.world, &name)?;
+    let Json(req) = body.map_err(|e| ControlError::BadRequest(e.body_text()))?;
+    if req.heartbeat_loss {
+        let until = req.duration.map(|d| state.world.now().saturating_add(d));
+        state.heartbeats.silence(&name, until);
+        tracing::info!(host = %name, "agent heartbeat loss injected");
+    } else {
+        state.heartbeats.clear(&name);
+        tracing::info!(host = %name, "agent heartbeat loss cleared");
+    }
+    Ok(Json(agent_faults(&state, &name)))
+}
+
+async fn clear_agent_faults(
+    State(state): State<ControlState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ControlError> {
+    find(&state.world, &name)?;
+    state.heartbeats.clear(&name);
+    tracing::info!(host = %name, "agent heartbeat loss cleared");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_hosts(State(state): State<ControlState>) -> Json<Vec<HostTruth>> {
+    let world = &state.world;
+    Json(world.hosts().iter().map(|h| truth(world, h)).collect())
 }
 
 fn find<'w>(world: &'w World, name: &str) -> Result<&'w Arc<Host>, ControlError> {
@@ -138,7 +239,7 @@ fn find<'w>(world: &'w World, name: &str) -> Result<&'w Arc<Host>, ControlError>
 }
 
 async fn get_host(
-    State(world): State<Arc<World>>,
+    State(ControlState { world, .. }): State<ControlState>,
     Path(name): Path<String>,
 ) -> Result<Json<HostTruth>, ControlError> {
     let host = find(&world, &name)?;
@@ -146,7 +247,7 @@ async fn get_host(
 }
 
 async fn inject_faults(
-    State(world): State<Arc<World>>,
+    State(ControlState { world, .. }): State<ControlState>,
     Path(name): Path<String>,
     body: Result<Json<FaultInjection>, JsonRejection>,
 ) -> Result<Json<FaultSet>, ControlError> {
@@ -177,7 +278,7 @@ async fn inject_faults(
 }
 
 async fn clear_faults(
-    State(world): State<Arc<World>>,
+    State(ControlState { world, .. }): State<ControlState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ControlError> {
     let host = find(&world, &name)?;

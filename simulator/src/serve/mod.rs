@@ -36,6 +36,8 @@ pub struct ServeOptions {
     pub ironic: Option<SocketAddr>,
     /// Seed of the mock Ironic's generated UUIDs and agent tokens.
     pub ironic_seed: u64,
+    /// The mock Ironic's conductor settings (timings, e.g. its callback timeout; cleaning).
+    pub ironic_settings: crate::ironic::conductor::Settings,
     /// An external Ironic (e.g. real Ironic) the fleet's agents talk to instead of the mock.
     pub ironic_url: Option<String>,
 }
@@ -49,6 +51,7 @@ impl Default for ServeOptions {
             ipmi: IpmiSettings::default(),
             ironic: None,
             ironic_seed: 0,
+            ironic_settings: crate::ironic::conductor::Settings::default(),
             ironic_url: None,
         }
     }
@@ -260,8 +263,9 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         let (world, settings, stop) = (Arc::clone(&world), options.ipmi.clone(), stop.clone());
         tasks.spawn(async move { Ok(ipmi::serve(world, ipmi_bindings, settings, stop).await?) });
     }
+    let heartbeats = crate::agent::HeartbeatSwitch::default();
     {
-        let app = control::app(Arc::clone(&world));
+        let app = control::app_with_agents(Arc::clone(&world), heartbeats.clone());
         let stop = stop.clone();
         tasks.spawn(async move {
             axum::serve(control_listener, app)
@@ -281,12 +285,9 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
                 .map_err(|source| ServeError::Bind { socket, source })?;
             // The shell is the one place allowed to read the wall clock.
             let clock: crate::ironic::Clock = Arc::new(chrono::Utc::now);
-            let state = crate::ironic::AppState::new(
-                crate::ironic::conductor::Settings::default(),
-                options.ironic_seed,
-                clock,
-            )
-            .map_err(|e| ServeError::Ironic(e.to_string()))?;
+            let state =
+                crate::ironic::AppState::new(options.ironic_settings, options.ironic_seed, clock)
+                    .map_err(|e| ServeError::Ironic(e.to_string()))?;
             let stop = stop.clone();
             tasks.spawn(async move {
                 tokio::select! {
@@ -301,6 +302,7 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         &world,
         options.ironic_url.as_deref(),
         ironic_url.as_deref(),
+        heartbeats,
         &stop,
         &mut tasks,
     )?;

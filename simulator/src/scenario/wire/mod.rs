@@ -11,15 +11,16 @@
 //!
 //! Not observed in wire mode: the individual Redfish and IPMI requests (the machines' power, boot
 //! and disk changes are recorded instead) and the operator's own Kubernetes requests (the runner's
-//! are). Ironic API faults are switched on the mock Ironic (`POST /_sim/faults`); not injectable
-//! yet: agent and control-plane faults, and Ironic faults against an external Ironic (such
-//! scenarios are refused with the step's line; they run in engine mode).
+//! are). Ironic API faults are switched on the mock Ironic (`POST /_sim/faults`); agent heartbeat
+//! loss on the fleet's agent launcher and watch disconnects on the control plane (`switches`). Not
+//! injectable: Ironic faults against an external Ironic (refused with the step's line).
 
 pub mod images;
 pub mod live;
 pub mod observe;
 pub mod stack;
 pub mod steps;
+pub mod switches;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -104,15 +105,10 @@ pub fn unsupported(scenario: &Scenario) -> Vec<String> {
         };
         let mock = matches!(scenario.file.ironic, IronicChoice::Mock);
         match f.target() {
-            Some(FaultTarget::Bmc) | None => {}
+            Some(FaultTarget::Bmc | FaultTarget::Agent | FaultTarget::ControlPlane) | None => {}
             Some(FaultTarget::Ironic) if mock => {}
             Some(FaultTarget::Ironic) => out.push(format!(
                 "{}:{}: Ironic faults need the mock Ironic (this scenario uses an external one)",
-                scenario.source,
-                scenario.step_line(i)
-            )),
-            Some(t) => out.push(format!(
-                "{}:{}: {t:?} faults are engine-mode only for now",
                 scenario.source,
                 scenario.step_line(i)
             )),

@@ -158,6 +158,7 @@ impl Stack {
                 control: loopback,
                 ironic,
                 ironic_seed: scenario.seed(),
+                ironic_settings: super::switches::mock_ironic_settings(scenario),
                 ironic_url,
                 ..ServeOptions::default()
             },

@@ -403,10 +403,10 @@ impl<'a> Player<'a> {
                     "Ironic faults need the mock Ironic (`ironic: mock`)".into(),
                 ));
             }
-            _ => {
-                return Err(WireError::Unsupported(format!(
-                    "{target:?} faults are not injected in wire mode yet"
-                )));
+            (FaultTarget::Agent, _) => self.stack.silence_agents(&hosts, until)?,
+            (FaultTarget::ControlPlane, _) => {
+                let open = self.stack.disconnect_watches(f.duration.map(|d| d.0));
+                tracing::info!(fault = %name, open, "control-plane watches cut");
             }
         }
         self.faults.insert(
@@ -432,6 +432,7 @@ impl<'a> Player<'a> {
         for name in names {
             if let Some(f) = self.faults.remove(&name) {
                 self.apply_bmc_faults(&f.hosts);
+                self.end_switch_fault(&f);
                 if f.target == FaultTarget::Ironic
                     && let Err(e) = switch_ironic_fault(&self.stack.ironic_url, None).await
                 {
@@ -445,6 +446,31 @@ impl<'a> Player<'a> {
                     active: false,
                 });
             }
+        }
+    }
+
+    /// Ends an agent or control-plane fault; another such fault still in force stays in force.
+    fn end_switch_fault(&self, ended: &ActiveFault) {
+        match ended.target {
+            FaultTarget::Agent => {
+                self.stack.resume_agents(&ended.hosts);
+                for f in self.faults.values() {
+                    if f.target == FaultTarget::Agent {
+                        // Agents ran when this fault started, so the launcher is there.
+                        let _ = self.stack.silence_agents(&f.hosts, f.until);
+                    }
+                }
+            }
+            FaultTarget::ControlPlane => {
+                let others = self
+                    .faults
+                    .values()
+                    .any(|f| f.target == FaultTarget::ControlPlane);
+                if !others {
+                    self.stack.resume_watches();
+                }
+            }
+            FaultTarget::Bmc | FaultTarget::Ironic => {}
         }
     }
 
