@@ -5,10 +5,10 @@
 
 /// `metal3.io/v1alpha1` types (BareMetalHost, HardwareData, HostClaim) and CRD generation.
 pub mod api;
-/// The pure HostClaim core: host choice, bind patch, status mirroring, release sequence.
-pub mod claim;
 /// BMC address parsing: scheme → Ironic driver, interfaces and driver_info.
 pub mod bmc;
+/// The pure HostClaim core: host choice, bind patch, status mirroring, release sequence.
+pub mod claim;
 /// The kube-runtime controller that applies state-machine decisions.
 pub mod controller;
 /// The pure HostPool core: scale plan, deterministic scale-down order, pool status.
