@@ -109,11 +109,12 @@ async fn registering_a_new_host_creates_the_node_and_its_boot_port() {
     assert_eq!(
         double.lines(),
         vec![
-            "GET /",
-            "GET /v1/nodes/metal3~worker-0",
-            "GET /v1/ports?address=52:54:00:aa:bb:01&fields=uuid,address,node_uuid",
-            "POST /v1/nodes",
-            "POST /v1/ports",
+            "GET /".to_string(),
+            "GET /v1/nodes/metal3~worker-0".to_string(),
+            "GET /v1/ports?address=52:54:00:aa:bb:01&fields=uuid,address,node_uuid".to_string(),
+            "POST /v1/nodes".to_string(),
+            "POST /v1/ports".to_string(),
+            format!("PATCH /v1/nodes/{id}"),
         ]
     );
     let reqs = double.requests();
@@ -140,7 +141,7 @@ async fn registering_a_new_host_creates_the_node_and_its_boot_port() {
                 "deploy_ramdisk": "http://172.22.0.1/images/ironic-python-agent.initramfs",
             },
             "properties": { "capabilities": "boot_mode:uefi", "cpu_arch": "x86_64" },
-            "extra": { "registration_fingerprint": "fp-1" },
+            "extra": {},
             "automated_clean": true,
         })
     );
@@ -148,6 +149,37 @@ async fn registering_a_new_host_creates_the_node_and_its_boot_port() {
         reqs[4].body.clone().unwrap(),
         json!({ "address": MAC, "node_uuid": id, "pxe_enabled": true })
     );
+    assert_eq!(
+        reqs[5].body.clone().unwrap(),
+        json!([{ "op": "add", "path": "/extra/registration_fingerprint", "value": "fp-1" }]),
+        "the fingerprint marks registration complete only once the boot port exists"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_boot_port_creation_is_repaired_by_the_next_registration() {
+    let (double, p) = setup("1.115").await;
+    double.set(|s| s.failing_port_creates = 1);
+    let reg = registration("redfish+http://10.0.0.5:8000/redfish/v1/Systems/1", "fp-1");
+    let first = p.act(&host(None), &Action::Register(reg.clone())).await;
+    assert!(first.is_err(), "the 503 on the port surfaces: {first:?}");
+    let node = match p.observe(&host(None)).await.unwrap() {
+        metal_operator::provisioner::Observation::Node(n) => n,
+        other => panic!("the node was created before the port failed, got {other:?}"),
+    };
+    assert_eq!(
+        node.registration_fingerprint, None,
+        "a node without its boot port is not marked registered"
+    );
+    let id = accepted_id(p.act(&host(None), &Action::Register(reg)).await.unwrap());
+    let mut ports = 0;
+    double.set(|s| ports = s.ports.len());
+    assert_eq!(ports, 1, "the boot port exists now");
+    let node = match p.observe(&host(Some(&id))).await.unwrap() {
+        metal_operator::provisioner::Observation::Node(n) => n,
+        other => panic!("expected the node, got {other:?}"),
+    };
+    assert_eq!(node.registration_fingerprint.as_deref(), Some("fp-1"));
 }
 
 #[tokio::test]
@@ -1102,12 +1134,13 @@ async fn one_host_lifecycle_costs_a_small_fixed_number_of_api_calls() {
     let roots = double.lines().iter().filter(|l| *l == "GET /").count();
     assert_eq!(roots, 1, "version discovery runs once, not per step");
     assert_eq!(report.total, double.requests().len() as u64);
-    // register: discovery + name + port lookup + create + port + 1 poll = 6; each verb 1 + 1 poll;
+    // register: discovery + name + port lookup + create + port + fingerprint + 1 poll = 7; each
+    // verb 1 + 1 poll;
     // hardware 1; deploy: get + patch + validate + put + 1 poll = 5.
     assert_eq!(
         report.steps,
         vec![
-            ("register", 6),
+            ("register", 7),
             ("manage", 2),
             ("inspect", 2),
             ("hardware", 1),
@@ -1116,7 +1149,7 @@ async fn one_host_lifecycle_costs_a_small_fixed_number_of_api_calls() {
             ("undeploy", 2),
         ]
     );
-    assert_eq!(report.total, 20);
+    assert_eq!(report.total, 21);
     assert_eq!(report.polls, 6);
 }
 

@@ -44,6 +44,8 @@ pub struct DoubleState {
     pub inventory: Option<Value>,
     /// `(interface, reason)` that validation reports as failed.
     pub failing_validation: Option<(String, String)>,
+    /// Answer this many following port creations with 503 (an Ironic outage mid-registration).
+    pub failing_port_creates: u32,
     next_id: u64,
 }
 
@@ -296,6 +298,13 @@ async fn handle(
             ok(json!({ "ports": ports }))
         }
         ("POST", ["v1", "ports"]) => {
+            if s.failing_port_creates > 0 {
+                s.failing_port_creates -= 1;
+                return ironic_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable.",
+                );
+            }
             let mac = body["address"].as_str().unwrap_or_default().to_string();
             if s.ports
                 .iter()

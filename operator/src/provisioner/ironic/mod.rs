@@ -153,28 +153,40 @@ impl IronicProvisioner {
             boot_mac: reg.boot_mac.clone().or_else(|| host.boot_mac.clone()),
             ..host.clone()
         };
+        // The registration fingerprint tells later reconciles that registration is complete, so
+        // it is written only after the boot-MAC port exists: when creating the port fails (an
+        // Ironic 5xx), the node has no fingerprint and the next reconcile registers it again.
         let node = match self.find_node(&lookup).await? {
             None => {
-                let created = self.client.create_node(&desired).await?;
+                let mut body = desired.clone();
+                if let Some(extra) = body.get_mut("extra").and_then(Value::as_object_mut) {
+                    extra.remove(FINGERPRINT_KEY);
+                }
+                let created = self.client.create_node(&body).await?;
                 tracing::info!(node = %created.uuid, host = %host.node_name(), "ironic node created");
                 if let Some(mac) = reg.boot_mac.as_deref() {
                     self.client.create_port(&created.uuid, mac, true).await?;
                 }
+                let mark = [PatchOp::add(
+                    format!("/extra/{FINGERPRINT_KEY}"),
+                    desired["extra"][FINGERPRINT_KEY].clone(),
+                )];
+                self.client.patch_node(&created.uuid, &mark).await?;
                 return Ok(Outcome::Accepted {
                     node_id: Some(created.uuid),
                 });
             }
             Some(node) => node,
         };
-        let ops = registration_patch(&node, &desired);
-        if !ops.is_empty() {
-            tracing::info!(node = %node.uuid, changes = ops.len(), "ironic node updated");
-            self.client.patch_node(&node.uuid, &ops).await?;
-        }
         if let Some(mac) = reg.boot_mac.as_deref()
             && self.client.find_port(mac).await?.is_none()
         {
             self.client.create_port(&node.uuid, mac, true).await?;
+        }
+        let ops = registration_patch(&node, &desired);
+        if !ops.is_empty() {
+            tracing::info!(node = %node.uuid, changes = ops.len(), "ironic node updated");
+            self.client.patch_node(&node.uuid, &ops).await?;
         }
         Ok(Outcome::Accepted {
             node_id: Some(node.uuid),
