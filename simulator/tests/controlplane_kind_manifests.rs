@@ -465,8 +465,9 @@ async fn the_kind_manifests_render_and_every_object_is_well_formed_and_wired() {
     assert_services_select_pods(&objects);
     assert_rbac(&objects);
     assert_images(&objects);
-    // The CRDs are exactly the generated file.
-    let generated = documents(&read("kind/crds/metal3.io.yaml"));
+    // The CRDs are exactly the generated files (metal3.io and the HostPool CRD).
+    let mut generated = documents(&read("kind/crds/metal3.io.yaml"));
+    generated.extend(documents(&read("kind/crds/hostpools.yaml")));
     let rendered: Vec<&Value> = objects
         .iter()
         .filter(|o| kind_of(o) == "CustomResourceDefinition")
