@@ -277,8 +277,13 @@ impl Drop for RealIronic {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("probing for a free port")?;
-    Ok(listener.local_addr()?.port())
+    // Below Linux's ephemeral range (32768–60999): the many servers that bind port 0 while a real
+    // Ironic starts (fake agents, BMCs, the stack) can never be handed the port Ironic was told to use.
+    let start = (std::process::id() % 12_000) as u16;
+    (0..12_000u16)
+        .map(|i| 20_000 + (start + i) % 12_000)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .context("no free port in 20000..32000")
 }
 
 /// Serves `/ipa.kernel`, `/ipa.initramfs` and `/ipa.iso` (placeholder bytes with a fixed

@@ -76,10 +76,13 @@ struct Ironic {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    // Below Linux's ephemeral range (32768–60999): the many servers that bind port 0 while a real
+    // Ironic starts (fake agents, BMCs, mocks) can never be handed the port Ironic was told to use.
+    let start = 20_000 + (std::process::id() % 12_000) as u16;
+    (0..12_000u16)
+        .map(|i| 20_000 + (start - 20_000 + i) % 12_000)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port in 20000..32000")
 }
 
 fn config(dir: &Path, port: u16) -> String {
