@@ -2,15 +2,27 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/metal-target
 export PEERS_HOME ?= $(HOME)/.cache/metal-peers
+export TOOLS_HOME ?= $(HOME)/.cache/metal-tools
+export JUDGES_HOME ?= $(HOME)/.cache/metal-judges
 PEERS_ENV := source $(PEERS_HOME)/peers.env
-NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
+TOOLS_ENV := source $(TOOLS_HOME)/tools.env
 
-.PHONY: all build peers test lint e2e demo bench crds fmt
+.PHONY: all build toolchain peers k8s test lint e2e demo bench crds fmt
 
 all: build
 
 build:
 	cargo build --workspace --all-targets
+
+## toolchain: check rustfmt and clippy, build the pinned cargo-nextest if missing (loudly; the suite
+## runs one process per test and never falls back to a shared-process `cargo test`).
+toolchain:
+	bash scripts/toolchain.sh
+
+## k8s: build the real control plane the tests are judged by (kube-apiserver, kube-controller-manager,
+## etcd) from the Go modules pinned in judges/kubernetes; cached under ~/.cache/metal-judges.
+k8s:
+	bash scripts/k8s.sh
 
 ## peers: install the real peer software (ipmitool, freeipmi, wrk, and a pinned venv with Ironic,
 ## sushy, sushy-tools, pyghmi, ironicclient, openstacksdk, redfishtool, the DMTF validator).
@@ -18,15 +30,11 @@ peers:
 	bash scripts/peers.sh
 
 ## test: everything, judged by the real peers (REQUIRE_PEERS=1 turns a missing peer into a failure).
-test: peers lint
-ifeq ($(NEXTEST),yes)
-	$(PEERS_ENV) && cargo nextest run --workspace --exclude metal-e2e --no-fail-fast
+test: toolchain peers lint
+	$(TOOLS_ENV) && $(PEERS_ENV) && cargo nextest run --workspace --exclude metal-e2e --no-fail-fast
 	cargo test --workspace --doc
-else
-	$(PEERS_ENV) && cargo test --workspace --exclude metal-e2e --no-fail-fast
-endif
 
-lint:
+lint: toolchain
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -35,7 +43,8 @@ crds:
 	cargo run -q -p metal-operator -- crds > kind/crds/metal3.io.yaml
 	cargo run -q -p metal-operator -- crds --pools > kind/crds/hostpools.yaml
 
-e2e: peers
+## e2e: the end-to-end suite on the embedded control plane, then on the real kube-apiserver.
+e2e: toolchain peers k8s
 	bash scripts/e2e.sh
 
 ## demo: the README's main job.
