@@ -1,24 +1,28 @@
-//! One test's stack: the embedded control plane, `metal-sim serve` (fleet BMCs + mock Ironic) and the
-//! operator(s), each a real process on the test's own loopback addresses — or, with `E2E_KUBECONFIG`,
-//! an external cluster (kind) whose simulator and mock Ironic are reached at `E2E_SIM_CONTROL` and
-//! `E2E_IRONIC_URL`, where nothing is started.
+//! One test's stack: a control plane (the embedded one per test, or the run's real kube-apiserver —
+//! see [`crate::mode`]), `metal-sim serve` (fleet BMCs + mock Ironic) and the operator(s), each a real
+//! process on the test's own loopback addresses — or, with `E2E_KUBECONFIG`, an external cluster
+//! (kind) whose simulator and mock Ironic are reached at `E2E_SIM_CONTROL` and `E2E_IRONIC_URL`,
+//! where nothing is started.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::Kubeconfig;
 use metal_operator::api::{BareMetalHost, ProvisioningState};
 use serde_json::json;
-use tokio::io::AsyncWriteExt as _;
 
 use crate::binaries::{Binaries, workspace_root};
 use crate::fleet::{FleetHost, TestFleet, manifests};
 use crate::images::{ImageRef, ImageServer};
+use crate::kubernetes::access::OPERATOR_NAMESPACE;
+use crate::kubernetes::client_for;
 use crate::loopback::Subnet;
+use crate::mode::Mode;
 use crate::process::Process;
 use crate::sim::{IronicApi, SimControl, http_client};
 use crate::wait::{Check, eventually, eventually_ok};
@@ -87,7 +91,8 @@ struct Local {
     bins: Binaries,
     subnet: Subnet,
     ironic_url: String,
-    controlplane: Process,
+    /// The embedded control plane (none when the run's real apiserver is used).
+    controlplane: Option<Process>,
     sim: Process,
     operators: Vec<Process>,
     running: Vec<bool>,
@@ -98,7 +103,11 @@ struct Local {
 pub struct Stack {
     setup: Setup,
     namespace: String,
+    mode: Mode,
     kubeconfig: PathBuf,
+    /// What the operator authenticates with: on the real apiserver the ServiceAccount's token bound
+    /// to `kind/operator/rbac.yaml`, elsewhere the same kubeconfig as the tests.
+    operator_kubeconfig: PathBuf,
     client: kube::Client,
     sim: SimControl,
     ironic: IronicApi,
@@ -131,16 +140,6 @@ fn require_env(var: &str) -> anyhow::Result<String> {
         .with_context(|| {
             format!("{var} must be set when E2E_KUBECONFIG selects an external cluster")
         })
-}
-
-async fn kube_client(path: &Path) -> anyhow::Result<kube::Client> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let kubeconfig =
-        Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .with_context(|| format!("loading {}", path.display()))?;
-    kube::Client::try_from(config).context("building the Kubernetes client")
 }
 
 /// Waits until `file` exists and parses, while `process` keeps running.
@@ -179,21 +178,40 @@ impl Stack {
         let http = http_client()?;
         let namespace = format!("e2e-{}", setup.name);
         check_kubectl()?;
-        let (kubeconfig, local, sim_url, ironic_url) = match env_path("E2E_KUBECONFIG") {
-            Some(path) => (
-                path,
+        let mode = Mode::from_env()?;
+        let (kubeconfig, operator_kubeconfig, local, sim_url, ironic_url) = match &mode {
+            Mode::External(path) => (
+                path.clone(),
+                path.clone(),
                 None,
                 require_env("E2E_SIM_CONTROL")?,
                 require_env("E2E_IRONIC_URL")?,
             ),
-            None => {
-                let (local, sim_url, ironic_url) = start_local(&setup, &fleet, &root).await?;
+            Mode::Embedded => {
+                let (local, sim_url, ironic_url) = start_local(&setup, &fleet, &root, true).await?;
                 let dir = local.dir.as_ref().map(|d| d.path().to_path_buf());
                 let kubeconfig = dir.unwrap_or_default().join("kubeconfig");
-                (kubeconfig, Some(local), sim_url, ironic_url)
+                (
+                    kubeconfig.clone(),
+                    kubeconfig,
+                    Some(local),
+                    sim_url,
+                    ironic_url,
+                )
+            }
+            Mode::Real(state) => {
+                let (local, sim_url, ironic_url) =
+                    start_local(&setup, &fleet, &root, false).await?;
+                (
+                    state.admin_kubeconfig.clone(),
+                    state.operator_kubeconfig.clone(),
+                    Some(local),
+                    sim_url,
+                    ironic_url,
+                )
             }
         };
-        let client = kube_client(&kubeconfig).await?;
+        let client = client_for(&kubeconfig).await?;
         let sim = SimControl::new(&sim_url, http.clone());
         let served = eventually_ok(STARTUP, "the simulator's control API", || async {
             Ok(Check::Done(sim.hosts().await?))
@@ -217,7 +235,9 @@ impl Stack {
             ironic: IronicApi::new(&ironic_url, http.clone()),
             setup,
             namespace,
+            mode,
             kubeconfig,
+            operator_kubeconfig,
             client,
             sim,
             fleet,
@@ -238,7 +258,8 @@ impl Stack {
 
     async fn create_namespace(&self) -> anyhow::Result<()> {
         let api: Api<Namespace> = Api::all(self.client.clone());
-        if self.local.is_none() && api.get_opt(&self.namespace).await?.is_some() {
+        let shared = !matches!(self.mode, Mode::Embedded);
+        if shared && api.get_opt(&self.namespace).await?.is_some() {
             // A previous run on the same cluster: start clean.
             api.delete(&self.namespace, &DeleteParams::default())
                 .await?;
@@ -271,6 +292,27 @@ impl Stack {
     /// True when this stack started its own processes (not an external cluster).
     pub fn is_embedded(&self) -> bool {
         self.local.is_some()
+    }
+
+    /// The control plane this stack runs against.
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    /// Where the operators' leader-election Lease lives, and its name. On the real apiserver it is
+    /// the operator's own namespace, where `kind/operator/rbac.yaml` lets it write Leases (one Lease
+    /// name per test); elsewhere the test's namespace.
+    pub fn lease(&self) -> (Api<Lease>, String) {
+        match self.mode {
+            Mode::Real(_) => (
+                Api::namespaced(self.client.clone(), OPERATOR_NAMESPACE),
+                format!("e2e-{}", self.setup.name),
+            ),
+            _ => (
+                Api::namespaced(self.client.clone(), &self.namespace),
+                "baremetal-operator".to_owned(),
+            ),
+        }
     }
 
     /// The test's namespace.
@@ -364,32 +406,7 @@ impl Stack {
         args: &[&str],
         input: Option<&str>,
     ) -> anyhow::Result<String> {
-        let mut child = tokio::process::Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting kubectl")?;
-        let mut stdin = child.stdin.take().context("kubectl stdin")?;
-        if let Some(text) = input {
-            stdin.write_all(text.as_bytes()).await?;
-        }
-        drop(stdin);
-        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-            .await
-            .with_context(|| format!("kubectl {} did not finish within 120 s", args.join(" ")))??;
-        if !out.status.success() {
-            bail!(
-                "kubectl {} failed ({}): {}",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        crate::kubectl::kubectl(&self.kubeconfig, args, input).await
     }
 
     /// Registers `hosts` as a user does: their Secrets and BareMetalHosts in one `kubectl apply`.
@@ -540,7 +557,9 @@ impl Stack {
         let namespace = self.namespace.clone();
         let identity = self.operator_identity(index);
         let leader_elect = self.setup.leader_elect;
-        let kubeconfig = self.kubeconfig.clone();
+        let real = matches!(self.mode, Mode::Real(_));
+        let (_, lease_name) = self.lease();
+        let kubeconfig = self.operator_kubeconfig.clone();
         let http = self.http.clone();
         let deploy = self
             .setup
@@ -572,12 +591,23 @@ impl Stack {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if real {
+            // One apiserver serves every test of the run: each operator minds its own namespace.
+            args.extend(["--watch-namespace".to_owned(), namespace.clone()]);
+        }
         if leader_elect {
+            let lease_namespace = if real {
+                OPERATOR_NAMESPACE.to_owned()
+            } else {
+                namespace.clone()
+            };
             args.extend(
                 [
                     "--leader-elect",
+                    "--lease-name",
+                    &lease_name,
                     "--lease-namespace",
-                    &namespace,
+                    &lease_namespace,
                     "--lease-duration-seconds",
                     "6",
                     "--lease-renew-deadline-seconds",
@@ -673,7 +703,7 @@ impl Stack {
     /// The test passed: stop everything without the failure dump.
     pub async fn finish(mut self) {
         self.finished = true;
-        if self.local.is_none() {
+        if !matches!(self.mode, Mode::Embedded) {
             let api: Api<Namespace> = Api::all(self.client.clone());
             let _ = api.delete(&self.namespace, &DeleteParams::default()).await;
         }
@@ -721,7 +751,8 @@ impl Stack {
             machines_summary(self.sim.base())
         );
         if let Some(local) = self.local.as_mut() {
-            let mut processes: Vec<&Process> = vec![&local.controlplane, &local.sim];
+            let mut processes: Vec<&Process> = local.controlplane.iter().collect();
+            processes.push(&local.sim);
             processes.extend(local.operators.iter());
             for p in processes {
                 eprintln!("--- tail of {} log\n{}", p.name(), p.tail(40));
@@ -801,44 +832,24 @@ fn check_kubectl() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the test's own processes: the embedded control plane when `embedded_control_plane`, and
+/// the simulator (fleet BMCs, fake agents, mock Ironic).
 async fn start_local(
     setup: &Setup,
     fleet: &TestFleet,
     root: &Path,
+    embedded_control_plane: bool,
 ) -> anyhow::Result<(Local, String, String)> {
     let bins = Binaries::locate()?;
     let dir = tempfile::Builder::new()
         .prefix(&format!("metal-e2e-{}-", setup.name))
         .tempdir()
         .context("creating the stack's directory")?;
-    let kubeconfig = dir.path().join("kubeconfig");
-    let crds = root.join("kind/crds/metal3.io.yaml");
-    let pool_crds = root.join("kind/crds/hostpools.yaml");
-    let mut controlplane = Process::spawn(
-        "controlplane",
-        &bins.sim,
-        [
-            OsStr::new("controlplane"),
-            OsStr::new("--listen"),
-            OsStr::new("127.0.0.1:0"),
-            OsStr::new("--kubeconfig"),
-            kubeconfig.as_os_str(),
-            OsStr::new("--crds"),
-            crds.as_os_str(),
-            OsStr::new("--crds"),
-            pool_crds.as_os_str(),
-            OsStr::new("--seed"),
-            OsStr::new("1"),
-        ],
-        &[],
-        dir.path(),
-    )?;
-    wait_for_file(&mut controlplane, &kubeconfig, |text| {
-        Kubeconfig::from_yaml(text)
-            .map(|_| ())
-            .map_err(anyhow::Error::from)
-    })
-    .await?;
+    let controlplane = if embedded_control_plane {
+        Some(start_embedded_control_plane(&bins, dir.path(), root).await?)
+    } else {
+        None
+    };
 
     let endpoints = dir.path().join("endpoints.json");
     let needs = fleet.needs(setup.operators)?;
@@ -897,4 +908,42 @@ async fn start_local(
         }
     }
     Err(last_error.unwrap_or_else(|| anyhow::anyhow!("the simulator did not start")))
+}
+
+/// `metal-sim controlplane` on a free loopback port, with the operator's CRDs; its kubeconfig is
+/// `<dir>/kubeconfig`.
+async fn start_embedded_control_plane(
+    bins: &Binaries,
+    dir: &Path,
+    root: &Path,
+) -> anyhow::Result<Process> {
+    let kubeconfig = dir.join("kubeconfig");
+    let crds = root.join("kind/crds/metal3.io.yaml");
+    let pool_crds = root.join("kind/crds/hostpools.yaml");
+    let mut controlplane = Process::spawn(
+        "controlplane",
+        &bins.sim,
+        [
+            OsStr::new("controlplane"),
+            OsStr::new("--listen"),
+            OsStr::new("127.0.0.1:0"),
+            OsStr::new("--kubeconfig"),
+            kubeconfig.as_os_str(),
+            OsStr::new("--crds"),
+            crds.as_os_str(),
+            OsStr::new("--crds"),
+            pool_crds.as_os_str(),
+            OsStr::new("--seed"),
+            OsStr::new("1"),
+        ],
+        &[],
+        dir,
+    )?;
+    wait_for_file(&mut controlplane, &kubeconfig, |text| {
+        Kubeconfig::from_yaml(text)
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
+    })
+    .await?;
+    Ok(controlplane)
 }

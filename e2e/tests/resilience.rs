@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use metal_e2e::{Check, Setup, Stack, eventually};
 use metal_operator::api::ProvisioningState;
@@ -89,7 +88,8 @@ fn reconciles(metrics: &str) -> f64 {
 }
 
 async fn lease_holder(stack: &Stack) -> anyhow::Result<Option<String>> {
-    let lease = stack.api::<Lease>().get_opt("baremetal-operator").await?;
+    let (leases, name) = stack.lease();
+    let lease = leases.get_opt(&name).await?;
     Ok(lease.and_then(|l| l.spec).and_then(|s| s.holder_identity))
 }
 
