@@ -7,6 +7,8 @@
 pub mod agent;
 /// Embedded Kubernetes-compatible control plane (a test double, never a production target).
 pub mod controlplane;
+/// Which addresses metal-sim may send packets to: loopback, plus networks the user allows.
+pub mod egress;
 /// Engine mode: the same cores stepped by a discrete-event loop in virtual time, in-process.
 pub mod engine;
 /// Fault injection at the BMC facade, drawn from the seeded RNG.

@@ -2,7 +2,6 @@
 //! jittered backoff), heartbeat, inspection data, and bounded image downloads. Loopback only:
 //! every URL is checked before a request is sent.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use rand::RngExt;
@@ -32,6 +31,9 @@ pub enum ClientError {
     NotLoopback {
         /// The URL.
         url: String,
+        /// What the egress rule said.
+        #[source]
+        refusal: crate::egress::Refusal,
     },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client")]
@@ -103,21 +105,19 @@ pub fn loopback_url(url: &str) -> Result<url::Url, ClientError> {
             url: url.to_string(),
         });
     }
-    let loopback = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    if !loopback {
-        return Err(ClientError::NotLoopback {
-            url: url.to_string(),
-        });
-    }
+    let host = parsed.host().ok_or_else(|| ClientError::BadUrl {
+        url: url.to_string(),
+    })?;
+    // No networks beyond loopback: the fake agent never leaves 127.0.0.0/8 and ::1.
+    crate::egress::admit_host(&host, &[]).map_err(|refusal| ClientError::NotLoopback {
+        url: url.to_string(),
+        refusal,
+    })?;
     Ok(parsed)
 }
 
-/// An HTTP client for loopback calls (ring-backed rustls for HTTPS, no proxy, `timeout` per request).
+/// An HTTP client for loopback calls (ring-backed rustls for HTTPS, no proxy, `timeout` per request;
+/// names and redirects confined to loopback).
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -130,7 +130,7 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
             url: String::new(),
             reason: format!("TLS configuration: {e}"),
         })?;
-    reqwest::Client::builder()
+    crate::egress::confine(reqwest::Client::builder(), &[])
         .no_proxy()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(3))

@@ -11,14 +11,11 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest agent answer read (a command list with a big inventory stays far below).
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
-/// True when the URL's host is a loopback address (the simulator never calls anything else).
+/// True when the URL's host is a loopback address (the simulator never calls anything else, whatever
+/// BMC networks are allowed).
 fn loopback(url: &reqwest::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
+    url.host()
+        .is_some_and(|h| crate::egress::admit_host(&h, &[]).is_ok())
 }
 
 /// Builds the request URL: `<callback_url>/v1/commands/` with `wait` and `agent_token`.
