@@ -12,6 +12,11 @@
 //! 2. [`operate`] (when it arrives): check the login, apply the operation to the machine (power
 //!    actions through the `PowerAction` fault verdict) and produce the call's result or the
 //!    driver's error text.
+//!
+//! No egress gate here: engine mode opens no socket, so wire mode's rule that the mock Ironic's
+//! drivers reach loopback BMCs only ([`crate::egress`], unless `--allow-bmc-network`) has nothing to
+//! guard. A node naming an address no simulated host has (e.g. `http://192.168.1.100`) finds no BMC
+//! in the [`BmcDirectory`] and fails like a refused connection, without leaving the process.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,19 +1,29 @@
 //! Drivers: perform the conductor's calls over the wire — BMC operations (Redfish with reqwest, IPMI
 //! with our RMCP+ client) and agent commands (IPA's `/v1/commands/` API).
 //!
+//! Every BMC call passes the egress [`Gate`] first (once, in [`Drivers::perform`]), so a BMC off
+//! loopback and off the `--allow-bmc-network` networks is refused before any socket is opened.
+//!
 //! Error texts follow sushy's and Ironic's shape so a fault reads in `last_error` the way real Ironic
 //! shows it.
 
 mod agent;
+/// The egress rule applied to BMC calls (loopback only unless `--allow-bmc-network`).
+mod gate;
+/// The BMC a node's driver_info names.
+mod target;
+
+pub use gate::Gate;
+pub use target::{Bmc, IpmiTarget, RedfishTarget};
 
 use super::conductor::{BmcOp, BootDevice, Call, CallResult, DriverCall};
 use super::model::PowerState;
+use crate::egress::Network;
 use crate::ipmi::command::{ChassisControl, boot_device};
 use crate::ipmi::{Client, ClientConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde_json::{Map, Value, json};
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Why the HTTP client could not be built.
@@ -44,109 +54,6 @@ fn power_timeout(node: &str, target: PowerState, actual: &str) -> String {
 /// Most members read from one Redfish collection during inspection.
 const MAX_MEMBERS: usize = 256;
 
-/// Where a Redfish BMC lives and how to log in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RedfishTarget {
-    /// `http://host:port` (no trailing slash).
-    pub address: String,
-    /// `/redfish/v1/Systems/<id>` if given.
-    pub system_id: Option<String>,
-    /// Basic-auth user.
-    pub username: Option<String>,
-    /// Basic-auth password.
-    pub password: Option<String>,
-    /// False when `redfish_verify_ca` turns certificate checks off.
-    pub verify_ca: bool,
-}
-
-impl RedfishTarget {
-    /// Reads `redfish_*` keys from a node's driver_info.
-    pub fn from_driver_info(uuid: &str, info: &Map<String, Value>) -> Result<Self, String> {
-        let get = |k: &str| info.get(k).and_then(Value::as_str).map(str::to_string);
-        let Some(mut address) = get("redfish_address") else {
-            return Err(format!(
-                "Missing the following Redfish properties in node {uuid} driver_info: redfish_address"
-            ));
-        };
-        if !address.contains("://") {
-            address = format!("https://{address}");
-        }
-        Ok(Self {
-            address: address.trim_end_matches('/').to_string(),
-            system_id: get("redfish_system_id"),
-            username: get("redfish_username"),
-            password: get("redfish_password"),
-            verify_ca: match info.get("redfish_verify_ca") {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::String(v)) => !matches!(
-                    v.to_ascii_lowercase().as_str(),
-                    "false" | "no" | "0" | "off"
-                ),
-                _ => true,
-            },
-        })
-    }
-}
-
-/// Where an IPMI BMC lives and how to log in.
-#[derive(Clone, PartialEq)]
-pub struct IpmiTarget {
-    /// UDP address of the BMC.
-    pub socket: SocketAddr,
-    /// User name.
-    pub username: String,
-    /// Password.
-    pub password: String,
-    /// RMCP+ cipher suite (Ironic's `ipmi_cipher_suite`, 17 unless given).
-    pub cipher_suite: u8,
-}
-
-impl std::fmt::Debug for IpmiTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IpmiTarget")
-            .field("socket", &self.socket)
-            .field("username", &self.username)
-            .finish_non_exhaustive()
-    }
-}
-
-impl IpmiTarget {
-    /// Reads `ipmi_*` keys from a node's driver_info.
-    pub fn from_driver_info(uuid: &str, info: &Map<String, Value>) -> Result<Self, String> {
-        let text = |k: &str| -> Option<String> {
-            match info.get(k) {
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            }
-        };
-        let Some(address) = text("ipmi_address") else {
-            return Err(format!(
-                "Missing the following IPMI credentials in node's driver_info: ['ipmi_address'] (node {uuid})"
-            ));
-        };
-        let ip: IpAddr = address.parse().map_err(|_| format!("Invalid IPMI address {address} for node {uuid}: only IP literals are supported by the mock"))?;
-        let port: u16 = match text("ipmi_port") {
-            Some(p) => p
-                .parse()
-                .map_err(|_| format!("Invalid IPMI port {p} for node {uuid}"))?,
-            None => 623,
-        };
-        let cipher_suite: u8 = match text("ipmi_cipher_suite") {
-            Some(c) => c
-                .parse()
-                .map_err(|_| format!("Invalid ipmi_cipher_suite {c} for node {uuid}"))?,
-            None => 17,
-        };
-        Ok(Self {
-            socket: SocketAddr::new(ip, port),
-            username: text("ipmi_username").unwrap_or_default(),
-            password: text("ipmi_password").unwrap_or_default(),
-            cipher_suite,
-        })
-    }
-}
-
 /// Ironic prefixes Redfish connection failures with the node.
 fn redfish_context(node: &str, e: String) -> String {
     if e.starts_with("Unable to connect") {
@@ -156,11 +63,15 @@ fn redfish_context(node: &str, e: String) -> String {
     }
 }
 
-/// Performs BMC calls; one shared HTTP client with bounded timeouts.
+/// Performs BMC calls; one shared HTTP client with bounded timeouts. Every BMC call passes the
+/// [`Gate`] first, so a BMC off loopback (and off the allowed networks) is never sent a packet.
 #[derive(Debug, Clone)]
 pub struct Drivers {
     http: reqwest::Client,
     insecure: reqwest::Client,
+    /// Agent calls: loopback only, whatever BMC networks are allowed.
+    agents: reqwest::Client,
+    gate: Gate,
     seed: u64,
 }
 
@@ -213,7 +124,8 @@ impl rustls::client::danger::ServerCertVerifier for UncheckedCertificate {
     }
 }
 
-fn http_client(insecure: bool) -> Result<reqwest::Client, DriverError> {
+/// An HTTP client confined by `gate` (names resolve through it, redirects are checked).
+fn http_client(insecure: bool, gate: &Gate) -> Result<reqwest::Client, DriverError> {
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -230,7 +142,7 @@ fn http_client(insecure: bool) -> Result<reqwest::Client, DriverError> {
             }
         })
         .map_err(|_| DriverError::Tls)?;
-    reqwest::Client::builder()
+    gate.confine(reqwest::Client::builder())
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(3))
@@ -240,11 +152,15 @@ fn http_client(insecure: bool) -> Result<reqwest::Client, DriverError> {
 }
 
 impl Drivers {
-    /// Builds the HTTP client (ring-backed rustls, no system proxy, 10 s timeout per request).
-    pub fn new(seed: u64) -> Result<Self, DriverError> {
+    /// Builds the HTTP clients (ring-backed rustls, no system proxy, 10 s timeout per request). BMCs
+    /// are reached on loopback and in `bmc_networks` only.
+    pub fn new(seed: u64, bmc_networks: &[Network]) -> Result<Self, DriverError> {
+        let gate = Gate::new(bmc_networks);
         Ok(Self {
-            http: http_client(false)?,
-            insecure: http_client(true)?,
+            http: http_client(false, &gate)?,
+            insecure: http_client(true, &gate)?,
+            agents: http_client(true, &Gate::default())?,
+            gate,
             seed,
         })
     }
@@ -253,30 +169,45 @@ impl Drivers {
     pub async fn perform_call(&self, call: &Call) -> Result<CallResult, String> {
         match call {
             Call::Bmc(c) => self.perform(c).await,
-            Call::Agent(c) => agent::perform(&self.insecure, c).await,
+            Call::Agent(c) => agent::perform(&self.agents, c).await,
         }
     }
 
-    /// Performs one BMC call; the error string is what lands in `last_error`.
+    /// Reads a node's BMC and passes it through the gate: the error a BMC call would fail with
+    /// before sending anything (`validate` reports it).
+    pub async fn check(
+        &self,
+        node: &str,
+        driver: &str,
+        info: &Map<String, Value>,
+    ) -> Result<Bmc, String> {
+        let bmc = Bmc::of(node, driver, info)?;
+        self.gate.check(node, &bmc).await?;
+        Ok(bmc)
+    }
+
+    /// Performs one BMC call; the error string is what lands in `last_error`. The gate runs here,
+    /// once, before either protocol opens a socket.
     pub async fn perform(&self, call: &DriverCall) -> Result<CallResult, String> {
-        match call.driver.as_str() {
-            "redfish" => self.redfish(call).await,
-            "ipmi" => self.ipmi(call).await,
-            other => Err(format!(
-                "Driver {other} has no wire implementation in the mock"
-            )),
+        let node = call.node.to_string();
+        match self.check(&node, &call.driver, &call.driver_info).await? {
+            Bmc::Redfish(target) => self.redfish(call, &target).await,
+            Bmc::Ipmi(target) => self.ipmi(call, &target).await,
         }
     }
 
-    async fn redfish(&self, call: &DriverCall) -> Result<CallResult, String> {
-        let target = RedfishTarget::from_driver_info(&call.node.to_string(), &call.driver_info)?;
+    async fn redfish(
+        &self,
+        call: &DriverCall,
+        target: &RedfishTarget,
+    ) -> Result<CallResult, String> {
         let system = self
-            .system_path(&target)
+            .system_path(target)
             .await
             .map_err(|e| redfish_context(&call.node.to_string(), e))?;
         let url = format!("{}{}", target.address, system);
         let node = call.node.to_string();
-        self.redfish_op(call, &target, &system, &url)
+        self.redfish_op(call, target, &system, &url)
             .await
             .map_err(|e| redfish_context(&node, e))
     }
@@ -352,8 +283,7 @@ impl Drivers {
         }
     }
 
-    async fn ipmi(&self, call: &DriverCall) -> Result<CallResult, String> {
-        let target = IpmiTarget::from_driver_info(&call.node.to_string(), &call.driver_info)?;
+    async fn ipmi(&self, call: &DriverCall, target: &IpmiTarget) -> Result<CallResult, String> {
         let mut config = ClientConfig::new(target.socket, &target.username, &target.password);
         config.cipher_suite = target.cipher_suite;
         // Session randomness is derived from the run's seed and the call, so runs replay.
@@ -598,24 +528,5 @@ impl Drivers {
         }
         serde_json::from_str(&text)
             .map_err(|e| format!("HTTP {method} {url} returned invalid JSON: {e}"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_redfish_address_is_named_in_the_error() {
-        let err = RedfishTarget::from_driver_info("u1", &Map::new()).expect_err("must fail");
-        assert!(err.contains("redfish_address"), "{err}");
-    }
-
-    #[test]
-    fn a_bare_host_defaults_to_https() {
-        let mut info = Map::new();
-        info.insert("redfish_address".into(), json!("127.0.0.1:8000/"));
-        let t = RedfishTarget::from_driver_info("u1", &info).expect("parse");
-        assert_eq!(t.address, "https://127.0.0.1:8000");
     }
 }

@@ -46,9 +46,13 @@ pub(crate) async fn validate(
     ctx: Ctx,
     Path(ident): Path<String>,
 ) -> Result<Response, ApiError> {
-    let store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    let n = node(&store, &uuid)?;
+    let (uuid, n, has_port) = {
+        let store = s.lock();
+        let uuid = find(&store, &ctx, &ident)?;
+        let n = node(&store, &uuid)?.clone();
+        let has_port = store.ports.values().any(|p| p.node_uuid == uuid);
+        (uuid, n, has_port)
+    };
     let ok = json!({"result": true});
     let mut d = Doc::new();
     if n.driver == "fake-hardware" {
@@ -63,7 +67,6 @@ pub(crate) async fn validate(
         d.put("rescue", unsupported(&n.driver, "rescue"));
         d.put("storage", ok);
     } else {
-        let has_port = store.ports.values().any(|p| p.node_uuid == uuid);
         let pxe = matches!(
             n.interfaces.get("boot").and_then(Value::as_str),
             Some("ipxe" | "pxe")
@@ -80,18 +83,13 @@ pub(crate) async fn validate(
         } else {
             ok.clone()
         };
-        let parsed = if n.driver == "ipmi" {
-            crate::ironic::driver::IpmiTarget::from_driver_info(&uuid.to_string(), &n.driver_info)
-                .map(|_| ())
-        } else {
-            crate::ironic::driver::RedfishTarget::from_driver_info(
-                &uuid.to_string(),
-                &n.driver_info,
-            )
-            .map(|_| ())
-        };
-        let bmc = match parsed {
-            Ok(()) => ok.clone(),
+        // The driver_info is parsed and the BMC passed through the egress gate, as a call would.
+        let checked = s
+            .drivers
+            .check(&uuid.to_string(), &n.driver, &n.driver_info)
+            .await;
+        let bmc = match checked {
+            Ok(_) => ok.clone(),
             Err(reason) => json!({"result": false, "reason": reason}),
         };
         let redfish = n.driver == "redfish";

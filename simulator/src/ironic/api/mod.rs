@@ -17,6 +17,7 @@ use super::model::{DRIVERS, Port, Shape, links};
 use super::version::{
     self, MAX, MAX_HEADER, MIN, MIN_HEADER, VERSION_HEADER, Version, VersionError,
 };
+use crate::egress::Network;
 use axum::Router;
 use axum::extract::{Path, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -97,8 +98,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A mock with no nodes; `seed` drives generated UUIDs and agent tokens.
+    /// A mock with no nodes; `seed` drives generated UUIDs and agent tokens. Its drivers talk to
+    /// loopback BMCs only.
     pub fn new(settings: Settings, seed: u64, clock: Clock) -> Result<Self, DriverError> {
+        Self::with_bmc_networks(settings, seed, clock, &[])
+    }
+
+    /// A mock whose drivers may also reach BMCs in `bmc_networks` (`--allow-bmc-network`).
+    pub fn with_bmc_networks(
+        settings: Settings,
+        seed: u64,
+        clock: Clock,
+        bmc_networks: &[Network],
+    ) -> Result<Self, DriverError> {
         Ok(Self {
             store: Arc::new(Mutex::new(Store {
                 conductor: Conductor::new(settings),
@@ -108,7 +120,7 @@ impl AppState {
             })),
             clock,
             wake: Arc::new(Notify::new()),
-            drivers: Drivers::new(seed)?,
+            drivers: Drivers::new(seed, bmc_networks)?,
             journal: Arc::new(Mutex::new(journal::Journal::default())),
             faults: Arc::new(Mutex::new(fault::FaultSwitch::new(seed))),
         })
