@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use metal_sim::egress::Network;
 use metal_sim::fleet::{Fleet, LayoutMode, manifests};
 use metal_sim::machine::SimClock;
 use metal_sim::serve::{self, ServeOptions};
@@ -125,6 +126,16 @@ struct ServeArgs {
     /// of the mock; also the endpoints file's `"ironic"` when `--ironic` is not given.
     #[arg(long, env = "METAL_SIM_IRONIC_URL")]
     ironic_url: Option<String>,
+    /// Let the mock Ironic's drivers reach BMCs in this network too (CIDR, e.g. 10.0.0.0/8;
+    /// repeatable). Without it they talk to loopback BMCs only and refuse any other address.
+    #[arg(
+        long,
+        value_name = "CIDR",
+        requires = "ironic",
+        env = "METAL_SIM_ALLOW_BMC_NETWORK",
+        value_delimiter = ','
+    )]
+    allow_bmc_network: Vec<Network>,
     /// Also start the embedded Kubernetes control plane here (loopback) with the operator's CRDs
     /// registered, write its kubeconfig and add `"kubeconfig": PATH` to the endpoints file.
     #[arg(long, env = "METAL_SIM_CONTROLPLANE")]
@@ -389,6 +400,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         exit_after_start,
         ironic,
         ironic_url,
+        allow_bmc_network,
         controlplane,
         kubeconfig,
         snapshot,
@@ -423,6 +435,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             control,
             ironic,
             ironic_seed: world.seed(),
+            ironic_bmc_networks: allow_bmc_network,
             ironic_url,
             ..ServeOptions::default()
         },

@@ -38,6 +38,9 @@ pub struct ServeOptions {
     pub ironic_seed: u64,
     /// The mock Ironic's conductor settings (timings, e.g. its callback timeout; cleaning).
     pub ironic_settings: crate::ironic::conductor::Settings,
+    /// Networks beyond loopback where the mock Ironic's drivers may reach BMCs
+    /// (`--allow-bmc-network`); empty: loopback BMCs only.
+    pub ironic_bmc_networks: Vec<crate::egress::Network>,
     /// An external Ironic (e.g. real Ironic) the fleet's agents talk to instead of the mock.
     pub ironic_url: Option<String>,
 }
@@ -52,6 +55,7 @@ impl Default for ServeOptions {
             ironic: None,
             ironic_seed: 0,
             ironic_settings: crate::ironic::conductor::Settings::default(),
+            ironic_bmc_networks: Vec::new(),
             ironic_url: None,
         }
     }
@@ -283,11 +287,26 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
             let bound = listener
                 .local_addr()
                 .map_err(|source| ServeError::Bind { socket, source })?;
+            if !options.ironic_bmc_networks.is_empty() {
+                let networks: Vec<String> = options
+                    .ironic_bmc_networks
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                tracing::warn!(
+                    networks = networks.join(","),
+                    "the mock Ironic may send packets to BMCs off loopback"
+                );
+            }
             // The shell is the one place allowed to read the wall clock.
             let clock: crate::ironic::Clock = Arc::new(chrono::Utc::now);
-            let state =
-                crate::ironic::AppState::new(options.ironic_settings, options.ironic_seed, clock)
-                    .map_err(|e| ServeError::Ironic(e.to_string()))?;
+            let state = crate::ironic::AppState::with_bmc_networks(
+                options.ironic_settings,
+                options.ironic_seed,
+                clock,
+                &options.ironic_bmc_networks,
+            )
+            .map_err(|e| ServeError::Ironic(e.to_string()))?;
             let stop = stop.clone();
             tasks.spawn(async move {
                 tokio::select! {
