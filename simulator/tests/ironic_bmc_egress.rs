@@ -1,0 +1,229 @@
+//! The mock Ironic never sends a packet to a BMC off loopback: nodes whose driver_info names
+//! `http://192.168.1.100` (Redfish) or `192.168.1.101` (IPMI), the addresses of this project's seed
+//! YAML, fail `validate`, power changes and verification with the egress gate's error, over the wire.
+//!
+//! Nothing here reaches those addresses: the gate runs before a driver opens any socket. The error
+//! texts prove it — they come from the gate, not from a failed connection (which would read
+//! `Unable to connect …` or an IPMI timeout) — and they come back well before the 3 s connect
+//! timeout a connection attempt to an unreachable BMC would wait out.
+
+use chrono::Utc;
+use metal_sim::ironic::conductor::{Settings, Timings};
+use metal_sim::ironic::{AppState, Clock};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a driver would wait for before a connection attempt to a silent BMC fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The words of the gate's refusal that Ironic-style clients read.
+const GATE: &str = "The simulator only talks to loopback BMCs (127.0.0.0/8, ::1) unless --allow-bmc-network CIDR is given";
+
+struct Mock {
+    url: String,
+    http: reqwest::Client,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Mock {
+    async fn start() -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let clock: Clock = Arc::new(Utc::now);
+        let state = AppState::new(Settings::with(Timings::fake_hardware(), false), 13, clock)
+            .expect("mock");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
+        Self { url, http, server }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("X-OpenStack-Ironic-API-Version", "latest");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request to the mock");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn create(&self, body: Value) -> String {
+        let (status, node) = self
+            .call(reqwest::Method::POST, "/v1/nodes", Some(body))
+            .await;
+        assert_eq!(status, 201, "{node}");
+        node["uuid"].as_str().expect("uuid").to_string()
+    }
+
+    /// Polls the node until it is unlocked with a `last_error` (bounded by the connect timeout).
+    async fn last_error(&self, uuid: &str, since: Instant) -> String {
+        loop {
+            let (_, n) = self
+                .call(reqwest::Method::GET, &format!("/v1/nodes/{uuid}"), None)
+                .await;
+            if n["reservation"].is_null()
+                && n["target_power_state"].is_null()
+                && n["target_provision_state"].is_null()
+                && let Some(e) = n["last_error"].as_str()
+            {
+                return e.to_string();
+            }
+            assert!(
+                since.elapsed() < CONNECT_TIMEOUT,
+                "no gate error within {CONNECT_TIMEOUT:?}: {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn redfish_node() -> Value {
+    json!({
+        "driver": "redfish",
+        "name": "seed-redfish",
+        "driver_info": {
+            "redfish_address": "http://192.168.1.100",
+            "redfish_system_id": "/redfish/v1/Systems/1",
+            "redfish_username": "admin",
+            "redfish_password": "password",
+        },
+    })
+}
+
+fn ipmi_node() -> Value {
+    json!({
+        "driver": "ipmi",
+        "name": "seed-ipmi",
+        "driver_info": {
+            "ipmi_address": "192.168.1.101",
+            "ipmi_port": 623,
+            "ipmi_username": "admin",
+            "ipmi_password": "password",
+        },
+    })
+}
+
+fn assert_gate_error(text: &str, address: &str) {
+    assert!(text.contains(GATE), "not the gate's error: {text}");
+    assert!(
+        text.contains(&format!("Refused to contact the BMC at {address} for node")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Unable to connect"),
+        "a connection was tried: {text}"
+    );
+    assert!(!text.contains("Timeout"), "a datagram was sent: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_reports_a_private_bmc_as_refused_by_the_gate() {
+    let mock = Mock::start().await;
+    for (body, address) in [
+        (redfish_node(), "http://192.168.1.100"),
+        (ipmi_node(), "192.168.1.101"),
+    ] {
+        let uuid = mock.create(body).await;
+        let (status, v) = mock
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/nodes/{uuid}/validate"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        for interface in ["power", "management"] {
+            assert_eq!(v[interface]["result"], false, "{interface}: {v}");
+            let reason = v[interface]["reason"].as_str().expect("reason");
+            assert_gate_error(reason, address);
+        }
+    }
+    mock.server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_on_of_a_private_bmc_fails_at_once_with_the_gate_error() {
+    let mock = Mock::start().await;
+    for (body, address) in [
+        (redfish_node(), "http://192.168.1.100"),
+        (ipmi_node(), "192.168.1.101"),
+    ] {
+        let uuid = mock.create(body).await;
+        let asked = Instant::now();
+        let (status, v) = mock
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v1/nodes/{uuid}/states/power"),
+                Some(json!({"target": "power on"})),
+            )
+            .await;
+        assert_eq!(status, 202, "{v}");
+        let error = mock.last_error(&uuid, asked).await;
+        assert!(
+            error.starts_with("Failed to change power state to 'power on'"),
+            "{error}"
+        );
+        assert_gate_error(&error, address);
+    }
+    mock.server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifying_a_private_bmc_fails_with_the_gate_error() {
+    let mock = Mock::start().await;
+    let uuid = mock.create(ipmi_node()).await;
+    let asked = Instant::now();
+    let (status, v) = mock
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/nodes/{uuid}/states/provision"),
+            Some(json!({"target": "manage"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let error = mock.last_error(&uuid, asked).await;
+    assert_gate_error(&error, "192.168.1.101");
+    let (_, n) = mock
+        .call(reqwest::Method::GET, &format!("/v1/nodes/{uuid}"), None)
+        .await;
+    assert_eq!(n["provision_state"], "enroll", "{n}");
+    mock.server.abort();
+}
+
+#[test]
+fn serve_refuses_a_malformed_bmc_network_and_one_without_the_mock_ironic() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_metal-sim"))
+            .arg("serve")
+            // Were the flag accepted, start nothing lasting.
+            .args(["--control", "127.0.0.1:0", "--exit-after-start"])
+            .args(args)
+            .env_remove("METAL_SIM_ALLOW_BMC_NETWORK")
+            .env_remove("METAL_SIM_IRONIC")
+            .output()
+            .expect("run metal-sim");
+        assert!(!out.status.success(), "{args:?} was accepted");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let bad = run(&[
+        "--ironic",
+        "127.0.0.1:0",
+        "--allow-bmc-network",
+        "10.0.0.0/33",
+    ]);
+    assert!(bad.contains("--allow-bmc-network"), "{bad}");
+    assert!(bad.contains("prefix longer than 32 bits"), "{bad}");
+    let alone = run(&["--allow-bmc-network", "10.0.0.0/8"]);
+    assert!(alone.contains("--ironic"), "{alone}");
+}
