@@ -14,7 +14,10 @@ use serde_json::{Map, Value, json};
 use super::ClaimRef;
 use super::choice::target_namespace;
 use super::selector::{Selector, SelectorError};
-use crate::api::{BareMetalHost, CustomDeploy, HostClaim, Image, ProvisioningState};
+use crate::api::{
+    BareMetalHost, CustomDeploy, FieldError, FieldErrorKind, HostClaim, HostClaimSpec, Image,
+    ProvisioningState,
+};
 
 /// The host fields a claim controls (besides `online` and `consumerRef`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -197,6 +200,84 @@ impl Problem {
             Self::SecretWithoutName { field } => format!("{field} names no Secret"),
             Self::DataAcrossNamespaces { host_namespace } => format!(
                 "hosts come from namespace {host_namespace}, which cannot read the claim's data Secrets"
+            ),
+        }
+    }
+
+    /// The problem as a Kubernetes field error on `spec` (the claim spec it was found in), whose
+    /// path is `spec_path` (`spec` for a claim, `spec.template.spec` for a pool's template).
+    pub fn field_error(&self, spec: &HostClaimSpec, spec_path: &str) -> FieldError {
+        use FieldErrorKind::{Forbidden, Invalid, NotSupported, Required};
+        let expression =
+            |index: &usize| format!("{spec_path}.hostSelector.matchExpressions[{index}]");
+        match self {
+            Self::Selector(SelectorError::UnknownOperator {
+                index,
+                key,
+                operator,
+            }) => FieldError::new(
+                NotSupported,
+                format!("{}.operator", expression(index)),
+                operator,
+                format!("not a label selector operator (key {key:?})"),
+            ),
+            Self::Selector(SelectorError::BadValues {
+                index,
+                key,
+                operator,
+                needs,
+            }) => {
+                let values = spec
+                    .host_selector
+                    .as_ref()
+                    .and_then(|s| s.match_expressions.get(*index))
+                    .map(|e| e.values.join(","))
+                    .unwrap_or_default();
+                FieldError::new(
+                    Invalid,
+                    format!("{}.values", expression(index)),
+                    values,
+                    format!("operator {operator} on key {key:?} needs {needs}"),
+                )
+            }
+            Self::Selector(SelectorError::EmptyKey { index }) => FieldError::new(
+                Required,
+                format!("{}.key", expression(index)),
+                "",
+                "a requirement needs a label key",
+            ),
+            Self::ImageWithoutUrl => FieldError::new(
+                Required,
+                format!("{spec_path}.image.url"),
+                "",
+                "an image needs a URL",
+            ),
+            Self::ImageWithoutChecksum { url } => FieldError::new(
+                Required,
+                format!("{spec_path}.image.checksum"),
+                "",
+                format!(
+                    "image {url} needs a checksum (only live-iso and oci:// images may omit it)"
+                ),
+            ),
+            Self::SecretInOtherNamespace { field, namespace } => FieldError::new(
+                Forbidden,
+                format!("{spec_path}.{field}.namespace"),
+                namespace,
+                "the Secret must be in the claim's namespace",
+            ),
+            Self::SecretWithoutName { field } => FieldError::new(
+                Required,
+                format!("{spec_path}.{field}.name"),
+                "",
+                "a Secret reference needs a name",
+            ),
+            Self::DataAcrossNamespaces { host_namespace } => FieldError::new(
+                Forbidden,
+                format!("{spec_path}.hostSelector.inNamespace"),
+                host_namespace,
+                "a host reads its data Secrets from its own namespace, so a claim with data Secrets \
+                 must take hosts from its own namespace",
             ),
         }
     }

@@ -1,5 +1,5 @@
 //! The pure HostPool core: how many claims to create or which to delete, the claims' shape, and
-//! the pool's status.
+//! the pool's status ([`summary`]), and the rules a pool must satisfy ([`validation`]).
 //!
 //! Scale-down rule (which claims a pool releases first), applied to the live claims (those not
 //! already being deleted), deterministic for the same inputs:
@@ -12,6 +12,7 @@
 //! 1 → 0 → 1 creates a new claim at once, which binds a host once one is `available` again.
 
 pub mod summary;
+pub mod validation;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use crate::api::hostpool::POOL_LABEL;
 use crate::api::{HostClaim, HostPool};
 
 pub use summary::{PoolEvent, events, summarize};
+pub use validation::validate;
 
 /// How a claim stands, for the scale-down order (lower is released first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
