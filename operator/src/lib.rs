@@ -11,7 +11,7 @@ pub mod bmc;
 pub mod claim;
 /// The kube-runtime controller that applies state-machine decisions.
 pub mod controller;
-/// The pure HostPool core: scale plan, deterministic scale-down order, pool status.
+/// The pure HostPool core: scale plan, deterministic scale-down order, pool status, validation.
 pub mod pool;
 /// The provisioner trait and its OpenStack Ironic implementation.
 pub mod provisioner;
@@ -19,3 +19,5 @@ pub mod provisioner;
 pub mod statemachine;
 /// Prometheus metrics, health probes and logging set-up.
 pub mod telemetry;
+/// The validating admission webhook (HTTPS) serving the host, claim and pool rules.
+pub mod webhook;

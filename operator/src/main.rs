@@ -19,6 +19,9 @@ use metal_operator::provisioner::ironic::{
     ClientConfig, IronicClient, IronicProvisioner, IronicSettings,
 };
 use metal_operator::telemetry::{LogFormat, Metrics, ProbeState, Readiness, logging, probe};
+use metal_operator::webhook::{
+    self, CertificateSource, WebhookSettings, WebhookState, serving_names,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
@@ -133,6 +136,28 @@ struct Args {
     /// Host namespaces whose hosts claims from any namespace may take (repeat or comma-separate).
     #[arg(long, env = "CLAIM_HOST_NAMESPACES", value_delimiter = ',')]
     claim_host_namespace: Vec<String>,
+    /// Serve the validating admission webhook (HTTPS) here, e.g. 127.0.0.1:9443 (default: not
+    /// served).
+    #[arg(long, env = "WEBHOOK_ADDR")]
+    webhook_addr: Option<SocketAddr>,
+    /// Directory with the webhook's tls.crt and tls.key (and ca.crt, if the CA is to be written
+    /// or patched) (default: generate a CA and a certificate at every start).
+    #[arg(long, env = "WEBHOOK_CERT_DIR")]
+    webhook_cert_dir: Option<PathBuf>,
+    /// ValidatingWebhookConfiguration whose webhooks get the webhook's CA as caBundle at start.
+    #[arg(long, env = "WEBHOOK_CONFIGURATION")]
+    webhook_configuration: Option<String>,
+    /// Write the webhook's CA (PEM) to this file.
+    #[arg(long, env = "WEBHOOK_CA_FILE")]
+    webhook_ca_file: Option<PathBuf>,
+    /// Service in front of the webhook: its in-cluster DNS names in the pod's namespace
+    /// (POD_NAMESPACE) join the generated certificate.
+    #[arg(long, env = "WEBHOOK_SERVICE")]
+    webhook_service: Option<String>,
+    /// Extra DNS name or IP address of the generated certificate, besides 127.0.0.1 and
+    /// localhost (repeat or comma-separate).
+    #[arg(long, env = "WEBHOOK_DNS_NAMES", value_delimiter = ',')]
+    webhook_dns_name: Vec<String>,
 }
 
 struct WallClock;
@@ -198,6 +223,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         seed,
         disable_host_claims,
         claim_host_namespace,
+        webhook_addr,
+        webhook_cert_dir,
+        webhook_configuration,
+        webhook_ca_file,
+        webhook_service,
+        webhook_dns_name,
     } = args;
     let _ = rustls::crypto::ring::default_provider().install_default();
     if leader_elect {
@@ -217,6 +248,44 @@ async fn run(args: Args) -> anyhow::Result<()> {
         leader_elect,
         "metal-operator starting"
     );
+
+    let webhook = match webhook_addr {
+        Some(addr) => {
+            let certificate = match webhook_cert_dir {
+                Some(dir) => {
+                    if webhook_service.is_some() || !webhook_dns_name.is_empty() {
+                        tracing::warn!(
+                            "--webhook-service and --webhook-dns-name name generated certificates; \
+                             the one in --webhook-cert-dir is used as it is"
+                        );
+                    }
+                    CertificateSource::Directory(dir)
+                }
+                None => CertificateSource::Generate {
+                    names: serving_names(
+                        webhook_service.as_deref(),
+                        &lease_namespace,
+                        &webhook_dns_name,
+                    ),
+                },
+            };
+            let settings = WebhookSettings {
+                certificate,
+                configuration: webhook_configuration,
+                ca_file: webhook_ca_file,
+            };
+            Some((addr, settings))
+        }
+        None => {
+            anyhow::ensure!(
+                webhook_cert_dir.is_none()
+                    && webhook_configuration.is_none()
+                    && webhook_ca_file.is_none(),
+                "--webhook-cert-dir, --webhook-configuration and --webhook-ca-file need --webhook-addr"
+            );
+            None
+        }
+    };
 
     let basic_auth = match (ironic_username_file, ironic_password_file) {
         (Some(u), Some(p)) => Some(Credentials {
@@ -282,6 +351,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
             router,
             stopped(),
         )));
+    }
+
+    if let Some((addr, settings)) = webhook {
+        let listener = bind(addr)
+            .await?
+            .into_std()
+            .context("preparing the webhook listener")?;
+        let state = WebhookState {
+            metrics: metrics.clone(),
+        };
+        let serving = webhook::start(
+            settings,
+            listener,
+            state,
+            kube_client.clone(),
+            readiness.clone(),
+            stopped(),
+        )
+        .await
+        .context("starting the admission webhook")?;
+        servers.push(serving.task);
     }
 
     let identity = lease_identity

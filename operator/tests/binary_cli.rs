@@ -76,6 +76,12 @@ fn run_help_documents_every_flag_and_its_environment_variable() {
         "--log-format",
         "--log-filter",
         "--seed",
+        "--webhook-addr",
+        "--webhook-cert-dir",
+        "--webhook-configuration",
+        "--webhook-ca-file",
+        "--webhook-service",
+        "--webhook-dns-name",
     ] {
         assert!(
             help.contains(flag),
@@ -91,6 +97,10 @@ fn run_help_documents_every_flag_and_its_environment_variable() {
         "DEPLOY_ISO_URL",
         "PROVISIONING_LIMIT",
         "MAX_PROVISIONING_RETRIES",
+        "WEBHOOK_ADDR",
+        "WEBHOOK_CERT_DIR",
+        "WEBHOOK_CONFIGURATION",
+        "WEBHOOK_CA_FILE",
     ] {
         assert!(
             help.contains(&format!("env: {env}")),
@@ -129,6 +139,18 @@ fn run_refuses_half_configured_ironic_basic_auth() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--ironic-password-file"), "{stderr}");
+}
+
+#[test]
+fn run_refuses_webhook_settings_without_a_webhook_address() {
+    let out = Command::new(env!("CARGO_BIN_EXE_metal-operator"))
+        .env_clear()
+        .args(["run", "--webhook-configuration", "metal-operator"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("need --webhook-addr"), "{stderr}");
 }
 
 #[test]

@@ -46,6 +46,13 @@ struct StateChangeLabels {
     new_state: &'static str,
 }
 
+/// controller-runtime's label keys: the webhook's path and the HTTP status answered.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    webhook: &'static str,
+    code: u16,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PowerLabels {
     namespace: String,
@@ -164,6 +171,7 @@ pub struct Metrics {
     inspect_duration: Family<HostLabels, Histogram>,
     provision_duration: Family<HostLabels, Histogram>,
     deprovision_duration: Family<HostLabels, Histogram>,
+    webhook_requests: Family<WebhookLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -256,6 +264,13 @@ impl Metrics {
             "metal3_operation_deprovision_duration_seconds",
             "Length of time per deprovisioning per host",
         );
+        // controller-runtime's name, which upstream's webhook exports.
+        let webhook_requests = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "controller_runtime_webhook_requests",
+            "Total number of admission requests by HTTP status code",
+            webhook_requests.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             reconcile,
@@ -271,6 +286,7 @@ impl Metrics {
             inspect_duration,
             provision_duration,
             deprovision_duration,
+            webhook_requests,
         }
     }
 
@@ -353,6 +369,13 @@ impl Metrics {
             .observe(seconds.max(0.0));
     }
 
+    /// The admission webhook at `webhook` (its path) answered with HTTP status `code`.
+    pub fn webhook_request(&self, webhook: &'static str, code: u16) {
+        self.webhook_requests
+            .get_or_create(&WebhookLabels { webhook, code })
+            .inc();
+    }
+
     /// The registry in the OpenMetrics text format.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
@@ -384,6 +407,7 @@ mod tests {
         m.incident(Incident::DeleteWithoutDeprovisioning);
         m.power_change("ns", "h1", true);
         m.config_data_error("userData");
+        m.webhook_request("/validate-metal3-io-v1alpha1-baremetalhost", 200);
         let text = m.render().unwrap();
         for needle in [
             "metal3_reconcile_total{namespace=\"ns\",host=\"h1\"} 1",
@@ -400,6 +424,7 @@ mod tests {
             "metal3_delete_without_powering_off_total 0",
             "metal3_host_config_data_error_total{host_data_type=\"userData\"} 1",
             "metal3_operation_power_change_total{namespace=\"ns\",host=\"h1\",on_off=\"on\"} 1",
+            "controller_runtime_webhook_requests_total{webhook=\"/validate-metal3-io-v1alpha1-baremetalhost\",code=\"200\"} 1",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

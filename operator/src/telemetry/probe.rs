@@ -12,18 +12,47 @@ use tokio::net::TcpListener;
 
 use super::metrics::Metrics;
 
-/// Readiness shared between the controller (which flips it) and the probe server.
+/// Readiness shared between the parts that gate it (the controller's first host list, and the
+/// admission webhook when one is served) and the probe server.
 #[derive(Clone, Debug, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness(Arc<Gates>);
+
+#[derive(Debug, Default)]
+struct Gates {
+    hosts_listed: AtomicBool,
+    webhook_pending: AtomicBool,
+}
 
 impl Readiness {
-    /// Marks the operator ready: the first list of hosts has completed.
+    /// Marks the first list of hosts as completed.
     pub fn set_ready(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.hosts_listed.store(true, Ordering::SeqCst);
+    }
+
+    /// Holds readiness back until [`Readiness::set_webhook_serving`]: a Service routes the API
+    /// server's admission calls only to ready pods.
+    pub fn await_webhook(&self) {
+        self.0.webhook_pending.store(true, Ordering::SeqCst);
+    }
+
+    /// Marks the admission webhook as serving (and its CA as handed to the API server).
+    pub fn set_webhook_serving(&self) {
+        self.0.webhook_pending.store(false, Ordering::SeqCst);
+    }
+
+    /// What readiness still waits for, if anything.
+    pub fn waiting_for(&self) -> Option<&'static str> {
+        if !self.0.hosts_listed.load(Ordering::SeqCst) {
+            Some("the first host list")
+        } else if self.0.webhook_pending.load(Ordering::SeqCst) {
+            Some("the admission webhook to serve")
+        } else {
+            None
+        }
     }
 
     pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.waiting_for().is_none()
     }
 }
 
@@ -77,14 +106,13 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<ProbeState>) -> Response {
-    if state.readiness.is_ready() {
-        (StatusCode::OK, "ok\n").into_response()
-    } else {
-        (
+    match state.readiness.waiting_for() {
+        None => (StatusCode::OK, "ok\n").into_response(),
+        Some(what) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "waiting for the first host list\n",
+            format!("waiting for {what}\n"),
         )
-            .into_response()
+            .into_response(),
     }
 }
 
@@ -121,6 +149,18 @@ mod tests {
         );
         assert_eq!(get(app(st.clone()), "/healthz").await.0, StatusCode::OK);
         st.readiness.set_ready();
+        assert_eq!(get(app(st), "/readyz").await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn readyz_waits_for_the_webhook_when_one_is_served() {
+        let st = state();
+        st.readiness.await_webhook();
+        st.readiness.set_ready();
+        let (status, body) = get(app(st.clone()), "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body, "waiting for the admission webhook to serve\n");
+        st.readiness.set_webhook_serving();
         assert_eq!(get(app(st), "/readyz").await.0, StatusCode::OK);
     }
 

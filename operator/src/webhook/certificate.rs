@@ -1,0 +1,222 @@
+//! The webhook's TLS identity: a serving certificate signed by a CA generated at start (rcgen),
+//! or `tls.crt` and `tls.key` loaded from a directory, as controller-runtime reads a mounted
+//! cert-manager Secret (whose optional `ca.crt` is then the CA).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Why the serving identity could not be made or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    /// rcgen could not generate a key or certificate.
+    #[error("generating the webhook {what}")]
+    Generate {
+        what: &'static str,
+        #[source]
+        source: rcgen::Error,
+    },
+    /// A file of the certificate directory could not be read.
+    #[error("reading {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file holds no usable PEM certificate or key.
+    #[error("{path} holds no PEM {what}")]
+    NoPem { path: PathBuf, what: &'static str },
+    /// rustls refused the certificate and key.
+    #[error("configuring TLS for the webhook")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// The names the generated certificate is valid for: loopback, the webhook Service's in-cluster
+/// DNS names when a Service is given, and `extra`, without duplicates, in that order.
+pub fn serving_names(service: Option<&str>, namespace: &str, extra: &[String]) -> Vec<String> {
+    let mut names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    if let Some(service) = service.filter(|s| !s.is_empty()) {
+        names.push(format!("{service}.{namespace}.svc"));
+        names.push(format!("{service}.{namespace}.svc.cluster.local"));
+    }
+    for name in extra {
+        let name = name.trim();
+        if !name.is_empty() && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+/// A serving certificate and key (PEM), and the CA that signed it when known.
+#[derive(Clone)]
+pub struct Identity {
+    cert_pem: String,
+    key_pem: String,
+    ca_pem: Option<String>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of every log line.
+        f.debug_struct("Identity")
+            .field("has_ca", &self.ca_pem.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn generate(what: &'static str) -> impl FnOnce(rcgen::Error) -> CertificateError {
+    move |source| CertificateError::Generate { what, source }
+}
+
+impl Identity {
+    /// A fresh CA and a serving certificate it signs for `names` (DNS names or IP addresses).
+    pub fn generate(names: &[String]) -> Result<Self, CertificateError> {
+        let ca_key = KeyPair::generate().map_err(generate("CA key"))?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(generate("CA certificate"))?;
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "metal-operator webhook CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca_params
+            .self_signed(&ca_key)
+            .map_err(generate("CA certificate"))?;
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let key = KeyPair::generate().map_err(generate("serving key"))?;
+        let mut params =
+            CertificateParams::new(names.to_vec()).map_err(generate("serving certificate"))?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "metal-operator-webhook");
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params
+            .signed_by(&key, &issuer)
+            .map_err(generate("serving certificate"))?;
+        Ok(Self {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            ca_pem: Some(ca_cert.pem()),
+        })
+    }
+
+    /// `tls.crt` and `tls.key` from `dir`, and `ca.crt` when present.
+    pub fn load(dir: &Path) -> Result<Self, CertificateError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|source| CertificateError::Read { path, source })
+        };
+        let ca_path = dir.join("ca.crt");
+        let ca_pem = if ca_path.exists() {
+            Some(read("ca.crt")?)
+        } else {
+            None
+        };
+        let identity = Self {
+            cert_pem: read("tls.crt")?,
+            key_pem: read("tls.key")?,
+            ca_pem,
+        };
+        // Fail at start, not at the first handshake.
+        identity.chain(dir)?;
+        identity.key(dir)?;
+        Ok(identity)
+    }
+
+    /// The CA that signed the serving certificate (PEM), for `caBundle`s and clients.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// The serving certificate (PEM).
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    fn chain(&self, origin: &Path) -> Result<Vec<CertificateDer<'static>>, CertificateError> {
+        let chain: Vec<CertificateDer<'static>> =
+            rustls_pemfile::certs(&mut self.cert_pem.as_bytes())
+                .filter_map(Result::ok)
+                .collect();
+        if chain.is_empty() {
+            return Err(CertificateError::NoPem {
+                path: origin.join("tls.crt"),
+                what: "certificate",
+            });
+        }
+        Ok(chain)
+    }
+
+    fn key(&self, origin: &Path) -> Result<PrivateKeyDer<'static>, CertificateError> {
+        rustls_pemfile::private_key(&mut self.key_pem.as_bytes())
+            .ok()
+            .flatten()
+            .ok_or_else(|| CertificateError::NoPem {
+                path: origin.join("tls.key"),
+                what: "private key",
+            })
+    }
+
+    /// The rustls server configuration (ring provider; HTTP/2 and HTTP/1.1 offered).
+    pub fn server_config(&self) -> Result<rustls::ServerConfig, CertificateError> {
+        let origin = Path::new("<generated>");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(self.chain(origin)?, self.key(origin)?)?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_names_join_loopback_only_when_a_service_is_known() {
+        assert_eq!(serving_names(None, "ns", &[]), ["127.0.0.1", "localhost"]);
+        assert_eq!(
+            serving_names(
+                Some("metal-operator-webhook"),
+                "metal3-system",
+                &["localhost".into(), "webhook.example".into()]
+            ),
+            [
+                "127.0.0.1",
+                "localhost",
+                "metal-operator-webhook.metal3-system.svc",
+                "metal-operator-webhook.metal3-system.svc.cluster.local",
+                "webhook.example",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_generated_identity_carries_its_ca_and_a_usable_server_config() {
+        let identity = Identity::generate(&serving_names(None, "ns", &[])).unwrap();
+        assert!(
+            identity
+                .ca_pem()
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
+        assert!(identity.server_config().is_ok());
+        assert!(!format!("{identity:?}").contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn a_directory_without_tls_key_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let generated = Identity::generate(&["localhost".to_owned()]).unwrap();
+        std::fs::write(dir.path().join("tls.crt"), generated.cert_pem()).unwrap();
+        let error = Identity::load(dir.path()).unwrap_err();
+        assert!(matches!(&error, CertificateError::Read { path, .. } if path.ends_with("tls.key")));
+    }
+}
