@@ -1,6 +1,7 @@
 //! The embedded control plane judged by real kubectl, beyond the host workflow: `scale` on a
 //! custom resource's scale subresource, paging (`limit`/`continue`), generateName, server dry
-//! runs, owner-reference garbage collection and 410 Gone for compacted watches.
+//! runs, owner-reference garbage collection, 410 Gone for compacted watches, and stored (never
+//! called) ValidatingWebhookConfigurations.
 
 mod support;
 
@@ -336,5 +337,62 @@ async fn kubectl_diff_shows_a_pending_change_and_explain_reads_the_crd_schema() 
         "{explained}"
     );
     assert!(explained.contains("online <boolean>"), "{explained}");
+    c.running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_configurations_are_stored_patched_by_json_patch_and_checked_like_v1() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let config = |side_effects: &str| {
+        format!(
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\n\
+             metadata:\n  name: metal-operator\nwebhooks:\n- name: baremetalhost.metal3.io\n  \
+             admissionReviewVersions: [v1]\n  sideEffects: {side_effects}\n  failurePolicy: Fail\n  \
+             clientConfig:\n    service: {{name: metal-operator-webhook, namespace: metal3-system, port: 443}}\n"
+        )
+    };
+    let out = c
+        .ok_with(&["apply", "-f", "-"], Some(&config("None")))
+        .await;
+    assert!(
+        out.contains(
+            "validatingwebhookconfiguration.admissionregistration.k8s.io/metal-operator created"
+        ),
+        "{out}"
+    );
+    // The operator's caBundle patch: a JSON patch guarded by a test of the webhook's name.
+    let patch = r#"[{"op":"test","path":"/webhooks/0/name","value":"baremetalhost.metal3.io"},
+        {"op":"add","path":"/webhooks/0/clientConfig/caBundle","value":"Q0E="}]"#;
+    c.ok(&[
+        "patch",
+        "validatingwebhookconfiguration",
+        "metal-operator",
+        "--type=json",
+        "-p",
+        patch,
+    ])
+    .await;
+    let bundle = c
+        .ok(&[
+            "get",
+            "validatingwebhookconfiguration",
+            "metal-operator",
+            "-o",
+            "jsonpath={.webhooks[0].clientConfig.caBundle}",
+        ])
+        .await;
+    assert_eq!(bundle, "Q0E=");
+    // What a real API server refuses is refused here too.
+    let out = c
+        .run(
+            &["apply", "-f", "-"],
+            Some(&config("Unknown").replace("metal-operator\n", "other\n")),
+        )
+        .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("webhooks[0].sideEffects"), "{stderr}");
     c.running.shutdown().await.unwrap();
 }

@@ -199,6 +199,18 @@ const DEFS: &[Def] = &[
         status: true,
         storage: "apiextensions.k8s.io/customresourcedefinitions",
     },
+    // Stored and served only: this control plane does not call admission webhooks.
+    Def {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        plural: "validatingwebhookconfigurations",
+        singular: "validatingwebhookconfiguration",
+        kind: "ValidatingWebhookConfiguration",
+        namespaced: false,
+        short: &[],
+        status: false,
+        storage: "admissionregistration.k8s.io/validatingwebhookconfigurations",
+    },
 ];
 
 /// Every built-in resource served.
@@ -378,6 +390,7 @@ pub fn admit(kind: &str, obj: &mut Value) -> Vec<FieldError> {
             }
         }
         "Deployment" => admit_deployment(map, &mut errors),
+        "ValidatingWebhookConfiguration" => admit_webhooks(map, &mut errors),
         "Service" => {
             let spec = map
                 .entry("spec")
@@ -486,6 +499,35 @@ fn admit_deployment(map: &mut Map<String, Value>, errors: &mut Vec<FieldError>) 
         .is_none_or(|c| c.is_empty())
     {
         errors.push(FieldError::required("spec.template.spec.containers"));
+    }
+}
+
+/// The v1 rules a real API server enforces that decoding alone does not: a known `sideEffects`,
+/// at least one review version, and exactly one of `clientConfig.url` and `.service`.
+fn admit_webhooks(map: &Map<String, Value>, errors: &mut Vec<FieldError>) {
+    let webhooks = map.get("webhooks").and_then(Value::as_array);
+    for (i, w) in webhooks.into_iter().flatten().enumerate() {
+        let side_effects = w.get("sideEffects").and_then(Value::as_str);
+        if !matches!(side_effects, Some("None" | "NoneOnDryRun")) {
+            errors.push(FieldError::invalid(
+                &format!("webhooks[{i}].sideEffects"),
+                "must be None or NoneOnDryRun",
+            ));
+        }
+        let versions = w.get("admissionReviewVersions").and_then(Value::as_array);
+        if versions.is_none_or(|v| v.is_empty()) {
+            errors.push(FieldError::required(&format!(
+                "webhooks[{i}].admissionReviewVersions"
+            )));
+        }
+        let config = w.get("clientConfig");
+        let set = |k: &str| config.and_then(|c| c.get(k)).is_some_and(|v| !v.is_null());
+        if set("url") == set("service") {
+            errors.push(FieldError::invalid(
+                &format!("webhooks[{i}].clientConfig"),
+                "exactly one of url or service is required",
+            ));
+        }
     }
 }
 

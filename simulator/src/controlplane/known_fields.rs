@@ -71,7 +71,8 @@ fn check<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Vec<FieldPath>,
 /// report nothing.
 pub fn unknown(kind: &str, obj: &Value) -> Result<Vec<FieldPath>, String> {
     use k8s_openapi::api::{
-        apps::v1 as apps, coordination::v1 as coordination, core::v1 as core, rbac::v1 as rbac,
+        admissionregistration::v1 as admission, apps::v1 as apps, coordination::v1 as coordination,
+        core::v1 as core, rbac::v1 as rbac,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as ext;
     match kind {
@@ -88,6 +89,7 @@ pub fn unknown(kind: &str, obj: &Value) -> Result<Vec<FieldPath>, String> {
         "ClusterRoleBinding" => check::<rbac::ClusterRoleBinding>(obj),
         "Deployment" => check::<apps::Deployment>(obj),
         "CustomResourceDefinition" => check::<ext::CustomResourceDefinition>(obj),
+        "ValidatingWebhookConfiguration" => check::<admission::ValidatingWebhookConfiguration>(obj),
         _ => Ok(Vec::new()),
     }
 }
@@ -139,6 +141,22 @@ mod tests {
 
     fn unknown_fields_gone(d: &Value) -> bool {
         unknown("Deployment", d).unwrap().is_empty()
+    }
+
+    #[test]
+    fn a_webhook_configuration_decodes_strictly() {
+        let w = json!({"apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "w"},
+            "webhooks": [{"name": "a.b.io", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                "clientConfig": {"service": {"name": "s", "namespace": "n", "prot": 443}}}]});
+        let found = unknown("ValidatingWebhookConfiguration", &w).unwrap();
+        assert_eq!(
+            found.iter().map(|p| display(p)).collect::<Vec<_>>(),
+            ["webhooks[0].clientConfig.service.prot"]
+        );
+        let mut wrong_type = w.clone();
+        wrong_type["webhooks"][0]["admissionReviewVersions"] = json!("v1");
+        assert!(unknown("ValidatingWebhookConfiguration", &wrong_type).is_err());
     }
 
     #[test]
