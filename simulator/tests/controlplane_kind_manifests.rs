@@ -3,8 +3,9 @@
 //! `kubectl apply --dry-run=server -k kind/` is accepted by the embedded control plane (loaded with
 //! the CRDs as `metal-sim controlplane --crds` loads them), a real apply is idempotent, and the
 //! pieces agree with each other and with the binaries: probe ports with the operator's settings,
-//! Services with pods, forwarders with metal-sim's listeners, RBAC with the CRDs, images with the
-//! Dockerfiles and scripts/e2e-kind.sh.
+//! Services with pods, forwarders with metal-sim's listeners, RBAC with the CRDs, the admission
+//! webhook's configuration with the operator's paths and settings, images with the Dockerfiles
+//! and scripts/e2e-kind.sh.
 
 mod support;
 
@@ -88,7 +89,10 @@ fn round_trip<T: DeserializeOwned + Serialize>(obj: &Value) -> Vec<String> {
 }
 
 fn unknown_fields(obj: &Value) -> Vec<String> {
-    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, rbac::v1 as rbac};
+    use k8s_openapi::api::{
+        admissionregistration::v1 as admission, apps::v1 as apps, core::v1 as core,
+        rbac::v1 as rbac,
+    };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as ext;
     match kind_of(obj) {
         "Namespace" => round_trip::<core::Namespace>(obj),
@@ -101,8 +105,16 @@ fn unknown_fields(obj: &Value) -> Vec<String> {
         "ClusterRole" => round_trip::<rbac::ClusterRole>(obj),
         "ClusterRoleBinding" => round_trip::<rbac::ClusterRoleBinding>(obj),
         "CustomResourceDefinition" => round_trip::<ext::CustomResourceDefinition>(obj),
+        "ValidatingWebhookConfiguration" => {
+            round_trip::<admission::ValidatingWebhookConfiguration>(obj)
+        }
         other => vec![format!("unexpected kind {other} (add it to this test)")],
     }
+}
+
+/// Kinds that live outside any namespace (besides the CRDs and the Namespace itself).
+fn cluster_scoped(kind: &str) -> bool {
+    kind.starts_with("Cluster") || kind == "ValidatingWebhookConfiguration"
 }
 
 fn pod_spec(deploy: &Value) -> &Value {
@@ -206,6 +218,7 @@ fn assert_operator_wiring(objects: &[Value]) {
         env.contains(&"POD_NAMESPACE") && env.contains(&"POD_NAME"),
         "{env:?}"
     );
+    assert_webhook_wiring(objects, settings, op);
     // The Ironic endpoint is a Service that exists, on its port.
     let endpoint = settings["IRONIC_ENDPOINT"].as_str().unwrap();
     let url = url::Url::parse(endpoint).unwrap();
@@ -222,6 +235,53 @@ fn assert_operator_wiring(objects: &[Value]) {
             .any(|p| p["port"] == port),
         "{svc_name} has no port {port}"
     );
+}
+
+/// The admission webhook: served on the pod IP at the container's `webhook` port, reached through
+/// the Service the certificate is made for, on every path the operator serves, and registered
+/// under the name whose caBundle the operator patches (and its RBAC rule names).
+fn assert_webhook_wiring(objects: &[Value], settings: &serde_json::Map<String, Value>, op: &Value) {
+    use metal_operator::webhook::Target;
+    let addr = settings["WEBHOOK_ADDR"].as_str().unwrap();
+    assert!(
+        addr.starts_with("0.0.0.0:"),
+        "WEBHOOK_ADDR={addr}: the API server calls the pod IP"
+    );
+    assert_eq!(port_of(addr), port_named(op, "webhook"), "WEBHOOK_ADDR");
+    let service_name = settings["WEBHOOK_SERVICE"].as_str().unwrap();
+    let service = find(objects, "Service", service_name);
+    let service_port = &service["spec"]["ports"][0];
+    assert_eq!(service_port["targetPort"], "webhook");
+    let name = settings["WEBHOOK_CONFIGURATION"].as_str().unwrap();
+    let config = find(objects, "ValidatingWebhookConfiguration", name);
+    let webhooks = config["webhooks"].as_array().unwrap();
+    let paths: Vec<&str> = webhooks
+        .iter()
+        .map(|w| w["clientConfig"]["service"]["path"].as_str().unwrap())
+        .collect();
+    let served: Vec<&str> = Target::ALL.iter().map(|t| t.path()).collect();
+    assert_eq!(paths, served);
+    for (w, target) in webhooks.iter().zip(Target::ALL) {
+        let svc = &w["clientConfig"]["service"];
+        assert_eq!(svc["name"], service_name);
+        assert_eq!(svc["namespace"], NAMESPACE);
+        assert_eq!(svc["port"], service_port["port"]);
+        assert_eq!(w["admissionReviewVersions"], serde_json::json!(["v1"]));
+        assert_eq!(w["sideEffects"], "None");
+        assert_eq!(w["failurePolicy"], "Fail");
+        let rule = &w["rules"][0];
+        assert_eq!(rule["apiGroups"], serde_json::json!([target.group()]));
+        assert_eq!(rule["operations"], serde_json::json!(["CREATE", "UPDATE"]));
+    }
+    let rules = find(objects, "ClusterRole", "metal-operator")["rules"]
+        .as_array()
+        .unwrap();
+    let rule = rules
+        .iter()
+        .find(|r| r["resources"] == serde_json::json!(["validatingwebhookconfigurations"]))
+        .expect("an RBAC rule for the caBundle patch");
+    assert_eq!(rule["resourceNames"], serde_json::json!([name]));
+    assert_eq!(rule["verbs"], serde_json::json!(["get", "patch"]));
 }
 
 /// metal-sim's forwarders point at its loopback listeners, its fleet file exists in fleets/
@@ -437,6 +497,7 @@ async fn the_kind_manifests_render_and_every_object_is_well_formed_and_wired() {
         "ConfigMap",
         "Deployment",
         "Service",
+        "ValidatingWebhookConfiguration",
     ] {
         assert!(kinds.contains(k), "no {k} rendered: {kinds:?}");
     }
@@ -448,7 +509,7 @@ async fn the_kind_manifests_render_and_every_object_is_well_formed_and_wired() {
             kind_of(o),
             name_of(o)
         );
-        if kind_of(o) != "CustomResourceDefinition" && kind_of(o).starts_with("Cluster") {
+        if cluster_scoped(kind_of(o)) {
             assert!(o["metadata"]["namespace"].is_null());
         } else if !matches!(kind_of(o), "CustomResourceDefinition" | "Namespace") {
             assert_eq!(o["metadata"]["namespace"], NAMESPACE, "{}", name_of(o));
