@@ -346,3 +346,60 @@ async fn metal_operator_run_serves_the_webhook_on_the_address_it_logs() {
         .expect("the operator exits on SIGTERM")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_certificate_directory_serves_as_it_is_and_its_ca_crt_is_the_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::write(dir.path().join("tls.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("tls.key"), key.serialize_pem()).unwrap();
+    let ca_file = dir.path().join("copied-ca.pem");
+    let settings = |ca_file: &Path| WebhookSettings {
+        certificate: CertificateSource::Directory(dir.path().to_owned()),
+        configuration: None,
+        ca_file: Some(ca_file.to_owned()),
+    };
+    let listen = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let state = || WebhookState {
+        metrics: Metrics::new(),
+    };
+    let readiness = Readiness::default();
+    // Without ca.crt there is no CA to write: refused before serving.
+    let refused = webhook::start(
+        settings(&ca_file),
+        listen(),
+        state(),
+        kube_client("http://127.0.0.1:9"),
+        readiness.clone(),
+        std::future::pending(),
+    )
+    .await;
+    let error = refused.err().expect("no CA to copy");
+    assert!(error.to_string().contains("without ca.crt"), "{error}");
+
+    std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
+    let serving = webhook::start(
+        settings(&ca_file),
+        listen(),
+        state(),
+        kube_client("http://127.0.0.1:9"),
+        readiness.clone(),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&ca_file).unwrap(), ca.pem());
+    let answer = post_review(&client_trusting(&ca.pem()), serving.address)
+        .await
+        .unwrap();
+    assert_eq!(answer["response"]["uid"], "tls-1");
+}

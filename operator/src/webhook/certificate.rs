@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// Why the serving identity could not be made or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -50,11 +50,10 @@ pub fn serving_names(service: Option<&str>, namespace: &str, extra: &[String]) -
     names
 }
 
-/// A serving certificate and key (PEM), and the CA that signed it when known.
-#[derive(Clone)]
+/// A serving certificate chain and key, and the CA (PEM) that signed it when known.
 pub struct Identity {
-    cert_pem: String,
-    key_pem: String,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
     ca_pem: Option<String>,
 }
 
@@ -99,33 +98,40 @@ impl Identity {
             .signed_by(&key, &issuer)
             .map_err(generate("serving certificate"))?;
         Ok(Self {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
             ca_pem: Some(ca_cert.pem()),
         })
     }
 
-    /// `tls.crt` and `tls.key` from `dir`, and `ca.crt` when present.
+    /// `tls.crt` and `tls.key` from `dir`, and `ca.crt` when present; parsed now, so a bad file
+    /// fails the start rather than the first handshake.
     pub fn load(dir: &Path) -> Result<Self, CertificateError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read_to_string(&path).map_err(|source| CertificateError::Read { path, source })
+            std::fs::read(&path).map_err(|source| CertificateError::Read { path, source })
         };
-        let ca_path = dir.join("ca.crt");
-        let ca_pem = if ca_path.exists() {
-            Some(read("ca.crt")?)
+        let no_pem = |name: &str, what| CertificateError::NoPem {
+            path: dir.join(name),
+            what,
+        };
+        let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &read("tls.crt")?[..])
+            .filter_map(Result::ok)
+            .collect();
+        if chain.is_empty() {
+            return Err(no_pem("tls.crt", "certificate"));
+        }
+        let key = rustls_pemfile::private_key(&mut &read("tls.key")?[..])
+            .ok()
+            .flatten()
+            .ok_or_else(|| no_pem("tls.key", "private key"))?;
+        let ca_pem = if dir.join("ca.crt").exists() {
+            let pem = String::from_utf8(read("ca.crt")?).map_err(|_| no_pem("ca.crt", "CA"))?;
+            Some(pem)
         } else {
             None
         };
-        let identity = Self {
-            cert_pem: read("tls.crt")?,
-            key_pem: read("tls.key")?,
-            ca_pem,
-        };
-        // Fail at start, not at the first handshake.
-        identity.chain(dir)?;
-        identity.key(dir)?;
-        Ok(identity)
+        Ok(Self { chain, key, ca_pem })
     }
 
     /// The CA that signed the serving certificate (PEM), for `caBundle`s and clients.
@@ -133,43 +139,13 @@ impl Identity {
         self.ca_pem.as_deref()
     }
 
-    /// The serving certificate (PEM).
-    pub fn cert_pem(&self) -> &str {
-        &self.cert_pem
-    }
-
-    fn chain(&self, origin: &Path) -> Result<Vec<CertificateDer<'static>>, CertificateError> {
-        let chain: Vec<CertificateDer<'static>> =
-            rustls_pemfile::certs(&mut self.cert_pem.as_bytes())
-                .filter_map(Result::ok)
-                .collect();
-        if chain.is_empty() {
-            return Err(CertificateError::NoPem {
-                path: origin.join("tls.crt"),
-                what: "certificate",
-            });
-        }
-        Ok(chain)
-    }
-
-    fn key(&self, origin: &Path) -> Result<PrivateKeyDer<'static>, CertificateError> {
-        rustls_pemfile::private_key(&mut self.key_pem.as_bytes())
-            .ok()
-            .flatten()
-            .ok_or_else(|| CertificateError::NoPem {
-                path: origin.join("tls.key"),
-                what: "private key",
-            })
-    }
-
     /// The rustls server configuration (ring provider; HTTP/2 and HTTP/1.1 offered).
     pub fn server_config(&self) -> Result<rustls::ServerConfig, CertificateError> {
-        let origin = Path::new("<generated>");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
-            .with_single_cert(self.chain(origin)?, self.key(origin)?)?;
+            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(config)
     }
@@ -212,11 +188,28 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_without_tls_key_is_refused_naming_the_file() {
+    fn a_certificate_directory_is_loaded_with_its_optional_ca_and_refused_naming_a_bad_file() {
         let dir = tempfile::tempdir().unwrap();
-        let generated = Identity::generate(&["localhost".to_owned()]).unwrap();
-        std::fs::write(dir.path().join("tls.crt"), generated.cert_pem()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.path().join("tls.crt"), cert.pem()).unwrap();
         let error = Identity::load(dir.path()).unwrap_err();
         assert!(matches!(&error, CertificateError::Read { path, .. } if path.ends_with("tls.key")));
+        std::fs::write(dir.path().join("tls.key"), "not a key").unwrap();
+        let error = Identity::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(&error, CertificateError::NoPem { path, .. } if path.ends_with("tls.key"))
+        );
+        std::fs::write(dir.path().join("tls.key"), key.serialize_pem()).unwrap();
+        let loaded = Identity::load(dir.path()).unwrap();
+        assert!(loaded.ca_pem().is_none() && loaded.server_config().is_ok());
+        std::fs::write(dir.path().join("ca.crt"), cert.pem()).unwrap();
+        assert_eq!(
+            Identity::load(dir.path()).unwrap().ca_pem(),
+            Some(&*cert.pem())
+        );
     }
 }

@@ -63,8 +63,11 @@ pub enum WebhookError {
     #[error("preparing the webhook certificate")]
     Certificate(#[from] CertificateError),
     /// A CA is needed but the certificate directory has no `ca.crt`.
-    #[error("{dir} has no ca.crt, which {purpose} needs")]
-    NoCa { dir: PathBuf, purpose: &'static str },
+    #[error("the webhook certificate ({certificate}) comes without ca.crt, which {purpose} needs")]
+    NoCa {
+        certificate: String,
+        purpose: &'static str,
+    },
     /// The CA file could not be written.
     #[error("writing the webhook CA to {path}")]
     WriteCa {
@@ -98,14 +101,14 @@ pub async fn start(
         CertificateSource::Generate { names } => Identity::generate(names)?,
         CertificateSource::Directory(dir) => Identity::load(dir)?,
     };
-    let ca_needed = |purpose| match (identity.ca_pem(), &certificate) {
-        (Some(ca), _) => Ok(ca.to_owned()),
-        (None, CertificateSource::Directory(dir)) => Err(WebhookError::NoCa {
-            dir: dir.clone(),
-            purpose,
-        }),
-        // A generated identity always has its CA.
-        (None, CertificateSource::Generate { .. }) => Ok(String::new()),
+    let ca_needed = |purpose| {
+        identity
+            .ca_pem()
+            .map(str::to_owned)
+            .ok_or_else(|| WebhookError::NoCa {
+                certificate: certificate.to_string(),
+                purpose,
+            })
     };
     let bundle = configuration
         .as_ref()
