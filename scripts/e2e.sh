@@ -73,6 +73,10 @@ if [[ " $passes " == *" real "* ]]; then
     echo "e2e: pass=real (kube-apiserver $KUBE_VERSION on loopback, RBAC enforced; logs in $dir)"
     E2E_CONTROL_PLANE=real E2E_REAL_STATE="$dir/state.json" \
       cargo nextest run -p metal-e2e --no-fail-fast "$@"
+    # What the operator asked of the apiserver in the whole pass, against kind/'s role: a refused
+    # request or (on an unfiltered run) a grant never used fails the pass.
+    check=(); [ $# -eq 0 ] && check=(--check)
+    "$E2E_BIN_DIR/metal-kube" audit --state "$dir/state.json" --rbac kind/operator/rbac.yaml "${check[@]}"
     stop_kube; trap - EXIT
     summary+=("real control plane: passed in $(( $(date +%s) - t )) s")
   fi

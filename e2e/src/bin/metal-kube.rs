@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use metal_e2e::binaries::workspace_root;
-use metal_e2e::kubernetes::{RealControlPlane, access};
+use metal_e2e::kubernetes::{RealControlPlane, access, audit};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,16 +33,44 @@ enum Command {
         #[arg(long, default_value_t = 4 * 3600)]
         max_seconds: u64,
     },
+    /// Read the audit log of a run: the operator's requests per verb and resource, set against the
+    /// grants of an RBAC file. With --check, fail on a refused request or a grant never used.
+    Audit {
+        /// The run's state file (`up` writes it).
+        #[arg(long)]
+        state: PathBuf,
+        /// The RBAC the operator ran with.
+        #[arg(long, default_value = "kind/operator/rbac.yaml")]
+        rbac: PathBuf,
+        /// Exit non-zero if the operator was refused anything or left a grant unused.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
+/// Grants the audit log cannot show in use, each with the reason it stays in the role.
+const UNEXERCISED: &[(&str, &str)] = &[
+    (
+        "create metal3.io/hardwaredata",
+        "server-side apply of a HardwareData that does not exist yet is authorized as create too \
+         (without it the apiserver refuses: cannot create resource \"hardwaredata\"), but is logged as patch",
+    ),
+    (
+        "update metal-operator.io/hostpools/finalizers",
+        "OwnerReferencesPermissionEnforcement (enabled on this apiserver) checks it when a pool \
+         creates a claim with blockOwnerDeletion; an admission check, not a request",
+    ),
+];
+
 /// What `state.json` holds for the suite.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 struct State {
     server: String,
     version: String,
     admin_kubeconfig: PathBuf,
     operator_kubeconfig: PathBuf,
     ca_cert: PathBuf,
+    audit_log: PathBuf,
     startup_ms: u128,
     etcd_ms: u128,
     apiserver_ms: u128,
@@ -51,10 +79,69 @@ struct State {
 }
 
 fn main() -> anyhow::Result<()> {
-    let Command::Up { dir, max_seconds } = Cli::parse().command;
-    tokio::runtime::Runtime::new()
-        .context("starting the tokio runtime")?
-        .block_on(up(dir, max_seconds))
+    match Cli::parse().command {
+        Command::Up { dir, max_seconds } => tokio::runtime::Runtime::new()
+            .context("starting the tokio runtime")?
+            .block_on(up(dir, max_seconds)),
+        Command::Audit { state, rbac, check } => audit(&state, &rbac, check),
+    }
+}
+
+fn audit(state: &std::path::Path, rbac: &std::path::Path, check: bool) -> anyhow::Result<()> {
+    let state: State = serde_json::from_str(
+        &std::fs::read_to_string(state).with_context(|| format!("reading {}", state.display()))?,
+    )?;
+    let user = format!(
+        "system:serviceaccount:{}:{}",
+        access::OPERATOR_NAMESPACE,
+        access::OPERATOR_ACCOUNT
+    );
+    let usage = audit::usage_of(&state.audit_log, &user)?;
+    let rbac_text =
+        std::fs::read_to_string(rbac).with_context(|| format!("reading {}", rbac.display()))?;
+    let grants = audit::grants(&rbac_text)?;
+    println!(
+        "metal-kube audit: {} requests by {user} ({} to discovery and other non-resource URLs)",
+        usage.total(),
+        usage.non_resource.values().sum::<u64>()
+    );
+    println!("{:>8}  access", "requests");
+    for (access, n) in &usage.allowed {
+        println!("{n:>8}  {access}");
+    }
+    for (access, n) in &usage.forbidden {
+        println!("{n:>8}  {access}  REFUSED (403): the role lacks it");
+    }
+    let mut unused = Vec::new();
+    for grant in &grants {
+        let used = usage.allowed.keys().any(|a| a == grant);
+        let known = UNEXERCISED
+            .iter()
+            .find(|(g, _)| *g == grant.to_string().as_str());
+        match (used, known) {
+            (true, _) => {}
+            (false, Some((_, why))) => println!("  unused  {grant}  (kept: {why})"),
+            (false, None) => {
+                println!("  unused  {grant}  never used by the operator in this run");
+                unused.push(grant.to_string());
+            }
+        }
+    }
+    if check {
+        anyhow::ensure!(
+            usage.forbidden.is_empty(),
+            "the operator was refused {} kind(s) of request: add them to {}",
+            usage.forbidden.len(),
+            rbac.display()
+        );
+        anyhow::ensure!(
+            unused.is_empty(),
+            "{} grant(s) of {} were never used: remove them (or list them in metal-kube's UNEXERCISED with a reason): {unused:?}",
+            unused.len(),
+            rbac.display()
+        );
+    }
+    Ok(())
 }
 
 async fn up(dir: PathBuf, max_seconds: u64) -> anyhow::Result<()> {
@@ -78,6 +165,7 @@ async fn up(dir: PathBuf, max_seconds: u64) -> anyhow::Result<()> {
         admin_kubeconfig: plane.admin_kubeconfig().to_path_buf(),
         operator_kubeconfig: access.kubeconfig.clone(),
         ca_cert: plane.pki().ca_cert.clone(),
+        audit_log: plane.audit_log(),
         startup_ms: times.total.as_millis(),
         etcd_ms: times.etcd.as_millis(),
         apiserver_ms: times.apiserver.as_millis(),

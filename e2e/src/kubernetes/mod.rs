@@ -11,6 +11,7 @@
 //!   kubeconfig holding a ServiceAccount token bound to exactly that role.
 
 pub mod access;
+pub mod audit;
 pub mod pki;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -104,7 +105,7 @@ struct Ports {
 
 /// A port that was free a moment ago, drawn below Linux's ephemeral range (32768+) so that a client
 /// socket of another test cannot take it between the probe and the bind.
-fn free_port(salt: u64) -> anyhow::Result<u16> {
+pub fn free_port(salt: u64) -> anyhow::Result<u16> {
     use std::hash::{BuildHasher as _, Hasher as _};
     for i in 0..200u64 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -141,6 +142,8 @@ impl Ports {
 /// A running etcd + kube-apiserver + kube-controller-manager. Dropping it kills all three.
 pub struct RealControlPlane {
     dir: PathBuf,
+    /// The directory of the attempt that started (`dir/run-N`).
+    run_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pki: Pki,
     server: String,
@@ -235,7 +238,10 @@ impl RealControlPlane {
         .await?;
         let etcd_ready = begin.elapsed();
 
-        // kube-apiserver: secure port on loopback only, RBAC, our CA for clients.
+        // kube-apiserver: secure port on loopback only, RBAC, our CA for clients, the operator's
+        // requests in the audit log.
+        let policy = dir.join("audit-policy.yaml");
+        std::fs::write(&policy, audit::POLICY)?;
         let server = format!("https://127.0.0.1:{}", ports.apiserver);
         let apiserver_args: Vec<String> = vec![
             format!("--etcd-servers={client_url}"),
@@ -257,9 +263,16 @@ impl RealControlPlane {
             "--allow-privileged=true".into(),
             // No pods run here; the ServiceAccount admission plugin would wait for token Secrets.
             "--disable-admission-plugins=ServiceAccount".into(),
+            // Strictest owner-reference rule (OpenShift enables it): setting blockOwnerDeletion
+            // needs `update` on the owner's finalizers, which kind/operator/rbac.yaml grants.
+            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement".into(),
             // A lone apiserver on loopback: no endpoint reconciliation for a Service network it is
             // never reached through.
             "--endpoint-reconciler-type=none".into(),
+            format!("--audit-policy-file={}", policy.display()),
+            format!("--audit-log-path={}", dir.join("audit.log").display()),
+            "--audit-log-format=json".into(),
+            "--audit-log-mode=blocking".into(),
             "--v=1".into(),
         ];
         processes.push(Process::spawn(
@@ -348,6 +361,7 @@ impl RealControlPlane {
         };
         Ok(RealControlPlane {
             dir: dir.to_path_buf(),
+            run_dir: dir.to_path_buf(),
             _tmp: None,
             pki,
             server,
@@ -376,6 +390,11 @@ impl RealControlPlane {
     /// The directory with every file of this start (logs are `<component>.log` in its `run-N/`).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The audit log (the operator's ServiceAccounts' requests, see [`audit::POLICY`]).
+    pub fn audit_log(&self) -> PathBuf {
+        self.run_dir.join("audit.log")
     }
 
     /// How long the start took, per component.
