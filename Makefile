@@ -52,7 +52,7 @@ demo: peers
 	bash scripts/demo.sh
 
 ## bench: figures side by side with the peers, printed.
-bench: peers
+bench: toolchain peers k8s
 	bash scripts/bench.sh
 
 fmt:

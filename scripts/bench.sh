@@ -10,7 +10,7 @@ echo "== building release binaries"
 cargo build --release -q -p metal-operator -p metal-sim --bins
 
 status=0
-for part in operator fleet redfish ipmi ironic engine wire; do
+for part in operator fleet redfish ipmi ironic engine wire kube; do
   script="scripts/bench-$part.sh"
   echo
   echo "== bench: $part"

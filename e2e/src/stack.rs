@@ -912,7 +912,7 @@ async fn start_local(
 
 /// `metal-sim controlplane` on a free loopback port, with the operator's CRDs; its kubeconfig is
 /// `<dir>/kubeconfig`.
-async fn start_embedded_control_plane(
+pub async fn start_embedded_control_plane(
     bins: &Binaries,
     dir: &Path,
     root: &Path,
