@@ -7,7 +7,7 @@ export JUDGES_HOME ?= $(HOME)/.cache/metal-judges
 PEERS_ENV := source $(PEERS_HOME)/peers.env
 TOOLS_ENV := source $(TOOLS_HOME)/tools.env
 
-.PHONY: all build toolchain peers k8s test lint e2e demo bench crds fmt
+.PHONY: all build toolchain peers k8s bmo test lint e2e demo bench crds fmt
 
 all: build
 
@@ -23,6 +23,11 @@ toolchain:
 ## etcd) from the Go modules pinned in judges/kubernetes; cached under ~/.cache/metal-judges.
 k8s:
 	bash scripts/k8s.sh
+
+## bmo: build upstream Metal3's baremetal-operator from the Go modules pinned in judges/bmo, with its
+## CRDs, to compare with ours (docs/upstream-bmo.md); cached under ~/.cache/metal-judges. No test needs it.
+bmo:
+	bash scripts/bmo.sh
 
 ## peers: install the real peer software (ipmitool, freeipmi, wrk, and a pinned venv with Ironic,
 ## sushy, sushy-tools, pyghmi, ironicclient, openstacksdk, redfishtool, the DMTF validator).
