@@ -30,14 +30,17 @@ else
   echo "bmo: building baremetal-operator $version (a few minutes on 2 cores with a cold Go cache)"
   rm -rf "$out.tmp"; mkdir -p "$out.tmp"
   log="$out.tmp/build.log"
-  # The module's source (for its CRDs) and the release commit (for the version it logs at start).
-  if ! src=$(cd "$mod" && go mod download -json "$pkg" 2>>"$log" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') \
-       || [ -z "$src" ] || [ ! -d "$src" ]; then
+  # The module's source (for its CRDs) and the release commit (for the version it logs at start),
+  # which the proxy's .info file records.
+  json=$(cd "$mod" && go mod download -json "$pkg" 2>>"$log") || true
+  src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json")
+  info=$(sed -n 's/^[[:space:]]*"Info": "\(.*\)",$/\1/p' <<<"$json")
+  if [ -z "$src" ] || [ ! -d "$src" ]; then
     echo "bmo: ERROR cannot download $pkg@$version; the tail of $log:" >&2
     tail -n 30 "$log" >&2
     exit 1
   fi
-  commit=$(cd "$mod" && go mod download -json "$pkg" | sed -n 's/^[[:space:]]*"Hash": "\(.*\)",\{0,1\}$/\1/p' | head -1)
+  commit=$(sed -n 's/.*"Hash":"\([0-9a-f]*\)".*/\1/p' "$info" 2>/dev/null || true)
   # What BMO logs as "Component" and "Git commit": the pinned release, like its own Makefile sets them.
   vpkg=$pkg/pkg/version
   ldflags="-s -w -X $vpkg.Raw=$version -X $vpkg.Commit=${commit:-unknown} -X $vpkg.BuildTime=1970-01-01T00:00:00Z"
