@@ -106,8 +106,8 @@ require (
 )
 
 // BMO v0.13.2 requires ironic-standalone-operator/api v0.8.2, which the Go module proxy refuses here
-// (403, as are v0.8.1 and v0.8.3); v0.8.0 is served. BMO reads that API only when IRONIC_NAME is set
-// (Ironic found through an Ironic custom resource), which our runs do not use.
+// (403, as are v0.8.1 and v0.8.3); v0.8.0 is served. Beyond registering its types, BMO reads that API
+// only when IRONIC_NAME is set (Ironic found through an Ironic custom resource), which our runs do not use.
 replace github.com/metal3-io/ironic-standalone-operator/api => github.com/metal3-io/ironic-standalone-operator/api v0.8.0
 
 tool github.com/metal3-io/baremetal-operator
