@@ -71,8 +71,15 @@ if [[ " $passes " == *" real "* ]]; then
       tail -n 40 "$dir/metal-kube.log" >&2; exit 1; }
     cat "$dir/metal-kube.log"
     echo "e2e: pass=real (kube-apiserver $KUBE_VERSION on loopback, RBAC enforced; logs in $dir)"
+    failed=0
     E2E_CONTROL_PLANE=real E2E_REAL_STATE="$dir/state.json" \
-      cargo nextest run -p metal-e2e --no-fail-fast "$@"
+      cargo nextest run -p metal-e2e --no-fail-fast "$@" || failed=1
+    if ! kill -0 "$kube_pid" 2>/dev/null; then
+      echo "e2e: ERROR the real control plane died during the pass; metal-kube's output ends with:" >&2
+      tail -n 40 "$dir/metal-kube.log" >&2
+      exit 1
+    fi
+    [ "$failed" = 0 ] || { echo "e2e: pass=real FAILED (component logs in $dir)" >&2; exit 1; }
     # What the operator asked of the apiserver in the whole pass, against kind/'s role: a refused
     # request or (on an unfiltered run) a grant never used fails the pass.
     check=(); [ $# -eq 0 ] && check=(--check)

@@ -47,6 +47,11 @@ impl KubeBinaries {
             Some(dir) => PathBuf::from(dir),
             None => dir_from_env_file()?,
         };
+        Self::in_dir(&dir)
+    }
+
+    /// The binaries in `dir`, or an error naming the first one missing.
+    pub fn in_dir(dir: &Path) -> anyhow::Result<KubeBinaries> {
         let bins = KubeBinaries {
             apiserver: dir.join("kube-apiserver"),
             controller_manager: dir.join("kube-controller-manager"),
@@ -166,7 +171,16 @@ impl RealControlPlane {
     /// Starts a control plane whose files (certificates, etcd data, logs, kubeconfigs) live in `dir`,
     /// or in a temporary directory removed on drop when `dir` is `None`.
     pub async fn start(dir: Option<&Path>) -> anyhow::Result<RealControlPlane> {
-        let bins = KubeBinaries::locate()?;
+        Self::start_with(&KubeBinaries::locate()?, dir, READY).await
+    }
+
+    /// Like [`RealControlPlane::start`] with these binaries, each component given `ready` to
+    /// become ready.
+    pub async fn start_with(
+        bins: &KubeBinaries,
+        dir: Option<&Path>,
+        ready: Duration,
+    ) -> anyhow::Result<RealControlPlane> {
         let (dir, tmp) = match dir {
             Some(d) => (d.to_path_buf(), None),
             None => {
@@ -180,7 +194,7 @@ impl RealControlPlane {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             let run_dir = dir.join(format!("run-{attempt}"));
-            match Self::start_once(&bins, &run_dir).await {
+            match Self::start_once(bins, &run_dir, ready).await {
                 Ok(mut started) => {
                     started.dir = dir;
                     started._tmp = tmp;
@@ -194,7 +208,11 @@ impl RealControlPlane {
         Err(last.unwrap_or_else(|| anyhow::anyhow!("the control plane did not start")))
     }
 
-    async fn start_once(bins: &KubeBinaries, dir: &Path) -> anyhow::Result<RealControlPlane> {
+    async fn start_once(
+        bins: &KubeBinaries,
+        dir: &Path,
+        ready: Duration,
+    ) -> anyhow::Result<RealControlPlane> {
         let begin = Instant::now();
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let pki = Pki::generate(&dir.join("pki"))?;
@@ -218,7 +236,7 @@ impl RealControlPlane {
         ];
         processes.push(Process::spawn("etcd", &bins.etcd, &etcd_args, &[], dir)?);
         let health = format!("{client_url}/health");
-        wait_ready(&mut processes[0], "etcd", || {
+        wait_ready(&mut processes[0], "etcd", ready, || {
             let http = http.clone();
             let url = health.clone();
             async move {
@@ -292,7 +310,7 @@ impl RealControlPlane {
             Credential::Certificate(&admin),
         )?;
         let client = client_for(&admin_kubeconfig).await?;
-        wait_ready(&mut processes[1], "kube-apiserver", || {
+        wait_ready(&mut processes[1], "kube-apiserver", ready, || {
             let client = client.clone();
             async move {
                 let request = http::Request::get("/readyz").body(Vec::new())?;
@@ -341,7 +359,7 @@ impl RealControlPlane {
         )?);
         let kcm_http = tls_client(&pki.ca_pem)?;
         let kcm_health = format!("https://127.0.0.1:{}/healthz", ports.controller_manager);
-        wait_ready(&mut processes[2], "kube-controller-manager", || {
+        wait_ready(&mut processes[2], "kube-controller-manager", ready, || {
             let http = kcm_http.clone();
             let url = kcm_health.clone();
             async move {
@@ -449,12 +467,17 @@ impl RealControlPlane {
 }
 
 /// Waits until `look` says ready, failing at once (with the log tail) if the process exits.
-async fn wait_ready<F, Fut>(process: &mut Process, what: &str, mut look: F) -> anyhow::Result<()>
+async fn wait_ready<F, Fut>(
+    process: &mut Process,
+    what: &str,
+    limit: Duration,
+    mut look: F,
+) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Check<()>>>,
 {
-    let result = eventually(READY, &format!("{what} to be ready"), || {
+    let result = eventually(limit, &format!("{what} to be ready"), || {
         let exited = process.exited();
         let tail = process.tail(30);
         let name = process.name().to_owned();
@@ -593,4 +616,70 @@ fn rustls_pemfile_certs(
     rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .context("reading the CA PEM")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Binaries that are shell scripts: `etcd` runs `etcd_script`, the others never run.
+    fn fake_bins(dir: &Path, etcd_script: &str) -> KubeBinaries {
+        use std::os::unix::fs::PermissionsExt as _;
+        for (name, body) in [
+            ("etcd", etcd_script),
+            ("kube-apiserver", "exit 1"),
+            ("kube-controller-manager", "exit 1"),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        KubeBinaries::in_dir(dir).unwrap()
+    }
+
+    #[test]
+    fn missing_binaries_are_named_with_the_command_that_builds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = KubeBinaries::in_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("kube-apiserver is missing") && err.contains("make k8s"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_component_that_dies_at_start_fails_the_start_naming_it_with_its_log_tail() {
+        let bins_dir = tempfile::tempdir().unwrap();
+        let bins = fake_bins(
+            bins_dir.path(),
+            "echo 'etcd: cannot access data directory: permission denied' >&2; exit 3",
+        );
+        let err = RealControlPlane::start_with(&bins, None, Duration::from_secs(30))
+            .await
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("etcd exited") && text.contains("permission denied"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_component_that_never_becomes_ready_fails_within_the_bound_with_its_log_tail() {
+        let bins_dir = tempfile::tempdir().unwrap();
+        let bins = fake_bins(
+            bins_dir.path(),
+            "echo 'etcd: waiting for a quorum that never comes'; exec sleep 60",
+        );
+        let started = Instant::now();
+        let err = RealControlPlane::start_with(&bins, None, Duration::from_secs(2))
+            .await
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{text}");
+        assert!(
+            text.contains("etcd did not become ready") && text.contains("quorum that never comes"),
+            "{text}"
+        );
+    }
 }
