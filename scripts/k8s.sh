@@ -49,7 +49,9 @@ else
   echo "k8s: built in $(( $(date +%s) - start )) s into $out (Go build cache: $GOCACHE)"
 fi
 "$out/kube-apiserver" --version
-"$out/etcd" --version | head -1
+# Read the whole output: `| head -1` would close the pipe early and fail the script on SIGPIPE.
+etcd_says=$("$out/etcd" --version)
+echo "${etcd_says%%$'\n'*}"
 cat > "$JUDGES_HOME/k8s.env" <<ENV
 export KUBE_BIN_DIR="$out"
 export KUBE_VERSION="$version"
