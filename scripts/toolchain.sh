@@ -27,5 +27,6 @@ fi
 cat > "$TOOLS_HOME/tools.env" <<ENV
 export PATH="$TOOLS_HOME/bin:\$PATH"
 ENV
-PATH="$TOOLS_HOME/bin:$PATH" cargo nextest --version | head -1
+says=$(PATH="$TOOLS_HOME/bin:$PATH" cargo nextest --version)
+echo "${says%%$'\n'*}"
 echo "toolchain: ready ($TOOLS_HOME/tools.env)"
