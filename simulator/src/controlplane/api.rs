@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::State;
+use super::collection;
+use super::deletion::Propagation;
 use super::discovery;
 use super::lifecycle::{self, FieldValidation, WriteOptions, present};
 use super::patch::PatchKind;
@@ -20,19 +22,16 @@ use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::table;
-use super::watch::{self, WatchRequest};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 8 * 1024 * 1024;
-/// Longest watch when the client gives no `timeoutSeconds`.
-const DEFAULT_WATCH: Duration = Duration::from_secs(1800);
 
 /// The router for a state.
 pub fn router(state: Arc<State>) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
 
-fn json_response(code: u16, body: &Value, warnings: &[String]) -> Response {
+pub(super) fn json_response(code: u16, body: &Value, warnings: &[String]) -> Response {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
@@ -49,7 +48,26 @@ fn json_response(code: u16, body: &Value, warnings: &[String]) -> Response {
 }
 
 fn error(e: &ApiError) -> Response {
-    json_response(e.code, &e.body(), &[])
+    if e.plain {
+        let mut resp = Response::new(Body::from(format!("{}\n", e.message)));
+        *resp.status_mut() = StatusCode::from_u16(e.code).unwrap_or(StatusCode::NOT_FOUND);
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return resp;
+    }
+    let mut resp = json_response(e.code, &e.body(), &[]);
+    if let Some(after) = e
+        .details
+        .as_ref()
+        .and_then(|d| d.get("retryAfterSeconds"))
+        .and_then(Value::as_u64)
+        && let Ok(v) = HeaderValue::from_str(&after.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 fn authorized(state: &State, headers: &HeaderMap) -> bool {
@@ -110,13 +128,8 @@ fn route(
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let get = method == Method::GET;
     let doc = |v: Option<Value>| {
-        v.map(|v| json_response(200, &v, &[])).ok_or_else(|| {
-            ApiError::new(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-            )
-        })
+        v.map(|v| json_response(200, &v, &[]))
+            .ok_or_else(ApiError::no_route)
     };
     match segs.as_slice() {
         ["_sim", "disconnect-watches"] => disconnect_watches(state, method, query),
@@ -149,11 +162,7 @@ fn route(
         ["apis", g, v, rest @ ..] => {
             resource_request(state, &resources, g, v, rest, method, query, headers, body)
         }
-        _ => Err(ApiError::new(
-            404,
-            "NotFound",
-            "the server could not find the requested resource",
-        )),
+        _ => Err(ApiError::no_route()),
     }
 }
 
@@ -180,13 +189,8 @@ fn parse_target<'a>(
     version: &str,
     rest: &[&'a str],
 ) -> Result<Target<'a>, ApiError> {
-    let not_found = || {
-        ApiError::new(
-            404,
-            "NotFound",
-            "the server could not find the requested resource",
-        )
-    };
+    // A path naming no served resource is no API at all (plain-text 404, as real servers answer).
+    let not_found = ApiError::no_route;
     let lookup = |plural: &str| {
         resources
             .iter()
@@ -247,37 +251,72 @@ fn parse_target<'a>(
     }
 }
 
-fn wants_table(headers: &HeaderMap) -> bool {
+pub(super) fn wants_table(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("as=Table"))
 }
 
-fn write_options(query: &HashMap<String, String>) -> Result<WriteOptions, ApiError> {
+/// The options of a write: `options` names the request's options kind in errors (`CreateOptions`,
+/// `UpdateOptions`, `PatchOptions`, `DeleteOptions`). Without `fieldManager`, a write other than
+/// an apply is managed by the User-Agent's product name, and unknown fields warn (the server
+/// default since Kubernetes 1.27).
+fn write_options(
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    options: &str,
+    apply: bool,
+) -> Result<WriteOptions, ApiError> {
     let field_validation = match query.get("fieldValidation").map(String::as_str) {
-        None | Some("") | Some("Ignore") => FieldValidation::Ignore,
-        Some("Warn") => FieldValidation::Warn,
+        None | Some("") | Some("Warn") => FieldValidation::Warn,
+        Some("Ignore") => FieldValidation::Ignore,
         Some("Strict") => FieldValidation::Strict,
         Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "fieldValidation must be one of Ignore, Warn or Strict, not {other:?}"
-            )));
+            return Err(ApiError::invalid_options(
+                options,
+                "fieldValidation",
+                "FieldValueNotSupported",
+                &format!(
+                    "Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+                ),
+            ));
         }
     };
     let dry_run = match query.get("dryRun").map(String::as_str) {
         None | Some("") => false,
         Some("All") => true,
         Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "dryRun must be All, not {other:?}"
-            )));
+            return Err(ApiError::invalid_options(
+                options,
+                "dryRun",
+                "FieldValueNotSupported",
+                &format!("Unsupported value: [{other:?}]: supported values: \"All\""),
+            ));
         }
     };
+    let mut field_manager = query.get("fieldManager").filter(|m| !m.is_empty()).cloned();
+    if field_manager.is_none() && !apply {
+        field_manager = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
+    }
+    if apply && field_manager.is_none() {
+        return Err(ApiError::invalid_options(
+            options,
+            "fieldManager",
+            "FieldValueRequired",
+            "Required value: is required for apply patch",
+        ));
+    }
     Ok(WriteOptions {
         dry_run,
         field_validation,
-        field_manager: query.get("fieldManager").filter(|m| !m.is_empty()).cloned(),
+        field_manager,
+        force: query.get("force").is_some_and(|f| f == "true" || f == "1"),
     })
 }
 
@@ -339,9 +378,9 @@ fn resource_request(
     let is_watch = query.get("watch").is_some_and(|w| w == "1" || w == "true");
     match (method.clone(), t.name, t.sub) {
         (Method::GET, None, None) if is_watch => {
-            watch_request(state, res, t.namespace, query, headers)
+            collection::watch_request(state, res, t.namespace, query, headers)
         }
-        (Method::GET, None, None) => list(state, res, t.namespace, query, headers),
+        (Method::GET, None, None) => collection::list(state, res, t.namespace, query, headers),
         (Method::GET, Some(name), Some("scale")) => {
             let obj = get_object(state, res, ns, name)?;
             Ok(json_response(200, &super::scale::scale_of(res, &obj), &[]))
@@ -370,16 +409,16 @@ fn resource_request(
                     "create requires a namespace in the path",
                 ));
             }
-            let opts = write_options(query)?;
+            let opts = write_options(query, headers, "CreateOptions", false)?;
             let w = lifecycle::create(state, res, ns, parse_body(&body)?, &opts)?;
             Ok(json_response(201, &w.object, &w.warnings))
         }
         (Method::PUT, Some(name), Some("scale")) => {
             let scale = parse_body(&body)?;
-            write_scale(state, res, ns, name, &scale, query)
+            write_scale(state, res, ns, name, &scale, query, headers)
         }
         (Method::PUT, Some(name), sub) => {
-            let opts = write_options(query)?;
+            let opts = write_options(query, headers, "UpdateOptions", false)?;
             let w = lifecycle::update(
                 state,
                 res,
@@ -401,8 +440,10 @@ fn resource_request(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
+            // Custom resources have no strategic merge keys: real servers refuse the type.
             let kind = PatchKind::from_content_type(ct)
-                .ok_or_else(|| ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})")))?;
+                .filter(|k| !(res.custom && *k == PatchKind::Strategic))
+                .ok_or_else(|| unsupported_patch(res))?;
             if sub == Some("scale") {
                 let obj = get_object(state, res, ns, name)?;
                 let current = super::scale::scale_of(res, &obj);
@@ -410,16 +451,9 @@ fn resource_request(
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 let patched = super::patch::apply(kind, &current, &decoded)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                return write_scale(state, res, ns, name, &patched, query);
+                return write_scale(state, res, ns, name, &patched, query, headers);
             }
-            let mut opts = write_options(query)?;
-            if opts.field_manager.is_none() && kind != PatchKind::Apply {
-                opts.field_manager = headers
-                    .get(header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|ua| ua.split('/').next())
-                    .map(str::to_string);
-            }
+            let opts = write_options(query, headers, "PatchOptions", kind == PatchKind::Apply)?;
             let w = lifecycle::patch(state, res, ns, name, kind, &body, sub, &opts)?;
             Ok(json_response(
                 if w.created { 201 } else { 200 },
@@ -433,22 +467,41 @@ fn resource_request(
             } else {
                 parse_body(&body)?
             };
-            let policy = options
+            let policy = match options
                 .get("propagationPolicy")
                 .and_then(Value::as_str)
-                .or(query.get("propagationPolicy").map(String::as_str));
-            let orphan = policy == Some("Orphan")
-                || options.get("orphanDependents").and_then(Value::as_bool) == Some(true);
+                .or(query.get("propagationPolicy").map(String::as_str))
+            {
+                Some("Orphan") => Propagation::Orphan,
+                Some("Foreground") => Propagation::Foreground,
+                _ if options.get("orphanDependents").and_then(Value::as_bool) == Some(true) => {
+                    Propagation::Orphan
+                }
+                _ => Propagation::Background,
+            };
             let uid = options
                 .pointer("/preconditions/uid")
                 .and_then(Value::as_str);
-            let dry_run = write_options(query)?.dry_run
+            let dry_run = write_options(query, headers, "DeleteOptions", false)?.dry_run
                 || options
                     .get("dryRun")
                     .and_then(Value::as_array)
                     .is_some_and(|d| d.iter().any(|x| x == "All"));
-            let obj = super::deletion::delete(state, res, ns, name, orphan, uid, dry_run)?;
-            Ok(json_response(200, &obj, &[]))
+            let deleted = super::deletion::delete(state, res, ns, name, policy, uid, dry_run)?;
+            // Gone at once: a Status; still there (finalizers): the object being deleted.
+            let answer = if deleted.gone {
+                super::status::deleted(res, name, lifecycle::meta_str(&deleted.object, "uid"))
+            } else {
+                deleted.object
+            };
+            Ok(json_response(200, &answer, &[]))
+        }
+        (Method::DELETE, None, None) if !res.verbs().contains(&"deletecollection") => {
+            Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            ))
         }
         (Method::DELETE, None, None) => {
             let labels =
@@ -457,8 +510,8 @@ fn resource_request(
             let fields =
                 FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
-            let dry_run = write_options(query)?.dry_run;
-            let (items, _) = select(state, res, t.namespace, &labels, &fields)?;
+            let dry_run = write_options(query, headers, "DeleteOptions", false)?.dry_run;
+            let (items, _) = collection::select(state, res, t.namespace, &labels, &fields)?;
             let mut deleted = Vec::new();
             for obj in items {
                 let name = obj
@@ -471,9 +524,18 @@ fn resource_request(
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                deleted.push(super::deletion::delete(
-                    state, res, &ns, &name, false, None, dry_run,
-                )?);
+                deleted.push(
+                    super::deletion::delete(
+                        state,
+                        res,
+                        &ns,
+                        &name,
+                        Propagation::Background,
+                        None,
+                        dry_run,
+                    )?
+                    .object,
+                );
             }
             Ok(json_response(
                 200,
@@ -489,6 +551,26 @@ fn resource_request(
     }
 }
 
+/// 415 for a patch type the resource does not take.
+fn unsupported_patch(res: &Resource) -> ApiError {
+    let mut accepted = vec![
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    if !res.custom {
+        accepted.push("application/strategic-merge-patch+json");
+    }
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: {}",
+            accepted.join(", ")
+        ),
+    )
+}
+
 fn get_object(state: &State, res: &Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
     let objects = state
         .objects
@@ -501,145 +583,6 @@ fn get_object(state: &State, res: &Resource, ns: &str, name: &str) -> Result<Val
         .ok_or_else(|| ApiError::not_found(res, name))
 }
 
-fn select(
-    state: &State,
-    res: &Resource,
-    ns: Option<&str>,
-    labels: &LabelSelector,
-    fields: &FieldSelector,
-) -> Result<(Vec<Value>, u64), ApiError> {
-    let objects = state
-        .objects
-        .lock()
-        .map_err(|_| ApiError::new(500, "InternalError", "lock poisoned"))?;
-    let items = objects
-        .list(&res.storage, ns)
-        .into_iter()
-        .map(|(_, o)| present(res, o))
-        .filter(|o| labels.matches(o) && fields.matches(o))
-        .collect();
-    Ok((items, objects.rv()))
-}
-
-fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), ApiError> {
-    let labels = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let fields = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok((labels, fields))
-}
-
-fn list(
-    state: &State,
-    res: &Resource,
-    ns: Option<&str>,
-    query: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<Response, ApiError> {
-    let (labels, fields) = selectors(query)?;
-    let (mut items, rv) = select(state, res, ns, &labels, &fields)?;
-    // Continue tokens are `<namespace>/<name>` of the last item returned (live state, no snapshot).
-    if let Some(token) = query.get("continue").filter(|c| !c.is_empty()) {
-        let (cns, cname) = token
-            .split_once('/')
-            .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
-        items.retain(|o| {
-            let ons = o
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let oname = o
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            (ons, oname) > (cns, cname)
-        });
-    }
-    let mut meta = json!({"resourceVersion": rv.to_string()});
-    if let Some(limit) = query
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .filter(|l| *l > 0)
-        && items.len() > limit
-    {
-        let remaining = items.len() - limit;
-        items.truncate(limit);
-        if let Some(last) = items.last() {
-            let ons = last
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let oname = last
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            meta["continue"] = json!(format!("{ons}/{oname}"));
-            meta["remainingItemCount"] = json!(remaining);
-        }
-    }
-    if wants_table(headers) {
-        let include = query
-            .get("includeObject")
-            .map(String::as_str)
-            .unwrap_or("Metadata");
-        return Ok(json_response(
-            200,
-            &table::table(res, &items, meta, include, state.now()),
-            &[],
-        ));
-    }
-    Ok(json_response(
-        200,
-        &json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": meta, "items": items}),
-        &[],
-    ))
-}
-
-fn watch_request(
-    state: &Arc<State>,
-    res: &Resource,
-    ns: Option<&str>,
-    query: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<Response, ApiError> {
-    let (labels, fields) = selectors(query)?;
-    let from = match query.get("resourceVersion").map(String::as_str) {
-        None | Some("") => None,
-        Some(rv) => Some(
-            rv.parse::<u64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
-        ),
-    };
-    let timeout = query
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_WATCH);
-    let req = WatchRequest {
-        res: res.clone(),
-        namespace: ns.map(str::to_string),
-        labels,
-        fields,
-        from,
-        bookmarks: query
-            .get("allowWatchBookmarks")
-            .is_some_and(|b| b == "true" || b == "1"),
-        timeout,
-        table: wants_table(headers),
-    };
-    let body = watch::start(Arc::clone(state), req)?;
-    let mut resp = Response::new(body);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
-    Ok(resp)
-}
-
 fn write_scale(
     state: &Arc<State>,
     res: &Resource,
@@ -647,6 +590,7 @@ fn write_scale(
     name: &str,
     scale: &Value,
     query: &HashMap<String, String>,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let replicas = scale
         .pointer("/spec/replicas")
@@ -679,8 +623,8 @@ fn write_scale(
         obj["metadata"]["resourceVersion"] = json!(rv);
     }
     super::scale::set_pointer(&mut obj, &pointer, json!(replicas));
-    let opts = write_options(query)?;
-    let w = lifecycle::update(state, res, ns, name, obj, None, &opts, "Update")?;
+    let opts = write_options(query, headers, "UpdateOptions", false)?;
+    let w = lifecycle::update(state, res, ns, name, obj, Some("scale"), &opts, "Update")?;
     Ok(json_response(
         200,
         &super::scale::scale_of(res, &w.object),

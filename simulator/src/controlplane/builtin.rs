@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::resource::{Column, Resource, ScalePaths};
+use super::resource::{Resource, ScalePaths};
 
 /// A field-level validation failure (becomes a cause of a 422 Invalid Status).
 #[derive(Clone, Debug, PartialEq)]
@@ -235,76 +235,12 @@ pub fn resources() -> Vec<Resource> {
                 status_replicas: ".status.replicas".to_string(),
                 label_selector: None,
             }),
-            columns: columns(d.kind),
+            columns: super::printers::columns(d.kind),
             schema: None,
             storage: d.storage.to_string(),
             custom: false,
         })
         .collect()
-}
-
-fn columns(kind: &str) -> Vec<Column> {
-    let age = Column::new(
-        "Age",
-        "date",
-        ".metadata.creationTimestamp",
-        "Time since creation",
-    );
-    match kind {
-        // Events are stored in core/v1 form; the Table converts both groups' views alike.
-        "Event" => vec![
-            Column::new(
-                "Last Seen",
-                "date",
-                ".lastTimestamp",
-                "Time of the last occurrence",
-            ),
-            Column::new("Type", "string", ".type", "Event type"),
-            Column::new("Reason", "string", ".reason", "Reason"),
-            Column::new(
-                "Object",
-                "string",
-                ".involvedObject",
-                "Involved object (kind/name)",
-            ),
-            Column::new("Message", "string", ".message", "Message"),
-            Column {
-                priority: 1,
-                ..Column::new("Name", "string", ".metadata.name", "Event name")
-            },
-        ],
-        "Namespace" => vec![
-            Column::new("Status", "string", ".status.phase", "Phase"),
-            age,
-        ],
-        "Secret" => vec![Column::new("Type", "string", ".type", "Secret type"), age],
-        "Deployment" => vec![
-            Column::new("Ready", "string", ".status.readyReplicas", "Ready replicas"),
-            Column::new(
-                "Up-to-date",
-                "string",
-                ".status.updatedReplicas",
-                "Updated replicas",
-            ),
-            Column::new(
-                "Available",
-                "string",
-                ".status.availableReplicas",
-                "Available replicas",
-            ),
-            age,
-        ],
-        "Service" => vec![
-            Column::new("Type", "string", ".spec.type", "Service type"),
-            Column::new("Cluster-IP", "string", ".spec.clusterIP", "Cluster IP"),
-            age,
-        ],
-        "Lease" => vec![
-            Column::new("Holder", "string", ".spec.holderIdentity", "Holder"),
-            age,
-        ],
-        _ => vec![age],
-    }
 }
 
 fn is_string_map(v: Option<&Value>) -> bool {
@@ -336,6 +272,13 @@ pub fn admit(kind: &str, obj: &mut Value) -> Vec<FieldError> {
             }
         }
         "Namespace" => {
+            let spec = map
+                .entry("spec")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(s) = spec.as_object_mut() {
+                s.entry("finalizers")
+                    .or_insert_with(|| Value::from(vec!["kubernetes"]));
+            }
             let status = map
                 .entry("status")
                 .or_insert_with(|| Value::Object(Map::new()));
@@ -343,8 +286,16 @@ pub fn admit(kind: &str, obj: &mut Value) -> Vec<FieldError> {
                 s.entry("phase").or_insert_with(|| Value::from("Active"));
             }
         }
-        "Event" if map.get("involvedObject").is_none_or(|v| !v.is_object()) => {
-            errors.push(FieldError::required("involvedObject"));
+        "Event" => {
+            if map.get("involvedObject").is_none_or(|v| !v.is_object()) {
+                errors.push(FieldError::required("involvedObject"));
+            }
+            // The core/v1 form always carries these (null or empty when unset).
+            for key in ["firstTimestamp", "lastTimestamp"] {
+                map.entry(key).or_insert(Value::Null);
+            }
+            map.entry("source")
+                .or_insert_with(|| Value::Object(Map::new()));
         }
         "Lease" => {
             if let Some(spec) = map.get("spec") {
@@ -419,7 +370,10 @@ pub fn admit(kind: &str, obj: &mut Value) -> Vec<FieldError> {
 
 fn admit_secret(map: &mut Map<String, Value>, errors: &mut Vec<FieldError>) {
     let engine = base64::engine::general_purpose::STANDARD;
-    map.entry("type").or_insert_with(|| Value::from("Opaque"));
+    // An empty type (kubectl's protobuf sends one) defaults like a missing one.
+    if map.get("type").is_none_or(|t| t.is_null() || t == "") {
+        map.insert("type".into(), Value::from("Opaque"));
+    }
     let mut data = match map.remove("data") {
         Some(Value::Object(d)) => d,
         None | Some(Value::Null) => Map::new(),
@@ -431,14 +385,7 @@ fn admit_secret(map: &mut Map<String, Value>, errors: &mut Vec<FieldError>) {
             Map::new()
         }
     };
-    for (k, v) in &data {
-        if v.as_str().is_none_or(|s| engine.decode(s).is_err()) {
-            errors.push(FieldError::invalid(
-                &format!("data[{k}]"),
-                "illegal base64 data",
-            ));
-        }
-    }
+    // Values that are not base64 fail the typed decoding (400), as on real servers.
     match map.remove("stringData") {
         Some(Value::Object(sd)) => {
             for (k, v) in sd {
@@ -562,22 +509,8 @@ pub fn event_to_core(ev: &Value) -> Value {
     if !out.contains_key("involvedObject") {
         out.insert("involvedObject".into(), Value::Object(Map::new()));
     }
-    // A series' last observation is the latest occurrence (the deprecated copy may be stale).
-    if let Some(t) = ev.pointer("/series/lastObservedTime").cloned() {
-        out.insert("lastTimestamp".into(), t);
-        if let Some(n) = ev.pointer("/series/count").cloned() {
-            out.insert("count".into(), n);
-        }
-    } else if !out.contains_key("lastTimestamp")
-        && let Some(t) = ev.get("eventTime").cloned()
-    {
-        out.insert("lastTimestamp".into(), t);
-    }
-    if !out.contains_key("source")
-        && let Some(c) = get("reportingController")
-    {
-        out.insert("source".into(), serde_json::json!({ "component": c }));
-    }
+    // Nothing is invented for the deprecated fields: the Table's printer falls back to the series
+    // and eventTime, as kube-apiserver's does.
     Value::Object(out)
 }
 
@@ -609,5 +542,11 @@ pub fn event_from_core(ev: &Value) -> Value {
             out.insert(to.into(), v);
         }
     }
+    // The deprecated fields are always present in this view (null or empty when unset).
+    for key in ["deprecatedFirstTimestamp", "deprecatedLastTimestamp"] {
+        out.entry(key).or_insert(Value::Null);
+    }
+    out.entry("deprecatedSource")
+        .or_insert_with(|| Value::Object(Map::new()));
     Value::Object(out)
 }

@@ -99,6 +99,7 @@ pub fn resources(crd: &Value) -> Result<Vec<Resource>, CrdError> {
                         description: s(c.get("description")),
                         priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0),
                         json_path: s(c.get("jsonPath")),
+                        compute: None,
                     })
                     .collect()
             })

@@ -1,7 +1,10 @@
 //! Deletion: finalizers hold an object (deletionTimestamp set) until they are removed; a
 //! namespace terminates until it is empty; removing an owner deletes its dependents
-//! (owner-reference garbage collection, run synchronously; `Orphan` leaves them alone); removing
-//! a CRD unregisters its resources and drops their objects.
+//! (owner-reference garbage collection, run synchronously; `Orphan` leaves them in place without
+//! the reference to the removed owner, as the garbage collector leaves them); removing a CRD
+//! unregisters its resources and drops their objects. `Orphan` and `Foreground` first mark the
+//! owner with the garbage collector's finalizer (`orphan`, `foregroundDeletion`) — the delete
+//! answers with that object and watchers see it — then do the collector's work at once.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,16 +18,45 @@ use super::resource::Resource;
 use super::status::ApiError;
 use super::store::{Key, Objects};
 
+/// What a delete did.
+#[derive(Debug)]
+pub struct Deleted {
+    /// The object as it was removed, or as it now waits for its finalizers.
+    pub object: Value,
+    /// Removed at once (no finalizer held it).
+    pub gone: bool,
+}
+
+/// A delete's `propagationPolicy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Propagation {
+    #[default]
+    Background,
+    Foreground,
+    Orphan,
+}
+
+impl Propagation {
+    /// The garbage collector's finalizer for this policy, if it uses one.
+    fn finalizer(self) -> Option<&'static str> {
+        match self {
+            Propagation::Background => None,
+            Propagation::Foreground => Some("foregroundDeletion"),
+            Propagation::Orphan => Some("orphan"),
+        }
+    }
+}
+
 /// Deletes an object: with finalizers it is only marked (deletionTimestamp) until they are gone.
 pub fn delete(
     state: &Arc<State>,
     res: &Resource,
     namespace: &str,
     name: &str,
-    orphan: bool,
+    policy: Propagation,
     precondition_uid: Option<&str>,
     dry_run: bool,
-) -> Result<Value, ApiError> {
+) -> Result<Deleted, ApiError> {
     let mut objects = state.objects.lock().map_err(|_| lock_err())?;
     let key = Key::new(
         &res.storage,
@@ -48,11 +80,91 @@ pub fn delete(
         ));
     }
     if dry_run {
-        return Ok(present(res, &obj));
+        return Ok(Deleted {
+            gone: !finalizers(&obj),
+            object: present(res, &obj),
+        });
     }
     let now = now_text(state);
-    let out = delete_key(state, &mut objects, &key, !orphan, &now).unwrap_or(obj);
-    Ok(present(res, &out))
+    if let Some(gc) = policy.finalizer()
+        && key.storage != "/namespaces"
+        && obj.pointer("/metadata/deletionTimestamp").is_none()
+    {
+        let marked = collect_with_finalizer(state, &mut objects, &key, obj, gc, &now);
+        return Ok(Deleted {
+            gone: false,
+            object: present(res, &marked),
+        });
+    }
+    let propagate = policy != Propagation::Orphan;
+    let out = delete_key(state, &mut objects, &key, propagate, &now).unwrap_or(obj);
+    Ok(Deleted {
+        gone: objects.get(&key).is_none(),
+        object: present(res, &out),
+    })
+}
+
+/// What the garbage collector does for an `Orphan` or `Foreground` delete, at once: the owner
+/// marked with `gc` (the answer), its dependents orphaned or deleted, the finalizer removed and
+/// the owner with it unless other finalizers hold it.
+fn collect_with_finalizer(
+    state: &State,
+    objects: &mut Objects,
+    key: &Key,
+    obj: Value,
+    gc: &str,
+    now: &str,
+) -> Value {
+    let mut marked = obj;
+    if let Some(meta) = marked.get_mut("metadata").and_then(Value::as_object_mut) {
+        let list = meta
+            .entry("finalizers")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = list.as_array_mut() {
+            list.push(Value::from(gc));
+        }
+        meta.insert("deletionTimestamp".into(), Value::from(now));
+        meta.insert("deletionGracePeriodSeconds".into(), Value::from(0));
+    }
+    let marked = objects.put(key.clone(), marked);
+    if let Some(uid) = meta_str(&marked, "uid").map(str::to_string) {
+        if gc == "orphan" {
+            orphan_dependents(objects, &uid);
+        } else {
+            delete_dependents(state, objects, &uid, now);
+        }
+    }
+    let mut released = marked.clone();
+    if let Some(meta) = released.get_mut("metadata").and_then(Value::as_object_mut) {
+        let rest: Vec<Value> = meta
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .map(|f| f.iter().filter(|x| *x != gc).cloned().collect())
+            .unwrap_or_default();
+        if rest.is_empty() {
+            meta.remove("finalizers");
+        } else {
+            meta.insert("finalizers".into(), Value::Array(rest));
+        }
+    }
+    if finalizers(&released) {
+        objects.put(key.clone(), released);
+    } else {
+        remove_object(state, objects, key, false);
+    }
+    marked
+}
+
+/// Deletes the dependents of a removed owner (and theirs, in turn).
+fn delete_dependents(state: &State, objects: &mut Objects, owner_uid: &str, now: &str) {
+    let mut queue: VecDeque<Key> = objects
+        .all()
+        .filter(|(_, o)| references(o, owner_uid))
+        .map(|(k, _)| k.clone())
+        .collect();
+    while let Some(k) = queue.pop_front() {
+        delete_key(state, objects, &k, true, now);
+    }
 }
 
 /// Marks or removes one object and cascades (namespace contents, owner references).
@@ -101,21 +213,11 @@ pub(super) fn remove_object(
     if key.storage == "apiextensions.k8s.io/customresourcedefinitions" {
         unregister_crd(state, objects, &removed);
     }
-    if propagate && let Some(uid) = meta_str(&removed, "uid") {
-        let mut queue: VecDeque<Key> = objects
-            .all()
-            .filter(|(_, o)| {
-                o.pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| {
-                        refs.iter()
-                            .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                    })
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        while let Some(k) = queue.pop_front() {
-            delete_key(state, objects, &k, true, &now);
+    if let Some(uid) = meta_str(&removed, "uid") {
+        if propagate {
+            delete_dependents(state, objects, uid, &now);
+        } else {
+            orphan_dependents(objects, uid);
         }
     }
     if !key.namespace.is_empty() {
@@ -128,6 +230,44 @@ pub(super) fn remove_object(
         }
     }
     Some(removed)
+}
+
+/// Drops the references to a removed owner from its dependents (which stay).
+fn orphan_dependents(objects: &mut Objects, owner_uid: &str) {
+    let dependents: Vec<(Key, Value)> = objects
+        .all()
+        .filter(|(_, o)| references(o, owner_uid))
+        .map(|(k, o)| (k.clone(), o.clone()))
+        .collect();
+    for (key, mut obj) in dependents {
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            let kept: Vec<Value> = meta
+                .get("ownerReferences")
+                .and_then(Value::as_array)
+                .map(|refs| {
+                    refs.iter()
+                        .filter(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            if kept.is_empty() {
+                meta.remove("ownerReferences");
+            } else {
+                meta.insert("ownerReferences".into(), Value::Array(kept));
+            }
+        }
+        objects.put(key, obj);
+    }
+}
+
+fn references(obj: &Value, owner_uid: &str) -> bool {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r.get("uid").and_then(Value::as_str) == Some(owner_uid))
+        })
 }
 
 fn unregister_crd(state: &State, objects: &mut Objects, crd_obj: &Value) {

@@ -105,6 +105,22 @@ pub fn resource_list(resources: &[Resource], group: &str, version: &str) -> Opti
     )
 }
 
+/// A kind's schema name as kube-apiserver publishes it: the group's DNS name reversed
+/// (`io.metal3.v1alpha1.BareMetalHost`), `io.k8s.api.<group>` for built-in groups.
+fn schema_name(r: &Resource) -> String {
+    let group = if r.group.is_empty() {
+        "io.k8s.api.core".to_string()
+    } else if !r.custom {
+        format!(
+            "io.k8s.api.{}",
+            r.group.split('.').next().unwrap_or_default()
+        )
+    } else {
+        r.group.split('.').rev().collect::<Vec<_>>().join(".")
+    };
+    format!("{group}.{}.{}", r.version, r.kind)
+}
+
 fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() {
         format!("api/{version}")
@@ -151,7 +167,8 @@ pub fn openapi_v3_group_version(
         let params = json!([
             {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
             {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
-            {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}}
+            {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+            {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": true}}
         ]);
         let item = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
@@ -168,21 +185,25 @@ pub fn openapi_v3_group_version(
             })
         };
         paths.insert(item, json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
-        let name = format!(
-            "{}.{}.{}",
-            if r.group.is_empty() {
-                "io.k8s.api.core"
-            } else {
-                r.group.as_str()
-            },
-            r.version,
-            r.kind
-        );
+        let name = schema_name(r);
         // Only custom resources carry a schema: for built-ins kubectl falls back to its
         // compiled-in types when computing strategic merge patches.
         if let Some(mut schema) = r.schema.as_deref().cloned() {
             schema["x-kubernetes-group-version-kind"] = gvk;
-            schemas.insert(name, schema);
+            schemas.insert(name.clone(), schema);
+            let list_kind = format!("{}List", r.kind);
+            schemas.insert(
+                format!("{name}List"),
+                json!({
+                    "type": "object", "required": ["items"],
+                    "properties": {
+                        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                        "metadata": {"type": "object"},
+                        "items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}}
+                    },
+                    "x-kubernetes-group-version-kind": [{"group": r.group, "version": r.version, "kind": list_kind}]
+                }),
+            );
         }
     }
     Some(json!({
@@ -191,4 +212,28 @@ pub fn openapi_v3_group_version(
         "paths": paths,
         "components": {"schemas": schemas}
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_schemas_are_named_by_the_reversed_group_as_kube_apiserver_names_them() {
+        let crd = json!({
+            "metadata": {"name": "hostpools.metal-operator.io"},
+            "spec": {"group": "metal-operator.io", "scope": "Namespaced",
+                "names": {"plural": "hostpools", "kind": "HostPool"},
+                "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object"}}}]}
+        });
+        let resources = super::super::crd::resources(&crd).unwrap();
+        assert_eq!(
+            schema_name(&resources[0]),
+            "io.metal-operator.v1alpha1.HostPool"
+        );
+        let doc = openapi_v3_group_version(&resources, "metal-operator.io", "v1alpha1").unwrap();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        assert!(schemas.contains_key("io.metal-operator.v1alpha1.HostPoolList"));
+    }
 }

@@ -66,8 +66,8 @@ fn check<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Vec<FieldPath>,
     Ok(out)
 }
 
-/// The unknown fields of a built-in object of `kind` (in its stored form: Events as core/v1),
-/// or the decoding error when a value has the wrong type. Kinds without a typed struct here
+/// The unknown fields of a built-in object of `kind` (in its stored form: Events as core/v1;
+/// `ObjectMeta` for a custom object's metadata), or the decoding error when a value has the wrong type. Kinds without a typed struct here
 /// report nothing.
 pub fn unknown(kind: &str, obj: &Value) -> Result<Vec<FieldPath>, String> {
     use k8s_openapi::api::{
@@ -90,6 +90,8 @@ pub fn unknown(kind: &str, obj: &Value) -> Result<Vec<FieldPath>, String> {
         "Deployment" => check::<apps::Deployment>(obj),
         "CustomResourceDefinition" => check::<ext::CustomResourceDefinition>(obj),
         "ValidatingWebhookConfiguration" => check::<admission::ValidatingWebhookConfiguration>(obj),
+        // The metadata of a custom object (whose schema says only `type: object`).
+        "ObjectMeta" => check::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(obj),
         _ => Ok(Vec::new()),
     }
 }

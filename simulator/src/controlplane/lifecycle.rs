@@ -9,9 +9,10 @@ use rand::{Rng as _, RngExt as _};
 use serde_json::{Map, Value, json};
 
 use super::State;
+use super::admission::{admit, check_type};
 use super::builtin::{self, FieldError};
 use super::crd;
-use super::known_fields;
+use super::fields::{self, Scope, Writer};
 use super::patch::{self, PatchKind};
 use super::resource::Resource;
 use super::status::ApiError;
@@ -32,6 +33,8 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     pub field_manager: Option<String>,
+    /// Server-side apply takes fields other managers own.
+    pub force: bool,
 }
 
 /// A successful write: the object (as served) and warnings for the `Warning` header.
@@ -117,89 +120,30 @@ pub(super) fn now_text(state: &State) -> String {
     state.now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Checks the shape (built-ins) or schema (custom resources) of `obj`, pruning and defaulting
-/// custom objects; returns warnings for `fieldValidation=Warn`.
-fn admit(
-    res: &Resource,
-    obj: &mut Value,
-    name: &str,
-    opts: &WriteOptions,
-) -> Result<Vec<String>, ApiError> {
-    let mut warnings = Vec::new();
-    let mut errors: Vec<FieldError> = Vec::new();
-    if let Some(labels) = obj.pointer("/metadata/labels")
-        && !labels.is_null()
-        && !labels
-            .as_object()
-            .is_some_and(|m| m.values().all(Value::is_string))
-    {
-        errors.push(FieldError::invalid(
-            "metadata.labels",
-            "label values must be strings",
-        ));
-    }
-    if let Some(schema) = &res.schema {
-        let mut unknown = Vec::new();
-        crd::prune(schema, obj, "", true, &mut unknown);
-        report_unknown(res, &unknown, opts, &mut warnings)?;
-        crd::default(schema, obj);
-        crd::validate(schema, obj, "", &mut errors);
-    } else if !res.custom {
-        errors.extend(builtin::admit(&res.kind, obj));
-        if errors.is_empty() {
-            let unknown = known_fields::unknown(&res.kind, obj).map_err(|e| {
-                ApiError::bad_request(format!(
-                    "{kind} in version \"{version}\" cannot be handled as a {kind}: {e}",
-                    kind = res.kind,
-                    version = res.version
-                ))
-            })?;
-            for path in &unknown {
-                known_fields::remove(obj, path);
-            }
-            let names: Vec<String> = unknown.iter().map(|p| known_fields::display(p)).collect();
-            report_unknown(res, &names, opts, &mut warnings)?;
-        }
-    }
-    if res.kind == "CustomResourceDefinition"
-        && let Err(e) = crd::resources(obj)
-    {
-        errors.push(FieldError::invalid("spec", e.reason));
-    }
-    if errors.is_empty() {
-        Ok(warnings)
-    } else {
-        Err(ApiError::invalid(res, name, &errors))
-    }
+/// Kinds whose objects count spec changes in `metadata.generation`.
+fn has_generation(res: &Resource) -> bool {
+    res.custom
+        || matches!(
+            res.kind.as_str(),
+            "Deployment" | "CustomResourceDefinition" | "ValidatingWebhookConfiguration"
+        )
 }
 
-/// Unknown (dropped) fields: an error under `fieldValidation=Strict`, warnings under `Warn`.
-fn report_unknown(
-    res: &Resource,
-    unknown: &[String],
-    opts: &WriteOptions,
-    warnings: &mut Vec<String>,
-) -> Result<(), ApiError> {
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    let messages: Vec<String> = unknown
-        .iter()
-        .map(|u| format!("unknown field \"{u}\""))
-        .collect();
-    match opts.field_validation {
-        FieldValidation::Strict => Err(ApiError::bad_request(format!(
-            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
-            messages.join(", "),
-            kind = res.kind,
-            version = res.version
-        ))),
-        FieldValidation::Warn => {
-            warnings.extend(messages);
-            Ok(())
-        }
-        FieldValidation::Ignore => Ok(()),
-    }
+/// The writer of a non-apply write (`None` when the request names no manager).
+fn writer<'a>(
+    res: &'a Resource,
+    opts: &'a WriteOptions,
+    api_version: &'a str,
+    subresource: Option<&'a str>,
+    now: &'a str,
+) -> Option<Writer<'a>> {
+    opts.field_manager.as_deref().map(|manager| Writer {
+        manager,
+        api_version,
+        subresource,
+        scope: Scope::of(subresource, res.status && res.kind != "Namespace"),
+        now,
+    })
 }
 
 fn generated_suffix(state: &State) -> String {
@@ -230,18 +174,21 @@ pub fn create(
     body: Value,
     opts: &WriteOptions,
 ) -> Result<Written, ApiError> {
+    create_object(state, res, namespace, body, opts, false)
+}
+
+/// Creates an object; `applied` when it comes from a server-side apply (whose ownership
+/// `fields::apply` recorded already).
+fn create_object(
+    state: &Arc<State>,
+    res: &Resource,
+    namespace: &str,
+    body: Value,
+    opts: &WriteOptions,
+    applied: bool,
+) -> Result<Written, ApiError> {
+    check_type(res, &body)?;
     let mut obj = intake(res, &body);
-    let kind_ok = body
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_none_or(|k| k == res.kind);
-    if !kind_ok {
-        return Err(ApiError::bad_request(format!(
-            "the body is a {:?}, not a {}",
-            body.get("kind"),
-            res.kind
-        )));
-    }
     let suffix = generated_suffix(state);
     let uid = new_uid(state);
     let now = now_text(state);
@@ -280,11 +227,17 @@ pub fn create(
     }
     meta.insert("uid".into(), Value::from(uid));
     meta.insert("creationTimestamp".into(), Value::from(now.clone()));
-    meta.insert("generation".into(), Value::from(1));
+    if has_generation(res) {
+        meta.insert("generation".into(), Value::from(1));
+    } else {
+        meta.remove("generation");
+    }
     meta.remove("resourceVersion");
     meta.remove("deletionTimestamp");
     meta.remove("deletionGracePeriodSeconds");
-    meta.remove("managedFields");
+    if !applied {
+        meta.remove("managedFields");
+    }
     if !valid_name(&name) {
         return Err(ApiError::invalid(
             res,
@@ -303,10 +256,11 @@ pub fn create(
     {
         m.remove("status");
     }
-    if let Some(manager) = &opts.field_manager {
-        patch::record_manager(&mut obj, manager, "Update", &res.api_version(), &now, None);
-    }
     let warnings = admit(res, &mut obj, &name, opts)?;
+    let api_version = res.api_version();
+    if !applied && let Some(w) = writer(res, opts, &api_version, None, &now) {
+        fields::record_update(None, &mut obj, &w);
+    }
     if let Some(m) = obj.as_object_mut() {
         m.insert("apiVersion".into(), Value::from(res.api_version()));
         m.insert("kind".into(), Value::from(res.kind.clone()));
@@ -501,12 +455,12 @@ pub fn update(
         Some(rv) if !rv.is_empty() && rv != old_rv => return Err(ApiError::conflict(res, name)),
         Some(rv) if !rv.is_empty() => {}
         _ if res.custom && operation == "Update" => {
-            return Err(ApiError::invalid(
+            return Err(ApiError::invalid_resource(
                 res,
                 name,
                 &[FieldError::invalid(
                     "metadata.resourceVersion",
-                    "Invalid value: 0x0: must be specified for an update",
+                    "Invalid value: 0: must be specified for an update",
                 )],
             ));
         }
@@ -578,23 +532,20 @@ pub fn update(
         }
     }
     let now = now_text(state);
-    if let Some(manager) = &opts.field_manager {
-        patch::record_manager(
-            &mut obj,
-            manager,
-            operation,
-            &res.api_version(),
-            &now,
-            subresource,
-        );
-    }
     let warnings = admit(res, &mut obj, name, opts)?;
     if let Some(m) = obj.as_object_mut() {
         m.insert("apiVersion".into(), Value::from(res.api_version()));
         m.insert("kind".into(), Value::from(res.kind.clone()));
     }
+    // An apply's ownership was settled by `fields::apply`; any other write is an update.
+    let api_version = res.api_version();
+    if operation == "Update"
+        && let Some(w) = writer(res, opts, &api_version, subresource, &now)
+    {
+        fields::record_update(Some(&old), &mut obj, &w);
+    }
     let spec_fields: &[&str] = &["metadata", "status", "apiVersion", "kind"];
-    if without(&old, spec_fields) != without(&obj, spec_fields) {
+    if has_generation(res) && without(&old, spec_fields) != without(&obj, spec_fields) {
         let g = old
             .pointer("/metadata/generation")
             .and_then(Value::as_i64)
@@ -605,13 +556,18 @@ pub fn update(
     if res.kind == "CustomResourceDefinition" {
         crd_established(&mut obj);
     }
-    // A no-op write keeps the resourceVersion (as a real server does).
+    // A no-op write keeps the resourceVersion (as a real server does); a change of ownership
+    // is a change, a fresher timestamp of the same ownership is not.
     let mut cmp_new = obj.clone();
     let mut cmp_old = old.clone();
     for o in [&mut cmp_new, &mut cmp_old] {
         if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
             m.remove("resourceVersion");
-            m.remove("managedFields");
+            if let Some(entries) = m.get_mut("managedFields").and_then(Value::as_array_mut) {
+                for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+                    e.remove("time");
+                }
+            }
         }
     }
     if opts.dry_run {
@@ -637,19 +593,20 @@ pub fn update(
             warnings,
         });
     }
-    let deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
-    let stored = objects.put(key.clone(), obj);
-    if res.kind == "CustomResourceDefinition" {
-        register_crd(state, &stored);
-    }
-    if deleting && !finalizers(&stored) {
-        let removed =
-            super::deletion::remove_object(state, &mut objects, &key, true).unwrap_or(stored);
+    if obj.pointer("/metadata/deletionTimestamp").is_some() && !finalizers(&obj) {
+        // The last finalizer is gone: the object is deleted instead of written, so watchers see
+        // only DELETED (carrying the stored object); the answer is the update without a new
+        // resourceVersion.
+        super::deletion::remove_object(state, &mut objects, &key, true);
         return Ok(Written {
-            object: present(res, &removed),
+            object: present(res, &obj),
             created: false,
             warnings,
         });
+    }
+    let stored = objects.put(key.clone(), obj);
+    if res.kind == "CustomResourceDefinition" {
+        register_crd(state, &stored);
     }
     Ok(Written {
         object: present(res, &stored),
@@ -671,11 +628,6 @@ pub fn patch(
     opts: &WriteOptions,
 ) -> Result<Written, ApiError> {
     let decoded = patch::decode(kind, body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if kind == PatchKind::Apply && opts.field_manager.is_none() {
-        return Err(ApiError::bad_request(
-            "PATCH, application/apply-patch+yaml requires fieldManager to be set",
-        ));
-    }
     let key = Key::new(
         &res.storage,
         if res.namespaced { namespace } else { "" },
@@ -687,12 +639,19 @@ pub fn patch(
         .map_err(|_| lock_err())?
         .get(&key)
         .cloned();
+    if kind == PatchKind::Apply {
+        return server_side_apply(
+            state,
+            res,
+            namespace,
+            name,
+            decoded,
+            live,
+            subresource,
+            opts,
+        );
+    }
     let Some(live) = live else {
-        if kind == PatchKind::Apply && subresource.is_none() {
-            let mut obj = decoded;
-            meta_mut(&mut obj)?.insert("name".into(), Value::from(name));
-            return create(state, res, namespace, obj, opts);
-        }
         return Err(ApiError::not_found(res, name));
     };
     let live_view = present(res, &live);
@@ -707,14 +666,9 @@ pub fn patch(
     let live_rv = meta_str(&live, "resourceVersion")
         .unwrap_or_default()
         .to_string();
-    if kind != PatchKind::Json && patch_rv.is_none() || kind == PatchKind::Apply {
+    if kind != PatchKind::Json && patch_rv.is_none() {
         meta_mut(&mut patched)?.insert("resourceVersion".into(), Value::from(live_rv));
     }
-    let operation = if kind == PatchKind::Apply {
-        "Apply"
-    } else {
-        "Update"
-    };
     update(
         state,
         res,
@@ -723,6 +677,68 @@ pub fn patch(
         patched,
         subresource,
         opts,
-        operation,
+        "Update",
     )
+}
+
+/// Server-side apply: the configuration merged over the live object (created when missing) with
+/// field ownership, refused with 409 when it would change another manager's fields unless forced.
+#[allow(clippy::too_many_arguments)]
+fn server_side_apply(
+    state: &Arc<State>,
+    res: &Resource,
+    namespace: &str,
+    name: &str,
+    config: Value,
+    live: Option<Value>,
+    subresource: Option<&str>,
+    opts: &WriteOptions,
+) -> Result<Written, ApiError> {
+    let manager = opts.field_manager.as_deref().ok_or_else(|| {
+        ApiError::invalid_options(
+            "PatchOptions",
+            "fieldManager",
+            "FieldValueRequired",
+            "Required value: is required for apply patch",
+        )
+    })?;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "an applied configuration must be an object",
+        ));
+    }
+    check_type(res, &config)?;
+    if live.is_none() && subresource.is_some() {
+        return Err(ApiError::not_found(res, name));
+    }
+    let now = now_text(state);
+    let api_version = res.api_version();
+    let w = Writer {
+        manager,
+        api_version: &api_version,
+        subresource,
+        scope: Scope::of(subresource, res.status && res.kind != "Namespace"),
+        now: &now,
+    };
+    let live_view = live.as_ref().map(|l| present(res, l));
+    let mut merged = fields::apply(live_view.as_ref(), &config, &w, opts.force)
+        .map_err(|c| ApiError::apply_conflicts(c.message(), c.causes()))?;
+    meta_mut(&mut merged)?.insert("name".into(), Value::from(name));
+    match live {
+        None => create_object(state, res, namespace, merged, opts, true),
+        Some(live) => {
+            let live_rv = meta_str(&live, "resourceVersion").unwrap_or_default();
+            meta_mut(&mut merged)?.insert("resourceVersion".into(), Value::from(live_rv));
+            update(
+                state,
+                res,
+                namespace,
+                name,
+                merged,
+                subresource,
+                opts,
+                "Apply",
+            )
+        }
+    }
 }

@@ -6,29 +6,33 @@
 //! rules; custom objects are pruned, defaulted and validated by their structural schema. With
 //! `--snapshot` the store survives restarts (objects and the resourceVersion counter).
 //!
-//! Deliberate simplifications: strategic merge patches are applied as JSON merge patches (lists
-//! are replaced, `$` directives dropped); server-side apply merges the applied configuration
-//! and records the manager in `managedFields` without field ownership or conflict detection;
-//! list pages read the live state (continue tokens are positions, not snapshots) and lists
-//! ignore `resourceVersion`/`resourceVersionMatch`; watches do not turn "stopped matching the
-//! selector" into DELETED; owner-reference garbage collection runs synchronously when the owner
-//! is removed (Foreground is treated as Background; Orphan is honoured); protobuf request
-//! bodies are accepted only for Namespace, Secret and ConfigMap (kubectl's create generators),
-//! responses are always JSON. Not served: authorization (any holder of the bearer token is
-//! admin), admission and conversion webhooks, aggregated discovery (kubectl falls back to the
-//! legacy documents), OpenAPI v2, `sendInitialEvents`, Pods and other kinds not listed in
-//! `builtin`. Snapshots keep objects, not watch history.
+//! Deliberate simplifications (`docs/controlplane-differences.md` lists each difference from
+//! kube-apiserver that `e2e/tests/controlplane_differential.rs` finds, with its reason): strategic
+//! merge patches are applied as JSON merge patches (lists are replaced, `$` directives dropped;
+//! custom resources refuse them with 415, as real servers do); server-side apply tracks field
+//! ownership per manager with lists as atomic fields (`fields`); list pages read the live state
+//! (continue tokens are positions, not snapshots) and lists ignore older `resourceVersion`s;
+//! owner-reference garbage collection runs synchronously when the owner is removed (`Orphan` and
+//! `Foreground` mark the owner with the collector's finalizer first); protobuf request bodies are
+//! accepted only for Namespace, Secret and ConfigMap (kubectl's create generators), responses are
+//! always JSON. Not served: authorization (any holder of the bearer token is admin), admission and
+//! conversion webhooks, aggregated discovery (kubectl falls back to the legacy documents), OpenAPI
+//! v2, Pods and other kinds not listed in `builtin`. Snapshots keep objects, not watch history.
 
+pub mod admission;
 pub mod api;
 pub mod builtin;
 pub mod cli;
+pub mod collection;
 pub mod crd;
 pub mod deletion;
 pub mod disconnect;
 pub mod discovery;
+pub mod fields;
 pub mod known_fields;
 pub mod lifecycle;
 pub mod patch;
+pub mod printers;
 pub mod protobuf;
 pub mod resource;
 pub mod scale;

@@ -1,9 +1,8 @@
 //! Patches: JSON merge patch (RFC 7386), JSON patch (RFC 6902), strategic merge patch (applied
-//! as a merge patch after dropping its `$` directives — a documented simplification), and
-//! server-side apply (the applied configuration merged over the live object, the field manager
-//! recorded in `managedFields`; conflicts between managers are not detected).
+//! as a merge patch after dropping its `$` directives — a documented simplification); server-side
+//! apply merges with field ownership in `super::fields`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The patch kinds the control plane accepts (by Content-Type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,41 +86,6 @@ pub fn apply(kind: PatchKind, live: &Value, patch: &Value) -> Result<Value, Patc
         }
     }
     Ok(out)
-}
-
-/// Records `manager` in `metadata.managedFields` (one entry per manager and operation).
-pub fn record_manager(
-    obj: &mut Value,
-    manager: &str,
-    operation: &str,
-    api_version: &str,
-    now: &str,
-    subresource: Option<&str>,
-) {
-    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let entries = meta
-        .entry("managedFields")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    let Some(list) = entries.as_array_mut() else {
-        return;
-    };
-    list.retain(|e| {
-        !(e.get("manager").and_then(Value::as_str) == Some(manager)
-            && e.get("operation").and_then(Value::as_str) == Some(operation))
-    });
-    let mut entry = Map::new();
-    entry.insert("manager".into(), Value::from(manager));
-    entry.insert("operation".into(), Value::from(operation));
-    entry.insert("apiVersion".into(), Value::from(api_version));
-    entry.insert("time".into(), Value::from(now));
-    entry.insert("fieldsType".into(), Value::from("FieldsV1"));
-    entry.insert("fieldsV1".into(), Value::Object(Map::new()));
-    if let Some(s) = subresource {
-        entry.insert("subresource".into(), Value::from(s));
-    }
-    list.push(Value::Object(entry));
 }
 
 #[cfg(test)]

@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// A printer column (`additionalPrinterColumns` or a built-in default).
+/// A cell a built-in printer computes from an object (and the time, for ages).
+pub type Cell = fn(&Value, DateTime<Utc>) -> Value;
+
+/// A printer column (`additionalPrinterColumns` or a built-in printer's).
 #[derive(Clone, Debug)]
 pub struct Column {
     pub name: String,
@@ -14,6 +18,8 @@ pub struct Column {
     pub description: String,
     pub priority: i64,
     pub json_path: String,
+    /// Computed instead of read from `json_path` (built-in printers).
+    pub compute: Option<Cell>,
 }
 
 impl Column {
@@ -26,6 +32,7 @@ impl Column {
             description: description.to_string(),
             priority: 0,
             json_path: json_path.to_string(),
+            compute: None,
         }
     }
 }
@@ -89,9 +96,9 @@ impl Resource {
         }
     }
 
-    /// The verbs served.
+    /// The verbs served (namespaces cannot be deleted as a collection).
     pub fn verbs(&self) -> Vec<&'static str> {
-        vec![
+        let mut verbs = vec![
             "create",
             "delete",
             "deletecollection",
@@ -100,6 +107,10 @@ impl Resource {
             "patch",
             "update",
             "watch",
-        ]
+        ];
+        if self.group.is_empty() && self.plural == "namespaces" {
+            verbs.retain(|v| *v != "deletecollection");
+        }
+        verbs
     }
 }

@@ -3,6 +3,9 @@
 
 use serde_json::Value;
 
+use super::resource::Resource;
+use super::status::ApiError;
+
 /// A selector that could not be parsed.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("unable to parse requirement {requirement:?}: {reason}")]
@@ -110,6 +113,11 @@ impl LabelSelector {
         Ok(Self { requirements })
     }
 
+    /// True when the selector has no requirement (selects everything).
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
     /// True when the object's `metadata.labels` satisfy every requirement.
     pub fn matches(&self, obj: &Value) -> bool {
         let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
@@ -168,6 +176,16 @@ impl FieldSelector {
         Ok(Self { requirements })
     }
 
+    /// True when the selector has no requirement (selects everything).
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
+    /// The dotted field paths the selector compares.
+    pub fn paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.requirements.iter().map(|(path, _, _)| path.join("."))
+    }
+
     /// True when every field compares as required (missing fields read as the empty string).
     pub fn matches(&self, obj: &Value) -> bool {
         self.requirements.iter().all(|(path, eq, value)| {
@@ -178,6 +196,66 @@ impl FieldSelector {
             (field_text(cur) == *value) == *eq
         })
     }
+}
+
+/// The fields besides `metadata.name` and `metadata.namespace` a kind can be selected by, as
+/// real servers register them; `None` for kinds with only those two.
+fn extra_fields(res: &Resource) -> Option<&'static [&'static str]> {
+    const EVENT: &[&str] = &[
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ];
+    const EVENTS_V1: &[&str] = &[
+        "regarding.kind",
+        "regarding.namespace",
+        "regarding.name",
+        "regarding.uid",
+        "regarding.apiVersion",
+        "regarding.resourceVersion",
+        "regarding.fieldPath",
+        "reason",
+        "reportingController",
+        "type",
+    ];
+    match (res.group.as_str(), res.kind.as_str()) {
+        _ if res.custom => Some(&[]),
+        ("", "Event") => Some(EVENT),
+        ("events.k8s.io", "Event") => Some(EVENTS_V1),
+        ("", "Secret") => Some(&["type"]),
+        ("", "Namespace") => Some(&["status.phase"]),
+        ("", "Service") => Some(&["spec.clusterIP", "spec.type"]),
+        _ => None,
+    }
+}
+
+/// Refuses (400) a field selector on a field the kind cannot be selected by, with the message
+/// real servers give: kinds with their own field list (and custom resources) say "field label
+/// not supported", the others name the two fields every kind has.
+pub fn check_fields(res: &Resource, selector: &FieldSelector) -> Result<(), ApiError> {
+    let extra = extra_fields(res);
+    for path in selector.paths() {
+        if matches!(path.as_str(), "metadata.name" | "metadata.namespace")
+            || extra.is_some_and(|e| e.contains(&path.as_str()))
+        {
+            continue;
+        }
+        return Err(ApiError::bad_request(match extra {
+            Some(_) => format!("field label not supported: {path}"),
+            None => format!(
+                "\"{path}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+            ),
+        }));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -205,5 +283,23 @@ mod tests {
         assert!(m("involvedObject.kind=BareMetalHost"));
         assert!(!m("metadata.name!=a"));
         assert!(FieldSelector::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn field_selectors_are_refused_on_fields_the_kind_is_not_indexed_by() {
+        let resources = crate::controlplane::builtin::resources();
+        let configmaps = resources.iter().find(|r| r.plural == "configmaps").unwrap();
+        let secrets = resources.iter().find(|r| r.plural == "secrets").unwrap();
+        let parse = |s: &str| FieldSelector::parse(s).unwrap();
+        assert!(check_fields(configmaps, &parse("metadata.name=a")).is_ok());
+        let err = check_fields(configmaps, &parse("data.a=b")).unwrap_err();
+        assert_eq!((err.code, err.reason), (400, "BadRequest"));
+        assert!(
+            err.message.contains("is not a known field selector"),
+            "{err}"
+        );
+        assert!(check_fields(secrets, &parse("type=Opaque")).is_ok());
+        let err = check_fields(secrets, &parse("data.a=b")).unwrap_err();
+        assert_eq!(err.message, "field label not supported: data.a");
     }
 }

@@ -13,6 +13,18 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// Answered as plain text (`404 page not found`), as real servers answer a path that names
+    /// no API at all.
+    pub plain: bool,
+}
+
+/// `details` naming an object: the core group is omitted, as real servers omit it.
+fn object_details(res: &Resource, name: &str) -> Value {
+    let mut d = json!({"name": name, "kind": res.plural});
+    if !res.group.is_empty() {
+        d["group"] = json!(res.group);
+    }
+    d
 }
 
 impl ApiError {
@@ -22,6 +34,28 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            plain: false,
+        }
+    }
+
+    /// A path that is no API (unknown group, version or resource): plain text, no Status.
+    pub fn no_route() -> Self {
+        Self {
+            plain: true,
+            ..Self::new(404, "NotFound", "404 page not found")
+        }
+    }
+
+    /// Invalid request options (`CreateOptions`, `PatchOptions`, …): 422 naming the option.
+    pub fn invalid_options(kind: &str, field: &str, reason: &'static str, detail: &str) -> Self {
+        Self {
+            details: Some(json!({"group": "meta.k8s.io", "kind": kind,
+                "causes": [{"reason": reason, "message": detail, "field": field}]})),
+            ..Self::new(
+                422,
+                "Invalid",
+                format!("{kind}.meta.k8s.io \"\" is invalid: {field}: {detail}"),
+            )
         }
     }
 
@@ -31,7 +65,7 @@ impl ApiError {
 
     pub fn not_found(res: &Resource, name: &str) -> Self {
         Self {
-            details: Some(json!({"name": name, "group": res.group, "kind": res.plural})),
+            details: Some(object_details(res, name)),
             ..Self::new(
                 404,
                 "NotFound",
@@ -49,7 +83,7 @@ impl ApiError {
 
     pub fn already_exists(res: &Resource, name: &str) -> Self {
         Self {
-            details: Some(json!({"name": name, "group": res.group, "kind": res.plural})),
+            details: Some(object_details(res, name)),
             ..Self::new(
                 409,
                 "AlreadyExists",
@@ -60,7 +94,7 @@ impl ApiError {
 
     pub fn conflict(res: &Resource, name: &str) -> Self {
         Self {
-            details: Some(json!({"name": name, "group": res.group, "kind": res.plural})),
+            details: Some(object_details(res, name)),
             ..Self::new(
                 409,
                 "Conflict",
@@ -72,7 +106,24 @@ impl ApiError {
         }
     }
 
+    /// 422 Invalid from validation (`BareMetalHost.metal3.io "x" is invalid: …`).
     pub fn invalid(res: &Resource, name: &str, errors: &[FieldError]) -> Self {
+        Self::invalid_as(res, &res.qualified_kind(), &res.kind, name, errors)
+    }
+
+    /// 422 Invalid from the generic registry's checks, which name the resource instead of the kind
+    /// (`baremetalhosts.metal3.io "x" is invalid: metadata.resourceVersion: …`).
+    pub fn invalid_resource(res: &Resource, name: &str, errors: &[FieldError]) -> Self {
+        Self::invalid_as(res, &res.qualified(), &res.plural, name, errors)
+    }
+
+    fn invalid_as(
+        res: &Resource,
+        title: &str,
+        kind: &str,
+        name: &str,
+        errors: &[FieldError],
+    ) -> Self {
         let parts: Vec<String> = errors
             .iter()
             .map(|e| {
@@ -88,28 +139,46 @@ impl ApiError {
             .map(|e| json!({"reason": e.reason, "message": e.message, "field": e.field}))
             .collect();
         let message = if parts.len() == 1 {
-            format!(
-                "{} \"{name}\" is invalid: {}",
-                res.qualified_kind(),
-                parts[0]
-            )
+            format!("{title} \"{name}\" is invalid: {}", parts[0])
         } else {
-            format!(
-                "{} \"{name}\" is invalid: [{}]",
-                res.qualified_kind(),
-                parts.join(", ")
-            )
+            format!("{title} \"{name}\" is invalid: [{}]", parts.join(", "))
         };
+        let mut details = json!({"name": name, "kind": kind, "causes": causes});
+        if !res.group.is_empty() {
+            details["group"] = json!(res.group);
+        }
         Self {
-            details: Some(
-                json!({"name": name, "group": res.group, "kind": res.kind, "causes": causes}),
-            ),
+            details: Some(details),
             ..Self::new(422, "Invalid", message)
+        }
+    }
+
+    /// 409 from a server-side apply that would change fields other managers own.
+    pub fn apply_conflicts(message: String, causes: Value) -> Self {
+        Self {
+            details: Some(json!({"causes": causes})),
+            ..Self::new(409, "Conflict", message)
         }
     }
 
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
+    }
+
+    /// A read at a resourceVersion the store has not reached (real servers first wait up to three
+    /// seconds for it to arrive; this answers at once).
+    pub fn too_large_resource_version(asked: u64, current: u64) -> Self {
+        Self {
+            details: Some(json!({
+                "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                "retryAfterSeconds": 1
+            })),
+            ..Self::new(
+                504,
+                "Timeout",
+                format!("Timeout: Too large resource version: {asked}, current: {current}"),
+            )
+        }
     }
 
     /// The Status body.
@@ -123,4 +192,13 @@ impl ApiError {
         }
         s
     }
+}
+
+/// The `Status Success` a delete answers when the object is removed at once.
+pub fn deleted(res: &Resource, name: &str, uid: Option<&str>) -> Value {
+    let mut details = object_details(res, name);
+    if let Some(uid) = uid {
+        details["uid"] = json!(uid);
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }

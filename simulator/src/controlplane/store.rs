@@ -34,6 +34,8 @@ pub struct Change {
     pub namespace: String,
     pub kind: ChangeKind,
     pub object: Value,
+    /// The object before a modification (watches with selectors tell entering from leaving).
+    pub prev: Option<Value>,
 }
 
 /// Identity of a stored object.
@@ -133,13 +135,14 @@ impl Objects {
         self.objects.iter()
     }
 
-    fn record(&mut self, key: &Key, kind: ChangeKind, object: Value) {
+    fn record(&mut self, key: &Key, kind: ChangeKind, object: Value, prev: Option<Value>) {
         let change = Arc::new(Change {
             rv: self.rv,
             storage: key.storage.clone(),
             namespace: key.namespace.clone(),
             kind,
             object,
+            prev,
         });
         self.history.push_back(Arc::clone(&change));
         while self.history.len() > self.capacity {
@@ -155,13 +158,13 @@ impl Objects {
     pub fn put(&mut self, key: Key, mut obj: Value) -> Value {
         self.rv += 1;
         set_rv(&mut obj, self.rv);
-        let kind = if self.objects.contains_key(&key) {
+        let prev = self.objects.insert(key.clone(), obj.clone());
+        let kind = if prev.is_some() {
             ChangeKind::Modified
         } else {
             ChangeKind::Added
         };
-        self.objects.insert(key.clone(), obj.clone());
-        self.record(&key, kind, obj.clone());
+        self.record(&key, kind, obj.clone(), prev);
         obj
     }
 
@@ -170,7 +173,7 @@ impl Objects {
         let mut obj = self.objects.remove(key)?;
         self.rv += 1;
         set_rv(&mut obj, self.rv);
-        self.record(key, ChangeKind::Deleted, obj.clone());
+        self.record(key, ChangeKind::Deleted, obj.clone(), None);
         Some(obj)
     }
 

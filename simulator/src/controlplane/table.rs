@@ -103,15 +103,22 @@ pub fn table(
             "description": c.description, "priority": c.priority,
         }));
     }
+    // Built-in Event printers read the core/v1 form, whichever group the Event was read through.
+    let events_v1 = res.kind == "Event" && res.group == "events.k8s.io";
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {
+            let core = events_v1.then(|| super::builtin::event_to_core(o));
+            let printed = core.as_ref().unwrap_or(o);
             let mut cells = Vec::new();
             if name_first {
                 cells.push(o.pointer("/metadata/name").cloned().unwrap_or(Value::Null));
             }
             for c in &res.columns {
-                cells.push(cell(&c.type_, eval(o, &c.json_path), now));
+                cells.push(match c.compute {
+                    Some(compute) => compute(printed, now),
+                    None => cell(&c.type_, eval(printed, &c.json_path), now),
+                });
             }
             let object = match include_object {
                 "None" => Value::Null,

@@ -1,9 +1,11 @@
 //! Watch streams: newline-delimited `{"type", "object"}` events, starting from a resourceVersion
-//! (or with synthetic ADDED events for the current objects), with periodic BOOKMARKs when asked
-//! and an ERROR event carrying a 410 Expired Status when the start is older than the history
-//! (or the watcher fell too far behind); the disconnect switch (`super::disconnect`) ends every
-//! stream at once. Objects that stop matching a selector are not turned
-//! into DELETED events (a documented simplification).
+//! (or with synthetic ADDED events for the current objects, ended by a BOOKMARK annotated
+//! `k8s.io/initial-events-end` when bookmarks are allowed), with periodic BOOKMARKs when asked,
+//! and an ERROR event carrying a 410 Expired Status when the start is
+//! older than the history (or the watcher fell too far behind); the disconnect switch
+//! (`super::disconnect`) ends every stream at once. With a selector, an object that starts
+//! matching arrives as ADDED and one that stops matching as DELETED (its previous state), as the
+//! real watch cache sends them. Table watches carry the column definitions in the first event only.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -29,6 +31,8 @@ pub struct WatchRequest {
     pub fields: FieldSelector,
     /// None or 0: start with the current objects.
     pub from: Option<u64>,
+    /// Start with the current objects whatever `from` says (`sendInitialEvents=true`).
+    pub send_initial_events: bool,
     pub bookmarks: bool,
     pub timeout: Duration,
     pub table: bool,
@@ -43,27 +47,66 @@ fn line(kind: &str, object: Value) -> Bytes {
 struct Filter {
     req: WatchRequest,
     now: super::Clock,
+    /// A Table watch has sent its column definitions.
+    columns_sent: std::sync::atomic::AtomicBool,
 }
 
 impl Filter {
-    fn render(&self, change_kind: &str, stored: &Value) -> Option<Bytes> {
+    fn selects(&self, stored: &Value) -> bool {
         let obj = present(&self.req.res, stored);
-        if !(self.req.labels.matches(&obj) && self.req.fields.matches(&obj)) {
-            return None;
-        }
+        self.req.labels.matches(&obj) && self.req.fields.matches(&obj)
+    }
+
+    /// The event line for `stored` when the watch selects it.
+    fn render(&self, change_kind: &str, stored: &Value) -> Option<Bytes> {
+        self.selects(stored).then(|| self.line(change_kind, stored))
+    }
+
+    fn line(&self, change_kind: &str, stored: &Value) -> Bytes {
+        let obj = present(&self.req.res, stored);
         let obj = if self.req.table {
             let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});
-            table::table(
+            let mut t = table::table(
                 &self.req.res,
                 std::slice::from_ref(&obj),
                 meta,
                 "Metadata",
                 (self.now)(),
-            )
+            );
+            if self
+                .columns_sent
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+                && let Some(m) = t.as_object_mut()
+            {
+                m.remove("columnDefinitions");
+            }
+            t
         } else {
             obj
         };
-        Some(line(change_kind, obj))
+        line(change_kind, obj)
+    }
+
+    /// The event a change makes for this watch: a modification that enters the selection is
+    /// ADDED, one that leaves it is DELETED with the previous state at the change's version.
+    fn event(&self, c: &Change) -> Option<Bytes> {
+        match (c.kind, &c.prev) {
+            (ChangeKind::Modified, Some(prev)) => {
+                match (self.selects(prev), self.selects(&c.object)) {
+                    (true, true) => self.render("MODIFIED", &c.object),
+                    (false, true) => self.render("ADDED", &c.object),
+                    (true, false) => {
+                        let mut gone = prev.clone();
+                        if let Some(m) = gone.get_mut("metadata").and_then(Value::as_object_mut) {
+                            m.insert("resourceVersion".into(), Value::from(c.rv.to_string()));
+                        }
+                        Some(self.line("DELETED", &gone))
+                    }
+                    (false, false) => None,
+                }
+            }
+            _ => self.render(c.kind.wire(), &c.object),
+        }
     }
 
     fn accepts(&self, c: &Change) -> bool {
@@ -74,6 +117,18 @@ impl Filter {
                 .as_deref()
                 .is_none_or(|ns| ns == c.namespace)
     }
+}
+
+/// A BOOKMARK at `rv`; `initial_end` marks the end of the synthetic initial events.
+fn bookmark(res: &Resource, rv: u64, initial_end: bool) -> Bytes {
+    let mut mark = json!({
+        "kind": res.kind, "apiVersion": res.api_version(),
+        "metadata": {"resourceVersion": rv.to_string()}
+    });
+    if initial_end {
+        mark["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    line("BOOKMARK", mark)
 }
 
 fn expired(message: &str) -> Bytes {
@@ -95,18 +150,26 @@ pub fn start(state: Arc<State>, req: WatchRequest) -> Result<Body, ApiError> {
     let filter = Filter {
         req,
         now: Arc::clone(&state.clock),
+        columns_sent: std::sync::atomic::AtomicBool::new(false),
     };
     let storage = filter.req.res.storage.clone();
     let (live, mut last_rv) = {
         let objects = state.objects.lock().map_err(|_| {
             ApiError::new(500, "InternalError", "control plane state lock poisoned")
         })?;
-        match filter.req.from.filter(|rv| *rv > 0) {
+        let from = filter
+            .req
+            .from
+            .filter(|rv| *rv > 0 && !filter.req.send_initial_events);
+        match from {
             None => {
                 for (_, obj) in objects.list(&storage, filter.req.namespace.as_deref()) {
                     initial.extend(filter.render("ADDED", obj));
                 }
                 let rv = objects.rv();
+                if filter.req.bookmarks {
+                    initial.push(bookmark(&filter.req.res, rv, true));
+                }
                 match objects.subscribe(&storage, rv) {
                     Ok(sub) => (Some(sub.live), rv),
                     Err(e) => return Err(ApiError::gone(e.to_string())),
@@ -116,7 +179,7 @@ pub fn start(state: Arc<State>, req: WatchRequest) -> Result<Body, ApiError> {
                 Ok(sub) => {
                     let mut rv = from;
                     for c in sub.backlog.iter().filter(|c| filter.accepts(c)) {
-                        initial.extend(filter.render(c.kind.wire(), &c.object));
+                        initial.extend(filter.event(c));
                         rv = c.rv;
                     }
                     (Some(sub.live), rv.max(from))
@@ -150,12 +213,7 @@ pub fn start(state: Arc<State>, req: WatchRequest) -> Result<Body, ApiError> {
                 _ = cut.changed() => return,
                 _ = tick.tick(), if filter.req.bookmarks => {
                     // Only what this watch has seen: a later rv could skip queued changes.
-                    let rv = last_rv;
-                    let mark = json!({
-                        "kind": filter.req.res.kind, "apiVersion": filter.req.res.api_version(),
-                        "metadata": {"resourceVersion": rv.to_string()}
-                    });
-                    if tx.send(line("BOOKMARK", mark)).await.is_err() {
+                    if tx.send(bookmark(&filter.req.res, last_rv, false)).await.is_err() {
                         return;
                     }
                 }
@@ -168,8 +226,7 @@ pub fn start(state: Arc<State>, req: WatchRequest) -> Result<Body, ApiError> {
                         if !filter.accepts(&change) {
                             continue;
                         }
-                        let kind = match change.kind { ChangeKind::Added => "ADDED", ChangeKind::Modified => "MODIFIED", ChangeKind::Deleted => "DELETED" };
-                        if let Some(b) = filter.render(kind, &change.object)
+                        if let Some(b) = filter.event(&change)
                             && tx.send(b).await.is_err() {
                                 return;
                             }
