@@ -17,6 +17,7 @@
 //! Events, the machines' power and the tail of every process log, and keeps the logs.
 
 pub mod binaries;
+pub mod differential;
 pub mod fleet;
 pub mod images;
 pub mod ironic_real;
