@@ -26,6 +26,19 @@ impl FromStr for LogFormat {
     }
 }
 
+/// An error and its causes on one line, for a log field or a message (an error's `Display` names
+/// its own layer only; reqwest, for one, keeps the TLS reason in the source chain).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// Why the global subscriber could not be installed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoggingError {

@@ -110,7 +110,7 @@ pub async fn register_until_done(client: kube::Client, name: &str, ca_pem: &str)
                 warn!(
                     configuration = name,
                     category = error.category(),
-                    error = %crate::webhook::chain(&error),
+                    error = %crate::telemetry::logging::error_chain(&error),
                     retry_in = ?delay,
                     "writing the webhook CA bundle failed"
                 );

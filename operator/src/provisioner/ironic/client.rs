@@ -13,6 +13,7 @@ use tokio::sync::OnceCell;
 use super::node::{Node, PatchOp, Port, PowerRequest, ProvisionRequest, Validation};
 use super::tls::tls_config;
 use crate::provisioner::{Credentials, ProvisionerError};
+use crate::telemetry::logging::error_chain;
 
 /// The oldest microversion we can work with (configdrive dicts, inventory, deploy steps, ...).
 pub const MIN_VERSION: ApiVersion = ApiVersion {
@@ -516,18 +517,6 @@ pub fn decode_error_body(status: StatusCode, body: &[u8]) -> String {
 pub fn is_node_locked(error: &ProvisionerError) -> bool {
     matches!(error, ProvisionerError::Rejected { status: 409, message, .. }
         if message.contains("is locked by") || message.contains("NodeLocked"))
-}
-
-/// The error and its causes on one line (reqwest hides the TLS reason in the source chain).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Percent-encodes a path segment (node names contain `~`, which is unreserved and kept).
