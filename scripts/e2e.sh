@@ -9,7 +9,9 @@
 #     real     — the same suite against a real kube-apiserver + etcd + kube-controller-manager built by
 #                `make k8s` and started once by `metal-kube up` on loopback: RBAC enforced, the CRDs
 #                and RBAC applied from kind/, the operator authenticated as its ServiceAccount. Tests
-#                that need a real apiserver (tests/real_kubernetes.rs) run only in this pass.
+#                that need a real apiserver (tests/real_kubernetes.rs, and the differential test
+#                tests/controlplane_differential.rs, which judges the embedded control plane by it)
+#                run only in this pass.
 # Extra arguments go to `cargo nextest run` (a filter). E2E_PASSES="embedded real" picks passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +41,7 @@ if [[ " $passes " == *" embedded "* ]]; then
   t=$(date +%s)
   echo "e2e: pass=embedded (metal-sim's embedded control plane, one per test)"
   E2E_CONTROL_PLANE=embedded cargo nextest run -p metal-e2e --no-fail-fast \
-    -E 'not binary(real_kubernetes)' "$@"
+    -E 'not binary(real_kubernetes) and not binary(controlplane_differential)' "$@"
   summary+=("embedded control plane: passed in $(( $(date +%s) - t )) s")
 fi
 
