@@ -12,7 +12,8 @@ pub const STRATEGIC: &str = "application/strategic-merge-patch+json";
 pub const APPLY: &str = "application/apply-patch+yaml";
 /// What kubectl asks for when it prints (`kubectl get`).
 pub const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-/// How long a condition that needs the real garbage collector or namespace controller may take.
+/// How long a condition the real server reaches in the background may take (its garbage collector,
+/// namespace controller, or a watch cache catching up).
 pub const CONTROLLERS: Duration = Duration::from_secs(60);
 
 pub fn bmhs(ns: &str) -> String {

@@ -48,7 +48,12 @@ pub async fn list_rv0(s: &Side, ns: &str) -> anyhow::Result<Observation> {
         s.post(&bmhs(ns), &bmh(name, json!({}))).await?;
     }
     for rv in ["0", ""] {
-        let r = s.get(&format!("{}?resourceVersion={rv}", bmhs(ns))).await?;
+        // resourceVersion=0 may be served by a watch cache that has not seen the creates yet
+        // (any version will do): the settled answer is compared.
+        let r = settles(s, &format!("{}?resourceVersion={rv}", bmhs(ns)), |r| {
+            r.item_names().len() >= 2
+        })
+        .await?;
         o.fact(&format!("resourceVersion={rv:?}"), selection(&r))
             .fact(
                 &format!("resourceVersion={rv:?} kind"),
@@ -174,9 +179,13 @@ pub async fn list_rv0_limit(s: &Side, ns: &str) -> anyhow::Result<Observation> {
         s.post(&configmaps(ns), &configmap(&format!("cm-{i}"), json!({})))
             .await?;
     }
-    let r = s
-        .get(&format!("{}?limit=2&resourceVersion=0", configmaps(ns)))
-        .await?;
+    // Settled as above: a cache that has all three shows whether the limit was honoured.
+    let r = settles(
+        s,
+        &format!("{}?limit=2&resourceVersion=0", configmaps(ns)),
+        |r| r.item_names().len() >= 3 || r.body["metadata"]["continue"].is_string(),
+    )
+    .await?;
     o.fact("limit=2&resourceVersion=0", selection(&r))
         .fact("continue", r.body["metadata"]["continue"].is_string());
     Ok(o)
