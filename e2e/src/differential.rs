@@ -4,8 +4,9 @@
 //! why, or reported as unexpected ([`Report`]).
 //!
 //! - [`Side`]: one server as its admin reaches it, with raw requests ([`Side::call`]), watches that
-//!   record what they see ([`Side::watch`]) and kubectl; its client does not retry, so a shape sees
-//!   the first answer (kube-rs retries 429, 503 and 504 by default).
+//!   record what they see ([`Side::watch`]) and kubectl; its client does not retry 503 and 504 (kube-rs
+//!   does by default), so a shape sees the first answer; a 429 from the real server's priority and
+//!   fairness is retried, as every client retries it.
 //! - [`normalize`]: the values that legitimately differ between two servers (uids, resourceVersions,
 //!   timestamps, managedFields, continue tokens, addresses) replaced by placeholders.
 
