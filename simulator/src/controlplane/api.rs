@@ -258,6 +258,26 @@ pub(super) fn wants_table(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("as=Table"))
 }
 
+/// `items` as a meta.k8s.io/v1 Table (what `kubectl get` asks for), with `includeObject` from the
+/// query (default `Metadata`).
+pub(super) fn table_response(
+    state: &State,
+    res: &Resource,
+    items: &[Value],
+    meta: Value,
+    query: &HashMap<String, String>,
+) -> Response {
+    let include = query
+        .get("includeObject")
+        .map(String::as_str)
+        .unwrap_or("Metadata");
+    json_response(
+        200,
+        &table::table(res, items, meta, include, state.now()),
+        &[],
+    )
+}
+
 /// The options of a write: `options` names the request's options kind in errors (`CreateOptions`,
 /// `UpdateOptions`, `PatchOptions`, `DeleteOptions`). Without `fieldManager`, a write other than
 /// an apply is managed by the User-Agent's product name, and unknown fields warn (the server
@@ -389,15 +409,7 @@ fn resource_request(
             let obj = get_object(state, res, ns, name)?;
             if wants_table(headers) {
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});
-                let include = query
-                    .get("includeObject")
-                    .map(String::as_str)
-                    .unwrap_or("Metadata");
-                return Ok(json_response(
-                    200,
-                    &table::table(res, &[obj], meta, include, state.now()),
-                    &[],
-                ));
+                return Ok(table_response(state, res, &[obj], meta, query));
             }
             Ok(json_response(200, &obj, &[]))
         }

@@ -10,12 +10,11 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::State;
-use super::api::{json_response, wants_table};
+use super::api::{json_response, table_response, wants_table};
 use super::lifecycle::present;
 use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::table;
 use super::watch::{self, WatchRequest};
 
 /// Longest watch when the client gives no `timeoutSeconds`.
@@ -113,15 +112,7 @@ pub(super) fn list(
         }
     }
     if wants_table(headers) {
-        let include = query
-            .get("includeObject")
-            .map(String::as_str)
-            .unwrap_or("Metadata");
-        return Ok(json_response(
-            200,
-            &table::table(res, &items, meta, include, state.now()),
-            &[],
-        ));
+        return Ok(table_response(state, res, &items, meta, query));
     }
     if !res.custom {
         // Typed lists carry the kind once, on the list (custom resources' items keep theirs).

@@ -152,11 +152,7 @@ fn deployment_selector(d: &Value, _now: DateTime<Utc>) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    json!(if labels.is_empty() {
-        "<none>".to_string()
-    } else {
-        labels.join(",")
-    })
+    joined_or_none(&labels)
 }
 
 fn webhooks(v: &Value, _now: DateTime<Utc>) -> Value {
@@ -215,11 +211,7 @@ fn service_external_ip(v: &Value, _now: DateTime<Utc>) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    json!(if ips.is_empty() {
-        "<none>".to_string()
-    } else {
-        ips.join(",")
-    })
+    joined_or_none(&ips)
 }
 
 fn service_ports(v: &Value, _now: DateTime<Utc>) -> Value {
@@ -239,11 +231,7 @@ fn service_ports(v: &Value, _now: DateTime<Utc>) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    json!(if ports.is_empty() {
-        "<none>".to_string()
-    } else {
-        ports.join(",")
-    })
+    joined_or_none(&ports)
 }
 
 fn service_selector(v: &Value, _now: DateTime<Utc>) -> Value {
@@ -256,11 +244,7 @@ fn service_selector(v: &Value, _now: DateTime<Utc>) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    json!(if labels.is_empty() {
-        "<none>".to_string()
-    } else {
-        labels.join(",")
-    })
+    joined_or_none(&labels)
 }
 
 /// The printer columns of a built-in kind (after the Name column a Table always starts with,
@@ -327,6 +311,15 @@ pub fn columns(kind: &str) -> Vec<Column> {
             ..Column::new("Created At", "date", "", "")
         }],
     }
+}
+
+/// A list cell as kubectl prints it: comma-joined, or `<none>` when empty.
+fn joined_or_none(items: &[String]) -> Value {
+    json!(if items.is_empty() {
+        "<none>".to_string()
+    } else {
+        items.join(",")
+    })
 }
 
 #[cfg(test)]
