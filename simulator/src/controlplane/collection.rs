@@ -72,17 +72,7 @@ pub(super) fn list(
         let (cns, cname) = token
             .split_once('/')
             .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
-        items.retain(|o| {
-            let ons = o
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let oname = o
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            (ons, oname) > (cns, cname)
-        });
+        items.retain(|o| position(o) > (cns, cname));
     }
     let mut meta = json!({"resourceVersion": rv.to_string()});
     // resourceVersion=0 is served whole from the watch cache: real servers ignore the limit.
@@ -96,14 +86,7 @@ pub(super) fn list(
         let remaining = items.len() - limit;
         items.truncate(limit);
         if let Some(last) = items.last() {
-            let ons = last
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let oname = last
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let (ons, oname) = position(last);
             meta["continue"] = json!(format!("{ons}/{oname}"));
             // Counted only for an unfiltered list (etcd counts keys, not matches).
             if labels.is_empty() && fields.is_empty() {
@@ -194,4 +177,10 @@ pub(super) fn watch_request(
         HeaderValue::from_static("no-cache, private"),
     );
     Ok(resp)
+}
+
+/// An object's place in list order, which a continue token names: `(namespace, name)`.
+fn position(o: &Value) -> (&str, &str) {
+    let field = |path| o.pointer(path).and_then(Value::as_str).unwrap_or("");
+    (field("/metadata/namespace"), field("/metadata/name"))
 }
