@@ -470,6 +470,33 @@ impl Stack {
         self.patch_spec(name, json!({"image": null})).await
     }
 
+    /// Waits until `name` exists and `seen` finds what it looks for in it: `Ok` ends the wait with
+    /// the host as then seen, `Err` says what was seen instead.
+    pub async fn wait_for_host(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        seen: impl Fn(&BareMetalHost) -> Result<(), String>,
+    ) -> anyhow::Result<BareMetalHost> {
+        let api = self.bmhs();
+        let what = format!("{name}: {what}");
+        eventually(timeout, &what, || {
+            let api = api.clone();
+            let seen = &seen;
+            async move {
+                Ok(match api.get_opt(name).await? {
+                    None => Check::Pending("no such host".into()),
+                    Some(h) => match seen(&h) {
+                        Ok(()) => Check::Done(h),
+                        Err(instead) => Check::Pending(instead),
+                    },
+                })
+            }
+        })
+        .await
+    }
+
     /// Waits until `name` reaches `state`; returns the host as then seen.
     pub async fn wait_for_state(
         &self,
@@ -477,24 +504,14 @@ impl Stack {
         state: ProvisioningState,
         timeout: Duration,
     ) -> anyhow::Result<BareMetalHost> {
-        let api = self.bmhs();
-        let what = format!("{name} to reach state {state:?}");
-        eventually(timeout, &what, || {
-            let api = api.clone();
-            async move {
-                let host = api.get_opt(name).await?;
-                Ok(match host {
-                    None => Check::Pending("no such host".into()),
-                    Some(h) => match h.status.as_ref() {
-                        Some(s) if s.provisioning.state == state => Check::Done(h),
-                        Some(s) => Check::Pending(format!(
-                            "state {:?}, operationalStatus {:?}, error {:?}",
-                            s.provisioning.state, s.operational_status, s.error_message
-                        )),
-                        None => Check::Pending("no status yet".into()),
-                    },
-                })
-            }
+        let what = format!("state {state:?}");
+        self.wait_for_host(name, &what, timeout, |h| match h.status.as_ref() {
+            Some(s) if s.provisioning.state == state => Ok(()),
+            Some(s) => Err(format!(
+                "state {:?}, operationalStatus {:?}, error {:?}",
+                s.provisioning.state, s.operational_status, s.error_message
+            )),
+            None => Err("no status yet".into()),
         })
         .await
     }

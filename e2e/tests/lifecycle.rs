@@ -36,15 +36,29 @@ async fn a_host_is_provisioned_deprovisioned_and_provisioned_again() -> anyhow::
     let node = stack.ironic_node(name).await?;
 
     stack.provision(name).await?;
+    // Like upstream's, the operator records the power it sees in the reconcile after the one
+    // that marks the host provisioned, so poweredOn follows the state; it must follow, and stay.
     let host = stack
-        .wait_for_state(name, ProvisioningState::Provisioned, STEP)
+        .wait_for_host(name, "provisioned and powered on", STEP, |h| {
+            match h.status.as_ref() {
+                Some(s)
+                    if s.provisioning.state == ProvisioningState::Provisioned && s.powered_on =>
+                {
+                    Ok(())
+                }
+                s => Err(format!(
+                    "state {:?}, poweredOn {:?}",
+                    s.map(|s| s.provisioning.state),
+                    s.map(|s| s.powered_on)
+                )),
+            }
+        })
         .await?;
     let status = host.status.expect("status");
     assert_eq!(
         status.provisioning.image.map(|i| i.url).as_deref(),
         Some(stack.image().url.as_str())
     );
-    assert!(status.powered_on, "a provisioned online host is powered on");
     assert_runs_the_image(&stack, name).await?;
 
     stack.deprovision(name).await?;

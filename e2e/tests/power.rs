@@ -9,20 +9,18 @@ use metal_operator::api::ProvisioningState;
 const STEP: Duration = Duration::from_secs(180);
 
 async fn wait_powered_on_status(stack: &Stack, name: &str, on: bool) -> anyhow::Result<()> {
-    let api = stack.bmhs();
-    eventually(STEP, &format!("{name} status.poweredOn = {on}"), || {
-        let api = api.clone();
-        async move {
-            let host = api.get(name).await?;
+    let what = format!("status.poweredOn = {on}");
+    stack
+        .wait_for_host(name, &what, STEP, |host| {
             let powered = host.status.as_ref().map(|s| s.powered_on);
-            Ok(if powered == Some(on) {
-                Check::Done(())
+            if powered == Some(on) {
+                Ok(())
             } else {
-                Check::Pending(format!("poweredOn {powered:?}"))
-            })
-        }
-    })
-    .await
+                Err(format!("poweredOn {powered:?}"))
+            }
+        })
+        .await
+        .map(drop)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
