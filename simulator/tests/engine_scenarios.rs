@@ -77,3 +77,17 @@ fn a_seed_sweep_reports_no_failure_for_bulk_registration() {
     let failures = sweep(&s, 1..=3);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Engine mode runs the operator's own Ironic provisioner against the mock's own API, so it finds
+/// what wire mode finds: with the registration fingerprint written before the boot-MAC port exists
+/// (the bug fixed in the provisioner), an Ironic 503 on the port leaves a node no agent can look
+/// up, and six of these eleven seeds end with hosts stuck `inspecting`.
+#[test]
+fn a_seed_sweep_of_ironic_5xx_bursts_finds_every_host_registered_with_its_boot_port() {
+    let s = library()
+        .into_iter()
+        .find(|s| s.source.ends_with("ironic-5xx-burst-is-retried.yaml"))
+        .expect("the ironic 5xx scenario");
+    let failures = sweep(&s, 30..=40);
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -2,10 +2,12 @@
 //! lookup and heartbeats delivered straight to the conductor, and the conductor's agent commands
 //! executed on the core against the machine.
 //!
-//! The schedule follows the wire agent's session: after the ramdisk boots, post the inspection
-//! data (answered 404 unless the node waits in `inspect wait`), then look the node up (bounded,
-//! jittered retries), then heartbeat at a jittered interval until the machine powers off or boots
-//! something else. Image downloads come from [`EngineImages`], an in-memory store.
+//! The schedule is the wire agent's session (`agent/session.rs`): after the ramdisk boots, look the
+//! node up (bounded, jittered retries), then post the inspection data (answered 404 unless the node
+//! waits in `inspect wait`; a 409 is retried up to five times), then heartbeat at a jittered
+//! interval until the machine powers off or boots something else. Ironic's side of each request
+//! is the mock's own rule ([`Store`](crate::ironic::api::Store)'s `agent_*`). Image downloads come
+//! from [`EngineImages`], an in-memory store.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,6 +22,9 @@ use crate::agent::{Agent, AgentError, Binding, ImageStore, Request};
 use crate::fault::Window;
 use crate::ironic::conductor::{AgentCall, AgentOp, CallResult};
 use crate::machine::{BootOutcome, RamdiskSource, SimTime};
+
+/// Inspection posts per boot when Ironic answers 409 (as the wire agent).
+const INSPECTION_ATTEMPTS: u32 = 5;
 
 /// How agents behave in engine mode.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,10 +71,10 @@ impl AgentFaults {
 /// Where the agent is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stage {
-    /// Post the inspection data first.
-    Inspect,
     /// Look the node up; `failures` so far.
     Lookup { failures: u32 },
+    /// Post the inspection data for `node`; `attempt` so far (409s are retried).
+    Inspect { node: uuid::Uuid, attempt: u32 },
     /// Heartbeat for this node.
     Heartbeat { node: uuid::Uuid },
     /// Gave up (lookup exhausted).
@@ -120,7 +125,6 @@ impl RunningAgent {
             token: token.to_owned(),
             md5_allowed: false,
         });
-        self.stage = Stage::Heartbeat { node };
     }
 }
 
@@ -248,7 +252,7 @@ impl super::simulation::Engine {
         slot.agent = Some(RunningAgent {
             core,
             boot,
-            stage: Stage::Inspect,
+            stage: Stage::Lookup { failures: 0 },
             callback_url: format!("http://127.0.0.1:9999/engine-agent/{i}/{boot}"),
             rng: crate::machine::derive_rng(self.seed, "agent-life", rng_index),
         });
@@ -288,7 +292,7 @@ impl super::simulation::Engine {
             return;
         };
         match stage {
-            Stage::Inspect => self.agent_inspect(i, boot),
+            Stage::Inspect { node, attempt } => self.agent_inspect(i, boot, node, attempt),
             Stage::Lookup { failures } => self.agent_lookup(i, boot, failures),
             Stage::Heartbeat { node } => self.agent_heartbeat(i, boot, node),
             Stage::Idle => {}
@@ -305,26 +309,9 @@ impl super::simulation::Engine {
             .collect()
     }
 
-    fn agent_inspect(&mut self, i: usize, boot: u64) {
+    fn agent_inspect(&mut self, i: usize, boot: u64, bound: uuid::Uuid, attempt: u32) {
         let macs = self.agent_macs(i);
         let bmc_ip = self.machines[i].spec.bmc.socket.ip().to_string();
-        let node = self
-            .ironic
-            .node_by_macs(&macs)
-            .or_else(|| self.ironic.node_by_bmc_host(&bmc_ip))
-            .filter(|u| {
-                self.ironic
-                    .conductor_mut(*u)
-                    .is_some_and(|c| c.parked(*u) == Some(crate::ironic::conductor::Phase::Inspect))
-            });
-        let Some(node) = node else {
-            self.agent_trace(i, "continue_inspection", "404".into());
-            if let Some(a) = self.machines[i].agent.as_mut() {
-                a.stage = Stage::Lookup { failures: 0 };
-            }
-            self.wake_agent_at(i, boot, Duration::ZERO);
-            return;
-        };
         let slot = &self.machines[i];
         let pxe_mac = match slot.machine.last_boot().map(|b| &b.outcome) {
             Some(BootOutcome::Ramdisk {
@@ -344,35 +331,62 @@ impl super::simulation::Engine {
             Value::Object(m) => m,
             _ => serde_json::Map::new(),
         };
-        let wall = self.wall(self.now);
-        let before = self.node_state(node);
-        let result = match self.ironic.conductor_mut(node) {
-            Some(c) => c.continue_inspection(node, map, wall),
-            None => return,
-        };
-        match result {
-            Ok(()) => {
-                self.ironic.adopt_discovered_ports(node);
-                let token = self.ironic.issue_token(node);
+        let now = self.wall(self.now);
+        let bmcs = [bmc_ip];
+        let node = self.ironic.store(|s| s.inspection_node(None, &macs, &bmcs));
+        let before = node.and_then(|n| self.node_state(n));
+        let result = self
+            .ironic
+            .store(|s| s.agent_continue_inspection(None, &macs, &bmcs, map, true, now));
+        let outcome = match result {
+            Ok((node, lookup)) => {
                 self.agent_trace(i, "continue_inspection", "accepted".into());
-                if let (Some(a), Some(token)) = (self.machines[i].agent.as_mut(), token) {
-                    a.bind(node, &token);
-                } else if let Some(a) = self.machines[i].agent.as_mut() {
-                    a.stage = Stage::Lookup { failures: 0 };
+                if let (Some(a), Some(l)) = (
+                    self.machines[i].agent.as_mut(),
+                    lookup.filter(|l| l.has_token()),
+                ) {
+                    a.bind(node, &l.token);
                 }
                 self.note_node_change(node, before);
                 self.schedule_node(node, true);
-                let delay = self.heartbeat_delay(i);
-                self.wake_agent_at(i, boot, delay);
+                None
+            }
+            // 409: the conductor holds the node; asked again after a lookup-style delay.
+            Err(e) if e.status().as_u16() == 409 && attempt + 1 < INSPECTION_ATTEMPTS => {
+                self.agent_trace(i, "continue_inspection", "409 (node locked)".into());
+                Some(attempt + 1)
             }
             Err(e) => {
-                self.agent_trace(i, "continue_inspection", format!("error: {e}"));
-                if let Some(a) = self.machines[i].agent.as_mut() {
-                    a.stage = Stage::Lookup { failures: 0 };
-                }
-                self.wake_agent_at(i, boot, Duration::ZERO);
+                let seen = if e.status().as_u16() == 404 {
+                    "404".to_owned()
+                } else {
+                    format!("error: {e}")
+                };
+                self.agent_trace(i, "continue_inspection", seen);
+                None
             }
-        }
+        };
+        let settings = self.settings.agent.clone();
+        let delay = match (self.machines[i].agent.as_mut(), outcome) {
+            (Some(a), Some(attempt)) => {
+                a.stage = Stage::Inspect {
+                    node: bound,
+                    attempt,
+                };
+                a.lookup_delay(&settings, attempt - 1)
+            }
+            (Some(a), None) => {
+                let node = a
+                    .core
+                    .binding()
+                    .and_then(|b| uuid::Uuid::parse_str(&b.node_uuid).ok())
+                    .unwrap_or(bound);
+                a.stage = Stage::Heartbeat { node };
+                Duration::ZERO
+            }
+            (None, _) => return,
+        };
+        self.wake_agent_at(i, boot, delay);
     }
 
     fn heartbeat_delay(&mut self, i: usize) -> Duration {
@@ -387,23 +401,18 @@ impl super::simulation::Engine {
 
     fn agent_lookup(&mut self, i: usize, boot: u64, failures: u32) {
         let macs = self.agent_macs(i);
-        let found = self.ironic.node_by_macs(&macs).filter(|u| {
-            let allowed = self
-                .ironic
-                .node(*u)
-                .is_some_and(|n| n.provision_state.agent_may_call());
-            allowed
-                && self
-                    .ironic
-                    .conductor_mut(*u)
-                    .is_some_and(|c| !c.is_locked(*u))
-        });
-        let token = found.and_then(|u| self.ironic.issue_token(u).map(|t| (u, t)));
+        let token = self
+            .ironic
+            .store(|s| s.agent_lookup(None, &macs))
+            .ok()
+            .filter(|l| l.has_token())
+            .map(|l| (l.node, l.token));
         match token {
             Some((node, token)) => {
                 self.agent_trace(i, "lookup", format!("found {node}"));
                 if let Some(a) = self.machines[i].agent.as_mut() {
                     a.bind(node, &token);
+                    a.stage = Stage::Inspect { node, attempt: 0 };
                 }
                 self.wake_agent_at(i, boot, Duration::ZERO);
             }
@@ -441,30 +450,29 @@ impl super::simulation::Engine {
         };
         let token = agent.core.binding().map(|b| b.token.clone());
         let url = agent.callback_url.clone();
-        let wall = self.wall(self.now);
-        let Some(conductor) = self.ironic.conductor_mut(node) else {
-            self.agent_trace(i, "heartbeat", "404".into());
-            return;
-        };
-        if conductor.is_locked(node) {
-            self.agent_trace(i, "heartbeat", "409 (node locked)".into());
-            return;
-        }
-        let Some(n) = conductor.nodes.get_mut(&node) else {
-            return;
-        };
-        if n.agent.token.is_none() || n.agent.token != token {
+        let Some(token) = token else {
             self.agent_trace(i, "heartbeat", "403 (invalid agent token)".into());
             return;
-        }
-        n.agent.callback_url = Some(url);
-        n.agent.version = Some(crate::agent::core::AGENT_VERSION.to_owned());
-        n.agent.last_heartbeat = Some(wall);
+        };
+        let wall = self.wall(self.now);
         let before = self.node_state(node);
-        let resumed = self
+        let version = Some(crate::agent::core::AGENT_VERSION.to_owned());
+        let answer = self
             .ironic
-            .conductor_mut(node)
-            .is_some_and(|c| c.heartbeat(node, wall));
+            .store(|s| s.agent_heartbeat(node, &token, url, version, wall));
+        let resumed = match answer {
+            Ok(resumed) => resumed,
+            Err(e) => {
+                let seen = match e.status().as_u16() {
+                    404 => "404".to_owned(),
+                    409 => "409 (node locked)".to_owned(),
+                    403 => "403 (invalid agent token)".to_owned(),
+                    _ => format!("error: {e}"),
+                };
+                self.agent_trace(i, "heartbeat", seen);
+                return;
+            }
+        };
         if resumed {
             self.agent_trace(i, "heartbeat", "resumed".into());
             self.note_node_change(node, before);

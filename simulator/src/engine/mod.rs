@@ -1,6 +1,6 @@
-//! Engine mode: the operator's state machine, the mock Ironic's conductor, the machine and BMC
-//! models stepped by a discrete-event loop in virtual time, with in-process adapters instead of
-//! sockets and the control plane.
+//! Engine mode: the operator's state machine and Ironic provisioner, the mock Ironic (its API and
+//! conductor), the machine and BMC models stepped by a discrete-event loop in virtual time, with
+//! in-process transports instead of sockets and the control plane.
 //!
 //! Every run is a pure function of its inputs and seed: events are ordered by (virtual time,
 //! scheduling order), every random stream is a ChaCha stream derived from the seed, no clock is
@@ -29,7 +29,7 @@ mod trace;
 pub use agent::{AgentFaults, AgentSettings, EngineImages};
 pub use bmc::{Approach, BmcDirectory, Route};
 pub use claims::{ClaimWorld, ClaimWorldError};
-pub use ironic::{InProcessIronic, IronicFaults, node_view};
+pub use ironic::{EngineIronic, IronicFaults};
 pub use queue::EventQueue;
 pub use record::happening;
 pub use scenario::{EngineRunError, SeedFailure, run, settings_for, sweep};

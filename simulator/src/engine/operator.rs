@@ -175,7 +175,9 @@ impl Engine {
             .as_ref()
             .is_some_and(|f| f.iter().any(|x| x == HOST_FINALIZER));
         let observation = if !paused && has_finalizer {
-            self.ironic.observe(&host_ref, now)
+            self.ironic
+                .observe(&host_ref)
+                .unwrap_or_else(|e| Observation::Unavailable(e.to_string()))
         } else {
             Observation::NotRegistered
         };
@@ -209,7 +211,7 @@ impl Engine {
         for _ in 0..MAX_ROUNDS {
             match &decision.effect {
                 Effect::FetchHardwareDetails if input.hardware == HardwareFetch::NotFetched => {
-                    input.hardware = match self.ironic.hardware_details(&host_ref, now) {
+                    input.hardware = match self.ironic.hardware_details(&host_ref) {
                         Ok(Value::Null) => HardwareFetch::Missing,
                         Ok(details) => HardwareFetch::Found(details),
                         Err(e) => HardwareFetch::Unavailable(e.to_string()),
@@ -218,7 +220,7 @@ impl Engine {
                 Effect::Provisioner(action) if input.action_failure.is_none() => {
                     let node = self.ironic.locate(&host_ref);
                     let before = node.and_then(|n| self.node_state(n));
-                    let result = self.ironic.act(&host_ref, action, now, wall);
+                    let result = self.ironic.act(&host_ref, action);
                     if self.traces_calls() {
                         let (status, outcome) = match &result {
                             Ok(Outcome::Accepted { .. }) => (Some(202), "accepted".to_owned()),

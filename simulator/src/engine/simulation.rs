@@ -16,7 +16,7 @@ use metal_operator::statemachine;
 
 use super::agent::{AgentFaults, AgentSettings, EngineImages, RunningAgent};
 use super::bmc::{Approach, BmcDirectory, HostBmc, Route, operate};
-use super::ironic::InProcessIronic;
+use super::ironic::EngineIronic;
 use super::queue::EventQueue;
 use super::slots::SlotBook;
 use super::trace::{TraceEntry, TraceLevel, TraceRecord};
@@ -187,7 +187,7 @@ pub struct Engine {
     pub(super) machines: Vec<MachineSlot>,
     pub(super) machine_by_name: BTreeMap<String, usize>,
     pub(super) bmcs: BmcDirectory,
-    pub(super) ironic: InProcessIronic,
+    pub(super) ironic: EngineIronic,
     pub(super) node_due: BTreeMap<Uuid, SimTime>,
     pub(super) objects: Vec<HostObject>,
     pub(super) object_by_key: BTreeMap<String, usize>,
@@ -248,11 +248,11 @@ impl Engine {
             .enumerate()
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
-        let ironic = InProcessIronic::new(
+        let ironic = EngineIronic::new(
             settings.conductor,
             settings.deploy_images.clone(),
-            derive_rng(seed, "ironic", 0),
-            derive_rng(seed, "ironic-fault", 0),
+            rand::RngExt::random(&mut derive_rng(seed, "ironic", 0)),
+            settings.epoch,
         );
         Engine {
             bmcs: BmcDirectory::new(specs),
@@ -308,7 +308,7 @@ impl Engine {
 
     /// Ironic API requests made so far (by the operator's provisioner view).
     pub fn ironic_requests(&self) -> u64 {
-        self.ironic.requests
+        self.ironic.requests()
     }
 
     /// The trace so far.
@@ -428,7 +428,7 @@ impl Engine {
                     self.step_one();
                 }
                 _ => {
-                    self.now = self.now.max(deadline);
+                    self.set_now(self.now.max(deadline));
                     return if done(self) {
                         Ok(self.now)
                     } else {
@@ -452,11 +452,17 @@ impl Engine {
         self.advance_to(self.now + d)
     }
 
+    /// Moves virtual time to `t`, the mock Ironic's clock with it.
+    fn set_now(&mut self, t: SimTime) {
+        self.now = t;
+        self.ironic.set_time(t, self.wall(t));
+    }
+
     fn step_one(&mut self) {
         let Some((t, event)) = self.queue.pop() else {
             return;
         };
-        self.now = self.now.max(t);
+        self.set_now(self.now.max(t));
         self.events_handled += 1;
         match event {
             Event::Reconcile(idx) => {
@@ -569,14 +575,17 @@ impl Engine {
 
     /// Schedules the node's next conductor step (its next due job, or the next power sync).
     pub(super) fn schedule_node(&mut self, node: Uuid, at_least_now: bool) {
-        let Some(conductor) = self.ironic.conductor_mut(node) else {
+        let Some(next_due) = self
+            .ironic
+            .conductor(|c| c.nodes.contains_key(&node).then(|| c.next_due_of(node)))
+        else {
             self.node_due.remove(&node);
             return;
         };
         let sync = TimeDelta::to_std(&self.settings.conductor.timings.power_sync)
             .unwrap_or(Duration::from_secs(60));
         let mut at = self.now + sync;
-        if let Some(due) = conductor.next_due() {
+        if let Some(due) = next_due {
             let since = (due - self.settings.epoch).to_std().unwrap_or_default();
             at = at.min(SimTime::from_duration(since).max(self.now));
         }
@@ -593,7 +602,7 @@ impl Engine {
         if !self.traces_calls() {
             return None;
         }
-        self.ironic.node(node).map(|n| {
+        self.ironic.node(node, |n| {
             (
                 n.provision_state.as_str().to_owned(),
                 n.power_state.map_or("None", |p| p.as_str()).to_owned(),
@@ -617,8 +626,8 @@ impl Engine {
             let from = before.map(|b| b.0).unwrap_or_default();
             let host = self
                 .ironic
-                .node(node)
-                .and_then(|n| n.name.clone())
+                .node(node, |n| n.name.clone())
+                .flatten()
                 .unwrap_or_else(|| node.to_string())
                 .replacen('~', "/", 1);
             self.record(
@@ -634,18 +643,13 @@ impl Engine {
     }
 
     fn step_node(&mut self, node: Uuid) {
-        let wall = self.wall(self.now);
         let before = self.node_state(node);
-        let calls = match self.ironic.conductor_mut(node) {
-            Some(c) => c.step(wall),
-            None => return,
-        };
+        let call = self.ironic.step_node(node);
         self.note_node_change(node, before);
-        for call in calls {
-            match call {
-                Call::Bmc(c) => self.send_call(node, &c),
-                Call::Agent(c) => self.agent_call(node, &c),
-            }
+        match call {
+            Some(Call::Bmc(c)) => self.send_call(node, &c),
+            Some(Call::Agent(c)) => self.agent_call(node, &c),
+            None => {}
         }
         self.schedule_node(node, false);
     }
@@ -714,8 +718,8 @@ impl Engine {
         }
         let name = self
             .ironic
-            .node(node)
-            .and_then(|n| n.name.clone())
+            .node(node, |n| n.name.clone())
+            .flatten()
             .map(|n| n.replacen('~', "/", 1))
             .or_else(|| host.map(|i| self.machines[i].spec.name.clone()))
             .unwrap_or_else(|| node.to_string());
@@ -729,7 +733,7 @@ impl Engine {
         let protocol = match host.map(|i| self.machines[i].spec.bmc.protocol) {
             Some(crate::machine::BmcProtocol::Ipmi) => "ipmi",
             Some(_) => "redfish",
-            None => match self.ironic.node(node).map(|n| n.driver.as_str()) {
+            None => match self.ironic.node(node, |n| n.driver.clone()).as_deref() {
                 Some("ipmi") => "ipmi",
                 Some("redfish") => "redfish",
                 _ => "",
@@ -752,11 +756,8 @@ impl Engine {
         call: u64,
         outcome: Result<CallResult, String>,
     ) {
-        let wall = self.wall(self.now);
         let before = self.node_state(node);
-        if let Some(c) = self.ironic.conductor_mut(node) {
-            c.complete(call, outcome, wall);
-        }
+        self.ironic.complete_call(node, call, outcome);
         self.note_node_change(node, before);
         self.schedule_node(node, true);
     }

@@ -352,24 +352,27 @@ impl Conductor {
 
     /// Advances every due job and schedules power syncs; returns the calls to perform.
     pub fn step(&mut self, now: DateTime<Utc>) -> Vec<Call> {
-        let mut calls = Vec::new();
-        self.schedule_power_sync(now);
-        let due: Vec<Uuid> = self
-            .jobs
-            .iter()
-            .filter(|(_, j)| j.waiting.is_none() && j.due <= now)
-            .map(|(u, _)| *u)
-            .collect();
-        for uuid in due {
-            if let Some(phase) = self.jobs.get(&uuid).and_then(|j| j.parked) {
-                self.time_out(uuid, phase, now);
-                continue;
-            }
-            if let Some(call) = self.advance(uuid, now) {
-                calls.push(call);
-            }
+        let uuids: Vec<Uuid> = self.nodes.keys().copied().collect();
+        uuids
+            .into_iter()
+            .filter_map(|uuid| self.step_node(uuid, now))
+            .collect()
+    }
+
+    /// Advances node `uuid`'s job if due, or starts its power sync when one is due; returns the
+    /// call to perform, if any. What [`Conductor::step`] does for every node, for one (engine
+    /// mode steps each node when it is due, so a step costs the same however large the fleet).
+    pub fn step_node(&mut self, uuid: Uuid, now: DateTime<Utc>) -> Option<Call> {
+        self.schedule_power_sync(uuid, now);
+        let job = self.jobs.get(&uuid)?;
+        if job.waiting.is_some() || job.due > now {
+            return None;
         }
-        calls
+        if let Some(phase) = job.parked {
+            self.time_out(uuid, phase, now);
+            return None;
+        }
+        self.advance(uuid, now)
     }
 
     /// The earliest time a job becomes due or a wait times out (the shell sleeps until then).
@@ -381,21 +384,25 @@ impl Conductor {
             .min()
     }
 
-    fn schedule_power_sync(&mut self, now: DateTime<Utc>) {
+    /// When node `uuid`'s job becomes due or its wait times out, if it has one.
+    pub fn next_due_of(&self, uuid: Uuid) -> Option<DateTime<Utc>> {
+        self.jobs
+            .get(&uuid)
+            .filter(|j| j.waiting.is_none())
+            .map(|j| j.due)
+    }
+
+    fn schedule_power_sync(&mut self, uuid: Uuid, now: DateTime<Utc>) {
         let interval = self.settings.timings.power_sync;
-        let candidates: Vec<Uuid> = self
-            .nodes
-            .values()
-            .filter(|n| !uses_fake_power(n) && n.provision_state != ProvisionState::Enroll)
-            .filter(|n| !self.jobs.contains_key(&n.uuid))
-            .filter(|n| {
-                self.last_sync
-                    .get(&n.uuid)
-                    .is_none_or(|t| now - *t >= interval)
-            })
-            .map(|n| n.uuid)
-            .collect();
-        for uuid in candidates {
+        let due =
+            self.nodes.get(&uuid).is_some_and(|n| {
+                !uses_fake_power(n) && n.provision_state != ProvisionState::Enroll
+            }) && !self.jobs.contains_key(&uuid)
+                && self
+                    .last_sync
+                    .get(&uuid)
+                    .is_none_or(|t| now - *t >= interval);
+        if due {
             self.last_sync.insert(uuid, now);
             self.jobs.insert(
                 uuid,
@@ -510,11 +517,30 @@ impl Conductor {
         outcome: Result<CallResult, String>,
         now: DateTime<Utc>,
     ) {
-        let Some((uuid, pending)) = self.jobs.iter().find_map(|(u, j)| {
+        let Some(uuid) = self.jobs.iter().find_map(|(u, j)| {
+            j.waiting
+                .as_ref()
+                .is_some_and(|(id, _)| *id == call_id)
+                .then_some(*u)
+        }) else {
+            return;
+        };
+        self.complete_node(uuid, call_id, outcome, now);
+    }
+
+    /// [`Conductor::complete`] for a call known to be node `uuid`'s (no search).
+    pub fn complete_node(
+        &mut self,
+        uuid: Uuid,
+        call_id: u64,
+        outcome: Result<CallResult, String>,
+        now: DateTime<Utc>,
+    ) {
+        let Some(pending) = self.jobs.get(&uuid).and_then(|j| {
             j.waiting
                 .as_ref()
                 .filter(|(id, _)| *id == call_id)
-                .map(|(_, p)| (*u, p.clone()))
+                .map(|(_, p)| p.clone())
         }) else {
             return;
         };

@@ -23,7 +23,7 @@ use crate::ipmi::command::{ChassisControl, boot_device};
 use crate::ipmi::{Client, ClientConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Why the HTTP client could not be built.
@@ -173,24 +173,20 @@ impl Drivers {
         }
     }
 
-    /// Reads a node's BMC and passes it through the gate: the error a BMC call would fail with
-    /// before sending anything (`validate` reports it).
-    pub async fn check(
-        &self,
-        node: &str,
-        driver: &str,
-        info: &Map<String, Value>,
-    ) -> Result<Bmc, String> {
-        let bmc = Bmc::of(node, driver, info)?;
-        self.gate.check(node, &bmc).await?;
-        Ok(bmc)
+    /// The gate every BMC call passes.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// Performs one BMC call; the error string is what lands in `last_error`. The gate runs here,
     /// once, before either protocol opens a socket.
     pub async fn perform(&self, call: &DriverCall) -> Result<CallResult, String> {
         let node = call.node.to_string();
-        match self.check(&node, &call.driver, &call.driver_info).await? {
+        match self
+            .gate
+            .check_node(&node, &call.driver, &call.driver_info)
+            .await?
+        {
             Bmc::Redfish(target) => self.redfish(call, &target).await,
             Bmc::Ipmi(target) => self.ipmi(call, &target).await,
         }

@@ -4,16 +4,15 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use http::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::node::{Node, PatchOp, Port, PowerRequest, ProvisionRequest, Validation};
-use super::tls::tls_config;
+use super::transport::{HttpTransport, Request, Response, Transport};
 use crate::provisioner::{Credentials, ProvisionerError};
-use crate::telemetry::logging::error_chain;
 
 /// The oldest microversion we can work with (configdrive dicts, inventory, deploy steps, ...).
 pub const MIN_VERSION: ApiVersion = ApiVersion {
@@ -96,9 +95,7 @@ impl ClientConfig {
 
 /// The Ironic REST client. Cheap to share (`Arc`); one per operator process.
 pub struct IronicClient {
-    http: reqwest::Client,
-    base: String,
-    auth: Option<Credentials>,
+    transport: Box<dyn Transport>,
     version: OnceCell<ApiVersion>,
     calls: AtomicU64,
 }
@@ -106,7 +103,7 @@ pub struct IronicClient {
 impl std::fmt::Debug for IronicClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IronicClient")
-            .field("base", &self.base)
+            .field("transport", &self.transport)
             .field("version", &self.version.get())
             .finish()
     }
@@ -119,31 +116,18 @@ enum Expect {
 }
 
 impl IronicClient {
-    /// Builds the client (TLS roots, timeouts). Makes no request.
+    /// The client over HTTP(S) (TLS roots, timeouts). Makes no request.
     pub fn new(config: ClientConfig) -> Result<IronicClient, ProvisionerError> {
-        let setup = |message: String| ProvisionerError::Unreachable {
-            operation: "client setup",
-            message,
-        };
-        if config.insecure {
-            tracing::warn!(endpoint = %config.endpoint, "ironic TLS certificate verification disabled");
-        }
-        let tls = tls_config(config.ca_pem.as_deref(), config.insecure).map_err(setup)?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|e| setup(error_chain(&e)))?;
-        let trimmed = config.endpoint.trim_end_matches('/');
-        let base = trimmed.strip_suffix("/v1").unwrap_or(trimmed).to_string();
-        Ok(IronicClient {
-            http,
-            base,
-            auth: config.basic_auth,
+        Ok(IronicClient::over(HttpTransport::new(config)?))
+    }
+
+    /// The client over any transport (engine mode hands requests to the mock in-process).
+    pub fn over(transport: impl Transport + 'static) -> IronicClient {
+        IronicClient {
+            transport: Box::new(transport),
             version: OnceCell::new(),
             calls: AtomicU64::new(0),
-        })
+        }
     }
 
     /// Every HTTP request this client has sent, version discovery included.
@@ -414,37 +398,33 @@ impl IronicClient {
         version: Option<ApiVersion>,
         expect: Expect,
     ) -> Result<Option<T>, ProvisionerError> {
-        let url = format!("{}{}", self.base, path);
-        let mut request = self
-            .http
-            .request(method.clone(), &url)
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(v) = version {
-            request = request.header(VERSION_HEADER, v.to_string());
-        }
-        if let Some(auth) = &self.auth {
-            request = request.basic_auth(&auth.username, Some(&auth.password));
-        }
-        if let Some(b) = body {
-            request = request.json(b);
-        }
+        let body =
+            body.map(serde_json::to_vec)
+                .transpose()
+                .map_err(|e| ProvisionerError::Protocol {
+                    operation,
+                    message: format!("cannot encode the request body: {e}"),
+                })?;
         self.calls.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%method, path, operation, "ironic request");
-        let response = request
-            .send()
+        let request = Request {
+            method,
+            path: path.to_owned(),
+            version,
+            body,
+        };
+        let Response {
+            status,
+            body: bytes,
+        } = self
+            .transport
+            .send(request)
             .await
-            .map_err(|e| ProvisionerError::Unreachable {
-                operation,
-                message: error_chain(&e),
-            })?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| ProvisionerError::Unreachable {
-                operation,
-                message: error_chain(&e),
-            })?;
+            .map_err(|message| ProvisionerError::Unreachable { operation, message })?;
+        let status = StatusCode::from_u16(status).map_err(|_| ProvisionerError::Protocol {
+            operation,
+            message: format!("invalid HTTP status {status}"),
+        })?;
         if !status.is_success() {
             return Err(ProvisionerError::Rejected {
                 operation,

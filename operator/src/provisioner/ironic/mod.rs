@@ -11,6 +11,8 @@ mod inventory;
 mod lifecycle;
 mod node;
 mod tls;
+/// How requests reach Ironic: HTTP(S), or in-process in the simulator's engine mode.
+pub mod transport;
 
 pub use client::{
     ApiVersion, ClientConfig, IronicClient, MAX_VERSION, MIN_VERSION, VERSION_HEADER,

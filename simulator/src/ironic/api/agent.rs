@@ -38,38 +38,20 @@ pub(crate) async fn lookup(
         ));
     }
     let mut store = s.lock();
-    let uuid = match node_uuid {
-        Some(u) => find(&store, &ctx, &u).map_err(|_| ApiError::NotFound)?,
-        None => store
-            .ports
-            .values()
-            .find(|p| macs.contains(&p.address))
-            .map(|p| p.node_uuid)
-            .ok_or(ApiError::NotFound)?,
+    let node = match node_uuid {
+        Some(u) => Some(find(&store, &ctx, &u).map_err(|_| ApiError::NotFound)?),
+        None => None,
     };
-    let allowed = store
-        .conductor
-        .nodes
-        .get(&uuid)
-        .is_some_and(|n| n.provision_state.agent_may_call());
-    if !allowed {
-        return Err(ApiError::NotFound);
-    }
-    store.conductor.ensure_unlocked(uuid)?;
-    let fresh = store.token();
+    let found = store.agent_lookup(node, &macs)?;
     let n = store
         .conductor
         .nodes
-        .get_mut(&uuid)
+        .get(&found.node)
         .ok_or(ApiError::NotFound)?;
-    let token = match &n.agent.token {
-        Some(_) => "******".to_string(),
-        None => {
-            n.agent.token = Some(fresh.clone());
-            fresh
-        }
-    };
-    Ok(json_response(StatusCode::OK, &lookup_body(n, &ctx, &token)))
+    Ok(json_response(
+        StatusCode::OK,
+        &lookup_body(n, &ctx, &found.token),
+    ))
 }
 
 /// The `{node, config}` document lookup (and continue_inspection from 1.84) answers.
@@ -123,45 +105,16 @@ pub(crate) async fn heartbeat(
     let now = s.now();
     let mut store = s.lock();
     let uuid = find(&store, &ctx, &ident)?;
-    store.conductor.ensure_unlocked(uuid)?;
-    let n = store
-        .conductor
-        .nodes
-        .get_mut(&uuid)
-        .ok_or_else(|| ApiError::NodeNotFound(ident.clone()))?;
-    if n.agent.token.as_deref() != Some(token.as_str()) {
-        return Err(ApiError::Forbidden(
-            "Invalid or missing agent token received.".into(),
-        ));
-    }
-    n.agent.callback_url = Some(callback);
-    n.agent.version = req
+    let version = req
         .get("agent_version")
         .and_then(Value::as_str)
         .map(str::to_string);
-    n.agent.last_heartbeat = Some(now);
-    let resumed = store.conductor.heartbeat(uuid, now);
+    let resumed = store.agent_heartbeat(uuid, &token, callback, version, now)?;
     drop(store);
     if resumed {
         s.kick();
     }
     Ok(StatusCode::ACCEPTED.into_response())
-}
-
-/// The host part of a BMC address in driver_info (`redfish_address` URL or `ipmi_address`).
-fn bmc_host(info: &serde_json::Map<String, Value>) -> Option<String> {
-    if let Some(a) = info.get("ipmi_address").and_then(Value::as_str) {
-        return Some(a.to_string());
-    }
-    let raw = info.get("redfish_address").and_then(Value::as_str)?;
-    let with_scheme = if raw.contains("://") {
-        raw.to_string()
-    } else {
-        format!("https://{raw}")
-    };
-    let url = url::Url::parse(&with_scheme).ok()?;
-    url.host_str()
-        .map(|h| h.trim_matches(['[', ']']).to_string())
 }
 
 /// `POST /v1/continue_inspection`: the agent's inspection data. The node is found by `node_uuid`
@@ -222,45 +175,21 @@ pub(crate) async fn continue_inspection(
     }
     let now = s.now();
     let mut store = s.lock();
-    let uuid = match &node_uuid {
-        Some(u) => uuid::Uuid::parse_str(u)
-            .ok()
-            .filter(|u| store.conductor.nodes.contains_key(u))
-            .ok_or(ApiError::NotFound)?,
-        None => store
-            .ports
-            .values()
-            .find(|p| macs.contains(&p.address))
-            .map(|p| p.node_uuid)
-            .or_else(|| {
-                store
-                    .conductor
-                    .nodes
-                    .values()
-                    .find(|n| bmc_host(&n.driver_info).is_some_and(|h| bmcs.contains(&h)))
-                    .map(|n| n.uuid)
-            })
-            .ok_or(ApiError::NotFound)?,
+    let node = match &node_uuid {
+        Some(u) => Some(uuid::Uuid::parse_str(u).map_err(|_| ApiError::NotFound)?),
+        None => None,
     };
-    store.conductor.continue_inspection(uuid, data, now)?;
-    store.adopt_discovered_ports(now);
-    let fresh = store.token();
-    let n = store
-        .conductor
-        .nodes
-        .get_mut(&uuid)
-        .ok_or(ApiError::NotFound)?;
-    let body = if new_api {
-        let token = match &n.agent.token {
-            Some(_) => "******".to_string(),
-            None => {
-                n.agent.token = Some(fresh.clone());
-                fresh
-            }
-        };
-        lookup_body(n, &ctx, &token)
-    } else {
-        json!({"uuid": uuid.to_string()})
+    let (uuid, found) = store.agent_continue_inspection(node, &macs, &bmcs, data, new_api, now)?;
+    let body = match found {
+        Some(found) => {
+            let n = store
+                .conductor
+                .nodes
+                .get(&found.node)
+                .ok_or(ApiError::NotFound)?;
+            lookup_body(n, &ctx, &found.token)
+        }
+        None => json!({"uuid": uuid.to_string()}),
     };
     drop(store);
     s.kick();

@@ -127,8 +127,20 @@ impl FaultSwitch {
         self.remaining = None;
     }
 
+    /// Fails a fraction `rate` of requests with `status` (default 503, any 5xx) until cleared:
+    /// engine mode's Ironic API fault, which has no window of its own (its scenario clears it).
+    pub fn hold(&mut self, rate: f64, status: Option<u16>) {
+        self.rate = rate.clamp(0.0, 1.0);
+        self.status = status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .filter(StatusCode::is_server_error)
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        self.until = None;
+        self.remaining = None;
+    }
+
     fn active(&self, now: DateTime<Utc>) -> bool {
-        self.rate > 0.0 && self.until.is_some_and(|u| now < u) && self.remaining != Some(0)
+        self.rate > 0.0 && self.until.is_none_or(|u| now < u) && self.remaining != Some(0)
     }
 
     /// Draws for one API request at `now`: the status to answer with, or None to serve it.

@@ -85,8 +85,8 @@ pub(crate) async fn validate(
         };
         // The driver_info is parsed and the BMC passed through the egress gate, as a call would.
         let checked = s
-            .drivers
-            .check(&uuid.to_string(), &n.driver, &n.driver_info)
+            .gate
+            .check_node(&uuid.to_string(), &n.driver, &n.driver_info)
             .await;
         let bmc = match checked {
             Ok(_) => ok.clone(),

@@ -4,16 +4,21 @@ mod agent;
 /// The simulator-only API fault switch at `/_sim/faults` (not Ironic).
 pub mod fault;
 mod hardware;
+/// The API called in-process (engine mode), through the same router as over HTTP.
+pub mod in_process;
 /// The simulator-only request journal at `/_sim/requests` (not Ironic).
 pub mod journal;
 mod nodes;
 mod ports;
+/// The mock's database and the rules every caller (HTTP handlers, engine) applies to it.
+mod store;
+pub use store::{AgentLookup, Store};
 
-use super::conductor::{Conductor, Settings};
-use super::driver::{DriverError, Drivers};
+use super::conductor::Settings;
+use super::driver::{DriverError, Drivers, Gate};
 use super::encoding::{Doc, to_python_json};
 use super::error::ApiError;
-use super::model::{DRIVERS, Port, Shape, links};
+use super::model::{DRIVERS, Shape, links};
 use super::version::{
     self, MAX, MAX_HEADER, MIN, MIN_HEADER, VERSION_HEADER, Version, VersionError,
 };
@@ -25,66 +30,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::SeedableRng;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use uuid::Uuid;
 
 /// The source of "now" (wall clock in `main`, a fixed or scaled clock in tests).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
-pub(crate) struct Store {
-    pub(crate) conductor: Conductor,
-    pub(crate) ports: BTreeMap<Uuid, Port>,
-    rng: ChaCha8Rng,
-    next_id: u64,
-}
-
-impl Store {
-    pub(crate) fn new_uuid(&mut self) -> Uuid {
-        let bytes: [u8; 16] = self.rng.random();
-        uuid::Builder::from_random_bytes(bytes).into_uuid()
-    }
-
-    pub(crate) fn next_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    /// Creates the ports inspection discovered whose MAC no port has yet (Ironic's `ports` hook).
-    pub(crate) fn adopt_discovered_ports(&mut self, now: DateTime<Utc>) {
-        for d in self.conductor.take_discovered_ports() {
-            if self.ports.values().any(|p| p.address == d.address)
-                || !self.conductor.nodes.contains_key(&d.node)
-            {
-                continue;
-            }
-            let uuid = self.new_uuid();
-            self.ports.insert(
-                uuid,
-                Port {
-                    uuid,
-                    address: d.address,
-                    node_uuid: d.node,
-                    pxe_enabled: d.pxe_enabled,
-                    misc: Default::default(),
-                    created_at: now,
-                    updated_at: None,
-                },
-            );
-        }
-    }
-
-    pub(crate) fn token(&mut self) -> String {
-        let bytes: [u8; 24] = self.rng.random();
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
 
 /// Shared state of the mock Ironic.
 #[derive(Clone)]
@@ -92,7 +43,10 @@ pub struct AppState {
     store: Arc<Mutex<Store>>,
     clock: Clock,
     wake: Arc<Notify>,
-    drivers: Drivers,
+    /// The egress rule `validate` checks BMCs against (the drivers' own).
+    pub(crate) gate: Gate,
+    /// The BMC and agent drivers; none in engine mode, where the engine carries out the calls.
+    drivers: Option<Arc<Drivers>>,
     journal: Arc<Mutex<journal::Journal>>,
     faults: Arc<Mutex<fault::FaultSwitch>>,
 }
@@ -111,19 +65,49 @@ impl AppState {
         clock: Clock,
         bmc_networks: &[Network],
     ) -> Result<Self, DriverError> {
-        Ok(Self {
-            store: Arc::new(Mutex::new(Store {
-                conductor: Conductor::new(settings),
-                ports: BTreeMap::new(),
-                rng: ChaCha8Rng::seed_from_u64(seed),
-                next_id: 0,
-            })),
+        let drivers = Drivers::new(seed, bmc_networks)?;
+        Ok(Self::with_drivers(
+            settings,
+            seed,
+            clock,
+            drivers.gate().clone(),
+            Some(Arc::new(drivers)),
+        ))
+    }
+
+    fn with_drivers(
+        settings: Settings,
+        seed: u64,
+        clock: Clock,
+        gate: Gate,
+        drivers: Option<Arc<Drivers>>,
+    ) -> Self {
+        Self {
+            store: Arc::new(Mutex::new(Store::new(settings, seed))),
             clock,
             wake: Arc::new(Notify::new()),
-            drivers: Drivers::new(seed, bmc_networks)?,
+            gate,
+            drivers,
             journal: Arc::new(Mutex::new(journal::Journal::default())),
             faults: Arc::new(Mutex::new(fault::FaultSwitch::new(seed))),
-        })
+        }
+    }
+
+    /// A mock for engine mode: the same state as [`AppState::new`] on the engine's virtual
+    /// `clock`; the engine steps its conductor and carries out the calls itself.
+    pub fn in_process(settings: Settings, seed: u64, clock: Clock) -> Self {
+        Self::with_drivers(settings, seed, clock, Gate::default(), None)
+    }
+
+    /// Keeps a fraction `rate` of the operator-facing API failing with `status` (default 503)
+    /// until changed (engine mode's Ironic API faults); a rate of 0 switches it off.
+    pub fn hold_api_fault(&self, rate: f64, status: Option<u16>) {
+        let mut switch = self.faults();
+        if rate > 0.0 {
+            switch.hold(rate, status);
+        } else {
+            switch.clear();
+        }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Store> {
@@ -176,7 +160,13 @@ impl AppState {
         &self,
         call: &super::conductor::Call,
     ) -> Result<super::conductor::CallResult, String> {
-        self.drivers.perform_call(call).await
+        self.drivers()?.perform_call(call).await
+    }
+
+    fn drivers(&self) -> Result<&Drivers, String> {
+        self.drivers
+            .as_deref()
+            .ok_or_else(|| "this mock has no drivers (engine mode carries out its calls)".into())
     }
 
     /// Runs the conductor loop: steps jobs when due and performs calls concurrently. Never returns.
@@ -191,7 +181,10 @@ impl AppState {
             for call in calls {
                 let me = self.clone();
                 tokio::spawn(async move {
-                    let outcome = me.drivers.perform_call(&call).await;
+                    let outcome = match me.drivers() {
+                        Ok(d) => d.perform_call(&call).await,
+                        Err(e) => Err(e),
+                    };
                     me.complete_call(call.id(), outcome);
                     me.kick();
                 });

@@ -41,6 +41,19 @@ impl Gate {
     }
 
     /// Confines a BMC HTTP client to the same rule (names resolved through it, redirects checked).
+    /// Reads a node's BMC from its driver and `driver_info` and passes it through the gate:
+    /// the error a BMC call would fail with before sending anything (`validate` reports it).
+    pub async fn check_node(
+        &self,
+        node: &str,
+        driver: &str,
+        info: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Bmc, String> {
+        let bmc = Bmc::of(node, driver, info)?;
+        self.check(node, &bmc).await?;
+        Ok(bmc)
+    }
+
     pub fn confine(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
         egress::confine(builder, &self.allowed)
     }

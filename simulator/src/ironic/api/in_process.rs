@@ -1,0 +1,69 @@
+//! The mock's API without a socket: requests go through the same router, middleware (microversion,
+//! journal, API fault switch) and handlers as over HTTP, so engine mode runs the operator's own
+//! Ironic client and provisioner against the mock's own node rules.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use metal_operator::provisioner::ironic::transport::{Request, Response, Transport};
+use tower::ServiceExt;
+
+use super::{AppState, app};
+
+/// The `Host` the mock builds its links from (no socket, so no address).
+const HOST: &str = "ironic.in-process";
+
+/// The mock Ironic's API as a [`Transport`] for the operator's Ironic client.
+#[derive(Clone)]
+pub struct InProcess {
+    router: Router,
+}
+
+impl std::fmt::Debug for InProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InProcess")
+    }
+}
+
+impl InProcess {
+    /// The API of the mock holding `state`.
+    pub fn new(state: AppState) -> InProcess {
+        InProcess { router: app(state) }
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for InProcess {
+    async fn send(&self, request: Request) -> Result<Response, String> {
+        let mut builder = axum::http::Request::builder()
+            .method(request.method.clone())
+            .uri(&request.path)
+            .header(header::HOST, HeaderValue::from_static(HOST))
+            .header(header::ACCEPT, "application/json");
+        if let Some((name, value)) = request.version_header() {
+            builder = builder.header(name, value);
+        }
+        let body = match request.body {
+            Some(bytes) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(bytes)
+            }
+            None => Body::empty(),
+        };
+        let http_request = builder
+            .body(body)
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        let answer = match self.router.clone().oneshot(http_request).await {
+            Ok(answer) => answer,
+            Err(never) => match never {},
+        };
+        let status = answer.status().as_u16();
+        let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+            .await
+            .map_err(|e| format!("cannot read the answer: {e}"))?;
+        Ok(Response {
+            status,
+            body: body.to_vec(),
+        })
+    }
+}

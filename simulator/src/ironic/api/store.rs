@@ -1,0 +1,234 @@
+//! The mock's database — nodes (inside the conductor), ports, id and token sources — and the rules
+//! the agent endpoints apply to it. The HTTP handlers and engine mode both call these, so a rule
+//! (which states allow an agent to look its node up, when a heartbeat is refused, how inspection
+//! data finds its node) is written once.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::ironic::conductor::{Conductor, Settings};
+use crate::ironic::error::ApiError;
+use crate::ironic::model::{Node, Port};
+
+/// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
+pub struct Store {
+    pub(crate) conductor: Conductor,
+    pub(crate) ports: BTreeMap<Uuid, Port>,
+    rng: ChaCha8Rng,
+    next_id: u64,
+}
+
+/// What an agent's lookup (or accepted inspection data) hands back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentLookup {
+    pub node: Uuid,
+    /// A fresh agent token, or `******` when the node already has one (only the agent that got
+    /// it knows it).
+    pub token: String,
+}
+
+impl AgentLookup {
+    /// The masked token Ironic answers once a token was handed out.
+    pub const MASKED: &'static str = "******";
+
+    /// True when this answer carries a usable token.
+    pub fn has_token(&self) -> bool {
+        self.token != Self::MASKED
+    }
+}
+
+impl Store {
+    /// An empty database; `seed` drives generated UUIDs and agent tokens.
+    pub(crate) fn new(settings: Settings, seed: u64) -> Store {
+        Store {
+            conductor: Conductor::new(settings),
+            ports: BTreeMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            next_id: 0,
+        }
+    }
+
+    pub(crate) fn new_uuid(&mut self) -> Uuid {
+        let bytes: [u8; 16] = self.rng.random();
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Creates the ports inspection discovered whose MAC no port has yet (Ironic's `ports` hook).
+    pub(crate) fn adopt_discovered_ports(&mut self, now: DateTime<Utc>) {
+        for d in self.conductor.take_discovered_ports() {
+            if self.ports.values().any(|p| p.address == d.address)
+                || !self.conductor.nodes.contains_key(&d.node)
+            {
+                continue;
+            }
+            let uuid = self.new_uuid();
+            self.ports.insert(
+                uuid,
+                Port {
+                    uuid,
+                    address: d.address,
+                    node_uuid: d.node,
+                    pxe_enabled: d.pxe_enabled,
+                    misc: Default::default(),
+                    created_at: now,
+                    updated_at: None,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn token(&mut self) -> String {
+        let bytes: [u8; 24] = self.rng.random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The node one of these (normalised) MACs has a port for.
+    pub fn node_by_macs(&self, macs: &[String]) -> Option<Uuid> {
+        self.ports
+            .values()
+            .find(|p| macs.contains(&p.address))
+            .map(|p| p.node_uuid)
+    }
+
+    /// Hands node `uuid` a token unless it has one (then the answer is masked).
+    fn hand_out_token(&mut self, uuid: Uuid) -> Result<AgentLookup, ApiError> {
+        let fresh = self.token();
+        let n = self
+            .conductor
+            .nodes
+            .get_mut(&uuid)
+            .ok_or(ApiError::NotFound)?;
+        let token = match &n.agent.token {
+            Some(_) => AgentLookup::MASKED.to_string(),
+            None => {
+                n.agent.token = Some(fresh.clone());
+                fresh
+            }
+        };
+        Ok(AgentLookup { node: uuid, token })
+    }
+
+    /// `lookup`: node `node` (already resolved) or the node of one of `macs`; 404 unless its
+    /// state lets an agent call, 409 while the conductor holds it.
+    pub fn agent_lookup(
+        &mut self,
+        node: Option<Uuid>,
+        macs: &[String],
+    ) -> Result<AgentLookup, ApiError> {
+        let uuid = match node {
+            Some(u) => u,
+            None => self.node_by_macs(macs).ok_or(ApiError::NotFound)?,
+        };
+        let allowed = self
+            .conductor
+            .nodes
+            .get(&uuid)
+            .is_some_and(|n| n.provision_state.agent_may_call());
+        if !allowed {
+            return Err(ApiError::NotFound);
+        }
+        self.conductor.ensure_unlocked(uuid)?;
+        self.hand_out_token(uuid)
+    }
+
+    /// `heartbeat` from the agent at `callback_url` holding `token`: 409 while the conductor holds
+    /// the node, 403 for a wrong token. True when the heartbeat resumed a parked deploy or clean.
+    pub fn agent_heartbeat(
+        &mut self,
+        uuid: Uuid,
+        token: &str,
+        callback_url: String,
+        agent_version: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ApiError> {
+        self.conductor.ensure_unlocked(uuid)?;
+        let n = self
+            .conductor
+            .nodes
+            .get_mut(&uuid)
+            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))?;
+        if n.agent.token.as_deref() != Some(token) {
+            return Err(ApiError::Forbidden(
+                "Invalid or missing agent token received.".into(),
+            ));
+        }
+        n.agent.callback_url = Some(callback_url);
+        n.agent.version = agent_version;
+        n.agent.last_heartbeat = Some(now);
+        Ok(self.conductor.heartbeat(uuid, now))
+    }
+
+    /// The node inspection data is for: `node` if it exists, else the one with a port for one
+    /// of `macs`, else the one whose BMC is at one of `bmcs`.
+    pub fn inspection_node(
+        &self,
+        node: Option<Uuid>,
+        macs: &[String],
+        bmcs: &[String],
+    ) -> Option<Uuid> {
+        match node {
+            Some(u) => Some(u).filter(|u| self.conductor.nodes.contains_key(u)),
+            None => self.node_by_macs(macs).or_else(|| {
+                self.conductor
+                    .nodes
+                    .values()
+                    .find(|n| bmc_host(n).is_some_and(|h| bmcs.contains(&h)))
+                    .map(|n| n.uuid)
+            }),
+        }
+    }
+
+    /// `continue_inspection`: the node named by `node`, else the one with a port for one of
+    /// `macs`, else the one whose BMC is at one of `bmcs`, must wait in `inspect wait`; the data
+    /// is stored, discovered ports created, and — when `token` — a token handed out. Returns the
+    /// node and the token answer.
+    pub fn agent_continue_inspection(
+        &mut self,
+        node: Option<Uuid>,
+        macs: &[String],
+        bmcs: &[String],
+        data: Map<String, Value>,
+        token: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Uuid, Option<AgentLookup>), ApiError> {
+        let uuid = self
+            .inspection_node(node, macs, bmcs)
+            .ok_or(ApiError::NotFound)?;
+        self.conductor.continue_inspection(uuid, data, now)?;
+        self.adopt_discovered_ports(now);
+        let lookup = if token {
+            Some(self.hand_out_token(uuid)?)
+        } else {
+            None
+        };
+        Ok((uuid, lookup))
+    }
+}
+
+/// The host part of a node's BMC address (`ipmi_address`, or the host of `redfish_address`).
+fn bmc_host(node: &Node) -> Option<String> {
+    let info = &node.driver_info;
+    if let Some(a) = info.get("ipmi_address").and_then(Value::as_str) {
+        return Some(a.to_string());
+    }
+    let raw = info.get("redfish_address").and_then(Value::as_str)?;
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("https://{raw}")
+    };
+    let url = url::Url::parse(&with_scheme).ok()?;
+    url.host_str()
+        .map(|h| h.trim_matches(['[', ']']).to_string())
+}
