@@ -15,6 +15,9 @@ pub mod controller;
 pub mod pool;
 /// The provisioner trait and its OpenStack Ironic implementation.
 pub mod provisioner;
+/// One reconcile's rounds with the provisioner (observe, decide → act → decide), shared by the
+/// controller and the simulator's engine.
+pub mod round;
 /// The pure host state machine: (host, credentials, provisioner view, now, rng) → decision.
 pub mod statemachine;
 /// Prometheus metrics, health probes and logging set-up.

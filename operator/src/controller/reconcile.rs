@@ -16,20 +16,17 @@ use tracing::{debug, info, warn};
 
 use crate::api::annotations::{HARDWARE_DATA_FINALIZER, HOST_FINALIZER};
 use crate::api::{BareMetalHost, HardwareData, ProvisioningState};
-use crate::provisioner::{Action, HostRef, Observation, Outcome};
+use crate::provisioner::{Action, Observation, Outcome, ProvisionerError};
+use crate::round::{self, RoundHooks, RoundsEnd};
 use crate::statemachine::{
-    self, ActionFailure, CapacityView, ConfigData, CredentialsView, Decision, Effect, EventKind,
-    FinalizerChange, HardwareFetch, Input, Note, Phase,
+    self, CapacityView, ConfigData, CredentialsView, Decision, Effect, EventKind, FinalizerChange,
+    HardwareFetch, Input, Note, Phase,
 };
 use crate::telemetry::{Delay, Incident, Operation};
 
 use super::patch::merge_diff;
 use super::slots::host_key;
 use super::{Context, FIELD_MANAGER, ReconcileError};
-
-/// Upper bound on decide → effect → decide rounds within one reconcile (fetch hardware details,
-/// then write them; or an action failure re-decided once).
-const MAX_ROUNDS: usize = 4;
 
 /// How soon to look again when the cache has not yet caught up with our own write.
 const STALE_RETRY: Duration = Duration::from_millis(100);
@@ -80,14 +77,6 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_secs(1u64 << exp).min(Duration::from_secs(300))
 }
 
-fn wants_observation(host: &BareMetalHost) -> bool {
-    let paused = host
-        .annotations()
-        .contains_key(crate::api::annotations::PAUSED);
-    let has_finalizer = host.finalizers().iter().any(|f| f == HOST_FINALIZER);
-    !paused && has_finalizer
-}
-
 async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, ReconcileError> {
     let namespace = host.namespace().unwrap_or_default();
     let name = host.name_any();
@@ -112,15 +101,12 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
         }
         CredentialsView::NotRequested => {}
     }
-    let host_ref = statemachine::host_ref(host);
-    let observation = if wants_observation(host) {
-        match ctx.provisioner.observe(&host_ref).await {
-            Ok(o) => o,
-            Err(e) => Observation::Unavailable(ctx.scrub(host, &e.to_string())),
-        }
-    } else {
-        Observation::NotRegistered
+    let hooks = Hooks {
+        ctx,
+        host,
+        key: &key,
     };
+    let observation = round::observe(ctx.provisioner.as_ref(), host, &hooks).await;
     if matches!(observation, Observation::Unavailable(_)) {
         ctx.metrics.incident(Incident::ProvisionerNotReady);
     }
@@ -153,7 +139,7 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
 
     let mut rng = ctx.take_rng(host);
     let cached = ctx.store.state();
-    let mut decision = ctx.slots.decide_with(
+    let decision = ctx.slots.decide_with(
         host,
         cached.iter().map(AsRef::as_ref),
         ctx.settings.provisioning_limit,
@@ -164,47 +150,22 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
         |d: &Decision| d.slot,
     );
     drop(cached);
-    let mut accepted_node = None;
-    for _ in 0..MAX_ROUNDS {
-        match &decision.effect {
-            Effect::FetchHardwareDetails if input.hardware == HardwareFetch::NotFetched => {
-                input.hardware = match ctx.provisioner.hardware_details(&host_ref).await {
-                    Ok(Value::Null) => HardwareFetch::Missing,
-                    Ok(details) => HardwareFetch::Found(details),
-                    Err(e) => HardwareFetch::Unavailable(ctx.scrub(host, &e.to_string())),
-                };
-            }
-            Effect::Provisioner(action) if input.action_failure.is_none() => {
-                if !ctx.leadership.is_leader() {
-                    ctx.put_rng(host, rng);
-                    return Ok(Requeue::requeue(ctx.machine.short_delay));
-                }
-                match act(ctx, host, &host_ref, action).await {
-                    Ok(Outcome::Accepted { node_id }) => {
-                        accepted_node = node_id;
-                        break;
-                    }
-                    Ok(Outcome::Busy) => {
-                        debug!(host = %key, action = action.name(), "node locked, retrying shortly");
-                        ctx.put_rng(host, rng);
-                        return Ok(Requeue::requeue(ctx.machine.short_delay));
-                    }
-                    Err(failure) => input.action_failure = Some(failure),
-                }
-            }
-            _ => break,
-        }
-        decision = statemachine::decide(&input, &mut rng);
-        ctx.slots.apply(&key, decision.slot);
-    }
+    let mut hooks = hooks;
+    let end = round::run(
+        ctx.provisioner.as_ref(),
+        &mut input,
+        decision,
+        &mut rng,
+        &mut hooks,
+    )
+    .await;
     ctx.put_rng(host, rng);
-
-    if let (Effect::Provisioner(Action::Register(_)), Some(id)) = (&decision.effect, accepted_node)
-        && decision.status.provisioning.id.is_empty()
-    {
-        decision.status.provisioning.id = id;
-        decision.status_changed = true;
-    }
+    let decision = match end {
+        RoundsEnd::Decided(decision) => *decision,
+        RoundsEnd::Busy | RoundsEnd::NotLeader => {
+            return Ok(Requeue::requeue(ctx.machine.short_delay));
+        }
+    };
     if decision.notes.contains(&Note::RegistrationRequired)
         && credentials_changed(host, &input.credentials)
     {
@@ -229,22 +190,36 @@ fn credentials_changed(host: &BareMetalHost, view: &CredentialsView) -> bool {
     good.is_some_and(|v| v != secret_version)
 }
 
-/// Carries out one provisioner action; a refusal becomes the [`ActionFailure`] to re-decide with.
-async fn act(
-    ctx: &Context,
-    host: &BareMetalHost,
-    host_ref: &HostRef,
-    action: &Action,
-) -> Result<Outcome, ActionFailure> {
-    debug!(host = %host_key(host), action = action.name(), "provisioner action");
-    ctx.provisioner
-        .act(host_ref, action)
-        .await
-        .map_err(|e| ActionFailure {
-            action: action.name(),
-            message: ctx.scrub(host, &e.to_string()),
-            transient: e.is_transient(),
-        })
+/// The controller's side of the rounds: the shared slot book, the leader lease, the remembered
+/// BMC password scrubbed out of messages, and logs.
+struct Hooks<'a> {
+    ctx: &'a Context,
+    host: &'a BareMetalHost,
+    key: &'a str,
+}
+
+impl RoundHooks for Hooks<'_> {
+    fn scrub(&self, text: &str) -> String {
+        self.ctx.scrub(self.host, text)
+    }
+
+    fn may_act(&self) -> bool {
+        self.ctx.leadership.is_leader()
+    }
+
+    fn decided(&mut self, decision: &Decision) {
+        self.ctx.slots.apply(self.key, decision.slot);
+    }
+
+    fn acting(&mut self, action: &Action) {
+        debug!(host = %self.key, action = action.name(), "provisioner action");
+    }
+
+    fn acted(&mut self, action: &Action, result: &Result<Outcome, ProvisionerError>) {
+        if matches!(result, Ok(Outcome::Busy)) {
+            debug!(host = %self.key, action = action.name(), "node locked, retrying shortly");
+        }
+    }
 }
 
 fn api_for<K>(ctx: &Context, namespace: &str) -> Api<K>

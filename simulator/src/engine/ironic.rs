@@ -14,15 +14,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use uuid::Uuid;
 
 use metal_operator::bmc::DeployImages;
+use metal_operator::provisioner::HostRef;
 use metal_operator::provisioner::ironic::transport::{Request, Response, Transport};
 use metal_operator::provisioner::ironic::{IronicClient, IronicProvisioner, IronicSettings};
-use metal_operator::provisioner::{
-    Action, HostRef, Observation, Outcome, Provisioner, ProvisionerError,
-};
 
 use crate::fault::Window;
 use crate::ironic::api::Store;
@@ -100,7 +97,7 @@ impl std::fmt::Debug for EngineIronic {
 
 /// Runs a provisioner or API future that never waits on I/O or timers (the transport answers
 /// in-process) to completion on the engine's thread.
-fn run<F: std::future::Future>(future: F) -> F::Output {
+pub(super) fn run<F: std::future::Future>(future: F) -> F::Output {
     futures::executor::block_on(future)
 }
 
@@ -164,20 +161,9 @@ impl EngineIronic {
         self.provisioner.api_calls()
     }
 
-    /// The provisioner's `observe`; an error is the observation `Unavailable` the controller
-    /// makes of it (`scrub` removes what must not reach a status).
-    pub fn observe(&self, host: &HostRef) -> Result<Observation, ProvisionerError> {
-        run(self.provisioner.observe(host))
-    }
-
-    /// The provisioner's `act`.
-    pub fn act(&self, host: &HostRef, action: &Action) -> Result<Outcome, ProvisionerError> {
-        run(self.provisioner.act(host, action))
-    }
-
-    /// The provisioner's `hardware_details`.
-    pub fn hardware_details(&self, host: &HostRef) -> Result<Value, ProvisionerError> {
-        run(self.provisioner.hardware_details(host))
+    /// The operator's provisioner, reaching this mock in-process.
+    pub fn provisioner(&self) -> &IronicProvisioner {
+        &self.provisioner
     }
 
     /// One agent request to the mock's API, in-process (`lookup`, `heartbeat`,

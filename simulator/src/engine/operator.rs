@@ -2,31 +2,28 @@
 //! instead of the API server and Ironic over HTTP.
 //!
 //! The order follows `controller::reconcile`: read the BMC Secret (labelling it), observe the
-//! node, read config-data Secrets while provisioning, count provisioning slots, decide, carry
-//! out the effect (up to four decide → effect rounds), then write finalizer, annotations and
-//! status, emit Events and requeue.
+//! node, read config-data Secrets while provisioning, count provisioning slots, decide, then the
+//! operator's own rounds with its own provisioner (`metal_operator::round`), then write
+//! finalizer, annotations and status, emit Events and requeue.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::SecretReference;
-use serde_json::Value;
 
-use metal_operator::api::annotations::{
-    ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE, HOST_FINALIZER, PAUSED,
-};
+use metal_operator::api::annotations::{ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE};
 use metal_operator::api::{BareMetalHost, ProvisioningState};
 use metal_operator::controller::secrets::credentials_view;
-use metal_operator::provisioner::{Action, Observation, Outcome, PowerChange, ProvisionerError};
+use metal_operator::provisioner::{Action, HostRef, Outcome, PowerChange, ProvisionerError};
+use metal_operator::round::{self, RoundHooks, RoundsEnd};
 use metal_operator::statemachine::{
-    self, ActionFailure, CapacityView, ConfigData, CredentialsView, Decision, Effect,
-    HardwareFetch, Input, SlotChange, holds_provisioning_slot,
+    self, CapacityView, ConfigData, CredentialsView, Decision, Effect, HardwareFetch, Input,
+    SlotChange, holds_provisioning_slot,
 };
+use uuid::Uuid;
 
+use super::ironic::run;
 use super::simulation::Engine;
 use super::trace::TraceEntry;
-
-/// Upper bound on decide → effect → decide rounds within one reconcile (as the controller).
-const MAX_ROUNDS: usize = 4;
 
 impl Engine {
     /// The BMC Secret as the controller reads it; an unlabelled Secret gets the BMC label (the
@@ -163,24 +160,8 @@ impl Engine {
         let wall = self.wall(now);
 
         let (credentials, labelled) = self.read_credentials(&host);
-        let host_ref = statemachine::host_ref(&host);
-        let paused = host
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key(PAUSED));
-        let has_finalizer = host
-            .metadata
-            .finalizers
-            .as_ref()
-            .is_some_and(|f| f.iter().any(|x| x == HOST_FINALIZER));
-        let observation = if !paused && has_finalizer {
-            self.ironic
-                .observe(&host_ref)
-                .unwrap_or_else(|e| Observation::Unavailable(e.to_string()))
-        } else {
-            Observation::NotRegistered
-        };
+        let provisioner = self.ironic.provisioner().clone();
+        let observation = run(round::observe(&provisioner, &host, &Plain));
         let state = host
             .status
             .as_ref()
@@ -205,88 +186,36 @@ impl Engine {
             settings: &op_settings,
         };
         let mut rng = self.objects[idx].rng.clone();
-        let mut decision = statemachine::decide(&input, &mut rng);
-        self.apply_slot(idx, decision.slot);
-        let mut accepted_node = None;
-        for _ in 0..MAX_ROUNDS {
-            match &decision.effect {
-                Effect::FetchHardwareDetails if input.hardware == HardwareFetch::NotFetched => {
-                    input.hardware = match self.ironic.hardware_details(&host_ref) {
-                        Ok(Value::Null) => HardwareFetch::Missing,
-                        Ok(details) => HardwareFetch::Found(details),
-                        Err(e) => HardwareFetch::Unavailable(e.to_string()),
-                    };
-                }
-                Effect::Provisioner(action) if input.action_failure.is_none() => {
-                    let node = self.ironic.locate(&host_ref);
-                    let before = node.and_then(|n| self.node_state(n));
-                    let result = self.ironic.act(&host_ref, action);
-                    if self.traces_calls() {
-                        let (status, outcome) = match &result {
-                            Ok(Outcome::Accepted { .. }) => (Some(202), "accepted".to_owned()),
-                            Ok(Outcome::Busy) => (Some(409), "busy".to_owned()),
-                            Err(e @ ProvisionerError::Rejected { status, .. }) => {
-                                (Some(*status), format!("error: {e}"))
-                            }
-                            Err(e) => (None, format!("error: {e}")),
-                        };
-                        let detail = match action {
-                            Action::Power(p) => Some(power_target(*p).to_owned()),
-                            Action::Register(_) if node.is_none() => Some("create".to_owned()),
-                            _ => None,
-                        };
-                        self.record(
-                            &key,
-                            TraceEntry::Provisioner {
-                                action: action.name().to_owned(),
-                                detail,
-                                status,
-                                outcome,
-                            },
-                        );
-                    }
-                    if let Some(node) = node.or_else(|| self.ironic.locate(&host_ref)) {
-                        self.note_node_change(node, before);
-                        self.schedule_node(node, true);
-                    }
-                    match result {
-                        Ok(Outcome::Accepted { node_id }) => {
-                            accepted_node = node_id;
-                            break;
-                        }
-                        Ok(Outcome::Busy) => {
-                            self.objects[idx].rng = rng;
-                            self.objects[idx].object = Some(host);
-                            let at = now + op_settings.short_delay;
-                            self.schedule_reconcile(idx, at);
-                            if let Some(key) = labelled {
-                                self.secret_changed(&key);
-                            }
-                            return;
-                        }
-                        Err(e) => {
-                            input.action_failure = Some(ActionFailure {
-                                action: action.name(),
-                                message: e.to_string(),
-                                transient: e.is_transient(),
-                            });
-                        }
-                    }
-                }
-                _ => break,
-            }
-            decision = statemachine::decide(&input, &mut rng);
-            self.apply_slot(idx, decision.slot);
-        }
+        let first = statemachine::decide(&input, &mut rng);
+        self.apply_slot(idx, first.slot);
+        let mut tracer = Tracer {
+            engine: self,
+            idx,
+            key: &key,
+            host_ref: statemachine::host_ref(&host),
+            node: None,
+            before: None,
+        };
+        let end = run(round::run(
+            &provisioner,
+            &mut input,
+            first,
+            &mut rng,
+            &mut tracer,
+        ));
         self.objects[idx].rng = rng;
-
-        if let (Effect::Provisioner(Action::Register(_)), Some(id)) =
-            (&decision.effect, accepted_node)
-            && decision.status.provisioning.id.is_empty()
-        {
-            decision.status.provisioning.id = id;
-            decision.status_changed = true;
-        }
+        let decision = match end {
+            RoundsEnd::Decided(decision) => *decision,
+            RoundsEnd::Busy | RoundsEnd::NotLeader => {
+                self.objects[idx].object = Some(host);
+                let at = now + op_settings.short_delay;
+                self.schedule_reconcile(idx, at);
+                if let Some(key) = labelled {
+                    self.secret_changed(&key);
+                }
+                return;
+            }
+        };
         if let Effect::WriteHardwareData(hardware) = &decision.effect {
             self.objects[idx].hardware_data = Some(hardware.clone());
         }
@@ -358,6 +287,71 @@ impl Engine {
         }
         if applied.changed() {
             self.watch_event(idx);
+        }
+    }
+}
+
+/// The engine's side of the rounds: its slot book, and the trace of every provisioner action
+/// with the node change it caused.
+struct Tracer<'a> {
+    engine: &'a mut Engine,
+    idx: usize,
+    key: &'a str,
+    host_ref: HostRef,
+    /// The node acted on, and its state before the action.
+    node: Option<Uuid>,
+    before: Option<(String, String)>,
+}
+
+/// The engine scrubs nothing and always leads: the observation needs no hooks.
+struct Plain;
+
+impl RoundHooks for Plain {
+    fn decided(&mut self, _: &Decision) {}
+}
+
+impl RoundHooks for Tracer<'_> {
+    fn decided(&mut self, decision: &Decision) {
+        self.engine.apply_slot(self.idx, decision.slot);
+    }
+
+    fn acting(&mut self, _action: &Action) {
+        let e = &mut *self.engine;
+        let node = e.ironic.locate(&self.host_ref);
+        self.node = node;
+        self.before = node.and_then(|n| e.node_state(n));
+    }
+
+    fn acted(&mut self, action: &Action, result: &Result<Outcome, ProvisionerError>) {
+        let e = &mut *self.engine;
+        let (node, before) = (self.node.take(), self.before.take());
+        if e.traces_calls() {
+            let (status, outcome) = match result {
+                Ok(Outcome::Accepted { .. }) => (Some(202), "accepted".to_owned()),
+                Ok(Outcome::Busy) => (Some(409), "busy".to_owned()),
+                Err(err @ ProvisionerError::Rejected { status, .. }) => {
+                    (Some(*status), format!("error: {err}"))
+                }
+                Err(err) => (None, format!("error: {err}")),
+            };
+            let detail = match action {
+                Action::Power(p) => Some(power_target(*p).to_owned()),
+                Action::Register(_) if node.is_none() => Some("create".to_owned()),
+                _ => None,
+            };
+            e.record(
+                self.key,
+                TraceEntry::Provisioner {
+                    action: action.name().to_owned(),
+                    detail,
+                    status,
+                    outcome,
+                },
+            );
+        }
+        if let Some(node) = node.or_else(|| e.ironic.locate(&self.host_ref)) {
+            e.note_node_change(node, before);
+            e.schedule_node(node, true);
         }
     }
 }
