@@ -11,6 +11,9 @@ pub mod bmc;
 pub mod claim;
 /// The kube-runtime controller that applies state-machine decisions.
 pub mod controller;
+/// The Secrets a host names (BMC credentials, config data) read into the state machine's views,
+/// over a `SecretSource` (the API server in the controller, in-memory objects in the engine).
+pub mod host_secrets;
 /// The pure HostPool core: scale plan, deterministic scale-down order, pool status, validation.
 pub mod pool;
 /// The provisioner trait and its OpenStack Ironic implementation.

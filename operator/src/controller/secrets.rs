@@ -1,19 +1,15 @@
-//! BMC and config-data Secrets: reading them into the views the state machine takes, labelling
-//! BMC Secrets as upstream does, and mapping a changed Secret back to the hosts that use it.
+//! The controller's Secrets: the Kubernetes API as the [`SecretSource`] the host Secret rules
+//! (`crate::host_secrets`) read through, and mapping a changed Secret back to the hosts that use it.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Secret, SecretReference};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use tracing::debug;
 
 use crate::api::BareMetalHost;
 use crate::api::annotations::{ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE};
-use crate::provisioner::Credentials;
+use crate::host_secrets::{SecretError, SecretSource, split_reference};
 use crate::statemachine::{ConfigData, CredentialsView};
 
 use super::ReconcileError;
@@ -23,152 +19,65 @@ pub fn bmc_secret_selector() -> String {
     format!("{ENVIRONMENT_LABEL}={ENVIRONMENT_LABEL_VALUE}")
 }
 
-fn text(data: &BTreeMap<String, ByteString>, key: &str) -> Option<String> {
-    data.get(key)
-        .and_then(|b| String::from_utf8(b.0.clone()).ok())
-        .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-        .filter(|s| !s.is_empty())
-}
+/// Secrets read from, and labelled through, the API server.
+pub struct KubeSecrets<'a>(pub &'a kube::Client);
 
-/// Turns a fetched BMC Secret (or its absence) into the state machine's view.
-pub fn credentials_view(secret_name: &str, secret: Option<&Secret>) -> CredentialsView {
-    let Some(secret) = secret else {
-        return CredentialsView::SecretMissing {
-            name: secret_name.to_owned(),
-        };
-    };
-    let empty = BTreeMap::new();
-    let data = secret.data.as_ref().unwrap_or(&empty);
-    let Some(username) = text(data, "username") else {
-        return CredentialsView::MissingKey {
-            name: secret_name.to_owned(),
-            key: "username",
-        };
-    };
-    let Some(password) = text(data, "password") else {
-        return CredentialsView::MissingKey {
-            name: secret_name.to_owned(),
-            key: "password",
-        };
-    };
-    CredentialsView::Ok {
-        credentials: Credentials { username, password },
-        secret_version: secret.resource_version().unwrap_or_default(),
+#[async_trait::async_trait]
+impl SecretSource for KubeSecrets<'_> {
+    type Error = kube::Error;
+
+    async fn get(&self, namespace: &str, name: &str) -> Result<Option<Secret>, kube::Error> {
+        Api::<Secret>::namespaced(self.0.clone(), namespace)
+            .get_opt(name)
+            .await
+    }
+
+    async fn label_bmc(&self, namespace: &str, name: &str) -> Result<(), kube::Error> {
+        let patch = json!({"metadata": {"labels": {ENVIRONMENT_LABEL: ENVIRONMENT_LABEL_VALUE}}});
+        Api::<Secret>::namespaced(self.0.clone(), namespace)
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(drop)
     }
 }
 
-/// `credentialsName` can only name a Secret in the host's own namespace; a `namespace/name`
-/// value is a cross-namespace reference, which upstream forbids.
-fn split_reference<'a>(
-    host_namespace: &str,
-    credentials_name: &'a str,
-) -> Result<&'a str, (String, String)> {
-    match credentials_name.split_once('/') {
-        Some((ns, name)) if ns != host_namespace => Err((name.to_owned(), ns.to_owned())),
-        Some((_, name)) => Ok(name),
-        None => Ok(credentials_name),
-    }
-}
-
-/// Reads the host's BMC Secret and labels it so the Secret watch sees later changes.
+/// Reads the host's BMC Secret through the API server and labels it (see
+/// [`crate::host_secrets::read_credentials`]).
 pub async fn read_credentials(
     client: &kube::Client,
     host: &BareMetalHost,
 ) -> Result<CredentialsView, ReconcileError> {
-    let namespace = host.namespace().unwrap_or_default();
-    let credentials_name = host.spec.bmc.credentials_name.as_str();
-    if credentials_name.is_empty() {
-        return Ok(CredentialsView::NotRequested);
-    }
-    let name = match split_reference(&namespace, credentials_name) {
-        Ok(name) => name,
-        Err((name, namespace)) => {
-            return Ok(CredentialsView::SecretInOtherNamespace { name, namespace });
-        }
-    };
-    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let secret = api
-        .get_opt(name)
+    crate::host_secrets::read_credentials(&KubeSecrets(client), host)
         .await
-        .map_err(|source| ReconcileError::ReadSecret {
-            namespace: namespace.clone(),
-            name: name.to_owned(),
-            source,
-        })?;
-    if let Some(secret) = &secret
-        && secret.labels().get(ENVIRONMENT_LABEL).map(String::as_str)
-            != Some(ENVIRONMENT_LABEL_VALUE)
-    {
-        let patch = json!({"metadata": {"labels": {ENVIRONMENT_LABEL: ENVIRONMENT_LABEL_VALUE}}});
-        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|source| ReconcileError::LabelSecret {
-                namespace: namespace.clone(),
-                name: name.to_owned(),
+        .map_err(|e| match e {
+            SecretError::Read {
+                namespace,
+                name,
                 source,
-            })?;
-        debug!(namespace = %namespace, secret = name, "labelled BMC secret");
-    }
-    Ok(credentials_view(name, secret.as_ref()))
+            } => ReconcileError::ReadSecret {
+                namespace,
+                name,
+                source,
+            },
+            SecretError::Label {
+                namespace,
+                name,
+                source,
+            } => ReconcileError::LabelSecret {
+                namespace,
+                name,
+                source,
+            },
+        })
 }
 
-async fn read_config_secret(
-    client: &kube::Client,
-    host_namespace: &str,
-    reference: Option<&SecretReference>,
-    key: &str,
-) -> Result<Option<String>, String> {
-    let Some(reference) = reference else {
-        return Ok(None);
-    };
-    let Some(name) = reference.name.as_deref().filter(|n| !n.is_empty()) else {
-        return Ok(None);
-    };
-    let namespace = reference
-        .namespace
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .unwrap_or(host_namespace);
-    if namespace != host_namespace {
-        return Err(format!(
-            "secret {namespace}/{name} is in another namespace than the host"
-        ));
-    }
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = api
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("reading secret {namespace}/{name} failed: {e}"))?
-        .ok_or_else(|| format!("secret {namespace}/{name} not found"))?;
-    let empty = BTreeMap::new();
-    let data = secret.data.as_ref().unwrap_or(&empty);
-    text(data, key)
-        .or_else(|| text(data, "value"))
-        .map(Some)
-        .ok_or_else(|| format!("secret {namespace}/{name} has no {key:?} key"))
-}
-
-/// Reads the userData / networkData / metaData Secrets for a deployment. `Err` carries the
-/// data type that failed (`userData`, `networkData`, `metaData`) and a message naming the Secret.
+/// Reads the host's config-data Secrets through the API server (see
+/// [`crate::host_secrets::read_config_data`]).
 pub async fn read_config_data(
     client: &kube::Client,
     host: &BareMetalHost,
 ) -> Result<ConfigData, (&'static str, String)> {
-    let namespace = host.namespace().unwrap_or_default();
-    let read = |reference: Option<&SecretReference>, key: &'static str| {
-        let namespace = namespace.clone();
-        let reference = reference.cloned();
-        async move {
-            read_config_secret(client, &namespace, reference.as_ref(), key)
-                .await
-                .map_err(|message| (key, message))
-        }
-    };
-    Ok(ConfigData {
-        user_data: read(host.spec.user_data.as_ref(), "userData").await?,
-        network_data: read(host.spec.network_data.as_ref(), "networkData").await?,
-        meta_data: read(host.spec.meta_data.as_ref(), "metaData").await?,
-    })
+    crate::host_secrets::read_config_data(&KubeSecrets(client), host).await
 }
 
 /// The hosts in the Secret's namespace whose `spec.bmc.credentialsName` names it.
@@ -186,77 +95,4 @@ pub fn hosts_using(store: &Store<BareMetalHost>, secret: &Secret) -> Vec<ObjectR
         .collect();
     refs.sort_by(|a, b| a.name.cmp(&b.name));
     refs
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-    fn secret(pairs: &[(&str, &str)]) -> Secret {
-        Secret {
-            metadata: ObjectMeta {
-                name: Some("bmc".into()),
-                resource_version: Some("7".into()),
-                ..Default::default()
-            },
-            data: Some(
-                pairs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
-                    .collect(),
-            ),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_complete_secret_gives_credentials_and_its_version() {
-        let view = credentials_view(
-            "bmc",
-            Some(&secret(&[("username", "admin"), ("password", "pw\n")])),
-        );
-        assert_eq!(
-            view,
-            CredentialsView::Ok {
-                credentials: Credentials {
-                    username: "admin".into(),
-                    password: "pw".into()
-                },
-                secret_version: "7".into()
-            }
-        );
-    }
-
-    #[test]
-    fn missing_or_empty_keys_are_named() {
-        assert_eq!(
-            credentials_view("bmc", Some(&secret(&[("password", "pw")]))),
-            CredentialsView::MissingKey {
-                name: "bmc".into(),
-                key: "username"
-            }
-        );
-        assert_eq!(
-            credentials_view("bmc", Some(&secret(&[("username", "a"), ("password", "")]))),
-            CredentialsView::MissingKey {
-                name: "bmc".into(),
-                key: "password"
-            }
-        );
-        assert_eq!(
-            credentials_view("bmc", None),
-            CredentialsView::SecretMissing { name: "bmc".into() }
-        );
-    }
-
-    #[test]
-    fn a_namespaced_credentials_name_is_a_cross_namespace_reference() {
-        assert_eq!(split_reference("ns", "bmc"), Ok("bmc"));
-        assert_eq!(split_reference("ns", "ns/bmc"), Ok("bmc"));
-        assert_eq!(
-            split_reference("ns", "other/bmc"),
-            Err(("bmc".into(), "other".into()))
-        );
-    }
 }

@@ -8,11 +8,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::SecretReference;
+use std::convert::Infallible;
+use std::sync::Mutex;
+
+use k8s_openapi::api::core::v1::Secret;
 
 use metal_operator::api::annotations::{ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE};
 use metal_operator::api::{BareMetalHost, ProvisioningState};
-use metal_operator::controller::secrets::credentials_view;
+use metal_operator::host_secrets::{self, SecretError, SecretSource};
 use metal_operator::provisioner::{Action, HostRef, Outcome, PowerChange, ProvisionerError};
 use metal_operator::round::{self, RoundHooks, RoundsEnd};
 use metal_operator::statemachine::{
@@ -26,105 +29,45 @@ use super::simulation::Engine;
 use super::trace::TraceEntry;
 
 impl Engine {
-    /// The BMC Secret as the controller reads it; an unlabelled Secret gets the BMC label (the
-    /// returned key names it, so its watch event can be delivered once the reconcile is done).
+    /// The BMC Secret read by the operator's own rules; an unlabelled Secret gets the BMC label
+    /// (the returned key names it, so its watch event can be delivered once the reconcile is done).
     fn read_credentials(&mut self, host: &BareMetalHost) -> (CredentialsView, Option<String>) {
-        let namespace = host.metadata.namespace.clone().unwrap_or_default();
-        let credentials_name = host.spec.bmc.credentials_name.as_str();
-        if credentials_name.is_empty() {
-            return (CredentialsView::NotRequested, None);
-        }
-        let name = match credentials_name.split_once('/') {
-            Some((ns, name)) if ns != namespace => {
-                let view = CredentialsView::SecretInOtherNamespace {
-                    name: name.to_owned(),
-                    namespace: ns.to_owned(),
-                };
-                return (view, None);
+        let source = EngineSecrets {
+            secrets: &self.secrets,
+            labelled: Mutex::new(None),
+        };
+        let view = match run(host_secrets::read_credentials(&source, host)) {
+            Ok(view) => view,
+            Err(never) => match never {
+                SecretError::Read { source, .. } | SecretError::Label { source, .. } => {
+                    match source {}
+                }
+            },
+        };
+        let labelled = source
+            .labelled
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(key) = &labelled {
+            self.resource_version += 1;
+            let version = self.resource_version.to_string();
+            if let Some(s) = self.secrets.get_mut(key) {
+                s.metadata
+                    .labels
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(ENVIRONMENT_LABEL.into(), ENVIRONMENT_LABEL_VALUE.into());
+                s.metadata.resource_version = Some(version);
             }
-            Some((_, name)) => name.to_owned(),
-            None => credentials_name.to_owned(),
-        };
-        let key = format!("{namespace}/{name}");
-        let Some(secret) = self.secrets.get(&key) else {
-            return (credentials_view(&name, None), None);
-        };
-        let labelled = secret
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(ENVIRONMENT_LABEL))
-            .map(String::as_str)
-            == Some(ENVIRONMENT_LABEL_VALUE);
-        // The view is of the Secret as read, before the label patch bumps its version.
-        let view = credentials_view(&name, Some(secret));
-        if labelled {
-            return (view, None);
         }
-        self.resource_version += 1;
-        let version = self.resource_version.to_string();
-        if let Some(s) = self.secrets.get_mut(&key) {
-            s.metadata
-                .labels
-                .get_or_insert_with(BTreeMap::new)
-                .insert(ENVIRONMENT_LABEL.into(), ENVIRONMENT_LABEL_VALUE.into());
-            s.metadata.resource_version = Some(version);
-        }
-        (view, Some(key))
-    }
-
-    fn read_config_secret(
-        &self,
-        namespace: &str,
-        reference: Option<&SecretReference>,
-        key: &str,
-    ) -> Result<Option<String>, String> {
-        let Some(reference) = reference else {
-            return Ok(None);
-        };
-        let Some(name) = reference.name.as_deref().filter(|n| !n.is_empty()) else {
-            return Ok(None);
-        };
-        let ns = reference
-            .namespace
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(namespace);
-        if ns != namespace {
-            return Err(format!(
-                "secret {ns}/{name} is in another namespace than the host"
-            ));
-        }
-        let secret = self
-            .secrets
-            .get(&format!("{ns}/{name}"))
-            .ok_or_else(|| format!("secret {ns}/{name} not found"))?;
-        let text = |k: &str| {
-            secret
-                .data
-                .as_ref()
-                .and_then(|d| d.get(k))
-                .and_then(|b| String::from_utf8(b.0.clone()).ok())
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-                .filter(|s| !s.is_empty())
-        };
-        text(key)
-            .or_else(|| text("value"))
-            .map(Some)
-            .ok_or_else(|| format!("secret {ns}/{name} has no {key:?} key"))
+        (view, labelled)
     }
 
     fn read_config_data(&self, host: &BareMetalHost) -> Result<ConfigData, String> {
-        let ns = host.metadata.namespace.clone().unwrap_or_default();
-        Ok(ConfigData {
-            user_data: self.read_config_secret(&ns, host.spec.user_data.as_ref(), "userData")?,
-            network_data: self.read_config_secret(
-                &ns,
-                host.spec.network_data.as_ref(),
-                "networkData",
-            )?,
-            meta_data: self.read_config_secret(&ns, host.spec.meta_data.as_ref(), "metaData")?,
-        })
+        let source = EngineSecrets {
+            secrets: &self.secrets,
+            labelled: Mutex::new(None),
+        };
+        run(host_secrets::read_config_data(&source, host)).map_err(|(_, message)| message)
     }
 
     /// The capacity view: slots held by hosts whose status says so, plus reservations.
@@ -301,6 +244,28 @@ struct Tracer<'a> {
     /// The node acted on, and its state before the action.
     node: Option<Uuid>,
     before: Option<(String, String)>,
+}
+
+/// The engine's Secret objects as the operator reads them; a label is noted, and put on by the
+/// engine after the read (with its own version bump).
+struct EngineSecrets<'a> {
+    secrets: &'a BTreeMap<String, Secret>,
+    labelled: Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl SecretSource for EngineSecrets<'_> {
+    type Error = Infallible;
+
+    async fn get(&self, namespace: &str, name: &str) -> Result<Option<Secret>, Infallible> {
+        Ok(self.secrets.get(&format!("{namespace}/{name}")).cloned())
+    }
+
+    async fn label_bmc(&self, namespace: &str, name: &str) -> Result<(), Infallible> {
+        let mut labelled = self.labelled.lock().unwrap_or_else(|p| p.into_inner());
+        *labelled = Some(format!("{namespace}/{name}"));
+        Ok(())
+    }
 }
 
 /// The engine scrubs nothing and always leads: the observation needs no hooks.
