@@ -57,7 +57,39 @@ struct Store {
 pub struct FakeApiServer {
     store: Arc<Mutex<Store>>,
     changes: broadcast::Sender<Change>,
+    /// Watch streams being served now, per namespace ("" for cluster-wide watches).
+    watching: Arc<Mutex<BTreeMap<String, usize>>>,
     pub url: String,
+}
+
+/// Counts one open watch stream; dropped with the stream, which the server drops when the
+/// client's connection closes.
+struct WatchGuard {
+    watching: Arc<Mutex<BTreeMap<String, usize>>>,
+    namespace: String,
+}
+
+impl WatchGuard {
+    fn new(watching: &Arc<Mutex<BTreeMap<String, usize>>>, namespace: &str) -> Self {
+        *watching
+            .lock()
+            .unwrap()
+            .entry(namespace.to_owned())
+            .or_default() += 1;
+        Self {
+            watching: Arc::clone(watching),
+            namespace: namespace.to_owned(),
+        }
+    }
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        let mut watching = self.watching.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = watching.get_mut(&self.namespace) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 struct Target {
@@ -255,6 +287,7 @@ impl FakeApiServer {
         let server = Self {
             store: Arc::new(Mutex::new(Store::default())),
             changes,
+            watching: Arc::default(),
             url: format!("http://{addr}"),
         };
         let app = Router::new().fallback(handle).with_state(server.clone());
@@ -311,6 +344,18 @@ impl FakeApiServer {
             .unwrap()
             .injected
             .push((method.to_owned(), path_part.to_owned(), code));
+    }
+
+    /// How many watch streams in `namespace` ("" for cluster-wide ones) the server is serving
+    /// now. A watch ends when its client's connection closes, so this falls to zero once a
+    /// controller watching that namespace has stopped.
+    pub fn open_watches(&self, namespace: &str) -> usize {
+        self.watching
+            .lock()
+            .unwrap()
+            .get(namespace)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -545,6 +590,10 @@ fn watch(server: FakeApiServer, target: Target, query: &str) -> Response {
         .unwrap_or(0);
     let selector = query_param(query, "labelSelector");
     let rx = server.changes.subscribe();
+    let guard = WatchGuard::new(
+        &server.watching,
+        target.namespace.as_deref().unwrap_or_default(),
+    );
     let backlog: Vec<Change> = {
         let store = server.store.lock().unwrap();
         store.log.iter().filter(|c| c.rv > since).cloned().collect()
@@ -565,9 +614,11 @@ fn watch(server: FakeApiServer, target: Target, query: &str) -> Response {
         let keep = c.rv > last_backlog && wanted_live(c);
         async move { keep }
     });
-    let lines = backlog
-        .chain(live)
-        .map(|c| Ok::<_, std::io::Error>(Bytes::from(format!("{}\n", c.line))));
+    let lines = backlog.chain(live).map(move |c| {
+        // The guard lives as long as the stream: it counts the watch until the client is gone.
+        let _open = &guard;
+        Ok::<_, std::io::Error>(Bytes::from(format!("{}\n", c.line)))
+    });
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from_stream(lines))

@@ -30,6 +30,8 @@ impl Clock for SteppingClock {
 
 pub struct World {
     pub api: FakeApiServer,
+    /// The namespace the controller watches (hosts of other namespaces are not its own).
+    pub namespace: String,
     pub provisioner: Arc<FakeProvisioner>,
     pub metrics: Metrics,
     pub readiness: Readiness,
@@ -50,17 +52,25 @@ pub fn fast_settings() -> statemachine::Settings {
 }
 
 pub fn secret(name: &str, username: &str, password: &str) -> Value {
+    secret_in(NS, name, username, password)
+}
+
+pub fn secret_in(namespace: &str, name: &str, username: &str, password: &str) -> Value {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     json!({
-        "metadata": {"name": name, "namespace": NS},
+        "metadata": {"name": name, "namespace": namespace},
         "type": "Opaque",
         "data": {"username": b64(username), "password": b64(password)},
     })
 }
 
 pub fn host(name: &str, secret: &str) -> Value {
+    host_in(NS, name, secret)
+}
+
+pub fn host_in(namespace: &str, name: &str, secret: &str) -> Value {
     json!({
-        "metadata": {"name": name, "namespace": NS},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "online": false,
             "bootMACAddress": "00:11:22:33:44:55",
@@ -93,6 +103,27 @@ impl World {
         provisioning_limit: u32,
     ) -> Self {
         let api = FakeApiServer::start().await;
+        Self::spawn(api, NS, provisioner, leadership, provisioning_limit)
+    }
+
+    /// Starts a second controller on `api`, watching `namespace` only: its requests and its
+    /// hosts are told apart from the first one's by namespace.
+    pub fn start_beside(
+        api: &FakeApiServer,
+        namespace: &str,
+        provisioner: FakeProvisioner,
+        leadership: Leadership,
+    ) -> Self {
+        Self::spawn(api.clone(), namespace, provisioner, leadership, 20)
+    }
+
+    fn spawn(
+        api: FakeApiServer,
+        namespace: &str,
+        provisioner: FakeProvisioner,
+        leadership: Leadership,
+        provisioning_limit: u32,
+    ) -> Self {
         let provisioner = Arc::new(provisioner);
         let metrics = Metrics::new();
         let readiness = Readiness::default();
@@ -102,7 +133,7 @@ impl World {
             readiness: readiness.clone(),
             clock: Arc::new(SteppingClock::default()),
             settings: ControllerSettings {
-                watch_namespace: Some(NS.into()),
+                watch_namespace: Some(namespace.into()),
                 concurrency: 4,
                 provisioning_limit,
                 seed: 7,
@@ -123,6 +154,7 @@ impl World {
         });
         World {
             api,
+            namespace: namespace.to_owned(),
             provisioner,
             metrics,
             readiness,
@@ -133,7 +165,7 @@ impl World {
 
     /// The host's `status.provisioning.state`, or None when it has no status (or is gone).
     pub fn state(&self, name: &str) -> Option<String> {
-        let h = self.api.get("baremetalhosts", NS, name)?;
+        let h = self.api.get("baremetalhosts", &self.namespace, name)?;
         h["status"]["provisioning"]["state"]
             .as_str()
             .map(str::to_owned)
@@ -165,7 +197,11 @@ impl World {
             .requests()
             .iter()
             .filter(|r| {
-                r.method == "PATCH" && r.path.ends_with(&format!("/baremetalhosts/{name}/status"))
+                r.method == "PATCH"
+                    && r.path.ends_with(&format!(
+                        "/namespaces/{}/baremetalhosts/{name}/status",
+                        self.namespace
+                    ))
             })
             .filter_map(|r| {
                 let v: Value = serde_json::from_str(&r.body).ok()?;
