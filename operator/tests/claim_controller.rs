@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 const NS: &str = "lab";
+/// Where a second, always-leading controller keeps the host and claim it serves as yardstick.
+const WITNESS_NS: &str = "lab-witness";
 const WAIT: Duration = Duration::from_secs(15);
 
 struct Running {
@@ -22,27 +24,38 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// Runs the claim and pool controllers against `api` until the sender is used.
+fn spawn_controllers(
+    api: &FakeApiServer,
+    settings: ClaimSettings,
+    leadership: Leadership,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let runtime = ClaimRuntime {
+        clock: Arc::new(SteppingClock::default()),
+        settings,
+        leadership,
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    let client = api.client();
+    let task = tokio::spawn(async move {
+        let _ = claims::run(client, runtime, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    (tx, task)
+}
+
 impl Running {
     async fn start() -> Self {
         let api = FakeApiServer::start().await;
-        let runtime = ClaimRuntime {
-            clock: Arc::new(SteppingClock::default()),
-            settings: ClaimSettings {
-                seed: 7,
-                retry: Duration::from_millis(300),
-                conflict_retry: Duration::from_millis(50),
-                ..ClaimSettings::default()
-            },
-            leadership: Leadership::always(),
+        let settings = ClaimSettings {
+            seed: 7,
+            retry: Duration::from_millis(300),
+            conflict_retry: Duration::from_millis(50),
+            ..ClaimSettings::default()
         };
-        let (tx, rx) = oneshot::channel::<()>();
-        let client = api.client();
-        let task = tokio::spawn(async move {
-            let _ = claims::run(client, runtime, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
+        let (tx, task) = spawn_controllers(&api, settings, Leadership::always());
         Self {
             api,
             stop: Some(tx),
@@ -73,6 +86,14 @@ impl Running {
             found["status"].as_str()?.to_owned(),
             found["reason"].as_str()?.to_owned(),
         ))
+    }
+
+    /// The message of a claim's condition.
+    fn condition_message(&self, claim: &str, type_: &str) -> Option<String> {
+        let c = self.claim(claim)?;
+        let conds = c["status"]["conditions"].as_array()?.clone();
+        let found = conds.iter().find(|x| x["type"] == type_)?;
+        found["message"].as_str().map(str::to_owned)
     }
 
     async fn wait(&self, what: &str, mut pred: impl FnMut(&Self) -> bool) {
@@ -252,7 +273,15 @@ async fn deleting_a_claim_deprovisions_then_frees_the_host_before_the_claim_goes
         "still claimed while deprovisioning"
     );
     run.set_state("openshift-worker-0", "deprovisioning");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The Releasing condition names the host's state: once it says deprovisioning, the controller
+    // has reconciled the claim against the deprovisioning host and chosen to wait (had it let
+    // go, the claim would be gone instead).
+    run.wait("the claim seen against the deprovisioning host", |r| {
+        r.claim("worker").is_none()
+            || r.condition_message("worker", "Ready")
+                .is_some_and(|m| m.contains("(it is deprovisioning)"))
+    })
+    .await;
     assert!(
         run.claim("worker").is_some(),
         "the claim waits for the host"
@@ -418,47 +447,67 @@ async fn a_conflict_while_binding_is_retried_and_an_edit_during_provisioning_is_
 async fn claims_are_bound_only_while_leadership_is_held() {
     let api = FakeApiServer::start().await;
     seed_two_fleet(&api);
-    let (leader, leadership) = Leadership::channel();
-    let runtime = ClaimRuntime {
-        clock: Arc::new(SteppingClock::default()),
-        settings: ClaimSettings {
-            retry: Duration::from_millis(200),
-            conflict_retry: Duration::from_millis(50),
-            ..ClaimSettings::default()
-        },
-        leadership,
+    let settings = |namespace: &str| ClaimSettings {
+        watch_namespace: Some(namespace.to_owned()),
+        retry: Duration::from_millis(200),
+        conflict_retry: Duration::from_millis(50),
+        ..ClaimSettings::default()
     };
-    let (tx, rx) = oneshot::channel::<()>();
-    let client = api.client();
-    let task = tokio::spawn(async move {
-        let _ = claims::run(client, runtime, async {
-            let _ = rx.await;
+    let (leader, leadership) = Leadership::channel();
+    let (stop, task) = spawn_controllers(&api, settings(NS), leadership);
+    api.upsert("hostclaims", claim("worker", json!({})));
+
+    // Absence needs a yardstick: a leader started after the follower, watching a namespace of
+    // its own with the same host and claim, binds its claim and reports it. A follower that
+    // ignored its lease would have had longer for the same work, so it would have written by then.
+    let mut witness_host = host("openshift-worker-0", "available", json!({}));
+    witness_host["metadata"]["namespace"] = json!(WITNESS_NS);
+    api.upsert("baremetalhosts", witness_host);
+    let mut witness_claim = claim("worker", json!({}));
+    witness_claim["metadata"]["namespace"] = json!(WITNESS_NS);
+    api.upsert("hostclaims", witness_claim);
+    let (witness_stop, witness_task) =
+        spawn_controllers(&api, settings(WITNESS_NS), Leadership::always());
+    let witness_reported = api
+        .wait_until(WAIT, |a| {
+            a.get("hostclaims", WITNESS_NS, "worker").is_some_and(|c| {
+                c["status"]["conditions"].as_array().is_some_and(|conds| {
+                    conds
+                        .iter()
+                        .any(|x| x["type"] == "Bound" && x["status"] == "True")
+                })
+            })
         })
         .await;
-    });
-    api.upsert("hostclaims", claim("worker", json!({})));
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(witness_reported, "the witness binds its claim");
+
     assert!(
         api.get("baremetalhosts", NS, "openshift-worker-0").unwrap()["spec"]["consumerRef"]
             .is_null(),
         "a follower binds nothing"
     );
+    let follower_writes: Vec<String> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET" && r.path.contains(&format!("/namespaces/{NS}/")))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
     assert!(
-        !api.requests()
-            .iter()
-            .any(|r| r.path.contains("hostclaims") && r.method == "PATCH"),
-        "a follower writes no claim"
+        follower_writes.is_empty(),
+        "a follower writes nothing: {follower_writes:?}"
     );
     leader.send_replace(true);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while api.get("baremetalhosts", NS, "openshift-worker-0").unwrap()["spec"]["consumerRef"]
-        .is_null()
-    {
-        assert!(tokio::time::Instant::now() < deadline, "the leader binds");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let bound = api
+        .wait_until(WAIT, |a| {
+            !a.get("baremetalhosts", NS, "openshift-worker-0").unwrap()["spec"]["consumerRef"]
+                .is_null()
+        })
+        .await;
+    assert!(bound, "the leader binds");
+    for (stop, task) in [(stop, task), (witness_stop, witness_task)] {
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
-    let _ = tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

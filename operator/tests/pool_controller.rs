@@ -88,6 +88,17 @@ fn set_state(api: &FakeApiServer, host: &str, state: &str) {
     });
 }
 
+/// The message of a claim's Ready condition.
+fn ready_message(api: &FakeApiServer, claim: &str) -> Option<String> {
+    let claim = api.get("hostclaims", NS, claim)?;
+    claim["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")?["message"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 fn pool_status(api: &FakeApiServer, name: &str) -> Value {
     api.get("hostpools", NS, name).unwrap()["status"].clone()
 }
@@ -154,7 +165,19 @@ async fn scale_one_zero_one_provisions_releases_and_reuses_the_worker() {
     })
     .await;
     set_state(&api, "openshift-worker-0", "deprovisioning");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The claim's Releasing condition names the host's state: once it says deprovisioning, the
+    // claim controller has reconciled against the deprovisioning host and chosen to wait (had it
+    // let go, the host would have lost its consumer instead).
+    wait(
+        &api,
+        "the claim seen against the deprovisioning host",
+        |a| {
+            consumer(a, "openshift-worker-0") != first
+                || ready_message(a, first.as_str().unwrap_or_default())
+                    .is_some_and(|m| m.contains("(it is deprovisioning)"))
+        },
+    )
+    .await;
     assert_eq!(
         consumer(&api, "openshift-worker-0"),
         first,
@@ -296,7 +319,12 @@ async fn a_restarted_controller_does_not_retry_claim_names_its_seed_already_used
     });
     let (stop, task) = start(&api).await;
     wait(&api, "seven claims", |a| claims_of(a, "workers").len() == 7).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The pool's status is written after the creations of the same reconcile, from a fresh list:
+    // once it counts seven, every create of the scale-up, refused or not, has been sent.
+    wait(&api, "the pool reports seven", |a| {
+        pool_status(a, "workers")["replicas"] == 7
+    })
+    .await;
     assert_eq!(
         posts(&api) - before,
         2,
