@@ -19,6 +19,8 @@
 
 pub mod choice;
 pub mod deployment;
+/// One claim reconcile over a `ClaimObjects` (controller and engine).
+pub mod flow;
 pub mod progress;
 pub mod release;
 pub mod selector;

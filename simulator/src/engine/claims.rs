@@ -12,24 +12,21 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use metal_operator::api::annotations::HOSTCLAIM_FINALIZER;
 use metal_operator::api::{BareMetalHost, HostClaim, HostClaimStatus, HostPool};
-use metal_operator::claim::deployment::Deployment;
-use metal_operator::claim::progress::{HostView, MissingSecret, Observation};
-use metal_operator::claim::{self, ClaimRef, HostPolicy, ReleaseStep, Selector};
+use metal_operator::claim::flow::{self, Bind, ClaimObjects, ClaimTiming, Written};
+use metal_operator::claim::progress::ClaimEvent;
+use metal_operator::claim::{self, ClaimRef, HostPolicy, Selector};
 use metal_operator::pool;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
+use super::ironic::run;
 use super::simulation::{Engine, EngineError};
 use crate::scenario::trace::Happening;
 
 /// How often claims and pools are reconciled (virtual time).
 pub const TICK: Duration = Duration::from_secs(1);
-
-/// Release rounds per claim reconcile (the wire controller's bound).
-const RELEASE_ROUNDS: usize = 3;
 
 /// Why a claim or pool command failed.
 #[derive(Debug, thiserror::Error)]
@@ -280,169 +277,23 @@ impl ClaimWorld {
         Ok(())
     }
 
-    // ----- claims (mirrors controller::claims::reconcile::reconcile_claim) -----
+    // ----- claims: the operator's own claim flow (`metal_operator::claim::flow`) -----
 
     fn reconcile_claim(&mut self, engine: &mut Engine, key: &str) -> Result<(), ClaimWorldError> {
-        let Some(mut c) = self.claims.get(key).cloned() else {
+        let Some(c) = self.claims.get(key).cloned() else {
             return Ok(());
         };
-        let me = ClaimRef::of(&c);
-        let bound = claim::bound_host(&me, engine.hosts()).cloned();
-        if c.metadata.deletion_timestamp.is_some() {
-            return self.release(engine, key, &c, &me, bound);
-        }
-        if !c.finalizers().iter().any(|f| f == HOSTCLAIM_FINALIZER) {
-            // The finalizer write comes back through the watch at once and reconciles again.
-            c.metadata
-                .finalizers
-                .get_or_insert_with(Vec::new)
-                .push(HOSTCLAIM_FINALIZER.to_owned());
-            c.metadata.resource_version = Some(self.next_version());
-            self.claims.insert(key.to_owned(), c.clone());
-        }
-        let problems = claim::validate(&c);
-        let writes_deployment = match &bound {
-            None => true,
-            Some(host) => claim::sync(&c, host).patch.is_some_and(|p| {
-                p["spec"]
-                    .as_object()
-                    .is_some_and(|fields| fields.keys().any(|k| k != "online"))
-            }),
+        // The engine reconciles every claim on every tick, so the flow's "when next" is moot.
+        let timing = ClaimTiming {
+            retry: TICK,
+            conflict_retry: TICK,
         };
-        let missing = if problems.is_empty() && writes_deployment {
-            missing_secrets(engine, &c)
-        } else {
-            Vec::new()
+        let mut objects = EngineClaims {
+            world: self,
+            engine,
+            key,
         };
-        let usable = problems.is_empty() && missing.is_empty();
-        let mut no_host = claim::NoHost::default();
-        let mut blocked = Vec::new();
-        let host: Option<BareMetalHost> = match bound {
-            Some(host) => {
-                let sync = claim::sync(&c, &host);
-                blocked = sync.blocked;
-                match sync.patch {
-                    Some(patch) if usable => Some(write_host(engine, &me, &host, &patch)?),
-                    _ => Some(host),
-                }
-            }
-            None if usable => match Selector::compile(c.spec.host_selector.as_ref()) {
-                Ok(selector) => {
-                    let chosen = claim::choose(
-                        &c,
-                        &selector,
-                        engine.hosts(),
-                        &Default::default(),
-                        &self.policy,
-                        &mut self.choice_rng,
-                    )
-                    .cloned();
-                    match chosen {
-                        Ok(h) => {
-                            let patch = claim::bind_patch(&me, &c, &h);
-                            Some(write_host(engine, &me, &h, &patch)?)
-                        }
-                        Err(none) => {
-                            no_host = none;
-                            None
-                        }
-                    }
-                }
-                Err(_) => None,
-            },
-            None => None,
-        };
-        let view = match (&host, usable) {
-            (Some(h), _) => HostView::Bound(h),
-            (None, true) => HostView::NoHost(&no_host),
-            (None, false) => HostView::NotTried,
-        };
-        let observation = Observation {
-            problems: &problems,
-            missing_secrets: &missing,
-            host: view,
-            blocked: &blocked,
-            releasing: false,
-        };
-        self.write_status(engine, key, &c, &observation);
-        Ok(())
-    }
-
-    /// Mirrors `controller::claims::release::release`.
-    fn release(
-        &mut self,
-        engine: &mut Engine,
-        key: &str,
-        c: &HostClaim,
-        me: &ClaimRef,
-        mut host: Option<BareMetalHost>,
-    ) -> Result<(), ClaimWorldError> {
-        for _ in 0..RELEASE_ROUNDS {
-            match claim::release_step(me, host.as_ref()) {
-                ReleaseStep::ClearDeployment(patch) | ReleaseStep::ClearConsumer(patch) => {
-                    let Some(current) = host.as_ref() else { break };
-                    host = Some(write_host(engine, me, current, &patch)?);
-                }
-                ReleaseStep::Wait { .. } => break,
-                ReleaseStep::Done => {
-                    // The finalizer goes; with it the claim.
-                    self.claims.remove(key);
-                    self.forget_claim(key);
-                    return Ok(());
-                }
-            }
-        }
-        let view = match host.as_ref() {
-            Some(h) => HostView::Bound(h),
-            None => HostView::Released,
-        };
-        let observation = Observation {
-            problems: &[],
-            missing_secrets: &[],
-            host: view,
-            blocked: &[],
-            releasing: true,
-        };
-        self.write_status(engine, key, c, &observation);
-        Ok(())
-    }
-
-    /// Mirrors `controller::claims::reconcile::write_status`: the core's status, stored when it
-    /// changed, with its Events.
-    fn write_status(
-        &mut self,
-        engine: &Engine,
-        key: &str,
-        c: &HostClaim,
-        observation: &Observation<'_>,
-    ) {
-        let old: HostClaimStatus = c.status.clone().unwrap_or_default();
-        let new = claim::status(c, observation, engine.wall(engine.now()));
-        if new == old {
-            return;
-        }
-        let name = c.name_any();
-        for ev in claim::events(&old, &new) {
-            self.happenings
-                .push(event("HostClaim", &name, ev.warning, ev.reason, ev.message));
-        }
-        let host = new
-            .bare_metal_host
-            .as_ref()
-            .map(|h| h.name.clone())
-            .filter(|s| !s.is_empty());
-        if self.claim_seen.get(key).cloned().flatten() != host {
-            self.happenings.push(Happening::Claim {
-                claim: name,
-                host: host.clone(),
-            });
-        }
-        self.claim_seen.insert(key.to_owned(), host);
-        let version = self.next_version();
-        if let Some(stored) = self.claims.get_mut(key) {
-            stored.status = Some(new);
-            stored.metadata.resource_version = Some(version);
-        }
+        run(flow::reconcile(&mut objects, &c, timing)).map(drop)
     }
 
     /// True when some claim is bound to a host (by its status).
@@ -467,6 +318,130 @@ impl ClaimWorld {
     }
 }
 
+/// The engine's claims and hosts as the claim flow sees them.
+struct EngineClaims<'a> {
+    world: &'a mut ClaimWorld,
+    engine: &'a mut Engine,
+    /// `namespace/name` of the claim being reconciled.
+    key: &'a str,
+}
+
+#[async_trait::async_trait]
+impl ClaimObjects for EngineClaims<'_> {
+    type Error = ClaimWorldError;
+
+    async fn bound_host(
+        &mut self,
+        me: &ClaimRef,
+        _claim: &HostClaim,
+    ) -> Result<Option<BareMetalHost>, ClaimWorldError> {
+        Ok(claim::bound_host(me, self.engine.hosts()).cloned())
+    }
+
+    async fn secret_exists(
+        &mut self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<bool, ClaimWorldError> {
+        Ok(self.engine.secret(&key_of(namespace, name)).is_some())
+    }
+
+    async fn patch_host(
+        &mut self,
+        host: &BareMetalHost,
+        patch: &Value,
+        _what: &'static str,
+    ) -> Result<Written<BareMetalHost>, ClaimWorldError> {
+        write_host(self.engine, self.key, host, patch).map(Written::Done)
+    }
+
+    async fn bind(&mut self, me: &ClaimRef, c: &HostClaim) -> Result<Bind, ClaimWorldError> {
+        // validate() runs first; an invalid selector never gets here.
+        let Ok(selector) = Selector::compile(c.spec.host_selector.as_ref()) else {
+            return Ok(Bind::NoHost(claim::NoHost::default()));
+        };
+        // No cache lag in the engine: nothing is ever in flight.
+        let chosen = claim::choose(
+            c,
+            &selector,
+            self.engine.hosts(),
+            &Default::default(),
+            &self.world.policy,
+            &mut self.world.choice_rng,
+        )
+        .cloned();
+        match chosen {
+            Ok(h) => {
+                let patch = claim::bind_patch(me, c, &h);
+                let bound = write_host(self.engine, self.key, &h, &patch)?;
+                Ok(Bind::Bound(Box::new(bound)))
+            }
+            Err(none) => Ok(Bind::NoHost(none)),
+        }
+    }
+
+    async fn write_finalizers(
+        &mut self,
+        c: &HostClaim,
+        finalizers: Vec<String>,
+    ) -> Result<Written<()>, ClaimWorldError> {
+        if finalizers.is_empty() && c.metadata.deletion_timestamp.is_some() {
+            // The finalizer goes; with it the claim.
+            self.world.claims.remove(self.key);
+            self.world.forget_claim(self.key);
+            return Ok(Written::Done(()));
+        }
+        let version = self.world.next_version();
+        if let Some(stored) = self.world.claims.get_mut(self.key) {
+            stored.metadata.finalizers = Some(finalizers);
+            stored.metadata.resource_version = Some(version);
+        }
+        Ok(Written::Done(()))
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.engine.wall(self.engine.now())
+    }
+
+    async fn write_status(
+        &mut self,
+        c: &HostClaim,
+        status: &HostClaimStatus,
+    ) -> Result<(), ClaimWorldError> {
+        let host = status
+            .bare_metal_host
+            .as_ref()
+            .map(|h| h.name.clone())
+            .filter(|s| !s.is_empty());
+        if self.world.claim_seen.get(self.key).cloned().flatten() != host {
+            self.world.happenings.push(Happening::Claim {
+                claim: c.name_any(),
+                host: host.clone(),
+            });
+        }
+        self.world.claim_seen.insert(self.key.to_owned(), host);
+        let version = self.world.next_version();
+        if let Some(stored) = self.world.claims.get_mut(self.key) {
+            stored.status = Some(status.clone());
+            stored.metadata.resource_version = Some(version);
+        }
+        Ok(())
+    }
+
+    async fn publish(&mut self, c: &HostClaim, events: Vec<ClaimEvent>) {
+        let name = c.name_any();
+        for ev in events {
+            self.world.happenings.push(event(
+                "HostClaim",
+                &name,
+                ev.warning,
+                ev.reason,
+                ev.message,
+            ));
+        }
+    }
+}
+
 pub(super) fn event(
     kind: &str,
     name: &str,
@@ -483,22 +458,12 @@ pub(super) fn event(
     }
 }
 
-/// The data Secrets the claim names that the engine does not hold.
-fn missing_secrets(engine: &Engine, c: &HostClaim) -> Vec<MissingSecret> {
-    Deployment::of_claim(c)
-        .secrets()
-        .into_iter()
-        .filter(|(_, ns, name)| engine.secret(&key_of(ns, name)).is_none())
-        .map(|(field, _, name)| MissingSecret { field, name })
-        .collect()
-}
-
 /// Applies a claim core's host patch. The patch's `resourceVersion` precondition always holds
 /// here (the host was read at this instant); it is checked anyway so a stale read is an error,
 /// not a silent overwrite.
 fn write_host(
     engine: &mut Engine,
-    me: &ClaimRef,
+    claim_key: &str,
     host: &BareMetalHost,
     patch: &Value,
 ) -> Result<BareMetalHost, ClaimWorldError> {
@@ -512,7 +477,7 @@ fn write_host(
     if wanted.is_some() && wanted != current.as_deref() {
         return Err(ClaimWorldError::HostWrite {
             key,
-            claim: me.key(),
+            claim: claim_key.to_owned(),
             source: EngineError::InvalidObject("resourceVersion precondition failed".into()),
         });
     }
@@ -524,7 +489,7 @@ fn write_host(
         .patch_host(&key, &body)
         .map_err(|source| ClaimWorldError::HostWrite {
             key: key.clone(),
-            claim: me.key(),
+            claim: claim_key.to_owned(),
             source,
         })?;
     engine
@@ -532,7 +497,7 @@ fn write_host(
         .cloned()
         .ok_or_else(|| ClaimWorldError::HostWrite {
             key: key.clone(),
-            claim: me.key(),
+            claim: claim_key.to_owned(),
             source: EngineError::NoSuchHost(key.clone()),
         })
 }

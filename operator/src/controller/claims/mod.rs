@@ -28,10 +28,10 @@ use serde_json::Value;
 use tracing::{debug, info, warn};
 
 mod reconcile;
-mod release;
 
 use super::{Clock, ControllerError, Leadership};
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus, ProvisioningState};
+use crate::claim::flow::Written;
 use crate::claim::{self, HostPolicy};
 
 /// Event reporting component of the claim controller.
@@ -143,12 +143,6 @@ fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
-/// Outcome of a host write that may conflict.
-enum Written {
-    Done(Box<BareMetalHost>),
-    Conflict,
-}
-
 impl ClaimContext {
     pub fn new(client: kube::Client, runtime: &ClaimRuntime, hosts: Store<BareMetalHost>) -> Self {
         let reporter = Reporter {
@@ -198,7 +192,7 @@ impl ClaimContext {
         host: &BareMetalHost,
         patch: &Value,
         what: &'static str,
-    ) -> Result<Written, ClaimError> {
+    ) -> Result<Written<BareMetalHost>, ClaimError> {
         let namespace = host.namespace().unwrap_or_default();
         let name = host.name_any();
         match self
@@ -206,7 +200,7 @@ impl ClaimContext {
             .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
             .await
         {
-            Ok(h) => Ok(Written::Done(Box::new(h))),
+            Ok(h) => Ok(Written::Done(h)),
             Err(e) if is_conflict(&e) => Ok(Written::Conflict),
             Err(source) => Err(ClaimError::WriteHost {
                 namespace,

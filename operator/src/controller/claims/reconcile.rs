@@ -1,5 +1,7 @@
-//! One reconcile of one claim: find or bind its host, keep the host in line, write status (a
-//! deleted claim goes to [`super::release`]).
+//! The controller's side of one claim reconcile: the API server and the host cache as the
+//! [`ClaimObjects`] the claim flow (`crate::claim::flow`) runs against — finding the bound host
+//! through the in-flight set and the cache, binding under the controller's lock, finalizer and
+//! status writes, Events.
 
 use std::collections::{BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;
@@ -10,15 +12,14 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, Resource};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
-use super::{ClaimContext, ClaimError, Reservation, Written, is_conflict};
-use crate::api::annotations::HOSTCLAIM_FINALIZER;
-use crate::api::{BareMetalHost, HostClaim};
-use crate::claim::deployment::Deployment;
-use crate::claim::progress::{HostView, MissingSecret, Observation};
+use super::{ClaimContext, ClaimError, Reservation, is_conflict, is_not_found};
+use crate::api::{BareMetalHost, HostClaim, HostClaimStatus};
+use crate::claim::flow::{self, Bind, ClaimTiming, ClaimObjects, Next, Written};
+use crate::claim::progress::ClaimEvent;
 use crate::claim::{self, ClaimRef, Selector, host_key};
 
 /// The host bound to the claim: the host just reserved for it (read fresh), else the one the cache
@@ -64,35 +65,6 @@ async fn find_bound(
         }
     }
     Ok(None)
-}
-
-/// The data Secrets the claim names that do not exist.
-async fn missing_secrets(
-    ctx: &ClaimContext,
-    claim: &HostClaim,
-) -> Result<Vec<MissingSecret>, ClaimError> {
-    let mut missing = Vec::new();
-    for (field, namespace, name) in Deployment::of_claim(claim).secrets() {
-        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-        match api.get_opt(&name).await {
-            Ok(Some(_)) => {}
-            Ok(None) => missing.push(MissingSecret { field, name }),
-            Err(source) => {
-                return Err(ClaimError::ReadSecret {
-                    namespace,
-                    name,
-                    source,
-                });
-            }
-        }
-    }
-    Ok(missing)
-}
-
-enum Bind {
-    Bound(Box<BareMetalHost>),
-    NoHost(claim::NoHost),
-    Conflict,
 }
 
 /// Chooses and binds a host under the binding lock.
@@ -144,7 +116,7 @@ async fn bind(ctx: &ClaimContext, me: &ClaimRef, claim: &HostClaim) -> Result<Bi
                 },
             );
             info!(claim = %me.key(), host = %host_key(&host), "host bound");
-            Ok(Bind::Bound(bound))
+            Ok(Bind::Bound(Box::new(bound)))
         }
         Written::Conflict => {
             debug!(claim = %me.key(), host = %host_key(&host), "host changed while binding, retrying");
@@ -188,162 +160,169 @@ pub fn error_policy(claim: Arc<HostClaim>, error: &ClaimError, ctx: Arc<ClaimCon
 }
 
 async fn reconcile_claim(claim: &HostClaim, ctx: &ClaimContext) -> Result<Action, ClaimError> {
-    if !ctx.leadership.is_leader() {
-        return Ok(Action::requeue(ctx.settings.conflict_retry));
+    let timing = ClaimTiming {
+        retry: ctx.settings.retry,
+        conflict_retry: ctx.settings.conflict_retry,
+    };
+    let next = flow::reconcile(&mut KubeClaims(ctx), claim, timing).await?;
+    Ok(match next {
+        Next::AwaitChange => Action::await_change(),
+        Next::After(delay) => Action::requeue(delay),
+    })
+}
+
+/// The API server, the host cache and the controller's in-flight set.
+struct KubeClaims<'a>(&'a ClaimContext);
+
+#[async_trait::async_trait]
+impl ClaimObjects for KubeClaims<'_> {
+    type Error = ClaimError;
+
+    fn may_act(&self) -> bool {
+        self.0.leadership.is_leader()
     }
-    let me = ClaimRef::of(claim);
-    let bound = find_bound(ctx, &me, claim).await?;
-    if claim.metadata.deletion_timestamp.is_some() {
-        return super::release::release(ctx, claim, &me, bound).await;
+
+    async fn bound_host(
+        &mut self,
+        me: &ClaimRef,
+        claim: &HostClaim,
+    ) -> Result<Option<BareMetalHost>, ClaimError> {
+        find_bound(self.0, me, claim).await
     }
-    if !claim.finalizers().iter().any(|f| f == HOSTCLAIM_FINALIZER) {
-        let mut finalizers = claim.finalizers().to_vec();
-        finalizers.push(HOSTCLAIM_FINALIZER.to_owned());
+
+    async fn secret_exists(&mut self, namespace: &str, name: &str) -> Result<bool, ClaimError> {
+        let api: Api<Secret> = Api::namespaced(self.0.client.clone(), namespace);
+        api.get_opt(name)
+            .await
+            .map(|s| s.is_some())
+            .map_err(|source| ClaimError::ReadSecret {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                source,
+            })
+    }
+
+    async fn patch_host(
+        &mut self,
+        host: &BareMetalHost,
+        patch: &Value,
+        what: &'static str,
+    ) -> Result<Written<BareMetalHost>, ClaimError> {
+        self.0.patch_host(host, patch, what).await
+    }
+
+    async fn bind(&mut self, me: &ClaimRef, claim: &HostClaim) -> Result<Bind, ClaimError> {
+        bind(self.0, me, claim).await
+    }
+
+    async fn write_finalizers(
+        &mut self,
+        claim: &HostClaim,
+        finalizers: Vec<String>,
+    ) -> Result<Written<()>, ClaimError> {
+        let me = ClaimRef::of(claim);
         let patch = json!({"metadata": {
             "finalizers": finalizers,
             "resourceVersion": claim.metadata.resource_version,
         }});
-        return match ctx
+        match self
+            .0
             .claim_api(&me.namespace)
             .patch(&me.name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
         {
-            // The write comes back through the watch and reconciles the claim again.
-            Ok(_) => Ok(Action::await_change()),
-            Err(e) if is_conflict(&e) => Ok(Action::requeue(ctx.settings.conflict_retry)),
+            Ok(_) => Ok(Written::Done(())),
+            // A claim already gone needs no finalizer change.
+            Err(e) if is_not_found(&e) => Ok(Written::Done(())),
+            Err(e) if is_conflict(&e) => Ok(Written::Conflict),
             Err(source) => Err(ClaimError::WriteClaim {
                 namespace: me.namespace.clone(),
                 name: me.name.clone(),
                 what: "finalizers",
                 source,
             }),
-        };
+        }
     }
-    let problems = claim::validate(claim);
-    // Secrets are checked before they are first written to a host (binding, or an edit of a host
-    // that has not started deploying); afterwards the host reports a missing Secret itself.
-    let writes_deployment = match &bound {
-        None => true,
-        Some(host) => claim::sync(claim, host).patch.is_some_and(|p| {
-            p["spec"]
-                .as_object()
-                .is_some_and(|fields| fields.keys().any(|k| k != "online"))
-        }),
-    };
-    let missing = if problems.is_empty() && writes_deployment {
-        missing_secrets(ctx, claim).await?
-    } else {
-        Vec::new()
-    };
-    let usable = problems.is_empty() && missing.is_empty();
-    let mut requeue = None;
-    let mut no_host = claim::NoHost::default();
-    let mut blocked = Vec::new();
-    let host: Option<BareMetalHost> = match bound {
-        Some(host) => {
-            let sync = claim::sync(claim, &host);
-            blocked = sync.blocked;
-            match sync.patch {
-                Some(patch) if usable => match ctx.patch_host(&host, &patch, "deployment").await? {
-                    Written::Done(h) => Some(*h),
-                    Written::Conflict => return Ok(Action::requeue(ctx.settings.conflict_retry)),
-                },
-                _ => Some(host),
-            }
-        }
-        None if usable => match bind(ctx, &me, claim).await? {
-            Bind::Bound(h) => Some(*h),
-            Bind::NoHost(none) => {
-                no_host = none;
-                requeue = Some(ctx.settings.retry);
-                None
-            }
-            Bind::Conflict => return Ok(Action::requeue(ctx.settings.conflict_retry)),
-        },
-        None => {
-            if !missing.is_empty() {
-                requeue = Some(ctx.settings.retry);
-            }
-            None
-        }
-    };
-    let view = match (&host, usable) {
-        (Some(h), _) => HostView::Bound(h),
-        (None, true) => HostView::NoHost(&no_host),
-        (None, false) => HostView::NotTried,
-    };
-    let observation = Observation {
-        problems: &problems,
-        missing_secrets: &missing,
-        host: view,
-        blocked: &blocked,
-        releasing: false,
-    };
-    write_status(ctx, claim, &observation).await?;
-    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
-}
 
-/// Writes the claim's status when it changed and publishes the Events the change deserves.
-pub(super) async fn write_status(
-    ctx: &ClaimContext,
-    claim: &HostClaim,
-    observation: &Observation<'_>,
-) -> Result<(), ClaimError> {
-    let me = ClaimRef::of(claim);
-    let known = ctx
-        .written
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&me.key()).cloned());
-    let old = known.unwrap_or_else(|| claim.status.clone().unwrap_or_default());
-    let mut view = claim.clone();
-    view.status = Some(old.clone());
-    let new = claim::status(&view, observation, ctx.clock.now());
-    if new == old {
-        return Ok(());
+    fn last_status(&self, claim: &HostClaim) -> HostClaimStatus {
+        // A lagging claim cache neither rewrites the status nor repeats its Events.
+        let known = self
+            .0
+            .written
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&ClaimRef::of(claim).key()).cloned());
+        known.unwrap_or_else(|| claim.status.clone().unwrap_or_default())
     }
-    let Ok(Value::Object(mut fields)) = serde_json::to_value(&new) else {
-        return Ok(());
-    };
-    // Every top-level field is written; absent ones as null, so cleared fields really go.
-    for key in [
-        "bareMetalHost",
-        "conditions",
-        "hardwareData",
-        "lastUpdated",
-        "poweredOn",
-    ] {
-        fields.entry(key).or_insert(Value::Null);
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.clock.now()
     }
-    let patch = json!({"status": Value::Object(fields)});
-    ctx.claim_api(&me.namespace)
-        .patch_status(&me.name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|source| ClaimError::WriteClaim {
-            namespace: me.namespace.clone(),
-            name: me.name.clone(),
-            what: "status",
-            source,
-        })?;
-    if let Ok(mut m) = ctx.written.lock() {
-        m.insert(me.key(), new.clone());
-    }
-    let reference = claim.object_ref(&());
-    for ev in claim::events(&old, &new) {
-        let event = Event {
-            type_: if ev.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: ev.reason.clone(),
-            note: Some(ev.message),
-            action: ev.reason.clone(),
-            secondary: None,
+
+    async fn write_status(
+        &mut self,
+        claim: &HostClaim,
+        status: &HostClaimStatus,
+    ) -> Result<(), ClaimError> {
+        let me = ClaimRef::of(claim);
+        let Ok(Value::Object(mut fields)) = serde_json::to_value(status) else {
+            return Ok(());
         };
-        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
-            warn!(claim = %me.key(), reason = %ev.reason, error = %error, "publishing event failed");
+        // Every top-level field is written; absent ones as null, so cleared fields really go.
+        for key in [
+            "bareMetalHost",
+            "conditions",
+            "hardwareData",
+            "lastUpdated",
+            "poweredOn",
+        ] {
+            fields.entry(key).or_insert(Value::Null);
+        }
+        let patch = json!({"status": Value::Object(fields)});
+        self.0
+            .claim_api(&me.namespace)
+            .patch_status(&me.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|source| ClaimError::WriteClaim {
+                namespace: me.namespace.clone(),
+                name: me.name.clone(),
+                what: "status",
+                source,
+            })?;
+        if let Ok(mut m) = self.0.written.lock() {
+            m.insert(me.key(), status.clone());
+        }
+        Ok(())
+    }
+
+    async fn publish(&mut self, claim: &HostClaim, events: Vec<ClaimEvent>) {
+        let reference = claim.object_ref(&());
+        for ev in events {
+            let event = Event {
+                type_: if ev.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: ev.reason.clone(),
+                note: Some(ev.message),
+                action: ev.reason.clone(),
+                secondary: None,
+            };
+            if let Err(error) = self.0.recorder.publish(&event, &reference).await {
+                warn!(claim = %ClaimRef::of(claim).key(), reason = %ev.reason, error = %error, "publishing event failed");
+            }
         }
     }
-    Ok(())
+
+    async fn forget(&mut self, me: &ClaimRef) {
+        self.0
+            .binding
+            .lock()
+            .await
+            .retain(|_, r| r.claim != me.key());
+        if let Ok(mut m) = self.0.written.lock() {
+            m.remove(&me.key());
+        }
+    }
 }
