@@ -6,7 +6,7 @@
 //! because its cache lags. Pools are reconciled when they change, when one of their claims
 //! changes (owner reference), and after relevant host changes (for the free-host count).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,19 +27,14 @@ use super::Leadership;
 use super::claims::{ClaimRuntime, ClaimSettings, host_cache};
 use crate::api::hostpool::POOL_LABEL;
 use crate::api::{BareMetalHost, HostClaim, HostPool, HostPoolStatus};
-use crate::pool;
+use crate::pool::flow::{self, Created, PoolObjects, Summarize};
+use crate::pool::{self, PoolEvent};
 
 /// Event reporting component of the pool controller.
 pub const POOL_CONTROLLER: &str = "metal-operator-hostpool-controller";
 
 /// How often a pool is looked at without any change (a safety net; changes wake it).
 const POOL_RESYNC: Duration = Duration::from_secs(60);
-
-/// Create attempts when a generated claim name turns out to be taken on the server.
-const NAME_ATTEMPTS: usize = 4;
-
-/// Draws per attempt to find a name no listed claim has.
-const NAME_DRAWS: usize = 64;
 
 /// Why one pool reconcile failed (retried with backoff).
 #[derive(Debug, thiserror::Error)]
@@ -155,169 +150,171 @@ pub fn error_policy(pool: Arc<HostPool>, error: &PoolError, ctx: Arc<PoolContext
     Action::requeue(delay)
 }
 
-async fn list_claims(api: &Api<HostClaim>, pool: &HostPool) -> Result<Vec<HostClaim>, PoolError> {
-    let selector = format!("{POOL_LABEL}={}", pool.name_any());
-    api.list(&ListParams::default().labels(&selector))
-        .await
-        .map(|l| l.items)
-        .map_err(|source| PoolError::ListClaims {
-            namespace: pool.namespace().unwrap_or_default(),
-            name: pool.name_any(),
-            source,
-        })
-}
-
-/// Creates one claim of `pool` under a fresh random name that no claim in `taken` has (names a
-/// restarted controller's RNG repeats are skipped); `taken` gains the name.
-async fn create_claim(
-    ctx: &PoolContext,
-    api: &Api<HostClaim>,
-    pool: &HostPool,
-    taken: &mut HashSet<String>,
-) -> Result<String, PoolError> {
-    let namespace = pool.namespace().unwrap_or_default();
-    for _ in 0..NAME_ATTEMPTS {
-        let name = match ctx.rng.lock() {
-            Ok(mut rng) => {
-                let mut name = pool::claim_name(pool, &mut *rng);
-                for _ in 0..NAME_DRAWS {
-                    if !taken.contains(&name) {
-                        break;
-                    }
-                    name = pool::claim_name(pool, &mut *rng);
-                }
-                name
-            }
-            Err(_) => break,
-        };
-        taken.insert(name.clone());
-        let claim = pool::claim_for(pool, name.clone());
-        match api.create(&PostParams::default(), &claim).await {
-            Ok(_) => return Ok(name),
-            Err(kube::Error::Api(s)) if s.code == 409 => continue,
-            Err(source) => {
-                return Err(PoolError::CreateClaim {
-                    namespace,
-                    pool: pool.name_any(),
-                    claim: name,
-                    source,
-                });
-            }
-        }
-    }
-    Err(PoolError::NoFreeName {
-        namespace,
-        pool: pool.name_any(),
-    })
-}
-
 async fn reconcile_pool(pool: &HostPool, ctx: &PoolContext) -> Result<Action, PoolError> {
     if !ctx.leadership.is_leader() {
         return Ok(Action::requeue(ctx.settings.conflict_retry));
     }
-    if pool.metadata.deletion_timestamp.is_some() {
-        // Owner references hand the claims to garbage collection; each claim releases its host.
-        return Ok(Action::await_change());
-    }
-    let namespace = pool.namespace().unwrap_or_default();
     let key = pool_key(pool);
-    let api: Api<HostClaim> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut claims = list_claims(&api, pool).await?;
-    let plan = pool::plan(pool, &claims);
-    let mut taken: HashSet<String> = claims.iter().map(ResourceExt::name_any).collect();
-    for _ in 0..plan.create {
-        let name = create_claim(ctx, &api, pool, &mut taken).await?;
+    let done = flow::reconcile(&mut KubePools(ctx), pool).await?;
+    for name in &done.created {
         info!(pool = %key, claim = %name, "claim created");
     }
-    for name in &plan.delete {
-        match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => info!(pool = %key, claim = %name, "claim deleted (scale down)"),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(source) => {
-                return Err(PoolError::DeleteClaim {
-                    namespace,
-                    pool: pool.name_any(),
-                    claim: name.clone(),
-                    source,
-                });
-            }
+    for name in &done.deleted {
+        info!(pool = %key, claim = %name, "claim deleted (scale down)");
+    }
+    Ok(if done.acted {
+        Action::requeue(POOL_RESYNC)
+    } else {
+        Action::await_change()
+    })
+}
+
+/// The API server, the host cache and the controller's name stream.
+struct KubePools<'a>(&'a PoolContext);
+
+impl KubePools<'_> {
+    fn api(&self, pool: &HostPool) -> Api<HostClaim> {
+        Api::namespaced(self.0.client.clone(), &pool.namespace().unwrap_or_default())
+    }
+}
+
+#[async_trait::async_trait]
+impl PoolObjects for KubePools<'_> {
+    type Error = PoolError;
+
+    fn may_act(&self) -> bool {
+        self.0.leadership.is_leader()
+    }
+
+    async fn claims(&mut self, pool: &HostPool) -> Result<Vec<HostClaim>, PoolError> {
+        let selector = format!("{POOL_LABEL}={}", pool.name_any());
+        self.api(pool)
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map(|l| l.items)
+            .map_err(|source| PoolError::ListClaims {
+                namespace: pool.namespace().unwrap_or_default(),
+                name: pool.name_any(),
+                source,
+            })
+    }
+
+    fn draw_name(&mut self, pool: &HostPool) -> String {
+        match self.0.rng.lock() {
+            Ok(mut rng) => pool::claim_name(pool, &mut *rng),
+            Err(poisoned) => pool::claim_name(pool, &mut *poisoned.into_inner()),
         }
     }
-    if plan.create > 0 || !plan.delete.is_empty() {
-        claims = list_claims(&api, pool).await?;
-    }
-    let known = ctx.written.lock().ok().and_then(|m| m.get(&key).cloned());
-    let old = known.unwrap_or_else(|| pool.status.clone().unwrap_or_default());
-    let mut view = pool.clone();
-    view.status = Some(old.clone());
-    let hosts = ctx.hosts.state();
-    let new = pool::summarize(
-        &view,
-        &claims,
-        hosts.iter().map(AsRef::as_ref),
-        &ctx.settings.policy,
-        ctx.clock.now(),
-    );
-    drop(hosts);
-    if new != old {
-        write_status(ctx, pool, &new).await?;
-        publish(ctx, pool, &old, &new).await;
-    }
-    Ok(Action::requeue(POOL_RESYNC))
-}
 
-async fn write_status(
-    ctx: &PoolContext,
-    pool: &HostPool,
-    status: &HostPoolStatus,
-) -> Result<(), PoolError> {
-    let namespace = pool.namespace().unwrap_or_default();
-    let Ok(Value::Object(mut fields)) = serde_json::to_value(status) else {
-        return Ok(());
-    };
-    for key in [
-        "claimedHosts",
-        "conditions",
-        "observedGeneration",
-        "selector",
-    ] {
-        fields.entry(key).or_insert(Value::Null);
+    async fn create_claim(
+        &mut self,
+        pool: &HostPool,
+        claim: HostClaim,
+    ) -> Result<Created, PoolError> {
+        match self.api(pool).create(&PostParams::default(), &claim).await {
+            Ok(_) => Ok(Created::Done),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Created::NameTaken),
+            Err(source) => Err(PoolError::CreateClaim {
+                namespace: pool.namespace().unwrap_or_default(),
+                pool: pool.name_any(),
+                claim: claim.name_any(),
+                source,
+            }),
+        }
     }
-    let patch = json!({"status": Value::Object(fields)});
-    Api::<HostPool>::namespaced(ctx.client.clone(), &namespace)
-        .patch_status(
-            &pool.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
+
+    fn no_free_name(&self, pool: &HostPool) -> PoolError {
+        PoolError::NoFreeName {
+            namespace: pool.namespace().unwrap_or_default(),
+            pool: pool.name_any(),
+        }
+    }
+
+    async fn delete_claim(&mut self, pool: &HostPool, name: &str) -> Result<(), PoolError> {
+        match self.api(pool).delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(source) => Err(PoolError::DeleteClaim {
+                namespace: pool.namespace().unwrap_or_default(),
+                pool: pool.name_any(),
+                claim: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    fn summarize(&self, f: &mut Summarize<'_>) -> HostPoolStatus {
+        let hosts = self.0.hosts.state();
+        f(
+            &mut hosts.iter().map(AsRef::as_ref),
+            &self.0.settings.policy,
+            self.0.clock.now(),
         )
-        .await
-        .map_err(|source| PoolError::WriteStatus {
-            namespace,
-            name: pool.name_any(),
-            source,
-        })?;
-    if let Ok(mut m) = ctx.written.lock() {
-        m.insert(pool_key(pool), status.clone());
     }
-    Ok(())
-}
 
-async fn publish(ctx: &PoolContext, pool: &HostPool, old: &HostPoolStatus, new: &HostPoolStatus) {
-    let reference = pool.object_ref(&());
-    for ev in pool::events(old, new) {
-        let event = Event {
-            type_: if ev.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: ev.reason.clone(),
-            note: Some(ev.message),
-            action: ev.reason.clone(),
-            secondary: None,
+    fn last_status(&self, pool: &HostPool) -> HostPoolStatus {
+        let known = self
+            .0
+            .written
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&pool_key(pool)).cloned());
+        known.unwrap_or_else(|| pool.status.clone().unwrap_or_default())
+    }
+
+    async fn write_status(
+        &mut self,
+        pool: &HostPool,
+        status: &HostPoolStatus,
+    ) -> Result<(), PoolError> {
+        let namespace = pool.namespace().unwrap_or_default();
+        let Ok(Value::Object(mut fields)) = serde_json::to_value(status) else {
+            return Ok(());
         };
-        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
-            warn!(pool = %pool_key(pool), reason = %ev.reason, error = %error, "publishing event failed");
+        for key in [
+            "claimedHosts",
+            "conditions",
+            "observedGeneration",
+            "selector",
+        ] {
+            fields.entry(key).or_insert(Value::Null);
+        }
+        let patch = json!({"status": Value::Object(fields)});
+        Api::<HostPool>::namespaced(self.0.client.clone(), &namespace)
+            .patch_status(
+                &pool.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|source| PoolError::WriteStatus {
+                namespace,
+                name: pool.name_any(),
+                source,
+            })?;
+        if let Ok(mut m) = self.0.written.lock() {
+            m.insert(pool_key(pool), status.clone());
+        }
+        Ok(())
+    }
+
+    async fn publish(&mut self, pool: &HostPool, events: Vec<PoolEvent>) {
+        let reference = pool.object_ref(&());
+        for ev in events {
+            let event = Event {
+                type_: if ev.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: ev.reason.clone(),
+                note: Some(ev.message),
+                action: ev.reason.clone(),
+                secondary: None,
+            };
+            if let Err(error) = self.0.recorder.publish(&event, &reference).await {
+                warn!(pool = %pool_key(pool), reason = %ev.reason, error = %error, "publishing event failed");
+            }
         }
     }
 }

@@ -11,6 +11,8 @@
 //! Claims already being deleted count neither as existing nor as to-be-deleted: a pool scaled
 //! 1 → 0 → 1 creates a new claim at once, which binds a host once one is `available` again.
 
+/// One pool reconcile over `PoolObjects` (controller and engine).
+pub mod flow;
 pub mod summary;
 pub mod validation;
 

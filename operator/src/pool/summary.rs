@@ -69,10 +69,10 @@ fn set(
 
 /// The pool's status from its claims and the hosts. Conditions keep their transition time while
 /// their status holds; the result equals the old status when nothing changed.
-pub fn summarize<'a>(
+pub fn summarize<'c, 'h>(
     pool: &HostPool,
-    claims: impl IntoIterator<Item = &'a HostClaim>,
-    hosts: impl IntoIterator<Item = &'a BareMetalHost>,
+    claims: impl IntoIterator<Item = &'c HostClaim>,
+    hosts: impl IntoIterator<Item = &'h BareMetalHost>,
     policy: &HostPolicy,
     now: DateTime<Utc>,
 ) -> HostPoolStatus {

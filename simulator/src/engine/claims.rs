@@ -44,6 +44,9 @@ pub enum ClaimWorldError {
     /// No such pool.
     #[error("no HostPool {0}")]
     NoSuchPool(String),
+    /// The pool found no free name for a new claim this round.
+    #[error("no free name for a new claim of pool {0}")]
+    NoFreeName(String),
     /// A host write failed.
     #[error("writing host {key} for claim {claim}: {source}")]
     HostWrite {

@@ -1,89 +1,46 @@
-//! The pool half of engine mode's claim world: each tick a pool's scale plan (claims to create,
-//! claims to delete in release order) and its status, from the operator's pure pool core
-//! (`metal_operator::pool`), in the order `controller::pools::reconcile_pool` runs them.
+//! The pool half of engine mode's claim world: each tick a pool is reconciled by the operator's
+//! own pool flow (`metal_operator::pool::flow`: scale plan, claims created under fresh names or
+//! deleted in release order, status and Events), against the engine's objects.
 
 use kube::ResourceExt;
 use metal_operator::api::hostpool::POOL_LABEL;
 use metal_operator::api::{HostClaim, HostPool, HostPoolStatus};
 use metal_operator::claim;
-use metal_operator::pool;
+use metal_operator::pool::flow::{self, Created, PoolObjects, Summarize};
+use metal_operator::pool::{self, PoolEvent};
 
-use super::claims::{ClaimWorld, event, key_of};
+use super::claims::{ClaimWorld, ClaimWorldError, event, key_of};
+use super::ironic::run;
 use super::simulation::Engine;
 use crate::scenario::trace::Happening;
-
-/// Draws per new claim name to find one no claim has (the pool controller's bound).
-const NAME_DRAWS: usize = 64;
 
 impl ClaimWorld {
     pub(super) fn reconcile_pool(&mut self, engine: &Engine, key: &str) {
         let Some(p) = self.pools.get(key).cloned() else {
             return;
         };
-        let claims: Vec<HostClaim> = self
-            .claims
-            .values()
-            .filter(|c| c.labels().get(POOL_LABEL) == Some(&p.name_any()))
-            .cloned()
-            .collect();
-        let plan = pool::plan(&p, &claims);
-        let mut taken: Vec<String> = claims.iter().map(ResourceExt::name_any).collect();
-        let now = claim::progress::to_time(engine.wall(engine.now()));
-        for _ in 0..plan.create {
-            let mut name = pool::claim_name(&p, &mut self.name_rng);
-            for _ in 0..NAME_DRAWS {
-                if !taken.contains(&name) && !self.claims.contains_key(&key_of_pool(&p, &name)) {
-                    break;
-                }
-                name = pool::claim_name(&p, &mut self.name_rng);
-            }
-            if self.claims.contains_key(&key_of_pool(&p, &name)) {
-                // The API server would refuse the name (409); the wire controller gives up this
-                // round (`NoFreeName`) and the next one tries again.
-                break;
-            }
-            taken.push(name.clone());
-            let mut c = pool::claim_for(&p, name.clone());
-            c.metadata.uid = Some(self.next_uid("claim"));
-            c.metadata.creation_timestamp = Some(now.clone());
-            c.metadata.resource_version = Some(self.next_version());
-            self.claims.insert(key_of_pool(&p, &name), c);
-        }
-        for name in &plan.delete {
-            self.delete_claim(&key_of_pool(&p, name), now.clone());
-        }
-        self.pool_status(engine, key);
+        let mut objects = EnginePools {
+            world: self,
+            engine,
+            key,
+        };
+        // A pool that found no free claim name gives up this round, as the wire controller
+        // does (its error backs off); the next tick tries again.
+        let _ = run(flow::reconcile(&mut objects, &p));
     }
 
+    /// The pool's status again, from its claims as they are now (the owner watch in wire mode).
     pub(super) fn pool_status(&mut self, engine: &Engine, key: &str) {
         let Some(p) = self.pools.get(key).cloned() else {
             return;
         };
-        let claims: Vec<&HostClaim> = self
-            .claims
-            .values()
-            .filter(|c| c.labels().get(POOL_LABEL) == Some(&p.name_any()))
-            .collect();
-        let old = p.status.clone().unwrap_or_default();
-        let new: HostPoolStatus = pool::summarize(
-            &p,
-            claims,
-            engine.hosts(),
-            &self.policy,
-            engine.wall(engine.now()),
-        );
-        if new == old {
-            return;
-        }
-        let name = p.name_any();
-        for ev in pool::events(&old, &new) {
-            self.happenings
-                .push(event("HostPool", &name, ev.warning, ev.reason, ev.message));
-        }
-        if let Some(stored) = self.pools.get_mut(key) {
-            stored.status = Some(new);
-        }
-        self.observe_pool(key);
+        let mut objects = EnginePools {
+            world: self,
+            engine,
+            key,
+        };
+        let claims = objects.pool_claims(&p);
+        let _ = run(flow::write_status(&mut objects, &p, &claims));
     }
 
     /// Records the pool's (replicas, ready) when it changed, as the wire runner's pool watch
@@ -108,6 +65,94 @@ impl ClaimWorld {
     }
 }
 
+/// The engine's pools, claims and hosts as the pool flow sees them.
+struct EnginePools<'a> {
+    world: &'a mut ClaimWorld,
+    engine: &'a Engine,
+    /// `namespace/name` of the pool being reconciled.
+    key: &'a str,
+}
+
+impl EnginePools<'_> {
+    fn pool_claims(&self, p: &HostPool) -> Vec<HostClaim> {
+        self.world
+            .claims
+            .values()
+            .filter(|c| c.labels().get(POOL_LABEL) == Some(&p.name_any()))
+            .cloned()
+            .collect()
+    }
+}
+
 fn key_of_pool(p: &HostPool, name: &str) -> String {
     key_of(&p.namespace().unwrap_or_default(), name)
+}
+
+#[async_trait::async_trait]
+impl PoolObjects for EnginePools<'_> {
+    type Error = ClaimWorldError;
+
+    async fn claims(&mut self, p: &HostPool) -> Result<Vec<HostClaim>, ClaimWorldError> {
+        Ok(self.pool_claims(p))
+    }
+
+    fn draw_name(&mut self, p: &HostPool) -> String {
+        pool::claim_name(p, &mut self.world.name_rng)
+    }
+
+    async fn create_claim(
+        &mut self,
+        p: &HostPool,
+        mut c: HostClaim,
+    ) -> Result<Created, ClaimWorldError> {
+        let key = key_of_pool(p, &c.name_any());
+        if self.world.claims.contains_key(&key) {
+            return Ok(Created::NameTaken);
+        }
+        let now = claim::progress::to_time(self.engine.wall(self.engine.now()));
+        c.metadata.uid = Some(self.world.next_uid("claim"));
+        c.metadata.creation_timestamp = Some(now);
+        c.metadata.resource_version = Some(self.world.next_version());
+        self.world.claims.insert(key, c);
+        Ok(Created::Done)
+    }
+
+    fn no_free_name(&self, p: &HostPool) -> ClaimWorldError {
+        ClaimWorldError::NoFreeName(key_of_pool(p, &p.name_any()))
+    }
+
+    async fn delete_claim(&mut self, p: &HostPool, name: &str) -> Result<(), ClaimWorldError> {
+        let now = claim::progress::to_time(self.engine.wall(self.engine.now()));
+        self.world.delete_claim(&key_of_pool(p, name), now);
+        Ok(())
+    }
+
+    fn summarize(&self, f: &mut Summarize<'_>) -> HostPoolStatus {
+        f(
+            &mut self.engine.hosts(),
+            &self.world.policy,
+            self.engine.wall(self.engine.now()),
+        )
+    }
+
+    async fn write_status(
+        &mut self,
+        _p: &HostPool,
+        status: &HostPoolStatus,
+    ) -> Result<(), ClaimWorldError> {
+        if let Some(stored) = self.world.pools.get_mut(self.key) {
+            stored.status = Some(status.clone());
+        }
+        self.world.observe_pool(self.key);
+        Ok(())
+    }
+
+    async fn publish(&mut self, p: &HostPool, events: Vec<PoolEvent>) {
+        let name = p.name_any();
+        for ev in events {
+            self.world
+                .happenings
+                .push(event("HostPool", &name, ev.warning, ev.reason, ev.message));
+        }
+    }
 }
