@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Secret, SecretReference};
 
-use crate::api::BareMetalHost;
 use crate::api::annotations::{ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE};
+use crate::api::{BareMetalHost, ProvisioningState};
 use crate::provisioner::Credentials;
 use crate::statemachine::{ConfigData, CredentialsView};
 
@@ -180,12 +180,21 @@ async fn read_config_secret<S: SecretSource + ?Sized>(
         .ok_or_else(|| format!("secret {namespace}/{name} has no {key:?} key"))
 }
 
-/// Reads the userData / networkData / metaData Secrets for a deployment. `Err` carries the
-/// data type that failed (`userData`, `networkData`, `metaData`) and a message naming the Secret.
+/// Reads the userData / networkData / metaData Secrets for a deployment; they are only needed
+/// (and only read) while the host is provisioning. `Err` carries the data type that failed
+/// (`userData`, `networkData`, `metaData`) and a message naming the Secret.
 pub async fn read_config_data<S: SecretSource + ?Sized>(
     source: &S,
     host: &BareMetalHost,
 ) -> Result<ConfigData, (&'static str, String)> {
+    let state = host
+        .status
+        .as_ref()
+        .map(|s| s.provisioning.state)
+        .unwrap_or_default();
+    if state != ProvisioningState::Provisioning {
+        return Ok(ConfigData::default());
+    }
     let namespace = host.metadata.namespace.clone().unwrap_or_default();
     let read = |reference: Option<&SecretReference>, key: &'static str| {
         let namespace = namespace.clone();

@@ -19,7 +19,7 @@ use crate::api::{BareMetalHost, HardwareData, ProvisioningState};
 use crate::provisioner::{Action, Observation, Outcome, ProvisionerError};
 use crate::round::{self, RoundHooks, RoundsEnd};
 use crate::statemachine::{
-    self, CapacityView, ConfigData, CredentialsView, Decision, Effect, EventKind, FinalizerChange,
+    self, CapacityView, CredentialsView, Decision, Effect, EventKind, FinalizerChange,
     HardwareFetch, Input, Note, Phase,
 };
 use crate::telemetry::{Delay, Incident, Operation};
@@ -110,21 +110,12 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
     if matches!(observation, Observation::Unavailable(_)) {
         ctx.metrics.incident(Incident::ProvisionerNotReady);
     }
-    let state = host
-        .status
-        .as_ref()
-        .map(|s| s.provisioning.state)
-        .unwrap_or_default();
-    let config_data = if state == ProvisioningState::Provisioning {
-        super::secrets::read_config_data(&ctx.client, host)
-            .await
-            .map_err(|(data_type, message)| {
-                ctx.metrics.config_data_error(data_type);
-                message
-            })
-    } else {
-        Ok(ConfigData::default())
-    };
+    let config_data = super::secrets::read_config_data(&ctx.client, host)
+        .await
+        .map_err(|(data_type, message)| {
+            ctx.metrics.config_data_error(data_type);
+            message
+        });
     let mut input = Input {
         host,
         credentials,

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use k8s_openapi::api::core::v1::Secret;
 
 use metal_operator::api::annotations::{ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE};
-use metal_operator::api::{BareMetalHost, ProvisioningState};
+use metal_operator::api::BareMetalHost;
 use metal_operator::host_secrets::{self, SecretError, SecretSource};
 use metal_operator::provisioner::{Action, HostRef, Outcome, PowerChange, ProvisionerError};
 use metal_operator::round::{self, RoundHooks, RoundsEnd};
@@ -105,16 +105,7 @@ impl Engine {
         let (credentials, labelled) = self.read_credentials(&host);
         let provisioner = self.ironic.provisioner().clone();
         let observation = run(round::observe(&provisioner, &host, &Plain));
-        let state = host
-            .status
-            .as_ref()
-            .map(|s| s.provisioning.state)
-            .unwrap_or_default();
-        let config_data = if state == ProvisioningState::Provisioning {
-            self.read_config_data(&host)
-        } else {
-            Ok(ConfigData::default())
-        };
+        let config_data = self.read_config_data(&host);
         let capacity = self.capacity(idx, &host);
         let op_settings = self.settings.operator.clone();
         let mut input = Input {

@@ -15,14 +15,26 @@ use super::simulation::Engine;
 use crate::scenario::trace::Happening;
 
 impl ClaimWorld {
+    /// The pool `key` and the engine's objects as its flow sees them.
+    fn pool_objects<'a>(
+        &'a mut self,
+        engine: &'a Engine,
+        key: &'a str,
+    ) -> Option<(HostPool, EnginePools<'a>)> {
+        let p = self.pools.get(key).cloned()?;
+        Some((
+            p,
+            EnginePools {
+                world: self,
+                engine,
+                key,
+            },
+        ))
+    }
+
     pub(super) fn reconcile_pool(&mut self, engine: &Engine, key: &str) {
-        let Some(p) = self.pools.get(key).cloned() else {
+        let Some((p, mut objects)) = self.pool_objects(engine, key) else {
             return;
-        };
-        let mut objects = EnginePools {
-            world: self,
-            engine,
-            key,
         };
         // A pool that found no free claim name gives up this round, as the wire controller
         // does (its error backs off); the next tick tries again.
@@ -31,13 +43,8 @@ impl ClaimWorld {
 
     /// The pool's status again, from its claims as they are now (the owner watch in wire mode).
     pub(super) fn pool_status(&mut self, engine: &Engine, key: &str) {
-        let Some(p) = self.pools.get(key).cloned() else {
+        let Some((p, mut objects)) = self.pool_objects(engine, key) else {
             return;
-        };
-        let mut objects = EnginePools {
-            world: self,
-            engine,
-            key,
         };
         let claims = objects.pool_claims(&p);
         let _ = run(flow::write_status(&mut objects, &p, &claims));
