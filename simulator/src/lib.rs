@@ -1,12 +1,14 @@
 //! metal-sim: a simulation-first bare-metal testbed.
 //!
 //! Pure models (`machine`, `fault`, the Ironic conductor) take time and randomness as arguments;
-//! thin shells (`redfish`, `ipmi`, `ironic`'s API, `agent`, `controlplane`, `serve`) do the I/O.
+//! thin shells (`redfish`, `ipmi`, `ironic`'s API, `agent`, `serve`) do the I/O. The embedded
+//! control plane is its own crate, `metal-controlplane`, which uses nothing of this one.
 
 /// Fake ironic-python-agent started by a machine that boots a ramdisk.
 pub mod agent;
-/// Embedded Kubernetes-compatible control plane (a test double, never a production target).
-pub mod controlplane;
+/// Embedded Kubernetes-compatible control plane (a test double): crate `metal-controlplane`,
+/// re-exported for the wire runner and the tests that start one next to a fleet.
+pub use metal_controlplane as controlplane;
 /// Which addresses metal-sim may send packets to: loopback, plus networks the user allows.
 pub mod egress;
 /// Engine mode: the same cores stepped by a discrete-event loop in virtual time, in-process.

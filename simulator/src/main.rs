@@ -30,7 +30,7 @@ enum Command {
     #[command(subcommand)]
     Fleet(FleetCommand),
     /// Run the embedded Kubernetes-compatible control plane (a test double) and write a kubeconfig.
-    Controlplane(metal_sim::controlplane::ControlPlaneArgs),
+    Controlplane(metal_controlplane::ControlPlaneArgs),
     /// Play scenario files against the real operator over loopback sockets (wire mode).
     Run(RunArgs),
 }
@@ -212,7 +212,7 @@ fn main() -> anyhow::Result<()> {
         Command::Controlplane(args) => Ok(tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(metal_sim::controlplane::cli::run(
+            .block_on(metal_controlplane::cli::run(
                 args,
                 Arc::new(chrono::Utc::now),
                 std::hash::BuildHasher::hash_one(
@@ -494,8 +494,8 @@ async fn start_controlplane(
     seed: u64,
     kubeconfig: &Path,
     snapshot: Option<PathBuf>,
-) -> anyhow::Result<metal_sim::controlplane::Running> {
-    use metal_sim::controlplane::{Options, SnapshotSettings, start};
+) -> anyhow::Result<metal_controlplane::Running> {
+    use metal_controlplane::{Options, SnapshotSettings, start};
     let mut options = Options::new(listen, Arc::new(chrono::Utc::now), seed);
     options.snapshot = snapshot.map(|path| SnapshotSettings {
         path,

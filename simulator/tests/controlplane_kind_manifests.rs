@@ -9,7 +9,7 @@
 
 mod support;
 
-#[path = "controlplane_fixture/cluster.rs"]
+#[path = "../../controlplane/tests/controlplane_fixture/cluster.rs"]
 mod cluster;
 
 use std::collections::BTreeSet;

@@ -9,7 +9,7 @@ mod cluster;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster::{CRDS, Cluster, HOSTS, header};
+use cluster::{Cluster, HOSTS, header};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_prints_the_upstream_bmh_columns_after_apply() {
@@ -440,76 +440,6 @@ async fn kubectl_scale_writes_deployment_replicas_through_the_scale_subresource(
         .await;
     assert!(!left.status.success());
     c.running.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_controlplane_subcommand_preloads_crds_and_writes_a_working_kubeconfig() {
-    let Some(kubectl) = support::peer("kubectl") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_metal-sim"))
-        .args([
-            "controlplane",
-            "--listen",
-            "127.0.0.1:0",
-            "--seed",
-            "3",
-            "--crds",
-            CRDS,
-            "--kubeconfig",
-        ])
-        .arg(&kubeconfig)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if kubeconfig.exists() {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "no kubeconfig within 10 s");
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(&kubectl)
-            .args(["get", "crd", "-o", "name"])
-            .env("KUBECONFIG", &kubeconfig)
-            .output(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let names = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        names.contains("customresourcedefinition.apiextensions.k8s.io/baremetalhosts.metal3.io"),
-        "{out:?}"
-    );
-    // A wrong token is refused.
-    let text = std::fs::read_to_string(&kubeconfig).unwrap();
-    let token_line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("token:"))
-        .unwrap();
-    let bad = dir.path().join("bad");
-    std::fs::write(&bad, text.replace(token_line, "    token: wrong")).unwrap();
-    let refused = tokio::process::Command::new(&kubectl)
-        .args(["get", "ns"])
-        .env("KUBECONFIG", &bad)
-        .output()
-        .await
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("Unauthorized"),
-        "{refused:?}"
-    );
-    child.kill().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

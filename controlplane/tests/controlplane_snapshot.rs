@@ -9,7 +9,9 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use metal_sim::controlplane::{self, ControlPlaneError, Options, Running, SnapshotSettings};
+use metal_controlplane::{
+    self as controlplane, ControlPlaneError, Options, Running, SnapshotSettings,
+};
 
 const CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../kind/crds/metal3.io.yaml");
 
@@ -150,63 +152,4 @@ async fn a_broken_snapshot_refuses_to_start_and_names_the_file() {
         .err()
         .expect("an unknown format was accepted");
     assert!(err.to_string().contains("format 99"), "{err}");
-}
-
-/// Starts `metal-sim controlplane` with a snapshot file; waits (bounded) for its kubeconfig.
-async fn subcommand(dir: &Path, snapshot: &Path) -> (tokio::process::Child, Client) {
-    let kubeconfig = dir.join("kubeconfig");
-    let _ = std::fs::remove_file(&kubeconfig);
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_metal-sim"))
-        .args(["controlplane", "--listen", "127.0.0.1:0", "--seed", "5"])
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .arg("--snapshot")
-        .arg(snapshot)
-        .args(["--snapshot-interval-seconds", "60"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if kubeconfig.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let text = std::fs::read_to_string(&kubeconfig).expect("no kubeconfig within 10 s");
-    let config = Config::from_custom_kubeconfig(
-        Kubeconfig::from_yaml(&text).unwrap(),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    (child, Client::try_from(config).unwrap())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_controlplane_subcommand_writes_its_snapshot_on_sigterm_and_restores_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = dir.path().join("store.json");
-    let (mut first, client) = subcommand(dir.path(), &snapshot).await;
-    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
-    let cm: ConfigMap =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "survivor"}})).unwrap();
-    cms.create(&PostParams::default(), &cm).await.unwrap();
-    // The interval is a minute: only the shutdown write can have saved it.
-    let pid = first.id().unwrap().to_string();
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let status = tokio::time::timeout(Duration::from_secs(10), first.wait())
-        .await
-        .expect("the control plane did not stop within 10 s of SIGTERM")
-        .unwrap();
-    assert!(status.success(), "{status}");
-    let (_second, client) = subcommand(dir.path(), &snapshot).await;
-    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
-    assert!(cms.get_opt("survivor").await.unwrap().is_some());
 }

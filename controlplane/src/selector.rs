@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn field_selectors_are_refused_on_fields_the_kind_is_not_indexed_by() {
-        let resources = crate::controlplane::builtin::resources();
+        let resources = crate::builtin::resources();
         let configmaps = resources.iter().find(|r| r.plural == "configmaps").unwrap();
         let secrets = resources.iter().find(|r| r.plural == "secrets").unwrap();
         let parse = |s: &str| FieldSelector::parse(s).unwrap();

@@ -1,4 +1,6 @@
-//! An embedded control plane with our CRDs and a kubeconfig, driven by the real kubectl.
+//! An embedded control plane with our CRDs and a kubeconfig, driven by the real kubectl. Also
+//! included by metal-sim's `controlplane_kind_manifests` test, so its paths start at the
+//! workspace root.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -6,14 +8,14 @@ use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metal_sim::controlplane::{self, Options, Running};
+use metal_controlplane::{self as controlplane, Options, Running};
 
 use crate::support;
 
 pub const CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../kind/crds/metal3.io.yaml");
 pub const HOSTS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/controlplane_fixture/hosts.yaml"
+    "/../controlplane/tests/controlplane_fixture/hosts.yaml"
 );
 
 pub struct Cluster {
