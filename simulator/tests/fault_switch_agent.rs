@@ -1,6 +1,11 @@
 //! The agent heartbeat-loss switch, flipped through the control API: the agent of a silenced host
 //! sends no heartbeats while the window lasts (its command server keeps answering), then resumes
 //! on its own when the window ends; an open-ended loss lasts until `DELETE` clears it.
+//!
+//! The agent logs when it starts skipping beats and when it resumes; the tests wait for those lines
+//! and count the beats that arrived between them, rather than pausing and hoping.
+
+mod logbook;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,6 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use logbook::LogBook;
 use metal_sim::agent::client::RetryPolicy;
 use metal_sim::agent::{AgentOptions, HeartbeatSwitch, Launcher};
 use metal_sim::fleet::Fleet;
@@ -18,18 +24,25 @@ use metal_sim::serve::control::{AgentFaults, app_with_agents};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-/// Never served (no BMC sockets are opened from it): the ports are only names.
-const FLEET: &str = "\
-seed: 21
+/// Never served (no BMC sockets are opened from it): the ports are only names. Each test names
+/// its hosts after itself (`{group}-N`), so the log lines of tests sharing a process stay apart.
+fn fleet(group: &str) -> String {
+    format!(
+        "seed: 21
 time_scale: 0
-layout: {mode: single-address, base: 127.0.0.1, redfish_port: 1, ipmi_port: 2}
+layout: {{mode: single-address, base: 127.0.0.1, redfish_port: 1, ipmi_port: 2}}
 groups:
-  - name: quiet-{index}
+  - name: {group}-{{index}}
     count: 2
-";
+"
+    )
+}
 
-/// Heartbeats per node UUID (the scripted Ironic gives host `quiet-N` the node `node-N`).
-type Beats = Arc<Mutex<Vec<String>>>;
+/// Heartbeats received: the node UUID (one node per host) and when it arrived.
+type Beats = Arc<Mutex<Vec<(String, Instant)>>>;
+
+const SILENCED: &str = "agent heartbeats silenced";
+const RESUMED: &str = "agent heartbeats resumed";
 
 async fn scripted_ironic(beats: Beats) -> String {
     let app =
@@ -66,7 +79,7 @@ async fn scripted_ironic(beats: Beats) -> String {
                 post(
                     |State(b): State<Beats>,
                      axum::extract::Path(uuid): axum::extract::Path<String>| async move {
-                        b.lock().unwrap().push(uuid);
+                        b.lock().unwrap().push((uuid, Instant::now()));
                         StatusCode::ACCEPTED
                     },
                 ),
@@ -98,6 +111,8 @@ async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 }
 
 struct Rig {
+    group: String,
+    logs: LogBook,
     world: Arc<World>,
     launcher: Launcher,
     beats: Beats,
@@ -106,12 +121,13 @@ struct Rig {
     stop: CancellationToken,
 }
 
-async fn rig() -> Rig {
+async fn rig(group: &str) -> Rig {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let logs = LogBook::global();
     let beats: Beats = Arc::default();
     let ironic = scripted_ironic(Arc::clone(&beats)).await;
     let world: Arc<World> = Arc::new(
-        Fleet::parse(FLEET, "quiet.yaml")
+        Fleet::parse(&fleet(group), "quiet.yaml")
             .unwrap()
             .build_world(SimClock::start_now())
             .unwrap(),
@@ -131,6 +147,8 @@ async fn rig() -> Rig {
     let _ticker = world.spawn_ticker(Duration::from_millis(5), stop.clone());
     let control = serve_control(Arc::clone(&world), launcher.heartbeats().clone()).await;
     Rig {
+        group: group.to_owned(),
+        logs,
         world,
         launcher,
         beats,
@@ -153,27 +171,54 @@ impl Rig {
                 .lock()
                 .unwrap()
                 .iter()
+                .map(|(n, _)| n)
                 .find(|n| !others.contains(&n.as_str()))
                 .cloned()
         })
         .await
     }
 
-    fn beats_of(&self, node: &str) -> usize {
+    fn host(&self, index: usize) -> String {
+        format!("{}-{index}", self.group)
+    }
+
+    fn faults_url(&self, index: usize) -> String {
+        format!("{}/hosts/{}/agent-faults", self.control, self.host(index))
+    }
+
+    /// Beats of `node` that arrived after `from`.
+    fn beats_after(&self, node: &str, from: Instant) -> usize {
         self.beats
             .lock()
             .unwrap()
             .iter()
-            .filter(|n| *n == node)
+            .filter(|(n, at)| n == node && *at > from)
             .count()
+    }
+
+    /// Beats of `node` that arrived between two instants.
+    fn beats_between(&self, node: &str, from: Instant, to: Instant) -> usize {
+        self.beats
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, at)| n == node && *at > from && *at < to)
+            .count()
+    }
+
+    /// The agent of host `index` logging `message` (bounded wait).
+    async fn agent_says(&self, index: usize, message: &str) -> logbook::Line {
+        self.logs
+            .wait_for(message, "host", &self.host(index), Duration::from_secs(20))
+            .await
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silenced_agent_stops_heartbeating_for_the_window_then_resumes() {
-    let r = rig().await;
+    let r = rig("window").await;
     let node = r.boot(0, &[]).await;
-    let url = format!("{}/hosts/quiet-0/agent-faults", r.control);
+    let url = r.faults_url(0);
     let resp = r
         .http
         .post(&url)
@@ -181,18 +226,17 @@ async fn a_silenced_agent_stops_heartbeating_for_the_window_then_resumes() {
         .send()
         .await
         .unwrap();
+    let posted = Instant::now();
     assert_eq!(resp.status().as_u16(), 200);
     let shown: AgentFaults = resp.json().await.unwrap();
     assert!(shown.heartbeat_loss);
-    assert!(shown.until_seconds.is_some());
-    // A heartbeat already on its way may still land; after that, silence.
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let silent_from = r.beats_of(&node);
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    assert_eq!(
-        r.beats_of(&node),
-        silent_from,
-        "no heartbeat inside the window (at 50 ms intervals ~18 would have been sent)"
+    let until = shown.until_seconds.expect("a window has an end");
+    // The agent logs its first skipped beat; the beat before it had its answer by then, and a
+    // heartbeat already on its way when the switch flipped may still land (at most that one).
+    let silenced = r.agent_says(0, SILENCED).await;
+    assert!(
+        r.beats_between(&node, posted, silenced.at) <= 1,
+        "the agent goes quiet at its next beat"
     );
     assert!(
         r.launcher.callback_url(0).is_some(),
@@ -201,8 +245,20 @@ async fn a_silenced_agent_stops_heartbeating_for_the_window_then_resumes() {
     let got: AgentFaults = r.http.get(&url).send().await.unwrap().json().await.unwrap();
     assert!(got.heartbeat_loss);
     // The window ends on its own; heartbeats resume without anyone clearing it.
+    let resumed = r.agent_says(0, RESUMED).await;
+    let resumed_at = r.world.clock().at(resumed.at).since_start().as_secs_f64();
+    assert!(
+        resumed_at >= until,
+        "silent until the window's end ({until} s), resumed at {resumed_at} s"
+    );
+    assert_eq!(
+        r.beats_between(&node, silenced.at, resumed.at),
+        0,
+        "no heartbeat inside the window ({} beats skipped)",
+        resumed.field("skipped")
+    );
     eventually("heartbeats to resume", || {
-        (r.beats_of(&node) >= silent_from + 3).then_some(())
+        (r.beats_after(&node, resumed.at) >= 3).then_some(())
     })
     .await;
     let got: AgentFaults = r.http.get(&url).send().await.unwrap().json().await.unwrap();
@@ -212,11 +268,11 @@ async fn a_silenced_agent_stops_heartbeating_for_the_window_then_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_ended_loss_silences_one_host_until_cleared() {
-    let r = rig().await;
+    let r = rig("open").await;
     let quiet = r.boot(0, &[]).await;
     let loud = r.boot(1, &[&quiet]).await;
     assert_ne!(quiet, loud, "each host has its own node");
-    let url = format!("{}/hosts/quiet-0/agent-faults", r.control);
+    let url = r.faults_url(0);
     let resp = r
         .http
         .post(&url)
@@ -225,18 +281,28 @@ async fn an_open_ended_loss_silences_one_host_until_cleared() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let (q0, l0) = (r.beats_of(&quiet), r.beats_of(&loud));
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(r.beats_of(&quiet), q0, "the silenced host sends nothing");
-    assert!(
-        r.beats_of(&loud) >= l0 + 5,
-        "the other host keeps heartbeating"
+    let silenced = r.agent_says(0, SILENCED).await;
+    // The other agent beats on the same interval: five of its beats after the quiet one went
+    // silent mean the quiet one has been round its loop about as often, sending nothing.
+    eventually("the other host to keep heartbeating", || {
+        (r.beats_after(&loud, silenced.at) >= 5).then_some(())
+    })
+    .await;
+    assert_eq!(
+        r.beats_after(&quiet, silenced.at),
+        0,
+        "the silenced host sends nothing"
     );
     let resp = r.http.delete(&url).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 204);
+    let resumed = r.agent_says(0, RESUMED).await;
+    assert_eq!(
+        r.beats_between(&quiet, silenced.at, resumed.at),
+        0,
+        "the silenced host sends nothing until cleared"
+    );
     eventually("heartbeats to resume after DELETE", || {
-        (r.beats_of(&quiet) >= q0 + 3).then_some(())
+        (r.beats_after(&quiet, resumed.at) >= 3).then_some(())
     })
     .await;
     r.stop.cancel();
@@ -244,7 +310,7 @@ async fn an_open_ended_loss_silences_one_host_until_cleared() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_fault_requests_for_unknown_hosts_or_bad_bodies_are_refused() {
-    let r = rig().await;
+    let r = rig("refused").await;
     let resp = r
         .http
         .post(format!("{}/hosts/nope/agent-faults", r.control))
@@ -255,7 +321,7 @@ async fn agent_fault_requests_for_unknown_hosts_or_bad_bodies_are_refused() {
     assert_eq!(resp.status().as_u16(), 404);
     let resp = r
         .http
-        .post(format!("{}/hosts/quiet-0/agent-faults", r.control))
+        .post(r.faults_url(0))
         .json(&json!({"heartbeat_loss": true, "for": "soon"}))
         .send()
         .await
@@ -263,7 +329,7 @@ async fn agent_fault_requests_for_unknown_hosts_or_bad_bodies_are_refused() {
     assert_eq!(resp.status().as_u16(), 400);
     let resp = r
         .http
-        .post(format!("{}/hosts/quiet-0/agent-faults", r.control))
+        .post(r.faults_url(0))
         .json(&json!({"heartbeat_los": true}))
         .send()
         .await
