@@ -13,6 +13,7 @@ use metal_sim::agent::{Agent, Binding};
 use metal_sim::fleet::Fleet;
 use metal_sim::machine::{SimClock, World, derive_rng};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 const FLEET: &str = "\
 seed: 5
@@ -31,17 +32,22 @@ struct Fixture {
     world: Arc<World>,
     server: AgentServer,
     images: String,
+    /// Holds `/slow.raw` back until set: the download is under way until the test lets it end.
+    slow_released: watch::Sender<bool>,
     http: reqwest::Client,
 }
 
-async fn image_server() -> String {
+async fn image_server(released: watch::Receiver<bool>) -> String {
     let app = Router::new()
         .route("/img.raw", get(|| async { IMAGE.to_vec() }))
         .route(
             "/slow.raw",
-            get(|| async {
-                tokio::time::sleep(Duration::from_millis(1500)).await;
-                IMAGE.to_vec()
+            get(move || {
+                let mut released = released.clone();
+                async move {
+                    let _ = released.wait_for(|go| *go).await;
+                    IMAGE.to_vec()
+                }
             }),
         )
         .route(
@@ -80,10 +86,12 @@ async fn fixture() -> Fixture {
     )
     .await
     .unwrap();
+    let (slow_released, released) = watch::channel(false);
     Fixture {
         world,
         server,
-        images: image_server().await,
+        images: image_server(released).await,
+        slow_released,
         http,
     }
 }
@@ -259,6 +267,7 @@ async fn a_second_command_while_one_runs_gets_409_agent_is_busy() {
             .unwrap()
             .starts_with("Agent is busy")
     );
+    f.slow_released.send_replace(true);
     let done = f.wait_done(started["id"].as_str().unwrap()).await;
     assert_eq!(done["command_status"], "SUCCEEDED");
 }

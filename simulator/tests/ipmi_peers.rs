@@ -6,7 +6,6 @@ mod support;
 
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
 
 use ipmi_fixture::Bmcs;
 use metal_sim::machine::{BootMode, BootSource, OverrideMode, PowerState};
@@ -371,6 +370,9 @@ print(json.dumps(out))
         v.power == PowerState::Off
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // pyghmi's last datagram is its logout, and the BMC serves its socket in order: once the
+    // session is closed, every datagram pyghmi sent has been counted.
+    b.wait_for_counters(0, "pyghmi's session closed", |c| c.active_sessions() == 0)
+        .await;
     assert_eq!(b.counters[0].malformed(), 0);
 }

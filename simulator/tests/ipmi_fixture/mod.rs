@@ -98,4 +98,18 @@ impl Bmcs {
             self.view(i).power
         );
     }
+
+    /// Waits (bounded) until `pred` holds for host `i`'s traffic counters.
+    pub async fn wait_for_counters(&self, i: usize, what: &str, pred: impl Fn(&Counters) -> bool) {
+        for _ in 0..200 {
+            if pred(&self.counters[i]) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "host {i}'s BMC never reached: {what}; {:?}",
+            self.counters[i]
+        );
+    }
 }
