@@ -32,7 +32,8 @@ pub struct Timings {
 }
 
 impl Timings {
-    /// Timings measured on real Ironic's fake-hardware (peers.md).
+    /// Timings measured on real Ironic's fake-hardware (by the real-Ironic comparison tests, `simulator/tests/ironic_compare.rs`;
+    /// `docs/ironic-differences.md` lists them).
     pub fn fake_hardware() -> Self {
         let ms = TimeDelta::milliseconds;
         Self {

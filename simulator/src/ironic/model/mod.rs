@@ -31,7 +31,8 @@ pub const INTERFACES: [&str; 13] = [
     "vendor",
 ];
 
-/// The default interface implementation of a hardware type (as Ironic 39 configured by peers.md).
+/// The default interface implementation of a hardware type (as real Ironic 39 answers with the
+/// configuration `simulator/tests/ironic_real/mod.rs` starts it with).
 pub fn default_interface(driver: &str, interface: &str) -> &'static str {
     match (driver, interface) {
         ("fake-hardware", "boot" | "deploy" | "inspect" | "management" | "power") => "fake",
