@@ -4,8 +4,8 @@
 //! The controller observes the host's Ironic node, reads the BMC Secret, counts provisioning
 //! slots, and calls [`decide`]. The decision carries the new status, at most one [`Effect`], the
 //! finalizer and annotation changes, Kubernetes Events and when to look again. The order of the
-//! checks follows upstream's reconcile loop (upstream baremetal-operator's `BareMetalHostReconciler.Reconcile` in
-//! `controllers/metal3.io/baremetalhost_controller.go`, then its `hostStateMachine`):
+//! checks follows upstream's reconcile loop (baremetal-operator's `BareMetalHostReconciler.
+//! Reconcile` in `controllers/metal3.io/baremetalhost_controller.go`, then its `hostStateMachine`):
 //!
 //! 1. paused → nothing at all;
 //! 2. status annotation (restore after a move), hardware-details annotation;
