@@ -2,7 +2,8 @@
 //! every open watch stream at once, as an API server restart or a load balancer dropping
 //! long-lived connections would; for a window after the cut, new watches are refused with 503 so
 //! clients must back off, retry and re-list. Flipped by `POST /_sim/disconnect-watches`
-//! (`?refuseSeconds=N`) and `DELETE /_sim/disconnect-watches`, or [`super::State::disconnect_watches`].
+//! (`?refuseSeconds=N`) and `DELETE /_sim/disconnect-watches`, or
+//! [`crate::state::State::disconnect_watches`].
 
 use std::sync::Mutex;
 
