@@ -22,23 +22,28 @@ pub mod stack;
 pub mod steps;
 pub mod switches;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use serde_json::Value;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::Scenario;
 use super::check::{Verdict, check};
 use super::format::{FaultTarget, IronicChoice, Mode, Step};
 use super::report::{Summary, write_outputs};
-use super::trace::{Happening, Trace};
+use super::trace::{Happening, MachineChange, Trace};
 use crate::fleet::Fleet;
-use crate::machine::SimClock;
+use crate::machine::{HostEvent, MachineEvent, PowerState, SimClock};
 pub use live::Display;
 pub use stack::UtcClock;
+use stack::{Stack, bmh_resource, claim_resource, core_resource, pool_resource};
 
 /// A wire run that could not be carried out (as opposed to one whose expectations failed).
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +160,8 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
     recorder.push(Happening::Operator { running: true });
     let stop = CancellationToken::new();
     let observers = observe::spawn(&stack, &recorder, &stop);
+    // The runner's own view of the machines' power, to tell when the observers have caught up.
+    let mut machines = stack.world().subscribe();
     let done = Arc::new(AtomicUsize::new(0));
     let total = scenario.file.timeline.len();
     let display_stop = CancellationToken::new();
@@ -198,8 +205,15 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
             break;
         }
     }
-    // Let the last watch events and journal entries arrive before the observers stop.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The observers stop once they have recorded everything that happened up to now (the journal
+    // poller reads the mock Ironic's journal once more as it stops).
+    let behind = drain(
+        &player.stack,
+        &recorder,
+        scenario.namespace(),
+        &mut machines,
+    )
+    .await;
     stop.cancel();
     let mut observers = observers;
     while observers.join_next().await.is_some() {}
@@ -215,6 +229,11 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
     if lost > 0 {
         verdict.skipped.push(format!(
             "{lost} mock Ironic requests were dropped from its journal before they were read; call counts may be low"
+        ));
+    }
+    if let Some(why) = behind {
+        verdict.skipped.push(format!(
+            "the observers had not caught up {DRAIN_LIMIT:?} after the timeline ended ({why}); the trace may lack the last events"
         ));
     }
     let trace_path = options
@@ -240,4 +259,212 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         summary,
         trace_path,
     })
+}
+
+/// How long the observers get to catch up once the timeline is over.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// How often the record is compared with the system while draining.
+const DRAIN_POLL: Duration = Duration::from_millis(25);
+
+/// Waits until the observers have recorded everything that happened up to now, at most
+/// [`DRAIN_LIMIT`]; returns what they still lacked then, or `None` once caught up.
+async fn drain(
+    stack: &Stack,
+    recorder: &observe::Recorder,
+    namespace: &str,
+    machines: &mut broadcast::Receiver<HostEvent>,
+) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
+    let mut power = BTreeMap::new();
+    loop {
+        latest_power(machines, &mut power);
+        let lacking = match lacking(stack, recorder, namespace, &power).await {
+            Ok(lacking) => lacking,
+            Err(e) => Some(format!("reading the control plane: {e}")),
+        };
+        match lacking {
+            None => return None,
+            Some(why) if tokio::time::Instant::now() >= deadline => {
+                tracing::warn!(lacking = %why, "observers did not catch up");
+                return Some(why);
+            }
+            Some(_) => tokio::time::sleep(DRAIN_POLL).await,
+        }
+    }
+}
+
+/// Adds to `latest` each host's newest power change (`On` or `Off`, as the trace records them)
+/// that the world has published since the last call.
+fn latest_power(
+    machines: &mut broadcast::Receiver<HostEvent>,
+    latest: &mut BTreeMap<String, MachineChange>,
+) {
+    loop {
+        match machines.try_recv() {
+            Ok(HostEvent {
+                name,
+                event: MachineEvent::PowerChanged { to, .. },
+                ..
+            }) => {
+                let change = match to {
+                    PowerState::On => MachineChange::PoweredOn,
+                    PowerState::Off => MachineChange::PoweredOff,
+                    PowerState::PoweringOn | PowerState::PoweringOff => continue,
+                };
+                latest.insert(name, change);
+            }
+            Ok(_) => {}
+            // Older events were overwritten; the newest, the ones compared here, are still there.
+            Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// The first thing the record lacks compared with the system now, or `None` when it has it all:
+/// the recorded view of every host, claim and pool equals a fresh list from the control plane,
+/// every Event there is in the trace, and each host's last power change is the trace's last one.
+async fn lacking(
+    stack: &Stack,
+    recorder: &observe::Recorder,
+    ns: &str,
+    power: &BTreeMap<String, MachineChange>,
+) -> Result<Option<String>, kube::Error> {
+    let list = |resource: ApiResource| {
+        let api: Api<DynamicObject> = Api::namespaced_with(stack.client.clone(), ns, &resource);
+        async move { api.list(&ListParams::default()).await.map(|l| l.items) }
+    };
+    let text = |o: &DynamicObject, pointer: &str| {
+        o.data
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let number = |o: &DynamicObject, pointer: &str| {
+        o.data
+            .pointer(pointer)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0)
+    };
+
+    let hosts = list(bmh_resource()).await?;
+    let seen = recorder.hosts();
+    let listed: BTreeSet<&str> = hosts
+        .iter()
+        .filter_map(|h| h.metadata.name.as_deref())
+        .collect();
+    let recorded: BTreeSet<&str> = seen
+        .iter()
+        .filter(|(_, v)| !v.gone)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if listed != recorded {
+        return Ok(Some(format!("hosts {listed:?}, recorded {recorded:?}")));
+    }
+    for h in &hosts {
+        let name = h.metadata.name.as_deref().unwrap_or_default();
+        let Some(v) = seen.get(name) else { continue };
+        let now = (
+            text(h, "/status/provisioning/state"),
+            text(h, "/status/operationalStatus"),
+            number(h, "/status/errorCount"),
+            h.data.pointer("/status/poweredOn").and_then(Value::as_bool),
+            h.data
+                .pointer("/spec/online")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            Some(text(h, "/spec/consumerRef/name")).filter(|s| !s.is_empty()),
+        );
+        let record = (
+            v.state.clone(),
+            v.operational_status.clone(),
+            v.error_count,
+            v.powered_on,
+            v.online,
+            v.consumer.clone(),
+        );
+        if now != record {
+            return Ok(Some(format!("host {name} is {now:?}, recorded {record:?}")));
+        }
+    }
+
+    let claims: BTreeMap<String, Option<String>> = list(claim_resource())
+        .await?
+        .iter()
+        .filter_map(|c| {
+            let host = Some(text(c, "/status/bareMetalHost/name")).filter(|s| !s.is_empty());
+            Some((c.metadata.name.clone()?, host))
+        })
+        .collect();
+    if claims != recorder.claims() {
+        return Ok(Some(format!(
+            "claims {claims:?}, recorded {:?}",
+            recorder.claims()
+        )));
+    }
+
+    let pools: BTreeMap<String, (u32, u32)> = list(pool_resource())
+        .await?
+        .iter()
+        .filter_map(|p| {
+            let counts = (
+                number(p, "/spec/replicas"),
+                number(p, "/status/readyReplicas"),
+            );
+            Some((p.metadata.name.clone()?, counts))
+        })
+        .collect();
+    if pools != recorder.pools() {
+        return Ok(Some(format!(
+            "pools {pools:?}, recorded {:?}",
+            recorder.pools()
+        )));
+    }
+
+    let trace = recorder.trace();
+    let recorded_events: BTreeSet<(&str, &str, &str)> = trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Event {
+                object,
+                reason,
+                message,
+                ..
+            } => Some((object.as_str(), reason.as_str(), message.as_str())),
+            _ => None,
+        })
+        .collect();
+    for e in list(core_resource("Event", "events")).await? {
+        let object = format!(
+            "{}/{}",
+            text(&e, "/involvedObject/kind"),
+            text(&e, "/involvedObject/name")
+        );
+        let (reason, message) = (text(&e, "/reason"), text(&e, "/message"));
+        if !recorded_events.contains(&(object.as_str(), reason.as_str(), message.as_str())) {
+            return Ok(Some(format!("Event {reason} of {object}")));
+        }
+    }
+
+    for (host, change) in power {
+        let last = trace.events.iter().rev().find_map(|e| match &e.what {
+            Happening::Machine { host: h, change: c }
+                if h == host
+                    && matches!(c, MachineChange::PoweredOn | MachineChange::PoweredOff) =>
+            {
+                Some(*c)
+            }
+            _ => None,
+        });
+        if last != Some(*change) {
+            return Ok(Some(format!(
+                "machine {host} is {change:?}, recorded {last:?}"
+            )));
+        }
+    }
+    Ok(None)
 }
