@@ -16,6 +16,7 @@ mod agent;
 mod bmc;
 mod claims;
 mod commands;
+mod conductor;
 mod ironic;
 mod operator;
 mod pools;
