@@ -13,8 +13,8 @@ use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::Secret;
 
-use metal_operator::api::annotations::{ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE};
 use metal_operator::api::BareMetalHost;
+use metal_operator::api::annotations::{ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE};
 use metal_operator::host_secrets::{self, SecretError, SecretSource};
 use metal_operator::provisioner::{Action, HostRef, Outcome, PowerChange, ProvisionerError};
 use metal_operator::round::{self, RoundHooks, RoundsEnd};
