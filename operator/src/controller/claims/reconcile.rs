@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use super::{ClaimContext, ClaimError, Reservation, is_conflict, is_not_found};
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus};
-use crate::claim::flow::{self, Bind, ClaimTiming, ClaimObjects, Next, Written};
+use crate::claim::flow::{self, Bind, ClaimObjects, ClaimTiming, Next, Written};
 use crate::claim::progress::ClaimEvent;
 use crate::claim::{self, ClaimRef, Selector, host_key};
 
