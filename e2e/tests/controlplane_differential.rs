@@ -254,7 +254,7 @@ async fn the_embedded_control_plane_answers_every_request_shape_as_the_real_kube
     assert!(
         unexpected.is_empty(),
         "{} differences between the embedded control plane and kube-apiserver are not in ALLOWED \
-         (fix them in simulator/src/controlplane/ or document them in docs/controlplane-differences.md \
+         (fix them in controlplane/src/ or document them in docs/controlplane-differences.md \
          and ALLOWED); the report above lists them",
         unexpected.len()
     );
