@@ -85,31 +85,34 @@ impl Bmcs {
         self.world.hosts()[i].view(self.world.now())
     }
 
-    /// Waits (bounded) until `pred` holds for host `i`'s ground truth.
-    pub async fn wait_for(&self, i: usize, what: &str, pred: impl Fn(&MachineView) -> bool) {
+    /// Waits (bounded: 2 s) until `holds()`; the panic names `what` and what was last seen.
+    async fn wait_until(what: String, holds: impl Fn() -> bool, seen: impl Fn() -> String) {
         for _ in 0..200 {
-            if pred(&self.view(i)) {
+            if holds() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!(
-            "host {i} never reached: {what}; view: {:?}",
-            self.view(i).power
-        );
+        panic!("never reached: {what}; {}", seen());
+    }
+
+    /// Waits (bounded) until `pred` holds for host `i`'s ground truth.
+    pub async fn wait_for(&self, i: usize, what: &str, pred: impl Fn(&MachineView) -> bool) {
+        Self::wait_until(
+            format!("host {i}: {what}"),
+            || pred(&self.view(i)),
+            || format!("power {:?}", self.view(i).power),
+        )
+        .await;
     }
 
     /// Waits (bounded) until `pred` holds for host `i`'s traffic counters.
     pub async fn wait_for_counters(&self, i: usize, what: &str, pred: impl Fn(&Counters) -> bool) {
-        for _ in 0..200 {
-            if pred(&self.counters[i]) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "host {i}'s BMC never reached: {what}; {:?}",
-            self.counters[i]
-        );
+        Self::wait_until(
+            format!("host {i}'s BMC: {what}"),
+            || pred(&self.counters[i]),
+            || format!("{:?}", self.counters[i]),
+        )
+        .await;
     }
 }

@@ -34,9 +34,20 @@ impl Line {
 }
 
 /// Every `metal_sim` line at INFO or above, since the capture was installed.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct LogBook {
     lines: Arc<Mutex<Vec<Line>>>,
+    /// The number of lines captured, announced on every new line.
+    count: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Default for LogBook {
+    fn default() -> Self {
+        LogBook {
+            lines: Arc::default(),
+            count: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
 }
 
 impl LogBook {
@@ -64,20 +75,25 @@ impl LogBook {
 
     /// The first line with `message` whose field `key` is `value`, waiting for it at most `limit`.
     pub async fn wait_for(&self, message: &str, key: &str, value: &str, limit: Duration) -> Line {
-        let deadline = Instant::now() + limit;
-        loop {
-            let found = self
-                .lines()
-                .into_iter()
-                .find(|l| l.message == message && l.field(key) == value);
-            if let Some(line) = found {
-                return line;
+        let mut added = self.count.subscribe();
+        let look = async {
+            loop {
+                let found = self
+                    .lines()
+                    .into_iter()
+                    .find(|l| l.message == message && l.field(key) == value);
+                if let Some(line) = found {
+                    return line;
+                }
+                // Woken by the next captured line (the sender lives as long as the book).
+                if added.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             }
-            assert!(
-                Instant::now() < deadline,
-                "no log line {message:?} with {key}={value} within {limit:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        match tokio::time::timeout(limit, look).await {
+            Ok(line) => line,
+            Err(_) => panic!("no log line {message:?} with {key}={value} within {limit:?}"),
         }
     }
 }
@@ -112,9 +128,11 @@ impl<S: Subscriber> Layer<S> for LogBook {
             fields: BTreeMap::new(),
         };
         event.record(&mut Fields(&mut line));
-        self.lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(line);
+        let total = {
+            let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+            lines.push(line);
+            lines.len()
+        };
+        self.count.send_replace(total);
     }
 }
