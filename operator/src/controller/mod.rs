@@ -338,3 +338,30 @@ pub async fn run(
     ready.abort();
     result
 }
+
+/// Publishes the Events a claim or pool status change deserves, as `(warning, reason, message)`,
+/// on the object `reference`; a failure to publish is logged under `object`, not fatal.
+pub(crate) async fn publish_events(
+    recorder: &Recorder,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    object: &str,
+    events: impl IntoIterator<Item = (bool, String, String)>,
+) {
+    use kube::runtime::events::{Event, EventType};
+    for (warning, reason, message) in events {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.clone(),
+            note: Some(message),
+            action: reason.clone(),
+            secondary: None,
+        };
+        if let Err(error) = recorder.publish(&event, reference).await {
+            warn!(object, reason = %reason, error = %error, "publishing event failed");
+        }
+    }
+}

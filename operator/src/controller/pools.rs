@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
@@ -299,23 +299,13 @@ impl PoolObjects for KubePools<'_> {
     }
 
     async fn publish(&mut self, pool: &HostPool, events: Vec<PoolEvent>) {
-        let reference = pool.object_ref(&());
-        for ev in events {
-            let event = Event {
-                type_: if ev.warning {
-                    EventType::Warning
-                } else {
-                    EventType::Normal
-                },
-                reason: ev.reason.clone(),
-                note: Some(ev.message),
-                action: ev.reason.clone(),
-                secondary: None,
-            };
-            if let Err(error) = self.0.recorder.publish(&event, &reference).await {
-                warn!(pool = %pool_key(pool), reason = %ev.reason, error = %error, "publishing event failed");
-            }
-        }
+        super::publish_events(
+            &self.0.recorder,
+            &pool.object_ref(&()),
+            &pool_key(pool),
+            events.into_iter().map(|e| (e.warning, e.reason, e.message)),
+        )
+        .await;
     }
 }
 

@@ -11,7 +11,6 @@ use futures::FutureExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
@@ -296,23 +295,13 @@ impl ClaimObjects for KubeClaims<'_> {
     }
 
     async fn publish(&mut self, claim: &HostClaim, events: Vec<ClaimEvent>) {
-        let reference = claim.object_ref(&());
-        for ev in events {
-            let event = Event {
-                type_: if ev.warning {
-                    EventType::Warning
-                } else {
-                    EventType::Normal
-                },
-                reason: ev.reason.clone(),
-                note: Some(ev.message),
-                action: ev.reason.clone(),
-                secondary: None,
-            };
-            if let Err(error) = self.0.recorder.publish(&event, &reference).await {
-                warn!(claim = %ClaimRef::of(claim).key(), reason = %ev.reason, error = %error, "publishing event failed");
-            }
-        }
+        crate::controller::publish_events(
+            &self.0.recorder,
+            &claim.object_ref(&()),
+            &ClaimRef::of(claim).key(),
+            events.into_iter().map(|e| (e.warning, e.reason, e.message)),
+        )
+        .await;
     }
 
     async fn forget(&mut self, me: &ClaimRef) {
