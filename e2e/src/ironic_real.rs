@@ -10,7 +10,7 @@
 //! `None`, or fails under `REQUIRE_PEERS=1`.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -25,59 +25,8 @@ use crate::wait::{Check, eventually};
 /// How long Ironic gets to create its schema and to answer.
 const STARTUP: Duration = Duration::from_secs(90);
 
-/// True when CI demands every peer (`REQUIRE_PEERS=1`): a missing peer fails instead of skipping.
-pub fn peers_required() -> bool {
-    std::env::var("REQUIRE_PEERS").is_ok_and(|v| v == "1")
-}
-
-/// Finds a peer program, or says SKIP loudly and returns `None`; panics under `REQUIRE_PEERS=1`.
-pub fn peer(program: &str) -> Option<PathBuf> {
-    if let Some(p) = find(program) {
-        return Some(p);
-    }
-    let msg = format!(
-        "PEER MISSING: `{program}` not found (run scripts/peers.sh, or `make peers`); test skipped"
-    );
-    assert!(!peers_required(), "{msg} — but REQUIRE_PEERS=1");
-    eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
-    None
-}
-
-fn venv() -> Option<PathBuf> {
-    if let Some(v) = std::env::var_os("PEERS_VENV").map(PathBuf::from)
-        && v.join("bin/python").exists()
-    {
-        return Some(v);
-    }
-    let home = std::env::var_os("PEERS_HOME")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/metal-peers"))
-        })?;
-    let mut found: Vec<PathBuf> = std::fs::read_dir(&home)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("venv-"))
-                && p.join(".complete").exists()
-        })
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-fn find(program: &str) -> Option<PathBuf> {
-    if let Some(v) = venv() {
-        let p = v.join("bin").join(program);
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
+use metal_testkit::peers::find;
+pub use metal_testkit::peers::{peer, peers_required};
 
 /// The `ironic.conf` of an operator-facing real Ironic.
 fn config(dir: &Path, port: u16) -> String {

@@ -1,70 +1,14 @@
 //! Finding and running the real Ironic for the operator's peer tests: the pinned venv, a loud
 //! skip when it is missing (a failure under `REQUIRE_PEERS=1`), and a standalone Ironic on
 //! 127.0.0.1 with every path under a temp dir.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// True when CI demands every peer (`REQUIRE_PEERS=1`): a missing peer fails instead of skipping.
-pub fn peers_required() -> bool {
-    std::env::var("REQUIRE_PEERS").is_ok_and(|v| v == "1")
-}
-
-/// Finds a peer program in the pinned venv or on `PATH`; None after a loud SKIP message.
-pub fn peer(program: &str) -> Option<PathBuf> {
-    if let Some(p) = find(program) {
-        return Some(p);
-    }
-    let msg = format!(
-        "PEER MISSING: `{program}` not found (run scripts/peers.sh, or `make peers`); test skipped"
-    );
-    if peers_required() {
-        panic!("{msg} — but REQUIRE_PEERS=1");
-    }
-    eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
-    None
-}
-
-fn venv() -> Option<PathBuf> {
-    if let Ok(v) = std::env::var("PEERS_VENV") {
-        let p = PathBuf::from(v);
-        if p.join("bin/python").exists() {
-            return Some(p);
-        }
-    }
-    let home = std::env::var("PEERS_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/metal-peers")
-        });
-    let mut found: Vec<PathBuf> = std::fs::read_dir(&home)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("venv-"))
-                && p.join(".complete").exists()
-        })
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-fn find(program: &str) -> Option<PathBuf> {
-    if let Some(v) = venv() {
-        let p = v.join("bin").join(program);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
+pub use metal_testkit::peers::{peer, peers_required};
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
