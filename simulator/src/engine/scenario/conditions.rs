@@ -35,7 +35,7 @@ pub(super) fn hosts_hold(p: &Player<'_>, sel: &HostSelector, c: &Condition) -> R
     ))
 }
 
-fn mismatch(c: &Condition, h: &metal_operator::api::BareMetalHost) -> Option<String> {
+fn mismatch(c: &Condition, h: &metal_core::api::BareMetalHost) -> Option<String> {
     if c.gone == Some(true) {
         return Some("still exists".into());
     }
