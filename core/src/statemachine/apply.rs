@@ -1,12 +1,16 @@
-//! Applying a [`Decision`] to the host object the way the controller's writes change it, without
-//! an API server: the finalizer first, then the annotation removals, then the status.
+//! The writes a [`Decision`] makes to its host, in the order the controller sends them: the
+//! finalizer first, then the annotation removals, then the status, then the finalizer's removal.
 //!
-//! The controller writes the same three changes as merge patches (see `controller::reconcile`);
-//! engine mode and tests use this function to get the object those patches produce.
+//! [`writes`] plans them once. The controller sends each [`HostWrite::patch`] as a merge patch
+//! (`metal_operator::controller::reconcile`); engine mode and tests call [`apply`], which applies
+//! the same plan to the object with [`HostWrite::apply_to`] — the object those patches produce.
 
+use serde_json::{Value, json};
+
+use super::merge_patch::merge_diff;
 use super::{Decision, FinalizerChange};
-use crate::api::BareMetalHost;
 use crate::api::annotations::HOST_FINALIZER;
+use crate::api::{BareMetalHost, BareMetalHostStatus};
 
 /// What applying a decision changed on the object (a real API server would bump the
 /// resourceVersion and send a watch event exactly when this is not [`Applied::Unchanged`]).
@@ -25,38 +29,145 @@ impl Applied {
     }
 }
 
-/// Applies the decision's finalizer change, annotation removals and status to `host`.
-///
-/// A finalizer that is already present is not added twice; removing an absent annotation or
-/// finalizer changes nothing. The status is replaced only when `status_changed` says so and the
-/// new status differs, as the controller's merge-patch diff would.
-pub fn apply(host: &mut BareMetalHost, decision: &Decision) -> Applied {
-    let mut changed = false;
-    match decision.finalizer {
-        FinalizerChange::Add => {
-            let finalizers = host.metadata.finalizers.get_or_insert_with(Vec::new);
-            if !finalizers.iter().any(|f| f == HOST_FINALIZER) {
-                finalizers.push(HOST_FINALIZER.to_owned());
-                changed = true;
+/// One write of a decision to its host.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HostWrite {
+    /// Add the host finalizer: the whole new list, conditional on the version it was read at
+    /// (a concurrent finalizer change is a conflict, not a lost update).
+    AddFinalizer {
+        finalizers: Vec<String>,
+        resource_version: Option<String>,
+    },
+    /// Remove these annotations (absent ones change nothing).
+    RemoveAnnotations(Vec<String>),
+    /// Write the status: `patch` is the smallest merge patch from the status read to `status`.
+    Status {
+        patch: Value,
+        status: Box<BareMetalHostStatus>,
+    },
+    /// Remove the host finalizer, keeping the others.
+    RemoveFinalizer { remaining: Vec<String> },
+}
+
+impl HostWrite {
+    /// The merge patch the controller sends (to the status subresource for [`HostWrite::Status`]).
+    pub fn patch(&self) -> Value {
+        match self {
+            HostWrite::AddFinalizer {
+                finalizers,
+                resource_version,
+            } => {
+                json!({"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}})
+            }
+            HostWrite::RemoveAnnotations(keys) => {
+                let nulls: serde_json::Map<String, Value> =
+                    keys.iter().map(|k| (k.clone(), Value::Null)).collect();
+                json!({"metadata": {"annotations": nulls}})
+            }
+            HostWrite::Status { patch, .. } => json!({"status": patch}),
+            HostWrite::RemoveFinalizer { remaining } => {
+                json!({"metadata": {"finalizers": remaining}})
             }
         }
-        FinalizerChange::Remove | FinalizerChange::Keep => {}
     }
-    if let Some(annotations) = host.metadata.annotations.as_mut() {
-        for key in &decision.remove_annotations {
-            changed |= annotations.remove(key).is_some();
+
+    /// What the write is, for error messages ("finalizer", "annotations", "status").
+    pub fn what(&self) -> &'static str {
+        match self {
+            HostWrite::AddFinalizer { .. } | HostWrite::RemoveFinalizer { .. } => "finalizer",
+            HostWrite::RemoveAnnotations(_) => "annotations",
+            HostWrite::Status { .. } => "status",
         }
     }
-    if decision.status_changed && host.status.as_ref() != Some(&decision.status) {
-        host.status = Some(decision.status.clone());
-        changed = true;
+
+    /// Applies the write to `host` as the API server would; true when the object changed.
+    pub fn apply_to(&self, host: &mut BareMetalHost) -> bool {
+        match self {
+            HostWrite::AddFinalizer { finalizers, .. } => {
+                let changed = host.metadata.finalizers.as_ref() != Some(finalizers);
+                host.metadata.finalizers = Some(finalizers.clone());
+                changed
+            }
+            HostWrite::RemoveAnnotations(keys) => {
+                let Some(annotations) = host.metadata.annotations.as_mut() else {
+                    return false;
+                };
+                let mut changed = false;
+                for key in keys {
+                    changed |= annotations.remove(key).is_some();
+                }
+                changed
+            }
+            HostWrite::Status { status, .. } => {
+                let changed = host.status.as_ref() != Some(status);
+                host.status = Some((**status).clone());
+                changed
+            }
+            HostWrite::RemoveFinalizer { remaining } => {
+                let Some(finalizers) = host.metadata.finalizers.as_mut() else {
+                    return false;
+                };
+                let changed = finalizers != remaining;
+                finalizers.clone_from(remaining);
+                changed
+            }
+        }
     }
-    if decision.finalizer == FinalizerChange::Remove
-        && let Some(finalizers) = host.metadata.finalizers.as_mut()
+}
+
+/// The writes `decision` makes to `host`, in order. A finalizer already present is not added
+/// again; the status is written only when `status_changed` says so and it differs from the
+/// status read; annotation and finalizer removals are planned whenever the decision asks.
+///
+/// Errs only when the new status cannot be encoded as JSON.
+pub fn writes(host: &BareMetalHost, decision: &Decision) -> Result<Vec<HostWrite>, String> {
+    let mut out = Vec::new();
+    let finalizers = host.metadata.finalizers.as_deref().unwrap_or_default();
+    if decision.finalizer == FinalizerChange::Add && !finalizers.iter().any(|f| f == HOST_FINALIZER)
     {
-        let before = finalizers.len();
-        finalizers.retain(|f| f != HOST_FINALIZER);
-        changed |= finalizers.len() != before;
+        let mut added = finalizers.to_vec();
+        added.push(HOST_FINALIZER.to_owned());
+        out.push(HostWrite::AddFinalizer {
+            finalizers: added,
+            resource_version: host.metadata.resource_version.clone(),
+        });
+    }
+    if !decision.remove_annotations.is_empty() {
+        out.push(HostWrite::RemoveAnnotations(
+            decision.remove_annotations.clone(),
+        ));
+    }
+    if decision.status_changed {
+        let old = serde_json::to_value(&host.status).unwrap_or(Value::Null);
+        let new = serde_json::to_value(&decision.status).map_err(|e| e.to_string())?;
+        if let Some(patch) = merge_diff(&old, &new) {
+            out.push(HostWrite::Status {
+                patch,
+                status: Box::new(decision.status.clone()),
+            });
+        }
+    }
+    if decision.finalizer == FinalizerChange::Remove {
+        out.push(HostWrite::RemoveFinalizer {
+            remaining: finalizers
+                .iter()
+                .filter(|f| *f != HOST_FINALIZER)
+                .cloned()
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Applies the decision's writes to `host` (see [`writes`]); a status that cannot be encoded is
+/// not written, as the controller would refuse it before writing anything else.
+pub fn apply(host: &mut BareMetalHost, decision: &Decision) -> Applied {
+    let Ok(plan) = writes(host, decision) else {
+        return Applied::Unchanged;
+    };
+    let mut changed = false;
+    for write in &plan {
+        changed |= write.apply_to(host);
     }
     if changed {
         Applied::Changed
@@ -137,6 +248,74 @@ mod tests {
                 .annotations
                 .as_ref()
                 .is_some_and(|a| a.is_empty())
+        );
+    }
+
+    #[test]
+    fn the_plan_adds_the_finalizer_at_the_version_read_then_annotations_then_status() {
+        let mut h = host();
+        h.metadata.resource_version = Some("7".into());
+        h.status = Some(Default::default());
+        if let Some(s) = h.status.as_mut() {
+            s.error_type = Some(crate::api::ErrorType::Registration);
+        }
+        let mut d = decision(&h);
+        d.finalizer = FinalizerChange::Add;
+        d.remove_annotations = vec!["a".into()];
+        d.status.error_type = None;
+        d.status.provisioning.state = ProvisioningState::Registering;
+        d.status_changed = true;
+        let plan = writes(&h, &d).unwrap();
+        let kinds: Vec<&str> = plan.iter().map(HostWrite::what).collect();
+        assert_eq!(kinds, ["finalizer", "annotations", "status"]);
+        assert_eq!(
+            plan[0].patch(),
+            serde_json::json!({"metadata": {"finalizers": [HOST_FINALIZER], "resourceVersion": "7"}})
+        );
+        assert_eq!(
+            plan[1].patch(),
+            serde_json::json!({"metadata": {"annotations": {"a": null}}})
+        );
+        let status = plan[2].patch();
+        assert_eq!(
+            status.pointer("/status/provisioning/state"),
+            Some(&serde_json::json!("registering"))
+        );
+        // The cleared error type is removed on the server, not left behind.
+        assert_eq!(
+            status.pointer("/status/errorType"),
+            Some(&serde_json::Value::Null)
+        );
+    }
+
+    #[test]
+    fn an_unchanged_status_and_a_present_finalizer_plan_no_writes() {
+        let mut h = host();
+        h.metadata.finalizers = Some(vec![HOST_FINALIZER.to_owned()]);
+        h.status = Some(Default::default());
+        let mut d = decision(&h);
+        d.finalizer = FinalizerChange::Add;
+        d.status_changed = true;
+        assert_eq!(writes(&h, &d).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn removing_the_finalizer_keeps_other_controllers_finalizers() {
+        let mut h = host();
+        h.metadata.finalizers = Some(vec!["other.io/keep".into(), HOST_FINALIZER.to_owned()]);
+        let mut d = decision(&h);
+        d.finalizer = FinalizerChange::Remove;
+        let plan = writes(&h, &d).unwrap();
+        assert_eq!(
+            plan,
+            [HostWrite::RemoveFinalizer {
+                remaining: vec!["other.io/keep".into()]
+            }]
+        );
+        assert!(apply(&mut h, &d).changed());
+        assert_eq!(
+            h.metadata.finalizers.as_deref(),
+            Some(&["other.io/keep".to_owned()][..])
         );
     }
 }

@@ -24,6 +24,8 @@ mod detach;
 mod draft;
 mod failure;
 mod inspection;
+/// The smallest JSON merge patch between two documents (the status write).
+mod merge_patch;
 mod node;
 mod power;
 mod preflight;
@@ -38,9 +40,10 @@ use crate::api::annotations;
 use crate::api::{BareMetalHost, BareMetalHostStatus, ErrorType, ProvisioningState};
 use crate::provisioner::{Action, Credentials, Observation};
 
-pub use apply::{Applied, apply};
+pub use apply::{Applied, HostWrite, apply, writes};
 pub use backoff::{error_backoff, jittered};
 pub use capacity::holds_provisioning_slot;
+pub use merge_patch::merge_diff;
 pub use registration::{RegistrationError, host_ref, registration};
 
 use draft::Draft;

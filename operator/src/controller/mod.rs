@@ -7,7 +7,6 @@
 
 pub mod claims;
 pub mod election;
-pub mod patch;
 pub mod pools;
 pub mod reconcile;
 pub mod secrets;

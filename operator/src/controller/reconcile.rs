@@ -14,17 +14,16 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
-use crate::api::annotations::{HARDWARE_DATA_FINALIZER, HOST_FINALIZER};
+use crate::api::annotations::HARDWARE_DATA_FINALIZER;
 use crate::api::{BareMetalHost, HardwareData, ProvisioningState};
 use crate::provisioner::{Action, Observation, Outcome, ProvisionerError};
 use crate::round::{self, RoundHooks, RoundsEnd};
 use crate::statemachine::{
-    self, CapacityView, CredentialsView, Decision, Effect, EventKind, FinalizerChange,
-    HardwareFetch, Input, Note, Phase,
+    self, CapacityView, CredentialsView, Decision, Effect, EventKind, HardwareFetch, HostWrite,
+    Input, Note, Phase,
 };
 use crate::telemetry::{Delay, Incident, Operation};
 
-use super::patch::merge_diff;
 use super::slots::host_key;
 use super::{Context, FIELD_MANAGER, ReconcileError};
 
@@ -323,18 +322,34 @@ async fn apply(
         }
     };
 
-    if decision.finalizer == FinalizerChange::Add
-        && !host.finalizers().iter().any(|f| f == HOST_FINALIZER)
-    {
-        let mut finalizers = host.finalizers().to_vec();
-        finalizers.push(HOST_FINALIZER.to_owned());
-        // The resourceVersion makes this conditional: a concurrent finalizer change is a 409.
-        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": host.resource_version()}});
-        match hosts
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(written) => {
+    let plan =
+        statemachine::writes(host, decision).map_err(|message| ReconcileError::EncodeStatus {
+            host: key.clone(),
+            message,
+        })?;
+    for write in &plan {
+        let patch = write.patch();
+        let sent = match write {
+            HostWrite::Status { .. } => {
+                hosts
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+            }
+            HostWrite::RemoveFinalizer { .. } => {
+                release_hardware_data(ctx, &namespace, &name).await?;
+                hosts
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+            }
+            HostWrite::AddFinalizer { .. } | HostWrite::RemoveAnnotations(_) => {
+                hosts
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+            }
+        };
+        match (write, sent) {
+            (HostWrite::RemoveFinalizer { .. }, Ok(_)) => {}
+            (_, Ok(written)) => {
                 ctx.note_write(
                     &key,
                     base.as_deref(),
@@ -342,75 +357,26 @@ async fn apply(
                 );
                 base = written.resource_version();
             }
-            Err(e) if is_conflict(&e) => return Ok(Requeue::requeue(Duration::from_millis(500))),
-            Err(e) => return Err(write_err("finalizer")(e)),
-        }
-        debug!(host = %key, "finalizer added");
-    }
-
-    if !decision.remove_annotations.is_empty() {
-        let nulls: serde_json::Map<String, Value> = decision
-            .remove_annotations
-            .iter()
-            .map(|k| (k.clone(), Value::Null))
-            .collect();
-        let patch = json!({"metadata": {"annotations": nulls}});
-        let written = hosts
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(write_err("annotations"))?;
-        ctx.note_write(
-            &key,
-            base.as_deref(),
-            written.metadata.resource_version.as_deref(),
-        );
-        base = written.resource_version();
-    }
-
-    if decision.status_changed {
-        let old = serde_json::to_value(&host.status).unwrap_or(Value::Null);
-        let new =
-            serde_json::to_value(&decision.status).map_err(|e| ReconcileError::EncodeStatus {
-                host: key.clone(),
-                message: e.to_string(),
-            })?;
-        if let Some(diff) = merge_diff(&old, &new) {
-            let patch = json!({"status": diff});
-            match hosts
-                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(written) => ctx.note_write(
-                    &key,
-                    base.as_deref(),
-                    written.metadata.resource_version.as_deref(),
-                ),
-                Err(e) if is_not_found(&e) => return Ok(Requeue::await_change()),
-                Err(e) => return Err(write_err("status")(e)),
+            // The version the finalizer was added at changed: read again soon.
+            (HostWrite::AddFinalizer { .. }, Err(e)) if is_conflict(&e) => {
+                return Ok(Requeue::requeue(Duration::from_millis(500)));
             }
+            (HostWrite::Status { .. }, Err(e)) if is_not_found(&e) => {
+                return Ok(Requeue::await_change());
+            }
+            (HostWrite::RemoveFinalizer { .. }, Err(e)) if is_not_found(&e) => {}
+            (_, Err(e)) => return Err(write_err(write.what())(e)),
         }
-    }
-
-    if decision.finalizer == FinalizerChange::Remove {
-        release_hardware_data(ctx, &namespace, &name).await?;
-        let remaining: Vec<&String> = host
-            .finalizers()
-            .iter()
-            .filter(|f| *f != HOST_FINALIZER)
-            .collect();
-        let patch = json!({"metadata": {"finalizers": remaining}});
-        match hosts
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(write_err("finalizer")(e)),
+        match write {
+            HostWrite::AddFinalizer { .. } => debug!(host = %key, "finalizer added"),
+            HostWrite::RemoveFinalizer { .. } => {
+                ctx.slots.forget(&key);
+                ctx.forget_rng(host);
+                ctx.forget_writes(&key);
+                info!(namespace = %namespace, host = %name, "finalizer removed, host released");
+            }
+            HostWrite::RemoveAnnotations(_) | HostWrite::Status { .. } => {}
         }
-        ctx.slots.forget(&key);
-        ctx.forget_rng(host);
-        ctx.forget_writes(&key);
-        info!(namespace = %namespace, host = %name, "finalizer removed, host released");
     }
 
     publish_events(ctx, host, decision).await;
