@@ -499,6 +499,7 @@ fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, v: &mut Ver
                 status,
                 method,
                 target,
+                ..
             } => {
                 let f = hosts.entry(host).or_default();
                 if *action == Action::Deploy && *protocol == Protocol::Ironic && accepted(*status) {
@@ -589,7 +590,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::scenario::trace::TraceEvent;
+    use crate::scenario::trace::TraceLine;
 
     const SCENARIO: &str = "\
 name: t
@@ -628,7 +629,7 @@ expect:
             self
         }
         fn push(mut self, what: Happening) -> Self {
-            self.0.events.push(TraceEvent {
+            self.0.events.push(TraceLine {
                 t: SimTime::from_secs(self.1),
                 what,
             });
@@ -659,6 +660,7 @@ expect:
                 target: "x".into(),
                 status: Some(202),
                 action: Some(action),
+                detail: None,
             })
         }
     }
@@ -724,7 +726,7 @@ expect:
         let mut b = good();
         b.0.events.insert(
             5,
-            TraceEvent {
+            TraceLine {
                 t: SimTime::from_secs(3),
                 what: Happening::Call {
                     host: Some("h-0".into()),
@@ -733,6 +735,7 @@ expect:
                     target: "x".into(),
                     status: Some(202),
                     action: Some(Action::Deploy),
+                    detail: None,
                 },
             },
         );

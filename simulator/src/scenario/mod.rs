@@ -25,7 +25,7 @@ use crate::fleet::{Fleet, FleetError};
 use crate::machine::HostSpec;
 
 pub use format::{HostSelector, Mode, ScenarioFile, Span, Step};
-pub use trace::{Happening, Trace, TraceEvent};
+pub use trace::{Happening, Trace, TraceLine};
 
 /// A scenario file that cannot be used. Displays as `file:line:column: message`.
 #[derive(Debug, thiserror::Error)]

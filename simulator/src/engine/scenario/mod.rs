@@ -18,7 +18,6 @@ use conditions::hosts_hold;
 use faults::ActiveFault;
 
 use super::claims::{ClaimWorld, TICK};
-use super::record::happening;
 use super::simulation::{Engine, EngineError, EngineSettings};
 use crate::machine::SimTime;
 use crate::scenario::check::{Verdict, check};
@@ -196,9 +195,9 @@ impl<'a> Player<'a> {
 
     /// Moves the engine's new records into the scenario trace.
     fn drain(&mut self) {
-        for r in self.engine.take_trace() {
-            if let Some(h) = happening(&r) {
-                self.trace.push(r.t, h);
+        for line in self.engine.take_trace() {
+            if !line.what.is_engine_detail() {
+                self.trace.push(line.t, line.what);
             }
         }
         let now = self.engine.now();

@@ -108,6 +108,7 @@ impl<'a> Player<'a> {
             target,
             status,
             action: None,
+            detail: None,
         });
     }
 
