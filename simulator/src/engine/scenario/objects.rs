@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::{EngineBackend, StepError, failed, unsupported};
 use crate::engine::simulation::EngineError;
 use crate::scenario::format::{Claim, MetadataChange, PatchType, Register, Target};
+use crate::scenario::play::{claim_object, register_documents};
 
 /// The placeholder scenario files use for the image server's base URL.
 const IMAGES_PLACEHOLDER: &str = "$IMAGES";
@@ -28,48 +29,9 @@ pub(super) fn substitute(v: &Value) -> Value {
 
 impl EngineBackend<'_> {
     pub(super) fn register(&mut self, r: &Register) -> Result<(), StepError> {
-        let text = crate::fleet::manifests(&self.scenario.fleet).map_err(failed)?;
-        let wanted = self.scenario.host_names(&r.hosts);
-        let b64 = |s: &str| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.encode(s)
-        };
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let mut doc: Value = serde::Deserialize::deserialize(doc).map_err(failed)?;
-            let name = doc["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            match doc["kind"].as_str() {
-                Some("Secret") => {
-                    let host = name.trim_end_matches("-bmc-secret");
-                    if !wanted.iter().any(|w| w == host) {
-                        continue;
-                    }
-                    if let Some(p) = &r.password {
-                        doc["data"]["password"] = json!(b64(p));
-                    }
-                }
-                Some("BareMetalHost") => {
-                    if !wanted.contains(&name) {
-                        continue;
-                    }
-                    doc["spec"]["online"] = json!(r.online);
-                    if r.externally_provisioned {
-                        doc["spec"]["externallyProvisioned"] = json!(true);
-                    }
-                    if r.inspection_disabled {
-                        doc["metadata"]["annotations"] = json!({
-                            metal_operator::api::annotations::INSPECT:
-                                metal_operator::api::annotations::INSPECT_DISABLED
-                        });
-                    }
-                    if let Some(p) = &r.patch {
-                        json_patch::merge(&mut doc, &substitute(p));
-                    }
-                }
-                _ => continue,
-            }
+        let docs = register_documents(self.scenario, &self.scenario.fleet, r, substitute)
+            .map_err(failed)?;
+        for doc in docs {
             self.apply(doc)?;
         }
         Ok(())
@@ -263,19 +225,7 @@ impl EngineBackend<'_> {
             || format!("{ENGINE_IMAGES}/os.qcow2"),
             |i| i.replace(IMAGES_PLACEHOLDER, ENGINE_IMAGES),
         );
-        let mut spec = json!({
-            "hostSelector": {"matchLabels": c.match_labels},
-            "image": {"url": image, "checksum": format!("{image}.sha256sum"), "checksumType": "sha256"},
-            "poweredOn": c.powered_on,
-        });
-        if let Some(fd) = &c.failure_domain {
-            spec["failureDomain"] = json!(fd);
-        }
-        let obj = json!({
-            "apiVersion": "metal3.io/v1alpha1", "kind": "HostClaim",
-            "metadata": {"name": c.name, "namespace": ns},
-            "spec": spec,
-        });
+        let obj = claim_object(c, &ns, &image);
         let now = self.wall();
         self.claims.apply_claim(obj, now).map_err(failed)
     }

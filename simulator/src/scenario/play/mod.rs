@@ -9,11 +9,13 @@
 //!
 //! - [`backend`]: the [`Backend`] trait and the host view conditions read;
 //! - [`faults`]: a fault in force and a host's BMC fault set with the active ones;
-//! - [`conditions`]: host conditions and [`one_line`].
+//! - [`conditions`]: host conditions and [`one_line`];
+//! - [`objects`]: the objects `register` and `create_claim` write.
 
 mod backend;
 mod conditions;
 mod faults;
+mod objects;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,6 +24,7 @@ use std::time::Duration;
 pub use backend::{Backend, HostConditionView};
 pub use conditions::one_line;
 pub use faults::{ActiveFault, bmc_faults};
+pub use objects::{claim_object, register_documents};
 
 use super::Scenario;
 use super::format::{Condition, FaultTarget, InjectFault, Step};
