@@ -4,11 +4,10 @@ use std::time::Duration;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use metal_sim::engine::{
-    AgentFaults, Engine, EngineSettings, IronicFaults, TraceEntry, TraceRecord, to_jsonl,
-};
+use metal_sim::engine::{AgentFaults, Engine, EngineSettings, IronicFaults};
 use metal_sim::fault::{FaultSet, Window};
 use metal_sim::fleet::Fleet;
+use metal_sim::scenario::trace::{Happening, Protocol, TraceLine, to_jsonl};
 
 const FLEET: &str = "\
 seed: 5
@@ -32,12 +31,14 @@ fn window(from: u64, until: u64) -> Window {
     }
 }
 
-fn records<'a>(e: &'a Engine, host: &'a str) -> impl Iterator<Item = &'a TraceRecord> + 'a {
-    e.trace().iter().filter(move |r| r.host == host)
+fn records<'a>(e: &'a Engine, host: &'a str) -> impl Iterator<Item = &'a TraceLine> + 'a {
+    e.trace()
+        .iter()
+        .filter(move |r| r.what.host() == Some(host))
 }
 
 fn dump(e: &Engine, host: &str) -> String {
-    let mine: Vec<TraceRecord> = records(e, host).cloned().collect();
+    let mine: Vec<TraceLine> = records(e, host).cloned().collect();
     to_jsonl(&mine[mine.len().saturating_sub(80)..])
 }
 
@@ -75,7 +76,7 @@ fn secret(name: &str, user: &str, password: &str) -> Secret {
 fn all_available(e: &mut Engine, within: Duration) {
     let deadline = e.now() + within;
     e.advance_until(|e| e.count_in("available") == 4, deadline)
-        .unwrap_or_else(|err| panic!("{err}: {:#?}\n{}", e.rows(), dump(e, "metal3/rf-0")));
+        .unwrap_or_else(|err| panic!("{err}: {:#?}\n{}", e.rows(), dump(e, "rf-0")));
 }
 
 #[test]
@@ -112,17 +113,21 @@ fn an_unreachable_bmc_during_inspection_fails_it_and_the_host_recovers_afterward
     .expect("faults");
     e.register_fleet(&fleet).expect("register");
     all_available(&mut e, Duration::from_secs(3 * 3600));
-    let failed = records(&e, "metal3/rf-1")
-        .any(|r| matches!(&r.entry, TraceEntry::Node { to, .. } if to == "inspect failed"));
-    let bmc_errors = records(&e, "metal3/rf-1")
-        .filter(
-            |r| matches!(&r.entry, TraceEntry::Bmc { result, .. } if result.starts_with("error")),
-        )
+    let failed = records(&e, "rf-1")
+        .any(|r| matches!(&r.what, Happening::IronicNode { to, .. } if to == "inspect failed"));
+    let bmc_errors = records(&e, "rf-1")
+        .filter(|r| {
+            matches!(
+                &r.what,
+                Happening::Call { protocol: Protocol::Redfish | Protocol::Ipmi, detail: Some(d), .. }
+                    if d.starts_with("error")
+            )
+        })
         .count();
     assert!(
         failed,
         "inspection failed while unreachable\n{}",
-        dump(&e, "metal3/rf-1")
+        dump(&e, "rf-1")
     );
     assert!(bmc_errors > 0, "the conductor saw BMC errors");
 }
@@ -170,16 +175,16 @@ fn lost_heartbeats_during_provisioning_time_it_out_and_the_retry_provisions() {
     .expect("edit");
     let deadline = e.now() + Duration::from_secs(4 * 3600);
     e.advance_until(|e| state(e, "metal3/rf-0") == "provisioned", deadline)
-        .unwrap_or_else(|err| panic!("{err}\n{}", dump(&e, "metal3/rf-0")));
+        .unwrap_or_else(|err| panic!("{err}\n{}", dump(&e, "rf-0")));
     // The agent's wait (cleaning before the deploy, or the deploy itself) times out.
-    let timed_out = records(&e, "metal3/rf-0").any(|r| {
-        matches!(&r.entry, TraceEntry::Node { to, .. } if to == "deploy failed" || to == "clean failed")
+    let timed_out = records(&e, "rf-0").any(|r| {
+        matches!(&r.what, Happening::IronicNode { to, .. } if to == "deploy failed" || to == "clean failed")
     });
-    let all: Vec<TraceRecord> = records(&e, "metal3/rf-0")
+    let all: Vec<TraceLine> = records(&e, "rf-0")
         .filter(|r| {
             matches!(
-                r.entry,
-                TraceEntry::Node { .. } | TraceEntry::Transition { .. }
+                r.what,
+                Happening::IronicNode { .. } | Happening::HostState { .. }
             )
         })
         .cloned()
@@ -191,7 +196,7 @@ fn lost_heartbeats_during_provisioning_time_it_out_and_the_retry_provisions() {
     );
     let lost = records(&e, "rf-0")
         .filter(
-            |r| matches!(&r.entry, TraceEntry::Agent { result, .. } if result == "lost (fault)"),
+            |r| matches!(&r.what, Happening::Call { target, detail: Some(d), .. } if target == "agent" && d == "lost (fault)"),
         )
         .count();
     assert!(lost > 10, "heartbeats were lost: {lost}");
@@ -208,7 +213,11 @@ fn ironic_api_failures_slow_registration_down_but_every_host_gets_there() {
     e.register_fleet(&fleet).expect("register");
     all_available(&mut e, Duration::from_secs(6 * 3600));
     let refused = e.trace().iter().any(|r| {
-        matches!(&r.entry, TraceEntry::Provisioner { outcome, .. } if outcome.contains("503") || outcome.contains("unreachable"))
+        matches!(
+            &r.what,
+            Happening::Call { protocol: Protocol::Ironic, target, detail: Some(d), .. }
+                if target.starts_with("/v1/") && (d.contains("503") || d.contains("unreachable"))
+        )
     });
     assert!(refused, "some provisioner calls failed");
 }

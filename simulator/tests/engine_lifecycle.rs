@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use metal_sim::engine::{Engine, EngineSettings, to_jsonl};
+use metal_sim::engine::{Engine, EngineSettings};
 use metal_sim::fleet::Fleet;
 use metal_sim::machine::SimTime;
+use metal_sim::scenario::trace::to_jsonl;
 
 const IMAGE: &str = "http://images.example/os.qcow2";
 

@@ -22,6 +22,7 @@ use crate::agent::{Agent, AgentError, Binding, ImageStore, Request};
 use crate::fault::Window;
 use crate::ironic::conductor::{AgentCall, AgentOp, CallResult};
 use crate::machine::{BootOutcome, RamdiskSource, SimTime};
+use crate::scenario::trace::{Happening, Protocol};
 
 /// Inspection posts per boot when Ironic answers 409 (as the wire agent).
 const INSPECTION_ATTEMPTS: u32 = 5;
@@ -261,18 +262,26 @@ impl super::simulation::Engine {
             .push(at, super::simulation::Event::AgentWake { host: i, boot });
     }
 
-    fn agent_trace(&mut self, i: usize, what: &str, result: String) {
+    /// Records a call between the agent on machine `i` and Ironic (`lookup`, `heartbeat`,
+    /// `continue_inspection`: the agent calls Ironic) or the conductor and the agent (a command);
+    /// `status` is the HTTP status the wire would carry, when there is one to tell.
+    fn agent_trace(&mut self, i: usize, what: &str, status: Option<u16>, result: String) {
         if !self.traces_calls() {
             return;
         }
-        let name = self.machines[i].spec.name.clone();
-        self.record(
-            &name,
-            super::trace::TraceEntry::Agent {
-                what: what.to_owned(),
-                result,
-            },
-        );
+        let protocol = match what {
+            "lookup" | "heartbeat" | "continue_inspection" => Protocol::Ironic,
+            _ => Protocol::Agent,
+        };
+        self.record(Happening::Call {
+            host: Some(self.machines[i].spec.name.clone()),
+            protocol,
+            method: what.to_owned(),
+            target: "agent".into(),
+            status,
+            action: None,
+            detail: Some(result),
+        });
     }
 
     fn wake_agent_at(&mut self, i: usize, boot: u64, after: Duration) {
@@ -340,7 +349,7 @@ impl super::simulation::Engine {
             .store(|s| s.agent_continue_inspection(None, &macs, &bmcs, map, true, now));
         let outcome = match result {
             Ok((node, lookup)) => {
-                self.agent_trace(i, "continue_inspection", "accepted".into());
+                self.agent_trace(i, "continue_inspection", Some(202), "accepted".into());
                 if let (Some(a), Some(l)) = (
                     self.machines[i].agent.as_mut(),
                     lookup.filter(|l| l.has_token()),
@@ -353,16 +362,21 @@ impl super::simulation::Engine {
             }
             // 409: the conductor holds the node; asked again after a lookup-style delay.
             Err(e) if e.status().as_u16() == 409 && attempt + 1 < INSPECTION_ATTEMPTS => {
-                self.agent_trace(i, "continue_inspection", "409 (node locked)".into());
+                self.agent_trace(
+                    i,
+                    "continue_inspection",
+                    Some(409),
+                    "409 (node locked)".into(),
+                );
                 Some(attempt + 1)
             }
             Err(e) => {
-                let seen = if e.status().as_u16() == 404 {
-                    "404".to_owned()
+                let (status, seen) = if e.status().as_u16() == 404 {
+                    (Some(404), "404".to_owned())
                 } else {
-                    format!("error: {e}")
+                    (None, format!("error: {e}"))
                 };
-                self.agent_trace(i, "continue_inspection", seen);
+                self.agent_trace(i, "continue_inspection", status, seen);
                 None
             }
         };
@@ -409,7 +423,7 @@ impl super::simulation::Engine {
             .map(|l| (l.node, l.token));
         match token {
             Some((node, token)) => {
-                self.agent_trace(i, "lookup", format!("found {node}"));
+                self.agent_trace(i, "lookup", Some(200), format!("found {node}"));
                 if let Some(a) = self.machines[i].agent.as_mut() {
                     a.bind(node, &token);
                     a.stage = Stage::Inspect { node, attempt: 0 };
@@ -420,7 +434,7 @@ impl super::simulation::Engine {
                 let settings = self.settings.agent.clone();
                 let failures = failures + 1;
                 if failures >= settings.lookup_attempts {
-                    self.agent_trace(i, "lookup", "gave up".into());
+                    self.agent_trace(i, "lookup", None, "gave up".into());
                     if let Some(a) = self.machines[i].agent.as_mut() {
                         a.stage = Stage::Idle;
                     }
@@ -442,7 +456,7 @@ impl super::simulation::Engine {
         let delay = self.heartbeat_delay(i);
         self.wake_agent_at(i, boot, delay);
         if self.machines[i].agent_faults.loses_heartbeat(self.now) {
-            self.agent_trace(i, "heartbeat", "lost (fault)".into());
+            self.agent_trace(i, "heartbeat", None, "lost (fault)".into());
             return;
         }
         let Some(agent) = self.machines[i].agent.as_ref() else {
@@ -451,7 +465,12 @@ impl super::simulation::Engine {
         let token = agent.core.binding().map(|b| b.token.clone());
         let url = agent.callback_url.clone();
         let Some(token) = token else {
-            self.agent_trace(i, "heartbeat", "403 (invalid agent token)".into());
+            self.agent_trace(
+                i,
+                "heartbeat",
+                Some(403),
+                "403 (invalid agent token)".into(),
+            );
             return;
         };
         let wall = self.wall(self.now);
@@ -463,18 +482,18 @@ impl super::simulation::Engine {
         let resumed = match answer {
             Ok(resumed) => resumed,
             Err(e) => {
-                let seen = match e.status().as_u16() {
-                    404 => "404".to_owned(),
-                    409 => "409 (node locked)".to_owned(),
-                    403 => "403 (invalid agent token)".to_owned(),
-                    _ => format!("error: {e}"),
+                let (status, seen) = match e.status().as_u16() {
+                    404 => (Some(404), "404".to_owned()),
+                    409 => (Some(409), "409 (node locked)".to_owned()),
+                    403 => (Some(403), "403 (invalid agent token)".to_owned()),
+                    _ => (None, format!("error: {e}")),
                 };
-                self.agent_trace(i, "heartbeat", seen);
+                self.agent_trace(i, "heartbeat", status, seen);
                 return;
             }
         };
         if resumed {
-            self.agent_trace(i, "heartbeat", "resumed".into());
+            self.agent_trace(i, "heartbeat", Some(202), "resumed".into());
             self.note_node_change(node, before);
             self.schedule_node(node, true);
         }
@@ -499,11 +518,11 @@ impl super::simulation::Engine {
                     }
                     None => Err(unreachable(call)),
                 };
-                let result = match &outcome {
-                    Ok(_) => "ok".to_owned(),
-                    Err(e) => format!("error: {e}"),
+                let (status, result) = match &outcome {
+                    Ok(_) => (Some(200), "ok".to_owned()),
+                    Err(e) => (None, format!("error: {e}")),
                 };
-                self.agent_trace(i, &what, result);
+                self.agent_trace(i, &what, status, result);
                 self.after_machine(i);
                 outcome
             }
@@ -522,15 +541,13 @@ impl super::simulation::Engine {
             .machine_by_name
             .get(name)
             .ok_or_else(|| super::simulation::EngineError::NoSuchMachine(name.to_owned()))?;
-        self.record(
-            name,
-            super::trace::TraceEntry::Command {
-                what: format!(
-                    "set agent faults {}",
-                    serde_json::to_string(&faults).unwrap_or_default()
-                ),
-            },
-        );
+        self.record(Happening::Command {
+            host: Some(name.to_owned()),
+            what: format!(
+                "set agent faults {}",
+                serde_json::to_string(&faults).unwrap_or_default()
+            ),
+        });
         self.machines[i].agent_faults = faults;
         Ok(())
     }

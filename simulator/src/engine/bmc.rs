@@ -95,13 +95,42 @@ pub enum Approach {
         /// Where it goes.
         route: Route,
     },
-    /// The driver gives up after `after` with this error (its `last_error` text).
+    /// The driver gives up after `after` with this error.
     Fail {
         /// Time until the driver gives up.
         after: Duration,
         /// The driver's error.
-        error: String,
+        error: BmcFailure,
     },
+}
+
+/// A BMC call that failed: the driver's `last_error` text and, when a Redfish BMC answered with
+/// an HTTP error, its status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BmcFailure {
+    /// The HTTP status of the BMC's answer (absent when it did not answer over HTTP).
+    pub status: Option<u16>,
+    /// The driver's `last_error` text.
+    pub message: String,
+}
+
+impl BmcFailure {
+    /// A failure with no HTTP answer (connection, TLS, IPMI, addressing).
+    fn text(message: String) -> Self {
+        BmcFailure {
+            status: None,
+            message,
+        }
+    }
+
+    /// The driver's text for an HTTP error answer.
+    fn http(method: &str, url: &str, status: u16, detail: impl std::fmt::Display) -> Self {
+        BmcFailure {
+            status: Some(status),
+            message: format!("HTTP {method} {url} returned code {status}. {detail}"),
+        }
+    }
 }
 
 /// Finds a host's BMC from the address a node's `driver_info` names.
@@ -158,7 +187,7 @@ impl BmcDirectory {
                     Err(error) => {
                         return Approach::Fail {
                             after: Duration::ZERO,
-                            error,
+                            error: BmcFailure::text(error),
                         };
                     }
                 };
@@ -170,7 +199,7 @@ impl BmcDirectory {
                     Err(error) => {
                         return Approach::Fail {
                             after: Duration::ZERO,
-                            error,
+                            error: BmcFailure::text(error),
                         };
                     }
                 };
@@ -178,7 +207,9 @@ impl BmcDirectory {
             }
             other => Approach::Fail {
                 after: Duration::ZERO,
-                error: format!("Driver {other} has no wire implementation in the mock"),
+                error: BmcFailure::text(format!(
+                    "Driver {other} has no wire implementation in the mock"
+                )),
             },
         }
     }
@@ -196,7 +227,9 @@ impl BmcDirectory {
         let method = redfish_method(call.op);
         let fail = |error: String| Approach::Fail {
             after: Duration::ZERO,
-            error: format!("Redfish connection failed for node {node}: {error}"),
+            error: BmcFailure::text(format!(
+                "Redfish connection failed for node {node}: {error}"
+            )),
         };
         let Some(&tls) = self.redfish_sockets.get(&target.address) else {
             return fail(format!(
@@ -214,25 +247,19 @@ impl BmcDirectory {
             };
             return Approach::Fail {
                 after: Duration::ZERO,
-                error: format!(
-                    "HTTP {method} {url} returned code {}. {e}",
-                    e.status().as_u16()
-                ),
+                error: BmcFailure::http(method, &url, e.status().as_u16(), e),
             };
         };
         match verdict(host, FaultKind::HttpRequest, now) {
             Verdict::Drop => Approach::Fail {
                 after: Duration::ZERO,
-                error: format!(
+                error: BmcFailure::text(format!(
                     "HTTP {method} {url} failed. Error: connection closed before message completed"
-                ),
+                )),
             },
             Verdict::Fail5xx(status) => Approach::Fail {
                 after: Duration::ZERO,
-                error: format!(
-                    "HTTP {method} {url} returned code {status}. {}",
-                    RedfishError::ServiceUnavailable
-                ),
+                error: BmcFailure::http(method, &url, status, RedfishError::ServiceUnavailable),
             },
             Verdict::Delay(after) => Approach::Reach {
                 after,
@@ -255,14 +282,14 @@ impl BmcDirectory {
         let socket = target.socket;
         let timeout = |operation: &'static str, what: &str, after: Duration| Approach::Fail {
             after,
-            error: format!(
+            error: BmcFailure::text(format!(
                 "IPMI call failed: {what}. Error: {}",
                 ClientError::Timeout {
                     target: socket,
                     operation,
                     attempts: IPMI_ATTEMPTS,
                 }
-            ),
+            )),
         };
         let Some(&host) = self.ipmi.get(&socket) else {
             return timeout(IPMI_HANDSHAKE[0], "session", IPMI_TIMEOUT * IPMI_ATTEMPTS);
@@ -356,14 +383,14 @@ impl HostBmc<'_> {
     }
 }
 
-/// Performs the call on the machine at `now` (when the request arrives); the error is the
+/// Performs the call on the machine at `now` (when the request arrives); the error carries the
 /// driver's `last_error` text.
 pub fn operate(
     route: &Route,
     op: BmcOp,
     host: &mut HostBmc<'_>,
     now: SimTime,
-) -> Result<CallResult, String> {
+) -> Result<CallResult, BmcFailure> {
     host.machine.tick(now);
     match route {
         Route::Redfish { target, url, .. } => redfish(target, url, op, host, now),
@@ -377,14 +404,10 @@ fn redfish(
     op: BmcOp,
     host: &mut HostBmc<'_>,
     now: SimTime,
-) -> Result<CallResult, String> {
+) -> Result<CallResult, BmcFailure> {
     let method = redfish_method(op);
-    let http_error = |e: RedfishError, url: &str| {
-        format!(
-            "HTTP {method} {url} returned code {}. {e}",
-            e.status().as_u16()
-        )
-    };
+    let http_error =
+        |e: RedfishError, url: &str| BmcFailure::http(method, url, e.status().as_u16(), e);
     let creds = &host.bmc.credentials;
     let authorised = match (&target.username, &target.password) {
         (Some(u), Some(p)) => creds.matches(u, p),
@@ -470,9 +493,11 @@ fn ipmi(
     op: BmcOp,
     host: &mut HostBmc<'_>,
     now: SimTime,
-) -> Result<CallResult, String> {
+) -> Result<CallResult, BmcFailure> {
     let socket = target.socket;
-    let failed = |what: &str, e: ClientError| format!("IPMI call failed: {what}. Error: {e}");
+    let failed = |what: &str, e: ClientError| {
+        BmcFailure::text(format!("IPMI call failed: {what}. Error: {e}"))
+    };
     let creds = &host.bmc.credentials;
     if target.username != creds.username {
         return Err(failed(

@@ -14,10 +14,10 @@ use metal_core::api::BareMetalHost;
 
 use super::ironic::IronicFaults;
 use super::simulation::{Engine, EngineError, Event, HostObject};
-use super::trace::TraceEntry;
 use crate::fault::FaultSet;
 use crate::fleet::Fleet;
 use crate::machine::derive_rng;
+use crate::scenario::trace::Happening;
 
 impl Engine {
     /// Creates a Secret and a BareMetalHost per fleet host, as `kubectl apply` of the fleet
@@ -83,7 +83,7 @@ impl Engine {
             }
         }
         self.secrets.insert(key.clone(), secret);
-        self.command(&key, "apply Secret".into());
+        self.command(Some(&key), "apply Secret".into());
         self.secret_changed(&key);
         Ok(())
     }
@@ -96,7 +96,7 @@ impl Engine {
     /// Deletes a Secret (`namespace/name`); hosts using it see it gone at their next reconcile.
     pub fn delete_secret(&mut self, key: &str) {
         if self.secrets.remove(key).is_some() {
-            self.command(key, "delete Secret".into());
+            self.command(Some(key), "delete Secret".into());
         }
     }
 
@@ -164,7 +164,7 @@ impl Engine {
                     existing.metadata.resource_version = Some(version);
                 }
                 self.reindex_secret(idx, old_secret);
-                self.command(&key, "apply BareMetalHost (update)".into());
+                self.command(Some(&key), "apply BareMetalHost (update)".into());
                 idx
             }
             _ => {
@@ -193,7 +193,7 @@ impl Engine {
                 self.object_by_key.insert(key.clone(), idx);
                 self.count_state(idx, true);
                 self.reindex_secret(idx, None);
-                self.command(&key, "apply BareMetalHost (create)".into());
+                self.command(Some(&key), "apply BareMetalHost (create)".into());
                 idx
             }
         };
@@ -245,7 +245,7 @@ impl Engine {
         patched.metadata.resource_version = Some(self.next_version());
         self.objects[idx].object = Some(patched);
         self.reindex_secret(idx, old_secret);
-        self.command(key, format!("patch {patch}"));
+        self.command(Some(key), format!("patch {patch}"));
         self.watch_event(idx);
         Ok(())
     }
@@ -268,7 +268,7 @@ impl Engine {
             obj.metadata.resource_version = Some(version);
         }
         self.reindex_secret(idx, old_secret);
-        self.command(key, what.to_owned());
+        self.command(Some(key), what.to_owned());
         self.watch_event(idx);
         Ok(())
     }
@@ -284,7 +284,7 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|f| !f.is_empty())
         });
-        self.command(key, "delete BareMetalHost".into());
+        self.command(Some(key), "delete BareMetalHost".into());
         if has_finalizers {
             if let Some(obj) = self.objects[idx].object.as_mut()
                 && obj.metadata.deletion_timestamp.is_none()
@@ -314,8 +314,8 @@ impl Engine {
         {
             set.remove(&idx);
         }
-        let key = self.objects[idx].key.clone();
-        self.record(&key, TraceEntry::Deleted);
+        let host = super::trace::host_name(&self.objects[idx].key);
+        self.record(Happening::HostGone { host });
     }
 
     fn live_index(&self, key: &str) -> Result<usize, EngineError> {
@@ -356,7 +356,7 @@ impl Engine {
             .ok_or_else(|| EngineError::NoSuchMachine(name.to_owned()))?;
         let release = faults.power_stick_rate == 0.0;
         self.command(
-            name,
+            Some(name),
             format!(
                 "set BMC faults {}",
                 serde_json::to_string(&faults).unwrap_or_default()
@@ -376,7 +376,7 @@ impl Engine {
     /// Replaces the Ironic API faults.
     pub fn set_ironic_faults(&mut self, faults: IronicFaults) {
         self.command(
-            "ironic",
+            None,
             format!(
                 "set Ironic faults {}",
                 serde_json::to_string(&faults).unwrap_or_default()
@@ -388,7 +388,7 @@ impl Engine {
     /// Stops the operator for `down_for` (its in-memory state — slot reservations, RNG
     /// streams, the work queue — is lost) and starts it again, which lists every host.
     pub fn restart_operator(&mut self, down_for: Duration) {
-        self.command("operator", format!("restart (down for {down_for:?})"));
+        self.command(None, format!("restart (down for {down_for:?})"));
         self.operator_up = false;
         self.operator_epoch += 1;
         self.slots.clear_reservations();

@@ -7,11 +7,13 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use uuid::Uuid;
 
-use super::bmc::{Approach, HostBmc, Route, operate};
+use super::bmc::{Approach, BmcFailure, HostBmc, Route, operate};
 use super::simulation::{Engine, Event};
-use super::trace::{TraceEntry, TraceLevel};
+use super::trace::{TraceLevel, host_name};
 use crate::ironic::conductor::{BmcOp, Call, CallResult, DriverCall};
+use crate::ironic::model::NodePower;
 use crate::machine::SimTime;
+use crate::scenario::trace::{Action, Happening, Protocol};
 
 impl Engine {
     /// Schedules the node's next conductor step (its next due job, or the next power sync).
@@ -69,17 +71,14 @@ impl Engine {
                 .ironic
                 .node(node, |n| n.name.clone())
                 .flatten()
-                .unwrap_or_else(|| node.to_string())
-                .replacen('~', "/", 1);
-            self.record(
-                &host,
-                TraceEntry::Node {
-                    node: node.to_string(),
-                    from,
-                    to,
-                    power,
-                },
-            );
+                .map_or_else(|| node.to_string(), |n| host_name(&n));
+            self.record(Happening::IronicNode {
+                host,
+                node: node.to_string(),
+                from,
+                to,
+                power,
+            });
         }
     }
 
@@ -151,44 +150,62 @@ impl Engine {
         call: u64,
         op: BmcOp,
         host: Option<usize>,
-        outcome: Result<CallResult, String>,
+        outcome: Result<CallResult, BmcFailure>,
     ) {
-        if !self.traces_calls() {
-            self.complete_call(node, call, outcome);
-            return;
+        if self.traces_calls() {
+            self.trace_bmc_call(node, op, host, &outcome);
         }
+        // The conductor keeps the driver's text as the node's `last_error`.
+        self.complete_call(node, call, outcome.map_err(|f| f.message));
+    }
+
+    /// Records a BMC call of the conductor: protocol, operation, the status the wire would carry
+    /// (Redfish 200 or the BMC's HTTP error, IPMI completion 0; absent when nothing answered)
+    /// and how it went.
+    fn trace_bmc_call(
+        &mut self,
+        node: Uuid,
+        op: BmcOp,
+        host: Option<usize>,
+        outcome: &Result<CallResult, BmcFailure>,
+    ) {
         let name = self
             .ironic
             .node(node, |n| n.name.clone())
             .flatten()
-            .map(|n| n.replacen('~', "/", 1))
+            .map(|n| host_name(&n))
             .or_else(|| host.map(|i| self.machines[i].spec.name.clone()))
             .unwrap_or_else(|| node.to_string());
-        let result = match &outcome {
-            Ok(CallResult::Done) => "ok".to_owned(),
-            Ok(CallResult::Power(p)) => p.as_str().to_owned(),
-            Ok(CallResult::System(_)) => "system document".to_owned(),
-            Ok(CallResult::Agent(_)) => "agent answer".to_owned(),
-            Err(e) => format!("error: {e}"),
+        let ipmi = match host.map(|i| self.machines[i].spec.bmc.protocol) {
+            Some(p) => p == crate::machine::BmcProtocol::Ipmi,
+            None => self.ironic.node(node, |n| n.driver.clone()).as_deref() == Some("ipmi"),
         };
-        let protocol = match host.map(|i| self.machines[i].spec.bmc.protocol) {
-            Some(crate::machine::BmcProtocol::Ipmi) => "ipmi",
-            Some(_) => "redfish",
-            None => match self.ironic.node(node, |n| n.driver.clone()).as_deref() {
-                Some("ipmi") => "ipmi",
-                Some("redfish") => "redfish",
-                _ => "",
-            },
+        let protocol = if ipmi {
+            Protocol::Ipmi
+        } else {
+            Protocol::Redfish
         };
-        self.record(
-            &name,
-            TraceEntry::Bmc {
-                protocol: protocol.to_owned(),
-                op: format!("{op:?}"),
-                result,
-            },
-        );
-        self.complete_call(node, call, outcome);
+        let (status, result) = match outcome {
+            Ok(answer) => {
+                let result = match answer {
+                    CallResult::Done => "ok".to_owned(),
+                    CallResult::Power(p) => p.as_str().to_owned(),
+                    CallResult::System(_) => "system document".to_owned(),
+                    CallResult::Agent(_) => "agent answer".to_owned(),
+                };
+                (Some(if ipmi { 0 } else { 200 }), result)
+            }
+            Err(f) => (f.status, format!("error: {}", f.message)),
+        };
+        self.record(Happening::Call {
+            host: Some(name),
+            protocol,
+            method: format!("{op:?}"),
+            target: "system".into(),
+            status,
+            action: bmc_action(op),
+            detail: Some(result),
+        });
     }
 
     pub(super) fn complete_call(
@@ -201,5 +218,16 @@ impl Engine {
         self.ironic.complete_call(node, call, outcome);
         self.note_node_change(node, before);
         self.schedule_node(node, true);
+    }
+}
+
+/// What a BMC operation does, for the invariants and call counts.
+fn bmc_action(op: BmcOp) -> Option<Action> {
+    match op {
+        BmcOp::SetPower(NodePower::On) => Some(Action::PowerOn),
+        BmcOp::SetPower(NodePower::Off | NodePower::SoftOff) => Some(Action::PowerOff),
+        BmcOp::SetPower(NodePower::Rebooting | NodePower::SoftRebooting) => Some(Action::Reboot),
+        BmcOp::SetBootDevice(_) => Some(Action::SetBootDevice),
+        BmcOp::GetPower | BmcOp::GetSystem => None,
     }
 }

@@ -26,7 +26,8 @@ use uuid::Uuid;
 
 use super::ironic::run;
 use super::simulation::Engine;
-use super::trace::TraceEntry;
+use super::trace::host_name;
+use crate::scenario::trace::{self, Happening, Protocol};
 
 impl Engine {
     /// The BMC Secret read by the operator's own rules; an unlabelled Secret gets the BMC label
@@ -188,25 +189,23 @@ impl Engine {
         };
         self.count_state(idx, true);
         self.slots.by_status(idx, holds);
+        let host = host_name(key);
         for ev in &decision.events {
-            self.record(
-                key,
-                TraceEntry::Event {
-                    event_type: ev.kind.as_str().to_owned(),
-                    reason: ev.reason.to_owned(),
-                    message: ev.message.clone(),
-                },
-            );
+            self.record(Happening::Event {
+                host: Some(host.clone()),
+                object: format!("BareMetalHost/{host}"),
+                reason: ev.reason.to_owned(),
+                event_type: ev.kind.as_str().to_owned(),
+                message: ev.message.clone(),
+            });
         }
         if let Some((from, to)) = decision.transition {
-            self.record(
-                key,
-                TraceEntry::Transition {
-                    from: from.as_str().to_owned(),
-                    to: to.as_str().to_owned(),
-                    cause: decision.cause.clone(),
-                },
-            );
+            self.record(Happening::HostState {
+                host,
+                from: from.as_str().to_owned(),
+                to: to.as_str().to_owned(),
+                cause: decision.cause.clone(),
+            });
         }
         if gone {
             self.remove_object(idx);
@@ -290,20 +289,16 @@ impl RoundHooks for Tracer<'_> {
                 }
                 Err(err) => (None, format!("error: {err}")),
             };
-            let detail = match action {
-                Action::Power(p) => Some(power_target(*p).to_owned()),
-                Action::Register(_) if node.is_none() => Some("create".to_owned()),
-                _ => None,
-            };
-            e.record(
-                self.key,
-                TraceEntry::Provisioner {
-                    action: action.name().to_owned(),
-                    detail,
-                    status,
-                    outcome,
-                },
-            );
+            let (method, target, act) = ironic_call(action, node.is_none());
+            e.record(Happening::Call {
+                host: Some(host_name(self.key)),
+                protocol: Protocol::Ironic,
+                method: method.to_owned(),
+                target: target.to_owned(),
+                status,
+                action: act,
+                detail: Some(outcome),
+            });
         }
         if let Some(node) = node.or_else(|| e.ironic.locate(&self.host_ref)) {
             e.note_node_change(node, before);
@@ -312,13 +307,34 @@ impl RoundHooks for Tracer<'_> {
     }
 }
 
-/// Ironic's power target for a power change.
-fn power_target(p: PowerChange) -> &'static str {
-    match p {
-        PowerChange::On => "power on",
-        PowerChange::Off => "power off",
-        PowerChange::SoftOff => "soft power off",
-        PowerChange::Reboot => "rebooting",
-        PowerChange::SoftReboot => "soft rebooting",
+/// The Ironic request a provisioner action makes (method, path, and the trace's action);
+/// `create` is a registration that creates the node.
+fn ironic_call(
+    action: &Action,
+    create: bool,
+) -> (&'static str, &'static str, Option<trace::Action>) {
+    const NODE: &str = "/v1/nodes/{node}";
+    const PROVISION: &str = "/v1/nodes/{node}/states/provision";
+    let provision = |a| ("PUT", PROVISION, Some(a));
+    match action {
+        Action::Register(_) if create => ("POST", "/v1/nodes", Some(trace::Action::Enroll)),
+        Action::Register(_) | Action::SetAutomatedClean(_) => ("PATCH", NODE, None),
+        Action::Manage => provision(trace::Action::Manage),
+        Action::Inspect => provision(trace::Action::Inspect),
+        Action::Provide => provision(trace::Action::Provide),
+        Action::Deploy(_) => provision(trace::Action::Deploy),
+        Action::Undeploy => provision(trace::Action::Undeploy),
+        Action::Adopt => provision(trace::Action::Adopt),
+        Action::Abort => provision(trace::Action::Abort),
+        Action::Power(p) => {
+            let act = match p {
+                PowerChange::On => trace::Action::PowerOn,
+                PowerChange::Off | PowerChange::SoftOff => trace::Action::PowerOff,
+                PowerChange::Reboot | PowerChange::SoftReboot => trace::Action::Reboot,
+            };
+            ("PUT", "/v1/nodes/{node}/states/power", Some(act))
+        }
+        Action::SetMaintenance { .. } => ("PUT", "/v1/nodes/{node}/maintenance", None),
+        Action::Detach { .. } | Action::Delete => ("DELETE", NODE, Some(trace::Action::DeleteNode)),
     }
 }

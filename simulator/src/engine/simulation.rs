@@ -19,13 +19,14 @@ use super::bmc::{BmcDirectory, Route};
 use super::ironic::EngineIronic;
 use super::queue::EventQueue;
 use super::slots::SlotBook;
-use super::trace::{TraceEntry, TraceLevel, TraceRecord};
+use super::trace::{TraceLevel, host_name, level};
 use crate::fault::FaultSet;
 use crate::fleet::Fleet;
 use crate::ironic::conductor::{BmcOp, CallResult, Settings as ConductorSettings, Timings};
 use crate::machine::{
     BootOutcome, HostSpec, Machine, MachineEvent, PowerState, SimTime, derive_rng,
 };
+use crate::scenario::trace::{Happening, MachineChange, TraceLine};
 
 /// Knobs of an engine run.
 #[derive(Debug, Clone)]
@@ -134,8 +135,8 @@ pub(super) struct HostObject {
     pub(super) rng: ChaCha8Rng,
     pub(super) pending: Option<SimTime>,
     pub(super) hardware_data: Option<Value>,
-    pub(super) last_status: Option<TraceEntry>,
-    pub(super) last_facts: Option<TraceEntry>,
+    pub(super) last_status: Option<Happening>,
+    pub(super) last_facts: Option<Happening>,
 }
 
 /// One fleet machine with its BMC's faults.
@@ -166,7 +167,7 @@ pub(super) enum Event {
         call: u64,
         op: BmcOp,
         host: Option<usize>,
-        outcome: Box<Result<CallResult, String>>,
+        outcome: Box<Result<CallResult, super::bmc::BmcFailure>>,
     },
     MachineTick(usize),
     AgentWake {
@@ -196,7 +197,7 @@ pub struct Engine {
     pub(super) resource_version: u64,
     pub(super) operator_up: bool,
     pub(super) operator_epoch: u64,
-    pub(super) trace: Vec<TraceRecord>,
+    pub(super) trace: Vec<TraceLine>,
     pub(super) events_handled: u64,
     pub(super) reconciles: u64,
     pub(super) uid_rng: ChaCha8Rng,
@@ -310,27 +311,28 @@ impl Engine {
     }
 
     /// The trace so far.
-    pub fn trace(&self) -> &[TraceRecord] {
+    pub fn trace(&self) -> &[TraceLine] {
         &self.trace
     }
 
     /// Takes the trace recorded so far, leaving it empty.
-    pub fn take_trace(&mut self) -> Vec<TraceRecord> {
+    pub fn take_trace(&mut self) -> Vec<TraceLine> {
         std::mem::take(&mut self.trace)
     }
 
-    pub(super) fn record(&mut self, host: &str, entry: TraceEntry) {
-        if entry.level() <= self.settings.trace {
-            self.trace.push(TraceRecord {
-                t: self.now,
-                host: host.to_owned(),
-                entry,
-            });
+    /// Records `what` now, when the trace level asks for it.
+    pub(super) fn record(&mut self, what: Happening) {
+        if level(&what) <= self.settings.trace {
+            self.trace.push(TraceLine { t: self.now, what });
         }
     }
 
-    pub(super) fn command(&mut self, host: &str, what: String) {
-        self.record(host, TraceEntry::Command { what });
+    /// Records a command about object `key` or fleet host name (`None`: the operator).
+    pub(super) fn command(&mut self, host: Option<&str>, what: String) {
+        self.record(Happening::Command {
+            host: host.map(host_name),
+            what,
+        });
     }
 
     /// How many live BareMetalHosts are in each provisioning state (`""` for a new host).
@@ -473,7 +475,7 @@ impl Engine {
             }
             Event::OperatorUp => {
                 self.operator_up = true;
-                self.command("operator", "started".into());
+                self.command(None, "started".into());
                 for idx in 0..self.objects.len() {
                     if self.objects[idx].object.is_some() {
                         self.schedule_reconcile(idx, self.now);
@@ -536,29 +538,32 @@ impl Engine {
                 .ok()
                 .and_then(|v| v.as_str().map(|s| s == "disabled"))
                 .unwrap_or(false);
-        let facts = TraceEntry::Facts {
+        let key = self.objects[idx].key.clone();
+        let host = host_name(&key);
+        let facts = Happening::HostFacts {
+            host: host.clone(),
             online: obj.spec.online,
             detached: has(metal_core::api::annotations::DETACHED),
             inspection_disabled,
             externally_provisioned: obj.spec.externally_provisioned,
             consumer: obj.spec.consumer_ref.as_ref().and_then(|c| c.name.clone()),
         };
-        let status = obj.status.as_ref().map(|st| TraceEntry::Status {
+        let status = obj.status.as_ref().map(|st| Happening::HostStatus {
+            host,
             operational_status: st.operational_status.as_str().to_owned(),
             error_type: st.error_type.map(|e| e.as_str().to_owned()),
-            error_count: st.error_count,
-            powered_on: st.powered_on,
+            error_count: u32::try_from(st.error_count).unwrap_or(0),
+            powered_on: Some(st.powered_on),
         });
-        let key = self.objects[idx].key.clone();
         if self.objects[idx].last_facts.as_ref() != Some(&facts) {
             self.objects[idx].last_facts = Some(facts.clone());
-            self.record(&key, facts);
+            self.record(facts);
         }
         if let Some(status) = status
             && self.objects[idx].last_status.as_ref() != Some(&status)
         {
             self.objects[idx].last_status = Some(status.clone());
-            self.record(&key, status);
+            self.record(status);
         }
     }
 
@@ -591,10 +596,13 @@ impl Engine {
                     } => self.machines[i].agent = None,
                     _ => {}
                 }
-                if self.settings.trace >= TraceLevel::Full {
-                    let change = machine_change(&e).to_owned();
-                    let event = serde_json::to_string(&e).unwrap_or_default();
-                    self.record(&name, TraceEntry::Machine { change, event });
+                if self.settings.trace >= TraceLevel::Full
+                    && let Some(change) = machine_change(&e)
+                {
+                    self.record(Happening::Machine {
+                        host: name.clone(),
+                        change,
+                    });
                 }
             }
         }
@@ -608,25 +616,25 @@ impl Engine {
     }
 }
 
-/// The trace's name for a machine event.
-fn machine_change(e: &MachineEvent) -> &'static str {
-    match e {
+/// The trace's change for a machine event (`None` for events the trace has no change for).
+fn machine_change(e: &MachineEvent) -> Option<MachineChange> {
+    Some(match e {
         MachineEvent::PowerChanged {
             to: PowerState::On, ..
-        } => "powered_on",
+        } => MachineChange::PoweredOn,
         MachineEvent::PowerChanged {
             to: PowerState::Off,
             ..
-        } => "powered_off",
+        } => MachineChange::PoweredOff,
         MachineEvent::Booted { record } => match record.outcome {
-            BootOutcome::Ramdisk { .. } => "booted_ramdisk",
-            BootOutcome::Disk { .. } => "booted_disk",
-            _ => "other",
+            BootOutcome::Ramdisk { .. } => MachineChange::BootedRamdisk,
+            BootOutcome::Disk { .. } => MachineChange::BootedDisk,
+            _ => return None,
         },
-        MachineEvent::DiskChanged { bootable: true, .. } => "image_written",
+        MachineEvent::DiskChanged { bootable: true, .. } => MachineChange::ImageWritten,
         MachineEvent::DiskChanged {
             bootable: false, ..
-        } => "disks_wiped",
-        _ => "other",
-    }
+        } => MachineChange::DisksWiped,
+        _ => return None,
+    })
 }

@@ -6,13 +6,15 @@
 //! - [`trace`]: what a run records (JSONL, simulated time);
 //! - [`check`]: expectations and invariants judged over a trace (pure);
 //! - [`report`]: phase-duration summary and the SVG timeline;
-//! - [`wire`]: `metal-sim run` against loopback sockets.
+//! - [`play`]: the one player of a timeline, over a backend per mode;
+//! - [`wire`]: `metal-sim run` against loopback sockets (the wire backend).
 //!
 //! `docs/scenarios.md` documents the format; `scenarios/` holds the library.
 
 pub mod check;
 pub mod format;
 pub mod outline;
+pub mod play;
 pub mod report;
 pub mod trace;
 mod validate;
@@ -25,7 +27,7 @@ use crate::fleet::{Fleet, FleetError};
 use crate::machine::HostSpec;
 
 pub use format::{HostSelector, Mode, ScenarioFile, Span, Step};
-pub use trace::{Happening, Trace, TraceEvent};
+pub use trace::{Happening, Trace, TraceLine};
 
 /// A scenario file that cannot be used. Displays as `file:line:column: message`.
 #[derive(Debug, thiserror::Error)]

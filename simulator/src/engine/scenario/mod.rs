@@ -1,40 +1,37 @@
-//! Playing a scenario's timeline in engine mode: each step becomes an engine command, waits
-//! advance virtual time, and the engine's records become the scenario trace (the same event
-//! types the wire runner writes).
+//! Playing a scenario's timeline in engine mode: the scenario player
+//! ([`crate::scenario::play`]) over the engine backend, where each step becomes an engine
+//! command, time passes as virtual time, and the engine's trace lines go into the scenario trace
+//! (all but its own detail: Ironic node states and commands).
 //!
 //! [`run`] is what `metal-sim run --engine` calls; [`sweep`] runs a scenario over a range of
-//! seeds and reports the ones whose checks fail.
+//! seeds and reports the ones whose checks fail. The player is async (one player for both
+//! modes); the engine's futures are always ready, so [`run`] polls the player once, with no
+//! runtime.
+//!
+//! - `objects`: the object steps as engine commands;
+//! - `faults`: switching the engine's BMC, agent and Ironic faults.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use futures::FutureExt as _;
+use serde_json::Value;
 
-mod conditions;
 mod faults;
+mod objects;
 
-use conditions::hosts_hold;
-use faults::ActiveFault;
+use objects::substitute;
 
 use super::claims::{ClaimWorld, TICK};
-use super::record::happening;
-use super::simulation::{Engine, EngineError, EngineSettings};
+use super::simulation::{Engine, EngineSettings};
 use crate::machine::SimTime;
 use crate::scenario::check::{Verdict, check};
-use crate::scenario::format::{
-    Claim, Condition, MetadataChange, PatchType, Register, Step, Target,
-};
+use crate::scenario::format::{Claim, MetadataChange, Named, PatchType, Register, Scale, Target};
+use crate::scenario::play::{ActiveFault, Backend, HostConditionView, PlayError, Player};
 use crate::scenario::trace::Happening;
 use crate::scenario::{Mode, Scenario, Trace};
-
-/// How often a `wait` looks at the hosts (virtual time).
-const POLL: Duration = Duration::from_secs(1);
-
-/// The placeholder scenario files use for the image server's base URL.
-const IMAGES_PLACEHOLDER: &str = "$IMAGES";
-/// What it stands for in engine mode (any URL: the engine's image store generates the bytes).
-const ENGINE_IMAGES: &str = "http://images.engine.invalid";
 
 /// Why a scenario could not be played in engine mode (a failing `wait` or `assert` is not an
 /// error: it is recorded in the trace and judged by the checks).
@@ -92,9 +89,35 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, EngineRunError> {
         line: 1,
         message: e.to_string(),
     })?;
-    let mut player = Player::new(&scenario);
-    player.play_all()?;
-    Ok(player.trace)
+    let file = || scenario.source.clone();
+    if !scenario.runs_in(Mode::Engine) {
+        return Err(EngineRunError::Unsupported {
+            file: file(),
+            line: 1,
+            what: "a scenario marked `modes: [wire]`".into(),
+        });
+    }
+    let mut player = Player::new(&scenario, EngineBackend::new(&scenario));
+    // Not `futures::executor::block_on`: the claim and pool flows run under their own `block_on`
+    // inside (engine/ironic.rs), and executors refuse to nest. The engine backend never waits,
+    // so the player is done when first polled.
+    let played = player
+        .play_all()
+        .now_or_never()
+        .expect("the engine backend never waits");
+    played.map_err(|stopped| match stopped.error {
+        PlayError::Backend(StepError::Unsupported(what)) => EngineRunError::Unsupported {
+            file: file(),
+            line: stopped.line,
+            what,
+        },
+        other => EngineRunError::Step {
+            file: file(),
+            line: stopped.line,
+            message: other.to_string(),
+        },
+    })?;
+    Ok(player.into_backend().into_trace())
 }
 
 /// Runs `scenario` for every seed in `seeds` and returns the seeds whose checks failed (or that
@@ -129,60 +152,55 @@ pub fn sweep(scenario: &Scenario, seeds: RangeInclusive<u64>) -> Vec<SeedFailure
     out
 }
 
-struct Player<'a> {
+/// Why the engine could not carry out a step.
+#[derive(Debug)]
+enum StepError {
+    /// Engine mode does not model it.
+    Unsupported(String),
+    /// It failed.
+    Failed(String),
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepError::Unsupported(what) => write!(f, "{what} is not supported in engine mode"),
+            StepError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+fn unsupported(what: impl Into<String>) -> StepError {
+    StepError::Unsupported(what.into())
+}
+
+fn failed(e: impl fmt::Display) -> StepError {
+    StepError::Failed(e.to_string())
+}
+
+/// The engine as the player's backend: the engine, the claims and pools beside it, and the
+/// scenario trace being written.
+struct EngineBackend<'a> {
     scenario: &'a Scenario,
     engine: Engine,
     trace: Trace,
-    faults: BTreeMap<String, ActiveFault>,
-    line: usize,
     /// HostClaims and HostPools, reconciled every [`TICK`] while the operator runs.
     claims: ClaimWorld,
     /// The operator (and so its claim and pool controllers) is down until then.
     down_until: SimTime,
 }
 
-fn substitute(v: &Value) -> Value {
-    match v {
-        Value::String(s) if s.contains(IMAGES_PLACEHOLDER) => {
-            Value::String(s.replace(IMAGES_PLACEHOLDER, ENGINE_IMAGES))
-        }
-        Value::Array(a) => Value::Array(a.iter().map(substitute).collect()),
-        Value::Object(o) => {
-            Value::Object(o.iter().map(|(k, v)| (k.clone(), substitute(v))).collect())
-        }
-        other => other.clone(),
-    }
-}
-
-impl<'a> Player<'a> {
+impl<'a> EngineBackend<'a> {
     fn new(scenario: &'a Scenario) -> Self {
         let engine = Engine::new(&scenario.fleet, scenario.seed(), settings_for(scenario));
         let mut trace = Trace::new();
         trace.push(SimTime::ZERO, Happening::Operator { running: true });
-        Player {
+        EngineBackend {
             scenario,
             engine,
             trace,
-            faults: BTreeMap::new(),
-            line: 1,
             claims: ClaimWorld::new(scenario.seed()),
             down_until: SimTime::ZERO,
-        }
-    }
-
-    fn unsupported(&self, what: impl Into<String>) -> EngineRunError {
-        EngineRunError::Unsupported {
-            file: self.scenario.source.clone(),
-            line: self.line,
-            what: what.into(),
-        }
-    }
-
-    fn failed(&self, e: impl std::fmt::Display) -> EngineRunError {
-        EngineRunError::Step {
-            file: self.scenario.source.clone(),
-            line: self.line,
-            message: e.to_string(),
         }
     }
 
@@ -194,11 +212,11 @@ impl<'a> Player<'a> {
         format!("{}/{name}", self.ns())
     }
 
-    /// Moves the engine's new records into the scenario trace.
+    /// Moves the engine's new lines (but its own detail) and the claims' into the scenario trace.
     fn drain(&mut self) {
-        for r in self.engine.take_trace() {
-            if let Some(h) = happening(&r) {
-                self.trace.push(r.t, h);
+        for line in self.engine.take_trace() {
+            if !line.what.is_engine_detail() {
+                self.trace.push(line.t, line.what);
             }
         }
         let now = self.engine.now();
@@ -207,451 +225,169 @@ impl<'a> Player<'a> {
         }
     }
 
-    fn push(&mut self, what: Happening) {
+    /// The scenario trace, with everything recorded so far.
+    fn into_trace(mut self) -> Trace {
         self.drain();
-        self.trace.push(self.engine.now(), what);
+        self.trace
     }
 
-    fn play_all(&mut self) -> Result<(), EngineRunError> {
-        if !self.scenario.runs_in(Mode::Engine) {
-            return Err(self.unsupported("a scenario marked `modes: [wire]`"));
-        }
-        for (i, step) in self.scenario.file.timeline.iter().enumerate() {
-            self.line = self.scenario.step_line(i);
-            self.push(Happening::Step {
-                index: i,
-                line: self.line,
-                keyword: step.keyword().to_owned(),
-                summary: one_line(step),
-            });
-            if let Err(reason) = self.play(i, step)? {
-                self.push(Happening::StepFailed {
-                    index: i,
-                    line: self.line,
-                    reason,
-                });
-                break;
-            }
-        }
-        self.drain();
-        Ok(())
+    /// The first claim/pool tick after now.
+    fn next_tick(&self) -> SimTime {
+        let now = self.engine.now();
+        let tick = next_tick_from(now);
+        if tick > now { tick } else { now + TICK }
     }
 
-    /// One step. `Ok(Err(..))`: a wait or assert that did not hold.
-    fn play(&mut self, index: usize, step: &Step) -> Result<Result<(), String>, EngineRunError> {
-        match step {
-            Step::Register(r) => self.register(r)?,
-            Step::Apply(o) => {
-                for obj in &o.objects {
-                    self.apply(substitute(obj))?;
-                }
-            }
-            Step::Patch(p) => self.patch(&p.target(), p.patch_type, &substitute(&p.patch))?,
-            Step::Annotate(m) => self.metadata("annotations", m)?,
-            Step::Label(m) => self.metadata("labels", m)?,
-            Step::Delete(t) => self.delete(t)?,
-            Step::CreateClaim(c) => self.create_claim(c)?,
-            Step::DeleteClaim(c) => {
-                let ns = c.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
-                let now = self.wall();
-                if !self.claims.delete_claim(&format!("{ns}/{}", c.name), now) {
-                    return Err(self.failed(format!("no HostClaim {ns}/{}", c.name)));
-                }
-            }
-            Step::ScalePool(sc) => {
-                let ns = sc.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
-                self.claims
-                    .scale_pool(&format!("{ns}/{}", sc.name), sc.replicas)
-                    .map_err(|e| self.failed(e))?;
-            }
-            Step::RestartOperator(r) => {
-                self.push(Happening::Operator { running: false });
-                self.down_until = self.engine.now() + r.down_for.0;
-                self.engine.restart_operator(r.down_for.0);
-                self.claims.restart();
-                self.advance(r.down_for.0)?;
-                self.push(Happening::Operator { running: true });
-            }
-            Step::InjectFault(f) => self.inject(index, f)?,
-            Step::ClearFault(c) => {
-                let names: Vec<String> = if c.all {
-                    self.faults.keys().cloned().collect()
-                } else {
-                    c.name.iter().cloned().collect()
-                };
-                self.clear(names)?;
-            }
-            Step::Advance(span) => self.advance(span.0)?,
-            Step::Wait(w) => {
-                let deadline = self.engine.now() + w.within.0;
-                while let Err(why) = self.holds(&w.until)? {
-                    if self.engine.now() >= deadline {
-                        return Ok(Err(format!("not reached within {:?}: {why}", w.within.0)));
-                    }
-                    let next = (self.engine.now() + POLL).min(deadline);
-                    self.advance_to(next)?;
-                }
-            }
-            Step::Assert(c) => return self.holds(c),
-        }
-        self.drain();
-        Ok(Ok(()))
-    }
-
-    fn register(&mut self, r: &Register) -> Result<(), EngineRunError> {
-        let text = crate::fleet::manifests(&self.scenario.fleet).map_err(|e| self.failed(e))?;
-        let wanted = self.scenario.host_names(&r.hosts);
-        let b64 = |s: &str| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.encode(s)
-        };
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let mut doc: Value =
-                serde::Deserialize::deserialize(doc).map_err(|e| self.failed(e))?;
-            let name = doc["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            match doc["kind"].as_str() {
-                Some("Secret") => {
-                    let host = name.trim_end_matches("-bmc-secret");
-                    if !wanted.iter().any(|w| w == host) {
-                        continue;
-                    }
-                    if let Some(p) = &r.password {
-                        doc["data"]["password"] = json!(b64(p));
-                    }
-                }
-                Some("BareMetalHost") => {
-                    if !wanted.contains(&name) {
-                        continue;
-                    }
-                    doc["spec"]["online"] = json!(r.online);
-                    if r.externally_provisioned {
-                        doc["spec"]["externallyProvisioned"] = json!(true);
-                    }
-                    if r.inspection_disabled {
-                        doc["metadata"]["annotations"] = json!({
-                            metal_core::api::annotations::INSPECT:
-                                metal_core::api::annotations::INSPECT_DISABLED
-                        });
-                    }
-                    if let Some(p) = &r.patch {
-                        json_patch::merge(&mut doc, &substitute(p));
-                    }
-                }
-                _ => continue,
-            }
-            self.apply(doc)?;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, mut obj: Value) -> Result<(), EngineRunError> {
-        if obj.pointer("/metadata/namespace").is_none()
-            && let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut)
-        {
-            m.insert("namespace".into(), json!(self.ns()));
-        }
-        let now = self.wall();
-        match obj.get("kind").and_then(Value::as_str) {
-            Some("HostClaim") => {
-                return self
-                    .claims
-                    .apply_claim(obj, now)
-                    .map_err(|e| self.failed(e));
-            }
-            Some("HostPool") => {
-                return self.claims.apply_pool(obj, now).map_err(|e| self.failed(e));
-            }
-            _ => {}
-        }
-        match self.engine.apply_object(obj) {
-            Ok(()) => Ok(()),
-            Err(EngineError::InvalidObject(m)) if m.contains("not served in engine mode") => {
-                Err(self.unsupported(format!(
-                    "an object of {}",
-                    m.replace(
-                        " is not served in engine mode (Secret and BareMetalHost are)",
-                        ""
-                    )
-                )))
-            }
-            Err(e) => Err(self.failed(e)),
-        }
-    }
-
-    /// The BareMetalHost keys (or the one object) a target names.
-    fn targets(&self, t: &Target) -> Result<(String, Vec<String>), EngineRunError> {
-        if let Some(sel) = &t.hosts {
-            let keys = self
-                .scenario
-                .host_names(sel)
-                .iter()
-                .map(|n| self.key(n))
-                .collect();
-            return Ok(("BareMetalHost".into(), keys));
-        }
-        let kind = t.kind.clone().unwrap_or_else(|| "BareMetalHost".into());
-        let name = t
-            .name
-            .clone()
-            .ok_or_else(|| self.failed("a target needs `hosts` or `kind` and `name`"))?;
-        let ns = t.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
-        Ok((kind, vec![format!("{ns}/{name}")]))
-    }
-
-    fn patch(
-        &mut self,
-        t: &Target,
-        patch_type: PatchType,
-        body: &Value,
-    ) -> Result<(), EngineRunError> {
-        let (kind, keys) = self.targets(t)?;
-        for key in keys {
-            match kind.as_str() {
-                "BareMetalHost" => {
-                    let result = match patch_type {
-                        PatchType::Merge => self.engine.patch_host(&key, body),
-                        PatchType::Json => self.json_patch_host(&key, body),
-                    };
-                    result.map_err(|e| self.failed(e))?;
-                }
-                "Secret" => self.patch_secret(&key, patch_type, body)?,
-                "HostPool" if patch_type == PatchType::Merge => {
-                    let replicas = body
-                        .pointer("/spec/replicas")
-                        .and_then(Value::as_u64)
-                        .and_then(|n| u32::try_from(n).ok());
-                    let other_fields = body
-                        .as_object()
-                        .is_some_and(|o| o.keys().any(|k| k != "spec"))
-                        || body["spec"].as_object().is_some_and(|o| o.len() != 1);
-                    match replicas {
-                        Some(n) if !other_fields => self
-                            .claims
-                            .scale_pool(&key, n)
-                            .map_err(|e| self.failed(e))?,
-                        _ => {
-                            return Err(
-                                self.unsupported("patching a HostPool beyond spec.replicas")
-                            );
-                        }
-                    }
-                }
-                other => return Err(self.unsupported(format!("patching a {other}"))),
-            }
-        }
-        Ok(())
-    }
-
-    fn json_patch_host(&mut self, key: &str, body: &Value) -> Result<(), EngineError> {
-        let ops: json_patch::Patch = serde_json::from_value(body.clone())
-            .map_err(|e| EngineError::InvalidObject(format!("JSON patch: {e}")))?;
-        let current = self
-            .engine
-            .host(key)
-            .ok_or_else(|| EngineError::NoSuchHost(key.to_owned()))?;
-        let mut doc =
-            serde_json::to_value(current).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
-        json_patch::patch(&mut doc, &ops).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
-        let patched: metal_core::api::BareMetalHost =
-            serde_json::from_value(doc).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
-        self.engine
-            .edit_host(key, &format!("json patch {body}"), |h| {
-                h.metadata.labels = patched.metadata.labels;
-                h.metadata.annotations = patched.metadata.annotations;
-                h.spec = patched.spec;
-            })
-    }
-
-    fn patch_secret(
-        &mut self,
-        key: &str,
-        patch_type: PatchType,
-        body: &Value,
-    ) -> Result<(), EngineRunError> {
-        let secret = self
-            .engine
-            .secret(key)
-            .cloned()
-            .ok_or_else(|| self.failed(format!("no Secret {key}")))?;
-        let mut doc = serde_json::to_value(&secret).map_err(|e| self.failed(e))?;
-        match patch_type {
-            PatchType::Merge => json_patch::merge(&mut doc, body),
-            PatchType::Json => {
-                let ops: json_patch::Patch =
-                    serde_json::from_value(body.clone()).map_err(|e| self.failed(e))?;
-                json_patch::patch(&mut doc, &ops).map_err(|e| self.failed(e))?;
-            }
-        }
-        let patched = serde_json::from_value(doc).map_err(|e| self.failed(e))?;
-        self.engine
-            .apply_secret(patched)
-            .map_err(|e| self.failed(e))
-    }
-
-    fn metadata(&mut self, field: &str, m: &MetadataChange) -> Result<(), EngineRunError> {
-        let mut map = serde_json::Map::new();
-        for (k, v) in &m.set {
-            map.insert(k.clone(), json!(v));
-        }
-        for k in &m.remove {
-            map.insert(k.clone(), Value::Null);
-        }
-        let body = json!({"metadata": {field: map}});
-        for name in self.scenario.host_names(&m.hosts) {
-            let key = self.key(&name);
-            self.engine
-                .patch_host(&key, &body)
-                .map_err(|e| self.failed(e))?;
-        }
-        Ok(())
-    }
-
-    fn delete(&mut self, t: &Target) -> Result<(), EngineRunError> {
-        let (kind, keys) = self.targets(t)?;
-        for key in keys {
-            match kind.as_str() {
-                "BareMetalHost" => self.engine.delete_host(&key).map_err(|e| self.failed(e))?,
-                "Secret" => self.engine.delete_secret(&key),
-                "HostClaim" => {
-                    let now = self.wall();
-                    if !self.claims.delete_claim(&key, now) {
-                        return Err(self.failed(format!("no HostClaim {key}")));
-                    }
-                }
-                "HostPool" => {
-                    let now = self.wall();
-                    if !self.claims.delete_pool(&key, &now) {
-                        return Err(self.failed(format!("no HostPool {key}")));
-                    }
-                }
-                other => return Err(self.unsupported(format!("deleting a {other}"))),
-            }
-        }
-        Ok(())
-    }
-
-    /// Advances to `t`, clearing faults whose `for` runs out on the way, at their instant.
-    fn advance_to(&mut self, t: SimTime) -> Result<(), EngineRunError> {
+    /// Advances virtual time to `t`, reconciling claims and pools at every tick on the way.
+    fn advance_to(&mut self, t: SimTime) -> Result<(), StepError> {
         loop {
-            let next_expiry = self
-                .faults
-                .values()
-                .filter_map(|f| f.until)
-                .filter(|u| *u <= t)
-                .min();
-            let mut stop = next_expiry.unwrap_or(t);
             let ticking = !self.claims.is_empty();
-            if ticking {
-                stop = stop.min(self.next_tick());
-            }
-            self.engine.advance_to(stop).map_err(|e| self.failed(e))?;
+            let stop = if ticking { t.min(self.next_tick()) } else { t };
+            self.engine.advance_to(stop).map_err(failed)?;
             let now = self.engine.now();
-            if ticking && now == self.next_tick_from(now) && now >= self.down_until {
+            if ticking && now == next_tick_from(now) && now >= self.down_until {
                 self.drain();
                 self.claims
                     .reconcile_all(&mut self.engine)
-                    .map_err(|e| self.failed(e))?;
+                    .map_err(failed)?;
                 self.drain();
             }
-            let due: Vec<String> = self
-                .faults
-                .iter()
-                .filter(|(_, f)| f.until.is_some_and(|u| u <= now))
-                .map(|(n, _)| n.clone())
-                .collect();
-            self.clear(due)?;
             if now >= t {
                 self.drain();
                 return Ok(());
             }
         }
     }
+}
 
-    /// The first claim/pool tick after now.
-    fn next_tick(&self) -> SimTime {
-        let now = self.engine.now();
-        let tick = self.next_tick_from(now);
-        if tick > now { tick } else { now + TICK }
+/// The tick at or after `t` (ticks fall on whole multiples of [`TICK`]).
+fn next_tick_from(t: SimTime) -> SimTime {
+    let step = u64::try_from(TICK.as_nanos()).unwrap_or(u64::MAX).max(1);
+    SimTime::from_nanos(t.as_nanos().div_ceil(step).saturating_mul(step))
+}
+
+impl Backend for EngineBackend<'_> {
+    type Error = StepError;
+
+    const POLL: Duration = Duration::from_secs(1);
+
+    const ABSENT: &'static str = "does not exist";
+
+    fn now(&self) -> SimTime {
+        self.engine.now()
     }
 
-    /// The tick at or after `t` (ticks fall on whole multiples of [`TICK`]).
-    fn next_tick_from(&self, t: SimTime) -> SimTime {
-        let step = u64::try_from(TICK.as_nanos()).unwrap_or(u64::MAX).max(1);
-        SimTime::from_nanos(t.as_nanos().div_ceil(step).saturating_mul(step))
+    fn record(&mut self, what: Happening) {
+        self.drain();
+        self.trace.push(self.engine.now(), what);
     }
 
-    /// Now as the operator's clock shows it, as an API timestamp.
-    fn wall(&self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
-        metal_core::claim::progress::to_time(self.engine.wall(self.engine.now()))
+    async fn register(&mut self, r: &Register) -> Result<(), StepError> {
+        EngineBackend::register(self, r)
     }
 
-    /// `create_claim`: a HostClaim as the wire runner writes it.
-    fn create_claim(&mut self, c: &Claim) -> Result<(), EngineRunError> {
-        let ns = c.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
-        let image = c.image.as_ref().map_or_else(
-            || format!("{ENGINE_IMAGES}/os.qcow2"),
-            |i| i.replace(IMAGES_PLACEHOLDER, ENGINE_IMAGES),
-        );
-        let mut spec = json!({
-            "hostSelector": {"matchLabels": c.match_labels},
-            "image": {"url": image, "checksum": format!("{image}.sha256sum"), "checksumType": "sha256"},
-            "poweredOn": c.powered_on,
-        });
-        if let Some(fd) = &c.failure_domain {
-            spec["failureDomain"] = json!(fd);
+    async fn apply(&mut self, objects: &[Value]) -> Result<(), StepError> {
+        for obj in objects {
+            EngineBackend::apply(self, substitute(obj))?;
         }
-        let obj = json!({
-            "apiVersion": "metal3.io/v1alpha1", "kind": "HostClaim",
-            "metadata": {"name": c.name, "namespace": ns},
-            "spec": spec,
-        });
-        let now = self.wall();
-        self.claims
-            .apply_claim(obj, now)
-            .map_err(|e| self.failed(e))
+        Ok(())
     }
 
-    fn advance(&mut self, d: Duration) -> Result<(), EngineRunError> {
-        let t = self.engine.now() + d;
+    async fn patch(
+        &mut self,
+        target: &Target,
+        patch_type: PatchType,
+        body: &Value,
+    ) -> Result<(), StepError> {
+        EngineBackend::patch(self, target, patch_type, &substitute(body))
+    }
+
+    async fn metadata(&mut self, field: &str, change: &MetadataChange) -> Result<(), StepError> {
+        EngineBackend::metadata(self, field, change)
+    }
+
+    async fn delete(&mut self, target: &Target) -> Result<(), StepError> {
+        EngineBackend::delete(self, target)
+    }
+
+    async fn create_claim(&mut self, claim: &Claim) -> Result<(), StepError> {
+        EngineBackend::create_claim(self, claim)
+    }
+
+    async fn delete_claim(&mut self, c: &Named) -> Result<(), StepError> {
+        let ns = c.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
+        let now = self.wall();
+        if self.claims.delete_claim(&format!("{ns}/{}", c.name), now) {
+            Ok(())
+        } else {
+            Err(failed(format!("no HostClaim {ns}/{}", c.name)))
+        }
+    }
+
+    async fn scale_pool(&mut self, s: &Scale) -> Result<(), StepError> {
+        let ns = s.namespace.clone().unwrap_or_else(|| self.ns().to_owned());
+        self.claims
+            .scale_pool(&format!("{ns}/{}", s.name), s.replicas)
+            .map_err(failed)
+    }
+
+    async fn stop_operator(&mut self, down_for: Duration) -> Result<(), StepError> {
+        self.down_until = self.engine.now() + down_for;
+        self.engine.restart_operator(down_for);
+        self.claims.restart();
+        Ok(())
+    }
+
+    /// The engine brings the operator back itself, `down_for` after the stop.
+    async fn start_operator(&mut self) -> Result<(), StepError> {
+        Ok(())
+    }
+
+    async fn fault_started(
+        &mut self,
+        name: &str,
+        active: &BTreeMap<String, ActiveFault>,
+    ) -> Result<(), StepError> {
+        match active.get(name) {
+            Some(f) => self.apply_faults(&f.clone(), active),
+            None => Ok(()),
+        }
+    }
+
+    async fn fault_ended(
+        &mut self,
+        ended: &ActiveFault,
+        active: &BTreeMap<String, ActiveFault>,
+    ) -> Result<(), StepError> {
+        self.apply_faults(ended, active)
+    }
+
+    async fn pass_to(&mut self, t: SimTime) -> Result<(), StepError> {
         self.advance_to(t)
     }
 
-    /// Whether a condition holds now; `Ok(Err(..))` says what is off.
-    fn holds(&self, c: &Condition) -> Result<Result<(), String>, EngineRunError> {
-        if let Some(sel) = &c.hosts {
-            return Ok(hosts_hold(self, sel, c));
-        }
-        if let Some(claim) = &c.claim {
-            let bound = self.claims.is_bound(&self.key(claim));
-            return Ok(if Some(bound) == c.bound {
-                Ok(())
-            } else {
-                Err(format!(
-                    "claim {claim} is {}",
-                    if bound { "bound" } else { "not bound" }
-                ))
-            });
-        }
-        if let Some(pool) = &c.pool {
-            let ready = self.claims.pool_ready(&self.key(pool));
-            return Ok(if Some(ready) == c.ready {
-                Ok(())
-            } else {
-                Err(format!("pool {pool} has {ready} ready"))
-            });
-        }
-        Err(self.failed("an empty condition"))
+    fn hosts(&self, names: &[String]) -> Vec<Option<HostConditionView>> {
+        names
+            .iter()
+            .map(|name| {
+                let h = self.engine.host(&self.key(name))?;
+                let st = h.status.clone().unwrap_or_default();
+                Some(HostConditionView {
+                    state: st.provisioning.state.as_str().to_owned(),
+                    operational_status: st.operational_status.as_str().to_owned(),
+                    error_type: st.error_type.map(|t| t.as_str().to_owned()),
+                    powered_on: Some(st.powered_on),
+                    gone: false,
+                })
+            })
+            .collect()
     }
-}
 
-fn one_line(step: &Step) -> String {
-    let s = serde_json::to_string(step).unwrap_or_default();
-    if s.chars().count() > 120 {
-        format!("{}…", s.chars().take(119).collect::<String>())
-    } else {
-        s
+    fn claim_bound(&self, name: &str) -> bool {
+        self.claims.is_bound(&self.key(name))
+    }
+
+    fn pool_ready(&self, name: &str) -> u32 {
+        self.claims.pool_ready(&self.key(name))
     }
 }

@@ -15,6 +15,7 @@
 //! loss on the fleet's agent launcher and watch disconnects on the control plane (`switches`). Not
 //! injectable: Ironic faults against an external Ironic (refused with the step's line).
 
+mod faults;
 pub mod images;
 pub mod live;
 pub mod observe;
@@ -26,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
@@ -37,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use super::Scenario;
 use super::check::{Verdict, check};
 use super::format::{FaultTarget, IronicChoice, Mode, Step};
+use super::play::Player;
 use super::report::{Summary, write_outputs};
 use super::trace::{Happening, MachineChange, Trace};
 use crate::fleet::Fleet;
@@ -122,15 +124,6 @@ pub fn unsupported(scenario: &Scenario) -> Vec<String> {
     out
 }
 
-fn one_line(step: &Step) -> String {
-    let s = serde_json::to_string(step).unwrap_or_default();
-    if s.chars().count() > 120 {
-        format!("{}…", s.chars().take(119).collect::<String>())
-    } else {
-        s
-    }
-}
-
 /// Plays `scenario` in wire mode and writes its outputs.
 pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, WireError> {
     let refused = unsupported(scenario);
@@ -180,31 +173,21 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
             return Err(e);
         }
     };
-    let mut player = steps::Player::new(scenario, stack, fleet, Arc::clone(&recorder), images);
-    for (i, step) in scenario.file.timeline.iter().enumerate() {
-        let line = scenario.step_line(i);
-        recorder.set_step(format!("step {} ({})", i + 1, step.keyword()));
-        recorder.push(Happening::Step {
-            index: i,
-            line,
-            keyword: step.keyword().to_string(),
-            summary: one_line(step),
-        });
-        let failed = match player.play(i, step).await {
-            Ok(Ok(())) => None,
-            Ok(Err(f)) => Some(f.0),
-            Err(e) => Some(e.to_string()),
-        };
-        done.store(i + 1, Ordering::Relaxed);
-        if let Some(reason) = failed {
-            recorder.push(Happening::StepFailed {
-                index: i,
-                line,
-                reason,
-            });
-            break;
-        }
+    let backend = steps::WireBackend::new(
+        scenario,
+        stack,
+        fleet,
+        Arc::clone(&recorder),
+        images,
+        Arc::clone(&done),
+    );
+    let mut player = Player::new(scenario, backend);
+    // A step that could not be carried out is in the trace as `step_failed`, like one that did
+    // not hold; the run goes on to drain, check and write its outputs.
+    if let Err(stopped) = player.play_all().await {
+        tracing::warn!(step = stopped.index + 1, line = stopped.line, error = %stopped.error, "step could not be carried out");
     }
+    let player = player.into_backend();
     // The observers stop once they have recorded everything that happened up to now (the journal
     // poller reads the mock Ironic's journal once more as it stops).
     let behind = drain(

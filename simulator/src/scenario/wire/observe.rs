@@ -449,6 +449,7 @@ impl Recorder {
                     target,
                     status,
                     action,
+                    detail: None,
                 },
             );
         }

@@ -1,8 +1,10 @@
-//! Playing a timeline against the running stack: each step becomes Kubernetes API calls, fault
-//! settings on the fleet's BMCs, an operator restart, or a wait on the observed state.
+//! The wire backend's steps: each object step becomes Kubernetes API calls (recorded as
+//! `kubernetes` calls in the trace), `restart_operator` stops and starts the operator in this
+//! process, time passes in real time, and conditions read what the observers recorded.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
@@ -12,15 +14,14 @@ use serde_json::{Value, json};
 
 use super::WireError;
 use super::images::{Images, PLACEHOLDER};
-use super::observe::{HostView, Recorder};
+use super::observe::Recorder;
 use super::stack::{Stack, bmh_resource, claim_resource, pool_resource};
-use crate::fault::FaultSet;
-use crate::fleet::{Fleet, manifests};
+use crate::fleet::Fleet;
 use crate::machine::SimTime;
 use crate::scenario::Scenario;
-use crate::scenario::format::{
-    Claim, Condition, FaultTarget, HostSelector, InjectFault, MetadataChange, PatchType, Register,
-    Step, Target,
+use crate::scenario::format::{Claim, MetadataChange, Named, PatchType, Register, Scale, Target};
+use crate::scenario::play::{
+    ActiveFault, Backend, HostConditionView, claim_object, register_documents,
 };
 use crate::scenario::trace::{Happening, Protocol};
 
@@ -30,69 +31,35 @@ const POLL: Duration = Duration::from_millis(100);
 /// Field manager of the runner's server-side applies.
 const MANAGER: &str = "metal-sim-run";
 
-/// A fault in force.
-struct ActiveFault {
-    target: FaultTarget,
-    hosts: Vec<String>,
-    bmc: FaultSet,
-    until: Option<SimTime>,
-}
-
-/// How long the mock Ironic keeps an API fault that has no `for` (the runner clears it earlier
-/// with `clear_fault`; the bound keeps a forgotten one from outliving the run).
-const IRONIC_FAULT_BOUND: Duration = Duration::from_secs(3600);
-
-/// Switches the mock Ironic's API fault on (`Some(body)`) or off (`None`) at `/_sim/faults`.
-async fn switch_ironic_fault(ironic_url: &str, body: Option<Value>) -> Result<(), String> {
-    let url = format!("{}/_sim/faults", ironic_url.trim_end_matches('/'));
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .no_proxy()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let request = match body {
-        Some(b) => http.post(&url).json(&b),
-        None => http.delete(&url),
-    };
-    let resp = request.send().await.map_err(|e| format!("{url}: {e}"))?;
-    if resp.status().is_success() {
-        Ok(())
-    } else {
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        Err(format!("{url}: {status}: {text}"))
-    }
-}
-
-/// Plays steps; owns the stack while it does.
-pub struct Player<'a> {
+/// The running stack as the player's backend; owns the stack while the timeline plays.
+pub struct WireBackend<'a> {
     pub(super) scenario: &'a Scenario,
     pub(super) stack: Stack,
     pub(super) fleet: Fleet,
     pub(super) recorder: Arc<Recorder>,
     images: Images,
-    faults: BTreeMap<String, ActiveFault>,
+    /// Steps done, for the progress display.
+    done: Arc<AtomicUsize>,
 }
 
-/// Why a step did not hold (a wait past its deadline, a failed assert).
-pub struct StepFailure(pub String);
-
-impl<'a> Player<'a> {
-    /// A player over a started stack; `fleet` is the fleet as served (after address overrides).
+impl<'a> WireBackend<'a> {
+    /// A backend over a started stack; `fleet` is the fleet as served (after address
+    /// overrides); `done` counts the steps played.
     pub fn new(
         scenario: &'a Scenario,
         stack: Stack,
         fleet: Fleet,
         recorder: Arc<Recorder>,
         images: Images,
+        done: Arc<AtomicUsize>,
     ) -> Self {
-        Player {
+        WireBackend {
             scenario,
             stack,
             fleet,
             recorder,
             images,
-            faults: BTreeMap::new(),
+            done,
         }
     }
 
@@ -108,6 +75,7 @@ impl<'a> Player<'a> {
             target,
             status,
             action: None,
+            detail: None,
         });
     }
 
@@ -120,7 +88,7 @@ impl<'a> Player<'a> {
     }
 
     /// Server-side applies one object (its namespace defaults to the fleet's).
-    async fn apply(&self, obj: Value) -> Result<(), WireError> {
+    async fn apply_objects(&self, obj: Value) -> Result<(), WireError> {
         let mut obj = self.images.substitute(&obj);
         let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
         let kind = obj["kind"].as_str().unwrap_or_default().to_string();
@@ -166,57 +134,11 @@ impl<'a> Player<'a> {
     }
 
     /// The BareMetalHosts and Secrets of `register`.
-    async fn register(&self, r: &Register) -> Result<(), WireError> {
-        let text = manifests(&self.fleet).map_err(|e| WireError::Step(e.to_string()))?;
-        let mut docs = Vec::new();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v: Value = serde::Deserialize::deserialize(doc)
-                .map_err(|e| WireError::Step(format!("fleet manifests: {e}")))?;
-            if !v.is_null() {
-                docs.push(v);
-            }
-        }
-        let wanted = self.scenario.host_names(&r.hosts);
-        let b64 = |s: &str| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.encode(s)
-        };
-        for mut doc in docs {
-            let name = doc["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            match doc["kind"].as_str() {
-                Some("Secret") => {
-                    let host = name.trim_end_matches("-bmc-secret");
-                    if !wanted.iter().any(|w| w == host) {
-                        continue;
-                    }
-                    if let Some(p) = &r.password {
-                        doc["data"]["password"] = json!(b64(p));
-                    }
-                }
-                Some("BareMetalHost") => {
-                    if !wanted.contains(&name) {
-                        continue;
-                    }
-                    doc["spec"]["online"] = json!(r.online);
-                    if r.externally_provisioned {
-                        doc["spec"]["externallyProvisioned"] = json!(true);
-                    }
-                    if r.inspection_disabled {
-                        doc["metadata"]["annotations"] = json!({
-                            metal_operator::api::annotations::INSPECT:
-                                metal_operator::api::annotations::INSPECT_DISABLED
-                        });
-                    }
-                    if let Some(p) = &r.patch {
-                        json_patch::merge(&mut doc, &self.images.substitute(p));
-                    }
-                }
-                _ => continue,
-            }
-            self.apply(doc).await?;
+    async fn register_hosts(&self, r: &Register) -> Result<(), WireError> {
+        let docs = register_documents(self.scenario, &self.fleet, r, |v| self.images.substitute(v))
+            .map_err(WireError::Step)?;
+        for doc in docs {
+            self.apply_objects(doc).await?;
         }
         Ok(())
     }
@@ -243,7 +165,7 @@ impl<'a> Player<'a> {
         Ok((resource, t.name.clone().into_iter().collect()))
     }
 
-    async fn patch(&self, t: &Target, patch: Patch<Value>) -> Result<(), WireError> {
+    async fn patch_objects(&self, t: &Target, patch: Patch<Value>) -> Result<(), WireError> {
         let (resource, names) = self.resolve(t)?;
         let api = match &t.namespace {
             Some(ns) => Api::namespaced_with(self.stack.client.clone(), ns, &resource),
@@ -264,7 +186,7 @@ impl<'a> Player<'a> {
         Ok(())
     }
 
-    async fn metadata(&self, field: &str, m: &MetadataChange) -> Result<(), WireError> {
+    async fn patch_metadata(&self, field: &str, m: &MetadataChange) -> Result<(), WireError> {
         let mut map = serde_json::Map::new();
         for (k, v) in &m.set {
             map.insert(k.clone(), json!(v));
@@ -278,11 +200,11 @@ impl<'a> Player<'a> {
             name: None,
             namespace: None,
         };
-        self.patch(&target, Patch::Merge(json!({"metadata": {field: map}})))
+        self.patch_objects(&target, Patch::Merge(json!({"metadata": {field: map}})))
             .await
     }
 
-    async fn delete(&self, t: &Target) -> Result<(), WireError> {
+    async fn delete_objects(&self, t: &Target) -> Result<(), WireError> {
         let (resource, names) = self.resolve(t)?;
         let api = match &t.namespace {
             Some(ns) => Api::namespaced_with(self.stack.client.clone(), ns, &resource),
@@ -308,26 +230,14 @@ impl<'a> Player<'a> {
         Ok(())
     }
 
-    async fn create_claim(&self, c: &Claim) -> Result<(), WireError> {
+    async fn post_claim(&self, c: &Claim) -> Result<(), WireError> {
         let ns = c.namespace.as_deref().unwrap_or(self.ns());
         let image = c.image.as_ref().map_or_else(
             || self.images.url(),
             |i| i.replace(PLACEHOLDER, &self.images.base),
         );
-        let mut spec = json!({
-            "hostSelector": {"matchLabels": c.match_labels},
-            "image": {"url": image, "checksum": format!("{image}.sha256sum"), "checksumType": "sha256"},
-            "poweredOn": c.powered_on,
-        });
-        if let Some(fd) = &c.failure_domain {
-            spec["failureDomain"] = json!(fd);
-        }
-        let obj: DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "metal3.io/v1alpha1", "kind": "HostClaim",
-            "metadata": {"name": c.name, "namespace": ns},
-            "spec": spec,
-        }))
-        .map_err(|e| WireError::Step(e.to_string()))?;
+        let obj: DynamicObject = serde_json::from_value(claim_object(c, ns, &image))
+            .map_err(|e| WireError::Step(e.to_string()))?;
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.stack.client.clone(), ns, &claim_resource());
         let result = api.create(&PostParams::default(), &obj).await;
@@ -341,279 +251,156 @@ impl<'a> Player<'a> {
             .map(|_| ())
             .map_err(|e| WireError::Step(format!("creating claim {}: {e}", c.name)))
     }
+}
 
-    /// Recomputes each of `hosts`' BMC faults: the fleet's own plus every active BMC fault on it.
-    fn apply_bmc_faults(&self, hosts: &[String]) {
-        let world = self.stack.world();
-        let now = world.now();
-        for name in hosts {
-            let Some(host) = world.host_by_name(name) else {
-                continue;
-            };
-            let mut set = self
-                .fleet
-                .hosts()
-                .iter()
-                .find(|h| &h.name == name)
-                .map(|h| h.faults.clone())
-                .unwrap_or_default();
-            for f in self.faults.values() {
-                if f.target == FaultTarget::Bmc && f.hosts.contains(name) {
-                    set.merge(&f.bmc);
-                }
-            }
-            host.set_faults(now, set);
-        }
+impl Backend for WireBackend<'_> {
+    type Error = WireError;
+
+    const POLL: Duration = POLL;
+
+    const ABSENT: &'static str = "not seen yet";
+
+    fn now(&self) -> SimTime {
+        self.recorder.now()
     }
 
-    async fn inject(&mut self, index: usize, f: &InjectFault) -> Result<(), WireError> {
-        let name = f
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("fault-{}", index + 1));
-        let target = f
-            .target()
-            .ok_or_else(|| WireError::Step("a fault needs exactly one target".into()))?;
-        let now = self.recorder.now();
-        let until = f.duration.map(|d| d.after(now));
-        let hosts = match target {
-            FaultTarget::Bmc | FaultTarget::Agent => self.scenario.host_names(&f.hosts),
-            FaultTarget::Ironic | FaultTarget::ControlPlane => Vec::new(),
-        };
-        let bmc = f
-            .bmc
-            .as_ref()
-            .map(|b| b.fault_set(now, until))
-            .unwrap_or_default();
-        match (target, &f.ironic) {
-            (FaultTarget::Bmc, _) => {}
-            (FaultTarget::Ironic, Some(ironic)) if self.stack.mock_ironic => {
-                let seconds = f.duration.map_or(IRONIC_FAULT_BOUND, |d| d.0);
-                let body = json!({
-                    "http_5xx_rate": ironic.http_5xx_rate,
-                    "status": ironic.status.unwrap_or(503),
-                    "for_seconds": seconds.as_secs_f64(),
-                });
-                switch_ironic_fault(&self.stack.ironic_url, Some(body))
-                    .await
-                    .map_err(|e| WireError::Step(format!("injecting {name}: {e}")))?;
-            }
-            (FaultTarget::Ironic, _) => {
-                return Err(WireError::Unsupported(
-                    "Ironic faults need the mock Ironic (`ironic: mock`)".into(),
-                ));
-            }
-            (FaultTarget::Agent, _) => self.stack.silence_agents(&hosts, until)?,
-            (FaultTarget::ControlPlane, _) => {
-                let open = self.stack.disconnect_watches(f.duration.map(|d| d.0));
-                tracing::info!(fault = %name, open, "control-plane watches cut");
-            }
+    fn record(&mut self, what: Happening) {
+        self.recorder.push(what);
+    }
+
+    fn step_started(&mut self, index: usize, keyword: &str) {
+        self.recorder
+            .set_step(format!("step {} ({keyword})", index + 1));
+    }
+
+    fn step_done(&mut self, index: usize) {
+        self.done.store(index + 1, Ordering::Relaxed);
+    }
+
+    async fn register(&mut self, r: &Register) -> Result<(), WireError> {
+        self.register_hosts(r).await
+    }
+
+    async fn apply(&mut self, objects: &[Value]) -> Result<(), WireError> {
+        for obj in objects {
+            self.apply_objects(obj.clone()).await?;
         }
-        self.faults.insert(
-            name.clone(),
-            ActiveFault {
-                target,
-                hosts: hosts.clone(),
-                bmc,
-                until,
-            },
-        );
-        self.apply_bmc_faults(&hosts);
-        self.recorder.push(Happening::Fault {
-            name,
-            target,
-            hosts,
-            active: true,
-        });
         Ok(())
     }
 
-    async fn clear(&mut self, names: Vec<String>) {
-        for name in names {
-            if let Some(f) = self.faults.remove(&name) {
-                self.apply_bmc_faults(&f.hosts);
-                self.end_switch_fault(&f);
-                if f.target == FaultTarget::Ironic
-                    && let Err(e) = switch_ironic_fault(&self.stack.ironic_url, None).await
-                {
-                    // The mock's own window still ends it.
-                    tracing::warn!(fault = %name, error = %e, "could not clear the Ironic fault");
-                }
-                self.recorder.push(Happening::Fault {
-                    name,
-                    target: f.target,
-                    hosts: f.hosts,
-                    active: false,
-                });
-            }
-        }
-    }
-
-    /// Ends an agent or control-plane fault; another such fault still in force stays in force.
-    fn end_switch_fault(&self, ended: &ActiveFault) {
-        match ended.target {
-            FaultTarget::Agent => {
-                self.stack.resume_agents(&ended.hosts);
-                for f in self.faults.values() {
-                    if f.target == FaultTarget::Agent {
-                        // Agents ran when this fault started, so the launcher is there.
-                        let _ = self.stack.silence_agents(&f.hosts, f.until);
-                    }
-                }
-            }
-            FaultTarget::ControlPlane => {
-                let others = self
-                    .faults
-                    .values()
-                    .any(|f| f.target == FaultTarget::ControlPlane);
-                if !others {
-                    self.stack.resume_watches();
-                }
-            }
-            FaultTarget::Bmc | FaultTarget::Ironic => {}
-        }
-    }
-
-    /// Clears the faults whose `for` has run out.
-    async fn expire(&mut self) {
-        let now = self.recorder.now();
-        let due: Vec<String> = self
-            .faults
-            .iter()
-            .filter(|(_, f)| f.until.is_some_and(|u| u <= now))
-            .map(|(n, _)| n.clone())
-            .collect();
-        self.clear(due).await;
-    }
-
-    /// Sleeps `d` while expiring faults on time.
-    async fn pass(&mut self, d: Duration) {
-        let end = self.recorder.now().saturating_add(d);
-        loop {
-            self.expire().await;
-            let now = self.recorder.now();
-            if now >= end {
-                return;
-            }
-            tokio::time::sleep(POLL.min(end.saturating_since(now))).await;
-        }
-    }
-
-    /// Plays one step. `Ok(Err(..))` is a step that did not hold; `Err` a step that could not run.
-    pub async fn play(
+    async fn patch(
         &mut self,
-        index: usize,
-        step: &Step,
-    ) -> Result<Result<(), StepFailure>, WireError> {
-        self.expire().await;
-        match step {
-            Step::Register(r) => self.register(r).await?,
-            Step::Apply(o) => {
-                for obj in &o.objects {
-                    self.apply(obj.clone()).await?;
-                }
-            }
-            Step::Patch(p) => {
-                let body = self.images.substitute(&p.patch);
-                let patch = match p.patch_type {
-                    PatchType::Merge => Patch::Merge(body),
-                    PatchType::Json => Patch::Json(
-                        serde_json::from_value(body)
-                            .map_err(|e| WireError::Step(format!("json patch: {e}")))?,
-                    ),
-                };
-                self.patch(&p.target(), patch).await?;
-            }
-            Step::Annotate(m) => self.metadata("annotations", m).await?,
-            Step::Label(m) => self.metadata("labels", m).await?,
-            Step::Delete(t) => self.delete(t).await?,
-            Step::CreateClaim(c) => self.create_claim(c).await?,
-            Step::DeleteClaim(c) => {
-                let t = Target {
-                    hosts: None,
-                    kind: Some("HostClaim".into()),
-                    name: Some(c.name.clone()),
-                    namespace: c.namespace.clone(),
-                };
-                self.delete(&t).await?;
-            }
-            Step::ScalePool(s) => {
-                let t = Target {
-                    hosts: None,
-                    kind: Some("HostPool".into()),
-                    name: Some(s.name.clone()),
-                    namespace: s.namespace.clone(),
-                };
-                self.patch(&t, Patch::Merge(json!({"spec": {"replicas": s.replicas}})))
-                    .await?;
-            }
-            Step::RestartOperator(r) => {
-                self.stack.stop_operator().await;
-                self.recorder.push(Happening::Operator { running: false });
-                self.pass(r.down_for.0).await;
-                self.stack.start_operator()?;
-                self.recorder.push(Happening::Operator { running: true });
-            }
-            Step::InjectFault(f) => self.inject(index, f).await?,
-            Step::ClearFault(c) => {
-                let names = if c.all {
-                    self.faults.keys().cloned().collect()
-                } else {
-                    c.name.clone().into_iter().collect()
-                };
-                self.clear(names).await;
-            }
-            Step::Advance(span) => self.pass(span.0).await,
-            Step::Wait(w) => {
-                let deadline = self.recorder.now().saturating_add(w.within.0);
-                loop {
-                    self.expire().await;
-                    let verdict = self.holds(&w.until);
-                    if verdict.is_ok() {
-                        break;
-                    }
-                    if self.recorder.now() >= deadline {
-                        return Ok(verdict.map_err(|why| {
-                            StepFailure(format!("not within {}: {why}", w.within))
-                        }));
-                    }
-                    tokio::time::sleep(POLL).await;
-                }
-            }
-            Step::Assert(c) => return Ok(self.holds(c).map_err(StepFailure)),
-        }
-        Ok(Ok(()))
+        target: &Target,
+        patch_type: PatchType,
+        body: &Value,
+    ) -> Result<(), WireError> {
+        let body = self.images.substitute(body);
+        let patch = match patch_type {
+            PatchType::Merge => Patch::Merge(body),
+            PatchType::Json => Patch::Json(
+                serde_json::from_value(body)
+                    .map_err(|e| WireError::Step(format!("json patch: {e}")))?,
+            ),
+        };
+        self.patch_objects(target, patch).await
     }
 
-    /// Whether a condition holds on what has been observed; `Err` says what is off.
-    pub fn holds(&self, c: &Condition) -> Result<(), String> {
-        if let Some(sel) = &c.hosts {
-            return hosts_hold(self.scenario, sel, c, &self.recorder.hosts());
+    async fn metadata(&mut self, field: &str, change: &MetadataChange) -> Result<(), WireError> {
+        self.patch_metadata(field, change).await
+    }
+
+    async fn delete(&mut self, target: &Target) -> Result<(), WireError> {
+        self.delete_objects(target).await
+    }
+
+    async fn create_claim(&mut self, claim: &Claim) -> Result<(), WireError> {
+        self.post_claim(claim).await
+    }
+
+    async fn delete_claim(&mut self, c: &Named) -> Result<(), WireError> {
+        let t = Target {
+            hosts: None,
+            kind: Some("HostClaim".into()),
+            name: Some(c.name.clone()),
+            namespace: c.namespace.clone(),
+        };
+        self.delete_objects(&t).await
+    }
+
+    async fn scale_pool(&mut self, s: &Scale) -> Result<(), WireError> {
+        let t = Target {
+            hosts: None,
+            kind: Some("HostPool".into()),
+            name: Some(s.name.clone()),
+            namespace: s.namespace.clone(),
+        };
+        self.patch_objects(&t, Patch::Merge(json!({"spec": {"replicas": s.replicas}})))
+            .await
+    }
+
+    async fn stop_operator(&mut self, _down_for: Duration) -> Result<(), WireError> {
+        self.stack.stop_operator().await;
+        Ok(())
+    }
+
+    async fn start_operator(&mut self) -> Result<(), WireError> {
+        self.stack.start_operator()
+    }
+
+    async fn fault_started(
+        &mut self,
+        name: &str,
+        active: &BTreeMap<String, ActiveFault>,
+    ) -> Result<(), WireError> {
+        match active.get(name) {
+            Some(f) => self.switch_on(f, active).await,
+            None => Ok(()),
         }
-        if let Some(claim) = &c.claim {
-            let bound = self
-                .recorder
-                .claims()
-                .get(claim)
-                .is_some_and(|h| h.is_some());
-            return if Some(bound) == c.bound {
-                Ok(())
-            } else {
-                Err(format!(
-                    "claim {claim} is {}",
-                    if bound { "bound" } else { "not bound" }
-                ))
-            };
+    }
+
+    async fn fault_ended(
+        &mut self,
+        ended: &ActiveFault,
+        active: &BTreeMap<String, ActiveFault>,
+    ) -> Result<(), WireError> {
+        self.switch_off(ended, active).await;
+        Ok(())
+    }
+
+    /// Sleeps towards `t`, at most [`POLL`] at a time.
+    async fn pass_to(&mut self, t: SimTime) -> Result<(), WireError> {
+        let now = self.recorder.now();
+        if now < t {
+            tokio::time::sleep(POLL.min(t.saturating_since(now))).await;
         }
-        if let Some(pool) = &c.pool {
-            let ready = self.recorder.pools().get(pool).map_or(0, |p| p.1);
-            return if Some(ready) == c.ready {
-                Ok(())
-            } else {
-                Err(format!("pool {pool} has {ready} ready"))
-            };
-        }
-        Err("empty condition".into())
+        Ok(())
+    }
+
+    fn hosts(&self, names: &[String]) -> Vec<Option<HostConditionView>> {
+        let views = self.recorder.hosts();
+        names
+            .iter()
+            .map(|n| {
+                views.get(n).map(|v| HostConditionView {
+                    state: v.state.clone(),
+                    operational_status: v.operational_status.clone(),
+                    error_type: v.error_type.clone(),
+                    powered_on: v.powered_on,
+                    gone: v.gone,
+                })
+            })
+            .collect()
+    }
+
+    fn claim_bound(&self, name: &str) -> bool {
+        self.recorder
+            .claims()
+            .get(name)
+            .is_some_and(|h| h.is_some())
+    }
+
+    fn pool_ready(&self, name: &str) -> u32 {
+        self.recorder.pools().get(name).map_or(0, |p| p.1)
     }
 }
 
@@ -623,80 +410,4 @@ fn status_of<T>(r: &Result<T, kube::Error>) -> u16 {
         Err(kube::Error::Api(s)) => s.code,
         Err(_) => 0,
     }
-}
-
-/// Checks a host condition against the observed views.
-fn hosts_hold(
-    scenario: &Scenario,
-    sel: &HostSelector,
-    c: &Condition,
-    views: &BTreeMap<String, HostView>,
-) -> Result<(), String> {
-    let names = scenario.host_names(sel);
-    let mut off = Vec::new();
-    let mut matching = 0usize;
-    for name in &names {
-        let v = views.get(name);
-        let why = match v {
-            None if c.gone == Some(true) => None,
-            None => Some("not seen yet".to_string()),
-            Some(v) => host_mismatch(c, v),
-        };
-        match why {
-            None => matching += 1,
-            Some(w) => off.push(format!("{name} {w}")),
-        }
-    }
-    let needed = c.at_least.map_or(names.len(), |n| n as usize);
-    if matching >= needed {
-        return Ok(());
-    }
-    let shown: Vec<&String> = off.iter().take(5).collect();
-    let more = if off.len() > 5 {
-        format!(" and {} more", off.len() - 5)
-    } else {
-        String::new()
-    };
-    Err(format!(
-        "{matching} of {} hosts match (need {needed}); {}{more}",
-        names.len(),
-        shown
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
-    ))
-}
-
-fn host_mismatch(c: &Condition, v: &HostView) -> Option<String> {
-    if let Some(gone) = c.gone {
-        if gone != v.gone {
-            return Some(if v.gone { "is gone" } else { "still exists" }.into());
-        }
-        if gone {
-            return None;
-        }
-    }
-    if let Some(s) = &c.state
-        && &v.state != s
-    {
-        return Some(format!("is {:?}", v.state));
-    }
-    if let Some(s) = &c.operational_status
-        && &v.operational_status != s
-    {
-        return Some(format!("has operational status {:?}", v.operational_status));
-    }
-    if let Some(e) = &c.error_type {
-        let got = v.error_type.as_deref().unwrap_or("none");
-        if got != e {
-            return Some(format!("has error type {got:?}"));
-        }
-    }
-    if let Some(p) = c.powered_on
-        && v.powered_on != Some(p)
-    {
-        return Some(format!("has poweredOn {:?}", v.powered_on));
-    }
-    None
 }

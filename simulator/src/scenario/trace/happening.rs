@@ -1,28 +1,9 @@
-//! The trace of a run: one JSON object per line, in simulated time, in the order things happened.
-//!
-//! Both modes write the same event types: the wire runner from watches, the mock Ironic's request
-//! journal and the fleet's machines; the engine from its in-process adapters. [`super::check`]
-//! judges a trace, [`super::report`] summarises and draws it, and [`Trace::normalized`] is what the
-//! regression snapshots hold.
-
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::time::Duration;
+//! What a trace line says happened: one enum for both modes, with the wire, action and machine
+//! change vocabularies it uses.
 
 use serde::{Deserialize, Serialize};
 
-use super::format::FaultTarget;
-use crate::machine::SimTime;
-
-/// One thing that happened, at a simulated instant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TraceEvent {
-    /// Simulated nanoseconds since the run started.
-    pub t: SimTime,
-    /// What happened.
-    #[serde(flatten)]
-    pub what: Happening,
-}
+use crate::scenario::format::FaultTarget;
 
 /// The kinds of trace events (`"kind"` in the JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +94,10 @@ pub enum Happening {
         /// What the call does, when it is one the invariants care about.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         action: Option<Action>,
+        /// How it went, in words (engine mode: `accepted`, `busy`, the BMC's answer, the error
+        /// text); wire mode leaves it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     /// A Kubernetes Event was emitted.
     Event {
@@ -159,6 +144,29 @@ pub enum Happening {
         /// The host bound (absent: released).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
+    },
+    /// An Ironic node changed provision or power state (engine mode's detailed record; the
+    /// scenario trace leaves it out).
+    IronicNode {
+        /// Host name (the node's name), or the node UUID when it has none.
+        host: String,
+        /// Node UUID.
+        node: String,
+        /// Provision state before.
+        from: String,
+        /// Provision state after.
+        to: String,
+        /// Power state after.
+        power: String,
+    },
+    /// A command given to the engine (an object applied, patched or deleted, faults set, the
+    /// operator restarted); engine mode's detailed record, the scenario trace leaves it out.
+    Command {
+        /// The host it is about (absent for the operator).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        /// What was done.
+        what: String,
     },
     /// A pool's counts changed.
     Pool {
@@ -293,135 +301,16 @@ pub enum MachineChange {
     DisksWiped,
 }
 
-/// A whole trace.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Trace {
-    /// Events in the order they happened (non-decreasing `t`).
-    pub events: Vec<TraceEvent>,
-}
-
-/// A trace line that could not be read back.
-#[derive(Debug, thiserror::Error)]
-#[error("trace line {line}: {message}")]
-pub struct TraceParseError {
-    /// 1-based line.
-    pub line: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl Trace {
-    /// An empty trace.
-    pub fn new() -> Self {
-        Trace::default()
-    }
-
-    /// Appends an event; an instant earlier than the last one is raised to it so `t` never goes back.
-    pub fn push(&mut self, t: SimTime, what: Happening) {
-        let t = self.events.last().map_or(t, |last| t.max(last.t));
-        self.events.push(TraceEvent { t, what });
-    }
-
-    /// The instant of the last event (zero when empty).
-    pub fn end(&self) -> SimTime {
-        self.events.last().map_or(SimTime::ZERO, |e| e.t)
-    }
-
-    /// One JSON object per line.
-    pub fn to_jsonl(&self) -> String {
-        let mut out = String::new();
-        for e in &self.events {
-            if let Ok(line) = serde_json::to_string(e) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-        }
-        out
-    }
-
-    /// Reads what [`Trace::to_jsonl`] wrote (blank lines are skipped).
-    pub fn from_jsonl(text: &str) -> Result<Trace, TraceParseError> {
-        let mut trace = Trace::new();
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let e: TraceEvent = serde_json::from_str(line).map_err(|e| TraceParseError {
-                line: n + 1,
-                message: e.to_string(),
-            })?;
-            trace.events.push(e);
-        }
-        Ok(trace)
-    }
-
-    /// Every host named in the trace, sorted.
-    pub fn hosts(&self) -> Vec<String> {
-        let mut hosts: Vec<String> = self
-            .events
-            .iter()
-            .filter_map(|e| e.what.host().map(str::to_string))
-            .collect();
-        hosts.sort();
-        hosts.dedup();
-        hosts
-    }
-
-    /// Per-host story for regression snapshots: state changes, status changes, machine changes and
-    /// the actions of calls, each prefixed with its instant rounded down to `bucket` (or with no
-    /// instant at all when `bucket` is `None`, for wire mode where wall clocks are involved).
-    pub fn normalized(&self, bucket: Option<Duration>) -> BTreeMap<String, Vec<String>> {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for e in &self.events {
-            let Some(host) = e.what.host() else { continue };
-            let line = match &e.what {
-                Happening::HostState { from, to, .. } => format!("state {from:?} -> {to:?}"),
-                Happening::HostStatus {
-                    operational_status,
-                    error_type,
-                    ..
-                } => {
-                    let mut s = format!("status {operational_status}");
-                    if let Some(err) = error_type {
-                        let _ = write!(s, " ({err})");
-                    }
-                    s
-                }
-                Happening::HostGone { .. } => "gone".to_string(),
-                Happening::Machine { change, .. } => format!("machine {change:?}"),
-                Happening::Call {
-                    protocol,
-                    action: Some(action),
-                    status,
-                    ..
-                } if status.is_some_and(|s| s < 300) => {
-                    format!("{protocol:?} {}", action.as_str())
-                }
-                _ => continue,
-            };
-            let entry = out.entry(host.to_string()).or_default();
-            let line = match bucket {
-                Some(b) if !b.is_zero() => {
-                    let width = u64::try_from(b.as_nanos()).unwrap_or(u64::MAX);
-                    let floor = (e.t.as_nanos() / width).saturating_mul(width);
-                    format!(
-                        "{}: {line}",
-                        crate::machine::time::format_duration(Duration::from_nanos(floor))
-                    )
-                }
-                _ => line,
-            };
-            // Repeated identical lines (retries) collapse, so wire-mode jitter cannot change a snapshot.
-            if bucket.is_none() && entry.last() == Some(&line) {
-                continue;
-            }
-            entry.push(line);
-        }
-        out
-    }
-}
-
 impl Happening {
+    /// True for engine mode's detailed records that the scenario trace leaves out (Ironic node
+    /// states and engine commands: the wire runner has no such lines).
+    pub fn is_engine_detail(&self) -> bool {
+        matches!(
+            self,
+            Happening::IronicNode { .. } | Happening::Command { .. }
+        )
+    }
+
     /// The host this event is about, if any.
     pub fn host(&self) -> Option<&str> {
         match self {
@@ -430,83 +319,12 @@ impl Happening {
             | Happening::HostFacts { host, .. }
             | Happening::HostGone { host }
             | Happening::Machine { host, .. } => Some(host),
-            Happening::Call { host, .. } | Happening::Event { host, .. } => host.as_deref(),
+            Happening::IronicNode { host, .. } => Some(host),
+            Happening::Call { host, .. }
+            | Happening::Event { host, .. }
+            | Happening::Command { host, .. } => host.as_deref(),
             Happening::Claim { host, .. } => host.as_deref(),
             _ => None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state(host: &str, from: &str, to: &str) -> Happening {
-        Happening::HostState {
-            host: host.into(),
-            from: from.into(),
-            to: to.into(),
-            cause: "test".into(),
-        }
-    }
-
-    #[test]
-    fn a_trace_survives_a_jsonl_round_trip() {
-        let mut t = Trace::new();
-        t.push(SimTime::from_secs(1), state("h0", "", "registering"));
-        t.push(
-            SimTime::from_secs(2),
-            Happening::Call {
-                host: Some("h0".into()),
-                protocol: Protocol::Ironic,
-                method: "PUT".into(),
-                target: "/v1/nodes/x/states/provision".into(),
-                status: Some(202),
-                action: Some(Action::Deploy),
-            },
-        );
-        let text = t.to_jsonl();
-        assert_eq!(text.lines().count(), 2);
-        assert!(
-            text.lines()
-                .next()
-                .unwrap()
-                .contains(r#""kind":"host_state""#)
-        );
-        assert_eq!(Trace::from_jsonl(&text).unwrap(), t);
-    }
-
-    #[test]
-    fn time_never_goes_back_in_a_trace() {
-        let mut t = Trace::new();
-        t.push(SimTime::from_secs(5), state("h0", "", "registering"));
-        t.push(
-            SimTime::from_secs(3),
-            state("h0", "registering", "inspecting"),
-        );
-        assert_eq!(t.events[1].t, SimTime::from_secs(5));
-    }
-
-    #[test]
-    fn a_broken_trace_line_is_reported_with_its_number() {
-        let err = Trace::from_jsonl("\n{\"t\":1,\"kind\":\"nope\"}\n").unwrap_err();
-        assert_eq!(err.line, 2);
-    }
-
-    #[test]
-    fn normalized_traces_bucket_times_or_collapse_repeats() {
-        let mut t = Trace::new();
-        t.push(SimTime::from_secs(61), state("h0", "", "registering"));
-        t.push(SimTime::from_secs(62), state("h0", "", "registering"));
-        let bucketed = t.normalized(Some(Duration::from_secs(60)));
-        assert_eq!(
-            bucketed["h0"],
-            vec![
-                "60s: state \"\" -> \"registering\"",
-                "60s: state \"\" -> \"registering\""
-            ]
-        );
-        let untimed = t.normalized(None);
-        assert_eq!(untimed["h0"], vec!["state \"\" -> \"registering\""]);
     }
 }
