@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cluster::{Cluster, HOSTS, header};
+use metal_testkit::wait::{Check, Wait};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_prints_the_upstream_bmh_columns_after_apply() {
@@ -252,26 +253,24 @@ async fn kubectl_delete_waits_until_the_finalizer_is_removed() {
         })
     };
     // Bounded wait for the deletionTimestamp to appear while the finalizer holds the object.
-    let mut marked = false;
-    for _ in 0..50 {
-        let ts = c
-            .ok(&[
-                "get",
-                "bmh",
-                "-n",
-                "metal",
-                "worker-1",
-                "-o",
-                "jsonpath={.metadata.deletionTimestamp}",
-            ])
-            .await;
-        if !ts.is_empty() {
-            marked = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(marked, "deletionTimestamp never set");
+    Wait::new("the deletionTimestamp to be set", Duration::from_secs(5))
+        .every(Duration::from_millis(100))
+        .until_async(|| async {
+            let ts = c
+                .ok(&[
+                    "get",
+                    "bmh",
+                    "-n",
+                    "metal",
+                    "worker-1",
+                    "-o",
+                    "jsonpath={.metadata.deletionTimestamp}",
+                ])
+                .await;
+            Check::from(!ts.is_empty())
+        })
+        .await
+        .unwrap();
     assert!(
         !deleter.is_finished(),
         "kubectl delete returned while the finalizer was present"

@@ -11,6 +11,7 @@ mod cluster;
 use std::time::Duration;
 
 use cluster::{Cluster, header};
+use metal_testkit::wait::{Check, Wait};
 
 const POOL_CRD: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -256,15 +257,18 @@ async fn deleting_an_owner_with_kubectl_collects_its_dependents_unless_orphaned(
     c.ok(&["delete", "configmap", "owner-a"]).await;
     c.ok(&["delete", "configmap", "owner-b", "--cascade=orphan"])
         .await;
-    let mut left = String::new();
-    for _ in 0..50 {
-        left = c.ok(&["get", "configmaps", "-o", "name"]).await;
-        if !left.contains("owner-a-child") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!left.contains("owner-a-child"), "{left}");
+    let left = Wait::new("owner-a-child to be collected", Duration::from_secs(5))
+        .every(Duration::from_millis(100))
+        .until_async(|| async {
+            let left = c.ok(&["get", "configmaps", "-o", "name"]).await;
+            if left.contains("owner-a-child") {
+                Check::Pending(left)
+            } else {
+                Check::Done(left)
+            }
+        })
+        .await
+        .unwrap();
     assert!(left.contains("configmap/owner-b-child"), "{left}");
     c.running.shutdown().await.unwrap();
 }

@@ -12,6 +12,8 @@ use kube::{Client, Config};
 use metal_controlplane::{
     self as controlplane, ControlPlaneError, Options, Running, SnapshotSettings,
 };
+use metal_testkit::hosts::Bmh;
+use metal_testkit::wait::{Check, Wait};
 
 const CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../kind/crds/metal3.io.yaml");
 
@@ -47,12 +49,13 @@ fn hosts(client: &Client) -> Api<DynamicObject> {
 }
 
 fn host(name: &str) -> DynamicObject {
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "metal3.io/v1alpha1",
-        "kind": "BareMetalHost",
-        "metadata": {"name": name, "labels": {"rack": "r1"}},
-        "spec": {"online": true, "bmc": {"address": "ipmi://127.0.0.1:6230", "credentialsName": "bmc"}}
-    }))
+    serde_json::from_value(
+        Bmh::new(name)
+            .labels(serde_json::json!({"rack": "r1"}))
+            .bmc("ipmi://127.0.0.1:6230", "bmc")
+            .online(true)
+            .json(),
+    )
     .unwrap()
 }
 
@@ -119,15 +122,13 @@ async fn a_snapshot_is_written_periodically_while_the_server_runs() {
     let cm: ConfigMap =
         serde_json::from_value(serde_json::json!({"metadata": {"name": "periodic"}})).unwrap();
     cms.create(&PostParams::default(), &cm).await.unwrap();
-    let mut seen = false;
-    for _ in 0..100 {
-        if std::fs::read_to_string(&path).is_ok_and(|t| t.contains("\"periodic\"")) {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(seen, "the object never reached the snapshot within 5 s");
+    Wait::new("the object to reach the snapshot", Duration::from_secs(5))
+        .every(Duration::from_millis(50))
+        .until(|| {
+            Check::from(std::fs::read_to_string(&path).is_ok_and(|t| t.contains("\"periodic\"")))
+        })
+        .await
+        .unwrap();
     running.shutdown().await.unwrap();
 }
 

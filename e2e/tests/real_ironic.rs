@@ -15,13 +15,15 @@ use futures::StreamExt as _;
 use kube::Api;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use metal_e2e::ironic_real::RealIronic;
-use metal_e2e::{Setup, Stack, external_cluster};
+use metal_e2e::{Check, Setup, Stack, eventually, external_cluster};
 use metal_operator::api::{BareMetalHost, ProvisioningState};
 use tokio::task::JoinHandle;
 
 /// Deadline of each step (real Ironic deploys and cleans in tens of seconds; this is a ceiling).
 const STEP: Duration = Duration::from_secs(300);
 const FLEET: &str = "fleets/real-ironic.yaml";
+/// How long the watch may lag behind the API server.
+const CATCH_UP: Duration = Duration::from_secs(30);
 
 /// One distinct status a host showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +93,12 @@ impl Recorder {
         Recorder { seen, task }
     }
 
+    /// The last status the watch delivered for `name`.
+    fn latest(&self, name: &str) -> Option<Seen> {
+        let all = self.seen.lock().expect("recorder lock");
+        all.get(name).and_then(|s| s.last().cloned())
+    }
+
     fn stop(self) -> Sequences {
         self.task.abort();
         self.seen.lock().expect("recorder lock").clone()
@@ -127,8 +135,34 @@ async fn lifecycle(stack: &Stack) -> anyhow::Result<Sequences> {
     stack
         .wait_all(&names, ProvisioningState::Available, STEP)
         .await?;
-    // The last status write may still be on its way to the watch.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The last status write may still be on its way to the watch: wait until the watch has seen
+    // the status the API server holds for every host.
+    let api = stack.bmhs();
+    eventually(
+        CATCH_UP,
+        "the watch to see every host's last status",
+        || {
+            let api = api.clone();
+            let names = names.clone();
+            let recorder = &recorder;
+            async move {
+                let mut behind = Vec::new();
+                for name in &names {
+                    let held = status_of(&api.get(name).await?);
+                    let watched = recorder.latest(name);
+                    if watched != held {
+                        behind.push(format!("{name}: watch {watched:?}, API {held:?}"));
+                    }
+                }
+                Ok(if behind.is_empty() {
+                    Check::Done(())
+                } else {
+                    Check::Pending(behind.join("; "))
+                })
+            }
+        },
+    )
+    .await?;
     Ok(recorder.stop())
 }
 

@@ -197,9 +197,9 @@ fn host_yaml(ns: &str, name: &str, address: &str, mac: &str) -> String {
 async fn the_operator_webhook_refuses_a_bad_host_and_an_immutable_change_at_admission_on_the_real_apiserver()
 -> anyhow::Result<()> {
     use metal_e2e::binaries::Binaries;
-    use metal_e2e::kubernetes::free_port;
     use metal_e2e::process::Process;
     use metal_e2e::wait::{Check, eventually, eventually_ok};
+    use metal_testkit::ports::free_port;
 
     let Some(judge) = Judge::get("real_kubernetes::webhook").await? else {
         return Ok(());
@@ -208,9 +208,9 @@ async fn the_operator_webhook_refuses_a_bad_host_and_an_immutable_change_at_admi
     judge.kubectl(&["create", "namespace", ns], None).await?;
     // kind's configuration name, so the operator patches its CA in with exactly kind's RBAC.
     let config = "metal-operator";
-    let port = free_port(11)?;
-    let health = free_port(12)?;
-    let metrics = free_port(13)?;
+    let port = free_port();
+    let health = free_port();
+    let metrics = free_port();
     let registration = json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",

@@ -8,15 +8,9 @@ use std::time::Duration;
 
 use controller_support::FakeApiServer;
 use controller_support::world::{NS, host, secret};
+use metal_testkit::ports::free_port;
+use metal_testkit::wait::{Check, Wait};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A plain HTTP/1.0 GET on loopback: (status code, body).
 async fn get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -88,17 +82,15 @@ async fn run_serves_probes_takes_the_lease_reconciles_and_releases_the_lease_on_
         .spawn()
         .expect("start metal-operator");
 
-    let mut healthy = false;
-    for _ in 0..200 {
-        if get(health_port, "/readyz")
-            .await
-            .is_some_and(|(code, _)| code == 200)
-        {
-            healthy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let healthy = Wait::new("/readyz to answer 200", Duration::from_secs(20))
+        .every(Duration::from_millis(100))
+        .until_async(|| async {
+            match get(health_port, "/readyz").await {
+                Some((200, _)) => Check::Done(()),
+                other => Check::Pending(format!("{other:?}")),
+            }
+        })
+        .await;
     let led = api
         .wait_until(Duration::from_secs(20), |api| {
             api.get("leases", NS, "baremetal-operator")
@@ -123,23 +115,27 @@ async fn run_serves_probes_takes_the_lease_reconciles_and_releases_the_lease_on_
         .status()
         .expect("send SIGTERM");
     assert!(killed.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if std::time::Instant::now() >= deadline {
-            let _ = child.kill();
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = Wait::new(
+        "metal-operator to exit after SIGTERM",
+        Duration::from_secs(15),
+    )
+    .every(Duration::from_millis(50))
+    .until(|| match child.try_wait().unwrap() {
+        Some(status) => Check::Done(status),
+        None => Check::Pending("running".into()),
+    })
+    .await;
+    if status.is_err() {
+        let _ = child.kill();
+    }
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let context = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
 
-    assert!(healthy, "readyz never answered 200\n{context}");
+    if let Err(e) = healthy {
+        panic!("{e}\n{context}");
+    }
     assert!(led, "lease not taken\n{context}");
     assert!(finalized, "host never got the finalizer\n{context}");
     assert_eq!(health.map(|(c, _)| c), Some(200), "{context}");
@@ -149,7 +145,7 @@ async fn run_serves_probes_takes_the_lease_reconciles_and_releases_the_lease_on_
         text.contains("metal3_reconcile_total{namespace=\"metal3\",host=\"bin-host\"}"),
         "{text}"
     );
-    let status = status.unwrap_or_else(|| panic!("did not exit within 15 s of SIGTERM\n{context}"));
+    let status = status.unwrap_or_else(|e| panic!("{e}\n{context}"));
     assert!(status.success(), "exit status {status:?}\n{context}");
     let lease = api.get("leases", NS, "baremetal-operator").unwrap();
     assert!(

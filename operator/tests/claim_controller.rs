@@ -10,6 +10,8 @@ use controller_support::FakeApiServer;
 use controller_support::world::SteppingClock;
 use metal_operator::controller::Leadership;
 use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
+use metal_testkit::hosts::Bmh;
+use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -97,11 +99,12 @@ impl Running {
     }
 
     async fn wait(&self, what: &str, mut pred: impl FnMut(&Self) -> bool) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !pred(self) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for: {what}\nclaims: {:#?}\nhosts: {:#?}",
+        if let Err(e) = Wait::new(what, WAIT)
+            .until(|| Check::from(pred(self)))
+            .await
+        {
+            panic!(
+                "{e}\nclaims: {:#?}\nhosts: {:#?}",
                 self.api.list("hostclaims"),
                 self.api
                     .list("baremetalhosts")
@@ -109,7 +112,6 @@ impl Running {
                     .map(|h| (h["metadata"]["name"].clone(), h["spec"].clone()))
                     .collect::<Vec<_>>()
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -137,13 +139,15 @@ impl Running {
 }
 
 fn host(name: &str, state: &str, labels: Value) -> Value {
-    json!({
-        "metadata": {"name": name, "namespace": NS, "labels": labels},
-        "spec": {"online": state == "externally provisioned", "externallyProvisioned": state == "externally provisioned",
-                 "bmc": {"address": format!("ipmi://127.0.0.1:6{}", name.len()), "credentialsName": "bmc"}},
-        "status": {"operationalStatus": "OK", "provisioning": {"state": state, "ID": ""},
-                   "errorMessage": "", "poweredOn": state == "externally provisioned", "errorCount": 0},
-    })
+    let external = state == "externally provisioned";
+    Bmh::new(name)
+        .namespace(NS)
+        .labels(labels)
+        .bmc(&format!("ipmi://127.0.0.1:6{}", name.len()), "bmc")
+        .online(external)
+        .externally_provisioned(external)
+        .state(state)
+        .json()
 }
 
 fn claim(name: &str, spec: Value) -> Value {

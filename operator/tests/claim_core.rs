@@ -10,6 +10,7 @@ use metal_operator::claim::{
     self, ClaimRef, HostPolicy, Problem, ReleaseStep, Selector, bind_patch, choose, release_step,
     sync, validate,
 };
+use metal_testkit::hosts::Bmh;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -18,13 +19,13 @@ use serde_json::{Value, json};
 const NS: &str = "lab";
 
 fn host_json(name: &str, state: &str, labels: Value) -> Value {
-    json!({
-        "apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost",
-        "metadata": {"name": name, "namespace": NS, "labels": labels, "resourceVersion": "7", "uid": format!("uid-{name}")},
-        "spec": {"online": false, "bmc": {"address": "ipmi://127.0.0.1", "credentialsName": "bmc"}},
-        "status": {"operationalStatus": "OK", "provisioning": {"state": state, "ID": ""},
-                   "errorMessage": "", "poweredOn": false, "errorCount": 0},
-    })
+    Bmh::new(name)
+        .namespace(NS)
+        .labels(labels)
+        .set("/metadata/resourceVersion", json!("7"))
+        .set("/metadata/uid", json!(format!("uid-{name}")))
+        .state(state)
+        .json()
 }
 
 fn host(name: &str, state: &str, labels: Value) -> BareMetalHost {

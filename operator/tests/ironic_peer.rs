@@ -7,7 +7,6 @@ mod ironic_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ironic_support::Ironic;
 use metal_operator::bmc::DeployImages;
 use metal_operator::ironic_http::{ClientConfig, HttpIronicClient};
 use metal_operator::provisioner::ironic::{
@@ -17,6 +16,7 @@ use metal_operator::provisioner::{
     Action, Credentials, Deployment, HostRef, InspectMode, Observation, Outcome, PowerChange,
     Provisioner, ProvisionerError, Registration,
 };
+use metal_testkit::wait::{Check, Wait};
 use serde_json::json;
 
 const MAC: &str = "52:54:00:0a:0b:0c";
@@ -30,23 +30,29 @@ fn host(name: &str, node_id: Option<&str>) -> HostRef {
     }
 }
 
-/// Polls the node (at most 100 × 100 ms) until `done` holds.
+/// How long a node, the conductor or a lock is waited for, and how often it is looked at.
+const WAIT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(100);
+
+/// Polls the node (for at most [`WAIT`]) until `done` holds.
 async fn wait_for(
     client: &IronicClient,
     id: &str,
     what: &str,
     done: impl Fn(&Node) -> bool,
 ) -> Node {
-    let mut last = None;
-    for _ in 0..100 {
-        let node = client.get_node(id).await.unwrap().expect("node exists");
-        if done(&node) {
-            return node;
-        }
-        last = Some(node);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("node never reached {what}; last seen {last:?}");
+    Wait::new(format!("the node to reach {what}"), WAIT)
+        .every(POLL)
+        .until_async(|| async {
+            let node = client.get_node(id).await.unwrap().expect("node exists");
+            if done(&node) {
+                Check::Done(node)
+            } else {
+                Check::Pending(format!("{node:?}"))
+            }
+        })
+        .await
+        .unwrap()
 }
 
 async fn wait_state(client: &IronicClient, id: &str, state: &str) -> Node {
@@ -56,36 +62,46 @@ async fn wait_state(client: &IronicClient, id: &str, state: &str) -> Node {
     .await
 }
 
-/// Waits (at most 100 × 100 ms) until a conductor has registered its hardware types: before
-/// that, node creation fails with "No valid host was found".
+/// Waits (at most [`WAIT`]) until a conductor has registered its hardware types: before that,
+/// node creation fails with "No valid host was found".
 async fn conductor_drivers(client: &IronicClient) -> Vec<String> {
-    for _ in 0..100 {
-        let drivers = client.drivers().await.unwrap();
-        if !drivers.is_empty() {
-            return drivers;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no conductor registered any hardware type within 10 s");
+    Wait::new("a conductor to register its hardware types", WAIT)
+        .every(POLL)
+        .until_async(|| async {
+            let drivers = client.drivers().await.unwrap();
+            if drivers.is_empty() {
+                Check::Pending("no drivers".into())
+            } else {
+                Check::Done(drivers)
+            }
+        })
+        .await
+        .unwrap()
 }
 
-/// Acts, retrying while Ironic reports the node locked (bounded).
+/// Acts, retrying while Ironic reports the node locked (for at most 5 s).
 async fn act(p: &IronicProvisioner, h: &HostRef, action: &Action) -> Outcome {
-    for _ in 0..50 {
+    Wait::new(
+        format!("the node to be unlocked for {}", action.name()),
+        Duration::from_secs(5),
+    )
+    .every(POLL)
+    .until_async(|| async {
         match p.act(h, action).await.unwrap() {
-            Outcome::Busy => tokio::time::sleep(Duration::from_millis(100)).await,
-            accepted => return accepted,
+            Outcome::Busy => Check::Pending("Busy".into()),
+            accepted => Check::Done(accepted),
         }
-    }
-    panic!("node stayed locked for {}", action.name());
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_ironic_drives_a_fake_hardware_node_through_its_lifecycle() {
-    let Some(ironic) = Ironic::start() else {
+    let Some(ironic) = ironic_support::start() else {
         return;
     };
-    let client = Arc::new(IronicClient::new(ClientConfig::new(ironic.endpoint.clone())).unwrap());
+    let client = Arc::new(IronicClient::new(ClientConfig::new(ironic.url().to_owned())).unwrap());
     let p = IronicProvisioner::new(client.clone(), IronicSettings::default());
 
     // Negotiation: Ironic 39.0 offers 1.115; we use our newest known, 1.110.
@@ -112,7 +128,7 @@ async fn real_ironic_drives_a_fake_hardware_node_through_its_lifecycle() {
             "automated_clean": false,
         }))
         .await
-        .unwrap_or_else(|e| panic!("create node: {e}\n{}", ironic.log()));
+        .unwrap_or_else(|e| panic!("create node: {e}\n{}", ironic.log_tail(40)));
     let id = created.uuid.clone();
     assert_eq!(created.state(), "enroll");
     let port = client.create_port(&id, MAC, true).await.unwrap();
@@ -299,7 +315,7 @@ async fn real_ironic_drives_a_fake_hardware_node_through_its_lifecycle() {
     };
     let report = provision_cycle(&p, &cycle_host, deployment_for_cycle(), pacing)
         .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", ironic.log()));
+        .unwrap_or_else(|e| panic!("{e}\n{}", ironic.log_tail(40)));
     println!(
         "real ironic, manage→inspect→provide→deploy→undeploy: {} API calls ({} polls at 50 ms)",
         report.total, report.polls
@@ -336,10 +352,10 @@ fn deployment_for_cycle() -> Deployment {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_ironic_accepts_our_registration_of_every_bmc_family() {
-    let Some(ironic) = Ironic::start() else {
+    let Some(ironic) = ironic_support::start() else {
         return;
     };
-    let client = Arc::new(IronicClient::new(ClientConfig::new(ironic.endpoint.clone())).unwrap());
+    let client = Arc::new(IronicClient::new(ClientConfig::new(ironic.url().to_owned())).unwrap());
     let p = IronicProvisioner::new(
         client.clone(),
         IronicSettings {
@@ -395,7 +411,7 @@ async fn real_ironic_accepts_our_registration_of_every_bmc_family() {
         let out = p
             .act(&h, &Action::Register(reg.clone()))
             .await
-            .unwrap_or_else(|e| panic!("{address}: {e}\n{}", ironic.log()));
+            .unwrap_or_else(|e| panic!("{address}: {e}\n{}", ironic.log_tail(40)));
         let Outcome::Accepted { node_id: Some(id) } = out else {
             panic!("{out:?}")
         };

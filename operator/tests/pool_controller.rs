@@ -10,6 +10,8 @@ use controller_support::FakeApiServer;
 use controller_support::world::SteppingClock;
 use metal_operator::controller::Leadership;
 use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
+use metal_testkit::hosts::Bmh;
+use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -39,27 +41,25 @@ async fn start(api: &FakeApiServer) -> (oneshot::Sender<()>, tokio::task::JoinHa
 }
 
 async fn wait(api: &FakeApiServer, what: &str, mut pred: impl FnMut(&FakeApiServer) -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !pred(api) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}\npools: {:#?}\nclaims: {:#?}",
+    if let Err(e) = Wait::new(what, WAIT).until(|| Check::from(pred(api))).await {
+        panic!(
+            "{e}\npools: {:#?}\nclaims: {:#?}",
             api.list("hostpools"),
             api.list("hostclaims")
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 fn host(name: &str, state: &str, labels: Value) -> Value {
     let external = state == "externally provisioned";
-    json!({
-        "metadata": {"name": name, "namespace": NS, "labels": labels},
-        "spec": {"online": external, "externallyProvisioned": external,
-                 "bmc": {"address": "ipmi://127.0.0.1:623", "credentialsName": "bmc"}},
-        "status": {"operationalStatus": "OK", "provisioning": {"state": state, "ID": ""},
-                   "errorMessage": "", "poweredOn": external, "errorCount": 0},
-    })
+    Bmh::new(name)
+        .namespace(NS)
+        .labels(labels)
+        .bmc("ipmi://127.0.0.1:623", "bmc")
+        .online(external)
+        .externally_provisioned(external)
+        .state(state)
+        .json()
 }
 
 fn pool(name: &str, replicas: i32, selector: Value) -> Value {

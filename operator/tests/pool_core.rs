@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use metal_operator::api::{BareMetalHost, HostClaim, HostPool, pool_crds, pool_crds_yaml};
 use metal_operator::claim::HostPolicy;
 use metal_operator::pool::{self, Standing, claim_for, claim_name, plan, standing, summarize};
+use metal_testkit::hosts::Bmh;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -54,12 +55,13 @@ fn owned_claim(
 }
 
 fn host(name: &str, state: &str, labels: Value) -> BareMetalHost {
-    serde_json::from_value(json!({
-        "metadata": {"name": name, "namespace": NS, "labels": labels},
-        "spec": {"online": false, "bmc": {"address": "ipmi://127.0.0.1", "credentialsName": "bmc"}},
-        "status": {"operationalStatus": "OK", "provisioning": {"state": state, "ID": ""},
-                   "errorMessage": "", "poweredOn": false, "errorCount": 0},
-    }))
+    serde_json::from_value(
+        Bmh::new(name)
+            .namespace(NS)
+            .labels(labels)
+            .state(state)
+            .json(),
+    )
     .unwrap()
 }
 

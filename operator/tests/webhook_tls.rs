@@ -18,6 +18,7 @@ use metal_operator::telemetry::{Metrics, Readiness};
 use metal_operator::webhook::{
     self, CertificateSource, Serving, Target, WebhookSettings, WebhookState, serving_names,
 };
+use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -104,11 +105,10 @@ async fn start(
 }
 
 async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    Wait::new(what, Duration::from_secs(20))
+        .until(|| Check::from(condition()))
+        .await
+        .unwrap();
 }
 
 async fn post_review(client: &reqwest::Client, address: SocketAddr) -> reqwest::Result<Value> {

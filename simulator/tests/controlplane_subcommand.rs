@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use metal_testkit::wait::{Check, Wait};
 
 const CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../kind/crds/metal3.io.yaml");
 
@@ -38,15 +39,11 @@ async fn the_controlplane_subcommand_preloads_crds_and_writes_a_working_kubeconf
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if kubeconfig.exists() {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "no kubeconfig within 10 s");
+    Wait::new("the kubeconfig", Duration::from_secs(10))
+        .every(Duration::from_millis(100))
+        .until(|| Check::from(kubeconfig.exists()))
+        .await
+        .unwrap();
     let out = tokio::time::timeout(
         Duration::from_secs(60),
         tokio::process::Command::new(&kubectl)
@@ -100,12 +97,11 @@ async fn subcommand(dir: &Path, snapshot: &Path) -> (tokio::process::Child, Clie
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if kubeconfig.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Wait::new("the kubeconfig", Duration::from_secs(10))
+        .every(Duration::from_millis(100))
+        .until(|| Check::from(kubeconfig.exists()))
+        .await
+        .unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let text = std::fs::read_to_string(&kubeconfig).expect("no kubeconfig within 10 s");
     let config = Config::from_custom_kubeconfig(

@@ -21,6 +21,7 @@ use metal_sim::agent::{AgentOptions, HeartbeatSwitch, Launcher};
 use metal_sim::fleet::Fleet;
 use metal_sim::machine::{SimClock, World};
 use metal_sim::serve::control::{AgentFaults, app_with_agents};
+use metal_testkit::wait::{Check, Wait};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -100,14 +101,13 @@ async fn serve_control(world: Arc<World>, switch: HeartbeatSwitch) -> String {
 }
 
 async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if let Some(v) = probe() {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for {what}");
+    Wait::new(what, Duration::from_secs(20))
+        .until(|| match probe() {
+            Some(v) => Check::Done(v),
+            None => Check::Pending("not yet".into()),
+        })
+        .await
+        .unwrap()
 }
 
 struct Rig {

@@ -15,6 +15,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, Config};
 use metal_sim::controlplane::{self, Options, Running};
+use metal_testkit::wait::{Check, Wait};
 use serde_json::Value;
 
 async fn start() -> (Running, Client) {
@@ -154,15 +155,11 @@ async fn a_kube_watcher_recovers_from_a_cut_and_sees_changes_made_while_refused(
         .unwrap()
         .unwrap();
     assert_eq!(got, Ok("first".to_string()));
-    let mut open = false;
-    for _ in 0..100 {
-        if running.state.open_watches() >= 1 {
-            open = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(open, "the watcher opened its watch");
+    Wait::new("the watcher to open its watch", Duration::from_secs(5))
+        .every(Duration::from_millis(50))
+        .until(|| Check::from(running.state.open_watches() >= 1))
+        .await
+        .unwrap();
 
     let (code, body) = sim(&client, "POST", "?refuseSeconds=1").await;
     assert_eq!(code, 200);
@@ -227,15 +224,11 @@ async fn kubectl_flips_the_switch_and_its_watch_is_cut() {
         .spawn()
         .unwrap();
     // Wait until kubectl's watch is open (the switch reports open streams).
-    let mut open = false;
-    for _ in 0..100 {
-        if running.state.open_watches() >= 1 {
-            open = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(open, "kubectl never opened its watch");
+    Wait::new("kubectl to open its watch", Duration::from_secs(10))
+        .every(Duration::from_millis(100))
+        .until(|| Check::from(running.state.open_watches() >= 1))
+        .await
+        .unwrap();
     let body = dir.path().join("empty.json");
     std::fs::write(&body, "{}").unwrap();
     let flipped = tokio::process::Command::new(&kubectl)

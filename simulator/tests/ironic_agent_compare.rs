@@ -20,6 +20,7 @@ use metal_sim::ironic::conductor::{Settings, Timings};
 use metal_sim::ironic::{AppState, Clock};
 use metal_sim::machine::{PowerState, SimClock, World};
 use metal_sim::serve::{self, ServeOptions};
+use metal_testkit::wait::{Check, Wait};
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -112,13 +113,20 @@ async fn sequence(base: &str, world: &World, files: &str, image_sum: &str) -> Ru
     let h = world.host_by_name("cmp-rf").expect("host");
     let get = reqwest::Method::GET;
     // Real Ironic needs a conductor registered before nodes can be created.
-    for _ in 0..100 {
+    Wait::new(
+        format!("{base}: a conductor to register"),
+        Duration::from_secs(10),
+    )
+    .every(Duration::from_millis(100))
+    .until_async(|| async {
         let d = call(&http, base, get.clone(), "/v1/drivers", None).await;
-        if d["drivers"].as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Check::when(
+            d["drivers"].as_array().is_some_and(|a| !a.is_empty()),
+            || d.to_string(),
+        )
+    })
+    .await
+    .unwrap();
     let node = call(
         &http,
         base,
@@ -213,14 +221,10 @@ async fn sequence(base: &str, world: &World, files: &str, image_sum: &str) -> Ru
         }
     }
     // Power settles after the BMC answered (bounded).
-    let start = Instant::now();
-    let view = loop {
-        let v = h.view(world.now());
-        if v.power == PowerState::Off || start.elapsed() > Duration::from_secs(10) {
-            break v;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let _ = Wait::new("the machine to be off", Duration::from_secs(10))
+        .until(|| Check::from(h.view(world.now()).power == PowerState::Off))
+        .await;
+    let view = h.view(world.now());
     Run {
         phases,
         last_error: last["last_error"].clone(),
@@ -256,10 +260,9 @@ async fn world_pointing_at(net: u8, ironic: &str) -> (Arc<World>, serve::Running
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mock_and_real_ironic_clean_deploy_and_undeploy_through_the_fake_agent_alike() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(real) =
-        tokio::task::spawn_blocking(|| ironic_real::RealIronic::start_for_agents(true))
-            .await
-            .expect("start real Ironic")
+    let Some(real) = tokio::task::spawn_blocking(|| ironic_real::start_for_agents(true))
+        .await
+        .expect("start real Ironic")
     else {
         return;
     };
@@ -286,10 +289,10 @@ async fn mock_and_real_ironic_clean_deploy_and_undeploy_through_the_fake_agent_a
         .collect();
     let files = file_server(image).await;
 
-    let (real_world, real_serve) = world_pointing_at(59, &real.url).await;
+    let (real_world, real_serve) = world_pointing_at(59, real.url()).await;
     let (mock_world, mock_serve) = world_pointing_at(60, &mock).await;
     let (r, m) = tokio::join!(
-        sequence(&real.url, &real_world, &files, &image_sum),
+        sequence(real.url(), &real_world, &files, &image_sum),
         sequence(&mock, &mock_world, &files, &image_sum),
     );
     for ((phase, rs, rt), (_, ms, mt)) in r.phases.iter().zip(&m.phases) {

@@ -16,6 +16,7 @@ use metal_sim::ironic::conductor::{Settings, Timings};
 use metal_sim::ironic::{AppState, Clock};
 use metal_sim::machine::{BootOutcome, PowerState, SimClock, World};
 use metal_sim::serve::{self, ServeOptions};
+use metal_testkit::wait::{Check, Wait};
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -78,13 +79,18 @@ impl Api {
 
     /// Polls until `want` or a failure state (bounded); returns the node and the states seen.
     async fn wait_state(&self, node: &str, want: &str) -> (Value, Vec<String>) {
-        let start = Instant::now();
-        let mut seen = Vec::new();
-        while start.elapsed() < Duration::from_secs(90) {
+        let seen = std::cell::RefCell::new(Vec::<String>::new());
+        let reached = Wait::new(
+            format!("node {node} to reach {want}"),
+            Duration::from_secs(90),
+        )
+        .every(Duration::from_millis(100))
+        .until_async(|| async {
             let n = self
                 .ok(reqwest::Method::GET, &format!("/v1/nodes/{node}"), None)
                 .await;
             let state = n["provision_state"].as_str().unwrap_or("?").to_string();
+            let mut seen = seen.borrow_mut();
             if seen.last() != Some(&state) {
                 seen.push(state.clone());
             }
@@ -93,11 +99,16 @@ impl Api {
                 "deploy failed" | "clean failed" | "inspect failed" | "error"
             );
             if failed || (state == want && n["target_provision_state"].is_null()) {
-                return (n, seen);
+                Check::Done(n)
+            } else {
+                Check::Pending(state)
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        })
+        .await;
+        match reached {
+            Ok(n) => (n, seen.into_inner()),
+            Err(e) => panic!("{e}; states {:?}", seen.borrow()),
         }
-        panic!("node {node} did not reach {want}; states {seen:?}");
     }
 }
 
@@ -380,18 +391,20 @@ async fn full_lifecycle(rig: &Rig, host: &str, clean: bool) {
 /// The machine's view once its power reached `power` (bounded wait).
 async fn settled_view(rig: &Rig, host: &str, power: PowerState) -> metal_sim::machine::MachineView {
     let h = rig.world.host_by_name(host).expect("host");
-    let start = Instant::now();
-    loop {
+    Wait::new(
+        format!("{host} to reach {power:?}"),
+        Duration::from_secs(10),
+    )
+    .until(|| {
         let view = h.view(rig.world.now());
         if view.power == power {
-            return view;
+            Check::Done(view)
+        } else {
+            Check::Pending(format!("{view:?}"))
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{host} never reached {power:?}: {view:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

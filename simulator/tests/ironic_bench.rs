@@ -115,8 +115,8 @@ async fn bench_mock_against_real_ironic() {
     let http = reqwest::Client::new();
 
     let mock_life = lifecycle(&http, &mock, "life").await;
-    let real_life = lifecycle(&http, &real.url, "life").await;
-    for base in [&mock, &real.url] {
+    let real_life = lifecycle(&http, real.url(), "life").await;
+    for base in [mock.as_str(), real.url()] {
         // "life" is already one node; nine more make ten.
         for i in 0..9 {
             send(
@@ -129,7 +129,7 @@ async fn bench_mock_against_real_ironic() {
         }
     }
     let real_rps = {
-        let u = real.url.clone();
+        let u = real.url().to_owned();
         tokio::task::spawn_blocking(move || wrk(&u))
             .await
             .expect("wrk real")

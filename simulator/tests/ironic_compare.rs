@@ -514,7 +514,7 @@ async fn real_ironic_and_the_mock_drive_a_fake_redfish_bmc_alike() {
     else {
         return;
     };
-    let real_lines = redfish_transcript(&real.url).await;
+    let real_lines = redfish_transcript(real.url()).await;
     let mock_lines = redfish_transcript(&mock_url).await;
     server.abort();
     drop(real);
@@ -529,7 +529,7 @@ async fn mock_and_real_ironic_agree_on_the_same_request_sequence() {
         return;
     };
 
-    let real_lines = transcript(&real.url).await;
+    let real_lines = transcript(real.url()).await;
     let mock_lines = transcript(&mock_url).await;
     server.abort();
     drop(real);

@@ -11,10 +11,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +20,8 @@ use axum::routing::get;
 use metal_sim::fleet::Fleet;
 use metal_sim::machine::{BootOutcome, PowerState, SimClock, World};
 use metal_sim::serve::{self, ServeOptions};
+use metal_testkit::ironic::{Ironic, IronicConfig};
+use metal_testkit::wait::{Check, Wait};
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -68,155 +66,25 @@ groups:
     bmc: {protocol: redfish}
 ";
 
-/// Real Ironic, killed (whole process group) on drop; its log is printed when a test fails.
-struct Ironic {
-    child: Child,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    // Below Linux's ephemeral range (32768–60999): the many servers that bind port 0 while a real
-    // Ironic starts (fake agents, BMCs, mocks) can never be handed the port Ironic was told to use.
-    let start = 20_000 + (std::process::id() % 12_000) as u16;
-    (0..12_000u16)
-        .map(|i| 20_000 + (start - 20_000 + i) % 12_000)
-        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .expect("a free port in 20000..32000")
-}
-
-fn config(dir: &Path, port: u16) -> String {
-    let d = dir.display();
-    format!(
-        "[DEFAULT]\nauth_strategy=noauth\nrpc_transport=none\nmy_ip=127.0.0.1\nhost=judge\n\
-enabled_hardware_types=redfish,ipmi\n\
-enabled_deploy_interfaces=direct,fake\nenabled_boot_interfaces=ipxe,fake\n\
-enabled_power_interfaces=redfish,ipmitool\nenabled_management_interfaces=redfish,ipmitool\n\
-enabled_inspect_interfaces=no-inspect,agent\ndefault_network_interface=noop\nenabled_network_interfaces=noop\n\
-log_file={d}/ironic.log\ndebug=true\n\
-[api]\nhost_ip=127.0.0.1\nport={port}\napi_workers=1\n\
-[database]\nconnection=sqlite:///{d}/ironic.db\n\
-[dhcp]\ndhcp_provider=none\n\
-[deploy]\nhttp_root={d}/http\nhttp_url=http://127.0.0.1:{port}/\nfast_track=false\n\
-[pxe]\ntftp_root={d}/tftp\ntftp_master_path={d}/tftp/master\nimages_path={d}/images\n\
-instance_master_path={d}/master_images\ntftp_server=127.0.0.1\n\
-[agent]\nrequire_tls=false\ndeploy_logs_collect=never\npost_deploy_get_power_state_retry_interval=1\n\
-command_wait_interval=1\n\
-[ipmi]\nmin_command_interval=1\n\
-[conductor]\nautomated_clean=true\n\
-[inspector]\nhooks=$default_hooks,parse-lldp,local-link-connection,memory,cpus,pci-devices,accelerators,root-device\n\
-[service_catalog]\nauth_type=none\nendpoint_override=http://127.0.0.1:{port}\n\
-[oslo_concurrency]\nlock_path={d}/locks\n"
-    )
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.success();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    false
-}
-
-fn command(program: &Path) -> Command {
-    let mut c = Command::new(program);
-    // Every request stays on loopback: no proxy may be picked up from the environment.
-    for var in [
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("no_proxy", "127.0.0.1,localhost")
-        .env("NO_PROXY", "127.0.0.1,localhost");
-    c
-}
-
-impl Ironic {
-    fn start() -> Option<Ironic> {
-        let ironic = support::peer("ironic")?;
-        let dbsync = support::peer("ironic-dbsync")?;
+/// Real Ironic (`metal_testkit::ironic`; killed, whole process group, on drop; its log is printed
+/// when a test fails): the judge's hardware types and interfaces, `ipxe` boot, automated cleaning,
+/// and the inspection hooks that turn the agent's data into traits and capabilities.
+fn start_ironic() -> Option<Ironic> {
+    let config = IronicConfig::new("judge")
+        .enable("hardware_types", "redfish,ipmi")
+        .enable("deploy_interfaces", "direct,fake")
+        .enable("boot_interfaces", "ipxe,fake")
+        .enable("power_interfaces", "redfish,ipmitool")
+        .enable("management_interfaces", "redfish,ipmitool")
+        .enable("inspect_interfaces", "no-inspect,agent")
+        .automated_clean(true)
+        .ipxe()
+        .extra(
+            "[inspector]\nhooks=$default_hooks,parse-lldp,local-link-connection,memory,cpus,pci-devices,accelerators,root-device\n",
+        )
         // ipmitool must be on PATH for the ipmi hardware type.
-        support::peer("ipmitool")?;
-        let dir = tempfile::tempdir().expect("tempdir");
-        for sub in ["http", "tftp/master", "images", "master_images", "locks"] {
-            std::fs::create_dir_all(dir.path().join(sub)).expect("dir");
-        }
-        let port = free_port();
-        let conf = dir.path().join("ironic.conf");
-        std::fs::File::create(&conf)
-            .and_then(|mut f| f.write_all(config(dir.path(), port).as_bytes()))
-            .expect("config");
-        let conf_s = conf.to_str().expect("path").to_string();
-        let mut sync = command(&dbsync)
-            .args(["--config-file", &conf_s, "create_schema"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ironic-dbsync");
-        assert!(
-            wait_exit(&mut sync, Duration::from_secs(60)),
-            "ironic-dbsync failed"
-        );
-        use std::os::unix::process::CommandExt;
-        let child = command(&ironic)
-            .args(["--config-file", &conf_s])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("ironic");
-        let me = Ironic {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(me);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("real Ironic did not answer within 60 s");
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("ironic.log")).unwrap_or_default();
-        let all: Vec<&str> = text
-            .lines()
-            .filter(|l| l.contains("ERROR") || l.contains("WARNING") || l.contains("INFO"))
-            .collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-}
-
-impl Drop for Ironic {
-    fn drop(&mut self) {
-        // IRONIC_LOG_COPY=<path> keeps Ironic's log for a look at the timeline.
-        if let Ok(keep) = std::env::var("IRONIC_LOG_COPY") {
-            let _ = std::fs::copy(self.dir.path().join("ironic.log"), keep);
-        }
-        let pgid = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
-        let _ = self.child.wait();
-    }
+        .needs("ipmitool");
+    Ironic::start(&config).expect("start real Ironic")
 }
 
 /// Serves the instance image and the deploy kernel/ramdisk on loopback.
@@ -296,34 +164,39 @@ async fn wait_state(
     limit: Duration,
 ) -> Duration {
     let start = Instant::now();
-    let mut seen = Vec::new();
-    while start.elapsed() < limit {
-        let n = api
-            .ok(reqwest::Method::GET, &format!("/v1/nodes/{node}"), None)
-            .await;
-        let state = n["provision_state"].as_str().unwrap_or("?").to_string();
-        if seen.last() != Some(&state) {
-            seen.push(state.clone());
-        }
-        if state == want {
-            return start.elapsed();
-        }
-        if matches!(
-            state.as_str(),
-            "deploy failed" | "clean failed" | "error" | "inspect failed"
-        ) {
-            panic!(
-                "node {node} went to {state}: {}\nstates: {seen:?}\nIronic log:\n{}",
-                n["last_error"],
-                ironic.log_tail(60)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let seen = std::cell::RefCell::new(Vec::<String>::new());
+    let reached = Wait::new(format!("node {node} to reach {want}"), limit)
+        .every(Duration::from_millis(250))
+        .until_async(|| async {
+            let n = api
+                .ok(reqwest::Method::GET, &format!("/v1/nodes/{node}"), None)
+                .await;
+            let state = n["provision_state"].as_str().unwrap_or("?").to_string();
+            let mut seen = seen.borrow_mut();
+            if seen.last() != Some(&state) {
+                seen.push(state.clone());
+            }
+            if matches!(
+                state.as_str(),
+                "deploy failed" | "clean failed" | "error" | "inspect failed"
+            ) {
+                panic!(
+                    "node {node} went to {state}: {}\nstates: {seen:?}\nIronic log:\n{}",
+                    n["last_error"],
+                    ironic.log_tail(60)
+                );
+            }
+            Check::when(state == want, || state.clone())
+        })
+        .await;
+    if let Err(e) = reached {
+        panic!(
+            "{e}; states {:?}\nIronic log:\n{}",
+            seen.borrow(),
+            ironic.log_tail(80)
+        );
     }
-    panic!(
-        "node {node} did not reach {want} within {limit:?}; states {seen:?}\nIronic log:\n{}",
-        ironic.log_tail(80)
-    );
+    start.elapsed()
 }
 
 struct Figures {
@@ -455,7 +328,7 @@ async fn lifecycle(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn real_ironic_inspects_a_machine_through_the_fake_agents_inventory() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(ironic) = tokio::task::spawn_blocking(Ironic::start)
+    let Some(ironic) = tokio::task::spawn_blocking(start_ironic)
         .await
         .expect("start")
     else {
@@ -471,7 +344,7 @@ async fn real_ironic_inspects_a_machine_through_the_fake_agents_inventory() {
         Arc::clone(&world),
         ServeOptions {
             control: "127.0.0.1:0".parse().expect("addr"),
-            ironic_url: Some(ironic.url.clone()),
+            ironic_url: Some(ironic.url().to_owned()),
             ..ServeOptions::default()
         },
     )
@@ -480,7 +353,7 @@ async fn real_ironic_inspects_a_machine_through_the_fake_agents_inventory() {
     let files = file_server(vec![0u8; 16]).await;
     let api = Api {
         http: metal_sim::agent::client::http_client(Duration::from_secs(30)).expect("http"),
-        base: ironic.url.clone(),
+        base: ironic.url().to_owned(),
     };
     let host = world.host_by_name("judge-inspect").expect("host");
     let node = api
@@ -586,7 +459,7 @@ async fn real_ironic_inspects_a_machine_through_the_fake_agents_inventory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn real_ironic_deploys_and_undeploys_a_redfish_and_an_ipmi_machine_through_the_fake_agent() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(ironic) = tokio::task::spawn_blocking(Ironic::start)
+    let Some(ironic) = tokio::task::spawn_blocking(start_ironic)
         .await
         .expect("start")
     else {
@@ -602,16 +475,13 @@ async fn real_ironic_deploys_and_undeploys_a_redfish_and_an_ipmi_machine_through
         Arc::clone(&world),
         ServeOptions {
             control: "127.0.0.1:0".parse().expect("addr"),
-            ironic_url: Some(ironic.url.clone()),
+            ironic_url: Some(ironic.url().to_owned()),
             ..ServeOptions::default()
         },
     )
     .await
     .expect("serve");
-    assert_eq!(
-        running.endpoints().ironic.as_deref(),
-        Some(ironic.url.as_str())
-    );
+    assert_eq!(running.endpoints().ironic.as_deref(), Some(ironic.url()));
     assert!(running.agents().is_some(), "agents point at real Ironic");
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(39);
@@ -624,7 +494,7 @@ async fn real_ironic_deploys_and_undeploys_a_redfish_and_an_ipmi_machine_through
     let image_url = format!("{files}/disk.raw");
     let api = Api {
         http: metal_sim::agent::client::http_client(Duration::from_secs(30)).expect("http"),
-        base: ironic.url.clone(),
+        base: ironic.url().to_owned(),
     };
 
     let rf = world.host_by_name("judge-rf").expect("rf");

@@ -5,9 +5,10 @@ mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use metal_sim::serve::Endpoints;
+use metal_testkit::wait::{Check, Wait};
 
 const FLEET: &str = "\
 seed: 9
@@ -29,19 +30,20 @@ impl Drop for Server {
 }
 
 fn wait_for_endpoints(path: &Path, server: &mut Server) -> Endpoints {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && let Ok(endpoints) = serde_json::from_str(&text)
-        {
-            return endpoints;
-        }
-        if let Some(status) = server.0.try_wait().unwrap() {
-            panic!("metal-sim serve exited early with {status}");
-        }
-        assert!(Instant::now() < deadline, "no endpoints file after 30 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    Wait::new("the endpoints file", Duration::from_secs(30))
+        .every(Duration::from_millis(50))
+        .blocking(|| {
+            if let Ok(text) = std::fs::read_to_string(path)
+                && let Ok(endpoints) = serde_json::from_str(&text)
+            {
+                return Check::Done(endpoints);
+            }
+            if let Some(status) = server.0.try_wait().unwrap() {
+                panic!("metal-sim serve exited early with {status}");
+            }
+            Check::Pending("no complete file".into())
+        })
+        .unwrap()
 }
 
 fn kubectl(kubectl: &Path, kubeconfig: &str, args: &[&str]) -> String {

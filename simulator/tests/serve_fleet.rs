@@ -7,10 +7,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use metal_sim::serve::Endpoints;
+use metal_testkit::wait::{Check, Wait};
 
 const FLEET: &str = "\
 seed: 5
@@ -42,17 +43,19 @@ fn write_fleet(dir: &Path) -> std::path::PathBuf {
 
 /// A bounded wait for the endpoints file.
 fn wait_for_endpoints(path: &Path, server: &mut Server) -> Endpoints {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            return serde_json::from_str(&text).unwrap();
-        }
-        if let Some(status) = server.0.try_wait().unwrap() {
-            panic!("metal-sim serve exited early with {status}");
-        }
-        assert!(Instant::now() < deadline, "no endpoints file after 20 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let text = Wait::new("the endpoints file", Duration::from_secs(20))
+        .every(Duration::from_millis(50))
+        .blocking(|| {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                return Check::Done(text);
+            }
+            if let Some(status) = server.0.try_wait().unwrap() {
+                panic!("metal-sim serve exited early with {status}");
+            }
+            Check::Pending("no file".into())
+        })
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 /// A minimal HTTP/1.1 GET (no client library needed for loopback plain HTTP).
@@ -172,17 +175,13 @@ fn serve_writes_endpoints_answers_on_every_bmc_and_stops_on_sigterm() {
             .unwrap()
             .success()
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = server.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not stop within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = Wait::new("serve to stop after SIGTERM", Duration::from_secs(10))
+        .every(Duration::from_millis(50))
+        .blocking(|| match server.0.try_wait().unwrap() {
+            Some(s) => Check::Done(s),
+            None => Check::Pending("running".into()),
+        })
+        .unwrap();
     assert!(status.success(), "serve exited with {status} after SIGTERM");
 }
 

@@ -5,3 +5,21 @@
 /// Finding the real peer programs (ipmitool, the Python venv's Ironic, sushy, kubectl, …): the
 /// pinned venv first, then `PATH`; a missing peer skips loudly, or fails under `REQUIRE_PEERS=1`.
 pub mod peers;
+
+/// Free loopback ports: bound on 127.0.0.1 to check, drawn below the ephemeral range, never
+/// handed out twice in one process.
+pub mod ports;
+
+/// Bounded waits: poll a condition until it holds or a deadline passes, then fail naming what
+/// was awaited and what was last seen (async over tokio time, and blocking).
+pub mod wait;
+
+/// Real OpenStack Ironic (standalone, SQLite, noauth) on loopback: its config, the schema, the
+/// API and conductor process group, readiness, its log on failure, kill on drop.
+pub mod ironic;
+
+/// BareMetalHost objects as JSON (or YAML), built step by step.
+pub mod hosts;
+
+/// Running kubectl with a kubeconfig: bounded in time, stdout returned, stderr in the error.
+pub mod kubectl;

@@ -14,7 +14,6 @@ pub mod access;
 pub mod audit;
 pub mod pki;
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -108,39 +107,16 @@ struct Ports {
     controller_manager: u16,
 }
 
-/// A port that was free a moment ago, drawn below Linux's ephemeral range (32768+) so that a client
-/// socket of another test cannot take it between the probe and the bind.
-pub fn free_port(salt: u64) -> anyhow::Result<u16> {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    for i in 0..200u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(salt ^ (i << 32) ^ u64::from(std::process::id()));
-        let port = 20_000 + (h.finish() % 12_000) as u16;
-        if TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).is_ok() {
-            return Ok(port);
-        }
-    }
-    bail!("no free loopback port found in 20000..32000")
-}
-
 impl Ports {
-    fn draw() -> anyhow::Result<Ports> {
-        let mut taken = Vec::new();
-        let mut next = |salt| -> anyhow::Result<u16> {
-            loop {
-                let port = free_port(salt + taken.len() as u64)?;
-                if !taken.contains(&port) {
-                    taken.push(port);
-                    return Ok(port);
-                }
-            }
-        };
-        Ok(Ports {
-            etcd_client: next(1)?,
-            etcd_peer: next(2)?,
-            apiserver: next(3)?,
-            controller_manager: next(4)?,
-        })
+    /// Four loopback ports (never the same one twice: `metal_testkit::ports`).
+    fn draw() -> Ports {
+        use metal_testkit::ports::free_port;
+        Ports {
+            etcd_client: free_port(),
+            etcd_peer: free_port(),
+            apiserver: free_port(),
+            controller_manager: free_port(),
+        }
     }
 }
 
@@ -216,7 +192,7 @@ impl RealControlPlane {
         let begin = Instant::now();
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let pki = Pki::generate(&dir.join("pki"))?;
-        let ports = Ports::draw()?;
+        let ports = Ports::draw();
         let http = crate::sim::http_client()?;
         let mut processes = Vec::new();
 

@@ -19,6 +19,7 @@ use serde_json::json;
 use crate::binaries::{Binaries, workspace_root};
 use crate::fleet::{FleetHost, TestFleet};
 use crate::images::{ImageRef, ImageServer};
+use crate::kubectl::Kubectl;
 use crate::kubernetes::access::OPERATOR_NAMESPACE;
 use crate::kubernetes::client_for;
 use crate::loopback::Subnet;
@@ -411,7 +412,7 @@ impl Stack {
         args: &[&str],
         input: Option<&str>,
     ) -> anyhow::Result<String> {
-        crate::kubectl::kubectl(&self.kubeconfig, args, input).await
+        Kubectl::new(&self.kubeconfig).run(args, input).await
     }
 
     /// The test passed: stop everything without the failure dump.
@@ -430,18 +431,11 @@ impl Stack {
             self.setup.name
         );
         let kubectl = |args: &[&str]| {
-            let out = std::process::Command::new("kubectl")
-                .args(args)
-                .args(["--request-timeout=10s", "-n", &ns])
-                .env("KUBECONFIG", &self.kubeconfig)
-                .output();
-            match out {
-                Ok(o) => format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                ),
-                Err(e) => format!("kubectl: {e}"),
+            let mut all = args.to_vec();
+            all.extend(["--request-timeout=10s", "-n", &ns]);
+            match Kubectl::new(&self.kubeconfig).run_blocking(&all) {
+                Ok(out) => out,
+                Err(e) => format!("{e:#}"),
             }
         };
         eprintln!(
@@ -534,10 +528,9 @@ fn machines_summary(base: &str) -> String {
 }
 
 fn check_kubectl() -> anyhow::Result<()> {
-    let ok = std::process::Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let ok = Kubectl::new("")
+        .run_blocking(&["version", "--client"])
+        .is_ok();
     if !ok {
         bail!(
             "kubectl is not installed (the end-to-end suite drives the cluster with it as a user does)"

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use metal_e2e::differential::{Reply, Side};
 use metal_e2e::wait::{Check, eventually};
+use metal_testkit::hosts::Bmh;
 use serde_json::{Value, json};
 
 pub const MERGE: &str = "application/merge-patch+json";
@@ -42,12 +43,10 @@ pub fn leases(ns: &str) -> String {
 
 /// A BareMetalHost as users register one (Redfish BMC, a credentials Secret name).
 pub fn bmh(name: &str, labels: Value) -> Value {
-    json!({
-        "apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {"online": false, "bmc": {"address": "redfish://192.0.2.1/redfish/v1/Systems/1",
-            "credentialsName": "bmc-secret"}}
-    })
+    Bmh::new(name)
+        .labels(labels)
+        .bmc("redfish://192.0.2.1/redfish/v1/Systems/1", "bmc-secret")
+        .json()
 }
 
 pub fn configmap(name: &str, labels: Value) -> Value {

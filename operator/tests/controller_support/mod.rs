@@ -18,6 +18,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
@@ -375,16 +376,11 @@ impl FakeApiServer {
 
     /// Polls until `pred` holds, for at most `timeout`; returns whether it held.
     pub async fn wait_until(&self, timeout: Duration, mut pred: impl FnMut(&Self) -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if pred(self) {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        Wait::new("a condition on the fake API server", timeout)
+            .every(Duration::from_millis(10))
+            .until(|| Check::from(pred(self)))
+            .await
+            .is_ok()
     }
 }
 

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use metal_operator::controller::{self, Clock, ControllerSettings, Leadership, Runtime};
 use metal_operator::statemachine;
 use metal_operator::telemetry::{Metrics, Readiness};
+use metal_testkit::hosts::Bmh;
+use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -69,17 +71,14 @@ pub fn host(name: &str, secret: &str) -> Value {
 }
 
 pub fn host_in(namespace: &str, name: &str, secret: &str) -> Value {
-    json!({
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "online": false,
-            "bootMACAddress": "00:11:22:33:44:55",
-            "bmc": {
-                "address": format!("redfish+http://127.0.0.1:8000/redfish/v1/Systems/{name}"),
-                "credentialsName": secret,
-            },
-        },
-    })
+    Bmh::new(name)
+        .namespace(namespace)
+        .boot_mac("00:11:22:33:44:55")
+        .bmc(
+            &format!("redfish+http://127.0.0.1:8000/redfish/v1/Systems/{name}"),
+            secret,
+        )
+        .json()
 }
 
 impl World {
@@ -175,14 +174,17 @@ impl World {
     /// Metrics are recorded after a reconcile's status write and Events, so a test that has just
     /// seen a state may otherwise read them a moment too early.
     pub async fn metrics_eventually(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let text = self.metrics.render().unwrap_or_default();
-            if text.contains(needle) || tokio::time::Instant::now() >= deadline {
-                return text;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let found = Wait::new(format!("/metrics to contain {needle}"), timeout)
+            .until(|| {
+                let text = self.metrics.render().unwrap_or_default();
+                if text.contains(needle) {
+                    Check::Done(text)
+                } else {
+                    Check::Pending("absent".into())
+                }
+            })
+            .await;
+        found.unwrap_or_else(|_| self.metrics.render().unwrap_or_default())
     }
 
     pub async fn wait_for_state(&self, name: &str, want: &str, timeout: Duration) -> bool {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use metal_sim::fleet::Fleet;
 use metal_sim::ipmi::{Counters, IpmiBinding, IpmiSettings, serve};
 use metal_sim::machine::{MachineView, SimClock, World};
+use metal_testkit::wait::{Check, Wait};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
@@ -87,13 +88,11 @@ impl Bmcs {
 
     /// Waits (bounded: 2 s) until `holds()`; the panic names `what` and what was last seen.
     async fn wait_until(what: String, holds: impl Fn() -> bool, seen: impl Fn() -> String) {
-        for _ in 0..200 {
-            if holds() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("never reached: {what}; {}", seen());
+        Wait::new(what, Duration::from_secs(2))
+            .every(Duration::from_millis(10))
+            .until(|| Check::when(holds(), &seen))
+            .await
+            .unwrap();
     }
 
     /// Waits (bounded) until `pred` holds for host `i`'s ground truth.
