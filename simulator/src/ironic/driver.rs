@@ -220,7 +220,7 @@ impl Drivers {
         match call.op {
             BmcOp::GetPower => {
                 let doc = self.send(&target, reqwest::Method::GET, &url, None).await?;
-                match doc.get("NodePower").and_then(Value::as_str) {
+                match doc.get("PowerState").and_then(Value::as_str) {
                     Some("On" | "PoweringOff") => Ok(CallResult::Power(NodePower::On)),
                     Some("Off" | "PoweringOn") => Ok(CallResult::Power(NodePower::Off)),
                     other => Err(format!(
@@ -255,7 +255,7 @@ impl Drivers {
                 for _ in 0..POWER_WAIT_POLLS {
                     let doc = self.send(&target, reqwest::Method::GET, &url, None).await?;
                     last = doc
-                        .get("NodePower")
+                        .get("PowerState")
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_string();
