@@ -1,313 +1,24 @@
-//! What serde cannot check in a scenario: names that must exist, states that must be real, one
-//! target per fault, deadlines that are positive. Each problem carries the path of the offending
-//! value so [`super::outline`] can put a line and column on it.
+//! The rules serde cannot check: names that exist, real states, one target per fault, positive
+//! deadlines, well-formed expectations.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use metal_core::api::{ErrorType, OperationalStatus, ProvisioningState};
 
-use super::format::{
+use super::super::format::{
     Condition, FleetSource, HostSelector, InjectFault, IronicChoice, Mode, Objects, ScenarioFile,
     Step, Target,
 };
-use super::outline::{Outline, Seg, key};
-use super::trace::Action;
-use super::{Lines, Scenario, ScenarioError};
+use super::super::outline::{Outline, Seg, key};
+use super::super::trace::Action;
+use super::super::{Lines, Scenario, ScenarioError};
 use crate::fleet::{Fleet, FleetError};
+#[allow(unused_imports)]
+use super::*;
 
-/// A content error before it is placed in the text.
-struct Problem {
-    path: Vec<Seg>,
-    message: String,
-}
-
-type Checked = Result<(), Problem>;
-
-fn problem(path: &[Seg], message: impl Into<String>) -> Problem {
-    Problem {
-        path: path.to_vec(),
-        message: message.into(),
-    }
-}
-
-fn with(path: &[Seg], seg: Seg) -> Vec<Seg> {
-    let mut p = path.to_vec();
-    p.push(seg);
-    p
-}
-
-pub(super) fn validate(
-    mut file: ScenarioFile,
-    text: &str,
-    source: &str,
-    dir: &Path,
-) -> Result<Scenario, ScenarioError> {
-    let outline = Outline::new(text);
-    let place = |p: Problem| {
-        let (line, column) = outline.locate(&p.path);
-        ScenarioError::Invalid {
-            file: source.to_string(),
-            line,
-            column,
-            message: p.message,
-        }
-    };
-    check_header(&file).map_err(place)?;
-    let fleet = load_fleet(&file, text, source, dir)?;
-    let ctx = Context { fleet: &fleet };
-    load_objects(&mut file, dir).map_err(|e| match e {
-        Loaded::Problem(p) => place(p),
-        Loaded::Error(e) => e,
-    })?;
-    ctx.check_timeline(&file).map_err(place)?;
-    ctx.check_expectations(&file).map_err(place)?;
-    let items = |path: &[Seg], n: usize| -> Vec<usize> {
-        (0..n)
-            .map(|i| outline.locate(&with(path, Seg::Index(i))).0)
-            .collect()
-    };
-    let lines = Lines {
-        steps: items(&[key("timeline")], file.timeline.len()),
-        expect_hosts: items(&[key("expect"), key("hosts")], file.expect.hosts.len()),
-        expect_events: items(&[key("expect"), key("events")], file.expect.events.len()),
-        expect_calls: items(&[key("expect"), key("calls")], file.expect.calls.len()),
-        invariants: outline.locate(&[key("invariants")]).0,
-    };
-    Ok(Scenario {
-        file,
-        source: source.to_string(),
-        fleet,
-        lines,
-    })
-}
-
-fn check_header(file: &ScenarioFile) -> Checked {
-    if file.name.is_empty()
-        || !file
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(problem(
-            &[key("name")],
-            format!(
-                "scenario name {:?} must be letters, digits, '-' or '_'",
-                file.name
-            ),
-        ));
-    }
-    let modes: BTreeSet<Mode> = file.modes.iter().copied().collect();
-    if modes.is_empty() || modes.len() != file.modes.len() {
-        return Err(problem(
-            &[key("modes")],
-            "modes must list engine and/or wire, each once",
-        ));
-    }
-    if let Some(scale) = file.time_scale
-        && !(scale.is_finite() && scale >= 0.0)
-    {
-        return Err(problem(
-            &[key("time_scale")],
-            format!("time_scale must be a number ≥ 0, got {scale}"),
-        ));
-    }
-    if let IronicChoice::External(url) = &file.ironic {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(problem(
-                &[key("ironic")],
-                format!("external Ironic URL {url:?} must start with http:// or https://"),
-            ));
-        }
-        if modes.contains(&Mode::Engine) {
-            return Err(problem(
-                &[key("ironic")],
-                "an external Ironic only exists in wire mode: add `modes: [wire]`",
-            ));
-        }
-    }
-    if file.operator.provisioning_limit == 0 {
-        return Err(problem(
-            &[key("operator"), key("provisioning_limit")],
-            "provisioning_limit must be at least 1",
-        ));
-    }
-    if file.invariants.max_busy == Some(0) {
-        return Err(problem(
-            &[key("invariants"), key("max_busy")],
-            "max_busy must be at least 1",
-        ));
-    }
-    if file.timeline.is_empty() {
-        return Err(problem(&[key("timeline")], "the timeline has no steps"));
-    }
-    Ok(())
-}
-
-/// Loads the fleet (file or inline), applying the scenario's seed and time scale.
-fn load_fleet(
-    file: &ScenarioFile,
-    text: &str,
-    source: &str,
-    dir: &Path,
-) -> Result<Fleet, ScenarioError> {
-    let fleet = match &file.fleet {
-        FleetSource::File(p) => Fleet::load(&dir.join(p))?,
-        FleetSource::Inline(value) => parse_inline_fleet(value, text, source)?,
-    };
-    let mut fleet_file = fleet.file.clone();
-    fleet_file.seed = file.seed;
-    if let Some(scale) = file.time_scale {
-        fleet_file.time_scale = scale;
-    }
-    Ok(Fleet::from_file(fleet_file, &fleet.source)?)
-}
-
-/// Parses an inline fleet from its own lines of the scenario, so its errors point into the file.
-fn parse_inline_fleet(
-    value: &serde_json::Value,
-    text: &str,
-    source: &str,
-) -> Result<Fleet, ScenarioError> {
-    let lines: Vec<&str> = text.lines().collect();
-    let key_line = lines
-        .iter()
-        .position(|l| l.starts_with("fleet:") && l["fleet:".len()..].trim().is_empty());
-    let Some(key_line) = key_line else {
-        // Flow style (`fleet: {...}`): parse a re-serialised copy; errors point at the key.
-        let at = lines
-            .iter()
-            .position(|l| l.starts_with("fleet:"))
-            .map_or(1, |i| i + 1);
-        let yaml = serde_yaml::to_string(value).map_err(|e| ScenarioError::Invalid {
-            file: source.to_string(),
-            line: at,
-            column: 1,
-            message: e.to_string(),
-        })?;
-        return Fleet::parse(&yaml, source).map_err(|e| match e {
-            FleetError::Invalid { message, .. } => ScenarioError::Invalid {
-                file: source.to_string(),
-                line: at,
-                column: 8,
-                message,
-            },
-            other => other.into(),
-        });
-    };
-    let body: Vec<&str> = lines[key_line + 1..]
-        .iter()
-        .take_while(|l| {
-            let t = l.trim();
-            t.is_empty() || t.starts_with('#') || l.starts_with([' ', '\t'])
-        })
-        .copied()
-        .collect();
-    let indent = body
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start_matches(' ').len())
-        .min()
-        .unwrap_or(0);
-    let block: String = body
-        .iter()
-        .map(|l| format!("{}\n", l.get(indent..).unwrap_or("")))
-        .collect();
-    Fleet::parse(&block, source).map_err(|e| match e {
-        FleetError::Invalid {
-            file,
-            line,
-            column,
-            message,
-        } => ScenarioError::Invalid {
-            file,
-            line: line + key_line + 1,
-            column: column + indent,
-            message,
-        },
-        other => other.into(),
-    })
-}
-
-enum Loaded {
-    Problem(Problem),
-    Error(ScenarioError),
-}
-
-/// Reads the files of `apply` steps into their `objects` and checks every object's shape.
-fn load_objects(file: &mut ScenarioFile, dir: &Path) -> Result<(), Loaded> {
-    for (i, step) in file.timeline.iter_mut().enumerate() {
-        let Step::Apply(objects) = step else { continue };
-        let at = [key("timeline"), Seg::Index(i), key("apply")];
-        if objects.file.is_none() && objects.objects.is_empty() {
-            return Err(Loaded::Problem(problem(
-                &at,
-                "apply needs `file:` or `objects:`",
-            )));
-        }
-        for (n, o) in objects.objects.iter().enumerate() {
-            check_object(o).map_err(|m| {
-                Loaded::Problem(problem(&with(&with(&at, key("objects")), Seg::Index(n)), m))
-            })?;
-        }
-        if let Some(path) = &objects.file {
-            let full = dir.join(path);
-            let shown = full.display().to_string();
-            let text = std::fs::read_to_string(&full).map_err(|source| {
-                Loaded::Error(ScenarioError::Read {
-                    file: shown.clone(),
-                    source,
-                })
-            })?;
-            load_documents(objects, &text, &shown).map_err(Loaded::Error)?;
-        }
-    }
-    Ok(())
-}
-
-fn load_documents(objects: &mut Objects, text: &str, shown: &str) -> Result<(), ScenarioError> {
-    use serde::Deserialize as _;
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let value = serde_json::Value::deserialize(doc).map_err(|e| {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            ScenarioError::Invalid {
-                file: shown.to_string(),
-                line,
-                column,
-                message: e.to_string(),
-            }
-        })?;
-        if value.is_null() {
-            continue;
-        }
-        check_object(&value).map_err(|message| ScenarioError::Invalid {
-            file: shown.to_string(),
-            line: 1,
-            column: 1,
-            message,
-        })?;
-        objects.objects.push(value);
-    }
-    Ok(())
-}
-
-fn check_object(o: &serde_json::Value) -> Result<(), String> {
-    let field = |name: &str| o.get(name).and_then(|v| v.as_str()).unwrap_or("");
-    if field("apiVersion").is_empty() || field("kind").is_empty() {
-        return Err("every object needs apiVersion and kind".into());
-    }
-    let named = o
-        .pointer("/metadata/name")
-        .and_then(|v| v.as_str())
-        .is_some_and(|n| !n.is_empty());
-    if !named {
-        return Err(format!("{} object without metadata.name", field("kind")));
-    }
-    Ok(())
-}
-
-struct Context<'a> {
-    fleet: &'a Fleet,
+pub(super) struct Context<'a> {
+    pub(super) fleet: &'a Fleet,
 }
 
 impl Context<'_> {
@@ -361,7 +72,7 @@ impl Context<'_> {
         }
     }
 
-    fn check_timeline(&self, file: &ScenarioFile) -> Checked {
+    pub(super) fn check_timeline(&self, file: &ScenarioFile) -> Checked {
         let mut claims: BTreeSet<&str> = file
             .timeline
             .iter()
@@ -597,7 +308,7 @@ impl Context<'_> {
         }
     }
 
-    fn check_expectations(&self, file: &ScenarioFile) -> Checked {
+    pub(super) fn check_expectations(&self, file: &ScenarioFile) -> Checked {
         for (i, h) in file.expect.hosts.iter().enumerate() {
             let at = [key("expect"), key("hosts"), Seg::Index(i)];
             self.check_selector(&h.hosts, &with(&at, key("hosts")))?;
