@@ -1,18 +1,8 @@
 //! Expectations checked at the end of a run and invariants checked over the whole trace.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::time::Duration;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize, Serializer};
-
-use crate::fault::{FaultSet, Latency, Window};
-use crate::machine::SimTime;
-use crate::machine::time::{format_duration, parse_duration};
-
-#[allow(unused_imports)]
 use super::*;
 
 /// What must have happened by the end of the run.

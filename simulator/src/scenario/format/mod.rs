@@ -5,28 +5,20 @@
 //! names that exist, state names, one fault target per step, …) and loads referenced files.
 //! `scenarios/scenario.schema.json` is generated from them (`metal-sim run --schema`).
 
-/// Values used across the file: durations (`Span`) and host selectors.
-mod values;
-/// The timeline's steps and the conditions waits and asserts check.
-mod steps;
 /// What must have happened by the end (expectations) and what must hold throughout (invariants).
 mod expectations;
+/// The timeline's steps and the conditions waits and asserts check.
+mod steps;
+/// Values used across the file: durations (`Span`) and host selectors.
+mod values;
 
 pub use expectations::*;
 pub use steps::*;
 pub use values::*;
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::time::Duration;
-
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
-
-use crate::fault::{FaultSet, Latency, Window};
-use crate::machine::SimTime;
-use crate::machine::time::{format_duration, parse_duration};
 
 /// A scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

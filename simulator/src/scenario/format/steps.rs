@@ -1,18 +1,13 @@
 //! The timeline's steps (register, apply, patch, faults, waits, …) and their conditions.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::time::Duration;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize, Serializer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::fault::{FaultSet, Latency, Window};
 use crate::machine::SimTime;
-use crate::machine::time::{format_duration, parse_duration};
 
-#[allow(unused_imports)]
 use super::*;
 
 /// One step of the timeline (a single-key mapping: `- advance: 30s`).

@@ -8,12 +8,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::fault::{FaultSet, Latency, Window};
 use crate::machine::SimTime;
 use crate::machine::time::{format_duration, parse_duration};
-
-#[allow(unused_imports)]
-use super::*;
 
 /// A duration in simulated time, written `250ms`, `1.5s`, `2m`, `1h` or a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

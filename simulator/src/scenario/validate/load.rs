@@ -1,20 +1,12 @@
 //! Loading what a scenario refers to: its fleet (a path or inline) and its object files.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
-use metal_core::api::{ErrorType, OperationalStatus, ProvisioningState};
-
-use super::super::format::{
-    Condition, FleetSource, HostSelector, InjectFault, IronicChoice, Mode, Objects, ScenarioFile,
-    Step, Target,
-};
-use super::super::outline::{Outline, Seg, key};
-use super::super::trace::Action;
-use super::super::{Lines, Scenario, ScenarioError};
-use crate::fleet::{Fleet, FleetError};
-#[allow(unused_imports)]
+use super::super::ScenarioError;
+use super::super::format::{FleetSource, Objects, ScenarioFile, Step};
+use super::super::outline::{Seg, key};
 use super::*;
+use crate::fleet::{Fleet, FleetError};
 
 /// Loads the fleet (file or inline), applying the scenario's seed and time scale.
 pub(super) fn load_fleet(

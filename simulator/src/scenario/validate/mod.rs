@@ -13,16 +13,9 @@ use rules::Context;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use metal_core::api::{ErrorType, OperationalStatus, ProvisioningState};
-
-use super::format::{
-    Condition, FleetSource, HostSelector, InjectFault, IronicChoice, Mode, Objects, ScenarioFile,
-    Step, Target,
-};
+use super::format::{IronicChoice, Mode, ScenarioFile};
 use super::outline::{Outline, Seg, key};
-use super::trace::Action;
 use super::{Lines, Scenario, ScenarioError};
-use crate::fleet::{Fleet, FleetError};
 
 /// A content error before it is placed in the text.
 struct Problem {

@@ -2,20 +2,14 @@
 //! deadlines, well-formed expectations.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use metal_core::api::{ErrorType, OperationalStatus, ProvisioningState};
 
-use super::super::format::{
-    Condition, FleetSource, HostSelector, InjectFault, IronicChoice, Mode, Objects, ScenarioFile,
-    Step, Target,
-};
-use super::super::outline::{Outline, Seg, key};
+use super::super::format::{Condition, HostSelector, InjectFault, ScenarioFile, Step, Target};
+use super::super::outline::{Seg, key};
 use super::super::trace::Action;
-use super::super::{Lines, Scenario, ScenarioError};
-use crate::fleet::{Fleet, FleetError};
-#[allow(unused_imports)]
 use super::*;
+use crate::fleet::Fleet;
 
 pub(super) struct Context<'a> {
     pub(super) fleet: &'a Fleet,
@@ -107,8 +101,8 @@ impl Context<'_> {
                 Step::Patch(p) => {
                     self.check_target(&p.target(), &at)?;
                     let ok = match p.patch_type {
-                        super::format::PatchType::Merge => p.patch.is_object(),
-                        super::format::PatchType::Json => p.patch.is_array(),
+                        super::super::format::PatchType::Merge => p.patch.is_object(),
+                        super::super::format::PatchType::Json => p.patch.is_array(),
                     };
                     if !ok {
                         return Err(problem(

@@ -1,0 +1,220 @@
+//! What the API asks of the conductor: provision-state actions (`provision`) and power changes
+//! (`power`), checked against the node's state and turned into jobs.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::*;
+
+impl Conductor {
+    fn automated_clean(&self, node: &Node) -> bool {
+        node.misc
+            .get("automated_clean")
+            .and_then(Value::as_bool)
+            .unwrap_or(self.settings.automated_clean)
+    }
+
+    fn invalid(node: &Node, action: &str) -> ApiError {
+        ApiError::InvalidState {
+            action: action.to_string(),
+            node: node.uuid.to_string(),
+            state: node.provision_state.as_str().to_string(),
+        }
+    }
+
+    /// Starts a provision action (the `states/provision` endpoint), validating it like Ironic.
+    pub fn provision(
+        &mut self,
+        uuid: Uuid,
+        action: &str,
+        clean_steps: Option<Vec<Value>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let node = self
+            .nodes
+            .get(&uuid)
+            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))?;
+        self.ensure_unlocked(uuid)?;
+        let target = Target::parse(action).ok_or_else(|| Self::invalid(node, action))?;
+        if target == Target::Clean && clean_steps.is_none() {
+            return Err(ApiError::BadRequest(
+                "\"clean_steps\" is required when setting target provision state to clean".into(),
+            ));
+        }
+        use ProvisionState as S;
+        let t = self.settings.timings;
+        let fake = uses_fake_power(node);
+        let clean_on = self.automated_clean(node);
+        let auto_clean = |steps: &mut Vec<Step>| {
+            if clean_on {
+                steps.extend(plan::cleaning(node, &t, None));
+            } else {
+                steps.push(Step::Enter(S::Cleaning));
+            }
+        };
+        let mut steps = Vec::new();
+        let (target_state, done, failed) = match (target, node.provision_state) {
+            (Target::Manage, S::Enroll) => {
+                steps.push(Step::Enter(S::Verifying));
+                steps.push(if fake {
+                    Step::Wait(t.verify)
+                } else {
+                    Step::Call(BmcOp::GetPower)
+                });
+                (S::Manageable, S::Manageable, S::Enroll)
+            }
+            (Target::Manage, S::Available | S::CleanFailed | S::InspectFailed | S::AdoptFailed) => {
+                return self.settle(uuid, S::Manageable, now);
+            }
+            (Target::Provide, S::Manageable) => {
+                if !clean_on {
+                    steps.push(Step::Enter(S::Cleaning));
+                    steps.push(Step::Wait(t.provide));
+                } else {
+                    auto_clean(&mut steps);
+                }
+                (S::Available, S::Available, S::CleanFailed)
+            }
+            (Target::Inspect, S::Manageable | S::InspectFailed) => {
+                steps.extend(plan::inspection(node, &t));
+                (S::Manageable, S::Manageable, S::InspectFailed)
+            }
+            (Target::Active, S::Available | S::DeployFailed)
+            | (Target::Rebuild, S::Active | S::DeployFailed | S::Error) => {
+                steps.extend(plan::deployment(node, &t));
+                (S::Active, S::Active, S::DeployFailed)
+            }
+            (Target::Deleted, S::Active | S::DeployFailed | S::WaitCallBack | S::Error) => {
+                steps.push(Step::Enter(S::Deleting));
+                if !fake {
+                    steps.push(Step::Call(BmcOp::SetPower(NodePower::Off)));
+                }
+                steps.push(Step::Wait(t.undeploy));
+                auto_clean(&mut steps);
+                (S::Available, S::Available, S::Error)
+            }
+            (Target::Abort, S::WaitCallBack) => return self.settle(uuid, S::DeployFailed, now),
+            (Target::Abort, S::CleanWait) => return self.settle(uuid, S::CleanFailed, now),
+            (Target::Abort, S::InspectWait) => return self.settle(uuid, S::InspectFailed, now),
+            (Target::Clean, S::Manageable) => {
+                steps.extend(plan::cleaning(
+                    node,
+                    &t,
+                    Some(clean_steps.clone().unwrap_or_default()),
+                ));
+                (S::Manageable, S::Manageable, S::CleanFailed)
+            }
+            (Target::Adopt, S::Manageable | S::AdoptFailed) => {
+                steps.push(Step::Enter(S::Adopting));
+                steps.push(if fake {
+                    Step::Wait(t.adopt)
+                } else {
+                    Step::Call(BmcOp::GetPower)
+                });
+                (S::Active, S::Active, S::AdoptFailed)
+            }
+            _ => return Err(Self::invalid(node, action)),
+        };
+        let custom = plan::deploy_mode(node) == DeployMode::Custom;
+        self.start(
+            uuid,
+            target_state,
+            JobKind::Provision { done, failed },
+            steps,
+            now,
+        );
+        if let Some(j) = self.jobs.get_mut(&uuid) {
+            j.inband.requested = clean_steps.filter(|_| target == Target::Clean);
+            j.inband.custom = custom;
+        }
+        Ok(())
+    }
+
+    fn settle(
+        &mut self,
+        uuid: Uuid,
+        state: ProvisionState,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        self.jobs.remove(&uuid);
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.provision_state = state;
+            n.target_provision_state = None;
+            n.provision_updated_at = Some(now);
+        }
+        Ok(())
+    }
+
+    fn start(
+        &mut self,
+        uuid: Uuid,
+        target: ProvisionState,
+        kind: JobKind,
+        steps: Vec<Step>,
+        now: DateTime<Utc>,
+    ) {
+        let mut steps: VecDeque<Step> = steps.into();
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.target_provision_state = Some(target);
+            n.reservation = Some("localhost".into());
+            n.last_error = None;
+            // Like Ironic, the request itself moves the node into the working state (deploying,
+            // cleaning, verifying, …): a client polling right after the 202 never sees the old state.
+            if let Some(Step::Enter(state)) = steps.front().cloned() {
+                steps.pop_front();
+                n.provision_state = state;
+                n.provision_updated_at = Some(now);
+                if state == ProvisionState::Inspecting {
+                    n.inspection_started_at = Some(now);
+                    n.inspection_finished_at = None;
+                }
+            }
+        }
+        self.jobs.insert(uuid, Job::new(kind, steps, now));
+    }
+
+    /// Starts a power action (the `states/power` endpoint).
+    pub fn power(
+        &mut self,
+        ident: &str,
+        uuid: Uuid,
+        target: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let node = self
+            .nodes
+            .get(&uuid)
+            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))?;
+        let Some(target) = NodePower::parse(target) else {
+            return Err(ApiError::InvalidState {
+                action: target.to_string(),
+                node: ident.to_string(),
+                state: node
+                    .power_state
+                    .map_or("None", NodePower::as_str)
+                    .to_string(),
+            });
+        };
+        self.ensure_unlocked(uuid)?;
+        let t = self.settings.timings;
+        let steps = if uses_fake_power(node) {
+            vec![Step::Wait(t.power)]
+        } else if matches!(target, NodePower::Rebooting | NodePower::SoftRebooting) {
+            vec![
+                Step::Call(BmcOp::SetPower(NodePower::Off)),
+                Step::Call(BmcOp::SetPower(NodePower::On)),
+            ]
+        } else {
+            vec![Step::Call(BmcOp::SetPower(target))]
+        };
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.target_power_state = Some(target);
+            n.reservation = Some("localhost".into());
+            n.last_error = None;
+        }
+        self.jobs
+            .insert(uuid, Job::new(JobKind::Power(target), steps, now));
+        Ok(())
+    }
+}
