@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make e2e`: the end-to-end suite (crate e2e/, package metal-e2e).
+# `make e2e`: the end-to-end suite (crate tests/, package metal-e2e).
 #   kind mode — when `docker info` and `kind` work: scripts/e2e-kind.sh creates the cluster, loads the
 #               images, applies kind/ and runs the same suite against it (E2E_KUBECONFIG).
 #   otherwise, two passes, each printed with its wall time:

@@ -5,7 +5,7 @@
 //! --controlplane` next to a fleet, and the scenario runner in-process.
 //!
 //! Deliberate simplifications (`docs/controlplane-differences.md` lists each difference from
-//! kube-apiserver that `e2e/tests/controlplane_differential.rs` finds, with its reason): strategic
+//! kube-apiserver that `tests/controlplane_differential.rs` finds, with its reason): strategic
 //! merge patches are applied as JSON merge patches (lists are replaced, `$` directives dropped;
 //! custom resources refuse them with 415, as real servers do); server-side apply tracks field
 //! ownership per manager with lists as atomic fields (`fields`); list pages read the live state

@@ -131,7 +131,7 @@ async fn seed_one_bulk_registration_without_online_is_accepted_and_defaulted_by_
     };
     // metal3-system: no operator of the suite watches it (each watches its own test namespace), so
     // nothing ever acts on the seed's 192.168.1.x BMCs.
-    let file = workspace_root().join("e2e/fixtures/seed-bulk-registration.yaml");
+    let file = workspace_root().join("tests/fixtures/seed-bulk-registration.yaml");
     let yaml = std::fs::read_to_string(&file)?;
     let out = judge.kubectl(&["apply", "-f", "-"], Some(&yaml)).await?;
     assert!(
