@@ -42,6 +42,7 @@ test: toolchain peers lint
 lint: toolchain
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	bash scripts/check-layers.sh
 
 ## crds: regenerate the committed CRD YAML from the Rust types.
 crds:

@@ -14,10 +14,9 @@ use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
 use metal_operator::controller::election::{self, ElectionSettings, Leadership, LeaseLock};
 use metal_operator::controller::throttle::{ThrottleLayer, ThrottleSettings};
 use metal_operator::controller::{self, Clock, ControllerSettings, Runtime};
+use metal_operator::ironic_http::{ClientConfig, HttpIronicClient};
 use metal_operator::provisioner::Credentials;
-use metal_operator::provisioner::ironic::{
-    ClientConfig, IronicClient, IronicProvisioner, IronicSettings,
-};
+use metal_operator::provisioner::ironic::{IronicClient, IronicProvisioner, IronicSettings};
 use metal_operator::telemetry::{LogFormat, Metrics, ProbeState, Readiness, logging, probe};
 use metal_operator::webhook::{
     self, CertificateSource, WebhookSettings, WebhookState, serving_names,

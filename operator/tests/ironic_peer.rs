@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use ironic_support::Ironic;
 use metal_operator::bmc::DeployImages;
+use metal_operator::ironic_http::{ClientConfig, HttpIronicClient};
 use metal_operator::provisioner::ironic::{
-    ClientConfig, IronicClient, IronicProvisioner, IronicSettings, LifecyclePacing, Node,
-    provision_cycle,
+    IronicClient, IronicProvisioner, IronicSettings, LifecyclePacing, Node, provision_cycle,
 };
 use metal_operator::provisioner::{
     Action, Credentials, Deployment, HostRef, InspectMode, Observation, Outcome, PowerChange,

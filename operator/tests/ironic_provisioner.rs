@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use ironic_double::IronicDouble;
 use metal_operator::bmc::DeployImages;
+use metal_operator::ironic_http::{ClientConfig, HttpIronicClient};
 use metal_operator::provisioner::ironic::{
-    ClientConfig, IronicClient, IronicProvisioner, IronicSettings, LifecyclePacing,
-    decode_error_body, full_lifecycle,
+    IronicClient, IronicProvisioner, IronicSettings, LifecyclePacing, decode_error_body,
+    full_lifecycle,
 };
 use metal_operator::provisioner::{
     Action, Credentials, Deployment, HostRef, InspectMode, Observation, Outcome, PowerChange,

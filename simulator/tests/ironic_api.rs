@@ -643,7 +643,7 @@ async fn the_request_journal_records_provision_targets_and_statuses_outside_v1()
 /// Answers every conductor call in-process (power reads: off), as an engine would, until none is left.
 fn satisfy_calls(st: &AppState) {
     use metal_sim::ironic::conductor::{BmcOp, Call, CallResult};
-    use metal_sim::ironic::model::PowerState;
+    use metal_sim::ironic::model::NodePower;
     for _ in 0..50 {
         let calls = st.step_conductor();
         if calls.is_empty() {
@@ -651,7 +651,7 @@ fn satisfy_calls(st: &AppState) {
         }
         for call in calls {
             let outcome = match &call {
-                Call::Bmc(b) if b.op == BmcOp::GetPower => Ok(CallResult::Power(PowerState::Off)),
+                Call::Bmc(b) if b.op == BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
                 Call::Bmc(_) => Ok(CallResult::Done),
                 Call::Agent(_) => Err("no agent in this test".to_string()),
             };

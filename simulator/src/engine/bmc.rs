@@ -29,7 +29,7 @@ use crate::fault::{FaultKind, FaultSet, Verdict};
 use crate::ipmi::ClientError;
 use crate::ironic::conductor::{BmcOp, BootDevice, CallResult, DriverCall};
 use crate::ironic::driver::{IpmiTarget, RedfishTarget};
-use crate::ironic::model::PowerState as NodePower;
+use crate::ironic::model::NodePower;
 use crate::machine::{
     Ack, BmcEndpoint, BmcProtocol, BootMode, BootSource, HardwareProfile, HostSpec, Machine,
     MachineError, OverrideMode, SimTime,

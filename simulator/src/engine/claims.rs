@@ -1,5 +1,5 @@
 //! HostClaims and HostPools in engine mode: the objects as values, and in-process reconciles that
-//! call the operator's pure claim and pool cores (`metal_operator::claim`, `metal_operator::pool`)
+//! call the operator's pure claim and pool cores (`metal_core::claim`, `metal_core::pool`)
 //! in the order the wire controllers (`controller::claims`, `controller::pools`) do.
 //!
 //! Reconciles run on a fixed virtual-time tick (see [`TICK`]) rather than on watch events: every
@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use metal_operator::api::{BareMetalHost, HostClaim, HostClaimStatus, HostPool};
-use metal_operator::claim::flow::{self, Bind, ClaimObjects, ClaimTiming, Written};
-use metal_operator::claim::progress::ClaimEvent;
-use metal_operator::claim::{self, ClaimRef, HostPolicy, Selector};
-use metal_operator::pool;
+use metal_core::api::{BareMetalHost, HostClaim, HostClaimStatus, HostPool};
+use metal_core::claim::flow::{self, Bind, ClaimObjects, ClaimTiming, Written};
+use metal_core::claim::progress::ClaimEvent;
+use metal_core::claim::{self, ClaimRef, HostPolicy, Selector};
+use metal_core::pool;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
@@ -280,7 +280,7 @@ impl ClaimWorld {
         Ok(())
     }
 
-    // ----- claims: the operator's own claim flow (`metal_operator::claim::flow`) -----
+    // ----- claims: the operator's own claim flow (`metal_core::claim::flow`) -----
 
     fn reconcile_claim(&mut self, engine: &mut Engine, key: &str) -> Result<(), ClaimWorldError> {
         let Some(c) = self.claims.get(key).cloned() else {

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use rand::RngExt;
 use serde_json::Value;
 
-use metal_operator::api::BareMetalHost;
+use metal_core::api::BareMetalHost;
 
 use super::ironic::IronicFaults;
 use super::simulation::{Engine, EngineError, Event, HostObject};
@@ -107,9 +107,9 @@ impl Engine {
             s.metadata
                 .labels
                 .as_ref()
-                .and_then(|l| l.get(metal_operator::api::annotations::ENVIRONMENT_LABEL))
+                .and_then(|l| l.get(metal_core::api::annotations::ENVIRONMENT_LABEL))
                 .map(String::as_str)
-                == Some(metal_operator::api::annotations::ENVIRONMENT_LABEL_VALUE)
+                == Some(metal_core::api::annotations::ENVIRONMENT_LABEL_VALUE)
         });
         if !labelled {
             return;

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use metal_operator::bmc::DeployImages;
-use metal_operator::provisioner::HostRef;
-use metal_operator::provisioner::ironic::transport::{Request, Response, Transport};
-use metal_operator::provisioner::ironic::{IronicClient, IronicProvisioner, IronicSettings};
+use metal_core::bmc::DeployImages;
+use metal_core::provisioner::HostRef;
+use metal_core::provisioner::ironic::transport::{Request, Response, Transport};
+use metal_core::provisioner::ironic::{IronicClient, IronicProvisioner, IronicSettings};
 
 use crate::fault::Window;
 use crate::ironic::api::Store;
@@ -74,6 +74,10 @@ impl Transport for Link {
             return Err("connection refused (the Ironic API is down)".into());
         }
         self.api.send(request).await
+    }
+
+    async fn pause(&self, duration: std::time::Duration) {
+        self.api.pause(duration).await;
     }
 }
 

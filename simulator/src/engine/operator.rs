@@ -3,7 +3,7 @@
 //!
 //! The order follows `controller::reconcile`: read the BMC Secret (labelling it), observe the
 //! node, read config-data Secrets while provisioning, count provisioning slots, decide, then the
-//! operator's own rounds with its own provisioner (`metal_operator::round`), then write
+//! operator's own rounds with its own provisioner (`metal_core::round`), then write
 //! finalizer, annotations and status, emit Events and requeue.
 
 use std::collections::BTreeMap;
@@ -13,12 +13,12 @@ use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::Secret;
 
-use metal_operator::api::BareMetalHost;
-use metal_operator::api::annotations::{ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE};
-use metal_operator::host_secrets::{self, SecretError, SecretSource};
-use metal_operator::provisioner::{Action, HostRef, Outcome, PowerChange, ProvisionerError};
-use metal_operator::round::{self, RoundHooks, RoundsEnd};
-use metal_operator::statemachine::{
+use metal_core::api::BareMetalHost;
+use metal_core::api::annotations::{ENVIRONMENT_LABEL, ENVIRONMENT_LABEL_VALUE};
+use metal_core::host_secrets::{self, SecretError, SecretSource};
+use metal_core::provisioner::{Action, HostRef, Outcome, PowerChange, ProvisionerError};
+use metal_core::round::{self, RoundHooks, RoundsEnd};
+use metal_core::statemachine::{
     self, CapacityView, ConfigData, CredentialsView, Decision, Effect, HardwareFetch, Input,
     SlotChange, holds_provisioning_slot,
 };

@@ -1,13 +1,13 @@
 //! The pool half of engine mode's claim world: each tick a pool is reconciled by the operator's
-//! own pool flow (`metal_operator::pool::flow`: scale plan, claims created under fresh names or
+//! own pool flow (`metal_core::pool::flow`: scale plan, claims created under fresh names or
 //! deleted in release order, status and Events), against the engine's objects.
 
 use kube::ResourceExt;
-use metal_operator::api::hostpool::POOL_LABEL;
-use metal_operator::api::{HostClaim, HostPool, HostPoolStatus};
-use metal_operator::claim;
-use metal_operator::pool::flow::{self, Created, PoolObjects, Summarize};
-use metal_operator::pool::{self, PoolEvent};
+use metal_core::api::hostpool::POOL_LABEL;
+use metal_core::api::{HostClaim, HostPool, HostPoolStatus};
+use metal_core::claim;
+use metal_core::pool::flow::{self, Created, PoolObjects, Summarize};
+use metal_core::pool::{self, PoolEvent};
 
 use super::claims::{ClaimWorld, ClaimWorldError, event, key_of};
 use super::ironic::run;

@@ -10,9 +10,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use uuid::Uuid;
 
-use metal_operator::api::BareMetalHost;
-use metal_operator::bmc::DeployImages;
-use metal_operator::statemachine;
+use metal_core::api::BareMetalHost;
+use metal_core::bmc::DeployImages;
+use metal_core::statemachine;
 
 use super::agent::{AgentFaults, AgentSettings, EngineImages, RunningAgent};
 use super::bmc::{BmcDirectory, Route};
@@ -532,8 +532,8 @@ impl Engine {
         let annotations = obj.metadata.annotations.as_ref();
         let has = |k: &str| annotations.is_some_and(|a| a.contains_key(k));
         let inspection_disabled = annotations
-            .and_then(|a| a.get(metal_operator::api::annotations::INSPECT))
-            .is_some_and(|v| v == metal_operator::api::annotations::INSPECT_DISABLED)
+            .and_then(|a| a.get(metal_core::api::annotations::INSPECT))
+            .is_some_and(|v| v == metal_core::api::annotations::INSPECT_DISABLED)
             || serde_json::to_value(&obj.spec.inspection_mode)
                 .ok()
                 .and_then(|v| v.as_str().map(|s| s == "disabled"))
@@ -543,7 +543,7 @@ impl Engine {
         let facts = Happening::HostFacts {
             host: host.clone(),
             online: obj.spec.online,
-            detached: has(metal_operator::api::annotations::DETACHED),
+            detached: has(metal_core::api::annotations::DETACHED),
             inspection_disabled,
             externally_provisioned: obj.spec.externally_provisioned,
             consumer: obj.spec.consumer_ref.as_ref().and_then(|c| c.name.clone()),

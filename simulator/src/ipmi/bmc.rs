@@ -18,7 +18,7 @@ use super::packet::{
     self, ASF_PRESENCE_PING, AUTH_TYPE_NONE, Datagram, DecodeError, PayloadType, V20Header,
     V20Packet,
 };
-use super::session::{Phase, Privilege, SessionPolicy, SessionTable, User};
+use super::session::{Privilege, SessionPolicy, SessionStage, SessionTable, User};
 
 /// Per-BMC traffic counters, shared with tests and the control API.
 #[derive(Debug, Default)]
@@ -29,7 +29,7 @@ pub struct Counters {
     pub answered: AtomicU64,
     /// Datagrams dropped because they could not be decoded, verified or decrypted.
     pub malformed: AtomicU64,
-    /// Well-formed datagrams dropped by policy (unknown session, replayed sequence, wrong phase…).
+    /// Well-formed datagrams dropped by policy (unknown session, replayed sequence, wrong stage…).
     pub rejected: AtomicU64,
     /// Datagrams dropped or delayed by an injected fault.
     pub faulted: AtomicU64,
@@ -257,7 +257,7 @@ impl Bmc {
             .get_mut(id)
             .ok_or(Discard::Rejected("unknown session"))?;
         let console_id = session.console_id;
-        let Phase::Active(active) = &mut session.phase else {
+        let SessionStage::Active(active) = &mut session.stage else {
             return Err(Discard::Rejected("session not active"));
         };
         let suite: CipherSuite = active.keys.suite();
@@ -288,7 +288,8 @@ impl Bmc {
         }
         session.last_seen = now;
         let (cc, data, close) = self.session_command(id, &req, chassis);
-        let Some(Phase::Active(active)) = self.sessions.get_mut(id).map(|s| &mut s.phase) else {
+        let Some(SessionStage::Active(active)) = self.sessions.get_mut(id).map(|s| &mut s.stage)
+        else {
             return Err(Discard::Rejected("session vanished"));
         };
         let mut iv = [0u8; 16];
@@ -317,7 +318,8 @@ impl Bmc {
         if let Some((cc, data)) = self.pre_session(req) {
             return (cc, data, None);
         }
-        let Some(Phase::Active(active)) = self.sessions.get_mut(id).map(|s| &mut s.phase) else {
+        let Some(SessionStage::Active(active)) = self.sessions.get_mut(id).map(|s| &mut s.stage)
+        else {
             return (completion::UNSPECIFIED, Vec::new(), None);
         };
         match (req.netfn, req.cmd) {

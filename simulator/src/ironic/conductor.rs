@@ -6,7 +6,7 @@
 //! `fake` interfaces never leave the core.
 
 use super::error::ApiError;
-use super::model::{Node, PowerState, ProvisionState};
+use super::model::{Node, NodePower, ProvisionState};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -21,7 +21,7 @@ mod settings;
 
 pub use call::{AgentCall, AgentOp, BmcOp, BootDevice, Call, CallResult, DriverCall};
 pub use inventory::DiscoveredPort;
-pub use plan::{AgentStep, DeployMode, InspectMode, Phase, deploy_mode, inspect_mode};
+pub use plan::{AgentPhase, AgentStep, DeployMode, InspectMode, deploy_mode, inspect_mode};
 pub use settings::{Settings, Target, Timings};
 
 use inband::InBand;
@@ -33,7 +33,7 @@ enum JobKind {
         done: ProvisionState,
         failed: ProvisionState,
     },
-    Power(PowerState),
+    Power(NodePower),
     Sync,
 }
 
@@ -50,7 +50,7 @@ struct Job {
     due: DateTime<Utc>,
     waiting: Option<(u64, Pending)>,
     /// Parked in a wait state (lock released) until the agent calls back or `due` (the timeout) passes.
-    parked: Option<Phase>,
+    parked: Option<AgentPhase>,
     inband: InBand,
 }
 
@@ -122,7 +122,7 @@ impl Conductor {
     }
 
     /// The phase a node's job is parked in, waiting for its agent.
-    pub fn parked(&self, node: Uuid) -> Option<Phase> {
+    pub fn parked(&self, node: Uuid) -> Option<AgentPhase> {
         self.jobs.get(&node).and_then(|j| j.parked)
     }
 
@@ -220,7 +220,7 @@ impl Conductor {
             (Target::Deleted, S::Active | S::DeployFailed | S::WaitCallBack | S::Error) => {
                 steps.push(Step::Enter(S::Deleting));
                 if !fake {
-                    steps.push(Step::Call(BmcOp::SetPower(PowerState::Off)));
+                    steps.push(Step::Call(BmcOp::SetPower(NodePower::Off)));
                 }
                 steps.push(Step::Wait(t.undeploy));
                 auto_clean(&mut steps);
@@ -318,13 +318,13 @@ impl Conductor {
             .nodes
             .get(&uuid)
             .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))?;
-        let Some(target) = PowerState::parse(target) else {
+        let Some(target) = NodePower::parse(target) else {
             return Err(ApiError::InvalidState {
                 action: target.to_string(),
                 node: ident.to_string(),
                 state: node
                     .power_state
-                    .map_or("None", PowerState::as_str)
+                    .map_or("None", NodePower::as_str)
                     .to_string(),
             });
         };
@@ -332,10 +332,10 @@ impl Conductor {
         let t = self.settings.timings;
         let steps = if uses_fake_power(node) {
             vec![Step::Wait(t.power)]
-        } else if matches!(target, PowerState::Rebooting | PowerState::SoftRebooting) {
+        } else if matches!(target, NodePower::Rebooting | NodePower::SoftRebooting) {
             vec![
-                Step::Call(BmcOp::SetPower(PowerState::Off)),
-                Step::Call(BmcOp::SetPower(PowerState::On)),
+                Step::Call(BmcOp::SetPower(NodePower::Off)),
+                Step::Call(BmcOp::SetPower(NodePower::On)),
             ]
         } else {
             vec![Step::Call(BmcOp::SetPower(target))]
@@ -603,7 +603,7 @@ impl Conductor {
                     n.fault = Some("power failure".into());
                     n.maintenance_reason = Some(format!(
                         "During sync_power_state, max retries exceeded for node {uuid}, node state {} does not match expected state 'None'. Updating DB state to 'None' Switching node to maintenance mode. Error: {e}",
-                        n.power_state.map_or("None", PowerState::as_str)
+                        n.power_state.map_or("None", NodePower::as_str)
                     ));
                     n.power_state = None;
                 }

@@ -17,7 +17,7 @@ pub use gate::Gate;
 pub use target::{Bmc, IpmiTarget, RedfishTarget};
 
 use super::conductor::{BmcOp, BootDevice, Call, CallResult, DriverCall};
-use super::model::PowerState;
+use super::model::NodePower;
 use crate::egress::Network;
 use crate::ipmi::command::{ChassisControl, boot_device};
 use crate::ipmi::{Client, ClientConfig};
@@ -44,7 +44,7 @@ const POWER_WAIT_POLLS: u32 = 1200;
 /// Between power-state polls.
 const POWER_WAIT_INTERVAL: Duration = Duration::from_millis(50);
 
-fn power_timeout(node: &str, target: PowerState, actual: &str) -> String {
+fn power_timeout(node: &str, target: NodePower, actual: &str) -> String {
     format!(
         "Timed out after 60 secs waiting for power state {} on node {node}; the BMC reports {actual}",
         target.settled().as_str()
@@ -220,9 +220,9 @@ impl Drivers {
         match call.op {
             BmcOp::GetPower => {
                 let doc = self.send(&target, reqwest::Method::GET, &url, None).await?;
-                match doc.get("PowerState").and_then(Value::as_str) {
-                    Some("On" | "PoweringOff") => Ok(CallResult::Power(PowerState::On)),
-                    Some("Off" | "PoweringOn") => Ok(CallResult::Power(PowerState::Off)),
+                match doc.get("NodePower").and_then(Value::as_str) {
+                    Some("On" | "PoweringOff") => Ok(CallResult::Power(NodePower::On)),
+                    Some("Off" | "PoweringOn") => Ok(CallResult::Power(NodePower::Off)),
                     other => Err(format!(
                         "Redfish system {system} reported an unknown power state {other:?}"
                     )),
@@ -231,11 +231,11 @@ impl Drivers {
             BmcOp::GetSystem => self.read_inventory(&target, &url).await,
             BmcOp::SetPower(p) => {
                 let reset = match p {
-                    PowerState::On => "On",
-                    PowerState::Off => "ForceOff",
-                    PowerState::SoftOff => "GracefulShutdown",
-                    PowerState::Rebooting => "ForceRestart",
-                    PowerState::SoftRebooting => "GracefulRestart",
+                    NodePower::On => "On",
+                    NodePower::Off => "ForceOff",
+                    NodePower::SoftOff => "GracefulShutdown",
+                    NodePower::Rebooting => "ForceRestart",
+                    NodePower::SoftRebooting => "GracefulRestart",
                 };
                 let action = format!("{url}/Actions/ComputerSystem.Reset");
                 self.send(
@@ -247,15 +247,15 @@ impl Drivers {
                 .await?;
                 // Like Ironic, wait until the BMC reports the target state (bounded).
                 let want = match p {
-                    PowerState::On => "On",
-                    PowerState::Off => "Off",
+                    NodePower::On => "On",
+                    NodePower::Off => "Off",
                     _ => return Ok(CallResult::Done),
                 };
                 let mut last = String::new();
                 for _ in 0..POWER_WAIT_POLLS {
                     let doc = self.send(&target, reqwest::Method::GET, &url, None).await?;
                     last = doc
-                        .get("PowerState")
+                        .get("NodePower")
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_string();
@@ -298,21 +298,21 @@ impl Drivers {
             BmcOp::GetPower => client
                 .power_status()
                 .await
-                .map(|on| CallResult::Power(if on { PowerState::On } else { PowerState::Off }))
+                .map(|on| CallResult::Power(if on { NodePower::On } else { NodePower::Off }))
                 .map_err(|e| failed("power status", e)),
             BmcOp::SetPower(p) => {
                 let action = match p {
-                    PowerState::On => ChassisControl::PowerUp,
-                    PowerState::Off => ChassisControl::PowerDown,
-                    PowerState::SoftOff | PowerState::SoftRebooting => ChassisControl::SoftShutdown,
-                    PowerState::Rebooting => ChassisControl::PowerCycle,
+                    NodePower::On => ChassisControl::PowerUp,
+                    NodePower::Off => ChassisControl::PowerDown,
+                    NodePower::SoftOff | NodePower::SoftRebooting => ChassisControl::SoftShutdown,
+                    NodePower::Rebooting => ChassisControl::PowerCycle,
                 };
                 match client.chassis_control(action).await {
                     Err(e) => Err(failed("power", e)),
                     Ok(_) => {
                         let want = match p {
-                            PowerState::On => Some(true),
-                            PowerState::Off => Some(false),
+                            NodePower::On => Some(true),
+                            NodePower::Off => Some(false),
                             _ => None,
                         };
                         let mut result = Ok(CallResult::Done);

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use metal_operator::api::{ErrorType, OperationalStatus, ProvisioningState};
+use metal_core::api::{ErrorType, OperationalStatus, ProvisioningState};
 
 use super::format::{
     Condition, FleetSource, HostSelector, InjectFault, IronicChoice, Mode, Objects, ScenarioFile,

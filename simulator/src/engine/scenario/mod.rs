@@ -73,7 +73,7 @@ pub fn settings_for(scenario: &Scenario) -> EngineSettings {
     let defaults = EngineSettings::default();
     EngineSettings {
         provisioning_limit: scenario.file.operator.provisioning_limit,
-        operator: metal_operator::statemachine::Settings {
+        operator: metal_core::statemachine::Settings {
             max_provisioning_retries: scenario.file.operator.max_provisioning_retries,
             ..defaults.operator.clone()
         },

@@ -60,8 +60,8 @@ impl EngineBackend<'_> {
                     }
                     if r.inspection_disabled {
                         doc["metadata"]["annotations"] = json!({
-                            metal_operator::api::annotations::INSPECT:
-                                metal_operator::api::annotations::INSPECT_DISABLED
+                            metal_core::api::annotations::INSPECT:
+                                metal_core::api::annotations::INSPECT_DISABLED
                         });
                     }
                     if let Some(p) = &r.patch {
@@ -177,7 +177,7 @@ impl EngineBackend<'_> {
         let mut doc =
             serde_json::to_value(current).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
         json_patch::patch(&mut doc, &ops).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
-        let patched: metal_operator::api::BareMetalHost =
+        let patched: metal_core::api::BareMetalHost =
             serde_json::from_value(doc).map_err(|e| EngineError::InvalidObject(e.to_string()))?;
         self.engine
             .edit_host(key, &format!("json patch {body}"), |h| {
@@ -253,7 +253,7 @@ impl EngineBackend<'_> {
 
     /// Now as the operator's clock shows it, as an API timestamp.
     pub(super) fn wall(&self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
-        metal_operator::claim::progress::to_time(self.engine.wall(self.engine.now()))
+        metal_core::claim::progress::to_time(self.engine.wall(self.engine.now()))
     }
 
     /// `create_claim`: a HostClaim as the wire runner writes it.

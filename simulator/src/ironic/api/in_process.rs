@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
-use metal_operator::provisioner::ironic::transport::{Request, Response, Transport};
+use metal_core::provisioner::ironic::transport::{Request, Response, Transport};
 use tower::ServiceExt;
 
 use super::{AppState, app};
@@ -65,5 +65,18 @@ impl Transport for InProcess {
             status,
             body: body.to_vec(),
         })
+    }
+
+    /// # Panics
+    ///
+    /// Always: engine mode runs each call to completion on its own thread
+    /// (`futures::executor::block_on`, no timer) and advances virtual time only between events,
+    /// so nothing inside a call may wait. No operator path it runs (`round`, the flows) pauses;
+    /// the polling lifecycle drivers (`full_lifecycle`, `provision_cycle`) are for wire mode.
+    async fn pause(&self, duration: std::time::Duration) {
+        panic!(
+            "the in-process Ironic API cannot pause ({duration:?}): engine mode advances virtual \
+             time only between events"
+        );
     }
 }

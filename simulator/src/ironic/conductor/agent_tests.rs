@@ -84,7 +84,7 @@ fn drive(
     agent: &mut ScriptedAgent,
     ops: &mut Vec<String>,
 ) -> DateTime<Utc> {
-    let mut power = PowerState::Off;
+    let mut power = NodePower::Off;
     run_calls(c, now, 300, &mut |call| match call {
         Call::Bmc(b) => Ok(match b.op {
             BmcOp::GetPower => CallResult::Power(power),
@@ -145,7 +145,7 @@ fn direct_deploy_waits_for_the_agent_and_runs_its_commands_to_active() {
         now = drive(&mut c, now, &mut agent, &mut ops);
     }
     assert_eq!(c.nodes[&u].provision_state, ProvisionState::Active);
-    assert_eq!(c.nodes[&u].power_state, Some(PowerState::On));
+    assert_eq!(c.nodes[&u].power_state, Some(NodePower::On));
     assert_eq!(
         c.nodes[&u].agent.token, None,
         "the agent's token is gone with the agent"

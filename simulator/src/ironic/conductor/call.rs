@@ -1,7 +1,7 @@
 //! Calls the pure conductor asks its shell to perform (BMC operations over Redfish/IPMI, agent commands
 //! over IPA's `/v1/commands/` API), and what comes back.
 
-use crate::ironic::model::PowerState;
+use crate::ironic::model::NodePower;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ pub enum BmcOp {
     /// Read the power state.
     GetPower,
     /// Change power.
-    SetPower(PowerState),
+    SetPower(NodePower),
     /// Set the next boot device.
     SetBootDevice(BootDevice),
     /// Read the system description (out-of-band inspection).
@@ -110,7 +110,7 @@ pub enum CallResult {
     /// Done, nothing to report.
     Done,
     /// The power state read.
-    Power(PowerState),
+    Power(NodePower),
     /// The system document read (Redfish: `{"system", "processors", "memory", "nics", "storage",
     /// "drives", "pcie"}`; IPMI: `{"UUID"}`).
     System(Value),

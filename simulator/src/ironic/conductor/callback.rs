@@ -3,7 +3,7 @@
 
 use super::inband::{self, Reading, Verdict};
 use super::inventory::{self, DiscoveredPort};
-use super::plan::{self, AgentStep, Phase, Step};
+use super::plan::{self, AgentPhase, AgentStep, Step};
 use super::{CallResult, Conductor, python_repr};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::ProvisionState;
@@ -18,7 +18,7 @@ impl Conductor {
         let Some(job) = self.jobs.get_mut(&uuid) else {
             return false;
         };
-        let Some(phase @ (Phase::Deploy | Phase::Clean)) = job.parked else {
+        let Some(phase @ (AgentPhase::Deploy | AgentPhase::Clean)) = job.parked else {
             return false;
         };
         job.parked = None;
@@ -39,7 +39,7 @@ impl Conductor {
         mut data: Map<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        if self.parked(uuid) != Some(Phase::Inspect) {
+        if self.parked(uuid) != Some(AgentPhase::Inspect) {
             return Err(ApiError::NotFound);
         }
         let inventory = data.remove("inventory").unwrap_or(Value::Null);
@@ -90,10 +90,12 @@ impl Conductor {
         Ok(())
     }
 
-    pub(super) fn time_out(&mut self, uuid: Uuid, phase: Phase, now: DateTime<Utc>) {
+    pub(super) fn time_out(&mut self, uuid: Uuid, phase: AgentPhase, now: DateTime<Utc>) {
         let msg = match phase {
-            Phase::Deploy => format!("Timeout reached while waiting for callback for node {uuid}"),
-            Phase::Clean => {
+            AgentPhase::Deploy => {
+                format!("Timeout reached while waiting for callback for node {uuid}")
+            }
+            AgentPhase::Clean => {
                 let step = self
                     .jobs
                     .get(&uuid)
@@ -104,7 +106,7 @@ impl Conductor {
                     python_repr(&step)
                 )
             }
-            Phase::Inspect => "timeout reached while inspecting the node".to_string(),
+            AgentPhase::Inspect => "timeout reached while inspecting the node".to_string(),
         };
         self.fail(uuid, msg, now);
     }
@@ -166,7 +168,7 @@ impl Conductor {
             Verdict::AwaitThen(then) => {
                 let phase = match step {
                     AgentStep::GetSteps(p) | AgentStep::Poll(p, _) => p,
-                    _ => Phase::Deploy,
+                    _ => AgentPhase::Deploy,
                 };
                 for s in then.into_iter().rev() {
                     job.steps.push_front(Step::Agent(s));

@@ -1,7 +1,7 @@
 //! In-band work: building the agent commands of a plan and reading the agent's answers the way Ironic's
 //! agent driver does (steps lists, command results, failure texts).
 
-use super::plan::{AgentStep, Phase};
+use super::plan::{AgentPhase, AgentStep};
 use super::{AgentOp, python_repr};
 use crate::ironic::model::Node;
 use serde_json::{Map, Value, json};
@@ -56,7 +56,7 @@ pub fn command(step: &AgentStep, node: &Node, inband: &InBand) -> Option<AgentOp
         .cloned()
         .unwrap_or(Value::Null);
     Some(match step {
-        AgentStep::GetSteps(Phase::Deploy) => exec(
+        AgentStep::GetSteps(AgentPhase::Deploy) => exec(
             "deploy.get_deploy_steps",
             json!({"node": node_param(node), "ports": []}),
             true,
@@ -67,7 +67,7 @@ pub fn command(step: &AgentStep, node: &Node, inband: &InBand) -> Option<AgentOp
             true,
         ),
         AgentStep::RunNext(_) => return None,
-        AgentStep::Execute(Phase::Deploy, s) => exec(
+        AgentStep::Execute(AgentPhase::Deploy, s) => exec(
             "deploy.execute_deploy_step",
             json!({"step": s, "node": node_param(node), "ports": [], "deploy_version": hw}),
             false,
@@ -130,17 +130,17 @@ pub fn step_id(step: &Value) -> String {
     format!("{}.{}", s("interface"), s("step"))
 }
 
-fn step_failed(phase: Phase, uuid: &str, step: &Value, err: &str) -> String {
+fn step_failed(phase: AgentPhase, uuid: &str, step: &Value, err: &str) -> String {
     let kind = match phase {
-        Phase::Deploy => "Deploy",
-        Phase::Clean => "Clean",
-        Phase::Inspect => "Inspect",
+        AgentPhase::Deploy => "Deploy",
+        AgentPhase::Clean => "Clean",
+        AgentPhase::Inspect => "Inspect",
     };
     format!("{kind} step {} failed on node {uuid}. {err}", step_id(step))
 }
 
 /// Flattens `{"<phase>_steps": {"<manager>": [steps]}}` into one list.
-fn reported_steps(result: &Value, phase: Phase) -> Vec<Value> {
+fn reported_steps(result: &Value, phase: AgentPhase) -> Vec<Value> {
     let key = format!("{}_steps", phase.word());
     result
         .pointer(&format!("/command_result/{key}"))
@@ -242,10 +242,10 @@ pub fn read(step: &AgentStep, answer: &Value, r: Reading<'_>) -> Verdict {
             }
             let offered = reported_steps(answer, *phase);
             match phase {
-                Phase::Deploy => {
+                AgentPhase::Deploy => {
                     if offered.is_empty() {
                         // Ironic keeps asking on every heartbeat until the agent reports steps.
-                        return Verdict::AwaitThen(vec![AgentStep::GetSteps(Phase::Deploy)]);
+                        return Verdict::AwaitThen(vec![AgentStep::GetSteps(AgentPhase::Deploy)]);
                     }
                     r.inband.queue = if r.inband.custom {
                         choose_custom_deploy_steps(&offered).into()
@@ -277,7 +277,7 @@ pub fn read(step: &AgentStep, answer: &Value, r: Reading<'_>) -> Verdict {
         }
         AgentStep::Poll(phase, s) => {
             let want = match phase {
-                Phase::Deploy => "execute_deploy_step",
+                AgentPhase::Deploy => "execute_deploy_step",
                 _ => "execute_clean_step",
             };
             let last = answer

@@ -2,13 +2,13 @@
 
 use super::settings::Timings;
 use super::{BmcOp, BootDevice};
-use crate::ironic::model::{Node, PowerState, ProvisionState, default_interface};
+use crate::ironic::model::{Node, NodePower, ProvisionState, default_interface};
 use chrono::TimeDelta;
 use serde_json::Value;
 
 /// A phase in which the conductor waits for the node's agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub enum AgentPhase {
     /// `wait call-back` (deploy steps).
     Deploy,
     /// `clean wait` (clean steps).
@@ -17,7 +17,7 @@ pub enum Phase {
     Inspect,
 }
 
-impl Phase {
+impl AgentPhase {
     /// The state the node waits in.
     pub fn wait_state(self) -> ProvisionState {
         match self {
@@ -50,13 +50,13 @@ impl Phase {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentStep {
     /// `deploy.get_deploy_steps` / `clean.get_clean_steps` (synchronous).
-    GetSteps(Phase),
+    GetSteps(AgentPhase),
     /// Take the next chosen in-band step off the job's queue (no call by itself).
-    RunNext(Phase),
+    RunNext(AgentPhase),
     /// `deploy.execute_deploy_step` / `clean.execute_clean_step` (asynchronous).
-    Execute(Phase, Value),
+    Execute(AgentPhase, Value),
     /// `GET /v1/commands/` on a heartbeat: did the running step finish?
-    Poll(Phase, Value),
+    Poll(AgentPhase, Value),
     /// `standby.get_partition_uuids`.
     PartitionUuids,
     /// `image.install_bootloader`.
@@ -81,7 +81,7 @@ pub enum Step {
     /// Forget the agent's token and URL (a fresh ramdisk boot, or the agent is gone).
     WipeAgent,
     /// Release the lock and wait in the phase's wait state for a heartbeat (or the inventory).
-    AwaitAgent(Phase),
+    AwaitAgent(AgentPhase),
     /// Ask the agent.
     Agent(AgentStep),
 }
@@ -153,9 +153,9 @@ pub fn inspect_mode(node: &Node) -> InspectMode {
 fn boot_ramdisk(steps: &mut Vec<Step>) {
     steps.extend([
         Step::WipeAgent,
-        Step::Call(BmcOp::SetPower(PowerState::Off)),
+        Step::Call(BmcOp::SetPower(NodePower::Off)),
         Step::Call(BmcOp::SetBootDevice(BootDevice::Pxe)),
-        Step::Call(BmcOp::SetPower(PowerState::On)),
+        Step::Call(BmcOp::SetPower(NodePower::On)),
     ]);
 }
 
@@ -172,11 +172,11 @@ pub fn cleaning(node: &Node, t: &Timings, requested: Option<Vec<Value>>) -> Vec<
         _ => {
             boot_ramdisk(&mut steps);
             steps.extend([
-                Step::AwaitAgent(Phase::Clean),
-                Step::Agent(AgentStep::GetSteps(Phase::Clean)),
-                Step::Agent(AgentStep::RunNext(Phase::Clean)),
+                Step::AwaitAgent(AgentPhase::Clean),
+                Step::Agent(AgentStep::GetSteps(AgentPhase::Clean)),
+                Step::Agent(AgentStep::RunNext(AgentPhase::Clean)),
                 Step::WipeAgent,
-                Step::Call(BmcOp::SetPower(PowerState::Off)),
+                Step::Call(BmcOp::SetPower(NodePower::Off)),
             ]);
         }
     }
@@ -193,9 +193,9 @@ pub fn deployment(node: &Node, t: &Timings) -> Vec<Step> {
         DeployMode::Direct | DeployMode::Custom => {
             boot_ramdisk(&mut steps);
             steps.extend([
-                Step::AwaitAgent(Phase::Deploy),
-                Step::Agent(AgentStep::GetSteps(Phase::Deploy)),
-                Step::Agent(AgentStep::RunNext(Phase::Deploy)),
+                Step::AwaitAgent(AgentPhase::Deploy),
+                Step::Agent(AgentStep::GetSteps(AgentPhase::Deploy)),
+                Step::Agent(AgentStep::RunNext(AgentPhase::Deploy)),
             ]);
             if mode == DeployMode::Direct {
                 steps.extend([
@@ -206,9 +206,9 @@ pub fn deployment(node: &Node, t: &Timings) -> Vec<Step> {
             steps.extend([
                 Step::Call(BmcOp::SetBootDevice(BootDevice::Disk)),
                 Step::Agent(AgentStep::PowerOff),
-                Step::Call(BmcOp::SetPower(PowerState::Off)),
+                Step::Call(BmcOp::SetPower(NodePower::Off)),
                 Step::WipeAgent,
-                Step::Call(BmcOp::SetPower(PowerState::On)),
+                Step::Call(BmcOp::SetPower(NodePower::On)),
             ]);
         }
     }
@@ -227,9 +227,9 @@ pub fn inspection(node: &Node, t: &Timings) -> Vec<Step> {
         InspectMode::Agent => {
             boot_ramdisk(&mut steps);
             steps.extend([
-                Step::AwaitAgent(Phase::Inspect),
+                Step::AwaitAgent(AgentPhase::Inspect),
                 Step::WipeAgent,
-                Step::Call(BmcOp::SetPower(PowerState::Off)),
+                Step::Call(BmcOp::SetPower(NodePower::Off)),
             ]);
         }
     }

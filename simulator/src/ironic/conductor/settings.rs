@@ -71,7 +71,7 @@ impl Timings {
 /// Conductor settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
-    /// Phase durations.
+    /// AgentPhase durations.
     pub timings: Timings,
     /// Ironic's `[conductor] automated_clean` (a node's own `automated_clean` wins).
     pub automated_clean: bool,

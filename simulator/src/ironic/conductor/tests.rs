@@ -162,7 +162,7 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
     let mut bmc = |call: &DriverCall| {
         ops.push(call.op);
         match call.op {
-            BmcOp::GetPower => Ok(CallResult::Power(PowerState::Off)),
+            BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
             _ => Ok(CallResult::Done),
         }
     };
@@ -172,7 +172,7 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
         now = run(&mut c, now, 500, &mut bmc).0;
     }
     assert_eq!(c.nodes[&u].provision_state, ProvisionState::Active);
-    assert_eq!(c.nodes[&u].power_state, Some(PowerState::On));
+    assert_eq!(c.nodes[&u].power_state, Some(NodePower::On));
     let deploy: Vec<BmcOp> = ops
         .iter()
         .copied()
@@ -181,9 +181,9 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
     assert_eq!(
         deploy,
         [
-            BmcOp::SetPower(PowerState::Off),
+            BmcOp::SetPower(NodePower::Off),
             BmcOp::SetBootDevice(BootDevice::Pxe),
-            BmcOp::SetPower(PowerState::On),
+            BmcOp::SetPower(NodePower::On),
         ]
     );
 }
@@ -228,12 +228,12 @@ fn repeated_power_sync_failures_become_a_power_failure_fault_and_recover() {
     assert!(n.maintenance);
     assert_eq!(n.fault.as_deref(), Some("power failure"));
     run(&mut c, now, 20, &mut |_| {
-        Ok(CallResult::Power(PowerState::On))
+        Ok(CallResult::Power(NodePower::On))
     });
     let n = &c.nodes[&u];
     assert!(!n.maintenance);
     assert_eq!(n.fault, None);
-    assert_eq!(n.power_state, Some(PowerState::On));
+    assert_eq!(n.power_state, Some(NodePower::On));
 }
 
 #[test]

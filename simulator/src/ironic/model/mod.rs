@@ -10,7 +10,7 @@ mod port;
 mod state;
 
 pub use port::{Port, parse_mac, port_field_min_version};
-pub use state::{ALL_STATES, PowerState, ProvisionState};
+pub use state::{ALL_STATES, NodePower, ProvisionState};
 /// Hardware types (Ironic "drivers") the mock serves.
 pub const DRIVERS: [&str; 3] = ["fake-hardware", "ipmi", "redfish"];
 
@@ -196,9 +196,9 @@ pub struct Node {
     /// Last provision state change.
     pub provision_updated_at: Option<DateTime<Utc>>,
     /// Observed power.
-    pub power_state: Option<PowerState>,
+    pub power_state: Option<NodePower>,
     /// Pending power target.
-    pub target_power_state: Option<PowerState>,
+    pub target_power_state: Option<NodePower>,
     /// Maintenance flag and reason.
     pub maintenance: bool,
     /// Why maintenance is set.
@@ -366,7 +366,7 @@ impl Node {
         d.put("owner", self.misc("owner"));
         d.put("parent_node", self.misc("parent_node"));
         d.put("power_interface", self.iface("power"));
-        d.put("power_state", self.power_state.map(PowerState::as_str));
+        d.put("power_state", self.power_state.map(NodePower::as_str));
         d.put("properties", Value::Object(self.properties.clone()));
         d.put("protected", self.misc("protected"));
         d.put("protected_reason", self.misc("protected_reason"));
@@ -385,7 +385,7 @@ impl Node {
         d.put("storage_interface", self.iface("storage"));
         d.put(
             "target_power_state",
-            self.target_power_state.map(PowerState::as_str),
+            self.target_power_state.map(NodePower::as_str),
         );
         d.put(
             "target_provision_state",
@@ -412,7 +412,7 @@ impl Node {
             d.put("uuid", self.uuid.to_string());
             d.put("instance_uuid", self.misc("instance_uuid"));
             d.put("maintenance", self.maintenance);
-            d.put("power_state", self.power_state.map(PowerState::as_str));
+            d.put("power_state", self.power_state.map(NodePower::as_str));
             d.put("provision_state", self.provision_state.as_str());
             if version.at_least(node_field_min_version("name")) {
                 d.put("name", self.name.clone());

@@ -109,7 +109,7 @@ pub const ALL_STATES: [ProvisionState; 18] = [
 
 /// Node power states as Ironic reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PowerState {
+pub enum NodePower {
     /// "power on".
     On,
     /// "power off".
@@ -122,7 +122,7 @@ pub enum PowerState {
     SoftRebooting,
 }
 
-impl PowerState {
+impl NodePower {
     /// Ironic's wire string.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -15,9 +15,8 @@ use metal_operator::bmc::DeployImages;
 use metal_operator::claim::HostPolicy;
 use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
 use metal_operator::controller::{self, ControllerSettings, Leadership, Runtime};
-use metal_operator::provisioner::ironic::{
-    ClientConfig, IronicClient, IronicProvisioner, IronicSettings,
-};
+use metal_operator::ironic_http::{ClientConfig, HttpIronicClient};
+use metal_operator::provisioner::ironic::{IronicClient, IronicProvisioner, IronicSettings};
 use metal_operator::telemetry::{Metrics, Readiness};
 use tokio::task::JoinHandle;
 

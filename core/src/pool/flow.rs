@@ -2,9 +2,9 @@
 //! under fresh random names, delete the surplus in release order, then write the pool's status
 //! with its Events when it changed.
 //!
-//! The controller (`crate::controller::pools`) runs it against the API server; the simulator's
-//! engine against its in-memory objects. Where the objects live and how Events are published
-//! come in through [`PoolObjects`].
+//! The controller (`metal_operator::controller::pools`) runs it against the API server; the
+//! simulator's engine against its in-memory objects. Where the objects live and how Events are
+//! published come in through [`PoolObjects`].
 
 use std::collections::HashSet;
 

@@ -1,18 +1,19 @@
-//! A small typed client for the Ironic REST API: one HTTP connection pool, the microversion
+//! A small typed client for the Ironic REST API over a [`Transport`]: the microversion
 //! negotiated once and cached, every call counted, Ironic's error bodies decoded.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::lock::Mutex;
 use http::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::OnceCell;
 
 use super::node::{Node, PatchOp, Port, PowerRequest, ProvisionRequest, Validation};
-use super::transport::{HttpTransport, Request, Response, Transport};
-use crate::provisioner::{Credentials, ProvisionerError};
+use super::transport::{Request, Response, Transport};
+use crate::provisioner::ProvisionerError;
 
 /// The oldest microversion we can work with (configdrive dicts, inventory, deploy steps, ...).
 pub const MIN_VERSION: ApiVersion = ApiVersion {
@@ -51,52 +52,14 @@ impl std::fmt::Display for ApiVersion {
     }
 }
 
-/// How to reach Ironic. Built in `main` from flags; files are read there too.
-#[derive(Clone)]
-pub struct ClientConfig {
-    /// `http(s)://host:port`, with or without a trailing `/v1`.
-    pub endpoint: String,
-    /// PEM bytes of the CA that signs Ironic's certificate; None uses the system roots.
-    pub ca_pem: Option<Vec<u8>>,
-    /// HTTP basic auth, when Ironic is behind it.
-    pub basic_auth: Option<Credentials>,
-    /// Accept any server certificate (upstream's `IRONIC_INSECURE`; testing only).
-    pub insecure: bool,
-    /// Whole-request timeout.
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-}
-
-impl std::fmt::Debug for ClientConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientConfig")
-            .field("endpoint", &self.endpoint)
-            .field("ca_pem", &self.ca_pem.as_ref().map(|c| c.len()))
-            .field("basic_auth", &self.basic_auth)
-            .field("insecure", &self.insecure)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-impl ClientConfig {
-    /// A plain-HTTP configuration with upstream's 30 s timeout.
-    pub fn new(endpoint: impl Into<String>) -> ClientConfig {
-        ClientConfig {
-            endpoint: endpoint.into(),
-            ca_pem: None,
-            basic_auth: None,
-            insecure: false,
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
 /// The Ironic REST client. Cheap to share (`Arc`); one per operator process.
 pub struct IronicClient {
     transport: Box<dyn Transport>,
-    version: OnceCell<ApiVersion>,
+    /// The negotiated microversion, once known.
+    version: OnceLock<ApiVersion>,
+    /// Held by the one caller negotiating; the others wait for it, then read `version` (or
+    /// negotiate themselves when it failed). An executor-free lock: no runtime is needed.
+    negotiation: Mutex<()>,
     calls: AtomicU64,
 }
 
@@ -116,16 +79,13 @@ enum Expect {
 }
 
 impl IronicClient {
-    /// The client over HTTP(S) (TLS roots, timeouts). Makes no request.
-    pub fn new(config: ClientConfig) -> Result<IronicClient, ProvisionerError> {
-        Ok(IronicClient::over(HttpTransport::new(config)?))
-    }
-
-    /// The client over any transport (engine mode hands requests to the mock in-process).
+    /// The client over a transport: HTTP(S) in the operator (`metal_operator::ironic_http`),
+    /// in-process in the simulator's engine mode. Makes no request.
     pub fn over(transport: impl Transport + 'static) -> IronicClient {
         IronicClient {
             transport: Box::new(transport),
-            version: OnceCell::new(),
+            version: OnceLock::new(),
+            negotiation: Mutex::new(()),
             calls: AtomicU64::new(0),
         }
     }
@@ -136,12 +96,23 @@ impl IronicClient {
     }
 
     /// The negotiated microversion: discovered with `GET /` on first use, then cached for the
-    /// life of the client (never per reconcile).
+    /// life of the client (never per reconcile). Concurrent first callers share one discovery;
+    /// a discovery that failed is tried again by the next caller.
     pub async fn api_version(&self) -> Result<ApiVersion, ProvisionerError> {
-        self.version
-            .get_or_try_init(|| self.negotiate())
-            .await
-            .copied()
+        if let Some(version) = self.version.get() {
+            return Ok(*version);
+        }
+        let _turn = self.negotiation.lock().await;
+        if let Some(version) = self.version.get() {
+            return Ok(*version);
+        }
+        let version = self.negotiate().await?;
+        Ok(*self.version.get_or_init(|| version))
+    }
+
+    /// Waits `duration` on the transport's clock before polling again.
+    pub async fn pause(&self, duration: Duration) {
+        self.transport.pause(duration).await;
     }
 
     async fn negotiate(&self) -> Result<ApiVersion, ProvisionerError> {

@@ -3,8 +3,8 @@
 //! on, validate, check the data Secrets, keep the bound host in line or bind one, and write the
 //! status with its Events.
 //!
-//! The controller (`crate::controller::claims`) runs it against the API server and its host
-//! cache; the simulator's engine against its in-memory objects. Where the objects live, how a
+//! The controller (`metal_operator::controller::claims`) runs it against the API server and its
+//! host cache; the simulator's engine against its in-memory objects. Where the objects live, how a
 //! host is found and bound (the controller serialises binds with an in-flight set and a
 //! `resourceVersion` precondition), and how Events are published come in through [`ClaimObjects`].
 

@@ -1,5 +1,6 @@
 //! One host's full lifecycle driven straight through the provisioner, counting Ironic API
-//! calls: the figure `make bench` prints.
+//! calls: the figure `make bench` prints. Polls wait on the client's transport
+//! ([`Transport::pause`](super::transport::Transport::pause)).
 
 use std::time::Duration;
 
@@ -113,7 +114,7 @@ async fn act_until_accepted(
     for _ in 0..pacing.max_polls_per_step {
         match p.act(host, action).await? {
             Outcome::Accepted { .. } => return Ok(()),
-            Outcome::Busy => tokio::time::sleep(pacing.poll_interval).await,
+            Outcome::Busy => p.client().pause(pacing.poll_interval).await,
         }
     }
     Err(ProvisionerError::Protocol {
@@ -147,7 +148,7 @@ async fn settle(
             }
             last = node.provision_state;
         }
-        tokio::time::sleep(pacing.poll_interval).await;
+        p.client().pause(pacing.poll_interval).await;
     }
     Err(ProvisionerError::Protocol {
         operation: "lifecycle",

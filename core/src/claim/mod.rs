@@ -2,8 +2,8 @@
 //! status mirrors the host, and the steps that give the host back.
 //!
 //! Nothing here does I/O, reads a clock or owns randomness: the controller
-//! (`crate::controller::claims`) and the discrete-event simulator call these functions with a
-//! snapshot of hosts, `now` and a seeded RNG, then carry out the patch they return.
+//! (`metal_operator::controller::claims`) and the discrete-event simulator call these functions
+//! with a snapshot of hosts, `now` and a seeded RNG, then carry out the patch they return.
 //!
 //! * [`selector`]: `hostSelector` → label requirements.
 //! * [`choice`]: which hosts are eligible and the random pick ([`choice::choose`]).

@@ -1,8 +1,9 @@
 //! The OpenStack Ironic provisioner: [`IronicProvisioner`] implements [`Provisioner`] over the
 //! typed [`IronicClient`].
 //!
-//! One client (and so one negotiated microversion and one connection pool) serves every host.
-//! Lookups go by node UUID, then by name `namespace~name`, then by boot-MAC port, as upstream.
+//! One client (and so one negotiated microversion and, over HTTP, one connection pool) serves
+//! every host. Lookups go by node UUID, then by name `namespace~name`, then by boot-MAC port, as
+//! upstream.
 
 mod changes;
 mod client;
@@ -10,13 +11,13 @@ mod configdrive;
 mod inventory;
 mod lifecycle;
 mod node;
-mod tls;
-/// How requests reach Ironic: HTTP(S), or in-process in the simulator's engine mode.
+/// How requests reach Ironic (HTTP(S) in the operator, in-process in the simulator's engine
+/// mode) and how polls wait.
 pub mod transport;
 
 pub use client::{
-    ApiVersion, ClientConfig, IronicClient, MAX_VERSION, MIN_VERSION, VERSION_HEADER,
-    decode_error_body, is_node_locked,
+    ApiVersion, IronicClient, MAX_VERSION, MIN_VERSION, VERSION_HEADER, decode_error_body,
+    is_node_locked,
 };
 pub use configdrive::config_drive;
 pub use inventory::hardware_details;
