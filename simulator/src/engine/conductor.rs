@@ -11,7 +11,7 @@ use super::bmc::{Approach, BmcFailure, HostBmc, Route, operate};
 use super::simulation::{Engine, Event};
 use super::trace::{TraceLevel, host_name};
 use crate::ironic::conductor::{BmcOp, Call, CallResult, DriverCall};
-use crate::ironic::model::PowerState as NodePower;
+use crate::ironic::model::NodePower;
 use crate::machine::SimTime;
 use crate::scenario::trace::{Action, Happening, Protocol};
 
