@@ -11,8 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use metal_sim::agent::client::RetryPolicy;
-use metal_sim::agent::{AgentOptions, Launcher};
+use metal_sim::agent::{AgentOptions, Launcher, RetryPolicy};
 use metal_sim::fleet::Fleet;
 use metal_sim::machine::{SimClock, World};
 use serde_json::{Value, json};
@@ -123,8 +122,8 @@ async fn a_ramdisk_boot_starts_an_agent_that_looks_up_inspects_and_heartbeats_un
             .unwrap(),
     );
     let mut options = AgentOptions::new(&ironic);
-    options.heartbeat_interval = Duration::from_millis(100);
-    options.lookup = RetryPolicy {
+    options.life.heartbeat_interval = Duration::from_millis(100);
+    options.life.lookup = RetryPolicy {
         attempts: 50,
         budget: Duration::from_secs(10),
         base: Duration::from_millis(10),

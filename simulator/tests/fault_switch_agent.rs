@@ -16,8 +16,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use logbook::LogBook;
-use metal_sim::agent::client::RetryPolicy;
-use metal_sim::agent::{AgentOptions, HeartbeatSwitch, Launcher};
+use metal_sim::agent::{AgentOptions, HeartbeatSwitch, Launcher, RetryPolicy};
 use metal_sim::fleet::Fleet;
 use metal_sim::machine::{SimClock, World};
 use metal_sim::serve::control::{AgentFaults, app_with_agents};
@@ -134,9 +133,9 @@ async fn rig(group: &str) -> Rig {
     );
     let switch = HeartbeatSwitch::default();
     let mut options = AgentOptions::new(&ironic);
-    options.heartbeat_interval = Duration::from_millis(50);
+    options.life.heartbeat_interval = Duration::from_millis(50);
     options.heartbeats = switch.clone();
-    options.lookup = RetryPolicy {
+    options.life.lookup = RetryPolicy {
         attempts: 20,
         budget: Duration::from_secs(10),
         base: Duration::from_millis(10),

@@ -1,11 +1,9 @@
-//! The agent's side of the Ironic API: version negotiation, lookup (bounded retries with seeded
-//! jittered backoff), heartbeat, inspection data, and bounded image downloads. Loopback only:
-//! every URL is checked before a request is sent.
+//! The agent's side of the Ironic API: version negotiation, lookup, heartbeat, inspection data
+//! (one request each; when to retry is [`super::life`]'s), and bounded image downloads. Loopback
+//! only: every URL is checked before a request is sent.
 
 use std::time::Duration;
 
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::core::{AGENT_VERSION, Binding};
@@ -81,18 +79,6 @@ pub enum ClientError {
         /// The limit.
         limit: u64,
     },
-    /// Retries ran out.
-    #[error("{what} gave up after {attempts} attempts in {elapsed:?}: {last}")]
-    GaveUp {
-        /// What was retried.
-        what: &'static str,
-        /// Attempts made.
-        attempts: u32,
-        /// Time spent.
-        elapsed: Duration,
-        /// The last failure.
-        last: String,
-    },
 }
 
 /// Checks that `url` is http(s) to a loopback host and returns it parsed.
@@ -137,39 +123,6 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
         .tls_backend_preconfigured(tls)
         .build()
         .map_err(ClientError::Build)
-}
-
-/// Bounded retry schedule: at most `attempts` tries within `budget`, waiting `base`·2ⁿ (capped at
-/// `cap`) scaled by a seeded jitter in [0.5, 1.0].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Maximum number of attempts.
-    pub attempts: u32,
-    /// Maximum total time.
-    pub budget: Duration,
-    /// First delay.
-    pub base: Duration,
-    /// Largest delay.
-    pub cap: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 120,
-            budget: Duration::from_secs(300),
-            base: Duration::from_millis(200),
-            cap: Duration::from_secs(3),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before attempt `n + 1` (after `n` failures).
-    pub fn delay(&self, n: u32, rng: &mut ChaCha8Rng) -> Duration {
-        let exp = self.base.saturating_mul(1u32 << n.min(16)).min(self.cap);
-        exp.mul_f64(rng.random_range(0.5..=1.0))
-    }
 }
 
 /// What a lookup found.
@@ -370,36 +323,6 @@ impl IronicClient {
         }
     }
 
-    /// Looks up until found, within `policy` (retrying on 404 and 409 and on connection errors).
-    pub async fn lookup_until_found(
-        &self,
-        macs: &[String],
-        policy: RetryPolicy,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<Binding, ClientError> {
-        let start = tokio::time::Instant::now();
-        let mut last = String::from("no attempt");
-        let mut attempt = 0;
-        while attempt < policy.attempts && start.elapsed() < policy.budget {
-            match self.lookup(macs).await {
-                Ok(Lookup::Found(b)) => return Ok(b),
-                Ok(Lookup::NotYet { status }) => last = format!("status {status}"),
-                Err(e @ (ClientError::Http { .. } | ClientError::Status { .. })) => {
-                    last = e.to_string()
-                }
-                Err(e) => return Err(e),
-            }
-            tokio::time::sleep(policy.delay(attempt, rng)).await;
-            attempt += 1;
-        }
-        Err(ClientError::GaveUp {
-            what: "lookup",
-            attempts: attempt,
-            elapsed: start.elapsed(),
-            last,
-        })
-    }
-
     /// One `POST /v1/heartbeat/{uuid}`.
     pub async fn heartbeat(
         &self,
@@ -491,7 +414,6 @@ pub async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::derive_rng;
 
     #[test]
     fn only_loopback_urls_are_accepted() {
@@ -507,18 +429,6 @@ mod tests {
             loopback_url("ftp://127.0.0.1/"),
             Err(ClientError::BadUrl { .. })
         ));
-    }
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered_reproducibly() {
-        let p = RetryPolicy::default();
-        let mut a = derive_rng(7, "agent", 0);
-        let mut b = derive_rng(7, "agent", 0);
-        let da: Vec<_> = (0..10).map(|n| p.delay(n, &mut a)).collect();
-        let db: Vec<_> = (0..10).map(|n| p.delay(n, &mut b)).collect();
-        assert_eq!(da, db);
-        assert!(da.iter().all(|d| *d <= p.cap));
-        assert!(da[0] <= p.base && da[0] >= p.base / 2);
     }
 
     #[test]

@@ -25,9 +25,13 @@
 //! **Inventory** ([`inventory`]): [`inventory::build`] gives Ironic's `inventory` document from a
 //! hardware profile; [`inventory::inspection_data`] the whole `continue_inspection` body.
 //!
+//! **Life** ([`life`], pure, shared by wire and engine mode): [`Life`] says, from the typed answer
+//! to its last call, what to do next — negotiate, look up, post the inspection data, heartbeat,
+//! now or after a jittered wait, or stop — under one [`LifeSettings`].
+//!
 //! **Shells**: [`server`] (the command API over HTTP), [`client`] (lookup, heartbeat, inspection,
-//! image download against an Ironic URL), [`session`] (one running agent: server + inspection,
-//! lookup and heartbeats), [`launcher`] (starts a session per ramdisk boot of a
+//! image download against an Ironic URL: one request each), [`session`] (one running agent:
+//! server + its [`Life`] carried out over HTTP), [`launcher`] (starts a session per ramdisk boot of a
 //! [`crate::machine::World`] and stops it when the machine powers off or boots something else):
 //! `Launcher::spawn(world, AgentOptions::new(ironic_url), stop)`. [`silence`] is the
 //! heartbeat-loss fault switch (`AgentOptions::heartbeats`, `Launcher::heartbeats`).
@@ -38,6 +42,7 @@ pub mod core;
 pub mod image;
 pub mod inventory;
 pub mod launcher;
+pub mod life;
 pub mod server;
 pub mod session;
 pub mod silence;
@@ -46,5 +51,6 @@ pub mod steps;
 pub use command::{AgentError, CommandError, CommandResult, Request, Status};
 pub use core::{Agent, Binding, Downloaded, ImageFetch, ImageStore, Written};
 pub use launcher::Launcher;
-pub use session::{AgentOptions, InspectionMode, Session};
+pub use life::{InspectionMode, Life, LifeSettings, RetryPolicy};
+pub use session::{AgentOptions, Session};
 pub use silence::HeartbeatSwitch;

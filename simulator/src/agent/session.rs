@@ -1,33 +1,25 @@
-//! One running agent: its command server plus the life IPA leads after boot — look the node up
-//! (bounded, jittered retries), send the inspection data when the node is being inspected, then
-//! heartbeat every ~1–2 s until stopped.
+//! One running agent: its command server plus the life IPA leads after boot ([`super::life`]:
+//! negotiate, look the node up, send the inspection data, heartbeat), carried out over HTTP with
+//! cancellable tokio sleeps until stopped.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{ClientError, Heartbeat, Inspection, IronicClient, RetryPolicy};
+use super::client::{ClientError, Heartbeat, Inspection, IronicClient, Lookup};
 use super::core::Agent;
 use super::inventory;
+use super::life::{
+    Action, Answer, Call, End, HeartbeatAnswer, InspectionAnswer, Life, LifeSettings, LookupAnswer,
+    Negotiation,
+};
 use super::server::{self, AgentHandle, AgentServer, ServerOptions};
 use super::silence::HeartbeatSwitch;
 use crate::machine::{BootOutcome, Host, RamdiskSource, SimClock};
-
-/// When the agent posts its inspection data to `/v1/continue_inspection`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InspectionMode {
-    /// On every boot, right after the lookup (which succeeds only once the conductor has released
-    /// the node, so its state has settled); Ironic answers 404 unless the node is in
-    /// `inspect wait`. The fake ramdisk cannot read the `ipa-inspection-callback-url` kernel
-    /// parameter that tells a real IPA, so it asks (real Ironic logs one ERROR line for the 404).
-    Auto,
-    /// Never.
-    Never,
-}
 
 /// How agents talk to Ironic.
 #[derive(Debug, Clone)]
@@ -38,29 +30,21 @@ pub struct AgentOptions {
     pub listen_ip: IpAddr,
     /// Command server limits.
     pub server: ServerOptions,
-    /// Lookup retries.
-    pub lookup: RetryPolicy,
-    /// Mean heartbeat interval (each wait is jittered ±25 %).
-    pub heartbeat_interval: Duration,
-    /// Inspection behaviour.
-    pub inspection: InspectionMode,
-    /// An agent stops heartbeating after this long (bounds the loop).
-    pub lifetime: Duration,
+    /// Retries, inspection, heartbeat interval and lifetime (the 6 h lifetime bounds the loop).
+    pub life: LifeSettings,
     /// Hosts whose heartbeats are lost (a fault switch; shared by every session).
     pub heartbeats: HeartbeatSwitch,
 }
 
 impl AgentOptions {
-    /// Defaults for `ironic_url`: 127.0.0.1, 1.5 s heartbeats, inspection `Auto`, 6 h lifetime.
+    /// Defaults for `ironic_url`: 127.0.0.1, [`LifeSettings::default`] (1.5 s heartbeats,
+    /// inspection `Auto`, 6 h lifetime).
     pub fn new(ironic_url: &str) -> AgentOptions {
         AgentOptions {
             ironic_url: ironic_url.to_string(),
             listen_ip: IpAddr::from([127, 0, 0, 1]),
             server: ServerOptions::default(),
-            lookup: RetryPolicy::default(),
-            heartbeat_interval: Duration::from_millis(1500),
-            inspection: InspectionMode::Auto,
-            lifetime: Duration::from_secs(6 * 3600),
+            life: LifeSettings::default(),
             heartbeats: HeartbeatSwitch::default(),
         }
     }
@@ -150,138 +134,219 @@ async fn sleep_or_stop(d: Duration, stop: &CancellationToken) -> bool {
 async fn live(
     host: Arc<Host>,
     clock: SimClock,
-    mut client: IronicClient,
+    client: IronicClient,
     callback_url: String,
     agent: AgentHandle,
     options: AgentOptions,
-    mut rng: ChaCha8Rng,
+    rng: ChaCha8Rng,
     stop: CancellationToken,
 ) {
     let started = tokio::time::Instant::now();
-    // Negotiation: bounded retries while Ironic is not answering yet.
-    let mut tries = 0;
-    loop {
-        match client.negotiate().await {
-            Ok(_) => break,
-            Err(e @ ClientError::TooOld { .. }) => {
-                tracing::error!(host = %host.name, error = %e, "agent cannot talk to this Ironic");
-                return;
-            }
-            Err(e) => {
-                tries += 1;
-                if tries >= options.lookup.attempts || started.elapsed() > options.lookup.budget {
-                    tracing::error!(host = %host.name, error = %e, "agent gave up reaching Ironic");
-                    return;
-                }
-                if !sleep_or_stop(options.lookup.delay(tries, &mut rng), &stop).await {
-                    return;
-                }
-            }
-        }
-    }
-    let macs: Vec<String> = host
+    let mut life = Life::new(options.life.clone(), rng);
+    let macs = host
         .profile
         .nics
         .iter()
         .map(|n| n.mac.to_ascii_lowercase())
         .collect();
-    if agent.with(|a| a.binding().is_none()) {
-        let found = tokio::select! {
-            () = stop.cancelled() => return,
-            r = client.lookup_until_found(&macs, options.lookup, &mut rng) => r,
-        };
-        match found {
-            Ok(b) => {
-                tracing::info!(host = %host.name, node = %b.node_uuid, "agent looked up its node");
-                agent.with(|a| a.bind(b));
-            }
-            Err(e) => {
-                tracing::warn!(host = %host.name, error = %e, "agent lookup failed");
-                return;
-            }
-        }
-    }
-    if options.inspection == InspectionMode::Auto {
-        let view = host.view(clock.now());
-        let pxe_mac = match view.last_boot.as_ref().map(|b| &b.outcome) {
-            Some(BootOutcome::Ramdisk {
-                via: RamdiskSource::Pxe { mac } | RamdiskSource::UefiHttp { mac },
-            }) => Some(mac.clone()),
-            _ => host.profile.boot_mac().map(str::to_string),
-        };
-        let bmc_ip = host.bmc.socket.ip().to_string();
-        let inv = inventory::build(
-            &host.name,
-            &host.profile,
-            Some(&bmc_ip),
-            view.boot_mode,
-            pxe_mac.as_deref(),
-        );
-        let data = inventory::inspection_data(&inv, &host.profile);
-        for attempt in 0..5u32 {
-            match client.continue_inspection(&data).await {
-                Ok(Inspection::Accepted(binding)) => {
-                    tracing::info!(host = %host.name, "agent sent inspection data");
-                    if let Some(b) = binding {
-                        agent.with(|a| a.bind(b));
-                    }
-                    break;
-                }
-                Ok(Inspection::NotInspecting) => break,
-                Ok(Inspection::Conflict) => {}
-                Err(e) => {
-                    tracing::warn!(host = %host.name, error = %e, "agent inspection call failed");
-                    break;
-                }
-            }
-            if !sleep_or_stop(options.lookup.delay(attempt, &mut rng), &stop).await {
-                return;
-            }
-        }
-    }
-    let Some((uuid, token)) =
-        agent.with(|a| a.binding().map(|b| (b.node_uuid.clone(), b.token.clone())))
-    else {
-        return;
+    let mut wire = Wire {
+        host,
+        clock,
+        client,
+        callback_url,
+        agent,
+        heartbeats: options.heartbeats.clone(),
+        macs,
+        inspection_data: None,
+        beats: 0,
+        skipped: 0,
+        last_error: None,
     };
-    let mut beats: u64 = 0;
-    let mut skipped: u64 = 0;
-    while started.elapsed() < options.lifetime && !stop.is_cancelled() {
-        if options.heartbeats.is_silent(&host.name, clock.now()) {
-            // Heartbeat loss: the beat is not sent; try again after the usual interval.
-            if skipped == 0 {
-                tracing::info!(host = %host.name, "agent heartbeats silenced");
+    let mut action = life.start();
+    loop {
+        let call = match action {
+            Action::Now(call) => call,
+            Action::After(wait, call) => {
+                if !sleep_or_stop(wait, &stop).await {
+                    break;
+                }
+                call
             }
-            skipped += 1;
-            if !sleep_or_stop(options.heartbeat_interval, &stop).await {
+            Action::Stop(end) => {
+                wire.ended(end);
                 break;
             }
-            continue;
-        }
-        if skipped > 0 {
-            tracing::info!(host = %host.name, skipped, "agent heartbeats resumed");
-            skipped = 0;
-        }
-        let wait = match client.heartbeat(&uuid, &callback_url, &token).await {
-            Ok(Heartbeat::Accepted) => {
-                beats += 1;
-                options
-                    .heartbeat_interval
-                    .mul_f64(rng.random_range(0.75..=1.25))
-            }
-            Ok(Heartbeat::Conflict) => Duration::from_millis(rng.random_range(150..=400)),
-            Ok(Heartbeat::Refused { status, fault }) => {
-                tracing::debug!(host = %host.name, status, fault = %fault, "heartbeat refused");
-                options.heartbeat_interval
-            }
-            Err(e) => {
-                tracing::debug!(host = %host.name, error = %e, "heartbeat failed");
-                options.heartbeat_interval
-            }
         };
-        if !sleep_or_stop(wait, &stop).await {
-            break;
+        let answer = tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            answer = wire.call(call) => answer,
+        };
+        action = life.answer(answer, started.elapsed());
+    }
+    tracing::debug!(host = %wire.host.name, beats = wire.beats, "agent heartbeats ended");
+}
+
+/// The wire side of one life: what the calls need, and what the logs tell.
+struct Wire {
+    host: Arc<Host>,
+    clock: SimClock,
+    client: IronicClient,
+    callback_url: String,
+    agent: AgentHandle,
+    heartbeats: HeartbeatSwitch,
+    /// The host's MACs, lower case (the lookup's `addresses`).
+    macs: Vec<String>,
+    /// The `continue_inspection` body, built at the first post.
+    inspection_data: Option<Value>,
+    /// Heartbeats accepted.
+    beats: u64,
+    /// Heartbeats skipped in a row (silenced).
+    skipped: u64,
+    /// The last failure, for the log line when the life ends.
+    last_error: Option<String>,
+}
+
+impl Wire {
+    /// Makes `call` over HTTP and types the answer (binding the agent when Ironic hands out its
+    /// node and token).
+    async fn call(&mut self, call: Call) -> Answer {
+        match call {
+            Call::Negotiate => Answer::Negotiate(match self.client.negotiate().await {
+                Ok(_) => Negotiation::Agreed,
+                Err(e) => {
+                    let too_old = matches!(e, ClientError::TooOld { .. });
+                    self.last_error = Some(e.to_string());
+                    if too_old {
+                        Negotiation::TooOld
+                    } else {
+                        Negotiation::Failed
+                    }
+                }
+            }),
+            Call::Lookup => Answer::Lookup(match self.client.lookup(&self.macs).await {
+                Ok(Lookup::Found(b)) => {
+                    tracing::info!(host = %self.host.name, node = %b.node_uuid, "agent looked up its node");
+                    self.agent.with(|a| a.bind(b));
+                    LookupAnswer::Found
+                }
+                Ok(Lookup::NotYet { status }) => {
+                    self.last_error = Some(format!("status {status}"));
+                    LookupAnswer::NotYet
+                }
+                Err(e) => {
+                    let retried =
+                        matches!(e, ClientError::Http { .. } | ClientError::Status { .. });
+                    self.last_error = Some(e.to_string());
+                    if retried {
+                        LookupAnswer::Failed
+                    } else {
+                        LookupAnswer::Unusable
+                    }
+                }
+            }),
+            Call::Inspect => Answer::Inspect(self.inspect().await),
+            Call::Heartbeat => Answer::Heartbeat(self.heartbeat().await),
         }
     }
-    tracing::debug!(host = %host.name, beats, "agent heartbeats ended");
+
+    async fn inspect(&mut self) -> InspectionAnswer {
+        let data = self
+            .inspection_data
+            .get_or_insert_with(|| inspection_data(&self.host, self.clock));
+        match self.client.continue_inspection(data).await {
+            Ok(Inspection::Accepted(binding)) => {
+                tracing::info!(host = %self.host.name, "agent sent inspection data");
+                if let Some(b) = binding {
+                    self.agent.with(|a| a.bind(b));
+                }
+                InspectionAnswer::Accepted
+            }
+            Ok(Inspection::NotInspecting) => InspectionAnswer::NotInspecting,
+            Ok(Inspection::Conflict) => InspectionAnswer::Conflict,
+            Err(e) => {
+                tracing::warn!(host = %self.host.name, error = %e, "agent inspection call failed");
+                InspectionAnswer::Failed
+            }
+        }
+    }
+
+    async fn heartbeat(&mut self) -> HeartbeatAnswer {
+        if self.heartbeats.is_silent(&self.host.name, self.clock.now()) {
+            // Heartbeat loss: the beat is not sent.
+            if self.skipped == 0 {
+                tracing::info!(host = %self.host.name, "agent heartbeats silenced");
+            }
+            self.skipped += 1;
+            return HeartbeatAnswer::Silenced;
+        }
+        if self.skipped > 0 {
+            tracing::info!(host = %self.host.name, skipped = self.skipped, "agent heartbeats resumed");
+            self.skipped = 0;
+        }
+        let Some((uuid, token)) = self
+            .agent
+            .with(|a| a.binding().map(|b| (b.node_uuid.clone(), b.token.clone())))
+        else {
+            tracing::debug!(host = %self.host.name, "no agent token to heartbeat with");
+            return HeartbeatAnswer::Refused(403);
+        };
+        match self
+            .client
+            .heartbeat(&uuid, &self.callback_url, &token)
+            .await
+        {
+            Ok(Heartbeat::Accepted) => {
+                self.beats += 1;
+                HeartbeatAnswer::Accepted
+            }
+            Ok(Heartbeat::Conflict) => HeartbeatAnswer::Conflict,
+            Ok(Heartbeat::Refused { status, fault }) => {
+                tracing::debug!(host = %self.host.name, status, fault = %fault, "heartbeat refused");
+                HeartbeatAnswer::Refused(status)
+            }
+            Err(e) => {
+                tracing::debug!(host = %self.host.name, error = %e, "heartbeat failed");
+                HeartbeatAnswer::Failed
+            }
+        }
+    }
+
+    /// Logs why the life ended.
+    fn ended(&self, end: End) {
+        let host = &self.host.name;
+        let error = self.last_error.as_deref().unwrap_or("none");
+        match end {
+            End::Incompatible => {
+                tracing::error!(host = %host, error, "agent cannot talk to this Ironic");
+            }
+            End::Unreachable => {
+                tracing::error!(host = %host, error, "agent gave up reaching Ironic");
+            }
+            End::LookupGaveUp => tracing::warn!(host = %host, error, "agent lookup failed"),
+            End::Lifetime => tracing::debug!(host = %host, "agent lifetime over"),
+            End::Misanswered => tracing::error!(host = %host, "agent life misanswered (a bug)"),
+        }
+    }
+}
+
+/// The `continue_inspection` body for `host` as it booted: its inventory, the PXE MAC of the
+/// ramdisk boot (or the profile's boot MAC), and the BMC address.
+fn inspection_data(host: &Host, clock: SimClock) -> Value {
+    let view = host.view(clock.now());
+    let pxe_mac = match view.last_boot.as_ref().map(|b| &b.outcome) {
+        Some(BootOutcome::Ramdisk {
+            via: RamdiskSource::Pxe { mac } | RamdiskSource::UefiHttp { mac },
+        }) => Some(mac.clone()),
+        _ => host.profile.boot_mac().map(str::to_string),
+    };
+    let bmc_ip = host.bmc.socket.ip().to_string();
+    let inv = inventory::build(
+        &host.name,
+        &host.profile,
+        Some(&bmc_ip),
+        view.boot_mode,
+        pxe_mac.as_deref(),
+    );
+    inventory::inspection_data(&inv, &host.profile)
 }

@@ -1,55 +1,50 @@
-//! The fake agent's life in-process: one [`Agent`] core per ramdisk boot, its inspection post,
-//! lookup and heartbeats delivered straight to the conductor, and the conductor's agent commands
-//! executed on the core against the machine.
+//! The fake agent's life in-process: one [`Agent`] core per ramdisk boot whose [`Life`] (the same
+//! machine the wire agent runs, `agent/life.rs`) is carried out on the mock's
+//! [`Store`](crate::ironic::api::Store) (`agent_*`: lookup, inspection data, heartbeats) with
+//! wake-ups in virtual time, and the conductor's agent commands executed on the core against the
+//! machine.
 //!
-//! The schedule is the wire agent's session (`agent/session.rs`): after the ramdisk boots, look the
-//! node up (bounded, jittered retries), then post the inspection data (answered 404 unless the node
-//! waits in `inspect wait`; a 409 is retried up to five times), then heartbeat at a jittered
-//! interval until the machine powers off or boots something else. Ironic's side of each request
-//! is the mock's own rule ([`Store`](crate::ironic::api::Store)'s `agent_*`). Image downloads come
-//! from [`EngineImages`], an in-memory store.
+//! One call per wake; negotiation needs no request in-process (Ironic always agrees), so the
+//! lookup follows it in the same wake. The agent ends when the machine powers off or boots
+//! something else. Image downloads come from [`EngineImages`], an in-memory store.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::agent::image::HashAlgo;
+use crate::agent::life::{
+    Action, Answer, Call, End, HeartbeatAnswer, InspectionAnswer, Life, LifeSettings, LookupAnswer,
+    Negotiation,
+};
 use crate::agent::{Agent, AgentError, Binding, ImageStore, Request};
 use crate::fault::Window;
 use crate::ironic::conductor::{AgentCall, AgentOp, CallResult};
 use crate::machine::{BootOutcome, RamdiskSource, SimTime};
 use crate::scenario::trace::{Happening, Protocol};
 
-/// Inspection posts per boot when Ironic answers 409 (as the wire agent).
-const INSPECTION_ATTEMPTS: u32 = 5;
-
 /// How agents behave in engine mode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentSettings {
     /// From the ramdisk boot to the agent's first request.
     pub startup: Duration,
-    /// Mean heartbeat interval (each wait jittered ±25 %).
-    pub heartbeat_interval: Duration,
-    /// Lookup attempts before the agent gives up.
-    pub lookup_attempts: u32,
-    /// First lookup retry delay (doubling, capped at `lookup_cap`, jittered ×0.5–1).
-    pub lookup_base: Duration,
-    /// Largest lookup retry delay.
-    pub lookup_cap: Duration,
+    /// Retries, inspection, heartbeat interval and lifetime (the wire agent's settings type).
+    pub life: LifeSettings,
 }
 
 impl Default for AgentSettings {
+    /// A 20 s start-up; the wire agent's life settings but 10 s heartbeats and no lifetime (the
+    /// wire's lifetime bounds a real task; in virtual time the agent ends with its boot).
     fn default() -> Self {
         AgentSettings {
             startup: Duration::from_secs(20),
-            heartbeat_interval: Duration::from_secs(10),
-            lookup_attempts: 120,
-            lookup_base: Duration::from_millis(200),
-            lookup_cap: Duration::from_secs(3),
+            life: LifeSettings {
+                heartbeat_interval: Duration::from_secs(10),
+                lifetime: None,
+                ..LifeSettings::default()
+            },
         }
     }
 }
@@ -69,58 +64,34 @@ impl AgentFaults {
     }
 }
 
-/// Where the agent is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Stage {
-    /// Look the node up; `failures` so far.
-    Lookup { failures: u32 },
-    /// Post the inspection data for `node`; `attempt` so far (409s are retried).
-    Inspect { node: uuid::Uuid, attempt: u32 },
-    /// Heartbeat for this node.
-    Heartbeat { node: uuid::Uuid },
-    /// Gave up (lookup exhausted).
-    Idle,
-}
-
 /// An agent running in a booted ramdisk.
 pub(super) struct RunningAgent {
     pub(super) core: Agent,
     /// The machine boot that started it (a later boot ends it).
     pub(super) boot: u64,
-    pub(super) stage: Stage,
+    /// Its life.
+    pub(super) life: Life,
+    /// The call to make at the next wake (`None`: the life is over).
+    pub(super) next: Option<Call>,
+    /// When its life began (its first request), in virtual time.
+    pub(super) born: SimTime,
     pub(super) callback_url: String,
-    pub(super) rng: ChaCha8Rng,
 }
 
 impl std::fmt::Debug for RunningAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningAgent")
             .field("boot", &self.boot)
-            .field("stage", &self.stage)
+            .field("stage", &self.life.stage())
+            .field("next", &self.next)
             .field("callback_url", &self.callback_url)
             .finish_non_exhaustive()
     }
 }
 
 impl RunningAgent {
-    /// The next heartbeat's delay: the interval jittered ±25 %.
-    pub(super) fn heartbeat_delay(&mut self, settings: &AgentSettings) -> Duration {
-        settings
-            .heartbeat_interval
-            .mul_f64(self.rng.random_range(0.75..=1.25))
-    }
-
-    /// The delay before the next lookup after `failures` failures.
-    pub(super) fn lookup_delay(&mut self, settings: &AgentSettings, failures: u32) -> Duration {
-        let exp = settings
-            .lookup_base
-            .saturating_mul(1u32 << failures.min(16))
-            .min(settings.lookup_cap);
-        exp.mul_f64(self.rng.random_range(0.5..=1.0))
-    }
-
     /// Binds the agent to its node after a lookup (or a `continue_inspection` answer).
-    pub(super) fn bind(&mut self, node: uuid::Uuid, token: &str) {
+    fn bind(&mut self, node: uuid::Uuid, token: &str) {
         self.core.bind(Binding {
             node_uuid: node.to_string(),
             token: token.to_owned(),
@@ -240,7 +211,8 @@ pub(super) fn perform(
 }
 
 impl super::simulation::Engine {
-    /// A ramdisk booted on machine `i`: a fresh agent starts.
+    /// A ramdisk booted on machine `i`: a fresh agent starts; its first request goes out after
+    /// the start-up time.
     pub(super) fn start_agent(&mut self, i: usize, boot: u64) {
         let slot = &mut self.machines[i];
         slot.agents_started += 1;
@@ -250,16 +222,25 @@ impl super::simulation::Engine {
             slot.spec.profile.clone(),
             crate::machine::derive_rng(self.seed, "agent", rng_index),
         );
+        let mut life = Life::new(
+            self.settings.agent.life.clone(),
+            crate::machine::derive_rng(self.seed, "agent-life", rng_index),
+        );
+        let next = match life.start() {
+            Action::Now(call) | Action::After(_, call) => Some(call),
+            Action::Stop(_) => None,
+        };
+        let born = self.now + self.settings.agent.startup;
         slot.agent = Some(RunningAgent {
             core,
             boot,
-            stage: Stage::Lookup { failures: 0 },
+            life,
+            next,
+            born,
             callback_url: format!("http://127.0.0.1:9999/engine-agent/{i}/{boot}"),
-            rng: crate::machine::derive_rng(self.seed, "agent-life", rng_index),
         });
-        let at = self.now + self.settings.agent.startup;
         self.queue
-            .push(at, super::simulation::Event::AgentWake { host: i, boot });
+            .push(born, super::simulation::Event::AgentWake { host: i, boot });
     }
 
     /// Records a call between the agent on machine `i` and Ironic (`lookup`, `heartbeat`,
@@ -284,27 +265,49 @@ impl super::simulation::Engine {
         });
     }
 
-    fn wake_agent_at(&mut self, i: usize, boot: u64, after: Duration) {
-        let at = self.now + after;
-        self.queue
-            .push(at, super::simulation::Event::AgentWake { host: i, boot });
+    /// The agent of machine `i` started by boot `boot`, if it still runs.
+    fn running_agent(&mut self, i: usize, boot: u64) -> Option<&mut RunningAgent> {
+        self.machines[i].agent.as_mut().filter(|a| a.boot == boot)
     }
 
-    /// The agent on machine `i` does the next thing in its life.
+    /// The agent on machine `i` makes its next call and learns what to do after it.
     pub(super) fn agent_wake(&mut self, i: usize, boot: u64) {
-        let Some(stage) = self.machines[i]
-            .agent
-            .as_ref()
-            .filter(|a| a.boot == boot)
-            .map(|a| a.stage)
-        else {
+        let Some(mut call) = self.running_agent(i, boot).and_then(|a| a.next) else {
             return;
         };
-        match stage {
-            Stage::Inspect { node, attempt } => self.agent_inspect(i, boot, node, attempt),
-            Stage::Lookup { failures } => self.agent_lookup(i, boot, failures),
-            Stage::Heartbeat { node } => self.agent_heartbeat(i, boot, node),
-            Stage::Idle => {}
+        loop {
+            let answer = match call {
+                Call::Negotiate => Answer::Negotiate(Negotiation::Agreed),
+                Call::Lookup => Answer::Lookup(self.agent_lookup(i)),
+                Call::Inspect => Answer::Inspect(self.agent_inspect(i)),
+                Call::Heartbeat => Answer::Heartbeat(self.agent_heartbeat(i)),
+            };
+            let now = self.now;
+            let Some(agent) = self.running_agent(i, boot) else {
+                return;
+            };
+            let action = agent.life.answer(answer, now.saturating_since(agent.born));
+            let (wait, next) = match action {
+                // Negotiation is no request in-process: what follows it goes out in this wake.
+                Action::Now(next) if call == Call::Negotiate => {
+                    call = next;
+                    continue;
+                }
+                Action::Now(next) => (Duration::ZERO, next),
+                Action::After(wait, next) => (wait, next),
+                Action::Stop(end) => {
+                    agent.next = None;
+                    if end == End::LookupGaveUp {
+                        self.agent_trace(i, "lookup", None, "gave up".into());
+                    }
+                    return;
+                }
+            };
+            agent.next = Some(next);
+            let at = now + wait;
+            self.queue
+                .push(at, super::simulation::Event::AgentWake { host: i, boot });
+            return;
         }
     }
 
@@ -318,7 +321,26 @@ impl super::simulation::Engine {
             .collect()
     }
 
-    fn agent_inspect(&mut self, i: usize, boot: u64, bound: uuid::Uuid, attempt: u32) {
+    /// `GET /v1/lookup` on the store; a tokenless answer (the token was handed out already) is
+    /// not a usable find.
+    fn agent_lookup(&mut self, i: usize) -> LookupAnswer {
+        let macs = self.agent_macs(i);
+        match self.ironic.store(|s| s.agent_lookup(None, &macs)) {
+            Ok(l) if l.has_token() => {
+                self.agent_trace(i, "lookup", Some(200), format!("found {}", l.node));
+                if let Some(a) = self.machines[i].agent.as_mut() {
+                    a.bind(l.node, &l.token);
+                }
+                LookupAnswer::Found
+            }
+            Ok(_) => LookupAnswer::NotYet,
+            Err(e) if matches!(e.status().as_u16(), 404 | 409) => LookupAnswer::NotYet,
+            Err(_) => LookupAnswer::Failed,
+        }
+    }
+
+    /// `POST /v1/continue_inspection` on the store with the machine's inspection data.
+    fn agent_inspect(&mut self, i: usize) -> InspectionAnswer {
         let macs = self.agent_macs(i);
         let bmc_ip = self.machines[i].spec.bmc.socket.ip().to_string();
         let slot = &self.machines[i];
@@ -347,7 +369,7 @@ impl super::simulation::Engine {
         let result = self
             .ironic
             .store(|s| s.agent_continue_inspection(None, &macs, &bmcs, map, true, now));
-        let outcome = match result {
+        match result {
             Ok((node, lookup)) => {
                 self.agent_trace(i, "continue_inspection", Some(202), "accepted".into());
                 if let (Some(a), Some(l)) = (
@@ -358,120 +380,41 @@ impl super::simulation::Engine {
                 }
                 self.note_node_change(node, before);
                 self.schedule_node(node, true);
-                None
+                InspectionAnswer::Accepted
             }
-            // 409: the conductor holds the node; asked again after a lookup-style delay.
-            Err(e) if e.status().as_u16() == 409 && attempt + 1 < INSPECTION_ATTEMPTS => {
-                self.agent_trace(
-                    i,
-                    "continue_inspection",
-                    Some(409),
-                    "409 (node locked)".into(),
-                );
-                Some(attempt + 1)
-            }
-            Err(e) => {
-                let (status, seen) = if e.status().as_u16() == 404 {
-                    (Some(404), "404".to_owned())
-                } else {
-                    (None, format!("error: {e}"))
-                };
-                self.agent_trace(i, "continue_inspection", status, seen);
-                None
-            }
-        };
-        let settings = self.settings.agent.clone();
-        let delay = match (self.machines[i].agent.as_mut(), outcome) {
-            (Some(a), Some(attempt)) => {
-                a.stage = Stage::Inspect {
-                    node: bound,
-                    attempt,
-                };
-                a.lookup_delay(&settings, attempt - 1)
-            }
-            (Some(a), None) => {
-                let node = a
-                    .core
-                    .binding()
-                    .and_then(|b| uuid::Uuid::parse_str(&b.node_uuid).ok())
-                    .unwrap_or(bound);
-                a.stage = Stage::Heartbeat { node };
-                Duration::ZERO
-            }
-            (None, _) => return,
-        };
-        self.wake_agent_at(i, boot, delay);
-    }
-
-    fn heartbeat_delay(&mut self, i: usize) -> Duration {
-        let settings = self.settings.agent.clone();
-        self.machines[i]
-            .agent
-            .as_mut()
-            .map_or(settings.heartbeat_interval, |a| {
-                a.heartbeat_delay(&settings)
-            })
-    }
-
-    fn agent_lookup(&mut self, i: usize, boot: u64, failures: u32) {
-        let macs = self.agent_macs(i);
-        let token = self
-            .ironic
-            .store(|s| s.agent_lookup(None, &macs))
-            .ok()
-            .filter(|l| l.has_token())
-            .map(|l| (l.node, l.token));
-        match token {
-            Some((node, token)) => {
-                self.agent_trace(i, "lookup", Some(200), format!("found {node}"));
-                if let Some(a) = self.machines[i].agent.as_mut() {
-                    a.bind(node, &token);
-                    a.stage = Stage::Inspect { node, attempt: 0 };
+            Err(e) => match e.status().as_u16() {
+                409 => {
+                    let seen = "409 (node locked)".to_owned();
+                    self.agent_trace(i, "continue_inspection", Some(409), seen);
+                    InspectionAnswer::Conflict
                 }
-                self.wake_agent_at(i, boot, Duration::ZERO);
-            }
-            None => {
-                let settings = self.settings.agent.clone();
-                let failures = failures + 1;
-                if failures >= settings.lookup_attempts {
-                    self.agent_trace(i, "lookup", None, "gave up".into());
-                    if let Some(a) = self.machines[i].agent.as_mut() {
-                        a.stage = Stage::Idle;
-                    }
-                    return;
+                404 => {
+                    self.agent_trace(i, "continue_inspection", Some(404), "404".into());
+                    InspectionAnswer::NotInspecting
                 }
-                let delay = match self.machines[i].agent.as_mut() {
-                    Some(a) => {
-                        a.stage = Stage::Lookup { failures };
-                        a.lookup_delay(&settings, failures - 1)
-                    }
-                    None => return,
-                };
-                self.wake_agent_at(i, boot, delay);
-            }
+                _ => {
+                    self.agent_trace(i, "continue_inspection", None, format!("error: {e}"));
+                    InspectionAnswer::Failed
+                }
+            },
         }
     }
 
-    fn agent_heartbeat(&mut self, i: usize, boot: u64, node: uuid::Uuid) {
-        let delay = self.heartbeat_delay(i);
-        self.wake_agent_at(i, boot, delay);
+    /// `POST /v1/heartbeat/{node}` on the store, unless an agent fault loses it.
+    fn agent_heartbeat(&mut self, i: usize) -> HeartbeatAnswer {
         if self.machines[i].agent_faults.loses_heartbeat(self.now) {
             self.agent_trace(i, "heartbeat", None, "lost (fault)".into());
-            return;
+            return HeartbeatAnswer::Silenced;
         }
-        let Some(agent) = self.machines[i].agent.as_ref() else {
-            return;
-        };
-        let token = agent.core.binding().map(|b| b.token.clone());
-        let url = agent.callback_url.clone();
-        let Some(token) = token else {
-            self.agent_trace(
-                i,
-                "heartbeat",
-                Some(403),
-                "403 (invalid agent token)".into(),
-            );
-            return;
+        let bound = self.machines[i].agent.as_ref().and_then(|a| {
+            let b = a.core.binding()?;
+            let node = uuid::Uuid::parse_str(&b.node_uuid).ok()?;
+            Some((node, b.token.clone(), a.callback_url.clone()))
+        });
+        let Some((node, token, url)) = bound else {
+            let seen = "403 (invalid agent token)".to_owned();
+            self.agent_trace(i, "heartbeat", Some(403), seen);
+            return HeartbeatAnswer::Refused(403);
         };
         let wall = self.wall(self.now);
         let before = self.node_state(node);
@@ -479,23 +422,30 @@ impl super::simulation::Engine {
         let answer = self
             .ironic
             .store(|s| s.agent_heartbeat(node, &token, url, version, wall));
-        let resumed = match answer {
-            Ok(resumed) => resumed,
+        match answer {
+            Ok(resumed) => {
+                if resumed {
+                    self.agent_trace(i, "heartbeat", Some(202), "resumed".into());
+                    self.note_node_change(node, before);
+                    self.schedule_node(node, true);
+                }
+                HeartbeatAnswer::Accepted
+            }
             Err(e) => {
-                let (status, seen) = match e.status().as_u16() {
+                let status = e.status().as_u16();
+                let (traced, seen) = match status {
                     404 => (Some(404), "404".to_owned()),
                     409 => (Some(409), "409 (node locked)".to_owned()),
                     403 => (Some(403), "403 (invalid agent token)".to_owned()),
                     _ => (None, format!("error: {e}")),
                 };
-                self.agent_trace(i, "heartbeat", status, seen);
-                return;
+                self.agent_trace(i, "heartbeat", traced, seen);
+                if status == 409 {
+                    HeartbeatAnswer::Conflict
+                } else {
+                    HeartbeatAnswer::Refused(status)
+                }
             }
-        };
-        if resumed {
-            self.agent_trace(i, "heartbeat", Some(202), "resumed".into());
-            self.note_node_change(node, before);
-            self.schedule_node(node, true);
         }
     }
 
