@@ -180,22 +180,9 @@ pub fn apply(host: &mut BareMetalHost, decision: &Decision) -> Applied {
 mod tests {
     use super::*;
     use crate::api::{BareMetalHostSpec, ProvisioningState};
-    use crate::statemachine::{Effect, SlotChange};
 
     fn decision(host: &BareMetalHost) -> Decision {
-        Decision {
-            status: host.status.clone().unwrap_or_default(),
-            status_changed: false,
-            effect: Effect::None,
-            finalizer: FinalizerChange::Keep,
-            remove_annotations: Vec::new(),
-            events: Vec::new(),
-            requeue_after: None,
-            slot: SlotChange::Keep,
-            transition: None,
-            notes: Vec::new(),
-            cause: String::new(),
-        }
+        Decision::unchanged(host, "")
     }
 
     fn host() -> BareMetalHost {

@@ -296,21 +296,7 @@ impl<'a> Draft<'a> {
 
     /// A decision that changes nothing and waits for the next event.
     pub fn idle(self, cause: &str) -> Decision {
-        let input = self.input;
-        let status = input.host.status.clone().unwrap_or_default();
-        Decision {
-            status,
-            status_changed: false,
-            effect: Effect::None,
-            finalizer: FinalizerChange::Keep,
-            remove_annotations: Vec::new(),
-            events: Vec::new(),
-            requeue_after: None,
-            slot: SlotChange::Keep,
-            transition: None,
-            notes: Vec::new(),
-            cause: cause.to_string(),
-        }
+        Decision::unchanged(self.input.host, cause)
     }
 
     pub fn finish(mut self, cause: &str) -> Decision {

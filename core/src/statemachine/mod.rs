@@ -208,6 +208,26 @@ pub struct Decision {
     pub cause: String,
 }
 
+impl Decision {
+    /// A decision that changes nothing on `host` and waits for the next event: the status as
+    /// read, no effect, no writes, no Events, no requeue.
+    pub fn unchanged(host: &BareMetalHost, cause: &str) -> Decision {
+        Decision {
+            status: host.status.clone().unwrap_or_default(),
+            status_changed: false,
+            effect: Effect::None,
+            finalizer: FinalizerChange::Keep,
+            remove_annotations: Vec::new(),
+            events: Vec::new(),
+            requeue_after: None,
+            slot: SlotChange::Keep,
+            transition: None,
+            notes: Vec::new(),
+            cause: cause.to_string(),
+        }
+    }
+}
+
 /// The side effect a decision asks for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Effect {

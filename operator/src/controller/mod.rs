@@ -7,6 +7,8 @@
 
 pub mod claims;
 pub mod election;
+/// The panic guard around every reconcile and the failure counts behind the error backoff.
+pub mod failures;
 pub mod pools;
 pub mod reconcile;
 pub mod secrets;
@@ -30,6 +32,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tracing::{debug, info, warn};
 
+use failures::Failures;
 use crate::api::BareMetalHost;
 use crate::provisioner::Provisioner;
 use crate::telemetry::{Metrics, Readiness};
@@ -118,7 +121,7 @@ pub struct Context {
     pub store: Store<BareMetalHost>,
     pub slots: Slots,
     rngs: Mutex<HashMap<String, ChaCha8Rng>>,
-    failures: Mutex<HashMap<HostKey, u32>>,
+    failures: Failures,
     passwords: Mutex<HashMap<HostKey, String>>,
     /// Per host: versions our own writes have superseded since the cache last caught up.
     superseded: Mutex<HashMap<HostKey, std::collections::BTreeSet<String>>>,
@@ -160,7 +163,7 @@ impl Context {
             store,
             slots: Slots::default(),
             rngs: Mutex::default(),
-            failures: Mutex::default(),
+            failures: Failures::default(),
             passwords: Mutex::default(),
             superseded: Mutex::default(),
         }
@@ -187,21 +190,6 @@ impl Context {
     pub(crate) fn forget_rng(&self, host: &BareMetalHost) {
         if let Ok(mut m) = self.rngs.lock() {
             m.remove(&Self::rng_key(host));
-        }
-    }
-
-    pub(crate) fn count_failure(&self, key: &str) -> u32 {
-        let Ok(mut m) = self.failures.lock() else {
-            return 1;
-        };
-        let n = m.entry(key.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    }
-
-    pub(crate) fn forget_failures(&self, key: &str) {
-        if let Ok(mut m) = self.failures.lock() {
-            m.remove(key);
         }
     }
 

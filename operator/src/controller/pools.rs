@@ -23,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
+use super::failures::{Failures, backoff, contained};
 use super::Leadership;
 use super::claims::{ClaimRuntime, ClaimSettings, host_cache};
 use crate::api::hostpool::POOL_LABEL;
@@ -84,7 +85,7 @@ pub struct PoolContext {
     leadership: Leadership,
     hosts: Store<BareMetalHost>,
     rng: Mutex<ChaCha8Rng>,
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Failures,
     written: Mutex<HashMap<String, HostPoolStatus>>,
 }
 
@@ -113,7 +114,7 @@ impl PoolContext {
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(
                 runtime.settings.seed ^ 0x706f_6f6c,
             )),
-            failures: Mutex::default(),
+            failures: Failures::default(),
             written: Mutex::default(),
         }
     }
@@ -122,30 +123,17 @@ impl PoolContext {
 /// The reconciler handed to kube-runtime. A panic inside is contained to this pool.
 pub async fn reconcile(pool: Arc<HostPool>, ctx: Arc<PoolContext>) -> Result<Action, PoolError> {
     let key = pool_key(&pool);
-    match AssertUnwindSafe(reconcile_pool(&pool, &ctx))
-        .catch_unwind()
-        .await
-    {
-        Ok(Ok(action)) => {
-            if let Ok(mut m) = ctx.failures.lock() {
-                m.remove(&key);
-            }
-            Ok(action)
-        }
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(PoolError::Panicked { pool: key }),
-    }
+    contained(&ctx.failures, &key, reconcile_pool(&pool, &ctx), || {
+        PoolError::Panicked { pool: key.clone() }
+    })
+    .await
 }
 
 /// kube-runtime's error policy: per-pool exponential backoff (1 s doubling up to 5 min).
 pub fn error_policy(pool: Arc<HostPool>, error: &PoolError, ctx: Arc<PoolContext>) -> Action {
     let key = pool_key(&pool);
-    let failures = ctx.failures.lock().map_or(1, |mut m| {
-        let n = m.entry(key.clone()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    });
-    let delay = super::reconcile::backoff(failures);
+    let failures = ctx.failures.count(&key);
+    let delay = backoff(failures);
     warn!(pool = %key, error = %error, cause = ?std::error::Error::source(error).map(ToString::to_string), failures, "pool reconcile failed");
     Action::requeue(delay)
 }

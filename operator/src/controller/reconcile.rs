@@ -14,6 +14,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
+use super::failures::{backoff, contained};
 use crate::api::annotations::HARDWARE_DATA_FINALIZER;
 use crate::api::{BareMetalHost, HardwareData, ProvisioningState};
 use crate::provisioner::{Action, Observation, Outcome, ProvisionerError};
@@ -36,17 +37,10 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Requeue, ReconcileError> {
     let key = host_key(&host);
-    match AssertUnwindSafe(reconcile_host(&host, &ctx))
-        .catch_unwind()
-        .await
-    {
-        Ok(Ok(requeue)) => {
-            ctx.forget_failures(&key);
-            Ok(requeue)
-        }
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(ReconcileError::Panicked { host: key }),
-    }
+    contained(&ctx.failures, &key, reconcile_host(&host, &ctx), || {
+        ReconcileError::Panicked { host: key.clone() }
+    })
+    .await
 }
 
 /// kube-runtime's error policy: per-object exponential backoff (1 s doubling up to 5 min).
@@ -56,7 +50,7 @@ pub fn error_policy(
     ctx: Arc<Context>,
 ) -> Requeue {
     let key = host_key(&host);
-    let failures = ctx.count_failure(&key);
+    let failures = ctx.failures.count(&key);
     let delay = backoff(failures);
     ctx.metrics.reconcile_error();
     warn!(
@@ -68,12 +62,6 @@ pub fn error_policy(
         "reconcile failed"
     );
     Requeue::requeue(delay)
-}
-
-/// `1 s * 2^(n-1)`, capped at 5 minutes.
-pub fn backoff(failures: u32) -> Duration {
-    let exp = failures.saturating_sub(1).min(16);
-    Duration::from_secs(1u64 << exp).min(Duration::from_secs(300))
 }
 
 async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, ReconcileError> {
@@ -450,21 +438,5 @@ fn record_metrics(ctx: &Context, namespace: &str, name: &str, decision: &Decisio
                 m.operation_duration(op, namespace, name, seconds as f64);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_from_one_second_and_stops_at_five_minutes() {
-        assert_eq!(backoff(0), Duration::from_secs(1));
-        assert_eq!(backoff(1), Duration::from_secs(1));
-        assert_eq!(backoff(2), Duration::from_secs(2));
-        assert_eq!(backoff(5), Duration::from_secs(16));
-        assert_eq!(backoff(9), Duration::from_secs(256));
-        assert_eq!(backoff(10), Duration::from_secs(300));
-        assert_eq!(backoff(u32::MAX), Duration::from_secs(300));
     }
 }

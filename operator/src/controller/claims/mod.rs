@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 
 mod reconcile;
 
+use crate::controller::failures::Failures;
 use super::{Clock, ControllerError, Leadership};
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus, ProvisioningState};
 use crate::claim::flow::Written;
@@ -129,7 +130,7 @@ pub struct ClaimContext {
     /// Serialises binding; holds the hosts in flight (`namespace/name` → reservation).
     binding: tokio::sync::Mutex<BTreeMap<String, Reservation>>,
     rng: Mutex<ChaCha8Rng>,
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Failures,
     /// The status last written per claim, so a lagging claim cache neither rewrites it nor
     /// repeats its Events.
     written: Mutex<HashMap<String, HostClaimStatus>>,
@@ -158,7 +159,7 @@ impl ClaimContext {
             hosts,
             binding: tokio::sync::Mutex::default(),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(runtime.settings.seed)),
-            failures: Mutex::default(),
+            failures: Failures::default(),
             written: Mutex::default(),
         }
     }

@@ -15,6 +15,7 @@ use kube::{Api, Resource};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
+use crate::controller::failures::{backoff, contained};
 use super::{ClaimContext, ClaimError, Reservation, is_conflict, is_not_found};
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus};
 use crate::claim::flow::{self, Bind, ClaimObjects, ClaimTiming, Next, Written};
@@ -130,30 +131,17 @@ pub async fn reconcile(
     ctx: Arc<ClaimContext>,
 ) -> Result<Action, ClaimError> {
     let key = ClaimRef::of(&claim).key();
-    match AssertUnwindSafe(reconcile_claim(&claim, &ctx))
-        .catch_unwind()
-        .await
-    {
-        Ok(Ok(action)) => {
-            if let Ok(mut m) = ctx.failures.lock() {
-                m.remove(&key);
-            }
-            Ok(action)
-        }
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(ClaimError::Panicked { claim: key }),
-    }
+    contained(&ctx.failures, &key, reconcile_claim(&claim, &ctx), || {
+        ClaimError::Panicked { claim: key.clone() }
+    })
+    .await
 }
 
 /// kube-runtime's error policy: per-claim exponential backoff (1 s doubling up to 5 min).
 pub fn error_policy(claim: Arc<HostClaim>, error: &ClaimError, ctx: Arc<ClaimContext>) -> Action {
     let key = ClaimRef::of(&claim).key();
-    let failures = ctx.failures.lock().map_or(1, |mut m| {
-        let n = m.entry(key.clone()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    });
-    let delay = crate::controller::reconcile::backoff(failures);
+    let failures = ctx.failures.count(&key);
+    let delay = backoff(failures);
     warn!(claim = %key, error = %error, cause = ?std::error::Error::source(error).map(ToString::to_string), failures, "claim reconcile failed");
     Action::requeue(delay)
 }
