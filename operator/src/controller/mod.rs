@@ -32,10 +32,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tracing::{debug, info, warn};
 
-use failures::Failures;
 use crate::api::BareMetalHost;
 use crate::provisioner::Provisioner;
 use crate::telemetry::{Metrics, Readiness};
+use failures::Failures;
 
 pub use election::Leadership;
 use slots::{HostKey, Slots};

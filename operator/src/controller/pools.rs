@@ -7,11 +7,10 @@
 //! changes (owner reference), and after relevant host changes (for the free-host count).
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
@@ -23,9 +22,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
-use super::failures::{Failures, backoff, contained};
 use super::Leadership;
 use super::claims::{ClaimRuntime, ClaimSettings, host_cache};
+use super::failures::{Failures, backoff, contained};
 use crate::api::hostpool::POOL_LABEL;
 use crate::api::{BareMetalHost, HostClaim, HostPool, HostPoolStatus};
 use crate::pool::flow::{self, Created, PoolObjects, Summarize};

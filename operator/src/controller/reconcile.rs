@@ -1,11 +1,9 @@
 //! One reconcile of one host: gather the views, ask the state machine, carry out its single
 //! effect, then write what it decided (finalizer, annotations, status, Events, metrics).
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;

@@ -29,11 +29,11 @@ use tracing::{debug, info, warn};
 
 mod reconcile;
 
-use crate::controller::failures::Failures;
 use super::{Clock, ControllerError, Leadership};
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus, ProvisioningState};
 use crate::claim::flow::Written;
 use crate::claim::{self, HostPolicy};
+use crate::controller::failures::Failures;
 
 /// Event reporting component of the claim controller.
 pub const CLAIM_CONTROLLER: &str = "metal3-hostclaim-controller";

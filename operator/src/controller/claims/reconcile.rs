@@ -4,10 +4,8 @@
 //! status writes, Events.
 
 use std::collections::{BTreeSet, HashMap};
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -15,12 +13,12 @@ use kube::{Api, Resource};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
-use crate::controller::failures::{backoff, contained};
 use super::{ClaimContext, ClaimError, Reservation, is_conflict, is_not_found};
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus};
 use crate::claim::flow::{self, Bind, ClaimObjects, ClaimTiming, Next, Written};
 use crate::claim::progress::ClaimEvent;
 use crate::claim::{self, ClaimRef, Selector, host_key};
+use crate::controller::failures::{backoff, contained};
 
 /// The host bound to the claim: the host just reserved for it (read fresh), else the one the cache
 /// shows with its consumerRef, else the one its status names (read fresh; the consumerRef wins).
