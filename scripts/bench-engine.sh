@@ -8,4 +8,4 @@ hosts="${1:-10000}"
 case "$hosts" in
   ''|*[!0-9]*) echo "usage: $0 [HOSTS]" >&2; exit 2 ;;
 esac
-timeout 900 cargo bench -q -p metal-sim --bench engine -- "$hosts"
+timeout 900 cargo bench -q -p metal-scenario --bench engine -- "$hosts"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}/release/metal-sim"
-[ -x "$bin" ] || cargo build --release -q -p metal-sim --bins
+[ -x "$bin" ] || cargo build --release -q -p metal-wire --bins
 ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 printf '%-44s %s\n' "fleet" "metal-sim serve --exit-after-start (3 runs)"
 for fleet in fleets/bench-1000-per-address.yaml fleets/bench-10000-single-address.yaml; do

@@ -43,7 +43,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "building metal-sim ($PROFILE) and the Rust bench client"
-cargo build "${profile_flag[@]}" -q -p metal-sim --bin metal-sim
+cargo build "${profile_flag[@]}" -q -p metal-wire --bin metal-sim
 sim="$CARGO_TARGET_DIR/$PROFILE/metal-sim"
 rust_bench="$(cargo test "${profile_flag[@]}" -q -p metal-sim --test ipmi_bench --no-run --message-format=json 2>/dev/null |
   jq -r 'select(.target.name == "ipmi_bench" and .executable != null) | .executable' | tail -1)"

@@ -16,7 +16,7 @@ source "$JUDGES_HOME/k8s.env"
 # shellcheck disable=SC1091
 source "${TOOLS_HOME:-$HOME/.cache/metal-tools}/tools.env"
 RUNS="${RUNS:-5}"
-cargo build -q -p metal-sim -p metal-operator -p metal-e2e --bins
+cargo build -q -p metal-wire -p metal-operator -p metal-e2e --bins
 bin="$CARGO_TARGET_DIR/debug"
 
 # Starts metal-kube up in $1; waits (bounded) for its state file; echoes its pid.

@@ -49,7 +49,7 @@ PY
 if [ -z "${METAL_SIM:-}" ]; then
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}"
   echo "bench-redfish: building metal-sim (release)…" >&2
-  (cd "$ROOT" && timeout 1800 cargo build -q --release -p metal-sim --bin metal-sim)
+  (cd "$ROOT" && timeout 1800 cargo build -q --release -p metal-wire --bin metal-sim)
   METAL_SIM="$CARGO_TARGET_DIR/release/metal-sim"
 fi
 

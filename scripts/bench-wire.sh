@@ -13,7 +13,7 @@ case "$hosts" in
   ''|*[!0-9]*|0) echo "usage: $0 [HOSTS]   (1..100000)" >&2; exit 2 ;;
 esac
 bin="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}/release/metal-sim"
-[ -x "$bin" ] || cargo build --release -q -p metal-sim --bins
+[ -x "$bin" ] || cargo build --release -q -p metal-wire --bins
 # Every BMC shares one listener, but the operator, the control plane's watches, the mock Ironic and
 # the fake agents hold connections per host: raise the descriptor limit as far as allowed.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

@@ -7,7 +7,7 @@ source "${PEERS_HOME:-$HOME/.cache/metal-peers}/peers.env"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}"
 
 echo "== building release binaries"
-cargo build --release -q -p metal-operator -p metal-sim --bins
+cargo build --release -q -p metal-operator -p metal-wire --bins
 
 status=0
 for part in operator fleet redfish ipmi ironic engine wire kube; do

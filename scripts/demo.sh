@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source "${PEERS_HOME:-$HOME/.cache/metal-peers}/peers.env"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}"
-cargo build -q -p metal-sim -p metal-operator --bins
+cargo build -q -p metal-wire -p metal-operator --bins
 sim="$CARGO_TARGET_DIR/debug/metal-sim"
 operator="$CARGO_TARGET_DIR/debug/metal-operator"
 

@@ -31,7 +31,7 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1 && command -v kin
 fi
 command -v kubectl >/dev/null || { echo "e2e: kubectl is required (the suite drives the cluster with it)" >&2; exit 2; }
 # The suite starts the binaries from the target directory; build them first so they are current.
-cargo build -q -p metal-sim -p metal-operator -p metal-e2e --bins
+cargo build -q -p metal-wire -p metal-operator -p metal-e2e --bins
 export E2E_BIN_DIR="$CARGO_TARGET_DIR/debug"
 unset E2E_KUBECONFIG
 passes="${E2E_PASSES:-embedded real}"

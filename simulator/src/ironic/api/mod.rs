@@ -155,6 +155,35 @@ impl AppState {
         s.adopt_discovered_ports(now);
     }
 
+    /// Steps node `uuid`'s conductor job at the clock's now; the call to carry out, if any (engine
+    /// mode steps each node when it is due, so a step costs the same however large the fleet).
+    pub fn step_node(&self, uuid: uuid::Uuid) -> Option<super::conductor::Call> {
+        let now = self.now();
+        let mut s = self.lock();
+        let call = s.conductor.step_node(uuid, now);
+        s.adopt_discovered_ports(now);
+        call
+    }
+
+    /// Feeds back the outcome of node `uuid`'s call `id`, returned by [`AppState::step_node`].
+    pub fn complete_node_call(
+        &self,
+        uuid: uuid::Uuid,
+        id: u64,
+        outcome: Result<super::conductor::CallResult, String>,
+    ) {
+        let now = self.now();
+        let mut s = self.lock();
+        s.conductor.complete_node(uuid, id, outcome, now);
+        s.adopt_discovered_ports(now);
+    }
+
+    /// Runs `f` on the store (nodes, ports, conductor) under its lock, without an API request:
+    /// engine mode's bookkeeping and its agent's in-process lookups.
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut self.lock())
+    }
+
     /// Performs one call over the wire (BMC or agent), as the conductor loop does.
     pub async fn perform(
         &self,

@@ -64,6 +64,11 @@ impl Store {
         self.next_id
     }
 
+    /// The conductor (nodes and their jobs).
+    pub fn conductor(&mut self) -> &mut Conductor {
+        &mut self.conductor
+    }
+
     /// Creates the ports inspection discovered whose MAC no port has yet (Ironic's `ports` hook).
     pub(crate) fn adopt_discovered_ports(&mut self, now: DateTime<Utc>) {
         for d in self.conductor.take_discovered_ports() {

@@ -1,0 +1,215 @@
+//! The invariants judged over a whole trace, in the order things happened.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::expectations::accepted;
+use super::{Failure, Verdict};
+use crate::Scenario;
+use crate::trace::{Action, Happening, MachineChange, Protocol, Trace};
+use metal_sim::machine::{BmcProtocol, SimTime};
+
+/// Per-host state the invariants follow through the trace.
+#[derive(Default)]
+struct Follow {
+    state: String,
+    status: String,
+    error_count: u32,
+    inspected: bool,
+    exempt_from_inspection: bool,
+    /// Since the host last entered a state other than provisioning: (accepted deploys, deploy
+    /// failures). Counted from there rather than from `provisioning` itself, so a deploy request
+    /// observed just before the status write that announces the state still counts.
+    episode: (u32, u32),
+}
+
+pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, v: &mut Verdict) {
+    let inv = &scenario.file.invariants;
+    let line = scenario.invariants_line();
+    let limit = scenario.max_busy();
+    let virtual_media: BTreeSet<&str> = scenario
+        .fleet
+        .hosts()
+        .iter()
+        .filter(|h| h.bmc.protocol == BmcProtocol::RedfishVirtualmedia)
+        .map(|h| h.name.as_str())
+        .collect();
+    if inv.one_deploy_per_provisioning && !ironic_seen {
+        v.skipped.push(
+            "one_deploy_per_provisioning: the trace has no Ironic calls (external Ironic?)".into(),
+        );
+    }
+    let mut hosts: BTreeMap<&str, Follow> = BTreeMap::new();
+    let mut claims_by_host: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut busy_reported = false;
+    let fail = |v: &mut Verdict, host: Option<&str>, at: SimTime, message: String| {
+        v.failures.push(Failure {
+            line,
+            host: host.map(str::to_string),
+            at: Some(at),
+            message,
+        });
+    };
+    for (n, e) in trace.events.iter().enumerate() {
+        match &e.what {
+            Happening::HostFacts {
+                host,
+                inspection_disabled,
+                externally_provisioned,
+                ..
+            } => {
+                let f = hosts.entry(host).or_default();
+                f.exempt_from_inspection |= *inspection_disabled || *externally_provisioned;
+            }
+            Happening::HostState { host, to, .. } => {
+                let f = hosts.entry(host).or_default();
+                f.state = to.clone();
+                match to.as_str() {
+                    "inspecting" => f.inspected = true,
+                    "externally provisioned" => f.exempt_from_inspection = true,
+                    "provisioning" => {}
+                    "provisioned" => {
+                        if inv.inspected_before_provisioned
+                            && !f.inspected
+                            && !f.exempt_from_inspection
+                        {
+                            fail(
+                                v,
+                                Some(host),
+                                e.t,
+                                "provisioned without having been inspected (inspection not disabled, not externally provisioned)"
+                                    .into(),
+                            );
+                        }
+                        let (deploys, failures) = std::mem::take(&mut f.episode);
+                        if inv.one_deploy_per_provisioning
+                            && ironic_seen
+                            && (deploys == 0 || deploys > failures + 1)
+                        {
+                            fail(
+                                v,
+                                Some(host),
+                                e.t,
+                                format!(
+                                    "{deploys} accepted deploy requests for one provisioning with {failures} deploy failures (expected {})",
+                                    failures + 1
+                                ),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+                if !matches!(to.as_str(), "provisioning" | "provisioned") {
+                    f.episode = (0, 0);
+                }
+            }
+            Happening::HostStatus {
+                host,
+                operational_status,
+                error_type,
+                error_count,
+                ..
+            } => {
+                let f = hosts.entry(host).or_default();
+                f.status = operational_status.clone();
+                if *error_count > f.error_count
+                    && error_type.as_deref() == Some("provisioning error")
+                {
+                    f.episode.1 += error_count - f.error_count;
+                }
+                f.error_count = *error_count;
+            }
+            Happening::HostGone { host } => {
+                hosts.remove(host.as_str());
+            }
+            Happening::Call {
+                host: Some(host),
+                protocol,
+                action: Some(action),
+                status,
+                method,
+                target,
+                ..
+            } => {
+                let f = hosts.entry(host).or_default();
+                if *action == Action::Deploy && *protocol == Protocol::Ironic && accepted(*status) {
+                    f.episode.0 += 1;
+                }
+                if inv.no_power_action_when_detached
+                    && action.is_power()
+                    && matches!(protocol, Protocol::Redfish | Protocol::Ipmi)
+                    && f.status == "detached"
+                {
+                    fail(
+                        v,
+                        Some(host),
+                        e.t,
+                        format!(
+                            "power action {} ({method} {target}) reached the BMC of a detached host",
+                            action.as_str()
+                        ),
+                    );
+                }
+            }
+            // Wire mode sees the machines rather than each BMC request: a power change of a
+            // detached host's machine means some power action reached its BMC.
+            Happening::Machine { host, change }
+                if inv.no_power_action_when_detached
+                    && matches!(change, MachineChange::PoweredOn | MachineChange::PoweredOff)
+                    && hosts
+                        .get(host.as_str())
+                        .is_some_and(|f| f.status == "detached") =>
+            {
+                fail(
+                    v,
+                    Some(host),
+                    e.t,
+                    format!("the machine changed power ({change:?}) while its host is detached"),
+                );
+            }
+            Happening::Claim { claim, host } => {
+                claims_by_host.retain(|_, c| c != claim);
+                if let Some(h) = host {
+                    if inv.one_claim_per_host
+                        && let Some(other) = claims_by_host.get(h.as_str())
+                    {
+                        fail(
+                            v,
+                            Some(h),
+                            e.t,
+                            format!("claim {claim:?} bound while {other:?} still holds the host"),
+                        );
+                    }
+                    claims_by_host.insert(h, claim);
+                }
+            }
+            _ => {}
+        }
+        // The busy count is judged once all events of an instant are in.
+        let instant_ends = trace.events.get(n + 1).is_none_or(|next| next.t != e.t);
+        if instant_ends && !busy_reported {
+            let busy: Vec<&str> = hosts
+                .iter()
+                .filter(|(name, f)| {
+                    matches!(
+                        f.state.as_str(),
+                        "inspecting" | "provisioning" | "deprovisioning"
+                    ) && f.status != "delayed"
+                        && !virtual_media.contains(*name)
+                })
+                .map(|(name, _)| *name)
+                .collect();
+            if busy.len() > limit as usize {
+                busy_reported = true;
+                fail(
+                    v,
+                    None,
+                    e.t,
+                    format!(
+                        "{} hosts hold a provisioning slot, the limit is {limit} (first over the limit here)",
+                        busy.len()
+                    ),
+                );
+            }
+        }
+    }
+}

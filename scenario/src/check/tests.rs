@@ -1,0 +1,299 @@
+use std::path::Path;
+
+use super::*;
+use crate::trace::{Action, Protocol, TraceLine};
+
+const SCENARIO: &str = "\
+name: t
+fleet:
+  groups:
+    - name: h-{index}
+      count: 2
+    - name: vm-0
+      bmc: {protocol: redfish-virtualmedia}
+operator: {provisioning_limit: 1}
+timeline:
+  - advance: 1s
+expect:
+  hosts:
+    - hosts: [h-0]
+      visits: [registering, available]
+      final: available
+  events:
+    - {hosts: [h-0], reason: Registered}
+  calls:
+    - {hosts: [h-0], action: deploy, exactly: 1}
+";
+
+fn scenario() -> Scenario {
+    Scenario::parse(SCENARIO, "t.yaml", Path::new(".")).unwrap()
+}
+
+struct Build(Trace, u64);
+
+impl Build {
+    fn new() -> Self {
+        Build(Trace::new(), 0)
+    }
+    fn at(mut self, secs: u64) -> Self {
+        self.1 = secs;
+        self
+    }
+    fn push(mut self, what: Happening) -> Self {
+        self.0.events.push(TraceLine {
+            t: SimTime::from_secs(self.1),
+            what,
+        });
+        self
+    }
+    fn state(self, host: &str, from: &str, to: &str) -> Self {
+        self.push(Happening::HostState {
+            host: host.into(),
+            from: from.into(),
+            to: to.into(),
+            cause: "test".into(),
+        })
+    }
+    fn status(self, host: &str, op: &str, err: Option<&str>, count: u32) -> Self {
+        self.push(Happening::HostStatus {
+            host: host.into(),
+            operational_status: op.into(),
+            error_type: err.map(str::to_string),
+            error_count: count,
+            powered_on: None,
+        })
+    }
+    fn call(self, host: &str, protocol: Protocol, action: Action) -> Self {
+        self.push(Happening::Call {
+            host: Some(host.into()),
+            protocol,
+            method: "PUT".into(),
+            target: "x".into(),
+            status: Some(202),
+            action: Some(action),
+            detail: None,
+        })
+    }
+}
+
+fn good() -> Build {
+    Build::new()
+        .state("h-0", "", "registering")
+        .push(Happening::Event {
+            host: Some("h-0".into()),
+            object: "BareMetalHost/h-0".into(),
+            reason: "Registered".into(),
+            event_type: "Normal".into(),
+            message: String::new(),
+        })
+        .at(1)
+        .state("h-0", "registering", "inspecting")
+        .at(2)
+        .state("h-0", "inspecting", "available")
+        .at(3)
+        .state("h-0", "available", "provisioning")
+        .call("h-0", Protocol::Ironic, Action::Deploy)
+        .at(4)
+        .state("h-0", "provisioning", "provisioned")
+        .at(5)
+        .state("h-0", "provisioned", "deprovisioning")
+        .at(6)
+        .state("h-0", "deprovisioning", "available")
+}
+
+fn messages(v: &Verdict) -> Vec<String> {
+    v.failures.iter().map(|f| f.message.clone()).collect()
+}
+
+#[test]
+fn a_trace_that_meets_every_expectation_passes() {
+    let v = check(&scenario(), &good().0);
+    assert!(v.passed(), "{:?}", messages(&v));
+}
+
+#[test]
+fn a_missing_state_an_event_and_a_wrong_final_state_each_fail_with_their_line() {
+    let trace = Build::new()
+        .state("h-0", "", "registering")
+        .call("h-1", Protocol::Ironic, Action::Enroll)
+        .0;
+    let v = check(&scenario(), &trace);
+    let m = messages(&v);
+    assert!(
+        m.iter().any(|x| x.contains("\"available\" is missing")),
+        "{m:?}"
+    );
+    assert!(m.iter().any(|x| x.contains("final state")), "{m:?}");
+    assert!(m.iter().any(|x| x.contains("Registered")), "{m:?}");
+    assert!(
+        m.iter().any(|x| x.contains("exactly 1 accepted deploy")),
+        "{m:?}"
+    );
+    assert!(v.failures.iter().all(|f| f.line > 10), "{:?}", v.failures);
+}
+
+#[test]
+fn a_second_deploy_without_a_failure_breaks_one_deploy_per_provisioning() {
+    let mut b = good();
+    b.0.events.insert(
+        5,
+        TraceLine {
+            t: SimTime::from_secs(3),
+            what: Happening::Call {
+                host: Some("h-0".into()),
+                protocol: Protocol::Ironic,
+                method: "PUT".into(),
+                target: "x".into(),
+                status: Some(202),
+                action: Some(Action::Deploy),
+                detail: None,
+            },
+        },
+    );
+    let v = check(&scenario(), &b.0);
+    assert!(
+        messages(&v)
+            .iter()
+            .any(|m| m.contains("2 accepted deploy requests")),
+        "{:?}",
+        messages(&v)
+    );
+}
+
+#[test]
+fn a_retry_after_a_deploy_failure_is_allowed() {
+    let b = Build::new()
+        .state("h-1", "", "inspecting")
+        .state("h-1", "inspecting", "available")
+        .at(1)
+        .state("h-1", "available", "provisioning")
+        .call("h-1", Protocol::Ironic, Action::Deploy)
+        .at(2)
+        .status("h-1", "error", Some("provisioning error"), 1)
+        .at(3)
+        .call("h-1", Protocol::Ironic, Action::Deploy)
+        .at(4)
+        .status("h-1", "OK", None, 0)
+        .state("h-1", "provisioning", "provisioned");
+    let v = check(&scenario(), &b.0);
+    assert!(
+        !messages(&v).iter().any(|m| m.contains("deploy requests")),
+        "{:?}",
+        messages(&v)
+    );
+}
+
+#[test]
+fn provisioned_without_inspection_is_caught_unless_externally_provisioned() {
+    let b = Build::new()
+        .state("h-1", "", "registering")
+        .at(1)
+        .state("h-1", "registering", "available")
+        .call("h-1", Protocol::Ironic, Action::Deploy)
+        .state("h-1", "available", "provisioning")
+        .at(2)
+        .state("h-1", "provisioning", "provisioned");
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(
+        m.iter()
+            .any(|x| x.contains("without having been inspected")),
+        "{m:?}"
+    );
+    let exempt = Build::new()
+        .push(Happening::HostFacts {
+            host: "h-1".into(),
+            online: true,
+            detached: false,
+            inspection_disabled: true,
+            externally_provisioned: false,
+            consumer: None,
+        })
+        .state("h-1", "", "available")
+        .call("h-1", Protocol::Ironic, Action::Deploy)
+        .state("h-1", "available", "provisioning")
+        .state("h-1", "provisioning", "provisioned");
+    let m = messages(&check(&scenario(), &exempt.0));
+    assert!(!m.iter().any(|x| x.contains("inspected")), "{m:?}");
+}
+
+#[test]
+fn a_power_action_on_a_detached_host_is_caught() {
+    let b = Build::new().status("h-1", "detached", None, 0).at(1).call(
+        "h-1",
+        Protocol::Redfish,
+        Action::PowerOff,
+    );
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(m.iter().any(|x| x.contains("detached host")), "{m:?}");
+    let b = Build::new()
+        .status("h-1", "detached", None, 0)
+        .push(Happening::Machine {
+            host: "h-1".into(),
+            change: MachineChange::PoweredOff,
+        });
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(
+        m.iter().any(|x| x.contains("while its host is detached")),
+        "{m:?}"
+    );
+    let b =
+        Build::new()
+            .status("h-1", "OK", None, 0)
+            .call("h-1", Protocol::Redfish, Action::PowerOff);
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(!m.iter().any(|x| x.contains("detached host")), "{m:?}");
+}
+
+#[test]
+fn two_claims_on_one_host_are_caught_and_a_release_frees_it() {
+    let claim = |c: &str, h: Option<&str>| Happening::Claim {
+        claim: c.into(),
+        host: h.map(str::to_string),
+    };
+    let b = Build::new()
+        .push(claim("a", Some("h-1")))
+        .push(claim("a", None))
+        .push(claim("b", Some("h-1")));
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(!m.iter().any(|x| x.contains("still holds")), "{m:?}");
+    let b = Build::new()
+        .push(claim("a", Some("h-1")))
+        .push(claim("b", Some("h-1")));
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(m.iter().any(|x| x.contains("still holds")), "{m:?}");
+}
+
+#[test]
+fn busy_hosts_over_the_limit_are_caught_but_delayed_and_virtual_media_ones_do_not_count() {
+    let b = Build::new()
+        .state("h-0", "", "inspecting")
+        .state("vm-0", "", "inspecting")
+        .status("h-1", "delayed", None, 0)
+        .state("h-1", "", "inspecting");
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(!m.iter().any(|x| x.contains("provisioning slot")), "{m:?}");
+    let b = Build::new()
+        .state("h-0", "", "inspecting")
+        .state("h-1", "", "inspecting");
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(
+        m.iter()
+            .any(|x| x.contains("2 hosts hold a provisioning slot")),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn a_failed_step_in_the_trace_is_a_failure_at_its_line() {
+    let b = Build::new().push(Happening::StepFailed {
+        index: 0,
+        line: 9,
+        reason: "not within 10m".into(),
+    });
+    let v = check(&scenario(), &b.0);
+    assert!(
+        v.failures
+            .iter()
+            .any(|f| f.line == 9 && f.message.contains("10m"))
+    );
+}

@@ -1,0 +1,91 @@
+//! Whether a `wait` or `assert` condition holds on a backend's views, and the one-line form of a
+//! step the trace records.
+
+use super::backend::HostConditionView;
+use crate::format::{Condition, Step};
+
+/// Whether the hosts `names` (with their `views`, in the same order) meet condition `c`; `Err`
+/// says how many match and what the first few that do not are instead. `absent` is what a host
+/// without a view is said to be.
+pub(super) fn hosts_hold(
+    names: &[String],
+    views: &[Option<HostConditionView>],
+    c: &Condition,
+    absent: &str,
+) -> Result<(), String> {
+    let mut off = Vec::new();
+    let mut matching = 0usize;
+    for (name, view) in names.iter().zip(views) {
+        let why = match view {
+            None if c.gone == Some(true) => None,
+            None => Some(absent.to_owned()),
+            Some(v) => mismatch(c, v),
+        };
+        match why {
+            None => matching += 1,
+            Some(w) => off.push(format!("{name} {w}")),
+        }
+    }
+    let needed = c.at_least.map_or(names.len(), |n| n as usize);
+    if matching >= needed {
+        return Ok(());
+    }
+    let more = if off.len() > 5 {
+        format!(" and {} more", off.len() - 5)
+    } else {
+        String::new()
+    };
+    let shown: Vec<String> = off.into_iter().take(5).collect();
+    Err(format!(
+        "{matching} of {} hosts match (need {needed}); {}{more}",
+        names.len(),
+        shown.join("; ")
+    ))
+}
+
+/// What about `v` does not meet `c` (`None`: it does).
+fn mismatch(c: &Condition, v: &HostConditionView) -> Option<String> {
+    if let Some(gone) = c.gone {
+        if gone != v.gone {
+            return Some(if v.gone { "is gone" } else { "still exists" }.into());
+        }
+        if gone {
+            return None;
+        }
+    }
+    if let Some(s) = &c.state
+        && &v.state != s
+    {
+        return Some(format!("is {:?}", v.state));
+    }
+    if let Some(s) = &c.operational_status
+        && &v.operational_status != s
+    {
+        return Some(format!("has operational status {:?}", v.operational_status));
+    }
+    if let Some(e) = &c.error_type {
+        let got = v.error_type.as_deref().unwrap_or("none");
+        if got != e {
+            return Some(format!("has error type {got:?}"));
+        }
+    }
+    if let Some(p) = c.powered_on
+        && v.powered_on != Some(p)
+    {
+        return Some(match v.powered_on {
+            Some(on) => format!("has poweredOn {on}"),
+            None => "has no poweredOn yet".to_owned(),
+        });
+    }
+    None
+}
+
+/// A step as one line of JSON, cut at 120 characters.
+pub fn one_line(step: &Step) -> String {
+    let s = serde_json::to_string(step).unwrap_or_default();
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(119).collect::<String>())
+    } else {
+        s
+    }
+}

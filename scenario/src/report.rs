@@ -1,0 +1,563 @@
+//! What a run leaves behind besides its trace: a summary (phase durations per host with p50/p95,
+//! the verdict) and an SVG timeline (one row per host coloured by state, fault windows marked).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::check::Verdict;
+use super::format::FaultTarget;
+use super::trace::{Happening, Trace};
+use metal_sim::machine::SimTime;
+use metal_sim::machine::time::format_duration;
+
+/// The lifecycle phases measured, with the provisioning state each one is.
+pub const PHASES: [(&str, &str); 4] = [
+    ("register", "registering"),
+    ("inspect", "inspecting"),
+    ("provision", "provisioning"),
+    ("deprovision", "deprovisioning"),
+];
+
+/// Statistics of one phase over every host and every time it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhaseStats {
+    /// `register`, `inspect`, `provision` or `deprovision`.
+    pub phase: String,
+    /// How many times the phase completed (left its state).
+    pub count: usize,
+    /// Median, in simulated milliseconds.
+    pub p50_ms: u64,
+    /// 95th percentile (nearest rank), in simulated milliseconds.
+    pub p95_ms: u64,
+    /// Longest, in simulated milliseconds.
+    pub max_ms: u64,
+}
+
+/// One host's line of the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostSummary {
+    /// Last provisioning state seen.
+    pub final_state: String,
+    /// Completed phase durations in simulated milliseconds, by phase.
+    pub phases_ms: BTreeMap<String, Vec<u64>>,
+}
+
+/// The summary of a run (written as `summary.json` and printed as text).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// `engine` or `wire`.
+    pub mode: String,
+    /// Whether every expectation and invariant held.
+    pub passed: bool,
+    /// Simulated time of the last event, in milliseconds.
+    pub simulated_ms: u64,
+    /// Hosts seen in the trace.
+    pub hosts: usize,
+    /// Per-phase statistics, in lifecycle order (phases that never completed are left out).
+    pub phases: Vec<PhaseStats>,
+    /// Per-host detail.
+    pub per_host: BTreeMap<String, HostSummary>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Completed phase spans per host: (host, phase, start, end).
+fn spans(trace: &Trace) -> Vec<(String, &'static str, SimTime, SimTime)> {
+    let mut open: BTreeMap<&str, (&str, SimTime)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in &trace.events {
+        if let Happening::HostState { host, to, .. } = &e.what {
+            if let Some((state, since)) = open.remove(host.as_str())
+                && let Some((phase, _)) = PHASES.iter().find(|(_, s)| *s == state)
+            {
+                out.push((host.clone(), *phase, since, e.t));
+            }
+            open.insert(host, (to.as_str(), e.t));
+        }
+    }
+    out
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Builds the summary of a run.
+pub fn summarize(
+    scenario: &str,
+    seed: u64,
+    mode: &str,
+    trace: &Trace,
+    verdict: &Verdict,
+) -> Summary {
+    let mut per_host: BTreeMap<String, HostSummary> = BTreeMap::new();
+    for e in &trace.events {
+        if let Happening::HostState { host, to, .. } = &e.what {
+            per_host
+                .entry(host.clone())
+                .or_insert_with(|| HostSummary {
+                    final_state: String::new(),
+                    phases_ms: BTreeMap::new(),
+                })
+                .final_state = to.clone();
+        }
+    }
+    let mut by_phase: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for (host, phase, from, to) in spans(trace) {
+        let ms = millis(to.saturating_since(from));
+        by_phase.entry(phase).or_default().push(ms);
+        if let Some(h) = per_host.get_mut(&host) {
+            h.phases_ms.entry(phase.to_string()).or_default().push(ms);
+        }
+    }
+    let phases = PHASES
+        .iter()
+        .filter_map(|(phase, _)| {
+            let mut v = by_phase.remove(phase)?;
+            v.sort_unstable();
+            Some(PhaseStats {
+                phase: (*phase).to_string(),
+                count: v.len(),
+                p50_ms: percentile(&v, 50.0),
+                p95_ms: percentile(&v, 95.0),
+                max_ms: v.last().copied().unwrap_or(0),
+            })
+        })
+        .collect();
+    Summary {
+        scenario: scenario.to_string(),
+        seed,
+        mode: mode.to_string(),
+        passed: verdict.passed(),
+        simulated_ms: millis(trace.end().since_start()),
+        hosts: trace.hosts().len(),
+        phases,
+        per_host,
+        verdict: verdict.clone(),
+    }
+}
+
+impl Summary {
+    /// The summary as a few lines of text.
+    pub fn to_text(&self) -> String {
+        let ms = |v: u64| format_duration(Duration::from_millis(v));
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} (seed {}, {} mode): {} — {} hosts, {} simulated",
+            self.scenario,
+            self.seed,
+            self.mode,
+            if self.passed { "PASSED" } else { "FAILED" },
+            self.hosts,
+            ms(self.simulated_ms)
+        );
+        if !self.phases.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {:<12} {:>6} {:>10} {:>10} {:>10}",
+                "phase", "count", "p50", "p95", "max"
+            );
+            for p in &self.phases {
+                let _ = writeln!(
+                    out,
+                    "  {:<12} {:>6} {:>10} {:>10} {:>10}",
+                    p.phase,
+                    p.count,
+                    ms(p.p50_ms),
+                    ms(p.p95_ms),
+                    ms(p.max_ms)
+                );
+            }
+        }
+        for f in &self.verdict.failures {
+            let _ = writeln!(out, "  FAIL {f}");
+        }
+        for s in &self.verdict.skipped {
+            let _ = writeln!(out, "  not checked: {s}");
+        }
+        out
+    }
+}
+
+/// An output file that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("writing {path}: {source}")]
+pub struct WriteError {
+    /// The file.
+    pub path: String,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// The files a run leaves: the trace (at `trace_path`), `summary.json`, `summary.txt` and
+/// `timeline.svg` in `dir`. Returns the summary.
+pub fn write_outputs(
+    dir: &std::path::Path,
+    trace_path: &std::path::Path,
+    scenario: &str,
+    seed: u64,
+    mode: &str,
+    trace: &Trace,
+    verdict: &Verdict,
+) -> Result<Summary, WriteError> {
+    let write = |path: &std::path::Path, text: &str| {
+        std::fs::write(path, text).map_err(|source| WriteError {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(|source| WriteError {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let summary = summarize(scenario, seed, mode, trace, verdict);
+    write(trace_path, &trace.to_jsonl())?;
+    let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    write(&dir.join("summary.json"), &(json + "\n"))?;
+    write(&dir.join("summary.txt"), &summary.to_text())?;
+    write(
+        &dir.join("timeline.svg"),
+        &timeline_svg(&format!("{scenario} (seed {seed}, {mode})"), trace),
+    )?;
+    Ok(summary)
+}
+
+/// Fill colour of a provisioning state in the timeline.
+pub fn state_colour(state: &str) -> &'static str {
+    match state {
+        "registering" => "#9ecae1",
+        "inspecting" => "#6baed6",
+        "preparing" | "match profile" => "#c6dbef",
+        "available" | "ready" => "#a1d99b",
+        "provisioning" => "#fdae6b",
+        "provisioned" => "#31a354",
+        "externally provisioned" => "#74c476",
+        "deprovisioning" => "#fd8d3c",
+        "powering off before delete" | "deleting" => "#969696",
+        "unmanaged" => "#d9d9d9",
+        _ => "#f0f0f0",
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Rows drawn at most; further hosts are counted in a note under the chart.
+pub const MAX_ROWS: usize = 400;
+
+/// The SVG timeline: one row per host (sorted by name), a bar per state, errors outlined in red,
+/// fault windows as hatched overlays on the affected rows (across all rows for Ironic and
+/// control-plane faults), operator restarts as dashed vertical lines, and a legend.
+pub fn timeline_svg(title: &str, trace: &Trace) -> String {
+    const LABEL: f64 = 170.0;
+    const PLOT: f64 = 900.0;
+    const ROW: f64 = 14.0;
+    const TOP: f64 = 40.0;
+    let hosts = trace.hosts();
+    let shown: Vec<&String> = hosts.iter().take(MAX_ROWS).collect();
+    let row_of: BTreeMap<&str, usize> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.as_str(), i))
+        .collect();
+    let end = trace.end().as_nanos().max(1) as f64;
+    let x = |t: SimTime| LABEL + PLOT * (t.as_nanos() as f64 / end);
+    let height = TOP + ROW * shown.len() as f64 + 70.0;
+    let width = LABEL + PLOT + 20.0;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="10">"#
+    );
+    let _ = writeln!(
+        svg,
+        r##"<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" fill="#d62728" fill-opacity="0.45"/></pattern></defs>"##
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="4" y="14" font-size="13">{} — {} hosts, {} simulated</text>"#,
+        escape(title),
+        hosts.len(),
+        format_duration(trace.end().since_start())
+    );
+    // Time axis: five ticks.
+    for i in 0..=5 {
+        let t = SimTime::from_nanos((end * f64::from(i) / 5.0) as u64);
+        let tx = x(t);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{tx:.1}" y1="{}" x2="{tx:.1}" y2="{:.1}" stroke="#ccc"/><text x="{tx:.1}" y="{}" text-anchor="middle">{}</text>"##,
+            TOP - 8.0,
+            TOP + ROW * shown.len() as f64,
+            TOP - 10.0,
+            format_duration(Duration::from_millis(t.as_nanos() / 1_000_000))
+        );
+    }
+    // State bars, with error periods outlined.
+    let mut open: BTreeMap<&str, (&str, SimTime, bool)> = BTreeMap::new();
+    let mut in_error: BTreeMap<&str, bool> = BTreeMap::new();
+    let bar = |svg: &mut String, host: &str, state: &str, from: SimTime, to: SimTime, err: bool| {
+        let Some(row) = row_of.get(host) else { return };
+        let y = TOP + ROW * *row as f64;
+        let (x0, x1) = (x(from), x(to));
+        let stroke = if err {
+            r##" stroke="#d62728" stroke-width="1.5""##
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"{stroke}><title>{}: {} ({}–{})</title></rect>"#,
+            y + 1.0,
+            (x1 - x0).max(0.5),
+            ROW - 2.0,
+            state_colour(state),
+            escape(host),
+            escape(state),
+            from,
+            to
+        );
+    };
+    for e in &trace.events {
+        match &e.what {
+            Happening::HostState { host, to, .. } => {
+                let err = in_error.get(host.as_str()).copied().unwrap_or(false);
+                if let Some((state, since, was_err)) = open.remove(host.as_str()) {
+                    bar(&mut svg, host, state, since, e.t, was_err);
+                }
+                open.insert(host, (to.as_str(), e.t, err));
+            }
+            Happening::HostStatus {
+                host, error_type, ..
+            } => {
+                let err = error_type.is_some();
+                in_error.insert(host, err);
+                if let Some(entry) = open.get_mut(host.as_str())
+                    && entry.2 != err
+                {
+                    let (state, since, was_err) = *entry;
+                    bar(&mut svg, host, state, since, e.t, was_err);
+                    *entry = (state, e.t, err);
+                }
+            }
+            Happening::HostGone { host } => {
+                if let Some((state, since, was_err)) = open.remove(host.as_str()) {
+                    bar(&mut svg, host, state, since, e.t, was_err);
+                }
+            }
+            _ => {}
+        }
+    }
+    let last = trace.end();
+    for (host, (state, since, err)) in open {
+        bar(&mut svg, host, state, since, last, err);
+    }
+    // Fault windows.
+    let mut faults: BTreeMap<&str, (FaultTarget, &[String], SimTime)> = BTreeMap::new();
+    let mut windows = Vec::new();
+    for e in &trace.events {
+        if let Happening::Fault {
+            name,
+            target,
+            hosts,
+            active,
+        } = &e.what
+        {
+            if *active {
+                faults.insert(name, (*target, hosts, e.t));
+            } else if let Some((target, hosts, from)) = faults.remove(name.as_str()) {
+                windows.push((name.as_str(), target, hosts, from, e.t));
+            }
+        }
+    }
+    for (name, (target, hosts, from)) in faults {
+        windows.push((name, target, hosts, from, last));
+    }
+    for (name, target, hosts, from, to) in windows {
+        let (x0, w) = (x(from), (x(to) - x(from)).max(1.0));
+        let rows: Vec<usize> = if hosts.is_empty()
+            || matches!(target, FaultTarget::Ironic | FaultTarget::ControlPlane)
+        {
+            (0..shown.len()).collect()
+        } else {
+            hosts
+                .iter()
+                .filter_map(|h| row_of.get(h.as_str()).copied())
+                .collect()
+        };
+        for row in rows {
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{x0:.1}" y="{:.1}" width="{w:.1}" height="{ROW}" fill="url(#hatch)"><title>fault {} ({:?})</title></rect>"#,
+                TOP + ROW * row as f64,
+                escape(name),
+                target
+            );
+        }
+        let _ = writeln!(
+            svg,
+            r##"<text x="{x0:.1}" y="{:.1}" fill="#d62728">⚡ {}</text>"##,
+            TOP - 20.0,
+            escape(name)
+        );
+    }
+    // Operator restarts.
+    for e in &trace.events {
+        if let Happening::Operator { running: false } = e.what {
+            let tx = x(e.t);
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{tx:.1}" y1="{TOP}" x2="{tx:.1}" y2="{:.1}" stroke="#000" stroke-dasharray="4,3"><title>operator stopped at {}</title></line>"##,
+                TOP + ROW * shown.len() as f64,
+                e.t
+            );
+        }
+    }
+    for (i, h) in shown.iter().enumerate() {
+        let _ = writeln!(
+            svg,
+            r#"<text x="4" y="{:.1}">{}</text>"#,
+            TOP + ROW * i as f64 + ROW - 3.0,
+            escape(h)
+        );
+    }
+    let mut ly = TOP + ROW * shown.len() as f64 + 18.0;
+    if hosts.len() > shown.len() {
+        let _ = writeln!(
+            svg,
+            r#"<text x="4" y="{ly:.1}">… and {} more hosts (not drawn)</text>"#,
+            hosts.len() - shown.len()
+        );
+        ly += 16.0;
+    }
+    let legend = [
+        "registering",
+        "inspecting",
+        "available",
+        "provisioning",
+        "provisioned",
+        "externally provisioned",
+        "deprovisioning",
+        "deleting",
+    ];
+    let mut lx = 4.0;
+    for state in legend {
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{ly:.1}">{state}</text>"#,
+            ly - 9.0,
+            state_colour(state),
+            lx + 13.0
+        );
+        lx += 13.0 + 6.0 * state.len() as f64 + 10.0;
+    }
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="url(#hatch)"/><text x="{:.1}" y="{ly:.1}">fault</text>"##,
+        ly - 9.0,
+        lx + 13.0
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(t: u64, host: &str, from: &str, to: &str) -> (SimTime, Happening) {
+        (
+            SimTime::from_secs(t),
+            Happening::HostState {
+                host: host.into(),
+                from: from.into(),
+                to: to.into(),
+                cause: "test".into(),
+            },
+        )
+    }
+
+    fn trace() -> Trace {
+        let mut t = Trace::new();
+        for (at, what) in [
+            state(0, "a", "", "registering"),
+            state(0, "b", "", "registering"),
+            state(10, "a", "registering", "inspecting"),
+            state(20, "b", "registering", "inspecting"),
+            state(70, "a", "inspecting", "available"),
+            state(100, "b", "inspecting", "available"),
+        ] {
+            t.push(at, what);
+        }
+        t.push(
+            SimTime::from_secs(30),
+            Happening::Fault {
+                name: "flaky".into(),
+                target: FaultTarget::Bmc,
+                hosts: vec!["b".into()],
+                active: true,
+            },
+        );
+        t
+    }
+
+    #[test]
+    fn phase_durations_have_nearest_rank_percentiles() {
+        let s = summarize("x", 1, "engine", &trace(), &Verdict::default());
+        assert_eq!(s.hosts, 2);
+        let register = &s.phases[0];
+        assert_eq!(
+            (
+                register.phase.as_str(),
+                register.count,
+                register.p50_ms,
+                register.max_ms
+            ),
+            ("register", 2, 10_000, 20_000)
+        );
+        let inspect = &s.phases[1];
+        assert_eq!((inspect.p50_ms, inspect.p95_ms), (60_000, 80_000));
+        assert_eq!(s.per_host["a"].final_state, "available");
+        assert!(s.to_text().contains("PASSED"));
+    }
+
+    #[test]
+    fn the_timeline_has_a_row_per_host_and_marks_fault_windows() {
+        let svg = timeline_svg("x", &trace());
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches(">a</text>").count(), 1);
+        assert_eq!(svg.matches(">b</text>").count(), 1);
+        assert!(svg.contains("<title>fault flaky (Bmc)</title>"));
+        // 3 bars per host (registering, inspecting, available).
+        assert_eq!(svg.matches("<title>a: ").count(), 3);
+    }
+
+    #[test]
+    fn percentiles_of_nothing_are_zero() {
+        assert_eq!(percentile(&[], 95.0), 0);
+        assert_eq!(percentile(&[5], 95.0), 5);
+        assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95.0), 10);
+        assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50.0), 5);
+    }
+}

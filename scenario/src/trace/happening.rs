@@ -1,0 +1,330 @@
+//! What a trace line says happened: one enum for both modes, with the wire, action and machine
+//! change vocabularies it uses.
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::FaultTarget;
+
+/// The kinds of trace events (`"kind"` in the JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Happening {
+    /// The runner started a timeline step.
+    Step {
+        /// 0-based index in the timeline.
+        index: usize,
+        /// Line of the step in the scenario file.
+        line: usize,
+        /// The step's key (`wait`, `inject_fault`, …).
+        keyword: String,
+        /// One-line description.
+        summary: String,
+    },
+    /// A `wait` or `assert` step failed.
+    StepFailed {
+        /// 0-based index in the timeline.
+        index: usize,
+        /// Line of the step in the scenario file.
+        line: usize,
+        /// What did not hold, and what was seen instead.
+        reason: String,
+    },
+    /// A BareMetalHost's `status.provisioning.state` changed.
+    HostState {
+        /// Host name.
+        host: String,
+        /// Previous state (`""` for a new host).
+        from: String,
+        /// New state.
+        to: String,
+        /// Why, as far as the observer can tell (the step, fault or Ironic transition).
+        cause: String,
+    },
+    /// A BareMetalHost's operational status, error or power changed.
+    HostStatus {
+        /// Host name.
+        host: String,
+        /// `status.operationalStatus`.
+        operational_status: String,
+        /// `status.errorType` (absent when no error).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_type: Option<String>,
+        /// `status.errorCount`.
+        #[serde(default)]
+        error_count: u32,
+        /// `status.poweredOn`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        powered_on: Option<bool>,
+    },
+    /// Facts about a host's spec and annotations that invariants depend on changed.
+    HostFacts {
+        /// Host name.
+        host: String,
+        /// `spec.online`.
+        online: bool,
+        /// The detached annotation is set.
+        detached: bool,
+        /// Inspection disabled by annotation.
+        inspection_disabled: bool,
+        /// `spec.externallyProvisioned`.
+        externally_provisioned: bool,
+        /// `spec.consumerRef.name`, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        consumer: Option<String>,
+    },
+    /// The BareMetalHost no longer exists.
+    HostGone {
+        /// Host name.
+        host: String,
+    },
+    /// A request on one of the wires (or its in-process equivalent in engine mode).
+    Call {
+        /// Host the call is about, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        /// Which wire.
+        protocol: Protocol,
+        /// Method (`GET`, `PATCH`, IPMI command name, …).
+        method: String,
+        /// Path or object (`/v1/nodes/<uuid>/states/provision`, `chassis control`).
+        target: String,
+        /// Response status (HTTP status; IPMI completion code; absent when no answer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// What the call does, when it is one the invariants care about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<Action>,
+        /// How it went, in words (engine mode: `accepted`, `busy`, the BMC's answer, the error
+        /// text); wire mode leaves it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// A Kubernetes Event was emitted.
+    Event {
+        /// Host whose BareMetalHost is the involved object, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        /// Involved object (`Kind/name`).
+        object: String,
+        /// Reason.
+        reason: String,
+        /// `Normal` or `Warning`.
+        event_type: String,
+        /// Message.
+        message: String,
+    },
+    /// A simulated machine changed (ground truth, not what the operator believes).
+    Machine {
+        /// Host name.
+        host: String,
+        /// What changed.
+        change: MachineChange,
+    },
+    /// A fault started or ended.
+    Fault {
+        /// Fault name.
+        name: String,
+        /// Where it acts.
+        target: FaultTarget,
+        /// Hosts affected (empty for Ironic / control-plane faults).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hosts: Vec<String>,
+        /// True when it starts, false when it ends.
+        active: bool,
+    },
+    /// The operator was stopped or started.
+    Operator {
+        /// True when it (re)starts, false when it stops.
+        running: bool,
+    },
+    /// A HostClaim was bound to a host or released.
+    Claim {
+        /// Claim name.
+        claim: String,
+        /// The host bound (absent: released).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+    },
+    /// An Ironic node changed provision or power state (engine mode's detailed record; the
+    /// scenario trace leaves it out).
+    IronicNode {
+        /// Host name (the node's name), or the node UUID when it has none.
+        host: String,
+        /// Node UUID.
+        node: String,
+        /// Provision state before.
+        from: String,
+        /// Provision state after.
+        to: String,
+        /// Power state after.
+        power: String,
+    },
+    /// A command given to the engine (an object applied, patched or deleted, faults set, the
+    /// operator restarted); engine mode's detailed record, the scenario trace leaves it out.
+    Command {
+        /// The host it is about (absent for the operator).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        /// What was done.
+        what: String,
+    },
+    /// A pool's counts changed.
+    Pool {
+        /// Pool name.
+        pool: String,
+        /// Desired replicas.
+        replicas: u32,
+        /// Ready (provisioned) members.
+        ready: u32,
+    },
+}
+
+/// The wire a call travelled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Redfish (HTTP) to a BMC.
+    Redfish,
+    /// IPMI (RMCP+) to a BMC.
+    Ipmi,
+    /// Ironic API v1.
+    Ironic,
+    /// Kubernetes API.
+    Kubernetes,
+    /// Agent API (ironic-python-agent).
+    Agent,
+}
+
+/// What a call does, for the invariants and call-count expectations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Ironic: node created.
+    Enroll,
+    /// Ironic: `manage`.
+    Manage,
+    /// Ironic: `inspect`.
+    Inspect,
+    /// Ironic: `provide`.
+    Provide,
+    /// Ironic: `active` (deploy).
+    Deploy,
+    /// Ironic: `deleted` / `undeploy`.
+    Undeploy,
+    /// Ironic: `clean` (manual cleaning).
+    Clean,
+    /// Ironic: `adopt`.
+    Adopt,
+    /// Ironic: `abort`.
+    Abort,
+    /// Ironic: node deleted.
+    DeleteNode,
+    /// BMC or Ironic: power on.
+    PowerOn,
+    /// BMC or Ironic: power off (hard or soft).
+    PowerOff,
+    /// BMC or Ironic: reboot / reset / power cycle.
+    Reboot,
+    /// BMC: boot device or override set.
+    SetBootDevice,
+    /// BMC: virtual media inserted or ejected.
+    VirtualMedia,
+}
+
+impl Action {
+    /// Every action, for validation messages.
+    pub const ALL: [Action; 15] = [
+        Action::Enroll,
+        Action::Manage,
+        Action::Inspect,
+        Action::Provide,
+        Action::Deploy,
+        Action::Undeploy,
+        Action::Clean,
+        Action::Adopt,
+        Action::Abort,
+        Action::DeleteNode,
+        Action::PowerOn,
+        Action::PowerOff,
+        Action::Reboot,
+        Action::SetBootDevice,
+        Action::VirtualMedia,
+    ];
+
+    /// The spelling in scenario files and traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Enroll => "enroll",
+            Action::Manage => "manage",
+            Action::Inspect => "inspect",
+            Action::Provide => "provide",
+            Action::Deploy => "deploy",
+            Action::Undeploy => "undeploy",
+            Action::Clean => "clean",
+            Action::Adopt => "adopt",
+            Action::Abort => "abort",
+            Action::DeleteNode => "delete_node",
+            Action::PowerOn => "power_on",
+            Action::PowerOff => "power_off",
+            Action::Reboot => "reboot",
+            Action::SetBootDevice => "set_boot_device",
+            Action::VirtualMedia => "virtual_media",
+        }
+    }
+
+    /// Parses the spelling of [`Action::as_str`].
+    pub fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// True for actions that change a machine's power.
+    pub fn is_power(self) -> bool {
+        matches!(self, Action::PowerOn | Action::PowerOff | Action::Reboot)
+    }
+}
+
+/// A change of a simulated machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MachineChange {
+    /// Power came on.
+    PoweredOn,
+    /// Power went off.
+    PoweredOff,
+    /// Booted a ramdisk (agent started).
+    BootedRamdisk,
+    /// Booted from its disk.
+    BootedDisk,
+    /// An image was written to its disk.
+    ImageWritten,
+    /// Its disks were wiped (cleaning).
+    DisksWiped,
+}
+
+impl Happening {
+    /// True for engine mode's detailed records that the scenario trace leaves out (Ironic node
+    /// states and engine commands: the wire runner has no such lines).
+    pub fn is_engine_detail(&self) -> bool {
+        matches!(
+            self,
+            Happening::IronicNode { .. } | Happening::Command { .. }
+        )
+    }
+
+    /// The host this event is about, if any.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Happening::HostState { host, .. }
+            | Happening::HostStatus { host, .. }
+            | Happening::HostFacts { host, .. }
+            | Happening::HostGone { host }
+            | Happening::Machine { host, .. } => Some(host),
+            Happening::IronicNode { host, .. } => Some(host),
+            Happening::Call { host, .. }
+            | Happening::Event { host, .. }
+            | Happening::Command { host, .. } => host.as_deref(),
+            Happening::Claim { host, .. } => host.as_deref(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! `metal-sim`: the simulation-first bare-metal testbed.
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use metal_sim::egress::Network;
+use metal_sim::fleet::{Fleet, LayoutMode, manifests};
+use metal_sim::machine::SimClock;
+use metal_sim::serve::{self, ServeOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "metal-sim",
+    version,
+    about = "Simulated bare-metal fleet: fake BMCs, mock Ironic, fake agent"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a fleet's BMCs (Redfish, IPMI) and the control API.
+    Serve(ServeArgs),
+    /// Work with fleet files.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+    /// Run the embedded Kubernetes-compatible control plane (a test double) and write a kubeconfig.
+    Controlplane(metal_controlplane::ControlPlaneArgs),
+    /// Play scenario files against the real operator over loopback sockets (wire mode).
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Scenario files (YAML, see docs/scenarios.md).
+    #[arg(required_unless_present = "schema")]
+    scenarios: Vec<PathBuf>,
+    /// Override the scenarios' seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the JSONL trace here (one scenario only; default <out>/<name>-seed<N>/trace.jsonl).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Directory for traces, summaries and SVG timelines.
+    #[arg(long, default_value = "scenario-runs")]
+    out: PathBuf,
+    /// Only parse and validate the scenarios.
+    #[arg(long)]
+    check: bool,
+    /// Print the JSON Schema of scenario files and exit.
+    #[arg(long)]
+    schema: bool,
+    /// Run in engine mode (virtual time, in-process cores, no sockets) instead of wire mode.
+    #[arg(long)]
+    engine: bool,
+    /// Engine mode: run every seed in A..B (inclusive) and report the failing ones.
+    #[arg(long, value_name = "A..B", requires = "engine")]
+    seeds: Option<String>,
+}
+
+/// Parses `A..B` (inclusive).
+fn seed_range(text: &str) -> anyhow::Result<std::ops::RangeInclusive<u64>> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| anyhow::anyhow!("--seeds takes A..B, got {text:?}"))?;
+    let (a, b): (u64, u64) = (a.trim().parse()?, b.trim().parse()?);
+    anyhow::ensure!(a <= b, "--seeds {text}: the first seed is above the last");
+    Ok(a..=b)
+}
+
+#[derive(Subcommand)]
+enum FleetCommand {
+    /// Print the BareMetalHost and Secret manifests of a fleet (multi-document YAML).
+    Manifests {
+        /// Fleet file (YAML); the demo fleet when omitted.
+        file: Option<PathBuf>,
+    },
+    /// Validate a fleet file and list its hosts with their BMC addresses.
+    Check {
+        /// Fleet file (YAML); the demo fleet when omitted.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LayoutArg {
+    PerAddress,
+    SingleAddress,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Fleet file (YAML); the documented demo fleet (fleets/demo.yaml) when omitted.
+    #[arg(long, env = "METAL_SIM_FLEET")]
+    fleet: Option<PathBuf>,
+    /// Write every endpoint (BMC addresses, credentials, control URL) as JSON to this file.
+    #[arg(long, env = "METAL_SIM_ENDPOINTS")]
+    endpoints: Option<PathBuf>,
+    /// Override the fleet's layout base address (must be in 127.0.0.0/8).
+    #[arg(long)]
+    bind_base: Option<Ipv4Addr>,
+    /// Override the fleet's layout mode.
+    #[arg(long, value_enum)]
+    layout: Option<LayoutArg>,
+    /// Override the fleet's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the fleet's time scale (0.1 = ten times faster than a real server).
+    #[arg(long)]
+    time_scale: Option<f64>,
+    /// Control API address (loopback).
+    #[arg(long, default_value = "127.0.0.1:9100", env = "METAL_SIM_CONTROL")]
+    control: SocketAddr,
+    /// Start everything, print start-up time and memory, then stop (for measurements).
+    #[arg(long)]
+    exit_after_start: bool,
+    /// Also serve the mock Ironic API here (loopback), and add `"ironic": URL` to the endpoints file.
+    #[arg(long, env = "METAL_SIM_IRONIC")]
+    ironic: Option<SocketAddr>,
+    /// Point the fleet's fake agents at this external Ironic (e.g. real Ironic on loopback) instead
+    /// of the mock; also the endpoints file's `"ironic"` when `--ironic` is not given.
+    #[arg(long, env = "METAL_SIM_IRONIC_URL")]
+    ironic_url: Option<String>,
+    /// Let the mock Ironic's drivers reach BMCs in this network too (CIDR, e.g. 10.0.0.0/8;
+    /// repeatable). Without it they talk to loopback BMCs only and refuse any other address.
+    #[arg(
+        long,
+        value_name = "CIDR",
+        requires = "ironic",
+        env = "METAL_SIM_ALLOW_BMC_NETWORK",
+        value_delimiter = ','
+    )]
+    allow_bmc_network: Vec<Network>,
+    /// Also start the embedded Kubernetes control plane here (loopback) with the operator's CRDs
+    /// registered, write its kubeconfig and add `"kubeconfig": PATH` to the endpoints file.
+    #[arg(long, env = "METAL_SIM_CONTROLPLANE")]
+    controlplane: Option<SocketAddr>,
+    /// Where the embedded control plane's kubeconfig goes (with `--controlplane`).
+    #[arg(long, default_value = "metal-sim.kubeconfig")]
+    kubeconfig: PathBuf,
+    /// Keep the control plane's store in this file: restored at start, written at shutdown.
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
+}
+
+fn load(file: Option<&PathBuf>) -> anyhow::Result<Fleet> {
+    Ok(match file {
+        Some(path) => Fleet::load(path)?,
+        None => Fleet::demo()?,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // `run` draws a live table on stdout; only warnings go to stderr unless RUST_LOG says otherwise.
+    let default_filter = if matches!(cli.command, Command::Run(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Fleet(FleetCommand::Manifests { file }) => {
+            print!("{}", manifests(&load(file.as_ref())?)?);
+            Ok(())
+        }
+        Command::Fleet(FleetCommand::Check { file }) => {
+            let fleet = load(file.as_ref())?;
+            for h in fleet.hosts() {
+                println!(
+                    "{:<24} {:<10} {}",
+                    h.name,
+                    h.profile.profile,
+                    h.bmc.address()
+                );
+            }
+            println!(
+                "{}: {} hosts, seed {}",
+                fleet.source,
+                fleet.hosts().len(),
+                fleet.file.seed
+            );
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(run_serve(args))
+        }
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let failed = runtime.block_on(run_scenarios(args))?;
+            if failed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Controlplane(args) => Ok(tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(metal_controlplane::cli::run(
+                args,
+                Arc::new(chrono::Utc::now),
+                std::hash::BuildHasher::hash_one(
+                    &std::collections::hash_map::RandomState::new(),
+                    0u8,
+                ),
+                shutdown_signal(),
+            ))?),
+    }
+}
+
+/// Plays each scenario in wire mode; true when one of them failed.
+async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
+    use metal_scenario::Scenario;
+    use metal_wire as wire;
+    use std::io::IsTerminal as _;
+    let RunArgs {
+        scenarios,
+        seed,
+        trace,
+        out,
+        check,
+        schema,
+        engine,
+        seeds,
+    } = args;
+    if schema {
+        print!("{}", metal_scenario::format::json_schema());
+        return Ok(false);
+    }
+    anyhow::ensure!(
+        trace.is_none() || scenarios.len() == 1,
+        "--trace names one file: give one scenario"
+    );
+    let mut loaded = Vec::new();
+    for path in &scenarios {
+        let s = Scenario::load(path)?;
+        loaded.push(match seed {
+            Some(n) => s.with_seed(n)?,
+            None => s,
+        });
+    }
+    if check {
+        for s in &loaded {
+            let modes: Vec<String> = s
+                .file
+                .modes
+                .iter()
+                .map(|m| format!("{m:?}").to_lowercase())
+                .collect();
+            println!(
+                "{}: {} ({} steps, {} hosts, modes {})",
+                s.source,
+                s.name(),
+                s.file.timeline.len(),
+                s.fleet.hosts().len(),
+                modes.join(",")
+            );
+        }
+        return Ok(false);
+    }
+    if engine {
+        return run_engine(&loaded, seeds.as_deref(), trace.as_deref(), &out);
+    }
+    let display = if std::io::stdout().is_terminal() {
+        wire::Display::Terminal
+    } else {
+        wire::Display::Lines
+    };
+    let mut failed = false;
+    for s in &loaded {
+        let out_dir = out.join(format!("{}-seed{}", s.name(), s.seed()));
+        let outcome = wire::run(
+            s,
+            wire::RunOptions {
+                out_dir: out_dir.clone(),
+                trace: trace.clone(),
+                bind_base: None,
+                display,
+                clock: SimClock::start_now(),
+                utc: Arc::new(chrono::Utc::now),
+            },
+        )
+        .await?;
+        print!("\n{}", outcome.summary.to_text());
+        println!(
+            "trace {}; summary {}; timeline {}",
+            outcome.trace_path.display(),
+            out_dir.join("summary.json").display(),
+            out_dir.join("timeline.svg").display()
+        );
+        if !outcome.verdict.passed() {
+            failed = true;
+            println!("rerun: metal-sim run {} --seed {}", s.source, s.seed());
+        }
+    }
+    Ok(failed)
+}
+
+/// Engine mode: each scenario once (writing its outputs) or over a seed range; true when one failed.
+fn run_engine(
+    scenarios: &[metal_scenario::Scenario],
+    seeds: Option<&str>,
+    trace: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> anyhow::Result<bool> {
+    use metal_scenario::{Mode, check::check, report::write_outputs};
+    let mut failed = false;
+    for s in scenarios {
+        if !s.runs_in(Mode::Engine) {
+            println!("{}: skipped (modes: [wire])", s.source);
+            continue;
+        }
+        if let Some(range) = seeds {
+            let range = seed_range(range)?;
+            let (first, last) = (*range.start(), *range.end());
+            let failures = metal_scenario::engine::sweep(s, range);
+            println!(
+                "{}: seeds {first}..{last}: {} failed",
+                s.name(),
+                failures.len()
+            );
+            for f in &failures {
+                failed = true;
+                println!("  seed {}: {}", f.seed, f.failures.join("; "));
+                println!(
+                    "  rerun: metal-sim run {} --engine --seed {}",
+                    s.source, f.seed
+                );
+            }
+            continue;
+        }
+        let started = Instant::now();
+        let t = match metal_scenario::engine::run(s, s.seed()) {
+            Ok(t) => t,
+            Err(e) => {
+                failed = true;
+                println!("{}: cannot run in engine mode: {e}", s.name());
+                continue;
+            }
+        };
+        let verdict = check(s, &t);
+        let dir = out.join(format!("{}-seed{}-engine", s.name(), s.seed()));
+        let trace_path =
+            trace.map_or_else(|| dir.join("trace.jsonl"), std::path::Path::to_path_buf);
+        let summary = write_outputs(
+            &dir,
+            &trace_path,
+            s.name(),
+            s.seed(),
+            "engine",
+            &t,
+            &verdict,
+        )?;
+        print!("{}", summary.to_text());
+        println!(
+            "  ({} events in {} ms wall) trace {}; summary and timeline in {}",
+            t.events.len(),
+            started.elapsed().as_millis(),
+            trace_path.display(),
+            dir.display()
+        );
+        if !verdict.passed() {
+            failed = true;
+            println!(
+                "rerun: metal-sim run {} --engine --seed {}",
+                s.source,
+                s.seed()
+            );
+        }
+    }
+    Ok(failed)
+}
+
+async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let rss_before = resident_kib();
+    let ServeArgs {
+        fleet,
+        endpoints,
+        bind_base,
+        layout,
+        seed,
+        time_scale,
+        control,
+        exit_after_start,
+        ironic,
+        ironic_url,
+        allow_bmc_network,
+        controlplane,
+        kubeconfig,
+        snapshot,
+    } = args;
+    let mut fleet = load(fleet.as_ref())?;
+    if bind_base.is_some() || layout.is_some() || seed.is_some() || time_scale.is_some() {
+        let mut file = fleet.file.clone();
+        if let Some(base) = bind_base {
+            file.layout.base = base;
+        }
+        if let Some(mode) = layout {
+            file.layout.mode = match mode {
+                LayoutArg::PerAddress => LayoutMode::PerAddress,
+                LayoutArg::SingleAddress => LayoutMode::SingleAddress,
+            };
+        }
+        if let Some(seed) = seed {
+            file.seed = seed;
+        }
+        if let Some(scale) = time_scale {
+            file.time_scale = scale;
+        }
+        fleet = Fleet::from_file(
+            file,
+            &format!("{} (with command-line overrides)", fleet.source),
+        )?;
+    }
+    let world = Arc::new(fleet.build_world(SimClock::start_now())?);
+    let running = serve::start(
+        Arc::clone(&world),
+        ServeOptions {
+            control,
+            ironic,
+            ironic_seed: world.seed(),
+            ironic_bmc_networks: allow_bmc_network,
+            ironic_url,
+            ..ServeOptions::default()
+        },
+    )
+    .await
+    .context("starting the fleet")?;
+    let mut described = running.endpoints().clone();
+    let plane = match controlplane {
+        Some(listen) => {
+            let plane = start_controlplane(listen, world.seed(), &kubeconfig, snapshot).await?;
+            described.kubeconfig = Some(kubeconfig.display().to_string());
+            Some(plane)
+        }
+        None => None,
+    };
+    if let Some(path) = &endpoints {
+        described.write(path)?;
+    }
+    let elapsed = started.elapsed();
+    print!("{}", serve::summary(&world, &described));
+    if exit_after_start {
+        let hosts = world.hosts().len().max(1);
+        let rss = resident_kib();
+        let per_host = rss.saturating_sub(rss_before) as f64 / hosts as f64;
+        println!(
+            "started {} hosts in {} ms; resident {} KiB (before fleet {} KiB, {:.1} KiB per host)",
+            world.hosts().len(),
+            elapsed.as_millis(),
+            rss,
+            rss_before,
+            per_host
+        );
+        running.shutdown().await?;
+        if let Some(plane) = plane {
+            plane.shutdown().await?;
+        }
+        return Ok(());
+    }
+    let stop = running.stop_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping on signal");
+        stop.cancel();
+    });
+    running.wait().await?;
+    if let Some(plane) = plane {
+        plane.shutdown().await?;
+    }
+    Ok(())
+}
+
+/// The embedded control plane for `serve --controlplane`: the operator's own CRDs (built in, so no
+/// file is needed) registered, and the kubeconfig written.
+async fn start_controlplane(
+    listen: SocketAddr,
+    seed: u64,
+    kubeconfig: &Path,
+    snapshot: Option<PathBuf>,
+) -> anyhow::Result<metal_controlplane::Running> {
+    use metal_controlplane::{Options, SnapshotSettings, start};
+    let mut options = Options::new(listen, Arc::new(chrono::Utc::now), seed);
+    options.snapshot = snapshot.map(|path| SnapshotSettings {
+        path,
+        interval: std::time::Duration::from_secs(5),
+    });
+    let plane = start(options)
+        .await
+        .context("starting the embedded control plane")?;
+    let crds = format!(
+        "{}\n---\n{}",
+        metal_operator::api::crd::crds_yaml(),
+        metal_operator::api::crd::pool_crds_yaml()
+    );
+    plane
+        .state
+        .load_crds_text(Path::new("(the operator's built-in CRDs)"), &crds)?;
+    plane.write_kubeconfig(kubeconfig)?;
+    Ok(plane)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Resident set size of this process in KiB (Linux; 0 elsewhere).
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}

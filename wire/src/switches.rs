@@ -1,0 +1,78 @@
+//! The agent and control-plane fault switches as wire mode flips them: heartbeat loss on the
+//! fleet's agent launcher (per host, until the fault ends) and watch disconnects on the embedded
+//! control plane (every open watch cut at the start; new watches refused with 503 until the
+//! fault ends, so the operator's watchers must retry and re-watch).
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+
+use super::WireError;
+use super::stack::Stack;
+use metal_scenario::Scenario;
+use metal_scenario::format::{FaultTarget, Step};
+use metal_sim::ironic::conductor::Settings;
+use metal_sim::machine::SimTime;
+
+/// The mock Ironic's callback timeout in a wire run that silences agents. Ironic's default (30
+/// minutes, which engine mode keeps in virtual time) would be 30 real minutes here, as the mock
+/// runs at wall speed; agents heartbeat every 1.5 s (±25 %) and the deploy and clean steps of a
+/// wire run take seconds, so a minute only ever expires on a silenced agent.
+pub const SILENT_AGENT_CALLBACK_TIMEOUT: TimeDelta = TimeDelta::seconds(60);
+
+/// The mock Ironic's settings for `scenario`: the defaults, with the callback timeout shortened to
+/// [`SILENT_AGENT_CALLBACK_TIMEOUT`] when the scenario injects agent faults.
+pub fn mock_ironic_settings(scenario: &Scenario) -> Settings {
+    let mut settings = Settings::default();
+    let silences_agents =
+        scenario.file.timeline.iter().any(
+            |step| matches!(step, Step::InjectFault(f) if f.target() == Some(FaultTarget::Agent)),
+        );
+    if silences_agents {
+        settings.timings.callback_timeout = SILENT_AGENT_CALLBACK_TIMEOUT;
+    }
+    settings
+}
+
+/// The longest refusal of new watches one control-plane fault asks for; a fault without `for:`
+/// is cleared by `clear_fault`, which ends the refusal at once.
+const OPEN_ENDED_REFUSAL: Duration = Duration::from_secs(3600);
+
+impl Stack {
+    /// Silences the agents of `hosts` until `until` (or until [`Stack::resume_agents`]).
+    pub fn silence_agents(
+        &self,
+        hosts: &[String],
+        until: Option<SimTime>,
+    ) -> Result<(), WireError> {
+        let launcher = self.fleet.agents().ok_or_else(|| {
+            WireError::Step("agent heartbeat loss needs the fleet's agents, and none run".into())
+        })?;
+        for host in hosts {
+            launcher.heartbeats().silence(host, until);
+        }
+        Ok(())
+    }
+
+    /// Lets the agents of `hosts` heartbeat again.
+    pub fn resume_agents(&self, hosts: &[String]) {
+        if let Some(launcher) = self.fleet.agents() {
+            for host in hosts {
+                launcher.heartbeats().clear(host);
+            }
+        }
+    }
+
+    /// Cuts every open watch of the control plane and refuses new ones for `refuse_for` (or, when
+    /// open-ended, until [`Stack::resume_watches`]).
+    pub fn disconnect_watches(&self, refuse_for: Option<Duration>) -> usize {
+        self.controlplane
+            .state
+            .disconnect_watches(Some(refuse_for.unwrap_or(OPEN_ENDED_REFUSAL)))
+    }
+
+    /// Accepts new watches again.
+    pub fn resume_watches(&self) {
+        self.controlplane.state.resume_watches();
+    }
+}

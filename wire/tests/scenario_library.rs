@@ -1,0 +1,201 @@
+//! The scenario library: every file parses and validates, and a core subset runs in wire mode
+//! against the real operator with snapshots of each host's normalised trace.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use metal_scenario::check::check;
+use metal_scenario::format::Mode;
+use metal_scenario::{Scenario, Trace};
+use metal_sim::machine::SimClock;
+use metal_wire::{self as wire, Display, Outcome, RunOptions};
+
+fn library_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn library() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(library_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_library_scenario_parses_validates_and_is_named_for_its_file() {
+    let files = library();
+    assert!(files.len() >= 15, "only {} scenarios", files.len());
+    let mut names = std::collections::BTreeSet::new();
+    for f in &files {
+        let s = Scenario::load(f).unwrap_or_else(|e| panic!("{e}"));
+        let stem = f.file_stem().unwrap().to_string_lossy().to_string();
+        assert_eq!(s.name(), stem, "{}", f.display());
+        assert!(
+            !s.file.description.is_empty(),
+            "{} has no description",
+            f.display()
+        );
+        assert!(names.insert(s.name().to_string()));
+        // Every wire-capable scenario is either runnable in wire mode or says why not.
+        if s.runs_in(Mode::Wire) {
+            assert!(
+                wire::unsupported(&s).is_empty(),
+                "{:?}",
+                wire::unsupported(&s)
+            );
+        } else {
+            assert!(!wire::unsupported(&s).is_empty());
+        }
+    }
+}
+
+#[test]
+fn every_scenario_fleet_has_its_own_loopback_range() {
+    let mut bases = BTreeMap::new();
+    for f in library() {
+        let s = Scenario::load(&f).unwrap();
+        let base = s.fleet.file.layout.base;
+        if let Some(other) = bases.insert(base, s.name().to_string()) {
+            panic!("{} and {other} share {base}", s.name());
+        }
+    }
+}
+
+fn load(name: &str) -> Scenario {
+    Scenario::load(&library_dir().join(format!("{name}.yaml"))).unwrap()
+}
+
+async fn run(name: &str) -> (Scenario, Outcome) {
+    let scenario = load(name);
+    let out = tempfile::tempdir().unwrap();
+    let outcome = wire::run(
+        &scenario,
+        RunOptions {
+            out_dir: out.path().to_path_buf(),
+            trace: None,
+            bind_base: None,
+            display: Display::Quiet,
+            clock: SimClock::start_now(),
+            utc: Arc::new(chrono::Utc::now),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    for file in ["trace.jsonl", "summary.json", "summary.txt", "timeline.svg"] {
+        assert!(out.path().join(file).exists(), "{file} not written");
+    }
+    let written = std::fs::read_to_string(out.path().join("trace.jsonl")).unwrap();
+    assert_eq!(Trace::from_jsonl(&written).unwrap(), outcome.trace);
+    assert!(
+        outcome.verdict.passed(),
+        "{}\nrerun: metal-sim run scenarios/{name}.yaml --seed {}",
+        outcome.summary.to_text(),
+        scenario.seed()
+    );
+    (scenario, outcome)
+}
+
+/// Each host's state changes and accepted Ironic actions, repeats collapsed, without times: what
+/// wire mode reproduces run after run.
+fn normalised(trace: &Trace) -> BTreeMap<String, Vec<String>> {
+    trace
+        .normalized(None)
+        .into_iter()
+        .map(|(host, lines)| {
+            let mut kept: Vec<String> = Vec::new();
+            for l in lines {
+                if (l.starts_with("state ") || l.starts_with("Ironic ")) && kept.last() != Some(&l)
+                {
+                    kept.push(l);
+                }
+            }
+            (host, kept)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_registration_runs_on_the_wire_and_its_trace_is_stable() {
+    let (scenario, outcome) = run("bulk-registration-becomes-available").await;
+    insta::assert_yaml_snapshot!(normalised(&outcome.trace));
+    assert_eq!(outcome.summary.hosts, 3);
+    assert!(
+        outcome
+            .summary
+            .phases
+            .iter()
+            .any(|p| p.phase == "inspect" && p.count == 3)
+    );
+    // The same trace judged against a changed expectation fails, at the expectation's line.
+    let text =
+        std::fs::read_to_string(library_dir().join("bulk-registration-becomes-available.yaml"))
+            .unwrap()
+            .replace("      final: available", "      final: provisioned");
+    let changed = Scenario::parse(&text, "changed.yaml", &library_dir()).unwrap();
+    let verdict = check(&changed, &outcome.trace);
+    assert!(!verdict.passed());
+    assert!(
+        verdict
+            .failures
+            .iter()
+            .any(|f| f.message.contains("final state \"provisioned\"")
+                && f.line == changed.expect_host_line(0))
+    );
+    assert_eq!(scenario.seed(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_two_story_runs_on_the_wire() {
+    let (_, outcome) = run("seed-two-masters-external-worker-pool-scale").await;
+    insta::assert_yaml_snapshot!(normalised(&outcome.trace));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_crash_mid_provision_runs_on_the_wire() {
+    let (_, outcome) = run("operator-crash-mid-provision-deploys-once").await;
+    insta::assert_yaml_snapshot!(normalised(&outcome.trace));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn externally_provisioned_adoption_runs_on_the_wire() {
+    let (_, outcome) = run("externally-provisioned-hosts-are-adopted").await;
+    insta::assert_yaml_snapshot!(normalised(&outcome.trace));
+}
+
+#[test]
+fn a_failing_scenario_exits_non_zero_and_prints_the_command_that_reruns_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fails-fast.yaml");
+    std::fs::write(
+        &file,
+        "name: fails-fast\nseed: 77\nfleet:\n  layout: {base: 127.0.59.1}\n  groups:\n    - name: lone-0\n\
+         timeline:\n  - register: {hosts: all}\n  - assert: {hosts: all, state: provisioned}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metal-sim"))
+        .args(["run", file.to_str().unwrap(), "--seed", "78", "--out"])
+        .arg(dir.path().join("runs"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL line 9:"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "rerun: metal-sim run {} --seed 78",
+            file.display()
+        )),
+        "{stdout}"
+    );
+    let run_dir = dir.path().join("runs/fails-fast-seed78");
+    let trace =
+        Trace::from_jsonl(&std::fs::read_to_string(run_dir.join("trace.jsonl")).unwrap()).unwrap();
+    assert!(trace.events.iter().any(|e| matches!(
+        &e.what,
+        metal_scenario::Happening::StepFailed { line: 9, .. }
+    )));
+}
