@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use metal_e2e::binaries::{Binaries, workspace_root};
-use metal_e2e::differential::{Allowed, Case, Observation, Report, Side, compare};
+use metal_e2e::differential::{Allowed, Case, Facts, Report, Side, compare};
 use metal_e2e::kubernetes::Judge;
 use metal_e2e::stack::start_embedded_control_plane;
 use serde_json::json;
@@ -195,7 +195,7 @@ const ALLOWED: &[Allowed] = &[
 ];
 
 /// Runs one shape on one side in a fresh namespace; a failure is recorded as a fact.
-async fn observe(side: &Side, case: &Case, ns: &str) -> Observation {
+async fn observe(side: &Side, case: &Case, ns: &str) -> Facts {
     let created = side
         .post("/api/v1/namespaces", &json!({"metadata": {"name": ns}}))
         .await;
@@ -213,7 +213,7 @@ async fn observe(side: &Side, case: &Case, ns: &str) -> Observation {
     match run.await {
         Ok(o) => o,
         Err(e) => {
-            let mut o = Observation::new();
+            let mut o = Facts::new();
             o.fact("shape failed", format!("{e:#}"));
             o
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use metal_operator::api::{BareMetalHost, HostClaim};
 use metal_operator::claim::choice::{Ineligible, candidates};
-use metal_operator::claim::progress::{HostView, MissingSecret, Observation};
+use metal_operator::claim::progress::{Binding, ClaimObservation, MissingSecret};
 use metal_operator::claim::{
     self, ClaimRef, HostPolicy, Problem, ReleaseStep, Selector, bind_patch, choose, release_step,
     sync, validate,
@@ -427,11 +427,11 @@ fn edits_reach_an_available_host_but_not_one_that_started_deploying() {
     );
 }
 
-fn observe<'a>(h: &'a BareMetalHost) -> Observation<'a> {
-    Observation {
+fn observe<'a>(h: &'a BareMetalHost) -> ClaimObservation<'a> {
+    ClaimObservation {
         problems: &[],
         missing_secrets: &[],
-        host: HostView::Bound(h),
+        host: Binding::Bound(h),
         blocked: &[],
         releasing: false,
     }
@@ -501,10 +501,10 @@ fn the_claim_status_mirrors_the_host_through_provisioning() {
 fn bad_input_gets_a_condition_and_a_warning_event() {
     let c = claim("c", json!({"image": {"url": "http://127.0.0.1/os.qcow2"}}));
     let problems = validate(&c);
-    let obs = Observation {
+    let obs = ClaimObservation {
         problems: &problems,
         missing_secrets: &[],
-        host: HostView::NotTried,
+        host: Binding::NotTried,
         blocked: &[],
         releasing: false,
     };
@@ -523,10 +523,10 @@ fn bad_input_gets_a_condition_and_a_warning_event() {
         field: "userData",
         name: "worker-ud".into(),
     }];
-    let obs = Observation {
+    let obs = ClaimObservation {
         problems: &[],
         missing_secrets: &missing,
-        host: HostView::NotTried,
+        host: Binding::NotTried,
         blocked: &[],
         releasing: false,
     };
@@ -535,10 +535,10 @@ fn bad_input_gets_a_condition_and_a_warning_event() {
     assert!(s.conditions[0].message.contains("worker-ud"));
 
     let none = claim::NoHost::default();
-    let obs = Observation {
+    let obs = ClaimObservation {
         problems: &[],
         missing_secrets: &[],
-        host: HostView::NoHost(&none),
+        host: Binding::NoHost(&none),
         blocked: &[],
         releasing: false,
     };
@@ -551,10 +551,10 @@ fn bad_input_gets_a_condition_and_a_warning_event() {
     );
 
     let h = bound_to(&host("w0", "provisioning", json!({})), &c);
-    let obs = Observation {
+    let obs = ClaimObservation {
         problems: &[],
         missing_secrets: &[],
-        host: HostView::Bound(&h),
+        host: Binding::Bound(&h),
         blocked: &["image"],
         releasing: false,
     };

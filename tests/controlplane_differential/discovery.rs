@@ -1,6 +1,6 @@
 //! Discovery and OpenAPI: what kubectl and kube-rs read before they send anything else.
 
-use metal_e2e::differential::{Observation, Reply, Side, normalize};
+use metal_e2e::differential::{Facts, Reply, Side, normalize};
 use serde_json::{Value, json};
 
 /// The groups the operator, the harness and the manifests use.
@@ -24,16 +24,16 @@ const CORE: &[&str] = &[
     "services",
 ];
 
-pub async fn core_versions(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
+pub async fn core_versions(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
     let r = s.get("/api").await?;
-    let mut o = Observation::new();
+    let mut o = Facts::new();
     o.outcome("GET /api", &r).fact("body", normalize(&r.body));
     Ok(o)
 }
 
-pub async fn group_list(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
+pub async fn group_list(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
     let r = s.get("/apis").await?;
-    let mut o = Observation::new();
+    let mut o = Facts::new();
     o.outcome("GET /apis", &r).fact("kind", &r.body["kind"]);
     let groups = r.body["groups"].as_array().cloned().unwrap_or_default();
     for name in GROUPS {
@@ -48,8 +48,8 @@ pub async fn group_list(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn group(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn group(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let r = s.get("/apis/metal3.io").await?;
     o.outcome("GET /apis/metal3.io", &r)
         .fact("metal3.io", &r.body);
@@ -80,9 +80,9 @@ fn entry(r: &Value) -> Value {
 }
 
 /// One fact per resource (and subresource) of a group/version, restricted to `only` when given.
-async fn resource_list(s: &Side, path: &str, only: Option<&[&str]>) -> anyhow::Result<Observation> {
+async fn resource_list(s: &Side, path: &str, only: Option<&[&str]>) -> anyhow::Result<Facts> {
     let r = s.get(path).await?;
-    let mut o = Observation::new();
+    let mut o = Facts::new();
     o.outcome(&format!("GET {path}"), &r)
         .fact("groupVersion", &r.body["groupVersion"]);
     let entries = r.body["resources"].as_array().cloned().unwrap_or_default();
@@ -96,30 +96,30 @@ async fn resource_list(s: &Side, path: &str, only: Option<&[&str]>) -> anyhow::R
     Ok(o)
 }
 
-pub async fn metal3(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
+pub async fn metal3(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
     resource_list(s, "/apis/metal3.io/v1alpha1", None).await
 }
 
-pub async fn metal_operator(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
+pub async fn metal_operator(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
     resource_list(s, "/apis/metal-operator.io/v1alpha1", None).await
 }
 
-pub async fn coordination(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
+pub async fn coordination(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
     resource_list(s, "/apis/coordination.k8s.io/v1", None).await
 }
 
-pub async fn events(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
+pub async fn events(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
     resource_list(s, "/apis/events.k8s.io/v1", None).await
 }
 
-pub async fn core(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
+pub async fn core(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
     resource_list(s, "/api/v1", Some(CORE)).await
 }
 
 /// kubectl (1.26+) asks for aggregated discovery first and falls back to the legacy documents.
-pub async fn aggregated(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
+pub async fn aggregated(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
     const ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
-    let mut o = Observation::new();
+    let mut o = Facts::new();
     for path in ["/api", "/apis"] {
         let r = s.get_as(path, ACCEPT).await?;
         o.outcome(&format!("GET {path}"), &r)
@@ -166,8 +166,8 @@ fn params(op: &Value) -> Value {
 }
 
 /// OpenAPI v3 for the CRD group: what kubectl's validation and `explain` look up.
-pub async fn openapi(s: &Side, _ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn openapi(s: &Side, _ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let root = s.get("/openapi/v3").await?;
     o.outcome("GET /openapi/v3", &root);
     let paths = root.body["paths"].as_object().cloned().unwrap_or_default();

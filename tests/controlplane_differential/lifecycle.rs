@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use metal_e2e::differential::{Observation, Side, event_names, normalize};
+use metal_e2e::differential::{Facts, Side, event_names, normalize};
 use serde_json::{Value, json};
 
 use super::fixtures::*;
@@ -19,8 +19,8 @@ fn deletion_state(v: &Value) -> Value {
     })
 }
 
-pub async fn finalizers(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn finalizers(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let path = format!("{}/held", bmhs(ns));
     let mut body = bmh("held", json!({}));
     body["metadata"]["finalizers"] = json!(["example.com/hold"]);
@@ -71,8 +71,8 @@ pub async fn finalizers(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn delete_answers(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn delete_answers(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     s.post(&configmaps(ns), &configmap("cm", json!({}))).await?;
     let r = s.delete(&format!("{}/cm", configmaps(ns)), None).await?;
     o.outcome("built-in", &r)
@@ -105,12 +105,7 @@ async fn owner_and_dependents(s: &Side, ns: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn collection(
-    o: &mut Observation,
-    s: &Side,
-    ns: &str,
-    policy: Option<&str>,
-) -> anyhow::Result<()> {
+async fn collection(o: &mut Facts, s: &Side, ns: &str, policy: Option<&str>) -> anyhow::Result<()> {
     owner_and_dependents(s, ns).await?;
     let listed = s.get(&bmhs(ns)).await?;
     let owner_watch = s
@@ -173,26 +168,26 @@ async fn collection(
     Ok(())
 }
 
-pub async fn gc_background(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn gc_background(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     collection(&mut o, s, ns, None).await?;
     Ok(o)
 }
 
-pub async fn gc_orphan(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn gc_orphan(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     collection(&mut o, s, ns, Some("Orphan")).await?;
     Ok(o)
 }
 
-pub async fn gc_foreground(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn gc_foreground(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     collection(&mut o, s, ns, Some("Foreground")).await?;
     Ok(o)
 }
 
-pub async fn namespace_termination(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn namespace_termination(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let doomed = format!("{ns}-doomed");
     s.post("/api/v1/namespaces", &json!({"metadata": {"name": doomed}}))
         .await?;
@@ -233,8 +228,8 @@ pub async fn namespace_termination(s: &Side, ns: &str) -> anyhow::Result<Observa
     Ok(o)
 }
 
-pub async fn delete_collection(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn delete_collection(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for (name, labels) in [
         ("a", json!({"sweep": "yes"})),
         ("b", json!({"sweep": "yes"})),
@@ -278,9 +273,9 @@ fn event_view(v: &Value) -> Value {
     v
 }
 
-pub async fn events_recorder(s: &Side, ns: &str) -> anyhow::Result<Observation> {
+pub async fn events_recorder(s: &Side, ns: &str) -> anyhow::Result<Facts> {
     use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-    let mut o = Observation::new();
+    let mut o = Facts::new();
     let host = s.post(&bmhs(ns), &bmh("ev", json!({}))).await?;
     let reference = k8s_openapi::api::core::v1::ObjectReference {
         api_version: Some("metal3.io/v1alpha1".into()),
@@ -382,8 +377,8 @@ fn lease(name: &str, holder: &str, renew: &str) -> Value {
     serde_json::to_value(lease).unwrap_or(Value::Null)
 }
 
-pub async fn leases_election(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn leases_election(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let body = lease("leader", "op-0", "2026-01-01T00:00:00.5Z");
     o.fact("MicroTime as kube-rs sends it", &body["spec"]["renewTime"]);
     let created = s.post(&leases(ns), &body).await?;
@@ -405,8 +400,8 @@ pub async fn leases_election(s: &Side, ns: &str) -> anyhow::Result<Observation> 
     Ok(o)
 }
 
-pub async fn secrets_shapes(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn secrets_shapes(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let r = s
         .post(
             &secrets(ns),
@@ -452,8 +447,8 @@ pub async fn secrets_shapes(s: &Side, ns: &str) -> anyhow::Result<Observation> {
 }
 
 /// What a user sees from kubectl: client-side apply, printing, label, scale, server-side apply, delete.
-pub async fn kubectl_session(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn kubectl_session(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let yaml = |online: bool| {
         format!(
             "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: kc\n  namespace: {ns}\nspec:\n  online: {online}\n  bmc:\n    address: redfish://192.0.2.1/redfish/v1/Systems/1\n    credentialsName: bmc-secret\n"

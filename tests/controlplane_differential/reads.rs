@@ -1,12 +1,12 @@
 //! Reads: get, list with resourceVersion, selectors, paging, and Tables.
 
-use metal_e2e::differential::{Observation, Side, normalize};
+use metal_e2e::differential::{Facts, Side, normalize};
 use serde_json::json;
 
 use super::fixtures::*;
 
-pub async fn get_object(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn get_object(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let created = s
         .post(&bmhs(ns), &bmh("host-0", json!({"rack": "r1"})))
         .await?;
@@ -25,8 +25,8 @@ pub async fn get_object(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn get_missing(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn get_missing(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let r = s.get(&format!("{}/nobody", bmhs(ns))).await?;
     o.outcome("custom object", &r)
         .fact("custom object body", &r.body);
@@ -42,8 +42,8 @@ pub async fn get_missing(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn list_rv0(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn list_rv0(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for name in ["a", "b"] {
         s.post(&bmhs(ns), &bmh(name, json!({}))).await?;
     }
@@ -67,8 +67,8 @@ pub async fn list_rv0(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn label_selectors(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn label_selectors(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for (name, labels) in [
         ("a", json!({"env": "prod", "tier": "db"})),
         ("b", json!({"env": "prod", "tier": "web"})),
@@ -97,8 +97,8 @@ pub async fn label_selectors(s: &Side, ns: &str) -> anyhow::Result<Observation> 
     Ok(o)
 }
 
-pub async fn field_selectors(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn field_selectors(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for name in ["x", "y"] {
         s.post(&bmhs(ns), &bmh(name, json!({}))).await?;
         s.post(&configmaps(ns), &configmap(name, json!({}))).await?;
@@ -131,8 +131,8 @@ pub async fn field_selectors(s: &Side, ns: &str) -> anyhow::Result<Observation> 
     Ok(o)
 }
 
-pub async fn paging(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn paging(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for i in 1..=5 {
         s.post(
             &configmaps(ns),
@@ -173,8 +173,8 @@ pub async fn paging(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn list_rv0_limit(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn list_rv0_limit(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for i in 1..=3 {
         s.post(&configmaps(ns), &configmap(&format!("cm-{i}"), json!({})))
             .await?;
@@ -191,8 +191,8 @@ pub async fn list_rv0_limit(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn list_future_rv(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn list_future_rv(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let r = s
         .get(&format!("{}?resourceVersion=999999999", configmaps(ns)))
         .await?;
@@ -201,8 +201,8 @@ pub async fn list_future_rv(s: &Side, ns: &str) -> anyhow::Result<Observation> {
 }
 
 /// A list at an older resourceVersion with `resourceVersionMatch=Exact` (what the state was).
-pub async fn list_exact_rv(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn list_exact_rv(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     s.post(&configmaps(ns), &configmap("before", json!({})))
         .await?;
     let then = s.get(&configmaps(ns)).await?;
@@ -233,8 +233,8 @@ pub async fn list_exact_rv(s: &Side, ns: &str) -> anyhow::Result<Observation> {
 }
 
 /// Pages of one list are one snapshot: an object created between pages is not in the next one.
-pub async fn paging_snapshot(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn paging_snapshot(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for name in ["a", "b", "d"] {
         s.post(&configmaps(ns), &configmap(name, json!({}))).await?;
     }
@@ -260,8 +260,8 @@ pub async fn paging_snapshot(s: &Side, ns: &str) -> anyhow::Result<Observation> 
     Ok(o)
 }
 
-pub async fn tables_custom(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn tables_custom(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let mut host = bmh("host-t", json!({}));
     host["spec"]["online"] = json!(true);
     s.post(&bmhs(ns), &host).await?;
@@ -300,8 +300,8 @@ pub async fn tables_custom(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn tables_builtin(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn tables_builtin(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     s.post(&configmaps(ns), &configmap("cm", json!({}))).await?;
     s.post(
         &secrets(ns),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use metal_e2e::differential::{Observation, Side, event_names};
+use metal_e2e::differential::{Facts, Side, event_names};
 use serde_json::{Value, json};
 
 use super::fixtures::*;
@@ -44,8 +44,8 @@ fn rv_of(e: &Value) -> u64 {
 }
 
 /// kube-rs's watcher: list, then watch from the list's resourceVersion with bookmarks.
-pub async fn from_list(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn from_list(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for name in ["a", "b"] {
         s.post(&bmhs(ns), &bmh(name, json!({}))).await?;
     }
@@ -90,8 +90,8 @@ pub async fn from_list(s: &Side, ns: &str) -> anyhow::Result<Observation> {
 }
 
 /// A watch from 0 (or from nothing) starts with the current objects.
-pub async fn from_zero(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn from_zero(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for name in ["a", "b"] {
         s.post(&bmhs(ns), &bmh(name, json!({}))).await?;
     }
@@ -129,8 +129,8 @@ pub async fn from_zero(s: &Side, ns: &str) -> anyhow::Result<Observation> {
 }
 
 /// A streaming list (`sendInitialEvents`), as kube-rs's watcher sends it with `streaming_lists()`.
-pub async fn streaming_list(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn streaming_list(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     for name in ["a", "b"] {
         s.post(&bmhs(ns), &bmh(name, json!({}))).await?;
     }
@@ -162,8 +162,8 @@ pub async fn streaming_list(s: &Side, ns: &str) -> anyhow::Result<Observation> {
 }
 
 /// Bookmarks tell a watcher how far the resource has moved, even by changes it does not see.
-pub async fn bookmark_progress(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn bookmark_progress(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let other = format!("{ns}-other");
     s.post("/api/v1/namespaces", &json!({"metadata": {"name": other}}))
         .await?;
@@ -195,8 +195,8 @@ pub async fn bookmark_progress(s: &Side, ns: &str) -> anyhow::Result<Observation
 }
 
 /// Objects entering and leaving a selector arrive as ADDED and DELETED.
-pub async fn selectors(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn selectors(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     s.post(&bmhs(ns), &bmh("a", json!({"env": "prod"}))).await?;
     let b = s.post(&bmhs(ns), &bmh("b", json!({"env": "dev"}))).await?;
     let by_label = s
@@ -231,8 +231,8 @@ pub async fn selectors(s: &Side, ns: &str) -> anyhow::Result<Observation> {
 }
 
 /// `kubectl get -w`: a Table list, then a Table watch from its resourceVersion.
-pub async fn table_watch(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn table_watch(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     s.post(&bmhs(ns), &bmh("a", json!({}))).await?;
     let list = s.get_as(&bmhs(ns), TABLE).await?;
     let rv = list.body["metadata"]["resourceVersion"]

@@ -1,7 +1,7 @@
 //! Writes: create, update with optimistic concurrency, the three patch types, server-side apply,
 //! dryRun, fieldValidation, and the status and scale subresources.
 
-use metal_e2e::differential::{Observation, Reply, Side, normalize};
+use metal_e2e::differential::{Facts, Reply, Side, normalize};
 use serde_json::{Value, json};
 
 use super::fixtures::*;
@@ -22,8 +22,8 @@ fn managers(reply: &Reply) -> Value {
     json!(out)
 }
 
-pub async fn generate_name(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn generate_name(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let mut body = bmh("", json!({}));
     body["metadata"] = json!({"generateName": "host-"});
     let r = s.post(&bmhs(ns), &body).await?;
@@ -43,8 +43,8 @@ pub async fn generate_name(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn already_exists(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn already_exists(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     s.post(&bmhs(ns), &bmh("twice", json!({}))).await?;
     let r = s.post(&bmhs(ns), &bmh("twice", json!({}))).await?;
     o.outcome("second create", &r).fact("body", &r.body);
@@ -58,8 +58,8 @@ pub async fn already_exists(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn create_refusals(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn create_refusals(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let r = s
         .post(&bmhs("no-such-namespace"), &bmh("x", json!({})))
         .await?;
@@ -93,8 +93,8 @@ pub async fn create_refusals(s: &Side, ns: &str) -> anyhow::Result<Observation> 
     Ok(o)
 }
 
-pub async fn update(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn update(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let path = format!("{}/u", bmhs(ns));
     let created = s.post(&bmhs(ns), &bmh("u", json!({}))).await?;
     let mut body = created.body.clone();
@@ -129,8 +129,8 @@ pub async fn update(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn merge_patch(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn merge_patch(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let path = format!("{}/m", bmhs(ns));
     let created = s
         .post(&bmhs(ns), &bmh("m", json!({"a": "1", "b": "2"})))
@@ -177,8 +177,8 @@ pub async fn merge_patch(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn json_patch(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn json_patch(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let path = format!("{}/j", bmhs(ns));
     s.post(&bmhs(ns), &bmh("j", json!({"a": "1"}))).await?;
     let r = s
@@ -216,8 +216,8 @@ pub async fn json_patch(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn strategic_patch(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn strategic_patch(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     s.post(&bmhs(ns), &bmh("sm", json!({}))).await?;
     let r = s
         .patch(
@@ -270,8 +270,8 @@ fn apply_body(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost", "metadata": {"name": name}, "spec": spec})
 }
 
-pub async fn server_side_apply(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn server_side_apply(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let path = format!("{}/ssa", bmhs(ns));
     let spec = json!({"online": true, "bmc": {"address": "redfish://192.0.2.9/redfish/v1/Systems/1", "credentialsName": "c"}});
     let r = s
@@ -355,8 +355,8 @@ pub async fn server_side_apply(s: &Side, ns: &str) -> anyhow::Result<Observation
     Ok(o)
 }
 
-pub async fn apply_removes(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn apply_removes(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let path = format!("{}/cm?fieldManager=alice", configmaps(ns));
     let body = |data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": data});
     s.patch(&path, APPLY, &body(json!({"a": "1", "b": "2"})))
@@ -367,8 +367,8 @@ pub async fn apply_removes(s: &Side, ns: &str) -> anyhow::Result<Observation> {
     Ok(o)
 }
 
-pub async fn dry_run(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn dry_run(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let mut body = configmap("", json!({}));
     body["metadata"] = json!({"generateName": "dry-"});
     let r = s
@@ -424,7 +424,7 @@ pub async fn dry_run(s: &Side, ns: &str) -> anyhow::Result<Observation> {
 }
 
 async fn validation(
-    o: &mut Observation,
+    o: &mut Facts,
     s: &Side,
     label: &str,
     path: &str,
@@ -450,8 +450,8 @@ async fn validation(
     Ok(())
 }
 
-pub async fn field_validation(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn field_validation(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let mut host = bmh("fv", json!({}));
     host["spec"]["bogusField"] = json!(1);
     validation(&mut o, s, "custom", &bmhs(ns), &host).await?;
@@ -464,8 +464,8 @@ pub async fn field_validation(s: &Side, ns: &str) -> anyhow::Result<Observation>
     Ok(o)
 }
 
-pub async fn status_subresource(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn status_subresource(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let path = format!("{}/st", bmhs(ns));
     let mut body = bmh("st", json!({}));
     body["status"] = json!({"operationalStatus": "OK"});
@@ -511,8 +511,8 @@ pub async fn status_subresource(s: &Side, ns: &str) -> anyhow::Result<Observatio
     Ok(o)
 }
 
-pub async fn scale_subresource(s: &Side, ns: &str) -> anyhow::Result<Observation> {
-    let mut o = Observation::new();
+pub async fn scale_subresource(s: &Side, ns: &str) -> anyhow::Result<Facts> {
+    let mut o = Facts::new();
     let path = format!("{}/pool", hostpools(ns));
     s.post(&hostpools(ns), &hostpool("pool", 1)).await?;
     s.patch(

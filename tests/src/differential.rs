@@ -1,5 +1,5 @@
 //! Differential runs: the same request shapes sent to a real kube-apiserver and to the embedded
-//! control plane, each run reduced to an [`Observation`] (named, normalised facts), the two compared
+//! control plane, each run reduced to a [`Facts`] record (named, normalised facts), the two compared
 //! fact by fact ([`compare`]) and every difference either excused by an [`Allowed`] entry that says
 //! why, or reported as unexpected ([`Report`]).
 //!
@@ -49,13 +49,13 @@ pub fn normalize(value: &Value) -> Value {
 
 /// What one side did in one shape: named facts, in the order the shape produced them.
 #[derive(Clone, Debug, Default)]
-pub struct Observation {
+pub struct Facts {
     facts: Vec<(String, Value)>,
 }
 
-impl Observation {
-    pub fn new() -> Observation {
-        Observation::default()
+impl Facts {
+    pub fn new() -> Facts {
+        Facts::default()
     }
 
     /// Records a fact (a later fact with the same name replaces it).
@@ -77,7 +77,7 @@ impl Observation {
 }
 
 /// A run of one shape on one side.
-pub type Run = for<'a> fn(&'a Side, &'a str) -> BoxFuture<'a, anyhow::Result<Observation>>;
+pub type Run = for<'a> fn(&'a Side, &'a str) -> BoxFuture<'a, anyhow::Result<Facts>>;
 
 /// A named request shape; it runs in the namespace it is given, on each side.
 pub struct Case {
@@ -108,8 +108,8 @@ pub struct Difference {
 /// Every fact of `shape` whose value differs (or that only one side produced).
 pub fn compare(
     shape: &str,
-    real: &Observation,
-    embedded: &Observation,
+    real: &Facts,
+    embedded: &Facts,
     allowed: &[Allowed],
 ) -> Vec<Difference> {
     let mut names: Vec<&str> = real.facts.iter().map(|(n, _)| n.as_str()).collect();
@@ -229,9 +229,9 @@ mod tests {
 
     #[test]
     fn every_differing_fact_is_reported_and_only_listed_ones_are_allowed() {
-        let mut real = Observation::new();
+        let mut real = Facts::new();
         real.fact("a", 1).fact("b", 2).fact("c", 3);
-        let mut embedded = Observation::new();
+        let mut embedded = Facts::new();
         embedded.fact("a", 1).fact("b", 9).fact("d", 4);
         let allowed = [Allowed {
             shape: "s",

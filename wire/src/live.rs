@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::observe::{HostView, Recorder};
+use super::observe::{HostRow, Recorder};
 use metal_scenario::trace::Happening;
 use metal_sim::machine::SimTime;
 
@@ -40,7 +40,7 @@ fn age(d: Duration) -> String {
 }
 
 /// The host table as `kubectl get bmh` prints it (NAME, STATE, CONSUMER, ONLINE, ERROR, AGE).
-pub fn table(hosts: &[(String, HostView)], now: SimTime, max_rows: usize) -> String {
+pub fn table(hosts: &[(String, HostRow)], now: SimTime, max_rows: usize) -> String {
     let mut out = String::new();
     let name_w = hosts.iter().map(|(n, _)| n.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
@@ -101,7 +101,7 @@ pub fn spawn(
             let mut out = String::new();
             match display {
                 Display::Terminal => {
-                    let hosts: Vec<(String, HostView)> = recorder.hosts().into_iter().collect();
+                    let hosts: Vec<(String, HostRow)> = recorder.hosts().into_iter().collect();
                     out.push_str("\x1b[H\x1b[2J");
                     let _ = writeln!(
                         out,
@@ -171,11 +171,11 @@ mod tests {
 
     #[test]
     fn the_table_has_kubectls_columns_and_ages() {
-        let v = HostView {
+        let v = HostRow {
             state: "available".into(),
             online: true,
             created: SimTime::from_secs(5),
-            ..HostView::default()
+            ..HostRow::default()
         };
         let t = table(&[("worker-0".into(), v)], SimTime::from_secs(200), 10);
         let mut lines = t.lines();
@@ -190,8 +190,8 @@ mod tests {
 
     #[test]
     fn long_tables_are_cut_with_a_count() {
-        let rows: Vec<(String, HostView)> = (0..5)
-            .map(|i| (format!("h{i}"), HostView::default()))
+        let rows: Vec<(String, HostRow)> = (0..5)
+            .map(|i| (format!("h{i}"), HostRow::default()))
             .collect();
         let t = table(&rows, SimTime::ZERO, 2);
         assert_eq!(t.lines().count(), 4);

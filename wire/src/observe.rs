@@ -16,12 +16,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::stack::{Stack, bmh_resource, claim_resource, core_resource, pool_resource};
-use metal_scenario::trace::{Action, Happening, MachineChange, Protocol, Trace};
+use metal_scenario::trace::{CallKind, Happening, MachineChange, Protocol, Trace};
 use metal_sim::machine::{BootOutcome, MachineEvent, PowerState, SimClock, SimTime};
 
 /// What the latest watch event says about one host (the columns of `kubectl get bmh` and more).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostView {
+pub struct HostRow {
     /// `status.provisioning.state`.
     pub state: String,
     /// `status.operationalStatus`.
@@ -48,7 +48,7 @@ pub struct HostView {
     pub gone: bool,
 }
 
-impl HostView {
+impl HostRow {
     fn facts(&self) -> (bool, bool, bool, bool, Option<String>) {
         (
             self.online,
@@ -72,7 +72,7 @@ impl HostView {
 #[derive(Default)]
 struct Inner {
     trace: Trace,
-    hosts: BTreeMap<String, HostView>,
+    hosts: BTreeMap<String, HostRow>,
     claims: BTreeMap<String, Option<String>>,
     pools: BTreeMap<String, (u32, u32)>,
     nodes: BTreeMap<String, String>,
@@ -138,7 +138,7 @@ impl Recorder {
     }
 
     /// The latest view of every host seen.
-    pub fn hosts(&self) -> BTreeMap<String, HostView> {
+    pub fn hosts(&self) -> BTreeMap<String, HostRow> {
         self.lock().hosts.clone()
     }
 
@@ -179,7 +179,7 @@ impl Recorder {
             }
             return;
         }
-        let view = HostView {
+        let view = HostRow {
             state: text(v, "/status/provisioning/state"),
             operational_status: text(v, "/status/operationalStatus"),
             error_type: Some(text(v, "/status/errorType")).filter(|s| !s.is_empty()),
@@ -415,17 +415,17 @@ impl Recorder {
                     .or_else(|| id.strip_prefix(&prefix).map(str::to_string))
             });
             let action = match (method.as_str(), segments.as_slice()) {
-                ("POST", ["v1", "nodes"]) => Some(Action::Enroll),
-                ("DELETE", ["v1", "nodes", _]) => Some(Action::DeleteNode),
+                ("POST", ["v1", "nodes"]) => Some(CallKind::Enroll),
+                ("DELETE", ["v1", "nodes", _]) => Some(CallKind::DeleteNode),
                 ("PUT", ["v1", "nodes", _, "states", "provision"]) => match target.as_str() {
-                    "manage" => Some(Action::Manage),
-                    "inspect" => Some(Action::Inspect),
-                    "provide" => Some(Action::Provide),
-                    "active" | "rebuild" => Some(Action::Deploy),
-                    "deleted" | "undeploy" => Some(Action::Undeploy),
-                    "clean" => Some(Action::Clean),
-                    "adopt" => Some(Action::Adopt),
-                    "abort" => Some(Action::Abort),
+                    "manage" => Some(CallKind::Manage),
+                    "inspect" => Some(CallKind::Inspect),
+                    "provide" => Some(CallKind::Provide),
+                    "active" | "rebuild" => Some(CallKind::Deploy),
+                    "deleted" | "undeploy" => Some(CallKind::Undeploy),
+                    "clean" => Some(CallKind::Clean),
+                    "adopt" => Some(CallKind::Adopt),
+                    "abort" => Some(CallKind::Abort),
                     _ => None,
                 },
                 _ => None,

@@ -206,7 +206,7 @@ impl Stack {
                 control: loopback,
                 ironic,
                 ironic_seed: options.seed,
-                ironic_settings: options.ironic_settings.clone(),
+                ironic_settings: options.ironic_settings,
                 ironic_url,
                 ..ServeOptions::default()
             },

@@ -21,7 +21,7 @@ use crate::api::{
 
 /// The host fields a claim controls (besides `online` and `consumerRef`).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Deployment {
+pub struct DeployFields {
     pub image: Option<Image>,
     pub custom_deploy: Option<CustomDeploy>,
     pub user_data: Option<SecretReference>,
@@ -38,7 +38,7 @@ const FIELDS: [&str; 5] = [
     "metaData",
 ];
 
-impl Deployment {
+impl DeployFields {
     /// What the claim asks for; Secret references without a namespace get the claim's.
     pub fn of_claim(claim: &HostClaim) -> Self {
         let namespace = claim.namespace().unwrap_or_default();
@@ -340,7 +340,7 @@ pub fn bind_patch(claim: &ClaimRef, spec: &HostClaim, host: &BareMetalHost) -> V
         "consumerRef".into(),
         serde_json::to_value(claim.consumer_ref()).unwrap_or(Value::Null),
     );
-    Deployment::of_claim(spec).patch_entries(&mut fields);
+    DeployFields::of_claim(spec).patch_entries(&mut fields);
     fields.insert("online".into(), Value::Bool(spec.spec.powered_on));
     with_precondition(host, fields)
 }
@@ -374,8 +374,8 @@ fn deployment_editable(host: &BareMetalHost) -> bool {
 
 /// How to bring a host bound to `claim` in line with it (see the module's edits rule).
 pub fn sync(claim: &HostClaim, host: &BareMetalHost) -> Sync {
-    let want = Deployment::of_claim(claim);
-    let have = Deployment::on_host(host);
+    let want = DeployFields::of_claim(claim);
+    let have = DeployFields::on_host(host);
     let changed = want.differing_fields(&have);
     let mut fields = Map::new();
     let mut blocked = Vec::new();

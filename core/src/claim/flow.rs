@@ -15,8 +15,8 @@ use serde_json::Value;
 use crate::api::annotations::HOSTCLAIM_FINALIZER;
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus, ProvisioningState};
 
-use super::deployment::Deployment;
-use super::progress::{ClaimEvent, HostView, MissingSecret, Observation};
+use super::deployment::DeployFields;
+use super::progress::{Binding, ClaimEvent, ClaimObservation, MissingSecret};
 use super::{ClaimRef, NoHost, ReleaseStep};
 
 /// Release steps carried out in one reconcile of a deleted claim.
@@ -144,7 +144,7 @@ pub async fn reconcile<W: ClaimObjects>(
     };
     let mut missing = Vec::new();
     if problems.is_empty() && writes_deployment {
-        for (field, namespace, name) in Deployment::of_claim(claim).secrets() {
+        for (field, namespace, name) in DeployFields::of_claim(claim).secrets() {
             if !world.secret_exists(&namespace, &name).await? {
                 missing.push(MissingSecret { field, name });
             }
@@ -185,11 +185,11 @@ pub async fn reconcile<W: ClaimObjects>(
         }
     };
     let view = match (&host, usable) {
-        (Some(h), _) => HostView::Bound(h),
-        (None, true) => HostView::NoHost(&no_host),
-        (None, false) => HostView::NotTried,
+        (Some(h), _) => Binding::Bound(h),
+        (None, true) => Binding::NoHost(&no_host),
+        (None, false) => Binding::NotTried,
     };
-    let observation = Observation {
+    let observation = ClaimObservation {
         problems: &problems,
         missing_secrets: &missing,
         host: view,
@@ -225,10 +225,10 @@ async fn release<W: ClaimObjects>(
         }
     }
     let view = match host.as_ref() {
-        Some(h) => HostView::Bound(h),
-        None => HostView::Released,
+        Some(h) => Binding::Bound(h),
+        None => Binding::Released,
     };
-    let observation = Observation {
+    let observation = ClaimObservation {
         problems: &[],
         missing_secrets: &[],
         host: view,
@@ -280,7 +280,7 @@ async fn drop_finalizer<W: ClaimObjects>(
 async fn write_status<W: ClaimObjects>(
     world: &mut W,
     claim: &HostClaim,
-    observation: &Observation<'_>,
+    observation: &ClaimObservation<'_>,
 ) -> Result<(), W::Error> {
     let old = world.last_status(claim);
     let mut view = claim.clone();

@@ -34,7 +34,7 @@ use crate::api::{BareMetalHost, HostClaim};
 
 pub use choice::{FAILURE_DOMAIN_LABEL, Ineligible, NoHost, bound_host, choose};
 pub use deployment::{Problem, Sync, bind_patch, sync, validate};
-pub use progress::{ClaimEvent, HostView, MissingSecret, Observation, events, status};
+pub use progress::{Binding, ClaimEvent, ClaimObservation, MissingSecret, events, status};
 pub use release::{ReleaseStep, release_step};
 pub use selector::{Selector, SelectorError};
 

@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
 use super::choice::NoHost;
-use super::deployment::{Deployment, Problem};
+use super::deployment::{DeployFields, Problem};
 use crate::api::hostclaim::NamespacedName;
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus, ProvisioningState};
 
@@ -39,7 +39,7 @@ impl MissingSecret {
 
 /// Where the claim stands with respect to hosts.
 #[derive(Clone, Copy, Debug)]
-pub enum HostView<'a> {
+pub enum Binding<'a> {
     /// A host's consumerRef names the claim.
     Bound(&'a BareMetalHost),
     /// No host was chosen, and why.
@@ -52,10 +52,10 @@ pub enum HostView<'a> {
 
 /// What the controller observed for one claim.
 #[derive(Clone, Copy, Debug)]
-pub struct Observation<'a> {
+pub struct ClaimObservation<'a> {
     pub problems: &'a [Problem],
     pub missing_secrets: &'a [MissingSecret],
-    pub host: HostView<'a>,
+    pub host: Binding<'a>,
     /// Deployment fields changed after the host started deploying.
     pub blocked: &'a [&'static str],
     /// The claim is being deleted.
@@ -94,7 +94,7 @@ fn host_name(host: &BareMetalHost) -> String {
     )
 }
 
-fn valid(obs: &Observation<'_>) -> Verdict {
+fn valid(obs: &ClaimObservation<'_>) -> Verdict {
     if let Some(first) = obs.problems.first() {
         let message: Vec<String> = obs.problems.iter().map(Problem::message).collect();
         return verdict("Valid", false, first.reason(), message.join("; "));
@@ -110,31 +110,31 @@ fn valid(obs: &Observation<'_>) -> Verdict {
     verdict("Valid", true, "Valid", "")
 }
 
-fn bound(obs: &Observation<'_>) -> Verdict {
+fn bound(obs: &ClaimObservation<'_>) -> Verdict {
     match obs.host {
-        HostView::Bound(h) => verdict(
+        Binding::Bound(h) => verdict(
             "Bound",
             true,
             "HostBound",
             format!("bound to {}", host_name(h)),
         ),
-        HostView::NoHost(none) if none.matching == 0 => {
+        Binding::NoHost(none) if none.matching == 0 => {
             verdict("Bound", false, "NoMatchingHost", none.to_string())
         }
-        HostView::NoHost(none) => verdict("Bound", false, "NoHostAvailable", none.to_string()),
-        HostView::NotTried => verdict(
+        Binding::NoHost(none) => verdict("Bound", false, "NoHostAvailable", none.to_string()),
+        Binding::NotTried => verdict(
             "Bound",
             false,
             "InvalidSpec",
             "no host is chosen until the spec is valid",
         ),
-        HostView::Released => verdict("Bound", false, "Released", "the host was given back"),
+        Binding::Released => verdict("Bound", false, "Released", "the host was given back"),
     }
 }
 
-fn synced(obs: &Observation<'_>) -> Verdict {
+fn synced(obs: &ClaimObservation<'_>) -> Verdict {
     match obs.host {
-        HostView::Bound(h) if !obs.blocked.is_empty() => verdict(
+        Binding::Bound(h) if !obs.blocked.is_empty() => verdict(
             "Synced",
             false,
             "ChangedWhileProvisioning",
@@ -145,13 +145,13 @@ fn synced(obs: &Observation<'_>) -> Verdict {
                 host_name(h)
             ),
         ),
-        HostView::Bound(_) => verdict("Synced", true, "Synced", ""),
+        Binding::Bound(_) => verdict("Synced", true, "Synced", ""),
         _ => verdict("Synced", false, "NotBound", "no host is bound"),
     }
 }
 
-fn ready(claim: &HostClaim, obs: &Observation<'_>) -> Verdict {
-    let HostView::Bound(host) = obs.host else {
+fn ready(claim: &HostClaim, obs: &ClaimObservation<'_>) -> Verdict {
+    let Binding::Bound(host) = obs.host else {
         let reason = if obs.releasing {
             "Released"
         } else {
@@ -182,7 +182,7 @@ fn ready(claim: &HostClaim, obs: &Observation<'_>) -> Verdict {
             ),
         );
     }
-    let done = if Deployment::of_claim(claim).deploys() {
+    let done = if DeployFields::of_claim(claim).deploys() {
         state == ProvisioningState::Provisioned
     } else {
         matches!(
@@ -245,7 +245,11 @@ fn condition(old: &[Condition], v: Verdict, generation: Option<i64>, now: &Time)
 
 /// The claim's new status. `lastUpdated` moves to `now` only when something else changed, so
 /// writing an unchanged status is a no-op.
-pub fn status(claim: &HostClaim, obs: &Observation<'_>, now: DateTime<Utc>) -> HostClaimStatus {
+pub fn status(
+    claim: &HostClaim,
+    obs: &ClaimObservation<'_>,
+    now: DateTime<Utc>,
+) -> HostClaimStatus {
     let old = claim.status.clone().unwrap_or_default();
     let now = to_time(now);
     let generation = claim.metadata.generation;
@@ -255,7 +259,7 @@ pub fn status(claim: &HostClaim, obs: &Observation<'_>, now: DateTime<Utc>) -> H
         .map(|v| condition(&old.conditions, v, generation, &now))
         .collect();
     let host = match obs.host {
-        HostView::Bound(h) => Some(h),
+        Binding::Bound(h) => Some(h),
         _ => None,
     };
     let reference = host.map(|h| NamespacedName {

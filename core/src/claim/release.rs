@@ -16,7 +16,7 @@
 use serde_json::{Map, Value};
 
 use super::ClaimRef;
-use super::deployment::{Deployment, with_precondition};
+use super::deployment::{DeployFields, with_precondition};
 use crate::api::{BareMetalHost, ProvisioningState};
 
 /// The next release step.
@@ -40,7 +40,7 @@ pub fn release_step(claim: &ClaimRef, host: Option<&BareMetalHost>) -> ReleaseSt
     if host.metadata.deletion_timestamp.is_some() || !claim.is_consumer_of(host) {
         return ReleaseStep::Done;
     }
-    if !Deployment::on_host(host).is_empty() || host.spec.online {
+    if !DeployFields::on_host(host).is_empty() || host.spec.online {
         let mut fields = Map::new();
         for name in [
             "image",

@@ -4,7 +4,7 @@
 use super::{Failure, History};
 use crate::Scenario;
 use crate::format::{CallExpectation, EventExpectation, HostExpectation};
-use crate::trace::{Action, Happening, Protocol, Trace};
+use crate::trace::{CallKind, Happening, Protocol, Trace};
 
 pub(super) fn host_expectation(x: &HostExpectation, h: &History) -> Vec<String> {
     let mut out = Vec::new();
@@ -145,13 +145,13 @@ pub(super) fn event_expectation(
 }
 
 /// Which wires count for an action: Ironic's for provisioning verbs, the BMCs' for power and boot.
-fn counted_on(action: Action, protocol: Protocol) -> bool {
+fn counted_on(action: CallKind, protocol: Protocol) -> bool {
     match action {
-        Action::PowerOn
-        | Action::PowerOff
-        | Action::Reboot
-        | Action::SetBootDevice
-        | Action::VirtualMedia => matches!(protocol, Protocol::Redfish | Protocol::Ipmi),
+        CallKind::PowerOn
+        | CallKind::PowerOff
+        | CallKind::Reboot
+        | CallKind::SetBootDevice
+        | CallKind::VirtualMedia => matches!(protocol, Protocol::Redfish | Protocol::Ipmi),
         _ => protocol == Protocol::Ironic,
     }
 }
@@ -167,7 +167,7 @@ pub(super) fn call_expectation(
     line: usize,
     ironic_seen: bool,
 ) -> Vec<Failure> {
-    let Some(action) = Action::parse(&x.action) else {
+    let Some(action) = CallKind::parse(&x.action) else {
         return Vec::new();
     };
     let bmc_action = counted_on(action, Protocol::Redfish);

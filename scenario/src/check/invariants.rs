@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::expectations::accepted;
 use super::{Failure, Verdict};
 use crate::Scenario;
-use crate::trace::{Action, Happening, MachineChange, Protocol, Trace};
+use crate::trace::{CallKind, Happening, MachineChange, Protocol, Trace};
 use metal_sim::machine::{BmcProtocol, SimTime};
 
 /// Per-host state the invariants follow through the trace.
@@ -131,7 +131,8 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 ..
             } => {
                 let f = hosts.entry(host).or_default();
-                if *action == Action::Deploy && *protocol == Protocol::Ironic && accepted(*status) {
+                if *action == CallKind::Deploy && *protocol == Protocol::Ironic && accepted(*status)
+                {
                     f.episode.0 += 1;
                 }
                 if inv.no_power_action_when_detached

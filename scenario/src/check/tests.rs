@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::trace::{Action, Protocol, TraceLine};
+use crate::trace::{CallKind, Protocol, TraceLine};
 
 const SCENARIO: &str = "\
 name: t
@@ -63,7 +63,7 @@ impl Build {
             powered_on: None,
         })
     }
-    fn call(self, host: &str, protocol: Protocol, action: Action) -> Self {
+    fn call(self, host: &str, protocol: Protocol, action: CallKind) -> Self {
         self.push(Happening::Call {
             host: Some(host.into()),
             protocol,
@@ -92,7 +92,7 @@ fn good() -> Build {
         .state("h-0", "inspecting", "available")
         .at(3)
         .state("h-0", "available", "provisioning")
-        .call("h-0", Protocol::Ironic, Action::Deploy)
+        .call("h-0", Protocol::Ironic, CallKind::Deploy)
         .at(4)
         .state("h-0", "provisioning", "provisioned")
         .at(5)
@@ -115,7 +115,7 @@ fn a_trace_that_meets_every_expectation_passes() {
 fn a_missing_state_an_event_and_a_wrong_final_state_each_fail_with_their_line() {
     let trace = Build::new()
         .state("h-0", "", "registering")
-        .call("h-1", Protocol::Ironic, Action::Enroll)
+        .call("h-1", Protocol::Ironic, CallKind::Enroll)
         .0;
     let v = check(&scenario(), &trace);
     let m = messages(&v);
@@ -145,7 +145,7 @@ fn a_second_deploy_without_a_failure_breaks_one_deploy_per_provisioning() {
                 method: "PUT".into(),
                 target: "x".into(),
                 status: Some(202),
-                action: Some(Action::Deploy),
+                action: Some(CallKind::Deploy),
                 detail: None,
             },
         },
@@ -167,11 +167,11 @@ fn a_retry_after_a_deploy_failure_is_allowed() {
         .state("h-1", "inspecting", "available")
         .at(1)
         .state("h-1", "available", "provisioning")
-        .call("h-1", Protocol::Ironic, Action::Deploy)
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
         .at(2)
         .status("h-1", "error", Some("provisioning error"), 1)
         .at(3)
-        .call("h-1", Protocol::Ironic, Action::Deploy)
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
         .at(4)
         .status("h-1", "OK", None, 0)
         .state("h-1", "provisioning", "provisioned");
@@ -189,7 +189,7 @@ fn provisioned_without_inspection_is_caught_unless_externally_provisioned() {
         .state("h-1", "", "registering")
         .at(1)
         .state("h-1", "registering", "available")
-        .call("h-1", Protocol::Ironic, Action::Deploy)
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
         .state("h-1", "available", "provisioning")
         .at(2)
         .state("h-1", "provisioning", "provisioned");
@@ -209,7 +209,7 @@ fn provisioned_without_inspection_is_caught_unless_externally_provisioned() {
             consumer: None,
         })
         .state("h-1", "", "available")
-        .call("h-1", Protocol::Ironic, Action::Deploy)
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
         .state("h-1", "available", "provisioning")
         .state("h-1", "provisioning", "provisioned");
     let m = messages(&check(&scenario(), &exempt.0));
@@ -221,7 +221,7 @@ fn a_power_action_on_a_detached_host_is_caught() {
     let b = Build::new().status("h-1", "detached", None, 0).at(1).call(
         "h-1",
         Protocol::Redfish,
-        Action::PowerOff,
+        CallKind::PowerOff,
     );
     let m = messages(&check(&scenario(), &b.0));
     assert!(m.iter().any(|x| x.contains("detached host")), "{m:?}");
@@ -236,10 +236,11 @@ fn a_power_action_on_a_detached_host_is_caught() {
         m.iter().any(|x| x.contains("while its host is detached")),
         "{m:?}"
     );
-    let b =
-        Build::new()
-            .status("h-1", "OK", None, 0)
-            .call("h-1", Protocol::Redfish, Action::PowerOff);
+    let b = Build::new().status("h-1", "OK", None, 0).call(
+        "h-1",
+        Protocol::Redfish,
+        CallKind::PowerOff,
+    );
     let m = messages(&check(&scenario(), &b.0));
     assert!(!m.iter().any(|x| x.contains("detached host")), "{m:?}");
 }

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use crate::trace::{Happening, Protocol};
 use metal_sim::agent::image::HashAlgo;
 use metal_sim::agent::life::{
-    Action, Answer, Call, End, HeartbeatAnswer, InspectionAnswer, Life, LifeSettings, LookupAnswer,
-    Negotiation,
+    Answer, Call, End, HeartbeatAnswer, InspectionAnswer, Life, LifeSettings, LookupAnswer,
+    Negotiation, Next,
 };
 use metal_sim::agent::{Agent, AgentError, Binding, ImageStore, Request};
 use metal_sim::fault::Window;
@@ -227,8 +227,8 @@ impl super::simulation::Engine {
             metal_sim::machine::derive_rng(self.seed, "agent-life", rng_index),
         );
         let next = match life.start() {
-            Action::Now(call) | Action::After(_, call) => Some(call),
-            Action::Stop(_) => None,
+            Next::Now(call) | Next::After(_, call) => Some(call),
+            Next::Stop(_) => None,
         };
         let born = self.now + self.settings.agent.startup;
         slot.agent = Some(RunningAgent {
@@ -289,13 +289,13 @@ impl super::simulation::Engine {
             let action = agent.life.answer(answer, now.saturating_since(agent.born));
             let (wait, next) = match action {
                 // Negotiation is no request in-process: what follows it goes out in this wake.
-                Action::Now(next) if call == Call::Negotiate => {
+                Next::Now(next) if call == Call::Negotiate => {
                     call = next;
                     continue;
                 }
-                Action::Now(next) => (Duration::ZERO, next),
-                Action::After(wait, next) => (wait, next),
-                Action::Stop(end) => {
+                Next::Now(next) => (Duration::ZERO, next),
+                Next::After(wait, next) => (wait, next),
+                Next::Stop(end) => {
                     agent.next = None;
                     if end == End::LookupGaveUp {
                         self.agent_trace(i, "lookup", None, "gave up".into());

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::bmc::{Approach, BmcFailure, HostBmc, Route, operate};
 use super::simulation::{Engine, Event};
 use super::trace::{TraceLevel, host_name};
-use crate::trace::{Action, Happening, Protocol};
+use crate::trace::{CallKind, Happening, Protocol};
 use metal_sim::ironic::conductor::{BmcOp, Call, CallResult, DriverCall};
 use metal_sim::ironic::model::NodePower;
 use metal_sim::machine::SimTime;
@@ -222,12 +222,12 @@ impl Engine {
 }
 
 /// What a BMC operation does, for the invariants and call counts.
-fn bmc_action(op: BmcOp) -> Option<Action> {
+fn bmc_action(op: BmcOp) -> Option<CallKind> {
     match op {
-        BmcOp::SetPower(NodePower::On) => Some(Action::PowerOn),
-        BmcOp::SetPower(NodePower::Off | NodePower::SoftOff) => Some(Action::PowerOff),
-        BmcOp::SetPower(NodePower::Rebooting | NodePower::SoftRebooting) => Some(Action::Reboot),
-        BmcOp::SetBootDevice(_) => Some(Action::SetBootDevice),
+        BmcOp::SetPower(NodePower::On) => Some(CallKind::PowerOn),
+        BmcOp::SetPower(NodePower::Off | NodePower::SoftOff) => Some(CallKind::PowerOff),
+        BmcOp::SetPower(NodePower::Rebooting | NodePower::SoftRebooting) => Some(CallKind::Reboot),
+        BmcOp::SetBootDevice(_) => Some(CallKind::SetBootDevice),
         BmcOp::GetPower | BmcOp::GetSystem => None,
     }
 }

@@ -312,29 +312,31 @@ impl RoundHooks for Tracer<'_> {
 fn ironic_call(
     action: &Action,
     create: bool,
-) -> (&'static str, &'static str, Option<trace::Action>) {
+) -> (&'static str, &'static str, Option<trace::CallKind>) {
     const NODE: &str = "/v1/nodes/{node}";
     const PROVISION: &str = "/v1/nodes/{node}/states/provision";
     let provision = |a| ("PUT", PROVISION, Some(a));
     match action {
-        Action::Register(_) if create => ("POST", "/v1/nodes", Some(trace::Action::Enroll)),
+        Action::Register(_) if create => ("POST", "/v1/nodes", Some(trace::CallKind::Enroll)),
         Action::Register(_) | Action::SetAutomatedClean(_) => ("PATCH", NODE, None),
-        Action::Manage => provision(trace::Action::Manage),
-        Action::Inspect => provision(trace::Action::Inspect),
-        Action::Provide => provision(trace::Action::Provide),
-        Action::Deploy(_) => provision(trace::Action::Deploy),
-        Action::Undeploy => provision(trace::Action::Undeploy),
-        Action::Adopt => provision(trace::Action::Adopt),
-        Action::Abort => provision(trace::Action::Abort),
+        Action::Manage => provision(trace::CallKind::Manage),
+        Action::Inspect => provision(trace::CallKind::Inspect),
+        Action::Provide => provision(trace::CallKind::Provide),
+        Action::Deploy(_) => provision(trace::CallKind::Deploy),
+        Action::Undeploy => provision(trace::CallKind::Undeploy),
+        Action::Adopt => provision(trace::CallKind::Adopt),
+        Action::Abort => provision(trace::CallKind::Abort),
         Action::Power(p) => {
             let act = match p {
-                PowerChange::On => trace::Action::PowerOn,
-                PowerChange::Off | PowerChange::SoftOff => trace::Action::PowerOff,
-                PowerChange::Reboot | PowerChange::SoftReboot => trace::Action::Reboot,
+                PowerChange::On => trace::CallKind::PowerOn,
+                PowerChange::Off | PowerChange::SoftOff => trace::CallKind::PowerOff,
+                PowerChange::Reboot | PowerChange::SoftReboot => trace::CallKind::Reboot,
             };
             ("PUT", "/v1/nodes/{node}/states/power", Some(act))
         }
         Action::SetMaintenance { .. } => ("PUT", "/v1/nodes/{node}/maintenance", None),
-        Action::Detach { .. } | Action::Delete => ("DELETE", NODE, Some(trace::Action::DeleteNode)),
+        Action::Detach { .. } | Action::Delete => {
+            ("DELETE", NODE, Some(trace::CallKind::DeleteNode))
+        }
     }
 }

@@ -93,7 +93,7 @@ pub enum Happening {
         status: Option<u16>,
         /// What the call does, when it is one the invariants care about.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        action: Option<Action>,
+        action: Option<CallKind>,
         /// How it went, in words (engine mode: `accepted`, `busy`, the BMC's answer, the error
         /// text); wire mode leaves it out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,7 +198,7 @@ pub enum Protocol {
 /// What a call does, for the invariants and call-count expectations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Action {
+pub enum CallKind {
     /// Ironic: node created.
     Enroll,
     /// Ironic: `manage`.
@@ -231,55 +231,58 @@ pub enum Action {
     VirtualMedia,
 }
 
-impl Action {
+impl CallKind {
     /// Every action, for validation messages.
-    pub const ALL: [Action; 15] = [
-        Action::Enroll,
-        Action::Manage,
-        Action::Inspect,
-        Action::Provide,
-        Action::Deploy,
-        Action::Undeploy,
-        Action::Clean,
-        Action::Adopt,
-        Action::Abort,
-        Action::DeleteNode,
-        Action::PowerOn,
-        Action::PowerOff,
-        Action::Reboot,
-        Action::SetBootDevice,
-        Action::VirtualMedia,
+    pub const ALL: [CallKind; 15] = [
+        CallKind::Enroll,
+        CallKind::Manage,
+        CallKind::Inspect,
+        CallKind::Provide,
+        CallKind::Deploy,
+        CallKind::Undeploy,
+        CallKind::Clean,
+        CallKind::Adopt,
+        CallKind::Abort,
+        CallKind::DeleteNode,
+        CallKind::PowerOn,
+        CallKind::PowerOff,
+        CallKind::Reboot,
+        CallKind::SetBootDevice,
+        CallKind::VirtualMedia,
     ];
 
     /// The spelling in scenario files and traces.
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::Enroll => "enroll",
-            Action::Manage => "manage",
-            Action::Inspect => "inspect",
-            Action::Provide => "provide",
-            Action::Deploy => "deploy",
-            Action::Undeploy => "undeploy",
-            Action::Clean => "clean",
-            Action::Adopt => "adopt",
-            Action::Abort => "abort",
-            Action::DeleteNode => "delete_node",
-            Action::PowerOn => "power_on",
-            Action::PowerOff => "power_off",
-            Action::Reboot => "reboot",
-            Action::SetBootDevice => "set_boot_device",
-            Action::VirtualMedia => "virtual_media",
+            CallKind::Enroll => "enroll",
+            CallKind::Manage => "manage",
+            CallKind::Inspect => "inspect",
+            CallKind::Provide => "provide",
+            CallKind::Deploy => "deploy",
+            CallKind::Undeploy => "undeploy",
+            CallKind::Clean => "clean",
+            CallKind::Adopt => "adopt",
+            CallKind::Abort => "abort",
+            CallKind::DeleteNode => "delete_node",
+            CallKind::PowerOn => "power_on",
+            CallKind::PowerOff => "power_off",
+            CallKind::Reboot => "reboot",
+            CallKind::SetBootDevice => "set_boot_device",
+            CallKind::VirtualMedia => "virtual_media",
         }
     }
 
-    /// Parses the spelling of [`Action::as_str`].
-    pub fn parse(s: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    /// Parses the spelling of [`CallKind::as_str`].
+    pub fn parse(s: &str) -> Option<CallKind> {
+        CallKind::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
     /// True for actions that change a machine's power.
     pub fn is_power(self) -> bool {
-        matches!(self, Action::PowerOn | Action::PowerOff | Action::Reboot)
+        matches!(
+            self,
+            CallKind::PowerOn | CallKind::PowerOff | CallKind::Reboot
+        )
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! One line type, [`TraceLine`] (an instant and a [`Happening`]), for both modes: the wire runner
 //! writes it from watches, the mock Ironic's request journal and the fleet's machines; the engine
-//! records it directly, with typed values (statuses as numbers, actions as [`Action`]), from its
+//! records it directly, with typed values (statuses as numbers, actions as [`CallKind`]), from its
 //! in-process adapters. [`super::check`] judges a trace, [`super::report`] summarises and draws
 //! it, and [`Trace::normalized`] is what the regression snapshots hold.
 
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod happening;
 
-pub use happening::{Action, Happening, MachineChange, Protocol};
+pub use happening::{CallKind, Happening, MachineChange, Protocol};
 
 use metal_sim::machine::SimTime;
 
@@ -189,7 +189,7 @@ mod tests {
                 method: "PUT".into(),
                 target: "/v1/nodes/x/states/provision".into(),
                 status: Some(202),
-                action: Some(Action::Deploy),
+                action: Some(CallKind::Deploy),
                 detail: None,
             },
         );

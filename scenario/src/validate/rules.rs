@@ -7,7 +7,7 @@ use metal_core::api::{ErrorType, OperationalStatus, ProvisioningState};
 
 use super::super::format::{Condition, HostSelector, InjectFault, ScenarioFile, Step, Target};
 use super::super::outline::{Seg, key};
-use super::super::trace::Action;
+use super::super::trace::CallKind;
 use super::*;
 use metal_sim::fleet::Fleet;
 
@@ -352,8 +352,8 @@ impl Context<'_> {
         for (i, c) in file.expect.calls.iter().enumerate() {
             let at = [key("expect"), key("calls"), Seg::Index(i)];
             self.check_selector(&c.hosts, &with(&at, key("hosts")))?;
-            if Action::parse(&c.action).is_none() {
-                let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            if CallKind::parse(&c.action).is_none() {
+                let known: Vec<&str> = CallKind::ALL.iter().map(|a| a.as_str()).collect();
                 return Err(problem(
                     &with(&at, key("action")),
                     format!(

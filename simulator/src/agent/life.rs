@@ -3,7 +3,7 @@
 //!
 //! [`Life`] is a pure state machine: it never reads a clock or does I/O. A driver asks it what to
 //! do ([`Life::start`]), makes the call it names, and hands back the typed answer with the time
-//! since the life began ([`Life::answer`]); the machine replies with the next [`Action`] — make a
+//! since the life began ([`Life::answer`]); the machine replies with the next [`Next`] — make a
 //! call now, wait and then make a call, or stop. Its jitter comes from the RNG it owns, so a seed
 //! gives the same schedule in both modes. The wire driver is `agent::session` (HTTP calls, tokio
 //! sleeps); the engine driver is `engine::agent` (the mock's `Store`, virtual-time wake-ups).
@@ -119,7 +119,7 @@ pub enum Call {
 
 /// What the agent does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Next {
     /// Make this call now.
     Now(Call),
     /// Wait this long, then make the call.
@@ -263,22 +263,22 @@ impl Life {
     }
 
     /// The first action: negotiate now.
-    pub fn start(&mut self) -> Action {
+    pub fn start(&mut self) -> Next {
         self.stage = Stage::Negotiate { failures: 0 };
-        Action::Now(Call::Negotiate)
+        Next::Now(Call::Negotiate)
     }
 
     /// The next action, given the answer to the last call and the time since the life began.
-    pub fn answer(&mut self, answer: Answer, now: Duration) -> Action {
+    pub fn answer(&mut self, answer: Answer, now: Duration) -> Next {
         let policy = self.settings.lookup;
         match (self.stage, answer) {
-            (Stage::Over(end), _) => Action::Stop(end),
+            (Stage::Over(end), _) => Next::Stop(end),
             (Stage::Negotiate { .. }, Answer::Negotiate(Negotiation::Agreed)) => {
                 self.stage = Stage::Lookup {
                     since: now,
                     failures: 0,
                 };
-                Action::Now(Call::Lookup)
+                Next::Now(Call::Lookup)
             }
             (Stage::Negotiate { .. }, Answer::Negotiate(Negotiation::TooOld)) => {
                 self.end(End::Incompatible)
@@ -289,13 +289,13 @@ impl Life {
                     return self.end(End::Unreachable);
                 }
                 self.stage = Stage::Negotiate { failures };
-                Action::After(policy.delay(failures, &mut self.rng), Call::Negotiate)
+                Next::After(policy.delay(failures, &mut self.rng), Call::Negotiate)
             }
             (Stage::Lookup { .. }, Answer::Lookup(LookupAnswer::Found)) => {
                 match self.settings.inspection {
                     InspectionMode::Auto => {
                         self.stage = Stage::Inspect { attempt: 0 };
-                        Action::Now(Call::Inspect)
+                        Next::Now(Call::Inspect)
                     }
                     InspectionMode::Never => self.beat_after(Duration::ZERO, now),
                 }
@@ -316,7 +316,7 @@ impl Life {
                     return self.end(End::LookupGaveUp);
                 }
                 self.stage = Stage::Lookup { since, failures };
-                Action::After(wait, Call::Lookup)
+                Next::After(wait, Call::Lookup)
             }
             (Stage::Inspect { attempt }, Answer::Inspect(InspectionAnswer::Conflict)) => {
                 let wait = policy.delay(attempt, &mut self.rng);
@@ -326,7 +326,7 @@ impl Life {
                 self.stage = Stage::Inspect {
                     attempt: attempt + 1,
                 };
-                Action::After(wait, Call::Inspect)
+                Next::After(wait, Call::Inspect)
             }
             (Stage::Inspect { .. }, Answer::Inspect(_)) => self.beat_after(Duration::ZERO, now),
             (Stage::Heartbeat, Answer::Heartbeat(beat)) => {
@@ -348,21 +348,21 @@ impl Life {
         }
     }
 
-    fn end(&mut self, end: End) -> Action {
+    fn end(&mut self, end: End) -> Next {
         self.stage = Stage::Over(end);
-        Action::Stop(end)
+        Next::Stop(end)
     }
 
     /// Heartbeat after `wait`, unless that is past the lifetime.
-    fn beat_after(&mut self, wait: Duration, now: Duration) -> Action {
+    fn beat_after(&mut self, wait: Duration, now: Duration) -> Next {
         if self.settings.lifetime.is_some_and(|l| now + wait >= l) {
             return self.end(End::Lifetime);
         }
         self.stage = Stage::Heartbeat;
         if wait.is_zero() {
-            Action::Now(Call::Heartbeat)
+            Next::Now(Call::Heartbeat)
         } else {
-            Action::After(wait, Call::Heartbeat)
+            Next::After(wait, Call::Heartbeat)
         }
     }
 }

@@ -11,10 +11,10 @@ fn life(settings: LifeSettings) -> Life {
     Life::new(settings, derive_rng(7, "agent-life", 0))
 }
 
-fn wait_of(action: Action, call: Call) -> Duration {
+fn wait_of(action: Next, call: Call) -> Duration {
     match action {
-        Action::After(d, c) if c == call => d,
-        Action::Now(c) if c == call => Duration::ZERO,
+        Next::After(d, c) if c == call => d,
+        Next::Now(c) if c == call => Duration::ZERO,
         other => panic!("expected a {call:?}, got {other:?}"),
     }
 }
@@ -22,19 +22,19 @@ fn wait_of(action: Action, call: Call) -> Duration {
 /// A life brought to its heartbeats at time zero.
 fn heartbeating(settings: LifeSettings) -> Life {
     let mut l = life(settings);
-    assert_eq!(l.start(), Action::Now(Call::Negotiate));
+    assert_eq!(l.start(), Next::Now(Call::Negotiate));
     let t = Duration::ZERO;
     assert_eq!(
         l.answer(Answer::Negotiate(Negotiation::Agreed), t),
-        Action::Now(Call::Lookup)
+        Next::Now(Call::Lookup)
     );
     assert_eq!(
         l.answer(Answer::Lookup(LookupAnswer::Found), t),
-        Action::Now(Call::Inspect)
+        Next::Now(Call::Inspect)
     );
     assert_eq!(
         l.answer(Answer::Inspect(InspectionAnswer::NotInspecting), t),
-        Action::Now(Call::Heartbeat)
+        Next::Now(Call::Heartbeat)
     );
     l
 }
@@ -68,7 +68,7 @@ fn inspection_never_goes_straight_to_heartbeats() {
     l.answer(Answer::Negotiate(Negotiation::Agreed), Duration::ZERO);
     assert_eq!(
         l.answer(Answer::Lookup(LookupAnswer::Found), Duration::ZERO),
-        Action::Now(Call::Heartbeat)
+        Next::Now(Call::Heartbeat)
     );
 }
 
@@ -85,7 +85,7 @@ fn every_inspection_answer_but_409_moves_on_to_heartbeats() {
         l.answer(Answer::Lookup(LookupAnswer::Found), Duration::ZERO);
         assert_eq!(
             l.answer(Answer::Inspect(answer), Duration::ZERO),
-            Action::Now(Call::Heartbeat),
+            Next::Now(Call::Heartbeat),
             "{answer:?}"
         );
     }
@@ -104,10 +104,10 @@ fn inspection_409s_are_retried_with_the_lookup_backoff_then_heartbeats_follow() 
         let action = l.answer(Answer::Inspect(InspectionAnswer::Conflict), Duration::ZERO);
         let expected = policy.delay(attempt, &mut twin);
         if attempt + 1 < settings.inspection_attempts {
-            assert_eq!(action, Action::After(expected, Call::Inspect));
+            assert_eq!(action, Next::After(expected, Call::Inspect));
         } else {
             // The last 409: no more posts; the first heartbeat waits the same back-off.
-            assert_eq!(action, Action::After(expected, Call::Heartbeat));
+            assert_eq!(action, Next::After(expected, Call::Heartbeat));
         }
     }
     assert_eq!(l.stage(), Stage::Heartbeat);
@@ -142,13 +142,13 @@ fn lookup_retries_back_off_and_give_up_after_the_attempts() {
     }
     assert_eq!(
         l.answer(Answer::Lookup(LookupAnswer::NotYet), t),
-        Action::Stop(End::LookupGaveUp)
+        Next::Stop(End::LookupGaveUp)
     );
     assert_eq!(l.stage(), Stage::Over(End::LookupGaveUp));
     // Over is over, whatever comes next.
     assert_eq!(
         l.answer(Answer::Lookup(LookupAnswer::Found), t),
-        Action::Stop(End::LookupGaveUp)
+        Next::Stop(End::LookupGaveUp)
     );
 }
 
@@ -171,12 +171,12 @@ fn the_lookup_budget_counts_from_the_first_lookup() {
     let mut lookups = 1;
     loop {
         match l.answer(Answer::Lookup(LookupAnswer::NotYet), t) {
-            Action::After(d, Call::Lookup) => {
+            Next::After(d, Call::Lookup) => {
                 t += d;
                 assert!(t - start < Duration::from_secs(10));
                 lookups += 1;
             }
-            Action::Stop(End::LookupGaveUp) => break,
+            Next::Stop(End::LookupGaveUp) => break,
             other => panic!("{other:?}"),
         }
     }
@@ -190,7 +190,7 @@ fn an_unusable_lookup_reply_ends_the_life_at_once() {
     l.answer(Answer::Negotiate(Negotiation::Agreed), Duration::ZERO);
     assert_eq!(
         l.answer(Answer::Lookup(LookupAnswer::Unusable), Duration::ZERO),
-        Action::Stop(End::LookupGaveUp)
+        Next::Stop(End::LookupGaveUp)
     );
 }
 
@@ -210,26 +210,26 @@ fn negotiation_is_retried_within_attempts_and_budget_and_too_old_is_final() {
     for failures in 1..3 {
         assert_eq!(
             l.answer(Answer::Negotiate(Negotiation::Failed), Duration::ZERO),
-            Action::After(policy.delay(failures, &mut twin), Call::Negotiate)
+            Next::After(policy.delay(failures, &mut twin), Call::Negotiate)
         );
     }
     assert_eq!(
         l.answer(Answer::Negotiate(Negotiation::Failed), Duration::ZERO),
-        Action::Stop(End::Unreachable)
+        Next::Stop(End::Unreachable)
     );
 
     let mut l = life(settings.clone());
     l.start();
     assert_eq!(
         l.answer(Answer::Negotiate(Negotiation::Failed), policy.budget + MS),
-        Action::Stop(End::Unreachable)
+        Next::Stop(End::Unreachable)
     );
 
     let mut l = life(settings);
     l.start();
     assert_eq!(
         l.answer(Answer::Negotiate(Negotiation::TooOld), Duration::ZERO),
-        Action::Stop(End::Incompatible)
+        Next::Stop(End::Incompatible)
     );
 }
 
@@ -252,7 +252,7 @@ fn heartbeat_waits_depend_on_the_answer() {
     ] {
         assert_eq!(
             l.answer(Answer::Heartbeat(answer), Duration::ZERO),
-            Action::After(interval, Call::Heartbeat),
+            Next::After(interval, Call::Heartbeat),
             "{answer:?}"
         );
     }
@@ -285,12 +285,12 @@ fn no_heartbeat_starts_at_or_after_the_lifetime() {
     let mut beats = 1;
     loop {
         match l.answer(Answer::Heartbeat(HeartbeatAnswer::Accepted), t) {
-            Action::After(d, Call::Heartbeat) => {
+            Next::After(d, Call::Heartbeat) => {
                 t += d;
                 assert!(t < Duration::from_secs(60));
                 beats += 1;
             }
-            Action::Stop(End::Lifetime) => break,
+            Next::Stop(End::Lifetime) => break,
             other => panic!("{other:?}"),
         }
     }
@@ -307,7 +307,7 @@ fn no_heartbeat_starts_at_or_after_the_lifetime() {
     l.answer(Answer::Lookup(LookupAnswer::Found), late);
     assert_eq!(
         l.answer(Answer::Inspect(InspectionAnswer::Accepted), late),
-        Action::Stop(End::Lifetime)
+        Next::Stop(End::Lifetime)
     );
 
     // Without a lifetime the heartbeats go on.
@@ -318,7 +318,7 @@ fn no_heartbeat_starts_at_or_after_the_lifetime() {
     let year = Duration::from_secs(365 * 86_400);
     assert!(matches!(
         l.answer(Answer::Heartbeat(HeartbeatAnswer::Accepted), year),
-        Action::After(_, Call::Heartbeat)
+        Next::After(_, Call::Heartbeat)
     ));
 }
 
@@ -328,7 +328,7 @@ fn an_answer_to_a_call_not_asked_ends_the_life() {
     l.start();
     assert_eq!(
         l.answer(Answer::Heartbeat(HeartbeatAnswer::Accepted), Duration::ZERO),
-        Action::Stop(End::Misanswered)
+        Next::Stop(End::Misanswered)
     );
 }
 

@@ -14,8 +14,8 @@ use super::client::{ClientError, Heartbeat, Inspection, IronicClient, Lookup};
 use super::core::Agent;
 use super::inventory;
 use super::life::{
-    Action, Answer, Call, End, HeartbeatAnswer, InspectionAnswer, Life, LifeSettings, LookupAnswer,
-    Negotiation,
+    Answer, Call, End, HeartbeatAnswer, InspectionAnswer, Life, LifeSettings, LookupAnswer,
+    Negotiation, Next,
 };
 use super::server::{self, AgentHandle, AgentServer, ServerOptions};
 use super::silence::HeartbeatSwitch;
@@ -165,14 +165,14 @@ async fn live(
     let mut action = life.start();
     loop {
         let call = match action {
-            Action::Now(call) => call,
-            Action::After(wait, call) => {
+            Next::Now(call) => call,
+            Next::After(wait, call) => {
                 if !sleep_or_stop(wait, &stop).await {
                     break;
                 }
                 call
             }
-            Action::Stop(end) => {
+            Next::Stop(end) => {
                 wire.ended(end);
                 break;
             }
