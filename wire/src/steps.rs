@@ -349,13 +349,10 @@ impl Backend for WireBackend<'_> {
 
     async fn fault_started(
         &mut self,
-        name: &str,
+        started: &ActiveFault,
         active: &BTreeMap<String, ActiveFault>,
     ) -> Result<(), WireError> {
-        match active.get(name) {
-            Some(f) => self.switch_on(f, active).await,
-            None => Ok(()),
-        }
+        self.switch_on(started, active).await
     }
 
     async fn fault_ended(

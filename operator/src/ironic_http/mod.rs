@@ -143,7 +143,8 @@ impl Transport for HttpTransport {
         })
     }
 
-    async fn pause(&self, duration: Duration) {
+    async fn pause(&self, duration: Duration) -> Result<(), String> {
         tokio::time::sleep(duration).await;
+        Ok(())
     }
 }

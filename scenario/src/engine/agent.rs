@@ -1,5 +1,5 @@
 //! The fake agent's life in-process: one [`Agent`] core per ramdisk boot whose [`Life`] (the same
-//! machine the wire agent runs, `agent/life.rs`) is carried out on the mock's
+//! machine the wire agent runs, `simulator/src/agent/life.rs`) is carried out on the mock's
 //! [`Store`](metal_sim::ironic::api::Store) (`agent_*`: lookup, inspection data, heartbeats) with
 //! wake-ups in virtual time, and the conductor's agent commands executed on the core against the
 //! machine.

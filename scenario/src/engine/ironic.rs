@@ -76,8 +76,8 @@ impl Transport for Link {
         self.api.send(request).await
     }
 
-    async fn pause(&self, duration: std::time::Duration) {
-        self.api.pause(duration).await;
+    async fn pause(&self, duration: std::time::Duration) -> Result<(), String> {
+        self.api.pause(duration).await
     }
 }
 

@@ -94,10 +94,10 @@ pub trait Backend {
     /// Starts the operator again.
     fn start_operator(&mut self) -> impl Future<Output = Result<(), Self::Error>>;
 
-    /// Fault `name` was added to `active` (which holds it): switch it on.
+    /// `started` was added to `active` (which holds it too): switch it on.
     fn fault_started(
         &mut self,
-        name: &str,
+        started: &ActiveFault,
         active: &BTreeMap<String, ActiveFault>,
     ) -> impl Future<Output = Result<(), Self::Error>>;
 

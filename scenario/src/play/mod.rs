@@ -281,8 +281,8 @@ impl<'a, B: Backend> Player<'a, B> {
             duration: f.duration.map(|d| d.0),
             until,
         };
-        self.faults.insert(name.clone(), fault);
-        if let Err(e) = self.backend.fault_started(&name, &self.faults).await {
+        self.faults.insert(name.clone(), fault.clone());
+        if let Err(e) = self.backend.fault_started(&fault, &self.faults).await {
             self.faults.remove(&name);
             return Err(PlayError::Backend(e));
         }

@@ -110,9 +110,17 @@ impl IronicClient {
         Ok(*self.version.get_or_init(|| version))
     }
 
-    /// Waits `duration` on the transport's clock before polling again.
-    pub async fn pause(&self, duration: Duration) {
-        self.transport.pause(duration).await;
+    /// Waits `duration` on the transport's clock before polling again; a transport that cannot
+    /// wait (engine mode) is a [`ProvisionerError::Protocol`] for `operation`, not a panic.
+    pub async fn pause(
+        &self,
+        operation: &'static str,
+        duration: Duration,
+    ) -> Result<(), ProvisionerError> {
+        self.transport
+            .pause(duration)
+            .await
+            .map_err(|message| ProvisionerError::Protocol { operation, message })
     }
 
     async fn negotiate(&self) -> Result<ApiVersion, ProvisionerError> {

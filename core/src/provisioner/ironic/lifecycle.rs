@@ -114,7 +114,7 @@ async fn act_until_accepted(
     for _ in 0..pacing.max_polls_per_step {
         match p.act(host, action).await? {
             Outcome::Accepted { .. } => return Ok(()),
-            Outcome::Busy => p.client().pause(pacing.poll_interval).await,
+            Outcome::Busy => p.client().pause("lifecycle", pacing.poll_interval).await?,
         }
     }
     Err(ProvisionerError::Protocol {
@@ -148,7 +148,7 @@ async fn settle(
             }
             last = node.provision_state;
         }
-        p.client().pause(pacing.poll_interval).await;
+        p.client().pause("lifecycle", pacing.poll_interval).await?;
     }
     Err(ProvisionerError::Protocol {
         operation: "lifecycle",

@@ -46,6 +46,7 @@ pub trait Transport: Send + Sync + fmt::Debug {
     async fn send(&self, request: Request) -> Result<Response, String>;
 
     /// Waits `duration` before the caller polls again (the lifecycle drivers' pacing). Each
-    /// transport waits on its own clock: the HTTP transport on the async runtime's timer.
-    async fn pause(&self, duration: Duration);
+    /// transport waits on its own clock: the HTTP transport on the async runtime's timer. An
+    /// `Err` means this transport cannot wait (engine mode's in-process one); its text says why.
+    async fn pause(&self, duration: Duration) -> Result<(), String>;
 }

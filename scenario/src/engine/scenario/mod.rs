@@ -99,7 +99,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, EngineRunError> {
     }
     let mut player = Player::new(&scenario, EngineBackend::new(&scenario));
     // Not `futures::executor::block_on`: the claim and pool flows run under their own `block_on`
-    // inside (engine/ironic.rs), and executors refuse to nest. The engine backend never waits,
+    // inside (`scenario/src/engine/ironic.rs`), and executors refuse to nest. The engine backend never waits,
     // so the player is done when first polled.
     let played = player
         .play_all()
@@ -345,13 +345,10 @@ impl Backend for EngineBackend<'_> {
 
     async fn fault_started(
         &mut self,
-        name: &str,
+        started: &ActiveFault,
         active: &BTreeMap<String, ActiveFault>,
     ) -> Result<(), StepError> {
-        match active.get(name) {
-            Some(f) => self.apply_faults(&f.clone(), active),
-            None => Ok(()),
-        }
+        self.apply_faults(started, active)
     }
 
     async fn fault_ended(

@@ -67,16 +67,51 @@ impl Transport for InProcess {
         })
     }
 
-    /// # Panics
-    ///
-    /// Always: engine mode runs each call to completion on its own thread
+    /// Refuses, always: engine mode runs each call to completion on its own thread
     /// (`futures::executor::block_on`, no timer) and advances virtual time only between events,
     /// so nothing inside a call may wait. No operator path it runs (`round`, the flows) pauses;
-    /// the polling lifecycle drivers (`full_lifecycle`, `provision_cycle`) are for wire mode.
-    async fn pause(&self, duration: std::time::Duration) {
-        panic!(
+    /// the polling lifecycle drivers (`full_lifecycle`, `provision_cycle`) are for wire mode, and
+    /// given this transport they fail with this text instead of spinning.
+    async fn pause(&self, duration: std::time::Duration) -> Result<(), String> {
+        Err(format!(
             "the in-process Ironic API cannot pause ({duration:?}): engine mode advances virtual \
              time only between events"
-        );
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use metal_core::provisioner::ProvisionerError;
+    use metal_core::provisioner::ironic::IronicClient;
+
+    use super::*;
+    use crate::ironic::conductor::Settings;
+
+    #[test]
+    fn a_client_over_the_in_process_api_answers_but_refuses_to_pause() {
+        let clock: crate::ironic::Clock = Arc::new(chrono::Utc::now);
+        let client = IronicClient::over(InProcess::new(AppState::in_process(
+            Settings::default(),
+            1,
+            clock,
+        )));
+        futures::executor::block_on(async {
+            let version = client
+                .api_version()
+                .await
+                .expect("version discovery answers");
+            assert!(version.minor > 0, "{version:?}");
+            match client.pause("lifecycle", Duration::from_secs(1)).await {
+                Err(ProvisionerError::Protocol { operation, message }) => {
+                    assert_eq!(operation, "lifecycle");
+                    assert!(message.contains("cannot pause"), "{message}");
+                }
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        });
     }
 }
