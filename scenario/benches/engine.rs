@@ -2,7 +2,7 @@
 //! deprovisioned → available in virtual time. Prints wall time, virtual time, events and peak
 //! RSS (targets, not asserted: < 60 s and < 2 GiB on a 2-core machine).
 //!
-//! `cargo bench -p metal-sim --bench engine [-- HOSTS] [--trace-calls]`
+//! `cargo bench -p metal-scenario --bench engine [-- HOSTS] [--trace-calls]`
 
 use std::time::{Duration, Instant};
 

@@ -1,257 +1,28 @@
-//! The HTTP surface (axum): bearer-token authentication, discovery and OpenAPI documents, and
-//! the resource paths `/api/v1/...` and `/apis/<group>/<version>/...` with their verbs.
+//! The verbs on a resource path and the options each write takes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State as AxState};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, header};
+use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::State;
-use super::collection;
-use super::deletion::Propagation;
-use super::discovery;
-use super::lifecycle::{self, FieldValidation, WriteOptions, present};
-use super::patch::PatchKind;
-use super::resource::Resource;
-use super::selector::{FieldSelector, LabelSelector};
-use super::status::ApiError;
-use super::table;
+use crate::State;
+use crate::collection;
+use crate::deletion::Propagation;
+use crate::lifecycle::{self, FieldValidation, WriteOptions, present};
+use crate::patch::PatchKind;
+use crate::resource::Resource;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+use crate::table;
 
-/// Largest request body accepted.
-const MAX_BODY: usize = 8 * 1024 * 1024;
+use super::json_response;
+use super::target::parse_target;
 
-/// The router for a state.
-pub fn router(state: Arc<State>) -> Router {
-    Router::new().fallback(handle).with_state(state)
-}
-
-pub(super) fn json_response(code: u16, body: &Value, warnings: &[String]) -> Response {
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    for w in warnings {
-        let text = format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""));
-        if let Ok(v) = HeaderValue::from_str(&text) {
-            resp.headers_mut().append("warning", v);
-        }
-    }
-    resp
-}
-
-fn error(e: &ApiError) -> Response {
-    if e.plain {
-        let mut resp = Response::new(Body::from(format!("{}\n", e.message)));
-        *resp.status_mut() = StatusCode::from_u16(e.code).unwrap_or(StatusCode::NOT_FOUND);
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        return resp;
-    }
-    let mut resp = json_response(e.code, &e.body(), &[]);
-    if let Some(after) = e
-        .details
-        .as_ref()
-        .and_then(|d| d.get("retryAfterSeconds"))
-        .and_then(Value::as_u64)
-        && let Ok(v) = HeaderValue::from_str(&after.to_string())
-    {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    resp
-}
-
-fn authorized(state: &State, headers: &HeaderMap) -> bool {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == state.token)
-}
-
-async fn handle(AxState(state): AxState<Arc<State>>, req: Request) -> Response {
-    let path = req.uri().path().trim_end_matches('/').to_string();
-    if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
-        return (StatusCode::OK, "ok").into_response();
-    }
-    if !authorized(&state, req.headers()) {
-        return error(&ApiError::new(401, "Unauthorized", "Unauthorized"));
-    }
-    let query: HashMap<String, String> = req
-        .uri()
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let method = req.method().clone();
-    let headers = req.headers().clone();
-    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            return error(&ApiError::new(
-                413,
-                "RequestEntityTooLarge",
-                "request body too large",
-            ));
-        }
-    };
-    match route(&state, &method, &path, &query, &headers, body) {
-        Ok(resp) => resp,
-        Err(e) => {
-            tracing::debug!(code = e.code, reason = e.reason, path = %path, "request refused");
-            error(&e)
-        }
-    }
-}
-
-fn route(
-    state: &Arc<State>,
-    method: &Method,
-    path: &str,
-    query: &HashMap<String, String>,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let resources = state.resources();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let get = method == Method::GET;
-    let doc = |v: Option<Value>| {
-        v.map(|v| json_response(200, &v, &[]))
-            .ok_or_else(ApiError::no_route)
-    };
-    match segs.as_slice() {
-        ["_sim", "disconnect-watches"] => disconnect_watches(state, method, query),
-        ["version"] if get => doc(Some(discovery::version())),
-        ["api"] if get => {
-            let address = state
-                .server_address
-                .lock()
-                .map(|a| a.clone())
-                .unwrap_or_default();
-            doc(Some(discovery::api_versions(&address)))
-        }
-        ["apis"] if get => doc(Some(discovery::group_list(&resources))),
-        ["api", "v1"] if get => doc(discovery::resource_list(&resources, "", "v1")),
-        ["apis", g] if get => doc(discovery::group(&resources, g)),
-        ["apis", g, v] if get => doc(discovery::resource_list(&resources, g, v)),
-        ["openapi", "v3"] if get => doc(Some(discovery::openapi_v3_root(
-            &resources,
-            registry_hash(&resources),
-        ))),
-        ["openapi", "v3", "api", v] if get => {
-            doc(discovery::openapi_v3_group_version(&resources, "", v))
-        }
-        ["openapi", "v3", "apis", g, v] if get => {
-            doc(discovery::openapi_v3_group_version(&resources, g, v))
-        }
-        ["api", v, rest @ ..] => {
-            resource_request(state, &resources, "", v, rest, method, query, headers, body)
-        }
-        ["apis", g, v, rest @ ..] => {
-            resource_request(state, &resources, g, v, rest, method, query, headers, body)
-        }
-        _ => Err(ApiError::no_route()),
-    }
-}
-
-fn registry_hash(resources: &[Resource]) -> u64 {
-    use std::hash::{Hash as _, Hasher as _};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for r in resources {
-        (&r.group, &r.version, &r.plural).hash(&mut h);
-        r.schema.as_ref().map(|s| s.to_string()).hash(&mut h);
-    }
-    h.finish()
-}
-
-struct Target<'a> {
-    res: Resource,
-    namespace: Option<&'a str>,
-    name: Option<&'a str>,
-    sub: Option<&'a str>,
-}
-
-fn parse_target<'a>(
-    resources: &[Resource],
-    group: &str,
-    version: &str,
-    rest: &[&'a str],
-) -> Result<Target<'a>, ApiError> {
-    // A path naming no served resource is no API at all (plain-text 404, as real servers answer).
-    let not_found = ApiError::no_route;
-    let lookup = |plural: &str| {
-        resources
-            .iter()
-            .find(|r| r.group == group && r.version == version && r.plural == plural)
-            .cloned()
-    };
-    if let ["namespaces", ns, plural, tail @ ..] = rest
-        && let Some(res) = lookup(plural).filter(|r| r.namespaced)
-    {
-        return match tail {
-            [] => Ok(Target {
-                res,
-                namespace: Some(ns),
-                name: None,
-                sub: None,
-            }),
-            [name] => Ok(Target {
-                res,
-                namespace: Some(ns),
-                name: Some(name),
-                sub: None,
-            }),
-            [name, sub] => Ok(Target {
-                res,
-                namespace: Some(ns),
-                name: Some(name),
-                sub: Some(sub),
-            }),
-            _ => Err(not_found()),
-        };
-    }
-    match rest {
-        [plural, tail @ ..] => {
-            let res = lookup(plural).ok_or_else(not_found)?;
-            match tail {
-                [] => Ok(Target {
-                    res,
-                    namespace: None,
-                    name: None,
-                    sub: None,
-                }),
-                [name] if !res.namespaced => Ok(Target {
-                    res,
-                    namespace: None,
-                    name: Some(name),
-                    sub: None,
-                }),
-                [name, sub] if !res.namespaced => Ok(Target {
-                    res,
-                    namespace: None,
-                    name: Some(name),
-                    sub: Some(sub),
-                }),
-                _ => Err(not_found()),
-            }
-        }
-        _ => Err(not_found()),
-    }
-}
-
-pub(super) fn wants_table(headers: &HeaderMap) -> bool {
+/// Whether the client asks for a Table (`kubectl get`).
+pub(crate) fn wants_table(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -260,7 +31,7 @@ pub(super) fn wants_table(headers: &HeaderMap) -> bool {
 
 /// `items` as a meta.k8s.io/v1 Table (what `kubectl get` asks for), with `includeObject` from the
 /// query (default `Metadata`).
-pub(super) fn table_response(
+pub(crate) fn table_response(
     state: &State,
     res: &Resource,
     items: &[Value],
@@ -347,7 +118,7 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn resource_request(
+pub(super) fn resource_request(
     state: &Arc<State>,
     resources: &[Resource],
     group: &str,
@@ -368,7 +139,7 @@ fn resource_request(
     // kubectl's generators (`create namespace|secret|configmap`) post protobuf.
     let body = if content_type.contains("protobuf") && matches!(*method, Method::POST | Method::PUT)
     {
-        let obj = super::protobuf::decode(&body)
+        let obj = crate::protobuf::decode(&body)
             .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e.to_string()))?;
         Bytes::from(obj.to_string())
     } else if content_type.contains("protobuf") || content_type.contains("cbor") {
@@ -403,7 +174,7 @@ fn resource_request(
         (Method::GET, None, None) => collection::list(state, res, t.namespace, query, headers),
         (Method::GET, Some(name), Some("scale")) => {
             let obj = get_object(state, res, ns, name)?;
-            Ok(json_response(200, &super::scale::scale_of(res, &obj), &[]))
+            Ok(json_response(200, &crate::scale::scale_of(res, &obj), &[]))
         }
         (Method::GET, Some(name), _) => {
             let obj = get_object(state, res, ns, name)?;
@@ -458,10 +229,10 @@ fn resource_request(
                 .ok_or_else(|| unsupported_patch(res))?;
             if sub == Some("scale") {
                 let obj = get_object(state, res, ns, name)?;
-                let current = super::scale::scale_of(res, &obj);
-                let decoded = super::patch::decode(kind, &body)
+                let current = crate::scale::scale_of(res, &obj);
+                let decoded = crate::patch::decode(kind, &body)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                let patched = super::patch::apply(kind, &current, &decoded)
+                let patched = crate::patch::apply(kind, &current, &decoded)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 return write_scale(state, res, ns, name, &patched, query, headers);
             }
@@ -499,10 +270,10 @@ fn resource_request(
                     .get("dryRun")
                     .and_then(Value::as_array)
                     .is_some_and(|d| d.iter().any(|x| x == "All"));
-            let deleted = super::deletion::delete(state, res, ns, name, policy, uid, dry_run)?;
+            let deleted = crate::deletion::delete(state, res, ns, name, policy, uid, dry_run)?;
             // Gone at once: a Status; still there (finalizers): the object being deleted.
             let answer = if deleted.gone {
-                super::status::deleted(res, name, lifecycle::meta_str(&deleted.object, "uid"))
+                crate::status::deleted(res, name, lifecycle::meta_str(&deleted.object, "uid"))
             } else {
                 deleted.object
             };
@@ -537,7 +308,7 @@ fn resource_request(
                     .unwrap_or_default()
                     .to_string();
                 deleted.push(
-                    super::deletion::delete(
+                    crate::deletion::delete(
                         state,
                         res,
                         &ns,
@@ -588,7 +359,7 @@ fn get_object(state: &State, res: &Resource, ns: &str, name: &str) -> Result<Val
         .objects
         .lock()
         .map_err(|_| ApiError::new(500, "InternalError", "lock poisoned"))?;
-    let key = super::store::Key::new(&res.storage, if res.namespaced { ns } else { "" }, name);
+    let key = crate::store::Key::new(&res.storage, if res.namespaced { ns } else { "" }, name);
     objects
         .get(&key)
         .map(|o| present(res, o))
@@ -634,65 +405,12 @@ fn write_scale(
     {
         obj["metadata"]["resourceVersion"] = json!(rv);
     }
-    super::scale::set_pointer(&mut obj, &pointer, json!(replicas));
+    crate::scale::set_pointer(&mut obj, &pointer, json!(replicas));
     let opts = write_options(query, headers, "UpdateOptions", false)?;
     let w = lifecycle::update(state, res, ns, name, obj, Some("scale"), &opts, "Update")?;
     Ok(json_response(
         200,
-        &super::scale::scale_of(res, &w.object),
+        &crate::scale::scale_of(res, &w.object),
         &w.warnings,
-    ))
-}
-
-/// The simulator-only watch-disconnect switch (see `super::disconnect`): `POST` cuts every open
-/// watch (`?refuseSeconds=N` refuses new ones for N seconds), `DELETE` ends the refusal, `GET`
-/// shows the count of cuts.
-fn disconnect_watches(
-    state: &Arc<State>,
-    method: &Method,
-    query: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
-    use super::disconnect::MAX_REFUSE_SECONDS;
-    if method == Method::POST {
-        let refuse = match query.get("refuseSeconds") {
-            None => None,
-            Some(text) => match text.parse::<u64>() {
-                Ok(n) if n <= MAX_REFUSE_SECONDS => Some(Duration::from_secs(n)),
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "refuseSeconds must be a whole number of seconds from 0 to {MAX_REFUSE_SECONDS}, not {text:?}"
-                    )));
-                }
-            },
-        };
-        let open = state.disconnect_watches(refuse);
-        return Ok(json_response(
-            200,
-            &serde_json::json!({"disconnected": open, "disconnects": state.watch_disconnects()}),
-            &[],
-        ));
-    }
-    if method == Method::DELETE {
-        state.resume_watches();
-        return Ok(json_response(
-            200,
-            &serde_json::json!({"disconnects": state.watch_disconnects()}),
-            &[],
-        ));
-    }
-    if method == Method::GET {
-        return Ok(json_response(
-            200,
-            &serde_json::json!({
-                "disconnects": state.watch_disconnects(),
-                "refusing": state.cuts.refusing(state.now()),
-            }),
-            &[],
-        ));
-    }
-    Err(ApiError::new(
-        405,
-        "MethodNotAllowed",
-        "use POST, DELETE or GET on /_sim/disconnect-watches",
     ))
 }
