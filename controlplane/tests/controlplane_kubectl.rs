@@ -62,15 +62,7 @@ async fn kubectl_get_prints_the_upstream_bmh_columns_after_apply() {
         "{again}"
     );
     let secret = c
-        .ok(&[
-            "get",
-            "secret",
-            "-n",
-            "metal",
-            "worker-0-bmc-secret",
-            "-o",
-            "jsonpath={.data.username}",
-        ])
+        .field("secret", "worker-0-bmc-secret", "{.data.username}")
         .await;
     assert_eq!(secret, "YWRtaW4=");
     c.running.shutdown().await.unwrap();
@@ -131,15 +123,7 @@ async fn kubectl_annotate_label_patch_and_wait_edit_hosts() {
     ])
     .await;
     let gen2 = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "worker-0",
-            "-o",
-            "jsonpath={.spec.online} {.metadata.generation}",
-        ])
+        .field("bmh", "worker-0", "{.spec.online} {.metadata.generation}")
         .await;
     assert_eq!(gen2, "true 2");
     c.ok(&[
@@ -168,15 +152,11 @@ async fn kubectl_annotate_label_patch_and_wait_edit_hosts() {
     .await;
     // Status writes do not bump the generation; the spec patch before did.
     let now = c
-        .ok(&[
-            "get",
+        .field(
             "bmh",
-            "-n",
-            "metal",
             "worker-0",
-            "-o",
-            "jsonpath={.spec.online} {.metadata.generation} {.metadata.annotations}",
-        ])
+            "{.spec.online} {.metadata.generation} {.metadata.annotations}",
+        )
         .await;
     assert!(now.starts_with("false 3 "), "{now}");
     assert!(now.contains("reboot.metal3.io"), "{now}");
@@ -210,15 +190,7 @@ async fn kubectl_annotate_label_patch_and_wait_edit_hosts() {
     ])
     .await;
     let op = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "worker-0",
-            "-o",
-            "jsonpath={.status.operationalStatus}",
-        ])
+        .field("bmh", "worker-0", "{.status.operationalStatus}")
         .await;
     assert_eq!(op, "OK");
     c.running.shutdown().await.unwrap();
@@ -257,15 +229,7 @@ async fn kubectl_delete_waits_until_the_finalizer_is_removed() {
         .every(Duration::from_millis(100))
         .until_async(|| async {
             let ts = c
-                .ok(&[
-                    "get",
-                    "bmh",
-                    "-n",
-                    "metal",
-                    "worker-1",
-                    "-o",
-                    "jsonpath={.metadata.deletionTimestamp}",
-                ])
+                .field("bmh", "worker-1", "{.metadata.deletionTimestamp}")
                 .await;
             Check::from(!ts.is_empty())
         })
@@ -327,17 +291,7 @@ async fn kubectl_server_side_apply_and_events_round_trip() {
         ])
         .await;
     assert!(managers.contains("kubectl"), "{managers}");
-    let uid = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "worker-0",
-            "-o",
-            "jsonpath={.metadata.uid}",
-        ])
-        .await;
+    let uid = c.field("bmh", "worker-0", "{.metadata.uid}").await;
     // An events.k8s.io/v1 Event (as the operator records them) shows in `kubectl get events` and
     // in `describe` through the core/v1 view.
     let event = format!(
@@ -392,17 +346,7 @@ async fn invalid_hosts_are_refused_naming_the_field() {
         String::from_utf8_lossy(&warn.stderr).contains("unknown field \"spec.nonsense\""),
         "{warn:?}"
     );
-    let kept = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "extra",
-            "-o",
-            "jsonpath={.spec}",
-        ])
-        .await;
+    let kept = c.field("bmh", "extra", "{.spec}").await;
     assert!(!kept.contains("nonsense"), "pruned field survived: {kept}");
     c.running.shutdown().await.unwrap();
 }
