@@ -12,10 +12,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metal_sim::fleet::Fleet;
 use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::machine::{PowerState, SimClock, World};
-use metal_sim::serve::{self, ServeOptions};
+use metal_sim::machine::{PowerState, World};
+use metal_sim::serve;
 use metal_testkit::images::{FileServer, Image, KERNEL, RAMDISK, deploy_images};
 use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
@@ -94,12 +93,7 @@ async fn sequence(base: &str, world: &World, files: &FileServer, image_sum: &str
         Some(json!({"node_uuid": uuid, "address": mac, "pxe_enabled": true})),
     )
     .await;
-    h.with_machine(world.now(), |m| {
-        for i in 0..m.disks().len() {
-            m.write_image(world.now(), i, "http://127.0.0.1:9/old.raw", "sha256:00")
-                .expect("dirty disk");
-        }
-    });
+    support::ironic::dirty_disks(world, "cmp-rf");
     let mut phases = Vec::new();
     let mut last = Value::Null;
     for (target, want) in [
@@ -109,17 +103,8 @@ async fn sequence(base: &str, world: &World, files: &FileServer, image_sum: &str
         ("deleted", "available"),
     ] {
         if target == "active" {
-            api.ok(
-                reqwest::Method::PATCH,
-                &format!("/v1/nodes/{uuid}"),
-                Some(json!([
-                    {"op": "add", "path": "/instance_info/image_source", "value": files.url("/disk.raw")},
-                    {"op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256"},
-                    {"op": "add", "path": "/instance_info/image_os_hash_value", "value": image_sum},
-                    {"op": "add", "path": "/instance_info/image_disk_format", "value": "raw"},
-                ])),
-            )
-            .await;
+            api.set_image(&uuid, &files.url("/disk.raw"), image_sum)
+                .await;
         }
         api.provision(&uuid, target).await;
         let reached = StateWait::new(want, Duration::from_secs(240))
@@ -151,23 +136,7 @@ async fn sequence(base: &str, world: &World, files: &FileServer, image_sum: &str
 }
 
 async fn world_pointing_at(net: u8, ironic: &str) -> (Arc<World>, serve::Running) {
-    let world = Arc::new(
-        Fleet::parse(&fleet(net), "cmp.yaml")
-            .expect("fleet")
-            .build_world(SimClock::start_now())
-            .expect("world"),
-    );
-    let running = serve::start(
-        Arc::clone(&world),
-        ServeOptions {
-            control: "127.0.0.1:0".parse().expect("addr"),
-            ironic_url: Some(ironic.to_string()),
-            ..ServeOptions::default()
-        },
-    )
-    .await
-    .expect("serve");
-    (world, running)
+    support::ironic::serve_world(&fleet(net), "cmp.yaml", ironic).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -10,11 +10,10 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use metal_sim::fleet::Fleet;
 use metal_sim::ironic::AppState;
 use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::machine::{BootOutcome, PowerState, SimClock, World};
-use metal_sim::serve::{self, ServeOptions};
+use metal_sim::machine::{BootOutcome, PowerState, World};
+use metal_sim::serve;
 use metal_testkit::images::{FileServer, Image};
 use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
@@ -63,22 +62,7 @@ struct Rig {
 async fn rig(net: u8) -> Rig {
     let mock = support::ironic::start_mock(Settings::with(Timings::instant(), true), 57).await;
     let base = mock.url.clone();
-    let world = Arc::new(
-        Fleet::parse(&fleet(net), "flow.yaml")
-            .expect("fleet")
-            .build_world(SimClock::start_now())
-            .expect("world"),
-    );
-    let running = serve::start(
-        Arc::clone(&world),
-        ServeOptions {
-            control: "127.0.0.1:0".parse().expect("addr"),
-            ironic_url: Some(base.clone()),
-            ..ServeOptions::default()
-        },
-    )
-    .await
-    .expect("serve");
+    let (world, running) = support::ironic::serve_world(&fleet(net), "flow.yaml", &base).await;
     assert!(running.agents().is_some(), "agents point at the mock");
     let image = Image::new("flow", 256 << 10);
     let files = FileServer::start([("/disk.raw".to_owned(), image.bytes().to_vec())])
@@ -153,33 +137,11 @@ impl Rig {
 
     /// Leaves an old tenant's image on every disk of the host.
     fn dirty_disks(&self, host: &str) {
-        let h = self.world.host_by_name(host).expect("host");
-        h.with_machine(self.world.now(), |m| {
-            for i in 0..m.disks().len() {
-                m.write_image(
-                    self.world.now(),
-                    i,
-                    "http://127.0.0.1:9/old.raw",
-                    "sha256:00",
-                )
-                .expect("dirty disk");
-            }
-        });
+        support::ironic::dirty_disks(&self.world, host);
     }
 
     async fn set_image(&self, uuid: &str, sum: &str) {
-        self.api
-            .ok(
-                reqwest::Method::PATCH,
-                &format!("/v1/nodes/{uuid}"),
-                Some(json!([
-                    {"op": "add", "path": "/instance_info/image_source", "value": self.image_url},
-                    {"op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256"},
-                    {"op": "add", "path": "/instance_info/image_os_hash_value", "value": sum},
-                    {"op": "add", "path": "/instance_info/image_disk_format", "value": "raw"},
-                ])),
-            )
-            .await;
+        self.api.set_image(uuid, &self.image_url, sum).await;
     }
 
     async fn stop(self) {

@@ -23,28 +23,16 @@ async fn call(url: &str, method: reqwest::Method, path: &str, body: Option<Value
     IronicApi::new(url, "latest").call(method, path, body).await
 }
 
-/// Asks for `target` and waits (bounded) until the node is unlocked with no target or an error.
+/// Asks for `target` and waits (bounded) until the node is settled.
 async fn provision(url: &str, node: &str, target: &str) -> Value {
-    let api = IronicApi::new(url, "latest");
-    let (status, body) = api
-        .call(
-            reqwest::Method::PUT,
-            &format!("/v1/nodes/{node}/states/provision"),
-            Some(json!({"target": target})),
+    IronicApi::new(url, "latest")
+        .provision_settled(
+            node,
+            target,
+            Duration::from_secs(30),
+            Duration::from_millis(20),
         )
-        .await;
-    assert_eq!(status, 202, "{target}: {body}");
-    api.wait_node(
-        node,
-        "to settle",
-        Duration::from_secs(30),
-        Duration::from_millis(20),
-        |n| {
-            n["reservation"].is_null()
-                && (n["target_provision_state"].is_null() || n["last_error"].is_string())
-        },
-    )
-    .await
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,12 +11,9 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use metal_sim::fleet::Fleet;
-use metal_sim::machine::{BootOutcome, PowerState, SimClock, World};
-use metal_sim::serve::{self, ServeOptions};
+use metal_sim::machine::{BootOutcome, PowerState, World};
 use metal_testkit::images::{FileServer, Image, KERNEL, RAMDISK, deploy_images};
 use metal_testkit::ironic::{Ironic, IronicConfig};
 use serde_json::{Value, json};
@@ -167,17 +164,7 @@ async fn lifecycle(
     )
     .await;
     // A previous tenant left an image on every disk.
-    host.with_machine(world.now(), |m| {
-        for i in 0..m.disks().len() {
-            m.write_image(
-                world.now(),
-                i,
-                "http://127.0.0.1:9/old-tenant.raw",
-                "sha256:00",
-            )
-            .expect("dirty disk");
-        }
-    });
+    support::ironic::dirty_disks(world, host_name);
     api.provision(&uuid, "manage").await;
     wait_state(api, ironic, &uuid, "manageable", limit).await;
     api.provision(&uuid, "provide").await;
@@ -196,17 +183,7 @@ async fn lifecycle(
         );
     }
 
-    api.ok(
-        reqwest::Method::PATCH,
-        &format!("/v1/nodes/{uuid}"),
-        Some(json!([
-            {"op": "add", "path": "/instance_info/image_source", "value": image_url},
-            {"op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256"},
-            {"op": "add", "path": "/instance_info/image_os_hash_value", "value": image_sum},
-            {"op": "add", "path": "/instance_info/image_disk_format", "value": "raw"},
-        ])),
-    )
-    .await;
+    api.set_image(&uuid, image_url, image_sum).await;
     api.provision(&uuid, "active").await;
     let deploy = wait_state(api, ironic, &uuid, "active", limit).await;
     let view = host.view(world.now());
@@ -260,22 +237,8 @@ async fn real_ironic_inspects_a_machine_through_the_fake_agents_inventory() {
     else {
         return;
     };
-    let world = Arc::new(
-        Fleet::parse(INSPECT_FLEET, "inspect.yaml")
-            .expect("fleet")
-            .build_world(SimClock::start_now())
-            .expect("world"),
-    );
-    let running = serve::start(
-        Arc::clone(&world),
-        ServeOptions {
-            control: "127.0.0.1:0".parse().expect("addr"),
-            ironic_url: Some(ironic.url().to_owned()),
-            ..ServeOptions::default()
-        },
-    )
-    .await
-    .expect("serve");
+    let (world, running) =
+        support::ironic::serve_world(INSPECT_FLEET, "inspect.yaml", ironic.url()).await;
     let files = file_server(&Image::new("judge-inspect", 16)).await;
     let api = api(&ironic);
     let host = world.host_by_name("judge-inspect").expect("host");
@@ -388,22 +351,7 @@ async fn real_ironic_deploys_and_undeploys_a_redfish_and_an_ipmi_machine_through
     else {
         return;
     };
-    let world = Arc::new(
-        Fleet::parse(FLEET, "judge.yaml")
-            .expect("fleet")
-            .build_world(SimClock::start_now())
-            .expect("world"),
-    );
-    let running = serve::start(
-        Arc::clone(&world),
-        ServeOptions {
-            control: "127.0.0.1:0".parse().expect("addr"),
-            ironic_url: Some(ironic.url().to_owned()),
-            ..ServeOptions::default()
-        },
-    )
-    .await
-    .expect("serve");
+    let (world, running) = support::ironic::serve_world(FLEET, "judge.yaml", ironic.url()).await;
     assert_eq!(running.endpoints().ironic.as_deref(), Some(ironic.url()));
     assert!(running.agents().is_some(), "agents point at real Ironic");
 

@@ -33,19 +33,17 @@ impl Mock {
     }
 
     async fn provision(&self, node: &str, target: &str) -> Value {
-        let (status, body) = self
-            .call(
-                reqwest::Method::PUT,
-                &format!("/v1/nodes/{node}/states/provision"),
-                Some(json!({"target": target})),
+        self.api
+            .provision_settled(
+                node,
+                target,
+                Duration::from_secs(20),
+                Duration::from_millis(20),
             )
-            .await;
-        assert_eq!(status, 202, "{target}: {body}");
-        self.settle(node).await
+            .await
     }
 
-    /// Waits (bounded) until the node is unlocked with no power change pending and no target
-    /// provision state (or an error).
+    /// Waits (bounded) until the node is settled.
     async fn settle(&self, node: &str) -> Value {
         self.api
             .wait_node(
@@ -53,11 +51,7 @@ impl Mock {
                 "to settle",
                 Duration::from_secs(20),
                 Duration::from_millis(20),
-                |n| {
-                    n["target_power_state"].is_null()
-                        && n["reservation"].is_null()
-                        && (n["target_provision_state"].is_null() || n["last_error"].is_string())
-                },
+                support::ironic::settled,
             )
             .await
     }

@@ -1,6 +1,7 @@
 //! Talking to an Ironic from the simulator's tests, the mock or real Ironic alike: the mock started
-//! on loopback or called in-process through its router, an API client, and the bounded waits on a
-//! node (its provision state, recording the states it passed through; or any condition).
+//! on loopback or called in-process through its router, an API client, the bounded waits on a
+//! node (its provision state, recording the states it passed through; or any condition), and a
+//! fleet served with its agents pointed at an Ironic.
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -166,6 +167,41 @@ impl IronicApi {
         .await;
     }
 
+    /// Points the node's `instance_info` at a raw image at `url` with SHA-256 `sha256`.
+    pub async fn set_image(&self, node: &str, url: &str, sha256: &str) {
+        self.ok(
+            reqwest::Method::PATCH,
+            &format!("/v1/nodes/{node}"),
+            Some(json!([
+                {"op": "add", "path": "/instance_info/image_source", "value": url},
+                {"op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256"},
+                {"op": "add", "path": "/instance_info/image_os_hash_value", "value": sha256},
+                {"op": "add", "path": "/instance_info/image_disk_format", "value": "raw"},
+            ])),
+        )
+        .await;
+    }
+
+    /// Asks for provision `target` (it must answer 202) and waits until the node [`settled`].
+    pub async fn provision_settled(
+        &self,
+        node: &str,
+        target: &str,
+        limit: Duration,
+        every: Duration,
+    ) -> Value {
+        let (status, body) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v1/nodes/{node}/states/provision"),
+                Some(json!({"target": target})),
+            )
+            .await;
+        assert_eq!(status, 202, "{target}: {body}");
+        self.wait_node(node, "to settle", limit, every, settled)
+            .await
+    }
+
     /// Polls the node every `every` until `settled` holds (at most `limit`); panics naming `what`
     /// and the node last seen.
     pub async fn wait_node(
@@ -191,6 +227,14 @@ impl IronicApi {
             .await
             .unwrap_or_else(|e| panic!("{} at {}: {e}", self.base, what))
     }
+}
+
+/// Whether the node is settled: unlocked, no power change pending, and no target provision state
+/// (or an error).
+pub fn settled(node: &Value) -> bool {
+    node["target_power_state"].is_null()
+        && node["reservation"].is_null()
+        && (node["target_provision_state"].is_null() || node["last_error"].is_string())
 }
 
 /// Whether the node's provision state is a failure: `… failed`, `error`, or back in `enroll`
@@ -363,4 +407,41 @@ pub async fn serve_scripted(app: axum::Router) -> String {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
+}
+
+/// The fleet `yaml` (read as from `file`) served on loopback, its agents pointed at the Ironic
+/// at `ironic`.
+pub async fn serve_world(
+    yaml: &str,
+    file: &str,
+    ironic: &str,
+) -> (Arc<metal_sim::machine::World>, metal_sim::serve::Running) {
+    let world = Arc::new(
+        metal_sim::fleet::Fleet::parse(yaml, file)
+            .expect("fleet")
+            .build_world(metal_sim::machine::SimClock::start_now())
+            .expect("world"),
+    );
+    let running = metal_sim::serve::start(
+        Arc::clone(&world),
+        metal_sim::serve::ServeOptions {
+            control: "127.0.0.1:0".parse().expect("addr"),
+            ironic_url: Some(ironic.to_owned()),
+            ..metal_sim::serve::ServeOptions::default()
+        },
+    )
+    .await
+    .expect("serve");
+    (world, running)
+}
+
+/// Leaves an old tenant's image on every disk of `host`.
+pub fn dirty_disks(world: &metal_sim::machine::World, host: &str) {
+    let h = world.host_by_name(host).expect("host");
+    h.with_machine(world.now(), |m| {
+        for i in 0..m.disks().len() {
+            m.write_image(world.now(), i, "http://127.0.0.1:9/old.raw", "sha256:00")
+                .expect("dirty disk");
+        }
+    });
 }
