@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cluster::{Cluster, HOSTS, header};
+use metal_testkit::hosts::Bmh;
 use metal_testkit::wait::{Check, Wait};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_prints_the_upstream_bmh_columns_after_apply() {
@@ -325,21 +327,32 @@ async fn invalid_hosts_are_refused_naming_the_field() {
         return;
     };
     c.apply_hosts().await;
-    let bad = "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: bad\n  namespace: metal\nspec:\n  bmc:\n    credentialsName: x\n  bootMACAddress: zz\n  bootMode: bios\n";
-    let out = c.run(&["create", "-f", "-"], Some(bad)).await;
+    let bad = Bmh::new("bad")
+        .namespace("metal")
+        .without("/spec/online")
+        .set("/spec/bmc", json!({"credentialsName": "x"}))
+        .boot_mac("zz")
+        .set("/spec/bootMode", json!("bios"))
+        .yaml();
+    let out = c.run(&["create", "-f", "-"], Some(&bad)).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("spec.bmc.address: Required value"), "{err}");
     assert!(err.contains("spec.bootMACAddress"), "{err}");
     assert!(err.contains("spec.bootMode: Unsupported value"), "{err}");
-    let unknown = "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: extra\n  namespace: metal\nspec:\n  bmc:\n    address: ipmi://127.0.0.1:1\n    credentialsName: x\n  nonsense: 1\n";
-    let strict = c.run(&["create", "-f", "-"], Some(unknown)).await;
+    let unknown = Bmh::new("extra")
+        .namespace("metal")
+        .without("/spec/online")
+        .bmc("ipmi://127.0.0.1:1", "x")
+        .set("/spec/nonsense", json!(1))
+        .yaml();
+    let strict = c.run(&["create", "-f", "-"], Some(&unknown)).await;
     assert!(
         String::from_utf8_lossy(&strict.stderr).contains("unknown field \"spec.nonsense\""),
         "{strict:?}"
     );
     let warn = c
-        .run(&["create", "--validate=warn", "-f", "-"], Some(unknown))
+        .run(&["create", "--validate=warn", "-f", "-"], Some(&unknown))
         .await;
     assert!(warn.status.success(), "{warn:?}");
     assert!(
