@@ -349,7 +349,14 @@ pub async fn server_side_apply(s: &Side, ns: &str) -> anyhow::Result<Observation
         .await?;
     o.outcome("apply without fieldManager", &r);
     let r = s
-        .patch(&format!("{path}/status?fieldManager=alice"), APPLY, &json!({"apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost", "metadata": {"name": "ssa"}, "status": {"operationalStatus": "OK"}}))
+        .patch(
+            &format!("{path}/status?fieldManager=alice"),
+            APPLY,
+            &Bmh::new("ssa")
+                .without("/spec")
+                .set("/status", json!({"operationalStatus": "OK"}))
+                .json(),
+        )
         .await?;
     o.outcome("apply to status", &r)
         .fact("status after apply", &r.body["status"]["operationalStatus"]);
