@@ -29,11 +29,7 @@ async fn assert_runs_the_image(stack: &Stack, name: &str) -> anyhow::Result<()> 
 async fn a_host_is_provisioned_deprovisioned_and_provisioned_again() -> anyhow::Result<()> {
     let stack = Stack::start(Setup::new("lifecycle", "fleets/e2e-lifecycle.yaml")).await?;
     let name = "life-rf-0";
-    stack.register_all().await?;
-    stack
-        .wait_for_state(name, ProvisioningState::Available, STEP)
-        .await?;
-    let node = stack.ironic_node(name).await?;
+    let node = stack.register_until_available(name, STEP).await?;
 
     stack.provision(name).await?;
     // Like upstream's, the operator records the power it sees in the reconcile after the one
@@ -112,10 +108,7 @@ async fn a_host_is_provisioned_deprovisioned_and_provisioned_again() -> anyhow::
 async fn deleting_a_provisioned_host_deprovisions_it_and_then_it_is_gone() -> anyhow::Result<()> {
     let stack = Stack::start(Setup::new("deletion", "fleets/e2e-deletion.yaml")).await?;
     let name = "del-ipmi-0";
-    stack.register_all().await?;
-    stack
-        .wait_for_state(name, ProvisioningState::Available, STEP)
-        .await?;
+    stack.register_until_available(name, STEP).await?;
     stack.provision(name).await?;
     stack
         .wait_for_state(name, ProvisioningState::Provisioned, STEP)

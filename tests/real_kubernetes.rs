@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use metal_e2e::binaries::workspace_root;
 use metal_e2e::kubernetes::{Judge, client_for};
 use metal_operator::api::BareMetalHost;
+use metal_testkit::hosts::Bmh;
 use serde_json::json;
 
 /// The verbs `kind/operator/rbac.yaml` must grant the operator, as `kubectl auth can-i` asks them.
@@ -186,11 +187,11 @@ fn webhook(name: &str, port: u16, path: &str, resource: &str, ns: &str) -> serde
 }
 
 fn host_yaml(ns: &str, name: &str, address: &str, mac: &str) -> String {
-    format!(
-        "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
-         spec:\n  online: false\n  bmc:\n    address: {address}\n    credentialsName: {name}-bmc\n  \
-         bootMACAddress: \"{mac}\"\n"
-    )
+    Bmh::new(name)
+        .namespace(ns)
+        .bmc(address, &format!("{name}-bmc"))
+        .boot_mac(mac)
+        .yaml()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,11 +27,7 @@ async fn an_operator_killed_mid_provisioning_finishes_after_restart_with_exactly
         return Ok(());
     }
     let name = "kill-rf-0";
-    stack.register_all().await?;
-    stack
-        .wait_for_state(name, ProvisioningState::Available, STEP)
-        .await?;
-    let node = stack.ironic_node(name).await?;
+    let node = stack.register_until_available(name, STEP).await?;
     stack.provision(name).await?;
 
     // Kill the operator the moment Ironic has accepted the deploy, before it can see the result.

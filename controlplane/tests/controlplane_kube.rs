@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
-use kube::{Client, Config};
 use metal_controlplane::{self as controlplane, Options, Running};
 
 const CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../kind/crds/metal3.io.yaml");
@@ -26,11 +25,9 @@ async fn start(bookmark: Duration, history: usize) -> (Running, Client) {
     options.history = history;
     let running = controlplane::start(options).await.unwrap();
     running.state.load_crds(Path::new(CRDS)).unwrap();
-    let kubeconfig = Kubeconfig::from_yaml(&running.kubeconfig()).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    let client = metal_testkit::kube::client(&running.kubeconfig())
         .await
         .unwrap();
-    let client = Client::try_from(config).unwrap();
     (running, client)
 }
 

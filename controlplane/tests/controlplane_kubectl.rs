@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cluster::{Cluster, HOSTS, header};
+use metal_testkit::hosts::Bmh;
 use metal_testkit::wait::{Check, Wait};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_prints_the_upstream_bmh_columns_after_apply() {
@@ -62,15 +64,7 @@ async fn kubectl_get_prints_the_upstream_bmh_columns_after_apply() {
         "{again}"
     );
     let secret = c
-        .ok(&[
-            "get",
-            "secret",
-            "-n",
-            "metal",
-            "worker-0-bmc-secret",
-            "-o",
-            "jsonpath={.data.username}",
-        ])
+        .field("secret", "worker-0-bmc-secret", "{.data.username}")
         .await;
     assert_eq!(secret, "YWRtaW4=");
     c.running.shutdown().await.unwrap();
@@ -131,15 +125,7 @@ async fn kubectl_annotate_label_patch_and_wait_edit_hosts() {
     ])
     .await;
     let gen2 = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "worker-0",
-            "-o",
-            "jsonpath={.spec.online} {.metadata.generation}",
-        ])
+        .field("bmh", "worker-0", "{.spec.online} {.metadata.generation}")
         .await;
     assert_eq!(gen2, "true 2");
     c.ok(&[
@@ -168,15 +154,11 @@ async fn kubectl_annotate_label_patch_and_wait_edit_hosts() {
     .await;
     // Status writes do not bump the generation; the spec patch before did.
     let now = c
-        .ok(&[
-            "get",
+        .field(
             "bmh",
-            "-n",
-            "metal",
             "worker-0",
-            "-o",
-            "jsonpath={.spec.online} {.metadata.generation} {.metadata.annotations}",
-        ])
+            "{.spec.online} {.metadata.generation} {.metadata.annotations}",
+        )
         .await;
     assert!(now.starts_with("false 3 "), "{now}");
     assert!(now.contains("reboot.metal3.io"), "{now}");
@@ -210,15 +192,7 @@ async fn kubectl_annotate_label_patch_and_wait_edit_hosts() {
     ])
     .await;
     let op = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "worker-0",
-            "-o",
-            "jsonpath={.status.operationalStatus}",
-        ])
+        .field("bmh", "worker-0", "{.status.operationalStatus}")
         .await;
     assert_eq!(op, "OK");
     c.running.shutdown().await.unwrap();
@@ -257,15 +231,7 @@ async fn kubectl_delete_waits_until_the_finalizer_is_removed() {
         .every(Duration::from_millis(100))
         .until_async(|| async {
             let ts = c
-                .ok(&[
-                    "get",
-                    "bmh",
-                    "-n",
-                    "metal",
-                    "worker-1",
-                    "-o",
-                    "jsonpath={.metadata.deletionTimestamp}",
-                ])
+                .field("bmh", "worker-1", "{.metadata.deletionTimestamp}")
                 .await;
             Check::from(!ts.is_empty())
         })
@@ -327,17 +293,7 @@ async fn kubectl_server_side_apply_and_events_round_trip() {
         ])
         .await;
     assert!(managers.contains("kubectl"), "{managers}");
-    let uid = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "worker-0",
-            "-o",
-            "jsonpath={.metadata.uid}",
-        ])
-        .await;
+    let uid = c.field("bmh", "worker-0", "{.metadata.uid}").await;
     // An events.k8s.io/v1 Event (as the operator records them) shows in `kubectl get events` and
     // in `describe` through the core/v1 view.
     let event = format!(
@@ -371,38 +327,39 @@ async fn invalid_hosts_are_refused_naming_the_field() {
         return;
     };
     c.apply_hosts().await;
-    let bad = "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: bad\n  namespace: metal\nspec:\n  bmc:\n    credentialsName: x\n  bootMACAddress: zz\n  bootMode: bios\n";
-    let out = c.run(&["create", "-f", "-"], Some(bad)).await;
+    let bad = Bmh::new("bad")
+        .namespace("metal")
+        .without("/spec/online")
+        .set("/spec/bmc", json!({"credentialsName": "x"}))
+        .boot_mac("zz")
+        .set("/spec/bootMode", json!("bios"))
+        .yaml();
+    let out = c.run(&["create", "-f", "-"], Some(&bad)).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("spec.bmc.address: Required value"), "{err}");
     assert!(err.contains("spec.bootMACAddress"), "{err}");
     assert!(err.contains("spec.bootMode: Unsupported value"), "{err}");
-    let unknown = "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: extra\n  namespace: metal\nspec:\n  bmc:\n    address: ipmi://127.0.0.1:1\n    credentialsName: x\n  nonsense: 1\n";
-    let strict = c.run(&["create", "-f", "-"], Some(unknown)).await;
+    let unknown = Bmh::new("extra")
+        .namespace("metal")
+        .without("/spec/online")
+        .bmc("ipmi://127.0.0.1:1", "x")
+        .set("/spec/nonsense", json!(1))
+        .yaml();
+    let strict = c.run(&["create", "-f", "-"], Some(&unknown)).await;
     assert!(
         String::from_utf8_lossy(&strict.stderr).contains("unknown field \"spec.nonsense\""),
         "{strict:?}"
     );
     let warn = c
-        .run(&["create", "--validate=warn", "-f", "-"], Some(unknown))
+        .run(&["create", "--validate=warn", "-f", "-"], Some(&unknown))
         .await;
     assert!(warn.status.success(), "{warn:?}");
     assert!(
         String::from_utf8_lossy(&warn.stderr).contains("unknown field \"spec.nonsense\""),
         "{warn:?}"
     );
-    let kept = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "extra",
-            "-o",
-            "jsonpath={.spec}",
-        ])
-        .await;
+    let kept = c.field("bmh", "extra", "{.spec}").await;
     assert!(!kept.contains("nonsense"), "pruned field survived: {kept}");
     c.running.shutdown().await.unwrap();
 }

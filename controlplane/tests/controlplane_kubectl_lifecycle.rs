@@ -224,17 +224,7 @@ async fn server_dry_runs_create_and_delete_nothing() {
         r#"{"spec":{"online":true}}"#,
     ])
     .await;
-    let online = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "worker-0",
-            "-o",
-            "jsonpath={.spec.online}",
-        ])
-        .await;
+    let online = c.field("bmh", "worker-0", "{.spec.online}").await;
     assert_eq!(online, "false");
     c.running.shutdown().await.unwrap();
 }
@@ -321,17 +311,7 @@ async fn kubectl_diff_shows_a_pending_change_and_explain_reads_the_crd_schema() 
         text.contains("-    rack: r1") && text.contains("+    rack: r9"),
         "{text}"
     );
-    let rack = c
-        .ok(&[
-            "get",
-            "bmh",
-            "-n",
-            "metal",
-            "worker-0",
-            "-o",
-            "jsonpath={.metadata.labels.rack}",
-        ])
-        .await;
+    let rack = c.field("bmh", "worker-0", "{.metadata.labels.rack}").await;
     assert_eq!(rack, "r1", "the diff changed the stored object");
     let same = c.run(&["diff", "-f", cluster::HOSTS], None).await;
     assert_eq!(same.status.code(), Some(0), "{same:?}");

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use metal_controlplane::{
     self as controlplane, ControlPlaneError, Options, Running, SnapshotSettings,
 };
@@ -31,12 +30,9 @@ fn options(snapshot: &Path, interval: Duration) -> Options {
 }
 
 async fn client(running: &Running) -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let kubeconfig = Kubeconfig::from_yaml(&running.kubeconfig()).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    metal_testkit::kube::client(&running.kubeconfig())
         .await
-        .unwrap();
-    Client::try_from(config).unwrap()
+        .unwrap()
 }
 
 fn hosts(client: &Client) -> Api<DynamicObject> {

@@ -3,14 +3,11 @@
 
 mod controller_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use controller_support::FakeApiServer;
-use controller_support::world::SteppingClock;
 use metal_operator::controller::Leadership;
-use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
-use metal_testkit::hosts::Bmh;
+use metal_operator::controller::claims::ClaimSettings;
 use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -32,20 +29,7 @@ fn spawn_controllers(
     settings: ClaimSettings,
     leadership: Leadership,
 ) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let runtime = ClaimRuntime {
-        clock: Arc::new(SteppingClock::default()),
-        settings,
-        leadership,
-    };
-    let (tx, rx) = oneshot::channel::<()>();
-    let client = api.client();
-    let task = tokio::spawn(async move {
-        let _ = claims::run(client, runtime, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    (tx, task)
+    controller_support::claims::spawn(api, settings, leadership)
 }
 
 impl Running {
@@ -116,9 +100,7 @@ impl Running {
     }
 
     fn set_state(&self, host: &str, state: &str) {
-        self.api.modify("baremetalhosts", NS, host, |h| {
-            h["status"]["provisioning"]["state"] = json!(state);
-        });
+        controller_support::claims::set_state(&self.api, NS, host, state);
     }
 
     /// Waits for an Event with this reason (Events are published after the status write).
@@ -139,15 +121,7 @@ impl Running {
 }
 
 fn host(name: &str, state: &str, labels: Value) -> Value {
-    let external = state == "externally provisioned";
-    Bmh::new(name)
-        .namespace(NS)
-        .labels(labels)
-        .bmc(&format!("ipmi://127.0.0.1:6{}", name.len()), "bmc")
-        .online(external)
-        .externally_provisioned(external)
-        .state(state)
-        .json()
+    controller_support::claims::host(NS, name, state, labels)
 }
 
 fn claim(name: &str, spec: Value) -> Value {
@@ -159,20 +133,7 @@ fn image() -> Value {
 }
 
 fn seed_two_fleet(api: &FakeApiServer) {
-    for i in 0..3 {
-        api.upsert(
-            "baremetalhosts",
-            host(
-                &format!("openshift-master-{i}"),
-                "externally provisioned",
-                json!({}),
-            ),
-        );
-    }
-    api.upsert(
-        "baremetalhosts",
-        host("openshift-worker-0", "available", json!({})),
-    );
+    controller_support::claims::seed_openshift_fleet(api, NS);
 }
 
 fn user_data(api: &FakeApiServer, name: &str) {

@@ -3,14 +3,11 @@
 
 mod controller_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use controller_support::FakeApiServer;
-use controller_support::world::SteppingClock;
 use metal_operator::controller::Leadership;
-use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
-use metal_testkit::hosts::Bmh;
+use metal_operator::controller::claims::ClaimSettings;
 use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -19,25 +16,13 @@ const NS: &str = "lab";
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn start(api: &FakeApiServer) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let runtime = ClaimRuntime {
-        clock: Arc::new(SteppingClock::default()),
-        settings: ClaimSettings {
-            seed: 11,
-            retry: Duration::from_millis(300),
-            conflict_retry: Duration::from_millis(50),
-            ..ClaimSettings::default()
-        },
-        leadership: Leadership::always(),
+    let settings = ClaimSettings {
+        seed: 11,
+        retry: Duration::from_millis(300),
+        conflict_retry: Duration::from_millis(50),
+        ..ClaimSettings::default()
     };
-    let (tx, rx) = oneshot::channel::<()>();
-    let client = api.client();
-    let task = tokio::spawn(async move {
-        let _ = claims::run(client, runtime, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    (tx, task)
+    controller_support::claims::spawn(api, settings, Leadership::always())
 }
 
 async fn wait(api: &FakeApiServer, what: &str, mut pred: impl FnMut(&FakeApiServer) -> bool) {
@@ -51,15 +36,7 @@ async fn wait(api: &FakeApiServer, what: &str, mut pred: impl FnMut(&FakeApiServ
 }
 
 fn host(name: &str, state: &str, labels: Value) -> Value {
-    let external = state == "externally provisioned";
-    Bmh::new(name)
-        .namespace(NS)
-        .labels(labels)
-        .bmc("ipmi://127.0.0.1:623", "bmc")
-        .online(external)
-        .externally_provisioned(external)
-        .state(state)
-        .json()
+    controller_support::claims::host(NS, name, state, labels)
 }
 
 fn pool(name: &str, replicas: i32, selector: Value) -> Value {
@@ -83,9 +60,7 @@ fn consumer(api: &FakeApiServer, host: &str) -> Value {
 }
 
 fn set_state(api: &FakeApiServer, host: &str, state: &str) {
-    api.modify("baremetalhosts", NS, host, |h| {
-        h["status"]["provisioning"]["state"] = json!(state);
-    });
+    controller_support::claims::set_state(api, NS, host, state);
 }
 
 /// The message of a claim's Ready condition.
@@ -106,20 +81,7 @@ fn pool_status(api: &FakeApiServer, name: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_one_zero_one_provisions_releases_and_reuses_the_worker() {
     let api = FakeApiServer::start().await;
-    for i in 0..3 {
-        api.upsert(
-            "baremetalhosts",
-            host(
-                &format!("openshift-master-{i}"),
-                "externally provisioned",
-                json!({}),
-            ),
-        );
-    }
-    api.upsert(
-        "baremetalhosts",
-        host("openshift-worker-0", "available", json!({})),
-    );
+    controller_support::claims::seed_openshift_fleet(&api, NS);
     api.upsert("hostpools", pool("ostest-worker-0", 0, json!({})));
     let (stop, task) = start(&api).await;
 

@@ -6,25 +6,20 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
 use metal_operator::telemetry::Metrics;
 use metal_operator::webhook::{Target, WebhookState, app};
+use metal_testkit::hosts::Bmh;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const UID: &str = "705ab4f5-6393-11e8-b7cc-42010a800002";
 
 fn host() -> Value {
-    json!({
-        "apiVersion": "metal3.io/v1alpha1",
-        "kind": "BareMetalHost",
-        "metadata": {"name": "worker-0", "namespace": "metal3", "uid": "1"},
-        "spec": {
-            "bmc": {
-                "address": "redfish://192.0.2.10/redfish/v1/Systems/1",
-                "credentialsName": "worker-0-bmc",
-            },
-            "bootMACAddress": "00:5c:52:31:3a:9c",
-            "online": true,
-        },
-    })
+    Bmh::new("worker-0")
+        .namespace("metal3")
+        .set("/metadata/uid", json!("1"))
+        .bmc("redfish://192.0.2.10/redfish/v1/Systems/1", "worker-0-bmc")
+        .boot_mac("00:5c:52:31:3a:9c")
+        .online(true)
+        .json()
 }
 
 fn claim() -> Value {

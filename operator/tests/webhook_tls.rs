@@ -18,6 +18,7 @@ use metal_operator::telemetry::{Metrics, Readiness};
 use metal_operator::webhook::{
     self, CertificateSource, Serving, Target, WebhookSettings, WebhookState, serving_names,
 };
+use metal_testkit::hosts::Bmh;
 use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -38,11 +39,11 @@ fn review_body() -> String {
             "namespace": "metal3",
             "operation": "CREATE",
             "userInfo": {"username": "kubernetes-admin"},
-            "object": {
-                "apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost",
-                "metadata": {"name": "worker-0", "namespace": "metal3"},
-                "spec": {"bmc": {"address": "foo://192.0.2.10", "credentialsName": "bmc"}},
-            },
+            "object": Bmh::new("worker-0")
+                .namespace("metal3")
+                .bmc("foo://192.0.2.10", "bmc")
+                .without("/spec/online")
+                .json(),
         },
     })
     .to_string()

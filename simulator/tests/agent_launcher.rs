@@ -3,8 +3,10 @@
 //! the inspection data, heartbeats with its callback URL, and stops when the machine powers off
 //! or boots its disk.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -14,6 +16,7 @@ use axum::routing::{get, post};
 use metal_sim::agent::{AgentOptions, Launcher, RetryPolicy};
 use metal_sim::fleet::Fleet;
 use metal_sim::machine::{SimClock, World};
+use metal_testkit::wait::Wait;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -46,15 +49,7 @@ fn version(h: &HeaderMap) -> String {
 
 async fn scripted_ironic(seen: Shared) -> String {
     let app = Router::new()
-        .route(
-            "/",
-            get(|| async {
-                (
-                    [("X-OpenStack-Ironic-API-Maximum-Version", "1.99")],
-                    axum::Json(json!({"default_version": {"version": "1.99"}})),
-                )
-            }),
-        )
+        .route("/", get(support::ironic::scripted_root))
         .route(
             "/v1/lookup",
             get(
@@ -93,21 +88,15 @@ async fn scripted_ironic(seen: Shared) -> String {
             ),
         )
         .with_state(seen);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    support::ironic::serve_scripted(app).await
 }
 
-async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-    panic!("timed out waiting for {what}");
+async fn eventually<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    Wait::new(what, Duration::from_secs(20))
+        .every(Duration::from_millis(30))
+        .until_some(probe)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,8 +131,8 @@ async fn a_ramdisk_boot_starts_an_agent_that_looks_up_inspects_and_heartbeats_un
     // Empty disks: the boot order [Hdd, Pxe] falls through to PXE, a ramdisk.
     host.power_action(world.now(), |m| m.power_on(world.now()))
         .unwrap();
-    let callback = eventually("agent start", async || launcher.callback_url(0)).await;
-    let beats = eventually("two heartbeats", async || {
+    let callback = eventually("agent start", || launcher.callback_url(0)).await;
+    let beats = eventually("two heartbeats", || {
         let s = seen.lock().unwrap();
         (s.heartbeats.len() >= 2).then(|| s.heartbeats.clone())
     })
@@ -193,10 +182,7 @@ async fn a_ramdisk_boot_starts_an_agent_that_looks_up_inspects_and_heartbeats_un
 
     host.power_action(world.now(), |m| m.force_off(world.now()))
         .unwrap();
-    eventually("agent stop", async || {
-        launcher.running().is_empty().then_some(())
-    })
-    .await;
+    eventually("agent stop", || launcher.running().is_empty().then_some(())).await;
     assert!(
         http.get(format!("{callback}/v1/commands/?agent_token=tok-1"))
             .send()
@@ -208,7 +194,7 @@ async fn a_ramdisk_boot_starts_an_agent_that_looks_up_inspects_and_heartbeats_un
     // The next ramdisk boot gets a fresh agent on a new port; booting the disk stops it.
     host.power_action(world.now(), |m| m.power_on(world.now()))
         .unwrap();
-    let second = eventually("second agent", async || launcher.callback_url(0)).await;
+    let second = eventually("second agent", || launcher.callback_url(0)).await;
     assert_ne!(second, callback);
     host.with_machine(world.now(), |m| {
         m.write_image(world.now(), 0, "http://127.0.0.1:9/os.img", "sha256:0")
@@ -216,7 +202,7 @@ async fn a_ramdisk_boot_starts_an_agent_that_looks_up_inspects_and_heartbeats_un
     .unwrap();
     host.power_action(world.now(), |m| m.force_restart(world.now()))
         .unwrap();
-    eventually("agent stop on disk boot", async || {
+    eventually("agent stop on disk boot", || {
         launcher.running().is_empty().then_some(())
     })
     .await;

@@ -6,6 +6,7 @@
 //! and count the beats that arrived between them, rather than pausing and hoping.
 
 mod logbook;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use metal_sim::agent::{AgentOptions, HeartbeatSwitch, Launcher, RetryPolicy};
 use metal_sim::fleet::Fleet;
 use metal_sim::machine::{SimClock, World};
 use metal_sim::serve::control::{AgentFaults, app_with_agents};
-use metal_testkit::wait::{Check, Wait};
+use metal_testkit::wait::Wait;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -47,15 +48,7 @@ const RESUMED: &str = "agent heartbeats resumed";
 async fn scripted_ironic(beats: Beats) -> String {
     let app =
         Router::new()
-            .route(
-                "/",
-                get(|| async {
-                    (
-                        [("X-OpenStack-Ironic-API-Maximum-Version", "1.99")],
-                        axum::Json(json!({"default_version": {"version": "1.99"}})),
-                    )
-                }),
-            )
+            .route("/", get(support::ironic::scripted_root))
             .route(
                 "/v1/lookup",
                 get(|q: axum::extract::RawQuery| async move {
@@ -85,10 +78,7 @@ async fn scripted_ironic(beats: Beats) -> String {
                 ),
             )
             .with_state(beats);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    support::ironic::serve_scripted(app).await
 }
 
 async fn serve_control(world: Arc<World>, switch: HeartbeatSwitch) -> String {
@@ -99,12 +89,9 @@ async fn serve_control(world: Arc<World>, switch: HeartbeatSwitch) -> String {
     format!("http://{addr}")
 }
 
-async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+async fn eventually<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
     Wait::new(what, Duration::from_secs(20))
-        .until(|| match probe() {
-            Some(v) => Check::Done(v),
-            None => Check::Pending("not yet".into()),
-        })
+        .until_some(probe)
         .await
         .unwrap()
 }

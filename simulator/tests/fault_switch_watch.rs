@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
 use kube::api::{Api, PostParams, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::{WatchStreamExt as _, watcher};
-use kube::{Client, Config};
 use metal_sim::controlplane::{self, Options, Running};
+use metal_testkit::kubectl::Kubectl;
 use metal_testkit::wait::{Check, Wait};
 use serde_json::Value;
 
@@ -26,11 +26,9 @@ async fn start() -> (Running, Client) {
         31,
     );
     let running = controlplane::start(options).await.unwrap();
-    let kubeconfig = Kubeconfig::from_yaml(&running.kubeconfig()).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    let client = metal_testkit::kube::client(&running.kubeconfig())
         .await
         .unwrap();
-    let client = Client::try_from(config).unwrap();
     (running, client)
 }
 
@@ -169,17 +167,21 @@ async fn a_kube_watcher_recovers_from_a_cut_and_sees_changes_made_while_refused(
         .await
         .unwrap();
     let mut names = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !names.iter().any(|n| n == "during") {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match tokio::time::timeout(left, seen.recv()).await {
-            Ok(Some(Ok(name))) => names.push(name),
-            // A re-watch refused inside the window: the backoff retries it.
-            Ok(Some(Err(_))) => {}
-            Ok(None) => panic!("the watcher stream ended"),
-            Err(_) => panic!("no event for the object made during the window; saw {names:?}"),
+    let during = tokio::time::timeout(Duration::from_secs(30), async {
+        while !names.iter().any(|n| n == "during") {
+            match seen.recv().await {
+                Some(Ok(name)) => names.push(name),
+                // A re-watch refused inside the window: the backoff retries it.
+                Some(Err(_)) => {}
+                None => panic!("the watcher stream ended"),
+            }
         }
-    }
+    })
+    .await;
+    assert!(
+        during.is_ok(),
+        "no event for the object made during the window; saw {names:?}"
+    );
     api.create(&PostParams::default(), &cm("after"))
         .await
         .unwrap();
@@ -231,16 +233,18 @@ async fn kubectl_flips_the_switch_and_its_watch_is_cut() {
         .unwrap();
     let body = dir.path().join("empty.json");
     std::fs::write(&body, "{}").unwrap();
-    let flipped = tokio::process::Command::new(&kubectl)
-        .args([
-            "create",
-            "--raw",
-            "/_sim/disconnect-watches?refuseSeconds=1",
-            "-f",
-        ])
-        .arg(&body)
-        .env("KUBECONFIG", &kubeconfig)
-        .output()
+    let flipped = Kubectl::new(&kubeconfig)
+        .program(&kubectl)
+        .output(
+            &[
+                "create",
+                "--raw",
+                "/_sim/disconnect-watches?refuseSeconds=1",
+                "-f",
+                body.to_str().unwrap(),
+            ],
+            None,
+        )
         .await
         .unwrap();
     assert!(flipped.status.success(), "{flipped:?}");

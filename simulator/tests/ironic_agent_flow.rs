@@ -5,21 +5,19 @@
 //! disk (checksum verified by the agent) and the machine boots it; a bad checksum fails the deploy with
 //! Ironic's text.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::routing::get;
-use chrono::Utc;
-use metal_sim::fleet::Fleet;
+use metal_sim::ironic::AppState;
 use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::ironic::{AppState, Clock};
-use metal_sim::machine::{BootOutcome, PowerState, SimClock, World};
-use metal_sim::serve::{self, ServeOptions};
+use metal_sim::machine::{BootOutcome, PowerState, World};
+use metal_sim::serve;
+use metal_testkit::images::{FileServer, Image};
 use metal_testkit::wait::{Check, Wait};
-use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
-use sha2::Digest;
+use support::ironic::{IronicApi, StateWait};
 
 /// One Redfish and one IPMI machine on their own loopback addresses (`127.0.<net>.x`, a network
 /// unique to each test of this file, as tests run concurrently).
@@ -39,155 +37,46 @@ groups:
     bmc: {protocol: ipmi}
 ";
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
+/// Provision-state waits on the mock are bounded by 90 s.
+const LIMIT: Duration = Duration::from_secs(90);
 
-impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("X-OpenStack-Ironic-API-Version", "latest");
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("mock Ironic request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+/// Waits (bounded) until the node is at `want` or failed; the node and the states seen.
+async fn wait_state(api: &IronicApi, node: &str, want: &str) -> (Value, Vec<String>) {
+    match StateWait::new(want, LIMIT).on(api, node).await {
+        Ok(reached) => (reached.node, reached.seen),
+        Err(stuck) => panic!("{stuck}"),
     }
-
-    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let (status, v) = self.call(method, path, body).await;
-        assert!((200..300).contains(&status), "{path}: {status} {v}");
-        v
-    }
-
-    async fn provision(&self, node: &str, target: &str) {
-        self.ok(
-            reqwest::Method::PUT,
-            &format!("/v1/nodes/{node}/states/provision"),
-            Some(json!({"target": target})),
-        )
-        .await;
-    }
-
-    /// Polls until `want` or a failure state (bounded); returns the node and the states seen.
-    async fn wait_state(&self, node: &str, want: &str) -> (Value, Vec<String>) {
-        let seen = std::cell::RefCell::new(Vec::<String>::new());
-        let reached = Wait::new(
-            format!("node {node} to reach {want}"),
-            Duration::from_secs(90),
-        )
-        .every(Duration::from_millis(100))
-        .until_async(|| async {
-            let n = self
-                .ok(reqwest::Method::GET, &format!("/v1/nodes/{node}"), None)
-                .await;
-            let state = n["provision_state"].as_str().unwrap_or("?").to_string();
-            let mut seen = seen.borrow_mut();
-            if seen.last() != Some(&state) {
-                seen.push(state.clone());
-            }
-            let failed = matches!(
-                state.as_str(),
-                "deploy failed" | "clean failed" | "inspect failed" | "error"
-            );
-            if failed || (state == want && n["target_provision_state"].is_null()) {
-                Check::Done(n)
-            } else {
-                Check::Pending(state)
-            }
-        })
-        .await;
-        match reached {
-            Ok(n) => (n, seen.into_inner()),
-            Err(e) => panic!("{e}; states {:?}", seen.borrow()),
-        }
-    }
-}
-
-/// Serves the instance image on loopback.
-async fn image_server(image: Vec<u8>) -> String {
-    let image = Arc::new(image);
-    let app = Router::new().route(
-        "/disk.raw",
-        get(move || {
-            let image = Arc::clone(&image);
-            async move { image.as_ref().clone() }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
 }
 
 struct Rig {
     world: Arc<World>,
-    api: Api,
+    api: IronicApi,
     running: serve::Running,
     ironic: tokio::task::JoinHandle<std::io::Result<()>>,
     state: AppState,
     image_url: String,
     image_sum: String,
+    _files: FileServer,
 }
 
 async fn rig(net: u8) -> Rig {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let clock: Clock = Arc::new(Utc::now);
-    let state = AppState::new(Settings::with(Timings::instant(), true), 57, clock).expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let ironic = tokio::spawn(metal_sim::ironic::serve(listener, state.clone()));
-    let world = Arc::new(
-        Fleet::parse(&fleet(net), "flow.yaml")
-            .expect("fleet")
-            .build_world(SimClock::start_now())
-            .expect("world"),
-    );
-    let running = serve::start(
-        Arc::clone(&world),
-        ServeOptions {
-            control: "127.0.0.1:0".parse().expect("addr"),
-            ironic_url: Some(base.clone()),
-            ..ServeOptions::default()
-        },
-    )
-    .await
-    .expect("serve");
+    let mock = support::ironic::start_mock(Settings::with(Timings::instant(), true), 57).await;
+    let base = mock.url.clone();
+    let (world, running) = support::ironic::serve_world(&fleet(net), "flow.yaml", &base).await;
     assert!(running.agents().is_some(), "agents point at the mock");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(57);
-    let image: Vec<u8> = (0..(256 << 10)).map(|_| rng.random::<u8>()).collect();
-    let image_sum: String = sha2::Sha256::digest(&image)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let files = image_server(image).await;
+    let image = Image::new("flow", 256 << 10);
+    let files = FileServer::start([("/disk.raw".to_owned(), image.bytes().to_vec())])
+        .await
+        .expect("image server");
     Rig {
         world,
-        api: Api {
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("http"),
-            base,
-        },
+        api: IronicApi::new(&base, "latest"),
         running,
-        ironic,
-        state,
-        image_url: format!("{files}/disk.raw"),
-        image_sum,
+        ironic: mock.task,
+        state: mock.state,
+        image_url: files.url("/disk.raw"),
+        image_sum: image.sha256(),
+        _files: files,
     }
 }
 
@@ -241,40 +130,18 @@ impl Rig {
             )
             .await;
         self.api.provision(&uuid, "manage").await;
-        let (n, seen) = self.api.wait_state(&uuid, "manageable").await;
+        let (n, seen) = wait_state(&self.api, &uuid, "manageable").await;
         assert_eq!(n["provision_state"], "manageable", "{seen:?} {n}");
         uuid
     }
 
     /// Leaves an old tenant's image on every disk of the host.
     fn dirty_disks(&self, host: &str) {
-        let h = self.world.host_by_name(host).expect("host");
-        h.with_machine(self.world.now(), |m| {
-            for i in 0..m.disks().len() {
-                m.write_image(
-                    self.world.now(),
-                    i,
-                    "http://127.0.0.1:9/old.raw",
-                    "sha256:00",
-                )
-                .expect("dirty disk");
-            }
-        });
+        support::ironic::dirty_disks(&self.world, host);
     }
 
     async fn set_image(&self, uuid: &str, sum: &str) {
-        self.api
-            .ok(
-                reqwest::Method::PATCH,
-                &format!("/v1/nodes/{uuid}"),
-                Some(json!([
-                    {"op": "add", "path": "/instance_info/image_source", "value": self.image_url},
-                    {"op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256"},
-                    {"op": "add", "path": "/instance_info/image_os_hash_value", "value": sum},
-                    {"op": "add", "path": "/instance_info/image_disk_format", "value": "raw"},
-                ])),
-            )
-            .await;
+        self.api.set_image(uuid, &self.image_url, sum).await;
     }
 
     async fn stop(self) {
@@ -295,7 +162,7 @@ async fn full_lifecycle(rig: &Rig, host: &str, clean: bool) {
     };
     let before = continued(rig);
     rig.api.provision(&uuid, "inspect").await;
-    let (n, seen) = rig.api.wait_state(&uuid, "manageable").await;
+    let (n, seen) = wait_state(&rig.api, &uuid, "manageable").await;
     assert_eq!(n["provision_state"], "manageable", "{host}: {seen:?} {n}");
     // The agent inspected (it posted its inventory). The journal proves it where polling for the
     // short-lived `inspect wait` state could miss it at time scale 0.05.
@@ -338,7 +205,7 @@ async fn full_lifecycle(rig: &Rig, host: &str, clean: bool) {
 
     rig.dirty_disks(host);
     rig.api.provision(&uuid, "provide").await;
-    let (n, seen) = rig.api.wait_state(&uuid, "available").await;
+    let (n, seen) = wait_state(&rig.api, &uuid, "available").await;
     assert_eq!(n["provision_state"], "available", "{host}: {seen:?} {n}");
     let view = h.view(rig.world.now());
     if clean {
@@ -357,7 +224,7 @@ async fn full_lifecycle(rig: &Rig, host: &str, clean: bool) {
 
     rig.set_image(&uuid, &rig.image_sum).await;
     rig.api.provision(&uuid, "active").await;
-    let (n, seen) = rig.api.wait_state(&uuid, "active").await;
+    let (n, seen) = wait_state(&rig.api, &uuid, "active").await;
     assert_eq!(n["provision_state"], "active", "{host}: {seen:?} {n}");
     assert!(seen.iter().any(|s| s == "wait call-back"), "{seen:?}");
     let root = metal_sim::agent::core::root_disk_index(&h.profile, None).expect("root disk");
@@ -376,7 +243,7 @@ async fn full_lifecycle(rig: &Rig, host: &str, clean: bool) {
     }
 
     rig.api.provision(&uuid, "deleted").await;
-    let (n, seen) = rig.api.wait_state(&uuid, "available").await;
+    let (n, seen) = wait_state(&rig.api, &uuid, "available").await;
     assert_eq!(n["provision_state"], "available", "{host}: {seen:?} {n}");
     let view = settled_view(rig, host, PowerState::Off).await;
     if clean {
@@ -435,10 +302,10 @@ async fn a_wrong_image_checksum_fails_the_direct_deploy_with_the_agents_error() 
     let rig = rig(58).await;
     let uuid = rig.enroll("flow-rf", false).await;
     rig.api.provision(&uuid, "provide").await;
-    rig.api.wait_state(&uuid, "available").await;
+    wait_state(&rig.api, &uuid, "available").await;
     rig.set_image(&uuid, &"0".repeat(64)).await;
     rig.api.provision(&uuid, "active").await;
-    let (n, seen) = rig.api.wait_state(&uuid, "active").await;
+    let (n, seen) = wait_state(&rig.api, &uuid, "active").await;
     assert_eq!(n["provision_state"], "deploy failed", "{seen:?} {n}");
     let err = n["last_error"].as_str().expect("last_error");
     assert!(

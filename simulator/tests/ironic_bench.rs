@@ -6,6 +6,7 @@ mod ironic_real;
 mod support;
 
 use metal_sim::ironic::conductor::Timings;
+use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -55,8 +56,12 @@ async fn lifecycle(http: &reqwest::Client, base: &str, name: &str) -> Duration {
             Some(json!({"target": target})),
         )
         .await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        Wait::new(
+            format!("{base}: {name} to reach {want}"),
+            Duration::from_secs(30),
+        )
+        .every(Duration::from_millis(5))
+        .until_async(|| async {
             let n = send(
                 http,
                 reqwest::Method::GET,
@@ -68,14 +73,13 @@ async fn lifecycle(http: &reqwest::Client, base: &str, name: &str) -> Duration {
                 && n["target_provision_state"].is_null()
                 && n["reservation"].is_null()
             {
-                break;
+                Check::Done(())
+            } else {
+                Check::Pending(n.to_string())
             }
-            assert!(
-                Instant::now() < deadline,
-                "{base}: {name} stuck on the way to {want}: {n}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        })
+        .await
+        .unwrap();
     }
     start.elapsed()
 }

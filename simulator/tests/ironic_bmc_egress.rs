@@ -7,12 +7,12 @@
 //! `Unable to connect …` or an IPMI timeout) — and they come back well before the 3 s connect
 //! timeout a connection attempt to an unreachable BMC would wait out.
 
-use chrono::Utc;
+mod support;
+
 use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::ironic::{AppState, Clock};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::ironic::IronicApi;
 
 /// What a driver would wait for before a connection attempt to a silent BMC fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -21,41 +21,22 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const GATE: &str = "The simulator only talks to loopback BMCs (127.0.0.0/8, ::1) unless --allow-bmc-network CIDR is given";
 
 struct Mock {
-    url: String,
-    http: reqwest::Client,
+    api: IronicApi,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Mock {
     async fn start() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let clock: Clock = Arc::new(Utc::now);
-        let state = AppState::new(Settings::with(Timings::fake_hardware(), false), 13, clock)
-            .expect("mock");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client");
-        let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
-        Self { url, http, server }
+        let mock =
+            support::ironic::start_mock(Settings::with(Timings::fake_hardware(), false), 13).await;
+        Self {
+            api: IronicApi::new(&mock.url, "latest"),
+            server: mock.task,
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .header("X-OpenStack-Ironic-API-Version", "latest");
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request to the mock");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        self.api.call(method, path, body).await
     }
 
     async fn create(&self, body: Value) -> String {
@@ -66,25 +47,25 @@ impl Mock {
         node["uuid"].as_str().expect("uuid").to_string()
     }
 
-    /// Polls the node until it is unlocked with a `last_error` (bounded by the connect timeout).
+    /// Polls the node until it is unlocked with a `last_error`, at most the connect timeout
+    /// counted from `since`.
     async fn last_error(&self, uuid: &str, since: Instant) -> String {
-        loop {
-            let (_, n) = self
-                .call(reqwest::Method::GET, &format!("/v1/nodes/{uuid}"), None)
-                .await;
-            if n["reservation"].is_null()
-                && n["target_power_state"].is_null()
-                && n["target_provision_state"].is_null()
-                && let Some(e) = n["last_error"].as_str()
-            {
-                return e.to_string();
-            }
-            assert!(
-                since.elapsed() < CONNECT_TIMEOUT,
-                "no gate error within {CONNECT_TIMEOUT:?}: {n}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let n = self
+            .api
+            .wait_node(
+                uuid,
+                &format!("to fail with the gate error within {CONNECT_TIMEOUT:?}"),
+                CONNECT_TIMEOUT.saturating_sub(since.elapsed()),
+                Duration::from_millis(10),
+                |n| {
+                    n["reservation"].is_null()
+                        && n["target_power_state"].is_null()
+                        && n["target_provision_state"].is_null()
+                        && n["last_error"].is_string()
+                },
+            )
+            .await;
+        n["last_error"].as_str().expect("last_error").to_string()
     }
 }
 

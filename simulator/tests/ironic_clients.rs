@@ -3,63 +3,15 @@
 
 mod support;
 
-use chrono::Utc;
 use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::ironic::{AppState, Clock};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use support::ironic::{baremetal, run_client};
 
 async fn start_mock() -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let clock: Clock = Arc::new(Utc::now);
-    let state =
-        AppState::new(Settings::with(Timings::fake_hardware(), false), 11, clock).expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    (url, tokio::spawn(metal_sim::ironic::serve(listener, state)))
-}
-
-/// Runs a program with a bounded wall time; returns (success, stdout, stderr).
-fn run(program: &Path, args: &[&str], endpoint: &str) -> (bool, String, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .env("OS_AUTH_TYPE", "none")
-        .env("OS_ENDPOINT", endpoint)
-        .env_remove("OS_CLOUD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn peer");
-    let start = Instant::now();
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().expect("output");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn baremetal(bin: &Path, url: &str, args: &[&str]) -> String {
-    let (ok, out, err) = run(bin, args, url);
-    assert!(
-        ok,
-        "baremetal {args:?} failed:\nstdout: {out}\nstderr: {err}"
-    );
-    out
+    let mock =
+        support::ironic::start_mock(Settings::with(Timings::fake_hardware(), false), 11).await;
+    (mock.url, mock.task)
 }
 
 fn show(bin: &Path, url: &str, node: &str) -> Value {
@@ -191,12 +143,20 @@ async fn baremetal_cli_drives_a_fake_hardware_node_through_its_lifecycle() {
             ],
         );
         assert!(listed.contains("cli-1"), "{listed}");
-        let (ok, _, err) = run(b, &["node", "provide", "cli-1"], &url);
-        assert!(!ok, "provide from available must fail");
-        assert!(err.contains("can not be performed on node"), "{err}");
+        let ran = run_client(b, &["node", "provide", "cli-1"], &url);
+        assert!(!ran.ok, "provide from available must fail");
+        assert!(
+            ran.stderr.contains("can not be performed on node"),
+            "{}",
+            ran.stderr
+        );
         baremetal(b, &url, &["node", "delete", "cli-1"]);
-        let (ok, _, err) = run(b, &["node", "show", "cli-1"], &url);
-        assert!(!ok && err.contains("could not be found"), "{err}");
+        let ran = run_client(b, &["node", "show", "cli-1"], &url);
+        assert!(
+            !ran.ok && ran.stderr.contains("could not be found"),
+            "{}",
+            ran.stderr
+        );
     })
     .await;
     server.abort();
@@ -239,11 +199,14 @@ async fn openstacksdk_drives_a_fake_hardware_node_through_its_lifecycle() {
     let python: PathBuf = venv.join("bin/python");
     let (url, server) = start_mock().await;
     let out =
-        tokio::task::spawn_blocking(move || run(&python, &["-c", SDK_SCRIPT, &url], "")).await;
+        tokio::task::spawn_blocking(move || run_client(&python, &["-c", SDK_SCRIPT, &url], ""))
+            .await;
     server.abort();
-    let (ok, stdout, stderr) = out.expect("sdk");
+    let ran = out.expect("sdk");
     assert!(
-        ok && stdout.contains("SDK-OK"),
-        "openstacksdk script failed:\nstdout: {stdout}\nstderr: {stderr}"
+        ran.ok && ran.stdout.contains("SDK-OK"),
+        "openstacksdk script failed:\nstdout: {}\nstderr: {}",
+        ran.stdout,
+        ran.stderr
     );
 }

@@ -9,8 +9,9 @@ mod redfish_fixture;
 mod support;
 
 use metal_sim::ironic::conductor::Timings;
+use metal_testkit::wait::{Check, Wait};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Transcript lines allowed to differ, each with its reason in docs/ironic-differences.md.
 const KNOWN_DIFFERENCES: [&str; 0] = [];
@@ -52,7 +53,7 @@ impl Session {
     }
 
     async fn send(
-        &mut self,
+        &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
@@ -97,42 +98,48 @@ impl Session {
         v
     }
 
-    /// Polls the node until no operation is pending, recording each distinct provision state seen.
+    /// Polls the node until no operation is pending (at most 30 s), recording each distinct
+    /// provision state seen.
     async fn settle(&mut self, label: &str) {
-        let start = Instant::now();
-        let mut seen: Vec<String> = Vec::new();
-        while start.elapsed() < Duration::from_secs(30) {
-            let (_, v) = self
+        let seen = std::cell::RefCell::new(Vec::<String>::new());
+        let this = &*self;
+        let settled = Wait::new(
+            format!("{label}: the node to settle on {}", this.base),
+            Duration::from_secs(30),
+        )
+        .until_async(|| async {
+            let (_, v) = this
                 .send(
                     reqwest::Method::GET,
-                    &format!("/v1/nodes/{}", self.node),
+                    &format!("/v1/nodes/{}", this.node),
                     None,
                     "latest",
                 )
                 .await;
             let state = v["provision_state"].as_str().unwrap_or("?").to_string();
             let failed = state.ends_with("failed") || state == "enroll";
+            let mut seen = seen.borrow_mut();
             if seen.last() != Some(&state) {
                 seen.push(state);
             }
             let idle = v["target_provision_state"].is_null() || failed;
             if idle && v["target_power_state"].is_null() && v["reservation"].is_null() {
-                // Intermediate states depend on polling luck; they are printed, the final state is compared.
-                println!("  (info) {} {label} states seen: {seen:?}", self.base);
-                self.note(
-                    &format!("{label} final state"),
-                    seen.last().cloned().unwrap_or_default(),
-                );
-                self.note(&format!("{label} power"), v["power_state"].to_string());
-                self.note(&format!("{label} last_error"), v["last_error"].to_string());
-                return;
+                Check::Done(v)
+            } else {
+                Check::Pending(v.to_string())
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!(
-            "{label}: node did not settle within 30 s on {} (saw {seen:?})",
-            self.base
+        })
+        .await;
+        let seen = seen.into_inner();
+        let v = settled.unwrap_or_else(|e| panic!("{e} (saw {seen:?})"));
+        // Intermediate states depend on polling luck; they are printed, the final state is compared.
+        println!("  (info) {} {label} states seen: {seen:?}", self.base);
+        self.note(
+            &format!("{label} final state"),
+            seen.last().cloned().unwrap_or_default(),
         );
+        self.note(&format!("{label} power"), v["power_state"].to_string());
+        self.note(&format!("{label} last_error"), v["last_error"].to_string());
     }
 }
 

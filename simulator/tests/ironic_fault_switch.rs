@@ -2,44 +2,11 @@
 //! the operator's API requests for a bounded count and window, never the agents', shows up in the
 //! request journal, and refuses out-of-range settings.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use chrono::{TimeZone, Utc};
-use http_body_util::BodyExt;
-use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::ironic::{AppState, Clock, app};
+mod support;
+
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use tower::ServiceExt;
-
-fn state() -> AppState {
-    let clock: Clock = Arc::new(|| {
-        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-            .single()
-            .expect("time")
-    });
-    AppState::new(Settings::with(Timings::instant(), false), 7, clock).expect("state")
-}
-
-async fn call(st: &AppState, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", "127.0.0.1:6385")
-        .header("X-OpenStack-Ironic-API-Version", "1.81")
-        .header("content-type", "application/json");
-    let req = req
-        .body(match body {
-            Some(b) => Body::from(b.to_string()),
-            None => Body::empty(),
-        })
-        .expect("request");
-    let resp = app(st.clone()).oneshot(req).await.expect("response");
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, json)
-}
+use support::ironic::{router_call as call, router_state as state};
 
 #[tokio::test]
 async fn the_switch_fails_exactly_max_failures_api_requests_then_serves_again() {

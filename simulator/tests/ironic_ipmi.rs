@@ -7,72 +7,32 @@ mod ipmi_fixture;
 mod redfish_fixture;
 mod support;
 
-use chrono::Utc;
 use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::ironic::{AppState, Clock};
 use metal_sim::machine::{PowerState, Timing};
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::ironic::{IronicApi, baremetal};
 
 async fn start_mock() -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let clock: Clock = Arc::new(Utc::now);
-    let state =
-        AppState::new(Settings::with(Timings::fake_hardware(), false), 9, clock).expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    (url, tokio::spawn(metal_sim::ironic::serve(listener, state)))
+    let mock =
+        support::ironic::start_mock(Settings::with(Timings::fake_hardware(), false), 9).await;
+    (mock.url, mock.task)
 }
 
 async fn call(url: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{url}{path}"))
-        .header("X-OpenStack-Ironic-API-Version", "latest");
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    (
-        status,
-        serde_json::from_str(&resp.text().await.expect("text")).unwrap_or(Value::Null),
-    )
+    IronicApi::new(url, "latest").call(method, path, body).await
 }
 
+/// Asks for `target` and waits (bounded) until the node is settled.
 async fn provision(url: &str, node: &str, target: &str) -> Value {
-    let (status, body) = call(
-        url,
-        reqwest::Method::PUT,
-        &format!("/v1/nodes/{node}/states/provision"),
-        Some(json!({"target": target})),
-    )
-    .await;
-    assert_eq!(status, 202, "{target}: {body}");
-    let start = Instant::now();
-    loop {
-        let (_, n) = call(
-            url,
-            reqwest::Method::GET,
-            &format!("/v1/nodes/{node}"),
-            None,
+    IronicApi::new(url, "latest")
+        .provision_settled(
+            node,
+            target,
+            Duration::from_secs(30),
+            Duration::from_millis(20),
         )
-        .await;
-        if n["reservation"].is_null()
-            && (n["target_provision_state"].is_null() || n["last_error"].is_string())
-        {
-            return n;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{node} did not settle: {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,33 +92,6 @@ async fn a_wrong_ipmi_password_fails_verification_with_last_error() {
         "{err}"
     );
     server.abort();
-}
-
-fn baremetal(bin: &Path, url: &str, args: &[&str]) -> String {
-    let mut child = Command::new(bin)
-        .args(args)
-        .env("OS_AUTH_TYPE", "none")
-        .env("OS_ENDPOINT", url)
-        .env_remove("OS_CLOUD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn baremetal");
-    let start = Instant::now();
-    while child.try_wait().ok().flatten().is_none() && start.elapsed() < Duration::from_secs(90) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("output");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(
-        out.status.success(),
-        "baremetal {args:?} failed:\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    stdout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

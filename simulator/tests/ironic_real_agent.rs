@@ -11,20 +11,13 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::Router;
-use axum::http::header;
-use axum::routing::get;
-use metal_sim::fleet::Fleet;
-use metal_sim::machine::{BootOutcome, PowerState, SimClock, World};
-use metal_sim::serve::{self, ServeOptions};
+use metal_sim::machine::{BootOutcome, PowerState, World};
+use metal_testkit::images::{FileServer, Image, KERNEL, RAMDISK, deploy_images};
 use metal_testkit::ironic::{Ironic, IronicConfig};
-use metal_testkit::wait::{Check, Wait};
-use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
-use sha2::Digest;
+use support::ironic::{IronicApi, StateWait, failed};
 
 const FLEET: &str = "\
 seed: 39
@@ -87,116 +80,46 @@ fn start_ironic() -> Option<Ironic> {
     Ironic::start(&config).expect("start real Ironic")
 }
 
-/// Serves the instance image and the deploy kernel/ramdisk on loopback.
-async fn file_server(image: Vec<u8>) -> String {
-    let image = Arc::new(image);
-    const MODIFIED: [(header::HeaderName, &str); 1] =
-        [(header::LAST_MODIFIED, "Sun, 01 Nov 2026 00:00:00 GMT")];
-    let app = Router::new()
-        .route(
-            "/disk.raw",
-            get(move || {
-                let image = Arc::clone(&image);
-                async move { (MODIFIED, image.as_ref().clone()) }
-            }),
-        )
-        .route(
-            "/ipa.kernel",
-            get(move || async move { (MODIFIED, vec![0x4d_u8; 4096]) }),
-        )
-        .route(
-            "/ipa.initramfs",
-            get(move || async move { (MODIFIED, vec![0x1f_u8; 8192]) }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+/// Serves the instance image at `/disk.raw` and the deploy kernel/ramdisk on loopback.
+async fn file_server(image: &Image) -> FileServer {
+    FileServer::start(deploy_images().chain([("/disk.raw".to_owned(), image.bytes().to_vec())]))
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+        .expect("file server")
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
+/// Real Ironic's API at the microversion the judge speaks.
+fn api(ironic: &Ironic) -> IronicApi {
+    IronicApi::with_client(
+        metal_sim::agent::client::http_client(Duration::from_secs(30)).expect("http"),
+        ironic.url(),
+        "1.84",
+    )
 }
 
-impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("X-OpenStack-Ironic-API-Version", "1.84");
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("Ironic request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let (status, v) = self.call(method, path, body).await;
-        assert!((200..300).contains(&status), "{path}: {status} {v}");
-        v
-    }
-
-    async fn provision(&self, node: &str, target: &str) {
-        self.ok(
-            reqwest::Method::PUT,
-            &format!("/v1/nodes/{node}/states/provision"),
-            Some(json!({"target": target})),
-        )
-        .await;
-    }
-}
-
-/// Polls the node until `want` (bounded by `limit`); a failure state fails at once with last_error.
+/// Polls the node until `want` (bounded by `limit`); a failure state fails at once with
+/// last_error. Returns how long it took.
 async fn wait_state(
-    api: &Api,
+    api: &IronicApi,
     ironic: &Ironic,
     node: &str,
     want: &str,
     limit: Duration,
 ) -> Duration {
-    let start = Instant::now();
-    let seen = std::cell::RefCell::new(Vec::<String>::new());
-    let reached = Wait::new(format!("node {node} to reach {want}"), limit)
+    let reached = StateWait::new(want, limit)
         .every(Duration::from_millis(250))
-        .until_async(|| async {
-            let n = api
-                .ok(reqwest::Method::GET, &format!("/v1/nodes/{node}"), None)
-                .await;
-            let state = n["provision_state"].as_str().unwrap_or("?").to_string();
-            let mut seen = seen.borrow_mut();
-            if seen.last() != Some(&state) {
-                seen.push(state.clone());
-            }
-            if matches!(
-                state.as_str(),
-                "deploy failed" | "clean failed" | "error" | "inspect failed"
-            ) {
-                panic!(
-                    "node {node} went to {state}: {}\nstates: {seen:?}\nIronic log:\n{}",
-                    n["last_error"],
-                    ironic.log_tail(60)
-                );
-            }
-            Check::when(state == want, || state.clone())
-        })
-        .await;
-    if let Err(e) = reached {
+        .on(api, node)
+        .await
+        .unwrap_or_else(|stuck| panic!("{stuck}\nIronic log:\n{}", ironic.log_tail(80)));
+    if failed(&reached.node) {
         panic!(
-            "{e}; states {:?}\nIronic log:\n{}",
-            seen.borrow(),
-            ironic.log_tail(80)
+            "node {node} went to {}: {}\nstates: {:?}\nIronic log:\n{}",
+            reached.node["provision_state"],
+            reached.node["last_error"],
+            reached.seen,
+            ironic.log_tail(60)
         );
     }
-    start.elapsed()
+    reached.took
 }
 
 struct Figures {
@@ -208,7 +131,7 @@ struct Figures {
 
 #[allow(clippy::too_many_arguments)]
 async fn lifecycle(
-    api: &Api,
+    api: &IronicApi,
     ironic: &Ironic,
     world: &World,
     host_name: &str,
@@ -241,17 +164,7 @@ async fn lifecycle(
     )
     .await;
     // A previous tenant left an image on every disk.
-    host.with_machine(world.now(), |m| {
-        for i in 0..m.disks().len() {
-            m.write_image(
-                world.now(),
-                i,
-                "http://127.0.0.1:9/old-tenant.raw",
-                "sha256:00",
-            )
-            .expect("dirty disk");
-        }
-    });
+    support::ironic::dirty_disks(world, host_name);
     api.provision(&uuid, "manage").await;
     wait_state(api, ironic, &uuid, "manageable", limit).await;
     api.provision(&uuid, "provide").await;
@@ -270,17 +183,7 @@ async fn lifecycle(
         );
     }
 
-    api.ok(
-        reqwest::Method::PATCH,
-        &format!("/v1/nodes/{uuid}"),
-        Some(json!([
-            {"op": "add", "path": "/instance_info/image_source", "value": image_url},
-            {"op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256"},
-            {"op": "add", "path": "/instance_info/image_os_hash_value", "value": image_sum},
-            {"op": "add", "path": "/instance_info/image_disk_format", "value": "raw"},
-        ])),
-    )
-    .await;
+    api.set_image(&uuid, image_url, image_sum).await;
     api.provision(&uuid, "active").await;
     let deploy = wait_state(api, ironic, &uuid, "active", limit).await;
     let view = host.view(world.now());
@@ -334,27 +237,10 @@ async fn real_ironic_inspects_a_machine_through_the_fake_agents_inventory() {
     else {
         return;
     };
-    let world = Arc::new(
-        Fleet::parse(INSPECT_FLEET, "inspect.yaml")
-            .expect("fleet")
-            .build_world(SimClock::start_now())
-            .expect("world"),
-    );
-    let running = serve::start(
-        Arc::clone(&world),
-        ServeOptions {
-            control: "127.0.0.1:0".parse().expect("addr"),
-            ironic_url: Some(ironic.url().to_owned()),
-            ..ServeOptions::default()
-        },
-    )
-    .await
-    .expect("serve");
-    let files = file_server(vec![0u8; 16]).await;
-    let api = Api {
-        http: metal_sim::agent::client::http_client(Duration::from_secs(30)).expect("http"),
-        base: ironic.url().to_owned(),
-    };
+    let (world, running) =
+        support::ironic::serve_world(INSPECT_FLEET, "inspect.yaml", ironic.url()).await;
+    let files = file_server(&Image::new("judge-inspect", 16)).await;
+    let api = api(&ironic);
     let host = world.host_by_name("judge-inspect").expect("host");
     let node = api
         .ok(
@@ -366,8 +252,8 @@ async fn real_ironic_inspects_a_machine_through_the_fake_agents_inventory() {
                     "redfish_system_id": format!("/redfish/v1/Systems/{}", host.bmc.system_id),
                     "redfish_username": host.bmc.credentials.username,
                     "redfish_password": host.bmc.credentials.password,
-                    "deploy_kernel": format!("{files}/ipa.kernel"),
-                    "deploy_ramdisk": format!("{files}/ipa.initramfs")},
+                    "deploy_kernel": files.url(KERNEL),
+                    "deploy_ramdisk": files.url(RAMDISK)},
                 "boot_interface": "ipxe", "deploy_interface": "direct",
                 "inspect_interface": "agent", "network_interface": "noop"})),
         )
@@ -465,42 +351,20 @@ async fn real_ironic_deploys_and_undeploys_a_redfish_and_an_ipmi_machine_through
     else {
         return;
     };
-    let world = Arc::new(
-        Fleet::parse(FLEET, "judge.yaml")
-            .expect("fleet")
-            .build_world(SimClock::start_now())
-            .expect("world"),
-    );
-    let running = serve::start(
-        Arc::clone(&world),
-        ServeOptions {
-            control: "127.0.0.1:0".parse().expect("addr"),
-            ironic_url: Some(ironic.url().to_owned()),
-            ..ServeOptions::default()
-        },
-    )
-    .await
-    .expect("serve");
+    let (world, running) = support::ironic::serve_world(FLEET, "judge.yaml", ironic.url()).await;
     assert_eq!(running.endpoints().ironic.as_deref(), Some(ironic.url()));
     assert!(running.agents().is_some(), "agents point at real Ironic");
 
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(39);
-    let image: Vec<u8> = (0..(1 << 20)).map(|_| rng.random::<u8>()).collect();
-    let image_sum: String = sha2::Sha256::digest(&image)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let files = file_server(image).await;
-    let image_url = format!("{files}/disk.raw");
-    let api = Api {
-        http: metal_sim::agent::client::http_client(Duration::from_secs(30)).expect("http"),
-        base: ironic.url().to_owned(),
-    };
+    let image = Image::new("judge", 1 << 20);
+    let image_sum = image.sha256();
+    let files = file_server(&image).await;
+    let image_url = files.url("/disk.raw");
+    let api = api(&ironic);
 
     let rf = world.host_by_name("judge-rf").expect("rf");
     let ipmi = world.host_by_name("judge-ipmi").expect("ipmi");
-    let boot = json!({"deploy_kernel": format!("{files}/ipa.kernel"),
-                      "deploy_ramdisk": format!("{files}/ipa.initramfs")});
+    let boot = json!({"deploy_kernel": files.url(KERNEL),
+                      "deploy_ramdisk": files.url(RAMDISK)});
     let mut rf_info = json!({
         "redfish_address": format!("http://{}", rf.bmc.socket),
         "redfish_system_id": format!("/redfish/v1/Systems/{}", rf.bmc.system_id),

@@ -5,82 +5,68 @@
 mod fixture;
 mod support;
 
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use metal_sim::ironic::conductor::{Settings, Timings};
-use metal_sim::ironic::{AppState, Clock};
 use metal_sim::machine::Timing;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::ironic::IronicApi;
 
 struct Mock {
-    url: String,
-    http: reqwest::Client,
+    api: IronicApi,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 async fn start_mock() -> Mock {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let clock: Clock = Arc::new(Utc::now);
     let mut timings = Timings::fake_hardware();
     timings.power_sync = TimeDelta::milliseconds(100);
-    let state = AppState::new(Settings::with(timings, false), 5, clock).expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let mock = support::ironic::start_mock(Settings::with(timings, false), 5).await;
     Mock {
-        url,
-        http: reqwest::Client::new(),
-        task: tokio::spawn(metal_sim::ironic::serve(listener, state)),
+        api: IronicApi::new(&mock.url, "latest"),
+        task: mock.task,
     }
 }
 
 impl Mock {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .header("X-OpenStack-Ironic-API-Version", "latest");
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("text");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        self.api.call(method, path, body).await
     }
 
     async fn provision(&self, node: &str, target: &str) -> Value {
-        let (status, body) = self
-            .call(
-                reqwest::Method::PUT,
-                &format!("/v1/nodes/{node}/states/provision"),
-                Some(json!({"target": target})),
+        self.api
+            .provision_settled(
+                node,
+                target,
+                Duration::from_secs(20),
+                Duration::from_millis(20),
             )
-            .await;
-        assert_eq!(status, 202, "{target}: {body}");
-        self.settle(node).await
+            .await
     }
 
+    /// Waits (bounded) until the node is settled.
     async fn settle(&self, node: &str) -> Value {
-        let start = Instant::now();
-        loop {
-            let (_, n) = self
-                .call(reqwest::Method::GET, &format!("/v1/nodes/{node}"), None)
-                .await;
-            if n["target_power_state"].is_null()
-                && n["reservation"].is_null()
-                && (n["target_provision_state"].is_null() || n["last_error"].is_string())
-            {
-                return n;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "node {node} did not settle: {n}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.api
+            .wait_node(
+                node,
+                "to settle",
+                Duration::from_secs(20),
+                Duration::from_millis(20),
+                support::ironic::settled,
+            )
+            .await
+    }
+
+    /// Polls the node every 50 ms, at most 20 s, until `holds`.
+    async fn until(&self, node: &str, what: &str, holds: impl Fn(&Value) -> bool) -> Value {
+        self.api
+            .wait_node(
+                node,
+                what,
+                Duration::from_secs(20),
+                Duration::from_millis(50),
+                holds,
+            )
+            .await
     }
 }
 
@@ -220,20 +206,11 @@ async fn an_unreachable_bmc_becomes_a_power_failure_and_recovers_when_it_returns
     );
     let world = server.world.clone();
     server.stop().await;
-    let start = Instant::now();
-    let n = loop {
-        let (_, n) = mock
-            .call(reqwest::Method::GET, "/v1/nodes/rf-2", None)
-            .await;
-        if n["fault"] == "power failure" {
-            break n;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no power failure: {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let n = mock
+        .until("rf-2", "to show a power failure", |n| {
+            n["fault"] == "power failure"
+        })
+        .await;
     assert_eq!(n["maintenance"], true);
     assert!(
         n["maintenance_reason"]
@@ -246,20 +223,10 @@ async fn an_unreachable_bmc_becomes_a_power_failure_and_recovers_when_it_returns
     let app = metal_sim::redfish::app(fixture::state(&world));
     let stop = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(metal_sim::redfish::serve(listener, app, None, stop.clone()));
-    let start = Instant::now();
-    loop {
-        let (_, n) = mock
-            .call(reqwest::Method::GET, "/v1/nodes/rf-2", None)
-            .await;
-        if n["fault"].is_null() && n["maintenance"] == false {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "fault not cleared: {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    mock.until("rf-2", "to clear its fault", |n| {
+        n["fault"].is_null() && n["maintenance"] == false
+    })
+    .await;
     stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     mock.task.abort();

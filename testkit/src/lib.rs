@@ -23,3 +23,10 @@ pub mod hosts;
 
 /// Running kubectl with a kubeconfig: bounded in time, stdout returned, stderr in the error.
 pub mod kubectl;
+
+/// A Kubernetes client from a kubeconfig.
+pub mod kube;
+
+/// Files served on loopback for provisioning: an OS image and its SHA-256, the deploy kernel,
+/// ramdisk and ISO Ironic caches; stopped on drop.
+pub mod images;

@@ -117,6 +117,16 @@ impl Wait {
         self.until_async(|| std::future::ready(look())).await
     }
 
+    /// Looks (synchronously) until `look` returns `Some`, sleeping in tokio time between looks
+    /// (for conditions with nothing to report while they do not hold).
+    pub async fn until_some<T>(self, mut look: impl FnMut() -> Option<T>) -> Result<T, TimedOut> {
+        self.until(|| match look() {
+            Some(v) => Check::Done(v),
+            None => Check::Pending("not yet".to_owned()),
+        })
+        .await
+    }
+
     /// Looks (asynchronously) until [`Check::Done`], sleeping in tokio time between looks.
     pub async fn until_async<T, F, Fut>(self, mut look: F) -> Result<T, TimedOut>
     where
@@ -283,6 +293,23 @@ mod tests {
             .unwrap_err();
         assert!(err.after >= Duration::from_secs(60), "{err}");
         assert_eq!(err.last, "never");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn until_some_returns_the_first_value() {
+        let mut n = 0;
+        let v = Wait::new("a third look", Duration::from_secs(1))
+            .until_some(|| {
+                n += 1;
+                (n == 3).then_some(n)
+            })
+            .await;
+        assert_eq!(v, Ok(3));
+        let err = Wait::new("nothing", Duration::from_secs(1))
+            .until_some(|| None::<()>)
+            .await
+            .unwrap_err();
+        assert_eq!(err.last, "not yet");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use metal_e2e::differential::{Facts, Side, event_names, normalize};
+use metal_testkit::hosts::Bmh;
 use serde_json::{Value, json};
 
 use super::fixtures::*;
@@ -450,9 +451,11 @@ pub async fn secrets_shapes(s: &Side, ns: &str) -> anyhow::Result<Facts> {
 pub async fn kubectl_session(s: &Side, ns: &str) -> anyhow::Result<Facts> {
     let mut o = Facts::new();
     let yaml = |online: bool| {
-        format!(
-            "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: kc\n  namespace: {ns}\nspec:\n  online: {online}\n  bmc:\n    address: redfish://192.0.2.1/redfish/v1/Systems/1\n    credentialsName: bmc-secret\n"
-        )
+        Bmh::new("kc")
+            .namespace(ns)
+            .online(online)
+            .bmc("redfish://192.0.2.1/redfish/v1/Systems/1", "bmc-secret")
+            .yaml()
     };
     let pool = format!(
         "apiVersion: metal-operator.io/v1alpha1\nkind: HostPool\nmetadata:\n  name: kp\n  namespace: {ns}\nspec:\n  replicas: 1\n"

@@ -2,6 +2,7 @@
 //! dryRun, fieldValidation, and the status and scale subresources.
 
 use metal_e2e::differential::{Facts, Reply, Side, normalize};
+use metal_testkit::hosts::Bmh;
 use serde_json::{Value, json};
 
 use super::fixtures::*;
@@ -267,7 +268,7 @@ pub async fn strategic_patch(s: &Side, ns: &str) -> anyhow::Result<Facts> {
 }
 
 fn apply_body(name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost", "metadata": {"name": name}, "spec": spec})
+    Bmh::new(name).set("/spec", spec).json()
 }
 
 pub async fn server_side_apply(s: &Side, ns: &str) -> anyhow::Result<Facts> {
@@ -348,7 +349,14 @@ pub async fn server_side_apply(s: &Side, ns: &str) -> anyhow::Result<Facts> {
         .await?;
     o.outcome("apply without fieldManager", &r);
     let r = s
-        .patch(&format!("{path}/status?fieldManager=alice"), APPLY, &json!({"apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost", "metadata": {"name": "ssa"}, "status": {"operationalStatus": "OK"}}))
+        .patch(
+            &format!("{path}/status?fieldManager=alice"),
+            APPLY,
+            &Bmh::new("ssa")
+                .without("/spec")
+                .set("/status", json!({"operationalStatus": "OK"}))
+                .json(),
+        )
         .await?;
     o.outcome("apply to status", &r)
         .fact("status after apply", &r.body["status"]["operationalStatus"]);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use metal_sim::fleet::{Fleet, LayoutMode};
+use metal_testkit::hosts::Bmh;
 use serde_json::json;
 
 use crate::loopback::Needs;
@@ -132,22 +133,20 @@ pub fn manifests(
             "type": "Opaque",
             "data": {"username": b64.encode(&h.username), "password": b64.encode(&h.password)},
         });
-        let mut host_spec = json!({
-            "bootMode": "UEFI",
-            "bmc": {"address": h.address, "credentialsName": h.secret_name()},
-        });
+        // No `online`: the host's default, unless `spec` says.
+        let mut host = Bmh::new(&h.name)
+            .namespace(namespace)
+            .labels(json!(h.labels))
+            .without("/spec/online")
+            .set("/spec/bootMode", json!("UEFI"))
+            .bmc(&h.address, &h.secret_name());
         if let Some(mac) = &h.boot_mac {
-            host_spec["bootMACAddress"] = json!(mac);
+            host = host.boot_mac(mac);
         }
-        if let (Some(into), Some(fields)) = (host_spec.as_object_mut(), spec.as_object()) {
-            into.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (field, value) in spec.as_object().into_iter().flatten() {
+            host = host.set(&format!("/spec/{field}"), value.clone());
         }
-        let host = json!({
-            "apiVersion": "metal3.io/v1alpha1",
-            "kind": "BareMetalHost",
-            "metadata": {"name": h.name, "namespace": namespace, "labels": h.labels},
-            "spec": host_spec,
-        });
+        let host = host.json();
         for doc in [secret, host] {
             out.push_str("---\n");
             out.push_str(&serde_yaml::to_string(&doc).context("rendering YAML")?);

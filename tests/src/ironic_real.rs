@@ -8,15 +8,11 @@
 //! `mkisofs`/`xorrisofs`) to build the config drive the operator sends. A missing peer is a loud
 //! SKIP, or a failure under `REQUIRE_PEERS=1`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
-use axum::http::header;
-use axum::routing::get;
+use metal_testkit::images::{FileServer, deploy_images};
 use metal_testkit::ironic::{Ironic, IronicConfig};
-use tokio::task::JoinHandle;
 
 pub use metal_testkit::peers::{peer, peers_required};
 
@@ -43,11 +39,10 @@ fn config() -> IronicConfig {
         .startup(STARTUP)
 }
 
-/// A running real Ironic and its deploy-image server; Ironic is stopped on drop.
+/// A running real Ironic and its deploy-image server; both are stopped on drop.
 pub struct RealIronic {
     ironic: Ironic,
-    deploy_base: String,
-    deploy_server: JoinHandle<()>,
+    deploy_images: FileServer,
 }
 
 impl RealIronic {
@@ -60,11 +55,14 @@ impl RealIronic {
         else {
             return Ok(None);
         };
-        let (deploy_base, deploy_server) = serve_deploy_images().await?;
+        // `/ipa.kernel`, `/ipa.initramfs` and `/ipa.iso`, placeholder bytes with the fixed
+        // Last-Modified Ironic's image cache asks for.
+        let deploy_images = FileServer::start(deploy_images())
+            .await
+            .context("serving the deploy images")?;
         Ok(Some(RealIronic {
             ironic,
-            deploy_base,
-            deploy_server,
+            deploy_images,
         }))
     }
 
@@ -75,44 +73,11 @@ impl RealIronic {
 
     /// The base URL of the deploy kernel and ramdisk (for [`crate::Setup::deploy_images`]).
     pub fn deploy_base(&self) -> &str {
-        &self.deploy_base
+        self.deploy_images.base()
     }
 
     /// The last `lines` INFO/WARNING/ERROR lines of Ironic's log.
     pub fn log_tail(&self, lines: usize) -> String {
         self.ironic.log_tail(lines)
     }
-}
-
-impl Drop for RealIronic {
-    fn drop(&mut self) {
-        self.deploy_server.abort();
-    }
-}
-
-/// Serves `/ipa.kernel`, `/ipa.initramfs` and `/ipa.iso` (placeholder bytes with a fixed
-/// Last-Modified, which Ironic's image cache asks for) on 127.0.0.1.
-async fn serve_deploy_images() -> anyhow::Result<(String, JoinHandle<()>)> {
-    const MODIFIED: [(header::HeaderName, &str); 1] =
-        [(header::LAST_MODIFIED, "Sun, 01 Nov 2026 00:00:00 GMT")];
-    let app = Router::new()
-        .route(
-            "/ipa.kernel",
-            get(|| async { (MODIFIED, vec![0x4d_u8; 4096]) }),
-        )
-        .route(
-            "/ipa.initramfs",
-            get(|| async { (MODIFIED, vec![0x1f_u8; 8192]) }),
-        )
-        .route("/ipa.iso", get(|| async { (MODIFIED, vec![0_u8; 8192]) }));
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .context("binding the deploy image server")?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("deploy image server stopped: {e}");
-        }
-    });
-    Ok((format!("http://{addr}"), task))
 }

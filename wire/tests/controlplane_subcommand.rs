@@ -8,9 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
 use kube::api::{Api, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use metal_testkit::kubectl::Kubectl;
 use metal_testkit::wait::{Check, Wait};
 
 const CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../kind/crds/metal3.io.yaml");
@@ -44,16 +44,12 @@ async fn the_controlplane_subcommand_preloads_crds_and_writes_a_working_kubeconf
         .until(|| Check::from(kubeconfig.exists()))
         .await
         .unwrap();
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(&kubectl)
-            .args(["get", "crd", "-o", "name"])
-            .env("KUBECONFIG", &kubeconfig)
-            .output(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let out = Kubectl::new(&kubeconfig)
+        .program(&kubectl)
+        .limit(Duration::from_secs(60))
+        .output(&["get", "crd", "-o", "name"], None)
+        .await
+        .unwrap();
     let names = String::from_utf8_lossy(&out.stdout);
     assert!(
         names.contains("customresourcedefinition.apiextensions.k8s.io/baremetalhosts.metal3.io"),
@@ -67,10 +63,9 @@ async fn the_controlplane_subcommand_preloads_crds_and_writes_a_working_kubeconf
         .unwrap();
     let bad = dir.path().join("bad");
     std::fs::write(&bad, text.replace(token_line, "    token: wrong")).unwrap();
-    let refused = tokio::process::Command::new(&kubectl)
-        .args(["get", "ns"])
-        .env("KUBECONFIG", &bad)
-        .output()
+    let refused = Kubectl::new(&bad)
+        .program(&kubectl)
+        .output(&["get", "ns"], None)
         .await
         .unwrap();
     assert!(!refused.status.success());
@@ -102,15 +97,9 @@ async fn subcommand(dir: &Path, snapshot: &Path) -> (tokio::process::Child, Clie
         .until(|| Check::from(kubeconfig.exists()))
         .await
         .unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let text = std::fs::read_to_string(&kubeconfig).expect("no kubeconfig within 10 s");
-    let config = Config::from_custom_kubeconfig(
-        Kubeconfig::from_yaml(&text).unwrap(),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    (child, Client::try_from(config).unwrap())
+    let client = metal_testkit::kube::client(&text).await.unwrap();
+    (child, client)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

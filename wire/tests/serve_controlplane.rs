@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use metal_sim::serve::Endpoints;
+use metal_testkit::kubectl::Kubectl;
 use metal_testkit::wait::{Check, Wait};
 
 const FLEET: &str = "\
@@ -46,20 +47,6 @@ fn wait_for_endpoints(path: &Path, server: &mut Server) -> Endpoints {
         .unwrap()
 }
 
-fn kubectl(kubectl: &Path, kubeconfig: &str, args: &[&str]) -> String {
-    let out = Command::new(kubectl)
-        .env("KUBECONFIG", kubeconfig)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn serve_with_a_control_plane_writes_the_kubeconfig_into_the_endpoints_file() {
     let Some(kubectl_bin) = support::peer("kubectl") else {
@@ -95,8 +82,11 @@ fn serve_with_a_control_plane_writes_the_kubeconfig_into_the_endpoints_file() {
         .kubeconfig
         .expect("the endpoints file names the kubeconfig");
     assert_eq!(Path::new(&named), kubeconfig.as_path());
+    let kubectl = Kubectl::new(&named).program(&kubectl_bin);
 
-    let crds = kubectl(&kubectl_bin, &named, &["get", "crds", "-o", "name"]);
+    let crds = kubectl
+        .run_blocking(&["get", "crds", "-o", "name"])
+        .unwrap();
     for crd in [
         "baremetalhosts.metal3.io",
         "hardwaredata.metal3.io",
@@ -114,23 +104,21 @@ fn serve_with_a_control_plane_writes_the_kubeconfig_into_the_endpoints_file() {
     assert!(manifests.status.success());
     let manifests_path = dir.path().join("hosts.yaml");
     std::fs::write(&manifests_path, &manifests.stdout).unwrap();
-    kubectl(&kubectl_bin, &named, &["create", "namespace", "metal3"]);
-    kubectl(
-        &kubectl_bin,
-        &named,
-        &[
+    kubectl
+        .run_blocking(&["create", "namespace", "metal3"])
+        .unwrap();
+    kubectl
+        .run_blocking(&[
             "apply",
             "-n",
             "metal3",
             "-f",
             manifests_path.to_str().unwrap(),
-        ],
-    );
-    let hosts = kubectl(
-        &kubectl_bin,
-        &named,
-        &["get", "bmh", "-n", "metal3", "-o", "name"],
-    );
+        ])
+        .unwrap();
+    let hosts = kubectl
+        .run_blocking(&["get", "bmh", "-n", "metal3", "-o", "name"])
+        .unwrap();
     assert_eq!(
         hosts.lines().count(),
         2,

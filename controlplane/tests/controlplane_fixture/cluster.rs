@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metal_controlplane::{self as controlplane, Options, Running};
+use metal_testkit::kubectl::Kubectl;
 
 use crate::support;
 
@@ -19,7 +20,7 @@ pub const HOSTS: &str = concat!(
 );
 
 pub struct Cluster {
-    pub kubectl: PathBuf,
+    pub kubectl: Kubectl,
     pub kubeconfig: PathBuf,
     pub running: Running,
     pub dir: tempfile::TempDir,
@@ -40,7 +41,9 @@ impl Cluster {
         let kubeconfig = dir.path().join("kubeconfig");
         running.write_kubeconfig(&kubeconfig).unwrap();
         Some(Self {
-            kubectl,
+            kubectl: Kubectl::new(&kubeconfig)
+                .program(kubectl)
+                .limit(Duration::from_secs(60)),
             kubeconfig,
             running,
             dir,
@@ -49,25 +52,12 @@ impl Cluster {
 
     /// Runs kubectl (bounded by 60 s) and returns its output.
     pub async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use tokio::io::AsyncWriteExt as _;
-        let mut cmd = tokio::process::Command::new(&self.kubectl);
-        cmd.args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).await.unwrap();
-        }
-        drop(input);
-        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .expect("kubectl did not finish within 60 s")
-            .unwrap()
+        self.kubectl.output(args, stdin).await.unwrap()
+    }
+
+    /// Runs kubectl with `stdin`, asserts success, returns stdout.
+    pub async fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> String {
+        self.kubectl.run(args, stdin).await.unwrap()
     }
 
     /// Runs kubectl, asserts success, returns stdout.
@@ -75,16 +65,18 @@ impl Cluster {
         self.ok_with(args, None).await
     }
 
-    /// Runs kubectl with `stdin`, asserts success, returns stdout.
-    pub async fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin).await;
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    /// `kubectl get KIND NAME -n metal -o jsonpath=PATH`: one field of a host-workflow object.
+    pub async fn field(&self, kind: &str, name: &str, jsonpath: &str) -> String {
+        self.ok(&[
+            "get",
+            kind,
+            "-n",
+            "metal",
+            name,
+            "-o",
+            &format!("jsonpath={jsonpath}"),
+        ])
+        .await
     }
 
     pub async fn apply_hosts(&self) {

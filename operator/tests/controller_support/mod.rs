@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod claims;
 pub mod provisioner;
 pub mod world;
 

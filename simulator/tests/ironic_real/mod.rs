@@ -1,6 +1,7 @@
 //! Real OpenStack Ironic (standalone, SQLite, noauth, fake-hardware; started by
 //! `metal_testkit::ironic`) as the comparison tests and benches configure it. Included by
-//! `ironic_*.rs` tests with `#[path]` (a folder, so cargo does not build it as a test target).
+//! `ironic_*.rs` tests with `#[path]` (a folder, so cargo does not build it as a test target), beside
+//! `mod support`.
 #![allow(dead_code)]
 
 use metal_testkit::ironic::{Ironic, IronicConfig};
@@ -47,17 +48,10 @@ pub async fn start_real_and_mock(
     let real = tokio::task::spawn_blocking(|| start(false))
         .await
         .expect("start real Ironic")?;
-    let clock: metal_sim::ironic::Clock = std::sync::Arc::new(chrono::Utc::now);
-    let state = metal_sim::ironic::AppState::new(
+    let mock = crate::support::ironic::start_mock(
         metal_sim::ironic::conductor::Settings::with(timings, false),
         seed,
-        clock,
     )
-    .expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let mock = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(metal_sim::ironic::serve(listener, state));
-    Some((real, mock, server))
+    .await;
+    Some((real, mock.url, mock.task))
 }

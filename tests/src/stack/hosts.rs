@@ -37,6 +37,19 @@ impl Stack {
         self.register(&hosts, true).await
     }
 
+    /// Registers every host of the fleet and waits until `name` is available; returns its Ironic
+    /// node.
+    pub async fn register_until_available(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<String> {
+        self.register_all().await?;
+        self.wait_for_state(name, ProvisioningState::Available, timeout)
+            .await?;
+        self.ironic_node(name).await
+    }
+
     /// Merge-patches a host's spec.
     pub async fn patch_spec(&self, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
         self.bmhs()
