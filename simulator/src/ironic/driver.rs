@@ -75,72 +75,11 @@ pub struct Drivers {
     seed: u64,
 }
 
-/// Accepts any server certificate (handshake signatures are still checked): `redfish_verify_ca=false`.
-#[derive(Debug)]
-struct UncheckedCertificate(std::sync::Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for UncheckedCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// An HTTP client confined by `gate` (names resolve through it, redirects are checked).
 fn http_client(insecure: bool, gate: &Gate) -> Result<reqwest::Client, DriverError> {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            if insecure {
-                b.dangerous()
-                    .with_custom_certificate_verifier(std::sync::Arc::new(UncheckedCertificate(
-                        provider,
-                    )))
-                    .with_no_client_auth()
-            } else {
-                b.with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            }
-        })
+    // No roots: `redfish_verify_ca=true` refuses every certificate; `insecure` accepts any
+    // (`redfish_verify_ca=false`, handshake signatures still checked).
+    let tls = metal_tls::client_config(metal_tls::Roots::Empty, insecure)
         .map_err(|_| DriverError::Tls)?;
     gate.confine(reqwest::Client::builder())
         .no_proxy()
