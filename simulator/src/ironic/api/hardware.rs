@@ -1,15 +1,15 @@
 //! Node hardware sub-resources: validation, maintenance, RAID target, inventory, BIOS and virtual media.
 
-use super::nodes::{body_object, find, node};
+use super::nodes::{Lock, body_object, found, found_mut, node_mut};
 use super::{AppState, Ctx, Store, json_response};
 use crate::ironic::encoding::Doc;
 use crate::ironic::error::ApiError;
+use crate::ironic::model::Node;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 pub(crate) async fn raid(
     State(s): State<AppState>,
@@ -19,13 +19,7 @@ pub(crate) async fn raid(
 ) -> Result<Response, ApiError> {
     let config = body_object(&body, "raid")?;
     let mut store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    store.conductor.ensure_unlocked(uuid)?;
-    let n = store
-        .conductor
-        .nodes
-        .get_mut(&uuid)
-        .ok_or_else(|| ApiError::NodeNotFound(ident.clone()))?;
+    let n = found_mut(&mut store, &ctx, &ident, Lock::Respected)?;
     if n.interfaces.get("raid").and_then(Value::as_str) == Some("no-raid") {
         return Err(ApiError::Unsupported {
             driver: n.driver.clone(),
@@ -48,10 +42,9 @@ pub(crate) async fn validate(
 ) -> Result<Response, ApiError> {
     let (uuid, n, has_port) = {
         let store = s.lock();
-        let uuid = find(&store, &ctx, &ident)?;
-        let n = node(&store, &uuid)?.clone();
-        let has_port = store.ports.values().any(|p| p.node_uuid == uuid);
-        (uuid, n, has_port)
+        let n = found(&store, &ctx, &ident)?.clone();
+        let has_port = store.ports.values().any(|p| p.node_uuid == n.uuid);
+        (n.uuid, n, has_port)
     };
     let ok = json!({"result": true});
     let mut d = Doc::new();
@@ -143,11 +136,9 @@ pub(crate) async fn maintenance_on(
             .map(str::to_string)
     };
     let mut store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-        n.maintenance = true;
-        n.maintenance_reason = reason;
-    }
+    let n = found_mut(&mut store, &ctx, &ident, Lock::Ignored)?;
+    n.maintenance = true;
+    n.maintenance_reason = reason;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -157,12 +148,10 @@ pub(crate) async fn maintenance_off(
     Path(ident): Path<String>,
 ) -> Result<Response, ApiError> {
     let mut store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-        n.maintenance = false;
-        n.maintenance_reason = None;
-        n.fault = None;
-    }
+    let n = found_mut(&mut store, &ctx, &ident, Lock::Ignored)?;
+    n.maintenance = false;
+    n.maintenance_reason = None;
+    n.fault = None;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -172,8 +161,7 @@ pub(crate) async fn inventory(
     Path(ident): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    let n = node(&store, &uuid)?;
+    let n = found(&store, &ctx, &ident)?;
     match &n.inventory {
         Some(inv) => Ok(json_response(StatusCode::OK, inv)),
         None => Err(ApiError::InventoryNotFound(n.id)),
@@ -185,21 +173,25 @@ pub(crate) async fn bios(
     ctx: Ctx,
     Path(ident): Path<String>,
 ) -> Result<Response, ApiError> {
-    let store = s.lock();
-    find(&store, &ctx, &ident)?;
+    found(&s.lock(), &ctx, &ident)?;
     Ok(json_response(StatusCode::OK, &json!({"bios": []})))
 }
 
-fn vmedia_node(store: &Store, ctx: &Ctx, ident: &str, feature: &str) -> Result<Uuid, ApiError> {
-    let uuid = find(store, ctx, ident)?;
-    let n = node(store, &uuid)?;
+/// The node `ident` names, when its driver has virtual media.
+fn vmedia_node<'a>(
+    store: &'a Store,
+    ctx: &Ctx,
+    ident: &str,
+    feature: &str,
+) -> Result<&'a Node, ApiError> {
+    let n = found(store, ctx, ident)?;
     if n.driver == "fake-hardware" {
         return Err(ApiError::Unsupported {
             driver: n.driver.clone(),
             feature: feature.into(),
         });
     }
-    Ok(uuid)
+    Ok(n)
 }
 
 pub(crate) async fn vmedia_get(
@@ -208,8 +200,7 @@ pub(crate) async fn vmedia_get(
     Path(ident): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
-    let uuid = vmedia_node(&store, &ctx, &ident, "get_virtual_media")?;
-    let media = node(&store, &uuid)?
+    let media = vmedia_node(&store, &ctx, &ident, "get_virtual_media")?
         .vmedia
         .clone()
         .unwrap_or_else(|| json!({}));
@@ -229,11 +220,8 @@ pub(crate) async fn vmedia_attach(
         ));
     }
     let mut store = s.lock();
-    let uuid = vmedia_node(&store, &ctx, &ident, "attach_virtual_media")?;
-    store.conductor.ensure_unlocked(uuid)?;
-    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-        n.vmedia = Some(Value::Object(req));
-    }
+    let uuid = vmedia_node(&store, &ctx, &ident, "attach_virtual_media")?.uuid;
+    node_mut(&mut store, uuid, Lock::Respected)?.vmedia = Some(Value::Object(req));
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -243,10 +231,7 @@ pub(crate) async fn vmedia_detach(
     Path(ident): Path<String>,
 ) -> Result<Response, ApiError> {
     let mut store = s.lock();
-    let uuid = vmedia_node(&store, &ctx, &ident, "detach_virtual_media")?;
-    store.conductor.ensure_unlocked(uuid)?;
-    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-        n.vmedia = None;
-    }
+    let uuid = vmedia_node(&store, &ctx, &ident, "detach_virtual_media")?.uuid;
+    node_mut(&mut store, uuid, Lock::Respected)?.vmedia = None;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -53,6 +53,44 @@ pub(crate) fn node<'a>(store: &'a Store, uuid: &Uuid) -> Result<&'a Node, ApiErr
         .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))
 }
 
+/// The node `ident` names ([`find`]), to read.
+pub(crate) fn found<'a>(store: &'a Store, ctx: &Ctx, ident: &str) -> Result<&'a Node, ApiError> {
+    let uuid = find(store, ctx, ident)?;
+    node(store, &uuid)
+}
+
+/// Whether a change to a node must wait for the conductor's lock on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// Refused (409 `NodeLocked`) while a conductor job holds the node.
+    Respected,
+    /// Allowed whatever the conductor does (maintenance).
+    Ignored,
+}
+
+/// The node `uuid`, to change, under `lock`.
+pub(crate) fn node_mut(store: &mut Store, uuid: Uuid, lock: Lock) -> Result<&mut Node, ApiError> {
+    if lock == Lock::Respected {
+        store.conductor.ensure_unlocked(uuid)?;
+    }
+    store
+        .conductor
+        .nodes
+        .get_mut(&uuid)
+        .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))
+}
+
+/// The node `ident` names ([`find`]), to change, under `lock`.
+pub(crate) fn found_mut<'a>(
+    store: &'a mut Store,
+    ctx: &Ctx,
+    ident: &str,
+    lock: Lock,
+) -> Result<&'a mut Node, ApiError> {
+    let uuid = find(store, ctx, ident)?;
+    node_mut(store, uuid, lock)
+}
+
 fn list_inner(
     state: &AppState,
     ctx: &Ctx,
@@ -179,7 +217,7 @@ pub(crate) async fn show(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
+    let n = found(&store, &ctx, &ident)?;
     let mut shape = Shape::Detail;
     for (k, v) in query_pairs(q.as_deref()) {
         if k == "fields" {
@@ -192,7 +230,7 @@ pub(crate) async fn show(
     }
     Ok(json_response(
         StatusCode::OK,
-        &node(&store, &uuid)?.render(&ctx.base, ctx.version, &shape),
+        &n.render(&ctx.base, ctx.version, &shape),
     ))
 }
 
@@ -433,9 +471,8 @@ pub(crate) async fn delete(
     Path(ident): Path<String>,
 ) -> Result<Response, ApiError> {
     let mut store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    store.conductor.ensure_unlocked(uuid)?;
-    let n = node(&store, &uuid)?;
+    let n = found_mut(&mut store, &ctx, &ident, Lock::Respected)?;
+    let uuid = n.uuid;
     use ProvisionState as P;
     if !n.maintenance
         && !matches!(
@@ -459,10 +496,10 @@ pub(crate) async fn states(
     Path(ident): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
+    let n = found(&store, &ctx, &ident)?;
     Ok(json_response(
         StatusCode::OK,
-        &node(&store, &uuid)?.states_document(ctx.version),
+        &n.states_document(ctx.version),
     ))
 }
 
@@ -499,10 +536,9 @@ pub(crate) async fn provision(
         if target == "active"
             && let Some(cd) = req.get("configdrive")
         {
-            store.conductor.ensure_unlocked(uuid)?;
-            if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-                n.instance_info.insert("configdrive".into(), cd.clone());
-            }
+            node_mut(&mut store, uuid, Lock::Respected)?
+                .instance_info
+                .insert("configdrive".into(), cd.clone());
         }
         store.conductor.provision(uuid, &target, clean_steps, now)?;
     }
