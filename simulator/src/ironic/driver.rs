@@ -54,6 +54,19 @@ fn power_timeout(node: &str, target: NodePower, actual: &str) -> String {
 /// Most members read from one Redfish collection during inspection.
 const MAX_MEMBERS: usize = 256;
 
+/// The `@odata.id` of each entry of the array `key` of `doc` (none when it has no such array).
+fn odata_ids(doc: &Value, key: &str) -> Vec<String> {
+    doc.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.get("@odata.id").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Ironic prefixes Redfish connection failures with the node.
 fn redfish_context(node: &str, e: String) -> String {
     if e.starts_with("Unable to connect") {
@@ -324,40 +337,13 @@ impl Drivers {
         let mut drives = Vec::new();
         if let Some(path) = link(&system, "Storage") {
             for storage in self.members(target, &path).await {
-                let refs: Vec<String> = storage
-                    .get("Drives")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|d| d.get("@odata.id").and_then(Value::as_str))
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                for r in refs.iter().take(MAX_MEMBERS) {
-                    if let Ok(d) = self.get_path(target, r).await {
-                        drives.push(d);
-                    }
-                }
+                drives.extend(self.fetch_all(target, &odata_ids(&storage, "Drives")).await);
             }
         }
         out.insert("drives".into(), Value::Array(drives));
-        let mut pcie = Vec::new();
-        let refs: Vec<String> = system
-            .get("PCIeDevices")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.get("@odata.id").and_then(Value::as_str))
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        for r in refs.iter().take(MAX_MEMBERS) {
-            if let Ok(d) = self.get_path(target, r).await {
-                pcie.push(d);
-            }
-        }
+        let pcie = self
+            .fetch_all(target, &odata_ids(&system, "PCIeDevices"))
+            .await;
         out.insert("pcie".into(), Value::Array(pcie));
         out.insert("system".into(), system);
         Ok(CallResult::System(Value::Object(out)))
@@ -373,19 +359,14 @@ impl Drivers {
         let Ok(coll) = self.get_path(target, path).await else {
             return Vec::new();
         };
-        let refs: Vec<String> = coll
-            .get("Members")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|m| m.get("@odata.id").and_then(Value::as_str))
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        self.fetch_all(target, &odata_ids(&coll, "Members")).await
+    }
+
+    /// The documents at `paths`, the first [`MAX_MEMBERS`] of them; unreadable ones are skipped.
+    async fn fetch_all(&self, target: &RedfishTarget, paths: &[String]) -> Vec<Value> {
         let mut out = Vec::new();
-        for r in refs.iter().take(MAX_MEMBERS) {
-            if let Ok(d) = self.get_path(target, r).await {
+        for path in paths.iter().take(MAX_MEMBERS) {
+            if let Ok(d) = self.get_path(target, path).await {
                 out.push(d);
             }
         }

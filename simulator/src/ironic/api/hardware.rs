@@ -1,20 +1,17 @@
 //! Node hardware sub-resources: validation, maintenance, RAID target, inventory, BIOS and virtual media.
 
 use super::nodes::{Lock, body_object, found, found_mut, node_mut};
-use super::{AppState, Ctx, Store, json_response};
+use super::{Ctx, NodeRequest, Store, json_response};
 use crate::ironic::encoding::Doc;
 use crate::ironic::error::ApiError;
 use crate::ironic::model::Node;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 pub(crate) async fn raid(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let config = body_object(&body, "raid")?;
@@ -36,9 +33,7 @@ fn unsupported(driver: &str, feature: &str) -> Value {
 }
 
 pub(crate) async fn validate(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let (uuid, n, has_port) = {
         let store = s.lock();
@@ -122,9 +117,7 @@ pub(crate) async fn validate(
 }
 
 pub(crate) async fn maintenance_on(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let reason = if body.is_empty() {
@@ -143,9 +136,7 @@ pub(crate) async fn maintenance_on(
 }
 
 pub(crate) async fn maintenance_off(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let mut store = s.lock();
     let n = found_mut(&mut store, &ctx, &ident, Lock::Ignored)?;
@@ -156,9 +147,7 @@ pub(crate) async fn maintenance_off(
 }
 
 pub(crate) async fn inventory(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
     let n = found(&store, &ctx, &ident)?;
@@ -168,11 +157,7 @@ pub(crate) async fn inventory(
     }
 }
 
-pub(crate) async fn bios(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
-) -> Result<Response, ApiError> {
+pub(crate) async fn bios(NodeRequest { s, ctx, ident }: NodeRequest) -> Result<Response, ApiError> {
     found(&s.lock(), &ctx, &ident)?;
     Ok(json_response(StatusCode::OK, &json!({"bios": []})))
 }
@@ -195,9 +180,7 @@ fn vmedia_node<'a>(
 }
 
 pub(crate) async fn vmedia_get(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
     let media = vmedia_node(&store, &ctx, &ident, "get_virtual_media")?
@@ -208,9 +191,7 @@ pub(crate) async fn vmedia_get(
 }
 
 pub(crate) async fn vmedia_attach(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = body_object(&body, "vmedia")?;
@@ -226,9 +207,7 @@ pub(crate) async fn vmedia_attach(
 }
 
 pub(crate) async fn vmedia_detach(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let mut store = s.lock();
     let uuid = vmedia_node(&store, &ctx, &ident, "detach_virtual_media")?.uuid;

@@ -1,13 +1,15 @@
 //! Node routes: CRUD, listing, JSON-patch, and the provision and power state changes.
 
-use super::{AppState, Ctx, Store, accepted, json_response, parse_fields, query_pairs};
+use super::{
+    AppState, Ctx, NodeRequest, Store, accepted, json_response, parse_fields, query_pairs,
+};
 use crate::ironic::encoding::Doc;
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
     DRIVERS, INTERFACES, Node, PATCHABLE, ProvisionState, Shape, node_field_min_version,
 };
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -46,11 +48,7 @@ pub(crate) fn find(store: &Store, ctx: &Ctx, ident: &str) -> Result<Uuid, ApiErr
 }
 
 pub(crate) fn node<'a>(store: &'a Store, uuid: &Uuid) -> Result<&'a Node, ApiError> {
-    store
-        .conductor
-        .nodes
-        .get(uuid)
-        .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))
+    store.conductor.node(*uuid)
 }
 
 /// The node `ident` names ([`find`]), to read.
@@ -73,11 +71,7 @@ pub(crate) fn node_mut(store: &mut Store, uuid: Uuid, lock: Lock) -> Result<&mut
     if lock == Lock::Respected {
         store.conductor.ensure_unlocked(uuid)?;
     }
-    store
-        .conductor
-        .nodes
-        .get_mut(&uuid)
-        .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))
+    store.conductor.node_mut(uuid)
 }
 
 /// The node `ident` names ([`find`]), to change, under `lock`.
@@ -211,9 +205,7 @@ pub(crate) async fn list_detail(
 }
 
 pub(crate) async fn show(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
@@ -408,9 +400,7 @@ pub(crate) async fn create(
 }
 
 pub(crate) async fn patch(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let ops: json_patch::Patch = serde_json::from_slice(&body)
@@ -466,9 +456,7 @@ pub(crate) async fn patch(
 }
 
 pub(crate) async fn delete(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let mut store = s.lock();
     let n = found_mut(&mut store, &ctx, &ident, Lock::Respected)?;
@@ -491,9 +479,7 @@ pub(crate) async fn delete(
 }
 
 pub(crate) async fn states(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
     let n = found(&store, &ctx, &ident)?;
@@ -504,9 +490,7 @@ pub(crate) async fn states(
 }
 
 pub(crate) async fn provision(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = body_object(&body, "provision")?;
@@ -547,9 +531,7 @@ pub(crate) async fn provision(
 }
 
 pub(crate) async fn power(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = body_object(&body, "power")?;
