@@ -3,7 +3,7 @@
 #[path = "claim_core/support.rs"]
 mod support;
 
-/// Host choice: eligibility, selectors, seeded randomness, failure domains, namespaces, no double binding.
+/// Host choice: eligibility, selectors, the seeded RNG, failure domains, namespaces, double binds.
 #[path = "claim_core/choice.rs"]
 mod choice;
 

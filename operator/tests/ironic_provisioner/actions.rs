@@ -18,12 +18,7 @@ async fn each_provision_action_puts_its_ironic_target() {
         let id = double.seed_node(Some("metal3~worker-0"), from);
         double.clear();
         let out = p.act(&host(Some(&id)), &action).await.unwrap();
-        assert_eq!(
-            out,
-            Outcome::Accepted {
-                node_id: Some(id.clone())
-            }
-        );
+        assert_eq!(out, accepted(&id));
         let reqs = double.requests();
         let last = reqs.last().unwrap();
         assert_eq!(last.line(), format!("PUT /v1/nodes/{id}/states/provision"));
@@ -75,12 +70,7 @@ async fn detaching_an_active_node_sets_maintenance_then_deletes_it() {
         .act(&host(Some(&id)), &Action::Detach { force: false })
         .await
         .unwrap();
-    assert_eq!(
-        out,
-        Outcome::Accepted {
-            node_id: Some(id.clone())
-        }
-    );
+    assert_eq!(out, accepted(&id));
     let reqs = double.requests();
     let lines: Vec<String> = reqs.iter().map(|r| r.line()).collect();
     assert_eq!(
@@ -130,12 +120,7 @@ async fn detaching_a_waiting_node_waits_unless_forced_to_abort() {
         .act(&host(Some(&id)), &Action::Detach { force: true })
         .await
         .unwrap();
-    assert_eq!(
-        out,
-        Outcome::Accepted {
-            node_id: Some(id.clone())
-        }
-    );
+    assert_eq!(out, accepted(&id));
     assert!(double.node(&id).is_none());
 }
 

@@ -76,11 +76,7 @@ async fn md5_checksums_use_image_checksum_and_live_iso_switches_to_ramdisk() {
     p.act(&host(Some(&id)), &Action::Deploy(live))
         .await
         .unwrap();
-    let patch = double
-        .requests()
-        .into_iter()
-        .find(|r| r.method == "PATCH")
-        .unwrap();
+    let patch = first_patch(&double).unwrap();
     assert_eq!(
         patch.body.unwrap(),
         json!([

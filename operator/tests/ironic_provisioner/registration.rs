@@ -132,11 +132,7 @@ async fn a_changed_secret_replaces_the_whole_driver_info() {
     p.act(&host(Some(&id)), &Action::Register(changed))
         .await
         .unwrap();
-    let patch = double
-        .requests()
-        .into_iter()
-        .find(|r| r.method == "PATCH")
-        .expect("a PATCH");
+    let patch = first_patch(&double).expect("a PATCH");
     assert_eq!(patch.path, format!("/v1/nodes/{id}"));
     assert_eq!(
         patch.body.unwrap(),
@@ -171,11 +167,7 @@ async fn an_active_node_keeps_its_driver_and_interfaces_when_re_registered() {
     )
     .await
     .unwrap();
-    let patch = double
-        .requests()
-        .into_iter()
-        .find(|r| r.method == "PATCH")
-        .expect("the changed fingerprint is patched");
+    let patch = first_patch(&double).expect("the changed fingerprint is patched");
     let paths: Vec<String> = patch
         .body
         .unwrap()
@@ -210,12 +202,7 @@ async fn a_node_found_by_boot_mac_is_renamed_to_the_host() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        out,
-        Outcome::Accepted {
-            node_id: Some(id.clone())
-        }
-    );
+    assert_eq!(out, accepted(&id));
     let node = double.node(&id).unwrap();
     assert_eq!(node["name"], "metal3~worker-0");
     assert_eq!(node["driver"], "ipmi");

@@ -126,3 +126,15 @@ pub fn sample_inventory() -> Value {
         }
     })
 }
+
+/// The outcome of an action Ironic accepted for node `id`.
+pub fn accepted(id: &str) -> Outcome {
+    Outcome::Accepted {
+        node_id: Some(id.to_owned()),
+    }
+}
+
+/// The first PATCH the double received, if any.
+pub fn first_patch(double: &IronicDouble) -> Option<crate::ironic_double::Recorded> {
+    double.requests().into_iter().find(|r| r.method == "PATCH")
+}
