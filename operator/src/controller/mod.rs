@@ -13,6 +13,9 @@ pub mod pools;
 pub mod reconcile;
 pub mod secrets;
 pub mod slots;
+/// What the host, claim and pool controllers share around a leadership term: the Event recorder,
+/// the wait for leadership, the drain of a `Controller`'s results.
+pub(crate) mod term;
 pub mod throttle;
 
 use std::collections::HashMap;
@@ -20,17 +23,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::api::BareMetalHost;
 use crate::provisioner::Provisioner;
@@ -147,12 +150,8 @@ fn stable_hash(text: &str) -> u64 {
 
 impl Context {
     pub fn new(client: kube::Client, runtime: &Runtime, store: Store<BareMetalHost>) -> Self {
-        let reporter = Reporter {
-            controller: FIELD_MANAGER.to_owned(),
-            instance: runtime.settings.instance.clone(),
-        };
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: term::recorder(&client, FIELD_MANAGER, runtime.settings.instance.clone()),
             client,
             provisioner: runtime.provisioner.clone(),
             metrics: runtime.metrics.clone(),
@@ -269,7 +268,7 @@ async fn await_first_list(client: kube::Client, namespace: Option<String>, readi
 }
 
 /// One leadership term: a Controller on hosts and their BMC Secrets until its stream ends.
-async fn term(client: kube::Client, runtime: &Runtime) {
+async fn host_term(client: kube::Client, runtime: &Runtime) {
     let ns = runtime.settings.watch_namespace.as_deref();
     let hosts = hosts_api(&client, ns);
     let secrets: Api<Secret> = match ns {
@@ -282,18 +281,12 @@ async fn term(client: kube::Client, runtime: &Runtime) {
     let store = controller.store();
     let ctx = Arc::new(Context::new(client, runtime, store.clone()));
     let secret_watch = watcher::Config::default().labels(&secrets::bmc_secret_selector());
-    controller
+    let controller = controller
         .watches(secrets, secret_watch, move |secret| {
             secrets::hosts_using(&store, &secret)
         })
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((obj, _)) => debug!(host = %obj.name, "reconcile finished"),
-                Err(error) => debug!(error = %error, "controller event"),
-            }
-        })
-        .await;
+        .run(reconcile::reconcile, reconcile::error_policy, ctx);
+    term::drain(controller, "BareMetalHost").await;
 }
 
 /// Runs until `shutdown` resolves: acts only while `runtime.leadership` is held and stops acting
@@ -309,19 +302,14 @@ pub async fn run(
         runtime.settings.watch_namespace.clone(),
         runtime.readiness.clone(),
     ));
-    let mut leadership = runtime.leadership.clone();
-    let result = loop {
-        tokio::select! {
-            () = leadership.acquired() => {}
-            () = shutdown.clone() => break Ok(()),
-        }
-        info!(namespace = ?runtime.settings.watch_namespace, "leading: controller starting");
-        tokio::select! {
-            () = term(client.clone(), &runtime) => break Err(ControllerError::StreamEnded),
-            () = leadership.lost() => warn!("leadership lost: controller stopped"),
-            () = shutdown.clone() => break Ok(()),
-        }
-    };
+    let result = term::while_leading(
+        &runtime.leadership,
+        shutdown,
+        "controller",
+        runtime.settings.watch_namespace.as_deref(),
+        || host_term(client.clone(), &runtime),
+    )
+    .await;
     ready.abort();
     result
 }

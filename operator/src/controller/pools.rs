@@ -10,17 +10,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::Leadership;
 use super::claims::{ClaimRuntime, ClaimSettings, host_cache};
@@ -98,12 +97,9 @@ fn pool_key(pool: &HostPool) -> String {
 
 impl PoolContext {
     pub fn new(client: kube::Client, runtime: &ClaimRuntime, hosts: Store<BareMetalHost>) -> Self {
-        let reporter = Reporter {
-            controller: POOL_CONTROLLER.to_owned(),
-            instance: runtime.settings.instance.clone(),
-        };
+        let instance = runtime.settings.instance.clone();
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: super::term::recorder(&client, POOL_CONTROLLER, instance),
             client,
             clock: runtime.clock.clone(),
             settings: runtime.settings.clone(),
@@ -308,15 +304,9 @@ pub(crate) async fn term(client: kube::Client, runtime: &ClaimRuntime) {
     };
     let (hosts, ticks) = host_cache(&client, ns);
     let ctx = Arc::new(PoolContext::new(client, runtime, hosts));
-    Controller::new(pools, watcher::Config::default())
+    let results = Controller::new(pools, watcher::Config::default())
         .owns(claims, watcher::Config::default())
         .reconcile_all_on(ticks)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((obj, _)) => debug!(pool = %obj.name, "pool reconcile finished"),
-                Err(error) => debug!(error = %error, "pool controller event"),
-            }
-        })
-        .await;
+        .run(reconcile, error_policy, ctx);
+    super::term::drain(results, "HostPool").await;
 }

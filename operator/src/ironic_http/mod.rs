@@ -5,8 +5,6 @@
 //! [`IronicClient`](crate::provisioner::ironic::IronicClient) over it from a
 //! [`ClientConfig`](crate::ironic_http::ClientConfig).
 
-mod tls;
-
 use std::fmt;
 use std::time::Duration;
 
@@ -14,7 +12,6 @@ use crate::provisioner::ironic::IronicClient;
 use crate::provisioner::ironic::transport::{Request, Response, Transport};
 use crate::provisioner::{Credentials, ProvisionerError};
 use crate::telemetry::logging::error_chain;
-use tls::tls_config;
 
 /// How to reach Ironic. Built in `main` from flags; files are read there too.
 #[derive(Clone)]
@@ -98,7 +95,12 @@ impl HttpTransport {
         if config.insecure {
             tracing::warn!(endpoint = %config.endpoint, "ironic TLS certificate verification disabled");
         }
-        let tls = tls_config(config.ca_pem.as_deref(), config.insecure).map_err(setup)?;
+        let roots = match config.ca_pem.as_deref() {
+            Some(pem) => metal_tls::Roots::Pem(pem),
+            None => metal_tls::Roots::System,
+        };
+        let tls =
+            metal_tls::client_config(roots, config.insecure).map_err(|e| setup(e.to_string()))?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .timeout(config.timeout)

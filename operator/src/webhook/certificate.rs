@@ -3,21 +3,15 @@
 //! cert-manager Secret (whose optional `ca.crt` is then the CA).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Why the serving identity could not be made or loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
     /// rcgen could not generate a key or certificate.
-    #[error("generating the webhook {what}")]
-    Generate {
-        what: &'static str,
-        #[source]
-        source: rcgen::Error,
-    },
+    #[error("generating the webhook certificate")]
+    Generate(#[from] metal_tls::GenerateError),
     /// A file of the certificate directory could not be read.
     #[error("reading {path}")]
     Read {
@@ -66,41 +60,15 @@ impl std::fmt::Debug for Identity {
     }
 }
 
-fn generate(what: &'static str) -> impl FnOnce(rcgen::Error) -> CertificateError {
-    move |source| CertificateError::Generate { what, source }
-}
-
 impl Identity {
     /// A fresh CA and a serving certificate it signs for `names` (DNS names or IP addresses).
     pub fn generate(names: &[String]) -> Result<Self, CertificateError> {
-        let ca_key = KeyPair::generate().map_err(generate("CA key"))?;
-        let mut ca_params =
-            CertificateParams::new(Vec::<String>::new()).map_err(generate("CA certificate"))?;
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "metal-operator webhook CA");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca_params
-            .self_signed(&ca_key)
-            .map_err(generate("CA certificate"))?;
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let key = KeyPair::generate().map_err(generate("serving key"))?;
-        let mut params =
-            CertificateParams::new(names.to_vec()).map_err(generate("serving certificate"))?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "metal-operator-webhook");
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params
-            .signed_by(&key, &issuer)
-            .map_err(generate("serving certificate"))?;
+        let ca = metal_tls::Authority::generate("metal-operator webhook CA")?;
+        let leaf = ca.sign_server(names, "metal-operator-webhook")?;
         Ok(Self {
-            chain: vec![cert.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            ca_pem: Some(ca_cert.pem()),
+            chain: leaf.chain(),
+            key: leaf.key(),
+            ca_pem: Some(ca.ca_pem().to_owned()),
         })
     }
 
@@ -141,19 +109,17 @@ impl Identity {
 
     /// The rustls server configuration (ring provider; HTTP/2 and HTTP/1.1 offered).
     pub fn server_config(&self) -> Result<rustls::ServerConfig, CertificateError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(config)
+        Ok(metal_tls::server_config(
+            self.chain.clone(),
+            self.key.clone_key(),
+        )?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rcgen::{CertificateParams, KeyPair};
 
     #[test]
     fn the_service_names_join_loopback_only_when_a_service_is_known() {

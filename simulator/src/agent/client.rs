@@ -105,17 +105,12 @@ pub fn loopback_url(url: &str) -> Result<url::Url, ClientError> {
 /// An HTTP client for loopback calls (ring-backed rustls for HTTPS, no proxy, `timeout` per request;
 /// names and redirects confined to loopback).
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        })
-        .map_err(|e| ClientError::BadReply {
+    let tls = metal_tls::client_config(metal_tls::Roots::Empty, false).map_err(|e| {
+        ClientError::BadReply {
             url: String::new(),
             reason: format!("TLS configuration: {e}"),
-        })?;
+        }
+    })?;
     crate::egress::confine(reqwest::Client::builder(), &[])
         .no_proxy()
         .timeout(timeout)

@@ -133,6 +133,20 @@ impl Conductor {
         std::mem::take(&mut self.discovered)
     }
 
+    /// The node `uuid`, or Ironic's 404.
+    pub fn node(&self, uuid: Uuid) -> Result<&Node, ApiError> {
+        self.nodes
+            .get(&uuid)
+            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))
+    }
+
+    /// The node `uuid` to change, or Ironic's 404.
+    pub fn node_mut(&mut self, uuid: Uuid) -> Result<&mut Node, ApiError> {
+        self.nodes
+            .get_mut(&uuid)
+            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))
+    }
+
     /// Fails with NodeLocked when the conductor holds the node.
     pub fn ensure_unlocked(&self, node: Uuid) -> Result<(), ApiError> {
         if self.is_locked(node) {

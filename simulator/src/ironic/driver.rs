@@ -54,6 +54,19 @@ fn power_timeout(node: &str, target: NodePower, actual: &str) -> String {
 /// Most members read from one Redfish collection during inspection.
 const MAX_MEMBERS: usize = 256;
 
+/// The `@odata.id` of each entry of the array `key` of `doc` (none when it has no such array).
+fn odata_ids(doc: &Value, key: &str) -> Vec<String> {
+    doc.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.get("@odata.id").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Ironic prefixes Redfish connection failures with the node.
 fn redfish_context(node: &str, e: String) -> String {
     if e.starts_with("Unable to connect") {
@@ -75,72 +88,11 @@ pub struct Drivers {
     seed: u64,
 }
 
-/// Accepts any server certificate (handshake signatures are still checked): `redfish_verify_ca=false`.
-#[derive(Debug)]
-struct UncheckedCertificate(std::sync::Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for UncheckedCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// An HTTP client confined by `gate` (names resolve through it, redirects are checked).
 fn http_client(insecure: bool, gate: &Gate) -> Result<reqwest::Client, DriverError> {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            if insecure {
-                b.dangerous()
-                    .with_custom_certificate_verifier(std::sync::Arc::new(UncheckedCertificate(
-                        provider,
-                    )))
-                    .with_no_client_auth()
-            } else {
-                b.with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            }
-        })
+    // No roots: `redfish_verify_ca=true` refuses every certificate; `insecure` accepts any
+    // (`redfish_verify_ca=false`, handshake signatures still checked).
+    let tls = metal_tls::client_config(metal_tls::Roots::Empty, insecure)
         .map_err(|_| DriverError::Tls)?;
     gate.confine(reqwest::Client::builder())
         .no_proxy()
@@ -385,40 +337,13 @@ impl Drivers {
         let mut drives = Vec::new();
         if let Some(path) = link(&system, "Storage") {
             for storage in self.members(target, &path).await {
-                let refs: Vec<String> = storage
-                    .get("Drives")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|d| d.get("@odata.id").and_then(Value::as_str))
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                for r in refs.iter().take(MAX_MEMBERS) {
-                    if let Ok(d) = self.get_path(target, r).await {
-                        drives.push(d);
-                    }
-                }
+                drives.extend(self.fetch_all(target, &odata_ids(&storage, "Drives")).await);
             }
         }
         out.insert("drives".into(), Value::Array(drives));
-        let mut pcie = Vec::new();
-        let refs: Vec<String> = system
-            .get("PCIeDevices")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.get("@odata.id").and_then(Value::as_str))
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        for r in refs.iter().take(MAX_MEMBERS) {
-            if let Ok(d) = self.get_path(target, r).await {
-                pcie.push(d);
-            }
-        }
+        let pcie = self
+            .fetch_all(target, &odata_ids(&system, "PCIeDevices"))
+            .await;
         out.insert("pcie".into(), Value::Array(pcie));
         out.insert("system".into(), system);
         Ok(CallResult::System(Value::Object(out)))
@@ -434,19 +359,14 @@ impl Drivers {
         let Ok(coll) = self.get_path(target, path).await else {
             return Vec::new();
         };
-        let refs: Vec<String> = coll
-            .get("Members")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|m| m.get("@odata.id").and_then(Value::as_str))
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        self.fetch_all(target, &odata_ids(&coll, "Members")).await
+    }
+
+    /// The documents at `paths`, the first [`MAX_MEMBERS`] of them; unreadable ones are skipped.
+    async fn fetch_all(&self, target: &RedfishTarget, paths: &[String]) -> Vec<Value> {
         let mut out = Vec::new();
-        for r in refs.iter().take(MAX_MEMBERS) {
-            if let Ok(d) = self.get_path(target, r).await {
+        for path in paths.iter().take(MAX_MEMBERS) {
+            if let Ok(d) = self.get_path(target, path).await {
                 out.push(d);
             }
         }

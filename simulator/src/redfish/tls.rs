@@ -1,21 +1,16 @@
-//! HTTPS: a self-signed certificate generated at start (rcgen) served through rustls with the ring
-//! crypto provider.
+//! HTTPS: a self-signed certificate generated at start (`metal_tls::Leaf::self_signed`) served
+//! through rustls with the ring crypto provider.
 
 use std::sync::Arc;
 
 use axum_server::tls_rustls::RustlsConfig;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// Failures building the TLS identity.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// rcgen could not generate the key or certificate.
-    #[error("generating a self-signed certificate for {names:?}: {source}")]
-    Generate {
-        names: Vec<String>,
-        #[source]
-        source: rcgen::Error,
-    },
+    #[error(transparent)]
+    Generate(#[from] metal_tls::GenerateError),
     /// rustls refused the configuration.
     #[error("configuring rustls: {0}")]
     Rustls(#[from] rustls::Error),
@@ -39,24 +34,10 @@ impl std::fmt::Debug for TlsIdentity {
 impl TlsIdentity {
     /// Generates a fresh self-signed certificate valid for `names` (DNS names or IP literals).
     pub fn self_signed(names: &[String]) -> Result<Self, TlsError> {
-        let certified = rcgen::generate_simple_self_signed(names.to_vec()).map_err(|source| {
-            TlsError::Generate {
-                names: names.to_vec(),
-                source,
-            }
-        })?;
-        let cert_der: CertificateDer<'static> = certified.cert.der().clone();
-        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(vec![cert_der], key_der)?;
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let leaf = metal_tls::Leaf::self_signed(names)?;
+        let config = leaf.server_config()?;
         Ok(Self {
-            certificate_pem: certified.cert.pem(),
+            certificate_pem: leaf.cert_pem,
             config: RustlsConfig::from_config(Arc::new(config)),
         })
     }

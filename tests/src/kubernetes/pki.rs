@@ -1,15 +1,13 @@
-//! The real control plane's PKI, generated in Rust (rcgen) for every start: a CA, the apiserver's
-//! serving certificate for loopback, an admin client certificate in `system:masters`, and the
-//! service-account signing key pair. Nothing is reused between runs.
+//! The real control plane's PKI, generated in Rust (`metal_tls::Authority`) for every start: a CA,
+//! the apiserver's serving certificate for loopback, an admin client certificate in
+//! `system:masters`, and the service-account signing key pair. Nothing is reused between runs.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use metal_tls::Authority;
+use rcgen::KeyPair;
 
 /// Names the apiserver's serving certificate is valid for. Only the loopback ones are ever dialled;
 /// the in-cluster names are there because clients inside a cluster use them.
@@ -39,25 +37,8 @@ pub struct Pki {
     ca: Authority,
 }
 
-/// The signing half of the CA.
-#[derive(Debug, Clone)]
-struct Authority {
-    params: CertificateParams,
-    key_pem: String,
-}
-
-/// A client identity: certificate and key in PEM.
-#[derive(Clone)]
-pub struct ClientIdentity {
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-impl std::fmt::Debug for ClientIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientIdentity").finish_non_exhaustive()
-    }
-}
+/// A client or serving identity: certificate and key in PEM (`cert_pem`, `key_pem`).
+pub type ClientIdentity = metal_tls::Leaf;
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
@@ -74,25 +55,7 @@ impl Pki {
     /// Generates every key and certificate into `dir`.
     pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let ca_key = KeyPair::generate().context("generating the CA key")?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "metal-e2e kubernetes CA");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca_params
-            .self_signed(&ca_key)
-            .context("signing the CA certificate")?;
-        let ca = Authority {
-            params: ca_params,
-            key_pem: ca_key.serialize_pem(),
-        };
-
+        let ca = Authority::generate("metal-e2e kubernetes CA")?;
         let serving = ca.sign_server(SERVING_NAMES, "kube-apiserver")?;
         let sa = KeyPair::generate().context("generating the service-account key")?;
 
@@ -102,7 +65,7 @@ impl Pki {
             serving_key: dir.join("apiserver.key"),
             sa_key: dir.join("sa.key"),
             sa_pub: dir.join("sa.pub"),
-            ca_pem: ca_cert.pem(),
+            ca_pem: ca.ca_pem().to_owned(),
             ca,
         };
         std::fs::write(&pki.ca_cert, &pki.ca_pem)?;
@@ -115,64 +78,12 @@ impl Pki {
 
     /// A client certificate for user `name` in `groups`, signed by the CA the apiserver trusts.
     pub fn client(&self, name: &str, groups: &[&str]) -> anyhow::Result<ClientIdentity> {
-        self.ca.sign_client(name, groups)
+        Ok(self.ca.sign_client(name, groups)?)
     }
 
     /// A serving certificate for `names` (e.g. a webhook on 127.0.0.1), signed by the CA.
     pub fn server(&self, names: &[&str], common_name: &str) -> anyhow::Result<ClientIdentity> {
-        self.ca.sign_server(names, common_name)
-    }
-}
-
-impl Authority {
-    fn issuer(&self) -> anyhow::Result<Issuer<'_, KeyPair>> {
-        let key = KeyPair::from_pem(&self.key_pem).context("reading the CA key")?;
-        Ok(Issuer::from_params(&self.params, key))
-    }
-
-    fn sign_server(&self, names: &[&str], common_name: &str) -> anyhow::Result<ClientIdentity> {
-        let key = KeyPair::generate()?;
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params
-            .signed_by(&key, &self.issuer()?)
-            .with_context(|| format!("signing the serving certificate for {common_name}"))?;
-        Ok(ClientIdentity {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
-    }
-
-    fn sign_client(&self, name: &str, groups: &[&str]) -> anyhow::Result<ClientIdentity> {
-        let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, name);
-        // Kubernetes reads each Organization of a client certificate as a group.
-        for group in groups {
-            params
-                .distinguished_name
-                .push(DnType::OrganizationName, *group);
-        }
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = params
-            .signed_by(&key, &self.issuer()?)
-            .with_context(|| format!("signing the client certificate for {name}"))?;
-        Ok(ClientIdentity {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
+        Ok(self.ca.sign_server(names, common_name)?)
     }
 }
 

@@ -18,14 +18,14 @@ use std::time::Duration;
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, Stream, StreamExt};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
-use tracing::{debug, info, warn};
+use tracing::debug;
 
 mod reconcile;
 
@@ -146,12 +146,9 @@ fn is_not_found(e: &kube::Error) -> bool {
 
 impl ClaimContext {
     pub fn new(client: kube::Client, runtime: &ClaimRuntime, hosts: Store<BareMetalHost>) -> Self {
-        let reporter = Reporter {
-            controller: CLAIM_CONTROLLER.to_owned(),
-            instance: runtime.settings.instance.clone(),
-        };
+        let instance = runtime.settings.instance.clone();
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: super::term::recorder(&client, CLAIM_CONTROLLER, instance),
             client,
             clock: runtime.clock.clone(),
             settings: runtime.settings.clone(),
@@ -266,16 +263,10 @@ async fn claim_term(client: kube::Client, runtime: &ClaimRuntime) {
     };
     let (hosts, ticks) = host_cache(&client, ns);
     let ctx = Arc::new(ClaimContext::new(client, runtime, hosts));
-    Controller::new(claims, watcher::Config::default())
+    let results = Controller::new(claims, watcher::Config::default())
         .reconcile_all_on(ticks)
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((obj, _)) => debug!(claim = %obj.name, "claim reconcile finished"),
-                Err(error) => debug!(error = %error, "claim controller event"),
-            }
-        })
-        .await;
+        .run(reconcile::reconcile, reconcile::error_policy, ctx);
+    super::term::drain(results, "HostClaim").await;
 }
 
 /// Runs the claim and pool controllers until `shutdown` resolves, acting only while
@@ -286,23 +277,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ControllerError> {
     let shutdown: Shared<BoxFuture<'static, ()>> = shutdown.boxed().shared();
-    let mut leadership = runtime.leadership.clone();
-    loop {
-        tokio::select! {
-            () = leadership.acquired() => {}
-            () = shutdown.clone() => return Ok(()),
-        }
-        info!(namespace = ?runtime.settings.watch_namespace, "leading: claim and pool controllers starting");
-        let terms = async {
-            tokio::join!(
-                claim_term(client.clone(), &runtime),
-                super::pools::term(client.clone(), &runtime)
-            )
-        };
-        tokio::select! {
-            _ = terms => return Err(ControllerError::StreamEnded),
-            () = leadership.lost() => warn!("leadership lost: claim and pool controllers stopped"),
-            () = shutdown.clone() => return Ok(()),
-        }
-    }
+    let terms = || async {
+        tokio::join!(
+            claim_term(client.clone(), &runtime),
+            super::pools::term(client.clone(), &runtime)
+        );
+    };
+    super::term::while_leading(
+        &runtime.leadership,
+        shutdown,
+        "claim and pool controllers",
+        runtime.settings.watch_namespace.as_deref(),
+        terms,
+    )
+    .await
 }

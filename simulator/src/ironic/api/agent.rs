@@ -2,11 +2,11 @@
 //! parked for the agent) and `continue_inspection` (the agent's inventory ends `inspect wait`).
 
 use super::nodes::{body_object, find};
-use super::{AppState, Ctx, json_response, query_pairs};
+use super::{AppState, Ctx, NodeRequest, json_response, query_pairs};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::parse_mac;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -78,9 +78,7 @@ fn lookup_body(n: &crate::ironic::model::Node, ctx: &Ctx, token: &str) -> Value 
 }
 
 pub(crate) async fn heartbeat(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = body_object(&body, "heartbeat")?;

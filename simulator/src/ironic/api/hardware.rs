@@ -1,31 +1,22 @@
 //! Node hardware sub-resources: validation, maintenance, RAID target, inventory, BIOS and virtual media.
 
-use super::nodes::{body_object, find, node};
-use super::{AppState, Ctx, Store, json_response};
+use super::nodes::{Lock, body_object, found, found_mut, node_mut};
+use super::{Ctx, NodeRequest, Store, json_response};
 use crate::ironic::encoding::Doc;
 use crate::ironic::error::ApiError;
+use crate::ironic::model::Node;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 pub(crate) async fn raid(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let config = body_object(&body, "raid")?;
     let mut store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    store.conductor.ensure_unlocked(uuid)?;
-    let n = store
-        .conductor
-        .nodes
-        .get_mut(&uuid)
-        .ok_or_else(|| ApiError::NodeNotFound(ident.clone()))?;
+    let n = found_mut(&mut store, &ctx, &ident, Lock::Respected)?;
     if n.interfaces.get("raid").and_then(Value::as_str) == Some("no-raid") {
         return Err(ApiError::Unsupported {
             driver: n.driver.clone(),
@@ -42,16 +33,13 @@ fn unsupported(driver: &str, feature: &str) -> Value {
 }
 
 pub(crate) async fn validate(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let (uuid, n, has_port) = {
         let store = s.lock();
-        let uuid = find(&store, &ctx, &ident)?;
-        let n = node(&store, &uuid)?.clone();
-        let has_port = store.ports.values().any(|p| p.node_uuid == uuid);
-        (uuid, n, has_port)
+        let n = found(&store, &ctx, &ident)?.clone();
+        let has_port = store.ports.values().any(|p| p.node_uuid == n.uuid);
+        (n.uuid, n, has_port)
     };
     let ok = json!({"result": true});
     let mut d = Doc::new();
@@ -129,9 +117,7 @@ pub(crate) async fn validate(
 }
 
 pub(crate) async fn maintenance_on(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let reason = if body.is_empty() {
@@ -143,73 +129,61 @@ pub(crate) async fn maintenance_on(
             .map(str::to_string)
     };
     let mut store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-        n.maintenance = true;
-        n.maintenance_reason = reason;
-    }
+    let n = found_mut(&mut store, &ctx, &ident, Lock::Ignored)?;
+    n.maintenance = true;
+    n.maintenance_reason = reason;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 pub(crate) async fn maintenance_off(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let mut store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-        n.maintenance = false;
-        n.maintenance_reason = None;
-        n.fault = None;
-    }
+    let n = found_mut(&mut store, &ctx, &ident, Lock::Ignored)?;
+    n.maintenance = false;
+    n.maintenance_reason = None;
+    n.fault = None;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 pub(crate) async fn inventory(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    let n = node(&store, &uuid)?;
+    let n = found(&store, &ctx, &ident)?;
     match &n.inventory {
         Some(inv) => Ok(json_response(StatusCode::OK, inv)),
         None => Err(ApiError::InventoryNotFound(n.id)),
     }
 }
 
-pub(crate) async fn bios(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
-) -> Result<Response, ApiError> {
-    let store = s.lock();
-    find(&store, &ctx, &ident)?;
+pub(crate) async fn bios(NodeRequest { s, ctx, ident }: NodeRequest) -> Result<Response, ApiError> {
+    found(&s.lock(), &ctx, &ident)?;
     Ok(json_response(StatusCode::OK, &json!({"bios": []})))
 }
 
-fn vmedia_node(store: &Store, ctx: &Ctx, ident: &str, feature: &str) -> Result<Uuid, ApiError> {
-    let uuid = find(store, ctx, ident)?;
-    let n = node(store, &uuid)?;
+/// The node `ident` names, when its driver has virtual media.
+fn vmedia_node<'a>(
+    store: &'a Store,
+    ctx: &Ctx,
+    ident: &str,
+    feature: &str,
+) -> Result<&'a Node, ApiError> {
+    let n = found(store, ctx, ident)?;
     if n.driver == "fake-hardware" {
         return Err(ApiError::Unsupported {
             driver: n.driver.clone(),
             feature: feature.into(),
         });
     }
-    Ok(uuid)
+    Ok(n)
 }
 
 pub(crate) async fn vmedia_get(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
-    let uuid = vmedia_node(&store, &ctx, &ident, "get_virtual_media")?;
-    let media = node(&store, &uuid)?
+    let media = vmedia_node(&store, &ctx, &ident, "get_virtual_media")?
         .vmedia
         .clone()
         .unwrap_or_else(|| json!({}));
@@ -217,9 +191,7 @@ pub(crate) async fn vmedia_get(
 }
 
 pub(crate) async fn vmedia_attach(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = body_object(&body, "vmedia")?;
@@ -229,24 +201,16 @@ pub(crate) async fn vmedia_attach(
         ));
     }
     let mut store = s.lock();
-    let uuid = vmedia_node(&store, &ctx, &ident, "attach_virtual_media")?;
-    store.conductor.ensure_unlocked(uuid)?;
-    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-        n.vmedia = Some(Value::Object(req));
-    }
+    let uuid = vmedia_node(&store, &ctx, &ident, "attach_virtual_media")?.uuid;
+    node_mut(&mut store, uuid, Lock::Respected)?.vmedia = Some(Value::Object(req));
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(crate) async fn vmedia_detach(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let mut store = s.lock();
-    let uuid = vmedia_node(&store, &ctx, &ident, "detach_virtual_media")?;
-    store.conductor.ensure_unlocked(uuid)?;
-    if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-        n.vmedia = None;
-    }
+    let uuid = vmedia_node(&store, &ctx, &ident, "detach_virtual_media")?.uuid;
+    node_mut(&mut store, uuid, Lock::Respected)?.vmedia = None;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

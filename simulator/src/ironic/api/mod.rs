@@ -254,6 +254,35 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ctx {
     }
 }
 
+/// What every handler of one node's routes takes: the state, the request context, and the node's
+/// identifier (UUID, or name from 1.5) from the path.
+pub(crate) struct NodeRequest {
+    pub(crate) s: AppState,
+    pub(crate) ctx: Ctx,
+    pub(crate) ident: String,
+}
+
+impl axum::extract::FromRequestParts<AppState> for NodeRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let ctx = Ctx::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Path(ident) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            s: state.clone(),
+            ctx,
+            ident,
+        })
+    }
+}
+
 /// A JSON response in Python's style.
 pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     let mut r = (status, to_python_json(body)).into_response();

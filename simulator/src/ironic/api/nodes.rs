@@ -1,13 +1,15 @@
 //! Node routes: CRUD, listing, JSON-patch, and the provision and power state changes.
 
-use super::{AppState, Ctx, Store, accepted, json_response, parse_fields, query_pairs};
+use super::{
+    AppState, Ctx, NodeRequest, Store, accepted, json_response, parse_fields, query_pairs,
+};
 use crate::ironic::encoding::Doc;
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
     DRIVERS, INTERFACES, Node, PATCHABLE, ProvisionState, Shape, node_field_min_version,
 };
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -46,11 +48,41 @@ pub(crate) fn find(store: &Store, ctx: &Ctx, ident: &str) -> Result<Uuid, ApiErr
 }
 
 pub(crate) fn node<'a>(store: &'a Store, uuid: &Uuid) -> Result<&'a Node, ApiError> {
-    store
-        .conductor
-        .nodes
-        .get(uuid)
-        .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))
+    store.conductor.node(*uuid)
+}
+
+/// The node `ident` names ([`find`]), to read.
+pub(crate) fn found<'a>(store: &'a Store, ctx: &Ctx, ident: &str) -> Result<&'a Node, ApiError> {
+    let uuid = find(store, ctx, ident)?;
+    node(store, &uuid)
+}
+
+/// Whether a change to a node must wait for the conductor's lock on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// Refused (409 `NodeLocked`) while a conductor job holds the node.
+    Respected,
+    /// Allowed whatever the conductor does (maintenance).
+    Ignored,
+}
+
+/// The node `uuid`, to change, under `lock`.
+pub(crate) fn node_mut(store: &mut Store, uuid: Uuid, lock: Lock) -> Result<&mut Node, ApiError> {
+    if lock == Lock::Respected {
+        store.conductor.ensure_unlocked(uuid)?;
+    }
+    store.conductor.node_mut(uuid)
+}
+
+/// The node `ident` names ([`find`]), to change, under `lock`.
+pub(crate) fn found_mut<'a>(
+    store: &'a mut Store,
+    ctx: &Ctx,
+    ident: &str,
+    lock: Lock,
+) -> Result<&'a mut Node, ApiError> {
+    let uuid = find(store, ctx, ident)?;
+    node_mut(store, uuid, lock)
 }
 
 fn list_inner(
@@ -173,13 +205,11 @@ pub(crate) async fn list_detail(
 }
 
 pub(crate) async fn show(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
+    let n = found(&store, &ctx, &ident)?;
     let mut shape = Shape::Detail;
     for (k, v) in query_pairs(q.as_deref()) {
         if k == "fields" {
@@ -192,7 +222,7 @@ pub(crate) async fn show(
     }
     Ok(json_response(
         StatusCode::OK,
-        &node(&store, &uuid)?.render(&ctx.base, ctx.version, &shape),
+        &n.render(&ctx.base, ctx.version, &shape),
     ))
 }
 
@@ -370,9 +400,7 @@ pub(crate) async fn create(
 }
 
 pub(crate) async fn patch(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let ops: json_patch::Patch = serde_json::from_slice(&body)
@@ -428,14 +456,11 @@ pub(crate) async fn patch(
 }
 
 pub(crate) async fn delete(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let mut store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
-    store.conductor.ensure_unlocked(uuid)?;
-    let n = node(&store, &uuid)?;
+    let n = found_mut(&mut store, &ctx, &ident, Lock::Respected)?;
+    let uuid = n.uuid;
     use ProvisionState as P;
     if !n.maintenance
         && !matches!(
@@ -454,22 +479,18 @@ pub(crate) async fn delete(
 }
 
 pub(crate) async fn states(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
 ) -> Result<Response, ApiError> {
     let store = s.lock();
-    let uuid = find(&store, &ctx, &ident)?;
+    let n = found(&store, &ctx, &ident)?;
     Ok(json_response(
         StatusCode::OK,
-        &node(&store, &uuid)?.states_document(ctx.version),
+        &n.states_document(ctx.version),
     ))
 }
 
 pub(crate) async fn provision(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = body_object(&body, "provision")?;
@@ -499,10 +520,9 @@ pub(crate) async fn provision(
         if target == "active"
             && let Some(cd) = req.get("configdrive")
         {
-            store.conductor.ensure_unlocked(uuid)?;
-            if let Some(n) = store.conductor.nodes.get_mut(&uuid) {
-                n.instance_info.insert("configdrive".into(), cd.clone());
-            }
+            node_mut(&mut store, uuid, Lock::Respected)?
+                .instance_info
+                .insert("configdrive".into(), cd.clone());
         }
         store.conductor.provision(uuid, &target, clean_steps, now)?;
     }
@@ -511,9 +531,7 @@ pub(crate) async fn provision(
 }
 
 pub(crate) async fn power(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = body_object(&body, "power")?;

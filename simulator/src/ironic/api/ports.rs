@@ -1,7 +1,7 @@
 //! Port routes: create, list (all, by node, by address), show, delete.
 
 use super::nodes::{body_object, find};
-use super::{AppState, Ctx, json_response, parse_fields, query_pairs};
+use super::{AppState, Ctx, NodeRequest, json_response, parse_fields, query_pairs};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{Port, Shape, parse_mac, port_field_min_version};
 use axum::body::Bytes;
@@ -96,18 +96,14 @@ pub(crate) async fn list_detail(
 }
 
 pub(crate) async fn list_of_node(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     list_inner(&s, &ctx, q.as_deref(), false, Some(&ident))
 }
 
 pub(crate) async fn detail_of_node(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(ident): Path<String>,
+    NodeRequest { s, ctx, ident }: NodeRequest,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     list_inner(&s, &ctx, q.as_deref(), true, Some(&ident))

@@ -158,11 +158,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, ApiError> {
         self.conductor.ensure_unlocked(uuid)?;
-        let n = self
-            .conductor
-            .nodes
-            .get_mut(&uuid)
-            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))?;
+        let n = self.conductor.node_mut(uuid)?;
         if n.agent.token.as_deref() != Some(token) {
             return Err(ApiError::Forbidden(
                 "Invalid or missing agent token received.".into(),

@@ -31,10 +31,7 @@ impl Conductor {
         clean_steps: Option<Vec<Value>>,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        let node = self
-            .nodes
-            .get(&uuid)
-            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))?;
+        let node = self.node(uuid)?;
         self.ensure_unlocked(uuid)?;
         let target = Target::parse(action).ok_or_else(|| Self::invalid(node, action))?;
         if target == Target::Clean && clean_steps.is_none() {
@@ -53,15 +50,18 @@ impl Conductor {
                 steps.push(Step::Enter(S::Cleaning));
             }
         };
+        // Verifying and adopting read the power state; fake power just takes its time.
+        let power_check = |wait| {
+            if fake {
+                Step::Wait(wait)
+            } else {
+                Step::Call(BmcOp::GetPower)
+            }
+        };
         let mut steps = Vec::new();
         let (target_state, done, failed) = match (target, node.provision_state) {
             (Target::Manage, S::Enroll) => {
-                steps.push(Step::Enter(S::Verifying));
-                steps.push(if fake {
-                    Step::Wait(t.verify)
-                } else {
-                    Step::Call(BmcOp::GetPower)
-                });
+                steps.extend([Step::Enter(S::Verifying), power_check(t.verify)]);
                 (S::Manageable, S::Manageable, S::Enroll)
             }
             (Target::Manage, S::Available | S::CleanFailed | S::InspectFailed | S::AdoptFailed) => {
@@ -106,12 +106,7 @@ impl Conductor {
                 (S::Manageable, S::Manageable, S::CleanFailed)
             }
             (Target::Adopt, S::Manageable | S::AdoptFailed) => {
-                steps.push(Step::Enter(S::Adopting));
-                steps.push(if fake {
-                    Step::Wait(t.adopt)
-                } else {
-                    Step::Call(BmcOp::GetPower)
-                });
+                steps.extend([Step::Enter(S::Adopting), power_check(t.adopt)]);
                 (S::Active, S::Active, S::AdoptFailed)
             }
             _ => return Err(Self::invalid(node, action)),
@@ -182,10 +177,7 @@ impl Conductor {
         target: &str,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        let node = self
-            .nodes
-            .get(&uuid)
-            .ok_or_else(|| ApiError::NodeNotFound(uuid.to_string()))?;
+        let node = self.node(uuid)?;
         let Some(target) = NodePower::parse(target) else {
             return Err(ApiError::InvalidState {
                 action: target.to_string(),

@@ -242,6 +242,20 @@ pub(crate) fn ts(t: Option<DateTime<Utc>>) -> Value {
     })
 }
 
+/// A resource document's opening fields, as every Ironic resource starts: `uuid`, `created_at`,
+/// `updated_at`.
+pub(crate) fn stamped(
+    uuid: Uuid,
+    created_at: DateTime<Utc>,
+    updated_at: Option<DateTime<Utc>>,
+) -> Doc {
+    let mut d = Doc::new();
+    d.put("uuid", uuid.to_string());
+    d.put("created_at", ts(Some(created_at)));
+    d.put("updated_at", ts(updated_at));
+    d
+}
+
 /// Self and bookmark links for `/v1/<kind>/<id>[/<sub>]`.
 pub fn links(base: &str, path: &str) -> Value {
     json!([
@@ -322,11 +336,8 @@ impl Node {
 
     /// The full node document in Ironic's key order, with every field (filtering happens later).
     pub fn document(&self, base: &str) -> Doc {
-        let mut d = Doc::new();
+        let mut d = stamped(self.uuid, self.created_at, self.updated_at);
         let id = self.uuid.to_string();
-        d.put("uuid", id.clone());
-        d.put("created_at", ts(Some(self.created_at)));
-        d.put("updated_at", ts(self.updated_at));
         d.put("automated_clean", self.misc("automated_clean"));
         d.put("bios_interface", self.iface("bios"));
         d.put("boot_interface", self.iface("boot"));

@@ -1,6 +1,6 @@
 //! Network ports and their JSON shapes per microversion.
 
-use super::{Shape, links, ts};
+use super::{Shape, links, stamped};
 use crate::ironic::encoding::Doc;
 use crate::ironic::version::Version;
 use chrono::{DateTime, Utc};
@@ -49,11 +49,8 @@ impl Port {
 
     /// The full port document in Ironic's key order.
     pub fn document(&self, base: &str) -> Doc {
-        let mut d = Doc::new();
+        let mut d = stamped(self.uuid, self.created_at, self.updated_at);
         let id = self.uuid.to_string();
-        d.put("uuid", id.clone());
-        d.put("created_at", ts(Some(self.created_at)));
-        d.put("updated_at", ts(self.updated_at));
         d.put("address", self.address.clone());
         d.put("extra", self.misc("extra", json!({})));
         d.put("internal_info", self.misc("internal_info", json!({})));
