@@ -8,6 +8,7 @@
 #   metal-sim       the fakes: nothing of the operator's shells, nor the layers above them
 #   metal-scenario  scenarios, player, engine mode: the operator's cores only, never its shells
 #   metal-testkit   test support below everything (the operator's own tests use it)
+#   metal-tls       TLS plumbing shared by the operator, the fakes and the control plane: nothing else
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +18,9 @@ declare -A FORBIDDEN=(
   [metal-sim]="metal-operator metal-scenario metal-wire"
   [metal-scenario]="metal-operator metal-wire"
   [metal-testkit]="metal-core metal-operator metal-sim metal-scenario metal-wire"
+  [metal-tls]="metal-core metal-controlplane metal-operator metal-sim metal-scenario metal-wire metal-testkit"
 )
-ORDER=(metal-core metal-controlplane metal-sim metal-scenario metal-testkit)
+ORDER=(metal-core metal-controlplane metal-sim metal-scenario metal-testkit metal-tls)
 
 echo "check-layers: cargo check -p metal-core (alone: no features from the rest of the workspace)"
 cargo check -q -p metal-core
