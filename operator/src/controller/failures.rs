@@ -1,6 +1,6 @@
 //! What every reconciler shares around its own work: the panic guard that contains a panic to
-//! the one object, and the count of consecutive failures per object that the error policies turn
-//! into an exponential backoff.
+//! the one object, the count of consecutive failures per object that the error policies turn
+//! into an exponential backoff, and the one error for a failed Kubernetes call on an object.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -9,6 +9,40 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::FutureExt;
+
+/// A Kubernetes API call on one object that failed: what the reconciler was doing, and to which
+/// object (`reading secret ns/name failed`, `writing the status of host ns/name failed`). The host,
+/// claim and pool reconcilers' errors each carry it, so the wording and the source chain are one.
+#[derive(Debug, thiserror::Error)]
+#[error("{doing} {namespace}/{name} failed")]
+pub struct KubeCallError {
+    /// What was being done, e.g. `reading secret` or `writing the finalizers of claim`.
+    pub doing: String,
+    /// The object's namespace.
+    pub namespace: String,
+    /// The object's name.
+    pub name: String,
+    /// The API client's error.
+    #[source]
+    pub source: kube::Error,
+}
+
+impl KubeCallError {
+    /// `doing` on `namespace/name` failed with `source`.
+    pub fn new(
+        doing: impl Into<String>,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        source: kube::Error,
+    ) -> KubeCallError {
+        KubeCallError {
+            doing: doing.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            source,
+        }
+    }
+}
 
 /// Consecutive reconcile failures per object key.
 #[derive(Debug, Default)]
@@ -60,6 +94,28 @@ pub fn backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_kube_call_names_what_was_done_to_which_object_and_keeps_the_cause() {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": 409, "reason": "Conflict", "message": "stale"
+        }))
+        .unwrap();
+        let e = KubeCallError::new(
+            "writing the status of host",
+            "ns",
+            "h0",
+            kube::Error::Api(Box::new(status)),
+        );
+        assert_eq!(e.to_string(), "writing the status of host ns/h0 failed");
+        let cause = std::error::Error::source(&e).expect("the API error is the source");
+        assert!(cause.to_string().contains("stale"), "{cause}");
+        let wrapped: super::super::ReconcileError = e.into();
+        assert_eq!(
+            wrapped.to_string(),
+            "writing the status of host ns/h0 failed"
+        );
+    }
 
     #[test]
     fn backoff_doubles_from_one_second_up_to_five_minutes() {

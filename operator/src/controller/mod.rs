@@ -69,35 +69,9 @@ pub struct ControllerSettings {
 /// Why one reconcile failed; every variant is retried with per-object backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    #[error("reading secret {namespace}/{name} failed")]
-    ReadSecret {
-        namespace: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("labelling secret {namespace}/{name} failed")]
-    LabelSecret {
-        namespace: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("writing the {what} of host {namespace}/{name} failed")]
-    WriteHost {
-        namespace: String,
-        name: String,
-        what: &'static str,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("writing hardware data {namespace}/{name} failed")]
-    WriteHardwareData {
-        namespace: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
+    /// Reading or labelling a Secret, or writing the host or its HardwareData.
+    #[error(transparent)]
+    Kube(#[from] failures::KubeCallError),
     #[error("encoding the status of host {host} failed: {message}")]
     EncodeStatus { host: String, message: String },
     #[error("reconcile of host {host} panicked")]

@@ -12,7 +12,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
-use super::failures::{backoff, contained};
+use super::failures::{KubeCallError, backoff, contained};
 use crate::api::annotations::HARDWARE_DATA_FINALIZER;
 use crate::api::{BareMetalHost, HardwareData, ProvisioningState};
 use crate::provisioner::{Action, Observation, Outcome, ProvisionerError};
@@ -241,11 +241,7 @@ async fn write_hardware_data(
         &Patch::Apply(&body),
     )
     .await
-    .map_err(|source| ReconcileError::WriteHardwareData {
-        namespace: namespace.clone(),
-        name: name.clone(),
-        source,
-    })?;
+    .map_err(|source| KubeCallError::new("writing hardware data", &namespace, &name, source))?;
     debug!(namespace = %namespace, host = %name, "hardware data written");
     Ok(())
 }
@@ -257,11 +253,7 @@ async fn release_hardware_data(
     name: &str,
 ) -> Result<(), ReconcileError> {
     let api: Api<HardwareData> = api_for(ctx, namespace);
-    let err = |source| ReconcileError::WriteHardwareData {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        source,
-    };
+    let err = |source| KubeCallError::new("writing hardware data", namespace, name, source);
     let Some(hd) = api.get_opt(name).await.map_err(err)? else {
         return Ok(());
     };
@@ -280,7 +272,7 @@ async fn release_hardware_data(
     {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(err(e)),
+        Err(e) => Err(err(e).into()),
     }
 }
 
@@ -300,11 +292,13 @@ async fn apply(
     let mut base = host.resource_version();
     let write_err = |what: &'static str| {
         let (namespace, name) = (namespace.clone(), name.clone());
-        move |source| ReconcileError::WriteHost {
-            namespace,
-            name,
-            what,
-            source,
+        move |source| {
+            KubeCallError::new(
+                format!("writing the {what} of host"),
+                namespace,
+                name,
+                source,
+            )
         }
     };
 
@@ -351,7 +345,7 @@ async fn apply(
                 return Ok(Requeue::await_change());
             }
             (HostWrite::RemoveFinalizer { .. }, Err(e)) if is_not_found(&e) => {}
-            (_, Err(e)) => return Err(write_err(write.what())(e)),
+            (_, Err(e)) => return Err(write_err(write.what())(e).into()),
         }
         match write {
             HostWrite::AddFinalizer { .. } => debug!(host = %key, "finalizer added"),

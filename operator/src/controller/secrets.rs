@@ -13,6 +13,7 @@ use crate::host_secrets::{SecretError, SecretSource, split_reference};
 use crate::statemachine::{ConfigData, CredentialsView};
 
 use super::ReconcileError;
+use super::failures::KubeCallError;
 
 /// The label selector matching BMC Secrets (`environment.metal3.io=baremetal`).
 pub fn bmc_secret_selector() -> String {
@@ -54,20 +55,12 @@ pub async fn read_credentials(
                 namespace,
                 name,
                 source,
-            } => ReconcileError::ReadSecret {
-                namespace,
-                name,
-                source,
-            },
+            } => KubeCallError::new("reading secret", namespace, name, source).into(),
             SecretError::Label {
                 namespace,
                 name,
                 source,
-            } => ReconcileError::LabelSecret {
-                namespace,
-                name,
-                source,
-            },
+            } => KubeCallError::new("labelling secret", namespace, name, source).into(),
         })
 }
 

@@ -33,7 +33,7 @@ use super::{Clock, ControllerError, Leadership};
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus, ProvisioningState};
 use crate::claim::flow::Written;
 use crate::claim::{self, HostPolicy};
-use crate::controller::failures::Failures;
+use crate::controller::failures::{Failures, KubeCallError};
 
 /// Event reporting component of the claim controller.
 pub const CLAIM_CONTROLLER: &str = "metal3-hostclaim-controller";
@@ -79,36 +79,9 @@ pub struct ClaimRuntime {
 /// Why one claim reconcile failed (retried with backoff).
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
-    #[error("reading host {namespace}/{name} failed")]
-    ReadHost {
-        namespace: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("writing the {what} of host {namespace}/{name} failed")]
-    WriteHost {
-        namespace: String,
-        name: String,
-        what: &'static str,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("writing the {what} of claim {namespace}/{name} failed")]
-    WriteClaim {
-        namespace: String,
-        name: String,
-        what: &'static str,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("reading secret {namespace}/{name} failed")]
-    ReadSecret {
-        namespace: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
+    /// Reading or writing a host, writing the claim, or reading a Secret.
+    #[error(transparent)]
+    Kube(#[from] KubeCallError),
     #[error("reconcile of claim {claim} panicked")]
     Panicked { claim: String },
 }
@@ -177,11 +150,7 @@ impl ClaimContext {
         match self.host_api(namespace).get(name).await {
             Ok(h) => Ok(Some(h)),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(source) => Err(ClaimError::ReadHost {
-                namespace: namespace.to_owned(),
-                name: name.to_owned(),
-                source,
-            }),
+            Err(source) => Err(KubeCallError::new("reading host", namespace, name, source).into()),
         }
     }
 
@@ -200,12 +169,10 @@ impl ClaimContext {
         {
             Ok(h) => Ok(Written::Done(h)),
             Err(e) if is_conflict(&e) => Ok(Written::Conflict),
-            Err(source) => Err(ClaimError::WriteHost {
-                namespace,
-                name,
-                what,
-                source,
-            }),
+            Err(source) => {
+                let doing = format!("writing the {what} of host");
+                Err(KubeCallError::new(doing, namespace, name, source).into())
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::api::{BareMetalHost, HostClaim, HostClaimStatus};
 use crate::claim::flow::{self, Bind, ClaimObjects, ClaimTiming, Next, Written};
 use crate::claim::progress::ClaimEvent;
 use crate::claim::{self, ClaimRef, Selector, host_key};
-use crate::controller::failures::{backoff, contained};
+use crate::controller::failures::{KubeCallError, backoff, contained};
 
 /// The host bound to the claim: the host just reserved for it (read fresh), else the one the cache
 /// shows with its consumerRef, else the one its status names (read fresh; the consumerRef wins).
@@ -180,11 +180,7 @@ impl ClaimObjects for KubeClaims<'_> {
         api.get_opt(name)
             .await
             .map(|s| s.is_some())
-            .map_err(|source| ClaimError::ReadSecret {
-                namespace: namespace.to_owned(),
-                name: name.to_owned(),
-                source,
-            })
+            .map_err(|source| KubeCallError::new("reading secret", namespace, name, source).into())
     }
 
     async fn patch_host(
@@ -220,12 +216,13 @@ impl ClaimObjects for KubeClaims<'_> {
             // A claim already gone needs no finalizer change.
             Err(e) if is_not_found(&e) => Ok(Written::Done(())),
             Err(e) if is_conflict(&e) => Ok(Written::Conflict),
-            Err(source) => Err(ClaimError::WriteClaim {
-                namespace: me.namespace.clone(),
-                name: me.name.clone(),
-                what: "finalizers",
+            Err(source) => Err(KubeCallError::new(
+                "writing the finalizers of claim",
+                &me.namespace,
+                &me.name,
                 source,
-            }),
+            )
+            .into()),
         }
     }
 
@@ -268,11 +265,13 @@ impl ClaimObjects for KubeClaims<'_> {
             .claim_api(&me.namespace)
             .patch_status(&me.name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .map_err(|source| ClaimError::WriteClaim {
-                namespace: me.namespace.clone(),
-                name: me.name.clone(),
-                what: "status",
-                source,
+            .map_err(|source| {
+                KubeCallError::new(
+                    "writing the status of claim",
+                    &me.namespace,
+                    &me.name,
+                    source,
+                )
             })?;
         if let Ok(mut m) = self.0.written.lock() {
             m.insert(me.key(), status.clone());
