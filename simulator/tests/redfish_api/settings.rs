@@ -2,6 +2,7 @@
 //! faults that drop, fail, ignore or stall requests.
 
 use super::support::*;
+use metal_testkit::wait::{Check, Wait};
 
 #[tokio::test]
 async fn bios_settings_stay_pending_until_the_next_reset() {
@@ -96,15 +97,19 @@ async fn simple_update_runs_a_task_that_installs_the_new_version() {
         .unwrap()
         .to_string();
     assert_eq!(started.body["TaskState"], "Running");
-    let mut state = String::new();
-    for _ in 0..50 {
-        let m = get(&app, &monitor).await;
-        state = m.body["TaskState"].as_str().unwrap_or_default().to_string();
-        if m.status == StatusCode::OK {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let state = Wait::new("the update task to finish", Duration::from_secs(1))
+        .every(Duration::from_millis(20))
+        .until_async(|| async {
+            let m = get(&app, &monitor).await;
+            let state = m.body["TaskState"].as_str().unwrap_or_default().to_string();
+            if m.status == StatusCode::OK {
+                Check::Done(state)
+            } else {
+                Check::Pending(format!("{} {state}", m.status))
+            }
+        })
+        .await
+        .unwrap();
     assert_eq!(state, "Completed");
     let bios = get(&app, "/redfish/v1/UpdateService/FirmwareInventory/BIOS").await;
     assert_eq!(bios.body["Version"], "2.1.10");
