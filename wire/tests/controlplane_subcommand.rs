@@ -22,28 +22,7 @@ async fn the_controlplane_subcommand_preloads_crds_and_writes_a_working_kubeconf
     };
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_metal-sim"))
-        .args([
-            "controlplane",
-            "--listen",
-            "127.0.0.1:0",
-            "--seed",
-            "3",
-            "--crds",
-            CRDS,
-            "--kubeconfig",
-        ])
-        .arg(&kubeconfig)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    Wait::new("the kubeconfig", Duration::from_secs(10))
-        .every(Duration::from_millis(100))
-        .until(|| Check::from(kubeconfig.exists()))
-        .await
-        .unwrap();
+    let mut child = start(&["--seed", "3", "--crds", CRDS], &kubeconfig).await;
     let out = Kubectl::new(&kubeconfig)
         .program(&kubectl)
         .limit(Duration::from_secs(60))
@@ -76,17 +55,14 @@ async fn the_controlplane_subcommand_preloads_crds_and_writes_a_working_kubeconf
     child.kill().await.unwrap();
 }
 
-/// Starts `metal-sim controlplane` with a snapshot file; waits (bounded) for its kubeconfig.
-async fn subcommand(dir: &Path, snapshot: &Path) -> (tokio::process::Child, Client) {
-    let kubeconfig = dir.join("kubeconfig");
-    let _ = std::fs::remove_file(&kubeconfig);
+/// Starts `metal-sim controlplane` on a free loopback port with `args`, writing `kubeconfig`, and
+/// waits (at most 10 s) for the kubeconfig to appear.
+async fn start(args: &[&str], kubeconfig: &Path) -> tokio::process::Child {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_metal-sim"))
-        .args(["controlplane", "--listen", "127.0.0.1:0", "--seed", "5"])
+        .args(["controlplane", "--listen", "127.0.0.1:0"])
+        .args(args)
         .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .arg("--snapshot")
-        .arg(snapshot)
-        .args(["--snapshot-interval-seconds", "60"])
+        .arg(kubeconfig)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -97,6 +73,23 @@ async fn subcommand(dir: &Path, snapshot: &Path) -> (tokio::process::Child, Clie
         .until(|| Check::from(kubeconfig.exists()))
         .await
         .unwrap();
+    child
+}
+
+/// Starts `metal-sim controlplane` with a snapshot file; waits (bounded) for its kubeconfig.
+async fn subcommand(dir: &Path, snapshot: &Path) -> (tokio::process::Child, Client) {
+    let kubeconfig = dir.join("kubeconfig");
+    let _ = std::fs::remove_file(&kubeconfig);
+    let snapshot = snapshot.to_str().expect("a UTF-8 path");
+    let args = [
+        "--seed",
+        "5",
+        "--snapshot",
+        snapshot,
+        "--snapshot-interval-seconds",
+        "60",
+    ];
+    let child = start(&args, &kubeconfig).await;
     let text = std::fs::read_to_string(&kubeconfig).expect("no kubeconfig within 10 s");
     let client = metal_testkit::kube::client(&text).await.unwrap();
     (child, client)

@@ -234,7 +234,8 @@ fn a_bad_fleet_file_fails_with_its_location() {
     );
 }
 
-/// Moved from the mock Ironic's egress tests: the command-line side of the BMC network gate.
+/// The command-line side of the mock Ironic's BMC network gate: a malformed network, or a network
+/// without the mock Ironic, is refused before anything starts.
 #[test]
 fn serve_refuses_a_malformed_bmc_network_and_one_without_the_mock_ironic() {
     let run = |args: &[&str]| {
