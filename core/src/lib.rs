@@ -10,6 +10,8 @@ pub mod api;
 pub mod bmc;
 /// The pure HostClaim core: host choice, bind patch, status mirroring, release sequence.
 pub mod claim;
+/// Human durations (`250ms`, `1.5s`): one parser and printer for flags and files.
+pub mod duration;
 /// The Secrets a host names (BMC credentials, config data) read into the state machine's views,
 /// over a `SecretSource` (the API server in the controller, in-memory objects in the engine).
 pub mod host_secrets;

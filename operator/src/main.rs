@@ -81,6 +81,9 @@ struct Args {
     /// Provisioning attempts per image before giving up (0 = no limit).
     #[arg(long, env = "MAX_PROVISIONING_RETRIES", default_value_t = 5)]
     max_provisioning_retries: i64,
+    /// How often Ironic is polled (durations such as `3s`, `250ms`; upstream's defaults).
+    #[command(flatten)]
+    poll: PollArgs,
     /// Hosts reconciled at once (default: CPUs clamped to 2..=8, as upstream).
     #[arg(long, env = "BMO_CONCURRENCY")]
     concurrency: Option<u16>,
@@ -192,6 +195,59 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The poll and retry intervals of the host state machine (`statemachine::Settings`): production
+/// defaults are upstream's; testbeds shorten them. Zero is refused, naming the flag.
+#[derive(clap::Args, Debug)]
+struct PollArgs {
+    /// Poll interval for quick Ironic operations (registration, power, adoption).
+    #[arg(long, env = "METAL_POLL_SHORT", default_value = "3s", value_parser = duration)]
+    poll_short: Duration,
+    /// Poll interval for operations that boot a ramdisk (inspection, cleaning, deploy), plus 0–25 % jitter.
+    #[arg(long, env = "METAL_POLL_LONG", default_value = "10s", value_parser = duration)]
+    poll_long: Duration,
+    /// Power-state check in steady states (available, provisioned).
+    #[arg(long, env = "METAL_POLL_STEADY", default_value = "60s", value_parser = duration)]
+    poll_steady: Duration,
+    /// Check of unmanaged and detached hosts.
+    #[arg(long, env = "METAL_POLL_SLOW", default_value = "10m", value_parser = duration)]
+    poll_slow: Duration,
+    /// Retry after a missing BMC Secret.
+    #[arg(long, env = "METAL_MISSING_SECRET_RETRY", default_value = "10s", value_parser = duration)]
+    missing_secret_retry: Duration,
+    /// Unit of the error backoff: the n-th error is retried after 2^n units minus up to half.
+    #[arg(long, env = "METAL_ERROR_BACKOFF_UNIT", default_value = "1m", value_parser = duration)]
+    error_backoff_unit: Duration,
+    /// First poll of a change in progress, doubling while nothing changes up to the intervals above
+    /// (unset: poll at those intervals from the start, as upstream).
+    #[arg(long, env = "METAL_POLL_FIRST", value_parser = duration)]
+    poll_first: Option<Duration>,
+}
+
+impl PollArgs {
+    fn settings(
+        &self,
+        max_provisioning_retries: i64,
+    ) -> anyhow::Result<metal_operator::statemachine::Settings> {
+        let settings = metal_operator::statemachine::Settings {
+            max_provisioning_retries,
+            short_delay: self.poll_short,
+            long_delay: self.poll_long,
+            steady_delay: self.poll_steady,
+            slow_delay: self.poll_slow,
+            missing_secret_delay: self.missing_secret_retry,
+            first_poll: self.poll_first,
+            error_backoff_unit: self.error_backoff_unit,
+            ..Default::default()
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    metal_core::duration::parse_duration(text).map_err(|e| e.to_string())
+}
+
 async fn run(args: Args) -> anyhow::Result<()> {
     let Args {
         ironic_endpoint,
@@ -204,6 +260,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         deploy_iso_url,
         provisioning_limit,
         max_provisioning_retries,
+        poll,
         concurrency,
         kube_qps,
         kube_burst,
@@ -229,6 +286,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         webhook_service,
         webhook_dns_name,
     } = args;
+    let machine = poll.settings(max_provisioning_retries)?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     if leader_elect {
         anyhow::ensure!(
@@ -399,10 +457,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Leadership::always()
     };
 
-    let machine = metal_operator::statemachine::Settings {
-        max_provisioning_retries,
-        ..Default::default()
-    };
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let settings = ControllerSettings {
         watch_namespace,

@@ -60,6 +60,13 @@ fn run_help_documents_every_flag_and_its_environment_variable() {
         "--deploy-iso-url",
         "--provisioning-limit",
         "--max-provisioning-retries",
+        "--poll-short",
+        "--poll-long",
+        "--poll-steady",
+        "--poll-slow",
+        "--missing-secret-retry",
+        "--poll-first",
+        "--error-backoff-unit",
         "--concurrency",
         "--kube-qps",
         "--kube-burst",
@@ -97,6 +104,13 @@ fn run_help_documents_every_flag_and_its_environment_variable() {
         "DEPLOY_ISO_URL",
         "PROVISIONING_LIMIT",
         "MAX_PROVISIONING_RETRIES",
+        "METAL_POLL_SHORT",
+        "METAL_POLL_LONG",
+        "METAL_POLL_STEADY",
+        "METAL_POLL_SLOW",
+        "METAL_MISSING_SECRET_RETRY",
+        "METAL_POLL_FIRST",
+        "METAL_ERROR_BACKOFF_UNIT",
         "WEBHOOK_ADDR",
         "WEBHOOK_CERT_DIR",
         "WEBHOOK_CONFIGURATION",
@@ -166,5 +180,41 @@ fn run_refuses_lease_timings_that_cannot_work() {
     assert!(
         stderr.contains("renew deadline (10s) < lease duration (5s)"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn run_refuses_poll_intervals_that_make_no_sense_naming_the_flag() {
+    let run = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_metal-operator"));
+        cmd.env_clear().arg("run").args(args);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let zero = run(&["--poll-long", "0"], None);
+    assert!(
+        zero.contains("--poll-long must be longer than zero"),
+        "{zero}"
+    );
+    let first = run(&["--poll-first", "0s"], None);
+    assert!(
+        first.contains("--poll-first must be longer than zero"),
+        "{first}"
+    );
+    let garbage = run(&["--poll-short", "soon"], None);
+    assert!(
+        garbage.contains("--poll-short") && garbage.contains("invalid duration"),
+        "{garbage}"
+    );
+    let negative = run(&["--poll-steady=-5s"], None);
+    assert!(negative.contains("--poll-steady"), "{negative}");
+    let from_env = run(&[], Some(("METAL_POLL_SLOW", "0")));
+    assert!(
+        from_env.contains("--poll-slow must be longer than zero"),
+        "{from_env}"
     );
 }

@@ -5,7 +5,7 @@
 //! fewer than `limit` hosts hold a slot, so a burst cannot overshoot as long as the controller
 //! counts every [`SlotChange::Take`](super::SlotChange::Take) before the next decision.
 
-use super::backoff::error_backoff;
+use super::backoff::error_backoff_in;
 use super::draft::Draft;
 use super::{Flow, Note};
 use crate::api::{BareMetalHost, OperationalStatus, ProvisioningState};
@@ -44,7 +44,11 @@ pub(crate) fn delay<R: rand::Rng + ?Sized>(
 ) {
     d.status.operational_status = OperationalStatus::Delayed;
     d.note(Note::Delayed(wanted));
-    d.requeue(error_backoff(1, rng));
+    d.requeue(error_backoff_in(
+        d.input.settings.error_backoff_unit,
+        1,
+        rng,
+    ));
     d.because(format!(
         "delayed: no provisioning capacity to enter {wanted}"
     ));

@@ -88,7 +88,7 @@ pub(crate) fn powering_off<R: rand::Rng + ?Sized>(
     let settings = d.input.settings;
     let n = match d.observation() {
         Observation::Unavailable(why) => {
-            d.requeue(jittered(settings.long_delay, rng));
+            d.poll(jittered(settings.long_delay, rng));
             d.because(format!("powering off: provisioner unavailable ({why})"));
             return;
         }
@@ -122,7 +122,7 @@ pub(crate) fn powering_off<R: rand::Rng + ?Sized>(
         return;
     }
     if node::moving(n) || node::power_pending(n) {
-        d.requeue(settings.short_delay);
+        d.poll(settings.short_delay);
         d.because("powering off: waiting for the node to settle");
         return;
     }
@@ -191,7 +191,7 @@ pub(crate) fn deleting<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, rng: &mut R) {
     let settings = d.input.settings;
     match d.observation() {
         Observation::Unavailable(why) => {
-            d.requeue(jittered(settings.long_delay, rng));
+            d.poll(jittered(settings.long_delay, rng));
             d.because(format!("deleting: provisioner unavailable ({why})"));
         }
         Observation::NotRegistered => {
@@ -208,7 +208,7 @@ pub(crate) fn deleting<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, rng: &mut R) {
             d.because("deleting: aborting the agent wait first");
         }
         Observation::Node(n) if node::moving(n) => {
-            d.requeue(jittered(settings.long_delay, rng));
+            d.poll(jittered(settings.long_delay, rng));
             d.because("deleting: waiting for the node to settle");
         }
         Observation::Node(_) => {

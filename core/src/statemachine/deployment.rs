@@ -145,7 +145,7 @@ pub(crate) fn available<R: rand::Rng + ?Sized>(
         return;
     };
     if node::moving(n) {
-        d.requeue(jittered(settings.long_delay, rng));
+        d.poll(jittered(settings.long_delay, rng));
         d.because("available: waiting for the node to settle");
         return;
     }
@@ -233,7 +233,7 @@ pub(crate) fn provisioning<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, rng: &mut R
         return;
     }
     if node::moving(n) {
-        d.requeue(long);
+        d.poll(long);
         d.because("provisioning: in progress");
         return;
     }
@@ -361,7 +361,7 @@ fn steady<R: rand::Rng + ?Sized>(
         if retrying {
             d.clear_error();
         }
-        d.requeue(settings.short_delay);
+        d.poll(settings.short_delay);
         d.because("waiting for the node to settle (adopting)");
         return;
     }
@@ -457,7 +457,7 @@ pub(crate) fn deprovisioning<R: rand::Rng + ?Sized>(
         return;
     }
     if node::moving(n) {
-        d.requeue(long);
+        d.poll(long);
         d.because("deprovisioning: in progress");
         return;
     }

@@ -64,7 +64,7 @@ fn detach<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, force: bool, rng: &mut R) {
     let settings = d.input.settings;
     match d.observation() {
         Observation::Unavailable(why) => {
-            d.requeue(jittered(settings.long_delay, rng));
+            d.poll(jittered(settings.long_delay, rng));
             d.because(format!("detach: provisioner unavailable ({why})"));
         }
         Observation::NotRegistered => {
@@ -82,7 +82,7 @@ fn detach<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, force: bool, rng: &mut R) {
             d.because("detached");
         }
         Observation::Node(n) if node::moving(n) && !(force && node::waiting(n)) => {
-            d.requeue(jittered(settings.long_delay, rng));
+            d.poll(jittered(settings.long_delay, rng));
             d.because("detach: waiting for the node to settle");
         }
         Observation::Node(_) => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use super::backoff::{backoff_floor, error_backoff};
+use super::backoff::{backoff_floor, error_backoff_in};
 use super::{
     Decision, Effect, EventKind, FinalizerChange, Flow, HostEvent, Input, Note, Phase, SlotChange,
     capacity, conditions,
@@ -26,6 +26,7 @@ pub(crate) struct Draft<'a> {
     remove: BTreeSet<String>,
     events: Vec<HostEvent>,
     requeue: Option<Duration>,
+    poll: bool,
     slot: SlotChange,
     from: ProvisioningState,
     notes: Vec<Note>,
@@ -45,6 +46,7 @@ impl<'a> Draft<'a> {
             remove: BTreeSet::new(),
             events: Vec::new(),
             requeue: None,
+            poll: false,
             slot: SlotChange::Keep,
             notes: Vec::new(),
             cause: String::new(),
@@ -81,21 +83,32 @@ impl<'a> Draft<'a> {
         self.cause = cause.into();
     }
 
+    /// Reconcile again after `after` (a retry, a steady-state check: never paced).
     pub fn requeue(&mut self, after: Duration) {
         self.requeue = Some(after);
+        self.poll = false;
+    }
+
+    /// Look at a change in progress again after `after` at the latest (a [`super::Pacer`] may
+    /// look sooner).
+    pub fn poll(&mut self, after: Duration) {
+        self.requeue = Some(after);
+        self.poll = true;
     }
 
     pub fn requeue_now(&mut self) {
-        self.requeue = Some(Duration::ZERO);
+        self.requeue(Duration::ZERO);
     }
 
     pub fn no_requeue(&mut self) {
         self.requeue = None;
+        self.poll = false;
     }
 
+    /// Carry out `action`, then poll its progress after `poll` at the latest.
     pub fn act(&mut self, action: Action, poll: Duration) {
         self.effect = Effect::Provisioner(action);
-        self.requeue = Some(poll);
+        self.poll(poll);
     }
 
     pub fn effect(&mut self, effect: Effect) {
@@ -229,7 +242,11 @@ impl<'a> Draft<'a> {
     /// and a requeue after the exponential backoff.
     pub fn fail<R: rand::Rng + ?Sized>(&mut self, kind: ErrorType, message: String, rng: &mut R) {
         self.set_error(kind, message);
-        self.requeue(error_backoff(self.status.error_count, rng));
+        self.requeue(error_backoff_in(
+            self.input.settings.error_backoff_unit,
+            self.status.error_count,
+            rng,
+        ));
     }
 
     /// Records an error that only the user can fix: no requeue, and nothing new (no count, no
@@ -287,7 +304,10 @@ impl<'a> Draft<'a> {
     pub fn backoff_left(&self) -> Option<Duration> {
         self.status.error_type?;
         let saved = self.original.last_updated.as_ref()?;
-        let floor = backoff_floor(self.status.error_count);
+        let floor = backoff_floor(
+            self.input.settings.error_backoff_unit,
+            self.status.error_count,
+        );
         let floor_ms = i64::try_from(floor.as_millis()).unwrap_or(i64::MAX);
         let until = saved.0.as_millisecond().saturating_add(floor_ms);
         let now = self.input.now.timestamp_millis();
@@ -327,6 +347,7 @@ impl<'a> Draft<'a> {
             remove_annotations,
             events: self.events,
             requeue_after: self.requeue,
+            poll: self.poll,
             slot: self.slot,
             transition,
             notes: self.notes,

@@ -56,7 +56,7 @@ pub(crate) fn inspecting<R: rand::Rng + ?Sized>(
         if retrying {
             d.clear_error();
         }
-        d.requeue(poll);
+        d.poll(poll);
         d.because("inspecting: inspection in progress");
         return;
     }
@@ -90,7 +90,7 @@ pub(crate) fn inspecting<R: rand::Rng + ?Sized>(
         }
         HardwareFetch::Missing => start_inspection(d, poll, "inspecting: starting inspection"),
         HardwareFetch::Unavailable(why) => {
-            d.requeue(jittered(settings.long_delay, rng));
+            d.poll(jittered(settings.long_delay, rng));
             d.because(format!("inspecting: inventory unavailable ({why})"));
         }
         HardwareFetch::Found(value) => {
@@ -154,7 +154,7 @@ pub(crate) fn preparing<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, rng: &mut R) {
         return;
     }
     if node::moving(n) {
-        d.requeue(jittered(settings.long_delay, rng));
+        d.poll(jittered(settings.long_delay, rng));
         d.because("preparing: waiting for the node to settle");
         return;
     }

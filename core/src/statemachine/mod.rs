@@ -27,6 +27,7 @@ mod inspection;
 /// The smallest JSON merge patch between two documents (the status write).
 mod merge_patch;
 mod node;
+mod pacing;
 mod power;
 mod preflight;
 mod registration;
@@ -41,12 +42,13 @@ use crate::api::{BareMetalHost, BareMetalHostStatus, ErrorType, ProvisioningStat
 use crate::provisioner::{Action, Credentials, Observation};
 
 pub use apply::{Applied, HostWrite, apply, writes};
-pub use backoff::{error_backoff, jittered};
+pub use backoff::{ERROR_BACKOFF_UNIT, error_backoff, error_backoff_in, jittered};
 pub use capacity::holds_provisioning_slot;
 pub use merge_patch::merge_diff;
 pub use registration::{RegistrationError, host_ref, registration};
 
 use draft::Draft;
+pub use pacing::{Pacer, SettingsError, TESTBED_FIRST_POLL};
 
 /// Everything one decision looks at. Built by the controller for each reconcile.
 #[derive(Clone, Debug)]
@@ -166,6 +168,13 @@ pub struct Settings {
     pub slow_delay: Duration,
     /// Retry after a missing BMC Secret (upstream 10 s).
     pub missing_secret_delay: Duration,
+    /// When set, polls of a change in progress start this short and double while nothing changes,
+    /// up to the poll interval the state asks for (`short_delay`, `long_delay`); see [`Pacer`].
+    /// `None` (the production default) polls at the state's interval from the first poll on.
+    pub first_poll: Option<Duration>,
+    /// Unit of the error backoff: the n-th error waits 2^n units minus up to half (upstream: one
+    /// minute).
+    pub error_backoff_unit: Duration,
 }
 
 impl Default for Settings {
@@ -178,6 +187,8 @@ impl Default for Settings {
             steady_delay: Duration::from_secs(60),
             slow_delay: Duration::from_secs(600),
             missing_secret_delay: Duration::from_secs(10),
+            first_poll: None,
+            error_backoff_unit: ERROR_BACKOFF_UNIT,
         }
     }
 }
@@ -198,6 +209,8 @@ pub struct Decision {
     pub events: Vec<HostEvent>,
     /// When to reconcile again; `None` waits for the next watch event.
     pub requeue_after: Option<Duration>,
+    /// True when `requeue_after` polls a change in progress, which a [`Pacer`] may ask sooner.
+    pub poll: bool,
     /// How this decision changes the host's provisioning slot.
     pub slot: SlotChange,
     /// `(from, to)` when the provisioning state changes.
@@ -220,6 +233,7 @@ impl Decision {
             remove_annotations: Vec::new(),
             events: Vec::new(),
             requeue_after: None,
+            poll: false,
             slot: SlotChange::Keep,
             transition: None,
             notes: Vec::new(),

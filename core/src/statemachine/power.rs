@@ -74,7 +74,7 @@ pub(crate) fn manage<R: rand::Rng + ?Sized>(
         if d.error_is(ErrorType::PowerManagement) {
             d.clear_error();
         }
-        d.requeue(settings.short_delay);
+        d.poll(settings.short_delay);
         d.because(if on {
             "power: host seen on"
         } else {
@@ -100,7 +100,7 @@ pub(crate) fn manage<R: rand::Rng + ?Sized>(
         return;
     }
     if node::moving(n) || node::power_pending(n) {
-        d.requeue(settings.short_delay);
+        d.poll(settings.short_delay);
         d.because("power: waiting for the node to settle");
         return;
     }

@@ -157,7 +157,7 @@ pub(crate) fn ensure<R: rand::Rng + ?Sized>(
 
     let node = match d.observation() {
         Observation::Unavailable(why) => {
-            d.requeue(jittered(settings.long_delay, rng));
+            d.poll(jittered(settings.long_delay, rng));
             d.because(format!("registration: provisioner unavailable ({why})"));
             return Flow::Stop;
         }
@@ -198,7 +198,7 @@ pub(crate) fn ensure<R: rand::Rng + ?Sized>(
     };
     if node::is(n, ENROLL) {
         if node::moving(n) {
-            d.requeue(settings.short_delay);
+            d.poll(settings.short_delay);
             d.because("registration: node is being enrolled");
             return Flow::Stop;
         }
@@ -222,7 +222,7 @@ pub(crate) fn ensure<R: rand::Rng + ?Sized>(
         return Flow::Stop;
     }
     if node::is(n, VERIFYING) {
-        d.requeue(settings.short_delay);
+        d.poll(settings.short_delay);
         d.because("registration: node is verifying BMC access");
         return Flow::Stop;
     }

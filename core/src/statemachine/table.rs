@@ -139,12 +139,12 @@ pub(crate) fn settled_node<'n, R: rand::Rng + ?Sized>(
     match d.observation() {
         Observation::Node(n) => Some(n),
         Observation::NotRegistered => {
-            d.requeue(settings.short_delay);
+            d.poll(settings.short_delay);
             d.because("waiting for the node to be registered");
             None
         }
         Observation::Unavailable(why) => {
-            d.requeue(jittered(settings.long_delay, rng));
+            d.poll(jittered(settings.long_delay, rng));
             d.because(format!("provisioner unavailable ({why})"));
             None
         }

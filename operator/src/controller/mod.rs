@@ -98,6 +98,8 @@ pub struct Context {
     pub store: Store<BareMetalHost>,
     pub slots: Slots,
     rngs: Mutex<HashMap<String, ChaCha8Rng>>,
+    /// Per host: how its polls are paced (see `statemachine::Pacer`).
+    pacers: Mutex<HashMap<String, crate::statemachine::Pacer>>,
     failures: Failures,
     passwords: Mutex<HashMap<HostKey, String>>,
     /// Per host: versions our own writes have superseded since the cache last caught up.
@@ -136,6 +138,7 @@ impl Context {
             store,
             slots: Slots::default(),
             rngs: Mutex::default(),
+            pacers: Mutex::default(),
             failures: Failures::default(),
             passwords: Mutex::default(),
             superseded: Mutex::default(),
@@ -160,9 +163,29 @@ impl Context {
         }
     }
 
-    pub(crate) fn forget_rng(&self, host: &BareMetalHost) {
+    /// Forgets the host's RNG stream and poll pacing (it was released).
+    pub(crate) fn forget_host(&self, host: &BareMetalHost) {
+        let key = Self::rng_key(host);
         if let Ok(mut m) = self.rngs.lock() {
-            m.remove(&Self::rng_key(host));
+            m.remove(&key);
+        }
+        if let Ok(mut m) = self.pacers.lock() {
+            m.remove(&key);
+        }
+    }
+
+    /// When to reconcile `host` again after `decision`, its polls paced.
+    pub(crate) fn requeue_after(
+        &self,
+        host: &BareMetalHost,
+        decision: &crate::statemachine::Decision,
+    ) -> Option<Duration> {
+        match self.pacers.lock() {
+            Ok(mut m) => m
+                .entry(Self::rng_key(host))
+                .or_default()
+                .requeue_after(decision, &self.machine),
+            Err(_) => decision.requeue_after,
         }
     }
 

@@ -351,7 +351,7 @@ async fn apply(
             HostWrite::AddFinalizer { .. } => debug!(host = %key, "finalizer added"),
             HostWrite::RemoveFinalizer { .. } => {
                 ctx.slots.forget(&key);
-                ctx.forget_rng(host);
+                ctx.forget_host(host);
                 ctx.forget_writes(&key);
                 info!(namespace = %namespace, host = %name, "finalizer removed, host released");
             }
@@ -366,7 +366,7 @@ async fn apply(
     } else {
         debug!(namespace = %namespace, host = %name, cause = %ctx.scrub(host, &decision.cause), "reconciled");
     }
-    Ok(match decision.requeue_after {
+    Ok(match ctx.requeue_after(host, decision) {
         Some(after) => Requeue::requeue(after),
         None => Requeue::await_change(),
     })

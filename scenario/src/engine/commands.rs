@@ -185,6 +185,7 @@ impl Engine {
                     key: key.clone(),
                     object: Some(host),
                     rng,
+                    pacer: Default::default(),
                     pending: None,
                     hardware_data: None,
                     last_status: None,

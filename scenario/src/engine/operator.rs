@@ -214,7 +214,8 @@ impl Engine {
         if !applied.changed() {
             self.note_object(idx);
         }
-        if let Some(after) = decision.requeue_after {
+        let settings = &self.settings.operator;
+        if let Some(after) = self.objects[idx].pacer.requeue_after(decision, settings) {
             let at = self.now + after;
             self.schedule_reconcile(idx, at);
         }

@@ -133,6 +133,8 @@ pub(super) struct HostObject {
     pub(super) key: String,
     pub(super) object: Option<BareMetalHost>,
     pub(super) rng: ChaCha8Rng,
+    /// How the operator paces this host's polls.
+    pub(super) pacer: statemachine::Pacer,
     pub(super) pending: Option<SimTime>,
     pub(super) hardware_data: Option<Value>,
     pub(super) last_status: Option<Happening>,
