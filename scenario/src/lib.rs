@@ -23,6 +23,8 @@ pub mod play;
 pub mod report;
 pub mod trace;
 mod validate;
+/// Where each phase's time went (operator polls, agent, machine, status write + watch).
+pub mod waits;
 
 pub mod engine;
 

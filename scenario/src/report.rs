@@ -62,6 +62,9 @@ pub struct Summary {
     pub hosts: usize,
     /// Per-phase statistics, in lifecycle order (phases that never completed are left out).
     pub phases: Vec<PhaseStats>,
+    /// Where each phase's time went, on average ([`crate::waits`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waited_on: Vec<crate::waits::PhaseWaits>,
     /// Per-host detail.
     pub per_host: BTreeMap<String, HostSummary>,
     /// The verdict.
@@ -118,7 +121,9 @@ pub fn summarize(
         }
     }
     let mut by_phase: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-    for (host, phase, from, to) in spans(trace) {
+    let spans = spans(trace);
+    let waited_on = crate::waits::breakdown(trace, &spans);
+    for (host, phase, from, to) in spans {
         let ms = millis(to.saturating_since(from));
         by_phase.entry(phase).or_default().push(ms);
         if let Some(h) = per_host.get_mut(&host) {
@@ -147,6 +152,7 @@ pub fn summarize(
         simulated_ms: millis(trace.end().since_start()),
         hosts: trace.hosts().len(),
         phases,
+        waited_on,
         per_host,
         verdict: verdict.clone(),
     }
@@ -183,6 +189,21 @@ impl Summary {
                     ms(p.p95_ms),
                     ms(p.max_ms)
                 );
+            }
+        }
+        if !self.waited_on.is_empty() {
+            let _ = write!(out, "  waited on (mean) {:>8}", "total");
+            for part in crate::waits::PARTS {
+                let _ = write!(out, " {part:>20}");
+            }
+            out.push('\n');
+            for w in &self.waited_on {
+                let _ = write!(out, "  {:<16} {:>8}", w.phase, ms(w.mean_ms));
+                for part in crate::waits::PARTS {
+                    let v = w.parts_ms.get(part).copied().unwrap_or(0);
+                    let _ = write!(out, " {:>20}", ms(v));
+                }
+                out.push('\n');
             }
         }
         for f in &self.verdict.failures {

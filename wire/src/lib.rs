@@ -5,9 +5,11 @@
 //! request journal and the machines' events, then checks it and writes the trace (JSONL), the
 //! summary (JSON and text) and the SVG timeline.
 //!
-//! Time: the trace is stamped with the fleet's clock (wall time since the run started). Machine
-//! transitions are compressed by the fleet's `time_scale`; the operator and the mock Ironic run at
-//! wall speed, so `advance`, `within` and `for` are wall durations here.
+//! Time: the trace is stamped with the fleet's clock (wall time since the run started), so
+//! `advance`, `within` and `for` are wall durations here. Every wait follows the fleet's
+//! `time_scale` within floors: machine transitions, the agents' heartbeats and lookups, the mock
+//! conductor's callback timeout and power sync (`ServeOptions::for_time_scale`), and the operator's
+//! polls (`statemachine::Settings::for_time_scale`, polls paced from a short first one).
 //!
 //! Not observed in wire mode: the individual Redfish and IPMI requests (the machines' power, boot
 //! and disk changes are recorded instead) and the operator's own Kubernetes requests (the runner's

@@ -112,7 +112,19 @@ pub fn spawn(
                 }
                 Display::Lines | Display::Quiet => {
                     let trace = recorder.trace();
-                    for e in trace.events.iter().skip(seen) {
+                    // Journal calls are inserted at their own instants, earlier than lines
+                    // already shown; the shown kinds are only ever appended, so count those.
+                    let shown = trace.events.iter().filter(|e| {
+                        matches!(
+                            e.what,
+                            Happening::Step { .. }
+                                | Happening::HostState { .. }
+                                | Happening::StepFailed { .. }
+                        )
+                    });
+                    let mut count = 0;
+                    for e in shown.skip(seen) {
+                        count += 1;
                         match &e.what {
                             Happening::Step {
                                 index,
@@ -146,7 +158,7 @@ pub fn spawn(
                             _ => {}
                         }
                     }
-                    seen = trace.events.len();
+                    seen += count;
                 }
             }
             if !out.is_empty() {

@@ -405,7 +405,7 @@ impl Recorder {
                 .map_or_else(|| self.now(), SimTime::from_duration);
             let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
             let ident = match segments.as_slice() {
-                ["v1", "nodes", id, ..] => Some(*id),
+                ["v1", "nodes", id, ..] | ["v1", "heartbeat", id] => Some(*id),
                 _ => None,
             };
             let host = ident.and_then(|id| {
@@ -440,7 +440,7 @@ impl Recorder {
             } else {
                 format!("{path} target={target}")
             };
-            g.trace.push(
+            g.trace.insert(
                 t,
                 Happening::Call {
                     host,

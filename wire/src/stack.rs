@@ -54,6 +54,8 @@ struct OperatorConfig {
     provisioning_limit: u32,
     max_provisioning_retries: i64,
     seed: u64,
+    /// The fleet's time scale, which the operator's poll intervals follow.
+    time_scale: f64,
     clock: UtcClock,
 }
 
@@ -103,8 +105,9 @@ pub struct StackOptions {
     pub seed: u64,
     /// metal-sim's mock Ironic, or a real Ironic at a URL.
     pub ironic: IronicChoice,
-    /// The mock Ironic's conductor settings (timings, callback timeout).
-    pub ironic_settings: ConductorSettings,
+    /// The mock Ironic's conductor settings (timings, callback timeout); `None`: the defaults for
+    /// the fleet's time scale (`ConductorSettings::for_time_scale`).
+    pub ironic_settings: Option<ConductorSettings>,
     /// Hosts allowed to inspect, provision or deprovision at once.
     pub provisioning_limit: u32,
     /// Provisioning attempts per image before giving up (0 = no limit).
@@ -119,7 +122,7 @@ impl StackOptions {
             namespace: namespace.into(),
             seed: 1,
             ironic: IronicChoice::Mock,
-            ironic_settings: ConductorSettings::default(),
+            ironic_settings: None,
             provisioning_limit: operator.provisioning_limit,
             max_provisioning_retries: operator.max_provisioning_retries,
         }
@@ -131,7 +134,7 @@ impl StackOptions {
             namespace: scenario.namespace().to_string(),
             seed: scenario.seed(),
             ironic: scenario.file.ironic.clone(),
-            ironic_settings: super::switches::mock_ironic_settings(scenario),
+            ironic_settings: Some(super::switches::mock_ironic_settings(scenario)),
             provisioning_limit: scenario.file.operator.provisioning_limit,
             max_provisioning_retries: scenario.file.operator.max_provisioning_retries,
         }
@@ -200,15 +203,18 @@ impl Stack {
             IronicChoice::Mock => (Some(loopback), None),
             IronicChoice::External(url) => (None, Some(url.clone())),
         };
+        let mut paced = ServeOptions::for_time_scale(fleet.file.time_scale);
+        if let Some(settings) = options.ironic_settings {
+            paced.ironic_settings = settings;
+        }
         let running = serve::start(
             world,
             ServeOptions {
                 control: loopback,
                 ironic,
                 ironic_seed: options.seed,
-                ironic_settings: options.ironic_settings,
                 ironic_url,
-                ..ServeOptions::default()
+                ..paced
             },
         )
         .await
@@ -224,6 +230,7 @@ impl Stack {
             provisioning_limit: options.provisioning_limit,
             max_provisioning_retries: options.max_provisioning_retries,
             seed: options.seed,
+            time_scale: fleet.file.time_scale,
             clock: utc,
         };
         let mut stack = Stack {
@@ -291,7 +298,8 @@ impl Stack {
             machine: metal_operator::statemachine::Settings {
                 max_provisioning_retries: c.max_provisioning_retries,
                 ..Default::default()
-            },
+            }
+            .for_time_scale(c.time_scale),
             leadership: Leadership::always(),
         };
         let client = self.client.clone();

@@ -14,22 +14,25 @@ use metal_scenario::format::{FaultTarget, Step};
 use metal_sim::ironic::conductor::Settings;
 use metal_sim::machine::SimTime;
 
-/// The mock Ironic's callback timeout in a wire run that silences agents. Ironic's default (30
-/// minutes, which engine mode keeps in virtual time) would be 30 real minutes here, as the mock
-/// runs at wall speed; agents heartbeat every 1.5 s (±25 %) and the deploy and clean steps of a
-/// wire run take seconds, so a minute only ever expires on a silenced agent.
+/// The longest callback timeout of the mock Ironic in a wire run that silences agents: the
+/// time-scaled default (30 minutes × `time_scale`, 90 s at the library's 0.05) would make the
+/// scenario wait longer than it needs to; heartbeats come every 1.5 s (±25 %) at that scale and the
+/// deploy and clean steps take seconds, so a minute only ever expires on a silenced agent.
 pub const SILENT_AGENT_CALLBACK_TIMEOUT: TimeDelta = TimeDelta::seconds(60);
 
-/// The mock Ironic's settings for `scenario`: the defaults, with the callback timeout shortened to
-/// [`SILENT_AGENT_CALLBACK_TIMEOUT`] when the scenario injects agent faults.
+/// The mock Ironic's settings for `scenario`: the defaults for its fleet's time scale, with the
+/// callback timeout at most [`SILENT_AGENT_CALLBACK_TIMEOUT`] when the scenario injects agent faults.
 pub fn mock_ironic_settings(scenario: &Scenario) -> Settings {
-    let mut settings = Settings::default();
+    let mut settings = Settings::for_time_scale(scenario.fleet.file.time_scale);
     let silences_agents =
         scenario.file.timeline.iter().any(
             |step| matches!(step, Step::InjectFault(f) if f.target() == Some(FaultTarget::Agent)),
         );
     if silences_agents {
-        settings.timings.callback_timeout = SILENT_AGENT_CALLBACK_TIMEOUT;
+        settings.timings.callback_timeout = settings
+            .timings
+            .callback_timeout
+            .min(SILENT_AGENT_CALLBACK_TIMEOUT);
     }
     settings
 }

@@ -72,6 +72,13 @@ impl Trace {
         self.events.push(TraceLine { t, what });
     }
 
+    /// Adds an event observed late (a journal read after the fact) at its own instant, after every
+    /// event at or before it, so the trace stays in time order without raising its time.
+    pub fn insert(&mut self, t: SimTime, what: Happening) {
+        let at = self.events.partition_point(|e| e.t <= t);
+        self.events.insert(at, TraceLine { t, what });
+    }
+
     /// The instant of the last event (zero when empty).
     pub fn end(&self) -> SimTime {
         self.events.last().map_or(SimTime::ZERO, |e| e.t)

@@ -104,6 +104,46 @@ impl Default for LifeSettings {
     }
 }
 
+/// A real agent's intervals, which a fleet's `time_scale` compresses: heartbeats every 30 s
+/// (IPA heartbeats several times per Ironic `heartbeat_timeout`), lookups retried from 4 s up to
+/// 60 s apart. At the library's scale 0.05 they are the wire agent's defaults (1.5 s, 200 ms–3 s).
+const REAL_HEARTBEAT: Duration = Duration::from_secs(30);
+const REAL_LOOKUP_BASE: Duration = Duration::from_secs(4);
+const REAL_LOOKUP_CAP: Duration = Duration::from_secs(60);
+
+/// The shortest a scaled agent waits, whatever the scale: below these it would only load Ironic.
+const FLOOR_HEARTBEAT: Duration = Duration::from_millis(100);
+const FLOOR_LOOKUP_BASE: Duration = Duration::from_millis(20);
+const FLOOR_LOOKUP_CAP: Duration = Duration::from_millis(500);
+
+/// `real` × `scale`, never below `floor` nor above `real` (a scale that is not finite and ≥ 0
+/// counts as 0; fleet files refuse such scales before they get here).
+pub fn scaled(real: Duration, scale: f64, floor: Duration) -> Duration {
+    let scale = if scale.is_finite() && scale > 0.0 {
+        scale.min(1.0)
+    } else {
+        0.0
+    };
+    real.mul_f64(scale).max(floor).min(real.max(floor))
+}
+
+impl LifeSettings {
+    /// The agent of a fleet running at `time_scale`: heartbeats and lookup retries scaled from a
+    /// real agent's, within the floors; inspection, attempts and lifetime as [`Default`].
+    pub fn for_time_scale(time_scale: f64) -> LifeSettings {
+        let base = LifeSettings::default();
+        LifeSettings {
+            lookup: RetryPolicy {
+                base: scaled(REAL_LOOKUP_BASE, time_scale, FLOOR_LOOKUP_BASE),
+                cap: scaled(REAL_LOOKUP_CAP, time_scale, FLOOR_LOOKUP_CAP),
+                ..base.lookup
+            },
+            heartbeat_interval: scaled(REAL_HEARTBEAT, time_scale, FLOOR_HEARTBEAT),
+            ..base
+        }
+    }
+}
+
 /// A call the agent makes to Ironic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {

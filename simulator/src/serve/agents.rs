@@ -7,7 +7,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::ServeError;
-use crate::agent::{AgentOptions, HeartbeatSwitch, Launcher};
+use crate::agent::{AgentOptions, HeartbeatSwitch, Launcher, LifeSettings};
 use crate::machine::World;
 
 /// Starts the agent launcher when some Ironic is known: `external` wins over `mock` (the served
@@ -17,6 +17,7 @@ pub(super) fn start(
     external: Option<&str>,
     mock: Option<&str>,
     heartbeats: HeartbeatSwitch,
+    life: LifeSettings,
     stop: &CancellationToken,
     tasks: &mut JoinSet<Result<(), ServeError>>,
 ) -> Result<Option<Launcher>, ServeError> {
@@ -25,6 +26,7 @@ pub(super) fn start(
     };
     let mut options = AgentOptions::new(url);
     options.heartbeats = heartbeats;
+    options.life = life;
     let (launcher, task) = Launcher::spawn(Arc::clone(world), options, stop.child_token())
         .map_err(|e| ServeError::Agents(e.to_string()))?;
     tracing::info!(ironic = %url, "fake agents point at Ironic");

@@ -43,6 +43,8 @@ pub struct ServeOptions {
     pub ironic_bmc_networks: Vec<crate::egress::Network>,
     /// An external Ironic (e.g. real Ironic) the fleet's agents talk to instead of the mock.
     pub ironic_url: Option<String>,
+    /// How the fleet's agents pace their heartbeats and lookups.
+    pub agent: crate::agent::LifeSettings,
 }
 
 impl Default for ServeOptions {
@@ -57,6 +59,19 @@ impl Default for ServeOptions {
             ironic_settings: crate::ironic::conductor::Settings::default(),
             ironic_bmc_networks: Vec::new(),
             ironic_url: None,
+            agent: crate::agent::LifeSettings::default(),
+        }
+    }
+}
+
+impl ServeOptions {
+    /// The defaults for a fleet running at `time_scale`: the agents' and the mock conductor's
+    /// waits scaled (`LifeSettings::for_time_scale`, `conductor::Settings::for_time_scale`).
+    pub fn for_time_scale(time_scale: f64) -> ServeOptions {
+        ServeOptions {
+            ironic_settings: crate::ironic::conductor::Settings::for_time_scale(time_scale),
+            agent: crate::agent::LifeSettings::for_time_scale(time_scale),
+            ..ServeOptions::default()
         }
     }
 }
@@ -322,6 +337,7 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         options.ironic_url.as_deref(),
         ironic_url.as_deref(),
         heartbeats,
+        options.agent.clone(),
         &stop,
         &mut tasks,
     )?;

@@ -81,7 +81,28 @@ pub struct Settings {
     pub erase_devices_metadata_priority: Option<i64>,
 }
 
+/// The shortest callback timeout a scaled conductor uses: many heartbeats of a scaled agent.
+const FLOOR_CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The shortest power-state sync period a scaled conductor uses.
+const FLOOR_POWER_SYNC: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Settings {
+    /// The defaults of a conductor serving a fleet at `time_scale`: its waits on the outside world
+    /// (the callback timeout, the power-state sync period) scaled from Ironic's defaults within
+    /// floors; the phase timings are real Ironic's own fake-hardware figures, already short.
+    pub fn for_time_scale(time_scale: f64) -> Self {
+        let mut settings = Self::default();
+        let scale = |d: TimeDelta, floor| {
+            let real = d.to_std().unwrap_or_default();
+            let scaled = crate::agent::life::scaled(real, time_scale, floor);
+            TimeDelta::from_std(scaled).unwrap_or(d)
+        };
+        settings.timings.callback_timeout =
+            scale(settings.timings.callback_timeout, FLOOR_CALLBACK_TIMEOUT);
+        settings.timings.power_sync = scale(settings.timings.power_sync, FLOOR_POWER_SYNC);
+        settings
+    }
+
     /// Default settings with the given timings and automated-cleaning switch.
     pub fn with(timings: Timings, automated_clean: bool) -> Self {
         Self {
