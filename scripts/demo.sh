@@ -65,7 +65,11 @@ sed -n '/kind: BareMetalHost/,/^---/p' "$work/fleet.yaml" | sed -n '1,16p'
 run kubectl apply -f "$work/fleet.yaml"
 
 step "Start metal-operator against the control plane and the mock Ironic"
+# The demo fleet runs at time_scale 0.1; the operator polls to match (what
+# statemachine::Settings::for_time_scale(0.1) gives every testbed; production keeps upstream's 3 s / 10 s).
 "$operator" run --ironic-endpoint http://127.0.0.1:6385 \
+  --poll-short 300ms --poll-long 1s --poll-steady 6s --poll-slow 60s --missing-secret-retry 1s \
+  --error-backoff-unit 6s --poll-first 20ms \
   --deploy-kernel-url http://127.0.0.1/ipa.kernel --deploy-ramdisk-url http://127.0.0.1/ipa.initramfs \
   --deploy-iso-url http://127.0.0.1/ipa.iso >"$work/operator.log" 2>&1 &
 pids+=($!)

@@ -40,6 +40,10 @@ impl Stack {
             .deploy_base
             .clone()
             .unwrap_or_else(|| "http://127.0.0.1/e2e".to_owned());
+        // The operator polls as fast as the fleet's time scale lets it, as every testbed does.
+        let pace = metal_operator::statemachine::Settings::default()
+            .for_time_scale(self.fleet.fleet.file.time_scale)
+            .to_flags();
         let local = self.local_mut()?;
         let metrics = local.subnet.operator_metrics(index).to_string();
         let health = local.subnet.operator_health(index);
@@ -65,6 +69,7 @@ impl Stack {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        args.extend(pace);
         if real {
             // One apiserver serves every test of the run: each operator minds its own namespace.
             args.extend(["--watch-namespace".to_owned(), namespace.clone()]);
