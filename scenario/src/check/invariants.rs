@@ -62,6 +62,13 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
             }
             Happening::HostState { host, to, .. } => {
                 let f = hosts.entry(host).or_default();
+                // A provisioning episode runs from leaving `provisioned` (or the start) to the next
+                // `provisioned`: its deploys may be seen before the watch delivers `available` →
+                // `provisioning` (wire mode stamps journal calls at their own instants, states when
+                // the watch delivers them), never before the host left `provisioned`.
+                if f.state == "provisioned" && to != "provisioned" {
+                    f.episode = (0, 0);
+                }
                 f.state = to.clone();
                 match to.as_str() {
                     "inspecting" => f.inspected = true,
@@ -97,9 +104,6 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                         }
                     }
                     _ => {}
-                }
-                if !matches!(to.as_str(), "provisioning" | "provisioned") {
-                    f.episode = (0, 0);
                 }
             }
             Happening::HostStatus {
