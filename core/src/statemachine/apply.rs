@@ -117,7 +117,7 @@ impl HostWrite {
 
 /// The writes `decision` makes to `host`, in order. A finalizer already present is not added
 /// again; the status is written only when `status_changed` says so and it differs from the
-/// status read; annotation and finalizer removals are planned whenever the decision asks.
+/// status read (compared typed first, so an unchanged status is never encoded); annotation and finalizer removals are planned whenever the decision asks.
 ///
 /// Errs only when the new status cannot be encoded as JSON.
 pub fn writes(host: &BareMetalHost, decision: &Decision) -> Result<Vec<HostWrite>, String> {
@@ -137,7 +137,8 @@ pub fn writes(host: &BareMetalHost, decision: &Decision) -> Result<Vec<HostWrite
             decision.remove_annotations.clone(),
         ));
     }
-    if decision.status_changed {
+    // Equal typed statuses encode alike: only a status that differs is encoded and diffed.
+    if decision.status_changed && host.status.as_ref() != Some(&decision.status) {
         let old = serde_json::to_value(&host.status).unwrap_or(Value::Null);
         let new = serde_json::to_value(&decision.status).map_err(|e| e.to_string())?;
         if let Some(patch) = merge_diff(&old, &new) {

@@ -203,12 +203,7 @@ impl EngineIronic {
                 .as_deref()
                 .and_then(|id| Uuid::parse_str(id).ok())
                 .filter(|u| c.nodes.contains_key(u))
-                .or_else(|| {
-                    c.nodes
-                        .values()
-                        .find(|n| n.name.as_deref() == Some(name.as_str()))
-                        .map(|n| n.uuid)
-                })
+                .or_else(|| c.nodes.named(&name))
         })
     }
 

@@ -16,6 +16,8 @@ mod call;
 mod callback;
 mod inband;
 mod inventory;
+/// The node database: nodes by UUID, their names, their rendered documents.
+mod node_table;
 mod plan;
 /// Requests the API hands the conductor: provision-state actions and power changes.
 mod requests;
@@ -23,6 +25,7 @@ mod settings;
 
 pub use call::{AgentCall, AgentOp, BmcOp, BootDevice, Call, CallResult, DriverCall};
 pub use inventory::DiscoveredPort;
+pub use node_table::NodeTable;
 pub use plan::{AgentPhase, AgentStep, DeployMode, InspectMode, deploy_mode, inspect_mode};
 pub use settings::{Settings, Target, Timings};
 
@@ -72,8 +75,8 @@ impl Job {
 /// The conductor and its node database.
 #[derive(Debug, Clone, Default)]
 pub struct Conductor {
-    /// All nodes, by UUID.
-    pub nodes: BTreeMap<Uuid, Node>,
+    /// All nodes, by UUID (with their name index and rendered documents).
+    pub nodes: NodeTable,
     settings: Settings,
     jobs: BTreeMap<Uuid, Job>,
     next_call: u64,

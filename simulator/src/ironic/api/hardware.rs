@@ -38,7 +38,7 @@ pub(crate) async fn validate(
     let (uuid, n, has_port) = {
         let store = s.lock();
         let n = found(&store, &ctx, &ident)?.clone();
-        let has_port = store.ports.values().any(|p| p.node_uuid == n.uuid);
+        let has_port = store.ports.node_has_port(n.uuid);
         (n.uuid, n, has_port)
     };
     let ok = json!({"result": true});

@@ -9,6 +9,8 @@ pub mod in_process;
 /// The simulator-only request journal at `/_sim/requests` (not Ironic).
 pub mod journal;
 mod nodes;
+/// The ports with their address and node indexes.
+mod port_table;
 mod ports;
 /// The mock's database and the rules every caller (HTTP handlers, engine) applies to it.
 mod store;
@@ -285,7 +287,12 @@ impl axum::extract::FromRequestParts<AppState> for NodeRequest {
 
 /// A JSON response in Python's style.
 pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
-    let mut r = (status, to_python_json(body)).into_response();
+    json_text_response(status, to_python_json(body))
+}
+
+/// A JSON response whose text is already written (by [`to_python_json`]).
+pub(crate) fn json_text_response(status: StatusCode, text: String) -> Response {
+    let mut r = (status, text).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

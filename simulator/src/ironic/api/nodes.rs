@@ -1,9 +1,10 @@
 //! Node routes: CRUD, listing, JSON-patch, and the provision and power state changes.
 
 use super::{
-    AppState, Ctx, NodeRequest, Store, accepted, json_response, parse_fields, query_pairs,
+    AppState, Ctx, NodeRequest, Store, accepted, json_response, json_text_response, parse_fields,
+    query_pairs,
 };
-use crate::ironic::encoding::Doc;
+use crate::ironic::encoding::{Doc, to_python_json};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
     DRIVERS, INTERFACES, Node, PATCHABLE, ProvisionState, Shape, node_field_min_version,
@@ -36,13 +37,9 @@ pub(crate) fn find(store: &Store, ctx: &Ctx, ident: &str) -> Result<Uuid, ApiErr
         return Ok(u);
     }
     if ctx.version.at_least(5)
-        && let Some(n) = store
-            .conductor
-            .nodes
-            .values()
-            .find(|n| n.name.as_deref() == Some(ident))
+        && let Some(uuid) = store.conductor.nodes.named(ident)
     {
-        return Ok(n.uuid);
+        return Ok(uuid);
     }
     Err(ApiError::NodeNotFound(ident.to_string()))
 }
@@ -208,8 +205,8 @@ pub(crate) async fn show(
     NodeRequest { s, ctx, ident }: NodeRequest,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let store = s.lock();
-    let n = found(&store, &ctx, &ident)?;
+    let mut store = s.lock();
+    let uuid = find(&store, &ctx, &ident)?;
     let mut shape = Shape::Detail;
     for (k, v) in query_pairs(q.as_deref()) {
         if k == "fields" {
@@ -220,6 +217,18 @@ pub(crate) async fn show(
             shape = parse_fields(&v, &known)?;
         }
     }
+    if shape == Shape::Detail {
+        // The whole document is what clients poll: rendered once per change of the node.
+        let text = store
+            .conductor
+            .nodes
+            .detail_text(uuid, &ctx.base, ctx.version, |n| {
+                to_python_json(&n.render(&ctx.base, ctx.version, &Shape::Detail))
+            })
+            .ok_or_else(|| ApiError::NodeNotFound(ident.clone()))?;
+        return Ok(json_text_response(StatusCode::OK, text));
+    }
+    let n = node(&store, &uuid)?;
     Ok(json_response(
         StatusCode::OK,
         &n.render(&ctx.base, ctx.version, &shape),
@@ -337,8 +346,8 @@ fn name_taken(store: &Store, name: &str, except: Uuid) -> bool {
     store
         .conductor
         .nodes
-        .values()
-        .any(|n| n.uuid != except && n.name.as_deref() == Some(name))
+        .named(name)
+        .is_some_and(|u| u != except)
 }
 
 pub(crate) async fn create(
@@ -391,7 +400,7 @@ pub(crate) async fn create(
         )));
     }
     let doc = n.render(&ctx.base, ctx.version, &Shape::Detail);
-    store.conductor.nodes.insert(uuid, n);
+    store.conductor.nodes.insert(n);
     let mut r = json_response(StatusCode::CREATED, &doc);
     if let Ok(v) = HeaderValue::from_str(&format!("{}/v1/nodes/{uuid}", ctx.base)) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -451,7 +460,7 @@ pub(crate) async fn patch(
     }
     updated.updated_at = Some(now);
     let doc = updated.render(&ctx.base, ctx.version, &Shape::Detail);
-    store.conductor.nodes.insert(uuid, updated);
+    store.conductor.nodes.insert(updated);
     Ok(json_response(StatusCode::OK, &doc))
 }
 
@@ -474,7 +483,7 @@ pub(crate) async fn delete(
         });
     }
     store.conductor.remove(uuid);
-    store.ports.retain(|_, p| p.node_uuid != uuid);
+    store.ports.remove_of_node(uuid);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -62,9 +62,12 @@ fn list_inner(
             }
         }
     }
-    let mut ports: Vec<&Port> = store
-        .ports
-        .values()
+    let candidates: Box<dyn Iterator<Item = &Port>> = match (&address, node) {
+        (Some(a), _) => Box::new(store.ports.with_address(a).into_iter()),
+        (None, Some(n)) => Box::new(store.ports.of_node(n)),
+        (None, None) => Box::new(store.ports.values()),
+    };
+    let mut ports: Vec<&Port> = candidates
         .filter(|p| node.is_none_or(|n| p.node_uuid == n))
         .filter(|p| address.as_ref().is_none_or(|a| &p.address == a))
         .collect();
@@ -189,7 +192,7 @@ pub(crate) async fn create(
     let now = s.now();
     let mut store = s.lock();
     let node_uuid = find(&store, &ctx, &node_ident)?;
-    if store.ports.values().any(|p| p.address == address) {
+    if store.ports.with_address(&address).is_some() {
         return Err(ApiError::Conflict(format!(
             "A port with MAC address {address} already exists."
         )));
@@ -213,7 +216,7 @@ pub(crate) async fn create(
         updated_at: None,
     };
     let doc = port.render(&ctx.base, ctx.version, &Shape::Detail);
-    store.ports.insert(uuid, port);
+    store.ports.insert(port);
     let mut r = json_response(StatusCode::CREATED, &doc);
     if let Ok(v) = HeaderValue::from_str(&format!("{}/v1/ports/{uuid}", ctx.base)) {
         r.headers_mut().insert(header::LOCATION, v);

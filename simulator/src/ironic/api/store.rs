@@ -3,8 +3,6 @@
 //! (which states allow an agent to look its node up, when a heartbeat is refused, how inspection
 //! data finds its node) is written once.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -12,6 +10,7 @@ use rand_chacha::rand_core::SeedableRng;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::port_table::PortTable;
 use crate::ironic::conductor::{Conductor, Settings};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{Node, Port};
@@ -19,7 +18,7 @@ use crate::ironic::model::{Node, Port};
 /// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
 pub struct Store {
     pub(crate) conductor: Conductor,
-    pub(crate) ports: BTreeMap<Uuid, Port>,
+    pub(crate) ports: PortTable,
     rng: ChaCha8Rng,
     next_id: u64,
 }
@@ -48,7 +47,7 @@ impl Store {
     pub(crate) fn new(settings: Settings, seed: u64) -> Store {
         Store {
             conductor: Conductor::new(settings),
-            ports: BTreeMap::new(),
+            ports: PortTable::default(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 0,
         }
@@ -72,24 +71,21 @@ impl Store {
     /// Creates the ports inspection discovered whose MAC no port has yet (Ironic's `ports` hook).
     pub(crate) fn adopt_discovered_ports(&mut self, now: DateTime<Utc>) {
         for d in self.conductor.take_discovered_ports() {
-            if self.ports.values().any(|p| p.address == d.address)
+            if self.ports.with_address(&d.address).is_some()
                 || !self.conductor.nodes.contains_key(&d.node)
             {
                 continue;
             }
             let uuid = self.new_uuid();
-            self.ports.insert(
+            self.ports.insert(Port {
                 uuid,
-                Port {
-                    uuid,
-                    address: d.address,
-                    node_uuid: d.node,
-                    pxe_enabled: d.pxe_enabled,
-                    misc: Default::default(),
-                    created_at: now,
-                    updated_at: None,
-                },
-            );
+                address: d.address,
+                node_uuid: d.node,
+                pxe_enabled: d.pxe_enabled,
+                misc: Default::default(),
+                created_at: now,
+                updated_at: None,
+            });
         }
     }
 
@@ -98,11 +94,11 @@ impl Store {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// The node one of these (normalised) MACs has a port for.
+    /// The node one of these (normalised) MACs has a port for (the first such port by UUID).
     pub fn node_by_macs(&self, macs: &[String]) -> Option<Uuid> {
-        self.ports
-            .values()
-            .find(|p| macs.contains(&p.address))
+        macs.iter()
+            .filter_map(|m| self.ports.with_address(m))
+            .min_by_key(|p| p.uuid)
             .map(|p| p.node_uuid)
     }
 

@@ -17,7 +17,7 @@ pub(super) fn conductor_with(driver: &str) -> (Conductor, Uuid) {
         n.driver_info
             .insert("redfish_address".into(), json!("http://127.0.0.1:1"));
     }
-    c.nodes.insert(uuid, n);
+    c.nodes.insert(n);
     (c, uuid)
 }
 

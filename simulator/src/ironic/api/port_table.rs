@@ -1,0 +1,81 @@
+//! The mock's ports with the indexes its lookups need: by MAC address (port lookups, agent
+//! lookups, duplicate checks) and by node (validation, deletion with the node), so a lookup costs
+//! the same however many ports there are. Ports are never changed after creation (the API has no
+//! port PATCH), so the indexes only follow inserts and removals.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Deref;
+
+use uuid::Uuid;
+
+use crate::ironic::model::Port;
+
+/// Every port by UUID (read through `Deref`), changed only through these methods.
+#[derive(Debug, Clone, Default)]
+pub struct PortTable {
+    ports: BTreeMap<Uuid, Port>,
+    by_address: BTreeMap<String, Uuid>,
+    by_node: BTreeMap<Uuid, BTreeSet<Uuid>>,
+}
+
+impl Deref for PortTable {
+    type Target = BTreeMap<Uuid, Port>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.ports
+    }
+}
+
+impl PortTable {
+    /// Adds (or replaces) a port.
+    pub fn insert(&mut self, port: Port) {
+        let uuid = port.uuid;
+        self.remove(&uuid);
+        self.by_address.insert(port.address.clone(), uuid);
+        self.by_node.entry(port.node_uuid).or_default().insert(uuid);
+        self.ports.insert(uuid, port);
+    }
+
+    /// Removes a port.
+    pub fn remove(&mut self, uuid: &Uuid) -> Option<Port> {
+        let port = self.ports.remove(uuid)?;
+        if self.by_address.get(&port.address) == Some(uuid) {
+            self.by_address.remove(&port.address);
+        }
+        if let Some(set) = self.by_node.get_mut(&port.node_uuid) {
+            set.remove(uuid);
+            if set.is_empty() {
+                self.by_node.remove(&port.node_uuid);
+            }
+        }
+        Some(port)
+    }
+
+    /// Removes every port of `node`.
+    pub fn remove_of_node(&mut self, node: Uuid) {
+        for uuid in self.by_node.get(&node).cloned().unwrap_or_default() {
+            self.remove(&uuid);
+        }
+    }
+
+    /// The port with MAC `address` (addresses are unique: creation refuses a duplicate).
+    pub fn with_address(&self, address: &str) -> Option<&Port> {
+        self.by_address
+            .get(address)
+            .and_then(|uuid| self.ports.get(uuid))
+    }
+
+    /// True when `node` has a port.
+    pub fn node_has_port(&self, node: Uuid) -> bool {
+        self.by_node.get(&node).is_some_and(|s| !s.is_empty())
+    }
+
+    /// The ports of `node`, by UUID.
+    pub fn of_node(&self, node: Uuid) -> impl Iterator<Item = &Port> {
+        self.by_node
+            .get(&node)
+            .into_iter()
+            .flatten()
+            .filter_map(|uuid| self.ports.get(uuid))
+    }
+}
