@@ -10,7 +10,9 @@
 #
 # Cipher suite 3 everywhere (pyghmi's BMC offers nothing else). Every BMC listens on 127.0.0.1 only.
 # A missing ipmi_sim is skipped loudly (its column reads "skipped"); run scripts/peers.sh to install it.
-# Every loop is bounded in count (IPMI_BENCH_SESSIONS, IPMI_BENCH_COMMANDS) and in time
+# Every loop is bounded in count (IPMI_BENCH_SESSIONS, IPMI_BENCH_COMMANDS for ipmitool;
+# IPMI_BENCH_RUST_SESSIONS, IPMI_BENCH_RUST_COMMANDS for the faster Rust client, whose runs of a
+# few hundred round trips were too short to measure anything but noise) and in time
 # (IPMI_BENCH_SECONDS per measurement); every process started here is stopped by pid on exit.
 # METAL_SIM_PROFILE=debug measures a debug build instead of release (quicker to build, slower).
 set -euo pipefail
@@ -23,6 +25,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}"
 
 SESSIONS="${IPMI_BENCH_SESSIONS:-200}"
 COMMANDS="${IPMI_BENCH_COMMANDS:-1000}"
+RUST_SESSIONS="${IPMI_BENCH_RUST_SESSIONS:-2000}"
+RUST_COMMANDS="${IPMI_BENCH_RUST_COMMANDS:-20000}"
 SECONDS_CAP="${IPMI_BENCH_SECONDS:-20}"
 CONCURRENCY="${IPMI_BENCH_CONCURRENCY:-8}"
 PROFILE="${METAL_SIM_PROFILE:-release}"
@@ -205,9 +209,9 @@ ipmitool_commands() { # port -> commands/s (one session, `exec` of COMMANDS line
 
 rust_client() { # port -> "sessions/s commands/s parallel-sessions/s parallel-commands/s"
   local out
-  out="$(IPMI_BENCH_TARGET="127.0.0.1:$1" IPMI_BENCH_SESSIONS="$SESSIONS" IPMI_BENCH_COMMANDS="$COMMANDS" \
+  out="$(IPMI_BENCH_TARGET="127.0.0.1:$1" IPMI_BENCH_SESSIONS="$RUST_SESSIONS" IPMI_BENCH_COMMANDS="$RUST_COMMANDS" \
     IPMI_BENCH_SECONDS="$SECONDS_CAP" IPMI_BENCH_SUITE=3 IPMI_BENCH_CONCURRENCY="$CONCURRENCY" \
-    timeout $((SECONDS_CAP * 3)) "$rust_bench" --ignored --exact bench_rust_client_sessions_and_commands --nocapture 2>&1 || true)"
+    timeout $((SECONDS_CAP * 4 + 10)) "$rust_bench" --ignored --exact bench_rust_client_sessions_and_commands --nocapture 2>&1 || true)"
   local field v line=""
   for field in sessions_per_s commands_per_s parallel_sessions_per_s parallel_commands_per_s; do
     v="$(grep -o " $field=[0-9.]*" <<<"$out" | cut -d= -f2 || true)"
@@ -216,7 +220,7 @@ rust_client() { # port -> "sessions/s commands/s parallel-sessions/s parallel-co
   echo "$line"
 }
 
-echo "measuring (up to $SESSIONS sessions / $COMMANDS commands, at most ${SECONDS_CAP}s each)"
+echo "measuring (ipmitool: up to $SESSIONS sessions / $COMMANDS commands; Rust client: up to $RUST_SESSIONS / $RUST_COMMANDS; at most ${SECONDS_CAP}s each)"
 ports=("$OURS_PORT" "$PEER_PORT")
 [ "$have_sim" = 0 ] || ports+=("$SIM_PORT")
 mapfile -t it_sessions < <(ipmitool_sessions "${ports[@]}")
