@@ -57,7 +57,8 @@ e2e: toolchain peers k8s
 demo: peers
 	bash scripts/demo.sh
 
-## bench: figures side by side with the peers, printed.
+## bench: figures side by side with the peers and anchors, printed, then one summary table
+## (docs/benchmarks.md; BENCH_PARTS="redfish ipmi" for a subset).
 bench: toolchain peers k8s
 	bash scripts/bench.sh
 

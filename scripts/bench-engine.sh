@@ -8,4 +8,11 @@ hosts="${1:-10000}"
 case "$hosts" in
   ''|*[!0-9]*) echo "usage: $0 [HOSTS]" >&2; exit 2 ;;
 esac
-timeout 900 cargo bench -q -p metal-scenario --bench engine -- "$hosts"
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+out=$(timeout 900 cargo bench -q -p metal-scenario --bench engine -- "$hosts")
+echo "$out"
+wall=$(sed -n 's/.*total: wall \([0-9.]*\)s.*/\1/p' <<<"$out")
+rss=$(sed -n 's/.*peak RSS: \([0-9]*\) MiB.*/\1/p' <<<"$out")
+bench_row "engine: $hosts hosts, full lifecycle (wall)" "${wall:-?} s" "" "" "< 60 s"
+bench_row "engine: $hosts hosts, peak RSS" "${rss:-?} MiB" "" "" "< 2048 MiB"

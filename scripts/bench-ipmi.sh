@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# IPMI benchmark: our fake BMC (`metal-sim serve`) against pyghmi's fake BMC, same clients, one run.
+# IPMI benchmark: our fake BMC (`metal-sim serve`) against pyghmi's fake BMC (Python) and OpenIPMI's
+# ipmi_sim (C, Debian package openipmi), same clients and the same command mix, one run.
 #
 #   full sessions/s  — one complete RMCP+ session per `power status` (open, RAKP 1-4, privilege,
 #                      command, close): ipmitool (one process per session) and our Rust client
@@ -7,23 +8,31 @@
 #   xN               — the same with N concurrent Rust clients (IPMI_BENCH_CONCURRENCY, default 8),
 #                      which measures the BMC rather than one client's round trip
 #
-# Cipher suite 3 everywhere (pyghmi's BMC offers nothing else). Both BMCs listen on 127.0.0.1 only.
-# Every loop is bounded in count (IPMI_BENCH_SESSIONS, IPMI_BENCH_COMMANDS) and in time
+# Cipher suite 3 everywhere (pyghmi's BMC offers nothing else). Every BMC listens on 127.0.0.1 only.
+# A missing ipmi_sim is skipped loudly (its column reads "skipped"); run scripts/peers.sh to install it.
+# Every loop is bounded in count (IPMI_BENCH_SESSIONS, IPMI_BENCH_COMMANDS for ipmitool;
+# IPMI_BENCH_RUST_SESSIONS, IPMI_BENCH_RUST_COMMANDS for the faster Rust client, whose runs of a
+# few hundred round trips were too short to measure anything but noise) and in time
 # (IPMI_BENCH_SECONDS per measurement); every process started here is stopped by pid on exit.
 # METAL_SIM_PROFILE=debug measures a debug build instead of release (quicker to build, slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
 source "${PEERS_HOME:-$HOME/.cache/metal-peers}/peers.env"
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}"
 
 SESSIONS="${IPMI_BENCH_SESSIONS:-200}"
 COMMANDS="${IPMI_BENCH_COMMANDS:-1000}"
+RUST_SESSIONS="${IPMI_BENCH_RUST_SESSIONS:-2000}"
+RUST_COMMANDS="${IPMI_BENCH_RUST_COMMANDS:-20000}"
 SECONDS_CAP="${IPMI_BENCH_SECONDS:-20}"
 CONCURRENCY="${IPMI_BENCH_CONCURRENCY:-8}"
 PROFILE="${METAL_SIM_PROFILE:-release}"
 OURS_PORT="${IPMI_BENCH_OURS_PORT:-36230}"
 PEER_PORT="${IPMI_BENCH_PEER_PORT:-36231}"
+SIM_PORT="${IPMI_BENCH_SIM_PORT:-36232}"
 CONTROL_PORT="${IPMI_BENCH_CONTROL_PORT:-36299}"
 
 profile_flag=()
@@ -107,6 +116,37 @@ EOF
 python "$tmp/pyghmi_bmc.py" "$PEER_PORT" >"$tmp/pyghmi.log" 2>&1 &
 pids+=($!)
 
+# --- OpenIPMI's ipmi_sim on 127.0.0.1:$SIM_PORT: one BMC (MC 0x20), user admin/password, RMCP+ ------
+have_sim=1
+if command -v ipmi_sim >/dev/null 2>&1; then
+  mkdir -p "$tmp/ipmi_sim-state"
+  cat >"$tmp/ipmi_sim-lan.conf" <<EOF
+name "metal-bench"
+set_working_mc 0x20
+  startlan 1
+    addr 127.0.0.1 $SIM_PORT
+    priv_limit admin
+    allowed_auths_callback md5
+    allowed_auths_user md5
+    allowed_auths_operator md5
+    allowed_auths_admin md5
+    guid 5c0e768a7374b746b2e454b618ee314f
+  endlan
+  user 2 true "admin" "password" admin 16 md5
+EOF
+  cat >"$tmp/ipmi_sim-cmds" <<'EOF'
+mc_setbmc 0x20
+mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
+mc_enable 0x20
+EOF
+  ipmi_sim -c "$tmp/ipmi_sim-lan.conf" -f "$tmp/ipmi_sim-cmds" -s "$tmp/ipmi_sim-state" -n \
+    </dev/null >"$tmp/ipmi_sim.log" 2>&1 &
+  pids+=($!)
+else
+  have_sim=0
+  echo "bench-ipmi: SKIPPING OpenIPMI's ipmi_sim: not installed (Debian package openipmi; run scripts/peers.sh)" >&2
+fi
+
 ipmi() { # port, then ipmitool arguments
   local port="$1"
   shift
@@ -126,34 +166,36 @@ wait_ready() { # port, name
 }
 wait_ready "$OURS_PORT" "metal-sim"
 wait_ready "$PEER_PORT" "pyghmi fake BMC"
+[ "$have_sim" = 0 ] || wait_ready "$SIM_PORT" "ipmi_sim"
 
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { d = b - a; if (d <= 0) d = 1e-9; printf "%.1f", n / d }'; }
 
-# Full ipmitool sessions, ours and the peer's alternating in rounds so that load from elsewhere on
-# the machine falls on both alike. Prints "ours/s peer/s ours-failures peer-failures".
+# Full ipmitool sessions, the BMCs alternating in rounds so that load from elsewhere on the machine
+# falls on all alike. Arguments: the ports; prints "sessions/s failures" per port, in order.
 ipmitool_sessions() {
   local rounds=5 per=$(((SESSIONS + 4) / 5)) r i port
-  local -A n=([ours]=0 [peer]=0) fail=([ours]=0 [peer]=0) secs=([ours]=0 [peer]=0)
+  local -A n=() fail=() secs=()
   local t0 start
+  for port in "$@"; do n[$port]=0; fail[$port]=0; secs[$port]=0; done
   t0="$(date +%s)"
   for r in $(seq 1 "$rounds"); do
-    for who in ours peer; do
-      port="$OURS_PORT"
-      [ "$who" = peer ] && port="$PEER_PORT"
+    for port in "$@"; do
       start="$(now)"
       for i in $(seq 1 "$per"); do
-        [ $(($(date +%s) - t0)) -lt $((SECONDS_CAP * 2)) ] || break
+        [ $(($(date +%s) - t0)) -lt $((SECONDS_CAP * $#)) ] || break
         if ipmi "$port" power status >/dev/null 2>&1; then
-          n[$who]=$((n[$who] + 1))
+          n[$port]=$((n[$port] + 1))
         else
-          fail[$who]=$((fail[$who] + 1))
+          fail[$port]=$((fail[$port] + 1))
         fi
       done
-      secs[$who]="$(awk -v a="${secs[$who]}" -v s="$start" -v e="$(now)" 'BEGIN { printf "%.6f", a + e - s }')"
+      secs[$port]="$(awk -v a="${secs[$port]}" -v s="$start" -v e="$(now)" 'BEGIN { printf "%.6f", a + e - s }')"
     done
   done
-  echo "$(rate "${n[ours]}" 0 "${secs[ours]}") $(rate "${n[peer]}" 0 "${secs[peer]}") ${fail[ours]} ${fail[peer]}"
+  for port in "$@"; do
+    echo "$(rate "${n[$port]}" 0 "${secs[$port]}") ${fail[$port]}"
+  done
 }
 
 for _ in $(seq 1 "$COMMANDS"); do echo "power status"; done >"$tmp/commands.txt"
@@ -167,9 +209,9 @@ ipmitool_commands() { # port -> commands/s (one session, `exec` of COMMANDS line
 
 rust_client() { # port -> "sessions/s commands/s parallel-sessions/s parallel-commands/s"
   local out
-  out="$(IPMI_BENCH_TARGET="127.0.0.1:$1" IPMI_BENCH_SESSIONS="$SESSIONS" IPMI_BENCH_COMMANDS="$COMMANDS" \
+  out="$(IPMI_BENCH_TARGET="127.0.0.1:$1" IPMI_BENCH_SESSIONS="$RUST_SESSIONS" IPMI_BENCH_COMMANDS="$RUST_COMMANDS" \
     IPMI_BENCH_SECONDS="$SECONDS_CAP" IPMI_BENCH_SUITE=3 IPMI_BENCH_CONCURRENCY="$CONCURRENCY" \
-    timeout $((SECONDS_CAP * 3)) "$rust_bench" --ignored --exact bench_rust_client_sessions_and_commands --nocapture 2>&1 || true)"
+    timeout $((SECONDS_CAP * 4 + 10)) "$rust_bench" --ignored --exact bench_rust_client_sessions_and_commands --nocapture 2>&1 || true)"
   local field v line=""
   for field in sessions_per_s commands_per_s parallel_sessions_per_s parallel_commands_per_s; do
     v="$(grep -o " $field=[0-9.]*" <<<"$out" | cut -d= -f2 || true)"
@@ -178,22 +220,40 @@ rust_client() { # port -> "sessions/s commands/s parallel-sessions/s parallel-co
   echo "$line"
 }
 
-echo "measuring (up to $SESSIONS sessions / $COMMANDS commands, at most ${SECONDS_CAP}s each)"
-read -r ours_it_s peer_it_s ours_it_f peer_it_f <<<"$(ipmitool_sessions)"
+echo "measuring (ipmitool: up to $SESSIONS sessions / $COMMANDS commands; Rust client: up to $RUST_SESSIONS / $RUST_COMMANDS; at most ${SECONDS_CAP}s each)"
+ports=("$OURS_PORT" "$PEER_PORT")
+[ "$have_sim" = 0 ] || ports+=("$SIM_PORT")
+mapfile -t it_sessions < <(ipmitool_sessions "${ports[@]}")
+read -r ours_it_s ours_it_f <<<"${it_sessions[0]}"
+read -r peer_it_s peer_it_f <<<"${it_sessions[1]}"
+sim_it_s=skipped sim_it_f="" sim_it_c=skipped
+sim_rs_s=skipped sim_rs_c=skipped sim_rp_s=skipped sim_rp_c=skipped
+[ "$have_sim" = 0 ] || read -r sim_it_s sim_it_f <<<"${it_sessions[2]}"
 ours_it_c="$(ipmitool_commands "$OURS_PORT")"
 peer_it_c="$(ipmitool_commands "$PEER_PORT")"
+[ "$have_sim" = 0 ] || sim_it_c="$(ipmitool_commands "$SIM_PORT")"
 read -r ours_rs_s ours_rs_c ours_rp_s ours_rp_c <<<"$(rust_client "$OURS_PORT")"
 read -r peer_rs_s peer_rs_c peer_rp_s peer_rp_c <<<"$(rust_client "$PEER_PORT")"
+[ "$have_sim" = 0 ] || read -r sim_rs_s sim_rs_c sim_rp_s sim_rp_c <<<"$(rust_client "$SIM_PORT")"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else printf "%.1fx", a / b }'; }
+r() { bench_ratio "$1" "$2"; }
+row() { # measure ours pyghmi ipmi_sim
+  printf '| %-34s | %10s | %10s | %10s | %9s | %9s |\n' "$1" "$2" "$3" "$4" "$(r "$2" "$3")" "$(r "$2" "$4")"
+}
 echo
-echo "IPMI benchmark (cipher suite 3, sequential, 127.0.0.1; metal-sim $PROFILE build)"
-printf '| %-34s | %12s | %12s | %8s |\n' "client / measure" "metal-sim" "pyghmi BMC" "ratio"
-printf '|%s|%s|%s|%s|\n' "------------------------------------" "--------------" "--------------" "----------"
-printf '| %-34s | %12s | %12s | %8s |\n' "ipmitool: full sessions/s" "$ours_it_s" "$peer_it_s" "$(ratio "$ours_it_s" "$peer_it_s")"
-printf '| %-34s | %12s | %12s | %8s |\n' "ipmitool: failed sessions" "$ours_it_f" "$peer_it_f" ""
-printf '| %-34s | %12s | %12s | %8s |\n' "ipmitool exec: commands/s" "$ours_it_c" "$peer_it_c" "$(ratio "$ours_it_c" "$peer_it_c")"
-printf '| %-34s | %12s | %12s | %8s |\n' "Rust client: full sessions/s" "$ours_rs_s" "$peer_rs_s" "$(ratio "$ours_rs_s" "$peer_rs_s")"
-printf '| %-34s | %12s | %12s | %8s |\n' "Rust client: commands/s" "$ours_rs_c" "$peer_rs_c" "$(ratio "$ours_rs_c" "$peer_rs_c")"
-printf '| %-34s | %12s | %12s | %8s |\n' "Rust client x$CONCURRENCY: full sessions/s" "$ours_rp_s" "$peer_rp_s" "$(ratio "$ours_rp_s" "$peer_rp_s")"
-printf '| %-34s | %12s | %12s | %8s |\n' "Rust client x$CONCURRENCY: commands/s" "$ours_rp_c" "$peer_rp_c" "$(ratio "$ours_rp_c" "$peer_rp_c")"
+echo "IPMI benchmark (cipher suite 3, sequential unless xN, 127.0.0.1; metal-sim $PROFILE build)"
+printf '| %-34s | %10s | %10s | %10s | %9s | %9s |\n' "client / measure" "metal-sim" "pyghmi" "ipmi_sim" "/pyghmi" "/ipmi_sim"
+printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------" "------------" "------------" "------------" "-----------" "-----------"
+row "ipmitool: full sessions/s" "$ours_it_s" "$peer_it_s" "$sim_it_s"
+printf '| %-34s | %10s | %10s | %10s | %9s | %9s |\n' "ipmitool: failed sessions" "$ours_it_f" "$peer_it_f" "$sim_it_f" "" ""
+row "ipmitool exec: commands/s" "$ours_it_c" "$peer_it_c" "$sim_it_c"
+row "Rust client: full sessions/s" "$ours_rs_s" "$peer_rs_s" "$sim_rs_s"
+row "Rust client: commands/s" "$ours_rs_c" "$peer_rs_c" "$sim_rs_c"
+row "Rust client x$CONCURRENCY: full sessions/s" "$ours_rp_s" "$peer_rp_s" "$sim_rp_s"
+row "Rust client x$CONCURRENCY: commands/s" "$ours_rp_c" "$peer_rp_c" "$sim_rp_c"
+
+bench_row "ipmi: Rust client full sessions/s vs pyghmi" "$ours_rs_s" "$peer_rs_s" "$(r "$ours_rs_s" "$peer_rs_s")" ">= 10x"
+bench_row "ipmi: Rust client commands/s vs pyghmi" "$ours_rs_c" "$peer_rs_c" "$(r "$ours_rs_c" "$peer_rs_c")" ">= 10x"
+bench_row "ipmi: Rust client full sessions/s vs ipmi_sim" "$ours_rs_s" "$sim_rs_s" "$(r "$ours_rs_s" "$sim_rs_s")" ">= 1x"
+bench_row "ipmi: Rust client commands/s vs ipmi_sim" "$ours_rs_c" "$sim_rs_c" "$(r "$ours_rs_c" "$sim_rs_c")" ">= 1x"
+bench_row "ipmi: Rust x$CONCURRENCY commands/s vs ipmi_sim" "$ours_rp_c" "$sim_rp_c" "$(r "$ours_rp_c" "$sim_rp_c")" ">= 1x"

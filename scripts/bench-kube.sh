@@ -9,6 +9,8 @@
 # Printed, never asserted. Everything on loopback; every wait bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}"
 JUDGES_HOME="${JUDGES_HOME:-$HOME/.cache/metal-judges}"
 # shellcheck disable=SC1091
@@ -43,6 +45,7 @@ for i in $(seq 1 "$RUNS"); do
 done
 median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "  median start-up: $median ms (target: under 10 000 ms warm)"
+bench_row "kube: real control plane start-up (median of $RUNS)" "$median ms" "" "" "< 10000 ms"
 
 echo "-- Kubernetes requests per host lifecycle (real apiserver audit log, operator's ServiceAccount)"
 d=$(mktemp -d /tmp/bench-kube.XXXXXX)

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Redfish GET throughput, side by side in one run: metal-sim's fake BMC (a small single-address
-# fleet) against sushy-tools' sushy-emulator with its fake driver, both on loopback, each hit with
-# `wrk -t1 -c8 -d10s --latency` on GET /redfish/v1/Systems/<id>. Prints req/s, p50 and the ratio.
+# Redfish GET throughput, side by side in one run, each hit with `wrk -t1 -c8 -d10s --latency` on
+# GET /redfish/v1/Systems/<id>, all on loopback:
+#   - metal-sim's fake BMC (a small single-address fleet, release build);
+#   - the physical anchor: simulator/examples/redfish_anchor.rs, a minimal hyper 1.x server answering
+#     every request with the exact bytes (body and headers) our fake returned for that System,
+#     fetched once just before — what this machine and wrk allow for that response;
+#   - sushy-tools' sushy-emulator with its fake driver.
+# Prints req/s, p50 and the ratios (ours/anchor, target >= 0.5; ours/sushy-tools).
 #
-# Bounded: every wait has a deadline, wrk runs for DURATION, and an EXIT trap stops both servers.
-# Environment: DURATION (default 10s), METAL_SIM (a built binary; default: release build),
+# Bounded: every wait has a deadline, wrk runs for DURATION, the anchor exits by itself after 600 s,
+# and an EXIT trap stops every server started here.
+# Environment: DURATION (default 10s), METAL_SIM and ANCHOR (built binaries; default: release builds),
 # CARGO_TARGET_DIR, PEERS_HOME.
 set -euo pipefail
 
@@ -13,6 +19,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEERS_HOME="${PEERS_HOME:-$HOME/.cache/metal-peers}"
 # shellcheck disable=SC1091
 source "$PEERS_HOME/peers.env"
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
 
 for tool in wrk curl jq sushy-emulator python3; do
   command -v "$tool" >/dev/null || { echo "bench-redfish: $tool not found (run make peers)" >&2; exit 1; }
@@ -34,9 +42,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # Free loopback ports, chosen by the kernel.
-read -r PORT_OURS PORT_SUSHY PORT_CONTROL PORT_IPMI < <(python3 - <<'PY'
+read -r PORT_OURS PORT_SUSHY PORT_CONTROL PORT_IPMI PORT_ANCHOR < <(python3 - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
@@ -51,6 +59,12 @@ if [ -z "${METAL_SIM:-}" ]; then
   echo "bench-redfish: building metal-sim (release)…" >&2
   (cd "$ROOT" && timeout 1800 cargo build -q --release -p metal-wire --bin metal-sim)
   METAL_SIM="$CARGO_TARGET_DIR/release/metal-sim"
+fi
+if [ -z "${ANCHOR:-}" ]; then
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metal-target}"
+  echo "bench-redfish: building the anchor server (release)…" >&2
+  (cd "$ROOT" && timeout 1800 cargo build -q --release -p metal-sim --example redfish_anchor)
+  ANCHOR="$CARGO_TARGET_DIR/release/examples/redfish_anchor"
 fi
 
 cat > "$WORK/fleet.yaml" <<YAML
@@ -112,6 +126,16 @@ AUTH="Authorization: Basic $(printf '%s:%s' "$USERNAME" "$PASSWORD" | base64 -w0
 wait_for "$OURS_URL" "$USERNAME:$PASSWORD"
 wait_for "$SUSHY_URL"
 
+# --- the anchor: the bytes our fake returns for this System, served by a minimal hyper server ---
+curl -fsS -u "$USERNAME:$PASSWORD" -D "$WORK/anchor-headers.txt" -o "$WORK/anchor-body" "$OURS_URL"
+"$ANCHOR" --listen "127.0.0.1:$PORT_ANCHOR" --body "$WORK/anchor-body" \
+  --headers "$WORK/anchor-headers.txt" --max-seconds 600 >"$WORK/anchor.log" 2>&1 &
+PIDS+=($!)
+ANCHOR_URL="http://127.0.0.1:$PORT_ANCHOR/${OURS_URL#http://*/}"
+wait_for "$ANCHOR_URL"
+cmp -s "$WORK/anchor-body" <(curl -fsS "$ANCHOR_URL") ||
+  { echo "bench-redfish: the anchor does not return our fake's bytes" >&2; exit 1; }
+
 run_wrk() { # name url -> "req/s p50"
   local out
   out="$(wrk -t1 -c8 -d"$DURATION" --latency -H "$AUTH" "$2")"
@@ -126,13 +150,18 @@ run_wrk() { # name url -> "req/s p50"
 }
 
 read -r OURS_RPS OURS_P50 < <(run_wrk metal-sim "$OURS_URL")
+read -r ANCHOR_RPS ANCHOR_P50 < <(run_wrk anchor "$ANCHOR_URL")
 read -r SUSHY_RPS SUSHY_P50 < <(run_wrk sushy-tools "$SUSHY_URL")
-RATIO="$(python3 -c "print(f'{$OURS_RPS / $SUSHY_RPS:.1f}')")"
+RATIO="$(bench_ratio "$OURS_RPS" "$SUSHY_RPS")"
+RATIO_ANCHOR="$(bench_ratio "$OURS_RPS" "$ANCHOR_RPS")"
 
 echo
 echo "Redfish GET /redfish/v1/Systems/<id>, wrk -t1 -c8 -d$DURATION, loopback"
-printf '| %-28s | %12s | %10s |\n' "server" "req/s" "p50"
-printf '|%s|%s|%s|\n' "------------------------------" "--------------" "------------"
-printf '| %-28s | %12s | %10s |\n' "metal-sim (4 systems, auth)" "$OURS_RPS" "$OURS_P50"
-printf '| %-28s | %12s | %10s |\n' "sushy-tools fake driver" "$SUSHY_RPS" "$SUSHY_P50"
-echo "ratio: ${RATIO}x (target >= 20x)"
+printf '| %-36s | %12s | %10s |\n' "server" "req/s" "p50"
+printf '|%s|%s|%s|\n' "--------------------------------------" "--------------" "------------"
+printf '| %-36s | %12s | %10s |\n' "metal-sim (4 systems, auth)" "$OURS_RPS" "$OURS_P50"
+printf '| %-36s | %12s | %10s |\n' "anchor: minimal hyper, same bytes" "$ANCHOR_RPS" "$ANCHOR_P50"
+printf '| %-36s | %12s | %10s |\n' "sushy-tools fake driver" "$SUSHY_RPS" "$SUSHY_P50"
+echo "metal-sim / anchor: $RATIO_ANCHOR (target >= 0.5x); metal-sim / sushy-tools: $RATIO (target >= 20x)"
+bench_row "redfish: GET System req/s vs minimal hyper (same bytes)" "$OURS_RPS" "$ANCHOR_RPS" "$RATIO_ANCHOR" ">= 0.5x"
+bench_row "redfish: GET System req/s vs sushy-tools (fake driver)" "$OURS_RPS" "$SUSHY_RPS" "$RATIO" ">= 20x"

@@ -10,9 +10,11 @@ req="$here/peers-requirements.txt"
 mkdir -p "$PEERS_HOME"
 
 # 1. Debian packages: ipmitool, freeipmi (ipmipower), genisoimage (real Ironic builds config-drive ISOs
-#    with it), wrk and hyperfine for benchmarks.
+#    with it), wrk and hyperfine for benchmarks, OpenIPMI's ipmi_sim (a C BMC simulator, the IPMI
+#    benchmark's second peer).
 need_apt=()
-for pair in ipmitool:ipmitool ipmipower:freeipmi-tools genisoimage:genisoimage wrk:wrk hyperfine:hyperfine; do
+for pair in ipmitool:ipmitool ipmipower:freeipmi-tools genisoimage:genisoimage wrk:wrk hyperfine:hyperfine \
+  ipmi_sim:openipmi; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -5,7 +5,7 @@
 
 use aes::Aes128;
 use aes::cipher::block_padding::NoPadding;
-use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::Sha256;
@@ -332,12 +332,49 @@ pub enum CryptoError {
     BadPad,
 }
 
-/// Keys derived for an active session: integrity (K1) and confidentiality (K2).
+/// Keys derived for an active session: integrity (K1) and confidentiality (K2), each set up once
+/// per session — the HMAC keyed with K1 (its inner and outer pads already hashed) and the AES key
+/// schedule of K2 — so that a packet costs only its own bytes.
 #[derive(Clone)]
 pub struct SessionKeys {
     suite: CipherSuite,
+    integrity: KeyedMac,
+    aes: Aes128,
+    #[cfg(test)]
     k1: Vec<u8>,
+    #[cfg(test)]
     aes_key: [u8; 16],
+}
+
+/// An HMAC keyed with K1, cloned for each packet.
+#[derive(Clone)]
+enum KeyedMac {
+    None,
+    Sha1(Hmac<Sha1>),
+    Sha256(Hmac<Sha256>),
+}
+
+/// A packet's authentication code (at most 16 bytes: HMAC-SHA256-128), without a heap allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthCode {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl std::ops::Deref for AuthCode {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl AuthCode {
+    fn truncated(full: &[u8], len: usize) -> Self {
+        let mut bytes = [0u8; 16];
+        let len = len.min(full.len()).min(16);
+        bytes[..len].copy_from_slice(&full[..len]);
+        Self { bytes, len }
+    }
 }
 
 impl std::fmt::Debug for SessionKeys {
@@ -359,7 +396,26 @@ impl SessionKeys {
         if k2.len() >= 16 {
             aes_key.copy_from_slice(&k2[..16]);
         }
-        Self { suite, k1, aes_key }
+        // HMAC takes keys of any length; should keying ever fail, the code is empty, which matches
+        // nothing and so fails closed (as `hmac_sha1` below does).
+        let integrity = match suite.integrity {
+            IntegrityAlgorithm::None => KeyedMac::None,
+            IntegrityAlgorithm::HmacSha1_96 => {
+                <Hmac<Sha1> as Mac>::new_from_slice(&k1).map_or(KeyedMac::None, KeyedMac::Sha1)
+            }
+            IntegrityAlgorithm::HmacSha256_128 => {
+                <Hmac<Sha256> as Mac>::new_from_slice(&k1).map_or(KeyedMac::None, KeyedMac::Sha256)
+            }
+        };
+        Self {
+            suite,
+            integrity,
+            aes: Aes128::new(&aes_key.into()),
+            #[cfg(test)]
+            k1,
+            #[cfg(test)]
+            aes_key,
+        }
     }
 
     /// The cipher suite these keys belong to.
@@ -367,15 +423,23 @@ impl SessionKeys {
         self.suite
     }
 
-    /// Authentication code over `signed` (session header through next-header byte).
-    pub fn sign(&self, signed: &[u8]) -> Vec<u8> {
-        let mut v = match self.suite.integrity {
-            IntegrityAlgorithm::None => return Vec::new(),
-            IntegrityAlgorithm::HmacSha1_96 => hmac_sha1(&self.k1, &[signed]),
-            IntegrityAlgorithm::HmacSha256_128 => hmac_sha256(&self.k1, &[signed]),
-        };
-        v.truncate(self.suite.integrity.code_len());
-        v
+    /// Authentication code over `signed` (session header through next-header byte); empty when
+    /// the suite has no integrity algorithm.
+    pub fn sign(&self, signed: &[u8]) -> AuthCode {
+        let len = self.suite.integrity.code_len();
+        match &self.integrity {
+            KeyedMac::None => AuthCode::truncated(&[], 0),
+            KeyedMac::Sha1(keyed) => {
+                let mut m = keyed.clone();
+                m.update(signed);
+                AuthCode::truncated(&m.finalize().into_bytes(), len)
+            }
+            KeyedMac::Sha256(keyed) => {
+                let mut m = keyed.clone();
+                m.update(signed);
+                AuthCode::truncated(&m.finalize().into_bytes(), len)
+            }
+        }
     }
 
     /// Checks the authentication code of a received packet in constant time.
@@ -393,14 +457,18 @@ impl SessionKeys {
         if self.suite.confidentiality == ConfidentialityAlgorithm::None {
             return payload.to_vec();
         }
-        let mut plain = payload.to_vec();
         let pad = (16 - (payload.len() + 1) % 16) % 16;
-        plain.extend((1..=pad).map(|i| i as u8));
-        plain.push(pad as u8);
-        let cipher = cbc::Encryptor::<Aes128>::new(&self.aes_key.into(), &iv.into())
-            .encrypt_padded_vec_mut::<NoPadding>(&plain);
-        let mut out = iv.to_vec();
-        out.extend(cipher);
+        let body_len = payload.len() + pad + 1;
+        let mut out = Vec::with_capacity(16 + body_len);
+        out.extend_from_slice(&iv);
+        out.extend_from_slice(payload);
+        out.extend((1..=pad).map(|i| i as u8));
+        out.push(pad as u8);
+        // The body is whole blocks by construction, so the padding-free encryption cannot fail.
+        let encrypted = cbc::Encryptor::<Aes128>::inner_iv_init(self.aes.clone(), &iv.into())
+            .encrypt_padded_mut::<NoPadding>(&mut out[16..], body_len)
+            .is_ok();
+        debug_assert!(encrypted, "whole AES blocks");
         out
     }
 
@@ -416,8 +484,9 @@ impl SessionKeys {
         let iv: [u8; 16] = iv
             .try_into()
             .map_err(|_| CryptoError::CipherLength { len: data.len() })?;
-        let mut plain = cbc::Decryptor::<Aes128>::new(&self.aes_key.into(), &iv.into())
-            .decrypt_padded_vec_mut::<NoPadding>(body)
+        let mut plain = body.to_vec();
+        cbc::Decryptor::<Aes128>::inner_iv_init(self.aes.clone(), &iv.into())
+            .decrypt_padded_mut::<NoPadding>(&mut plain)
             .map_err(|_| CryptoError::CipherLength { len: data.len() })?;
         let pad = usize::from(*plain.last().ok_or(CryptoError::BadPad)?);
         if pad > 15 || pad + 1 > plain.len() {
@@ -462,6 +531,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aes::cipher::KeyIvInit;
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())

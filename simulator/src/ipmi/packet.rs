@@ -359,7 +359,9 @@ pub fn encode_v20(header: V20Header, payload: &[u8], keys: Option<&SessionKeys>)
     if signer.is_some() {
         pt |= 0x40;
     }
-    let mut out = rmcp_header(CLASS_IPMI);
+    // RMCP header, session header, payload, up to three pad bytes, pad length, next header, code.
+    let mut out = Vec::with_capacity(4 + V20_HEADER_LEN + payload.len() + 5 + 16);
+    out.extend([RMCP_VERSION, 0x00, RMCP_SEQ_NO_ACK, CLASS_IPMI]);
     out.push(AUTH_TYPE_RMCP_PLUS);
     out.push(pt);
     out.extend(header.session_id.to_le_bytes());
@@ -374,7 +376,7 @@ pub fn encode_v20(header: V20Header, payload: &[u8], keys: Option<&SessionKeys>)
         out.push(pad as u8);
         out.push(NEXT_HEADER);
         let code = k.sign(&out[4..]);
-        out.extend(code);
+        out.extend_from_slice(&code);
     }
     out
 }

@@ -31,9 +31,22 @@ pub fn json_bytes(body: &Value) -> Vec<u8> {
 
 /// The strong ETag of a representation: a digest of its serialized bytes.
 pub fn etag_of(body: &Value) -> String {
-    let digest = Sha256::digest(json_bytes(body));
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    etag_of_bytes(&json_bytes(body))
+}
+
+/// The strong ETag of already serialized bytes: the first eight bytes of their SHA-256, in hex,
+/// quoted.
+fn etag_of_bytes(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
+    let mut tag = String::with_capacity(18);
+    tag.push('"');
+    for b in digest.iter().take(8) {
+        tag.push(char::from(HEX[usize::from(b >> 4)]));
+        tag.push(char::from(HEX[usize::from(b & 0x0F)]));
+    }
+    tag.push('"');
+    tag
 }
 
 /// Checks an `If-Match` header against the resource's current ETag: absent or `*` passes, a list
@@ -109,11 +122,6 @@ impl Document {
         self.extra.push((name, value));
         self
     }
-
-    /// The current ETag of the body.
-    pub fn etag(&self) -> String {
-        etag_of(&self.body)
-    }
 }
 
 /// The DMTF JSON schema a document's `@odata.type` names, for the `Link: rel=describedby` header.
@@ -139,9 +147,11 @@ pub fn standard_headers(headers: &mut HeaderMap, allow: &'static str) {
 
 impl IntoResponse for Document {
     fn into_response(self) -> Response {
-        let etag = self.etag();
+        // Serialized once: the same bytes are the body and the ETag's input.
+        let bytes = json_bytes(&self.body);
+        let etag = etag_of_bytes(&bytes);
         let link = schema_link(&self.body);
-        let mut response = (self.status, json_bytes(&self.body)).into_response();
+        let mut response = (self.status, bytes).into_response();
         let headers = response.headers_mut();
         standard_headers(headers, self.allow);
         if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -196,5 +206,20 @@ fn kind_of(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_etag_is_the_quoted_hex_of_the_first_eight_sha256_bytes_of_the_body() {
+        let body = serde_json::json!({"Id": "1", "PowerState": "On"});
+        let digest = Sha256::digest(serde_json::to_vec(&body).unwrap());
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        assert_eq!(etag_of(&body), format!("\"{hex}\""));
+        let response = Document::ok(body.clone(), "GET").into_response();
+        assert_eq!(response.headers()[header::ETAG], etag_of(&body).as_str());
     }
 }
