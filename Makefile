@@ -29,7 +29,7 @@ k8s:
 bmo:
 	bash scripts/bmo.sh
 
-## peers: install the real peer software (ipmitool, freeipmi, wrk, and a pinned venv with Ironic,
+## peers: install the real peer software (ipmitool, freeipmi, OpenIPMI's ipmi_sim, wrk, and a pinned venv with Ironic,
 ## sushy, sushy-tools, pyghmi, ironicclient, openstacksdk, redfishtool, the DMTF validator).
 peers:
 	bash scripts/peers.sh
