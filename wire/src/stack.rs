@@ -54,8 +54,9 @@ struct OperatorConfig {
     provisioning_limit: u32,
     max_provisioning_retries: i64,
     seed: u64,
-    /// The fleet's time scale, which the operator's poll intervals follow.
+    /// The fleet's time scale and size, which the operator's poll intervals follow.
     time_scale: f64,
+    hosts: usize,
     clock: UtcClock,
 }
 
@@ -203,7 +204,7 @@ impl Stack {
             IronicChoice::Mock => (Some(loopback), None),
             IronicChoice::External(url) => (None, Some(url.clone())),
         };
-        let mut paced = ServeOptions::for_time_scale(fleet.file.time_scale);
+        let mut paced = ServeOptions::for_fleet(fleet.file.time_scale, fleet.hosts().len());
         if let Some(settings) = options.ironic_settings {
             paced.ironic_settings = settings;
         }
@@ -231,6 +232,7 @@ impl Stack {
             max_provisioning_retries: options.max_provisioning_retries,
             seed: options.seed,
             time_scale: fleet.file.time_scale,
+            hosts: fleet.hosts().len(),
             clock: utc,
         };
         let mut stack = Stack {
@@ -299,7 +301,7 @@ impl Stack {
                 max_provisioning_retries: c.max_provisioning_retries,
                 ..Default::default()
             }
-            .for_time_scale(c.time_scale),
+            .for_fleet(c.time_scale, c.hosts),
             leadership: Leadership::always(),
         };
         let client = self.client.clone();

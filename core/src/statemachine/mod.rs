@@ -48,7 +48,7 @@ pub use merge_patch::merge_diff;
 pub use registration::{RegistrationError, host_ref, registration};
 
 use draft::Draft;
-pub use pacing::{Pacer, SettingsError, TESTBED_FIRST_POLL};
+pub use pacing::{HOSTS_PER_FLOOR, Pacer, SettingsError, TESTBED_FIRST_POLL};
 
 /// Everything one decision looks at. Built by the controller for each reconcile.
 #[derive(Clone, Debug)]

@@ -26,6 +26,9 @@ const TESTBED_FLOORS: [Duration; 6] = [
     Duration::from_millis(500), // error backoff unit
 ];
 
+/// Hosts per step of the testbed floors ([`Settings::for_fleet`]).
+pub const HOSTS_PER_FLOOR: usize = 100;
+
 /// The first poll after a change in a testbed: a simulated step finishes in milliseconds.
 pub const TESTBED_FIRST_POLL: Duration = Duration::from_millis(20);
 
@@ -69,14 +72,27 @@ impl Settings {
     /// The settings a testbed gives the operator for simulated machines running `scale` times
     /// as long as real ones (the fleet's `time_scale`): every interval scaled, none below the
     /// testbed floors, and polls paced from [`TESTBED_FIRST_POLL`]. `scale` must be finite and
-    /// ≥ 0 (the fleet file's own check); anything else is treated as 0.
+    /// ≥ 0 (the fleet file's own check); anything else is treated as 0. For a fleet of one to
+    /// [`HOSTS_PER_FLOOR`] hosts; [`Settings::for_fleet`] for more.
     pub fn for_time_scale(&self, scale: f64) -> Settings {
+        self.for_fleet(scale, 1)
+    }
+
+    /// [`Settings::for_time_scale`] for a fleet of `hosts`: the floors (and the first poll) grow
+    /// with every [`HOSTS_PER_FLOOR`] hosts, so a large fleet's operator does not poll its Ironic
+    /// harder in total than a small one's does.
+    pub fn for_fleet(&self, scale: f64, hosts: usize) -> Settings {
+        let load = u32::try_from(hosts.div_ceil(HOSTS_PER_FLOOR).max(1)).unwrap_or(u32::MAX);
         let scale = if scale.is_finite() && scale > 0.0 {
             scale
         } else {
             0.0
         };
-        let at = |d: Duration, floor: Duration| d.mul_f64(scale.min(1.0)).max(floor);
+        let at = |d: Duration, floor: Duration| {
+            d.mul_f64(scale.min(1.0))
+                .max(floor.saturating_mul(load))
+                .min(d.max(floor))
+        };
         let [short, long, steady, slow, secret, backoff] = TESTBED_FLOORS;
         Settings {
             short_delay: at(self.short_delay, short),
@@ -85,7 +101,7 @@ impl Settings {
             slow_delay: at(self.slow_delay, slow),
             missing_secret_delay: at(self.missing_secret_delay, secret),
             error_backoff_unit: at(self.error_backoff_unit, backoff),
-            first_poll: Some(TESTBED_FIRST_POLL),
+            first_poll: Some(TESTBED_FIRST_POLL.saturating_mul(load)),
             ..self.clone()
         }
     }
@@ -226,6 +242,16 @@ mod tests {
             prod.max_provisioning_retries
         );
         assert!(instant.validate().is_ok());
+        assert_eq!(prod.for_fleet(0.0, 100), instant);
+        let thousand = prod.for_fleet(0.0, 1000);
+        assert_eq!(thousand.short_delay, Duration::from_secs(2));
+        assert_eq!(thousand.long_delay, Duration::from_secs(5));
+        assert_eq!(thousand.first_poll, Some(Duration::from_millis(200)));
+        assert_eq!(
+            prod.for_fleet(0.0, 100_000).long_delay,
+            prod.long_delay,
+            "never slower"
+        );
         let flags = tenth.to_flags();
         assert_eq!(
             flags,

@@ -127,18 +127,26 @@ pub fn scaled(real: Duration, scale: f64, floor: Duration) -> Duration {
     real.mul_f64(scale).max(floor).min(real.max(floor))
 }
 
+/// The heartbeat floor grows by this much per agent of the fleet, so that a thousand agents
+/// heartbeat no more often in total than they did at 1.5 s each (the wire agent's interval before
+/// waits followed the time scale).
+const FLOOR_HEARTBEAT_PER_HOST: Duration = Duration::from_micros(1500);
+
 impl LifeSettings {
-    /// The agent of a fleet running at `time_scale`: heartbeats and lookup retries scaled from a
-    /// real agent's, within the floors; inspection, attempts and lifetime as [`Default`].
-    pub fn for_time_scale(time_scale: f64) -> LifeSettings {
+    /// The agents of a fleet of `hosts` running at `time_scale`: heartbeats and lookup retries
+    /// scaled from a real agent's, within the floors (the heartbeat floor growing with the fleet);
+    /// inspection, attempts and lifetime as [`Default`].
+    pub fn for_fleet(time_scale: f64, hosts: usize) -> LifeSettings {
         let base = LifeSettings::default();
+        let per_host =
+            FLOOR_HEARTBEAT_PER_HOST.saturating_mul(u32::try_from(hosts).unwrap_or(u32::MAX));
         LifeSettings {
             lookup: RetryPolicy {
                 base: scaled(REAL_LOOKUP_BASE, time_scale, FLOOR_LOOKUP_BASE),
                 cap: scaled(REAL_LOOKUP_CAP, time_scale, FLOOR_LOOKUP_CAP),
                 ..base.lookup
             },
-            heartbeat_interval: scaled(REAL_HEARTBEAT, time_scale, FLOOR_HEARTBEAT),
+            heartbeat_interval: scaled(REAL_HEARTBEAT, time_scale, FLOOR_HEARTBEAT.max(per_host)),
             ..base
         }
     }

@@ -65,12 +65,12 @@ impl Default for ServeOptions {
 }
 
 impl ServeOptions {
-    /// The defaults for a fleet running at `time_scale`: the agents' and the mock conductor's
-    /// waits scaled (`LifeSettings::for_time_scale`, `conductor::Settings::for_time_scale`).
-    pub fn for_time_scale(time_scale: f64) -> ServeOptions {
+    /// The defaults for a fleet of `hosts` running at `time_scale`: the agents' and the mock
+    /// conductor's waits scaled (`LifeSettings::for_fleet`, `conductor::Settings::for_time_scale`).
+    pub fn for_fleet(time_scale: f64, hosts: usize) -> ServeOptions {
         ServeOptions {
             ironic_settings: crate::ironic::conductor::Settings::for_time_scale(time_scale),
-            agent: crate::agent::LifeSettings::for_time_scale(time_scale),
+            agent: crate::agent::LifeSettings::for_fleet(time_scale, hosts),
             ..ServeOptions::default()
         }
     }

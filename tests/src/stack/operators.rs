@@ -42,7 +42,10 @@ impl Stack {
             .unwrap_or_else(|| "http://127.0.0.1/e2e".to_owned());
         // The operator polls as fast as the fleet's time scale lets it, as every testbed does.
         let pace = metal_operator::statemachine::Settings::default()
-            .for_time_scale(self.fleet.fleet.file.time_scale)
+            .for_fleet(
+                self.fleet.fleet.file.time_scale,
+                self.fleet.fleet.hosts().len(),
+            )
             .to_flags();
         let local = self.local_mut()?;
         let metrics = local.subnet.operator_metrics(index).to_string();

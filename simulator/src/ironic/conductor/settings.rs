@@ -81,8 +81,9 @@ pub struct Settings {
     pub erase_devices_metadata_priority: Option<i64>,
 }
 
-/// The shortest callback timeout a scaled conductor uses: many heartbeats of a scaled agent.
-const FLOOR_CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The shortest callback timeout a scaled conductor uses: many heartbeats of a scaled agent, and
+/// room for a loaded machine (a thousand agents booting at once) to get its first one in.
+const FLOOR_CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// The shortest power-state sync period a scaled conductor uses.
 const FLOOR_POWER_SYNC: std::time::Duration = std::time::Duration::from_secs(1);
 
