@@ -78,9 +78,9 @@ impl Settings {
         self.for_fleet(scale, 1)
     }
 
-    /// [`Settings::for_time_scale`] for a fleet of `hosts`: the floors (and the first poll) grow
-    /// with every [`HOSTS_PER_FLOOR`] hosts, so a large fleet's operator does not poll its Ironic
-    /// harder in total than a small one's does.
+    /// [`Settings::for_time_scale`] for a fleet of `hosts`: the floors grow with every
+    /// [`HOSTS_PER_FLOOR`] hosts and polls are paced only up to that many, so a large fleet's
+    /// operator does not poll its Ironic harder in total than a small one's does.
     pub fn for_fleet(&self, scale: f64, hosts: usize) -> Settings {
         let load = u32::try_from(hosts.div_ceil(HOSTS_PER_FLOOR).max(1)).unwrap_or(u32::MAX);
         let scale = if scale.is_finite() && scale > 0.0 {
@@ -101,7 +101,9 @@ impl Settings {
             slow_delay: at(self.slow_delay, slow),
             missing_secret_delay: at(self.missing_secret_delay, secret),
             error_backoff_unit: at(self.error_backoff_unit, backoff),
-            first_poll: Some(TESTBED_FIRST_POLL.saturating_mul(load)),
+            // Paced first polls add requests (a poll 20 ms after every change); a fleet beyond
+            // one floor step polls at the scaled intervals from the start instead.
+            first_poll: (load == 1).then_some(TESTBED_FIRST_POLL),
             ..self.clone()
         }
     }
@@ -246,7 +248,7 @@ mod tests {
         let thousand = prod.for_fleet(0.0, 1000);
         assert_eq!(thousand.short_delay, Duration::from_secs(2));
         assert_eq!(thousand.long_delay, Duration::from_secs(5));
-        assert_eq!(thousand.first_poll, Some(Duration::from_millis(200)));
+        assert_eq!(thousand.first_poll, None);
         assert_eq!(
             prod.for_fleet(0.0, 100_000).long_delay,
             prod.long_delay,
