@@ -8,8 +8,8 @@
 //! Time: the trace is stamped with the fleet's clock (wall time since the run started), so
 //! `advance`, `within` and `for` are wall durations here. Every wait follows the fleet's
 //! `time_scale` within floors: machine transitions, the agents' heartbeats and lookups, the mock
-//! conductor's callback timeout and power sync (`ServeOptions::for_time_scale`), and the operator's
-//! polls (`statemachine::Settings::for_time_scale`, polls paced from a short first one).
+//! conductor's callback timeout and power sync (`ServeOptions::for_fleet`), and the operator's
+//! polls (`statemachine::Settings::for_fleet`, polls paced from a short first one up to a hundred hosts).
 //!
 //! Not observed in wire mode: the individual Redfish and IPMI requests (the machines' power, boot
 //! and disk changes are recorded instead) and the operator's own Kubernetes requests (the runner's

@@ -107,7 +107,7 @@ pub struct StackOptions {
     /// metal-sim's mock Ironic, or a real Ironic at a URL.
     pub ironic: IronicChoice,
     /// The mock Ironic's conductor settings (timings, callback timeout); `None`: the defaults for
-    /// the fleet's time scale (`ConductorSettings::for_time_scale`).
+    /// the fleet's time scale (`ConductorSettings::for_fleet`).
     pub ironic_settings: Option<ConductorSettings>,
     /// Hosts allowed to inspect, provision or deprovision at once.
     pub provisioning_limit: u32,

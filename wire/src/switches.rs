@@ -20,10 +20,11 @@ use metal_sim::machine::SimTime;
 /// deploy and clean steps take seconds, so a minute only ever expires on a silenced agent.
 pub const SILENT_AGENT_CALLBACK_TIMEOUT: TimeDelta = TimeDelta::seconds(60);
 
-/// The mock Ironic's settings for `scenario`: the defaults for its fleet's time scale, with the
+/// The mock Ironic's settings for `scenario`: the defaults for its fleet's size and time scale, with the
 /// callback timeout at most [`SILENT_AGENT_CALLBACK_TIMEOUT`] when the scenario injects agent faults.
 pub fn mock_ironic_settings(scenario: &Scenario) -> Settings {
-    let mut settings = Settings::for_time_scale(scenario.fleet.file.time_scale);
+    let fleet = &scenario.fleet;
+    let mut settings = Settings::for_fleet(fleet.file.time_scale, fleet.hosts().len());
     let silences_agents =
         scenario.file.timeline.iter().any(
             |step| matches!(step, Step::InjectFault(f) if f.target() == Some(FaultTarget::Agent)),

@@ -82,16 +82,9 @@ impl Settings {
     /// [`HOSTS_PER_FLOOR`] hosts and polls are paced only up to that many, so a large fleet's
     /// operator does not poll its Ironic harder in total than a small one's does.
     pub fn for_fleet(&self, scale: f64, hosts: usize) -> Settings {
-        let load = u32::try_from(hosts.div_ceil(HOSTS_PER_FLOOR).max(1)).unwrap_or(u32::MAX);
-        let scale = if scale.is_finite() && scale > 0.0 {
-            scale
-        } else {
-            0.0
-        };
+        use crate::duration::{per_fleet, scaled};
         let at = |d: Duration, floor: Duration| {
-            d.mul_f64(scale.min(1.0))
-                .max(floor.saturating_mul(load))
-                .min(d.max(floor))
+            scaled(d, scale, per_fleet(floor, hosts, HOSTS_PER_FLOOR))
         };
         let [short, long, steady, slow, secret, backoff] = TESTBED_FLOORS;
         Settings {
@@ -103,7 +96,7 @@ impl Settings {
             error_backoff_unit: at(self.error_backoff_unit, backoff),
             // Paced first polls add requests (a poll 20 ms after every change); a fleet beyond
             // one floor step polls at the scaled intervals from the start instead.
-            first_poll: (load == 1).then_some(TESTBED_FIRST_POLL),
+            first_poll: (hosts <= HOSTS_PER_FLOOR).then_some(TESTBED_FIRST_POLL),
             ..self.clone()
         }
     }

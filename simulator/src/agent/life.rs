@@ -24,6 +24,8 @@
 
 use std::time::Duration;
 
+use metal_core::duration::{per_fleet, scaled};
+
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
@@ -116,17 +118,6 @@ const FLOOR_HEARTBEAT: Duration = Duration::from_millis(100);
 const FLOOR_LOOKUP_BASE: Duration = Duration::from_millis(20);
 const FLOOR_LOOKUP_CAP: Duration = Duration::from_millis(500);
 
-/// `real` × `scale`, never below `floor` nor above `real` (a scale that is not finite and ≥ 0
-/// counts as 0; fleet files refuse such scales before they get here).
-pub fn scaled(real: Duration, scale: f64, floor: Duration) -> Duration {
-    let scale = if scale.is_finite() && scale > 0.0 {
-        scale.min(1.0)
-    } else {
-        0.0
-    };
-    real.mul_f64(scale).max(floor).min(real.max(floor))
-}
-
 /// The heartbeat floor grows by this much per agent of the fleet, so that a thousand agents
 /// heartbeat no more often in total than they did at 1.5 s each (the wire agent's interval before
 /// waits followed the time scale).
@@ -138,12 +129,16 @@ impl LifeSettings {
     /// inspection, attempts and lifetime as [`Default`].
     pub fn for_fleet(time_scale: f64, hosts: usize) -> LifeSettings {
         let base = LifeSettings::default();
-        let per_host =
-            FLOOR_HEARTBEAT_PER_HOST.saturating_mul(u32::try_from(hosts).unwrap_or(u32::MAX));
+        // A thousand agents retry lookups and heartbeat no more often in total than a hundred do.
+        let per_host = per_fleet(FLOOR_HEARTBEAT_PER_HOST, hosts, 1);
         LifeSettings {
             lookup: RetryPolicy {
-                base: scaled(REAL_LOOKUP_BASE, time_scale, FLOOR_LOOKUP_BASE),
-                cap: scaled(REAL_LOOKUP_CAP, time_scale, FLOOR_LOOKUP_CAP),
+                base: scaled(
+                    REAL_LOOKUP_BASE,
+                    time_scale,
+                    per_fleet(FLOOR_LOOKUP_BASE, hosts, 100),
+                ),
+                cap: scaled(REAL_LOOKUP_CAP, time_scale, FLOOR_LOOKUP_CAP.max(per_host)),
                 ..base.lookup
             },
             heartbeat_interval: scaled(REAL_HEARTBEAT, time_scale, FLOOR_HEARTBEAT.max(per_host)),

@@ -66,10 +66,10 @@ impl Default for ServeOptions {
 
 impl ServeOptions {
     /// The defaults for a fleet of `hosts` running at `time_scale`: the agents' and the mock
-    /// conductor's waits scaled (`LifeSettings::for_fleet`, `conductor::Settings::for_time_scale`).
+    /// conductor's waits scaled (`LifeSettings::for_fleet`, `conductor::Settings::for_fleet`).
     pub fn for_fleet(time_scale: f64, hosts: usize) -> ServeOptions {
         ServeOptions {
-            ironic_settings: crate::ironic::conductor::Settings::for_time_scale(time_scale),
+            ironic_settings: crate::ironic::conductor::Settings::for_fleet(time_scale, hosts),
             agent: crate::agent::LifeSettings::for_fleet(time_scale, hosts),
             ..ServeOptions::default()
         }

@@ -84,24 +84,35 @@ pub struct Settings {
 /// The shortest callback timeout a scaled conductor uses: many heartbeats of a scaled agent, and
 /// room for a loaded machine (a thousand agents booting at once) to get its first one in.
 const FLOOR_CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-/// The shortest power-state sync period a scaled conductor uses.
+/// The shortest power-state sync period a scaled conductor uses, per [`HOSTS_PER_POWER_SYNC`]
+/// nodes: real Ironic syncs every node once a minute with a few workers; a scaled conductor of a
+/// thousand nodes syncs each every 10 s rather than a thousand BMCs every second.
 const FLOOR_POWER_SYNC: std::time::Duration = std::time::Duration::from_secs(1);
+/// Nodes per step of the power-sync floor.
+const HOSTS_PER_POWER_SYNC: usize = 100;
 
 impl Settings {
-    /// The defaults of a conductor serving a fleet at `time_scale`: its waits on the outside world
-    /// (the callback timeout, the power-state sync period) scaled from Ironic's defaults within
-    /// floors; the phase timings are real Ironic's own fake-hardware figures, already short.
-    pub fn for_time_scale(time_scale: f64) -> Self {
+    /// The defaults of a conductor serving a fleet of `hosts` at `time_scale`: its waits on the
+    /// outside world (the callback timeout, the power-state sync period) scaled from Ironic's
+    /// defaults within floors (`metal_core::duration::scaled`); the power-sync floor grows with
+    /// the fleet. The phase timings are real Ironic's own fake-hardware figures, already short.
+    pub fn for_fleet(time_scale: f64, hosts: usize) -> Self {
+        use metal_core::duration::{per_fleet, scaled};
         let mut settings = Self::default();
         let scale = |d: TimeDelta, floor| {
             let real = d.to_std().unwrap_or_default();
-            let scaled = crate::agent::life::scaled(real, time_scale, floor);
-            TimeDelta::from_std(scaled).unwrap_or(d)
+            TimeDelta::from_std(scaled(real, time_scale, floor)).unwrap_or(d)
         };
         settings.timings.callback_timeout =
             scale(settings.timings.callback_timeout, FLOOR_CALLBACK_TIMEOUT);
-        settings.timings.power_sync = scale(settings.timings.power_sync, FLOOR_POWER_SYNC);
+        let power_floor = per_fleet(FLOOR_POWER_SYNC, hosts, HOSTS_PER_POWER_SYNC);
+        settings.timings.power_sync = scale(settings.timings.power_sync, power_floor);
         settings
+    }
+
+    /// [`Settings::for_fleet`] for a fleet of up to a hundred nodes.
+    pub fn for_time_scale(time_scale: f64) -> Self {
+        Self::for_fleet(time_scale, 1)
     }
 
     /// Default settings with the given timings and automated-cleaning switch.
