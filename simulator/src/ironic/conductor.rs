@@ -82,8 +82,15 @@ pub struct Conductor {
     next_call: u64,
     power_failures: BTreeMap<Uuid, u32>,
     last_sync: BTreeMap<Uuid, DateTime<Utc>>,
+    /// When [`Conductor::step`] next looks for nodes whose power sync is due.
+    next_sync_scan: Option<DateTime<Utc>>,
     discovered: Vec<DiscoveredPort>,
 }
+
+/// [`Conductor::step`] looks for due power syncs this many times per sync period (at most once a
+/// second): a node's sync starts at most that much late, and a step costs what its due jobs cost
+/// instead of a look at every node of the fleet.
+const SYNC_SCANS_PER_PERIOD: i32 = 10;
 
 /// Consecutive failed power reads before Ironic declares a power failure.
 const POWER_SYNC_MAX_RETRIES: u32 = 3;
@@ -159,12 +166,27 @@ impl Conductor {
         }
     }
 
-    /// Advances every due job and schedules power syncs; returns the calls to perform.
+    /// Advances every due job and schedules power syncs; returns the calls to perform. Nodes are
+    /// looked at for power syncs [`SYNC_SCANS_PER_PERIOD`] times per sync period; otherwise only
+    /// the nodes whose job is due are.
     pub fn step(&mut self, now: DateTime<Utc>) -> Vec<Call> {
-        let uuids: Vec<Uuid> = self.nodes.keys().copied().collect();
-        uuids
-            .into_iter()
-            .filter_map(|uuid| self.step_node(uuid, now))
+        if self.next_sync_scan.is_none_or(|at| now >= at) {
+            let uuids: Vec<Uuid> = self.nodes.keys().copied().collect();
+            for uuid in uuids {
+                self.schedule_power_sync(uuid, now);
+            }
+            let every = (self.settings.timings.power_sync / SYNC_SCANS_PER_PERIOD)
+                .clamp(TimeDelta::zero(), TimeDelta::seconds(1));
+            self.next_sync_scan = Some(now + every);
+        }
+        let due: Vec<Uuid> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.waiting.is_none() && j.due <= now)
+            .map(|(uuid, _)| *uuid)
+            .collect();
+        due.into_iter()
+            .filter_map(|uuid| self.step_job(uuid, now))
             .collect()
     }
 
@@ -173,6 +195,11 @@ impl Conductor {
     /// mode steps each node when it is due, so a step costs the same however large the fleet).
     pub fn step_node(&mut self, uuid: Uuid, now: DateTime<Utc>) -> Option<Call> {
         self.schedule_power_sync(uuid, now);
+        self.step_job(uuid, now)
+    }
+
+    /// Advances node `uuid`'s job if it is due.
+    fn step_job(&mut self, uuid: Uuid, now: DateTime<Utc>) -> Option<Call> {
         let job = self.jobs.get(&uuid)?;
         if job.waiting.is_some() || job.due > now {
             return None;
@@ -190,6 +217,7 @@ impl Conductor {
             .values()
             .filter(|j| j.waiting.is_none())
             .map(|j| j.due)
+            .chain(self.next_sync_scan.filter(|_| !self.nodes.is_empty()))
             .min()
     }
 
