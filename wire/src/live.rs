@@ -111,19 +111,9 @@ pub fn spawn(
                     out.push_str(&table(&hosts, now, MAX_ROWS));
                 }
                 Display::Lines | Display::Quiet => {
-                    let trace = recorder.trace();
-                    // Journal calls are inserted at their own instants, earlier than lines
-                    // already shown; the shown kinds are only ever appended, so count those.
-                    let shown = trace.events.iter().filter(|e| {
-                        matches!(
-                            e.what,
-                            Happening::Step { .. }
-                                | Happening::HostState { .. }
-                                | Happening::StepFailed { .. }
-                        )
-                    });
+                    let shown = recorder.shown_since(seen);
                     let mut count = 0;
-                    for e in shown.skip(seen) {
+                    for e in &shown {
                         count += 1;
                         match &e.what {
                             Happening::Step {

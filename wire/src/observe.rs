@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::stack::{Stack, bmh_resource, claim_resource, core_resource, pool_resource};
-use metal_scenario::trace::{CallKind, Happening, MachineChange, Protocol, Trace};
+use metal_scenario::trace::{CallKind, Happening, MachineChange, Protocol, Trace, TraceLine};
 use metal_sim::machine::{BootOutcome, MachineEvent, PowerState, SimClock, SimTime};
 
 /// What the latest watch event says about one host (the columns of `kubectl get bmh` and more).
@@ -82,6 +82,30 @@ struct Inner {
     bootable: BTreeMap<String, BTreeSet<String>>,
     journal_next: u64,
     journal_lost: u64,
+    shown: Vec<TraceLine>,
+}
+
+impl Inner {
+    /// Appends an event at `t`; the kinds the live display prints are also kept aside, so that
+    /// the display reads only what is new instead of copying the whole trace.
+    fn push(&mut self, t: SimTime, what: Happening) {
+        if shown_live(&what) {
+            self.shown.push(TraceLine {
+                t: t.max(self.trace.end()),
+                what: what.clone(),
+            });
+        }
+        self.trace.push(t, what);
+    }
+}
+
+/// Whether the live display prints this kind of event: steps, state changes, failures (all
+/// appended at their instant, never inserted late like journal calls).
+pub fn shown_live(what: &Happening) -> bool {
+    matches!(
+        what,
+        Happening::Step { .. } | Happening::HostState { .. } | Happening::StepFailed { .. }
+    )
 }
 
 /// The shared record of a wire run.
@@ -124,7 +148,7 @@ impl Recorder {
     /// Appends an event at now.
     pub fn push(&self, what: Happening) {
         let now = self.now();
-        self.lock().trace.push(now, what);
+        self.lock().push(now, what);
     }
 
     /// Notes the step being played (the cause of what follows).
@@ -135,6 +159,11 @@ impl Recorder {
     /// A copy of the trace so far.
     pub fn trace(&self) -> Trace {
         self.lock().trace.clone()
+    }
+
+    /// The events the live display prints ([`shown_live`]), from the `seen`-th on.
+    pub fn shown_since(&self, seen: usize) -> Vec<TraceLine> {
+        self.lock().shown.get(seen..).unwrap_or_default().to_vec()
     }
 
     /// The latest view of every host seen.
@@ -175,7 +204,7 @@ impl Recorder {
                 if let Some(h) = g.hosts.get_mut(&name) {
                     h.gone = true;
                 }
-                g.trace.push(now, Happening::HostGone { host: name });
+                g.push(now, Happening::HostGone { host: name });
             }
             return;
         }
@@ -212,7 +241,7 @@ impl Recorder {
         if before.facts() != view.facts() {
             let (online, detached, inspection_disabled, externally_provisioned, consumer) =
                 view.facts();
-            g.trace.push(
+            g.push(
                 now,
                 Happening::HostFacts {
                     host: name.clone(),
@@ -225,7 +254,7 @@ impl Recorder {
             );
         }
         if before.status() != view.status() {
-            g.trace.push(
+            g.push(
                 now,
                 Happening::HostStatus {
                     host: name.clone(),
@@ -241,7 +270,7 @@ impl Recorder {
                 Some(a) => format!("{}; after Ironic {a}", g.step),
                 None => g.step.clone(),
             };
-            g.trace.push(
+            g.push(
                 now,
                 Happening::HostState {
                     host: name.clone(),
@@ -267,7 +296,7 @@ impl Recorder {
         let mut g = self.lock();
         let before = g.claims.get(&name).cloned().flatten();
         if before != host {
-            g.trace.push(
+            g.push(
                 now,
                 Happening::Claim {
                     claim: name.clone(),
@@ -301,7 +330,7 @@ impl Recorder {
             return;
         }
         if g.pools.get(&name) != Some(&counts) {
-            g.trace.push(
+            g.push(
                 now,
                 Happening::Pool {
                     pool: name.clone(),
@@ -326,7 +355,7 @@ impl Recorder {
         }
         g.events_seen.insert(uid, count);
         let host = (kind == "BareMetalHost").then(|| object_name.clone());
-        g.trace.push(
+        g.push(
             now,
             Happening::Event {
                 host,
@@ -368,7 +397,7 @@ impl Recorder {
             _ => None,
         };
         if let Some(change) = change {
-            g.trace.push(
+            g.push(
                 now,
                 Happening::Machine {
                     host: host.to_string(),
@@ -378,10 +407,10 @@ impl Recorder {
         }
     }
 
-    /// Records the journal entries not seen yet (`dropped` = entries the ring lost before the first one).
-    fn observe_journal(&self, dropped: u64, requests: &[Value]) {
+    /// Records the journal entries not seen yet; `first` numbers the first of `requests` (the
+    /// entries before it that were never read were pushed out of the mock's ring: counted as lost).
+    fn observe_journal(&self, first: u64, requests: &[Value]) {
         let mut g = self.lock();
-        let first = dropped;
         if g.journal_next < first {
             g.journal_lost += first - g.journal_next;
             g.journal_next = first;
@@ -555,15 +584,18 @@ pub fn spawn(stack: &Stack, recorder: &Arc<Recorder>, stop: &CancellationToken) 
     tasks
 }
 
+/// Reads the journal entries not seen yet (`?since=`), so each poll costs what is new.
 async fn poll_journal(http: &reqwest::Client, url: &str, rec: &Recorder) {
-    let Ok(resp) = http.get(url).send().await else {
+    let since = rec.lock().journal_next;
+    let Ok(resp) = http.get(format!("{url}?since={since}")).send().await else {
         return;
     };
     let Ok(body) = resp.json::<Value>().await else {
         return;
     };
     let dropped = body.get("dropped").and_then(Value::as_u64).unwrap_or(0);
+    let first = body.get("first").and_then(Value::as_u64).unwrap_or(dropped);
     if let Some(requests) = body.get("requests").and_then(Value::as_array) {
-        rec.observe_journal(dropped, requests);
+        rec.observe_journal(first, requests);
     }
 }

@@ -58,6 +58,25 @@ impl Journal {
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter()
     }
+
+    /// The number of the oldest entry kept: entries are numbered from 0 in arrival order, and
+    /// those before this one were dropped.
+    pub fn first(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Entries numbered `since` and later (those still kept), in arrival order.
+    pub fn entries_since(&self, since: u64) -> impl Iterator<Item = &Entry> {
+        let skip = usize::try_from(since.saturating_sub(self.dropped)).unwrap_or(usize::MAX);
+        self.entries.iter().skip(skip)
+    }
+}
+
+/// The query of `GET /_sim/requests`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct Since {
+    /// Only entries numbered this and later (a reader that keeps up reads each entry once).
+    since: Option<u64>,
 }
 
 fn provision_target(body: &[u8]) -> Option<String> {
@@ -110,15 +129,23 @@ pub(crate) async fn record(State(s): State<AppState>, req: Request, next: Next) 
     resp
 }
 
-/// `GET /_sim/requests`: the journal, oldest first.
-pub(crate) async fn show(State(s): State<AppState>) -> Response {
-    let j = s.journal();
-    let body = serde_json::json!({
-        "note": "metal-sim request journal; not part of the Ironic API",
-        "capacity": JOURNAL_CAPACITY,
-        "dropped": j.dropped,
-        "requests": j.entries().collect::<Vec<_>>(),
-    });
+/// `GET /_sim/requests[?since=N]`: the journal, oldest first; `first` numbers the first entry
+/// listed (entries are numbered from 0 in arrival order; `dropped` were pushed out of the ring).
+pub(crate) async fn show(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<Since>,
+) -> Response {
+    let body = {
+        let j = s.journal();
+        let since = q.since.unwrap_or(0).max(j.first());
+        serde_json::json!({
+            "note": "metal-sim request journal; not part of the Ironic API",
+            "capacity": JOURNAL_CAPACITY,
+            "dropped": j.dropped,
+            "first": since.min(j.first() + j.entries.len() as u64),
+            "requests": j.entries_since(since).collect::<Vec<_>>(),
+        })
+    };
     json_response(StatusCode::OK, &body)
 }
 
@@ -148,6 +175,29 @@ mod tests {
             j.entries().next().map(|e| e.path.as_str()),
             Some("/v1/nodes/3")
         );
+    }
+
+    #[test]
+    fn a_reader_that_keeps_up_reads_each_entry_once() {
+        let mut j = Journal::default();
+        for i in 0..(JOURNAL_CAPACITY + 3) {
+            j.record(entry(i));
+        }
+        let path = |e: Option<&Entry>| e.map(|e| e.path.clone());
+        assert_eq!(j.first(), 3);
+        assert_eq!(
+            j.entries_since(0).count(),
+            JOURNAL_CAPACITY,
+            "dropped ones are gone"
+        );
+        assert_eq!(path(j.entries_since(0).next()), Some("/v1/nodes/3".into()));
+        let last = (JOURNAL_CAPACITY + 2) as u64;
+        assert_eq!(
+            path(j.entries_since(last).next()),
+            Some(format!("/v1/nodes/{last}"))
+        );
+        assert_eq!(j.entries_since(last + 1).count(), 0);
+        assert_eq!(j.entries_since(u64::MAX).count(), 0);
     }
 
     #[test]
