@@ -13,7 +13,8 @@
 # Every loop is bounded in count (IPMI_BENCH_SESSIONS, IPMI_BENCH_COMMANDS for ipmitool;
 # IPMI_BENCH_RUST_SESSIONS, IPMI_BENCH_RUST_COMMANDS for the faster Rust client, whose runs of a
 # few hundred round trips were too short to measure anything but noise) and in time
-# (IPMI_BENCH_SECONDS per measurement); every process started here is stopped by pid on exit.
+# (IPMI_BENCH_SECONDS per measurement); the Rust client runs IPMI_BENCH_RUST_ROUNDS rounds (default
+# 3, the BMCs alternating) and reports medians; every process started here is stopped by pid on exit.
 # METAL_SIM_PROFILE=debug measures a debug build instead of release (quicker to build, slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,7 @@ RUST_SESSIONS="${IPMI_BENCH_RUST_SESSIONS:-2000}"
 RUST_COMMANDS="${IPMI_BENCH_RUST_COMMANDS:-20000}"
 SECONDS_CAP="${IPMI_BENCH_SECONDS:-20}"
 CONCURRENCY="${IPMI_BENCH_CONCURRENCY:-8}"
+RUST_ROUNDS="${IPMI_BENCH_RUST_ROUNDS:-3}"
 PROFILE="${METAL_SIM_PROFILE:-release}"
 OURS_PORT="${IPMI_BENCH_OURS_PORT:-36230}"
 PEER_PORT="${IPMI_BENCH_PEER_PORT:-36231}"
@@ -232,9 +234,26 @@ sim_rs_s=skipped sim_rs_c=skipped sim_rp_s=skipped sim_rp_c=skipped
 ours_it_c="$(ipmitool_commands "$OURS_PORT")"
 peer_it_c="$(ipmitool_commands "$PEER_PORT")"
 [ "$have_sim" = 0 ] || sim_it_c="$(ipmitool_commands "$SIM_PORT")"
-read -r ours_rs_s ours_rs_c ours_rp_s ours_rp_c <<<"$(rust_client "$OURS_PORT")"
-read -r peer_rs_s peer_rs_c peer_rp_s peer_rp_c <<<"$(rust_client "$PEER_PORT")"
-[ "$have_sim" = 0 ] || read -r sim_rs_s sim_rs_c sim_rp_s sim_rp_c <<<"$(rust_client "$SIM_PORT")"
+# The Rust client in RUST_ROUNDS rounds, the BMCs alternating within each round (like the ipmitool
+# sessions above), so that a burst of load from elsewhere does not fall on one BMC's only run;
+# each figure is the median of its rounds.
+median_rounds() { # port -> the four figures, each the median over the rounds
+  local port="$1" r
+  for r in $(seq 1 "$RUST_ROUNDS"); do cat "$tmp/rust-$port-$r"; done |
+    awk '{ for (i = 1; i <= 4; i++) v[i, NR] = $i }
+         END { for (i = 1; i <= 4; i++) {
+                 for (a = 1; a <= NR; a++) for (b = a + 1; b <= NR; b++)
+                   if (v[i, b] + 0 < v[i, a] + 0) { t = v[i, a]; v[i, a] = v[i, b]; v[i, b] = t }
+                 printf "%s%s", v[i, int((NR + 1) / 2)], (i < 4 ? " " : "\n") } }'
+}
+for r in $(seq 1 "$RUST_ROUNDS"); do
+  for port in "${ports[@]}"; do
+    rust_client "$port" >"$tmp/rust-$port-$r"
+  done
+done
+read -r ours_rs_s ours_rs_c ours_rp_s ours_rp_c <<<"$(median_rounds "$OURS_PORT")"
+read -r peer_rs_s peer_rs_c peer_rp_s peer_rp_c <<<"$(median_rounds "$PEER_PORT")"
+[ "$have_sim" = 0 ] || read -r sim_rs_s sim_rs_c sim_rp_s sim_rp_c <<<"$(median_rounds "$SIM_PORT")"
 
 r() { bench_ratio "$1" "$2"; }
 row() { # measure ours pyghmi ipmi_sim

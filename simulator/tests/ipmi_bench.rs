@@ -63,9 +63,25 @@ where
     total as f64 / start.elapsed().as_secs_f64()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The sequential measures run the client on a current-thread runtime (its one task, its socket
+/// and its timer on one thread, no hand-off between workers per round trip); the concurrent ones
+/// on two workers. The same client and runtimes face every BMC the script measures.
+#[test]
 #[ignore = "driven by scripts/bench-ipmi.sh with IPMI_BENCH_TARGET set"]
-async fn bench_rust_client_sessions_and_commands() {
+fn bench_rust_client_sessions_and_commands() {
+    let sequential = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("current-thread runtime");
+    let concurrent = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("multi-thread runtime");
+    measure(&sequential, &concurrent);
+}
+
+fn measure(sequential: &tokio::runtime::Runtime, concurrent: &tokio::runtime::Runtime) {
     let Ok(target) = std::env::var("IPMI_BENCH_TARGET") else {
         eprintln!("IPMI_BENCH_TARGET not set: nothing to measure");
         return;
@@ -83,29 +99,25 @@ async fn bench_rust_client_sessions_and_commands() {
     config.retries = 1;
 
     let c = config.clone();
-    let seq_sessions = parallel(1, move |w| {
+    let seq_sessions = sequential.block_on(parallel(1, move |w| {
         let c = c.clone();
         async move { sessions(&c, w, count, limit).await }
-    })
-    .await;
+    }));
     let c = config.clone();
-    let seq_commands = parallel(1, move |w| {
+    let seq_commands = sequential.block_on(parallel(1, move |w| {
         let c = c.clone();
         async move { commands(&c, 100 + w, cmds, limit).await }
-    })
-    .await;
+    }));
     let c = config.clone();
-    let par_sessions = parallel(workers, move |w| {
+    let par_sessions = concurrent.block_on(parallel(workers, move |w| {
         let c = c.clone();
         async move { sessions(&c, 200 + w, count.div_ceil(workers), limit).await }
-    })
-    .await;
+    }));
     let c = config.clone();
-    let par_commands = parallel(workers, move |w| {
+    let par_commands = concurrent.block_on(parallel(workers, move |w| {
         let c = c.clone();
         async move { commands(&c, 300 + w, cmds.div_ceil(workers), limit).await }
-    })
-    .await;
+    }));
     println!(
         "IPMI_BENCH sessions_per_s={seq_sessions:.1} commands_per_s={seq_commands:.1} \
          parallel_sessions_per_s={par_sessions:.1} parallel_commands_per_s={par_commands:.1} workers={workers}"

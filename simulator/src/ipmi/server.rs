@@ -166,9 +166,14 @@ async fn run_socket(
     shutdown: CancellationToken,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    // One waiter for the whole loop: a fresh `cancelled()` per datagram would register and
+    // unregister a waiter (two lock round trips) on every packet.
+    let stopped = shutdown.cancelled();
+    tokio::pin!(stopped);
     loop {
         let (n, peer) = tokio::select! {
-            () = shutdown.cancelled() => return,
+            biased;
+            () = &mut stopped => return,
             r = socket.recv_from(&mut buf) => match r {
                 Ok(v) => v,
                 Err(e) => {

@@ -7,6 +7,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::RedfishError;
+use super::rendered::Rendered;
 
 /// The OData protocol version every response announces.
 pub const ODATA_VERSION: &str = "4.0";
@@ -36,7 +37,7 @@ pub fn etag_of(body: &Value) -> String {
 
 /// The strong ETag of already serialized bytes: the first eight bytes of their SHA-256, in hex,
 /// quoted.
-fn etag_of_bytes(bytes: &[u8]) -> String {
+pub(super) fn etag_of_bytes(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
     let mut tag = String::with_capacity(18);
@@ -125,7 +126,7 @@ impl Document {
 }
 
 /// The DMTF JSON schema a document's `@odata.type` names, for the `Link: rel=describedby` header.
-fn schema_link(body: &Value) -> Option<String> {
+pub(super) fn schema_link(body: &Value) -> Option<String> {
     let odata_type = body.get("@odata.type")?.as_str()?;
     let name = odata_type.strip_prefix('#')?;
     let (namespace, _) = name.rsplit_once('.')?;
@@ -148,18 +149,8 @@ pub fn standard_headers(headers: &mut HeaderMap, allow: &'static str) {
 impl IntoResponse for Document {
     fn into_response(self) -> Response {
         // Serialized once: the same bytes are the body and the ETag's input.
-        let bytes = json_bytes(&self.body);
-        let etag = etag_of_bytes(&bytes);
-        let link = schema_link(&self.body);
-        let mut response = (self.status, bytes).into_response();
+        let mut response = Rendered::of(&self.body).response(self.status, self.allow);
         let headers = response.headers_mut();
-        standard_headers(headers, self.allow);
-        if let Ok(v) = HeaderValue::from_str(&etag) {
-            headers.insert(header::ETAG, v);
-        }
-        if let Some(v) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-            headers.insert(header::LINK, v);
-        }
         if let Some(v) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             headers.insert(header::LOCATION, v);
         }

@@ -52,10 +52,13 @@ pub async fn faults_and_logging(
     request: Request,
     next: Next,
 ) -> Response {
-    let started = Instant::now();
+    // Only what the log lines need, and no copies: a standard method and a parsed URI clone
+    // without allocating; the clock is read only when the per-request line is enabled.
+    let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    if let Some(host) = target_host(&state, &path) {
+    let uri = request.uri().clone();
+    let path = uri.path();
+    if let Some(host) = target_host(&state, path) {
         let now = state.now();
         match host.fault_verdict(FaultKind::HttpRequest, now) {
             Verdict::Drop => {
@@ -83,20 +86,23 @@ pub async fn faults_and_logging(
     let response = next.run(request).await;
     // Every request at debug (RUST_LOG=metal_sim::redfish=debug); refusals, faults and state
     // changes are logged at info where they happen.
-    tracing::debug!(
-        %method,
-        path = %path,
-        status = response.status().as_u16(),
-        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "redfish request"
-    );
+    if let Some(started) = started {
+        tracing::debug!(
+            %method,
+            path = %path,
+            status = response.status().as_u16(),
+            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "redfish request"
+        );
+    }
     response
 }
 
 /// Middleware: gives axum's bare 405 answers a Redfish error body (keeping `Allow`).
 pub async fn method_errors(request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
-    let uri = request.uri().path().to_string();
+    // Cheap clones (no allocation for standard methods and parsed URIs); strings only for a 405.
+    let method = request.method().clone();
+    let uri = request.uri().clone();
     let response = next.run(request).await;
     if response.status() != StatusCode::METHOD_NOT_ALLOWED {
         return response;
@@ -107,7 +113,12 @@ pub async fn method_errors(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    RedfishError::MethodNotAllowed { uri, method, allow }.into_response()
+    RedfishError::MethodNotAllowed {
+        uri: uri.path().to_string(),
+        method: method.to_string(),
+        allow,
+    }
+    .into_response()
 }
 
 /// Fallback: any unknown URI.

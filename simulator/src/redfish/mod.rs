@@ -8,7 +8,8 @@
 //! Concepts, one module each: service root and `$metadata` (`root`, `metadata`), systems
 //! (`system`, `inventory`, `bios`, `media`), managers and chassis (`chassis`), sessions and
 //! authentication (`session`, `account`), firmware updates and tasks (`update`), documents and
-//! errors (`document`, `error`), the fault/logging facade (`facade`) and TLS (`tls`).
+//! errors (`document`, `error`), serialized documents and the System cache (`rendered`), the
+//! fault/logging facade (`facade`) and TLS (`tls`).
 
 mod account;
 mod bios;
@@ -19,6 +20,7 @@ mod facade;
 mod inventory;
 mod media;
 mod metadata;
+mod rendered;
 mod root;
 mod service;
 mod session;

@@ -5,9 +5,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
 
 use super::account::Account;
 use super::error::RedfishError;
+use super::rendered::{Rendered, SystemCache};
 use super::session::{DEFAULT_SESSION_TIMEOUT, SessionStore};
 use super::update::UpdateState;
 use crate::machine::{Ack, HardwareProfile, Host, Machine, MachineError, SimTime, World};
@@ -83,6 +85,7 @@ struct Inner {
     accounts: Vec<Account>,
     sessions: Mutex<SessionStore>,
     updates: Mutex<UpdateState>,
+    systems: SystemCache,
 }
 
 /// Shared state of one Redfish listener (cheap to clone).
@@ -131,8 +134,10 @@ impl RedfishState {
             .update_duration
             .unwrap_or_else(|| world.timing().power_on.saturating_mul(UPDATE_POWER_ONS));
         let updates = UpdateState::new(&hosts, duration);
+        let systems = SystemCache::new(hosts.len());
         Self(Arc::new(Inner {
             world,
+            systems,
             hosts,
             accounts,
             sessions: Mutex::new(SessionStore::new(rng, options.session_timeout)),
@@ -197,6 +202,38 @@ impl RedfishState {
                 profile: &host.profile,
                 machine: m,
                 bios_version: bios_version.as_deref(),
+            })
+        }))
+    }
+
+    /// The ComputerSystem document of system `id` at the current instant, rendered by `render`
+    /// only when the state it shows changed since the last time (see [`SystemCache`]).
+    pub fn read_system_rendered(
+        &self,
+        id: &str,
+        render: impl FnOnce(&SystemCtx<'_>) -> Value,
+    ) -> Result<Arc<Rendered>, RedfishError> {
+        let (index, host) = self
+            .0
+            .hosts
+            .iter()
+            .enumerate()
+            .find(|(_, h)| h.bmc.system_id == id)
+            .ok_or_else(|| RedfishError::NotFound {
+                uri: format!("/redfish/v1/Systems/{id}"),
+            })?;
+        let now = self.now();
+        let bios_version = self.updates().version_of(id, "BIOS", now);
+        let bios_version = bios_version.as_deref();
+        Ok(host.with_machine(now, |m| {
+            self.0.systems.get_or_render(index, m, bios_version, || {
+                render(&SystemCtx {
+                    id: &host.bmc.system_id,
+                    name: &host.name,
+                    profile: &host.profile,
+                    machine: m,
+                    bios_version,
+                })
             })
         }))
     }

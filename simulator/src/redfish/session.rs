@@ -170,13 +170,25 @@ fn authenticated_account(state: &RedfishState, headers: &HeaderMap) -> Option<us
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
+    // Decoded on the stack; credentials longer than the buffer (none in practice) on the heap.
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let mut buffer = [0u8; BASIC_CREDENTIALS_STACK];
+    let long;
+    let decoded: &[u8] = match engine.decode_slice(encoded.trim(), &mut buffer) {
+        Ok(n) => &buffer[..n],
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            long = engine.decode(encoded.trim()).ok()?;
+            &long
+        }
+        Err(base64::DecodeSliceError::DecodeError(_)) => return None,
+    };
+    let text = std::str::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     check_password(state.accounts(), user, password)
 }
+
+/// The longest `user:password` of an `Authorization: Basic` header decoded without allocating.
+const BASIC_CREDENTIALS_STACK: usize = 512;
 
 /// The system a URI is about (`/redfish/v1/{Systems|Managers|Chassis}/{id}/...`), if any.
 fn system_in_path(path: &str) -> Option<&str> {

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
@@ -53,7 +53,9 @@ fn system_uri(id: &str) -> String {
     format!("/redfish/v1/Systems/{id}")
 }
 
-/// The ComputerSystem document.
+/// The ComputerSystem document. It reads the machine only through what
+/// [`super::rendered::SystemKey`] compares (power, boot override, boot mode, boot order, BIOS
+/// version): `GET` serves a cached rendering while those are unchanged.
 pub fn system_body(ctx: &SystemCtx<'_>) -> Value {
     let id = ctx.id;
     let uri = system_uri(id);
@@ -146,13 +148,14 @@ pub async fn list(State(state): State<RedfishState>) -> Document {
     )
 }
 
-/// `GET /redfish/v1/Systems/{id}`.
+/// `GET /redfish/v1/Systems/{id}`, served from the rendered document while the machine shows the
+/// same state (the ETag and bytes are those `Document::ok(system_body(..))` would give).
 pub async fn get(
     State(state): State<RedfishState>,
     Path(id): Path<String>,
-) -> Result<Document, RedfishError> {
-    let body = state.read_system(&id, system_body)?;
-    Ok(Document::ok(body, ALLOW_GET_PATCH))
+) -> Result<Response, RedfishError> {
+    let rendered = state.read_system_rendered(&id, system_body)?;
+    Ok(rendered.response(StatusCode::OK, ALLOW_GET_PATCH))
 }
 
 /// A validated change to `Boot`.
