@@ -139,9 +139,22 @@ pub fn writes(host: &BareMetalHost, decision: &Decision) -> Result<Vec<HostWrite
     }
     // Equal typed statuses encode alike: only a status that differs is encoded and diffed.
     if decision.status_changed && host.status.as_ref() != Some(&decision.status) {
-        let old = serde_json::to_value(&host.status).unwrap_or(Value::Null);
-        let new = serde_json::to_value(&decision.status).map_err(|e| e.to_string())?;
-        if let Some(patch) = merge_diff(&old, &new) {
+        let patch = match &host.status {
+            // Equal hardware details encode alike and leave no trace in the patch: diff the
+            // rest only, so the (large) details are encoded only when they changed.
+            Some(old) if old.hardware == decision.status.hardware => {
+                let old = serde_json::to_value(without_hardware(old)).unwrap_or(Value::Null);
+                let new = serde_json::to_value(without_hardware(&decision.status))
+                    .map_err(|e| e.to_string())?;
+                merge_diff(&old, &new)
+            }
+            old => {
+                let old = serde_json::to_value(old).unwrap_or(Value::Null);
+                let new = serde_json::to_value(&decision.status).map_err(|e| e.to_string())?;
+                merge_diff(&old, &new)
+            }
+        };
+        if let Some(patch) = patch {
             out.push(HostWrite::Status {
                 patch,
                 status: Box::new(decision.status.clone()),
@@ -160,6 +173,45 @@ pub fn writes(host: &BareMetalHost, decision: &Decision) -> Result<Vec<HostWrite
     Ok(out)
 }
 
+/// `status` without its hardware details (every other field copied; the details are the bulk).
+fn without_hardware(status: &BareMetalHostStatus) -> BareMetalHostStatus {
+    // Every field named, so a new field cannot be left out of the diff unnoticed.
+    let BareMetalHostStatus {
+        operational_status,
+        error_type,
+        last_updated,
+        hardware_profile,
+        hardware: _,
+        provisioning,
+        good_credentials,
+        tried_credentials,
+        error_message,
+        powered_on,
+        operation_history,
+        error_count,
+        provisioning_fail_count,
+        last_attempted_image,
+        conditions,
+    } = status;
+    BareMetalHostStatus {
+        operational_status: *operational_status,
+        error_type: *error_type,
+        last_updated: last_updated.clone(),
+        hardware_profile: hardware_profile.clone(),
+        hardware: None,
+        provisioning: provisioning.clone(),
+        good_credentials: good_credentials.clone(),
+        tried_credentials: tried_credentials.clone(),
+        error_message: error_message.clone(),
+        powered_on: *powered_on,
+        operation_history: operation_history.clone(),
+        error_count: *error_count,
+        provisioning_fail_count: *provisioning_fail_count,
+        last_attempted_image: last_attempted_image.clone(),
+        conditions: conditions.clone(),
+    }
+}
+
 /// Applies the decision's writes to `host` (see [`writes`]); a status that cannot be encoded is
 /// not written, as the controller would refuse it before writing anything else.
 pub fn apply(host: &mut BareMetalHost, decision: &Decision) -> Applied {
@@ -167,8 +219,16 @@ pub fn apply(host: &mut BareMetalHost, decision: &Decision) -> Applied {
         return Applied::Unchanged;
     };
     let mut changed = false;
-    for write in &plan {
-        changed |= write.apply_to(host);
+    for write in plan {
+        changed |= match write {
+            // The planned status is moved in, not copied again.
+            HostWrite::Status { status, .. } => {
+                let changed = host.status.as_ref() != Some(&*status);
+                host.status = Some(*status);
+                changed
+            }
+            other => other.apply_to(host),
+        };
     }
     if changed {
         Applied::Changed
