@@ -140,18 +140,17 @@ pub fn writes(host: &BareMetalHost, decision: &Decision) -> Result<Vec<HostWrite
     // Equal typed statuses encode alike: only a status that differs is encoded and diffed.
     if decision.status_changed && host.status.as_ref() != Some(&decision.status) {
         let patch = match &host.status {
-            // Equal hardware details encode alike and leave no trace in the patch: diff the
-            // rest only, so the (large) details are encoded only when they changed.
-            Some(old) if old.hardware == decision.status.hardware => {
-                let old = serde_json::to_value(without_hardware(old)).unwrap_or(Value::Null);
-                let new = serde_json::to_value(without_hardware(&decision.status))
-                    .map_err(|e| e.to_string())?;
+            // Fields equal on both sides encode alike and leave no entry in the patch: only the
+            // fields that differ are encoded (the large hardware details and conditions rarely do).
+            Some(old) => {
+                let (old, new) = differing_fields(old, &decision.status);
+                let old = serde_json::to_value(old).unwrap_or(Value::Null);
+                let new = serde_json::to_value(new).map_err(|e| e.to_string())?;
                 merge_diff(&old, &new)
             }
-            old => {
-                let old = serde_json::to_value(old).unwrap_or(Value::Null);
+            None => {
                 let new = serde_json::to_value(&decision.status).map_err(|e| e.to_string())?;
-                merge_diff(&old, &new)
+                merge_diff(&Value::Null, &new)
             }
         };
         if let Some(patch) = patch {
@@ -173,15 +172,21 @@ pub fn writes(host: &BareMetalHost, decision: &Decision) -> Result<Vec<HostWrite
     Ok(out)
 }
 
-/// `status` without its hardware details (every other field copied; the details are the bulk).
-fn without_hardware(status: &BareMetalHostStatus) -> BareMetalHostStatus {
+/// `old` and `new` with every field they agree on reset to its default on both sides (the same
+/// value, so still no difference between them), the fields that differ copied as they are.
+fn differing_fields(
+    old: &BareMetalHostStatus,
+    new: &BareMetalHostStatus,
+) -> (BareMetalHostStatus, BareMetalHostStatus) {
+    let mut a = BareMetalHostStatus::default();
+    let mut b = BareMetalHostStatus::default();
     // Every field named, so a new field cannot be left out of the diff unnoticed.
     let BareMetalHostStatus {
         operational_status,
         error_type,
         last_updated,
         hardware_profile,
-        hardware: _,
+        hardware,
         provisioning,
         good_credentials,
         tried_credentials,
@@ -192,24 +197,33 @@ fn without_hardware(status: &BareMetalHostStatus) -> BareMetalHostStatus {
         provisioning_fail_count,
         last_attempted_image,
         conditions,
-    } = status;
-    BareMetalHostStatus {
-        operational_status: *operational_status,
-        error_type: *error_type,
-        last_updated: last_updated.clone(),
-        hardware_profile: hardware_profile.clone(),
-        hardware: None,
-        provisioning: provisioning.clone(),
-        good_credentials: good_credentials.clone(),
-        tried_credentials: tried_credentials.clone(),
-        error_message: error_message.clone(),
-        powered_on: *powered_on,
-        operation_history: operation_history.clone(),
-        error_count: *error_count,
-        provisioning_fail_count: *provisioning_fail_count,
-        last_attempted_image: last_attempted_image.clone(),
-        conditions: conditions.clone(),
+    } = old;
+    macro_rules! differing {
+        ($($field:ident),*) => {$(
+            if *$field != new.$field {
+                a.$field = $field.clone();
+                b.$field = new.$field.clone();
+            }
+        )*};
     }
+    differing!(
+        operational_status,
+        error_type,
+        last_updated,
+        hardware_profile,
+        hardware,
+        provisioning,
+        good_credentials,
+        tried_credentials,
+        error_message,
+        powered_on,
+        operation_history,
+        error_count,
+        provisioning_fail_count,
+        last_attempted_image,
+        conditions
+    );
+    (a, b)
 }
 
 /// Applies the decision's writes to `host` (see [`writes`]); a status that cannot be encoded is
