@@ -351,6 +351,31 @@ mod tests {
     }
 
     #[test]
+    fn the_status_patch_is_the_diff_of_the_whole_statuses() {
+        let mut h = host();
+        let mut old = BareMetalHostStatus::default();
+        old.hardware = Some(Default::default());
+        old.error_message = "boom".into();
+        old.error_count = 2;
+        h.status = Some(old.clone());
+        let mut d = decision(&h);
+        d.status.error_message.clear();
+        d.status.provisioning.state = ProvisioningState::Inspecting;
+        d.status_changed = true;
+        let full = merge_diff(
+            &serde_json::to_value(&old).unwrap(),
+            &serde_json::to_value(&d.status).unwrap(),
+        )
+        .map(|patch| serde_json::json!({"status": patch}));
+        let plan = writes(&h, &d).unwrap();
+        assert_eq!(plan.len(), 1);
+        assert_eq!(Some(plan[0].patch()), full);
+        // The hardware and the error count did not change: no entry for them.
+        assert_eq!(plan[0].patch().pointer("/status/hardware"), None);
+        assert_eq!(plan[0].patch().pointer("/status/errorCount"), None);
+    }
+
+    #[test]
     fn an_unchanged_status_and_a_present_finalizer_plan_no_writes() {
         let mut h = host();
         h.metadata.finalizers = Some(vec![HOST_FINALIZER.to_owned()]);

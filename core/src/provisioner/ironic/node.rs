@@ -274,3 +274,40 @@ pub fn validation_failures(validation: &Validation, interfaces: &[&str]) -> Opti
         .collect();
     (!failures.is_empty()).then(|| failures.join("; "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_keeps_its_modelled_and_interface_fields_and_skips_the_rest() {
+        let text = r#"{"uuid": "u-1", "name": "ns~h", "provision_state": "manageable",
+            "maintenance": true, "reservation": null, "boot_interface": "ipxe",
+            "extra": {"registration_fingerprint": "f"}, "instance_info": {"image_source": "i"},
+            "driver_internal_info": {"deep": [1, {"x": null}]}, "links": [{"href": "h"}],
+            "deploy\u005finterface": "direct"}"#;
+        let node: Node = serde_json::from_str(text).expect("a node");
+        assert_eq!(node.uuid, "u-1");
+        assert_eq!(node.state(), "manageable");
+        assert!(node.maintenance);
+        assert_eq!(node.reservation, None);
+        assert_eq!(node.field("boot_interface"), Some("ipxe"));
+        // An escaped key is read as well as a borrowed one.
+        assert_eq!(node.field("deploy_interface"), Some("direct"));
+        assert_eq!(node.other.len(), 2, "{:?}", node.other);
+        let view = node.view();
+        assert_eq!(view.registration_fingerprint.as_deref(), Some("f"));
+        assert_eq!(view.image_source.as_deref(), Some("i"));
+        // The same node from a JSON tree (owned keys).
+        let again: Node = serde_json::from_value(serde_json::from_str(text).expect("json"))
+            .expect("a node from a value");
+        assert_eq!(again, node);
+    }
+
+    #[test]
+    fn a_node_without_a_uuid_or_with_a_wrong_type_is_refused() {
+        assert!(serde_json::from_str::<Node>(r#"{"name": "n"}"#).is_err());
+        assert!(serde_json::from_str::<Node>(r#"{"uuid": "u", "maintenance": "yes"}"#).is_err());
+        assert!(serde_json::from_str::<Node>("[]").is_err());
+    }
+}
