@@ -353,10 +353,12 @@ mod tests {
     #[test]
     fn the_status_patch_is_the_diff_of_the_whole_statuses() {
         let mut h = host();
-        let mut old = BareMetalHostStatus::default();
-        old.hardware = Some(Default::default());
-        old.error_message = "boom".into();
-        old.error_count = 2;
+        let old = BareMetalHostStatus {
+            hardware: Some(Default::default()),
+            error_message: "boom".into(),
+            error_count: 2,
+            ..Default::default()
+        };
         h.status = Some(old.clone());
         let mut d = decision(&h);
         d.status.error_message.clear();
