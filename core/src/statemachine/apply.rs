@@ -139,9 +139,21 @@ pub fn writes(host: &BareMetalHost, decision: &Decision) -> Result<Vec<HostWrite
     }
     // Equal typed statuses encode alike: only a status that differs is encoded and diffed.
     if decision.status_changed && host.status.as_ref() != Some(&decision.status) {
-        let old = serde_json::to_value(&host.status).unwrap_or(Value::Null);
-        let new = serde_json::to_value(&decision.status).map_err(|e| e.to_string())?;
-        if let Some(patch) = merge_diff(&old, &new) {
+        let patch = match &host.status {
+            // Fields equal on both sides encode alike and leave no entry in the patch: only the
+            // fields that differ are encoded (the large hardware details and conditions rarely do).
+            Some(old) => {
+                let (old, new) = differing_fields(old, &decision.status);
+                let old = serde_json::to_value(old).unwrap_or(Value::Null);
+                let new = serde_json::to_value(new).map_err(|e| e.to_string())?;
+                merge_diff(&old, &new)
+            }
+            None => {
+                let new = serde_json::to_value(&decision.status).map_err(|e| e.to_string())?;
+                merge_diff(&Value::Null, &new)
+            }
+        };
+        if let Some(patch) = patch {
             out.push(HostWrite::Status {
                 patch,
                 status: Box::new(decision.status.clone()),
@@ -160,6 +172,60 @@ pub fn writes(host: &BareMetalHost, decision: &Decision) -> Result<Vec<HostWrite
     Ok(out)
 }
 
+/// `old` and `new` with every field they agree on reset to its default on both sides (the same
+/// value, so still no difference between them), the fields that differ copied as they are.
+fn differing_fields(
+    old: &BareMetalHostStatus,
+    new: &BareMetalHostStatus,
+) -> (BareMetalHostStatus, BareMetalHostStatus) {
+    let mut a = BareMetalHostStatus::default();
+    let mut b = BareMetalHostStatus::default();
+    // Every field named, so a new field cannot be left out of the diff unnoticed.
+    let BareMetalHostStatus {
+        operational_status,
+        error_type,
+        last_updated,
+        hardware_profile,
+        hardware,
+        provisioning,
+        good_credentials,
+        tried_credentials,
+        error_message,
+        powered_on,
+        operation_history,
+        error_count,
+        provisioning_fail_count,
+        last_attempted_image,
+        conditions,
+    } = old;
+    macro_rules! differing {
+        ($($field:ident),*) => {$(
+            if *$field != new.$field {
+                a.$field = $field.clone();
+                b.$field = new.$field.clone();
+            }
+        )*};
+    }
+    differing!(
+        operational_status,
+        error_type,
+        last_updated,
+        hardware_profile,
+        hardware,
+        provisioning,
+        good_credentials,
+        tried_credentials,
+        error_message,
+        powered_on,
+        operation_history,
+        error_count,
+        provisioning_fail_count,
+        last_attempted_image,
+        conditions
+    );
+    (a, b)
+}
+
 /// Applies the decision's writes to `host` (see [`writes`]); a status that cannot be encoded is
 /// not written, as the controller would refuse it before writing anything else.
 pub fn apply(host: &mut BareMetalHost, decision: &Decision) -> Applied {
@@ -167,8 +233,16 @@ pub fn apply(host: &mut BareMetalHost, decision: &Decision) -> Applied {
         return Applied::Unchanged;
     };
     let mut changed = false;
-    for write in &plan {
-        changed |= write.apply_to(host);
+    for write in plan {
+        changed |= match write {
+            // The planned status is moved in, not copied again.
+            HostWrite::Status { status, .. } => {
+                let changed = host.status.as_ref() != Some(&*status);
+                host.status = Some(*status);
+                changed
+            }
+            other => other.apply_to(host),
+        };
     }
     if changed {
         Applied::Changed
@@ -274,6 +348,33 @@ mod tests {
             status.pointer("/status/errorType"),
             Some(&serde_json::Value::Null)
         );
+    }
+
+    #[test]
+    fn the_status_patch_is_the_diff_of_the_whole_statuses() {
+        let mut h = host();
+        let old = BareMetalHostStatus {
+            hardware: Some(Default::default()),
+            error_message: "boom".into(),
+            error_count: 2,
+            ..Default::default()
+        };
+        h.status = Some(old.clone());
+        let mut d = decision(&h);
+        d.status.error_message.clear();
+        d.status.provisioning.state = ProvisioningState::Inspecting;
+        d.status_changed = true;
+        let full = merge_diff(
+            &serde_json::to_value(&old).unwrap(),
+            &serde_json::to_value(&d.status).unwrap(),
+        )
+        .map(|patch| serde_json::json!({"status": patch}));
+        let plan = writes(&h, &d).unwrap();
+        assert_eq!(plan.len(), 1);
+        assert_eq!(Some(plan[0].patch()), full);
+        // The hardware and the error count did not change: no entry for them.
+        assert_eq!(plan[0].patch().pointer("/status/hardware"), None);
+        assert_eq!(plan[0].patch().pointer("/status/errorCount"), None);
     }
 
     #[test]

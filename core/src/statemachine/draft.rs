@@ -1,5 +1,6 @@
 //! The decision under construction: status edits, the one effect, events and requeue.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -20,7 +21,8 @@ use crate::provisioner::{Action, Observation};
 pub(crate) struct Draft<'a> {
     pub input: &'a Input<'a>,
     pub status: BareMetalHostStatus,
-    original: BareMetalHostStatus,
+    /// The status as read (borrowed from the host; a default only for a host without one).
+    original: Cow<'a, BareMetalHostStatus>,
     effect: Effect,
     finalizer: FinalizerChange,
     remove: BTreeSet<String>,
@@ -35,11 +37,15 @@ pub(crate) struct Draft<'a> {
 
 impl<'a> Draft<'a> {
     pub fn new(input: &'a Input<'a>) -> Self {
-        let status = input.host.status.clone().unwrap_or_default();
+        let original = match &input.host.status {
+            Some(status) => Cow::Borrowed(status),
+            None => Cow::Owned(BareMetalHostStatus::default()),
+        };
+        let status = original.as_ref().clone();
         Draft {
             input,
             from: status.provisioning.state,
-            original: status.clone(),
+            original,
             status,
             effect: Effect::None,
             finalizer: FinalizerChange::Keep,
@@ -327,7 +333,7 @@ impl<'a> Draft<'a> {
     pub fn finish_owned(mut self) -> Decision {
         let now = self.now_time();
         conditions::compute(&mut self.status, &self.original, &now);
-        let status_changed = self.status != self.original;
+        let status_changed = self.status != *self.original;
         if status_changed {
             self.status.last_updated = Some(now);
         }

@@ -72,6 +72,13 @@ impl std::fmt::Debug for IronicClient {
     }
 }
 
+/// `GET /v1/ports`: the list under `ports` (absent reads as empty).
+#[derive(serde::Deserialize)]
+struct PortList {
+    #[serde(default)]
+    ports: Vec<Port>,
+}
+
 /// What a response body may be read as.
 enum Expect {
     Json,
@@ -175,7 +182,7 @@ impl IronicClient {
     /// up yet (upstream treats that as not ready).
     pub async fn drivers(&self) -> Result<Vec<String>, ProvisionerError> {
         const OP: &str = "list drivers";
-        let v = self
+        let v: Value = self
             .call_json(OP, Method::GET, "/v1/drivers", None::<&()>)
             .await?;
         let names = v
@@ -205,31 +212,21 @@ impl IronicClient {
             "/v1/ports?address={}&fields=uuid,address,node_uuid",
             query_value(&mac.to_ascii_lowercase())
         );
-        let list: Value = self.call_json(OP, Method::GET, &path, None::<&()>).await?;
-        let ports = list.get("ports").cloned().unwrap_or(Value::Array(vec![]));
-        let mut ports: Vec<Port> = decode(OP, ports)?;
-        Ok(if ports.is_empty() {
-            None
-        } else {
-            Some(ports.remove(0))
-        })
+        let list: Option<PortList> = self.call_json(OP, Method::GET, &path, None::<&()>).await?;
+        Ok(list.and_then(|l| l.ports.into_iter().next()))
     }
 
     /// `POST /v1/nodes`.
     pub async fn create_node(&self, body: &Value) -> Result<Node, ProvisionerError> {
-        let v = self
-            .call_json("create node", Method::POST, "/v1/nodes", Some(body))
-            .await?;
-        decode("create node", v)
+        self.call_json("create node", Method::POST, "/v1/nodes", Some(body))
+            .await
     }
 
     /// `PATCH /v1/nodes/{id}` with a JSON patch.
     pub async fn patch_node(&self, id: &str, ops: &[PatchOp]) -> Result<Node, ProvisionerError> {
         let path = format!("/v1/nodes/{}", path_segment(id));
-        let v = self
-            .call_json("patch node", Method::PATCH, &path, Some(&ops))
-            .await?;
-        decode("patch node", v)
+        self.call_json("patch node", Method::PATCH, &path, Some(&ops))
+            .await
     }
 
     /// `DELETE /v1/nodes/{id}`; a node already gone is not an error.
@@ -256,10 +253,8 @@ impl IronicClient {
             "node_uuid": node_uuid,
             "pxe_enabled": pxe_enabled,
         });
-        let v = self
-            .call_json("create port", Method::POST, "/v1/ports", Some(&body))
-            .await?;
-        decode("create port", v)
+        self.call_json("create port", Method::POST, "/v1/ports", Some(&body))
+            .await
     }
 
     /// `PUT /v1/nodes/{id}/states/provision`.
@@ -287,10 +282,8 @@ impl IronicClient {
     /// `GET /v1/nodes/{id}/validate`.
     pub async fn validate(&self, id: &str) -> Result<Validation, ProvisionerError> {
         let path = format!("/v1/nodes/{}/validate", path_segment(id));
-        let v = self
-            .call_json("validate", Method::GET, &path, None::<&()>)
-            .await?;
-        decode("validate", v)
+        self.call_json("validate", Method::GET, &path, None::<&()>)
+            .await
     }
 
     /// `PUT /v1/nodes/{id}/maintenance` with an optional reason.
@@ -328,24 +321,29 @@ impl IronicClient {
         path: &str,
     ) -> Result<Option<T>, ProvisionerError> {
         match self.call_json(operation, method, path, None::<&()>).await {
-            Ok(v) => decode(operation, v).map(Some),
+            Ok(v) => Ok(Some(v)),
             Err(ProvisionerError::Rejected { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    async fn call_json<B: Serialize + ?Sized>(
+    /// One call whose answer is decoded straight into `T` (no generic JSON tree in between);
+    /// an empty answer decodes as JSON `null`.
+    async fn call_json<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         operation: &'static str,
         method: Method,
         path: &str,
         body: Option<&B>,
-    ) -> Result<Value, ProvisionerError> {
+    ) -> Result<T, ProvisionerError> {
         let version = self.api_version().await?;
-        let v = self
+        match self
             .send(operation, method, path, body, Some(version), Expect::Json)
-            .await?;
-        Ok(v.unwrap_or(Value::Null))
+            .await?
+        {
+            Some(v) => Ok(v),
+            None => decode(operation, Value::Null),
+        }
     }
 
     async fn call_empty<B: Serialize + ?Sized>(

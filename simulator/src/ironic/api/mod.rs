@@ -291,7 +291,8 @@ pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) ->
 }
 
 /// A JSON response whose text is already written (by [`to_python_json`]).
-pub(crate) fn json_text_response(status: StatusCode, text: String) -> Response {
+pub(crate) fn json_text_response(status: StatusCode, text: impl Into<bytes::Bytes>) -> Response {
+    let text: bytes::Bytes = text.into();
     let mut r = (status, text).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

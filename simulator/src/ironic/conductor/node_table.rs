@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 
+use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::ironic::model::Node;
@@ -16,7 +17,8 @@ use crate::ironic::version::Version;
 struct Rendered {
     base: String,
     version: Version,
-    text: String,
+    /// Shared with every answer that serves it (a clone is a reference count, not a copy).
+    text: Bytes,
 }
 
 /// Every node by UUID, with the name index and the rendered-document cache.
@@ -75,14 +77,14 @@ impl NodeTable {
     }
 
     /// Node `uuid`'s detail document for `base` and `version`, as `render` writes it: rendered
-    /// once, then the same text until the node changes.
+    /// once, then the same text (shared, not copied) until the node changes.
     pub fn detail_text(
         &mut self,
         uuid: Uuid,
         base: &str,
         version: Version,
         render: impl FnOnce(&Node) -> String,
-    ) -> Option<String> {
+    ) -> Option<Bytes> {
         let node = self.nodes.get(&uuid)?;
         if let Some(r) = self.rendered.get(&uuid)
             && r.version == version
@@ -90,7 +92,7 @@ impl NodeTable {
         {
             return Some(r.text.clone());
         }
-        let text = render(node);
+        let text = Bytes::from(render(node));
         self.rendered.insert(
             uuid,
             Rendered {
