@@ -9,7 +9,7 @@
 //! `advance`, `within` and `for` are wall durations here. Every wait follows the fleet's
 //! `time_scale` within floors: machine transitions, the agents' heartbeats and lookups, the mock
 //! conductor's callback timeout and power sync (`ServeOptions::for_fleet`), and the operator's
-//! polls (`statemachine::Settings::for_fleet`, polls paced from a short first one up to a hundred hosts).
+//! polls (`statemachine::Settings::for_fleet`, polls paced from a short first one up to `HOSTS_PER_FLOOR` hosts).
 //!
 //! Not observed in wire mode: the individual Redfish and IPMI requests (the machines' power, boot
 //! and disk changes are recorded instead) and the operator's own Kubernetes requests (the runner's

@@ -26,8 +26,9 @@ const TESTBED_FLOORS: [Duration; 6] = [
     Duration::from_millis(500), // error backoff unit
 ];
 
-/// Hosts per step of the testbed floors ([`Settings::for_fleet`]).
-pub const HOSTS_PER_FLOOR: usize = 100;
+/// Hosts per step of the testbed floors ([`Settings::for_fleet`]): at 100 the 1 000-host wire
+/// bench (`scripts/bench-wire.sh`) waited 81.7 s, at 250 63.2 s (one quiet run each, 2 cores).
+pub const HOSTS_PER_FLOOR: usize = 250;
 
 /// The first poll after a change in a testbed: a simulated step finishes in milliseconds.
 pub const TESTBED_FIRST_POLL: Duration = Duration::from_millis(20);
@@ -238,9 +239,10 @@ mod tests {
         );
         assert!(instant.validate().is_ok());
         assert_eq!(prod.for_fleet(0.0, 100), instant);
+        assert_eq!(prod.for_fleet(0.0, HOSTS_PER_FLOOR), instant);
         let thousand = prod.for_fleet(0.0, 1000);
-        assert_eq!(thousand.short_delay, Duration::from_secs(2));
-        assert_eq!(thousand.long_delay, Duration::from_secs(5));
+        assert_eq!(thousand.short_delay, Duration::from_millis(800));
+        assert_eq!(thousand.long_delay, Duration::from_secs(2));
         assert_eq!(thousand.first_poll, None);
         assert_eq!(
             prod.for_fleet(0.0, 100_000).long_delay,
