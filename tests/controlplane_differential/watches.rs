@@ -118,6 +118,13 @@ pub async fn from_zero(s: &Side, ns: &str) -> anyhow::Result<Facts> {
                     && e.iter().any(|e| e["type"] == "BOOKMARK")
             })
             .await;
+        // Up to the first bookmark: a server may send more at any time (kube-apiserver does, on
+        // its own schedule and before a timeout closes the watch), so later ones are not compared.
+        let first_bookmark = events
+            .iter()
+            .position(|e| e["type"] == "BOOKMARK")
+            .map_or(events.len(), |i| i + 1);
+        let events = &events[..first_bookmark];
         let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
         o.fact(&format!("{label} with bookmarks: types"), types)
             .fact(
