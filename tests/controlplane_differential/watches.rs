@@ -129,7 +129,7 @@ pub async fn from_zero(s: &Side, ns: &str) -> anyhow::Result<Facts> {
         o.fact(&format!("{label} with bookmarks: types"), types)
             .fact(
                 &format!("{label} with bookmarks: bookmarks"),
-                bookmarks(&events),
+                bookmarks(events),
             );
     }
     Ok(o)
