@@ -180,31 +180,18 @@ fn differing_fields(
 ) -> (BareMetalHostStatus, BareMetalHostStatus) {
     let mut a = BareMetalHostStatus::default();
     let mut b = BareMetalHostStatus::default();
-    // Every field named, so a new field cannot be left out of the diff unnoticed.
-    let BareMetalHostStatus {
-        operational_status,
-        error_type,
-        last_updated,
-        hardware_profile,
-        hardware,
-        provisioning,
-        good_credentials,
-        tried_credentials,
-        error_message,
-        powered_on,
-        operation_history,
-        error_count,
-        provisioning_fail_count,
-        last_attempted_image,
-        conditions,
-    } = old;
+    // Every field named once: the pattern has no `..`, so a new field cannot be left out of the
+    // diff unnoticed.
     macro_rules! differing {
-        ($($field:ident),*) => {$(
-            if *$field != new.$field {
-                a.$field = $field.clone();
-                b.$field = new.$field.clone();
-            }
-        )*};
+        ($($field:ident),*) => {
+            let BareMetalHostStatus { $($field),* } = old;
+            $(
+                if *$field != new.$field {
+                    a.$field = $field.clone();
+                    b.$field = new.$field.clone();
+                }
+            )*
+        };
     }
     differing!(
         operational_status,
