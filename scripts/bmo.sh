@@ -4,7 +4,7 @@
 # (docs/upstream-bmo.md says how it runs and how far it gets). Nothing in `make test` or `make e2e`
 # depends on it. The binary and BMO's own CRDs go to $JUDGES_HOME/bmo-<version>-<key>/ (key: a hash of
 # the pins and this script), so a change of pins builds anew and an unchanged tree costs a second.
-# Writes $JUDGES_HOME/bmo.env (BMO_BIN, BMO_VERSION, BMO_CRDS). Module and build caches stay under
+# Writes $JUDGES_HOME/bmo.env (BMO_BIN, BMO_VERSION, BMO_CRDS, BMO_RBAC). Module and build caches stay under
 # ~/.cache; nothing lands in the tree.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -52,9 +52,13 @@ else
   # BMO's upstream CRDs, as its release ships them (kustomize bases; no webhook or CA-injection patches).
   crds="$src/config/base/crds/bases"
   ls "$crds"/*.yaml >/dev/null 2>&1 || { echo "bmo: ERROR no CRDs in $crds" >&2; exit 1; }
-  mkdir -p "$out.tmp/crds"
+  mkdir -p "$out.tmp/crds" "$out.tmp/rbac"
   cp "$crds"/*.yaml "$out.tmp/crds/"
-  chmod -R u+w "$out.tmp/crds"
+  # Its manager ClusterRole, so it can run under a ServiceAccount with exactly upstream's grants.
+  role="$src/config/base/rbac/role.yaml"
+  [ -f "$role" ] || { echo "bmo: ERROR no ClusterRole at $role" >&2; exit 1; }
+  cp "$role" "$out.tmp/rbac/role.yaml"
+  chmod -R u+w "$out.tmp/crds" "$out.tmp/rbac"
   rm -rf "$out"; mv "$out.tmp" "$out"; touch "$out/.complete"
   echo "bmo: built in $(( $(date +%s) - start )) s into $out (Go build cache: $GOCACHE)"
 fi
@@ -65,5 +69,6 @@ cat > "$JUDGES_HOME/bmo.env" <<ENV
 export BMO_BIN="$out/baremetal-operator"
 export BMO_VERSION="$version"
 export BMO_CRDS="$out/crds"
+export BMO_RBAC="$out/rbac/role.yaml"
 ENV
 echo "bmo: baremetal-operator $version, $(ls "$out/crds" | wc -l) CRDs; ready ($JUDGES_HOME/bmo.env)"

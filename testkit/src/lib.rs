@@ -30,3 +30,7 @@ pub mod kube;
 /// Files served on loopback for provisioning: an OS image and its SHA-256, the deploy kernel,
 /// ramdisk and ISO Ironic caches; stopped on drop.
 pub mod images;
+
+/// Upstream Metal3's baremetal-operator as a judge: where `make bmo` built it, and how it is
+/// started on the testbed (flags and environment, every listener on loopback or off).
+pub mod bmo;

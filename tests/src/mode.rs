@@ -21,6 +21,9 @@ pub struct RealState {
     pub admin_kubeconfig: PathBuf,
     /// The operator's ServiceAccount token, bound to `kind/operator/rbac.yaml`.
     pub operator_kubeconfig: PathBuf,
+    /// Upstream BMO's ServiceAccount token (`metal-kube up --crds upstream` only).
+    #[serde(default)]
+    pub bmo_kubeconfig: Option<PathBuf>,
     /// The CA (PEM file) the server's certificate chains to.
     pub ca_cert: PathBuf,
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use metal_e2e::binaries::workspace_root;
-use metal_e2e::kubernetes::{RealControlPlane, access, audit};
+use metal_e2e::kubernetes::{RealControlPlane, access, audit, upstream};
+use metal_testkit::bmo::Bmo;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -32,6 +33,11 @@ enum Command {
         /// Stop by itself after this many seconds (nothing is left running by a forgotten shell).
         #[arg(long, default_value_t = 4 * 3600)]
         max_seconds: u64,
+        /// Whose CRDs: `ours` (kind/crds/), or `upstream` — BMO's own CRDs from `make bmo`, our
+        /// HostPool CRD, and BMO's ServiceAccount with its release's ClusterRole beside ours
+        /// (`state.json` then names `bmo_kubeconfig`).
+        #[arg(long, value_enum, default_value = "ours")]
+        crds: Crds,
     },
     /// Read the audit log of a run: the operator's requests per verb and resource, set against the
     /// grants of an RBAC file. With --check, fail on a refused request or a grant never used.
@@ -46,6 +52,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+/// Whose CRDs `up` installs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Crds {
+    Ours,
+    Upstream,
 }
 
 /// Grants the audit log cannot show in use, each with the reason it stays in the role.
@@ -69,6 +82,9 @@ struct State {
     version: String,
     admin_kubeconfig: PathBuf,
     operator_kubeconfig: PathBuf,
+    /// Upstream BMO's ServiceAccount kubeconfig (`--crds upstream` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bmo_kubeconfig: Option<PathBuf>,
     ca_cert: PathBuf,
     audit_log: PathBuf,
     startup_ms: u128,
@@ -80,9 +96,13 @@ struct State {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Up { dir, max_seconds } => tokio::runtime::Runtime::new()
+        Command::Up {
+            dir,
+            max_seconds,
+            crds,
+        } => tokio::runtime::Runtime::new()
             .context("starting the tokio runtime")?
-            .block_on(up(dir, max_seconds)),
+            .block_on(up(dir, max_seconds, crds)),
         Command::Audit { state, rbac, check } => audit(&state, &rbac, check),
     }
 }
@@ -144,14 +164,26 @@ fn audit(state: &std::path::Path, rbac: &std::path::Path, check: bool) -> anyhow
     Ok(())
 }
 
-async fn up(dir: PathBuf, max_seconds: u64) -> anyhow::Result<()> {
+async fn up(dir: PathBuf, max_seconds: u64, crds: Crds) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let state_file = dir.join("state.json");
     let _ = std::fs::remove_file(&state_file);
+    // Found before anything starts: a missing BMO build is named at once.
+    let bmo = match crds {
+        Crds::Ours => None,
+        Crds::Upstream => Some(Bmo::locate().map_err(anyhow::Error::msg)?),
+    };
     let mut plane = RealControlPlane::start(Some(&dir)).await?;
     let times = plane.startup_times();
-    let installed = access::install(&plane, &workspace_root()).await;
-    let access = match installed {
+    let installed = match &bmo {
+        None => access::install(&plane, &workspace_root())
+            .await
+            .map(|a| (a.kubeconfig, None)),
+        Some(bmo) => upstream::install(&plane, &workspace_root(), bmo)
+            .await
+            .map(|a| (a.operator_kubeconfig, Some(a.bmo_kubeconfig))),
+    };
+    let (operator_kubeconfig, bmo_kubeconfig) = match installed {
         Ok(a) => a,
         Err(e) => {
             let tails = plane.log_tails(20);
@@ -163,7 +195,8 @@ async fn up(dir: PathBuf, max_seconds: u64) -> anyhow::Result<()> {
         server: plane.server().to_owned(),
         version: plane.version().to_owned(),
         admin_kubeconfig: plane.admin_kubeconfig().to_path_buf(),
-        operator_kubeconfig: access.kubeconfig.clone(),
+        operator_kubeconfig,
+        bmo_kubeconfig,
         ca_cert: plane.pki().ca_cert.clone(),
         audit_log: plane.audit_log(),
         startup_ms: times.total.as_millis(),

@@ -27,10 +27,16 @@ pub struct OperatorAccess {
 
 /// Applies the CRDs and waits until they are established.
 pub async fn apply_crds(admin: &Path, root: &Path) -> anyhow::Result<()> {
+    let files: Vec<PathBuf> = CRD_FILES.iter().map(|f| root.join(f)).collect();
+    apply_crd_files(admin, &files).await
+}
+
+/// Applies CRD `files` and waits until every CRD of the cluster is established.
+pub async fn apply_crd_files(admin: &Path, files: &[PathBuf]) -> anyhow::Result<()> {
     let mut args = vec!["apply".to_owned()];
-    for file in CRD_FILES {
+    for file in files {
         args.push("-f".into());
-        args.push(root.join(file).display().to_string());
+        args.push(file.display().to_string());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     kubectl(admin, &args, None).await?;
@@ -65,8 +71,17 @@ pub async fn apply_crds(admin: &Path, root: &Path) -> anyhow::Result<()> {
 /// Installs the CRDs and the operator's RBAC from `root/kind`, and writes
 /// `<dir>/operator.kubeconfig` with a token of the operator's ServiceAccount.
 pub async fn install(plane: &RealControlPlane, root: &Path) -> anyhow::Result<OperatorAccess> {
+    apply_crds(plane.admin_kubeconfig(), root).await?;
+    install_account(plane, root).await
+}
+
+/// The operator's namespace and RBAC from `root/kind/operator`, and `<dir>/operator.kubeconfig`
+/// with a token of its ServiceAccount (the CRDs are someone else's business).
+pub async fn install_account(
+    plane: &RealControlPlane,
+    root: &Path,
+) -> anyhow::Result<OperatorAccess> {
     let admin = plane.admin_kubeconfig();
-    apply_crds(admin, root).await?;
     let operator = root.join("kind/operator");
     kubectl(
         admin,
@@ -91,12 +106,8 @@ pub async fn install(plane: &RealControlPlane, root: &Path) -> anyhow::Result<Op
     )
     .await?;
     let kubeconfig = plane.dir().join("operator.kubeconfig");
-    let cluster = Cluster {
-        admin_kubeconfig: admin.to_path_buf(),
-        server: plane.server().to_owned(),
-        ca_pem: plane.pki().ca_pem.clone(),
-    };
-    cluster
+    plane
+        .cluster()
         .write_account_kubeconfig(OPERATOR_NAMESPACE, OPERATOR_ACCOUNT, &kubeconfig)
         .await?;
     Ok(OperatorAccess { kubeconfig })

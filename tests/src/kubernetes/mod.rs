@@ -9,10 +9,13 @@
 //!   readiness waits; every process is killed when the handle drops.
 //! - [`access`]: what the operator gets on the real server — the CRDs and the RBAC from `kind/`, and a
 //!   kubeconfig holding a ServiceAccount token bound to exactly that role.
+//! - [`upstream`]: the same server as upstream Metal3 users run it — BMO's own CRDs, and BMO's
+//!   ServiceAccount bound to its release's ClusterRole beside ours.
 
 pub mod access;
 pub mod audit;
 pub mod pki;
+pub mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -374,6 +377,15 @@ impl RealControlPlane {
     /// A kubeconfig with the admin identity (`system:masters`).
     pub fn admin_kubeconfig(&self) -> &Path {
         &self.admin_kubeconfig
+    }
+
+    /// The server as its admin reaches it.
+    pub fn cluster(&self) -> access::Cluster {
+        access::Cluster {
+            admin_kubeconfig: self.admin_kubeconfig.clone(),
+            server: self.server.clone(),
+            ca_pem: self.pki.ca_pem.clone(),
+        }
     }
 
     /// The certificates (to sign webhook servers, make more users, or trust the apiserver).
