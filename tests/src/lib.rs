@@ -17,6 +17,7 @@
 //! Events, the machines' power and the tail of every process log, and keeps the logs.
 
 pub mod binaries;
+pub mod compare;
 pub mod differential;
 pub mod fleet;
 pub mod images;
@@ -32,5 +33,5 @@ pub mod stack;
 pub mod wait;
 
 pub use fleet::FleetHost;
-pub use stack::{Setup, Stack, external_cluster};
+pub use stack::{OperatorUnderTest, Setup, Stack, external_cluster};
 pub use wait::{Check, eventually};

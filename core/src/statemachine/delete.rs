@@ -147,6 +147,7 @@ pub(crate) fn powering_off<R: rand::Rng + ?Sized>(
     d.clear_error();
     d.note(Note::PowerChange(false));
     d.act(Action::Power(change), settings.short_delay);
+    super::power::power_event(d, change);
     d.because("powering off before delete");
 }
 

@@ -136,6 +136,7 @@ pub(crate) fn manage<R: rand::Rng + ?Sized>(
     d.clear_error();
     d.note(Note::PowerChange(desired));
     d.act(Action::Power(change), settings.short_delay);
+    power_event(d, change);
     d.because(match change {
         PowerChange::On => "power: turning on",
         PowerChange::Off => "power: hard power off",
@@ -143,4 +144,17 @@ pub(crate) fn manage<R: rand::Rng + ?Sized>(
         PowerChange::Reboot => "power: hard reboot (power-off disabled)",
         PowerChange::SoftReboot => "power: soft reboot (power-off disabled)",
     });
+}
+
+/// The Event upstream publishes once Ironic accepted a power change (a decision's events are
+/// recorded only when its action is accepted). A reboot of a host whose power-off is disabled has
+/// none, as upstream has none for it.
+pub(crate) fn power_event(d: &mut Draft<'_>, change: PowerChange) {
+    let (reason, message) = match change {
+        PowerChange::On => ("PowerOn", "Host powered on"),
+        PowerChange::Off => ("PowerOff", "Host powered off"),
+        PowerChange::SoftOff => ("PowerOff", "Host soft powered off"),
+        PowerChange::Reboot | PowerChange::SoftReboot => return,
+    };
+    d.event(EventKind::Normal, reason, message);
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
@@ -24,7 +24,7 @@ use crate::statemachine::{
 use crate::telemetry::{Delay, Incident, Operation};
 
 use super::slots::host_key;
-use super::{Context, FIELD_MANAGER, ReconcileError};
+use super::{Context, ReconcileError};
 
 /// How soon to look again when the cache has not yet caught up with our own write.
 const STALE_RETRY: Duration = Duration::from_millis(100);
@@ -213,6 +213,11 @@ fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
 }
 
+/// Writes the host's HardwareData: created with our finalizer and the host as owner, or its
+/// `spec.hardware` replaced (a JSON patch that first tests the resourceVersion read, so a write made
+/// meanwhile is never lost: the reconcile retries). Not server-side apply: on a cluster with
+/// upstream Metal3's CRDs, apply refuses the whole object for a field upstream's schema lacks
+/// (`gpus`, `pciDevices`), while create and patch prune such fields and keep the rest.
 async fn write_hardware_data(
     ctx: &Context,
     host: &BareMetalHost,
@@ -220,30 +225,79 @@ async fn write_hardware_data(
 ) -> Result<(), ReconcileError> {
     let namespace = host.namespace().unwrap_or_default();
     let name = host.name_any();
-    let owner = host
-        .controller_owner_ref(&())
-        .map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
-    let body = json!({
-        "apiVersion": "metal3.io/v1alpha1",
-        "kind": "HardwareData",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "finalizers": [HARDWARE_DATA_FINALIZER],
-            "ownerReferences": owner.into_iter().collect::<Vec<_>>(),
-        },
-        "spec": {"hardware": hardware},
-    });
+    let err = |source| KubeCallError::new("writing hardware data", &namespace, &name, source);
     let api: Api<HardwareData> = api_for(ctx, &namespace);
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await
-    .map_err(|source| KubeCallError::new("writing hardware data", &namespace, &name, source))?;
-    debug!(namespace = %namespace, host = %name, "hardware data written");
+    let current = api.get_opt(&name).await.map_err(err)?;
+    let Some(current) = current else {
+        let owner = host
+            .controller_owner_ref(&())
+            .map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
+        let body: HardwareData = serde_json::from_value(json!({
+            "apiVersion": "metal3.io/v1alpha1",
+            "kind": "HardwareData",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "finalizers": [HARDWARE_DATA_FINALIZER],
+                "ownerReferences": owner.into_iter().collect::<Vec<_>>(),
+            },
+            "spec": {"hardware": hardware},
+        }))
+        .map_err(|e| ReconcileError::EncodeStatus {
+            host: name.clone(),
+            message: format!("HardwareData: {e}"),
+        })?;
+        return match api.create(&PostParams::default(), &body).await {
+            Ok(_) => {
+                debug!(namespace = %namespace, host = %name, "hardware data created");
+                Ok(())
+            }
+            // Created meanwhile (409): the retried reconcile replaces its content.
+            Err(e) => Err(err(e).into()),
+        };
+    };
+    let ops = hardware_data_patch(&current, hardware);
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let patch: json_patch::Patch =
+        serde_json::from_value(Value::Array(ops)).map_err(|e| ReconcileError::EncodeStatus {
+            host: name.clone(),
+            message: format!("HardwareData patch: {e}"),
+        })?;
+    api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await
+        .map_err(err)?;
+    debug!(namespace = %namespace, host = %name, "hardware data replaced");
     Ok(())
+}
+
+/// The JSON patch that makes `current` hold `hardware` and our finalizer, guarded by a test of the
+/// resourceVersion it was read at; empty when nothing is to change. (Inspection writes it once, so
+/// a field the cluster's schema prunes costs one patch per inspection, not a loop.)
+fn hardware_data_patch(current: &HardwareData, hardware: &Value) -> Vec<Value> {
+    let held = serde_json::to_value(&current.spec)
+        .ok()
+        .and_then(|spec| spec.get("hardware").cloned())
+        .unwrap_or(Value::Null);
+    let mut ops = Vec::new();
+    if held != *hardware {
+        ops.push(json!({"op": "add", "path": "/spec/hardware", "value": hardware}));
+    }
+    let finalizers = current.finalizers();
+    if !finalizers.iter().any(|f| f == HARDWARE_DATA_FINALIZER) {
+        let mut all: Vec<String> = finalizers.to_vec();
+        all.push(HARDWARE_DATA_FINALIZER.to_owned());
+        ops.push(json!({"op": "add", "path": "/metadata/finalizers", "value": all}));
+    }
+    if !ops.is_empty() {
+        ops.insert(
+            0,
+            json!({"op": "test", "path": "/metadata/resourceVersion",
+                   "value": current.resource_version().unwrap_or_default()}),
+        );
+    }
+    ops
 }
 
 /// Drops our finalizer from the host's HardwareData so garbage collection can remove it.

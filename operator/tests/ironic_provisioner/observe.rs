@@ -193,9 +193,22 @@ async fn hardware_details_take_the_shape_of_bmh_status_hardware() {
         .collect();
     assert_eq!(types, ["HDD", "SSD", "NVME"]);
     assert_eq!(hw["storage"][0]["serialNumber"], "D1");
+    // Named as upstream names a disk: by its stable by-path link, every name in alternateNames;
+    // a disk without one keeps its kernel name.
+    assert_eq!(
+        hw["storage"][0]["name"],
+        "/dev/disk/by-path/pci-0000:18:00.0-scsi-0:0:0:0"
+    );
     assert_eq!(
         hw["storage"][0]["alternateNames"],
-        json!(["/dev/disk/by-path/pci-0000:18:00.0-scsi-0:0:0:0"])
+        json!([
+            "/dev/sda",
+            "/dev/disk/by-path/pci-0000:18:00.0-scsi-0:0:0:0"
+        ])
+    );
+    assert_eq!(
+        hw["storage"][1]["alternateNames"],
+        json!([hw["storage"][1]["name"]])
     );
     assert_eq!(hw["pciDevices"].as_array().unwrap().len(), 2);
     let typed: metal_operator::api::HardwareDetails = serde_json::from_value(hw.clone()).unwrap();

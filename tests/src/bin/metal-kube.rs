@@ -62,18 +62,11 @@ enum Crds {
 }
 
 /// Grants the audit log cannot show in use, each with the reason it stays in the role.
-const UNEXERCISED: &[(&str, &str)] = &[
-    (
-        "create metal3.io/hardwaredata",
-        "server-side apply of a HardwareData that does not exist yet is authorized as create too \
-         (without it the apiserver refuses: cannot create resource \"hardwaredata\"), but is logged as patch",
-    ),
-    (
-        "update metal-operator.io/hostpools/finalizers",
-        "OwnerReferencesPermissionEnforcement (enabled on this apiserver) checks it when a pool \
+const UNEXERCISED: &[(&str, &str)] = &[(
+    "update metal-operator.io/hostpools/finalizers",
+    "OwnerReferencesPermissionEnforcement (enabled on this apiserver) checks it when a pool \
          creates a claim with blockOwnerDeletion; an admission check, not a request",
-    ),
-];
+)];
 
 /// What `state.json` holds for the suite.
 #[derive(serde::Serialize, serde::Deserialize)]

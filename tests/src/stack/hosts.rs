@@ -9,6 +9,9 @@ use metal_operator::api::{BareMetalHost, ProvisioningState};
 use serde_json::json;
 
 use super::Stack;
+
+/// Deadline of a power change or a reboot (a slow operator polls power every few seconds).
+const POWER_STEP: Duration = Duration::from_secs(180);
 use crate::fleet::{FleetHost, manifests};
 use crate::images::ImageRef;
 use crate::wait::{Check, eventually};
@@ -169,5 +172,76 @@ impl Stack {
             })
         })
         .await
+    }
+
+    /// Waits until `name`'s `status.poweredOn` is `on`.
+    pub async fn wait_powered_on(&self, name: &str, on: bool) -> anyhow::Result<()> {
+        let what = format!("status.poweredOn = {on}");
+        self.wait_for_host(name, &what, POWER_STEP, |host| {
+            let powered = host.status.as_ref().map(|s| s.powered_on);
+            if powered == Some(on) {
+                Ok(())
+            } else {
+                Err(format!("poweredOn {powered:?}"))
+            }
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Annotates `name` with `reboot.metal3.io` = `value` and waits until the machine has booted
+    /// again, is on, and the operator has removed the one-shot annotation.
+    pub async fn reboot(&self, name: &str, value: &str) -> anyhow::Result<()> {
+        let before = self.wait_for_machine_power(name, "On", POWER_STEP).await?;
+        self.wait_powered_on(name, true).await?;
+        let ns = self.namespace().to_owned();
+        self.kubectl(&[
+            "annotate",
+            "bmh",
+            name,
+            "-n",
+            &ns,
+            &format!("reboot.metal3.io={value}"),
+        ])
+        .await?;
+        // The machine boots again: its boot count goes up and it ends powered on.
+        let sim = self.sim();
+        eventually(POWER_STEP, &format!("{name} to boot again"), || async {
+            let m = sim.host(name).await?.machine;
+            Ok(if m.boots() > before.boots() && m.power == "On" {
+                Check::Done(())
+            } else {
+                Check::Pending(format!(
+                    "power {}, boots {} (before {})",
+                    m.power,
+                    m.boots(),
+                    before.boots()
+                ))
+            })
+        })
+        .await?;
+        let api = self.bmhs();
+        eventually(
+            POWER_STEP,
+            &format!("{name}'s reboot annotation to be removed"),
+            || {
+                let api = api.clone();
+                async move {
+                    let host = api.get(name).await?;
+                    let has = host
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .is_some_and(|a| a.contains_key("reboot.metal3.io"));
+                    Ok(if has {
+                        Check::Pending("still annotated".into())
+                    } else {
+                        Check::Done(())
+                    })
+                }
+            },
+        )
+        .await?;
+        self.wait_powered_on(name, true).await
     }
 }

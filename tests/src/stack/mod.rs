@@ -38,6 +38,42 @@ const STARTUP: Duration = Duration::from_secs(60);
 /// How many subnets are tried when the simulator cannot bind its BMCs.
 const SERVE_ATTEMPTS: u32 = 4;
 
+/// The operator a stack runs: ours (the default), upstream Metal3's baremetal-operator, or any
+/// program that keeps the contract of [`OperatorUnderTest::Command`].
+#[derive(Debug, Clone, Default)]
+pub enum OperatorUnderTest {
+    /// `metal-operator run` from the target directory.
+    #[default]
+    Ours,
+    /// Upstream BMO as `make bmo` built it, started by the one rule of
+    /// [`metal_testkit::bmo::BmoLaunch`]. It needs upstream's CRDs: a cluster set up by
+    /// `metal-kube up --crds upstream` or [`crate::kubernetes::upstream::install`].
+    Bmo(metal_testkit::bmo::Bmo),
+    /// Any program with these arguments. Its environment: `KUBECONFIG`, `WATCH_NAMESPACE`,
+    /// `IRONIC_ENDPOINT` (`http://…/v1/`), `DEPLOY_KERNEL_URL`, `DEPLOY_RAMDISK_URL`,
+    /// `DEPLOY_ISO_URL` and `HEALTH_ADDR` (a loopback `IP:PORT` where it must answer
+    /// `GET /readyz` with 2xx once it is ready).
+    Command {
+        /// The program.
+        program: std::path::PathBuf,
+        /// Its arguments.
+        args: Vec<String>,
+    },
+}
+
+impl OperatorUnderTest {
+    /// A short name for logs and messages (`ours`, `bmo`, the program's file name).
+    pub fn name(&self) -> String {
+        match self {
+            OperatorUnderTest::Ours => "ours".into(),
+            OperatorUnderTest::Bmo(b) => format!("bmo-{}", b.version),
+            OperatorUnderTest::Command { program, .. } => program
+                .file_name()
+                .map_or("command".into(), |n| n.to_string_lossy().into_owned()),
+        }
+    }
+}
+
 /// What a test asks for.
 #[derive(Debug, Clone)]
 pub struct Setup {
@@ -47,6 +83,8 @@ pub struct Setup {
     leader_elect: bool,
     external_ironic: Option<String>,
     deploy_base: Option<String>,
+    operator: OperatorUnderTest,
+    cluster: Option<crate::mode::RealState>,
 }
 
 impl Setup {
@@ -60,7 +98,22 @@ impl Setup {
             leader_elect: false,
             external_ironic: None,
             deploy_base: None,
+            operator: OperatorUnderTest::Ours,
+            cluster: None,
         }
+    }
+
+    /// Runs `operator` instead of ours.
+    pub fn operator(mut self, operator: OperatorUnderTest) -> Setup {
+        self.operator = operator;
+        self
+    }
+
+    /// Runs on this real apiserver (shared with other stacks, one namespace each) whatever the
+    /// suite's mode is.
+    pub fn on_cluster(mut self, state: crate::mode::RealState) -> Setup {
+        self.cluster = Some(state);
+        self
     }
 
     /// Embedded mode without the mock: `metal-sim serve --ironic-url URL` points the fleet's fake agents
@@ -184,7 +237,10 @@ impl Stack {
         let http = http_client()?;
         let namespace = format!("e2e-{}", setup.name);
         check_kubectl()?;
-        let mode = Mode::from_env()?;
+        let mode = match &setup.cluster {
+            Some(state) => Mode::Real(state.clone()),
+            None => Mode::from_env()?,
+        };
         let (kubeconfig, operator_kubeconfig, local, sim_url, ironic_url) = match &mode {
             Mode::External(path) => (
                 path.clone(),

@@ -1,9 +1,13 @@
 //! The operator processes of embedded mode: started (or restarted) and killed by index, their
 //! metrics and logs.
 
-use anyhow::{Context as _, bail};
+use std::ffi::OsStr;
+use std::net::SocketAddr;
 
-use super::{Local, STARTUP, Stack};
+use anyhow::{Context as _, bail};
+use metal_testkit::bmo::{Bmo, BmoLaunch};
+
+use super::{Local, OperatorUnderTest, STARTUP, Stack};
 use crate::kubernetes::access::OPERATOR_NAMESPACE;
 use crate::mode::Mode;
 use crate::process::Process;
@@ -28,18 +32,70 @@ impl Stack {
 
     /// Starts (or restarts) operator `index` and waits until it reports ready.
     pub async fn start_operator(&mut self, index: usize) -> anyhow::Result<()> {
+        let http = self.http.clone();
+        let (process, health) = match self.setup.operator.clone() {
+            OperatorUnderTest::Ours => self.spawn_ours(index)?,
+            OperatorUnderTest::Bmo(bmo) => self.spawn_bmo(index, &bmo)?,
+            OperatorUnderTest::Command { program, args } => {
+                self.spawn_command(index, &program, &args)?
+            }
+        };
+        let local = self.local_mut()?;
+        if local.operators.len() <= index {
+            local.operators.push(process);
+            local.running.push(true);
+        } else {
+            local.operators[index] = process;
+            local.running[index] = true;
+        }
+        let url = format!("http://{health}/readyz");
+        let process = &mut local.operators[index];
+        eventually(STARTUP, &format!("operator-{index} to be ready"), || {
+            let exited = process.exited();
+            let tail = process.tail(20);
+            let http = http.clone();
+            let url = url.clone();
+            async move {
+                if let Some(status) = exited {
+                    bail!("operator-{index} exited ({status}); its log ends with:\n{tail}");
+                }
+                Ok(match http.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => Check::Done(()),
+                    Ok(r) => Check::Pending(format!("readyz {}", r.status())),
+                    Err(e) => Check::Pending(format!("readyz: {e}")),
+                })
+            }
+        })
+        .await
+    }
+
+    /// Where the deploy kernel, ramdisk and ISO are said to be.
+    fn deploy_base(&self) -> String {
+        self.setup
+            .deploy_base
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1/e2e".to_owned())
+    }
+
+    fn log_dir(&mut self) -> anyhow::Result<std::path::PathBuf> {
+        Ok(self
+            .local_mut()?
+            .dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default())
+    }
+
+    /// `metal-operator run` with the test's settings.
+    fn spawn_ours(&mut self, index: usize) -> anyhow::Result<(Process, SocketAddr)> {
         let namespace = self.namespace.clone();
         let identity = self.operator_identity(index);
         let leader_elect = self.setup.leader_elect;
         let real = matches!(self.mode, Mode::Real(_));
         let (_, lease_name) = self.lease();
         let kubeconfig = self.operator_kubeconfig.clone();
-        let http = self.http.clone();
-        let deploy = self
-            .setup
-            .deploy_base
-            .clone()
-            .unwrap_or_else(|| "http://127.0.0.1/e2e".to_owned());
+        let deploy = self.deploy_base();
+        let log_dir = self.log_dir()?;
         // The operator polls as fast as the fleet's time scale lets it, as every testbed does.
         let pace = metal_operator::statemachine::Settings::default()
             .for_fleet(
@@ -101,11 +157,6 @@ impl Stack {
                 .map(|s| s.to_string()),
             );
         }
-        let log_dir = local
-            .dir
-            .as_ref()
-            .map(|d| d.path().to_path_buf())
-            .unwrap_or_default();
         let process = Process::spawn(
             &format!("operator-{index}"),
             &local.bins.operator,
@@ -113,32 +164,80 @@ impl Stack {
             &[("KUBECONFIG", kubeconfig.as_os_str())],
             &log_dir,
         )?;
-        if local.operators.len() <= index {
-            local.operators.push(process);
-            local.running.push(true);
-        } else {
-            local.operators[index] = process;
-            local.running[index] = true;
-        }
-        let url = format!("http://{health}/readyz");
-        let process = &mut local.operators[index];
-        eventually(STARTUP, &format!("operator-{index} to be ready"), || {
-            let exited = process.exited();
-            let tail = process.tail(20);
-            let http = http.clone();
-            let url = url.clone();
-            async move {
-                if let Some(status) = exited {
-                    bail!("operator-{index} exited ({status}); its log ends with:\n{tail}");
-                }
-                Ok(match http.get(&url).send().await {
-                    Ok(r) if r.status().is_success() => Check::Done(()),
-                    Ok(r) => Check::Pending(format!("readyz {}", r.status())),
-                    Err(e) => Check::Pending(format!("readyz: {e}")),
-                })
-            }
-        })
-        .await
+        Ok((process, health))
+    }
+
+    /// Upstream BMO, by [`BmoLaunch`]'s rule, as its own ServiceAccount.
+    fn spawn_bmo(&mut self, index: usize, bmo: &Bmo) -> anyhow::Result<(Process, SocketAddr)> {
+        let kubeconfig = match &self.mode {
+            Mode::Real(state) => state.bmo_kubeconfig.clone().context(
+                "BMO needs upstream's CRDs and its ServiceAccount: a cluster from \
+                 `metal-kube up --crds upstream` (or kubernetes::upstream::install)",
+            )?,
+            other => bail!(
+                "BMO runs on a real apiserver set up with upstream's CRDs, not in {} mode",
+                other.name()
+            ),
+        };
+        anyhow::ensure!(
+            !self.setup.leader_elect && self.setup.operators == 1,
+            "BMO runs as one replica without leader election here"
+        );
+        let namespace = self.namespace.clone();
+        let deploy = self.deploy_base();
+        let log_dir = self.log_dir()?;
+        let local = self.local_mut()?;
+        let health = local.subnet.operator_health(index);
+        let launch = BmoLaunch {
+            ironic_url: local.ironic_url.clone(),
+            namespace,
+            health,
+            deploy_base: deploy,
+            work_dir: log_dir.clone(),
+            kubeconfig,
+            concurrency: None,
+        };
+        let env = launch.env()?;
+        let env: Vec<(&str, &OsStr)> = env
+            .iter()
+            .map(|(k, v)| (k.as_str(), OsStr::new(v.as_str())))
+            .collect();
+        let process = Process::spawn(
+            &format!("operator-{index}"),
+            &bmo.bin,
+            launch.args(),
+            &env,
+            &log_dir,
+        )?;
+        Ok((process, health))
+    }
+
+    /// Any program, by [`OperatorUnderTest::Command`]'s contract.
+    fn spawn_command(
+        &mut self,
+        index: usize,
+        program: &std::path::Path,
+        args: &[String],
+    ) -> anyhow::Result<(Process, SocketAddr)> {
+        let kubeconfig = self.operator_kubeconfig.clone();
+        let namespace = self.namespace.clone();
+        let deploy = self.deploy_base();
+        let log_dir = self.log_dir()?;
+        let local = self.local_mut()?;
+        let health = local.subnet.operator_health(index);
+        let endpoint = format!("{}/v1/", local.ironic_url.trim_end_matches('/'));
+        let env: Vec<(&str, String)> = vec![
+            ("KUBECONFIG", kubeconfig.display().to_string()),
+            ("WATCH_NAMESPACE", namespace),
+            ("IRONIC_ENDPOINT", endpoint),
+            ("DEPLOY_KERNEL_URL", format!("{deploy}/ipa.kernel")),
+            ("DEPLOY_RAMDISK_URL", format!("{deploy}/ipa.initramfs")),
+            ("DEPLOY_ISO_URL", format!("{deploy}/ipa.iso")),
+            ("HEALTH_ADDR", health.to_string()),
+        ];
+        let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, OsStr::new(v))).collect();
+        let process = Process::spawn(&format!("operator-{index}"), program, args, &env, &log_dir)?;
+        Ok((process, health))
     }
 
     /// Kills operator `index` with SIGKILL (no shutdown path runs).

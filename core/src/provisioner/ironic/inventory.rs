@@ -227,9 +227,18 @@ fn storage(inventory: &Value) -> Vec<Value> {
                 "SSD"
             };
             let mut disk = Map::new();
-            disk.insert("name".into(), Value::String(name.to_string()));
-            if let Some(by_path) = d["by_path"].as_str() {
-                disk.insert("alternateNames".into(), json!([by_path]));
+            // As upstream Metal3 names a disk: by its stable by-path link when the inventory has
+            // one (a kernel name like /dev/sda can change between boots), with every name it
+            // goes by in alternateNames.
+            match d["by_path"].as_str().filter(|p| !p.is_empty()) {
+                Some(by_path) => {
+                    disk.insert("name".into(), Value::String(by_path.to_string()));
+                    disk.insert("alternateNames".into(), json!([name, by_path]));
+                }
+                None => {
+                    disk.insert("name".into(), Value::String(name.to_string()));
+                    disk.insert("alternateNames".into(), json!([name]));
+                }
             }
             disk.insert("rotational".into(), Value::Bool(rotational));
             disk.insert("type".into(), Value::String(kind.to_string()));
