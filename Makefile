@@ -25,7 +25,8 @@ k8s:
 	bash scripts/k8s.sh
 
 ## bmo: build upstream Metal3's baremetal-operator from the Go modules pinned in judges/bmo, with its
-## CRDs, to compare with ours (docs/upstream-bmo.md); cached under ~/.cache/metal-judges. No test needs it.
+## CRDs and ClusterRole; cached under ~/.cache/metal-judges. The e2e comparison (tests/upstream_bmo.rs,
+## docs/upstream-differences.md) judges our operator by it.
 bmo:
 	bash scripts/bmo.sh
 
@@ -50,7 +51,7 @@ crds:
 	cargo run -q -p metal-operator -- crds --pools > kind/crds/hostpools.yaml
 
 ## e2e: the end-to-end suite on the embedded control plane, then on the real kube-apiserver.
-e2e: toolchain peers k8s
+e2e: toolchain peers k8s bmo
 	bash scripts/e2e.sh
 
 ## demo: the README's main job.

@@ -8,22 +8,16 @@
 //! so the deadlines are generous and nothing is timed; each run's wall time is printed.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
-use kube::Api;
-use kube::runtime::{WatchStreamExt as _, watcher};
+use metal_e2e::compare::{Recorder, Snapshot};
 use metal_e2e::ironic_real::RealIronic;
-use metal_e2e::{Check, Setup, Stack, eventually, external_cluster};
-use metal_operator::api::{BareMetalHost, ProvisioningState};
-use tokio::task::JoinHandle;
+use metal_e2e::{Setup, Stack, external_cluster};
+use metal_operator::api::ProvisioningState;
 
 /// Deadline of each step (real Ironic deploys and cleans in tens of seconds; this is a ceiling).
 const STEP: Duration = Duration::from_secs(300);
 const FLEET: &str = "fleets/real-ironic.yaml";
-/// How long the watch may lag behind the API server.
-const CATCH_UP: Duration = Duration::from_secs(30);
 
 /// One distinct status a host showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,72 +37,34 @@ impl std::fmt::Display for Seen {
     }
 }
 
-fn text<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(serde_json::Value::Null) | Err(_) => String::new(),
-        Ok(other) => other.to_string(),
-    }
-}
-
-fn status_of(host: &BareMetalHost) -> Option<Seen> {
-    let status = host.status.as_ref()?;
-    Some(Seen {
-        state: text(&status.provisioning.state),
-        operational: text(&status.operational_status),
-        error: status.error_type.as_ref().map(text).unwrap_or_default(),
-    })
-}
-
 /// Each host's distinct statuses, in the order a watch delivered them.
 type Sequences = BTreeMap<String, Vec<Seen>>;
 
-/// Watches the BareMetalHosts of a namespace and keeps every host's sequence of distinct statuses.
-struct Recorder {
-    seen: Arc<Mutex<Sequences>>,
-    task: JoinHandle<()>,
-}
-
-impl Recorder {
-    fn start(api: Api<BareMetalHost>) -> Recorder {
-        let seen = Arc::new(Mutex::new(Sequences::new()));
-        let into = Arc::clone(&seen);
-        let task = tokio::spawn(async move {
-            let stream = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .applied_objects();
-            let mut stream = std::pin::pin!(stream);
-            while let Some(item) = stream.next().await {
-                let Ok(host) = item else { continue };
-                let (Some(name), Some(now)) = (host.metadata.name.clone(), status_of(&host)) else {
-                    continue;
+/// What the recorder saw, reduced to (state, operationalStatus, errorType), runs collapsed.
+fn sequences(history: &BTreeMap<String, Vec<Snapshot>>) -> Sequences {
+    history
+        .iter()
+        .map(|(name, snaps)| {
+            let mut seq: Vec<Seen> = Vec::new();
+            for s in snaps.iter().filter(|s| !s.state.is_empty()) {
+                let seen = Seen {
+                    state: s.state.clone(),
+                    operational: s.operational.clone(),
+                    error: s.error_type.clone(),
                 };
-                let mut all = into.lock().expect("recorder lock");
-                let sequence = all.entry(name).or_default();
-                if sequence.last() != Some(&now) {
-                    sequence.push(now);
+                if seq.last() != Some(&seen) {
+                    seq.push(seen);
                 }
             }
-        });
-        Recorder { seen, task }
-    }
-
-    /// The last status the watch delivered for `name`.
-    fn latest(&self, name: &str) -> Option<Seen> {
-        let all = self.seen.lock().expect("recorder lock");
-        all.get(name).and_then(|s| s.last().cloned())
-    }
-
-    fn stop(self) -> Sequences {
-        self.task.abort();
-        self.seen.lock().expect("recorder lock").clone()
-    }
+            (name.clone(), seq)
+        })
+        .collect()
 }
 
 /// Register → available → provision → provisioned → deprovision → available for every host of the
 /// fleet (in parallel); returns what the watch saw.
 async fn lifecycle(stack: &Stack) -> anyhow::Result<Sequences> {
-    let recorder = Recorder::start(stack.bmhs());
+    let recorder = Recorder::start(stack.client(), stack.namespace());
     let names: Vec<String> = stack.hosts().iter().map(|h| h.name.clone()).collect();
     stack.register_all().await?;
     stack
@@ -135,35 +91,9 @@ async fn lifecycle(stack: &Stack) -> anyhow::Result<Sequences> {
     stack
         .wait_all(&names, ProvisioningState::Available, STEP)
         .await?;
-    // The last status write may still be on its way to the watch: wait until the watch has seen
-    // the status the API server holds for every host.
-    let api = stack.bmhs();
-    eventually(
-        CATCH_UP,
-        "the watch to see every host's last status",
-        || {
-            let api = api.clone();
-            let names = names.clone();
-            let recorder = &recorder;
-            async move {
-                let mut behind = Vec::new();
-                for name in &names {
-                    let held = status_of(&api.get(name).await?);
-                    let watched = recorder.latest(name);
-                    if watched != held {
-                        behind.push(format!("{name}: watch {watched:?}, API {held:?}"));
-                    }
-                }
-                Ok(if behind.is_empty() {
-                    Check::Done(())
-                } else {
-                    Check::Pending(behind.join("; "))
-                })
-            }
-        },
-    )
-    .await?;
-    Ok(recorder.stop())
+    // The last status write may still be on its way to the watch.
+    recorder.catch_up(stack, &names).await?;
+    Ok(sequences(&recorder.history()))
 }
 
 fn show(sequences: &Sequences) -> String {

@@ -218,6 +218,31 @@ async fn story(stack: &Stack) -> anyhow::Result<Observed> {
     Ok(observed)
 }
 
+/// Seed 1's BareMetalHost (no `spec.online`) against upstream's CRD: refused, naming the field
+/// (ours accepts it and defaults `online` to false — docs/upstream-differences.md, "Kept").
+async fn seed_one_yaml_is_refused_by_upstreams_crd(state: &RealState) -> anyhow::Result<()> {
+    let host = metal_testkit::hosts::Bmh::new("seed-one")
+        .namespace("default")
+        .bmc("redfish://127.0.0.1:1/redfish/v1/Systems/1", "seed-one-bmc")
+        .without("/spec/online")
+        .json();
+    let refused = metal_e2e::kubectl::kubectl(
+        &state.admin_kubeconfig,
+        &["apply", "--dry-run=server", "-f", "-"],
+        Some(&host.to_string()),
+    )
+    .await;
+    let message = match refused {
+        Ok(out) => anyhow::bail!("upstream's CRD accepted a host without spec.online: {out}"),
+        Err(e) => format!("{e:#}"),
+    };
+    anyhow::ensure!(
+        message.contains("spec.online") && message.contains("Required value"),
+        "upstream's CRD refused a host without spec.online, but not for that: {message}"
+    );
+    Ok(())
+}
+
 fn report(label: &str, wall: Duration, observed: &Observed) -> String {
     let mut out = format!("--- {label} ({:.1} s wall)\n", wall.as_secs_f64());
     for (aspect, value) in &observed.aspects {
@@ -264,6 +289,7 @@ async fn upstream_bmo_and_ours_show_a_user_the_same_hosts_on_the_mock_ironic() -
     let Some((plane, state, bmo)) = upstream_cluster("upstream_bmo (mock Ironic)").await? else {
         return Ok(());
     };
+    seed_one_yaml_is_refused_by_upstreams_crd(&state).await?;
     let run = |name: &'static str, operator: OperatorUnderTest| {
         let state = state.clone();
         async move {
@@ -306,20 +332,25 @@ async fn upstream_bmo_and_ours_take_a_redfish_host_through_real_ironic_alike() -
     let Some((plane, state, bmo)) = upstream_cluster("upstream_bmo (real Ironic)").await? else {
         return Ok(());
     };
-    let Some(real) = RealIronic::start().await? else {
+    // One real Ironic per operator: both register the same fleet, whose MACs one Ironic would
+    // refuse the second time ("MAC address … conflicts with existing node").
+    let Some(real_ours) = RealIronic::start().await? else {
         return Ok(());
     };
-    let run = |name: &'static str, operator: OperatorUnderTest| {
+    let Some(real_bmo) = RealIronic::start().await? else {
+        return Ok(());
+    };
+    let run = |name: &'static str, operator: OperatorUnderTest, real: &RealIronic| {
         let state = state.clone();
-        let real = &real;
+        let (url, deploy) = (real.url().to_owned(), real.deploy_base().to_owned());
         async move {
             let started = Instant::now();
             let stack = Stack::start(
                 Setup::new(name, FLEET)
                     .on_cluster(state)
                     .operator(operator)
-                    .external_ironic(real.url())
-                    .deploy_images(real.deploy_base()),
+                    .external_ironic(&url)
+                    .deploy_images(&deploy),
             )
             .await?;
             let recorder = Recorder::start(stack.client(), stack.namespace());
@@ -345,11 +376,10 @@ async fn upstream_bmo_and_ours_take_a_redfish_host_through_real_ironic_alike() -
             anyhow::Ok((observed, started.elapsed()))
         }
     };
-    // At once: both operators name their nodes `namespace~host`, so they do not clash in the one
-    // real Ironic.
+    // At once, each with its own Ironic.
     let (ours, upstream) = tokio::join!(
-        run("rcmp-ours", OperatorUnderTest::Ours),
-        run("rcmp-bmo", OperatorUnderTest::Bmo(bmo.clone()))
+        run("rcmp-ours", OperatorUnderTest::Ours, &real_ours),
+        run("rcmp-bmo", OperatorUnderTest::Bmo(bmo.clone()), &real_bmo)
     );
     let (ours, ours_wall) = ours?;
     let (upstream, upstream_wall) = upstream?;
@@ -362,7 +392,8 @@ async fn upstream_bmo_and_ours_take_a_redfish_host_through_real_ironic_alike() -
             &upstream
         )
     );
-    drop(real);
+    drop(real_ours);
+    drop(real_bmo);
     drop(plane);
     judge(&ours, &upstream)
 }

@@ -62,6 +62,31 @@ pub enum OperatorUnderTest {
 }
 
 impl OperatorUnderTest {
+    /// The suite's operator, from `E2E_OPERATOR`: unset or `ours`; `bmo` (as `make bmo` built
+    /// it); or `cmd:PROGRAM ARG…` (split on whitespace). A value naming an operator that is not
+    /// available panics with what to do — a test must not silently run another operator.
+    pub fn from_env() -> OperatorUnderTest {
+        match std::env::var("E2E_OPERATOR").ok().as_deref().map(str::trim) {
+            None | Some("") | Some("ours") => OperatorUnderTest::Ours,
+            Some("bmo") => match metal_testkit::bmo::Bmo::locate() {
+                Ok(bmo) => OperatorUnderTest::Bmo(bmo),
+                Err(e) => panic!("E2E_OPERATOR=bmo: {e}"),
+            },
+            Some(other) => match other.strip_prefix("cmd:").map(str::split_whitespace) {
+                Some(mut words) => match words.next() {
+                    Some(program) => OperatorUnderTest::Command {
+                        program: program.into(),
+                        args: words.map(str::to_owned).collect(),
+                    },
+                    None => panic!("E2E_OPERATOR=cmd: names no program"),
+                },
+                None => {
+                    panic!("E2E_OPERATOR={other:?}: expected `ours`, `bmo` or `cmd:PROGRAM ARGS…`")
+                }
+            },
+        }
+    }
+
     /// A short name for logs and messages (`ours`, `bmo`, the program's file name).
     pub fn name(&self) -> String {
         match self {
@@ -98,7 +123,7 @@ impl Setup {
             leader_elect: false,
             external_ironic: None,
             deploy_base: None,
-            operator: OperatorUnderTest::Ours,
+            operator: OperatorUnderTest::from_env(),
             cluster: None,
         }
     }
