@@ -38,6 +38,16 @@ const FLEET: &str = "fleets/upstream-comparison.yaml";
 const LIFECYCLE: [&str; 3] = ["up-rf-0", "up-vm-0", "up-ipmi-0"];
 const EXTERNAL: &str = "up-ext-0";
 const BAD: &str = "up-bad-0";
+/// A GPU server whose only disks are NVMe: upstream's implicit `/dev/sda` root device hint (its
+/// deprecated `unknown` hardware profile) finds no disk there; ours gives no hint unless asked.
+const NVME: &str = "up-nvme-0";
+
+/// What became of the NVMe-only host's deploy.
+#[derive(Debug)]
+enum NvmeOutcome {
+    Provisioned,
+    Failed(String),
+}
 
 /// Differences between upstream BMO and ours that stay, each with its reason; the same list, with
 /// more words, is docs/upstream-differences.md. A difference that shows and is not here fails.
@@ -131,8 +141,9 @@ async fn wait_gone(stack: &Stack, name: &str) -> anyhow::Result<()> {
     .await
 }
 
-/// The whole story on one stack; returns what a user saw.
-async fn story(stack: &Stack) -> anyhow::Result<Observed> {
+/// The whole story on one stack; returns what a user saw (without the NVMe-only host) and what
+/// became of the NVMe-only host's deploy.
+async fn story(stack: &Stack, upstream: bool) -> anyhow::Result<(Observed, NvmeOutcome)> {
     let recorder = Recorder::start(stack.client(), stack.namespace());
     let mut observed = Observed::default();
     let lifecycle: Vec<FleetHost> = LIFECYCLE
@@ -143,6 +154,7 @@ async fn story(stack: &Stack) -> anyhow::Result<Observed> {
 
     // Registration: three hosts to inspect, one already running its OS, one with a bad password.
     stack.register(&lifecycle, true).await?;
+    stack.register(&[host(stack, NVME)?], true).await?;
     stack
         .register_with_spec(
             &[host(stack, EXTERNAL)?],
@@ -164,13 +176,16 @@ async fn story(stack: &Stack) -> anyhow::Result<Observed> {
     stack
         .wait_for_state(BAD, ProvisioningState::Available, STEP)
         .await?;
+    stack
+        .wait_for_state(NVME, ProvisioningState::Available, STEP)
+        .await?;
     for name in LIFECYCLE.iter().chain([&BAD]) {
         observed.add_hardware(stack, name).await?;
     }
     observed.add_rows(stack, "after registration").await?;
 
     // Provisioning.
-    for name in &life {
+    for name in life.iter().chain([&NVME.to_owned()]) {
         stack.provision(name).await?;
     }
     stack
@@ -180,6 +195,17 @@ async fn story(stack: &Stack) -> anyhow::Result<Observed> {
         stack.wait_powered_on(name, true).await?;
     }
     observed.add_rows(stack, "all provisioned").await?;
+
+    let nvme = if upstream {
+        wait_for_error(stack, NVME, "provisioning error").await?;
+        let host = stack.bmhs().get(NVME).await?;
+        NvmeOutcome::Failed(host.status.map(|s| s.error_message).unwrap_or_default())
+    } else {
+        stack
+            .wait_for_state(NVME, ProvisioningState::Provisioned, STEP)
+            .await?;
+        NvmeOutcome::Provisioned
+    };
 
     // Power: off and on again by spec.online, a reboot by annotation.
     stack
@@ -192,10 +218,13 @@ async fn story(stack: &Stack) -> anyhow::Result<Observed> {
     stack.wait_powered_on("up-rf-0", true).await?;
     stack.reboot("up-vm-0", "").await?;
 
-    // Deprovisioning.
-    for name in &life {
+    // Deprovisioning (the NVMe-only host too, deployed or not).
+    for name in life.iter().chain([&NVME.to_owned()]) {
         stack.deprovision(name).await?;
     }
+    stack
+        .wait_for_state(NVME, ProvisioningState::Available, STEP)
+        .await?;
     stack
         .wait_all(&life, ProvisioningState::Available, STEP)
         .await?;
@@ -210,12 +239,12 @@ async fn story(stack: &Stack) -> anyhow::Result<Observed> {
     wait_gone(stack, "up-ipmi-0").await?;
     wait_gone(stack, EXTERNAL).await?;
 
-    let remaining = names(&["up-rf-0", "up-vm-0", BAD]);
+    let remaining = names(&["up-rf-0", "up-vm-0", BAD, NVME]);
     recorder.catch_up(stack, &remaining).await?;
     observed.add_history(&recorder.history());
     observed.add_rows(stack, "at the end").await?;
     observed.add_events(stack).await?;
-    Ok(observed)
+    Ok((observed.without_host(NVME), nvme))
 }
 
 /// Seed 1's BareMetalHost (no `spec.online`) against upstream's CRD: refused, naming the field
@@ -294,10 +323,11 @@ async fn upstream_bmo_and_ours_show_a_user_the_same_hosts_on_the_mock_ironic() -
         let state = state.clone();
         async move {
             let started = Instant::now();
+            let upstream = matches!(operator, OperatorUnderTest::Bmo(_));
             let stack =
                 Stack::start(Setup::new(name, FLEET).on_cluster(state).operator(operator)).await?;
             // On failure the stack is dropped unfinished, which dumps its hosts and logs.
-            let observed = story(&stack).await?;
+            let observed = story(&stack, upstream).await?;
             stack.finish().await;
             anyhow::Ok((observed, started.elapsed()))
         }
@@ -306,8 +336,8 @@ async fn upstream_bmo_and_ours_show_a_user_the_same_hosts_on_the_mock_ironic() -
         run("cmp-ours", OperatorUnderTest::Ours),
         run("cmp-bmo", OperatorUnderTest::Bmo(bmo.clone()))
     );
-    let (ours, ours_wall) = ours?;
-    let (upstream, upstream_wall) = upstream?;
+    let ((ours, ours_nvme), ours_wall) = ours?;
+    let ((upstream, upstream_nvme), upstream_wall) = upstream?;
     eprintln!(
         "{}{}",
         report("our operator", ours_wall, &ours),
@@ -317,7 +347,23 @@ async fn upstream_bmo_and_ours_show_a_user_the_same_hosts_on_the_mock_ironic() -
             &upstream
         )
     );
+    eprintln!(
+        "NVMe-only host {NVME}: ours {ours_nvme:?}; upstream {upstream_nvme:?} \
+         (docs/upstream-differences.md, \"Kept\": hardware profiles)"
+    );
     drop(plane);
+    // The one difference the story provokes on purpose: upstream's implicit /dev/sda hint.
+    anyhow::ensure!(
+        matches!(ours_nvme, NvmeOutcome::Provisioned),
+        "ours should deploy the NVMe-only host: {ours_nvme:?}"
+    );
+    match &upstream_nvme {
+        NvmeOutcome::Failed(message) if message.contains("No suitable device") => {}
+        other => anyhow::bail!(
+            "upstream BMO should fail to deploy the NVMe-only host for its /dev/sda hint \
+             (if it no longer does, remove the item from docs/upstream-differences.md): {other:?}"
+        ),
+    }
     judge(&ours, &upstream)
 }
 

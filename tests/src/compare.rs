@@ -249,6 +249,25 @@ impl Observed {
     }
 }
 
+impl Observed {
+    /// The same without `host`: its aspects, and its rows in the tables.
+    pub fn without_host(mut self, host: &str) -> Observed {
+        let suffix = format!(" of {host}");
+        let row = format!("{host} |");
+        self.aspects.retain(|aspect, _| !aspect.ends_with(&suffix));
+        for (aspect, value) in self.aspects.iter_mut() {
+            if aspect.starts_with("kubectl get bmh") {
+                *value = value
+                    .lines()
+                    .filter(|l| !l.starts_with(&row))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+        self
+    }
+}
+
 /// CPU, memory, NICs (name, MAC), disks (name, size), system vendor — what a user reads.
 fn hardware_summary(hw: &Value) -> String {
     if hw.is_null() {

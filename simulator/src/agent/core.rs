@@ -396,10 +396,15 @@ impl Agent {
             .or_else(|| info_v.get("configdrive"))
             .and_then(Value::as_str)
             .map(str::len);
-        let hints = p
-            .get("node")
-            .and_then(|n| n.get("properties"))
-            .and_then(|pr| pr.get("root_device"));
+        // As Ironic and IPA choose them: the instance's hints first (what the deployer asked for
+        // this deploy), else the node's.
+        let node = p.get("node");
+        let hints_in = |field: &str| {
+            node.and_then(|n| n.get(field))
+                .and_then(|f| f.get("root_device"))
+                .filter(|h| h.as_object().is_some_and(|o| !o.is_empty()))
+        };
+        let hints = hints_in("instance_info").or_else(|| hints_in("properties"));
         let prepared = ImageInfo::parse(&info_v, self.md5_allowed())
             .map_err(|e| failed(e.kind(), e.message(), e.to_string()))
             .and_then(|info| {

@@ -264,6 +264,36 @@ fn tokens_are_checked_and_unknown_commands_refused() {
     assert!(a.commands().is_empty());
 }
 
+/// A write_image request whose node carries `node` (properties, instance_info).
+fn write_req_on(sum: &str, node: Value) -> Request {
+    let mut req = write_req(sum);
+    req.params.insert("node".into(), node);
+    req
+}
+
+#[test]
+fn the_instance_root_device_hints_win_over_the_nodes() {
+    let sum = image::HashAlgo::Sha256.hex_digest(b"disk image bytes");
+    let (mut a, mut m) = setup();
+    let node = json!({"properties": {"root_device": {"name": "/dev/sda"}},
+                      "instance_info": {"root_device": {"name": "s== /dev/sdb"}}});
+    let r = a
+        .execute_with(SimTime::ZERO, &mut m, write_req_on(&sum, node), &store())
+        .unwrap();
+    assert_eq!(r.command_status, Status::Succeeded, "{r:?}");
+    assert!(m.disks()[1].bootable() && !m.disks()[0].bootable());
+
+    // A hint for a disk the machine lacks fails the step, as IPA does.
+    let (mut a, mut m) = setup();
+    let node =
+        json!({"properties": {}, "instance_info": {"root_device": {"name": "s== /dev/vdz"}}});
+    let r = a
+        .execute_with(SimTime::ZERO, &mut m, write_req_on(&sum, node), &store())
+        .unwrap();
+    assert_eq!(r.command_status, Status::Failed, "{r:?}");
+    assert!(m.disks().iter().all(|d| !d.bootable()));
+}
+
 #[test]
 fn root_device_hints_pick_the_matching_disk() {
     let p = gpu_profile();

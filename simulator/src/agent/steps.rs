@@ -87,11 +87,12 @@ pub fn root_disk_index(profile: &HardwareProfile, hints: Option<&Value>) -> Resu
             }
         })
     };
-    profile
-        .disks
-        .iter()
-        .position(matches)
-        .ok_or_else(|| format!("No device found that matches the root device hints {hints:?}"))
+    profile.disks.iter().position(matches).ok_or_else(|| {
+        format!(
+            "No suitable device was found for deployment using these hints {}",
+            Value::Object(hints.clone())
+        )
+    })
 }
 
 fn size_matches(hint: &str, gib: u64) -> bool {
