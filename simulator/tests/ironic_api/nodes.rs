@@ -179,6 +179,64 @@ async fn json_patch_updates_allowed_fields_and_refuses_others() {
 }
 
 #[tokio::test]
+async fn a_patch_cannot_read_a_secret_into_a_readable_field() {
+    let st = state();
+    latest(
+        &st,
+        "POST",
+        "/v1/nodes",
+        Some(json!({"driver": "redfish", "name": "r1",
+                    "driver_info": {"redfish_password": "pw", "redfish_address": "http://127.0.0.1:1"},
+                    "instance_info": {"configdrive": {"user_data": "#cloud-config\npassword: x"}}})),
+    )
+    .await;
+    for (op, from) in [
+        ("copy", "/driver_info/redfish_password"),
+        ("move", "/driver_info/redfish_password"),
+        ("copy", "/driver_info"),
+        ("copy", "/instance_info/configdrive"),
+        ("copy", ""),
+        ("copy", "/driver_info/redfish~1password"),
+    ] {
+        let patch = json!([{"op": op, "from": from, "path": "/extra/leak"}]);
+        let r = latest(&st, "PATCH", "/v1/nodes/r1", Some(patch)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{op} from {from:?}: {}",
+            r.text
+        );
+        assert!(r.fault().contains("secret"), "{}", r.fault());
+    }
+    // A test of a password would answer whether a guess is right.
+    let guess = json!([{"op": "test", "path": "/driver_info/redfish_password", "value": "pw"}]);
+    let r = latest(&st, "PATCH", "/v1/nodes/r1", Some(guess)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = get(&st, "/v1/nodes/r1").await;
+    assert_eq!(r.json()["extra"], json!({}));
+    assert_eq!(r.json()["driver_info"]["redfish_password"], "******");
+    assert_eq!(r.json()["instance_info"]["configdrive"], "******");
+    // Copying what is not secret still works, and an instance_info edit keeps the config drive.
+    let patch = json!([{"op": "copy", "from": "/driver_info/redfish_address", "path": "/extra/bmc"},
+                       {"op": "add", "path": "/instance_info/image_source", "value": "http://127.0.0.1/i"}]);
+    let r = latest(&st, "PATCH", "/v1/nodes/r1", Some(patch)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["extra"]["bmc"], "http://127.0.0.1:1");
+    let kept = st.with_store(|store| {
+        store
+            .conductor()
+            .nodes
+            .values()
+            .map(|n| n.instance_info.clone())
+            .next()
+    });
+    assert_eq!(
+        kept.expect("the node")["configdrive"],
+        json!({"user_data": "#cloud-config\npassword: x"})
+    );
+}
+
+#[tokio::test]
 async fn deleting_an_active_node_is_refused_unless_in_maintenance() {
     let st = state();
     create_fake(&st, "n1").await;

@@ -60,7 +60,9 @@ fn lookup_body(n: &crate::ironic::model::Node, ctx: &Ctx, token: &str) -> Value 
         "node": {
             "uuid": n.uuid.to_string(),
             "properties": Value::Object(n.properties.clone()),
-            "instance_info": Value::Object(n.instance_info.clone()),
+            // Masked as Ironic masks every node it shows, the config drive (user data) included:
+            // a lookup needs no token, and the agent gets what it deploys in its step arguments.
+            "instance_info": n.masked_instance_info(),
             "driver_internal_info": Value::Object(n.driver_internal_info.clone()),
             "links": crate::ironic::model::links(&ctx.base, &format!("nodes/{}", n.uuid)),
         },

@@ -327,7 +327,19 @@ impl Node {
     pub fn masked_driver_info(&self) -> Value {
         let mut info = self.driver_info.clone();
         for (k, v) in info.iter_mut() {
-            if k.contains("password") || k.ends_with("_key") {
+            if is_driver_secret(k) {
+                *v = json!("******");
+            }
+        }
+        Value::Object(info)
+    }
+
+    /// `instance_info` as Ironic shows it to API clients (its default policy never shows instance
+    /// secrets): secret-looking keys, the config drive (user data) and `image_url` masked.
+    pub fn masked_instance_info(&self) -> Value {
+        let mut info = self.instance_info.clone();
+        for (k, v) in info.iter_mut() {
+            if is_instance_secret(k) && !v.is_null() && v != "" {
                 *v = json!("******");
             }
         }
@@ -363,7 +375,7 @@ impl Node {
         d.put("inspection_finished_at", ts(self.inspection_finished_at));
         d.put("inspection_started_at", ts(self.inspection_started_at));
         d.put("inspect_interface", self.iface("inspect"));
-        d.put("instance_info", Value::Object(self.instance_info.clone()));
+        d.put("instance_info", self.masked_instance_info());
         d.put("instance_name", self.misc("instance_name"));
         d.put("instance_uuid", self.misc("instance_uuid"));
         d.put("last_error", self.last_error.clone());
@@ -547,6 +559,26 @@ mod tests {
     }
 
     #[test]
+    fn instance_secrets_and_the_config_drive_are_masked() {
+        let mut n = node();
+        n.instance_info
+            .insert("configdrive".into(), json!({"user_data": "#cloud-config"}));
+        n.instance_info.insert(
+            "image_url".into(),
+            json!("http://127.0.0.1/x?temp_url_sig=s"),
+        );
+        n.instance_info
+            .insert("image_source".into(), json!("http://127.0.0.1/x"));
+        n.instance_info.insert("admin_password".into(), json!("p"));
+        let shown = n.render("", Version::v1(115), &Shape::Detail);
+        assert_eq!(
+            shown.get("instance_info"),
+            Some(&json!({"configdrive": "******", "image_url": "******",
+                         "image_source": "http://127.0.0.1/x", "admin_password": "******"}))
+        );
+    }
+
+    #[test]
     fn passwords_are_masked() {
         let mut n = node();
         n.driver_info
@@ -567,4 +599,20 @@ mod tests {
         assert_eq!(parse_mac("zz"), None);
         assert_eq!(parse_mac("52:54:00:ab:cd"), None);
     }
+}
+
+/// A `driver_info` key Ironic masks (`*_password`, SNMP keys, …).
+pub fn is_driver_secret(key: &str) -> bool {
+    key.contains("password") || key.ends_with("_key")
+}
+
+/// An `instance_info` key Ironic masks: password- or secret-like keys (oslo's list, in short), the
+/// config drive and the image URL (it may carry a temporary URL's signature).
+pub fn is_instance_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "token", "passphrase", "configdrive"]
+        .iter()
+        .any(|s| k.contains(s))
+        || k.ends_with("_key")
+        || k == "image_url"
 }
