@@ -129,6 +129,12 @@ impl SessionStore {
         self.sessions.get(id).map(|s| s.username.clone())
     }
 
+    /// The account (index) of a live session by id.
+    pub fn account_of(&mut self, id: &str, now: SimTime) -> Option<usize> {
+        self.expire(now);
+        self.sessions.get(id).map(|s| s.account)
+    }
+
     /// Changes the idle timeout.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
@@ -190,12 +196,45 @@ fn authenticated_account(state: &RedfishState, headers: &HeaderMap) -> Option<us
 /// The longest `user:password` of an `Authorization: Basic` header decoded without allocating.
 const BASIC_CREDENTIALS_STACK: usize = 512;
 
-/// The system a URI is about (`/redfish/v1/{Systems|Managers|Chassis}/{id}/...`), if any.
-fn system_in_path(path: &str) -> Option<&str> {
+/// The system a URI is about (`/redfish/v1/{Systems|Managers|Chassis}/{id}/...`), if any, with its
+/// id percent-decoded as the router decodes it for the handler (`Err` when the escapes do not decode:
+/// such a request is refused, not let through unchecked).
+fn system_in_path(path: &str) -> Option<Result<String, ()>> {
     let mut parts = path.strip_prefix("/redfish/v1/")?.split('/');
     let collection = parts.next()?;
     let id = parts.next().filter(|s| !s.is_empty())?;
-    matches!(collection, "Systems" | "Managers" | "Chassis").then_some(id)
+    matches!(collection, "Systems" | "Managers" | "Chassis").then(|| percent_decode(id))
+}
+
+/// `%41` → `A`; `Err` for a bad escape or bytes that are not UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Result<String, ()> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or(())?;
+            let hex = std::str::from_utf8(hex).map_err(|_| ())?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ())
+}
+
+/// The account a request authenticated as, put in its extensions by [`require_auth`].
+#[derive(Debug, Clone, Copy)]
+pub struct Caller(pub usize);
+
+/// Whether account `caller` may manage system `id`.
+pub(crate) fn may_manage(state: &RedfishState, caller: usize, id: &str) -> bool {
+    state
+        .accounts()
+        .get(caller)
+        .is_some_and(|a| a.systems.iter().any(|s| s == id))
 }
 
 /// Middleware: refuses protected URIs without valid credentials (401 + `WWW-Authenticate`), and
@@ -203,7 +242,7 @@ fn system_in_path(path: &str) -> Option<&str> {
 /// the single-address layout, where one service fronts hosts with different credentials).
 pub async fn require_auth(
     State(state): State<RedfishState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     if is_public(request.method(), request.uri().path()) {
@@ -217,19 +256,25 @@ pub async fn require_auth(
         );
         return RedfishError::Unauthorized.into_response();
     };
-    if let Some(system) = system_in_path(request.uri().path())
-        && state.host(system).is_some()
-        && !state
-            .accounts()
-            .get(account)
-            .is_some_and(|a| a.systems.iter().any(|s| s == system))
-    {
-        tracing::info!(
-            path = request.uri().path(),
-            "redfish request refused: account is not this system's login"
-        );
-        return RedfishError::Forbidden.into_response();
+    match system_in_path(request.uri().path()) {
+        Some(Err(())) => {
+            return RedfishError::NotFound {
+                uri: request.uri().path().to_owned(),
+            }
+            .into_response();
+        }
+        Some(Ok(system))
+            if state.host(&system).is_some() && !may_manage(&state, account, &system) =>
+        {
+            tracing::info!(
+                path = request.uri().path(),
+                "redfish request refused: account is not this system's login"
+            );
+            return RedfishError::Forbidden.into_response();
+        }
+        _ => {}
     }
+    request.extensions_mut().insert(Caller(account));
     next.run(request).await
 }
 
@@ -294,9 +339,21 @@ pub async fn patch_service(
 }
 
 /// `GET /redfish/v1/SessionService/Sessions`.
-pub async fn list(State(state): State<RedfishState>) -> Document {
+pub async fn list(
+    State(state): State<RedfishState>,
+    caller: Option<axum::Extension<Caller>>,
+) -> Document {
     let now = state.now();
-    let ids = state.sessions().ids(now);
+    let mut sessions = state.sessions();
+    let mine = |id: &String, sessions: &mut SessionStore| {
+        caller.is_some_and(|c| sessions.account_of(id, now) == Some(c.0.0))
+    };
+    let all = sessions.ids(now);
+    let ids: Vec<String> = all
+        .into_iter()
+        .filter(|id| mine(id, &mut sessions))
+        .collect();
+    drop(sessions);
     let members: Vec<Value> = ids
         .iter()
         .map(|id| json!({"@odata.id": format!("/redfish/v1/SessionService/Sessions/{id}")}))
@@ -368,25 +425,33 @@ pub async fn create(
 /// `GET /redfish/v1/SessionService/Sessions/{id}`.
 pub async fn get(
     State(state): State<RedfishState>,
+    caller: Option<axum::Extension<Caller>>,
     Path(id): Path<String>,
 ) -> Result<Document, RedfishError> {
     let now = state.now();
-    let user = state
-        .sessions()
-        .user_of(&id, now)
-        .ok_or_else(|| RedfishError::NotFound {
-            uri: format!("/redfish/v1/SessionService/Sessions/{id}"),
-        })?;
+    let not_found = || RedfishError::NotFound {
+        uri: format!("/redfish/v1/SessionService/Sessions/{id}"),
+    };
+    // Another account's session is as invisible as one that does not exist.
+    let mut sessions = state.sessions();
+    if caller.map(|c| c.0.0) != sessions.account_of(&id, now) {
+        return Err(not_found());
+    }
+    let user = sessions.user_of(&id, now).ok_or_else(not_found)?;
+    drop(sessions);
     Ok(Document::ok(session_body(&id, &user), ALLOW_GET_DELETE))
 }
 
 /// `DELETE /redfish/v1/SessionService/Sessions/{id}`: logout.
 pub async fn delete(
     State(state): State<RedfishState>,
+    caller: Option<axum::Extension<Caller>>,
     Path(id): Path<String>,
 ) -> Result<Response, RedfishError> {
     let now = state.now();
-    if state.sessions().close(&id, now) {
+    let mut sessions = state.sessions();
+    let own = caller.is_some_and(|c| sessions.account_of(&id, now) == Some(c.0.0));
+    if own && sessions.close(&id, now) {
         tracing::info!(session = %id, "redfish session closed");
         Ok(document::no_content(ALLOW_GET_DELETE))
     } else {

@@ -339,8 +339,10 @@ fn resolve_target(
 /// `POST /redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate`: 202 with the task monitor.
 pub async fn simple_update(
     State(state): State<RedfishState>,
+    caller: Option<axum::Extension<super::session::Caller>>,
     body: Bytes,
 ) -> Result<Response, RedfishError> {
+    let caller = caller.map(|c| c.0.0);
     const ACTION: &str = "UpdateService.SimpleUpdate";
     let request = document::parse_object(&body)?;
     let image = match request.get("ImageURI") {
@@ -391,7 +393,7 @@ pub async fn simple_update(
         [] if updates.single() => {
             let system = state
                 .system_ids()
-                .next()
+                .find(|id| caller.is_some_and(|c| super::session::may_manage(&state, c, id)))
                 .map(str::to_string)
                 .ok_or_else(|| RedfishError::Internal {
                     reason: "service without systems".into(),
@@ -418,6 +420,12 @@ pub async fn simple_update(
             });
         }
     };
+    // An update is an action on the system: only its own login may start one (single-address
+    // layouts front several hosts with different logins on one service).
+    if !caller.is_some_and(|c| super::session::may_manage(&state, c, &system)) {
+        tracing::info!(system = %system, "redfish update refused: account is not this system's login");
+        return Err(RedfishError::Forbidden);
+    }
     let id = updates.start(&system, &component, &image, now)?;
     let (task, _) = updates
         .task_body(id, now)

@@ -179,6 +179,87 @@ async fn in_a_shared_service_each_login_reaches_only_its_own_system() {
 }
 
 #[tokio::test]
+async fn a_login_cannot_reach_another_system_by_escapes_sessions_or_updates() {
+    let world = fixture::world_with_passwords(2, SOCKET.parse().unwrap(), |n| format!("pw-{n}"));
+    let app = redfish::app(fixture::state(&world));
+    let second = world.hosts()[1].bmc.system_id.clone();
+    let basic = |n: u32| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("admin:pw-{n}"))
+        )
+    };
+    let first_login = basic(1);
+    let auth = [("authorization", first_login.as_str())];
+    // The handler decodes `%61` to `a`: the access check must judge the same id.
+    let escaped: String = second
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 {
+                format!("%{:02X}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let r = send(
+        &app,
+        Method::GET,
+        &format!("/redfish/v1/Systems/{escaped}"),
+        &auth,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = send(&app, Method::GET, "/redfish/v1/Systems/%zz", &auth, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // The second login's session: invisible to the first, and not closable by it.
+    let created = send(
+        &app,
+        Method::POST,
+        "/redfish/v1/SessionService/Sessions",
+        &[],
+        Some(json!({"UserName": "admin", "Password": "pw-2"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let session = created.body["@odata.id"].as_str().unwrap().to_owned();
+    let listed = send(
+        &app,
+        Method::GET,
+        "/redfish/v1/SessionService/Sessions",
+        &auth,
+        None,
+    )
+    .await;
+    assert_eq!(listed.body["Members@odata.count"], 0, "{}", listed.body);
+    let read = send(&app, Method::GET, &session, &auth, None).await;
+    assert_eq!(read.status, StatusCode::NOT_FOUND);
+    let closed = send(&app, Method::DELETE, &session, &auth, None).await;
+    assert_eq!(closed.status, StatusCode::NOT_FOUND);
+    let second_login = basic(2);
+    let own = [("authorization", second_login.as_str())];
+    assert_eq!(
+        send(&app, Method::GET, &session, &own, None).await.status,
+        StatusCode::OK
+    );
+
+    // A firmware update of the second system, asked by the first login.
+    let update = send(
+        &app,
+        Method::POST,
+        "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
+        &auth,
+        Some(json!({"ImageURI": "http://127.0.0.1/fw.bin",
+                    "Targets": [format!("/redfish/v1/Systems/{second}")]})),
+    )
+    .await;
+    assert_eq!(update.status, StatusCode::FORBIDDEN, "{}", update.body);
+}
+
+#[tokio::test]
 async fn single_address_layout_lists_every_system() {
     let (app, _, world) = setup(3);
     let r = get(&app, "/redfish/v1/Systems").await;
