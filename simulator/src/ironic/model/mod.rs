@@ -514,6 +514,22 @@ pub enum Shape {
     Fields(Vec<String>),
 }
 
+/// A `driver_info` key Ironic masks (`*_password`, SNMP keys, …).
+pub fn is_driver_secret(key: &str) -> bool {
+    key.contains("password") || key.ends_with("_key")
+}
+
+/// An `instance_info` key Ironic masks: password- or secret-like keys (oslo's list, in short), the
+/// config drive and the image URL (it may carry a temporary URL's signature).
+pub fn is_instance_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "token", "passphrase", "configdrive"]
+        .iter()
+        .any(|s| k.contains(s))
+        || k.ends_with("_key")
+        || k == "image_url"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -599,20 +615,4 @@ mod tests {
         assert_eq!(parse_mac("zz"), None);
         assert_eq!(parse_mac("52:54:00:ab:cd"), None);
     }
-}
-
-/// A `driver_info` key Ironic masks (`*_password`, SNMP keys, …).
-pub fn is_driver_secret(key: &str) -> bool {
-    key.contains("password") || key.ends_with("_key")
-}
-
-/// An `instance_info` key Ironic masks: password- or secret-like keys (oslo's list, in short), the
-/// config drive and the image URL (it may carry a temporary URL's signature).
-pub fn is_instance_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    ["password", "secret", "token", "passphrase", "configdrive"]
-        .iter()
-        .any(|s| k.contains(s))
-        || k.ends_with("_key")
-        || k == "image_url"
 }
