@@ -39,11 +39,32 @@ impl Clock for ManualClock {
     }
 }
 
+/// Every replica's monotonic clock, moved by hand: seconds since the test began.
+#[derive(Clone, Default)]
+struct Local(Arc<AtomicI64>);
+
+impl Local {
+    fn set(&self, secs: i64) {
+        self.0.store(secs, Ordering::SeqCst);
+    }
+
+    fn clock(&self) -> election::LocalClock {
+        let secs = Arc::clone(&self.0);
+        Arc::new(move || Duration::from_secs(secs.load(Ordering::SeqCst).max(0).unsigned_abs()))
+    }
+}
+
+/// A lock whose monotonic clock is `local`.
+fn lock(api: &FakeApiServer, identity: &str, local: &Local) -> LeaseLock {
+    LeaseLock::new(api.client(), settings(identity)).with_local_clock(local.clock())
+}
+
 #[tokio::test]
 async fn first_candidate_creates_the_lease_and_the_second_waits_until_it_expires() {
     let api = FakeApiServer::start().await;
-    let a = LeaseLock::new(api.client(), settings("a"));
-    let b = LeaseLock::new(api.client(), settings("b"));
+    let local = Local::default();
+    let a = lock(&api, "a", &local);
+    let b = lock(&api, "b", &local);
 
     assert_eq!(a.try_acquire_or_renew(at(0)).await.unwrap(), Attempt::Held);
     let lease = api.get("leases", "metal3", "baremetal-operator").unwrap();
@@ -51,26 +72,38 @@ async fn first_candidate_creates_the_lease_and_the_second_waits_until_it_expires
     assert_eq!(lease["spec"]["leaseDurationSeconds"], 15);
     assert_eq!(lease["spec"]["leaseTransitions"], 0);
 
+    local.set(5);
     assert_eq!(
         b.try_acquire_or_renew(at(5)).await.unwrap(),
         Attempt::Lost {
             holder: Some("a".into())
         }
     );
+    local.set(10);
     assert_eq!(a.try_acquire_or_renew(at(10)).await.unwrap(), Attempt::Held);
-    // a renewed at 10, so at 20 the lease is still live.
+    // b first sees a's renewal of 10 at 20; it must stay unchanged 15 s on b's clock.
+    local.set(20);
     assert_eq!(
         b.try_acquire_or_renew(at(20)).await.unwrap(),
         Attempt::Lost {
             holder: Some("a".into())
         }
     );
-    assert_eq!(b.try_acquire_or_renew(at(25)).await.unwrap(), Attempt::Held);
+    local.set(34);
+    assert_eq!(
+        b.try_acquire_or_renew(at(34)).await.unwrap(),
+        Attempt::Lost {
+            holder: Some("a".into())
+        }
+    );
+    local.set(35);
+    assert_eq!(b.try_acquire_or_renew(at(35)).await.unwrap(), Attempt::Held);
     let lease = api.get("leases", "metal3", "baremetal-operator").unwrap();
     assert_eq!(lease["spec"]["holderIdentity"], "b");
     assert_eq!(lease["spec"]["leaseTransitions"], 1);
+    local.set(36);
     assert_eq!(
-        a.try_acquire_or_renew(at(26)).await.unwrap(),
+        a.try_acquire_or_renew(at(36)).await.unwrap(),
         Attempt::Lost {
             holder: Some("b".into())
         }
@@ -83,6 +116,63 @@ async fn first_candidate_creates_the_lease_and_the_second_waits_until_it_expires
         .map(|r| r.method)
         .collect();
     assert_eq!(writes, ["POST", "PUT", "PUT"], "create, renew, take over");
+}
+
+/// Replicas whose wall clocks are 30 s apart (either way), a leader renewing every 2 s and one
+/// whose renewals are slow: a follower never takes a lease that is being renewed, and takes it
+/// once renewals stop and it has seen the lease unchanged for the lease's duration.
+#[tokio::test]
+async fn clock_skew_never_makes_two_leaders() {
+    for skew in [30, -30] {
+        let api = FakeApiServer::start().await;
+        let local = Local::default();
+        let leader = lock(&api, "a", &local);
+        let follower = lock(&api, "b", &local);
+        let wall = |t: i64, of_follower: bool| at(if of_follower { t + skew } else { t });
+        assert_eq!(
+            leader.try_acquire_or_renew(wall(0, false)).await.unwrap(),
+            Attempt::Held
+        );
+        for t in (1..=120).step_by(2) {
+            local.set(t);
+            // The leader renews every other second; the follower tries every second in between.
+            if t % 4 == 1 {
+                assert_eq!(
+                    leader.try_acquire_or_renew(wall(t, false)).await.unwrap(),
+                    Attempt::Held,
+                    "skew {skew}: the leader renews at {t}"
+                );
+            }
+            let seen = follower.try_acquire_or_renew(wall(t, true)).await.unwrap();
+            assert_eq!(
+                seen,
+                Attempt::Lost {
+                    holder: Some("a".into())
+                },
+                "skew {skew}: the follower must not take a lease renewed within 15 s (t = {t})"
+            );
+        }
+        // The leader's last renewal was at 117, which the follower read right after it.
+        for t in 118..132 {
+            local.set(t);
+            assert!(
+                matches!(
+                    follower.try_acquire_or_renew(wall(t, true)).await.unwrap(),
+                    Attempt::Lost { .. }
+                ),
+                "skew {skew}: too early at {t}"
+            );
+        }
+        local.set(132);
+        assert_eq!(
+            follower
+                .try_acquire_or_renew(wall(132, true))
+                .await
+                .unwrap(),
+            Attempt::Held,
+            "skew {skew}: taken over after 15 s unchanged"
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,9 +1,17 @@
 //! Leader election through a `coordination.k8s.io/v1` Lease, so two replicas never act at once.
 //!
-//! [`next_step`] is the pure rule (lease + identity + now → what to do); [`LeaseLock`] carries it
-//! out with optimistic concurrency on `resourceVersion`; [`run`] loops and publishes leadership
-//! on a watch channel that the controller obeys.
+//! [`next_step`] is the pure rule (lease + identity + how long this replica has seen that lease
+//! unchanged → what to do); [`LeaseLock`] carries it out with optimistic concurrency on
+//! `resourceVersion`; [`run`] loops and publishes leadership on a watch channel that the controller
+//! obeys.
+//!
+//! As client-go's elector does, no replica compares its wall clock with another's: a follower takes
+//! a lease over only once it has seen the same record, unchanged, for the lease's duration on its
+//! own monotonic clock (so a replica whose clock runs ahead cannot take a healthy lease), and a
+//! leader stops acting once the renew deadline has passed since the *start* of its last successful
+//! renewal (the lease was written at some point after that start, never before).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -50,18 +58,17 @@ pub enum Step {
     Renew,
     /// It is free or expired: take it over.
     TakeOver,
-    /// Someone else holds a live lease until `expires`.
-    Wait {
-        holder: String,
-        expires: DateTime<Utc>,
-    },
+    /// Someone else holds a lease this replica has not yet seen unchanged for its duration;
+    /// `remaining` is how much longer it must stay unchanged before a take-over.
+    Wait { holder: String, remaining: Duration },
 }
 
-/// The pure election rule.
+/// The pure election rule. `unchanged_for`: how long this replica has observed `lease` with the
+/// same content, on its own monotonic clock (zero when it just changed or was just read first).
 pub fn next_step(
     lease: Option<&LeaseRecord>,
     identity: &str,
-    now: DateTime<Utc>,
+    unchanged_for: Duration,
     default_duration: Duration,
 ) -> Step {
     let Some(lease) = lease else {
@@ -72,22 +79,34 @@ pub fn next_step(
         Some(h) if h == identity => return Step::Renew,
         Some(h) => h,
     };
-    let Some(renewed) = lease.renew_time else {
+    if lease.renew_time.is_none() {
         return Step::TakeOver;
-    };
+    }
     let duration = lease.lease_duration.unwrap_or(default_duration);
-    let expires = chrono::Duration::from_std(duration)
-        .ok()
-        .and_then(|d| renewed.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    if now >= expires {
+    if unchanged_for >= duration {
         Step::TakeOver
     } else {
         Step::Wait {
             holder: holder.to_owned(),
-            expires,
+            remaining: duration - unchanged_for,
         }
     }
+}
+
+/// This replica's monotonic clock: time since a fixed origin. Never compared across replicas.
+pub type LocalClock = Arc<dyn Fn() -> Duration + Send + Sync>;
+
+/// The monotonic clock of this process.
+pub fn monotonic() -> LocalClock {
+    let origin = std::time::Instant::now();
+    Arc::new(move || origin.elapsed())
+}
+
+/// The lease record last read or written, and when (local clock) it was first seen so.
+#[derive(Clone, Debug)]
+struct Observed {
+    record: LeaseRecord,
+    since: Duration,
 }
 
 /// Why a lease round trip failed.
@@ -118,11 +137,13 @@ pub enum Attempt {
     Lost { holder: Option<String> },
 }
 
-/// Reads and writes one Lease object.
+/// Reads and writes one Lease object, remembering what it last saw of it.
 #[derive(Clone)]
 pub struct LeaseLock {
     api: Api<Lease>,
     settings: ElectionSettings,
+    local: LocalClock,
+    observed: Arc<Mutex<Option<Observed>>>,
 }
 
 fn to_micro(t: DateTime<Utc>) -> Option<MicroTime> {
@@ -156,7 +177,43 @@ fn is_conflict(e: &kube::Error) -> bool {
 impl LeaseLock {
     pub fn new(client: kube::Client, settings: ElectionSettings) -> Self {
         let api = Api::namespaced(client, &settings.lease_namespace);
-        Self { api, settings }
+        Self {
+            api,
+            settings,
+            local: monotonic(),
+            observed: Arc::default(),
+        }
+    }
+
+    /// The same lock reading `local` as its monotonic clock (tests move it by hand).
+    pub fn with_local_clock(mut self, local: LocalClock) -> Self {
+        self.local = local;
+        self
+    }
+
+    /// Notes `record` as read at local time `now`; returns how long it has been unchanged.
+    fn observe(&self, record: Option<&LeaseRecord>, now: Duration) -> Duration {
+        let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        match (record, observed.as_ref()) {
+            (None, _) => {
+                *observed = None;
+                Duration::ZERO
+            }
+            (Some(r), Some(o)) if o.record == *r => now.saturating_sub(o.since),
+            (Some(r), _) => {
+                *observed = Some(Observed {
+                    record: r.clone(),
+                    since: now,
+                });
+                Duration::ZERO
+            }
+        }
+    }
+
+    /// Notes the record this replica just wrote.
+    fn wrote(&self, record: LeaseRecord, now: Duration) {
+        *self.observed.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Observed { record, since: now });
     }
 
     pub fn settings(&self) -> &ElectionSettings {
@@ -183,18 +240,22 @@ impl LeaseLock {
         i32::try_from(self.settings.lease_duration.as_secs().max(1)).unwrap_or(i32::MAX)
     }
 
-    /// One round: read the lease, decide, and write it if the decision says so.
+    /// One round: read the lease, decide, and write it if the decision says so. `now` is only
+    /// written (as `renewTime`/`acquireTime`, for people to read); expiry is judged on the local
+    /// clock, read when the round starts.
     pub async fn try_acquire_or_renew(&self, now: DateTime<Utc>) -> Result<Attempt, ElectionError> {
+        let started = (self.local)();
         let current = self
             .api
             .get_opt(&self.settings.lease_name)
             .await
             .map_err(|e| self.read_error(e))?;
         let record = current.as_ref().map(record_of);
+        let unchanged_for = self.observe(record.as_ref(), started);
         let step = next_step(
             record.as_ref(),
             &self.settings.identity,
-            now,
+            unchanged_for,
             self.settings.lease_duration,
         );
         let now_micro = to_micro(now);
@@ -219,7 +280,10 @@ impl LeaseLock {
                     }),
                 };
                 match self.api.create(&PostParams::default(), &lease).await {
-                    Ok(_) => Ok(Attempt::Held),
+                    Ok(written) => {
+                        self.wrote(record_of(&written), started);
+                        Ok(Attempt::Held)
+                    }
                     Err(e) if is_conflict(&e) => Ok(Attempt::Lost { holder: None }),
                     Err(e) => Err(self.write_error(e)),
                 }
@@ -243,7 +307,10 @@ impl LeaseLock {
                     .replace(&self.settings.lease_name, &PostParams::default(), &lease)
                     .await
                 {
-                    Ok(_) => Ok(Attempt::Held),
+                    Ok(written) => {
+                        self.wrote(record_of(&written), started);
+                        Ok(Attempt::Held)
+                    }
                     Err(e) if is_conflict(&e) => Ok(Attempt::Lost { holder: None }),
                     Err(e) => Err(self.write_error(e)),
                 }
@@ -331,20 +398,28 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let settings = lock.settings().clone();
+    // When the last successful round *started*: the lease was written after that, so a leader
+    // counting its deadline from there never acts past what the others can see.
     let mut last_renewal: Option<tokio::time::Instant> = None;
     let rounds = async {
         loop {
-            let attempt = tokio::time::timeout(
-                settings.renew_deadline.max(Duration::from_millis(10)),
-                async { lock.try_acquire_or_renew(clock.now()).await },
-            )
+            step_down_if_stale(&tx, &mut last_renewal, settings.renew_deadline);
+            let started = tokio::time::Instant::now();
+            // A leader's round may not outlast its deadline; a follower's gets the whole deadline.
+            let budget = match last_renewal {
+                Some(at) => (at + settings.renew_deadline).saturating_duration_since(started),
+                None => settings.renew_deadline,
+            };
+            let attempt = tokio::time::timeout(budget.max(Duration::from_millis(10)), async {
+                lock.try_acquire_or_renew(clock.now()).await
+            })
             .await;
             match attempt {
                 Ok(Ok(Attempt::Held)) => {
                     if !*tx.borrow() {
                         info!(identity = %settings.identity, lease = %settings.lease_name, "acquired leadership");
                     }
-                    last_renewal = Some(tokio::time::Instant::now());
+                    last_renewal = Some(started);
                     tx.send_replace(true);
                 }
                 Ok(Ok(Attempt::Lost { holder })) => {
@@ -408,10 +483,15 @@ mod tests {
     #[test]
     fn election_table() {
         let d = Duration::from_secs(15);
-        let cases: Vec<(&str, Option<LeaseRecord>, i64, Step)> = vec![
+        let secs = Duration::from_secs;
+        let wait = |remaining: u64| Step::Wait {
+            holder: "other".into(),
+            remaining: secs(remaining),
+        };
+        let cases: Vec<(&str, Option<LeaseRecord>, u64, Step)> = vec![
             ("no lease is created", None, 0, Step::Create),
             (
-                "own lease is renewed even when expired",
+                "own lease is renewed even when long unchanged",
                 Some(lease(Some("me"), Some(0), Some(15))),
                 100,
                 Step::Renew,
@@ -425,32 +505,35 @@ mod tests {
             (
                 "a released lease is taken over",
                 Some(lease(None, Some(0), Some(15))),
-                1,
+                0,
                 Step::TakeOver,
             ),
             (
                 "an empty holder is taken over",
                 Some(lease(Some(""), Some(0), Some(15))),
-                1,
+                0,
                 Step::TakeOver,
             ),
             (
                 "a lease never renewed is taken over",
                 Some(lease(Some("other"), None, Some(15))),
-                1,
+                0,
                 Step::TakeOver,
             ),
             (
-                "another holder's live lease is waited on",
+                "another holder's lease just seen is waited on",
                 Some(lease(Some("other"), Some(0), Some(15))),
-                14,
-                Step::Wait {
-                    holder: "other".into(),
-                    expires: t(15),
-                },
+                0,
+                wait(15),
             ),
             (
-                "another holder's lease expires exactly at its duration",
+                "another holder's lease unchanged for less than its duration is waited on",
+                Some(lease(Some("other"), Some(0), Some(15))),
+                14,
+                wait(1),
+            ),
+            (
+                "another holder's lease unchanged for its duration is taken over",
                 Some(lease(Some("other"), Some(0), Some(15))),
                 15,
                 Step::TakeOver,
@@ -459,10 +542,7 @@ mod tests {
                 "the lease's own duration wins over ours",
                 Some(lease(Some("other"), Some(0), Some(60))),
                 30,
-                Step::Wait {
-                    holder: "other".into(),
-                    expires: t(60),
-                },
+                wait(30),
             ),
             (
                 "our duration applies when the lease has none",
@@ -471,9 +551,29 @@ mod tests {
                 Step::TakeOver,
             ),
         ];
-        for (name, lease, now, want) in cases {
-            assert_eq!(next_step(lease.as_ref(), "me", t(now), d), want, "{name}");
+        for (name, lease, unchanged, want) in cases {
+            assert_eq!(
+                next_step(lease.as_ref(), "me", secs(unchanged), d),
+                want,
+                "{name}"
+            );
         }
+    }
+
+    #[test]
+    fn a_renewal_time_far_in_the_past_does_not_expire_a_lease_just_seen() {
+        // The holder's clock runs 30 s behind ours: its fresh renewal reads as 30 s old. Wall
+        // clocks are never compared, so the lease stands until we see it unchanged for 15 s.
+        let stale_looking = lease(Some("other"), Some(-30), Some(15));
+        assert!(matches!(
+            next_step(
+                Some(&stale_looking),
+                "me",
+                Duration::ZERO,
+                Duration::from_secs(15)
+            ),
+            Step::Wait { .. }
+        ));
     }
 
     #[test]
