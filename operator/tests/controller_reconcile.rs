@@ -294,6 +294,45 @@ async fn deleting_a_host_removes_the_node_and_the_finalizer_last() {
     world.stop().await;
 }
 
+/// Another controller adds its finalizer between the operator's read of a deleted host and its
+/// removal of its own finalizer: the removal must not drop it (it is written onto the version read,
+/// so it conflicts and is redone on the new version), and the host stays until that finalizer goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finalizer_added_meanwhile_survives_the_removal_of_ours() {
+    let world = World::start().await;
+    world.api.upsert("secrets", secret("bmc-k", "admin", "pw"));
+    world.api.upsert("baremetalhosts", host("kept", "bmc-k"));
+    assert!(
+        world.wait_for_state("kept", "available", LONG).await,
+        "states: {:?}",
+        world.status_states("kept")
+    );
+    // The first write to the host itself once it is deleted is the finalizer's removal.
+    world.api.interleave_next(
+        "PATCH",
+        "/baremetalhosts/kept",
+        ("baremetalhosts", NS, "kept"),
+        |h| {
+            let finalizers = h["metadata"]["finalizers"]
+                .as_array_mut()
+                .expect("finalizers");
+            finalizers.push(serde_json::json!("other.example.com/keep"));
+        },
+    );
+    world.api.delete("baremetalhosts", NS, "kept");
+    let released = world
+        .api
+        .wait_until(LONG, |api| {
+            api.get("baremetalhosts", NS, "kept").is_some_and(|h| {
+                h["metadata"]["finalizers"] == serde_json::json!(["other.example.com/keep"])
+            })
+        })
+        .await;
+    let h = world.api.get("baremetalhosts", NS, "kept");
+    assert!(released, "ours removed, the other kept: {h:?}");
+    world.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_status_write_is_retried_with_backoff_and_counted() {
     let world = World::start().await;

@@ -319,7 +319,10 @@ async fn release_hardware_data(
         .iter()
         .filter(|f| *f != HARDWARE_DATA_FINALIZER)
         .collect();
-    let patch = json!({"metadata": {"finalizers": remaining}});
+    // Onto the version read: a finalizer added meanwhile makes this a 409, and the retried
+    // reconcile keeps it.
+    let patch =
+        json!({"metadata": {"finalizers": remaining, "resourceVersion": hd.resource_version()}});
     match api
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -362,7 +365,20 @@ async fn apply(
             message,
         })?;
     for write in &plan {
-        let patch = write.patch();
+        let mut patch = write.patch();
+        // The status and a finalizer's removal are written as diffs of what was read: only onto
+        // that same version (a 409 reads again), so nothing written meanwhile — another
+        // controller's finalizer, a newer status — is lost.
+        if matches!(
+            write,
+            HostWrite::Status { .. } | HostWrite::RemoveFinalizer { .. }
+        ) && let (Some(rv), Some(object)) = (base.as_deref(), patch.as_object_mut())
+        {
+            let metadata = object.entry("metadata").or_insert_with(|| json!({}));
+            if let Some(m) = metadata.as_object_mut() {
+                m.insert("resourceVersion".into(), json!(rv));
+            }
+        }
         let sent = match write {
             HostWrite::Status { .. } => {
                 hosts
@@ -391,8 +407,14 @@ async fn apply(
                 );
                 base = written.resource_version();
             }
-            // The version the finalizer was added at changed: read again soon.
-            (HostWrite::AddFinalizer { .. }, Err(e)) if is_conflict(&e) => {
+            // The version the write was computed from changed: read again soon.
+            (
+                HostWrite::AddFinalizer { .. }
+                | HostWrite::Status { .. }
+                | HostWrite::RemoveFinalizer { .. },
+                Err(e),
+            ) if is_conflict(&e) => {
+                debug!(host = %key, write = write.what(), "conflict, reading the host again");
                 return Ok(Requeue::requeue(Duration::from_millis(500)));
             }
             (HostWrite::Status { .. }, Err(e)) if is_not_found(&e) => {

@@ -52,6 +52,17 @@ struct Store {
     requests: Vec<Recorded>,
     /// One-shot failures: (method, path fragment, status code).
     injected: Vec<(String, String, u16)>,
+    /// One-shot concurrent writes: before the next (method, path fragment) request is served, this
+    /// change lands on (resource, namespace, name), as another client's write would.
+    interleaved: Vec<Interleaved>,
+}
+
+/// A write another client makes just before a matching request is served.
+struct Interleaved {
+    method: String,
+    path_part: String,
+    key: (String, String, String),
+    change: Box<dyn FnOnce(&mut Value) + Send>,
 }
 
 /// The mocked API server. Clone freely; all clones share one store.
@@ -339,6 +350,24 @@ impl FakeApiServer {
         });
     }
 
+    /// Just before the next `method` request whose path contains `path_part` is served, applies
+    /// `change` to the stored object (new resourceVersion, MODIFIED event): another controller's
+    /// write landing between the operator's read and its write.
+    pub fn interleave_next(
+        &self,
+        method: &str,
+        path_part: &str,
+        (resource, namespace, name): (&str, &str, &str),
+        change: impl FnOnce(&mut Value) + Send + 'static,
+    ) {
+        self.store.lock().unwrap().interleaved.push(Interleaved {
+            method: method.to_owned(),
+            path_part: path_part.to_owned(),
+            key: (resource.to_owned(), namespace.to_owned(), name.to_owned()),
+            change: Box::new(change),
+        });
+    }
+
     /// Makes the next `method` request whose path contains `path_part` fail with `code`.
     pub fn fail_next(&self, method: &str, path_part: &str, code: u16) {
         self.store
@@ -406,6 +435,18 @@ async fn handle(State(server): State<FakeApiServer>, req: Request) -> Response {
         content_type: content_type.clone(),
         body: String::from_utf8_lossy(&body).into_owned(),
     });
+    let interleaved = {
+        let mut store = server.store.lock().unwrap();
+        let hit = store
+            .interleaved
+            .iter()
+            .position(|i| i.method == method.as_str() && path.contains(i.path_part.as_str()));
+        hit.map(|i| store.interleaved.remove(i))
+    };
+    if let Some(i) = interleaved {
+        let (resource, namespace, name) = &i.key;
+        server.modify(resource, namespace, name, i.change);
+    }
     let injected = {
         let mut store = server.store.lock().unwrap();
         let hit = store
@@ -517,6 +558,16 @@ async fn handle(State(server): State<FakeApiServer>, req: Request) -> Response {
                     415,
                     "UnsupportedMediaType",
                     "json patch is not served by this fake",
+                );
+            }
+            // A resourceVersion in a merge patch is a precondition, as kube-apiserver has it.
+            if let Some(rv) = patch["metadata"]["resourceVersion"].as_str()
+                && current["metadata"]["resourceVersion"].as_str() != Some(rv)
+            {
+                return status(
+                    409,
+                    "Conflict",
+                    "the object has been modified; please apply your changes to the latest version and try again",
                 );
             }
             let mut next = current.clone();
