@@ -361,3 +361,53 @@ async fn a_kube_event_recorder_series_reads_back_as_one_core_event_with_its_seri
     assert_eq!(e.involved_object.uid, owner.metadata.uid);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_event_keeps_legacy_names_and_an_events_k8s_io_one_does_not() {
+    let (running, client) = start(Duration::from_secs(5), 1000).await;
+    // As upstream baremetal-operator creates them: generateName from the reason, capitalised.
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(serde_json::json!({
+        "metadata": {"generateName": "Registered-", "namespace": "default"},
+        "involvedObject": {"kind": "BareMetalHost", "name": "h", "namespace": "default"},
+        "reason": "Registered",
+        "message": "Registered new host",
+        "type": "Normal",
+        "count": 1,
+        "source": {"component": "metal3-baremetal-controller"}
+    }))
+    .unwrap();
+    let created = core.create(&PostParams::default(), &event).await.unwrap();
+    assert!(
+        created
+            .metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("Registered-")),
+        "{:?}",
+        created.metadata.name
+    );
+    let mut slashed = event.clone();
+    slashed.metadata.generate_name = None;
+    slashed.metadata.name = Some("a/b".into());
+    let err = core.create(&PostParams::default(), &slashed).await.unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 422 || s.code == 404), "{err}");
+    let new: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client, "default");
+    let strict: k8s_openapi::api::events::v1::Event = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "Registered-x", "namespace": "default"},
+        "eventTime": "2026-12-07T00:00:00.000000Z",
+        "reportingController": "metal3.io/test",
+        "reportingInstance": "op-0",
+        "action": "Register",
+        "reason": "Registered",
+        "type": "Normal",
+        "regarding": {"kind": "BareMetalHost", "name": "h", "namespace": "default"}
+    }))
+    .unwrap();
+    let err = new.create(&PostParams::default(), &strict).await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 422 && s.message.contains("RFC 1123")),
+        "{err}"
+    );
+    running.shutdown().await.unwrap();
+}
