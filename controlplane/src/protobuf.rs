@@ -120,11 +120,7 @@ fn time(b: &[u8], micro: bool) -> Result<Option<Value>, ProtobufError> {
 
 /// The string and boolean fields of a message, by field number, into a JSON object (empty
 /// strings, which Go writes for unset fields, left out).
-fn strings(
-    b: &[u8],
-    names: &[(u64, &str)],
-    bools: &[(u64, &str)],
-) -> Result<Value, ProtobufError> {
+fn strings(b: &[u8], names: &[(u64, &str)], bools: &[(u64, &str)]) -> Result<Value, ProtobufError> {
     let mut out = Map::new();
     for (n, f) in fields(b)? {
         match f {
@@ -167,7 +163,7 @@ fn object_meta(b: &[u8]) -> Result<Value, ProtobufError> {
             }
             (_, Field::Varint(_)) => {}
             // Go's protobuf writes empty strings; the JSON form omits them.
-            (1 | 2 | 3 | 4 | 5 | 6, Field::Bytes(v)) if !v.is_empty() => {
+            (1..=6, Field::Bytes(v)) if !v.is_empty() => {
                 let name = [
                     "name",
                     "generateName",
@@ -433,7 +429,10 @@ mod tests {
             field(5, b"u-2"),
             field(6, b"41"),
             varint_field(7, 0),
-            field(8, &[varint_field(1, 1_796_000_000), varint_field(2, 0)].concat()),
+            field(
+                8,
+                &[varint_field(1, 1_796_000_000), varint_field(2, 0)].concat(),
+            ),
             field(9, &[]),
             field(13, &owner),
             field(14, b"f"),
@@ -474,7 +473,10 @@ mod tests {
             field(2, &involved),
             field(3, b"Registered"),
             field(4, b"Registered new host"),
-            field(5, &[field(1, b"metal3-baremetal-controller"), field(2, b"")].concat()),
+            field(
+                5,
+                &[field(1, b"metal3-baremetal-controller"), field(2, b"")].concat(),
+            ),
             field(6, &t),
             field(7, &t),
             varint_field(8, 1),
@@ -495,7 +497,10 @@ mod tests {
         assert_eq!(obj["message"], "Registered new host");
         assert_eq!(obj["type"], "Normal");
         assert_eq!(obj["count"], 1);
-        assert_eq!(obj["source"], json!({"component": "metal3-baremetal-controller"}));
+        assert_eq!(
+            obj["source"],
+            json!({"component": "metal3-baremetal-controller"})
+        );
         assert_eq!(obj["firstTimestamp"], "2026-11-30T00:53:20Z");
         assert!(obj.get("eventTime").is_none());
         assert!(obj.get("action").is_none());

@@ -390,8 +390,14 @@ async fn a_core_event_keeps_legacy_names_and_an_events_k8s_io_one_does_not() {
     let mut slashed = event.clone();
     slashed.metadata.generate_name = None;
     slashed.metadata.name = Some("a/b".into());
-    let err = core.create(&PostParams::default(), &slashed).await.unwrap_err();
-    assert!(matches!(&err, kube::Error::Api(s) if s.code == 422 || s.code == 404), "{err}");
+    let err = core
+        .create(&PostParams::default(), &slashed)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 422 || s.code == 404),
+        "{err}"
+    );
     let new: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client, "default");
     let strict: k8s_openapi::api::events::v1::Event = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "Registered-x", "namespace": "default"},
@@ -404,7 +410,10 @@ async fn a_core_event_keeps_legacy_names_and_an_events_k8s_io_one_does_not() {
         "regarding": {"kind": "BareMetalHost", "name": "h", "namespace": "default"}
     }))
     .unwrap();
-    let err = new.create(&PostParams::default(), &strict).await.unwrap_err();
+    let err = new
+        .create(&PostParams::default(), &strict)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, kube::Error::Api(s) if s.code == 422 && s.message.contains("RFC 1123")),
         "{err}"
