@@ -420,3 +420,31 @@ async fn a_core_event_keeps_legacy_names_and_an_events_k8s_io_one_does_not() {
     );
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marking_an_object_deleted_bumps_its_generation_once() {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let (running, client) = start(Duration::from_secs(5), 1000).await;
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metal3.io", "v1alpha1", "BareMetalHost"),
+        "baremetalhosts",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "default", &resource);
+    let host: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "metal3.io/v1alpha1",
+        "kind": "BareMetalHost",
+        "metadata": {"name": "h", "finalizers": ["baremetalhost.metal3.io"]},
+        "spec": {"online": true}
+    }))
+    .unwrap();
+    let created = api.create(&PostParams::default(), &host).await.unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    // As kube-apiserver's markAsDeleting: a controller filtering on generation sees the delete.
+    let _ = api.delete("h", &DeleteParams::default()).await.unwrap();
+    let marked = api.get("h").await.unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    assert_eq!(marked.metadata.generation, Some(2));
+    let _ = api.delete("h", &DeleteParams::default()).await.unwrap();
+    assert_eq!(api.get("h").await.unwrap().metadata.generation, Some(2));
+    running.shutdown().await.unwrap();
+}
