@@ -338,7 +338,7 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
             continue;
         }
         let out_dir = out.join(format!("{}-seed{}", s.name(), s.seed()));
-        let outcome = wire::run(
+        let run = wire::run(
             s,
             wire::RunOptions {
                 out_dir: out_dir.clone(),
@@ -351,8 +351,12 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
                 crds: crds.clone(),
                 wait_factor,
             },
-        )
-        .await?;
+        );
+        // On SIGINT/SIGTERM the run is dropped, and with it an operator process (killed on drop).
+        let outcome = tokio::select! {
+            outcome = run => outcome?,
+            () = shutdown_signal() => anyhow::bail!("{}: interrupted", s.source),
+        };
         print!("\n{}", outcome.summary.to_text());
         println!(
             "trace {}; summary {}; timeline {}",
