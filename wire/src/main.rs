@@ -64,7 +64,7 @@ struct RunArgs {
     seeds: Option<String>,
     /// The operator under test (wire mode): `ours` (in this process), `bmo` (upstream Metal3
     /// baremetal-operator, built by `make bmo`) or 'cmd:PROGRAM ARGS…' (any Metal3-compatible
-    /// operator; see the contract below).
+    /// operator, split on whitespace; see the contract below).
     #[arg(long, default_value = "ours", value_name = "ours|bmo|cmd:…")]
     operator: metal_wire::operator::OperatorChoice,
     /// CRDs the control plane serves: `ours`, `bmo` (upstream's 11) or YAML files/directories

@@ -30,7 +30,8 @@ pub enum OperatorChoice {
     Ours,
     /// Upstream Metal3 baremetal-operator, as `make bmo` built it.
     Bmo,
-    /// Any command (`cmd:PROGRAM ARGS…`, split on whitespace).
+    /// Any command (`cmd:PROGRAM ARGS…`, split on whitespace, no shell quoting: wrap anything
+    /// more in a script).
     Command(Vec<String>),
 }
 
@@ -358,6 +359,9 @@ pub fn log_tail(path: &Path, n: usize) -> String {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
             let lines: Vec<&str> = text.lines().collect();
+            if lines.is_empty() {
+                return "(empty)".into();
+            }
             lines[lines.len().saturating_sub(n)..].join("\n")
         }
         Err(e) => format!("(cannot read it: {e})"),
