@@ -14,7 +14,7 @@ use metal_wire::operator::OperatorChoice;
 use metal_wire::{self as wire, Display, RunOptions};
 
 /// The whole run, BMO's start included (the scenario's waits, × 3, allow far more; BMO took
-/// about 40 s here).
+/// about 30 s here).
 const LIMIT: Duration = Duration::from_secs(300);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
