@@ -104,6 +104,21 @@ pub fn delete(
     })
 }
 
+/// Marks an object as being deleted, as kube-apiserver's `markAsDeleting` does: the
+/// deletionTimestamp, a zero grace period, and — the first time — `metadata.generation` bumped, so
+/// controllers that filter on generation changes (controller-runtime's
+/// `GenerationChangedPredicate`, upstream baremetal-operator's host controller) see the deletion.
+fn mark_deleting(meta: &mut serde_json::Map<String, Value>, now: &str) {
+    if !meta.contains_key("deletionTimestamp")
+        && let Some(g) = meta.get("generation").and_then(Value::as_i64)
+        && g > 0
+    {
+        meta.insert("generation".into(), Value::from(g + 1));
+    }
+    meta.insert("deletionTimestamp".into(), Value::from(now));
+    meta.insert("deletionGracePeriodSeconds".into(), Value::from(0));
+}
+
 /// What the garbage collector does for an `Orphan` or `Foreground` delete, at once: the owner
 /// marked with `gc` (the answer), its dependents orphaned or deleted, the finalizer removed and
 /// the owner with it unless other finalizers hold it.
@@ -123,8 +138,7 @@ fn collect_with_finalizer(
         if let Some(list) = list.as_array_mut() {
             list.push(Value::from(gc));
         }
-        meta.insert("deletionTimestamp".into(), Value::from(now));
-        meta.insert("deletionGracePeriodSeconds".into(), Value::from(0));
+        mark_deleting(meta, now);
     }
     let marked = objects.put(key.clone(), marked);
     if let Some(uid) = meta_str(&marked, "uid").map(str::to_string) {
@@ -190,8 +204,7 @@ fn delete_key(
         }
         let mut marked = obj;
         if let Some(meta) = marked.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("deletionTimestamp".into(), Value::from(now));
-            meta.insert("deletionGracePeriodSeconds".into(), Value::from(0));
+            mark_deleting(meta, now);
         }
         if is_namespace && let Some(m) = marked.as_object_mut() {
             m.insert("status".into(), json!({"phase": "Terminating"}));

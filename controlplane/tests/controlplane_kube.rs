@@ -361,3 +361,90 @@ async fn a_kube_event_recorder_series_reads_back_as_one_core_event_with_its_seri
     assert_eq!(e.involved_object.uid, owner.metadata.uid);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_event_keeps_legacy_names_and_an_events_k8s_io_one_does_not() {
+    let (running, client) = start(Duration::from_secs(5), 1000).await;
+    // As upstream baremetal-operator creates them: generateName from the reason, capitalised.
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(serde_json::json!({
+        "metadata": {"generateName": "Registered-", "namespace": "default"},
+        "involvedObject": {"kind": "BareMetalHost", "name": "h", "namespace": "default"},
+        "reason": "Registered",
+        "message": "Registered new host",
+        "type": "Normal",
+        "count": 1,
+        "source": {"component": "metal3-baremetal-controller"}
+    }))
+    .unwrap();
+    let created = core.create(&PostParams::default(), &event).await.unwrap();
+    assert!(
+        created
+            .metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("Registered-")),
+        "{:?}",
+        created.metadata.name
+    );
+    let mut slashed = event.clone();
+    slashed.metadata.generate_name = None;
+    slashed.metadata.name = Some("a/b".into());
+    let err = core
+        .create(&PostParams::default(), &slashed)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 422 || s.code == 404),
+        "{err}"
+    );
+    let new: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client, "default");
+    let strict: k8s_openapi::api::events::v1::Event = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "Registered-x", "namespace": "default"},
+        "eventTime": "2026-12-07T00:00:00.000000Z",
+        "reportingController": "metal3.io/test",
+        "reportingInstance": "op-0",
+        "action": "Register",
+        "reason": "Registered",
+        "type": "Normal",
+        "regarding": {"kind": "BareMetalHost", "name": "h", "namespace": "default"}
+    }))
+    .unwrap();
+    let err = new
+        .create(&PostParams::default(), &strict)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 422 && s.message.contains("RFC 1123")),
+        "{err}"
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marking_an_object_deleted_bumps_its_generation_once() {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let (running, client) = start(Duration::from_secs(5), 1000).await;
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metal3.io", "v1alpha1", "BareMetalHost"),
+        "baremetalhosts",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "default", &resource);
+    let host: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "metal3.io/v1alpha1",
+        "kind": "BareMetalHost",
+        "metadata": {"name": "h", "finalizers": ["baremetalhost.metal3.io"]},
+        "spec": {"online": true}
+    }))
+    .unwrap();
+    let created = api.create(&PostParams::default(), &host).await.unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    // As kube-apiserver's markAsDeleting: a controller filtering on generation sees the delete.
+    let _ = api.delete("h", &DeleteParams::default()).await.unwrap();
+    let marked = api.get("h").await.unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    assert_eq!(marked.metadata.generation, Some(2));
+    let _ = api.delete("h", &DeleteParams::default()).await.unwrap();
+    assert_eq!(api.get("h").await.unwrap().metadata.generation, Some(2));
+    running.shutdown().await.unwrap();
+}

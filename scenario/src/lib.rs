@@ -10,6 +10,8 @@
 //! - [`Scenario::parse`]: validation, with every error naming file, line and column;
 //! - [`trace`]: what a run records (JSONL, simulated time);
 //! - [`check`]: expectations and invariants judged over a trace (pure);
+//! - [`Scenario::operators`]: which operators a scenario is about (Metal3 behaviour, or our
+//!   extensions that only `--operator ours` has);
 //! - [`report`]: phase-duration summary and the SVG timeline;
 //! - [`play`]: the one player of a timeline, over a backend per mode;
 //! - [`engine`]: engine mode, the operator's cores and the fakes in virtual time (the engine backend).
@@ -18,6 +20,8 @@
 
 pub mod check;
 pub mod format;
+/// Which operators a scenario is about: Metal3 behaviour or our extensions.
+mod operators;
 pub mod outline;
 pub mod play;
 pub mod report;
@@ -34,7 +38,7 @@ use std::path::{Path, PathBuf};
 use metal_sim::fleet::{Fleet, FleetError};
 use metal_sim::machine::HostSpec;
 
-pub use format::{HostSelector, Mode, ScenarioFile, Span, Step};
+pub use format::{HostSelector, Mode, OperatorKind, ScenarioFile, Span, Step};
 pub use trace::{Happening, Trace, TraceLine};
 
 /// A scenario file that cannot be used. Displays as `file:line:column: message`.

@@ -54,6 +54,9 @@ pub struct Summary {
     pub seed: u64,
     /// `engine` or `wire`.
     pub mode: String,
+    /// The operator that ran, when not ours (`bmo`, `cmd:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
     /// Whether every expectation and invariant held.
     pub passed: bool,
     /// Simulated time of the last event, in milliseconds.
@@ -105,6 +108,7 @@ pub fn summarize(
     scenario: &str,
     seed: u64,
     mode: &str,
+    operator: Option<&str>,
     trace: &Trace,
     verdict: &Verdict,
 ) -> Summary {
@@ -148,6 +152,7 @@ pub fn summarize(
         scenario: scenario.to_string(),
         seed,
         mode: mode.to_string(),
+        operator: operator.map(str::to_string),
         passed: verdict.passed(),
         simulated_ms: millis(trace.end().since_start()),
         hosts: trace.hosts().len(),
@@ -165,10 +170,14 @@ impl Summary {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} (seed {}, {} mode): {} — {} hosts, {} simulated",
+            "{} (seed {}, {} mode{}): {} — {} hosts, {} simulated",
             self.scenario,
             self.seed,
             self.mode,
+            self.operator
+                .as_deref()
+                .map(|o| format!(", operator {o}"))
+                .unwrap_or_default(),
             if self.passed { "PASSED" } else { "FAILED" },
             self.hosts,
             ms(self.simulated_ms)
@@ -212,6 +221,9 @@ impl Summary {
         for s in &self.verdict.skipped {
             let _ = writeln!(out, "  not checked: {s}");
         }
+        for s in &self.verdict.not_applicable {
+            let _ = writeln!(out, "  {s}");
+        }
         out
     }
 }
@@ -227,13 +239,15 @@ pub struct WriteError {
 }
 
 /// The files a run leaves: the trace (at `trace_path`), `summary.json`, `summary.txt` and
-/// `timeline.svg` in `dir`. Returns the summary.
+/// `timeline.svg` in `dir`. Returns the summary. `operator`: the operator that ran when not ours.
+#[allow(clippy::too_many_arguments)]
 pub fn write_outputs(
     dir: &std::path::Path,
     trace_path: &std::path::Path,
     scenario: &str,
     seed: u64,
     mode: &str,
+    operator: Option<&str>,
     trace: &Trace,
     verdict: &Verdict,
 ) -> Result<Summary, WriteError> {
@@ -247,7 +261,7 @@ pub fn write_outputs(
         path: dir.display().to_string(),
         source,
     })?;
-    let summary = summarize(scenario, seed, mode, trace, verdict);
+    let summary = summarize(scenario, seed, mode, operator, trace, verdict);
     write(trace_path, &trace.to_jsonl())?;
     let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
     write(&dir.join("summary.json"), &(json + "\n"))?;
@@ -544,7 +558,7 @@ mod tests {
 
     #[test]
     fn phase_durations_have_nearest_rank_percentiles() {
-        let s = summarize("x", 1, "engine", &trace(), &Verdict::default());
+        let s = summarize("x", 1, "engine", None, &trace(), &Verdict::default());
         assert_eq!(s.hosts, 2);
         let register = &s.phases[0];
         assert_eq!(

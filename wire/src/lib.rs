@@ -1,7 +1,8 @@
 //! metal-wire — wire mode: a scenario played over real sockets on loopback against the real operator.
 //!
 //! [`run`] starts the embedded control plane, the fleet with its BMCs and the mock Ironic, and the
-//! operator (in this process), plays the timeline, records a trace from watches, the mock Ironic's
+//! operator (ours in this process, or any Metal3-compatible operator as a process:
+//! [`operator`]), plays the timeline, records a trace from watches, the mock Ironic's
 //! request journal and the machines' events, then checks it and writes the trace (JSONL), the
 //! summary (JSON and text) and the SVG timeline.
 //!
@@ -21,6 +22,8 @@ mod faults;
 pub mod images;
 pub mod live;
 pub mod observe;
+/// The operator a run drives: ours in this process, upstream BMO or any command as a process.
+pub mod operator;
 pub mod stack;
 pub mod steps;
 pub mod switches;
@@ -39,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use live::Display;
 use metal_scenario::Scenario;
-use metal_scenario::check::{Verdict, check};
+use metal_scenario::check::{Verdict, check_under};
 use metal_scenario::format::{FaultTarget, IronicChoice, Mode, Step};
 use metal_scenario::play::Player;
 use metal_scenario::report::{Summary, write_outputs};
@@ -61,6 +64,9 @@ pub enum WireError {
     /// A step's API call failed.
     #[error("{0}")]
     Step(String),
+    /// The operator process exited while the scenario ran.
+    #[error("{0}")]
+    Operator(String),
     /// An output file could not be written.
     #[error("writing {path}: {message}")]
     Output {
@@ -85,6 +91,12 @@ pub struct RunOptions {
     pub clock: SimClock,
     /// The wall clock.
     pub utc: UtcClock,
+    /// The operator under test (ours by default).
+    pub operator: operator::OperatorChoice,
+    /// The CRDs served; `None`: the operator's own.
+    pub crds: Option<operator::CrdSet>,
+    /// What each `wait`'s `within` is multiplied by; `None`: the operator's default.
+    pub wait_factor: Option<f64>,
 }
 
 /// What a run produced.
@@ -101,7 +113,16 @@ pub struct Outcome {
 
 /// Steps wire mode cannot play yet, with their lines (empty when the scenario can run).
 pub fn unsupported(scenario: &Scenario) -> Vec<String> {
+    unsupported_for(scenario, &operator::OperatorChoice::Ours)
+}
+
+/// What keeps `scenario` from running in wire mode against `operator` (empty when it can): the
+/// steps wire mode cannot play, and a scenario about our extensions under another operator.
+pub fn unsupported_for(scenario: &Scenario, operator: &operator::OperatorChoice) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(why) = scenario.refusal(operator.kind()) {
+        out.push(why);
+    }
     if !scenario.runs_in(Mode::Wire) {
         out.push(format!(
             "{}: the scenario is marked `modes: [engine]`",
@@ -128,7 +149,7 @@ pub fn unsupported(scenario: &Scenario) -> Vec<String> {
 
 /// Plays `scenario` in wire mode and writes its outputs.
 pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, WireError> {
-    let refused = unsupported(scenario);
+    let refused = unsupported_for(scenario, &options.operator);
     if !refused.is_empty() {
         return Err(WireError::Unsupported(refused.join("; ")));
     }
@@ -144,7 +165,11 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         .map_err(|e| WireError::Start(e.to_string()))?;
     let utc_start = (options.utc)();
     let stack = stack::Stack::start(
-        &stack::StackOptions::for_scenario(scenario),
+        &stack::StackOptions {
+            operator: options.operator.clone(),
+            crds: options.crds.clone(),
+            ..stack::StackOptions::for_scenario(scenario)
+        },
         &fleet,
         options.clock,
         Arc::clone(&options.utc),
@@ -182,6 +207,11 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         Arc::clone(&recorder),
         images,
         Arc::clone(&done),
+    )
+    .with_wait_factor(
+        options
+            .wait_factor
+            .unwrap_or_else(|| options.operator.default_wait_factor()),
     );
     let mut player = Player::new(scenario, backend);
     // A step that could not be carried out is in the trace as `step_failed`, like one that did
@@ -210,7 +240,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
     player.stack.shutdown().await;
 
     let trace = recorder.trace();
-    let mut verdict = check(scenario, &trace);
+    let mut verdict = check_under(scenario, &trace, options.operator.kind());
     if lost > 0 {
         verdict.skipped.push(format!(
             "{lost} mock Ironic requests were dropped from its journal before they were read; call counts may be low"
@@ -231,6 +261,9 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         scenario.name(),
         scenario.seed(),
         "wire",
+        (options.operator != operator::OperatorChoice::Ours)
+            .then(|| options.operator.to_string())
+            .as_deref(),
         &trace,
         &verdict,
     )
@@ -376,8 +409,12 @@ async fn lacking(
         }
     }
 
-    let claims: BTreeMap<String, Option<String>> = list(claim_resource())
-        .await?
+    let claim_list = if stack.claims {
+        list(claim_resource()).await?
+    } else {
+        Vec::new()
+    };
+    let claims: BTreeMap<String, Option<String>> = claim_list
         .iter()
         .filter_map(|c| {
             let host = Some(text(c, "/status/bareMetalHost/name")).filter(|s| !s.is_empty());
@@ -391,8 +428,12 @@ async fn lacking(
         )));
     }
 
-    let pools: BTreeMap<String, (u32, u32)> = list(pool_resource())
-        .await?
+    let pool_list = if stack.pools {
+        list(pool_resource()).await?
+    } else {
+        Vec::new()
+    };
+    let pools: BTreeMap<String, (u32, u32)> = pool_list
         .iter()
         .filter_map(|p| {
             let counts = (

@@ -32,6 +32,7 @@ enum Command {
     /// Run the embedded Kubernetes-compatible control plane (a test double) and write a kubeconfig.
     Controlplane(metal_controlplane::ControlPlaneArgs),
     /// Play scenario files against the real operator over loopback sockets (wire mode).
+    #[command(after_long_help = RUN_HELP)]
     Run(RunArgs),
 }
 
@@ -61,7 +62,38 @@ struct RunArgs {
     /// Engine mode: run every seed in A..B (inclusive) and report the failing ones.
     #[arg(long, value_name = "A..B", requires = "engine")]
     seeds: Option<String>,
+    /// The operator under test (wire mode): `ours` (in this process), `bmo` (upstream Metal3
+    /// baremetal-operator, built by `make bmo`) or 'cmd:PROGRAM ARGS…' (any Metal3-compatible
+    /// operator, split on whitespace; see the contract below).
+    #[arg(long, default_value = "ours", value_name = "ours|bmo|cmd:…")]
+    operator: metal_wire::operator::OperatorChoice,
+    /// CRDs the control plane serves: `ours`, `bmo` (upstream's 11) or YAML files/directories
+    /// (comma-separated). Default: upstream's for `bmo`, ours otherwise.
+    #[arg(long, value_name = "ours|bmo|PATH,…")]
+    crds: Option<metal_wire::operator::CrdSet>,
+    /// Multiply every `wait`'s `within` by this (default: 1 for ours, 3 for an operator process).
+    #[arg(long, value_name = "FACTOR")]
+    wait_factor: Option<f64>,
 }
+
+/// The end of `metal-sim run --help`: the contract an operator process gets.
+const RUN_HELP: &str = "\
+Any operator under a scenario (--operator bmo | 'cmd:PROGRAM ARGS…'):
+  The process is started once the control plane (with the CRDs of --crds), the fleet and the
+  mock Ironic are up, with this environment:
+    KUBECONFIG          the embedded control plane's kubeconfig (loopback, bearer token)
+    WATCH_NAMESPACE     the one namespace the scenario uses
+    IRONIC_ENDPOINT     the Ironic API, ending in /v1/ (noauth)
+    DEPLOY_KERNEL_URL, DEPLOY_RAMDISK_URL, DEPLOY_ISO_URL
+                        placeholders on 127.0.0.1 (the fake agent boots no kernel)
+    PROVISIONING_LIMIT  the scenario's operator.provisioning_limit
+  bmo also gets upstream's flags (-namespace, -dev, metrics and webhooks off, the health probe
+  on a loopback port) and an empty auth directory (metal_testkit::bmo). Its stdout and stderr go
+  to <out>/<scenario>-seed<N>/operator.log; if it exits before the run ends, the run stops with
+  the log's tail. restart_operator kills it (SIGKILL) and starts it again.
+  Scenarios that use our extensions (HostClaim/HostPool pools) or whose `operators:` list leaves
+  the operator out are refused; expectations marked `extension: true` are reported
+  \"not applicable (extension)\". Engine mode runs only ours. See docs/scenarios.md.";
 
 /// Parses `A..B` (inclusive).
 fn seed_range(text: &str) -> anyhow::Result<std::ops::RangeInclusive<u64>> {
@@ -238,6 +270,9 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
         schema,
         engine,
         seeds,
+        operator,
+        crds,
+        wait_factor,
     } = args;
     if schema {
         print!("{}", metal_scenario::format::json_schema());
@@ -275,7 +310,17 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
         return Ok(false);
     }
     if engine {
+        anyhow::ensure!(
+            operator == wire::operator::OperatorChoice::Ours,
+            "engine mode runs only our operator's cores in virtual time: --operator {operator} needs wire mode (drop --engine)"
+        );
         return run_engine(&loaded, seeds.as_deref(), trace.as_deref(), &out);
+    }
+    if let Some(f) = wait_factor {
+        anyhow::ensure!(
+            f.is_finite() && f > 0.0,
+            "--wait-factor must be a number above 0, got {f}"
+        );
     }
     let display = if std::io::stdout().is_terminal() {
         wire::Display::Terminal
@@ -284,8 +329,16 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
     };
     let mut failed = false;
     for s in &loaded {
+        // Refused (our extensions under another operator): said, counted as not passed, and
+        // the other scenarios still run.
+        let refused = wire::unsupported_for(s, &operator);
+        if !refused.is_empty() {
+            failed = true;
+            println!("NOT RUN {}", refused.join("; "));
+            continue;
+        }
         let out_dir = out.join(format!("{}-seed{}", s.name(), s.seed()));
-        let outcome = wire::run(
+        let run = wire::run(
             s,
             wire::RunOptions {
                 out_dir: out_dir.clone(),
@@ -294,9 +347,16 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
                 display,
                 clock: SimClock::start_now(),
                 utc: Arc::new(chrono::Utc::now),
+                operator: operator.clone(),
+                crds: crds.clone(),
+                wait_factor,
             },
-        )
-        .await?;
+        );
+        // On SIGINT/SIGTERM the run is dropped, and with it an operator process (killed on drop).
+        let outcome = tokio::select! {
+            outcome = run => outcome?,
+            () = shutdown_signal() => anyhow::bail!("{}: interrupted", s.source),
+        };
         print!("\n{}", outcome.summary.to_text());
         println!(
             "trace {}; summary {}; timeline {}",
@@ -306,7 +366,16 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
         );
         if !outcome.verdict.passed() {
             failed = true;
-            println!("rerun: metal-sim run {} --seed {}", s.source, s.seed());
+            let flag = if operator == wire::operator::OperatorChoice::Ours {
+                String::new()
+            } else {
+                format!(" --operator '{operator}'")
+            };
+            println!(
+                "rerun: metal-sim run {} --seed {}{flag}",
+                s.source,
+                s.seed()
+            );
         }
     }
     Ok(failed)
@@ -364,6 +433,7 @@ fn run_engine(
             s.name(),
             s.seed(),
             "engine",
+            None,
             &t,
             &verdict,
         )?;

@@ -493,12 +493,13 @@ pub fn spawn(stack: &Stack, recorder: &Arc<Recorder>, stop: &CancellationToken) 
     let mut tasks = JoinSet::new();
     let ns = recorder.namespace.clone();
     type Observe = fn(&Recorder, &DynamicObject, bool);
-    let watches: [(kube::core::ApiResource, Observe); 3] = [
-        (bmh_resource(), Recorder::observe_host),
-        (claim_resource(), Recorder::observe_claim),
-        (pool_resource(), Recorder::observe_pool),
+    let watches: [(kube::core::ApiResource, Observe, bool); 3] = [
+        (bmh_resource(), Recorder::observe_host, true),
+        (claim_resource(), Recorder::observe_claim, stack.claims),
+        (pool_resource(), Recorder::observe_pool, stack.pools),
     ];
-    for (resource, observe) in watches {
+    // Claims and pools only when the control plane serves them (upstream's CRDs have no pools).
+    for (resource, observe, _) in watches.into_iter().filter(|w| w.2) {
         let api: Api<DynamicObject> = Api::namespaced_with(stack.client.clone(), &ns, &resource);
         let (rec, stop) = (Arc::clone(recorder), stop.clone());
         tasks.spawn(async move {

@@ -1,6 +1,7 @@
-//! What a wire run starts, all in this process on loopback: the embedded control plane with our
-//! CRDs, the fleet's BMCs with the mock Ironic (`serve::start`), and the real operator (its BMH
-//! controller and its claim/pool controllers) as a task that a restart aborts and spawns again.
+//! What a wire run starts, all on loopback: the embedded control plane with the operator's CRDs,
+//! the fleet's BMCs with the mock Ironic (`serve::start`), and the operator — ours (its BMH
+//! controller and its claim/pool controllers) as a task in this process that a restart aborts and
+//! spawns again, or an operator process ([`super::operator`]) that a restart kills and starts again.
 //!
 //! It is also the in-process stack for tests of one's own: [`StackOptions`] (namespace, seed,
 //! mock or external Ironic, the operator's limits) and a [`Fleet`], then [`Stack::start`]; create
@@ -27,6 +28,7 @@ use metal_operator::telemetry::{Metrics, Readiness};
 use tokio::task::JoinHandle;
 
 use super::WireError;
+use super::operator::{Contract, CrdSet, OperatorChoice, OperatorProcess};
 use metal_scenario::Scenario;
 use metal_scenario::format::{IronicChoice, OperatorSettings};
 use metal_sim::controlplane;
@@ -58,6 +60,16 @@ struct OperatorConfig {
     time_scale: f64,
     hosts: usize,
     clock: UtcClock,
+    /// Which operator, and what an operator process is told.
+    choice: OperatorChoice,
+    contract: Contract,
+}
+
+/// The operator while it runs.
+enum Running {
+    Stopped,
+    Task(JoinHandle<()>),
+    Process(Box<OperatorProcess>),
 }
 
 /// The running pieces of a wire run.
@@ -72,7 +84,11 @@ pub struct Stack {
     pub ironic_url: String,
     /// Whether that Ironic is the mock (whose request journal can be read).
     pub mock_ironic: bool,
-    operator: Option<JoinHandle<()>>,
+    /// Whether the control plane serves HostClaims (ours and upstream's CRDs do).
+    pub claims: bool,
+    /// Whether it serves HostPools (only with our CRDs).
+    pub pools: bool,
+    operator: Running,
     config: OperatorConfig,
 }
 
@@ -113,6 +129,10 @@ pub struct StackOptions {
     pub provisioning_limit: u32,
     /// Provisioning attempts per image before giving up (0 = no limit).
     pub max_provisioning_retries: i64,
+    /// The operator: ours in this process (the default), BMO or a command.
+    pub operator: OperatorChoice,
+    /// The CRDs served; `None`: the operator's ([`OperatorChoice::default_crds`]).
+    pub crds: Option<CrdSet>,
 }
 
 impl StackOptions {
@@ -126,6 +146,8 @@ impl StackOptions {
             ironic_settings: None,
             provisioning_limit: operator.provisioning_limit,
             max_provisioning_retries: operator.max_provisioning_retries,
+            operator: OperatorChoice::Ours,
+            crds: None,
         }
     }
 
@@ -138,14 +160,17 @@ impl StackOptions {
             ironic_settings: Some(super::switches::mock_ironic_settings(scenario)),
             provisioning_limit: scenario.file.operator.provisioning_limit,
             max_provisioning_retries: scenario.file.operator.max_provisioning_retries,
+            operator: OperatorChoice::Ours,
+            crds: None,
         }
     }
 }
 
 impl Stack {
-    /// Starts the control plane, `fleet` and the operator on loopback, in this process. `clock`
-    /// is the fleet's simulated clock, `utc` the wall clock the control plane and the operator
-    /// read; `work_dir` receives the CRD file the control plane loads.
+    /// Starts the control plane, `fleet` and the operator on loopback. `clock` is the fleet's
+    /// simulated clock, `utc` the wall clock the control plane and our operator read; `work_dir`
+    /// receives the CRD file the control plane loads and, for an operator process, its
+    /// kubeconfig and `operator.log`.
     pub async fn start(
         options: &StackOptions,
         fleet: &Fleet,
@@ -162,19 +187,20 @@ impl Stack {
         let cp = controlplane::start(controlplane::Options::new(loopback, cp_clock, options.seed))
             .await
             .map_err(|e| WireError::Start(format!("control plane: {e}")))?;
-        let crds = work_dir.join("crds.yaml");
-        let text = format!(
-            "{}{}",
-            metal_operator::api::crds_yaml(),
-            metal_operator::api::crd::pool_crds_yaml()
-        );
-        std::fs::write(&crds, text).map_err(|e| WireError::Output {
-            path: crds.display().to_string(),
+        let crds = options
+            .crds
+            .clone()
+            .unwrap_or_else(|| options.operator.default_crds());
+        for file in crds.files(work_dir)? {
+            cp.state.load_crds(&file).map_err(|e| {
+                WireError::Start(format!("loading CRDs from {}: {e}", file.display()))
+            })?;
+        }
+        let kubeconfig_path = work_dir.join("operator.kubeconfig");
+        std::fs::write(&kubeconfig_path, cp.kubeconfig()).map_err(|e| WireError::Output {
+            path: kubeconfig_path.display().to_string(),
             message: e.to_string(),
         })?;
-        cp.state
-            .load_crds(&crds)
-            .map_err(|e| WireError::Start(format!("loading CRDs: {e}")))?;
         let kubeconfig = Kubeconfig::from_yaml(&cp.kubeconfig())
             .map_err(|e| WireError::Start(format!("kubeconfig: {e}")))?;
         let config =
@@ -225,6 +251,14 @@ impl Stack {
             .ironic
             .clone()
             .ok_or_else(|| WireError::Start("no Ironic endpoint".into()))?;
+        let contract = Contract {
+            kubeconfig: kubeconfig_path,
+            ironic_url: ironic_url.clone(),
+            namespace: namespace.clone(),
+            deploy_base: "http://127.0.0.1".into(),
+            provisioning_limit: options.provisioning_limit,
+            work_dir: work_dir.to_path_buf(),
+        };
         let config = OperatorConfig {
             ironic_url: ironic_url.clone(),
             namespace,
@@ -234,17 +268,26 @@ impl Stack {
             time_scale: fleet.file.time_scale,
             hosts: fleet.hosts().len(),
             clock: utc,
+            choice: options.operator.clone(),
+            contract,
         };
+        let claims = served(&client, &config.namespace, &claim_resource()).await;
+        let pools = served(&client, &config.namespace, &pool_resource()).await;
         let mut stack = Stack {
             controlplane: cp,
             fleet: running,
             client,
             mock_ironic: matches!(options.ironic, IronicChoice::Mock),
+            claims,
+            pools,
             ironic_url,
-            operator: None,
+            operator: Running::Stopped,
             config,
         };
-        stack.start_operator()?;
+        if let Err(e) = stack.start_operator().await {
+            stack.shutdown().await;
+            return Err(e);
+        }
         Ok(stack)
     }
 
@@ -253,8 +296,20 @@ impl Stack {
         self.fleet.world()
     }
 
-    /// Starts the operator (its BMH controller and its claim and pool controllers) as one task.
-    pub fn start_operator(&mut self) -> Result<(), WireError> {
+    /// Which operator runs.
+    pub fn operator(&self) -> &OperatorChoice {
+        &self.config.choice
+    }
+
+    /// Starts the operator: ours (its BMH controller and its claim and pool controllers) as one
+    /// task, or the operator process.
+    pub async fn start_operator(&mut self) -> Result<(), WireError> {
+        if self.config.choice != OperatorChoice::Ours {
+            let process =
+                OperatorProcess::start(&self.config.choice, &self.config.contract).await?;
+            self.operator = Running::Process(Box::new(process));
+            return Ok(());
+        }
         let c = &self.config;
         let mut ironic = ClientConfig::new(c.ironic_url.clone());
         ironic.timeout = Duration::from_secs(30);
@@ -316,15 +371,28 @@ impl Stack {
                 tracing::error!(error = %e, "operator claim controllers stopped");
             }
         });
-        self.operator = Some(handle);
+        self.operator = Running::Task(handle);
         Ok(())
     }
 
-    /// Kills the operator task (as a crash would: no clean shutdown).
+    /// `Some(what happened, with its log's tail)` when the operator process has exited while
+    /// it should be running.
+    pub fn operator_exited(&mut self) -> Option<String> {
+        match &mut self.operator {
+            Running::Process(p) => p.exited(),
+            _ => None,
+        }
+    }
+
+    /// Kills the operator task or process (as a crash would: no clean shutdown).
     pub async fn stop_operator(&mut self) {
-        if let Some(handle) = self.operator.take() {
-            handle.abort();
-            let _ = handle.await;
+        match std::mem::replace(&mut self.operator, Running::Stopped) {
+            Running::Stopped => {}
+            Running::Task(handle) => {
+                handle.abort();
+                let _ = handle.await;
+            }
+            Running::Process(p) => p.kill().await,
         }
     }
 
@@ -338,4 +406,12 @@ impl Stack {
             tracing::warn!(error = %e, "control plane did not stop cleanly");
         }
     }
+}
+
+/// Whether the control plane serves `resource` (a list in `namespace` answers).
+async fn served(client: &kube::Client, namespace: &str, resource: &ApiResource) -> bool {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, resource);
+    api.list(&kube::api::ListParams::default().limit(1))
+        .await
+        .is_ok()
 }

@@ -1,6 +1,7 @@
 //! The wire backend's steps: each object step becomes Kubernetes API calls (recorded as
-//! `kubernetes` calls in the trace), `restart_operator` stops and starts the operator in this
-//! process, time passes in real time, and conditions read what the observers recorded.
+//! `kubernetes` calls in the trace), `restart_operator` stops and starts the operator (our task
+//! or the operator process), time passes in real time (an operator process that exits meanwhile
+//! stops the run), and conditions read what the observers recorded.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct WireBackend<'a> {
     images: Images,
     /// Steps done, for the progress display.
     done: Arc<AtomicUsize>,
+    /// What every `wait`'s `within` is multiplied by.
+    wait_factor: f64,
 }
 
 impl<'a> WireBackend<'a> {
@@ -60,7 +63,14 @@ impl<'a> WireBackend<'a> {
             recorder,
             images,
             done,
+            wait_factor: 1.0,
         }
+    }
+
+    /// Multiplies every `wait`'s `within` by `factor` (the operator's pace).
+    pub fn with_wait_factor(mut self, factor: f64) -> Self {
+        self.wait_factor = factor;
+        self
     }
 
     fn ns(&self) -> &str {
@@ -264,6 +274,10 @@ impl Backend for WireBackend<'_> {
         self.recorder.now()
     }
 
+    fn wait_factor(&self) -> f64 {
+        self.wait_factor
+    }
+
     fn record(&mut self, what: Happening) {
         self.recorder.push(what);
     }
@@ -344,7 +358,7 @@ impl Backend for WireBackend<'_> {
     }
 
     async fn start_operator(&mut self) -> Result<(), WireError> {
-        self.stack.start_operator()
+        self.stack.start_operator().await
     }
 
     async fn fault_started(
@@ -364,8 +378,12 @@ impl Backend for WireBackend<'_> {
         Ok(())
     }
 
-    /// Sleeps towards `t`, at most [`POLL`] at a time.
+    /// Sleeps towards `t`, at most [`POLL`] at a time; an operator process that has exited
+    /// stops the run here.
     async fn pass_to(&mut self, t: SimTime) -> Result<(), WireError> {
+        if let Some(why) = self.stack.operator_exited() {
+            return Err(WireError::Operator(why));
+        }
         let now = self.recorder.now();
         if now < t {
             tokio::time::sleep(POLL.min(t.saturating_since(now))).await;

@@ -81,6 +81,9 @@ async fn run(name: &str) -> (Scenario, Outcome) {
             display: Display::Quiet,
             clock: SimClock::start_now(),
             utc: Arc::new(chrono::Utc::now),
+            operator: Default::default(),
+            crds: None,
+            wait_factor: None,
         },
     )
     .await

@@ -14,7 +14,7 @@ use super::super::status::ApiError;
 use super::super::store::Key;
 use super::{
     WriteOptions, Written, crd_established, has_generation, intake, lock_err, meta_mut, now_text,
-    present, register_crd, update, valid_name, writer,
+    path_segment_problem, present, register_crd, update, valid_name, writer,
 };
 
 fn generated_suffix(state: &State) -> String {
@@ -109,7 +109,22 @@ pub(super) fn create_object(
     if !applied {
         meta.remove("managedFields");
     }
-    if !valid_name(&name) {
+    // core/v1 Events keep the legacy rules (kube-apiserver's `ValidateEventCreate` skips the
+    // name check for that version): any valid path segment, so `Registered-x7k2p` (upstream
+    // baremetal-operator's generateName) is accepted there and refused through events.k8s.io/v1.
+    let legacy_event = res.kind == "Event" && res.group.is_empty();
+    if legacy_event {
+        if let Some(why) = path_segment_problem(&name) {
+            return Err(ApiError::invalid(
+                res,
+                &name,
+                &[FieldError::invalid(
+                    "metadata.name",
+                    format!("Invalid value: \"{name}\": {why}"),
+                )],
+            ));
+        }
+    } else if !valid_name(&name) {
         return Err(ApiError::invalid(
             res,
             &name,

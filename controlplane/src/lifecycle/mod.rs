@@ -119,6 +119,17 @@ fn valid_name(name: &str) -> bool {
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
+/// Why `name` cannot be a path segment (apimachinery's `IsValidPathSegmentName`), if it cannot.
+fn path_segment_problem(name: &str) -> Option<String> {
+    if name == "." || name == ".." {
+        return Some(format!("may not be '{name}'"));
+    }
+    ["/", "%"]
+        .iter()
+        .find(|bad| name.contains(**bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+}
+
 pub(super) fn now_text(state: &State) -> String {
     state.now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }

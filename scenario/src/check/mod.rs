@@ -17,6 +17,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::Scenario;
+use super::format::OperatorKind;
 use super::trace::{Happening, MachineChange, Protocol, Trace};
 use expectations::{call_expectation, event_expectation, host_expectation};
 use invariants::invariants;
@@ -57,6 +58,10 @@ pub struct Verdict {
     pub failures: Vec<Failure>,
     /// Checks that could not be made (e.g. no Ironic calls were observed), with the reason.
     pub skipped: Vec<String>,
+    /// Expectations about our extensions, not judged because another operator ran
+    /// (`line N: not applicable (extension): …`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<String>,
 }
 
 impl Verdict {
@@ -118,9 +123,25 @@ fn histories(trace: &Trace) -> BTreeMap<&str, History> {
     out
 }
 
-/// Judges `trace` against the scenario's expectations and invariants.
+/// Judges `trace` against the scenario's expectations and invariants (our operator ran).
 pub fn check(scenario: &Scenario, trace: &Trace) -> Verdict {
+    check_under(scenario, trace, OperatorKind::Ours)
+}
+
+/// Judges `trace`, produced by an operator of kind `operator`: under another operator than ours,
+/// expectations marked `extension: true` are listed as not applicable instead of judged.
+pub fn check_under(scenario: &Scenario, trace: &Trace, operator: OperatorKind) -> Verdict {
     let mut v = Verdict::default();
+    let judged = |extension: bool, line: usize, what: &str, v: &mut Verdict| {
+        if extension && operator != OperatorKind::Ours {
+            v.not_applicable.push(format!(
+                "line {line}: not applicable (extension) under operator {}: {what}",
+                operator.as_str()
+            ));
+            return false;
+        }
+        true
+    };
     for e in &trace.events {
         if let Happening::StepFailed { line, reason, .. } = &e.what {
             v.failures.push(Failure {
@@ -134,6 +155,9 @@ pub fn check(scenario: &Scenario, trace: &Trace) -> Verdict {
     let hist = histories(trace);
     for (i, x) in scenario.file.expect.hosts.iter().enumerate() {
         let line = scenario.expect_host_line(i);
+        if !judged(x.extension, line, "host expectation", &mut v) {
+            continue;
+        }
         for host in scenario.host_names(&x.hosts) {
             let empty = History::default();
             let h = hist.get(host.as_str()).unwrap_or(&empty);
@@ -149,6 +173,9 @@ pub fn check(scenario: &Scenario, trace: &Trace) -> Verdict {
     }
     for (i, x) in scenario.file.expect.events.iter().enumerate() {
         let line = scenario.expect_event_line(i);
+        if !judged(x.extension, line, &format!("Event {:?}", x.reason), &mut v) {
+            continue;
+        }
         v.failures
             .extend(event_expectation(scenario, x, trace, line));
     }
@@ -163,6 +190,9 @@ pub fn check(scenario: &Scenario, trace: &Trace) -> Verdict {
     });
     for (i, x) in scenario.file.expect.calls.iter().enumerate() {
         let line = scenario.expect_call_line(i);
+        if !judged(x.extension, line, &format!("{} calls", x.action), &mut v) {
+            continue;
+        }
         v.failures
             .extend(call_expectation(scenario, x, trace, line, ironic_seen));
     }

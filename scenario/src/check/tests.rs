@@ -133,6 +133,40 @@ fn a_missing_state_an_event_and_a_wrong_final_state_each_fail_with_their_line() 
 }
 
 #[test]
+fn extension_expectations_are_not_applicable_under_another_operator_never_passed() {
+    let text = SCENARIO
+        .replace(
+            "{hosts: [h-0], reason: Registered}",
+            "{hosts: [h-0], reason: Registered, extension: true}",
+        )
+        .replace(
+            "{hosts: [h-0], action: deploy, exactly: 1}",
+            "{hosts: [h-0], action: deploy, exactly: 1, extension: true}",
+        );
+    let s = Scenario::parse(&text, "t.yaml", Path::new(".")).unwrap();
+    // A trace with neither the Event nor the deploy: ours fails both, BMO is not judged on them.
+    let trace = Build::new()
+        .state("h-0", "", "registering")
+        .state("h-0", "registering", "available")
+        .0;
+    let ours = check_under(&s, &trace, OperatorKind::Ours);
+    assert_eq!(ours.failures.len(), 2, "{:?}", messages(&ours));
+    assert!(ours.not_applicable.is_empty());
+    let bmo = check_under(&s, &trace, OperatorKind::Bmo);
+    assert!(bmo.passed(), "{:?}", messages(&bmo));
+    assert_eq!(bmo.not_applicable.len(), 2, "{:?}", bmo.not_applicable);
+    assert!(
+        bmo.not_applicable[0].contains("not applicable (extension) under operator bmo")
+            && bmo.not_applicable[0].contains("Registered"),
+        "{:?}",
+        bmo.not_applicable
+    );
+    let text = crate::report::summarize("t", 1, "wire", Some("bmo"), &trace, &bmo).to_text();
+    assert!(text.contains("operator bmo"), "{text}");
+    assert!(text.contains("not applicable (extension)"), "{text}");
+}
+
+#[test]
 fn a_second_deploy_without_a_failure_breaks_one_deploy_per_provisioning() {
     let mut b = good();
     b.0.events.insert(

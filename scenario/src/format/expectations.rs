@@ -50,6 +50,10 @@ pub struct HostExpectation {
     /// Number of times the disks were wiped (clean completed) — deprovisioning with cleaning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_wipes: Option<u32>,
+    /// About one of our extensions (our Events' exact wording, our metrics, pools, …), not
+    /// Metal3 behaviour: under another operator it is reported "not applicable (extension)".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extension: bool,
 }
 
 /// A Kubernetes Event that must exist.
@@ -67,6 +71,10 @@ pub struct EventExpectation {
     /// At least this many (default 1), per selected host when `hosts` is given.
     #[serde(default = "one")]
     pub at_least: u32,
+    /// About one of our extensions (our Events' exact wording, our metrics, pools, …), not
+    /// Metal3 behaviour: under another operator it is reported "not applicable (extension)".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extension: bool,
 }
 
 fn one() -> u32 {
@@ -90,6 +98,10 @@ pub struct CallExpectation {
     /// At most this many.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_most: Option<u32>,
+    /// About one of our extensions (our Events' exact wording, our metrics, pools, …), not
+    /// Metal3 behaviour: under another operator it is reported "not applicable (extension)".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extension: bool,
 }
 
 /// Invariants checked over the whole trace. All on by default.

@@ -46,6 +46,11 @@ pub struct ScenarioFile {
     /// Settings of the operator under test.
     #[serde(default)]
     pub operator: OperatorSettings,
+    /// Which operators the scenario is about (`metal-sim run --operator`). Default: every one
+    /// when the timeline is pure Metal3 behaviour, `[ours]` when it uses one of our extensions
+    /// (HostClaim/HostPool pools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operators: Option<Vec<OperatorKind>>,
     /// The steps, played in order.
     pub timeline: Vec<Step>,
     /// What must have happened by the end.
@@ -75,6 +80,35 @@ pub enum Mode {
 impl Mode {
     fn both() -> Vec<Mode> {
         vec![Mode::Engine, Mode::Wire]
+    }
+}
+
+/// A kind of operator a scenario can be played against.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorKind {
+    /// This project's operator (Metal3 behaviour plus our extensions).
+    Ours,
+    /// Upstream Metal3 baremetal-operator (`make bmo`).
+    Bmo,
+    /// Any other Metal3-compatible operator started as a command (`--operator 'cmd:…'`).
+    Command,
+}
+
+impl OperatorKind {
+    /// Every kind.
+    pub const ALL: [OperatorKind; 3] =
+        [OperatorKind::Ours, OperatorKind::Bmo, OperatorKind::Command];
+
+    /// The name as written in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorKind::Ours => "ours",
+            OperatorKind::Bmo => "bmo",
+            OperatorKind::Command => "command",
+        }
     }
 }
 

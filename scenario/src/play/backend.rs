@@ -43,6 +43,12 @@ pub trait Backend {
     /// Now, on the trace's clock.
     fn now(&self) -> SimTime;
 
+    /// What every `wait`'s `within` is multiplied by: the operator's own pace (an operator that
+    /// polls Ironic every 10 s needs longer than ours); 1 by default.
+    fn wait_factor(&self) -> f64 {
+        1.0
+    }
+
     /// Adds a line to the trace, now (after everything the mode recorded before it).
     fn record(&mut self, what: Happening);
 

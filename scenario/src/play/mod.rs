@@ -27,7 +27,7 @@ pub use faults::{ActiveFault, bmc_faults};
 pub use objects::{claim_object, register_documents};
 
 use super::Scenario;
-use super::format::{Condition, FaultTarget, InjectFault, Step};
+use super::format::{Condition, FaultTarget, InjectFault, Span, Step};
 use super::trace::Happening;
 
 /// Why a step could not be carried out.
@@ -166,7 +166,13 @@ impl<'a, B: Backend> Player<'a, B> {
             }
             Step::Advance(span) => self.pass(span.0).await?,
             Step::Wait(w) => {
-                let deadline = w.within.after(self.backend.now());
+                let factor = self.backend.wait_factor();
+                let within = if factor == 1.0 {
+                    w.within
+                } else {
+                    Span(w.within.0.mul_f64(factor))
+                };
+                let deadline = within.after(self.backend.now());
                 loop {
                     self.expire().await?;
                     let Err(why) = self.holds(&w.until)? else {
@@ -174,7 +180,12 @@ impl<'a, B: Backend> Player<'a, B> {
                     };
                     let now = self.backend.now();
                     if now >= deadline {
-                        return Ok(Err(format!("not within {}: {why}", w.within)));
+                        let scaled = if factor == 1.0 {
+                            String::new()
+                        } else {
+                            format!(" ({} × the operator's wait factor {factor})", w.within)
+                        };
+                        return Ok(Err(format!("not within {within}{scaled}: {why}")));
                     }
                     self.pass_to(now.saturating_add(B::POLL).min(deadline))
                         .await?;

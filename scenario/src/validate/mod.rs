@@ -13,7 +13,7 @@ use rules::Context;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::format::{IronicChoice, Mode, ScenarioFile};
+use super::format::{IronicChoice, Mode, OperatorKind, ScenarioFile};
 use super::outline::{Outline, Seg, key};
 use super::{Lines, Scenario, ScenarioError};
 
@@ -75,12 +75,40 @@ pub(super) fn validate(
         expect_calls: items(&[key("expect"), key("calls")], file.expect.calls.len()),
         invariants: outline.locate(&[key("invariants")]).0,
     };
-    Ok(Scenario {
+    let scenario = Scenario {
         file,
         source: source.to_string(),
         fleet,
         lines,
-    })
+    };
+    check_operators(&scenario).map_err(place)?;
+    Ok(scenario)
+}
+
+/// An `operators:` list is not empty and names another operator than ours only when the
+/// timeline needs none of our extensions.
+fn check_operators(s: &Scenario) -> Checked {
+    let Some(list) = &s.file.operators else {
+        return Ok(());
+    };
+    let at = [key("operators")];
+    if list.is_empty() {
+        return Err(problem(&at, "operators must list ours, bmo and/or command"));
+    }
+    let needed = s.extensions_needed();
+    if let Some(other) = list.iter().find(|k| **k != OperatorKind::Ours)
+        && !needed.is_empty()
+    {
+        return Err(problem(
+            &at,
+            format!(
+                "operator {} cannot play this timeline: it uses our extensions ({})",
+                other.as_str(),
+                needed.join("; ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_header(file: &ScenarioFile) -> Checked {
