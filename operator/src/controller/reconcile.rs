@@ -223,27 +223,62 @@ async fn write_hardware_data(
     let owner = host
         .controller_owner_ref(&())
         .map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
-    let body = json!({
-        "apiVersion": "metal3.io/v1alpha1",
-        "kind": "HardwareData",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "finalizers": [HARDWARE_DATA_FINALIZER],
-            "ownerReferences": owner.into_iter().collect::<Vec<_>>(),
-        },
-        "spec": {"hardware": hardware},
-    });
+    let body = |hardware: &Value| {
+        json!({
+            "apiVersion": "metal3.io/v1alpha1",
+            "kind": "HardwareData",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "finalizers": [HARDWARE_DATA_FINALIZER],
+                "ownerReferences": owner.iter().collect::<Vec<_>>(),
+            },
+            "spec": {"hardware": hardware},
+        })
+    };
     let api: Api<HardwareData> = api_for(ctx, &namespace);
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await
-    .map_err(|source| KubeCallError::new("writing hardware data", &namespace, &name, source))?;
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let err = |source| KubeCallError::new("writing hardware data", &namespace, &name, source);
+    match api
+        .patch(&name, &params, &Patch::Apply(&body(hardware)))
+        .await
+    {
+        Ok(_) => {}
+        // Upstream's HardwareData CRD (BMO's own, as Metal3 users install it) lacks our extension
+        // fields, and a server-side apply naming an undeclared field is refused outright (merge
+        // patches are pruned instead): write the upstream fields only.
+        Err(e) if is_undeclared_field(&e) => {
+            api.patch(
+                &name,
+                &params,
+                &Patch::Apply(&body(&without_extensions(hardware))),
+            )
+            .await
+            .map_err(err)?;
+        }
+        Err(e) => return Err(err(e).into()),
+    }
     debug!(namespace = %namespace, host = %name, "hardware data written");
     Ok(())
+}
+
+/// Fields of `spec.hardware` only our HardwareData CRD declares (upstream v0.13.2 has none of them).
+const HARDWARE_EXTENSIONS: [&str; 2] = ["pciDevices", "gpus"];
+
+/// A server-side apply refused because the CRD's schema does not declare a field it names.
+fn is_undeclared_field(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.message.contains("field not declared in schema"))
+}
+
+/// `hardware` without [`HARDWARE_EXTENSIONS`].
+fn without_extensions(hardware: &Value) -> Value {
+    let mut hardware = hardware.clone();
+    if let Some(fields) = hardware.as_object_mut() {
+        for field in HARDWARE_EXTENSIONS {
+            fields.remove(field);
+        }
+    }
+    hardware
 }
 
 /// Drops our finalizer from the host's HardwareData so garbage collection can remove it.
@@ -430,5 +465,26 @@ fn record_metrics(ctx: &Context, namespace: &str, name: &str, decision: &Decisio
                 m.operation_duration(op, namespace, name, seconds as f64);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hardware_for_an_upstream_crd_keeps_every_upstream_field() {
+        let hardware = json!({"ramMebibytes": 1024, "nics": [], "pciDevices": [{"class": "0300"}], "gpus": []});
+        assert_eq!(
+            without_extensions(&hardware),
+            json!({"ramMebibytes": 1024, "nics": []})
+        );
+        let status: kube::core::Status = serde_json::from_value(json!({
+            "status": "Failure", "code": 500,
+            "message": "failed to create typed patch object (ns/h; metal3.io/v1alpha1, Kind=HardwareData): .spec.hardware.gpus: field not declared in schema"
+        }))
+        .unwrap();
+        let refused = kube::Error::Api(Box::new(status));
+        assert!(is_undeclared_field(&refused));
     }
 }
