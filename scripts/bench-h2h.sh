@@ -22,6 +22,7 @@ bash scripts/bmo.sh >/dev/null # cached: returns at once when BMO v0.13.2 is bui
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 dir="${H2H_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/bench-h2h.XXXXXX")}"
+mkdir -p "$dir"
 summary="$dir/summary.tsv"
 : >"$summary"
 echo "head to head: hosts ${hosts// /, }; settings ${settings// /, }; phase bound ${PHASE_TIMEOUT:-900}s; outputs in $dir"
