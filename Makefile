@@ -60,7 +60,7 @@ demo: peers
 
 ## bench: figures side by side with the peers and anchors, printed, then one summary table
 ## (docs/benchmarks.md; BENCH_PARTS="redfish ipmi" for a subset).
-bench: toolchain peers k8s
+bench: toolchain peers k8s bmo
 	bash scripts/bench.sh
 
 fmt:

@@ -18,7 +18,7 @@ cargo build --release -q -p metal-operator -p metal-wire --bins
 
 status=0
 # BENCH_PARTS="redfish ipmi" runs only those parts (default: all, in this order).
-for part in ${BENCH_PARTS:-operator fleet redfish ipmi ironic engine wire kube}; do
+for part in ${BENCH_PARTS:-operator fleet redfish ipmi ironic engine wire kube h2h}; do
   script="scripts/bench-$part.sh"
   echo
   echo "== bench: $part"
