@@ -70,11 +70,26 @@ impl Kubectl {
             .spawn()
             .with_context(|| format!("starting {} (is it installed?)", self.program.display()))?;
         let mut stdin = child.stdin.take().context("kubectl stdin")?;
-        if let Some(text) = input {
-            stdin.write_all(text.as_bytes()).await?;
-        }
-        drop(stdin);
-        tokio::time::timeout(self.limit, child.wait_with_output())
+        let input = input.map(str::to_owned);
+        // Fed while its output is read: a large input (thousands of objects) would otherwise fill
+        // the stdout pipe before stdin is closed, and both sides would wait for ever.
+        let feed = async move {
+            if let Some(text) = input {
+                stdin.write_all(text.as_bytes()).await?;
+            }
+            drop(stdin);
+            std::io::Result::Ok(())
+        };
+        let run = async {
+            let (fed, out) = tokio::join!(feed, child.wait_with_output());
+            match fed {
+                // It stopped reading (it failed early): what it printed says why.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => out,
+                Err(e) => Err(e),
+                Ok(()) => out,
+            }
+        };
+        tokio::time::timeout(self.limit, run)
             .await
             .with_context(|| {
                 format!(
@@ -150,6 +165,26 @@ mod tests {
     use super::*;
 
     // `sh` stands in for kubectl: what matters is the plumbing (stdin, KUBECONFIG, errors).
+    #[tokio::test]
+    async fn a_large_input_echoed_back_does_not_deadlock() {
+        // 4 MiB through `cat`: far more than a pipe holds, so stdin must be fed while stdout is
+        // read (kubectl answers each of thousands of objects created from stdin).
+        let text = "x".repeat(4 << 20);
+        let k = Kubectl::new("/tmp/k")
+            .program("cat")
+            .limit(Duration::from_secs(30));
+        let out = k.run(&[], Some(&text)).await.unwrap();
+        assert_eq!(out.len(), text.len());
+        // A program that stops reading early still reports its own failure.
+        let k = Kubectl::new("/tmp/k").program("sh");
+        let err = k
+            .run(&["-c", "echo early >&2; exit 4"], Some(&text))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("early"), "{err}");
+    }
+
     #[tokio::test]
     async fn stdout_is_the_answer_and_stderr_is_the_error() {
         let k = Kubectl::new("/tmp/some-kubeconfig").program("sh");
