@@ -36,7 +36,7 @@ peers:
 	bash scripts/peers.sh
 
 ## test: everything, judged by the real peers (REQUIRE_PEERS=1 turns a missing peer into a failure).
-test: toolchain peers lint
+test: toolchain peers bmo lint
 	$(TOOLS_ENV) && $(PEERS_ENV) && cargo nextest run --workspace --exclude metal-e2e --no-fail-fast
 	cargo test --workspace --doc
 
