@@ -119,6 +119,26 @@ fn duplicate_host_names_across_groups_are_refused() {
 }
 
 #[test]
+fn a_huge_time_scale_or_index_width_is_an_error_not_a_panic() {
+    // Both used to get through: the width to a format! that allocates without bound, the scale to
+    // a Duration multiplication that panics on overflow.
+    let (line, _, message) = error_of("time_scale: 1e300\ngroups:\n  - name: a\n");
+    assert_eq!(line, 1);
+    assert!(
+        message.contains("time_scale must be a number from 0 to 1000"),
+        "{message}"
+    );
+    let (line, _, message) = error_of("groups:\n  - name: a-{index:099999999999}\n    count: 2\n");
+    assert_eq!(line, 2);
+    assert!(message.contains("bad width"), "{message}");
+    let fleet = Fleet::parse(
+        "time_scale: 1000\ngroups:\n  - name: a-{index:020}\n",
+        "ok.yaml",
+    );
+    assert!(fleet.is_ok(), "{:?}", fleet.err());
+}
+
+#[test]
 fn out_of_range_faults_and_non_loopback_bases_are_refused() {
     let (line, _, message) =
         error_of("groups:\n  - name: a\n    faults:\n      http_5xx_rate: 2\n");

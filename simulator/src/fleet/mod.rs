@@ -280,6 +280,12 @@ impl Problem {
     }
 }
 
+/// The slowest a fleet may run: a thousand times slower than real servers (larger factors overflow
+/// the machines' durations and are no use).
+pub const MAX_TIME_SCALE: f64 = 1000.0;
+/// The widest `{index:0N}` (a u32 has 10 digits; wider only pads).
+const MAX_INDEX_WIDTH: usize = 20;
+
 fn render_name(pattern: &str, index: u32) -> Result<String, String> {
     let Some(open) = pattern.find("{index") else {
         return Ok(pattern.to_string());
@@ -294,7 +300,11 @@ fn render_name(pattern: &str, index: u32) -> Result<String, String> {
         s if s.starts_with(":0") => {
             let width: usize = s[2..]
                 .parse()
-                .map_err(|_| format!("bad width in `{{index{s}}}`"))?;
+                .ok()
+                .filter(|w| *w <= MAX_INDEX_WIDTH)
+                .ok_or_else(|| {
+                    format!("bad width in `{{index{s}}}` (a number up to {MAX_INDEX_WIDTH})")
+                })?;
             format!("{index:0width$}")
         }
         s => {
@@ -329,11 +339,14 @@ fn valid_object_name(name: &str) -> bool {
 }
 
 fn expand(file: &FleetFile) -> Result<Vec<HostSpec>, Problem> {
-    if !(file.time_scale.is_finite() && file.time_scale >= 0.0) {
+    if !(file.time_scale.is_finite() && (0.0..=MAX_TIME_SCALE).contains(&file.time_scale)) {
         return Err(Problem::new(
             "time_scale",
             None,
-            format!("time_scale must be a number ≥ 0, got {}", file.time_scale),
+            format!(
+                "time_scale must be a number from 0 to {MAX_TIME_SCALE}, got {}",
+                file.time_scale
+            ),
         ));
     }
     if !valid_object_name(&file.namespace) {
