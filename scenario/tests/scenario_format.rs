@@ -84,6 +84,14 @@ fn another_seed_changes_the_fleet_identities_but_not_the_names() {
 }
 
 #[test]
+fn a_time_scale_out_of_range_is_an_error_at_its_line() {
+    let text = SMALL.replace("seed: 7\n", "seed: 7\ntime_scale: 1e12\n");
+    let (line, _, message) = error_at(&text);
+    assert_eq!(line, 4, "{message}");
+    assert!(message.contains("from 0 to 1000"), "{message}");
+}
+
+#[test]
 fn an_unknown_host_in_a_wait_names_the_line_and_column() {
     let text = SMALL.replace(
         "{hosts: all, state: available}",

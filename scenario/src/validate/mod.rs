@@ -133,12 +133,13 @@ fn check_header(file: &ScenarioFile) -> Checked {
             "modes must list engine and/or wire, each once",
         ));
     }
+    let max_scale = metal_sim::fleet::MAX_TIME_SCALE;
     if let Some(scale) = file.time_scale
-        && !(scale.is_finite() && scale >= 0.0)
+        && !(scale.is_finite() && (0.0..=max_scale).contains(&scale))
     {
         return Err(problem(
             &[key("time_scale")],
-            format!("time_scale must be a number ≥ 0, got {scale}"),
+            format!("time_scale must be a number from 0 to {max_scale}, got {scale}"),
         ));
     }
     if let IronicChoice::External(url) = &file.ironic {
