@@ -6,7 +6,9 @@
 //! a Redfish, a Redfish virtual-media and an IPMI host through register → inspect → available →
 //! provision → provisioned → `online: false`/`true` → reboot annotation → deprovision → available,
 //! a host registered as externally provisioned, a host registered with a wrong password that is then
-//! fixed, and deleting an available and an externally provisioned host.
+//! fixed, and deleting an available and an externally provisioned host. An NVMe-only host is
+//! provisioned too and judged apart: upstream's implicit `/dev/sda` root device hint (its deprecated
+//! `unknown` hardware profile) must fail its deploy, ours must deploy it.
 //!
 //! What a user sees of each run is reduced to what timing cannot change ([`metal_e2e::compare`]):
 //! each host's provisioning states, operationalStatus and error types, its hardware and
