@@ -373,10 +373,11 @@ fn get_status(port: u16, path: &str) -> std::io::Result<u16> {
     let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: `write!` on a bare socket sends each formatted piece on its own, and a server
+    // that answers after the first piece and closes turns the next one into a broken pipe.
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes())?;
     let mut head = [0u8; 64];
     let mut n = 0;
     while n < 12 {
