@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use metal_e2e::{Check, Setup, Stack, eventually};
+use metal_e2e::{Setup, Stack};
 use metal_operator::api::ProvisioningState;
 
 const STEP: Duration = Duration::from_secs(180);
@@ -132,20 +132,7 @@ async fn deleting_a_provisioned_host_deprovisions_it_and_then_it_is_gone() -> an
             h.metadata.finalizers
         );
     }
-    let api = stack.bmhs();
-    eventually(STEP, &format!("{name} to be gone"), || {
-        let api = api.clone();
-        async move {
-            Ok(match api.get_opt(name).await? {
-                None => Check::Done(()),
-                Some(h) => Check::Pending(format!(
-                    "state {:?}",
-                    h.status.map(|s| s.provisioning.state)
-                )),
-            })
-        }
-    })
-    .await?;
+    stack.wait_gone(name, STEP).await?;
 
     // Ironic was asked to deprovision the node, then to forget it — in that order.
     let requests = stack.ironic_requests_for(&node).await?;

@@ -23,13 +23,12 @@
 
 use std::time::{Duration, Instant};
 
-use kube::api::Api;
 use metal_e2e::compare::{Known, Observed, Recorder, differences};
 use metal_e2e::ironic_real::RealIronic;
 use metal_e2e::kubernetes::{KubeBinaries, RealControlPlane, upstream};
 use metal_e2e::mode::RealState;
-use metal_e2e::{Check, FleetHost, OperatorUnderTest, Setup, Stack, eventually};
-use metal_operator::api::{BareMetalHost, ProvisioningState};
+use metal_e2e::{FleetHost, OperatorUnderTest, Setup, Stack};
+use metal_operator::api::ProvisioningState;
 use metal_testkit::bmo::Bmo;
 use serde_json::json;
 
@@ -72,10 +71,15 @@ const KNOWN: &[Known] = &[
 ];
 
 /// A real apiserver with upstream's CRDs and both operators' accounts, or `None` after a loud
-/// SKIP (a panic under `REQUIRE_PEERS=1`) when BMO or Kubernetes is not built.
+/// SKIP — in kind mode (`E2E_KUBECONFIG`), or when BMO or Kubernetes is not built (a panic then
+/// under `REQUIRE_PEERS=1`).
 async fn upstream_cluster(
     test: &str,
 ) -> anyhow::Result<Option<(RealControlPlane, RealState, Bmo)>> {
+    if metal_e2e::external_cluster() {
+        eprintln!("SKIP {test}: the comparison starts its own apiserver (E2E_KUBECONFIG is set)");
+        return Ok(None);
+    }
     let Some(bmo) = Bmo::for_test(test) else {
         return Ok(None);
     };
@@ -123,24 +127,6 @@ async fn wait_for_error(stack: &Stack, name: &str, error_type: &str) -> anyhow::
         })
         .await
         .map(drop)
-}
-
-/// Waits until `name` is gone.
-async fn wait_gone(stack: &Stack, name: &str) -> anyhow::Result<()> {
-    let api: Api<BareMetalHost> = stack.bmhs();
-    eventually(STEP, &format!("{name} to be deleted"), || {
-        let api = api.clone();
-        async move {
-            Ok(match api.get_opt(name).await? {
-                None => Check::Done(()),
-                Some(h) => Check::Pending(format!(
-                    "state {:?}",
-                    h.status.map(|s| s.provisioning.state)
-                )),
-            })
-        }
-    })
-    .await
 }
 
 /// The whole story on one stack; returns what a user saw (without the NVMe-only host) and what
@@ -238,8 +224,8 @@ async fn story(stack: &Stack, upstream: bool) -> anyhow::Result<(Observed, NvmeO
             .kubectl(&["delete", "bmh", name, "-n", &ns, "--wait=false"])
             .await?;
     }
-    wait_gone(stack, "up-ipmi-0").await?;
-    wait_gone(stack, EXTERNAL).await?;
+    stack.wait_gone("up-ipmi-0", STEP).await?;
+    stack.wait_gone(EXTERNAL, STEP).await?;
 
     let remaining = names(&["up-rf-0", "up-vm-0", BAD, NVME]);
     recorder.catch_up(stack, &remaining).await?;
@@ -274,15 +260,23 @@ async fn seed_one_yaml_is_refused_by_upstreams_crd(state: &RealState) -> anyhow:
     Ok(())
 }
 
-fn report(label: &str, wall: Duration, observed: &Observed) -> String {
-    let mut out = format!("--- {label} ({:.1} s wall)\n", wall.as_secs_f64());
-    for (aspect, value) in &observed.aspects {
-        out.push_str(&format!(
-            "  {aspect}:\n    {}\n",
-            value.replace('\n', "\n    ")
-        ));
-    }
-    out
+/// Prints what each operator showed, side by side; `against` names the Ironic ("" for the mock).
+fn report(bmo: &Bmo, against: &str, ours: (&Observed, Duration), upstream: (&Observed, Duration)) {
+    let one = |label: String, (observed, wall): (&Observed, Duration)| {
+        let mut out = format!("--- {label} ({:.1} s wall)\n", wall.as_secs_f64());
+        for (aspect, value) in &observed.aspects {
+            out.push_str(&format!(
+                "  {aspect}:\n    {}\n",
+                value.replace('\n', "\n    ")
+            ));
+        }
+        out
+    };
+    eprintln!(
+        "{}{}",
+        one(format!("our operator{against}"), ours),
+        one(format!("upstream BMO {}{against}", bmo.version), upstream)
+    );
 }
 
 /// Fails on every difference not in [`KNOWN`]; prints the known ones that showed.
@@ -313,10 +307,6 @@ fn judge(ours: &Observed, upstream: &Observed) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_bmo_and_ours_show_a_user_the_same_hosts_on_the_mock_ironic() -> anyhow::Result<()>
 {
-    if metal_e2e::external_cluster() {
-        eprintln!("SKIP: the comparison starts its own apiserver (E2E_KUBECONFIG is set)");
-        return Ok(());
-    }
     let Some((plane, state, bmo)) = upstream_cluster("upstream_bmo (mock Ironic)").await? else {
         return Ok(());
     };
@@ -340,15 +330,7 @@ async fn upstream_bmo_and_ours_show_a_user_the_same_hosts_on_the_mock_ironic() -
     );
     let ((ours, ours_nvme), ours_wall) = ours?;
     let ((upstream, upstream_nvme), upstream_wall) = upstream?;
-    eprintln!(
-        "{}{}",
-        report("our operator", ours_wall, &ours),
-        report(
-            &format!("upstream BMO {}", bmo.version),
-            upstream_wall,
-            &upstream
-        )
-    );
+    report(&bmo, "", (&ours, ours_wall), (&upstream, upstream_wall));
     eprintln!(
         "NVMe-only host {NVME}: ours {ours_nvme:?}; upstream {upstream_nvme:?} \
          (docs/upstream-differences.md, \"Kept\": hardware profiles)"
@@ -373,10 +355,6 @@ async fn upstream_bmo_and_ours_show_a_user_the_same_hosts_on_the_mock_ironic() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_bmo_and_ours_take_a_redfish_host_through_real_ironic_alike() -> anyhow::Result<()>
 {
-    if metal_e2e::external_cluster() {
-        eprintln!("SKIP: the comparison starts its own apiserver (E2E_KUBECONFIG is set)");
-        return Ok(());
-    }
     let Some((plane, state, bmo)) = upstream_cluster("upstream_bmo (real Ironic)").await? else {
         return Ok(());
     };
@@ -431,14 +409,11 @@ async fn upstream_bmo_and_ours_take_a_redfish_host_through_real_ironic_alike() -
     );
     let (ours, ours_wall) = ours?;
     let (upstream, upstream_wall) = upstream?;
-    eprintln!(
-        "{}{}",
-        report("our operator, real Ironic", ours_wall, &ours),
-        report(
-            &format!("upstream BMO {}, real Ironic", bmo.version),
-            upstream_wall,
-            &upstream
-        )
+    report(
+        &bmo,
+        ", real Ironic",
+        (&ours, ours_wall),
+        (&upstream, upstream_wall),
     );
     drop(real_ours);
     drop(real_bmo);

@@ -7,6 +7,31 @@ use std::process::{ExitStatus, Stdio};
 use anyhow::Context as _;
 use tokio::process::{Child, Command};
 
+/// What a child inherits of this process's environment.
+#[derive(Clone, Copy)]
+enum Inherit {
+    /// Everything but [`STRAY`].
+    AllBut,
+    /// Only `PATH` and `HOME`.
+    PathAndHome,
+}
+
+/// Variables that would change a child's settings behind its flags' back.
+const STRAY: &[&str] = &[
+    "KUBECONFIG",
+    "IRONIC_ENDPOINT",
+    "WATCH_NAMESPACE",
+    "POD_NAME",
+    "POD_NAMESPACE",
+    "METRICS_ADDR",
+    "HEALTH_ADDR",
+    "LEADER_ELECT",
+    "METAL_SIM_FLEET",
+    "METAL_SIM_ENDPOINTS",
+    "METAL_SIM_CONTROL",
+    "METAL_SIM_IRONIC",
+];
+
 /// One child process.
 #[derive(Debug)]
 pub struct Process {
@@ -28,6 +53,38 @@ impl Process {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Self::start(name, program, args, envs, log_dir, Inherit::AllBut)
+    }
+
+    /// Like [`Process::spawn`], but nothing of this process's environment is passed on except
+    /// `PATH` and `HOME`: for a program configured by environment variables (upstream BMO reads
+    /// `BMO_CONCURRENCY`, `PROVISIONING_LIMIT`, …), so a stray variable cannot change a measured run.
+    pub fn spawn_isolated<I, S>(
+        name: &str,
+        program: &Path,
+        args: I,
+        envs: &[(&str, &OsStr)],
+        log_dir: &Path,
+    ) -> anyhow::Result<Process>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Self::start(name, program, args, envs, log_dir, Inherit::PathAndHome)
+    }
+
+    fn start<I, S>(
+        name: &str,
+        program: &Path,
+        args: I,
+        envs: &[(&str, &OsStr)],
+        log_dir: &Path,
+        inherit: Inherit,
+    ) -> anyhow::Result<Process>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let log = log_dir.join(format!("{name}.log"));
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -42,22 +99,21 @@ impl Process {
             .stdout(out)
             .stderr(err)
             .kill_on_drop(true);
-        // The children take their settings from flags; stray variables must not change them.
-        for var in [
-            "KUBECONFIG",
-            "IRONIC_ENDPOINT",
-            "WATCH_NAMESPACE",
-            "POD_NAME",
-            "POD_NAMESPACE",
-            "METRICS_ADDR",
-            "HEALTH_ADDR",
-            "LEADER_ELECT",
-            "METAL_SIM_FLEET",
-            "METAL_SIM_ENDPOINTS",
-            "METAL_SIM_CONTROL",
-            "METAL_SIM_IRONIC",
-        ] {
-            command.env_remove(var);
+        match inherit {
+            Inherit::PathAndHome => {
+                command.env_clear();
+                for keep in ["PATH", "HOME"] {
+                    if let Some(v) = std::env::var_os(keep) {
+                        command.env(keep, v);
+                    }
+                }
+            }
+            // The children take their settings from flags; stray variables must not change them.
+            Inherit::AllBut => {
+                for var in STRAY {
+                    command.env_remove(var);
+                }
+            }
         }
         command.env("RUST_LOG", "info").env("NO_COLOR", "1");
         for (k, v) in envs {
@@ -71,6 +127,18 @@ impl Process {
             child,
             log,
         })
+    }
+
+    /// `Err` naming the process, its exit status and the tail of its log once it has exited.
+    pub fn check_running(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.exited() {
+            anyhow::bail!(
+                "{} exited ({status}); its log ends with:\n{}",
+                self.name,
+                self.tail(30)
+            );
+        }
+        Ok(())
     }
 
     /// The name given at spawn.

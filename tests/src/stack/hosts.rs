@@ -174,6 +174,24 @@ impl Stack {
         .await
     }
 
+    /// Waits until `name` is gone from the API (its finalizers all removed).
+    pub async fn wait_gone(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
+        let api = self.bmhs();
+        eventually(timeout, &format!("{name} to be gone"), || {
+            let api = api.clone();
+            async move {
+                Ok(match api.get_opt(name).await? {
+                    None => Check::Done(()),
+                    Some(h) => Check::Pending(format!(
+                        "state {:?}",
+                        h.status.map(|s| s.provisioning.state)
+                    )),
+                })
+            }
+        })
+        .await
+    }
+
     /// Waits until `name`'s `status.poweredOn` is `on`.
     pub async fn wait_powered_on(&self, name: &str, on: bool) -> anyhow::Result<()> {
         let what = format!("status.poweredOn = {on}");

@@ -1,12 +1,12 @@
 //! What a run measures, from the outside: the hosts' provisioning states (one watch), the mock
 //! Ironic's request journal, the apiserver's audit log, and the operator process's CPU time and peak
-//! resident memory from `/proc`. Also the child processes themselves (clean environment, killed on
+//! resident memory from `/proc`. Also how the child processes start (clean environment, killed on
 //! drop).
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::io::{Read as _, Seek as _};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,82 +14,25 @@ use anyhow::Context as _;
 use futures::StreamExt as _;
 use kube::api::{Api, DynamicObject};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt as _, watcher};
+use metal_e2e::process::Process;
 use serde::Deserialize;
 
-/// A child process with a log file and nothing inherited from the driver's environment but `PATH`
-/// and `HOME` (a stray `BMO_CONCURRENCY` or `PROVISIONING_LIMIT` must not change a "default" run).
-/// Killed when dropped.
-pub struct Child {
-    name: String,
-    child: tokio::process::Child,
-    log: PathBuf,
-}
-
-impl Child {
-    pub fn spawn(
-        name: &str,
-        program: &Path,
-        args: &[String],
-        envs: &[(String, String)],
-        dir: &Path,
-    ) -> anyhow::Result<Child> {
-        let log = dir.join(format!("{name}.log"));
-        let out =
-            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let err = out.try_clone()?;
-        let mut command = tokio::process::Command::new(program);
-        command.env_clear();
-        for keep in ["PATH", "HOME"] {
-            if let Some(v) = std::env::var_os(keep) {
-                command.env(keep, v);
-            }
-        }
-        command
-            .envs(envs.iter().map(|(k, v)| (k, v)))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .kill_on_drop(true);
-        let child = command
-            .spawn()
-            .with_context(|| format!("starting {name} ({})", program.display()))?;
-        Ok(Child {
-            name: name.to_owned(),
-            child,
-            log,
-        })
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-
-    /// `Err` with the log's tail if the process has exited.
-    pub fn check_running(&mut self) -> anyhow::Result<()> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            anyhow::bail!(
-                "{} exited ({status}); its log ends with:\n{}",
-                self.name,
-                self.tail(30)
-            );
-        }
-        Ok(())
-    }
-
-    pub fn tail(&self, lines: usize) -> String {
-        let text = std::fs::read(&self.log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    /// SIGKILL and reap.
-    pub async fn kill(&mut self) {
-        let _ = self.child.kill().await;
-    }
+/// Starts a child process (`metal_e2e::process::Process`, killed on drop) with nothing inherited
+/// from the driver's environment but `PATH` and `HOME`: a stray `BMO_CONCURRENCY` or
+/// `PROVISIONING_LIMIT` must not change a "default" run.
+pub fn spawn(
+    name: &str,
+    program: &Path,
+    args: &[String],
+    envs: &[(String, String)],
+    dir: &Path,
+) -> anyhow::Result<Process> {
+    let envs: Vec<(&str, &OsStr)> = envs
+        .iter()
+        .map(|(k, v)| (k.as_str(), OsStr::new(v)))
+        .collect();
+    Process::spawn_isolated(name, program, args, &envs, dir)
 }
 
 /// CPU seconds (user + system) and peak resident set of a live process.
@@ -141,6 +84,8 @@ pub fn clock_ticks() -> f64 {
 #[derive(Clone, Default)]
 pub struct States {
     inner: Arc<Mutex<HashMap<String, HostState>>>,
+    /// Woken after every change the watch delivers.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Clone, Default)]
@@ -167,14 +112,14 @@ impl States {
         let api: Api<DynamicObject> =
             Api::namespaced_with(client, namespace, &ApiResource::from_gvk(&gvk));
         let inner = Arc::clone(&states.inner);
+        let changed = Arc::clone(&states.changed);
         let task = tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default()).boxed();
+            // kube's backoff keeps a broken stream from spinning while the watcher re-lists.
+            let mut stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .boxed();
             while let Some(event) = stream.next().await {
-                let Ok(event) = event else {
-                    // The watcher retries by itself; a pause keeps a broken stream from spinning.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                };
+                let Ok(event) = event else { continue };
                 let mut map = inner.lock().expect("states lock");
                 match event {
                     watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
@@ -200,9 +145,17 @@ impl States {
                     }
                     watcher::Event::Init | watcher::Event::InitDone => {}
                 }
+                drop(map);
+                changed.notify_waiters();
             }
         });
         (states, task)
+    }
+
+    /// A future that resolves on the watch's next change. It counts changes from its creation, not
+    /// from its first poll: created before a tally, it does not miss a change that lands between.
+    pub fn changed(&self) -> tokio::sync::futures::OwnedNotified {
+        Arc::clone(&self.changed).notified_owned()
     }
 
     /// The hosts seen so far.
@@ -291,9 +244,12 @@ impl IronicCounter {
     pub fn spawn(&self) -> tokio::task::JoinHandle<()> {
         let me = self.clone_handle();
         tokio::spawn(async move {
+            // A sampler, not a wait: one read per second, a slow read delaying the next.
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                every.tick().await;
                 let _ = me.read_once().await;
-                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         })
     }

@@ -14,7 +14,9 @@ use metal_testkit::bmo::{Bmo, BmoLaunch};
 use metal_testkit::ports::free_port;
 use serde::Serialize;
 
-use crate::measure::{self, Child, IronicCounter, States};
+use crate::measure::{self, IronicCounter, States};
+use metal_e2e::process::Process;
+use metal_e2e::wait::{Check, eventually};
 
 /// Which operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -195,7 +197,7 @@ pub async fn run(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut sim = Child::spawn(
+    let mut sim = measure::spawn(
         "metal-sim",
         shared.sim,
         &args,
@@ -280,12 +282,12 @@ pub async fn run(
     let total_seconds = started.elapsed().as_secs_f64();
     let usage = measure::usage_of(pid, shared.ticks).context("reading the operator's /proc")?;
     let errored_hosts = states.tally("").errored;
-    child.kill().await;
+    let _ = child.kill().await;
     poller.abort();
     let _ = poller.await;
     let ironic_count = counter.drain().await?;
     watch.abort();
-    sim.kill().await;
+    let _ = sim.kill().await;
     let user = match operator {
         Operator::Bmo => "system:serviceaccount:metal3-system:baremetal-operator",
         Operator::Ours => "system:serviceaccount:metal3-system:metal-operator",
@@ -313,23 +315,29 @@ pub async fn run(
     })
 }
 
-async fn read_ironic_url(sim: &mut Child, endpoints: &Path) -> anyhow::Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        sim.check_running()?;
-        if let Ok(text) = std::fs::read_to_string(endpoints)
-            && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
-            && let Some(url) = value.get("ironic").and_then(|v| v.as_str())
-        {
-            return Ok(url.to_owned());
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "metal-sim serve wrote no endpoints file in 120 s:\n{}",
-            sim.tail(20)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn read_ironic_url(sim: &mut Process, endpoints: &Path) -> anyhow::Result<String> {
+    eventually(
+        Duration::from_secs(120),
+        "metal-sim serve to write its endpoints file",
+        || {
+            let running = sim.check_running();
+            let url = std::fs::read_to_string(endpoints)
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|v| v.get("ironic").and_then(|u| u.as_str()).map(str::to_owned));
+            let tail = sim.tail(5);
+            async move {
+                running?;
+                Ok(match url {
+                    Some(url) => Check::Done(url),
+                    None => {
+                        Check::Pending(format!("no endpoints file yet; its log ends with:\n{tail}"))
+                    }
+                })
+            }
+        },
+    )
+    .await
 }
 
 fn start_operator(
@@ -339,7 +347,7 @@ fn start_operator(
     namespace: &str,
     ironic: &str,
     dir: &Path,
-) -> anyhow::Result<Child> {
+) -> anyhow::Result<Process> {
     let limit = settings.provisioning_limit.to_string();
     match operator {
         Operator::Bmo => {
@@ -363,7 +371,7 @@ fn start_operator(
             }
             let mut env = launch.env()?;
             env.push(("PROVISIONING_LIMIT".to_owned(), limit));
-            Child::spawn("baremetal-operator", &shared.bmo.bin, &args, &env, dir)
+            measure::spawn("baremetal-operator", &shared.bmo.bin, &args, &env, dir)
         }
         Operator::Ours => {
             let base = &shared.files_base;
@@ -404,7 +412,7 @@ fn start_operator(
                 "KUBECONFIG".to_owned(),
                 shared.operator_kubeconfig.display().to_string(),
             )];
-            Child::spawn("metal-operator", shared.operator, &args, &env, dir)
+            measure::spawn("metal-operator", shared.operator, &args, &env, dir)
         }
     }
 }
@@ -433,21 +441,17 @@ async fn create_all(client: &kube::Client, namespace: &str, yaml: &str) -> anyho
     ));
     for (objects, resource) in [(secrets, secret), (hosts, host)] {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-        let results: Vec<anyhow::Result<()>> = futures::stream::iter(objects)
-            .map(|object| {
-                let api = api.clone();
-                async move {
-                    let name = object.metadata.name.clone().unwrap_or_default();
-                    api.create(&PostParams::default(), &object)
-                        .await
-                        .with_context(|| format!("creating {name}"))?;
-                    Ok(())
-                }
-            })
-            .buffer_unordered(32)
-            .collect()
-            .await;
-        results.into_iter().collect::<anyhow::Result<()>>()?;
+        thirty_two_at_a_time(objects, |object| {
+            let api = api.clone();
+            async move {
+                let name = object.metadata.name.clone().unwrap_or_default();
+                api.create(&PostParams::default(), &object)
+                    .await
+                    .with_context(|| format!("creating {name}"))?;
+                Ok(())
+            }
+        })
+        .await?;
     }
     Ok(())
 }
@@ -465,17 +469,26 @@ async fn patch_all(
         namespace,
         &ApiResource::from_gvk(&gvk),
     );
-    let names = states.names();
-    let results: Vec<anyhow::Result<()>> = futures::stream::iter(names)
-        .map(|name| {
-            let api = api.clone();
-            async move {
-                api.patch(&name, &PatchParams::default(), &Patch::Merge(patch))
-                    .await
-                    .with_context(|| format!("patching {name}"))?;
-                Ok(())
-            }
-        })
+    thirty_two_at_a_time(states.names(), |name| {
+        let api = api.clone();
+        async move {
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+                .await
+                .with_context(|| format!("patching {name}"))?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Runs `call` on every item, 32 at a time (as a busy client would); the first error, if any.
+async fn thirty_two_at_a_time<T, F, Fut>(items: Vec<T>, call: F) -> anyhow::Result<()>
+where
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(items)
+        .map(call)
         .buffer_unordered(32)
         .collect()
         .await;
@@ -487,23 +500,26 @@ async fn wait_all(
     state: &str,
     hosts: usize,
     bound: Duration,
-    child: &mut Child,
+    child: &mut Process,
 ) -> anyhow::Result<Phase> {
     wait_from(Instant::now(), states, state, hosts, bound, child).await
 }
 
-/// Waits until all `hosts` are in `state` (checked every 100 ms against the watch), or `bound`
-/// after `since` has passed.
+/// Waits until all `hosts` are in `state` (checked on every change the watch delivers, and at
+/// least every second for the operator's exit and the progress line), or `bound` after `since` has
+/// passed.
 async fn wait_from(
     since: Instant,
     states: &States,
     state: &str,
     hosts: usize,
     bound: Duration,
-    child: &mut Child,
+    child: &mut Process,
 ) -> anyhow::Result<Phase> {
     let mut last_print = Instant::now();
     loop {
+        // Registered before the tally, so a change between the two wakes it.
+        let changed = states.changed();
         child.check_running()?;
         let tally = states.tally(state);
         let seconds = since.elapsed().as_secs_f64();
@@ -525,6 +541,6 @@ async fn wait_from(
             );
             last_print = Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), changed).await;
     }
 }
