@@ -32,6 +32,8 @@ mod power;
 mod preflight;
 mod registration;
 mod table;
+/// The line of hosts waiting for a provisioning slot, woken one per released slot.
+mod waiting;
 
 use std::time::Duration;
 
@@ -49,6 +51,7 @@ pub use registration::{RegistrationError, host_ref, registration};
 
 use draft::Draft;
 pub use pacing::{HOSTS_PER_FLOOR, Pacer, SettingsError, TESTBED_FIRST_POLL};
+pub use waiting::WaitingLine;
 
 /// Everything one decision looks at. Built by the controller for each reconcile.
 #[derive(Clone, Debug)]

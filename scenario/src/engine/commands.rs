@@ -306,8 +306,14 @@ impl Engine {
             .as_ref()
             .and_then(Self::secret_key_of);
         self.count_state(idx, false);
+        let held = self.slots.holds(idx);
         self.slots.by_status(idx, false);
         self.slots.reserve(idx, false);
+        self.slots.line.leave(&idx);
+        if held && let Some(woken) = self.slots.line.wake() {
+            let now = self.now;
+            self.schedule_reconcile(woken, now);
+        }
         self.objects[idx].object = None;
         self.objects[idx].pending = None;
         if let Some(old) = old_secret

@@ -189,6 +189,11 @@ impl Engine {
         };
         self.count_state(idx, true);
         self.slots.by_status(idx, holds);
+        // A released slot wakes the longest-waiting delayed host now, as the controller does.
+        if let Some(woken) = self.slots.line.after(&idx, decision) {
+            let now = self.now;
+            self.schedule_reconcile(woken, now);
+        }
         let host = host_name(key);
         for ev in &decision.events {
             self.record(Happening::Event {

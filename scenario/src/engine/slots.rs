@@ -4,12 +4,16 @@
 
 use std::collections::BTreeSet;
 
-/// Slot holders by host index.
+use metal_core::statemachine::WaitingLine;
+
+/// Slot holders by host index, and the hosts delayed for want of one.
 #[derive(Debug, Default, Clone)]
 pub struct SlotBook {
     reserved: BTreeSet<usize>,
     status: BTreeSet<usize>,
     in_use: usize,
+    /// Delayed hosts, woken one per released slot.
+    pub line: WaitingLine<usize>,
 }
 
 impl SlotBook {
@@ -56,8 +60,9 @@ impl SlotBook {
         });
     }
 
-    /// Drops every reservation (an operator restart loses them).
+    /// Drops every reservation and the waiting line (an operator restart loses them).
     pub fn clear_reservations(&mut self) {
+        self.line = WaitingLine::default();
         let reserved = std::mem::take(&mut self.reserved);
         self.in_use -= reserved.iter().filter(|i| !self.status.contains(i)).count();
     }
