@@ -379,8 +379,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         qps: kube_qps,
         burst: kube_burst,
     });
-    let kube_client = kube::client::ClientBuilder::try_from(kube_config)
+    let kube_client = kube::client::ClientBuilder::try_from(kube_config.clone())
         .context("building the Kubernetes client")?
+        .with_layer(&throttle)
+        .build();
+    // Events get a client with a budget of their own (same QPS and burst), as client-go's
+    // event broadcaster has one: Events never delay the writes that move hosts on.
+    let events_client = kube::client::ClientBuilder::try_from(kube_config)
+        .context("building the Kubernetes client for Events")?
         .with_layer(&throttle)
         .build();
 
@@ -486,6 +492,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         settings,
         machine,
         leadership,
+        events: Some(events_client),
     };
     let shutdown = async {
         shutdown_signal().await;

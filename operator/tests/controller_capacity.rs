@@ -109,3 +109,80 @@ fn rand_label() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::SeqCst)
 }
+
+/// Delayed hosts look again after 1–2 minutes (as upstream's do); a slot released meanwhile
+/// wakes the longest-waiting one at once, so with a limit of one, three hosts go through
+/// inspection one after the other without waiting for those timers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_slot_wakes_the_next_delayed_host_at_once() {
+    let world = World::start_configured(FakeProvisioner::default(), Leadership::always(), 1).await;
+    world
+        .api
+        .upsert("secrets", secret("bmc-line", "admin", "pw"));
+    let names: Vec<String> = (0..3).map(|i| format!("line-{i}")).collect();
+    for name in &names {
+        world.api.upsert("baremetalhosts", host(name, "bmc-line"));
+    }
+    // Well under the first retry of a delayed host (a minute at least): only wakes get all
+    // three through in time.
+    let all_available = world
+        .api
+        .wait_until(Duration::from_secs(25), |_| {
+            names
+                .iter()
+                .all(|n| world.state(n).as_deref() == Some("available"))
+        })
+        .await;
+    let requests = world.api.requests();
+    assert!(
+        all_available,
+        "states: {:?}",
+        names.iter().map(|n| world.state(n)).collect::<Vec<_>>()
+    );
+    assert_eq!(max_concurrent_slots(&requests), 1, "the limit held");
+    let delayed = requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.ends_with("/status"))
+        .any(|r| r.body.contains("\"delayed\""));
+    assert!(delayed, "some host was delayed, so the line was used");
+    world.stop().await;
+}
+
+/// Every reconcile reads the host's BMC Secret; once the Secret carries the BMC label, the
+/// reads come from the labelled-Secret watch's cache, not from the API server (the first read,
+/// of the still unlabelled Secret, is the only GET).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bmc_secrets_are_read_from_the_watch_cache_once_labelled() {
+    let world = World::start_configured(FakeProvisioner::default(), Leadership::always(), 4).await;
+    world
+        .api
+        .upsert("secrets", secret("bmc-cache", "admin", "pw"));
+    world
+        .api
+        .upsert("baremetalhosts", host("cache-0", "bmc-cache"));
+    let available = world
+        .api
+        .wait_until(Duration::from_secs(20), |_| {
+            world.state("cache-0").as_deref() == Some("available")
+        })
+        .await;
+    assert!(available, "state: {:?}", world.state("cache-0"));
+    let requests = world.api.requests();
+    let status_writes = requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.ends_with("/status"))
+        .count();
+    let secret_gets = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/secrets/bmc-cache"))
+        .count();
+    assert!(
+        status_writes >= 3,
+        "{status_writes} status writes: several reconciles"
+    );
+    assert!(
+        secret_gets <= 1,
+        "{secret_gets} GETs of the Secret over {status_writes} status writes"
+    );
+    world.stop().await;
+}

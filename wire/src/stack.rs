@@ -358,6 +358,7 @@ impl Stack {
             }
             .for_fleet(c.time_scale, c.hosts),
             leadership: Leadership::always(),
+            events: None,
         };
         let client = self.client.clone();
         let handle = tokio::spawn(async move {

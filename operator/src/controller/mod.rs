@@ -24,12 +24,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
+use futures::StreamExt;
 use futures::future::{BoxFuture, Shared};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::Store;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, Store, reflector};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -96,6 +97,8 @@ pub struct Context {
     pub machine: crate::statemachine::Settings,
     pub leadership: Leadership,
     pub store: Store<BareMetalHost>,
+    /// The labelled BMC Secrets, as the Secret watch last saw them.
+    pub secrets: Store<Secret>,
     pub slots: Slots,
     rngs: Mutex<HashMap<String, ChaCha8Rng>>,
     /// Per host: how its polls are paced (see `statemachine::Pacer`).
@@ -115,6 +118,10 @@ pub struct Runtime {
     pub settings: ControllerSettings,
     pub machine: crate::statemachine::Settings,
     pub leadership: Leadership,
+    /// The client Events are published with. The binary gives Events a client of their own,
+    /// with its own QPS budget, as client-go's event broadcaster has: a burst of Events then
+    /// never holds back the host writes. `None`: the controller's client.
+    pub events: Option<kube::Client>,
 }
 
 /// FNV-1a: a stable 64-bit hash, so a host's RNG stream does not depend on the process.
@@ -125,9 +132,19 @@ fn stable_hash(text: &str) -> u64 {
 }
 
 impl Context {
-    pub fn new(client: kube::Client, runtime: &Runtime, store: Store<BareMetalHost>) -> Self {
+    pub fn new(
+        client: kube::Client,
+        runtime: &Runtime,
+        store: Store<BareMetalHost>,
+        secrets: Store<Secret>,
+        slots: Slots,
+    ) -> Self {
         Self {
-            recorder: term::recorder(&client, FIELD_MANAGER, runtime.settings.instance.clone()),
+            recorder: term::recorder(
+                runtime.events.as_ref().unwrap_or(&client),
+                FIELD_MANAGER,
+                runtime.settings.instance.clone(),
+            ),
             client,
             provisioner: runtime.provisioner.clone(),
             metrics: runtime.metrics.clone(),
@@ -136,7 +153,8 @@ impl Context {
             machine: runtime.machine.clone(),
             leadership: runtime.leadership.clone(),
             store,
-            slots: Slots::default(),
+            secrets,
+            slots,
             rngs: Mutex::default(),
             pacers: Mutex::default(),
             failures: Failures::default(),
@@ -276,12 +294,26 @@ async fn host_term(client: kube::Client, runtime: &Runtime) {
         kube::runtime::controller::Config::default().concurrency(runtime.settings.concurrency),
     );
     let store = controller.store();
-    let ctx = Arc::new(Context::new(client, runtime, store.clone()));
+    // One watch of the labelled BMC Secrets both caches them (credentials are read from the
+    // cache, as upstream's label-selected cache does) and maps a change to the hosts using it.
+    let (secret_store, secret_writer) = reflector::store();
     let secret_watch = watcher::Config::default().labels(&secrets::bmc_secret_selector());
+    let secret_changes = reflector(secret_writer, watcher(secrets, secret_watch)).applied_objects();
+    // A host woken by a released provisioning slot is reconciled at once.
+    let (wake, woken) = futures::channel::mpsc::unbounded::<slots::HostKey>();
+    let woken = woken.filter_map(|key| std::future::ready(slots::host_ref(&key)));
+    let ctx = Arc::new(Context::new(
+        client,
+        runtime,
+        store.clone(),
+        secret_store,
+        Slots::waking(wake),
+    ));
     let controller = controller
-        .watches(secrets, secret_watch, move |secret| {
+        .watches_stream(secret_changes, move |secret| {
             secrets::hosts_using(&store, &secret)
         })
+        .reconcile_on(woken)
         .run(reconcile::reconcile, reconcile::error_policy, ctx);
     term::drain(controller, "BareMetalHost").await;
 }

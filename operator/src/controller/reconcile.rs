@@ -75,7 +75,7 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
     }
     ctx.metrics.reconcile(&namespace, &name);
 
-    let credentials = super::secrets::read_credentials(&ctx.client, host).await?;
+    let credentials = super::secrets::read_credentials(&ctx.client, &ctx.secrets, host).await?;
     match &credentials {
         CredentialsView::Ok { credentials, .. } => {
             ctx.remember_password(&key, &credentials.password)
@@ -435,6 +435,7 @@ async fn apply(
         }
     }
 
+    ctx.slots.after_decision(&key, decision);
     publish_events(ctx, host, decision).await;
     record_metrics(ctx, &namespace, &name, decision);
     if let Some((from, to)) = decision.transition {

@@ -140,6 +140,7 @@ impl World {
             },
             machine: fast_settings(),
             leadership,
+            events: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let client = api.client();
