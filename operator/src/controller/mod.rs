@@ -7,6 +7,8 @@
 
 pub mod claims;
 pub mod election;
+/// Publishing Events, with a bounded memory of the series they extend.
+pub mod events;
 /// The panic guard around every reconcile and the failure counts behind the error backoff.
 pub mod failures;
 pub mod pools;
@@ -28,7 +30,6 @@ use futures::StreamExt;
 use futures::future::{BoxFuture, Shared};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, Store, reflector};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
@@ -39,6 +40,7 @@ use tracing::{info, warn};
 use crate::api::BareMetalHost;
 use crate::provisioner::Provisioner;
 use crate::telemetry::{Metrics, Readiness};
+use events::Recorder;
 use failures::Failures;
 
 pub use election::Leadership;
@@ -290,15 +292,26 @@ async fn host_term(client: kube::Client, runtime: &Runtime) {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let controller = Controller::new(hosts, watcher::Config::default()).with_config(
+    // The caches keep what the controller reads: never the managed fields, which for a host
+    // whose status we write are as large as the status itself.
+    let (store, host_writer) = reflector::store();
+    let host_changes = reflector(
+        host_writer,
+        watcher(hosts, watcher::Config::default()).modify(drop_managed_fields),
+    )
+    .applied_objects();
+    let controller = Controller::for_stream(host_changes, store.clone()).with_config(
         kube::runtime::controller::Config::default().concurrency(runtime.settings.concurrency),
     );
-    let store = controller.store();
     // One watch of the labelled BMC Secrets both caches them (credentials are read from the
     // cache, as upstream's label-selected cache does) and maps a change to the hosts using it.
     let (secret_store, secret_writer) = reflector::store();
     let secret_watch = watcher::Config::default().labels(&secrets::bmc_secret_selector());
-    let secret_changes = reflector(secret_writer, watcher(secrets, secret_watch)).applied_objects();
+    let secret_changes = reflector(
+        secret_writer,
+        watcher(secrets, secret_watch).modify(drop_managed_fields),
+    )
+    .applied_objects();
     // A host woken by a released provisioning slot is reconciled at once.
     let (wake, woken) = futures::channel::mpsc::unbounded::<slots::HostKey>();
     let woken = woken.filter_map(|key| std::future::ready(slots::host_ref(&key)));
@@ -316,6 +329,11 @@ async fn host_term(client: kube::Client, runtime: &Runtime) {
         .reconcile_on(woken)
         .run(reconcile::reconcile, reconcile::error_policy, ctx);
     term::drain(controller, "BareMetalHost").await;
+}
+
+/// Clears what a cached object never needs to carry.
+fn drop_managed_fields<K: kube::Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
 }
 
 /// Runs until `shutdown` resolves: acts only while `runtime.leadership` is held and stops acting

@@ -7,7 +7,9 @@ use std::future::Future;
 
 use futures::future::{BoxFuture, Shared};
 use futures::{Stream, StreamExt};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
+
+use super::events::Recorder;
 use kube::runtime::reflector::{Lookup, ObjectRef};
 use tracing::{debug, info, warn};
 
