@@ -87,7 +87,8 @@ struct Args {
     /// Hosts reconciled at once (default: CPUs clamped to 2..=8, as upstream).
     #[arg(long, env = "BMO_CONCURRENCY")]
     concurrency: Option<u16>,
-    /// Kubernetes API requests per second (0 = unlimited).
+    /// Kubernetes API requests per second (0 = unlimited). Events are sent by a client of
+    /// their own with the same rate and burst, as client-go's event broadcaster is.
     #[arg(long, env = "KUBE_API_QPS", default_value_t = 20.0)]
     kube_qps: f32,
     /// Kubernetes API burst above the QPS rate.
