@@ -46,23 +46,17 @@ pub use session::SessionStore;
 pub use system::{RESET_TYPES, ResetType};
 pub use tls::{TlsError, TlsIdentity};
 
-use crate::machine::{ListenerPlan, World, derive_rng};
+use crate::machine::{ListenerPlan, World};
 
-/// The state for one planned Redfish listener: its hosts, and session tokens from a stream derived
-/// from the world's seed and the listener's first host.
+/// The state for one planned Redfish listener: its hosts (session tokens come from the OS, not
+/// the world's seed).
 pub fn state_for(world: &Arc<World>, plan: &ListenerPlan, options: ServiceOptions) -> RedfishState {
     let hosts = plan
         .hosts
         .iter()
         .filter_map(|&i| world.host(i).cloned())
         .collect();
-    let first = plan.hosts.first().copied().unwrap_or_default() as u64;
-    RedfishState::new(
-        Arc::clone(world),
-        hosts,
-        derive_rng(world.seed(), "redfish-session", first),
-        options,
-    )
+    RedfishState::new(Arc::clone(world), hosts, options)
 }
 
 /// The Redfish router of one listener.
