@@ -9,7 +9,8 @@
 //! (`system`, `inventory`, `bios`, `media`), managers and chassis (`chassis`), sessions and
 //! authentication (`session`, `account`), firmware updates and tasks (`update`), documents and
 //! errors (`document`, `error`), serialized documents and the System cache (`rendered`), the
-//! fault/logging facade (`facade`) and TLS (`tls`).
+//! fault/logging facade (`facade`), the specification's request rules applied before routing
+//! (`protocol`: `OData-Version`, `$` queries, POST to `Members`) and TLS (`tls`).
 
 mod account;
 mod bios;
@@ -20,6 +21,7 @@ mod facade;
 mod inventory;
 mod media;
 mod metadata;
+mod protocol;
 mod rendered;
 mod root;
 mod service;
@@ -241,6 +243,7 @@ pub fn app(state: RedfishState) -> Router {
             state.clone(),
             session::require_auth,
         ))
+        .layer(axum::middleware::from_fn(protocol::check))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             facade::faults_and_logging,
@@ -248,6 +251,7 @@ pub fn app(state: RedfishState) -> Router {
         .with_state(state);
     let normalized = tower::ServiceBuilder::new()
         .map_request(facade::normalize_path)
+        .map_request(protocol::members_as_collection)
         .layer(axum::middleware::from_fn(facade::method_errors))
         .service(routes);
     Router::new().fallback_service(normalized)
