@@ -18,7 +18,7 @@ pub struct ControlPlaneArgs {
     /// Preload CustomResourceDefinitions from these YAML files (repeatable).
     #[arg(long = "crds")]
     pub crds: Vec<PathBuf>,
-    /// Seed for UIDs, generated names and the token (random when omitted).
+    /// Seed for UIDs and generated names (random when omitted; the token is always random).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Changes remembered for watches; older resourceVersions get 410 Gone.
@@ -33,7 +33,8 @@ pub struct ControlPlaneArgs {
     pub snapshot_interval_seconds: u64,
 }
 
-/// Runs the control plane until `stop` resolves. `entropy` seeds the token when no `--seed`.
+/// Runs the control plane until `stop` resolves. `entropy` is the seed when no `--seed` (the
+/// bearer token is always from the OS).
 pub async fn run(
     args: ControlPlaneArgs,
     clock: Clock,

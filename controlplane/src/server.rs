@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::SeedableRng as _;
-use rand_chacha::ChaCha8Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::api;
@@ -41,7 +39,7 @@ pub enum ControlPlaneError {
 pub struct Options {
     /// Loopback address; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Seed for UIDs, generated names and the bearer token.
+    /// Seed for UIDs and generated names (the bearer token comes from the OS).
     pub seed: u64,
     /// Changes remembered for watches (older resourceVersions get 410 Gone).
     pub history: usize,
@@ -87,7 +85,7 @@ impl Running {
         self.identity.kubeconfig(&self.url())
     }
 
-    /// Writes the kubeconfig to `path`.
+    /// Writes the kubeconfig to `path`, privately (mode 0600 from creation) and atomically.
     pub fn write_kubeconfig(&self, path: &Path) -> Result<(), ControlPlaneError> {
         Ok(self.identity.write_kubeconfig(path, &self.url())?)
     }
@@ -125,8 +123,7 @@ pub async fn start(options: Options) -> Result<Running, ControlPlaneError> {
     if !options.listen.ip().is_loopback() {
         return Err(ControlPlaneError::NotLoopback(options.listen));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x6b75_6265);
-    let identity = Identity::generate(&mut rng)?;
+    let identity = Identity::generate()?;
     let state = State::new(&options, identity.token.clone());
     if let Some(settings) = &options.snapshot
         && settings.path.exists()

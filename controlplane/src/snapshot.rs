@@ -1,6 +1,7 @@
 //! Snapshots of the store: every object and the resourceVersion counter written to a JSON file
-//! (through a temporary file and a rename, so a crash never leaves half a snapshot) and read back
-//! at start. Watch history is not kept: after a restore, watches from older resourceVersions are
+//! (mode 0600 from creation, through a temporary file, fsync and a rename, so a crash never
+//! leaves half a snapshot; written on a blocking thread, off the async workers) and read back at
+//! start. Watch history is not kept: after a restore, watches from older resourceVersions are
 //! told 410 Gone, as after an etcd compaction.
 
 use std::collections::BTreeMap;
@@ -91,11 +92,8 @@ impl State {
             source,
         };
         let text = serde_json::to_vec(&file).map_err(|e| write_err(std::io::Error::other(e)))?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, text).map_err(write_err)?;
-        std::fs::rename(&tmp, path).map_err(write_err)?;
+        // Secrets are among the objects: private from creation, and durable once renamed.
+        metal_tls::secret::write_private(path, &text).map_err(write_err)?;
         Ok(file.resource_version)
     }
 
@@ -160,6 +158,20 @@ impl State {
     }
 }
 
+/// [`State::save_snapshot`] on a blocking thread: serialising, writing and fsyncing must not
+/// hold up the async workers serving requests.
+async fn save_off_the_workers(state: &Arc<State>, path: &Path) -> Result<u64, SnapshotError> {
+    let (state, owned) = (Arc::clone(state), path.to_path_buf());
+    tokio::task::spawn_blocking(move || state.save_snapshot(&owned))
+        .await
+        .unwrap_or_else(|e| {
+            Err(SnapshotError::Write {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(e),
+            })
+        })
+}
+
 /// Writes a snapshot every `interval` when the resourceVersion moved, and once more when `stop`
 /// is cancelled. Write failures are logged and retried at the next tick.
 pub(super) async fn keep(state: Arc<State>, settings: SnapshotSettings, stop: CancellationToken) {
@@ -175,12 +187,12 @@ pub(super) async fn keep(state: Arc<State>, settings: SnapshotSettings, stop: Ca
         if current(&state) == saved {
             continue;
         }
-        match state.save_snapshot(&settings.path) {
+        match save_off_the_workers(&state, &settings.path).await {
             Ok(rv) => saved = rv,
             Err(e) => tracing::warn!(error = %e, "snapshot not written"),
         }
     }
-    match state.save_snapshot(&settings.path) {
+    match save_off_the_workers(&state, &settings.path).await {
         Ok(rv) => {
             tracing::info!(path = %settings.path.display(), resource_version = rv, "snapshot written at shutdown")
         }

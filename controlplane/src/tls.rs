@@ -43,15 +43,13 @@ impl std::fmt::Debug for Identity {
 }
 
 impl Identity {
-    /// Generates a CA and a serving certificate for `127.0.0.1`/`localhost`; the token is drawn
-    /// from `rng` (seeded by the caller).
-    pub fn generate(rng: &mut impl rand::Rng) -> Result<Self, IdentityError> {
+    /// Generates a CA and a serving certificate for `127.0.0.1`/`localhost`; the token comes
+    /// from the operating system's random generator (a secret: never from the seed).
+    pub fn generate() -> Result<Self, IdentityError> {
         let ca = metal_tls::Authority::generate("metal-sim control plane CA")?;
         let leaf = ca.sign_server(&["127.0.0.1", "localhost"], "metal-sim-apiserver")?;
         let config = leaf.server_config()?;
-        let mut bytes = [0u8; 24];
-        rng.fill_bytes(&mut bytes);
-        let token = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = metal_tls::secret::random_hex(24);
         Ok(Self {
             ca_pem: ca.ca_pem().to_owned(),
             token,
@@ -73,18 +71,49 @@ impl Identity {
         )
     }
 
-    /// Writes the kubeconfig (mode 0600 on Unix: it holds the token).
+    /// Writes the kubeconfig privately (it holds the token): created mode 0600 on Unix, replaced
+    /// atomically (`metal_tls::secret::write_private`).
     pub fn write_kubeconfig(&self, path: &Path, server: &str) -> Result<(), IdentityError> {
-        let err = |source| IdentityError::Write {
-            path: path.display().to_string(),
-            source,
-        };
-        std::fs::write(path, self.kubeconfig(server)).map_err(err)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
-        }
-        Ok(())
+        metal_tls::secret::write_private(path, self.kubeconfig(server).as_bytes()).map_err(
+            |source| IdentityError::Write {
+                path: path.display().to_string(),
+                source,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Identity::generate().unwrap()
+    }
+
+    #[test]
+    fn each_identity_has_its_own_token_and_debug_does_not_print_it() {
+        let (a, b) = (identity(), identity());
+        assert_ne!(a.token, b.token);
+        assert_eq!(a.token.len(), 48);
+        let printed = format!("{a:?}");
+        assert!(!printed.contains(&a.token), "{printed}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_kubeconfig_is_private_and_replaced_whole() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, "an older, world-readable file").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let id = identity();
+        id.write_kubeconfig(&path, "https://127.0.0.1:6443")
+            .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(std::fs::read_to_string(&path).unwrap().contains(&id.token));
     }
 }

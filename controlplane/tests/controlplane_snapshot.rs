@@ -126,6 +126,19 @@ async fn a_snapshot_is_written_periodically_while_the_server_runs() {
         .await
         .unwrap();
     running.shutdown().await.unwrap();
+    // The snapshot holds Secrets: private (created 0600, never chmod'ed after), and the
+    // temporary file it went through is gone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "snapshot mode {mode:o}");
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("store.json")]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -300,7 +300,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     info!(
         seed,
-        ironic_endpoint = %without_userinfo(&ironic_endpoint),
+        ironic_endpoint = %metal_operator::ironic_http::endpoint_for_logs(&ironic_endpoint),
         watch_namespace = watch_namespace.as_deref().unwrap_or("<all>"),
         provisioning_limit,
         leader_elect,
@@ -514,18 +514,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }
     result.context("controller stopped")
-}
-
-/// The endpoint for logs, with any `user:password@` removed.
-fn without_userinfo(endpoint: &str) -> String {
-    match url::Url::parse(endpoint) {
-        Ok(mut url) => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.to_string()
-        }
-        Err(_) => "<unparseable>".to_owned(),
-    }
 }
 
 /// SIGINT or SIGTERM (what Kubernetes sends when it stops a pod).

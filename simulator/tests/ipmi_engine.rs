@@ -169,3 +169,15 @@ fn self_test_passes_and_channel_info_describes_a_lan_channel_with_its_sessions()
     let r = c.response(&b.handle(&pkt, T0, &mut chassis).unwrap());
     assert_eq!((r.completion, r.data), (0, vec![0x22, 0x04]));
 }
+
+#[test]
+fn two_bmcs_built_alike_give_different_session_ids() {
+    // Session ids (and the RAKP random numbers) are secrets from the OS, not a seeded stream: two
+    // BMCs with the same configuration must not hand out the same ones.
+    let (mut first, _) = bmc();
+    let (mut second, _) = bmc();
+    let mut chassis = Accepting::default();
+    let a = open_session(&mut first, &mut chassis, T0);
+    let b = open_session(&mut second, &mut chassis, T0);
+    assert_ne!(a.bmc_id, b.bmc_id);
+}

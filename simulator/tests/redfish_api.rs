@@ -18,3 +18,7 @@ mod power;
 /// BIOS settings, virtual media, firmware updates, and faults.
 #[path = "redfish_api/settings.rs"]
 mod settings;
+
+/// The specification's request rules: `OData-Version`, `$` queries, POST to `Members`.
+#[path = "redfish_api/protocol.rs"]
+mod protocol;

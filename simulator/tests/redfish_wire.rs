@@ -138,3 +138,45 @@ async fn https_listener_serves_with_a_generated_certificate() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_https_bmc_takes_no_credentials_over_plain_http() {
+    // A BMC served over HTTPS has no plain-HTTP listener: Basic credentials or a session login
+    // sent in clear to its port get no HTTP answer (the TLS handshake fails first), so they can
+    // neither be accepted nor confirmed.
+    let server = fixture::Server::start(1, true, Timing::instant()).await;
+    let id = fixture::system_id(&server.world);
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}:{}", fixture::USER, fixture::PASSWORD),
+    );
+    let with_basic = raw(
+        server.address,
+        &format!(
+            "GET /redfish/v1/Systems/{id} HTTP/1.1\r\nHost: bmc\r\nAuthorization: Basic {basic}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(
+        !String::from_utf8_lossy(&with_basic).contains("HTTP/1."),
+        "an HTTP answer to Basic auth in clear"
+    );
+    let body = format!(
+        r#"{{"UserName":"{}","Password":"{}"}}"#,
+        fixture::USER,
+        fixture::PASSWORD
+    );
+    let login = raw(
+        server.address,
+        &format!(
+            "POST /redfish/v1/SessionService/Sessions HTTP/1.1\r\nHost: bmc\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(
+        !String::from_utf8_lossy(&login).contains("HTTP/1."),
+        "an HTTP answer to a session login in clear"
+    );
+    server.stop().await;
+}

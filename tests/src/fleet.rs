@@ -89,7 +89,7 @@ impl TestFleet {
 }
 
 /// One host of the test's fleet, ready to be registered.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FleetHost {
     /// Host (and BareMetalHost) name.
     pub name: String,
@@ -107,6 +107,21 @@ pub struct FleetHost {
     pub password: String,
     /// Labels for the BareMetalHost.
     pub labels: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for FleetHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetHost")
+            .field("name", &self.name)
+            .field("protocol", &self.protocol)
+            .field("profile", &self.profile)
+            .field("address", &self.address)
+            .field("boot_mac", &self.boot_mac)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("labels", &self.labels)
+            .finish()
+    }
 }
 
 impl FleetHost {

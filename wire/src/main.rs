@@ -526,7 +526,10 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         described.write(path)?;
     }
     let elapsed = started.elapsed();
-    print!("{}", serve::summary(&world, &described));
+    print!(
+        "{}",
+        serve::summary(&world, &described, endpoints.as_deref())
+    );
     if exit_after_start {
         let hosts = world.hosts().len().max(1);
         let rss = resident_kib();

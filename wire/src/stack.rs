@@ -197,10 +197,12 @@ impl Stack {
             })?;
         }
         let kubeconfig_path = work_dir.join("operator.kubeconfig");
-        std::fs::write(&kubeconfig_path, cp.kubeconfig()).map_err(|e| WireError::Output {
-            path: kubeconfig_path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        // Private (mode 0600 from creation): it carries the control plane's bearer token.
+        cp.write_kubeconfig(&kubeconfig_path)
+            .map_err(|e| WireError::Output {
+                path: kubeconfig_path.display().to_string(),
+                message: e.to_string(),
+            })?;
         let kubeconfig = Kubeconfig::from_yaml(&cp.kubeconfig())
             .map_err(|e| WireError::Start(format!("kubeconfig: {e}")))?;
         let config =

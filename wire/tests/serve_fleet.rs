@@ -102,6 +102,16 @@ fn serve_writes_endpoints_answers_on_every_bmc_and_stops_on_sigterm() {
             .unwrap(),
     );
     let endpoints = wait_for_endpoints(&endpoints_path, &mut server);
+    // It holds the BMC passwords: private from creation.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&endpoints_path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "endpoints file mode {mode:o}");
+    }
 
     let names: Vec<&str> = endpoints.bmcs.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["sv-rf-0", "sv-rf-1", "sv-ipmi-0"]);
@@ -214,6 +224,15 @@ fn exit_after_start_reports_start_up_time_and_memory() {
         "the --bind-base override moves every BMC: {stdout}"
     );
     assert!(stdout.contains("try: ipmitool -I lanplus"), "{stdout}");
+    // The banner says where the passwords are; it does not print them.
+    assert!(
+        stdout.contains("BMC passwords: in the fleet file"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("secret"),
+        "a password in the banner: {stdout}"
+    );
 }
 
 #[test]

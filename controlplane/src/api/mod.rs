@@ -79,7 +79,7 @@ fn authorized(state: &State, headers: &HeaderMap) -> bool {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == state.token)
+        .is_some_and(|t| metal_tls::secret::eq(t.trim().as_bytes(), state.token.as_bytes()))
 }
 
 async fn handle(AxState(state): AxState<Arc<State>>, req: Request) -> Response {

@@ -29,10 +29,25 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
 }
 
+/// The Ironic endpoint as it may be logged or printed: any userinfo (`http://user:pass@host`)
+/// removed, so credentials embedded in the URL never reach a log line. The one place this is
+/// done; an endpoint that does not parse as a URL is shown as `<unparseable>` (it might still
+/// hold credentials).
+pub fn endpoint_for_logs(endpoint: &str) -> String {
+    match url::Url::parse(endpoint) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => "<unparseable>".to_owned(),
+    }
+}
+
 impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConfig")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &endpoint_for_logs(&self.endpoint))
             .field("ca_pem", &self.ca_pem.as_ref().map(|c| c.len()))
             .field("basic_auth", &self.basic_auth)
             .field("insecure", &self.insecure)
@@ -79,7 +94,7 @@ pub struct HttpTransport {
 impl fmt::Debug for HttpTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpTransport")
-            .field("base", &self.base)
+            .field("base", &endpoint_for_logs(&self.base))
             .field("auth", &self.auth)
             .finish()
     }
@@ -93,7 +108,10 @@ impl HttpTransport {
             message,
         };
         if config.insecure {
-            tracing::warn!(endpoint = %config.endpoint, "ironic TLS certificate verification disabled");
+            tracing::warn!(
+                endpoint = %endpoint_for_logs(&config.endpoint),
+                "ironic TLS certificate verification disabled"
+            );
         }
         let roots = match config.ca_pem.as_deref() {
             Some(pem) => metal_tls::Roots::Pem(pem),
@@ -148,5 +166,48 @@ impl Transport for HttpTransport {
     async fn pause(&self, duration: Duration) -> Result<(), String> {
         tokio::time::sleep(duration).await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_is_stripped_from_the_endpoint_for_logs() {
+        assert_eq!(
+            endpoint_for_logs("http://ironic:s3cret@127.0.0.1:6385/v1"),
+            "http://127.0.0.1:6385/v1"
+        );
+        assert_eq!(
+            endpoint_for_logs("https://only-user@ironic.example:6385"),
+            "https://ironic.example:6385/"
+        );
+        assert_eq!(
+            endpoint_for_logs("http://127.0.0.1:6385"),
+            "http://127.0.0.1:6385/"
+        );
+        assert_eq!(endpoint_for_logs("not a url s3cret"), "<unparseable>");
+    }
+
+    #[test]
+    fn debug_of_the_config_and_transport_shows_no_credentials() {
+        let mut config = ClientConfig::new("http://ironic:s3cret@127.0.0.1:6385/v1");
+        config.basic_auth = Some(Credentials {
+            username: "ironic".into(),
+            password: "hunter2".into(),
+        });
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("s3cret") && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let transport = HttpTransport::new(config).unwrap();
+        let printed = format!("{transport:?}");
+        assert!(
+            !printed.contains("s3cret") && !printed.contains("hunter2"),
+            "{printed}"
+        );
     }
 }

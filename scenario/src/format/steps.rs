@@ -70,7 +70,7 @@ impl Step {
 }
 
 /// `register`: BareMetalHosts and Secrets for fleet hosts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// Which hosts (default all).
@@ -91,6 +91,19 @@ pub struct Register {
     /// Extra merge patch applied to each BareMetalHost before it is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for Register {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Register")
+            .field("hosts", &self.hosts)
+            .field("online", &self.online)
+            .field("externally_provisioned", &self.externally_provisioned)
+            .field("inspection_disabled", &self.inspection_disabled)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("patch", &self.patch)
+            .finish()
+    }
 }
 
 fn yes() -> bool {

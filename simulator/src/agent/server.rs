@@ -177,10 +177,22 @@ fn app(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct Params {
     agent_token: Option<String>,
     wait: Option<String>,
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Params")
+            .field(
+                "agent_token",
+                &self.agent_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("wait", &self.wait)
+            .finish()
+    }
 }
 
 impl Params {

@@ -102,7 +102,7 @@ fn default_profile() -> String {
 }
 
 /// BMC settings of a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BmcSettings {
     /// `redfish`, `redfish-virtualmedia` or `ipmi`.
@@ -113,6 +113,17 @@ pub struct BmcSettings {
     pub username: String,
     /// BMC password.
     pub password: String,
+}
+
+impl std::fmt::Debug for BmcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BmcSettings")
+            .field("protocol", &self.protocol)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Default for BmcSettings {

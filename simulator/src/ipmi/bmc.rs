@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rand_chacha::ChaCha8Rng;
 use tracing::debug;
 
 use super::command::{self, BootOptionsState, Chassis, Context, DeviceIdentity, app_cmd};
@@ -101,19 +100,20 @@ pub struct Bmc {
     identity: DeviceIdentity,
     guid: [u8; 16],
     boot: BootOptionsState,
-    rng: ChaCha8Rng,
+    rng: metal_tls::secret::OsRng,
     counters: Arc<Counters>,
 }
 
 impl Bmc {
-    /// A BMC with its own seeded RNG (session IDs, random numbers, IVs) and shared counters.
-    pub fn new(config: BmcConfig, rng: ChaCha8Rng, counters: Arc<Counters>) -> Self {
+    /// A BMC with shared counters; its session IDs, RAKP random numbers and IVs come from the
+    /// operating system's random generator (secrets, never the fleet's seed).
+    pub fn new(config: BmcConfig, counters: Arc<Counters>) -> Self {
         Self {
             sessions: SessionTable::new(config.policy, config.users, config.guid),
             identity: config.identity,
             guid: config.guid,
             boot: BootOptionsState::default(),
-            rng,
+            rng: metal_tls::secret::os_rng(),
             counters,
         }
     }

@@ -384,7 +384,7 @@ impl Client {
             username: &name,
         };
         let kuid = self.config.password.as_bytes().to_vec();
-        if hs.rakp2_code(suite.auth, &kuid) != r2[40..] {
+        if !metal_tls::secret::eq(&hs.rakp2_code(suite.auth, &kuid), &r2[40..]) {
             // Tell the BMC, as consoles do, so it frees the session at once.
             let tag = self.next_tag();
             let mut abort = vec![tag, 0x0F, 0, 0];
@@ -417,7 +417,9 @@ impl Client {
             });
         }
         let sik = hs.sik(suite.auth, &kuid);
-        if r4.len() != 8 + suite.auth.icv_len() || hs.rakp4_icv(suite.auth, &sik) != r4[8..] {
+        if r4.len() != 8 + suite.auth.icv_len()
+            || !metal_tls::secret::eq(&hs.rakp4_icv(suite.auth, &sik), &r4[8..])
+        {
             return Err(ClientError::Authentication {
                 target,
                 stage: "RAKP 4",

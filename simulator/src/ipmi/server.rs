@@ -17,7 +17,7 @@ use super::session::{Privilege, SessionPolicy, User};
 use crate::fault::{FaultKind, Verdict};
 use crate::machine::{
     BootMode, BootOverride, BootSource, Host, ListenerKind, MachineError, OverrideMode, SimTime,
-    World, derive_rng,
+    World,
 };
 
 /// Largest datagram accepted; RMCP+ messages are far smaller.
@@ -139,8 +139,7 @@ pub async fn serve(
             .host(b.host)
             .cloned()
             .ok_or(IpmiServeError::NoSuchHost(b.host))?;
-        let rng = derive_rng(world.seed(), "ipmi", b.host as u64);
-        let bmc = Bmc::new(bmc_config(&host, settings.policy.clone()), rng, b.counters);
+        let bmc = Bmc::new(bmc_config(&host, settings.policy.clone()), b.counters);
         tasks.spawn(run_socket(
             world.clone(),
             host,

@@ -85,7 +85,6 @@ pub struct Drivers {
     /// Agent calls: loopback only, whatever BMC networks are allowed.
     agents: reqwest::Client,
     gate: Gate,
-    seed: u64,
 }
 
 /// An HTTP client confined by `gate` (names resolve through it, redirects are checked).
@@ -106,14 +105,13 @@ fn http_client(insecure: bool, gate: &Gate) -> Result<reqwest::Client, DriverErr
 impl Drivers {
     /// Builds the HTTP clients (ring-backed rustls, no system proxy, 10 s timeout per request). BMCs
     /// are reached on loopback and in `bmc_networks` only.
-    pub fn new(seed: u64, bmc_networks: &[Network]) -> Result<Self, DriverError> {
+    pub fn new(bmc_networks: &[Network]) -> Result<Self, DriverError> {
         let gate = Gate::new(bmc_networks);
         Ok(Self {
             http: http_client(false, &gate)?,
             insecure: http_client(true, &gate)?,
             agents: http_client(true, &Gate::default())?,
             gate,
-            seed,
         })
     }
 
@@ -234,8 +232,9 @@ impl Drivers {
     async fn ipmi(&self, call: &DriverCall, target: &IpmiTarget) -> Result<CallResult, String> {
         let mut config = ClientConfig::new(target.socket, &target.username, &target.password);
         config.cipher_suite = target.cipher_suite;
-        // Session randomness is derived from the run's seed and the call, so runs replay.
-        let rng = ChaCha8Rng::seed_from_u64(self.seed ^ call.id.rotate_left(17));
+        // The console's session id and RAKP random number are secrets: seeded from the OS, never
+        // from the run's seed.
+        let rng = ChaCha8Rng::from_rng(&mut metal_tls::secret::os_rng());
         let failed = |what: &str, e: crate::ipmi::ClientError| {
             format!("IPMI call failed: {what}. Error: {e}")
         };

@@ -61,6 +61,12 @@ pub enum RedfishError {
     /// The request conflicts with the resource's state (for example, media already inserted).
     #[error("{reason}")]
     Conflict { reason: String },
+    /// The request's `OData-Version` header names a version the service does not speak.
+    #[error("OData-Version {version} is not supported")]
+    ODataVersionUnsupported { version: String },
+    /// A `$` query parameter the service does not implement.
+    #[error("query parameter {parameter} is not supported")]
+    QueryNotSupported { parameter: String },
     /// An injected fault (or an internal failure) answers with a 5xx.
     #[error("the service is temporarily unavailable")]
     ServiceUnavailable,
@@ -84,7 +90,10 @@ impl RedfishError {
             | Self::ActionParameterMissing { .. }
             | Self::ActionParameterValueNotInList { .. }
             | Self::ActionNotPossible { .. } => StatusCode::BAD_REQUEST,
-            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionFailed { .. } | Self::ODataVersionUnsupported { .. } => {
+                StatusCode::PRECONDITION_FAILED
+            }
+            Self::QueryNotSupported { .. } => StatusCode::NOT_IMPLEMENTED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -165,6 +174,18 @@ impl RedfishError {
                 "The ETag supplied did not match the ETag required to change this resource.".into(),
                 vec![],
                 "Try the operation again using the appropriate ETag.",
+            ),
+            Self::ODataVersionUnsupported { version } => (
+                "HeaderInvalid",
+                format!("The header 'OData-Version: {version}' is invalid: this service supports OData-Version 4.0."),
+                vec![format!("OData-Version: {version}")],
+                "Resubmit the request with OData-Version 4.0, or without the header.",
+            ),
+            Self::QueryNotSupported { parameter } => (
+                "QueryNotSupported",
+                format!("Querying is not supported by the implementation: {parameter}."),
+                vec![],
+                "Remove the query parameters and resubmit the request if the operation failed.",
             ),
             Self::ActionNotPossible { action, reason } => (
                 "ActionNotSupported",

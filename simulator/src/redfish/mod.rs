@@ -9,7 +9,8 @@
 //! (`system`, `inventory`, `bios`, `media`), managers and chassis (`chassis`), sessions and
 //! authentication (`session`, `account`), firmware updates and tasks (`update`), documents and
 //! errors (`document`, `error`), serialized documents and the System cache (`rendered`), the
-//! fault/logging facade (`facade`) and TLS (`tls`).
+//! fault/logging facade (`facade`), the specification's request rules applied before routing
+//! (`protocol`: `OData-Version`, `$` queries, POST to `Members`) and TLS (`tls`).
 
 mod account;
 mod bios;
@@ -20,6 +21,7 @@ mod facade;
 mod inventory;
 mod media;
 mod metadata;
+mod protocol;
 mod rendered;
 mod root;
 mod service;
@@ -46,23 +48,17 @@ pub use session::SessionStore;
 pub use system::{RESET_TYPES, ResetType};
 pub use tls::{TlsError, TlsIdentity};
 
-use crate::machine::{ListenerPlan, World, derive_rng};
+use crate::machine::{ListenerPlan, World};
 
-/// The state for one planned Redfish listener: its hosts, and session tokens from a stream derived
-/// from the world's seed and the listener's first host.
+/// The state for one planned Redfish listener: its hosts (session tokens come from the OS, not
+/// the world's seed).
 pub fn state_for(world: &Arc<World>, plan: &ListenerPlan, options: ServiceOptions) -> RedfishState {
     let hosts = plan
         .hosts
         .iter()
         .filter_map(|&i| world.host(i).cloned())
         .collect();
-    let first = plan.hosts.first().copied().unwrap_or_default() as u64;
-    RedfishState::new(
-        Arc::clone(world),
-        hosts,
-        derive_rng(world.seed(), "redfish-session", first),
-        options,
-    )
+    RedfishState::new(Arc::clone(world), hosts, options)
 }
 
 /// The Redfish router of one listener.
@@ -247,6 +243,7 @@ pub fn app(state: RedfishState) -> Router {
             state.clone(),
             session::require_auth,
         ))
+        .layer(axum::middleware::from_fn(protocol::check))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             facade::faults_and_logging,
@@ -254,6 +251,7 @@ pub fn app(state: RedfishState) -> Router {
         .with_state(state);
     let normalized = tower::ServiceBuilder::new()
         .map_request(facade::normalize_path)
+        .map_request(protocol::members_as_collection)
         .layer(axum::middleware::from_fn(facade::method_errors))
         .service(routes);
     Router::new().fallback_service(normalized)

@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use super::account::Account;
@@ -107,13 +106,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl RedfishState {
     /// A service for `hosts` of `world`. Accounts are the distinct BMC credentials of those hosts;
-    /// session tokens are drawn from `rng` (derive it from the world's seed).
-    pub fn new(
-        world: Arc<World>,
-        hosts: Vec<Arc<Host>>,
-        rng: ChaCha8Rng,
-        options: ServiceOptions,
-    ) -> Self {
+    /// session ids and tokens come from the operating system's random generator.
+    pub fn new(world: Arc<World>, hosts: Vec<Arc<Host>>, options: ServiceOptions) -> Self {
         let mut accounts: Vec<Account> = Vec::new();
         for h in &hosts {
             let c = &h.bmc.credentials;
@@ -140,7 +134,7 @@ impl RedfishState {
             systems,
             hosts,
             accounts,
-            sessions: Mutex::new(SessionStore::new(rng, options.session_timeout)),
+            sessions: Mutex::new(SessionStore::new(options.session_timeout)),
             updates: Mutex::new(updates),
         }))
     }

@@ -10,8 +10,6 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::account::Account;
@@ -29,32 +27,45 @@ const TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 30..=86_400;
 const MAX_SESSIONS: usize = 256;
 
 /// One open session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Session {
     id: String,
     token: String,
     account: usize,
     username: String,
+    /// Order of opening (ids are random, so listings sort by this).
+    opened: u64,
     last_used: SimTime,
 }
 
-/// The sessions of one Redfish service, keyed by id, with tokens drawn from a seeded RNG.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("token", &"<redacted>")
+            .field("account", &self.account)
+            .field("username", &self.username)
+            .field("last_used", &self.last_used)
+            .finish()
+    }
+}
+
+/// The sessions of one Redfish service, keyed by id; ids and tokens come from the operating
+/// system's random generator (never the fleet's seed: they are secrets, not behaviour).
 #[derive(Debug)]
 pub struct SessionStore {
     sessions: HashMap<String, Session>,
     timeout: Duration,
-    next_id: u64,
-    rng: ChaCha8Rng,
+    opened: u64,
 }
 
 impl SessionStore {
-    /// An empty store whose tokens come from `rng`.
-    pub fn new(rng: ChaCha8Rng, timeout: Duration) -> Self {
+    /// An empty store.
+    pub fn new(timeout: Duration) -> Self {
         Self {
             sessions: HashMap::new(),
             timeout,
-            next_id: 1,
-            rng,
+            opened: 0,
         }
     }
 
@@ -81,10 +92,14 @@ impl SessionStore {
         {
             self.sessions.remove(&oldest);
         }
-        let id = self.next_id.to_string();
-        self.next_id += 1;
-        let bytes: [u8; 16] = self.rng.random();
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let id = loop {
+            let id = metal_tls::secret::random_hex(8);
+            if !self.sessions.contains_key(&id) {
+                break id;
+            }
+        };
+        self.opened += 1;
+        let token = metal_tls::secret::random_hex(16);
         self.sessions.insert(
             id.clone(),
             Session {
@@ -92,6 +107,7 @@ impl SessionStore {
                 token: token.clone(),
                 account,
                 username: username.to_string(),
+                opened: self.opened,
                 last_used: now,
             },
         );
@@ -104,7 +120,7 @@ impl SessionStore {
         let session = self
             .sessions
             .values_mut()
-            .find(|s| constant_time_eq(s.token.as_bytes(), token.as_bytes()))?;
+            .find(|s| metal_tls::secret::eq(s.token.as_bytes(), token.as_bytes()))?;
         session.last_used = now;
         Some(session.account)
     }
@@ -115,12 +131,12 @@ impl SessionStore {
         self.sessions.remove(id).is_some()
     }
 
-    /// Ids of live sessions, sorted numerically.
+    /// Ids of live sessions, oldest first.
     pub fn ids(&mut self, now: SimTime) -> Vec<String> {
         self.expire(now);
-        let mut ids: Vec<String> = self.sessions.keys().cloned().collect();
-        ids.sort_by_key(|id| id.parse::<u64>().unwrap_or(u64::MAX));
-        ids
+        let mut sessions: Vec<&Session> = self.sessions.values().collect();
+        sessions.sort_by_key(|s| s.opened);
+        sessions.into_iter().map(|s| s.id.clone()).collect()
     }
 
     /// The user of a live session by id.
@@ -141,18 +157,10 @@ impl SessionStore {
     }
 }
 
-/// Compares two byte strings in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The index of the account matching `username`/`password`.
 pub fn check_password(accounts: &[Account], username: &str, password: &str) -> Option<usize> {
     accounts.iter().position(|a| {
-        a.username == username && constant_time_eq(a.password.as_bytes(), password.as_bytes())
+        a.username == username && metal_tls::secret::eq(a.password.as_bytes(), password.as_bytes())
     })
 }
 
@@ -463,12 +471,10 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-
     use super::*;
 
     fn store() -> SessionStore {
-        SessionStore::new(ChaCha8Rng::seed_from_u64(1), Duration::from_secs(60))
+        SessionStore::new(Duration::from_secs(60))
     }
 
     #[test]
@@ -494,17 +500,20 @@ mod tests {
     }
 
     #[test]
-    fn same_seed_gives_the_same_tokens() {
-        let (_, a) = store().open(0, "admin", SimTime::ZERO);
-        let (_, b) = store().open(0, "admin", SimTime::ZERO);
-        assert_eq!(a, b);
-        assert_eq!(a.len(), 32);
+    fn listing_is_in_order_of_opening() {
+        let mut s = store();
+        let opened: Vec<String> = (0..5)
+            .map(|_| s.open(0, "admin", SimTime::ZERO).0)
+            .collect();
+        assert_eq!(s.ids(SimTime::ZERO), opened);
     }
 
     #[test]
-    fn constant_time_comparison_matches_equality() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret!"));
+    fn a_session_debug_shows_no_token() {
+        let mut s = store();
+        let (id, token) = s.open(0, "admin", SimTime::ZERO);
+        let printed = format!("{s:?}");
+        assert!(printed.contains(&id) && printed.contains("<redacted>"));
+        assert!(!printed.contains(&token), "{printed}");
     }
 }

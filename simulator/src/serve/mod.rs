@@ -77,7 +77,7 @@ impl ServeOptions {
 }
 
 /// One BMC in the endpoints file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BmcEntry {
     /// Host name.
     pub name: String,
@@ -91,6 +91,19 @@ pub struct BmcEntry {
     pub password: String,
     /// MAC of the boot NIC.
     pub boot_mac: Option<String>,
+}
+
+impl std::fmt::Debug for BmcEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BmcEntry")
+            .field("name", &self.name)
+            .field("protocol", &self.protocol)
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("boot_mac", &self.boot_mac)
+            .finish()
+    }
 }
 
 /// The endpoints file: every BMC and the control API (later issues add more services).
@@ -130,16 +143,15 @@ impl Endpoints {
         }
     }
 
-    /// Writes the JSON document to `path` (through a temporary file, so readers never see half).
+    /// Writes the JSON document to `path`: it holds the BMC passwords, so privately (mode 0600
+    /// from creation) and atomically, readers never seeing half (`metal_tls::secret::write_private`).
     pub fn write(&self, path: &Path) -> Result<(), ServeError> {
         let err = |source| ServeError::WriteEndpoints {
             path: path.to_path_buf(),
             source,
         };
         let json = serde_json::to_vec_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, json).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+        metal_tls::secret::write_private(path, &json).map_err(err)
     }
 }
 
@@ -419,8 +431,10 @@ impl Running {
     }
 }
 
-/// A short human summary: counts, addresses, and example `curl` / `ipmitool` lines.
-pub fn summary(world: &World, endpoints: &Endpoints) -> String {
+/// A short human summary: counts, addresses, and example `curl` / `ipmitool` lines. It never
+/// prints a password: it says where to read them (`endpoints_file`, written mode 0600, when
+/// given; the fleet file otherwise), and the examples take it from `$BMC_PASSWORD`.
+pub fn summary(world: &World, endpoints: &Endpoints, endpoints_file: Option<&Path>) -> String {
     use std::fmt::Write as _;
     let count = |p: BmcProtocol| world.hosts().iter().filter(|h| h.bmc.protocol == p).count();
     let mut s = String::new();
@@ -451,13 +465,26 @@ pub fn summary(world: &World, endpoints: &Endpoints) -> String {
             "control plane: export KUBECONFIG={kubeconfig}; kubectl get bmh -A -w"
         );
     }
+    if !world.hosts().is_empty() {
+        let _ = match endpoints_file {
+            Some(path) => writeln!(
+                s,
+                "BMC passwords: in {} (mode 0600; \"password\" of each entry)",
+                path.display()
+            ),
+            None => writeln!(
+                s,
+                "BMC passwords: in the fleet file (or write them to a private file with --endpoints FILE)"
+            ),
+        };
+    }
     if let Some(h) = world.hosts().iter().find(|h| h.bmc.protocol.is_redfish()) {
         let scheme = if h.bmc.tls { "https" } else { "http" };
         let c = &h.bmc.credentials;
         let _ = writeln!(
             s,
-            "try: curl -sk -u {}:{} {scheme}://{}/redfish/v1/Systems/{}",
-            c.username, c.password, h.bmc.socket, h.bmc.system_id
+            "try: curl -sk -u \"{}:$BMC_PASSWORD\" {scheme}://{}/redfish/v1/Systems/{}",
+            c.username, h.bmc.socket, h.bmc.system_id
         );
     }
     if let Some(h) = world
@@ -468,11 +495,10 @@ pub fn summary(world: &World, endpoints: &Endpoints) -> String {
         let c = &h.bmc.credentials;
         let _ = writeln!(
             s,
-            "try: ipmitool -I lanplus -C 17 -H {} -p {} -U {} -P {} power status",
+            "try: ipmitool -I lanplus -C 17 -H {} -p {} -U {} -E power status   (-E: the password from $IPMI_PASSWORD)",
             h.bmc.socket.ip(),
             h.bmc.socket.port(),
             c.username,
-            c.password
         );
     }
     s

@@ -9,8 +9,6 @@ use metal_sim::ipmi::message::{Request, Response};
 use metal_sim::ipmi::packet::{self, Datagram, PayloadType, V20Header};
 use metal_sim::ipmi::session::{Privilege, SessionPolicy, User, algorithm_record};
 use metal_sim::ipmi::{Bmc, BmcConfig, Counters};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 /// A chassis that accepts everything: the engine, not the machine, is under test.
 #[derive(Default)]
@@ -49,10 +47,7 @@ pub fn bmc() -> (Bmc, Arc<Counters>) {
         identity: DeviceIdentity::default(),
         policy: SessionPolicy::default(),
     };
-    (
-        Bmc::new(config, ChaCha8Rng::seed_from_u64(1), counters.clone()),
-        counters,
-    )
+    (Bmc::new(config, counters.clone()), counters)
 }
 
 fn payload_of(answer: &[u8]) -> Vec<u8> {

@@ -101,6 +101,31 @@ async fn session_token_works_until_logout() {
 }
 
 #[tokio::test]
+async fn two_servers_built_from_the_same_seed_give_different_tokens_and_ids() {
+    // Tokens and session ids are secrets from the OS, not behaviour derived from the fleet seed:
+    // the same world served twice must not hand out the same ones.
+    let (_, _, world) = setup(1);
+    let login = |app: axum::Router| async move {
+        let r = send(
+            &app,
+            Method::POST,
+            "/redfish/v1/SessionService/Sessions",
+            &[],
+            Some(json!({"UserName": fixture::USER, "Password": fixture::PASSWORD})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        let token = r.headers["x-auth-token"].to_str().unwrap().to_string();
+        (token, r.body["Id"].as_str().unwrap().to_string())
+    };
+    let (token_a, id_a) = login(redfish::app(fixture::state(&world))).await;
+    let (token_b, id_b) = login(redfish::app(fixture::state(&world))).await;
+    assert_eq!(token_a.len(), 32);
+    assert_ne!(token_a, token_b);
+    assert_ne!(id_a, id_b);
+}
+
+#[tokio::test]
 async fn wrong_password_refuses_the_session() {
     let (app, _, _) = setup(1);
     let r = send(

@@ -313,7 +313,7 @@ impl RealControlPlane {
         let kcm_cert = dir.join("pki/kcm.crt");
         let kcm_key = dir.join("pki/kcm.key");
         std::fs::write(&kcm_cert, &kcm_certs.cert_pem)?;
-        std::fs::write(&kcm_key, &kcm_certs.key_pem)?;
+        pki::write_private(&kcm_key, &kcm_certs.key_pem)?;
         let kubeconfig = admin_kubeconfig.display().to_string();
         let kcm_args: Vec<String> = vec![
             format!("--kubeconfig={kubeconfig}"),

@@ -40,15 +40,10 @@ pub struct Pki {
 /// A client or serving identity: certificate and key in PEM (`cert_pem`, `key_pem`).
 pub type ClientIdentity = metal_tls::Leaf;
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("restricting {}", path.display()))?;
-    }
-    Ok(())
+/// Writes a key or a credential: mode 0600 from creation (`metal_tls::secret::write_private`).
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    metal_tls::secret::write_private(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 impl Pki {

@@ -134,7 +134,7 @@ impl SessionKeys {
     /// Checks the authentication code of a received packet in constant time.
     pub fn verify(&self, signed: &[u8], code: &[u8]) -> Result<(), CryptoError> {
         let expected = self.sign(signed);
-        if expected.len() == code.len() && constant_time_eq(&expected, code) {
+        if metal_tls::secret::eq(&expected, code) {
             Ok(())
         } else {
             Err(CryptoError::IntegrityMismatch)
@@ -185,12 +185,4 @@ impl SessionKeys {
         plain.truncate(plain.len() - pad - 1);
         Ok(plain)
     }
-}
-
-/// Compares two byte strings without an early exit (lengths must match too).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::super::crypto::{
     AuthAlgorithm, CipherSuite, ConfidentialityAlgorithm, Handshake, IntegrityAlgorithm,
-    SessionKeys, constant_time_eq,
+    SessionKeys,
 };
 use super::*;
 
@@ -208,7 +208,9 @@ impl SessionTable {
         let hs = self.handshake(id, console_id, &challenge);
         let kuid = self.key(challenge.user);
         let expected = hs.rakp3_code(suite.auth, kuid);
-        if expected.len() != suite.auth.code_len() || !constant_time_eq(&payload[8..], &expected) {
+        if expected.len() != suite.auth.code_len()
+            || !metal_tls::secret::eq(&payload[8..], &expected)
+        {
             self.sessions.remove(&id);
             return Some(error_reply(
                 tag,

@@ -67,7 +67,7 @@ impl AppState {
         clock: Clock,
         bmc_networks: &[Network],
     ) -> Result<Self, DriverError> {
-        let drivers = Drivers::new(seed, bmc_networks)?;
+        let drivers = Drivers::new(bmc_networks)?;
         Ok(Self::with_drivers(
             settings,
             seed,

@@ -24,12 +24,21 @@ pub struct Store {
 }
 
 /// What an agent's lookup (or accepted inspection data) hands back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AgentLookup {
     pub node: Uuid,
     /// A fresh agent token, or `******` when the node already has one (only the agent that got
     /// it knows it).
     pub token: String,
+}
+
+impl std::fmt::Debug for AgentLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentLookup")
+            .field("node", &self.node)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 impl AgentLookup {
@@ -89,9 +98,10 @@ impl Store {
         }
     }
 
+    /// A fresh agent token from the operating system's random generator (a secret: never drawn
+    /// from the seeded stream, so it neither follows from the seed nor shifts the UUIDs after it).
     pub(crate) fn token(&mut self) -> String {
-        let bytes: [u8; 24] = self.rng.random();
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        metal_tls::secret::random_hex(24)
     }
 
     /// The node one of these (normalised) MACs has a port for (the first such port by UUID).
@@ -155,7 +165,12 @@ impl Store {
     ) -> Result<bool, ApiError> {
         self.conductor.ensure_unlocked(uuid)?;
         let n = self.conductor.node_mut(uuid)?;
-        if n.agent.token.as_deref() != Some(token) {
+        if !n
+            .agent
+            .token
+            .as_deref()
+            .is_some_and(|t| metal_tls::secret::eq(t.as_bytes(), token.as_bytes()))
+        {
             return Err(ApiError::Forbidden(
                 "Invalid or missing agent token received.".into(),
             ));

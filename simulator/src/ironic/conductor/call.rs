@@ -71,7 +71,7 @@ impl AgentOp {
 
 /// An agent command the shell must send over HTTP (or an engine satisfy in-process) and report back
 /// with `complete` as `CallResult::Agent(<the JSON answer>)`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct AgentCall {
     /// Correlates the outcome.
     pub id: u64,
@@ -83,6 +83,18 @@ pub struct AgentCall {
     pub token: Option<String>,
     /// What to send.
     pub op: AgentOp,
+}
+
+impl std::fmt::Debug for AgentCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentCall")
+            .field("id", &self.id)
+            .field("node", &self.node)
+            .field("callback_url", &self.callback_url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("op", &self.op)
+            .finish()
+    }
 }
 
 /// Something the conductor needs done outside its pure core.

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use url::Host;
 
 /// Where a Redfish BMC lives and how to log in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct RedfishTarget {
     /// `http://host:port` (no trailing slash).
     pub address: String,
@@ -19,6 +19,18 @@ pub struct RedfishTarget {
     pub password: Option<String>,
     /// False when `redfish_verify_ca` turns certificate checks off.
     pub verify_ca: bool,
+}
+
+impl std::fmt::Debug for RedfishTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedfishTarget")
+            .field("address", &self.address)
+            .field("system_id", &self.system_id)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("verify_ca", &self.verify_ca)
+            .finish()
+    }
 }
 
 impl RedfishTarget {

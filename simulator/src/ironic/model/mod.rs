@@ -152,7 +152,7 @@ pub const NODE_LIST_FIELDS: [&str; 6] = [
 ];
 
 /// An agent's registration with its node.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct AgentSession {
     /// Token handed out on the first lookup.
     pub token: Option<String>,
@@ -162,6 +162,17 @@ pub struct AgentSession {
     pub version: Option<String>,
     /// Last heartbeat.
     pub last_heartbeat: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for AgentSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentSession")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("callback_url", &self.callback_url)
+            .field("version", &self.version)
+            .field("last_heartbeat", &self.last_heartbeat)
+            .finish()
+    }
 }
 
 /// A bare-metal node as the conductor's database holds it.
