@@ -25,4 +25,4 @@ mod service;
 
 pub use limits::Limits;
 pub use serve::serve;
-pub use service::Guarded;
+pub use service::{Guarded, is_over_limit};

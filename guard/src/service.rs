@@ -117,6 +117,19 @@ where
     }
 }
 
+/// Whether `error` (from reading a request body) is the body limit's: a handler reading the body
+/// itself answers 413 for it, and its own error for anything else (a client gone mid-body).
+pub fn is_over_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 fn ready<E: Send + 'static>(
     response: Response,
 ) -> Pin<Box<dyn Future<Output = Result<Response, E>> + Send>> {

@@ -203,7 +203,7 @@ async fn requests_beyond_the_concurrency_limit_are_shed_while_health_answers() {
 
 #[tokio::test]
 async fn a_request_not_answered_in_time_gets_408() {
-    let app = Router::new().route("/stuck", get(|| std::future::pending::<&'static str>()));
+    let app = Router::new().route("/stuck", get(std::future::pending::<&'static str>));
     let limits = Limits {
         request_timeout: Duration::from_millis(200),
         ..Limits::default()
