@@ -9,6 +9,7 @@
 #   metal-scenario  scenarios, player, engine mode: the operator's cores only, never its shells
 #   metal-testkit   test support below everything (the operator's own tests use it)
 #   metal-tls       TLS plumbing shared by the operator, the fakes and the control plane: nothing else
+#   metal-guard     the listener rule every HTTP server serves under: nothing else
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +20,9 @@ declare -A FORBIDDEN=(
   [metal-scenario]="metal-operator metal-wire"
   [metal-testkit]="metal-core metal-operator metal-sim metal-scenario metal-wire"
   [metal-tls]="metal-core metal-controlplane metal-operator metal-sim metal-scenario metal-wire metal-testkit"
+  [metal-guard]="metal-core metal-controlplane metal-operator metal-sim metal-scenario metal-wire metal-testkit metal-tls"
 )
-ORDER=(metal-core metal-controlplane metal-sim metal-scenario metal-testkit metal-tls)
+ORDER=(metal-core metal-controlplane metal-sim metal-scenario metal-testkit metal-tls metal-guard)
 
 echo "check-layers: cargo check -p metal-core (alone: no features from the rest of the workspace)"
 cargo check -q -p metal-core

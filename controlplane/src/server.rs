@@ -48,9 +48,17 @@ pub struct Options {
     pub clock: Clock,
     /// Restore from this snapshot at start (when the file exists) and keep writing it.
     pub snapshot: Option<SnapshotSettings>,
+    /// The most objects one resource may hold (all namespaces); a create beyond it is refused
+    /// 403 Forbidden "exceeded quota", as a ResourceQuota's object count would be. Default
+    /// [`Options::MAX_OBJECTS_PER_RESOURCE`].
+    pub max_objects_per_resource: usize,
 }
 
 impl Options {
+    /// The default per-resource object cap: well above a fleet's objects of one kind (the
+    /// largest fleet run is 100 000 hosts, in engine mode, which runs no control plane).
+    pub const MAX_OBJECTS_PER_RESOURCE: usize = 250_000;
+
     /// Defaults for a given clock and seed.
     pub fn new(listen: SocketAddr, clock: Clock, seed: u64) -> Self {
         Self {
@@ -60,6 +68,7 @@ impl Options {
             bookmark_interval: Duration::from_secs(5),
             clock,
             snapshot: None,
+            max_objects_per_resource: Self::MAX_OBJECTS_PER_RESOURCE,
         }
     }
 }
@@ -153,25 +162,17 @@ pub async fn start(options: Options) -> Result<Running, ControlPlaneError> {
     }
     let stop = CancellationToken::new();
     let app = api::router(Arc::clone(&state));
-    let handle = axum_server::Handle::new();
-    {
-        let handle = handle.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            stop.cancelled().await;
-            handle.graceful_shutdown(Some(Duration::from_secs(1)));
-        });
-    }
-    let server = axum_server::from_tcp(listener)
-        .map_err(|source| ControlPlaneError::Bind { address, source })?
-        .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(
-            identity.rustls(),
-        ))
-        .handle(handle);
     tracing::info!(address = %address, "control plane listening");
+    let served = metal_guard::serve(
+        listener,
+        app,
+        Some(identity.rustls().get_inner()),
+        metal_guard::Limits::default().with_body_limit(api::BODY_LIMIT),
+        stop.clone().cancelled_owned(),
+        Some(Duration::from_secs(1)),
+    );
     let task = tokio::spawn(async move {
-        server
-            .serve(app.into_make_service())
+        served
             .await
             .map_err(|e| ControlPlaneError::Serve(e.to_string()))
     });

@@ -28,6 +28,8 @@ pub struct State {
     pub(crate) server_address: Mutex<String>,
     pub(crate) bookmark_interval: Duration,
     pub(crate) cuts: disconnect::WatchCuts,
+    /// `Options::max_objects_per_resource`.
+    pub(crate) max_objects_per_resource: usize,
 }
 
 impl State {
@@ -42,6 +44,7 @@ impl State {
             server_address: Mutex::new(String::new()),
             bookmark_interval: options.bookmark_interval,
             cuts: disconnect::WatchCuts::default(),
+            max_objects_per_resource: options.max_objects_per_resource,
         });
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});

@@ -92,6 +92,23 @@ impl ApiError {
         }
     }
 
+    /// A create refused by the per-resource object cap, in the words of a ResourceQuota's
+    /// object-count refusal (the quota named `object-cap`).
+    pub fn exceeded_quota(res: &Resource, name: &str, used: usize, limit: usize) -> Self {
+        let counted = format!("count/{}", res.qualified());
+        Self {
+            details: Some(object_details(res, name)),
+            ..Self::new(
+                403,
+                "Forbidden",
+                format!(
+                    "{} \"{name}\" is forbidden: exceeded quota: object-cap, requested: {counted}=1, used: {counted}={used}, limited: {counted}={limit}",
+                    res.qualified()
+                ),
+            )
+        }
+    }
+
     pub fn conflict(res: &Resource, name: &str) -> Self {
         Self {
             details: Some(object_details(res, name)),

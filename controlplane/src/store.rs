@@ -68,6 +68,8 @@ pub struct Gone {
 pub struct Objects {
     rv: u64,
     objects: BTreeMap<Key, Value>,
+    /// How many objects each storage holds (the per-resource cap reads it).
+    counts: BTreeMap<String, usize>,
     history: VecDeque<Arc<Change>>,
     capacity: usize,
     /// Changes compacted away: a watch from before this is Gone.
@@ -94,6 +96,7 @@ impl Objects {
         Self {
             rv: 1,
             objects: BTreeMap::new(),
+            counts: BTreeMap::new(),
             history: VecDeque::new(),
             capacity: history.max(1),
             compacted_through: 0,
@@ -119,6 +122,11 @@ impl Objects {
                 k.storage == storage && namespace.is_none_or(|ns| k.namespace == ns)
             })
             .collect()
+    }
+
+    /// How many objects a storage holds, in every namespace.
+    pub fn count(&self, storage: &str) -> usize {
+        self.counts.get(storage).copied().unwrap_or(0)
     }
 
     /// Every key in a namespace, any storage.
@@ -162,6 +170,7 @@ impl Objects {
         let kind = if prev.is_some() {
             ChangeKind::Modified
         } else {
+            *self.counts.entry(key.storage.clone()).or_default() += 1;
             ChangeKind::Added
         };
         self.record(&key, kind, obj.clone(), prev);
@@ -171,6 +180,9 @@ impl Objects {
     /// Removes an object; the DELETED event carries a fresh resourceVersion.
     pub fn remove(&mut self, key: &Key) -> Option<Value> {
         let mut obj = self.objects.remove(key)?;
+        if let Some(n) = self.counts.get_mut(&key.storage) {
+            *n = n.saturating_sub(1);
+        }
         self.rv += 1;
         set_rv(&mut obj, self.rv);
         self.record(key, ChangeKind::Deleted, obj.clone(), None);
@@ -180,6 +192,10 @@ impl Objects {
     /// Replaces every object (a snapshot restore): the counter continues from `rv` and the
     /// history starts empty, so watches from before it are Gone.
     pub fn restore(&mut self, rv: u64, objects: BTreeMap<Key, Value>) {
+        self.counts.clear();
+        for key in objects.keys() {
+            *self.counts.entry(key.storage.clone()).or_default() += 1;
+        }
         self.objects = objects;
         self.rv = self.rv.max(rv);
         self.compact();

@@ -8,7 +8,8 @@ use std::time::Duration;
 use ipmi_fixture::{Bmcs, fleet_yaml};
 use metal_sim::ipmi::command::{ChassisControl, boot_device};
 use metal_sim::ipmi::packet::{self, ASF_PRESENCE_PING, ASF_PRESENCE_PONG, Datagram};
-use metal_sim::ipmi::{Client, ClientConfig, ClientError};
+use metal_sim::ipmi::session::{SessionPolicy, algorithm_record, status};
+use metal_sim::ipmi::{Client, ClientConfig, ClientError, IpmiSettings};
 use metal_sim::machine::{BootMode, BootSource, OverrideMode, PowerState};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -330,7 +331,11 @@ async fn an_unreachable_window_silences_the_bmc() {
 
 #[tokio::test]
 async fn every_offered_suite_opens_a_session_with_our_client() {
-    let b = Bmcs::start(1).await;
+    // Suites 1 and 15 (no integrity) are offered only when the BMC opts in.
+    let settings = IpmiSettings {
+        policy: SessionPolicy::allowing_suites_without_integrity(),
+    };
+    let b = Bmcs::start_with(1, settings).await;
     for suite in [1u8, 2, 3, 15, 16, 17] {
         let mut c = Client::new(
             config(&b, 0, suite, "password"),
@@ -359,4 +364,75 @@ async fn every_offered_suite_opens_a_session_with_our_client() {
         ),
         "suite 0 is not offered: {err}"
     );
+}
+
+#[tokio::test]
+async fn a_default_bmc_refuses_suites_without_integrity_at_open_session() {
+    let b = Bmcs::start(1).await;
+    for suite in [0u8, 1, 15] {
+        let mut c = Client::new(
+            config(&b, 0, suite, "password"),
+            ChaCha8Rng::seed_from_u64(u64::from(suite)),
+        )
+        .await
+        .unwrap();
+        let err = c.open_session().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClientError::Refused {
+                    stage: "Open Session",
+                    status: 0x11,
+                    ..
+                }
+            ),
+            "suite {suite}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn thirty_two_open_sessions_from_one_source_leave_room_for_a_console_from_another() {
+    let b = Bmcs::start(1).await;
+    // The spoofer sends from 127.0.0.2; our client sends from 127.0.0.1.
+    let spoofer = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    let mut open = vec![0, 4, 0, 0];
+    open.extend(0x5151_5151u32.to_le_bytes());
+    open.extend(algorithm_record(0, 3));
+    open.extend(algorithm_record(1, 4));
+    open.extend(algorithm_record(2, 1));
+    let datagram = packet::encode_v20(
+        packet::V20Header {
+            payload_type: packet::PayloadType::OpenSessionRequest,
+            session_id: 0,
+            sequence: 0,
+            encrypted: false,
+        },
+        &open,
+        None,
+    );
+    let mut statuses = Vec::new();
+    let mut buf = [0u8; 512];
+    for _ in 0..32 {
+        spoofer.send_to(&datagram, b.addrs[0]).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), spoofer.recv(&mut buf))
+            .await
+            .expect("the BMC answered")
+            .unwrap();
+        let Ok(Datagram::V20(p)) = packet::decode(&buf[..n]) else {
+            panic!("not an RMCP+ answer")
+        };
+        statuses.push(p.payload[1]);
+    }
+    let quota = SessionPolicy::default().max_half_open_per_source;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == status::OK).count(),
+        quota,
+        "{statuses:?}"
+    );
+    assert!(statuses[quota..].iter().all(|s| *s == status::NO_RESOURCES));
+    // A real console from another source still gets a session.
+    let mut c = client(&b, 0, 17).await;
+    assert!(!c.power_status().await.unwrap());
+    c.close().await.unwrap();
 }

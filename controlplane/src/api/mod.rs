@@ -27,8 +27,9 @@ use super::discovery;
 use super::resource::Resource;
 use super::status::ApiError;
 
-/// Largest request body accepted.
-const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Largest request body accepted (8 MiB): the listener's body limit (`server.rs` hands it to
+/// metal-guard, which enforces it while the body is read); the read below answers its error 413.
+pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// The router for a state.
 pub fn router(state: Arc<State>) -> Router {
@@ -101,7 +102,7 @@ async fn handle(AxState(state): AxState<Arc<State>>, req: Request) -> Response {
         .unwrap_or_default();
     let method = req.method().clone();
     let headers = req.headers().clone();
-    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+    let body = match axum::body::to_bytes(req.into_body(), BODY_LIMIT).await {
         Ok(b) => b,
         Err(_) => {
             return error(&ApiError::new(

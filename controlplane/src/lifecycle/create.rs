@@ -181,6 +181,15 @@ pub(super) fn create_object(
     if objects.get(&key).is_some() {
         return Err(ApiError::already_exists(res, &name));
     }
+    let used = objects.count(&res.storage);
+    if used >= state.max_objects_per_resource {
+        return Err(ApiError::exceeded_quota(
+            res,
+            &name,
+            used,
+            state.max_objects_per_resource,
+        ));
+    }
     if opts.dry_run {
         return Ok(Written {
             object: present(res, &obj),

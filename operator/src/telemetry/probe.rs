@@ -72,15 +72,23 @@ pub fn app(state: ProbeState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on an already-bound listener until `shutdown` resolves.
+/// Serves `router` on an already-bound listener until `shutdown` resolves, under metal-guard's
+/// default limits with `/healthz` and `/readyz` exempt from the concurrency limit (the kubelet's
+/// probes answer while the server is busy).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    metal_guard::serve(
+        listener.into_std()?,
+        router,
+        None,
+        metal_guard::Limits::default().with_exempt_paths(["/healthz", "/readyz"]),
+        shutdown,
+        None,
+    )
+    .await
 }
 
 async fn metrics(State(state): State<ProbeState>) -> Response {

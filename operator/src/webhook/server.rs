@@ -11,8 +11,6 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum_server::Handle;
-use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -88,25 +86,15 @@ pub async fn serve(
     tls: rustls::ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<Serving> {
-    let handle = Handle::new();
-    let server = axum_server::from_tcp(listener)?
-        .acceptor(RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(
-            tls,
-        ))))
-        .handle(handle.clone());
-    tokio::spawn({
-        let handle = handle.clone();
-        async move {
-            shutdown.await;
-            handle.graceful_shutdown(Some(Duration::from_secs(5)));
-        }
-    });
-    let task = tokio::spawn(server.serve(router.into_make_service()));
-    let address = handle.listening().await.ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::AddrNotAvailable,
-            "the webhook server stopped before it listened",
-        )
-    })?;
+    // Bound and listening already: connections queue until the accept loop takes them.
+    let address = listener.local_addr()?;
+    let task = tokio::spawn(metal_guard::serve(
+        listener,
+        router,
+        Some(Arc::new(tls)),
+        metal_guard::Limits::default().with_body_limit(BODY_LIMIT),
+        shutdown,
+        Some(Duration::from_secs(5)),
+    ));
     Ok(Serving { address, task })
 }

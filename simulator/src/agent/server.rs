@@ -102,10 +102,15 @@ pub async fn start(
         stop: stop.clone(),
     });
     let app = app(Arc::clone(&shared));
+    let listener = listener.into_std()?;
+    // A `wait=true` call may block for `wait_limit`: the request timeout leaves it room to answer.
+    let limits = metal_guard::Limits {
+        request_timeout: shared.options.wait_limit + metal_guard::Limits::REQUEST_TIMEOUT,
+        ..metal_guard::Limits::default()
+    };
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
+        let served =
+            metal_guard::serve(listener, app, None, limits, stop.cancelled_owned(), None).await;
         if let Err(e) = served {
             tracing::warn!(error = %e, "agent server failed");
         }

@@ -128,15 +128,33 @@ impl Bmc {
         self.sessions.active_count()
     }
 
-    /// Handles one datagram at `now` (time since the server started); returns the answer, if any.
+    /// Handles one datagram from a console on the loopback address at `now` (time since the
+    /// server started); returns the answer, if any. [`Bmc::handle_from`] names the source.
     pub fn handle(
         &mut self,
         datagram: &[u8],
         now: Duration,
         chassis: &mut dyn Chassis,
     ) -> Option<Vec<u8>> {
+        self.handle_from(
+            std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+            datagram,
+            now,
+            chassis,
+        )
+    }
+
+    /// Handles one datagram from `source` at `now` (time since the server started); returns the
+    /// answer, if any. The source counts against the per-source quota of half-open sessions.
+    pub fn handle_from(
+        &mut self,
+        source: std::net::IpAddr,
+        datagram: &[u8],
+        now: Duration,
+        chassis: &mut dyn Chassis,
+    ) -> Option<Vec<u8>> {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
-        let result = self.dispatch(datagram, now, chassis);
+        let result = self.dispatch(source, datagram, now, chassis);
         self.counters
             .active_sessions
             .store(self.sessions.active_count() as u64, Ordering::Relaxed);
@@ -165,6 +183,7 @@ impl Bmc {
 
     fn dispatch(
         &mut self,
+        source: std::net::IpAddr,
         datagram: &[u8],
         now: Duration,
         chassis: &mut dyn Chassis,
@@ -184,12 +203,13 @@ impl Bmc {
                     .ok_or(Discard::Rejected("command needs a session"))?;
                 Ok(packet::encode_v15(0, 0, &req.respond(cc, &data)))
             }
-            Datagram::V20(p) => self.rmcp_plus(&p, now, chassis),
+            Datagram::V20(p) => self.rmcp_plus(source, &p, now, chassis),
         }
     }
 
     fn rmcp_plus(
         &mut self,
+        source: std::net::IpAddr,
         p: &V20Packet<'_>,
         now: Duration,
         chassis: &mut dyn Chassis,
@@ -207,7 +227,7 @@ impl Bmc {
         let unprotected = !p.authenticated && !p.encrypted;
         match p.payload_type {
             PayloadType::OpenSessionRequest if unprotected => {
-                let r = self.sessions.open(p.payload, now, &mut self.rng);
+                let r = self.sessions.open(p.payload, source, now, &mut self.rng);
                 setup(PayloadType::OpenSessionResponse, r)
             }
             PayloadType::Rakp1 if unprotected => {

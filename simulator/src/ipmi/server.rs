@@ -195,7 +195,8 @@ async fn run_socket(
             _ => None,
         };
         let mut chassis = HostChassis { host: &host, now };
-        let Some(reply) = bmc.handle(&buf[..n], start.elapsed(), &mut chassis) else {
+        let Some(reply) = bmc.handle_from(peer.ip(), &buf[..n], start.elapsed(), &mut chassis)
+        else {
             continue;
         };
         match delay {

@@ -126,6 +126,11 @@ impl Conductor {
         }
     }
 
+    /// The settings it runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// True while a job holds the node's lock (a job parked in a wait state does not).
     pub fn is_locked(&self, node: Uuid) -> bool {
         self.jobs

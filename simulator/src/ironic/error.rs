@@ -86,6 +86,9 @@ pub enum ApiError {
     /// A failure on our side (e.g. the BMC refused); the text is shown to the client.
     #[error("{0}")]
     Internal(String),
+    /// A request body over the listener's limit (`super::api::BODY_LIMIT`).
+    #[error("Request is too large.")]
+    TooLarge,
     /// A 5xx the simulator's fault switch (`/_sim/faults`) injected; carries the status.
     #[error("Injected failure: the simulated Ironic API answered {0}.")]
     Injected(StatusCode),
@@ -110,6 +113,7 @@ impl ApiError {
             }
             Self::NotAcceptable | Self::Version(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Injected(status) => *status,
         }

@@ -280,6 +280,7 @@ pub enum ServeError {
 const GRACE: Duration = Duration::from_secs(2);
 
 /// Serves `app` on an already-bound listener until `stop` is cancelled; HTTPS when `tls` is given.
+/// The listener rule is metal-guard's with its defaults ([`metal_guard::Limits`]).
 pub async fn serve(
     listener: std::net::TcpListener,
     app: Router,
@@ -287,31 +288,15 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> Result<(), ServeError> {
     let address = listener.local_addr().ok();
-    let handle = axum_server::Handle::new();
-    let watcher = {
-        let handle = handle.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            stop.cancelled().await;
-            handle.graceful_shutdown(Some(GRACE));
-        })
-    };
-    let make = tower::make::Shared::new(facade::Dropper(app));
-    let server = axum_server::from_tcp(listener)
-        .map_err(|source| ServeError::Listener { address, source })?;
     tracing::info!(address = ?address, tls = tls.is_some(), "redfish listener started");
-    let result = match tls {
-        Some(identity) => {
-            server
-                .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(
-                    identity.rustls(),
-                ))
-                .handle(handle)
-                .serve(make)
-                .await
-        }
-        None => server.handle(handle).serve(make).await,
-    };
-    watcher.abort();
-    result.map_err(|source| ServeError::Server { address, source })
+    metal_guard::serve(
+        listener,
+        facade::Dropper(app),
+        tls.map(|identity| identity.rustls().get_inner()),
+        metal_guard::Limits::default(),
+        stop.cancelled_owned(),
+        Some(GRACE),
+    )
+    .await
+    .map_err(|source| ServeError::Server { address, source })
 }

@@ -299,10 +299,17 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         let app = control::app_with_agents(Arc::clone(&world), heartbeats.clone());
         let stop = stop.clone();
         tasks.spawn(async move {
-            axum::serve(control_listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .map_err(ServeError::Control)
+            let listener = control_listener.into_std().map_err(ServeError::Control)?;
+            metal_guard::serve(
+                listener,
+                app,
+                None,
+                metal_guard::Limits::default(),
+                stop.cancelled_owned(),
+                None,
+            )
+            .await
+            .map_err(ServeError::Control)
         });
     }
     let ironic_url = match options.ironic {

@@ -43,8 +43,18 @@ impl Bmcs {
         Self::start_yaml(&fleet_yaml(count, 0.01, ""), &["127.0.0.1"; 1]).await
     }
 
+    /// Starts `count` BMCs on 127.0.0.1 with ephemeral ports under `settings`.
+    pub async fn start_with(count: usize, settings: IpmiSettings) -> Bmcs {
+        Self::start_yaml_with(&fleet_yaml(count, 0.01, ""), &["127.0.0.1"; 1], settings).await
+    }
+
     /// Starts every host of the fleet, binding host i on `ips[i % ips.len()]` port 0.
     pub async fn start_yaml(yaml: &str, ips: &[&str]) -> Bmcs {
+        Self::start_yaml_with(yaml, ips, IpmiSettings::default()).await
+    }
+
+    /// [`Bmcs::start_yaml`] under `settings`.
+    pub async fn start_yaml_with(yaml: &str, ips: &[&str], settings: IpmiSettings) -> Bmcs {
         let fleet = Fleet::parse(yaml, "<test>").expect("fleet parses");
         let world = Arc::new(
             fleet
@@ -68,11 +78,7 @@ impl Bmcs {
         }
         let stop = CancellationToken::new();
         let (w, s) = (world.clone(), stop.clone());
-        tokio::spawn(async move {
-            serve(w, bindings, IpmiSettings::default(), s)
-                .await
-                .expect("serve")
-        });
+        tokio::spawn(async move { serve(w, bindings, settings, s).await.expect("serve") });
         Bmcs {
             world,
             addrs,

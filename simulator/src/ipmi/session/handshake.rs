@@ -1,6 +1,7 @@
 //! The Open Session / RAKP 1–4 handshake: cipher suite choice, the challenge, the key exchange
 //! authentication codes and the replies (IPMI v2.0 §13.17–13.31).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use rand::Rng;
@@ -12,10 +13,11 @@ use super::super::crypto::{
 use super::*;
 
 impl SessionTable {
-    /// Handles an RMCP+ Open Session Request payload.
+    /// Handles an RMCP+ Open Session Request payload from `source`.
     pub fn open<R: Rng + ?Sized>(
         &mut self,
         payload: &[u8],
+        source: IpAddr,
         now: Duration,
         rng: &mut R,
     ) -> Option<Reply> {
@@ -40,7 +42,9 @@ impl SessionTable {
             Err(st) => return refuse(st),
         };
         self.expire(now);
-        if self.sessions.len() >= self.policy.max_sessions {
+        if self.sessions.len() >= self.policy.max_sessions
+            || self.half_open_from(source) >= self.policy.max_half_open_per_source
+        {
             return refuse(status::NO_RESOURCES);
         }
         let id = loop {
@@ -57,6 +61,7 @@ impl SessionTable {
                 requested_max: requested,
                 stage: SessionStage::Opened,
                 last_seen: now,
+                source,
             },
         );
         let mut out = vec![tag, status::OK, requested as u8, 0];

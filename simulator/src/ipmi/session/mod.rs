@@ -4,6 +4,7 @@
 //! Pure: time (`now`, elapsed since the server started) and randomness come in as arguments.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// The Open Session and RAKP 1–4 exchange on the table.
@@ -92,7 +93,9 @@ impl std::fmt::Debug for User {
 /// Session policy of one BMC.
 #[derive(Clone, Debug)]
 pub struct SessionPolicy {
-    /// Cipher suite IDs offered, strongest first.
+    /// Cipher suite IDs offered, strongest first. The default offers only suites with integrity
+    /// (17, 3, 16, 2); a BMC that should also accept the suites without it
+    /// ([`SessionPolicy::WITHOUT_INTEGRITY`]) lists them here.
     pub cipher_suites: Vec<u8>,
     /// Idle time after which an active session is dropped.
     pub idle_timeout: Duration,
@@ -100,15 +103,35 @@ pub struct SessionPolicy {
     pub handshake_timeout: Duration,
     /// Most sessions (active or in handshake) at once.
     pub max_sessions: usize,
+    /// Most half-open sessions (Open Session answered, RAKP 3 not yet accepted) one source
+    /// address may hold: a source opening without end (spoofed or not) takes this many slots
+    /// until they expire after `handshake_timeout`, and leaves the rest of the table to others.
+    pub max_half_open_per_source: usize,
+}
+
+impl SessionPolicy {
+    /// The cipher suites without integrity (IPMI v2.0 table 22-20: 0 = no authentication; 1
+    /// RAKP-HMAC-SHA1, 6 RAKP-HMAC-MD5 and 15 RAKP-HMAC-SHA256, each with neither integrity nor
+    /// confidentiality): never offered unless listed in [`SessionPolicy::cipher_suites`].
+    pub const WITHOUT_INTEGRITY: [u8; 4] = [0, 1, 6, 15];
+
+    /// The default policy also offering suites 15 and 1 (after the suites with integrity), for
+    /// consoles that need them.
+    pub fn allowing_suites_without_integrity() -> Self {
+        let mut policy = Self::default();
+        policy.cipher_suites.extend([15, 1]);
+        policy
+    }
 }
 
 impl Default for SessionPolicy {
     fn default() -> Self {
         Self {
-            cipher_suites: vec![17, 3, 16, 2, 15, 1],
+            cipher_suites: vec![17, 3, 16, 2],
             idle_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             max_sessions: 32,
+            max_half_open_per_source: 8,
         }
     }
 }
@@ -212,6 +235,8 @@ pub struct Session {
     pub stage: SessionStage,
     /// Last time a valid packet arrived.
     pub last_seen: Duration,
+    /// The address the Open Session Request came from.
+    pub source: IpAddr,
 }
 
 /// The sessions of one BMC plus its identity for the handshake.
@@ -256,6 +281,14 @@ impl SessionTable {
     /// True when no session exists.
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
+    }
+
+    /// Number of sessions `source` holds that have not finished the handshake.
+    pub fn half_open_from(&self, source: IpAddr) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.source == source && !matches!(s.stage, SessionStage::Active(_)))
+            .count()
     }
 
     /// Number of sessions that finished the handshake.

@@ -15,10 +15,6 @@ use std::collections::VecDeque;
 /// How many requests the journal keeps (the oldest are dropped first).
 pub const JOURNAL_CAPACITY: usize = 65_536;
 
-/// Largest provision body read to find its `target` (a configdrive can be large; bigger bodies are refused
-/// by the route's own limit anyway).
-const PROVISION_BODY_LIMIT: usize = 64 * 1024 * 1024;
-
 /// The path of the journal itself (not recorded).
 pub const JOURNAL_PATH: &str = "/_sim/requests";
 
@@ -97,13 +93,19 @@ pub(crate) async fn record(State(s): State<AppState>, req: Request, next: Next) 
     let method = req.method().clone();
     let (req, target) = if method == Method::PUT && path.ends_with("/states/provision") {
         let (parts, body) = req.into_parts();
-        match to_bytes(body, PROVISION_BODY_LIMIT).await {
+        // The listener's limit (`super::BODY_LIMIT`) already bounds the body while it is read;
+        // the same bound here keeps the journal bounded under a server without the listener rule.
+        match to_bytes(body, super::BODY_LIMIT).await {
             Ok(bytes) => {
                 let target = provision_target(&bytes);
                 (Request::from_parts(parts, Body::from(bytes)), target)
             }
-            Err(_) => {
-                let resp = super::ApiError::BadRequest("Request body too large".into());
+            Err(e) => {
+                let resp = if metal_guard::is_over_limit(&e) {
+                    super::ApiError::TooLarge
+                } else {
+                    super::ApiError::BadRequest("The request body could not be read.".into())
+                };
                 let resp = axum::response::IntoResponse::into_response(resp);
                 s.journal().record(Entry {
                     time,

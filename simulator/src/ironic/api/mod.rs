@@ -535,10 +535,29 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The largest request body the mock accepts (2 MiB), enforced by the listener while the body is
+/// read: axum's own extractor limit, under which every handler (the provision route's included)
+/// already read its body, so no request a handler accepted before is refused now. (The journal
+/// used to buffer provision bodies up to 64 MiB before the handler refused all over 2 MiB.)
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The listener rule the mock serves under: metal-guard's defaults with [`BODY_LIMIT`].
+pub fn limits() -> metal_guard::Limits {
+    metal_guard::Limits::default().with_body_limit(BODY_LIMIT)
+}
+
 /// Serves the mock on an already-bound listener, running the conductor loop alongside.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let conductor = tokio::spawn(state.clone().run_conductor());
-    let result = axum::serve(listener, app(state)).await;
+    let result = metal_guard::serve(
+        listener.into_std()?,
+        app(state),
+        None,
+        limits(),
+        std::future::pending(),
+        None,
+    )
+    .await;
     conductor.abort();
     result
 }

@@ -387,6 +387,12 @@ pub(crate) async fn create(
             "A node with UUID {uuid} already exists."
         )));
     }
+    let cap = store.conductor.settings().max_nodes;
+    if store.conductor.nodes.len() >= cap {
+        return Err(ApiError::Forbidden(format!(
+            "Node limit exceeded: this service holds at most {cap} nodes."
+        )));
+    }
     let id = store.next_id();
     let mut n = Node::new(id, uuid, &driver, now, ctx.version);
     for (k, v) in req {

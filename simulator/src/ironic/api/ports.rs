@@ -197,6 +197,12 @@ pub(crate) async fn create(
             "A port with MAC address {address} already exists."
         )));
     }
+    let cap = store.conductor.settings().max_ports;
+    if store.ports.len() >= cap {
+        return Err(ApiError::Forbidden(format!(
+            "Port limit exceeded: this service holds at most {cap} ports."
+        )));
+    }
     let uuid = match req.remove("uuid") {
         Some(Value::String(u)) => Uuid::parse_str(&u)
             .map_err(|_| ApiError::BadRequest(format!("Expected a UUID but received {u}.")))?,

@@ -79,6 +79,12 @@ pub struct Settings {
     pub erase_devices_priority: Option<i64>,
     /// Ironic's `[deploy] erase_devices_metadata_priority` (None: the agent's own priority).
     pub erase_devices_metadata_priority: Option<i64>,
+    /// The most nodes the API creates (`POST /v1/nodes` beyond it is refused with 403): the mock
+    /// is noauth, so any client may create; default [`Settings::MAX_NODES`].
+    pub max_nodes: usize,
+    /// The most ports the API creates (`POST /v1/ports` beyond it is refused with 403); default
+    /// [`Settings::MAX_PORTS`].
+    pub max_ports: usize,
 }
 
 /// The shortest callback timeout a scaled conductor uses: many heartbeats of a scaled agent, and
@@ -92,6 +98,11 @@ const FLOOR_POWER_SYNC: std::time::Duration = std::time::Duration::from_secs(1);
 const HOSTS_PER_POWER_SYNC: usize = 100;
 
 impl Settings {
+    /// The default node cap: twice the largest fleet run (100 000 hosts in engine mode).
+    pub const MAX_NODES: usize = 200_000;
+    /// The default port cap: eight per node of [`Settings::MAX_NODES`].
+    pub const MAX_PORTS: usize = 8 * Self::MAX_NODES;
+
     /// The defaults of a conductor serving a fleet of `hosts` at `time_scale`: its waits on the
     /// outside world (the callback timeout, the power-state sync period) scaled from Ironic's
     /// defaults within floors (`metal_core::duration::scaled`); the power-sync floor grows with
@@ -134,6 +145,8 @@ impl Default for Settings {
             automated_clean: false,
             erase_devices_priority: Some(0),
             erase_devices_metadata_priority: Some(10),
+            max_nodes: Self::MAX_NODES,
+            max_ports: Self::MAX_PORTS,
         }
     }
 }
