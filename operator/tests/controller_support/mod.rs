@@ -267,6 +267,19 @@ impl Store {
         let (api_version, kind) = kind_of(resource);
         obj["apiVersion"] = json!(api_version);
         obj["kind"] = json!(kind);
+        // As kube-apiserver: a write that changes nothing keeps the resourceVersion and sends no
+        // watch event (two controllers putting the same label on a Secret bump it once).
+        if let Some(stored) = self.objects.get(&key) {
+            let mut unchanged = obj.clone();
+            unchanged["metadata"]["resourceVersion"] =
+                stored["metadata"]["resourceVersion"].clone();
+            unchanged["metadata"]["uid"] = stored["metadata"]["uid"].clone();
+            unchanged["metadata"]["creationTimestamp"] =
+                stored["metadata"]["creationTimestamp"].clone();
+            if &unchanged == stored {
+                return unchanged;
+            }
+        }
         let rv = self.bump();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
         let finalizers_empty = obj["metadata"]["finalizers"]
