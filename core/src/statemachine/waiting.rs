@@ -91,6 +91,12 @@ impl<K: Ord + Clone> WaitingLine<K> {
         }
     }
 
+    /// Host `key` is gone: it leaves the line, and a slot it `held` wakes the next waiter.
+    pub fn gone(&mut self, key: &K, held: bool) -> Option<K> {
+        self.leave(key);
+        if held { self.wake() } else { None }
+    }
+
     /// A slot was released: the longest-waiting host not already woken, marked woken.
     pub fn wake(&mut self) -> Option<K> {
         let (_, key) = self.line.pop_first()?;

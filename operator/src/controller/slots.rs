@@ -49,9 +49,7 @@ impl Slots {
             Ok(mut line) => line.after(&key.to_owned(), decision),
             Err(_) => None,
         };
-        if let (Some(woken), Some(wake)) = (woken, &self.wake) {
-            let _ = wake.unbounded_send(woken);
-        }
+        self.send_wake(woken);
     }
 
     /// Hosts waiting for a slot.
@@ -144,12 +142,14 @@ impl Slots {
             .lock()
             .is_ok_and(|mut reserved| reserved.remove(key));
         let woken = match self.line.lock() {
-            Ok(mut line) => {
-                line.leave(&key.to_owned());
-                if held { line.wake() } else { None }
-            }
+            Ok(mut line) => line.gone(&key.to_owned(), held),
             Err(_) => None,
         };
+        self.send_wake(woken);
+    }
+
+    /// Sends a woken host to the reconcile trigger.
+    fn send_wake(&self, woken: Option<HostKey>) {
         if let (Some(woken), Some(wake)) = (woken, &self.wake) {
             let _ = wake.unbounded_send(woken);
         }

@@ -309,8 +309,7 @@ impl Engine {
         let held = self.slots.holds(idx);
         self.slots.by_status(idx, false);
         self.slots.reserve(idx, false);
-        self.slots.line.leave(&idx);
-        if held && let Some(woken) = self.slots.line.wake() {
+        if let Some(woken) = self.slots.line.gone(&idx, held) {
             let now = self.now;
             self.schedule_reconcile(woken, now);
         }
