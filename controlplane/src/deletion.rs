@@ -169,6 +169,56 @@ fn collect_with_finalizer(
     marked
 }
 
+/// The garbage collector's look at a new object: one whose owner references all name owners that
+/// do not exist (deleted before it was created — a controller acting on a stale cache) is deleted
+/// at once, as kube-controller-manager's collector deletes it shortly after; references to absent
+/// owners beside a live one are dropped. Without this a dependent created just after its owner
+/// was removed would live on for ever here, while a real cluster collects it.
+pub fn collect_if_orphaned(state: &State, objects: &mut Objects, key: &Key, now: &str) {
+    let Some(owners) = objects
+        .get(key)
+        .and_then(|o| o.pointer("/metadata/ownerReferences"))
+        .and_then(Value::as_array)
+        .filter(|refs| !refs.is_empty())
+        .map(|refs| {
+            refs.iter()
+                .filter_map(|r| r.get("uid").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect::<Vec<String>>()
+        })
+    else {
+        return;
+    };
+    let absent: Vec<&String> = owners
+        .iter()
+        .filter(|uid| {
+            !objects
+                .all()
+                .any(|(_, o)| meta_str(o, "uid") == Some(uid.as_str()))
+        })
+        .collect();
+    if absent.is_empty() {
+        return;
+    }
+    if absent.len() == owners.len() {
+        delete_key(state, objects, key, true, now);
+        return;
+    }
+    if let Some(mut obj) = objects.get(key).cloned() {
+        if let Some(refs) = obj
+            .pointer_mut("/metadata/ownerReferences")
+            .and_then(Value::as_array_mut)
+        {
+            refs.retain(|r| {
+                r.get("uid")
+                    .and_then(Value::as_str)
+                    .is_none_or(|u| !absent.iter().any(|a| a.as_str() == u))
+            });
+        }
+        objects.put(key.clone(), obj);
+    }
+}
+
 /// Deletes the dependents of a removed owner (and theirs, in turn).
 fn delete_dependents(state: &State, objects: &mut Objects, owner_uid: &str, now: &str) {
     let mut queue: VecDeque<Key> = objects

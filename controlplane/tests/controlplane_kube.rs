@@ -223,6 +223,42 @@ async fn deleting_an_owner_collects_its_dependents_and_a_namespace_its_contents(
         .await
         .unwrap();
     assert!(api.get_opt("dependent").await.unwrap().is_none());
+    // A dependent created after its owner is gone (a controller acting on a stale cache) is
+    // created, then collected, as kube-controller-manager's collector does; beside a live owner
+    // only the reference to the absent one is dropped.
+    let live = api
+        .create(&PostParams::default(), &cm("live-owner", "1"))
+        .await
+        .unwrap();
+    let live_uid = live.metadata.uid.unwrap();
+    for (name, owners) in [
+        ("late", vec![("owner", uid.clone())]),
+        (
+            "half",
+            vec![("owner", uid.clone()), ("live-owner", live_uid.clone())],
+        ),
+    ] {
+        let refs: Vec<serde_json::Value> = owners
+            .iter()
+            .map(|(n, u)| serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "name": n, "uid": u}))
+            .collect();
+        let late: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "ownerReferences": refs}
+        }))
+        .unwrap();
+        let created = api.create(&PostParams::default(), &late).await.unwrap();
+        assert_eq!(created.metadata.name.as_deref(), Some(name));
+    }
+    assert!(api.get_opt("late").await.unwrap().is_none());
+    let half = api.get("half").await.unwrap();
+    let left: Vec<String> = half
+        .metadata
+        .owner_references
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.uid)
+        .collect();
+    assert_eq!(left, vec![live_uid]);
     // A dependent with a finalizer is only marked for deletion.
     let kept = api.get("kept").await.unwrap();
     assert!(kept.metadata.deletion_timestamp.is_some());

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::super::State;
 use super::super::admission::{admit, check_type};
 use super::super::builtin::FieldError;
+use super::super::deletion::collect_if_orphaned;
 use super::super::fields;
 use super::super::resource::Resource;
 use super::super::status::ApiError;
@@ -200,10 +201,11 @@ pub(super) fn create_object(
     if res.kind == "CustomResourceDefinition" {
         crd_established(&mut obj);
     }
-    let stored = objects.put(key, obj);
+    let stored = objects.put(key.clone(), obj);
     if res.kind == "CustomResourceDefinition" {
         register_crd(state, &stored);
     }
+    collect_if_orphaned(state, &mut objects, &key, &now);
     Ok(Written {
         object: present(res, &stored),
         created: true,
