@@ -295,3 +295,41 @@ async fn a_restarted_controller_does_not_retry_claim_names_its_seed_already_used
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
+
+/// A pool deleted while the controller's pool cache still holds it: a change to one of its claims
+/// wakes the stale pool, which must read itself back and create nothing. (Creating would claim a
+/// host for a claim the garbage collector then deletes: e2e `pools` once saw two hosts
+/// provisioned for a pool already deleted.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_deleted_before_its_cache_knows_creates_no_claims() {
+    let api = FakeApiServer::start().await;
+    api.upsert(
+        "hostpools",
+        pool("gpu", 1, json!({"matchLabels": {"role": "gpu"}})),
+    );
+    let (stop, task) = start(&api).await;
+    wait(&api, "the pool's claim", |a| claims_of(a, "gpu").len() == 1).await;
+    let claim = claims_of(&api, "gpu")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = api.requests().len();
+    api.remove_unseen("hostpools", NS, "gpu");
+    api.delete("hostclaims", NS, &claim);
+    let creates = |a: &FakeApiServer| {
+        a.requests()[before..]
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/hostclaims"))
+            .count()
+    };
+    wait(&api, "the stale pool to act (read itself or create)", |a| {
+        creates(a) > 0
+            || a.requests()[before..]
+                .iter()
+                .any(|r| r.method == "GET" && r.path.ends_with("/hostpools/gpu"))
+    })
+    .await;
+    assert_eq!(creates(&api), 0, "claims: {:#?}", api.list("hostclaims"));
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}

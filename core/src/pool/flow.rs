@@ -44,6 +44,13 @@ pub trait PoolObjects: Send {
     fn may_act(&self) -> bool {
         true
     }
+    /// Whether `pool` is still the live object: not deleted, not replaced by a new pool of the
+    /// same name. Asked before claims are created, so a pool cache that has not yet seen the
+    /// pool's deletion creates none (each would claim and provision a host until the garbage
+    /// collector removed it). Stores that are the truth themselves keep the default.
+    async fn is_current(&mut self, _pool: &HostPool) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
     /// The pool's claims (by its label).
     async fn claims(&mut self, pool: &HostPool) -> Result<Vec<HostClaim>, Self::Error>;
     /// The next random claim name for the pool (the controller's seeded stream).
@@ -81,7 +88,7 @@ pub struct Reconciled {
     pub created: Vec<String>,
     /// Names of the claims deleted.
     pub deleted: Vec<String>,
-    /// False when the replica may not act or the pool is being deleted (nothing was done).
+    /// False when the replica may not act or the pool is being deleted or gone (nothing was done).
     pub acted: bool,
 }
 
@@ -98,6 +105,9 @@ pub async fn reconcile<W: PoolObjects>(
     let mut claims = world.claims(pool).await?;
     let plan = plan(pool, &claims);
     let mut taken: HashSet<String> = claims.iter().map(ResourceExt::name_any).collect();
+    if plan.create > 0 && !world.is_current(pool).await? {
+        return Ok(Reconciled::default());
+    }
     let mut done = Reconciled {
         acted: true,
         ..Reconciled::default()

@@ -3,7 +3,8 @@
 //!
 //! The plan and the scale-down order come from the pure core ([`crate::pool`]). Claims are listed
 //! from the API server (not a cache) before each plan, so a pool never creates a claim twice
-//! because its cache lags. Pools are reconciled when they change, when one of their claims
+//! because its cache lags, and the pool itself is read back before claims are created, so a pool
+//! deleted while its cache still holds it creates none. Pools are reconciled when they change, when one of their claims
 //! changes (owner reference), and after relevant host changes (for the free-host count).
 
 use std::collections::HashMap;
@@ -38,6 +39,13 @@ const POOL_RESYNC: Duration = Duration::from_secs(60);
 /// Why one pool reconcile failed (retried with backoff).
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
+    #[error("reading pool {namespace}/{name} before creating claims failed")]
+    ReadPool {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("listing the claims of pool {namespace}/{name} failed")]
     ListClaims {
         namespace: String,
@@ -167,6 +175,23 @@ impl PoolObjects for KubePools<'_> {
 
     fn may_act(&self) -> bool {
         self.0.leadership.is_leader()
+    }
+
+    async fn is_current(&mut self, pool: &HostPool) -> Result<bool, PoolError> {
+        let namespace = pool.namespace().unwrap_or_default();
+        match Api::<HostPool>::namespaced(self.0.client.clone(), &namespace)
+            .get_opt(&pool.name_any())
+            .await
+        {
+            Ok(live) => Ok(live.is_some_and(|live| {
+                live.uid() == pool.uid() && live.metadata.deletion_timestamp.is_none()
+            })),
+            Err(source) => Err(PoolError::ReadPool {
+                namespace,
+                name: pool.name_any(),
+                source,
+            }),
+        }
     }
 
     async fn claims(&mut self, pool: &HostPool) -> Result<Vec<HostClaim>, PoolError> {

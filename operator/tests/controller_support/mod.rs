@@ -363,6 +363,15 @@ impl FakeApiServer {
         });
     }
 
+    /// Removes an object without a watch event: a deletion the controller's watch has not
+    /// delivered yet (its cache still holds the object).
+    pub fn remove_unseen(&self, resource: &str, namespace: &str, name: &str) {
+        let mut store = self.store.lock().unwrap();
+        store
+            .objects
+            .remove(&(resource.to_owned(), namespace.to_owned(), name.to_owned()));
+    }
+
     /// Just before the next `method` request whose path contains `path_part` is served, applies
     /// `change` to the stored object (new resourceVersion, MODIFIED event): another controller's
     /// write landing between the operator's read and its write.
