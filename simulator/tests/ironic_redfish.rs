@@ -261,3 +261,66 @@ async fn an_https_bmc_needs_verify_ca_off_for_its_self_signed_certificate() {
     mock.task.abort();
     server.stop().await;
 }
+
+/// `redfish_verify_ca` names a CA bundle (a file, or a directory of files) as Ironic reads it: the
+/// BMC's certificate then verifies against it, and only against it; anything that is neither a
+/// path nor a boolean is refused with Ironic's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_bmc_verifies_against_the_ca_bundle_its_driver_info_names() {
+    let server = fixture::Server::start(1, true, Timing::instant()).await;
+    let other = fixture::Server::start(1, true, Timing::instant()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bmc-ca.pem");
+    std::fs::write(&bundle, server.certificate_pem.as_deref().unwrap()).unwrap();
+    let wrong = dir.path().join("other-ca.pem");
+    let wrong_dir = tempfile::tempdir().unwrap();
+    std::fs::write(&wrong, other.certificate_pem.as_deref().unwrap()).unwrap();
+    std::fs::write(
+        wrong_dir.path().join("other.crt"),
+        other.certificate_pem.as_deref().unwrap(),
+    )
+    .unwrap();
+    let mock = start_mock().await;
+    let cases = [
+        ("by-file", json!(bundle.to_str().unwrap()), "manageable"),
+        ("by-dir", json!(dir.path().to_str().unwrap()), "manageable"),
+        ("wrong-file", json!(wrong.to_str().unwrap()), "enroll"),
+        (
+            "wrong-dir",
+            json!(wrong_dir.path().to_str().unwrap()),
+            "enroll",
+        ),
+        ("system-roots", json!("yes"), "enroll"),
+    ];
+    for (name, verify, want) in cases {
+        let mut info = driver_info(&server, fixture::PASSWORD);
+        info["redfish_verify_ca"] = verify.clone();
+        mock.call(
+            reqwest::Method::POST,
+            "/v1/nodes",
+            Some(json!({"driver": "redfish", "name": name, "driver_info": info})),
+        )
+        .await;
+        let n = mock.provision(name, "manage").await;
+        assert_eq!(n["provision_state"], want, "{name} ({verify}): {n}");
+    }
+    let mut info = driver_info(&server, fixture::PASSWORD);
+    info["redfish_verify_ca"] = json!("/no/such/bundle.pem");
+    mock.call(
+        reqwest::Method::POST,
+        "/v1/nodes",
+        Some(json!({"driver": "redfish", "name": "bad-value", "driver_info": info})),
+    )
+    .await;
+    let n = mock.provision("bad-value", "manage").await;
+    assert_eq!(n["provision_state"], "enroll", "{n}");
+    assert!(
+        n["last_error"].as_str().is_some_and(|e| e.contains(
+            "The value should be a Boolean or the path to a file/directory, not \"/no/such/bundle.pem\""
+        )),
+        "{n}"
+    );
+    mock.task.abort();
+    server.stop().await;
+    other.stop().await;
+}

@@ -227,6 +227,8 @@ pub struct Server {
     pub world: Arc<World>,
     pub address: SocketAddr,
     pub tls: bool,
+    /// The served certificate (PEM) when `tls`.
+    pub certificate_pem: Option<String>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -239,6 +241,7 @@ impl Server {
         let app = redfish::app(state(&world));
         let identity = tls
             .then(|| TlsIdentity::self_signed(&["127.0.0.1".into(), "localhost".into()]).unwrap());
+        let certificate_pem = identity.as_ref().map(|i| i.certificate_pem.clone());
         let stop = CancellationToken::new();
         let task = tokio::spawn({
             let stop = stop.clone();
@@ -252,6 +255,7 @@ impl Server {
             world,
             address,
             tls,
+            certificate_pem,
             stop,
             task,
         }

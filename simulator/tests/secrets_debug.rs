@@ -81,7 +81,7 @@ fn bmc_logins_print_no_password() {
             system_id: None,
             username: Some("admin".into()),
             password: Some(SECRET.into()),
-            verify_ca: true,
+            verify_ca: metal_sim::ironic::driver::VerifyCa::System,
         }
     ));
     hides(format!(

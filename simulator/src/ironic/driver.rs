@@ -14,7 +14,7 @@ mod gate;
 mod target;
 
 pub use gate::Gate;
-pub use target::{Bmc, IpmiTarget, RedfishTarget};
+pub use target::{Bmc, IpmiTarget, RedfishTarget, VerifyCa};
 
 use super::conductor::{BmcOp, BootDevice, Call, CallResult, DriverCall};
 use super::model::NodePower;
@@ -24,6 +24,9 @@ use crate::ipmi::{Client, ClientConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Why the HTTP client could not be built.
@@ -33,22 +36,88 @@ pub enum DriverError {
     #[error("building the BMC HTTP client failed")]
     Client(#[source] reqwest::Error),
     /// rustls refused the protocol versions.
-    #[error("building the BMC TLS configuration failed")]
-    Tls,
+    #[error("building the BMC TLS configuration failed: {0}")]
+    Tls(#[source] metal_tls::ClientError),
 }
 
-/// Polls of the power state after a power change (with `POWER_WAIT_INTERVAL`, about 60 s in all, as
-/// Ironic's `power_state_change_timeout`).
-const POWER_WAIT_POLLS: u32 = 1200;
+/// How long a power change is waited for (Ironic's `power_state_change_timeout`), in wall time:
+/// slow answers from the BMC count against it.
+const POWER_WAIT: Duration = Duration::from_secs(60);
 
 /// Between power-state polls.
 const POWER_WAIT_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The wall-time budget of one power-change wait: every poll and pause counts against
+/// [`POWER_WAIT`], so a BMC slow to answer cannot stretch it (a poll still running at the deadline
+/// is abandoned).
+struct PowerWait {
+    deadline: tokio::time::Instant,
+}
+
+impl PowerWait {
+    fn start() -> Self {
+        Self {
+            deadline: tokio::time::Instant::now() + POWER_WAIT,
+        }
+    }
+
+    /// Runs one poll within the budget; `None` when the budget ran out first.
+    async fn poll<T>(&self, poll: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::time::timeout_at(self.deadline, poll).await.ok()
+    }
+
+    /// Pauses before the next poll; false when no time is left for one.
+    async fn pause(&self) -> bool {
+        if tokio::time::Instant::now() + POWER_WAIT_INTERVAL >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(POWER_WAIT_INTERVAL).await;
+        true
+    }
+}
 
 fn power_timeout(node: &str, target: NodePower, actual: &str) -> String {
     format!(
         "Timed out after 60 secs waiting for power state {} on node {node}; the BMC reports {actual}",
         target.settled().as_str()
     )
+}
+
+/// CA bundles remembered (one HTTP client each).
+const MAX_BUNDLES: usize = 64;
+/// Largest CA bundle read (all files of a directory together).
+const MAX_BUNDLE_BYTES: u64 = 4 << 20;
+
+/// The PEM text of a CA bundle: the file, or every regular file of the directory (as OpenSSL's
+/// CA path, certificates in any file name).
+fn read_bundle(path: &Path) -> Result<Vec<u8>, String> {
+    let unreadable =
+        |e: std::io::Error| format!("The CA bundle {} cannot be read: {e}", path.display());
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(unreadable)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut pem = Vec::new();
+    for file in files {
+        let len = std::fs::metadata(&file).map_err(unreadable)?.len();
+        if pem.len() as u64 + len > MAX_BUNDLE_BYTES {
+            return Err(format!(
+                "The CA bundle {} is larger than {MAX_BUNDLE_BYTES} bytes",
+                path.display()
+            ));
+        }
+        pem.extend(std::fs::read(&file).map_err(unreadable)?);
+        pem.push(b'\n');
+    }
+    Ok(pem)
 }
 
 /// Most members read from one Redfish collection during inspection.
@@ -80,19 +149,25 @@ fn redfish_context(node: &str, e: String) -> String {
 /// [`Gate`] first, so a BMC off loopback (and off the allowed networks) is never sent a packet.
 #[derive(Debug, Clone)]
 pub struct Drivers {
+    /// `redfish_verify_ca=true`: the system's roots.
     http: reqwest::Client,
+    /// `redfish_verify_ca=false`: any certificate.
     insecure: reqwest::Client,
+    /// `redfish_verify_ca=<path>`: one client per CA bundle, built on first use.
+    bundles: Arc<Mutex<HashMap<PathBuf, reqwest::Client>>>,
     /// Agent calls: loopback only, whatever BMC networks are allowed.
     agents: reqwest::Client,
     gate: Gate,
 }
 
-/// An HTTP client confined by `gate` (names resolve through it, redirects are checked).
-fn http_client(insecure: bool, gate: &Gate) -> Result<reqwest::Client, DriverError> {
-    // No roots: `redfish_verify_ca=true` refuses every certificate; `insecure` accepts any
-    // (`redfish_verify_ca=false`, handshake signatures still checked).
-    let tls = metal_tls::client_config(metal_tls::Roots::Empty, insecure)
-        .map_err(|_| DriverError::Tls)?;
+/// An HTTP client confined by `gate` (names resolve through it, redirects are checked) that trusts
+/// `roots`, or any certificate when `insecure` (handshake signatures still checked).
+fn http_client(
+    roots: metal_tls::Roots<'_>,
+    insecure: bool,
+    gate: &Gate,
+) -> Result<reqwest::Client, DriverError> {
+    let tls = metal_tls::client_config(roots, insecure).map_err(DriverError::Tls)?;
     gate.confine(reqwest::Client::builder())
         .no_proxy()
         .timeout(Duration::from_secs(10))
@@ -108,11 +183,38 @@ impl Drivers {
     pub fn new(bmc_networks: &[Network]) -> Result<Self, DriverError> {
         let gate = Gate::new(bmc_networks);
         Ok(Self {
-            http: http_client(false, &gate)?,
-            insecure: http_client(true, &gate)?,
-            agents: http_client(true, &Gate::default())?,
+            http: http_client(metal_tls::Roots::System, false, &gate)?,
+            insecure: http_client(metal_tls::Roots::Empty, true, &gate)?,
+            bundles: Arc::default(),
+            agents: http_client(metal_tls::Roots::Empty, true, &Gate::default())?,
             gate,
         })
+    }
+
+    /// The client that checks a BMC's certificate as `verify` asks.
+    fn redfish_client(&self, verify: &VerifyCa) -> Result<reqwest::Client, String> {
+        let path = match verify {
+            VerifyCa::System => return Ok(self.http.clone()),
+            VerifyCa::Off => return Ok(self.insecure.clone()),
+            VerifyCa::Bundle(path) => path,
+        };
+        if let Some(c) = self.bundles.lock().ok().and_then(|m| m.get(path).cloned()) {
+            return Ok(c);
+        }
+        let pem = read_bundle(path)?;
+        let client = http_client(metal_tls::Roots::Pem(&pem), false, &self.gate).map_err(|e| {
+            format!(
+                "The CA bundle {} given in driver_info/redfish_verify_ca cannot be used: {e}",
+                path.display()
+            )
+        })?;
+        if let Ok(mut m) = self.bundles.lock() {
+            // Bounded: one entry per distinct path named by a node.
+            if m.len() < MAX_BUNDLES {
+                m.insert(path.clone(), client.clone());
+            }
+        }
+        Ok(client)
     }
 
     /// Performs any conductor call; the error string is what lands in `last_error`.
@@ -201,10 +303,16 @@ impl Drivers {
                     NodePower::Off => "Off",
                     _ => return Ok(CallResult::Done),
                 };
-                let mut last = String::new();
-                for _ in 0..POWER_WAIT_POLLS {
-                    let doc = self.send(&target, reqwest::Method::GET, &url, None).await?;
-                    last = doc
+                let wait = PowerWait::start();
+                let mut last = String::from("unchanged");
+                loop {
+                    let Some(doc) = wait
+                        .poll(self.send(&target, reqwest::Method::GET, &url, None))
+                        .await
+                    else {
+                        break;
+                    };
+                    last = doc?
                         .get("PowerState")
                         .and_then(Value::as_str)
                         .unwrap_or_default()
@@ -212,7 +320,9 @@ impl Drivers {
                     if last == want {
                         return Ok(CallResult::Done);
                     }
-                    tokio::time::sleep(POWER_WAIT_INTERVAL).await;
+                    if !wait.pause().await {
+                        break;
+                    }
                 }
                 Err(power_timeout(&call.node.to_string(), p, &last))
             }
@@ -260,30 +370,26 @@ impl Drivers {
                 };
                 match client.chassis_control(action).await {
                     Err(e) => Err(failed("power", e)),
-                    Ok(_) => {
+                    // Labelled: every way out still closes the session below.
+                    Ok(_) => 'wait: {
                         let want = match p {
-                            NodePower::On => Some(true),
-                            NodePower::Off => Some(false),
-                            _ => None,
+                            NodePower::On => true,
+                            NodePower::Off => false,
+                            _ => break 'wait Ok(CallResult::Done),
                         };
-                        let mut result = Ok(CallResult::Done);
-                        if let Some(want) = want {
-                            result = Err(power_timeout(&call.node.to_string(), p, "unchanged"));
-                            for _ in 0..POWER_WAIT_POLLS {
-                                match client.power_status().await {
-                                    Ok(on) if on == want => {
-                                        result = Ok(CallResult::Done);
-                                        break;
-                                    }
-                                    Ok(_) => tokio::time::sleep(POWER_WAIT_INTERVAL).await,
-                                    Err(e) => {
-                                        result = Err(failed("power status", e));
-                                        break;
-                                    }
-                                }
+                        let wait = PowerWait::start();
+                        loop {
+                            match wait.poll(client.power_status()).await {
+                                None => break,
+                                Some(Ok(on)) if on == want => break 'wait Ok(CallResult::Done),
+                                Some(Ok(_)) => {}
+                                Some(Err(e)) => break 'wait Err(failed("power status", e)),
+                            }
+                            if !wait.pause().await {
+                                break;
                             }
                         }
-                        result
+                        Err(power_timeout(&call.node.to_string(), p, "unchanged"))
                     }
                 }
             }
@@ -403,11 +509,7 @@ impl Drivers {
         url: &str,
         body: Option<Value>,
     ) -> Result<Value, String> {
-        let client = if target.verify_ca {
-            &self.http
-        } else {
-            &self.insecure
-        };
+        let client = self.redfish_client(&target.verify_ca)?;
         let mut req = client.request(method.clone(), url);
         if let Some(u) = &target.username {
             req = req.basic_auth(u, target.password.as_deref());
@@ -443,5 +545,56 @@ impl Drivers {
         }
         serde_json::from_str(&text)
             .map_err(|e| format!("HTTP {method} {url} returned invalid JSON: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A BMC that takes 10 s to answer each power poll and never reaches the state: the wait ends
+    /// at 60 s of wall time, not after 1 200 polls (3 h 20 min, as the poll count alone bounded it).
+    #[tokio::test(start_paused = true)]
+    async fn a_power_wait_is_bounded_by_wall_time_when_the_bmc_answers_slowly() {
+        let start = tokio::time::Instant::now();
+        let wait = PowerWait::start();
+        let mut polls = 0u32;
+        let slow_poll = || async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            "Off"
+        };
+        loop {
+            match wait.poll(slow_poll()).await {
+                None => break,
+                Some(state) => {
+                    assert_eq!(state, "Off");
+                    polls += 1;
+                }
+            }
+            if !wait.pause().await {
+                break;
+            }
+        }
+        let took = start.elapsed();
+        assert!(took <= POWER_WAIT, "{took:?}");
+        assert!(took >= POWER_WAIT - Duration::from_secs(1), "{took:?}");
+        assert!((5..=6).contains(&polls), "{polls} polls");
+    }
+
+    /// A fast BMC is polled every interval until the budget is spent, and no pause overshoots it.
+    #[tokio::test(start_paused = true)]
+    async fn a_power_wait_pauses_between_polls_and_stops_before_the_deadline() {
+        let start = tokio::time::Instant::now();
+        let wait = PowerWait::start();
+        let mut polls = 0u32;
+        while wait.poll(async {}).await.is_some() {
+            polls += 1;
+            if !wait.pause().await {
+                break;
+            }
+        }
+        assert!(start.elapsed() <= POWER_WAIT);
+        let most = u32::try_from(POWER_WAIT.as_millis() / POWER_WAIT_INTERVAL.as_millis()).unwrap();
+        assert!(polls >= most - 1 && polls <= most, "{polls}");
     }
 }

@@ -71,7 +71,7 @@ mod tests {
             system_id: None,
             username: None,
             password: None,
-            verify_ca: true,
+            verify_ca: crate::ironic::driver::VerifyCa::System,
         })
     }
 

@@ -4,6 +4,7 @@
 use super::super::conductor::DriverCall;
 use serde_json::{Map, Value};
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use url::Host;
 
 /// Where a Redfish BMC lives and how to log in.
@@ -17,8 +18,48 @@ pub struct RedfishTarget {
     pub username: Option<String>,
     /// Basic-auth password.
     pub password: Option<String>,
-    /// False when `redfish_verify_ca` turns certificate checks off.
-    pub verify_ca: bool,
+    /// How the BMC's certificate is checked (`redfish_verify_ca`).
+    pub verify_ca: VerifyCa,
+}
+
+/// What `redfish_verify_ca` asks for, as Ironic reads it: a path to an existing file or directory
+/// is a CA bundle; otherwise a strict boolean (`true`, `yes`, `1`, `on`, … or their opposites).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VerifyCa {
+    /// Certificates are not checked (`false`).
+    Off,
+    /// Checked against the system's trusted roots (`true`, the default).
+    System,
+    /// Checked against the certificates in this PEM file, or in the files of this directory.
+    Bundle(PathBuf),
+}
+
+impl VerifyCa {
+    fn from_driver_info(uuid: &str, value: Option<&Value>) -> Result<Self, String> {
+        let invalid = |v: &dyn std::fmt::Display| {
+            format!(
+                "Invalid value type set in driver_info/redfish_verify_ca on node {uuid}. The \
+                 value should be a Boolean or the path to a file/directory, not \"{v}\""
+            )
+        };
+        match value {
+            None | Some(Value::Null) => Ok(Self::System),
+            Some(Value::Bool(true)) => Ok(Self::System),
+            Some(Value::Bool(false)) => Ok(Self::Off),
+            Some(Value::String(v)) => {
+                let path = Path::new(v);
+                if !v.is_empty() && (path.is_file() || path.is_dir()) {
+                    return Ok(Self::Bundle(path.to_path_buf()));
+                }
+                match v.to_ascii_lowercase().as_str() {
+                    "1" | "t" | "true" | "on" | "y" | "yes" => Ok(Self::System),
+                    "0" | "f" | "false" | "off" | "n" | "no" => Ok(Self::Off),
+                    _ => Err(invalid(v)),
+                }
+            }
+            Some(other) => Err(invalid(other)),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedfishTarget {
@@ -50,14 +91,7 @@ impl RedfishTarget {
             system_id: get("redfish_system_id"),
             username: get("redfish_username"),
             password: get("redfish_password"),
-            verify_ca: match info.get("redfish_verify_ca") {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::String(v)) => !matches!(
-                    v.to_ascii_lowercase().as_str(),
-                    "false" | "no" | "0" | "off"
-                ),
-                _ => true,
-            },
+            verify_ca: VerifyCa::from_driver_info(uuid, info.get("redfish_verify_ca"))?,
         })
     }
 }
