@@ -69,6 +69,9 @@ async fn fixture() -> Fixture {
             .unwrap(),
     );
     let host = Arc::clone(&world.hosts()[0]);
+    // An agent runs on a machine that is on (it writes disks only then).
+    let now = world.now();
+    host.with_machine(now, |m| m.power_on(now)).unwrap();
     let mut agent = Agent::new(&host.name, host.profile.clone(), derive_rng(5, "agent", 0));
     agent.bind(Binding {
         node_uuid: "node-1".into(),
@@ -314,4 +317,50 @@ async fn images_off_loopback_are_never_fetched() {
             .unwrap()
             .contains("not a loopback URL")
     );
+}
+
+/// An image server that redirects: a redirect to another loopback address is followed, one off
+/// loopback is refused before any connection (the target here is 0.0.0.0, which would reach only
+/// this machine even if the check were missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_downloads_follow_redirects_only_on_loopback() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = Router::new()
+        .route("/image", get(|| async { IMAGE }))
+        .route(
+            "/to-loopback",
+            get(move || async move {
+                axum::response::Redirect::temporary(&format!("http://127.0.0.1:{port}/image"))
+            }),
+        )
+        .route(
+            "/off-loopback",
+            get(move || async move {
+                axum::response::Redirect::temporary(&format!("http://0.0.0.0:{port}/image"))
+            }),
+        );
+    let served = tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = metal_sim::agent::client::http_client(Duration::from_secs(5)).unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let got = metal_sim::agent::client::download(&http, &format!("{base}/to-loopback"), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(got, IMAGE);
+    let refused =
+        metal_sim::agent::client::download(&http, &format!("{base}/off-loopback"), 1 << 20)
+            .await
+            .unwrap_err();
+    let mut chain = refused.to_string();
+    let mut cause = std::error::Error::source(&refused);
+    while let Some(c) = cause {
+        chain.push_str(" / ");
+        chain.push_str(&c.to_string());
+        cause = c.source();
+    }
+    assert!(
+        chain.contains("redirect") && chain.contains("0.0.0.0"),
+        "{chain}"
+    );
+    served.abort();
 }

@@ -10,7 +10,7 @@ use super::command::{AgentError, CommandError, CommandResult, Request, Status};
 use super::image::{self, Expected, ImageError, ImageInfo};
 use super::steps::{MANAGER_CLASS, versions};
 pub use super::steps::{clean_steps, deploy_steps, root_disk_index};
-use crate::machine::{HardwareProfile, Machine, SimTime};
+use crate::machine::{HardwareProfile, Machine, PowerState, SimTime};
 
 /// The `agent_version` the fake agent reports in heartbeats.
 pub const AGENT_VERSION: &str = "11.3.0";
@@ -110,6 +110,12 @@ pub struct Agent {
 
 fn failed(kind: &str, message: &str, details: impl Into<String>) -> CommandError {
     CommandError::new(kind, message, details)
+}
+
+/// True while the machine is on at `now` (its agent can write its disks).
+fn machine_running(machine: &mut Machine, now: SimTime) -> bool {
+    machine.tick(now);
+    machine.power() == PowerState::On
 }
 
 impl Agent {
@@ -477,6 +483,13 @@ impl Agent {
             });
         let outcome = match verified {
             Err(e) => Err(failed(e.kind(), e.message(), e.to_string())),
+            // A disk is written only while the machine runs: one that powered off during the
+            // download keeps what it had (the shell also abandons the download at once).
+            Ok(_) if !machine_running(machine, now) => Err(failed(
+                "DeploymentError",
+                "Deploy step failed",
+                "the machine powered off before the image was written to disk",
+            )),
             Ok((url, checksum)) => match machine.write_image(now, p.disk, url, &checksum) {
                 Err(e) => Err(failed(
                     "DeploymentError",

@@ -15,9 +15,11 @@ impl ImageStore for Store {
     }
 }
 
+/// An agent bound to its node on a machine that is on (an agent runs only on a running machine).
 fn setup() -> (Agent, Machine) {
     let p = gpu_profile();
-    let m = Machine::new(&p, Timing::instant(), derive_rng(1, "machine", 0));
+    let mut m = Machine::new(&p, Timing::instant(), derive_rng(1, "machine", 0));
+    m.power_on(SimTime::ZERO).unwrap();
     let mut a = Agent::new("node-1", p, derive_rng(1, "agent", 0));
     a.bind(Binding {
         node_uuid: "u1".into(),
@@ -98,6 +100,39 @@ fn write_image_lands_on_the_root_disk_after_checksum_verification() {
             .unwrap()
             .starts_with("0x")
     );
+}
+
+/// The machine powers off while the image downloads: the step fails and the disk keeps what it
+/// had (before, the download's end wrote the image onto a machine that was off).
+#[test]
+fn an_image_downloaded_after_the_machine_powered_off_is_not_written() {
+    let (mut a, mut m) = setup();
+    let sum = image::HashAlgo::Sha256.hex_digest(b"disk image bytes");
+    let (r, fetch) = a.execute(SimTime::ZERO, &mut m, write_req(&sum)).unwrap();
+    assert_eq!(r.command_status, Status::Running);
+    let fetch = fetch.expect("write_image asks its shell for a download");
+    m.force_off(SimTime::ZERO).unwrap();
+    let done = a
+        .finish_image(
+            SimTime::ZERO,
+            &mut m,
+            &fetch.command_id,
+            Ok(Downloaded {
+                url: "http://127.0.0.1:1/img.raw",
+                bytes: b"disk image bytes",
+                checksum_text: None,
+            }),
+        )
+        .expect("the running command completes");
+    assert_eq!(done.command_status, Status::Failed, "{done:?}");
+    assert!(
+        done.command_error
+            .as_ref()
+            .is_some_and(|e| e.details.contains("powered off")),
+        "{done:?}"
+    );
+    assert!(m.disks().iter().all(|d| !d.bootable()));
+    assert!(a.written().is_none());
 }
 
 #[test]

@@ -347,9 +347,21 @@ async fn fetch_once(s: &Shared, url: &str) -> Result<Vec<u8>, ClientError> {
     }
 }
 
-/// Downloads the checksum file (if any) and the image (trying each URL in order, stopping early
-/// if the agent is stopped), then completes the command through the core.
+/// Downloads the checksum file (if any) and the image (trying each URL in order), then completes
+/// the command through the core. When the agent stops (its machine powered off) the download is
+/// abandoned at once and nothing is written: the agent and its commands are gone.
 async fn fetch_and_write(s: Arc<Shared>, fetch: ImageFetch) {
+    let stop = s.stop.clone();
+    let command = fetch.command_id.clone();
+    tokio::select! {
+        () = stop.cancelled() => {
+            tracing::info!(host = %s.host.name, command = %command, "agent stopped: image download abandoned");
+        }
+        () = download_and_write(Arc::clone(&s), fetch) => {}
+    }
+}
+
+async fn download_and_write(s: Arc<Shared>, fetch: ImageFetch) {
     let checksum = match &fetch.checksum_url {
         None => Ok(None),
         Some(u) => fetch_once(&s, u)
@@ -360,10 +372,6 @@ async fn fetch_and_write(s: Arc<Shared>, fetch: ImageFetch) {
     let mut image: Result<(String, Vec<u8>), String> = Err("no image URL".into());
     if checksum.is_ok() {
         for url in &fetch.urls {
-            if s.stop.is_cancelled() {
-                image = Err("the agent stopped".into());
-                break;
-            }
             match fetch_once(&s, url).await {
                 Ok(bytes) => {
                     image = Ok((url.clone(), bytes));
@@ -372,6 +380,9 @@ async fn fetch_and_write(s: Arc<Shared>, fetch: ImageFetch) {
                 Err(e) => image = Err(e.to_string()),
             }
         }
+    }
+    if s.stop.is_cancelled() {
+        return;
     }
     let now = s.clock.now();
     let done = {
