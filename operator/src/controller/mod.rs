@@ -11,6 +11,8 @@ pub mod election;
 pub mod events;
 /// The panic guard around every reconcile and the failure counts behind the error backoff.
 pub mod failures;
+/// Per-host memory between reconciles.
+pub mod memory;
 pub mod pools;
 pub mod reconcile;
 pub mod secrets;
@@ -20,8 +22,7 @@ pub mod slots;
 pub(crate) mod term;
 pub mod throttle;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -33,8 +34,6 @@ use kube::api::ListParams;
 use kube::runtime::reflector::{self, Store, reflector};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use tracing::{info, warn};
 
 use crate::api::BareMetalHost;
@@ -42,9 +41,10 @@ use crate::provisioner::Provisioner;
 use crate::telemetry::{Metrics, Readiness};
 use events::Recorder;
 use failures::Failures;
+use memory::HostMemory;
 
 pub use election::Leadership;
-use slots::{HostKey, Slots};
+use slots::Slots;
 
 /// Field manager and Event reporting component, as upstream names its controller.
 pub const FIELD_MANAGER: &str = "metal3-baremetal-controller";
@@ -102,13 +102,9 @@ pub struct Context {
     /// The labelled BMC Secrets, as the Secret watch last saw them.
     pub secrets: Store<Secret>,
     pub slots: Slots,
-    rngs: Mutex<HashMap<String, ChaCha8Rng>>,
-    /// Per host: how its polls are paced (see `statemachine::Pacer`).
-    pacers: Mutex<HashMap<String, crate::statemachine::Pacer>>,
+    /// What is remembered per host between reconciles (forgotten when the host is released).
+    pub(crate) memory: HostMemory,
     failures: Failures,
-    passwords: Mutex<HashMap<HostKey, String>>,
-    /// Per host: versions our own writes have superseded since the cache last caught up.
-    superseded: Mutex<HashMap<HostKey, std::collections::BTreeSet<String>>>,
 }
 
 /// Everything [`run`] needs besides the client.
@@ -124,13 +120,6 @@ pub struct Runtime {
     /// with its own QPS budget, as client-go's event broadcaster has: a burst of Events then
     /// never holds back the host writes. `None`: the controller's client.
     pub events: Option<kube::Client>,
-}
-
-/// FNV-1a: a stable 64-bit hash, so a host's RNG stream does not depend on the process.
-fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 impl Context {
@@ -157,41 +146,16 @@ impl Context {
             store,
             secrets,
             slots,
-            rngs: Mutex::default(),
-            pacers: Mutex::default(),
+            memory: HostMemory::new(runtime.settings.seed),
             failures: Failures::default(),
-            passwords: Mutex::default(),
-            superseded: Mutex::default(),
         }
     }
 
-    fn rng_key(host: &BareMetalHost) -> String {
-        host.uid().unwrap_or_else(|| slots::host_key(host))
-    }
-
-    /// The host's own RNG stream, seeded from the configured seed and the host's uid.
-    pub(crate) fn take_rng(&self, host: &BareMetalHost) -> ChaCha8Rng {
-        let key = Self::rng_key(host);
-        let existing = self.rngs.lock().ok().and_then(|mut m| m.remove(&key));
-        existing
-            .unwrap_or_else(|| ChaCha8Rng::seed_from_u64(self.settings.seed ^ stable_hash(&key)))
-    }
-
-    pub(crate) fn put_rng(&self, host: &BareMetalHost, rng: ChaCha8Rng) {
-        if let Ok(mut m) = self.rngs.lock() {
-            m.insert(Self::rng_key(host), rng);
-        }
-    }
-
-    /// Forgets the host's RNG stream and poll pacing (it was released).
+    /// Forgets everything kept about a released host: its memory and its metric series.
     pub(crate) fn forget_host(&self, host: &BareMetalHost) {
-        let key = Self::rng_key(host);
-        if let Ok(mut m) = self.rngs.lock() {
-            m.remove(&key);
-        }
-        if let Ok(mut m) = self.pacers.lock() {
-            m.remove(&key);
-        }
+        self.memory.forget(host);
+        self.metrics
+            .forget_host(&host.namespace().unwrap_or_default(), &host.name_any());
     }
 
     /// When to reconcile `host` again after `decision`, its polls paced.
@@ -200,62 +164,12 @@ impl Context {
         host: &BareMetalHost,
         decision: &crate::statemachine::Decision,
     ) -> Option<Duration> {
-        match self.pacers.lock() {
-            Ok(mut m) => m
-                .entry(Self::rng_key(host))
-                .or_default()
-                .requeue_after(decision, &self.machine),
-            Err(_) => decision.requeue_after,
-        }
-    }
-
-    /// Records that our write replaced version `base` with `produced`.
-    pub(crate) fn note_write(&self, key: &str, base: Option<&str>, produced: Option<&str>) {
-        if let (Ok(mut m), Some(base), Some(produced)) = (self.superseded.lock(), base, produced)
-            && base != produced
-        {
-            m.entry(key.to_owned()).or_default().insert(base.to_owned());
-        }
-    }
-
-    /// True when the cache still shows a version one of our own writes replaced: deciding on
-    /// it would repeat work already done, so the reconcile waits for the cache to catch up.
-    /// Seeing any other version means the cache caught up, and the record is dropped.
-    pub(crate) fn is_stale(&self, key: &str, seen: Option<&str>) -> bool {
-        let Ok(mut m) = self.superseded.lock() else {
-            return false;
-        };
-        let stale = matches!((m.get(key), seen), (Some(old), Some(seen)) if old.contains(seen));
-        if !stale {
-            m.remove(key);
-        }
-        stale
-    }
-
-    pub(crate) fn forget_writes(&self, key: &str) {
-        if let Ok(mut m) = self.superseded.lock() {
-            m.remove(key);
-        }
-    }
-
-    pub(crate) fn remember_password(&self, key: &str, password: &str) {
-        if let Ok(mut m) = self.passwords.lock() {
-            m.insert(key.to_owned(), password.to_owned());
-        }
+        self.memory.requeue_after(host, decision, &self.machine)
     }
 
     /// Replaces the host's BMC password in `text`, in case a lower layer echoed it.
     pub(crate) fn scrub(&self, host: &BareMetalHost, text: &str) -> String {
-        let key = slots::host_key(host);
-        let password = self
-            .passwords
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&key).cloned());
-        match password {
-            Some(p) if p.len() >= 3 && text.contains(&p) => text.replace(&p, "<redacted>"),
-            _ => text.to_owned(),
-        }
+        self.memory.scrub(host, text)
     }
 }
 

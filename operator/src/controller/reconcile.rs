@@ -69,7 +69,10 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
     if !ctx.leadership.is_leader() {
         return Ok(Requeue::requeue(ctx.machine.short_delay));
     }
-    if ctx.is_stale(&key, host.metadata.resource_version.as_deref()) {
+    if ctx
+        .memory
+        .is_stale(&key, host.metadata.resource_version.as_deref())
+    {
         debug!(host = %key, "cache older than our last write, waiting for it");
         return Ok(Requeue::requeue(STALE_RETRY));
     }
@@ -78,7 +81,7 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
     let credentials = super::secrets::read_credentials(&ctx.client, &ctx.secrets, host).await?;
     match &credentials {
         CredentialsView::Ok { credentials, .. } => {
-            ctx.remember_password(&key, &credentials.password)
+            ctx.memory.remember_password(&key, &credentials.password)
         }
         CredentialsView::SecretMissing { .. } => ctx.metrics.incident(Incident::CredentialsMissing),
         CredentialsView::MissingKey { .. } | CredentialsView::SecretInOtherNamespace { .. } => {
@@ -113,7 +116,7 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
         settings: &ctx.machine,
     };
 
-    let mut rng = ctx.take_rng(host);
+    let mut rng = ctx.memory.take_rng(host);
     let cached = ctx.store.state();
     let decision = ctx.slots.decide_with(
         host,
@@ -135,7 +138,7 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
         &mut hooks,
     )
     .await;
-    ctx.put_rng(host, rng);
+    ctx.memory.put_rng(host, rng);
     let decision = match end {
         RoundsEnd::Decided(decision) => *decision,
         RoundsEnd::Busy | RoundsEnd::NotLeader => {
@@ -400,7 +403,7 @@ async fn apply(
         match (write, sent) {
             (HostWrite::RemoveFinalizer { .. }, Ok(_)) => {}
             (_, Ok(written)) => {
-                ctx.note_write(
+                ctx.memory.note_write(
                     &key,
                     base.as_deref(),
                     written.metadata.resource_version.as_deref(),
@@ -428,7 +431,6 @@ async fn apply(
             HostWrite::RemoveFinalizer { .. } => {
                 ctx.slots.forget(&key);
                 ctx.forget_host(host);
-                ctx.forget_writes(&key);
                 info!(namespace = %namespace, host = %name, "finalizer removed, host released");
             }
             HostWrite::RemoveAnnotations(_) | HostWrite::Status { .. } => {}

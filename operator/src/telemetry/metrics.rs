@@ -291,6 +291,26 @@ impl Metrics {
     }
 
     /// One reconcile of a host started.
+    /// Drops every series about one host (it was deleted): a cluster whose hosts come and go
+    /// keeps a bounded set of series.
+    pub fn forget_host(&self, namespace: &str, host: &str) {
+        let labels = HostLabels::new(namespace, host);
+        self.reconcile.remove(&labels);
+        self.delayed_provisioning.remove(&labels);
+        self.delayed_deprovisioning.remove(&labels);
+        self.register_duration.remove(&labels);
+        self.inspect_duration.remove(&labels);
+        self.provision_duration.remove(&labels);
+        self.deprovision_duration.remove(&labels);
+        for on_off in ["on", "off"] {
+            self.power_change.remove(&PowerLabels {
+                namespace: namespace.to_owned(),
+                host: host.to_owned(),
+                on_off,
+            });
+        }
+    }
+
     pub fn reconcile(&self, namespace: &str, host: &str) {
         self.reconcile
             .get_or_create(&HostLabels::new(namespace, host))
@@ -387,6 +407,36 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A deleted host's series go; the other host's and the per-kind totals stay.
+    #[test]
+    fn a_forgotten_host_has_no_series_left() {
+        let m = Metrics::new();
+        for host in ["gone", "kept"] {
+            m.reconcile("ns", host);
+            m.power_change("ns", host, true);
+            m.power_change("ns", host, false);
+            m.delayed(Delay::Provisioning, "ns", host);
+            m.delayed(Delay::Deprovisioning, "ns", host);
+            for op in [
+                Operation::Register,
+                Operation::Inspect,
+                Operation::Provision,
+                Operation::Deprovision,
+            ] {
+                m.operation_duration(op, "ns", host, 1.0);
+            }
+        }
+        m.host_error(ErrorType::Registration);
+        let before = m.render().unwrap();
+        assert!(before.contains("host=\"gone\""));
+        m.forget_host("ns", "gone");
+        let after = m.render().unwrap();
+        assert!(!after.contains("host=\"gone\""), "{after}");
+        let kept = |text: &str| text.matches("host=\"kept\"").count();
+        assert_eq!(kept(&after), kept(&before));
+        assert!(after.contains("error_type=\"registration error\""));
+    }
 
     #[test]
     fn rendered_metrics_use_upstream_names() {
