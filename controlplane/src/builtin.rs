@@ -188,6 +188,18 @@ const DEFS: &[Def] = &[
         status: true,
         storage: "apps/deployments",
     },
+    // Stored and served only: this control plane has no network to enforce it on.
+    Def {
+        group: "networking.k8s.io",
+        version: "v1",
+        plural: "networkpolicies",
+        singular: "networkpolicy",
+        kind: "NetworkPolicy",
+        namespaced: true,
+        short: &["netpol"],
+        status: false,
+        storage: "networking.k8s.io/networkpolicies",
+    },
     Def {
         group: "apiextensions.k8s.io",
         version: "v1",

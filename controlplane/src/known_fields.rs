@@ -72,7 +72,7 @@ fn check<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Vec<FieldPath>,
 pub fn unknown(kind: &str, obj: &Value) -> Result<Vec<FieldPath>, String> {
     use k8s_openapi::api::{
         admissionregistration::v1 as admission, apps::v1 as apps, coordination::v1 as coordination,
-        core::v1 as core, rbac::v1 as rbac,
+        core::v1 as core, networking::v1 as networking, rbac::v1 as rbac,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as ext;
     match kind {
@@ -88,6 +88,7 @@ pub fn unknown(kind: &str, obj: &Value) -> Result<Vec<FieldPath>, String> {
         "ClusterRole" => check::<rbac::ClusterRole>(obj),
         "ClusterRoleBinding" => check::<rbac::ClusterRoleBinding>(obj),
         "Deployment" => check::<apps::Deployment>(obj),
+        "NetworkPolicy" => check::<networking::NetworkPolicy>(obj),
         "CustomResourceDefinition" => check::<ext::CustomResourceDefinition>(obj),
         "ValidatingWebhookConfiguration" => check::<admission::ValidatingWebhookConfiguration>(obj),
         // The metadata of a custom object (whose schema says only `type: object`).

@@ -91,7 +91,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(obj: &Value) -> Vec<String> {
 fn unknown_fields(obj: &Value) -> Vec<String> {
     use k8s_openapi::api::{
         admissionregistration::v1 as admission, apps::v1 as apps, core::v1 as core,
-        rbac::v1 as rbac,
+        networking::v1 as networking, rbac::v1 as rbac,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as ext;
     match kind_of(obj) {
@@ -100,6 +100,7 @@ fn unknown_fields(obj: &Value) -> Vec<String> {
         "ConfigMap" => round_trip::<core::ConfigMap>(obj),
         "Service" => round_trip::<core::Service>(obj),
         "Deployment" => round_trip::<apps::Deployment>(obj),
+        "NetworkPolicy" => round_trip::<networking::NetworkPolicy>(obj),
         "Role" => round_trip::<rbac::Role>(obj),
         "RoleBinding" => round_trip::<rbac::RoleBinding>(obj),
         "ClusterRole" => round_trip::<rbac::ClusterRole>(obj),
@@ -351,6 +352,35 @@ fn assert_simulator_wiring(objects: &[Value]) -> String {
     relative.to_string()
 }
 
+/// The simulator's NetworkPolicy selects the metal-sim pod, filters ingress, and lets in only the
+/// operator's pods, only to the mock Ironic's forwarder port (a port metal-sim's pod names); the
+/// control API's port is open to no pod.
+fn assert_network_policy(objects: &[Value]) {
+    let policy = find(objects, "NetworkPolicy", "metal-sim");
+    let sim = find(objects, "Deployment", "metal-sim");
+    let operator = find(objects, "Deployment", "metal-operator");
+    let labels = |d: &Value| d["spec"]["template"]["metadata"]["labels"].clone();
+    assert_eq!(policy["spec"]["podSelector"]["matchLabels"], labels(sim));
+    assert_eq!(
+        policy["spec"]["policyTypes"],
+        serde_json::json!(["Ingress"])
+    );
+    let rules = policy["spec"]["ingress"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(
+        rules[0]["from"],
+        serde_json::json!([{"podSelector": {"matchLabels": labels(operator)}}])
+    );
+    let ports: Vec<&str> = rules[0]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["port"].as_str().unwrap())
+        .collect();
+    assert_eq!(ports, ["ironic"]);
+    port_named(container(sim, "ironic-forward"), "ironic");
+}
+
 /// Every Service selects a rendered pod template and targets a port it names.
 fn assert_services_select_pods(objects: &[Value]) {
     for svc in objects.iter().filter(|o| kind_of(o) == "Service") {
@@ -498,6 +528,7 @@ async fn the_kind_manifests_render_and_every_object_is_well_formed_and_wired() {
         "Deployment",
         "Service",
         "ValidatingWebhookConfiguration",
+        "NetworkPolicy",
     ] {
         assert!(kinds.contains(k), "no {k} rendered: {kinds:?}");
     }
@@ -524,6 +555,7 @@ async fn the_kind_manifests_render_and_every_object_is_well_formed_and_wired() {
         "fleets/single-address.yaml"
     );
     assert_services_select_pods(&objects);
+    assert_network_policy(&objects);
     assert_rbac(&objects);
     assert_images(&objects);
     // The CRDs are exactly the generated files (metal3.io and the HostPool CRD).
