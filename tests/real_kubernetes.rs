@@ -24,6 +24,7 @@ const OPERATOR_NEEDS: &[&str] = &[
     "watch hostclaims.metal3.io",
     "patch hostclaims.metal3.io --subresource=status",
     "watch hostpools.metal-operator.io",
+    "get hostpools.metal-operator.io",
     "patch hostpools.metal-operator.io --subresource=status",
     "get secrets",
     "watch secrets",
