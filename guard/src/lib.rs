@@ -14,8 +14,12 @@
 //!   the paths the server exempts (health probes);
 //! - a body limit enforced while the body is read: a declared `Content-Length` above it is answered
 //!   `413 Payload Too Large` before the handler runs; a chunked body is cut at the limit, and the
-//!   handler's extractor answers 413, so no more than the limit is ever buffered.
+//!   handler's extractor answers 413, so no more than the limit is ever buffered;
+//! - a connection cap: at most that many connections open at once (handshakes and idle
+//!   keep-alive connections included); one beyond it is closed as soon as it is accepted.
 
+/// The connection cap (an acceptor wrapping the plain or TLS one).
+mod connections;
 /// What the rule allows: the [`Limits`] and their production defaults.
 mod limits;
 /// The accept loop: [`serve`] over plain TCP or TLS.

@@ -19,6 +19,10 @@ pub struct Limits {
     /// Paths (exact) that the concurrency limit never refuses: health probes, which must answer
     /// while the server is busy. Default none.
     pub exempt_paths: Vec<String>,
+    /// How many connections may be open at once (TLS handshakes and idle keep-alive connections
+    /// included); a connection beyond it is closed as soon as it is accepted, before anything is
+    /// read from it. Default 4096.
+    pub max_connections: usize,
 }
 
 impl Limits {
@@ -30,6 +34,8 @@ impl Limits {
     pub const MAX_CONCURRENT_REQUESTS: usize = 1024;
     /// The default body limit (8 MiB).
     pub const BODY_LIMIT: usize = 8 << 20;
+    /// The default connection cap.
+    pub const MAX_CONNECTIONS: usize = 4096;
 
     /// These limits with another body limit.
     #[must_use]
@@ -58,6 +64,7 @@ impl Default for Limits {
             max_concurrent_requests: Self::MAX_CONCURRENT_REQUESTS,
             body_limit: Self::BODY_LIMIT,
             exempt_paths: Vec::new(),
+            max_connections: Self::MAX_CONNECTIONS,
         }
     }
 }

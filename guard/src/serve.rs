@@ -6,11 +6,13 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use axum_server::Handle;
+use axum_server::accept::DefaultAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use http::Request;
 use tower::Service;
 use tower::make::Shared;
 
+use crate::connections::Capped;
 use crate::{Guarded, Limits};
 
 /// Serves `service` on an already-bound `listener` (HTTPS when `tls` is given) under `limits`,
@@ -50,15 +52,17 @@ where
         .http_builder()
         .http1()
         .header_read_timeout(header_read_timeout);
+    let capped = Capped::new(DefaultAcceptor, limits.max_connections);
     let make = Shared::new(Guarded::new(service, limits));
     let result = match tls {
+        // The cap is taken before the handshake: handshakes in progress count.
         Some(config) => {
             server
-                .acceptor(RustlsAcceptor::new(RustlsConfig::from_config(config)))
+                .acceptor(RustlsAcceptor::new(RustlsConfig::from_config(config)).acceptor(capped))
                 .serve(make)
                 .await
         }
-        None => server.serve(make).await,
+        None => server.acceptor(capped).serve(make).await,
     };
     watcher.abort();
     result

@@ -211,3 +211,82 @@ async fn a_request_not_answered_in_time_gets_408() {
     let address = start(app, limits);
     assert_eq!(status_of(address, get_request("/stuck")).await, 408);
 }
+
+/// Connections beyond the cap are closed as soon as they are accepted, before anything is read;
+/// a slot frees when a connection closes. Idle connections count: they are what a client holding
+/// sockets open would pile up.
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_and_a_closed_one_frees_its_slot() {
+    let limits = Limits {
+        max_connections: 2,
+        ..Limits::default()
+    };
+    let address = start(Router::new().route("/", get(|| async { "ok" })), limits);
+    let first = TcpStream::connect(address).await.unwrap();
+    let mut second = TcpStream::connect(address).await.unwrap();
+    // The second connection is served: the server holds both slots now.
+    second
+        .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 12];
+    tokio::time::timeout(BOUND, second.read_exact(&mut answer))
+        .await
+        .expect("the second connection is answered")
+        .unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    // The third is closed without an answer, even though it sends a whole request.
+    let mut third = TcpStream::connect(address).await.unwrap();
+    let _ = third.write_all(&get_request("/")).await;
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(BOUND, third.read_to_end(&mut rest))
+        .await
+        .expect("the third connection is closed in time");
+    assert!(
+        closed.is_err() || rest.is_empty(),
+        "the connection beyond the cap was answered: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    // One closes; a new connection gets its slot (the server sees the close asynchronously).
+    drop(first);
+    let served = tokio::time::timeout(BOUND, async {
+        loop {
+            let mut s = TcpStream::connect(address).await.unwrap();
+            let _ = s.write_all(&get_request("/")).await;
+            let mut answer = Vec::new();
+            let _ = s.read_to_end(&mut answer).await;
+            if answer.starts_with(b"HTTP/1.1 200") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "no slot freed after a connection closed");
+}
+
+/// An idle keep-alive connection is closed after the header-read timeout: it cannot hold a slot
+/// for ever.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let address = start(Router::new().route("/", get(|| async { "ok" })), limits);
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(BOUND, stream.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "the idle connection stayed open {BOUND:?}");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+}
