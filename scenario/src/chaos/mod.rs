@@ -335,6 +335,19 @@ impl Draw {
                 self.detach(i, false);
             }
         }
+        // A host that is not online is not provisioned (Metal3 provisions online hosts only), so
+        // every host is brought online to converge, and those last asked to be off are turned
+        // off again afterwards and must power off.
+        let offline: Vec<usize> = self
+            .alive()
+            .into_iter()
+            .filter(|i| !self.hosts[*i].online)
+            .collect();
+        for i in &offline {
+            let name = self.hosts[*i].name.clone();
+            self.steps
+                .push(json!({"patch": {"hosts": [name], "patch": {"spec": {"online": true}}}}));
+        }
         let within = format!("{}s", CONVERGE_BOUND.as_secs());
         for h in &self.hosts {
             let until = if h.deleted {
@@ -344,11 +357,23 @@ impl Draw {
                     "hosts": [h.name],
                     "state": if h.image { "provisioned" } else { "available" },
                     "error_type": "none",
-                    "powered_on": h.online,
+                    "powered_on": true,
                 })
             };
             self.steps
                 .push(json!({"wait": {"until": until, "within": within}}));
+        }
+        for i in offline {
+            let h = &self.hosts[i];
+            let state = if h.image { "provisioned" } else { "available" };
+            self.steps
+                .push(json!({"patch": {"hosts": [h.name], "patch": {"spec": {"online": false}}}}));
+            self.steps.push(json!({"wait": {"until": {
+                "hosts": [h.name],
+                "state": state,
+                "error_type": "none",
+                "powered_on": false,
+            }, "within": within}}));
         }
     }
 

@@ -76,7 +76,7 @@ fn every_host_ends_with_a_bounded_wait_for_its_last_asked_state() {
             _ => None,
         })
         .collect();
-    assert_eq!(waits.len(), s.fleet.hosts().len());
+    assert!(waits.len() >= s.fleet.hosts().len());
     for w in waits {
         assert_eq!(w.within.0, CONVERGE_BOUND);
         assert!(w.until.gone == Some(true) || w.until.error_type.as_deref() == Some("none"));
