@@ -109,7 +109,9 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 // `provisioned`: its deploys may be seen before the watch delivers `available` →
                 // `provisioning` (wire mode stamps journal calls at their own instants, states when
                 // the watch delivers them), never before the host left `provisioned`.
-                if f.state == "provisioned" && to != "provisioned" {
+                // A provisioning cancelled (image removed or changed) ends in `deprovisioning`:
+                // the next provisioning is a new episode with its own deploy.
+                if (f.state == "provisioned" && to != "provisioned") || to == "deprovisioning" {
                     f.episode = (0, 0);
                 }
                 f.state = to.clone();

@@ -416,3 +416,41 @@ fn a_host_gone_while_its_ironic_node_was_never_deleted_is_an_orphan() {
     let never_enrolled = Build::new().push(Happening::HostGone { host: "h-0".into() });
     assert!(check(&bare(), &never_enrolled.0).passed());
 }
+
+#[test]
+fn a_provisioning_cancelled_into_deprovisioning_starts_a_new_deploy_episode() {
+    let cancelled_then_again = Build::new()
+        .state("h-1", "", "available")
+        .at(1)
+        .state("h-1", "available", "provisioning")
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(2)
+        .state("h-1", "provisioning", "deprovisioning")
+        .at(3)
+        .state("h-1", "deprovisioning", "available")
+        .at(4)
+        .state("h-1", "available", "provisioning")
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(5)
+        .state("h-1", "provisioning", "provisioned");
+    let v = check(&bare_for("h-1"), &cancelled_then_again.0);
+    assert!(v.passed(), "{:?}", messages(&v));
+
+    let twice_in_one = Build::new()
+        .state("h-1", "", "available")
+        .at(1)
+        .state("h-1", "available", "provisioning")
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(5)
+        .state("h-1", "provisioning", "provisioned");
+    let v = check(&bare_for("h-1"), &twice_in_one.0);
+    assert_eq!(messages(&v).len(), 1, "{:?}", messages(&v));
+}
+
+fn bare_for(host: &str) -> Scenario {
+    let text = format!(
+        "name: bare\nfleet:\n  groups:\n    - name: {host}\ninvariants: {{inspected_before_provisioned: false}}\ntimeline:\n  - advance: 1s\n"
+    );
+    Scenario::parse(&text, "bare.yaml", Path::new(".")).unwrap()
+}
