@@ -2,10 +2,11 @@
 //! online and detach toggles, a BMC Secret changed to a wrong password and back, deletes at
 //! random instants, so in whatever state the host is in) interleaved with fault windows from the
 //! scenario vocabulary (BMC outages and 5xx, IPMI packet loss, Ironic 5xx, agent heartbeat loss,
-//! the operator killed and restarted, watch disconnects in wire mode), then a last phase: every
+//! the operator killed and restarted, Ironic restarted with an empty database, watch disconnects
+//! in wire mode), then a last phase: every
 //! fault cleared, every Secret right, every host attached, and each host must converge —
 //! provisioned or available as last asked, powered as `online` says, no error; each deleted host
-//! gone, its finalizer removed — within [`CONVERGE_BOUND`] of virtual time.
+//! gone, its finalizer removed — within [`converge_bound`] (30 min virtual in engine mode).
 //!
 //! The draw is a pure function of (seed, mode) and yields a scenario file as text, so a failing
 //! seed is replayed as `metal-sim chaos --seeds N..N` or written out as a library scenario and
@@ -23,18 +24,59 @@ use crate::{Mode, Scenario, ScenarioError};
 #[cfg(test)]
 mod tests;
 
-/// How long, in virtual time, each host has to converge once the faults are cleared.
-pub const CONVERGE_BOUND: Duration = Duration::from_secs(30 * 60);
+/// How long each host has to converge once the faults are cleared: virtual time in engine mode,
+/// wall time in wire mode (where the fleet runs at `time_scale` 0.05 and the mock Ironic's
+/// callback timeout is 60 s in scenarios with agent faults).
+pub fn converge_bound(mode: Mode) -> Duration {
+    match mode {
+        Mode::Engine => Duration::from_secs(30 * 60),
+        Mode::Wire => Duration::from_secs(5 * 60),
+    }
+}
 
-/// Hosts in a drawn fleet: engine mode (cheap) and wire mode (real sockets and time).
-const ENGINE_HOSTS: (usize, usize) = (2, 6);
-const WIRE_HOSTS: (usize, usize) = (2, 3);
-/// Operations (each after a random pause) in the middle of a timeline.
-const OPERATIONS: (usize, usize) = (4, 14);
+/// What a drawing may pick, per mode: wire mode's timeline runs in wall time, so its pauses and
+/// fault windows are shorter, in proportion to its machines' `time_scale`.
+struct Ranges {
+    hosts: (usize, usize),
+    operations: (usize, usize),
+    /// Pause before each operation, seconds.
+    pause: (u64, u64),
+    bmc_fault: (u64, u64),
+    ironic_fault: (u64, u64),
+    heartbeat_loss: (u64, u64),
+    operator_down: (u64, u64),
+}
+
+const ENGINE: Ranges = Ranges {
+    hosts: (2, 6),
+    operations: (4, 14),
+    pause: (1, 90),
+    bmc_fault: (5, 120),
+    ironic_fault: (5, 60),
+    heartbeat_loss: (10, 300),
+    operator_down: (0, 30),
+};
+
+const WIRE: Ranges = Ranges {
+    hosts: (2, 3),
+    operations: (4, 8),
+    pause: (1, 8),
+    bmc_fault: (2, 15),
+    ironic_fault: (2, 10),
+    heartbeat_loss: (3, 30),
+    operator_down: (0, 5),
+};
 
 /// The name a seed's scenario carries (`chaos-engine-17`).
 pub fn name(seed: u64, mode: Mode) -> String {
     format!("chaos-{}-{seed}", mode_word(mode))
+}
+
+fn ranges(mode: Mode) -> &'static Ranges {
+    match mode {
+        Mode::Engine => &ENGINE,
+        Mode::Wire => &WIRE,
+    }
 }
 
 fn mode_word(mode: Mode) -> &'static str {
@@ -84,10 +126,7 @@ const PROTOCOLS: [&str; 3] = ["redfish", "ipmi", "redfish-virtualmedia"];
 impl Draw {
     fn new(seed: u64, mode: Mode) -> Draw {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let (lo, hi) = match mode {
-            Mode::Engine => ENGINE_HOSTS,
-            Mode::Wire => WIRE_HOSTS,
-        };
+        let (lo, hi) = ranges(mode).hosts;
         let count = rng.random_range(lo..=hi);
         let hosts = (0..count)
             .map(|i| {
@@ -119,14 +158,19 @@ impl Draw {
 
     fn scenario(mut self) -> String {
         self.steps.push(json!({"register": {"hosts": "all"}}));
-        let operations = self.rng.random_range(OPERATIONS.0..=OPERATIONS.1);
+        let r = ranges(self.mode);
+        let operations = self.rng.random_range(r.operations.0..=r.operations.1);
         for _ in 0..operations {
-            let pause = self.rng.random_range(1..=90u64);
+            let pause = self.rng.random_range(r.pause.0..=r.pause.1);
             self.steps.push(json!({"advance": format!("{pause}s")}));
             self.operation();
         }
         self.settle();
         self.render()
+    }
+
+    fn secs(&mut self, (lo, hi): (u64, u64)) -> u64 {
+        self.rng.random_range(lo..=hi)
     }
 
     fn alive(&self) -> Vec<usize> {
@@ -157,7 +201,7 @@ impl Draw {
     fn operation(&mut self) {
         // Weights: host operations first, then faults.
         let watch = u32::from(self.mode == Mode::Wire);
-        let weights = [3, 2, 1, 1, 1, 1, 3, 2, 1, 2, watch];
+        let weights = [3, 2, 1, 1, 1, 1, 3, 2, 1, 2, watch, 1];
         let total: u32 = weights.iter().sum();
         let mut draw = self.rng.random_range(0..total);
         let mut choice = 0;
@@ -216,7 +260,7 @@ impl Draw {
             6 => self.bmc_fault(),
             7 => {
                 let rate = [0.3, 0.6, 1.0][self.rng.random_range(0..3)];
-                let secs = self.rng.random_range(5..=60u64);
+                let secs = self.secs(ranges(self.mode).ironic_fault);
                 self.fault(
                     json!({"ironic": {"http_5xx_rate": rate}, "for": format!("{secs}s")}),
                     format!("Ironic 5xx rate {rate} for {secs}s"),
@@ -224,14 +268,14 @@ impl Draw {
             }
             8 => {
                 let hosts = self.some_hosts();
-                let secs = self.rng.random_range(10..=300u64);
+                let secs = self.secs(ranges(self.mode).heartbeat_loss);
                 self.fault(
                     json!({"hosts": hosts, "agent": {"heartbeat_loss": true}, "for": format!("{secs}s")}),
                     format!("agent heartbeat loss on {} for {secs}s", hosts.join(",")),
                 );
             }
             9 => {
-                let secs = self.rng.random_range(0..=30u64);
+                let secs = self.secs(ranges(self.mode).operator_down);
                 self.story.push(format!("operator killed, down {secs}s"));
                 self.steps
                     .push(json!({"restart_operator": {"down_for": format!("{secs}s")}}));
@@ -239,6 +283,10 @@ impl Draw {
             10 => self.fault(
                 json!({"control_plane": {"watch_disconnect": true}, "for": "5s"}),
                 "every watch cut".into(),
+            ),
+            11 => self.fault(
+                json!({"ironic": {"database_lost": true}, "for": "1s"}),
+                "Ironic restarted with an empty database".into(),
             ),
             // A delete that would leave no host: a BMC fault instead.
             _ => self.bmc_fault(),
@@ -287,7 +335,7 @@ impl Draw {
 
     fn bmc_fault(&mut self) {
         let hosts = self.some_hosts();
-        let secs = self.rng.random_range(5..=120u64);
+        let secs = self.secs(ranges(self.mode).bmc_fault);
         let (fault, what) = match self.rng.random_range(0..4) {
             0 => (json!({"unreachable": true}), "unreachable".to_owned()),
             1 => {
@@ -348,7 +396,7 @@ impl Draw {
             self.steps
                 .push(json!({"patch": {"hosts": [name], "patch": {"spec": {"online": true}}}}));
         }
-        let within = format!("{}s", CONVERGE_BOUND.as_secs());
+        let within = format!("{}s", converge_bound(self.mode).as_secs());
         for h in &self.hosts {
             let until = if h.deleted {
                 json!({"hosts": [h.name], "gone": true})
@@ -406,7 +454,7 @@ impl Draw {
         }
         out.push_str(&format!(
             "# then every fault cleared and every host converged within {}s.\n",
-            CONVERGE_BOUND.as_secs()
+            converge_bound(self.mode).as_secs()
         ));
         out.push_str(&format!("name: {}\n", name(self.seed, self.mode)));
         out.push_str(&format!(

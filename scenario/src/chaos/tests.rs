@@ -25,6 +25,9 @@ fn the_draws_cover_every_operation_and_fault_kind() {
         let s = scenario(seed, Mode::Wire).expect("valid");
         for step in &s.file.timeline {
             let kind = match step {
+                Step::InjectFault(f) if f.ironic.as_ref().is_some_and(|i| i.database_lost) => {
+                    "database lost".into()
+                }
                 Step::InjectFault(f) => format!("fault {:?}", f.target()),
                 Step::Patch(p) if p.kind.as_deref() == Some("Secret") => "secret".into(),
                 other => other.keyword().to_owned(),
@@ -41,6 +44,7 @@ fn the_draws_cover_every_operation_and_fault_kind() {
         "restart_operator",
         "fault Some(Bmc)",
         "fault Some(Ironic)",
+        "database lost",
         "fault Some(Agent)",
         "fault Some(ControlPlane)",
         "clear_fault",
@@ -78,7 +82,7 @@ fn every_host_ends_with_a_bounded_wait_for_its_last_asked_state() {
         .collect();
     assert!(waits.len() >= s.fleet.hosts().len());
     for w in waits {
-        assert_eq!(w.within.0, CONVERGE_BOUND);
+        assert_eq!(w.within.0, converge_bound(Mode::Engine));
         assert!(w.until.gone == Some(true) || w.until.error_type.as_deref() == Some("none"));
     }
 }

@@ -197,6 +197,12 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 {
                     f.episode.0 += 1;
                 }
+                // A node created again (Ironic lost the old one): deploys sent to the old node
+                // went nowhere, the next one is the first on the new node.
+                if *action == CallKind::Enroll && *protocol == Protocol::Ironic && accepted(*status)
+                {
+                    f.episode = (0, 0);
+                }
                 if inv.no_power_action_when_detached
                     && action.is_power()
                     && matches!(protocol, Protocol::Redfish | Protocol::Ipmi)

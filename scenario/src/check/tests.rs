@@ -454,3 +454,20 @@ fn bare_for(host: &str) -> Scenario {
     );
     Scenario::parse(&text, "bare.yaml", Path::new(".")).unwrap()
 }
+
+#[test]
+fn a_node_enrolled_again_mid_provisioning_voids_the_deploys_sent_to_the_lost_node() {
+    let lost_then_again = Build::new()
+        .state("h-1", "", "available")
+        .at(1)
+        .state("h-1", "available", "provisioning")
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(2)
+        .call("h-1", Protocol::Ironic, CallKind::Enroll)
+        .at(3)
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(5)
+        .state("h-1", "provisioning", "provisioned");
+    let v = check(&bare_for("h-1"), &lost_then_again.0);
+    assert!(v.passed(), "{:?}", messages(&v));
+}
