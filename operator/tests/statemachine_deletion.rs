@@ -94,6 +94,59 @@ fn powering_off_before_delete_starts_with_a_soft_power_off() {
     assert_eq!(action(&d), Some(&Action::Power(PowerChange::SoftOff)));
 }
 
+/// A node Ironic left in `clean failed` (its target still `manageable`, in maintenance, its
+/// power unknown because the BMC refuses the credentials) goes nowhere by itself: waiting for it
+/// to settle kept a deleted host in `powering off before delete` for ever (chaos seed 140).
+fn stopped_in_clean_failed(n: &mut metal_operator::provisioner::NodeView) {
+    n.target_provision_state = Some("manageable".into());
+    n.maintenance = true;
+    n.power_state = None;
+    n.last_error = Some(
+        "Failed to change power state to 'power off' by 'power off'. Error: IPMI call failed"
+            .into(),
+    );
+}
+
+#[test]
+fn powering_off_before_delete_gives_up_on_a_node_stopped_in_clean_failed_instead_of_waiting() {
+    let h = host(S::PoweringOffBeforeDelete)
+        .deleting()
+        .error(ErrorType::Provisioning, 4)
+        .build();
+    let d = Case::at(h, "clean failed")
+        .node(stopped_in_clean_failed)
+        .run();
+    assert_eq!(state(&d), S::Deleting, "{}", d.cause);
+}
+
+#[test]
+fn powering_off_before_delete_tries_to_power_off_a_node_stopped_in_clean_failed() {
+    let d = Case::at(
+        host(S::PoweringOffBeforeDelete).deleting().build(),
+        "clean failed",
+    )
+    .node(|n| {
+        stopped_in_clean_failed(n);
+        n.power_state = Some("power on".into());
+        n.last_error = Some("Agent returned error for clean step".into());
+    })
+    .run();
+    assert_eq!(
+        action(&d),
+        Some(&Action::Power(PowerChange::SoftOff)),
+        "{}",
+        d.cause
+    );
+}
+
+#[test]
+fn deleting_removes_a_node_stopped_in_clean_failed_instead_of_waiting() {
+    let d = Case::at(host(S::Deleting).deleting().build(), "clean failed")
+        .node(stopped_in_clean_failed)
+        .run();
+    assert_eq!(action(&d), Some(&Action::Delete), "{}", d.cause);
+}
+
 #[test]
 fn a_powered_off_host_moves_on_to_deleting() {
     let d = Case::at(

@@ -14,10 +14,13 @@
 //!   extensions that only `--operator ours` has);
 //! - [`report`]: phase-duration summary and the SVG timeline;
 //! - [`play`]: the one player of a timeline, over a backend per mode;
+//! - [`chaos`]: seeded chaos, a scenario drawn per seed (`metal-sim chaos`);
 //! - [`engine`]: engine mode, the operator's cores and the fakes in virtual time (the engine backend).
 //!
 //! `docs/scenarios.md` documents the format; `scenarios/` holds the library.
 
+/// Seeded chaos: a fleet and a timeline of operations and faults drawn from a seed.
+pub mod chaos;
 pub mod check;
 pub mod format;
 /// Which operators a scenario is about: Metal3 behaviour or our extensions.

@@ -132,3 +132,48 @@ async fn unbounded_or_out_of_range_settings_are_refused_with_a_reason() {
     }
     assert_eq!(call(&st, "GET", "/v1/nodes", None).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_lost_database_forgets_every_node_and_port_and_a_node_created_again_gets_a_new_uuid() {
+    let st = state();
+    let (status, node) = call(
+        &st,
+        "POST",
+        "/v1/nodes",
+        Some(json!({"driver": "ipmi", "name": "lost-0"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let uuid = node["uuid"].as_str().expect("uuid").to_owned();
+    let (status, _) = call(
+        &st,
+        "POST",
+        "/v1/ports",
+        Some(json!({"node_uuid": uuid, "address": "52:54:00:00:00:01"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (status, _) = call(&st, "POST", "/_sim/lose-database", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    assert_eq!(
+        call(&st, "GET", &format!("/v1/nodes/{uuid}"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&st, "GET", "/v1/nodes/lost-0", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, ports) = call(&st, "GET", "/v1/ports", None).await;
+    assert_eq!(ports["ports"].as_array().map(Vec::len), Some(0));
+    let (status, again) = call(
+        &st,
+        "POST",
+        "/v1/nodes",
+        Some(json!({"driver": "ipmi", "name": "lost-0"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(again["uuid"], uuid.as_str());
+}

@@ -38,6 +38,26 @@ async fn switch_ironic_fault(ironic_url: &str, body: Option<Value>) -> Result<()
     }
 }
 
+/// Restarts the mock Ironic on an empty database (`POST /_sim/lose-database`).
+async fn lose_ironic_database(ironic_url: &str) -> Result<(), String> {
+    let url = format!("{}/_sim/lose-database", ironic_url.trim_end_matches('/'));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = http
+        .post(&url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{url}: {}", resp.status()))
+    }
+}
+
 impl WireBackend<'_> {
     /// Recomputes each of `hosts`' BMC faults: the fleet's own plus every active BMC fault on it.
     fn apply_bmc_faults(&self, hosts: &[String], active: &BTreeMap<String, ActiveFault>) {
@@ -61,6 +81,15 @@ impl WireBackend<'_> {
         match (f.target, &f.ironic) {
             (FaultTarget::Bmc, _) => {}
             (FaultTarget::Ironic, Some(ironic)) if self.stack.mock_ironic => {
+                if ironic.database_lost {
+                    lose_ironic_database(&self.stack.ironic_url)
+                        .await
+                        .map_err(|e| WireError::Step(format!("injecting {name}: {e}")))?;
+                }
+                if ironic.http_5xx_rate == 0.0 {
+                    self.apply_bmc_faults(&f.hosts, active);
+                    return Ok(());
+                }
                 let seconds = f.duration.unwrap_or(IRONIC_FAULT_BOUND);
                 let body = json!({
                     "http_5xx_rate": ironic.http_5xx_rate,

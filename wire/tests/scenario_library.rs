@@ -216,12 +216,14 @@ fn a_failing_scenario_exits_non_zero_and_prints_the_command_that_reruns_it() {
 /// Every library scenario that runs on the wire and has no test of its own above, by name: each
 /// must pass against the real operator. `every_library_scenario_plays_on_the_wire` keeps this
 /// list complete.
-const PLAYED_ON_THE_WIRE: [&str; 15] = [
+const PLAYED_ON_THE_WIRE: [&str; 17] = [
     "agent-heartbeat-loss-during-deploy-is-retried",
     "bad-credentials-then-secret-fixed-recovers",
     "bmc-unreachable-during-inspection-recovers",
     "claim-released-returns-host-to-available",
     "delete-during-provisioning-removes-the-host",
+    "delete-never-stuck-with-wrong-credentials",
+    "ironic-database-lost-hosts-adopted-not-reprovisioned",
     "detach-and-reattach-keeps-the-host",
     "fifty-hosts-provisioning-limit-twenty",
     "gpu-hosts-inspected-and-claimed-by-gpu-pool",
@@ -285,4 +287,6 @@ played_on_the_wire! {
     wire_reboot_annotations_soft_hard_phased => 12,
     wire_redfish_5xx_bursts_are_retried => 13,
     wire_watch_disconnect_mid_provision_is_survived => 14,
+    wire_delete_never_stuck_with_wrong_credentials => 15,
+    wire_ironic_database_lost_hosts_adopted_not_reprovisioned => 16,
 }

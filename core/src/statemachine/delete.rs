@@ -121,7 +121,8 @@ pub(crate) fn powering_off<R: rand::Rng + ?Sized>(
         d.because("powering off: aborting the agent wait first");
         return;
     }
-    if node::moving(n) || node::power_pending(n) {
+    // A node stopped in a failed state does not settle: power it off (or give up) now.
+    if (node::moving(n) && !node::stopped_failed(n)) || node::power_pending(n) {
         d.poll(settings.short_delay);
         d.because("powering off: waiting for the node to settle");
         return;
@@ -208,7 +209,7 @@ pub(crate) fn deleting<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, rng: &mut R) {
             d.act(Action::Abort, settings.short_delay);
             d.because("deleting: aborting the agent wait first");
         }
-        Observation::Node(n) if node::moving(n) => {
+        Observation::Node(n) if node::moving(n) && !node::stopped_failed(n) => {
             d.poll(jittered(settings.long_delay, rng));
             d.because("deleting: waiting for the node to settle");
         }

@@ -58,6 +58,16 @@ pub fn moving(node: &NodeView) -> bool {
         )
 }
 
+/// True when Ironic stopped the node in a failed state (`clean failed`, `deploy failed`,
+/// `inspect failed`, `adopt failed`, `error`): it stays there, whatever target it still shows,
+/// until someone acts on it, so a phase that waits for it to settle waits for ever.
+pub fn stopped_failed(node: &NodeView) -> bool {
+    matches!(
+        node.provision_state.as_str(),
+        CLEAN_FAILED | DEPLOY_FAILED | INSPECT_FAILED | ADOPT_FAILED | ERROR
+    )
+}
+
 /// True for the `*wait` states, which wait for the agent and can be aborted.
 pub fn waiting(node: &NodeView) -> bool {
     matches!(

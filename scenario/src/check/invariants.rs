@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::expectations::accepted;
 use super::{Failure, Verdict};
 use crate::Scenario;
+use crate::format::Step;
 use crate::trace::{CallKind, Happening, MachineChange, Protocol, Trace};
 use metal_sim::machine::{BmcProtocol, SimTime};
 
@@ -38,6 +39,14 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
             "one_deploy_per_provisioning: the trace has no Ironic calls (external Ironic?)".into(),
         );
     }
+    let secrets = if inv.no_credential_in_trace {
+        passwords(scenario)
+    } else {
+        BTreeSet::new()
+    };
+    let mut leaked: BTreeSet<&str> = BTreeSet::new();
+    // Hosts whose Ironic node exists as far as the trace tells: the last accepted call about it.
+    let mut nodes: BTreeMap<&str, String> = BTreeMap::new();
     let mut hosts: BTreeMap<&str, Follow> = BTreeMap::new();
     let mut claims_by_host: BTreeMap<&str, &str> = BTreeMap::new();
     let mut busy_reported = false;
@@ -50,6 +59,40 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
         });
     };
     for (n, e) in trace.events.iter().enumerate() {
+        if !secrets.is_empty() {
+            let text = serde_json::to_string(&e.what).unwrap_or_default();
+            for p in &secrets {
+                // Each password reported once, and never printed.
+                if text.contains(p.as_str()) && leaked.insert(p) {
+                    fail(
+                        v,
+                        e.what.host(),
+                        e.t,
+                        format!(
+                            "a BMC password appears in a trace line ({})",
+                            kind_of(&e.what)
+                        ),
+                    );
+                }
+            }
+        }
+        if let Happening::Call {
+            host: Some(host),
+            protocol: Protocol::Ironic,
+            action,
+            status,
+            method,
+            target,
+            ..
+        } = &e.what
+        {
+            if *action == Some(CallKind::DeleteNode) && (accepted(*status) || *status == Some(404))
+            {
+                nodes.remove(host.as_str());
+            } else if accepted(*status) {
+                nodes.insert(host, format!("{method} {target}"));
+            }
+        }
         match &e.what {
             Happening::HostFacts {
                 host,
@@ -66,7 +109,9 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 // `provisioned`: its deploys may be seen before the watch delivers `available` →
                 // `provisioning` (wire mode stamps journal calls at their own instants, states when
                 // the watch delivers them), never before the host left `provisioned`.
-                if f.state == "provisioned" && to != "provisioned" {
+                // A provisioning cancelled (image removed or changed) ends in `deprovisioning`:
+                // the next provisioning is a new episode with its own deploy.
+                if (f.state == "provisioned" && to != "provisioned") || to == "deprovisioning" {
                     f.episode = (0, 0);
                 }
                 f.state = to.clone();
@@ -124,6 +169,19 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
             }
             Happening::HostGone { host } => {
                 hosts.remove(host.as_str());
+                if let Some(last) = nodes.remove(host.as_str())
+                    && inv.no_orphaned_ironic_node
+                    && ironic_seen
+                {
+                    fail(
+                        v,
+                        Some(host),
+                        e.t,
+                        format!(
+                            "the BareMetalHost is gone but its Ironic node was never deleted (last accepted Ironic call about it: {last})"
+                        ),
+                    );
+                }
             }
             Happening::Call {
                 host: Some(host),
@@ -138,6 +196,12 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 if *action == CallKind::Deploy && *protocol == Protocol::Ironic && accepted(*status)
                 {
                     f.episode.0 += 1;
+                }
+                // A node created again (Ironic lost the old one): deploys sent to the old node
+                // went nowhere, the next one is the first on the new node.
+                if *action == CallKind::Enroll && *protocol == Protocol::Ironic && accepted(*status)
+                {
+                    f.episode = (0, 0);
                 }
                 if inv.no_power_action_when_detached
                     && action.is_power()
@@ -217,4 +281,43 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
             }
         }
     }
+}
+
+/// The BMC passwords the scenario knows (the fleet's, and those its timeline writes into Secrets
+/// or registers with), of at least [`SECRET_MIN_LEN`] characters.
+fn passwords(scenario: &Scenario) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = scenario
+        .fleet
+        .hosts()
+        .iter()
+        .map(|h| h.bmc.credentials.password.clone())
+        .collect();
+    for step in &scenario.file.timeline {
+        match step {
+            Step::Register(r) => out.extend(r.password.clone()),
+            Step::Patch(p) if p.kind.as_deref() == Some("Secret") => {
+                if let Some(pw) = p
+                    .patch
+                    .pointer("/stringData/password")
+                    .and_then(|v| v.as_str())
+                {
+                    out.insert(pw.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    out.retain(|p| p.chars().count() >= SECRET_MIN_LEN);
+    out
+}
+
+/// Shorter passwords (`password`, `calvin`) are ordinary words a message may hold.
+const SECRET_MIN_LEN: usize = 12;
+
+/// The trace line's kind, as in the JSON (`call`, `event`, ...).
+fn kind_of(what: &Happening) -> String {
+    serde_json::to_value(what)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -332,3 +332,142 @@ fn a_failed_step_in_the_trace_is_a_failure_at_its_line() {
             .any(|f| f.line == 9 && f.message.contains("10m"))
     );
 }
+
+const BARE: &str = "\
+name: bare
+fleet:
+  groups:
+    - name: h-0
+      bmc: {protocol: redfish, username: admin, password: a-long-bmc-password-0}
+    - name: short-0
+      bmc: {protocol: redfish, username: admin, password: calvin}
+timeline:
+  - patch: {kind: Secret, name: h-0-bmc-secret, patch: {stringData: {password: rotated-password-0}}}
+";
+
+fn bare() -> Scenario {
+    Scenario::parse(BARE, "bare.yaml", Path::new(".")).unwrap()
+}
+
+fn event(message: &str) -> Happening {
+    Happening::Event {
+        host: Some("h-0".into()),
+        object: "BareMetalHost/h-0".into(),
+        reason: "RegistrationError".into(),
+        event_type: "Warning".into(),
+        message: message.into(),
+    }
+}
+
+#[test]
+fn a_fleet_or_timeline_password_in_any_trace_line_fails_once_without_being_printed() {
+    let clean = Build::new().push(event("Failed to get power state: 401 calvin"));
+    let v = check(&bare(), &clean.0);
+    assert!(
+        v.passed(),
+        "a short password is not judged: {:?}",
+        messages(&v)
+    );
+    let leaky = Build::new()
+        .push(event("login failed for admin:a-long-bmc-password-0"))
+        .at(1)
+        .push(event("login failed for admin:a-long-bmc-password-0"))
+        .status("h-0", "error", Some("rotated-password-0"), 1);
+    let v = check(&bare(), &leaky.0);
+    let m = messages(&v);
+    assert_eq!(m.len(), 2, "{m:?}");
+    assert!(m[0].contains("a BMC password appears in a trace line (event)"));
+    assert!(m[1].contains("(host_status)"));
+    assert!(m.iter().all(|m| !m.contains("password-0")), "{m:?}");
+}
+
+#[test]
+fn a_host_gone_while_its_ironic_node_was_never_deleted_is_an_orphan() {
+    let enrolled = || Build::new().call("h-0", Protocol::Ironic, CallKind::Enroll);
+    let orphan = enrolled()
+        .at(5)
+        .push(Happening::HostGone { host: "h-0".into() });
+    let v = check(&bare(), &orphan.0);
+    assert_eq!(messages(&v).len(), 1, "{:?}", messages(&v));
+    assert!(messages(&v)[0].contains("its Ironic node was never deleted"));
+
+    let deleted = enrolled()
+        .at(4)
+        .call("h-0", Protocol::Ironic, CallKind::DeleteNode)
+        .at(5)
+        .push(Happening::HostGone { host: "h-0".into() });
+    assert!(check(&bare(), &deleted.0).passed());
+
+    let already_gone = enrolled()
+        .at(4)
+        .push(Happening::Call {
+            host: Some("h-0".into()),
+            protocol: Protocol::Ironic,
+            method: "DELETE".into(),
+            target: "/v1/nodes/x".into(),
+            status: Some(404),
+            action: Some(CallKind::DeleteNode),
+            detail: None,
+        })
+        .at(5)
+        .push(Happening::HostGone { host: "h-0".into() });
+    assert!(check(&bare(), &already_gone.0).passed());
+
+    let never_enrolled = Build::new().push(Happening::HostGone { host: "h-0".into() });
+    assert!(check(&bare(), &never_enrolled.0).passed());
+}
+
+#[test]
+fn a_provisioning_cancelled_into_deprovisioning_starts_a_new_deploy_episode() {
+    let cancelled_then_again = Build::new()
+        .state("h-1", "", "available")
+        .at(1)
+        .state("h-1", "available", "provisioning")
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(2)
+        .state("h-1", "provisioning", "deprovisioning")
+        .at(3)
+        .state("h-1", "deprovisioning", "available")
+        .at(4)
+        .state("h-1", "available", "provisioning")
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(5)
+        .state("h-1", "provisioning", "provisioned");
+    let v = check(&bare_for("h-1"), &cancelled_then_again.0);
+    assert!(v.passed(), "{:?}", messages(&v));
+
+    let twice_in_one = Build::new()
+        .state("h-1", "", "available")
+        .at(1)
+        .state("h-1", "available", "provisioning")
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(5)
+        .state("h-1", "provisioning", "provisioned");
+    let v = check(&bare_for("h-1"), &twice_in_one.0);
+    assert_eq!(messages(&v).len(), 1, "{:?}", messages(&v));
+}
+
+fn bare_for(host: &str) -> Scenario {
+    let text = format!(
+        "name: bare\nfleet:\n  groups:\n    - name: {host}\ninvariants: {{inspected_before_provisioned: false}}\ntimeline:\n  - advance: 1s\n"
+    );
+    Scenario::parse(&text, "bare.yaml", Path::new(".")).unwrap()
+}
+
+#[test]
+fn a_node_enrolled_again_mid_provisioning_voids_the_deploys_sent_to_the_lost_node() {
+    let lost_then_again = Build::new()
+        .state("h-1", "", "available")
+        .at(1)
+        .state("h-1", "available", "provisioning")
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(2)
+        .call("h-1", Protocol::Ironic, CallKind::Enroll)
+        .at(3)
+        .call("h-1", Protocol::Ironic, CallKind::Deploy)
+        .at(5)
+        .state("h-1", "provisioning", "provisioned");
+    let v = check(&bare_for("h-1"), &lost_then_again.0);
+    assert!(v.passed(), "{:?}", messages(&v));
+}

@@ -23,7 +23,7 @@ use metal_sim::agent::life::{
 use metal_sim::agent::{Agent, AgentError, Binding, ImageStore, Request};
 use metal_sim::fault::Window;
 use metal_sim::ironic::conductor::{AgentCall, AgentOp, CallResult};
-use metal_sim::machine::{BootOutcome, RamdiskSource, SimTime};
+use metal_sim::machine::{BootOutcome, PowerState, RamdiskSource, SimTime};
 
 /// How agents behave in engine mode.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,9 +265,15 @@ impl super::simulation::Engine {
         });
     }
 
-    /// The agent of machine `i` started by boot `boot`, if it still runs.
+    /// The agent of machine `i` started by boot `boot`, if it still runs: a machine that is
+    /// powering off runs no agent any more (the old ramdisk must not take up, in the instant the
+    /// conductor's power-off is under way, the work meant for the ramdisk booted next).
     fn running_agent(&mut self, i: usize, boot: u64) -> Option<&mut RunningAgent> {
-        self.machines[i].agent.as_mut().filter(|a| a.boot == boot)
+        let slot = &mut self.machines[i];
+        if slot.machine.power() != PowerState::On {
+            return None;
+        }
+        slot.agent.as_mut().filter(|a| a.boot == boot)
     }
 
     /// The agent on machine `i` makes its next call and learns what to do after it.
@@ -462,7 +468,8 @@ impl super::simulation::Engine {
         let outcome = match target {
             Some((i, boot)) => {
                 let slot = &mut self.machines[i];
-                let outcome = match slot.agent.as_mut().filter(|a| a.boot == boot) {
+                let on = slot.machine.power() == PowerState::On;
+                let outcome = match slot.agent.as_mut().filter(|a| a.boot == boot && on) {
                     Some(agent) => {
                         perform(agent, call, &mut slot.machine, &self.settings.images, now)
                     }

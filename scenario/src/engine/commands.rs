@@ -379,6 +379,13 @@ impl Engine {
         Ok(())
     }
 
+    /// Restarts the mock Ironic on an empty database: every node and port forgotten. Nothing
+    /// tells the operator; its next look at each host finds the node gone.
+    pub fn lose_ironic_database(&mut self) {
+        self.ironic.store(|s| s.lose_database());
+        self.command(None, "Ironic restarted with an empty database".into());
+    }
+
     /// Replaces the Ironic API faults.
     pub fn set_ironic_faults(&mut self, faults: IronicFaults) {
         self.command(

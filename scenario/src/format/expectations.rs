@@ -118,6 +118,12 @@ pub struct Invariants {
     pub one_deploy_per_provisioning: bool,
     /// No two HostClaims bound to one host at the same time.
     pub one_claim_per_host: bool,
+    /// No BMC password of the fleet or the timeline (those of at least 12 characters: shorter
+    /// ones can be ordinary words) appears in any trace line: statuses, Events, calls, steps.
+    pub no_credential_in_trace: bool,
+    /// A BareMetalHost that is gone took its Ironic node with it: after the last accepted Ironic
+    /// call about the host, a node delete was accepted (or found the node gone).
+    pub no_orphaned_ironic_node: bool,
     /// Never more than this many hosts holding a provisioning slot at once (inspecting,
     /// provisioning or deprovisioning, not delayed, not virtual media). Default: the
     /// operator's provisioning limit.
@@ -132,6 +138,8 @@ impl Default for Invariants {
             no_power_action_when_detached: true,
             one_deploy_per_provisioning: true,
             one_claim_per_host: true,
+            no_credential_in_trace: true,
+            no_orphaned_ironic_node: true,
             max_busy: None,
         }
     }

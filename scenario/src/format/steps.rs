@@ -371,10 +371,15 @@ impl BmcFault {
 #[serde(deny_unknown_fields)]
 pub struct IronicFault {
     /// Fraction (0..=1) of API requests answered with `status`.
+    #[serde(default)]
     pub http_5xx_rate: f64,
     /// Status of injected failures (500..=599, default 503).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// When the fault starts, Ironic restarts on an empty database: every node and port is
+    /// forgotten (the operator must register its hosts again, adopting the provisioned ones).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub database_lost: bool,
 }
 
 /// A fault of the agents running on the hosts.

@@ -82,10 +82,58 @@ fn mismatch(c: &Condition, v: &HostConditionView) -> Option<String> {
 
 /// A step as one line of JSON, cut at 120 characters.
 pub fn one_line(step: &Step) -> String {
-    let s = serde_json::to_string(step).unwrap_or_default();
+    let mut value = serde_json::to_value(step).unwrap_or_default();
+    redact(&mut value);
+    let s = value.to_string();
     if s.chars().count() > 120 {
         format!("{}…", s.chars().take(119).collect::<String>())
     } else {
         s
+    }
+}
+
+/// Keys whose values are credentials or Secret contents: a trace line (and so a trace file, a
+/// report, a log) shows them as `<redacted>`.
+const REDACTED_KEYS: [&str; 3] = ["password", "stringData", "data"];
+
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if REDACTED_KEYS.contains(&key.as_str()) && !v.is_null() {
+                    *v = serde_json::Value::String("<redacted>".into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Patch, PatchType};
+
+    #[test]
+    fn a_step_that_writes_a_password_is_summarised_without_it() {
+        let secret = Step::Patch(Patch {
+            hosts: None,
+            kind: Some("Secret".into()),
+            name: Some("h-0-bmc-secret".into()),
+            namespace: None,
+            patch_type: PatchType::Merge,
+            patch: serde_json::json!({"stringData": {"password": "hunter2-hunter2"}}),
+        });
+        let register: Step = serde_json::from_value(
+            serde_json::json!({"register": {"hosts": "all", "password": "s3cret-s3cret"}}),
+        )
+        .unwrap();
+        let (a, b) = (one_line(&secret), one_line(&register));
+        assert!(!a.contains("hunter2") && a.contains("<redacted>"), "{a}");
+        assert!(!b.contains("s3cret") && b.contains("<redact"), "{b}");
+        assert!(a.contains("h-0-bmc-secret"), "{a}");
     }
 }

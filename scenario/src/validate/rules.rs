@@ -211,10 +211,16 @@ impl Context<'_> {
                 .map_err(|e| problem(&with(at, key("bmc")), e.to_string()))?;
         }
         if let Some(x) = &f.ironic {
-            if !(x.http_5xx_rate > 0.0 && x.http_5xx_rate <= 1.0) {
+            if !(0.0..=1.0).contains(&x.http_5xx_rate) {
                 return Err(problem(
                     &with(at, key("ironic")),
-                    format!("http_5xx_rate must be in (0, 1], got {}", x.http_5xx_rate),
+                    format!("http_5xx_rate must be in [0, 1], got {}", x.http_5xx_rate),
+                ));
+            }
+            if x.http_5xx_rate == 0.0 && !x.database_lost {
+                return Err(problem(
+                    &with(at, key("ironic")),
+                    "the Ironic fault sets nothing (http_5xx_rate above 0, or database_lost: true)",
                 ));
             }
             if x.status.is_some_and(|s| !(500..=599).contains(&s)) {

@@ -348,6 +348,9 @@ impl Backend for EngineBackend<'_> {
         started: &ActiveFault,
         active: &BTreeMap<String, ActiveFault>,
     ) -> Result<(), StepError> {
+        if started.ironic.as_ref().is_some_and(|i| i.database_lost) {
+            self.engine.lose_ironic_database();
+        }
         self.apply_faults(started, active)
     }
 

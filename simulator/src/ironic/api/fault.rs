@@ -219,6 +219,16 @@ pub(crate) async fn set(
     }
 }
 
+/// The simulator-only switch (NOT Ironic's API) that restarts the mock on an empty database.
+pub const DATABASE_LOST_PATH: &str = "/_sim/lose-database";
+
+/// `POST /_sim/lose-database`: every node and port forgotten, as an Ironic restarted on a fresh
+/// database; answers 204.
+pub(crate) async fn lose_database(State(s): State<AppState>) -> Response {
+    s.lose_database();
+    StatusCode::NO_CONTENT.into_response()
+}
+
 /// `DELETE /_sim/faults`.
 pub(crate) async fn clear(State(s): State<AppState>) -> Response {
     let now = s.now();

@@ -125,6 +125,13 @@ impl AppState {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Restarts the mock on an empty database (every node and port forgotten; API faults, the
+    /// journal and the id streams kept): what `POST /_sim/lose-database` does.
+    pub fn lose_database(&self) {
+        self.lock().lose_database();
+        tracing::info!("Ironic database lost: every node and port forgotten");
+    }
+
     /// A copy of the request journal, oldest first (what `GET /_sim/requests` serves).
     pub fn requests(&self) -> Vec<journal::Entry> {
         self.journal().entries().cloned().collect()
@@ -528,6 +535,7 @@ pub fn app(state: AppState) -> Router {
             fault::FAULTS_PATH,
             get(fault::show).post(fault::set).delete(fault::clear),
         )
+        .route(fault::DATABASE_LOST_PATH, post(fault::lose_database))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             journal::record,

@@ -62,6 +62,14 @@ impl Store {
         }
     }
 
+    /// Forgets every node and port, as an Ironic restarted on an empty database: the API answers
+    /// 404 for every node it knew. The UUID and token streams go on, so a node created again gets
+    /// a new UUID.
+    pub fn lose_database(&mut self) {
+        self.conductor = Conductor::new(*self.conductor.settings());
+        self.ports = PortTable::default();
+    }
+
     pub(crate) fn new_uuid(&mut self) -> Uuid {
         let bytes: [u8; 16] = self.rng.random();
         uuid::Builder::from_random_bytes(bytes).into_uuid()
