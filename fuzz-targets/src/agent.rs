@@ -4,7 +4,6 @@
 
 use metal_sim::agent::image::{self, Expected, ImageInfo};
 use metal_sim::agent::{Agent, Request};
-use metal_sim::fleet::Fleet;
 use metal_sim::machine::SimClock;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -14,7 +13,7 @@ use crate::http::split;
 /// Each line of the input is a command body (JSON); it is refused with a typed error or
 /// executed by the agent of a powered-on demo host, one after the other.
 pub fn commands(data: &[u8]) {
-    let fleet = Fleet::demo().expect("the demo fleet is valid");
+    let fleet = crate::demo_fleet();
     let world = fleet
         .build_world(SimClock::start_now())
         .expect("the demo world builds");

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use metal_sim::fleet::Fleet;
 use metal_sim::ipmi::client::reply;
 use metal_sim::ipmi::command::app_cmd;
 use metal_sim::ipmi::crypto::{
@@ -22,7 +21,7 @@ use metal_sim::machine::{Host, ListenerKind, SimClock, World};
 const MAX_DATAGRAMS: usize = 64;
 
 fn world() -> Arc<World> {
-    let fleet = Fleet::demo().expect("the demo fleet is valid");
+    let fleet = crate::demo_fleet();
     Arc::new(
         fleet
             .build_world(SimClock::start_now())

@@ -87,3 +87,10 @@ pub const TARGETS: &[Target] = &[
         run: agent::checksums,
     },
 ];
+
+/// The demo fleet (`metal-sim serve`'s default), parsed once per process; each input builds its
+/// own world from it.
+pub fn demo_fleet() -> &'static metal_sim::fleet::Fleet {
+    static FLEET: std::sync::OnceLock<metal_sim::fleet::Fleet> = std::sync::OnceLock::new();
+    FLEET.get_or_init(|| metal_sim::fleet::Fleet::demo().expect("the demo fleet is valid"))
+}

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use metal_sim::fleet::Fleet;
 use metal_sim::machine::{ListenerKind, SimClock};
 use metal_sim::redfish::{self, ServiceOptions};
 
@@ -16,7 +15,7 @@ pub fn requests(data: &[u8]) {
     if requests.is_empty() {
         return;
     }
-    let fleet = Fleet::demo().expect("the demo fleet is valid");
+    let fleet = crate::demo_fleet();
     let world = Arc::new(
         fleet
             .build_world(SimClock::start_now())
