@@ -91,7 +91,7 @@ fn file_name(p: &Path) -> String {
 }
 
 #[test]
-fn every_target_has_a_smoke_test() {
+fn every_target_has_a_smoke_test_and_a_libfuzzer_target() {
     let listed = [
         "ipmi_bmc",
         "ipmi_session",
@@ -109,6 +109,23 @@ fn every_target_has_a_smoke_test() {
     ];
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
     assert_eq!(names, listed);
+    // ... and every body has its libFuzzer target (the file and its [[bin]] in fuzz/).
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let manifest = std::fs::read_to_string(fuzz.join("Cargo.toml")).expect("fuzz/Cargo.toml");
+    for t in TARGETS {
+        let file = fuzz.join("fuzz_targets").join(format!("{}.rs", t.name));
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            text.contains("metal_fuzz::"),
+            "{} does not call its body",
+            file.display()
+        );
+        assert!(
+            manifest.contains(&format!("name = \"{}\"", t.name)),
+            "fuzz/Cargo.toml has no [[bin]] {}",
+            t.name
+        );
+    }
 }
 
 macro_rules! smoke_tests {
