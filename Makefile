@@ -7,7 +7,7 @@ export JUDGES_HOME ?= $(HOME)/.cache/metal-judges
 PEERS_ENV := source $(PEERS_HOME)/peers.env
 TOOLS_ENV := source $(TOOLS_HOME)/tools.env
 
-.PHONY: all build toolchain peers k8s bmo test lint e2e demo bench crds fmt
+.PHONY: all build toolchain peers k8s bmo test lint e2e demo bench crds fmt fuzz
 
 all: build
 
@@ -62,6 +62,12 @@ demo: peers
 ## (docs/benchmarks.md; BENCH_PARTS="redfish ipmi" for a subset).
 bench: toolchain peers k8s bmo
 	bash scripts/bench.sh
+
+## fuzz: every coverage-guided fuzz target (fuzz/, cargo-fuzz + libFuzzer, stable toolchain) for
+## FUZZ_SECONDS each (default 20); installs the pinned cargo-fuzz into ~/.cache/metal-fuzz once.
+## `make test` runs the smoke version (metal-fuzz's tests/smoke.rs) without cargo-fuzz.
+fuzz:
+	bash scripts/fuzz.sh
 
 fmt:
 	cargo fmt --all

@@ -11,9 +11,13 @@ use tokio::net::UdpSocket;
 
 use super::command::{BootFlags, ChassisControl, app_cmd, chassis_cmd};
 use super::crypto::{CipherSuite, ConfidentialityAlgorithm, Handshake, SessionKeys};
-use super::message::{Request, Response, netfn};
-use super::packet::{self, Datagram, PayloadType, V20Header};
+use super::message::{Request, netfn};
+use super::packet::{self, PayloadType, V20Header};
 use super::session::{Privilege, algorithm_record};
+
+pub mod reply;
+
+use reply::ReplyError;
 
 /// How to reach and log in to one BMC.
 #[derive(Clone)]
@@ -272,14 +276,7 @@ impl Client {
         self.exchange(
             operation,
             |_| packet.clone(),
-            |_, bytes| match packet::decode(bytes) {
-                Ok(Datagram::V20(p))
-                    if p.payload_type == expect && p.payload.first() == Some(&tag) =>
-                {
-                    Some(Ok(p.payload.to_vec()))
-                }
-                _ => None,
-            },
+            |_, bytes| reply::handshake(bytes, expect, tag).map(Ok),
         )
         .await
     }
@@ -299,7 +296,7 @@ impl Client {
                 vec![0x8E, self.config.privilege as u8],
             )
             .await?;
-        if caps.len() < 4 || caps[3] & 0x02 == 0 {
+        if !reply::supports_ipmi20(&caps) {
             return Err(ClientError::Refused {
                 target,
                 stage: "channel capabilities (no IPMI 2.0)",
@@ -327,17 +324,17 @@ impl Client {
                 open,
             )
             .await?;
-        if r.len() < 2 || r[1] != 0 {
-            return Err(ClientError::Refused {
-                target,
-                stage: "Open Session",
-                status: r.get(1).copied().unwrap_or(0xFF),
-            });
-        }
-        if r.len() < 36 || r[4..8] != console_id.to_le_bytes() {
-            return Err(self.malformed("Open Session"));
-        }
-        let bmc_id = u32::from_le_bytes([r[8], r[9], r[10], r[11]]);
+        let bmc_id = match reply::open_session(&r, console_id) {
+            Ok(id) => id,
+            Err(ReplyError::Refused(status)) => {
+                return Err(ClientError::Refused {
+                    target,
+                    stage: "Open Session",
+                    status,
+                });
+            }
+            Err(ReplyError::Malformed) => return Err(self.malformed("Open Session")),
+        };
 
         let mut console_random = [0u8; 16];
         self.rng.fill_bytes(&mut console_random);
@@ -359,32 +356,28 @@ impl Client {
         let r2 = self
             .handshake_step("RAKP 1", PayloadType::Rakp1, PayloadType::Rakp2, rakp1)
             .await?;
-        if r2.len() < 2 || r2[1] != 0 {
-            return Err(ClientError::Refused {
-                target,
-                stage: "RAKP 1",
-                status: r2.get(1).copied().unwrap_or(0xFF),
-            });
-        }
-        let code_len = suite.auth.code_len();
-        if r2.len() != 40 + code_len {
-            return Err(self.malformed("RAKP 2"));
-        }
-        let mut bmc_random = [0u8; 16];
-        bmc_random.copy_from_slice(&r2[8..24]);
-        let mut bmc_guid = [0u8; 16];
-        bmc_guid.copy_from_slice(&r2[24..40]);
+        let r2 = match reply::rakp2(&r2, suite.auth.code_len()) {
+            Ok(r2) => r2,
+            Err(ReplyError::Refused(status)) => {
+                return Err(ClientError::Refused {
+                    target,
+                    stage: "RAKP 1",
+                    status,
+                });
+            }
+            Err(ReplyError::Malformed) => return Err(self.malformed("RAKP 2")),
+        };
         let hs = Handshake {
             console_session_id: console_id,
             bmc_session_id: bmc_id,
             console_random,
-            bmc_random,
-            bmc_guid,
+            bmc_random: r2.bmc_random,
+            bmc_guid: r2.bmc_guid,
             role,
             username: &name,
         };
         let kuid = self.config.password.as_bytes().to_vec();
-        if !metal_tls::secret::eq(&hs.rakp2_code(suite.auth, &kuid), &r2[40..]) {
+        if !metal_tls::secret::eq(&hs.rakp2_code(suite.auth, &kuid), &r2.code) {
             // Tell the BMC, as consoles do, so it frees the session at once.
             let tag = self.next_tag();
             let mut abort = vec![tag, 0x0F, 0, 0];
@@ -409,17 +402,19 @@ impl Client {
         let r4 = self
             .handshake_step("RAKP 3", PayloadType::Rakp3, PayloadType::Rakp4, rakp3)
             .await?;
-        if r4.len() < 2 || r4[1] != 0 {
-            return Err(ClientError::Refused {
-                target,
-                stage: "RAKP 3",
-                status: r4.get(1).copied().unwrap_or(0xFF),
-            });
-        }
+        let icv = match reply::rakp4(&r4, suite.auth.icv_len()) {
+            Ok(icv) => Some(icv),
+            Err(ReplyError::Refused(status)) => {
+                return Err(ClientError::Refused {
+                    target,
+                    stage: "RAKP 3",
+                    status,
+                });
+            }
+            Err(ReplyError::Malformed) => None,
+        };
         let sik = hs.sik(suite.auth, &kuid);
-        if r4.len() != 8 + suite.auth.icv_len()
-            || !metal_tls::secret::eq(&hs.rakp4_icv(suite.auth, &sik), &r4[8..])
-        {
+        if !icv.is_some_and(|icv| metal_tls::secret::eq(&hs.rakp4_icv(suite.auth, &sik), icv)) {
             return Err(ClientError::Authentication {
                 target,
                 stage: "RAKP 4",
@@ -451,13 +446,7 @@ impl Client {
             "pre-session command",
             |_| packet.clone(),
             |_, bytes| {
-                let Ok(Datagram::V15(p)) = packet::decode(bytes) else {
-                    return None;
-                };
-                let resp = Response::decode(p.message).ok()?;
-                if resp.rq_seq != seq || resp.cmd != cmd {
-                    return None;
-                }
+                let resp = reply::pre_session(bytes, seq, cmd)?;
                 Some(if resp.completion == 0 {
                     Ok(resp.data)
                 } else {
@@ -509,20 +498,7 @@ impl Client {
                 },
                 |me, bytes| {
                     let s = me.session.as_ref()?;
-                    let Ok(Datagram::V20(p)) = packet::decode(bytes) else {
-                        return None;
-                    };
-                    if p.payload_type != PayloadType::Ipmi {
-                        return None;
-                    }
-                    let code_len = s.keys.suite().integrity.code_len();
-                    if code_len > 0 {
-                        let (signed, code) = p.signed_parts(code_len).ok()?;
-                        s.keys.verify(signed, code).ok()?;
-                    }
-                    let plain = s.keys.decrypt(p.payload).ok()?;
-                    let r = Response::decode(&plain).ok()?;
-                    (r.rq_seq == seq && r.cmd == cmd).then_some(Ok(r))
+                    reply::in_session(&s.keys, bytes, seq, cmd).map(Ok)
                 },
             )
             .await?;
@@ -542,15 +518,7 @@ impl Client {
         let d = self
             .command(netfn::CHASSIS, chassis_cmd::GET_STATUS, Vec::new())
             .await?;
-        if d.len() < 3 {
-            return Err(self.malformed("Get Chassis Status"));
-        }
-        Ok(ChassisStatus {
-            power_on: d[0] & 1 != 0,
-            power_state: d[0],
-            last_event: d[1],
-            misc: d[2],
-        })
+        reply::chassis_status(&d).ok_or_else(|| self.malformed("Get Chassis Status"))
     }
 
     /// Whether system power is on.
@@ -596,15 +564,7 @@ impl Client {
                 vec![0x05, 0, 0],
             )
             .await?;
-        if d.len() < 4 {
-            return Err(self.malformed("Get System Boot Options"));
-        }
-        Ok(BootFlags {
-            valid: d[2] & 0x80 != 0,
-            persistent: d[2] & 0x40 != 0,
-            efi: d[2] & 0x20 != 0,
-            device: (d[3] >> 2) & 0x0F,
-        })
+        reply::boot_flags(&d).ok_or_else(|| self.malformed("Get System Boot Options"))
     }
 
     /// Get Device ID response data.
@@ -618,7 +578,7 @@ impl Client {
         let d = self
             .command(netfn::APP, app_cmd::GET_SYSTEM_GUID, Vec::new())
             .await?;
-        d.try_into().map_err(|_| self.malformed("Get System GUID"))
+        reply::system_guid(&d).ok_or_else(|| self.malformed("Get System GUID"))
     }
 
     /// Closes the session (no-op when none is open).
