@@ -108,13 +108,28 @@ struct Plan {
     online: bool,
     detached: bool,
     wrong_secret: bool,
+    /// Labelled for the chaos claims (`chaos-pool: claims`): its image and `online` are the
+    /// claims' to write, so the generator never patches them.
+    claimable: bool,
 }
+
+/// What the generator knows about one HostClaim.
+struct ClaimPlan {
+    name: String,
+    /// Its selector matches the claimable hosts (else it selects a label no host carries).
+    matchable: bool,
+    deleted: bool,
+}
+
+/// The label the claimable hosts carry and the claims select.
+const CLAIM_LABEL: (&str, &str) = ("chaos-pool", "claims");
 
 struct Draw {
     rng: ChaCha8Rng,
     seed: u64,
     mode: Mode,
     hosts: Vec<Plan>,
+    claims: Vec<ClaimPlan>,
     steps: Vec<Value>,
     faults: usize,
     /// One line per operation, for the file's header comment.
@@ -133,6 +148,7 @@ impl Draw {
                 let protocol = PROTOCOLS[rng.random_range(0..PROTOCOLS.len())];
                 // Long and distinctive, so the credential invariant cannot match ordinary words.
                 let password = format!("chaos-pw-{:016x}", rng.random::<u64>());
+                let claimable = rng.random_bool(0.5);
                 Plan {
                     name: format!("chaos-{i}"),
                     protocol,
@@ -142,6 +158,7 @@ impl Draw {
                     online: true,
                     detached: false,
                     wrong_secret: false,
+                    claimable,
                 }
             })
             .collect();
@@ -150,6 +167,7 @@ impl Draw {
             seed,
             mode,
             hosts,
+            claims: Vec::new(),
             steps: Vec::new(),
             faults: 0,
             story: Vec::new(),
@@ -179,6 +197,27 @@ impl Draw {
             .collect()
     }
 
+    /// The hosts still there whose image and `online` the generator writes (not claimable).
+    fn manual(&self) -> Vec<usize> {
+        self.alive()
+            .into_iter()
+            .filter(|i| !self.hosts[*i].claimable)
+            .collect()
+    }
+
+    fn claimable(&self) -> Vec<usize> {
+        self.alive()
+            .into_iter()
+            .filter(|i| self.hosts[*i].claimable)
+            .collect()
+    }
+
+    fn live_claims(&self) -> Vec<usize> {
+        (0..self.claims.len())
+            .filter(|i| !self.claims[*i].deleted)
+            .collect()
+    }
+
     fn pick(&mut self, among: &[usize]) -> usize {
         among[self.rng.random_range(0..among.len())]
     }
@@ -199,9 +238,9 @@ impl Draw {
     }
 
     fn operation(&mut self) {
-        // Weights: host operations first, then faults.
+        // Weights: host operations first, then faults, then claims.
         let watch = u32::from(self.mode == Mode::Wire);
-        let weights = [3, 2, 1, 1, 1, 1, 3, 2, 1, 2, watch, 1];
+        let weights = [3, 2, 1, 1, 1, 1, 3, 2, 1, 2, watch, 1, 3, 2, 1];
         let total: u32 = weights.iter().sum();
         let mut draw = self.rng.random_range(0..total);
         let mut choice = 0;
@@ -213,23 +252,25 @@ impl Draw {
             draw -= w;
         }
         let alive = self.alive();
+        let manual = self.manual();
+        let live_claims = self.live_claims();
         match choice {
-            0 => {
-                let i = self.pick(&alive);
+            0 if !manual.is_empty() => {
+                let i = self.pick(&manual);
                 let h = &mut self.hosts[i];
                 h.image = true;
                 let name = h.name.clone();
                 self.patch_host(&name, json!({"spec": {"image": image()}}), "provision");
             }
-            1 => {
-                let i = self.pick(&alive);
+            1 if !manual.is_empty() => {
+                let i = self.pick(&manual);
                 let h = &mut self.hosts[i];
                 h.image = false;
                 let name = h.name.clone();
                 self.patch_host(&name, json!({"spec": {"image": null}}), "deprovision");
             }
-            2 => {
-                let i = self.pick(&alive);
+            2 if !manual.is_empty() => {
+                let i = self.pick(&manual);
                 let h = &mut self.hosts[i];
                 h.online = !h.online;
                 let (name, online) = (h.name.clone(), h.online);
@@ -247,10 +288,7 @@ impl Draw {
             }
             4 if alive.len() > 1 => {
                 let i = self.pick(&alive);
-                self.hosts[i].deleted = true;
-                let name = self.hosts[i].name.clone();
-                self.story.push(format!("delete {name}"));
-                self.steps.push(json!({"delete": {"hosts": [name]}}));
+                self.delete_host(i);
             }
             5 => {
                 let i = self.pick(&alive);
@@ -288,9 +326,62 @@ impl Draw {
                 json!({"ironic": {"database_lost": true}, "for": "1s"}),
                 "Ironic restarted with an empty database".into(),
             ),
-            // A delete that would leave no host: a BMC fault instead.
+            12 => self.create_claim(),
+            13 if !live_claims.is_empty() => {
+                let c = self.pick(&live_claims);
+                self.claims[c].deleted = true;
+                let name = self.claims[c].name.clone();
+                self.story.push(format!("delete claim {name}"));
+                self.steps.push(json!({"delete_claim": {"name": name}}));
+            }
+            // A claim created at the instant a claimable host is deleted or detached.
+            14 => {
+                let claimable = self.claimable();
+                if !claimable.is_empty() {
+                    let i = self.pick(&claimable);
+                    if alive.len() > 1 && self.rng.random_bool(0.5) {
+                        self.delete_host(i);
+                    } else if !self.hosts[i].detached {
+                        self.hosts[i].detached = true;
+                        self.detach(i, true);
+                    }
+                }
+                self.create_claim();
+            }
+            // A claim delete with no live claim: a claim create instead.
+            13 => self.create_claim(),
+            // A delete that would leave no host, or an image or power change with no host whose
+            // image and power are the generator's: a BMC fault instead.
             _ => self.bmc_fault(),
         }
+    }
+
+    fn delete_host(&mut self, i: usize) {
+        self.hosts[i].deleted = true;
+        let name = self.hosts[i].name.clone();
+        self.story.push(format!("delete {name}"));
+        self.steps.push(json!({"delete": {"hosts": [name]}}));
+    }
+
+    /// A HostClaim selecting the claimable hosts (one in eight selects a label no host carries,
+    /// and must stay unbound).
+    fn create_claim(&mut self) {
+        let name = format!("claim-{}", self.claims.len());
+        let matchable = !self.rng.random_ratio(1, 8);
+        let value = if matchable { CLAIM_LABEL.1 } else { "nowhere" };
+        self.story.push(format!(
+            "create claim {name} selecting {}={value}",
+            CLAIM_LABEL.0
+        ));
+        self.steps.push(json!({"create_claim": {
+            "name": name,
+            "match_labels": {CLAIM_LABEL.0: value},
+        }}));
+        self.claims.push(ClaimPlan {
+            name,
+            matchable,
+            deleted: false,
+        });
     }
 
     fn patch_host(&mut self, name: &str, patch: Value, what: &str) {
@@ -400,6 +491,8 @@ impl Draw {
         for h in &self.hosts {
             let until = if h.deleted {
                 json!({"hosts": [h.name], "gone": true})
+            } else if h.claimable {
+                continue;
             } else {
                 json!({
                     "hosts": [h.name],
@@ -411,6 +504,7 @@ impl Draw {
             self.steps
                 .push(json!({"wait": {"until": until, "within": within}}));
         }
+        self.settle_claims(&within);
         for i in offline {
             let h = &self.hosts[i];
             let state = if h.image { "provisioned" } else { "available" };
@@ -425,16 +519,68 @@ impl Draw {
         }
     }
 
+    /// What convergence means for the claims: with `k` live matchable claims and `m` claimable
+    /// hosts left, `min(k, m)` claimable hosts are provisioned (powered on, no error) and the
+    /// others back `available` with no error (a deleted claim's host released); when every live
+    /// claim can have a host (`k <= m`) each is bound; a claim whose selector matches no host, and
+    /// every deleted claim, is not bound.
+    fn settle_claims(&mut self, within: &str) {
+        let m = self.claimable().len();
+        let live: Vec<&ClaimPlan> = self.claims.iter().filter(|c| !c.deleted).collect();
+        let k = live.iter().filter(|c| c.matchable).count();
+        let mut waits = Vec::new();
+        if k <= m {
+            for c in live.iter().filter(|c| c.matchable) {
+                waits.push(json!({"claim": c.name, "bound": true}));
+            }
+        }
+        let selector = json!({"labels": {CLAIM_LABEL.0: CLAIM_LABEL.1}});
+        if k.min(m) > 0 {
+            waits.push(json!({
+                "hosts": selector,
+                "at_least": k.min(m),
+                "state": "provisioned",
+                "error_type": "none",
+                "powered_on": true,
+            }));
+        }
+        if m > k {
+            waits.push(json!({
+                "hosts": selector,
+                "at_least": m - k,
+                "state": "available",
+                "error_type": "none",
+            }));
+        }
+        let unbound: Vec<Value> = self
+            .claims
+            .iter()
+            .filter(|c| c.deleted || !c.matchable)
+            .map(|c| json!({"claim": c.name, "bound": false}))
+            .collect();
+        for until in waits {
+            self.steps
+                .push(json!({"wait": {"until": until, "within": within}}));
+        }
+        for until in unbound {
+            self.steps.push(json!({"assert": until}));
+        }
+    }
+
     fn render(&self) -> String {
         let base = 100 + self.seed % 100;
         let groups: Vec<Value> = self
             .hosts
             .iter()
             .map(|h| {
-                json!({
+                let mut g = json!({
                     "name": h.name,
                     "bmc": {"protocol": h.protocol, "username": "chaos", "password": h.password},
-                })
+                });
+                if h.claimable {
+                    g["labels"] = json!({CLAIM_LABEL.0: CLAIM_LABEL.1});
+                }
+                g
             })
             .collect();
         let fleet = json!({

@@ -40,6 +40,9 @@ fn the_draws_cover_every_operation_and_fault_kind() {
         "patch",
         "annotate",
         "delete",
+        "create_claim",
+        "delete_claim",
+        "assert",
         "secret",
         "restart_operator",
         "fault Some(Bmc)",
@@ -83,6 +86,38 @@ fn every_host_ends_with_a_bounded_wait_for_its_last_asked_state() {
     assert!(waits.len() >= s.fleet.hosts().len());
     for w in waits {
         assert_eq!(w.within.0, converge_bound(Mode::Engine));
-        assert!(w.until.gone == Some(true) || w.until.error_type.as_deref() == Some("none"));
+        assert!(
+            w.until.gone == Some(true)
+                || w.until.error_type.as_deref() == Some("none")
+                || w.until.claim.is_some()
+        );
     }
+}
+
+#[test]
+fn claims_compete_for_fewer_claimable_hosts_and_the_settle_waits_for_them() {
+    // Some seed draws more live claims than claimable hosts, and then waits for every claimable
+    // host provisioned rather than for each claim bound.
+    let competing = (0..200).find(|seed| {
+        let s = scenario(*seed, Mode::Engine).expect("valid");
+        let claims = s
+            .file
+            .timeline
+            .iter()
+            .filter(|step| matches!(step, Step::CreateClaim(_)))
+            .count();
+        let claimable = s
+            .fleet
+            .hosts()
+            .iter()
+            .filter(|h| h.labels.get("chaos-pool").map(String::as_str) == Some("claims"))
+            .count();
+        claims >= 2 && claims > claimable && claimable > 0
+    });
+    let seed = competing.expect("some seed in 0..200 draws more claims than claimable hosts");
+    let s = scenario(seed, Mode::Engine).expect("valid");
+    assert!(s.file.timeline.iter().any(|step| matches!(
+        step,
+        Step::Wait(w) if w.until.at_least.is_some() && w.until.state.as_deref() == Some("provisioned")
+    )));
 }
