@@ -523,7 +523,7 @@ impl Draw {
     /// hosts left, `min(k, m)` claimable hosts are provisioned (powered on, no error) and the
     /// others back `available` with no error (a deleted claim's host released); when every live
     /// claim can have a host (`k <= m`) each is bound; a claim whose selector matches no host, and
-    /// every deleted claim, is not bound.
+    /// every deleted claim, is (soon) not bound.
     fn settle_claims(&mut self, within: &str) {
         let m = self.claimable().len();
         let live: Vec<&ClaimPlan> = self.claims.iter().filter(|c| !c.deleted).collect();
@@ -558,12 +558,11 @@ impl Draw {
             .filter(|c| c.deleted || !c.matchable)
             .map(|c| json!({"claim": c.name, "bound": false}))
             .collect();
-        for until in waits {
+        // Unbound is waited for too: a deleted claim lets its host go (clears its consumerRef)
+        // on the claim's next reconcile after the host is back `available`, not at that instant.
+        for until in waits.into_iter().chain(unbound) {
             self.steps
                 .push(json!({"wait": {"until": until, "within": within}}));
-        }
-        for until in unbound {
-            self.steps.push(json!({"assert": until}));
         }
     }
 

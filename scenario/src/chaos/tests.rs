@@ -42,7 +42,6 @@ fn the_draws_cover_every_operation_and_fault_kind() {
         "delete",
         "create_claim",
         "delete_claim",
-        "assert",
         "secret",
         "restart_operator",
         "fault Some(Bmc)",

@@ -49,6 +49,8 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
     let mut nodes: BTreeMap<&str, String> = BTreeMap::new();
     let mut hosts: BTreeMap<&str, Follow> = BTreeMap::new();
     let mut claims_by_host: BTreeMap<&str, &str> = BTreeMap::new();
+    // Hosts a `delete` step has been run on: their claims may let them go in any state.
+    let mut deleting: BTreeSet<String> = BTreeSet::new();
     let mut busy_reported = false;
     let fail = |v: &mut Verdict, host: Option<&str>, at: SimTime, message: String| {
         v.failures.push(Failure {
@@ -235,7 +237,35 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                     format!("the machine changed power ({change:?}) while its host is detached"),
                 );
             }
+            Happening::Step { index, .. } => {
+                if let Some(Step::Delete(t)) = scenario.file.timeline.get(*index) {
+                    if let Some(sel) = &t.hosts {
+                        deleting.extend(scenario.host_names(sel));
+                    } else if t.kind.as_deref() == Some("BareMetalHost") {
+                        deleting.extend(t.name.clone());
+                    }
+                }
+            }
             Happening::Claim { claim, host } => {
+                let held: Vec<&str> = claims_by_host
+                    .iter()
+                    .filter(|(h, c)| *c == claim && host.as_deref() != Some(**h))
+                    .map(|(h, _)| *h)
+                    .collect();
+                for h in held {
+                    let state = hosts.get(h).map_or("", |f| f.state.as_str());
+                    if inv.claim_released_when_deprovisioned
+                        && !deleting.contains(h)
+                        && matches!(state, "provisioning" | "provisioned" | "deprovisioning")
+                    {
+                        fail(
+                            v,
+                            Some(h),
+                            e.t,
+                            format!("claim {claim:?} let the host go while it is {state}, before it was deprovisioned"),
+                        );
+                    }
+                }
                 claims_by_host.retain(|_, c| c != claim);
                 if let Some(h) = host {
                     if inv.one_claim_per_host

@@ -299,6 +299,61 @@ fn two_claims_on_one_host_are_caught_and_a_release_frees_it() {
 }
 
 #[test]
+fn a_claim_letting_its_host_go_before_it_is_deprovisioned_is_caught_unless_the_host_is_deleted() {
+    let claim = |c: &str, h: Option<&str>| Happening::Claim {
+        claim: c.into(),
+        host: h.map(str::to_string),
+    };
+    let early = "let the host go while it is provisioned";
+    // Released once the host is back `available`: fine.
+    let b = Build::new()
+        .push(claim("a", Some("h-1")))
+        .state("h-1", "available", "provisioning")
+        .state("h-1", "provisioning", "provisioned")
+        .state("h-1", "provisioned", "deprovisioning")
+        .state("h-1", "deprovisioning", "available")
+        .push(claim("a", None));
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(!m.iter().any(|x| x.contains("let the host go")), "{m:?}");
+    // Released while still provisioned: caught.
+    let b = Build::new()
+        .push(claim("a", Some("h-1")))
+        .state("h-1", "available", "provisioning")
+        .state("h-1", "provisioning", "provisioned")
+        .push(claim("a", None));
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(m.iter().any(|x| x.contains(early)), "{m:?}");
+    // Switched to another host while the first is still provisioned: caught too.
+    let b = Build::new()
+        .push(claim("a", Some("h-1")))
+        .state("h-1", "available", "provisioning")
+        .state("h-1", "provisioning", "provisioned")
+        .push(claim("a", Some("h-0")));
+    let m = messages(&check(&scenario(), &b.0));
+    assert!(m.iter().any(|x| x.contains(early)), "{m:?}");
+    // A host being deleted is let go in whatever state it is in (its claim needs no release).
+    let s = Scenario::parse(
+        &SCENARIO.replace("  - advance: 1s\n", "  - advance: 1s\n  - delete: {hosts: [h-1]}\n"),
+        "t.yaml",
+        Path::new("."),
+    )
+    .unwrap();
+    let b = Build::new()
+        .push(claim("a", Some("h-1")))
+        .state("h-1", "available", "provisioning")
+        .state("h-1", "provisioning", "provisioned")
+        .push(Happening::Step {
+            index: 1,
+            line: 0,
+            keyword: "delete".into(),
+            summary: String::new(),
+        })
+        .push(claim("a", None));
+    let m = messages(&check(&s, &b.0));
+    assert!(!m.iter().any(|x| x.contains("let the host go")), "{m:?}");
+}
+
+#[test]
 fn busy_hosts_over_the_limit_are_caught_but_delayed_and_virtual_media_ones_do_not_count() {
     let b = Build::new()
         .state("h-0", "", "inspecting")

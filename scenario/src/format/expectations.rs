@@ -118,6 +118,10 @@ pub struct Invariants {
     pub one_deploy_per_provisioning: bool,
     /// No two HostClaims bound to one host at the same time.
     pub one_claim_per_host: bool,
+    /// A HostClaim lets its host go (the trace sees it unbound from the host) only once the host
+    /// is deprovisioned: not while it is provisioning, provisioned or deprovisioning, unless the
+    /// host is being deleted.
+    pub claim_released_when_deprovisioned: bool,
     /// No BMC password of the fleet or the timeline (those of at least 12 characters: shorter
     /// ones can be ordinary words) appears in any trace line: statuses, Events, calls, steps.
     pub no_credential_in_trace: bool,
@@ -138,6 +142,7 @@ impl Default for Invariants {
             no_power_action_when_detached: true,
             one_deploy_per_provisioning: true,
             one_claim_per_host: true,
+            claim_released_when_deprovisioned: true,
             no_credential_in_trace: true,
             no_orphaned_ironic_node: true,
             max_busy: None,
