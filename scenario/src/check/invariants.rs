@@ -262,7 +262,9 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                             v,
                             Some(h),
                             e.t,
-                            format!("claim {claim:?} let the host go while it is {state}, before it was deprovisioned"),
+                            format!(
+                                "claim {claim:?} let the host go while it is {state}, before it was deprovisioned"
+                            ),
                         );
                     }
                 }

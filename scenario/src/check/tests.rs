@@ -333,7 +333,10 @@ fn a_claim_letting_its_host_go_before_it_is_deprovisioned_is_caught_unless_the_h
     assert!(m.iter().any(|x| x.contains(early)), "{m:?}");
     // A host being deleted is let go in whatever state it is in (its claim needs no release).
     let s = Scenario::parse(
-        &SCENARIO.replace("  - advance: 1s\n", "  - advance: 1s\n  - delete: {hosts: [h-1]}\n"),
+        &SCENARIO.replace(
+            "  - advance: 1s\n",
+            "  - advance: 1s\n  - delete: {hosts: [h-1]}\n",
+        ),
         "t.yaml",
         Path::new("."),
     )
