@@ -1,5 +1,6 @@
-//! Seeded chaos: a seed draws a fleet and a timeline of host operations (provision, deprovision,
-//! online and detach toggles, a BMC Secret changed to a wrong password and back, deletes at
+//! Seeded chaos: a seed draws a fleet (about half of it claimable) and a timeline of HostClaims
+//! (created, deleted, competing for fewer hosts; `Draw::settle_claims` says what their convergence
+//! means) and host operations (provision, deprovision, online and detach toggles, a BMC Secret changed to a wrong password and back, deletes at
 //! random instants, so in whatever state the host is in) interleaved with fault windows from the
 //! scenario vocabulary (BMC outages and 5xx, IPMI packet loss, Ironic 5xx, agent heartbeat loss,
 //! the operator killed and restarted, Ironic restarted with an empty database, watch disconnects
