@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use metal_controlplane::lifecycle::create_builtin;
 use metal_controlplane::patch::{self, PatchKind};
 use metal_controlplane::selector::{FieldSelector, LabelSelector};
@@ -26,11 +26,7 @@ pub fn requests(data: &[u8]) {
     if requests.is_empty() {
         return;
     }
-    let clock: Clock = Arc::new(|| {
-        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-            .single()
-            .expect("a valid time")
-    });
+    let clock: Clock = Arc::new(crate::fixed_now);
     let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
     let state = State::new(&Options::new(listen, clock, 7), TOKEN.into());
     // The CRDs are created as `State::load_crds_text` creates them, from documents parsed once

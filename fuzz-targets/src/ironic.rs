@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
 use metal_sim::ironic::conductor::{Settings, Timings};
 use metal_sim::ironic::{AppState, Clock, app};
 
@@ -24,11 +23,7 @@ pub fn requests(data: &[u8]) {
     if requests.is_empty() {
         return;
     }
-    let clock: Clock = Arc::new(|| {
-        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-            .single()
-            .expect("a valid time")
-    });
+    let clock: Clock = Arc::new(crate::fixed_now);
     let state = AppState::new(Settings::with(Timings::instant(), false), 7, clock)
         .expect("the mock's state builds");
     let router = app(state);

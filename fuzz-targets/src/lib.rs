@@ -94,3 +94,12 @@ pub fn demo_fleet() -> &'static metal_sim::fleet::Fleet {
     static FLEET: std::sync::OnceLock<metal_sim::fleet::Fleet> = std::sync::OnceLock::new();
     FLEET.get_or_init(|| metal_sim::fleet::Fleet::demo().expect("the demo fleet is valid"))
 }
+
+/// The one instant the stateful targets' clocks show, so an input replays the same way.
+pub(crate) fn fixed_now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone as _;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a valid time")
+}
