@@ -32,6 +32,8 @@ pub enum ControlPlaneError {
     Snapshot(#[from] SnapshotError),
     #[error("serving: {0}")]
     Serve(String),
+    #[error("control plane state lock poisoned")]
+    Poisoned,
 }
 
 /// How to start the control plane.

@@ -56,6 +56,28 @@ impl State {
         state
     }
 
+    /// An independent copy of this state: the same objects, resourceVersion, served resources,
+    /// clock, RNG position and token, and watches of its own (none open). What a test or a fuzz
+    /// input starts from instead of creating the same CustomResourceDefinitions again.
+    pub fn fork(&self) -> Result<Arc<Self>, ControlPlaneError> {
+        let poisoned = || ControlPlaneError::Poisoned;
+        let objects = self.objects.lock().map_err(|_| poisoned())?.copy();
+        let registry = self.registry.read().map_err(|_| poisoned())?.clone();
+        let rng = self.rng.lock().map_err(|_| poisoned())?.clone();
+        let server_address = self.server_address.lock().map_err(|_| poisoned())?.clone();
+        Ok(Arc::new(Self {
+            objects: Mutex::new(objects),
+            registry: RwLock::new(registry),
+            clock: Arc::clone(&self.clock),
+            rng: Mutex::new(rng),
+            token: self.token.clone(),
+            server_address: Mutex::new(server_address),
+            bookmark_interval: self.bookmark_interval,
+            cuts: disconnect::WatchCuts::default(),
+            max_objects_per_resource: self.max_objects_per_resource,
+        }))
+    }
+
     /// A snapshot of the served resources.
     pub fn resources(&self) -> Vec<Resource> {
         self.registry.read().map(|r| r.clone()).unwrap_or_default()
@@ -149,5 +171,70 @@ impl State {
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_map(name: &str) -> Value {
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "default"},
+        })
+    }
+
+    fn create_config_map(state: &Arc<State>, name: &str) {
+        let res = state
+            .resources()
+            .into_iter()
+            .find(|r| r.plural == "configmaps")
+            .unwrap();
+        let options = lifecycle::WriteOptions::default();
+        lifecycle::create(state, &res, "default", config_map(name), &options).unwrap();
+    }
+
+    fn names_in_default(state: &State) -> Vec<String> {
+        let objects = state.objects.lock().unwrap();
+        objects
+            .keys_in_namespace("default")
+            .into_iter()
+            .map(|k| k.name)
+            .collect()
+    }
+
+    #[test]
+    fn a_fork_starts_with_the_same_objects_and_then_goes_its_own_way() {
+        let options = Options::new(([127, 0, 0, 1], 0).into(), Arc::new(Utc::now), 7);
+        let state = State::new(&options, "t".into());
+        create_config_map(&state, "before");
+        let rv = state.objects.lock().unwrap().rv();
+        let mut original_feed = state
+            .objects
+            .lock()
+            .unwrap()
+            .subscribe("/configmaps", rv)
+            .unwrap()
+            .live;
+
+        let fork = state.fork().unwrap();
+        assert_eq!(fork.objects.lock().unwrap().rv(), rv);
+        assert_eq!(names_in_default(&fork), ["before"]);
+        assert_eq!(fork.resources().len(), state.resources().len());
+
+        create_config_map(&fork, "in-fork");
+        create_config_map(&state, "in-original");
+        assert_eq!(names_in_default(&fork), ["before", "in-fork"]);
+        assert_eq!(names_in_default(&state), ["before", "in-original"]);
+        // The original's watchers saw only the original's change.
+        let seen = original_feed.try_recv().unwrap();
+        assert!(
+            serde_json::to_string(&seen.object)
+                .unwrap()
+                .contains("in-original")
+        );
+        assert!(original_feed.try_recv().is_err());
     }
 }

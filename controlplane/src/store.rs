@@ -104,6 +104,21 @@ impl Objects {
         }
     }
 
+    /// A copy of every object, count and remembered change, with a watch feed of its own (the
+    /// copy's watchers never see this store's changes, nor this store's watchers the copy's).
+    pub fn copy(&self) -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        Self {
+            rv: self.rv,
+            objects: self.objects.clone(),
+            counts: self.counts.clone(),
+            history: self.history.clone(),
+            capacity: self.capacity,
+            compacted_through: self.compacted_through,
+            tx,
+        }
+    }
+
     /// The current resourceVersion.
     pub fn rv(&self) -> u64 {
         self.rv

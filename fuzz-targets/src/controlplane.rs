@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use chrono::Utc;
-use metal_controlplane::lifecycle::create_builtin;
 use metal_controlplane::patch::{self, PatchKind};
 use metal_controlplane::selector::{FieldSelector, LabelSelector};
 use metal_controlplane::server::Options;
@@ -26,15 +24,9 @@ pub fn requests(data: &[u8]) {
     if requests.is_empty() {
         return;
     }
-    let clock: Clock = Arc::new(crate::fixed_now);
-    let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let state = State::new(&Options::new(listen, clock, 7), TOKEN.into());
-    // The CRDs are created as `State::load_crds_text` creates them, from documents parsed once
-    // per process (parsing 77 kB of YAML took most of each input's time).
-    for crd in crds() {
-        create_builtin(&state, "customresourcedefinitions", crd.clone())
-            .expect("the project's CRDs are created");
-    }
+    // Each input gets its own copy of a control plane that already holds the CRDs: creating them
+    // (admission, schema checks) took most of each input's time.
+    let state = template().fork().expect("the template state forks");
     let router = metal_controlplane::api::router(state);
     http::block_on(async {
         for r in &requests {
@@ -52,21 +44,18 @@ pub fn requests(data: &[u8]) {
     });
 }
 
-fn crds() -> &'static [Value] {
-    static CRDS_PARSED: OnceLock<Vec<Value>> = OnceLock::new();
-    CRDS_PARSED.get_or_init(|| {
-        // Checked once the way the control plane loads them, then kept as values.
-        let state = State::new(
-            &Options::new(([127, 0, 0, 1], 0).into(), Arc::new(Utc::now), 7),
-            TOKEN.into(),
-        );
+/// A control plane on the fixed clock with the project's CRDs, created once per process the way
+/// `State::load_crds_text` creates them; every input starts from a fork of it.
+fn template() -> &'static Arc<State> {
+    static TEMPLATE: OnceLock<Arc<State>> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let clock: Clock = Arc::new(crate::fixed_now);
+        let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let state = State::new(&Options::new(listen, clock, 7), TOKEN.into());
         state
             .load_crds_text(Path::new("metal3.io.yaml"), CRDS)
             .expect("the project's CRDs load");
-        serde_yaml::Deserializer::from_str(CRDS)
-            .map(|doc| serde::Deserialize::deserialize(doc).expect("a YAML document"))
-            .filter(|v: &Value| !v.is_null())
-            .collect()
+        state
     })
 }
 

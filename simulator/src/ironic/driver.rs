@@ -149,8 +149,9 @@ fn redfish_context(node: &str, e: String) -> String {
 /// [`Gate`] first, so a BMC off loopback (and off the allowed networks) is never sent a packet.
 #[derive(Debug, Clone)]
 pub struct Drivers {
-    /// `redfish_verify_ca=true`: the system's roots.
-    http: reqwest::Client,
+    /// `redfish_verify_ca=true`: the system's roots, read on first use (reading and parsing the
+    /// system's certificate store takes milliseconds; most mocks never need it).
+    system: Arc<Mutex<Option<reqwest::Client>>>,
     /// `redfish_verify_ca=false`: any certificate.
     insecure: reqwest::Client,
     /// `redfish_verify_ca=<path>`: one client per CA bundle, built on first use.
@@ -183,7 +184,7 @@ impl Drivers {
     pub fn new(bmc_networks: &[Network]) -> Result<Self, DriverError> {
         let gate = Gate::new(bmc_networks);
         Ok(Self {
-            http: http_client(metal_tls::Roots::System, false, &gate)?,
+            system: Arc::default(),
             insecure: http_client(metal_tls::Roots::Empty, true, &gate)?,
             bundles: Arc::default(),
             agents: http_client(metal_tls::Roots::Empty, true, &Gate::default())?,
@@ -194,7 +195,7 @@ impl Drivers {
     /// The client that checks a BMC's certificate as `verify` asks.
     fn redfish_client(&self, verify: &VerifyCa) -> Result<reqwest::Client, String> {
         let path = match verify {
-            VerifyCa::System => return Ok(self.http.clone()),
+            VerifyCa::System => return self.system_client(),
             VerifyCa::Off => return Ok(self.insecure.clone()),
             VerifyCa::Bundle(path) => path,
         };
@@ -214,6 +215,21 @@ impl Drivers {
                 m.insert(path.clone(), client.clone());
             }
         }
+        Ok(client)
+    }
+
+    /// The client trusting the system's roots, built on the first call that needs it.
+    fn system_client(&self) -> Result<reqwest::Client, String> {
+        let mut slot = self
+            .system
+            .lock()
+            .map_err(|_| "the mock Ironic's client cache is poisoned".to_string())?;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let client = http_client(metal_tls::Roots::System, false, &self.gate)
+            .map_err(|e| format!("The system's CA certificates cannot be used: {e}"))?;
+        *slot = Some(client.clone());
         Ok(client)
     }
 

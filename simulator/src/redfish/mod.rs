@@ -31,7 +31,7 @@ mod tls;
 mod update;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -61,11 +61,39 @@ pub fn state_for(world: &Arc<World>, plan: &ListenerPlan, options: ServiceOption
     RedfishState::new(Arc::clone(world), hosts, options)
 }
 
-/// The Redfish router of one listener.
+/// The Redfish router of one listener: the shared route table given this listener's state, behind
+/// the middleware every request passes (outermost first: path normalisation, POST to `Members`,
+/// method errors, faults and logging, the specification's protocol checks, authentication).
 pub fn app(state: RedfishState) -> Router {
+    let routes = route_table().clone().with_state(state.clone());
+    let service = tower::ServiceBuilder::new()
+        .map_request(facade::normalize_path)
+        .map_request(protocol::members_as_collection)
+        .layer(axum::middleware::from_fn(facade::method_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            facade::faults_and_logging,
+        ))
+        .layer(axum::middleware::from_fn(protocol::check))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            session::require_auth,
+        ))
+        .service(routes);
+    Router::new().fallback_service(service)
+}
+
+/// Every route and handler, built once per process: inserting the routes is most of the cost of a
+/// router, and a fleet serves one router per listener (a thousand in the per-address layout).
+fn route_table() -> &'static Router<RedfishState> {
+    static TABLE: OnceLock<Router<RedfishState>> = OnceLock::new();
+    TABLE.get_or_init(build_route_table)
+}
+
+fn build_route_table() -> Router<RedfishState> {
     let systems = "/redfish/v1/Systems/{id}";
     let managers = "/redfish/v1/Managers/{id}";
-    let routes = Router::new()
+    Router::new()
         .route("/redfish", get(root::versions))
         .route("/redfish/v1", get(root::service_root))
         .route("/redfish/v1/", get(root::service_root))
@@ -239,22 +267,6 @@ pub fn app(state: RedfishState) -> Router {
             get(update::task_monitor),
         )
         .fallback(facade::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            session::require_auth,
-        ))
-        .layer(axum::middleware::from_fn(protocol::check))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            facade::faults_and_logging,
-        ))
-        .with_state(state);
-    let normalized = tower::ServiceBuilder::new()
-        .map_request(facade::normalize_path)
-        .map_request(protocol::members_as_collection)
-        .layer(axum::middleware::from_fn(facade::method_errors))
-        .service(routes);
-    Router::new().fallback_service(normalized)
 }
 
 /// Failures running a Redfish listener.

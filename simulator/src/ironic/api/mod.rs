@@ -32,7 +32,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -484,8 +484,49 @@ async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-/// The mock Ironic's router.
+/// The mock Ironic's router: the journal (outermost, every request), then the control routes
+/// (journal, faults, database loss), and every other request through fault injection and the
+/// version headers to Ironic's API routes. The route tables are built once per process (inserting
+/// routes is most of a router's cost; tests and the fuzzer build a mock per case).
 pub fn app(state: AppState) -> Router {
+    let api = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(state.clone(), fault::inject))
+        .layer(middleware::from_fn(version_headers))
+        .service(api_routes().clone().with_state(state.clone()));
+    let routes = control_routes()
+        .clone()
+        .with_state(state.clone())
+        .fallback_service(api);
+    let journaled = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(state, journal::record))
+        .service(routes);
+    Router::new().fallback_service(journaled)
+}
+
+/// The mock's own routes: the request journal, the fault switches and the database-loss fault.
+fn control_routes() -> &'static Router<AppState> {
+    static TABLE: OnceLock<Router<AppState>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        Router::new()
+            .route(journal::JOURNAL_PATH, get(journal::show))
+            .route(
+                fault::FAULTS_PATH,
+                get(fault::show).post(fault::set).delete(fault::clear),
+            )
+            .route(
+                fault::DATABASE_LOST_PATH,
+                axum::routing::post(fault::lose_database),
+            )
+    })
+}
+
+/// Ironic's API routes, and a 404 for the rest.
+fn api_routes() -> &'static Router<AppState> {
+    static TABLE: OnceLock<Router<AppState>> = OnceLock::new();
+    TABLE.get_or_init(build_api_routes)
+}
+
+fn build_api_routes() -> Router<AppState> {
     use axum::routing::{post, put};
     Router::new()
         .route("/", get(root))
@@ -528,19 +569,6 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/heartbeat/{ident}", post(agent::heartbeat))
         .route("/v1/continue_inspection", post(agent::continue_inspection))
         .fallback(not_found)
-        .layer(middleware::from_fn(version_headers))
-        .layer(middleware::from_fn_with_state(state.clone(), fault::inject))
-        .route(journal::JOURNAL_PATH, get(journal::show))
-        .route(
-            fault::FAULTS_PATH,
-            get(fault::show).post(fault::set).delete(fault::clear),
-        )
-        .route(fault::DATABASE_LOST_PATH, post(fault::lose_database))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            journal::record,
-        ))
-        .with_state(state)
 }
 
 /// The largest request body the mock accepts (2 MiB), enforced by the listener while the body is
