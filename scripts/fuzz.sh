@@ -4,6 +4,8 @@
 # coverage instrumentation libFuzzer steers by is stable rustc). Debug assertions are on, so an
 # arithmetic overflow is a crash too.
 #   FUZZ_SECONDS   seconds per target (default 20)
+#   FUZZ_RUNS      stop a target earlier, after this many executions (libFuzzer -runs; default: no
+#                  count, only the time bound). A campaign: FUZZ_RUNS=10000000 FUZZ_SECONDS=3600
 #   FUZZ_TARGETS   targets to run (default: all, from fuzz/Cargo.toml)
 #   FUZZ_HOME      cache: the pinned cargo-fuzz, build, generated corpora, crash inputs
 #                  (default ~/.cache/metal-fuzz; nothing generated is written into the repository)
@@ -32,6 +34,11 @@ command -v c++ >/dev/null || { echo "fuzz: a C++ compiler (c++) is needed to bui
 targets=(${FUZZ_TARGETS:-$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^metal-fuzz')})
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$FUZZ_HOME/target}"
 flags=(-s none -a)
+runs=()
+if [ -n "${FUZZ_RUNS:-}" ]; then
+  [[ "$FUZZ_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: FUZZ_RUNS must be a positive count, not '$FUZZ_RUNS'" >&2; exit 2; }
+  runs=(-runs="$FUZZ_RUNS")
+fi
 
 echo "fuzz: building ${#targets[@]} targets (stable toolchain, no sanitizer, debug assertions)"
 (cd fuzz && cargo fuzz build "${flags[@]}")
@@ -46,15 +53,16 @@ for t in "${targets[@]}"; do
   # The first corpus folder takes what libFuzzer finds; the committed seeds are read only.
   set +e
   (cd fuzz && cargo fuzz run "${flags[@]}" "$t" "$corpus" "seeds/$t" -- \
-    -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+    -max_total_time="$FUZZ_SECONDS" "${runs[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
     -artifact_prefix="$artifacts/" -print_final_stats=1) >"$log" 2>&1
   rc=$?
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   size=$(find "$corpus" -type f | wc -l)
   crashes=$(( $(find "$artifacts" -type f | wc -l) - before ))
+  seconds=$(sed -n 's/.*Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
   printf 'fuzz: %-14s executions=%s corpus=%s crashes=%s seconds=%s\n' \
-    "$t" "${execs:-?}" "$size" "$crashes" "$FUZZ_SECONDS"
+    "$t" "${execs:-?}" "$size" "$crashes" "${seconds:-$FUZZ_SECONDS}"
   if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
     status=1
     echo "fuzz: $t failed (exit $rc); log $log; inputs:" >&2

@@ -67,7 +67,8 @@ pub struct Gone {
 /// The objects and their change history (callers hold the lock for read-modify-write).
 pub struct Objects {
     rv: u64,
-    objects: BTreeMap<Key, Value>,
+    /// Shared, not copied, by [`Objects::copy`]: a stored object is replaced, never changed in place.
+    objects: BTreeMap<Key, Arc<Value>>,
     /// How many objects each storage holds (the per-resource cap reads it).
     counts: BTreeMap<String, usize>,
     history: VecDeque<Arc<Change>>,
@@ -125,7 +126,7 @@ impl Objects {
     }
 
     pub fn get(&self, key: &Key) -> Option<&Value> {
-        self.objects.get(key)
+        self.objects.get(key).map(|v| &**v)
     }
 
     /// Objects of a storage, optionally in one namespace, in (namespace, name) order.
@@ -136,6 +137,7 @@ impl Objects {
             .take_while(|(k, _)| {
                 k.storage == storage && namespace.is_none_or(|ns| k.namespace == ns)
             })
+            .map(|(k, v)| (k, &**v))
             .collect()
     }
 
@@ -155,7 +157,7 @@ impl Objects {
 
     /// Every stored object (for owner-reference garbage collection).
     pub fn all(&self) -> impl Iterator<Item = (&Key, &Value)> {
-        self.objects.iter()
+        self.objects.iter().map(|(k, v)| (k, &**v))
     }
 
     fn record(&mut self, key: &Key, kind: ChangeKind, object: Value, prev: Option<Value>) {
@@ -181,7 +183,10 @@ impl Objects {
     pub fn put(&mut self, key: Key, mut obj: Value) -> Value {
         self.rv += 1;
         set_rv(&mut obj, self.rv);
-        let prev = self.objects.insert(key.clone(), obj.clone());
+        let prev = self
+            .objects
+            .insert(key.clone(), Arc::new(obj.clone()))
+            .map(Arc::unwrap_or_clone);
         let kind = if prev.is_some() {
             ChangeKind::Modified
         } else {
@@ -194,7 +199,7 @@ impl Objects {
 
     /// Removes an object; the DELETED event carries a fresh resourceVersion.
     pub fn remove(&mut self, key: &Key) -> Option<Value> {
-        let mut obj = self.objects.remove(key)?;
+        let mut obj = Arc::unwrap_or_clone(self.objects.remove(key)?);
         if let Some(n) = self.counts.get_mut(&key.storage) {
             *n = n.saturating_sub(1);
         }
@@ -211,7 +216,7 @@ impl Objects {
         for key in objects.keys() {
             *self.counts.entry(key.storage.clone()).or_default() += 1;
         }
-        self.objects = objects;
+        self.objects = objects.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
         self.rv = self.rv.max(rv);
         self.compact();
     }
