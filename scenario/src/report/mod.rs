@@ -8,10 +8,15 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::check::Verdict;
-use super::format::FaultTarget;
 use super::trace::{Happening, Trace};
 use metal_sim::machine::SimTime;
 use metal_sim::machine::time::format_duration;
+
+mod timeline;
+mod units;
+
+pub use timeline::{MAX_ROWS, MIN_BAR, timeline_svg};
+pub use units::{human, ticks};
 
 /// The lifecycle phases measured, with the provisioning state each one is.
 pub const PHASES: [(&str, &str); 4] = [
@@ -297,228 +302,10 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Rows drawn at most; further hosts are counted in a note under the chart.
-pub const MAX_ROWS: usize = 400;
-
-/// The SVG timeline: one row per host (sorted by name), a bar per state, errors outlined in red,
-/// fault windows as hatched overlays on the affected rows (across all rows for Ironic and
-/// control-plane faults), operator restarts as dashed vertical lines, and a legend.
-pub fn timeline_svg(title: &str, trace: &Trace) -> String {
-    const LABEL: f64 = 170.0;
-    const PLOT: f64 = 900.0;
-    const ROW: f64 = 14.0;
-    const TOP: f64 = 40.0;
-    let hosts = trace.hosts();
-    let shown: Vec<&String> = hosts.iter().take(MAX_ROWS).collect();
-    let row_of: BTreeMap<&str, usize> = shown
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.as_str(), i))
-        .collect();
-    let end = trace.end().as_nanos().max(1) as f64;
-    let x = |t: SimTime| LABEL + PLOT * (t.as_nanos() as f64 / end);
-    let height = TOP + ROW * shown.len() as f64 + 70.0;
-    let width = LABEL + PLOT + 20.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="10">"#
-    );
-    let _ = writeln!(
-        svg,
-        r##"<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" fill="#d62728" fill-opacity="0.45"/></pattern></defs>"##
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="4" y="14" font-size="13">{} — {} hosts, {} simulated</text>"#,
-        escape(title),
-        hosts.len(),
-        format_duration(trace.end().since_start())
-    );
-    // Time axis: five ticks.
-    for i in 0..=5 {
-        let t = SimTime::from_nanos((end * f64::from(i) / 5.0) as u64);
-        let tx = x(t);
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{tx:.1}" y1="{}" x2="{tx:.1}" y2="{:.1}" stroke="#ccc"/><text x="{tx:.1}" y="{}" text-anchor="middle">{}</text>"##,
-            TOP - 8.0,
-            TOP + ROW * shown.len() as f64,
-            TOP - 10.0,
-            format_duration(Duration::from_millis(t.as_nanos() / 1_000_000))
-        );
-    }
-    // State bars, with error periods outlined.
-    let mut open: BTreeMap<&str, (&str, SimTime, bool)> = BTreeMap::new();
-    let mut in_error: BTreeMap<&str, bool> = BTreeMap::new();
-    let bar = |svg: &mut String, host: &str, state: &str, from: SimTime, to: SimTime, err: bool| {
-        let Some(row) = row_of.get(host) else { return };
-        let y = TOP + ROW * *row as f64;
-        let (x0, x1) = (x(from), x(to));
-        let stroke = if err {
-            r##" stroke="#d62728" stroke-width="1.5""##
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"{stroke}><title>{}: {} ({}–{})</title></rect>"#,
-            y + 1.0,
-            (x1 - x0).max(0.5),
-            ROW - 2.0,
-            state_colour(state),
-            escape(host),
-            escape(state),
-            from,
-            to
-        );
-    };
-    for e in &trace.events {
-        match &e.what {
-            Happening::HostState { host, to, .. } => {
-                let err = in_error.get(host.as_str()).copied().unwrap_or(false);
-                if let Some((state, since, was_err)) = open.remove(host.as_str()) {
-                    bar(&mut svg, host, state, since, e.t, was_err);
-                }
-                open.insert(host, (to.as_str(), e.t, err));
-            }
-            Happening::HostStatus {
-                host, error_type, ..
-            } => {
-                let err = error_type.is_some();
-                in_error.insert(host, err);
-                if let Some(entry) = open.get_mut(host.as_str())
-                    && entry.2 != err
-                {
-                    let (state, since, was_err) = *entry;
-                    bar(&mut svg, host, state, since, e.t, was_err);
-                    *entry = (state, e.t, err);
-                }
-            }
-            Happening::HostGone { host } => {
-                if let Some((state, since, was_err)) = open.remove(host.as_str()) {
-                    bar(&mut svg, host, state, since, e.t, was_err);
-                }
-            }
-            _ => {}
-        }
-    }
-    let last = trace.end();
-    for (host, (state, since, err)) in open {
-        bar(&mut svg, host, state, since, last, err);
-    }
-    // Fault windows.
-    let mut faults: BTreeMap<&str, (FaultTarget, &[String], SimTime)> = BTreeMap::new();
-    let mut windows = Vec::new();
-    for e in &trace.events {
-        if let Happening::Fault {
-            name,
-            target,
-            hosts,
-            active,
-        } = &e.what
-        {
-            if *active {
-                faults.insert(name, (*target, hosts, e.t));
-            } else if let Some((target, hosts, from)) = faults.remove(name.as_str()) {
-                windows.push((name.as_str(), target, hosts, from, e.t));
-            }
-        }
-    }
-    for (name, (target, hosts, from)) in faults {
-        windows.push((name, target, hosts, from, last));
-    }
-    for (name, target, hosts, from, to) in windows {
-        let (x0, w) = (x(from), (x(to) - x(from)).max(1.0));
-        let rows: Vec<usize> = if hosts.is_empty()
-            || matches!(target, FaultTarget::Ironic | FaultTarget::ControlPlane)
-        {
-            (0..shown.len()).collect()
-        } else {
-            hosts
-                .iter()
-                .filter_map(|h| row_of.get(h.as_str()).copied())
-                .collect()
-        };
-        for row in rows {
-            let _ = writeln!(
-                svg,
-                r#"<rect x="{x0:.1}" y="{:.1}" width="{w:.1}" height="{ROW}" fill="url(#hatch)"><title>fault {} ({:?})</title></rect>"#,
-                TOP + ROW * row as f64,
-                escape(name),
-                target
-            );
-        }
-        let _ = writeln!(
-            svg,
-            r##"<text x="{x0:.1}" y="{:.1}" fill="#d62728">⚡ {}</text>"##,
-            TOP - 20.0,
-            escape(name)
-        );
-    }
-    // Operator restarts.
-    for e in &trace.events {
-        if let Happening::Operator { running: false } = e.what {
-            let tx = x(e.t);
-            let _ = writeln!(
-                svg,
-                r##"<line x1="{tx:.1}" y1="{TOP}" x2="{tx:.1}" y2="{:.1}" stroke="#000" stroke-dasharray="4,3"><title>operator stopped at {}</title></line>"##,
-                TOP + ROW * shown.len() as f64,
-                e.t
-            );
-        }
-    }
-    for (i, h) in shown.iter().enumerate() {
-        let _ = writeln!(
-            svg,
-            r#"<text x="4" y="{:.1}">{}</text>"#,
-            TOP + ROW * i as f64 + ROW - 3.0,
-            escape(h)
-        );
-    }
-    let mut ly = TOP + ROW * shown.len() as f64 + 18.0;
-    if hosts.len() > shown.len() {
-        let _ = writeln!(
-            svg,
-            r#"<text x="4" y="{ly:.1}">… and {} more hosts (not drawn)</text>"#,
-            hosts.len() - shown.len()
-        );
-        ly += 16.0;
-    }
-    let legend = [
-        "registering",
-        "inspecting",
-        "available",
-        "provisioning",
-        "provisioned",
-        "externally provisioned",
-        "deprovisioning",
-        "deleting",
-    ];
-    let mut lx = 4.0;
-    for state in legend {
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{ly:.1}">{state}</text>"#,
-            ly - 9.0,
-            state_colour(state),
-            lx + 13.0
-        );
-        lx += 13.0 + 6.0 * state.len() as f64 + 10.0;
-    }
-    let _ = writeln!(
-        svg,
-        r##"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="url(#hatch)"/><text x="{:.1}" y="{ly:.1}">fault</text>"##,
-        ly - 9.0,
-        lx + 13.0
-    );
-    svg.push_str("</svg>\n");
-    svg
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::format::FaultTarget;
 
     fn state(t: u64, host: &str, from: &str, to: &str) -> (SimTime, Happening) {
         (
@@ -532,19 +319,8 @@ mod tests {
         )
     }
 
-    fn trace() -> Trace {
-        let mut t = Trace::new();
-        for (at, what) in [
-            state(0, "a", "", "registering"),
-            state(0, "b", "", "registering"),
-            state(10, "a", "registering", "inspecting"),
-            state(20, "b", "registering", "inspecting"),
-            state(70, "a", "inspecting", "available"),
-            state(100, "b", "inspecting", "available"),
-        ] {
-            t.push(at, what);
-        }
-        t.push(
+    pub(crate) fn trace() -> Trace {
+        let flaky = (
             SimTime::from_secs(30),
             Happening::Fault {
                 name: "flaky".into(),
@@ -553,6 +329,18 @@ mod tests {
                 active: true,
             },
         );
+        let mut t = Trace::new();
+        for (at, what) in [
+            state(0, "a", "", "registering"),
+            state(0, "b", "", "registering"),
+            state(10, "a", "registering", "inspecting"),
+            state(20, "b", "registering", "inspecting"),
+            flaky,
+            state(70, "a", "inspecting", "available"),
+            state(100, "b", "inspecting", "available"),
+        ] {
+            t.push(at, what);
+        }
         t
     }
 
@@ -574,18 +362,6 @@ mod tests {
         assert_eq!((inspect.p50_ms, inspect.p95_ms), (60_000, 80_000));
         assert_eq!(s.per_host["a"].final_state, "available");
         assert!(s.to_text().contains("PASSED"));
-    }
-
-    #[test]
-    fn the_timeline_has_a_row_per_host_and_marks_fault_windows() {
-        let svg = timeline_svg("x", &trace());
-        assert!(svg.starts_with("<svg"));
-        assert!(svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches(">a</text>").count(), 1);
-        assert_eq!(svg.matches(">b</text>").count(), 1);
-        assert!(svg.contains("<title>fault flaky (Bmc)</title>"));
-        // 3 bars per host (registering, inspecting, available).
-        assert_eq!(svg.matches("<title>a: ").count(), 3);
     }
 
     #[test]
