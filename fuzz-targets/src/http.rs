@@ -130,9 +130,33 @@ thread_local! {
         .expect("a current-thread runtime");
 }
 
-/// Runs `f` on this thread's runtime.
+/// The most scheduler turns given to tasks an input left behind (a watch's sender, woken when
+/// its reader went away) before the input counts as done.
+const DRAIN_TURNS: usize = 256;
+
+/// Runs `f` on this thread's runtime, then lets the tasks it spawned finish: a current-thread
+/// runtime runs spawned tasks only while it blocks on something, and `f` seldom waits, so tasks
+/// (a watch forwarding changes, ended by its reader closing) would otherwise pile up from input
+/// to input.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    RUNTIME.with(|rt| rt.block_on(f))
+    RUNTIME.with(|rt| {
+        rt.block_on(async {
+            let out = f.await;
+            let metrics = tokio::runtime::Handle::current().metrics();
+            for _ in 0..DRAIN_TURNS {
+                if metrics.num_alive_tasks() == 0 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            out
+        })
+    })
+}
+
+/// Tasks alive on this thread's runtime (none once an input is done).
+pub fn alive_tasks() -> usize {
+    RUNTIME.with(|rt| rt.metrics().num_alive_tasks())
 }
 
 /// Sends `request` through `router` (with `defaults` added where the request has no such
