@@ -11,13 +11,13 @@ use rand_chacha::ChaCha8Rng;
 use crate::http::split;
 
 /// Each line of the input is a command body (JSON); it is refused with a typed error or
-/// executed by the agent of a powered-on demo host, one after the other.
+/// executed by the agent of the fuzz fleet's powered-on Redfish host, one after the other.
 pub fn commands(data: &[u8]) {
-    let fleet = crate::demo_fleet();
+    let fleet = crate::fuzz_fleet();
     let world = fleet
         .build_world(SimClock::start_now())
-        .expect("the demo world builds");
-    let host = world.host(0).expect("the demo fleet has hosts");
+        .expect("the fuzz world builds");
+    let host = world.host(0).expect("the fuzz fleet has hosts");
     let now = world.now();
     host.with_machine(now, |m| {
         let _ = m.power_on(now);

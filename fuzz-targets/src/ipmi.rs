@@ -21,11 +21,11 @@ use metal_sim::machine::{Host, ListenerKind, SimClock, World};
 const MAX_DATAGRAMS: usize = 64;
 
 fn world() -> Arc<World> {
-    let fleet = crate::demo_fleet();
+    let fleet = crate::fuzz_fleet();
     Arc::new(
         fleet
             .build_world(SimClock::start_now())
-            .expect("the demo world builds"),
+            .expect("the fuzz world builds"),
     )
 }
 
@@ -34,11 +34,11 @@ fn ipmi_host(world: &World) -> Arc<Host> {
         .listeners()
         .into_iter()
         .find(|p| p.kind == ListenerKind::Ipmi)
-        .expect("the demo fleet has an IPMI BMC");
+        .expect("the fuzz fleet has an IPMI BMC");
     Arc::clone(world.host(plan.hosts[0]).expect("the planned host"))
 }
 
-/// A BMC of the demo fleet's IPMI host offering every known suite (those without integrity too,
+/// A BMC of the fuzz fleet's IPMI host (the demo fleet's) offering every known suite (those without integrity too,
 /// so the fuzzer reaches their code).
 fn bmc(host: &Host) -> Bmc {
     let policy = SessionPolicy {
@@ -84,7 +84,7 @@ struct Console {
     sequence: u32,
 }
 
-/// Opens a session with `suite` as the demo fleet's admin, the way our client does, reading
+/// Opens a session with `suite` as the fleet's admin, the way our client does, reading
 /// each answer with the client's readers.
 fn open(bmc: &mut Bmc, host: &Host, world: &World, suite: CipherSuite) -> Console {
     let mut chassis = HostChassis {

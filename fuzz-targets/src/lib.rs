@@ -88,11 +88,29 @@ pub const TARGETS: &[Target] = &[
     },
 ];
 
-/// The demo fleet (`metal-sim serve`'s default), parsed once per process; each input builds its
-/// own world from it.
-pub fn demo_fleet() -> &'static metal_sim::fleet::Fleet {
+/// The fleet the Redfish, IPMI and agent targets build a world from for each input: the demo
+/// fleet's first Redfish host and its IPMI host, with the demo's layout and credentials (the
+/// other two demo hosts only made each world twice as costly to build and drop).
+pub const FUZZ_FLEET: &str = "\
+seed: 42
+time_scale: 0.1
+namespace: metal3
+layout: {mode: per-address, base: 127.0.1.1, redfish_port: 8000, redfish_tls_port: 8443, ipmi_port: 6230}
+groups:
+  - name: demo-rf-0
+    profile: compute
+    bmc: {protocol: redfish, username: admin, password: password}
+  - name: demo-ipmi-0
+    profile: small
+    bmc: {protocol: ipmi, username: admin, password: password}
+";
+
+/// [`FUZZ_FLEET`], parsed once per process; each input builds its own world from it.
+pub fn fuzz_fleet() -> &'static metal_sim::fleet::Fleet {
     static FLEET: std::sync::OnceLock<metal_sim::fleet::Fleet> = std::sync::OnceLock::new();
-    FLEET.get_or_init(|| metal_sim::fleet::Fleet::demo().expect("the demo fleet is valid"))
+    FLEET.get_or_init(|| {
+        metal_sim::fleet::Fleet::parse(FUZZ_FLEET, "<fuzz>").expect("the fuzz fleet is valid")
+    })
 }
 
 /// The one instant the stateful targets' clocks show, so an input replays the same way.
