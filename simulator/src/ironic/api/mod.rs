@@ -9,6 +9,8 @@ pub mod in_process;
 /// The simulator-only request journal at `/_sim/requests` (not Ironic).
 pub mod journal;
 mod nodes;
+/// Ironic's paging of collections (`limit`, `marker`, `sort_key`, `sort_dir`, `next`).
+mod paging;
 /// The ports with their address and node indexes.
 mod port_table;
 mod ports;

@@ -1,5 +1,6 @@
 //! Node routes: CRUD, listing, JSON-patch, and the provision and power state changes.
 
+use super::paging::{Listing, NODE_COLUMNS, Paging, PagingQuery, Sortable};
 use super::{
     AppState, Ctx, NodeRequest, Store, accepted, json_response, json_text_response, parse_fields,
     query_pairs,
@@ -7,7 +8,8 @@ use super::{
 use crate::ironic::encoding::{Doc, to_python_json};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
-    DRIVERS, INTERFACES, Node, PATCHABLE, ProvisionState, Shape, node_field_min_version,
+    DRIVERS, INTERFACES, NODE_LIST_FIELDS, Node, PATCHABLE, ProvisionState, Shape,
+    node_field_min_version,
 };
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -90,8 +92,13 @@ fn list_inner(
 ) -> Result<Response, ApiError> {
     let mut shape = if detail { Shape::Detail } else { Shape::List };
     let mut filters: Vec<(String, String)> = Vec::new();
-    let mut limit: Option<usize> = None;
+    let mut paging = PagingQuery::default();
+    let mut fields: Option<String> = None;
+    let mut detail_asked: Option<bool> = None;
     for (k, v) in query_pairs(q) {
+        if paging.take(&k, &v) {
+            continue;
+        }
         match k.as_str() {
             "fields" if detail => {
                 return Err(ApiError::BadRequest("Unexpected arguments: fields".into()));
@@ -102,15 +109,14 @@ fn list_inner(
                     .filter(|f| ctx.version.at_least(node_field_min_version(f)))
                     .collect();
                 shape = parse_fields(&v, &known)?;
-            }
-            "limit" => {
-                limit = Some(
-                    v.parse()
-                        .map_err(|_| ApiError::BadRequest(format!("Invalid limit: {v}")))?,
-                )
+                if let Shape::Fields(f) = &shape {
+                    fields = Some(f.join(","));
+                }
             }
             "detail" => {
-                if v == "true" {
+                let asked = bool_of(&v)?;
+                detail_asked = Some(asked);
+                if asked {
                     shape = Shape::Detail;
                 }
             }
@@ -129,7 +135,6 @@ fn list_inner(
             | "description_contains" => {
                 filters.push((k, v));
             }
-            "sort_key" | "sort_dir" | "marker" => {}
             other => {
                 return Err(ApiError::BadRequest(format!(
                     "Unexpected arguments: {other}"
@@ -137,19 +142,24 @@ fn list_inner(
             }
         }
     }
+    let paging = paging.check()?;
+    paging.refuse_json_key(&NODE_COLUMNS)?;
     let store = state.lock();
+    let marker_at = match paging.marker {
+        Some(m) => {
+            let n = store
+                .conductor
+                .nodes
+                .get(&m)
+                .ok_or_else(|| ApiError::NodeNotFound(m.to_string()))?;
+            Some(sortable(n, &paging))
+        }
+        None => None,
+    };
+    paging.refuse_unknown_key(&NODE_COLUMNS)?;
     let mut nodes: Vec<&Node> = store.conductor.nodes.values().collect();
     nodes.sort_by_key(|n| n.id);
-    let bool_of = |v: &str| -> Result<bool, ApiError> {
-        match v.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(true),
-            "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err(ApiError::BadRequest(format!(
-                "Unrecognized value '{v}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'"
-            ))),
-        }
-    };
-    let mut out = Vec::new();
+    let mut kept = Vec::new();
     for n in nodes {
         let doc = if filters.is_empty() {
             Doc::new()
@@ -173,16 +183,74 @@ fn list_inner(
             };
         }
         if keep {
-            out.push(n.render(&ctx.base, ctx.version, &shape));
-        }
-        if limit.is_some_and(|l| l > 0 && out.len() >= l) {
-            break;
+            kept.push(n);
         }
     }
+    let page = paging.page(kept, |n| sortable(n, &paging), marker_at);
+    let items: Vec<Doc> = page
+        .iter()
+        .map(|n| n.render(&ctx.base, ctx.version, &shape))
+        .collect();
+    // Ironic leaves the link out when filtering by instance (a unique column) and carries only
+    // these filters, and only when true, into it.
+    let filtered_by_instance = filters.iter().any(|(k, _)| k == "instance_uuid");
+    let mut parameters = vec![
+        ("sort_key", paging.sort_key.clone()),
+        ("sort_dir", paging.sort_dir().to_string()),
+    ];
+    for name in ["associated", "maintenance", "retired"] {
+        if let Some((_, v)) = filters.iter().find(|(k, _)| k == name)
+            && bool_of(v)?
+        {
+            parameters.push((name, "True".into()));
+        }
+    }
+    if let Some(d) = detail_asked {
+        parameters.push(("detail", if d { "True" } else { "False" }.into()));
+    }
+    let next_fields = match (&fields, detail || detail_asked == Some(true)) {
+        (Some(f), _) => Some(f.clone()),
+        (None, false) => Some(NODE_LIST_FIELDS.join(",")),
+        (None, true) => None,
+    };
+    let uuids: Vec<Uuid> = page.iter().map(|n| n.uuid).collect();
+    let url = if detail { "nodes/detail" } else { "nodes" };
+    let next = paging
+        .next_link(&ctx.base, url, &parameters, next_fields.as_deref(), &uuids)
+        .filter(|_| !filtered_by_instance);
     Ok(json_response(
         StatusCode::OK,
-        &std::collections::BTreeMap::from([("nodes", out)]),
+        &Listing {
+            name: "nodes",
+            items,
+            next,
+        },
     ))
+}
+
+/// `maintenance`, `associated`, `retired` and `detail` values, read as Ironic reads booleans.
+fn bool_of(v: &str) -> Result<bool, ApiError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
+        "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
+        _ => Err(ApiError::BadRequest(format!(
+            "Unrecognized value '{v}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'"
+        ))),
+    }
+}
+
+/// Where `n` falls when sorted by the page's key (its document is rendered only for a column).
+fn sortable(n: &Node, paging: &Paging) -> Sortable {
+    match paging.sort_key.as_str() {
+        "" | "id" => Sortable {
+            value: Value::Null,
+            seq: n.id,
+        },
+        column => Sortable {
+            value: n.document("").get(column).cloned().unwrap_or(Value::Null),
+            seq: n.id,
+        },
+    }
 }
 
 pub(crate) async fn list(

@@ -16,6 +16,9 @@ pub struct PortTable {
     ports: BTreeMap<Uuid, Port>,
     by_address: BTreeMap<String, Uuid>,
     by_node: BTreeMap<Uuid, BTreeSet<Uuid>>,
+    /// Creation order (the database's `id`): what listings sort by unless asked otherwise.
+    seq: BTreeMap<Uuid, u64>,
+    next_seq: u64,
 }
 
 impl Deref for PortTable {
@@ -33,12 +36,20 @@ impl PortTable {
         self.remove(&uuid);
         self.by_address.insert(port.address.clone(), uuid);
         self.by_node.entry(port.node_uuid).or_default().insert(uuid);
+        self.next_seq += 1;
+        self.seq.insert(uuid, self.next_seq);
         self.ports.insert(uuid, port);
+    }
+
+    /// When `uuid` was created, relative to the other ports (0 for an unknown port).
+    pub fn seq_of(&self, uuid: &Uuid) -> u64 {
+        self.seq.get(uuid).copied().unwrap_or(0)
     }
 
     /// Removes a port.
     pub fn remove(&mut self, uuid: &Uuid) -> Option<Port> {
         let port = self.ports.remove(uuid)?;
+        self.seq.remove(uuid);
         if self.by_address.get(&port.address) == Some(uuid) {
             self.by_address.remove(&port.address);
         }

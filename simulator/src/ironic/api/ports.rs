@@ -1,7 +1,8 @@
 //! Port routes: create, list (all, by node, by address), show, delete.
 
 use super::nodes::{body_object, find};
-use super::{AppState, Ctx, NodeRequest, json_response, parse_fields, query_pairs};
+use super::paging::{Listing, PORT_COLUMNS, Paging, PagingQuery, Sortable};
+use super::{AppState, Ctx, NodeRequest, Store, json_response, parse_fields, query_pairs};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{Port, Shape, parse_mac, port_field_min_version};
 use axum::body::Bytes;
@@ -9,7 +10,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
 fn known_fields(ctx: &Ctx) -> Vec<String> {
@@ -45,16 +45,36 @@ fn list_inner(
         None => None,
     };
     let mut address: Option<String> = None;
+    let mut paging = PagingQuery::default();
+    let mut fields: Option<String> = None;
+    let mut detail_asked: Option<bool> = None;
     for (k, v) in query_pairs(q) {
+        if paging.take(&k, &v) {
+            continue;
+        }
         match k.as_str() {
             "fields" if detail => {
                 return Err(ApiError::BadRequest("Unexpected arguments: fields".into()));
             }
-            "fields" => shape = parse_fields(&v, &known_fields(ctx))?,
-            "detail" if v == "true" => shape = Shape::Detail,
+            "fields" => {
+                shape = parse_fields(&v, &known_fields(ctx))?;
+                if let Shape::Fields(f) = &shape {
+                    fields = Some(f.join(","));
+                }
+            }
+            "detail" => {
+                let asked = matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "true" | "1" | "yes" | "on" | "t" | "y"
+                );
+                detail_asked = Some(asked);
+                if asked {
+                    shape = Shape::Detail;
+                }
+            }
             "address" => address = Some(parse_mac(&v).unwrap_or(v)),
             "node" | "node_uuid" => node = Some(find(&store, ctx, &v)?),
-            "limit" | "marker" | "sort_key" | "sort_dir" | "detail" | "portgroup" => {}
+            "portgroup" => {}
             other => {
                 return Err(ApiError::BadRequest(format!(
                     "Unexpected arguments: {other}"
@@ -62,24 +82,78 @@ fn list_inner(
             }
         }
     }
-    let candidates: Box<dyn Iterator<Item = &Port>> = match (&address, node) {
-        (Some(a), _) => Box::new(store.ports.with_address(a).into_iter()),
-        (None, Some(n)) => Box::new(store.ports.of_node(n)),
-        (None, None) => Box::new(store.ports.values()),
+    // Ironic's order for ports: the form of the parameters, the marker, then the sort key.
+    let paging = paging.check()?;
+    let marker_at = match paging.marker {
+        Some(m) => {
+            let p = store
+                .ports
+                .get(&m)
+                .ok_or_else(|| ApiError::PortNotFound(m.to_string()))?;
+            Some(sortable(&store, p, &paging))
+        }
+        None => None,
     };
-    let mut ports: Vec<&Port> = candidates
-        .filter(|p| node.is_none_or(|n| p.node_uuid == n))
-        .filter(|p| address.as_ref().is_none_or(|a| &p.address == a))
-        .collect();
-    ports.sort_by_key(|p| p.created_at);
-    let out: Vec<_> = ports
+    paging.refuse_json_key(&PORT_COLUMNS)?;
+    paging.refuse_unknown_key(&PORT_COLUMNS)?;
+    let page: Vec<&Port> = match &address {
+        // By address Ironic answers the one port (or none), unpaged.
+        Some(a) => store
+            .ports
+            .with_address(a)
+            .filter(|p| node.is_none_or(|n| p.node_uuid == n))
+            .into_iter()
+            .collect(),
+        None => {
+            let candidates: Vec<&Port> = match node {
+                Some(n) => store.ports.of_node(n).collect(),
+                None => store.ports.values().collect(),
+            };
+            paging.page(candidates, |p| sortable(&store, p, &paging), marker_at)
+        }
+    };
+    let items: Vec<_> = page
         .iter()
         .map(|p| p.render(&ctx.base, ctx.version, &shape))
         .collect();
+    let mut parameters = vec![
+        ("sort_key", paging.sort_key.clone()),
+        ("sort_dir", paging.sort_dir().to_string()),
+    ];
+    if let Some(d) = detail_asked {
+        parameters.push(("detail", if d { "True" } else { "False" }.into()));
+    }
+    let next_fields = match (&fields, detail || detail_asked == Some(true)) {
+        (Some(f), _) => Some(f.clone()),
+        (None, false) => Some("uuid,address".to_string()),
+        (None, true) => None,
+    };
+    let uuids: Vec<Uuid> = page.iter().map(|p| p.uuid).collect();
+    let url = if detail { "ports/detail" } else { "ports" };
+    let next = paging.next_link(&ctx.base, url, &parameters, next_fields.as_deref(), &uuids);
     Ok(json_response(
         StatusCode::OK,
-        &BTreeMap::from([("ports", out)]),
+        &Listing {
+            name: "ports",
+            items,
+            next,
+        },
     ))
+}
+
+/// Where `p` falls when sorted by the page's key.
+fn sortable(store: &Store, p: &Port, paging: &Paging) -> Sortable {
+    let seq = store.ports.seq_of(&p.uuid);
+    match paging.sort_key.as_str() {
+        "" | "id" => Sortable {
+            value: Value::Null,
+            seq,
+        },
+        column => Sortable {
+            value: p.document("").get(column).cloned().unwrap_or(Value::Null),
+            seq,
+        },
+    }
 }
 
 pub(crate) async fn list(

@@ -141,13 +141,13 @@ pub fn node_field_min_version(field: &str) -> u32 {
     }
 }
 
-/// Keys of a node in a plain (non-detail) listing.
+/// Keys of a node in a plain (non-detail) listing, in Ironic's order (the `next` link lists them).
 pub const NODE_LIST_FIELDS: [&str; 6] = [
-    "uuid",
     "instance_uuid",
     "maintenance",
     "power_state",
     "provision_state",
+    "uuid",
     "name",
 ];
 
