@@ -5,6 +5,7 @@
 //! Heartbeats (`heartbeat`) and inventories (`continue_inspection`) resume jobs parked in a wait state.
 //! `fake` interfaces never leave the core.
 
+use super::encoding::python_repr;
 use super::error::ApiError;
 use super::model::{Node, NodePower, ProvisionState};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -94,28 +95,6 @@ const SYNC_SCANS_PER_PERIOD: i32 = 10;
 
 /// Consecutive failed power reads before Ironic declares a power failure.
 const POWER_SYNC_MAX_RETRIES: u32 = 3;
-
-/// Renders a JSON value the way Python prints a dict (for Ironic's clean-step messages).
-fn python_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("'{s}'"),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(python_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(o) => format!(
-            "{{{}}}",
-            o.iter()
-                .map(|(k, v)| format!("'{k}': {}", python_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
 
 impl Conductor {
     /// An empty conductor.

@@ -105,6 +105,29 @@ pub fn to_python_json<T: Serialize + ?Sized>(value: &T) -> String {
     String::from_utf8(out).unwrap_or_else(|_| "{}".to_string())
 }
 
+/// Renders a JSON value the way Python prints it (Ironic's messages quote values with `repr`:
+/// clean steps, schema errors).
+pub(crate) fn python_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("'{s}'"),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .map(|(k, v)| format!("'{k}': {}", python_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

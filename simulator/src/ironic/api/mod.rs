@@ -1,6 +1,8 @@
 //! The HTTP face of the mock: routes of API v1, microversion headers, and the conductor's shell loop.
 
 mod agent;
+/// Chassis (`/v1/chassis`).
+mod chassis;
 /// The simulator-only API fault switch at `/_sim/faults` (not Ironic).
 pub mod fault;
 mod hardware;
@@ -537,6 +539,17 @@ fn build_api_routes() -> Router<AppState> {
         .route("/v1/drivers", get(drivers))
         .route("/v1/drivers/", get(drivers))
         .route("/v1/drivers/{name}", get(driver))
+        .route("/v1/chassis", get(chassis::list).post(chassis::create))
+        .route("/v1/chassis/", get(chassis::list).post(chassis::create))
+        .route("/v1/chassis/detail", get(chassis::list_detail))
+        .route(
+            "/v1/chassis/{id}",
+            get(chassis::show)
+                .patch(chassis::patch)
+                .delete(chassis::delete),
+        )
+        .route("/v1/chassis/{id}/nodes", get(chassis::nodes))
+        .route("/v1/chassis/{id}/nodes/detail", get(chassis::nodes_detail))
         .route("/v1/nodes", get(nodes::list).post(nodes::create))
         .route("/v1/nodes/", get(nodes::list).post(nodes::create))
         .route("/v1/nodes/detail", get(nodes::list_detail))

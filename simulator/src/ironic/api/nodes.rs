@@ -84,14 +84,19 @@ pub(crate) fn found_mut<'a>(
     node_mut(store, uuid, lock)
 }
 
-fn list_inner(
+/// Lists nodes (of one chassis when `chassis` is given: `/v1/chassis/{id}/nodes`).
+pub(crate) fn list_inner(
     state: &AppState,
     ctx: &Ctx,
     q: Option<&str>,
     detail: bool,
+    chassis: Option<Uuid>,
 ) -> Result<Response, ApiError> {
     let mut shape = if detail { Shape::Detail } else { Shape::List };
     let mut filters: Vec<(String, String)> = Vec::new();
+    if let Some(c) = chassis {
+        filters.push(("chassis_uuid".into(), c.to_string()));
+    }
     let mut paging = PagingQuery::default();
     let mut fields: Option<String> = None;
     let mut detail_asked: Option<bool> = None;
@@ -132,6 +137,7 @@ fn list_inner(
             | "instance_uuid"
             | "shard"
             | "retired"
+            | "chassis_uuid"
             | "description_contains" => {
                 filters.push((k, v));
             }
@@ -258,7 +264,7 @@ pub(crate) async fn list(
     ctx: Ctx,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    list_inner(&s, &ctx, q.as_deref(), false)
+    list_inner(&s, &ctx, q.as_deref(), false, None)
 }
 
 pub(crate) async fn list_detail(
@@ -266,7 +272,7 @@ pub(crate) async fn list_detail(
     ctx: Ctx,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    list_inner(&s, &ctx, q.as_deref(), true)
+    list_inner(&s, &ctx, q.as_deref(), true, None)
 }
 
 pub(crate) async fn show(
@@ -466,6 +472,7 @@ pub(crate) async fn create(
     for (k, v) in req {
         apply_field(&mut n, &k, v)?;
     }
+    store.check_chassis(&n)?;
     if let Some(name) = &n.name
         && name_taken(&store, name, uuid)
     {
@@ -540,6 +547,7 @@ pub(crate) async fn patch(
             "A node with name {name} already exists."
         )));
     }
+    store.check_chassis(&updated)?;
     updated.updated_at = Some(now);
     let doc = updated.render(&ctx.base, ctx.version, &Shape::Detail);
     store.conductor.nodes.insert(updated);

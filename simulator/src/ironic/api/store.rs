@@ -3,6 +3,8 @@
 //! (which states allow an agent to look its node up, when a heartbeat is refused, how inspection
 //! data finds its node) is written once.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -13,12 +15,14 @@ use uuid::Uuid;
 use super::port_table::PortTable;
 use crate::ironic::conductor::{Conductor, Settings};
 use crate::ironic::error::ApiError;
-use crate::ironic::model::{Node, Port};
+use crate::ironic::model::{Chassis, Node, Port};
 
 /// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
 pub struct Store {
     pub(crate) conductor: Conductor,
     pub(crate) ports: PortTable,
+    /// Chassis by UUID.
+    pub(crate) chassis: BTreeMap<Uuid, Chassis>,
     rng: ChaCha8Rng,
     next_id: u64,
 }
@@ -57,17 +61,35 @@ impl Store {
         Store {
             conductor: Conductor::new(settings),
             ports: PortTable::default(),
+            chassis: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 0,
         }
     }
 
-    /// Forgets every node and port, as an Ironic restarted on an empty database: the API answers
+    /// Forgets every node, port and chassis, as an Ironic restarted on an empty database: the API answers
     /// 404 for every node it knew. The UUID and token streams go on, so a node created again gets
     /// a new UUID.
     pub fn lose_database(&mut self) {
         self.conductor = Conductor::new(*self.conductor.settings());
         self.ports = PortTable::default();
+        self.chassis.clear();
+    }
+
+    /// Refuses a node's `chassis_uuid` that names no chassis (Ironic's 400).
+    pub(crate) fn check_chassis(&self, node: &Node) -> Result<(), ApiError> {
+        match node.misc.get("chassis_uuid") {
+            None | Some(Value::Null) => Ok(()),
+            Some(v) => {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                match Uuid::parse_str(&text) {
+                    Ok(u) if self.chassis.contains_key(&u) => Ok(()),
+                    _ => Err(ApiError::BadRequest(format!(
+                        "Chassis {text} could not be found."
+                    ))),
+                }
+            }
+        }
     }
 
     pub(crate) fn new_uuid(&mut self) -> Uuid {

@@ -1,4 +1,4 @@
-//! Ironic's documents: Node and Port records and their JSON shapes per microversion.
+//! Ironic's documents: Node, Port and Chassis records and their JSON shapes per microversion.
 
 use super::encoding::Doc;
 use super::version::Version;
@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+mod chassis;
 mod port;
 mod state;
 
+pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
 pub use port::{Port, parse_mac, port_field_min_version};
 pub use state::{ALL_STATES, NodePower, ProvisionState};
 /// Hardware types (Ironic "drivers") the mock serves.
