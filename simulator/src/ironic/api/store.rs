@@ -112,6 +112,15 @@ impl Store {
         metal_tls::secret::random_hex(24)
     }
 
+    /// The name of the node `ident` (a UUID or a name) identifies, if it exists and has one.
+    pub fn node_name(&self, ident: &str) -> Option<String> {
+        let uuid = Uuid::parse_str(ident)
+            .ok()
+            .filter(|u| self.conductor.nodes.contains_key(u))
+            .or_else(|| self.conductor.nodes.named(ident))?;
+        self.conductor.node(uuid).ok()?.name.clone()
+    }
+
     /// The node one of these (normalised) MACs has a port for (the first such port by UUID).
     pub fn node_by_macs(&self, macs: &[String]) -> Option<Uuid> {
         macs.iter()
