@@ -117,14 +117,16 @@ pub struct Outcome {
     pub trace_path: PathBuf,
 }
 
-/// The run's credentials (the scenario's BMC passwords, the control plane's bearer token) searched
-/// in the operator process's `operator.log` (when there is one) and in `logs`.
+/// The run's credentials (the scenario's BMC passwords, and `secrets`: the control plane's bearer
+/// token, the agent tokens the mock Ironic handed out) searched in the operator process's
+/// `operator.log` (when there is one) and in `logs`.
 fn credentials_in_logs(
     scenario: &Scenario,
     out_dir: &std::path::Path,
     logs: &[PathBuf],
-    token: &str,
+    secrets: &[(&str, String)],
 ) -> Result<Vec<metal_scenario::check::Failure>, WireError> {
+    let secrets: Vec<(&str, &str)> = secrets.iter().map(|(w, s)| (*w, s.as_str())).collect();
     let operator_log = out_dir.join("operator.log");
     let mut failures = Vec::new();
     for path in std::iter::once(&operator_log)
@@ -143,7 +145,7 @@ fn credentials_in_logs(
             scenario,
             &name,
             &String::from_utf8_lossy(&text),
-            &[("the control plane's bearer token", token)],
+            &secrets,
         ));
     }
     Ok(failures)
@@ -284,7 +286,19 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         let _ = d.await;
     }
     let lost = recorder.journal_lost();
-    let token = player.stack.controlplane.identity.token.clone();
+    // The run's secrets besides the scenario's passwords, for the search of its logs.
+    let mut secrets = vec![(
+        "the control plane's bearer token",
+        player.stack.controlplane.identity.token.clone(),
+    )];
+    secrets.extend(
+        player
+            .stack
+            .fleet
+            .agent_tokens()
+            .into_iter()
+            .map(|t| ("an agent token", t)),
+    );
     player.stack.shutdown().await;
 
     let trace = recorder.trace();
@@ -293,7 +307,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         scenario,
         &options.out_dir,
         &options.logs,
-        &token,
+        &secrets,
     )?);
     if lost > 0 {
         verdict.skipped.push(format!(

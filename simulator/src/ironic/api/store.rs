@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
+use std::collections::VecDeque;
+
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -21,7 +23,13 @@ pub struct Store {
     pub(crate) ports: PortTable,
     rng: ChaCha8Rng,
     next_id: u64,
+    /// The agent tokens handed out, newest last (at most [`TOKENS_KEPT`]; kept across a lost
+    /// database), so a test run can search its logs for them.
+    issued: VecDeque<String>,
 }
+
+/// How many handed-out agent tokens the store remembers.
+pub const TOKENS_KEPT: usize = 4096;
 
 /// What an agent's lookup (or accepted inspection data) hands back.
 #[derive(Clone, PartialEq, Eq)]
@@ -59,7 +67,13 @@ impl Store {
             ports: PortTable::default(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 0,
+            issued: VecDeque::new(),
         }
+    }
+
+    /// The agent tokens handed out (the newest [`TOKENS_KEPT`]), oldest first.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.issued.iter().cloned().collect()
     }
 
     /// Forgets every node and port, as an Ironic restarted on an empty database: the API answers
@@ -141,6 +155,10 @@ impl Store {
             Some(_) => AgentLookup::MASKED.to_string(),
             None => {
                 n.agent.token = Some(fresh.clone());
+                if self.issued.len() >= TOKENS_KEPT {
+                    self.issued.pop_front();
+                }
+                self.issued.push_back(fresh.clone());
                 fresh
             }
         };
