@@ -36,7 +36,7 @@ fn claim_bindings(t: &Trace) -> Vec<(String, Option<String>)> {
     t.events
         .iter()
         .filter_map(|e| match &e.what {
-            Happening::Claim { claim, host } => Some((claim.clone(), host.clone())),
+            Happening::Claim { claim, host, .. } => Some((claim.clone(), host.clone())),
             _ => None,
         })
         .collect()

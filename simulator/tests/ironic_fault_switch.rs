@@ -177,3 +177,56 @@ async fn a_lost_database_forgets_every_node_and_port_and_a_node_created_again_ge
     assert_eq!(status, StatusCode::CREATED);
     assert_ne!(again["uuid"], uuid.as_str());
 }
+
+#[tokio::test]
+async fn the_journal_names_the_node_of_a_creation_and_of_requests_by_uuid_even_after_a_lost_database()
+ {
+    let st = state();
+    let create = Some(json!({"driver": "ipmi", "name": "ns~host-0"}));
+    let (_, node) = call(&st, "POST", "/v1/nodes", create.clone()).await;
+    let old = node["uuid"].as_str().expect("uuid").to_owned();
+    call(&st, "GET", &format!("/v1/nodes/{old}"), None).await;
+    call(&st, "POST", "/_sim/lose-database", None).await;
+    // The old node is gone: a request naming its UUID is about no node the mock knows.
+    call(&st, "GET", &format!("/v1/nodes/{old}"), None).await;
+    let (_, again) = call(&st, "POST", "/v1/nodes", create).await;
+    let new = again["uuid"].as_str().expect("uuid").to_owned();
+    call(
+        &st,
+        "PUT",
+        &format!("/v1/nodes/{new}/states/provision"),
+        Some(json!({"target": "manage"})),
+    )
+    .await;
+    call(&st, "DELETE", &format!("/v1/nodes/{new}"), None).await;
+    let (_, journal) = call(&st, "GET", "/_sim/requests", None).await;
+    let seen: Vec<(String, String, Value)> = journal["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/v1/")))
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap_or_default().to_owned(),
+                r["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace(&new, "NEW")
+                    .replace(&old, "OLD"),
+                r["node"].clone(),
+            )
+        })
+        .collect();
+    let named = |m: &str, p: &str, n: Value| (m.to_owned(), p.to_owned(), n);
+    assert_eq!(
+        seen,
+        vec![
+            named("POST", "/v1/nodes", json!("ns~host-0")),
+            named("GET", "/v1/nodes/OLD", json!("ns~host-0")),
+            named("GET", "/v1/nodes/OLD", Value::Null),
+            named("POST", "/v1/nodes", json!("ns~host-0")),
+            named("PUT", "/v1/nodes/NEW/states/provision", json!("ns~host-0")),
+            named("DELETE", "/v1/nodes/NEW", json!("ns~host-0")),
+        ]
+    );
+}

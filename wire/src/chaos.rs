@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use metal_sim::machine::SimClock;
+use metal_wire::capture::LogCapture;
 
 use super::{seed_range, shutdown_signal};
 
@@ -37,7 +38,7 @@ pub(crate) enum ChaosMode {
 }
 
 /// `metal-sim chaos`: every seed drawn, played and judged; true when one had a violation.
-pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
+pub(crate) async fn run(args: ChaosArgs, capture: LogCapture) -> anyhow::Result<bool> {
     use metal_scenario::{Mode, chaos};
     let ChaosArgs {
         seeds,
@@ -66,7 +67,7 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
         let began = Instant::now();
         let outcome = match mode {
             Mode::Engine => chaos::run_engine(seed),
-            Mode::Wire => chaos_wire(seed, &out).await?,
+            Mode::Wire => chaos_wire(seed, &out, &capture).await?,
         };
         let ms = began.elapsed().as_millis();
         if outcome.violations.is_empty() {
@@ -100,12 +101,23 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
     Ok(failed > 0)
 }
 
-/// One chaos seed over loopback sockets against our operator.
-async fn chaos_wire(seed: u64, out: &Path) -> anyhow::Result<metal_scenario::chaos::SeedOutcome> {
+/// One chaos seed over loopback sockets against our operator, in this process: its log (and the
+/// fakes', the mock Ironic's and the control plane's) is kept in `metal-sim.log` in the seed's
+/// directory and searched for the run's credentials.
+async fn chaos_wire(
+    seed: u64,
+    out: &Path,
+    capture: &LogCapture,
+) -> anyhow::Result<metal_scenario::chaos::SeedOutcome> {
     use metal_scenario::{Mode, chaos};
     use metal_wire as wire;
     let s = chaos::scenario(seed, Mode::Wire)?;
     let out_dir = out.join(format!("{}-seed{seed}", s.name()));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let log = out_dir.join("metal-sim.log");
+    capture
+        .to(&log)
+        .with_context(|| format!("creating {}", log.display()))?;
     let run = wire::run(
         &s,
         wire::RunOptions {
@@ -118,12 +130,18 @@ async fn chaos_wire(seed: u64, out: &Path) -> anyhow::Result<metal_scenario::cha
             operator: wire::operator::OperatorChoice::Ours,
             crds: None,
             wait_factor: None,
+            logs: vec![log.clone()],
         },
     );
     let outcome = tokio::select! {
-        outcome = run => outcome?,
-        () = shutdown_signal() => anyhow::bail!("chaos seed {seed}: interrupted"),
+        outcome = run => outcome,
+        () = shutdown_signal() => {
+            capture.stop();
+            anyhow::bail!("chaos seed {seed}: interrupted")
+        }
     };
+    capture.stop();
+    let outcome = outcome?;
     Ok(chaos::SeedOutcome {
         seed,
         events: outcome.trace.events.len(),

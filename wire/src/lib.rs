@@ -18,6 +18,8 @@
 //! loss on the fleet's agent launcher and watch disconnects on the control plane (`switches`). Not
 //! injectable: Ironic faults against an external Ironic (refused with the step's line).
 
+/// This process's own log, captured to a file while a run lasts.
+pub mod capture;
 mod faults;
 pub mod images;
 pub mod live;
@@ -97,6 +99,10 @@ pub struct RunOptions {
     pub crds: Option<operator::CrdSet>,
     /// What each `wait`'s `within` is multiplied by; `None`: the operator's default.
     pub wait_factor: Option<f64>,
+    /// Logs of this process written during the run (our operator's, when it runs in this
+    /// process), searched for the run's credentials like an operator process's `operator.log`
+    /// (always searched).
+    pub logs: Vec<PathBuf>,
 }
 
 /// What a run produced.
@@ -109,6 +115,40 @@ pub struct Outcome {
     pub summary: Summary,
     /// Where the trace was written.
     pub trace_path: PathBuf,
+}
+
+/// The run's credentials (the scenario's BMC passwords, and `secrets`: the control plane's bearer
+/// token, the agent tokens the mock Ironic handed out) searched in the operator process's
+/// `operator.log` (when there is one) and in `logs`.
+fn credentials_in_logs(
+    scenario: &Scenario,
+    out_dir: &std::path::Path,
+    logs: &[PathBuf],
+    secrets: &[(&str, String)],
+) -> Result<Vec<metal_scenario::check::Failure>, WireError> {
+    let secrets: Vec<(&str, &str)> = secrets.iter().map(|(w, s)| (*w, s.as_str())).collect();
+    let operator_log = out_dir.join("operator.log");
+    let mut failures = Vec::new();
+    for path in std::iter::once(&operator_log)
+        .filter(|p| p.exists())
+        .chain(logs)
+    {
+        let text = std::fs::read(path).map_err(|e| WireError::Output {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        failures.extend(metal_scenario::check::credentials_in_log(
+            scenario,
+            &name,
+            &String::from_utf8_lossy(&text),
+            &secrets,
+        ));
+    }
+    Ok(failures)
 }
 
 /// Steps wire mode cannot play yet, with their lines (empty when the scenario can run).
@@ -130,6 +170,15 @@ pub fn unsupported_for(scenario: &Scenario, operator: &operator::OperatorChoice)
         ));
     }
     for (i, step) in scenario.file.timeline.iter().enumerate() {
+        if let Step::RestartOperator(r) = step
+            && r.mid_reconcile.is_some()
+        {
+            out.push(format!(
+                "{}:{}: restart_operator's mid_reconcile is engine mode only (wire mode cannot place a kill inside a reconcile)",
+                scenario.source,
+                scenario.step_line(i)
+            ));
+        }
         let Step::InjectFault(f) = step else {
             continue;
         };
@@ -237,10 +286,29 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         let _ = d.await;
     }
     let lost = recorder.journal_lost();
+    // The run's secrets besides the scenario's passwords, for the search of its logs.
+    let mut secrets = vec![(
+        "the control plane's bearer token",
+        player.stack.controlplane.identity.token.clone(),
+    )];
+    secrets.extend(
+        player
+            .stack
+            .fleet
+            .agent_tokens()
+            .into_iter()
+            .map(|t| ("an agent token", t)),
+    );
     player.stack.shutdown().await;
 
     let trace = recorder.trace();
     let mut verdict = check_under(scenario, &trace, options.operator.kind());
+    verdict.failures.extend(credentials_in_logs(
+        scenario,
+        &options.out_dir,
+        &options.logs,
+        &secrets,
+    )?);
     if lost > 0 {
         verdict.skipped.push(format!(
             "{lost} mock Ironic requests were dropped from its journal before they were read; call counts may be low"

@@ -201,13 +201,29 @@ fn main() -> anyhow::Result<()> {
     } else {
         "info"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // `chaos` also keeps each wire seed's own log (our operator runs in this process) to search it
+    // for credentials: a second layer, off until a seed points it at a file.
+    let capture = metal_wire::capture::LogCapture::default();
+    {
+        use tracing_subscriber::Layer as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let shown = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+            );
+        let kept = matches!(cli.command, Command::Chaos(_)).then(|| {
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(capture.clone())
+                .with_filter(tracing_subscriber::EnvFilter::new(
+                    metal_wire::capture::CAPTURE_FILTER,
+                ))
+        });
+        tracing_subscriber::registry().with(shown).with(kept).init();
+    }
     match cli.command {
         Command::Fleet(FleetCommand::Manifests { file }) => {
             print!("{}", manifests(&load(file.as_ref())?)?);
@@ -251,7 +267,7 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            let violations = runtime.block_on(chaos::run(args))?;
+            let violations = runtime.block_on(chaos::run(args, capture))?;
             if violations {
                 std::process::exit(1);
             }
@@ -366,6 +382,7 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
                 operator: operator.clone(),
                 crds: crds.clone(),
                 wait_factor,
+                logs: Vec::new(),
             },
         );
         // On SIGINT/SIGTERM the run is dropped, and with it an operator process (killed on drop).

@@ -18,7 +18,9 @@ use super::images::{Images, PLACEHOLDER};
 use super::observe::Recorder;
 use super::stack::{Stack, bmh_resource, claim_resource, pool_resource};
 use metal_scenario::Scenario;
-use metal_scenario::format::{Claim, MetadataChange, Named, PatchType, Register, Scale, Target};
+use metal_scenario::format::{
+    Claim, MetadataChange, Named, PatchType, Register, Restart, Scale, Target,
+};
 use metal_scenario::play::{
     ActiveFault, Backend, HostConditionView, claim_object, register_documents,
 };
@@ -352,7 +354,8 @@ impl Backend for WireBackend<'_> {
             .await
     }
 
-    async fn stop_operator(&mut self, _down_for: Duration) -> Result<(), WireError> {
+    /// A kill inside a reconcile is refused before the run starts (`unsupported_for`).
+    async fn stop_operator(&mut self, _restart: &Restart) -> Result<(), WireError> {
         self.stack.stop_operator().await;
         Ok(())
     }
@@ -412,6 +415,10 @@ impl Backend for WireBackend<'_> {
             .claims()
             .get(name)
             .is_some_and(|h| h.is_some())
+    }
+
+    fn claim_reason(&self, name: &str) -> Option<String> {
+        self.recorder.claim_reasons().get(name).cloned()
     }
 
     fn pool_ready(&self, name: &str) -> u32 {

@@ -39,6 +39,7 @@ async fn online_false_powers_off_and_true_powers_on_under_upstream_bmo() {
             operator: OperatorChoice::Bmo,
             crds: None,
             wait_factor: None,
+            logs: Vec::new(),
         },
     );
     let outcome = tokio::time::timeout(LIMIT, run)

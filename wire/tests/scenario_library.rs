@@ -84,6 +84,7 @@ async fn run(name: &str) -> (Scenario, Outcome) {
             operator: Default::default(),
             crds: None,
             wait_factor: None,
+            logs: Vec::new(),
         },
     )
     .await

@@ -19,6 +19,28 @@ use super::deployment::{DeployFields, Problem};
 use crate::api::hostclaim::NamespacedName;
 use crate::api::{BareMetalHost, HostClaim, HostClaimStatus, ProvisioningState};
 
+/// The reasons of the `Bound` condition: every value the claim controller writes.
+pub mod bound_reason {
+    /// A host's consumerRef names the claim.
+    pub const HOST_BOUND: &str = "HostBound";
+    /// No host in the allowed namespace matches the selector.
+    pub const NO_MATCHING_HOST: &str = "NoMatchingHost";
+    /// Hosts match the selector but none is free (the message says why each was passed over).
+    pub const NO_HOST_AVAILABLE: &str = "NoHostAvailable";
+    /// No host is looked for until the spec is valid.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// The claim is deleted and its host was given back.
+    pub const RELEASED: &str = "Released";
+    /// All of them.
+    pub const ALL: [&str; 5] = [
+        HOST_BOUND,
+        NO_MATCHING_HOST,
+        NO_HOST_AVAILABLE,
+        INVALID_SPEC,
+        RELEASED,
+    ];
+}
+
 /// A data Secret the claim names that does not exist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissingSecret {
@@ -115,20 +137,33 @@ fn bound(obs: &ClaimObservation<'_>) -> Verdict {
         Binding::Bound(h) => verdict(
             "Bound",
             true,
-            "HostBound",
+            bound_reason::HOST_BOUND,
             format!("bound to {}", host_name(h)),
         ),
-        Binding::NoHost(none) if none.matching == 0 => {
-            verdict("Bound", false, "NoMatchingHost", none.to_string())
-        }
-        Binding::NoHost(none) => verdict("Bound", false, "NoHostAvailable", none.to_string()),
+        Binding::NoHost(none) if none.matching == 0 => verdict(
+            "Bound",
+            false,
+            bound_reason::NO_MATCHING_HOST,
+            none.to_string(),
+        ),
+        Binding::NoHost(none) => verdict(
+            "Bound",
+            false,
+            bound_reason::NO_HOST_AVAILABLE,
+            none.to_string(),
+        ),
         Binding::NotTried => verdict(
             "Bound",
             false,
-            "InvalidSpec",
+            bound_reason::INVALID_SPEC,
             "no host is chosen until the spec is valid",
         ),
-        Binding::Released => verdict("Bound", false, "Released", "the host was given back"),
+        Binding::Released => verdict(
+            "Bound",
+            false,
+            bound_reason::RELEASED,
+            "the host was given back",
+        ),
     }
 }
 

@@ -122,6 +122,9 @@ struct ClaimPlan {
     deleted: bool,
 }
 
+/// The Secret holding the user data every claim names.
+const USER_DATA: &str = "chaos-user-data";
+
 /// The label the claimable hosts carry and the claims select.
 const CLAIM_LABEL: (&str, &str) = ("chaos-pool", "claims");
 
@@ -177,6 +180,13 @@ impl Draw {
 
     fn scenario(mut self) -> String {
         self.steps.push(json!({"register": {"hosts": "all"}}));
+        // The user data every claim deploys with (a Secret its `spec.userData` names).
+        self.steps.push(json!({"apply": {"objects": [{
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": USER_DATA},
+            "stringData": {"userData": "#cloud-config\nhostname: chaos\n"},
+        }]}}));
         let r = ranges(self.mode);
         let operations = self.rng.random_range(r.operations.0..=r.operations.1);
         for _ in 0..operations {
@@ -313,12 +323,7 @@ impl Draw {
                     format!("agent heartbeat loss on {} for {secs}s", hosts.join(",")),
                 );
             }
-            9 => {
-                let secs = self.secs(ranges(self.mode).operator_down);
-                self.story.push(format!("operator killed, down {secs}s"));
-                self.steps
-                    .push(json!({"restart_operator": {"down_for": format!("{secs}s")}}));
-            }
+            9 => self.kill_operator(&alive),
             10 => self.fault(
                 json!({"control_plane": {"watch_disconnect": true}, "for": "5s"}),
                 "every watch cut".into(),
@@ -357,6 +362,25 @@ impl Draw {
         }
     }
 
+    /// The operator killed and restarted; in engine mode, half the time inside a reconcile of a
+    /// host still there, after 0 to 3 of its API writes (wire mode cannot place such a kill).
+    fn kill_operator(&mut self, alive: &[usize]) {
+        let secs = self.secs(ranges(self.mode).operator_down);
+        let mut restart = json!({"down_for": format!("{secs}s")});
+        if self.mode == Mode::Engine && self.rng.random_bool(0.5) {
+            let i = self.pick(alive);
+            let host = self.hosts[i].name.clone();
+            let after_writes = self.rng.random_range(0..=3u32);
+            self.story.push(format!(
+                "operator killed inside a reconcile of {host} after {after_writes} API writes, down {secs}s"
+            ));
+            restart["mid_reconcile"] = json!({"host": host, "after_writes": after_writes});
+        } else {
+            self.story.push(format!("operator killed, down {secs}s"));
+        }
+        self.steps.push(json!({"restart_operator": restart}));
+    }
+
     fn delete_host(&mut self, i: usize) {
         self.hosts[i].deleted = true;
         let name = self.hosts[i].name.clone();
@@ -377,6 +401,7 @@ impl Draw {
         self.steps.push(json!({"create_claim": {
             "name": name,
             "match_labels": {CLAIM_LABEL.0: value},
+            "user_data": USER_DATA,
         }}));
         self.claims.push(ClaimPlan {
             name,
@@ -530,9 +555,14 @@ impl Draw {
         let live: Vec<&ClaimPlan> = self.claims.iter().filter(|c| !c.deleted).collect();
         let k = live.iter().filter(|c| c.matchable).count();
         let mut waits = Vec::new();
-        if k <= m {
-            for c in live.iter().filter(|c| c.matchable) {
-                waits.push(json!({"claim": c.name, "bound": true}));
+        for c in live.iter().filter(|c| c.matchable) {
+            if k <= m {
+                waits.push(json!({"claim": c.name, "bound": true, "reason": ["HostBound"]}));
+            } else if m == 0 {
+                waits.push(json!({"claim": c.name, "bound": false, "reason": ["NoMatchingHost"]}));
+            } else {
+                // Which claims win is not judged; each loser says no matching host is free.
+                waits.push(json!({"claim": c.name, "reason": ["HostBound", "NoHostAvailable"]}));
             }
         }
         let selector = json!({"labels": {CLAIM_LABEL.0: CLAIM_LABEL.1}});
@@ -553,11 +583,18 @@ impl Draw {
                 "error_type": "none",
             }));
         }
+        // A live claim whose selector matches no host says so; a deleted one is gone.
         let unbound: Vec<Value> = self
             .claims
             .iter()
             .filter(|c| c.deleted || !c.matchable)
-            .map(|c| json!({"claim": c.name, "bound": false}))
+            .map(|c| {
+                if c.deleted {
+                    json!({"claim": c.name, "bound": false})
+                } else {
+                    json!({"claim": c.name, "bound": false, "reason": ["NoMatchingHost"]})
+                }
+            })
             .collect();
         // Unbound is waited for too: a deleted claim lets its host go (clears its consumerRef)
         // on the claim's next reconcile after the host is back `available`, not at that instant.

@@ -120,3 +120,15 @@ fn claims_compete_for_fewer_claimable_hosts_and_the_settle_waits_for_them() {
         Step::Wait(w) if w.until.at_least.is_some() && w.until.state.as_deref() == Some("provisioned")
     )));
 }
+
+#[test]
+fn engine_draws_kill_the_operator_inside_reconciles_and_wire_draws_never_do() {
+    let mid = |mode| {
+        (0..200u64)
+            .flat_map(|seed| scenario(seed, mode).expect("valid").file.timeline)
+            .filter(|step| matches!(step, Step::RestartOperator(r) if r.mid_reconcile.is_some()))
+            .count()
+    };
+    assert!(mid(Mode::Engine) > 10, "{}", mid(Mode::Engine));
+    assert_eq!(mid(Mode::Wire), 0);
+}

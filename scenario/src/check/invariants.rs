@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::credentials::passwords;
 use super::expectations::accepted;
 use super::{Failure, Verdict};
 use crate::Scenario;
@@ -52,6 +53,10 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
     // Hosts a `delete` step has been run on: their claims may let them go in any state.
     let mut deleting: BTreeSet<String> = BTreeSet::new();
     let mut busy_reported = false;
+    // Wire mode: each host's states by the control plane's revision that wrote them, and the
+    // claims' releases (host, claim, revision, instant) to judge against them at the end.
+    let mut states_at: BTreeMap<&str, BTreeMap<u64, &str>> = BTreeMap::new();
+    let mut released: Vec<(&str, &str, u64, SimTime)> = Vec::new();
     let fail = |v: &mut Verdict, host: Option<&str>, at: SimTime, message: String| {
         v.failures.push(Failure {
             line,
@@ -105,7 +110,12 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 let f = hosts.entry(host).or_default();
                 f.exempt_from_inspection |= *inspection_disabled || *externally_provisioned;
             }
-            Happening::HostState { host, to, .. } => {
+            Happening::HostState {
+                host, to, revision, ..
+            } => {
+                if let Some(r) = revision {
+                    states_at.entry(host).or_default().insert(*r, to);
+                }
                 let f = hosts.entry(host).or_default();
                 // A provisioning episode runs from leaving `provisioned` (or the start) to the next
                 // `provisioned`: its deploys may be seen before the watch delivers `available` →
@@ -246,26 +256,30 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                     }
                 }
             }
-            Happening::Claim { claim, host } => {
+            Happening::Claim {
+                claim,
+                host,
+                revision,
+            } => {
                 let held: Vec<&str> = claims_by_host
                     .iter()
                     .filter(|(h, c)| *c == claim && host.as_deref() != Some(**h))
                     .map(|(h, _)| *h)
                     .collect();
-                for h in held {
-                    let state = hosts.get(h).map_or("", |f| f.state.as_str());
-                    if inv.claim_released_when_deprovisioned
-                        && !deleting.contains(h)
-                        && matches!(state, "provisioning" | "provisioned" | "deprovisioning")
-                    {
-                        fail(
-                            v,
-                            Some(h),
-                            e.t,
-                            format!(
-                                "claim {claim:?} let the host go while it is {state}, before it was deprovisioned"
-                            ),
-                        );
+                for h in held.into_iter().filter(|h| !deleting.contains(*h)) {
+                    if !inv.claim_released_when_deprovisioned {
+                        continue;
+                    }
+                    match revision {
+                        // Wire mode: judged once the whole trace is in, against the host's state
+                        // as of the claim's write, whichever watch delivered first.
+                        Some(r) => released.push((h, claim.as_str(), *r, e.t)),
+                        None => {
+                            let state = hosts.get(h).map_or("", |f| f.state.as_str());
+                            if let Some(message) = let_go_early(claim, state) {
+                                fail(v, Some(h), e.t, message);
+                            }
+                        }
                     }
                 }
                 claims_by_host.retain(|_, c| c != claim);
@@ -313,38 +327,25 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
             }
         }
     }
-}
-
-/// The BMC passwords the scenario knows (the fleet's, and those its timeline writes into Secrets
-/// or registers with), of at least [`SECRET_MIN_LEN`] characters.
-fn passwords(scenario: &Scenario) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = scenario
-        .fleet
-        .hosts()
-        .iter()
-        .map(|h| h.bmc.credentials.password.clone())
-        .collect();
-    for step in &scenario.file.timeline {
-        match step {
-            Step::Register(r) => out.extend(r.password.clone()),
-            Step::Patch(p) if p.kind.as_deref() == Some("Secret") => {
-                if let Some(pw) = p
-                    .patch
-                    .pointer("/stringData/password")
-                    .and_then(|v| v.as_str())
-                {
-                    out.insert(pw.to_owned());
-                }
-            }
-            _ => {}
+    for (h, claim, r, t) in released {
+        // The last state the host was written in before the claim was.
+        let state = states_at
+            .get(h)
+            .and_then(|by| by.range(..r).next_back())
+            .map_or("", |(_, state)| *state);
+        if let Some(message) = let_go_early(claim, state) {
+            fail(v, Some(h), t, message);
         }
     }
-    out.retain(|p| p.chars().count() >= SECRET_MIN_LEN);
-    out
 }
 
-/// Shorter passwords (`password`, `calvin`) are ordinary words a message may hold.
-const SECRET_MIN_LEN: usize = 12;
+/// Why a claim letting its host go while the host is in `state` is too early, if it is: a host is
+/// let go once it is deprovisioned, never while it is being or has been provisioned.
+fn let_go_early(claim: &str, state: &str) -> Option<String> {
+    matches!(state, "provisioning" | "provisioned" | "deprovisioning").then(|| {
+        format!("claim {claim:?} let the host go while it is {state}, before it was deprovisioned")
+    })
+}
 
 /// The trace line's kind, as in the JSON (`call`, `event`, ...).
 fn kind_of(what: &Happening) -> String {

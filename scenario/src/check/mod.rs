@@ -4,8 +4,10 @@
 //! - `expectations`: the scenario's `expect` entries (hosts, Events, calls);
 //! - `invariants`: what must hold throughout any run (one deploy per provisioning, inspection
 //!   before provisioning, no power action on a detached host, one claim per host, the busy
-//!   limit).
+//!   limit);
+//! - `credentials`: the run's credentials, searched in the trace and in the logs it wrote.
 
+mod credentials;
 mod expectations;
 mod invariants;
 #[cfg(test)]
@@ -19,6 +21,7 @@ use serde::Serialize;
 use super::Scenario;
 use super::format::OperatorKind;
 use super::trace::{Happening, MachineChange, Protocol, Trace};
+pub use credentials::credentials_in_log;
 use expectations::{call_expectation, event_expectation, host_expectation};
 use invariants::invariants;
 use metal_sim::machine::SimTime;

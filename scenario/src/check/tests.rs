@@ -52,6 +52,7 @@ impl Build {
             from: from.into(),
             to: to.into(),
             cause: "test".into(),
+            revision: None,
         })
     }
     fn status(self, host: &str, op: &str, err: Option<&str>, count: u32) -> Self {
@@ -284,6 +285,7 @@ fn two_claims_on_one_host_are_caught_and_a_release_frees_it() {
     let claim = |c: &str, h: Option<&str>| Happening::Claim {
         claim: c.into(),
         host: h.map(str::to_string),
+        revision: None,
     };
     let b = Build::new()
         .push(claim("a", Some("h-1")))
@@ -303,6 +305,7 @@ fn a_claim_letting_its_host_go_before_it_is_deprovisioned_is_caught_unless_the_h
     let claim = |c: &str, h: Option<&str>| Happening::Claim {
         claim: c.into(),
         host: h.map(str::to_string),
+        revision: None,
     };
     let early = "let the host go while it is provisioned";
     // Released once the host is back `available`: fine.
@@ -528,4 +531,113 @@ fn a_node_enrolled_again_mid_provisioning_voids_the_deploys_sent_to_the_lost_nod
         .state("h-1", "provisioning", "provisioned");
     let v = check(&bare_for("h-1"), &lost_then_again.0);
     assert!(v.passed(), "{:?}", messages(&v));
+}
+
+/// A wire trace: each host state and claim change carries the control plane's revision.
+fn revised(host: &str, from: &str, to: &str, revision: u64) -> Happening {
+    Happening::HostState {
+        host: host.into(),
+        from: from.into(),
+        to: to.into(),
+        cause: "test".into(),
+        revision: Some(revision),
+    }
+}
+
+fn claimed(claim: &str, host: Option<&str>, revision: u64) -> Happening {
+    Happening::Claim {
+        claim: claim.into(),
+        host: host.map(str::to_string),
+        revision: Some(revision),
+    }
+}
+
+#[test]
+fn a_release_delivered_before_the_hosts_last_state_is_judged_by_revision_not_by_arrival() {
+    let early = "let the host go";
+    // The host is back `available` (revision 14) before the claim lets it go (15), but the host
+    // watch delivers that state after the claim watch delivers the release.
+    let late_host_watch = Build::new()
+        .push(claimed("a", Some("h-1"), 10))
+        .push(revised("h-1", "available", "provisioning", 11))
+        .push(revised("h-1", "provisioning", "provisioned", 12))
+        .push(revised("h-1", "provisioned", "deprovisioning", 13))
+        .at(1)
+        .push(claimed("a", None, 15))
+        .at(2)
+        .push(revised("h-1", "deprovisioning", "available", 14));
+    let m = messages(&check(&scenario(), &late_host_watch.0));
+    assert!(!m.iter().any(|x| x.contains(early)), "{m:?}");
+
+    // A real early release: written (13) while the host was provisioned (12), delivered before
+    // the host's deprovisioning (14, 16).
+    let real = Build::new()
+        .push(claimed("a", Some("h-1"), 10))
+        .push(revised("h-1", "available", "provisioning", 11))
+        .push(revised("h-1", "provisioning", "provisioned", 12))
+        .at(1)
+        .push(claimed("a", None, 13))
+        .at(2)
+        .push(revised("h-1", "provisioned", "deprovisioning", 14))
+        .push(revised("h-1", "deprovisioning", "available", 16));
+    let m = messages(&check(&scenario(), &real.0));
+    assert_eq!(m.iter().filter(|x| x.contains(early)).count(), 1, "{m:?}");
+    assert!(
+        m.iter()
+            .any(|x| x.contains("let the host go while it is provisioned")),
+        "{m:?}"
+    );
+
+    // The same early release delivered after the host's later states: still caught.
+    let delivered_late = Build::new()
+        .push(claimed("a", Some("h-1"), 10))
+        .push(revised("h-1", "available", "provisioning", 11))
+        .push(revised("h-1", "provisioning", "provisioned", 12))
+        .push(revised("h-1", "provisioned", "deprovisioning", 14))
+        .push(revised("h-1", "deprovisioning", "available", 16))
+        .at(1)
+        .push(claimed("a", None, 13));
+    let m = messages(&check(&scenario(), &delivered_late.0));
+    assert!(
+        m.iter()
+            .any(|x| x.contains("let the host go while it is provisioned")),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn a_log_line_holding_a_password_or_the_bearer_token_fails_once_naming_the_line_not_the_secret() {
+    let token = "cp-bearer-token-0123456789";
+    let clean = "INFO reconcile host=h-0\nWARN Failed to get power state: 401 calvin\n";
+    assert!(
+        credentials_in_log(
+            &bare(),
+            "operator.log",
+            clean,
+            &[("the bearer token", token)]
+        )
+        .is_empty()
+    );
+    let leaky = format!(
+        "INFO reconcile host=h-0\nDEBUG bmc login admin:a-long-bmc-password-0\nDEBUG again a-long-bmc-password-0\nDEBUG Authorization: Bearer {token}\n"
+    );
+    let f = credentials_in_log(
+        &bare(),
+        "operator.log",
+        &leaky,
+        &[("the bearer token", token)],
+    );
+    let m: Vec<String> = f.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        m,
+        vec![
+            "line 1: a BMC password appears in operator.log, line 2".to_string(),
+            "line 1: the bearer token appears in operator.log, line 4".to_string(),
+        ],
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .all(|x| !x.contains("password-0") && !x.contains(token))
+    );
 }

@@ -258,6 +258,7 @@ impl ClaimWorld {
             self.happenings.push(Happening::Claim {
                 claim: name,
                 host: None,
+                revision: None,
             });
         }
     }
@@ -302,6 +303,18 @@ impl ClaimWorld {
     /// True when some claim is bound to a host (by its status).
     pub fn is_bound(&self, key: &str) -> bool {
         self.claim_seen.get(key).is_some_and(Option::is_some)
+    }
+
+    /// The reason of the claim's `Bound` condition, once one was written.
+    pub fn bound_reason(&self, key: &str) -> Option<String> {
+        self.claims
+            .get(key)?
+            .status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Bound")
+            .map(|c| c.reason.clone())
     }
 
     /// Ready members of a pool (from its status), 0 when it has none or does not exist.
@@ -420,6 +433,7 @@ impl ClaimObjects for EngineClaims<'_> {
             self.world.happenings.push(Happening::Claim {
                 claim: c.name_any(),
                 host: host.clone(),
+                revision: None,
             });
         }
         self.world.claim_seen.insert(self.key.to_owned(), host);

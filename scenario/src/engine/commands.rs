@@ -398,6 +398,32 @@ impl Engine {
         self.ironic.set_faults(faults);
     }
 
+    /// Kills the operator inside a reconcile of host `key` (`namespace/name`): the reconcile runs
+    /// now and the operator dies at its API write number `after_writes + 1` (the writes before it
+    /// are kept, nothing after it happens); then as [`Engine::restart_operator`]. A host that is
+    /// gone, or an operator already down, is killed between reconciles.
+    pub fn kill_operator_mid_reconcile(
+        &mut self,
+        key: &str,
+        after_writes: u32,
+        down_for: Duration,
+    ) {
+        if let Ok(idx) = self.live_index(key)
+            && self.operator_up
+        {
+            self.command(
+                Some(key),
+                format!(
+                    "operator killed inside this host's reconcile, after {after_writes} API writes"
+                ),
+            );
+            self.ironic.kill.arm(after_writes);
+            self.reconcile(idx);
+            self.ironic.kill.disarm();
+        }
+        self.restart_operator(down_for);
+    }
+
     /// Stops the operator for `down_for` (its in-memory state — slot reservations, RNG
     /// streams, the work queue — is lost) and starts it again, which lists every host.
     pub fn restart_operator(&mut self, down_for: Duration) {

@@ -10,8 +10,8 @@
 //! machines. Ironic API faults: answers with a 5xx come from the mock's own fault switch (its
 //! seeded stream); an API that is down refuses the connection at the transport.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -59,17 +59,81 @@ impl WallClock {
     }
 }
 
-/// The network between the operator and the mock: the in-process API, or a refused connection
-/// while the API is down.
+/// A kill of the operator inside a reconcile, armed for one reconcile: the API writes it may
+/// still make, then its death (every request after it fails, as the process is gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kill {
+    /// Alive, with this many API writes left before it dies.
+    Armed(u32),
+    /// Killed: nothing it would have done after reaches anything.
+    Dead,
+}
+
+/// The kill armed for the reconcile running, shared by the operator's Ironic link and the
+/// engine's own writes (a Secret label, the host's write).
+#[derive(Debug, Clone, Default)]
+pub(super) struct KillSwitch(Arc<Mutex<Option<Kill>>>);
+
+impl KillSwitch {
+    fn lock(&self) -> MutexGuard<'_, Option<Kill>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn arm(&self, writes: u32) {
+        *self.lock() = Some(Kill::Armed(writes));
+    }
+
+    pub(super) fn disarm(&self) {
+        *self.lock() = None;
+    }
+
+    /// Whether a kill is armed and the operator still alive.
+    pub(super) fn armed(&self) -> bool {
+        matches!(*self.lock(), Some(Kill::Armed(_)))
+    }
+
+    /// Whether the operator died inside this reconcile.
+    pub(super) fn dead(&self) -> bool {
+        *self.lock() == Some(Kill::Dead)
+    }
+
+    /// One API write about to be made: true when the operator makes it, false when it is dead
+    /// or dies at it (having spent every write it was left).
+    pub(super) fn write(&self) -> bool {
+        let mut kill = self.lock();
+        match *kill {
+            None => true,
+            Some(Kill::Armed(n)) if n > 0 => {
+                *kill = Some(Kill::Armed(n - 1));
+                true
+            }
+            Some(_) => {
+                *kill = Some(Kill::Dead);
+                false
+            }
+        }
+    }
+}
+
+/// What a request from a killed operator gets: nothing, the process is gone.
+const KILLED: &str = "connection closed (the operator was killed)";
+
+/// The network between the operator and the mock: the in-process API, a refused connection
+/// while the API is down, nothing once the operator was killed.
 #[derive(Debug, Clone)]
 struct Link {
     api: InProcess,
     down: Arc<AtomicBool>,
+    kill: KillSwitch,
 }
 
 #[async_trait::async_trait]
 impl Transport for Link {
     async fn send(&self, request: Request) -> Result<Response, String> {
+        let read = matches!(request.method.as_str(), "GET" | "HEAD");
+        if self.kill.dead() || (!read && !self.kill.write()) {
+            return Err(KILLED.into());
+        }
         if self.down.load(Ordering::Relaxed) {
             return Err("connection refused (the Ironic API is down)".into());
         }
@@ -89,6 +153,8 @@ pub struct EngineIronic {
     clock: WallClock,
     down: Arc<AtomicBool>,
     faults: IronicFaults,
+    /// A kill of the operator armed inside the reconcile running.
+    pub(super) kill: KillSwitch,
 }
 
 impl std::fmt::Debug for EngineIronic {
@@ -120,9 +186,11 @@ impl EngineIronic {
         let state = AppState::in_process(settings, seed, clock.clock());
         let api = InProcess::new(state.clone());
         let down = Arc::new(AtomicBool::new(false));
+        let kill = KillSwitch::default();
         let link = Link {
             api: api.clone(),
             down: down.clone(),
+            kill: kill.clone(),
         };
         let provisioner = IronicProvisioner::new(
             Arc::new(IronicClient::over(link)),
@@ -137,6 +205,7 @@ impl EngineIronic {
             clock,
             down,
             faults: IronicFaults::default(),
+            kill,
         }
     }
 

@@ -48,7 +48,9 @@ impl Engine {
         let labelled = source
             .labelled
             .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
+            .unwrap_or_else(|p| p.into_inner())
+            // The label is an API write: an operator killed at it never makes it.
+            .filter(|_| self.ironic.kill.write());
         if let Some(key) = &labelled {
             self.resource_version += 1;
             let version = self.resource_version.to_string();
@@ -139,6 +141,15 @@ impl Engine {
             &mut tracer,
         ));
         self.objects[idx].rng = rng;
+        if self.ironic.kill.dead() {
+            // Killed inside the reconcile: the writes made before stand, what it went on to
+            // decide is never written.
+            self.objects[idx].object = Some(host);
+            if let Some(key) = labelled {
+                self.secret_changed(&key);
+            }
+            return;
+        }
         let decision = match end {
             RoundsEnd::Decided(decision) => *decision,
             RoundsEnd::Busy | RoundsEnd::NotLeader => {
@@ -151,6 +162,18 @@ impl Engine {
                 return;
             }
         };
+        // The host's write is the reconcile's last API write (when it changes anything): a kill
+        // armed for it drops it.
+        if self.ironic.kill.armed() {
+            let mut written = host.clone();
+            if statemachine::apply(&mut written, &decision).changed() && !self.ironic.kill.write() {
+                self.objects[idx].object = Some(host);
+                if let Some(key) = labelled {
+                    self.secret_changed(&key);
+                }
+                return;
+            }
+        }
         if let Effect::WriteHardwareData(hardware) = &decision.effect {
             self.objects[idx].hardware_data = Some(hardware.clone());
         }
@@ -210,6 +233,7 @@ impl Engine {
                 from: from.as_str().to_owned(),
                 to: to.as_str().to_owned(),
                 cause: decision.cause.clone(),
+                revision: None,
             });
         }
         if gone {
@@ -344,5 +368,148 @@ fn ironic_call(
         Action::Detach { .. } | Action::Delete => {
             ("DELETE", NODE, Some(trace::CallKind::DeleteNode))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use metal_core::api::annotations::ENVIRONMENT_LABEL;
+    use metal_sim::fleet::Fleet;
+    use metal_sim::machine::SimTime;
+
+    use super::super::simulation::{Engine, EngineSettings};
+    use crate::trace::{CallKind, Happening};
+
+    /// One registered host nobody reconciled yet, and its key.
+    fn registered() -> (Engine, String) {
+        let fleet = Fleet::parse("groups:\n  - name: h-0\n", "t.yaml").expect("fleet");
+        let mut e = Engine::new(&fleet, 7, EngineSettings::default());
+        e.register_fleet(&fleet).expect("register");
+        let key = e.object_by_key.keys().next().cloned().expect("a host");
+        (e, key)
+    }
+
+    fn labelled(e: &Engine) -> bool {
+        e.secrets.values().any(|s| {
+            s.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(ENVIRONMENT_LABEL))
+        })
+    }
+
+    fn nodes(e: &Engine) -> usize {
+        e.ironic.conductor(|c| c.nodes.len())
+    }
+
+    fn state(e: &Engine, key: &str) -> Option<String> {
+        let status = e.host(key)?.status.as_ref()?;
+        Some(status.provisioning.state.as_str().to_owned())
+    }
+
+    fn enrolls(e: &Engine) -> Vec<Option<u16>> {
+        e.trace()
+            .iter()
+            .filter_map(|l| match &l.what {
+                Happening::Call {
+                    action: Some(CallKind::Enroll),
+                    status,
+                    ..
+                } => Some(*status),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The host converges to `available` once the operator is back.
+    fn converges(e: &mut Engine, key: &str) {
+        e.advance_until(
+            |e| state(e, key).as_deref() == Some("available"),
+            SimTime::from_secs(1800),
+        )
+        .expect("available");
+    }
+
+    // A host's first reconcile makes two API writes: the BMC Secret's label and the host's own
+    // write (finalizer, status); a later one, the host `registering`, creates the node
+    // (`POST /v1/nodes`), its port, and patches it.
+
+    #[test]
+    fn a_kill_at_the_first_write_of_a_reconcile_leaves_only_its_reads_and_the_host_converges() {
+        let (mut e, key) = registered();
+        assert!(!labelled(&e));
+        e.kill_operator_mid_reconcile(&key, 0, Duration::from_secs(5));
+        assert!(!labelled(&e), "the Secret label is the write it died at");
+        assert_eq!(state(&e, &key), None, "no status was written");
+        converges(&mut e, &key);
+        assert_eq!(nodes(&e), 1);
+    }
+
+    #[test]
+    fn a_kill_after_the_first_write_keeps_it_and_drops_the_hosts_own_write() {
+        let (mut e, key) = registered();
+        e.kill_operator_mid_reconcile(&key, 1, Duration::from_secs(5));
+        assert!(labelled(&e), "the write before the kill stands");
+        assert_eq!(
+            state(&e, &key),
+            None,
+            "the host's write came after the kill"
+        );
+        converges(&mut e, &key);
+    }
+
+    /// The host written `registering`, its node not created yet.
+    fn registering() -> (Engine, String) {
+        let (mut e, key) = registered();
+        e.advance_until(
+            |e| state(e, &key).as_deref() == Some("registering"),
+            SimTime::from_secs(60),
+        )
+        .expect("registering");
+        assert_eq!(nodes(&e), 0);
+        (e, key)
+    }
+
+    #[test]
+    fn a_kill_at_the_node_creation_drops_it_and_the_next_operator_creates_the_node_once() {
+        let (mut e, key) = registering();
+        e.kill_operator_mid_reconcile(&key, 0, Duration::from_secs(5));
+        assert_eq!(nodes(&e), 0, "the node creation is the write it died at");
+        assert_eq!(enrolls(&e), vec![None], "the creation never got an answer");
+        converges(&mut e, &key);
+        assert_eq!(nodes(&e), 1);
+        assert_eq!(enrolls(&e), vec![None, Some(202)]);
+    }
+
+    #[test]
+    fn a_kill_after_the_node_creation_keeps_the_node_which_the_next_operator_takes_up() {
+        let (mut e, key) = registering();
+        e.kill_operator_mid_reconcile(&key, 1, Duration::from_secs(5));
+        assert_eq!(nodes(&e), 1, "the node creation before the kill stands");
+        // The registration (node, port, patch) died at its port: the action got no answer.
+        assert_eq!(enrolls(&e), vec![None]);
+        let id = |e: &Engine| {
+            e.host(&key)
+                .and_then(|h| h.status.as_ref())
+                .map(|s| s.provisioning.id.clone())
+        };
+        assert_eq!(
+            id(&e),
+            Some(String::new()),
+            "the host's write recording the node came after the kill"
+        );
+        converges(&mut e, &key);
+        assert_eq!(nodes(&e), 1, "the node is found again, not created twice");
+        assert_eq!(enrolls(&e), vec![None], "no second node creation");
+    }
+
+    #[test]
+    fn a_kill_beyond_the_reconciles_writes_is_a_kill_between_reconciles() {
+        let (mut e, key) = registered();
+        e.kill_operator_mid_reconcile(&key, 1000, Duration::from_secs(5));
+        assert!(state(&e, &key).is_some(), "the whole reconcile was written");
+        converges(&mut e, &key);
     }
 }

@@ -221,6 +221,10 @@ pub struct Claim {
     /// Preferred failure domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_domain: Option<String>,
+    /// Name of a Secret in the claim's namespace holding the config drive's user data
+    /// (`spec.userData`); the claim is not bound while it does not exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
 }
 
 /// A reference to an object by name.
@@ -248,11 +252,29 @@ pub struct Scale {
 }
 
 /// `restart_operator`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Restart {
     /// Simulated time the operator stays down before the new one starts.
     pub down_for: Span,
+    /// Engine mode only: the operator is killed inside a reconcile of this host rather than
+    /// between reconciles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mid_reconcile: Option<MidReconcile>,
+}
+
+/// Where inside a reconcile the operator is killed: the host's reconcile runs at the step's
+/// instant and the operator dies right after its `after_writes`-th API write (a BMC Secret label,
+/// an Ironic request other than a read, the host's own write); the writes before are kept, the
+/// rest of the reconcile never happens, and its in-memory state is lost with the process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MidReconcile {
+    /// The host whose reconcile is cut (a fleet host; if it is gone, the kill is between
+    /// reconciles).
+    pub host: String,
+    /// API writes the reconcile makes before the kill (0: it dies after its reads).
+    pub after_writes: u32,
 }
 
 /// `inject_fault`: exactly one of `bmc`, `ironic`, `agent`, `control_plane`.
@@ -451,6 +473,10 @@ pub struct Condition {
     /// With `claim`: bound to a host (true) or not (false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound: Option<bool>,
+    /// With `claim`: the reason of its `Bound` condition is one of these (`HostBound`,
+    /// `NoMatchingHost`, `NoHostAvailable`, `InvalidSpec`, `Released`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reason: Vec<String>,
     /// A pool, by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<String>,

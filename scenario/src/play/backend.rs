@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::ActiveFault;
-use crate::format::{Claim, MetadataChange, Named, PatchType, Register, Scale, Target};
+use crate::format::{Claim, MetadataChange, Named, PatchType, Register, Restart, Scale, Target};
 use crate::trace::Happening;
 use metal_sim::machine::SimTime;
 
@@ -91,11 +91,10 @@ pub trait Backend {
     /// `scale_pool`.
     fn scale_pool(&mut self, scale: &Scale) -> impl Future<Output = Result<(), Self::Error>>;
 
-    /// Stops the operator, which `start_operator` brings back after `down_for`.
-    fn stop_operator(
-        &mut self,
-        down_for: Duration,
-    ) -> impl Future<Output = Result<(), Self::Error>>;
+    /// Stops the operator (as `restart` says: between reconciles, or inside one), which
+    /// `start_operator` brings back after `restart.down_for`.
+    fn stop_operator(&mut self, restart: &Restart)
+    -> impl Future<Output = Result<(), Self::Error>>;
 
     /// Starts the operator again.
     fn start_operator(&mut self) -> impl Future<Output = Result<(), Self::Error>>;
@@ -122,6 +121,10 @@ pub trait Backend {
 
     /// Whether HostClaim `name` (in the fleet's namespace) is bound to a host.
     fn claim_bound(&self, name: &str) -> bool;
+
+    /// The reason of HostClaim `name`'s `Bound` condition (in the fleet's namespace), once the
+    /// operator wrote one.
+    fn claim_reason(&self, name: &str) -> Option<String>;
 
     /// The ready members of HostPool `name` (in the fleet's namespace).
     fn pool_ready(&self, name: &str) -> u32;

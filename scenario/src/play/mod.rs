@@ -144,9 +144,7 @@ impl<'a, B: Backend> Player<'a, B> {
             Step::DeleteClaim(c) => b.delete_claim(c).await.map_err(PlayError::Backend)?,
             Step::ScalePool(s) => b.scale_pool(s).await.map_err(PlayError::Backend)?,
             Step::RestartOperator(r) => {
-                b.stop_operator(r.down_for.0)
-                    .await
-                    .map_err(PlayError::Backend)?;
+                b.stop_operator(r).await.map_err(PlayError::Backend)?;
                 b.record(Happening::Operator { running: false });
                 self.pass(r.down_for.0).await?;
                 self.backend
@@ -205,14 +203,23 @@ impl<'a, B: Backend> Player<'a, B> {
         }
         if let Some(claim) = &c.claim {
             let bound = self.backend.claim_bound(claim);
-            return Ok(if Some(bound) == c.bound {
-                Ok(())
-            } else {
-                Err(format!(
+            if c.bound.is_some_and(|b| b != bound) {
+                return Ok(Err(format!(
                     "claim {claim} is {}",
                     if bound { "bound" } else { "not bound" }
-                ))
-            });
+                )));
+            }
+            if !c.reason.is_empty() {
+                let reason = self.backend.claim_reason(claim);
+                if !reason.as_ref().is_some_and(|r| c.reason.contains(r)) {
+                    return Ok(Err(format!(
+                        "claim {claim}'s Bound condition says {}, not {}",
+                        reason.as_deref().unwrap_or("nothing yet"),
+                        c.reason.join(" or ")
+                    )));
+                }
+            }
+            return Ok(Ok(()));
         }
         if let Some(pool) = &c.pool {
             let ready = self.backend.pool_ready(pool);

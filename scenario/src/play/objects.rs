@@ -66,7 +66,7 @@ pub fn register_documents(
 }
 
 /// The HostClaim `c` creates in `namespace`: its selector, the image at `image` with its
-/// `.sha256sum`, `poweredOn` and the failure domain.
+/// `.sha256sum`, `poweredOn`, the failure domain and the user data Secret.
 pub fn claim_object(c: &Claim, namespace: &str, image: &str) -> Value {
     let mut spec = json!({
         "hostSelector": {"matchLabels": c.match_labels},
@@ -75,6 +75,9 @@ pub fn claim_object(c: &Claim, namespace: &str, image: &str) -> Value {
     });
     if let Some(fd) = &c.failure_domain {
         spec["failureDomain"] = json!(fd);
+    }
+    if let Some(secret) = &c.user_data {
+        spec["userData"] = json!({"name": secret, "namespace": namespace});
     }
     json!({
         "apiVersion": "metal3.io/v1alpha1", "kind": "HostClaim",

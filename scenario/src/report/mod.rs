@@ -315,6 +315,7 @@ pub(crate) mod tests {
                 from: from.into(),
                 to: to.into(),
                 cause: "test".into(),
+                revision: None,
             },
         )
     }

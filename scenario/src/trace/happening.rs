@@ -39,6 +39,11 @@ pub enum Happening {
         to: String,
         /// Why, as far as the observer can tell (the step, fault or Ironic transition).
         cause: String,
+        /// Wire mode: the control plane's resourceVersion of the host as the watch delivered it
+        /// (see [`Happening::Claim`]'s `revision`); engine mode, where the trace order is the
+        /// order of the writes, leaves it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<u64>,
     },
     /// A BareMetalHost's operational status, error or power changed.
     HostStatus {
@@ -144,6 +149,12 @@ pub enum Happening {
         /// The host bound (absent: released).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
+        /// Wire mode: the control plane's resourceVersion of the claim as the watch delivered it.
+        /// One counter orders every write, so it places a claim's change among its host's state
+        /// changes even when the two watches deliver them out of order; engine mode leaves it
+        /// out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<u64>,
     },
     /// An Ironic node changed provision or power state (engine mode's detailed record; the
     /// scenario trace leaves it out).

@@ -181,6 +181,7 @@ mod tests {
             from: from.into(),
             to: to.into(),
             cause: "test".into(),
+            revision: None,
         }
     }
 

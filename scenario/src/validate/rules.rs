@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use metal_core::api::{ErrorType, OperationalStatus, ProvisioningState};
+use metal_core::claim::progress::bound_reason;
 
 use super::super::format::{Condition, HostSelector, InjectFault, ScenarioFile, Step, Target};
 use super::super::outline::{Seg, key};
@@ -143,7 +144,14 @@ impl Context<'_> {
                         ));
                     }
                 }
-                Step::RestartOperator(_) => {}
+                Step::RestartOperator(r) => {
+                    if let Some(m) = &r.mid_reconcile {
+                        self.check_selector(
+                            &HostSelector::Names(vec![m.host.clone()]),
+                            &with(&with(&at, key("mid_reconcile")), key("host")),
+                        )?;
+                    }
+                }
                 Step::InjectFault(f) => {
                     let name = f.name.clone().unwrap_or_else(|| format!("fault-{}", i + 1));
                     self.check_fault(f, &at)?;
@@ -264,10 +272,10 @@ impl Context<'_> {
                         "say what the hosts must be: state, operational_status, error_type, powered_on or gone",
                     ));
                 }
-                if c.bound.is_some() || c.ready.is_some() {
+                if c.bound.is_some() || !c.reason.is_empty() || c.ready.is_some() {
                     return Err(problem(
                         at,
-                        "`bound` goes with `claim`, `ready` with `pool`",
+                        "`bound` and `reason` go with `claim`, `ready` with `pool`",
                     ));
                 }
                 if let Some(n) = c.at_least {
@@ -295,15 +303,35 @@ impl Context<'_> {
                 }
                 Ok(())
             }
-            (None, Some(_), None) if !host_fields && c.ready.is_none() && c.bound.is_some() => {
+            (None, Some(_), None)
+                if !host_fields
+                    && c.ready.is_none()
+                    && (c.bound.is_some() || !c.reason.is_empty()) =>
+            {
+                for (i, r) in c.reason.iter().enumerate() {
+                    if !bound_reason::ALL.contains(&r.as_str()) {
+                        return Err(problem(
+                            &with(&with(at, key("reason")), Seg::Index(i)),
+                            format!(
+                                "unknown reason {r:?} (a claim's Bound condition says one of: {})",
+                                bound_reason::ALL.join(", ")
+                            ),
+                        ));
+                    }
+                }
                 Ok(())
             }
-            (None, None, Some(_)) if !host_fields && c.bound.is_none() && c.ready.is_some() => {
+            (None, None, Some(_))
+                if !host_fields
+                    && c.bound.is_none()
+                    && c.reason.is_empty()
+                    && c.ready.is_some() =>
+            {
                 Ok(())
             }
             _ => Err(problem(
                 at,
-                "a condition is about `hosts:` (with state, …), a `claim:` (with bound) or a `pool:` (with ready)",
+                "a condition is about `hosts:` (with state, …), a `claim:` (with bound or reason) or a `pool:` (with ready)",
             )),
         }
     }

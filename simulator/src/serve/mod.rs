@@ -208,6 +208,8 @@ pub enum ServeError {
 /// A running fleet.
 pub struct Running {
     world: Arc<World>,
+    /// The mock Ironic served, if one is.
+    ironic: Option<crate::ironic::AppState>,
     agents: Option<crate::agent::Launcher>,
     endpoints: Endpoints,
     control: SocketAddr,
@@ -312,6 +314,7 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
             .map_err(ServeError::Control)
         });
     }
+    let mut ironic_state = None;
     let ironic_url = match options.ironic {
         None => None,
         Some(socket) => {
@@ -341,6 +344,7 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
                 &options.ironic_bmc_networks,
             )
             .map_err(|e| ServeError::Ironic(e.to_string()))?;
+            ironic_state = Some(state.clone());
             let stop = stop.clone();
             tasks.spawn(async move {
                 tokio::select! {
@@ -374,6 +378,7 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
     endpoints.ironic = ironic_url.or(options.ironic_url);
     Ok(Running {
         world,
+        ironic: ironic_state,
         agents,
         endpoints,
         control,
@@ -387,6 +392,14 @@ impl Running {
     /// The world being served.
     pub fn world(&self) -> &Arc<World> {
         &self.world
+    }
+
+    /// The agent tokens the mock Ironic handed out (none when it serves none).
+    pub fn agent_tokens(&self) -> Vec<String> {
+        self.ironic
+            .as_ref()
+            .map(crate::ironic::AppState::issued_tokens)
+            .unwrap_or_default()
     }
 
     /// The fake-agent launcher, when agents point at some Ironic.

@@ -158,6 +158,9 @@ async fn continue_inspection_stores_the_agents_inventory_and_adds_the_pxe_port()
         body["config"]["agent_token"].as_str().map(str::len),
         Some(48)
     );
+    // Remembered, so a run can search its logs for every token handed out.
+    let token = body["config"]["agent_token"].as_str().map(str::to_owned);
+    assert_eq!(st.issued_tokens(), Vec::from_iter(token));
     satisfy_calls(&st);
     let n = get(&st, "/v1/nodes/i1").await.json();
     assert_eq!(n["provision_state"], "manageable", "{n}");

@@ -27,7 +27,7 @@ use objects::substitute;
 use super::claims::{ClaimWorld, TICK};
 use super::simulation::{Engine, EngineSettings};
 use crate::check::{Verdict, check};
-use crate::format::{Claim, MetadataChange, Named, PatchType, Register, Scale, Target};
+use crate::format::{Claim, MetadataChange, Named, PatchType, Register, Restart, Scale, Target};
 use crate::play::{ActiveFault, Backend, HostConditionView, PlayError, Player};
 use crate::trace::Happening;
 use crate::{Mode, Scenario, Trace};
@@ -331,9 +331,17 @@ impl Backend for EngineBackend<'_> {
             .map_err(failed)
     }
 
-    async fn stop_operator(&mut self, down_for: Duration) -> Result<(), StepError> {
+    async fn stop_operator(&mut self, restart: &Restart) -> Result<(), StepError> {
+        let down_for = restart.down_for.0;
         self.down_until = self.engine.now() + down_for;
-        self.engine.restart_operator(down_for);
+        match &restart.mid_reconcile {
+            Some(m) => {
+                let key = format!("{}/{}", self.ns(), m.host);
+                self.engine
+                    .kill_operator_mid_reconcile(&key, m.after_writes, down_for);
+            }
+            None => self.engine.restart_operator(down_for),
+        }
         self.claims.restart();
         Ok(())
     }
@@ -385,6 +393,10 @@ impl Backend for EngineBackend<'_> {
 
     fn claim_bound(&self, name: &str) -> bool {
         self.claims.is_bound(&self.key(name))
+    }
+
+    fn claim_reason(&self, name: &str) -> Option<String> {
+        self.claims.bound_reason(&self.key(name))
     }
 
     fn pool_ready(&self, name: &str) -> u32 {

@@ -29,6 +29,12 @@ pub struct Entry {
     pub path: String,
     /// `target` of a `states/provision` request.
     pub target: Option<String>,
+    /// The name of the node the request is about, so a reader can tie a request to its node
+    /// whatever identifier the path uses: the `name` a `POST /v1/nodes` asked for; for
+    /// `/v1/nodes/{ident}/…` and `/v1/heartbeat/{ident}`, the name of the node `ident` named when
+    /// the request arrived. Absent for other requests and nodes without a name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Status code answered.
     pub status: u16,
 }
@@ -75,12 +81,36 @@ pub(crate) struct Since {
     since: Option<u64>,
 }
 
-fn provision_target(body: &[u8]) -> Option<String> {
+/// The string `field` of a JSON request body (a provision request's `target`, a new node's
+/// `name`); nothing else of the body is kept (a node's body holds BMC credentials).
+fn body_field(body: &[u8], field: &str) -> Option<String> {
     serde_json::from_slice::<Value>(body)
         .ok()?
-        .get("target")?
+        .get(field)?
         .as_str()
         .map(str::to_string)
+}
+
+/// Which field of the request body the journal keeps, if any: `target` of a provision request,
+/// `name` of a node creation.
+fn kept_field(method: &Method, path: &str) -> Option<&'static str> {
+    if *method == Method::PUT && path.ends_with("/states/provision") {
+        Some("target")
+    } else if *method == Method::POST && matches!(path, "/v1/nodes" | "/v1/nodes/") {
+        Some("name")
+    } else {
+        None
+    }
+}
+
+/// The node identifier in the path of a node or heartbeat request.
+fn path_ident(path: &str) -> Option<&str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["v1", "nodes", "detail"] => None,
+        ["v1", "nodes", ident, ..] | ["v1", "heartbeat", ident] => Some(ident),
+        _ => None,
+    }
 }
 
 /// Middleware recording every request except the journal's own.
@@ -91,34 +121,43 @@ pub(crate) async fn record(State(s): State<AppState>, req: Request, next: Next) 
     }
     let time = s.now();
     let method = req.method().clone();
-    let (req, target) = if method == Method::PUT && path.ends_with("/states/provision") {
-        let (parts, body) = req.into_parts();
-        // The listener's limit (`super::BODY_LIMIT`) already bounds the body while it is read;
-        // the same bound here keeps the journal bounded under a server without the listener rule.
-        match to_bytes(body, super::BODY_LIMIT).await {
-            Ok(bytes) => {
-                let target = provision_target(&bytes);
-                (Request::from_parts(parts, Body::from(bytes)), target)
-            }
-            Err(e) => {
-                let resp = if metal_guard::is_over_limit(&e) {
-                    super::ApiError::TooLarge
-                } else {
-                    super::ApiError::BadRequest("The request body could not be read.".into())
-                };
-                let resp = axum::response::IntoResponse::into_response(resp);
-                s.journal().record(Entry {
-                    time,
-                    method: method.to_string(),
-                    path,
-                    target: None,
-                    status: resp.status().as_u16(),
-                });
-                return resp;
+    // Looked up before the handler runs: a deleted node is gone after it.
+    let named = path_ident(&path).and_then(|ident| s.lock().node_name(ident));
+    let (req, field) = match kept_field(&method, &path) {
+        Some(field) => {
+            let (parts, body) = req.into_parts();
+            // The listener's limit (`super::BODY_LIMIT`) already bounds the body while it is read;
+            // the same bound here keeps the journal bounded under a server without the listener rule.
+            match to_bytes(body, super::BODY_LIMIT).await {
+                Ok(bytes) => {
+                    let value = body_field(&bytes, field);
+                    (Request::from_parts(parts, Body::from(bytes)), value)
+                }
+                Err(e) => {
+                    let resp = if metal_guard::is_over_limit(&e) {
+                        super::ApiError::TooLarge
+                    } else {
+                        super::ApiError::BadRequest("The request body could not be read.".into())
+                    };
+                    let resp = axum::response::IntoResponse::into_response(resp);
+                    s.journal().record(Entry {
+                        time,
+                        method: method.to_string(),
+                        path,
+                        target: None,
+                        node: named,
+                        status: resp.status().as_u16(),
+                    });
+                    return resp;
+                }
             }
         }
+        None => (req, None),
+    };
+    let (target, node) = if method == Method::POST {
+        (None, field)
     } else {
-        (req, None)
+        (field, named)
     };
     let resp = next.run(req).await;
     s.journal().record(Entry {
@@ -126,6 +165,7 @@ pub(crate) async fn record(State(s): State<AppState>, req: Request, next: Next) 
         method: method.to_string(),
         path,
         target,
+        node,
         status: resp.status().as_u16(),
     });
     resp
@@ -161,6 +201,7 @@ mod tests {
             method: "GET".into(),
             path: format!("/v1/nodes/{i}"),
             target: None,
+            node: None,
             status: 200,
         }
     }
@@ -205,9 +246,19 @@ mod tests {
     #[test]
     fn a_provision_body_names_its_target() {
         assert_eq!(
-            provision_target(br#"{"target": "active", "configdrive": "x"}"#),
+            body_field(br#"{"target": "active", "configdrive": "x"}"#, "target"),
             Some("active".into())
         );
-        assert_eq!(provision_target(b"not json"), None);
+        assert_eq!(body_field(b"not json", "target"), None);
+    }
+
+    #[test]
+    fn node_and_heartbeat_paths_name_their_node() {
+        assert_eq!(path_ident("/v1/nodes/abc/states/provision"), Some("abc"));
+        assert_eq!(path_ident("/v1/nodes/ns~h"), Some("ns~h"));
+        assert_eq!(path_ident("/v1/heartbeat/abc"), Some("abc"));
+        assert_eq!(path_ident("/v1/nodes"), None);
+        assert_eq!(path_ident("/v1/nodes/detail"), None);
+        assert_eq!(path_ident("/v1/ports/abc"), None);
     }
 }

@@ -136,6 +136,12 @@ impl AppState {
         tracing::info!("Ironic database lost: every node and port forgotten");
     }
 
+    /// The agent tokens handed out so far (the newest 4096), for a run that searches its logs
+    /// for them.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.lock().issued_tokens()
+    }
+
     /// A copy of the request journal, oldest first (what `GET /_sim/requests` serves).
     pub fn requests(&self) -> Vec<journal::Entry> {
         self.journal().entries().cloned().collect()

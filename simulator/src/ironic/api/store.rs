@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
+use std::collections::VecDeque;
+
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -25,7 +27,13 @@ pub struct Store {
     pub(crate) chassis: BTreeMap<Uuid, Chassis>,
     rng: ChaCha8Rng,
     next_id: u64,
+    /// The agent tokens handed out, newest last (at most [`TOKENS_KEPT`]; kept across a lost
+    /// database), so a test run can search its logs for them.
+    issued: VecDeque<String>,
 }
+
+/// How many handed-out agent tokens the store remembers.
+pub const TOKENS_KEPT: usize = 4096;
 
 /// What an agent's lookup (or accepted inspection data) hands back.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,7 +72,13 @@ impl Store {
             chassis: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 0,
+            issued: VecDeque::new(),
         }
+    }
+
+    /// The agent tokens handed out (the newest [`TOKENS_KEPT`]), oldest first.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.issued.iter().cloned().collect()
     }
 
     /// Forgets every node, port and chassis, as an Ironic restarted on an empty database: the API answers
@@ -134,6 +148,15 @@ impl Store {
         metal_tls::secret::random_hex(24)
     }
 
+    /// The name of the node `ident` (a UUID or a name) identifies, if it exists and has one.
+    pub fn node_name(&self, ident: &str) -> Option<String> {
+        let uuid = Uuid::parse_str(ident)
+            .ok()
+            .filter(|u| self.conductor.nodes.contains_key(u))
+            .or_else(|| self.conductor.nodes.named(ident))?;
+        self.conductor.node(uuid).ok()?.name.clone()
+    }
+
     /// The node one of these (normalised) MACs has a port for (the first such port by UUID).
     pub fn node_by_macs(&self, macs: &[String]) -> Option<Uuid> {
         macs.iter()
@@ -154,6 +177,10 @@ impl Store {
             Some(_) => AgentLookup::MASKED.to_string(),
             None => {
                 n.agent.token = Some(fresh.clone());
+                if self.issued.len() >= TOKENS_KEPT {
+                    self.issued.pop_front();
+                }
+                self.issued.push_back(fresh.clone());
                 fresh
             }
         };

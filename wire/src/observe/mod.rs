@@ -74,6 +74,8 @@ struct Inner {
     trace: Trace,
     hosts: BTreeMap<String, HostRow>,
     claims: BTreeMap<String, Option<String>>,
+    /// Claim name → the reason of its `Bound` condition.
+    claim_reasons: BTreeMap<String, String>,
     pools: BTreeMap<String, (u32, u32)>,
     nodes: BTreeMap<String, String>,
     last_action: BTreeMap<String, String>,
@@ -114,6 +116,12 @@ pub struct Recorder {
     utc_start: DateTime<Utc>,
     namespace: String,
     inner: Mutex<Inner>,
+}
+
+/// The object's resourceVersion as a number (both the embedded control plane and etcd count one
+/// revision for every write), if it has one.
+fn revision(obj: &DynamicObject) -> Option<u64> {
+    obj.metadata.resource_version.as_deref()?.parse().ok()
 }
 
 fn text(v: &Value, pointer: &str) -> String {
@@ -174,6 +182,11 @@ impl Recorder {
     /// Claim name → bound host.
     pub fn claims(&self) -> BTreeMap<String, Option<String>> {
         self.lock().claims.clone()
+    }
+
+    /// Claim name → the reason of its `Bound` condition, for the claims that have one.
+    pub fn claim_reasons(&self) -> BTreeMap<String, String> {
+        self.lock().claim_reasons.clone()
     }
 
     /// Pool name → (replicas, ready).
@@ -277,6 +290,7 @@ impl Recorder {
                     from: before.state.clone(),
                     to: view.state.clone(),
                     cause,
+                    revision: revision(obj),
                 },
             );
         }
@@ -301,9 +315,23 @@ impl Recorder {
                 Happening::Claim {
                     claim: name.clone(),
                     host: host.clone(),
+                    revision: revision(obj),
                 },
             );
         }
+        let reason = obj
+            .data
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|all| {
+                all.iter()
+                    .find(|c| c.get("type").and_then(Value::as_str) == Some("Bound"))
+            })
+            .map(|c| text(c, "/reason"));
+        match reason.filter(|_| !deleted) {
+            Some(r) => g.claim_reasons.insert(name.clone(), r),
+            None => g.claim_reasons.remove(&name),
+        };
         if deleted {
             g.claims.remove(&name);
         } else {
@@ -437,11 +465,21 @@ impl Recorder {
                 ["v1", "nodes", id, ..] | ["v1", "heartbeat", id] => Some(*id),
                 _ => None,
             };
-            let host = ident.and_then(|id| {
-                g.nodes
-                    .get(id)
-                    .cloned()
-                    .or_else(|| id.strip_prefix(&prefix).map(str::to_string))
+            // The node's name (`namespace~host`) the mock recorded ties node creations, and
+            // requests to a node whose ID no host status shows yet (a node created again after
+            // Ironic lost its database), to their host; else the ID a host status showed.
+            let named = r
+                .get("node")
+                .and_then(Value::as_str)
+                .and_then(|n| n.strip_prefix(&prefix))
+                .map(str::to_string);
+            let host = named.or_else(|| {
+                ident.and_then(|id| {
+                    g.nodes
+                        .get(id)
+                        .cloned()
+                        .or_else(|| id.strip_prefix(&prefix).map(str::to_string))
+                })
             });
             let action = match (method.as_str(), segments.as_slice()) {
                 ("POST", ["v1", "nodes"]) => Some(CallKind::Enroll),
@@ -600,3 +638,6 @@ async fn poll_journal(http: &reqwest::Client, url: &str, rec: &Recorder) {
         rec.observe_journal(first, requests);
     }
 }
+
+#[cfg(test)]
+mod tests;
