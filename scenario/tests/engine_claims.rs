@@ -285,3 +285,44 @@ timeline:
     );
     assert_eq!(hosts, vec!["w-0", "w-1"], "{b:?}");
 }
+
+/// A claim nobody can satisfy, waited on for the reason its Bound condition gives.
+fn unmatchable_claim_waiting_for(reasons: &str) -> Scenario {
+    let text = format!(
+        r#"
+name: unmatchable-claim-reason
+modes: [engine]
+fleet:
+  groups:
+    - name: general-0
+      labels: {{pool: general}}
+timeline:
+  - register: {{hosts: all}}
+  - wait: {{until: {{hosts: all, state: available}}, within: 5m}}
+  - create_claim: {{name: nowhere, match_labels: {{pool: gpu}}}}
+  - wait: {{until: {{claim: nowhere, bound: false, reason: [{reasons}]}}, within: 1m}}
+"#
+    );
+    Scenario::parse(&text, "reason.yaml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_wait_on_a_claims_reason_holds_only_for_the_reason_the_claim_gives() {
+    let s = unmatchable_claim_waiting_for("NoMatchingHost");
+    let t = run(&s, s.seed()).unwrap_or_else(|e| panic!("{e}"));
+    let verdict = check(&s, &t);
+    assert!(verdict.passed(), "{:#?}", verdict.failures);
+
+    // The same claim is not bound, but not for this reason: the wait must fail at its line.
+    let s = unmatchable_claim_waiting_for("NoHostAvailable");
+    let t = run(&s, s.seed()).unwrap_or_else(|e| panic!("{e}"));
+    let verdict = check(&s, &t);
+    assert!(!verdict.passed(), "a wrong reason was accepted");
+    assert!(
+        verdict.failures.iter().any(|f| f.line == 12
+            && f.message
+                .contains("says NoMatchingHost, not NoHostAvailable")),
+        "{:#?}",
+        verdict.failures
+    );
+}

@@ -209,3 +209,19 @@ fn the_committed_json_schema_is_up_to_date() {
     let v: serde_json::Value = serde_json::from_str(&committed).unwrap();
     assert!(v["properties"]["timeline"].is_object());
 }
+
+#[test]
+fn a_claim_reason_that_no_claim_gives_is_refused_at_its_line() {
+    let text = r#"name: r
+fleet:
+  groups:
+    - name: h-0
+timeline:
+  - create_claim: {name: c, match_labels: {a: b}}
+  - wait: {until: {claim: c, reason: [NoSuchReason]}, within: 1m}
+"#;
+    let e = parse(text).unwrap_err().to_string();
+    assert!(e.contains("test.yaml:7"), "{e}");
+    assert!(e.contains("unknown reason \"NoSuchReason\""), "{e}");
+    assert!(e.contains("NoMatchingHost"), "{e}");
+}
