@@ -2,7 +2,7 @@
 //! chassis holds nodes), and the nodes of a chassis — with Ironic 39's validation and texts.
 
 use super::nodes::body_object;
-use super::paging::{Columns, Listing, Paging, PagingQuery, Sortable};
+use super::paging::{Columns, Listing, NextQuery, Paging, PagingQuery, Sortable};
 use super::{AppState, Ctx, Store, json_response, query_pairs};
 use crate::ironic::encoding::{Doc, python_repr};
 use crate::ironic::error::ApiError;
@@ -128,21 +128,19 @@ fn list_inner(
     let all: Vec<&Chassis> = store.chassis.values().collect();
     let page = paging.page(all, |c| sortable(c, &paging), marker_at);
     let items: Vec<Doc> = page.iter().map(|c| c.render(&ctx.base, &shape)).collect();
-    let mut parameters = vec![
-        ("sort_key", paging.sort_key.clone()),
-        ("sort_dir", paging.sort_dir().to_string()),
-    ];
-    if let Some(d) = detail_asked {
-        parameters.push(("detail", if d { "True" } else { "False" }.into()));
-    }
-    let next_fields = match (&fields, detail || detail_asked == Some(true)) {
-        (Some(f), _) => Some(f.clone()),
-        (None, false) => Some("uuid,description".to_string()),
-        (None, true) => None,
-    };
     let uuids: Vec<Uuid> = page.iter().map(|c| c.uuid).collect();
-    let url = if detail { "chassis/detail" } else { "chassis" };
-    let next = paging.next_link(&ctx.base, url, &parameters, next_fields.as_deref(), &uuids);
+    let next = paging.next_of(
+        &ctx.base,
+        &NextQuery {
+            collection: "chassis",
+            detail_endpoint: detail,
+            detail_asked,
+            filters: Vec::new(),
+            fields,
+            default_fields: "uuid,description",
+        },
+        &uuids,
+    );
     Ok(json_response(
         StatusCode::OK,
         &Listing {

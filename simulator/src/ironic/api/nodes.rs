@@ -1,6 +1,6 @@
 //! Node routes: CRUD, listing, JSON-patch, and the provision and power state changes.
 
-use super::paging::{Listing, NODE_COLUMNS, Paging, PagingQuery, Sortable};
+use super::paging::{Listing, NODE_COLUMNS, NextQuery, Paging, PagingQuery, Sortable};
 use super::{
     AppState, Ctx, NodeRequest, Store, accepted, json_response, json_text_response, parse_fields,
     query_pairs,
@@ -200,29 +200,29 @@ pub(crate) fn list_inner(
     // Ironic leaves the link out when filtering by instance (a unique column) and carries only
     // these filters, and only when true, into it.
     let filtered_by_instance = filters.iter().any(|(k, _)| k == "instance_uuid");
-    let mut parameters = vec![
-        ("sort_key", paging.sort_key.clone()),
-        ("sort_dir", paging.sort_dir().to_string()),
-    ];
+    let mut carried = Vec::new();
     for name in ["associated", "maintenance", "retired"] {
         if let Some((_, v)) = filters.iter().find(|(k, _)| k == name)
             && bool_of(v)?
         {
-            parameters.push((name, "True".into()));
+            carried.push((name, "True".to_string()));
         }
     }
-    if let Some(d) = detail_asked {
-        parameters.push(("detail", if d { "True" } else { "False" }.into()));
-    }
-    let next_fields = match (&fields, detail || detail_asked == Some(true)) {
-        (Some(f), _) => Some(f.clone()),
-        (None, false) => Some(NODE_LIST_FIELDS.join(",")),
-        (None, true) => None,
-    };
     let uuids: Vec<Uuid> = page.iter().map(|n| n.uuid).collect();
-    let url = if detail { "nodes/detail" } else { "nodes" };
+    let default_fields = NODE_LIST_FIELDS.join(",");
     let next = paging
-        .next_link(&ctx.base, url, &parameters, next_fields.as_deref(), &uuids)
+        .next_of(
+            &ctx.base,
+            &NextQuery {
+                collection: "nodes",
+                detail_endpoint: detail,
+                detail_asked,
+                filters: carried,
+                fields,
+                default_fields: &default_fields,
+            },
+            &uuids,
+        )
         .filter(|_| !filtered_by_instance);
     Ok(json_response(
         StatusCode::OK,

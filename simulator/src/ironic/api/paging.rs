@@ -297,6 +297,32 @@ impl Paging {
             .collect()
     }
 
+    /// The `next` link of a listing answering `q`: `sort_key`, `sort_dir`, the carried filters,
+    /// `detail` when the query gave it, and `fields` (those asked for; on a short listing without
+    /// them, the short listing's own), as Ironic writes them.
+    pub fn next_of(&self, base: &str, q: &NextQuery<'_>, page: &[Uuid]) -> Option<String> {
+        let mut parameters = vec![
+            ("sort_key", self.sort_key.clone()),
+            ("sort_dir", self.sort_dir().to_string()),
+        ];
+        parameters.extend(q.filters.iter().cloned());
+        if let Some(d) = q.detail_asked {
+            parameters.push(("detail", if d { "True" } else { "False" }.into()));
+        }
+        let detailed = q.detail_endpoint || q.detail_asked == Some(true);
+        let fields = match (&q.fields, detailed) {
+            (Some(f), _) => Some(f.as_str()),
+            (None, false) => Some(q.default_fields),
+            (None, true) => None,
+        };
+        let url = if q.detail_endpoint {
+            format!("{}/detail", q.collection)
+        } else {
+            q.collection.to_string()
+        };
+        self.next_link(base, &url, &parameters, fields, page)
+    }
+
     /// The `next` link Ironic adds when the page is full: `{base}/v1/{url}?` the parameters in
     /// order, `fields=` when given, `limit=` and the last item's UUID as `marker=`.
     pub fn next_link(
@@ -323,6 +349,23 @@ impl Paging {
             self.limit
         ))
     }
+}
+
+/// What a listing's `next` link repeats of its query.
+#[derive(Debug, Clone)]
+pub struct NextQuery<'a> {
+    /// `nodes`, `ports`, `chassis`.
+    pub collection: &'a str,
+    /// Answering the collection's `/detail` endpoint.
+    pub detail_endpoint: bool,
+    /// `detail=` as the query gave it.
+    pub detail_asked: Option<bool>,
+    /// Filters the link carries, after `sort_dir`.
+    pub filters: Vec<(&'static str, String)>,
+    /// `fields=` as asked (joined by commas).
+    pub fields: Option<String>,
+    /// The short listing's fields, named when none were asked.
+    pub default_fields: &'a str,
 }
 
 /// A listing as Ironic answers it: the items under the collection's name, then `next` when the

@@ -1,7 +1,7 @@
 //! Port routes: create, list (all, by node, by address), show, delete.
 
 use super::nodes::{body_object, find};
-use super::paging::{Listing, PORT_COLUMNS, Paging, PagingQuery, Sortable};
+use super::paging::{Listing, NextQuery, PORT_COLUMNS, Paging, PagingQuery, Sortable};
 use super::{AppState, Ctx, NodeRequest, Store, json_response, parse_fields, query_pairs};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{Port, Shape, parse_mac, port_field_min_version};
@@ -116,21 +116,19 @@ fn list_inner(
         .iter()
         .map(|p| p.render(&ctx.base, ctx.version, &shape))
         .collect();
-    let mut parameters = vec![
-        ("sort_key", paging.sort_key.clone()),
-        ("sort_dir", paging.sort_dir().to_string()),
-    ];
-    if let Some(d) = detail_asked {
-        parameters.push(("detail", if d { "True" } else { "False" }.into()));
-    }
-    let next_fields = match (&fields, detail || detail_asked == Some(true)) {
-        (Some(f), _) => Some(f.clone()),
-        (None, false) => Some("uuid,address".to_string()),
-        (None, true) => None,
-    };
     let uuids: Vec<Uuid> = page.iter().map(|p| p.uuid).collect();
-    let url = if detail { "ports/detail" } else { "ports" };
-    let next = paging.next_link(&ctx.base, url, &parameters, next_fields.as_deref(), &uuids);
+    let next = paging.next_of(
+        &ctx.base,
+        &NextQuery {
+            collection: "ports",
+            detail_endpoint: detail,
+            detail_asked,
+            filters: Vec::new(),
+            fields,
+            default_fields: "uuid,address",
+        },
+        &uuids,
+    );
     Ok(json_response(
         StatusCode::OK,
         &Listing {
