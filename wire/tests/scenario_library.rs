@@ -214,29 +214,6 @@ fn a_failing_scenario_exits_non_zero_and_prints_the_command_that_reruns_it() {
     )));
 }
 
-/// Every library scenario that runs on the wire and has no test of its own above, by name: each
-/// must pass against the real operator. `every_library_scenario_plays_on_the_wire` keeps this
-/// list complete.
-const PLAYED_ON_THE_WIRE: [&str; 17] = [
-    "agent-heartbeat-loss-during-deploy-is-retried",
-    "bad-credentials-then-secret-fixed-recovers",
-    "bmc-unreachable-during-inspection-recovers",
-    "claim-released-returns-host-to-available",
-    "delete-during-provisioning-removes-the-host",
-    "delete-never-stuck-with-wrong-credentials",
-    "ironic-database-lost-hosts-adopted-not-reprovisioned",
-    "detach-and-reattach-keeps-the-host",
-    "fifty-hosts-provisioning-limit-twenty",
-    "gpu-hosts-inspected-and-claimed-by-gpu-pool",
-    "ipmi-packet-loss-twenty-percent",
-    "ironic-5xx-burst-is-retried",
-    "online-false-powers-off-true-powers-on",
-    "provision-deprovision-reuse-five-cycles",
-    "reboot-annotations-soft-hard-phased",
-    "redfish-5xx-bursts-are-retried",
-    "watch-disconnect-mid-provision-is-survived",
-];
-
 /// The scenarios with a test of their own above (snapshots).
 const WITH_SNAPSHOTS: [&str; 4] = [
     "bulk-registration-becomes-available",
@@ -251,8 +228,8 @@ fn every_library_scenario_plays_on_the_wire() {
     for f in library() {
         let s = Scenario::load(&f).unwrap();
         let name = s.name().to_string();
-        let listed =
-            PLAYED_ON_THE_WIRE.contains(&name.as_str()) || WITH_SNAPSHOTS.contains(&name.as_str());
+        let listed = PLAYED_ON_THE_WIRE.iter().any(|(_, file)| *file == name)
+            || WITH_SNAPSHOTS.contains(&name.as_str());
         if s.runs_in(Mode::Wire) && !listed {
             missing.push(name);
         }
@@ -263,31 +240,49 @@ fn every_library_scenario_plays_on_the_wire() {
     );
 }
 
+/// Every library scenario that runs on the wire and has no test of its own above, each test named
+/// for its file: each must pass against the real operator. `every_library_scenario_plays_on_the_wire`
+/// keeps the list complete, and `each_wire_test_is_named_for_the_scenario_it_plays` keeps the
+/// names honest (they were once paired by index, and an insertion shifted them).
 macro_rules! played_on_the_wire {
-    ($($test:ident => $index:expr),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $test() {
-            run(PLAYED_ON_THE_WIRE[$index]).await;
-        }
-    )*};
+    ($($test:ident => $file:literal),* $(,)?) => {
+        const PLAYED_ON_THE_WIRE: &[(&str, &str)] = &[$((stringify!($test), $file)),*];
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                run($file).await;
+            }
+        )*
+    };
 }
 
 played_on_the_wire! {
-    wire_agent_heartbeat_loss_during_deploy_is_retried => 0,
-    wire_bad_credentials_then_secret_fixed_recovers => 1,
-    wire_bmc_unreachable_during_inspection_recovers => 2,
-    wire_claim_released_returns_host_to_available => 3,
-    wire_delete_during_provisioning_removes_the_host => 4,
-    wire_detach_and_reattach_keeps_the_host => 5,
-    wire_fifty_hosts_provisioning_limit_twenty => 6,
-    wire_gpu_hosts_inspected_and_claimed_by_gpu_pool => 7,
-    wire_ipmi_packet_loss_twenty_percent => 8,
-    wire_ironic_5xx_burst_is_retried => 9,
-    wire_online_false_powers_off_true_powers_on => 10,
-    wire_provision_deprovision_reuse_five_cycles => 11,
-    wire_reboot_annotations_soft_hard_phased => 12,
-    wire_redfish_5xx_bursts_are_retried => 13,
-    wire_watch_disconnect_mid_provision_is_survived => 14,
-    wire_delete_never_stuck_with_wrong_credentials => 15,
-    wire_ironic_database_lost_hosts_adopted_not_reprovisioned => 16,
+    wire_agent_heartbeat_loss_during_deploy_is_retried => "agent-heartbeat-loss-during-deploy-is-retried",
+    wire_bad_credentials_then_secret_fixed_recovers => "bad-credentials-then-secret-fixed-recovers",
+    wire_bmc_unreachable_during_inspection_recovers => "bmc-unreachable-during-inspection-recovers",
+    wire_claim_released_returns_host_to_available => "claim-released-returns-host-to-available",
+    wire_delete_during_provisioning_removes_the_host => "delete-during-provisioning-removes-the-host",
+    wire_delete_never_stuck_with_wrong_credentials => "delete-never-stuck-with-wrong-credentials",
+    wire_detach_and_reattach_keeps_the_host => "detach-and-reattach-keeps-the-host",
+    wire_fifty_hosts_provisioning_limit_twenty => "fifty-hosts-provisioning-limit-twenty",
+    wire_gpu_hosts_inspected_and_claimed_by_gpu_pool => "gpu-hosts-inspected-and-claimed-by-gpu-pool",
+    wire_ipmi_packet_loss_twenty_percent => "ipmi-packet-loss-twenty-percent",
+    wire_ironic_5xx_burst_is_retried => "ironic-5xx-burst-is-retried",
+    wire_ironic_database_lost_hosts_adopted_not_reprovisioned => "ironic-database-lost-hosts-adopted-not-reprovisioned",
+    wire_online_false_powers_off_true_powers_on => "online-false-powers-off-true-powers-on",
+    wire_provision_deprovision_reuse_five_cycles => "provision-deprovision-reuse-five-cycles",
+    wire_reboot_annotations_soft_hard_phased => "reboot-annotations-soft-hard-phased",
+    wire_redfish_5xx_bursts_are_retried => "redfish-5xx-bursts-are-retried",
+    wire_watch_disconnect_mid_provision_is_survived => "watch-disconnect-mid-provision-is-survived",
+}
+
+#[test]
+fn each_wire_test_is_named_for_the_scenario_it_plays() {
+    for (test, file) in PLAYED_ON_THE_WIRE {
+        assert_eq!(
+            test.strip_prefix("wire_"),
+            Some(file.replace('-', "_").as_str()),
+            "{test} plays {file}"
+        );
+    }
 }
