@@ -8,7 +8,8 @@
 //!
 //! Time: the trace is stamped with the fleet's clock (wall time since the run started), so
 //! `advance`, `within` and `for` are wall durations here. Every wait follows the fleet's
-//! `time_scale` within floors: machine transitions, the agents' heartbeats and lookups, the mock
+//! `time_scale` within floors (so do the scenario's own spans, `advance`, `for` and `down_for`,
+//! when the operator is ours: `WireBackend::with_span_scale`; a `within` is a deadline, unscaled): machine transitions, the agents' heartbeats and lookups, the mock
 //! conductor's callback timeout and power sync (`ServeOptions::for_fleet`), and the operator's
 //! polls (`statemachine::Settings::for_fleet`, polls paced from a short first one up to `HOSTS_PER_FLOOR` hosts).
 //!
@@ -261,6 +262,12 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         options
             .wait_factor
             .unwrap_or_else(|| options.operator.default_wait_factor()),
+    )
+    .with_span_scale(
+        options
+            .operator
+            .follows_time_scale()
+            .then_some(scenario.fleet.file.time_scale),
     );
     let mut player = Player::new(scenario, backend);
     // A step that could not be carried out is in the trace as `step_failed`, like one that did

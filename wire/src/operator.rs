@@ -90,6 +90,13 @@ impl OperatorChoice {
         }
     }
 
+    /// Whether the operator's polls follow the fleet's time scale (ours: the runner gives it
+    /// scaled settings), so that the scenario's spans (`advance`, `for`, `down_for`) may be
+    /// scaled alike. BMO and other processes poll at their own fixed intervals.
+    pub fn follows_time_scale(&self) -> bool {
+        matches!(self, OperatorChoice::Ours)
+    }
+
     /// The CRDs the control plane serves by default: upstream's for BMO, ours (Metal3's three
     /// and our HostPool) otherwise.
     pub fn default_crds(&self) -> CrdSet {

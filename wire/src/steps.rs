@@ -17,6 +17,7 @@ use super::WireError;
 use super::images::{Images, PLACEHOLDER};
 use super::observe::Recorder;
 use super::stack::{Stack, bmh_resource, claim_resource, pool_resource};
+use metal_core::statemachine::TESTBED_SPAN_FLOOR;
 use metal_scenario::Scenario;
 use metal_scenario::format::{
     Claim, MetadataChange, Named, PatchType, Register, Restart, Scale, Target,
@@ -34,6 +35,15 @@ const POLL: Duration = Duration::from_millis(100);
 /// Field manager of the runner's server-side applies.
 const MANAGER: &str = "metal-sim-run";
 
+/// How long a span the scenario wrote lasts when it follows `time_scale` (`None`: as written):
+/// scaled, never below [`TESTBED_SPAN_FLOOR`] nor above the span as written.
+pub fn scenario_span(written: Duration, time_scale: Option<f64>) -> Duration {
+    match time_scale {
+        Some(scale) => metal_core::duration::scaled(written, scale, TESTBED_SPAN_FLOOR),
+        None => written,
+    }
+}
+
 /// The running stack as the player's backend; owns the stack while the timeline plays.
 pub struct WireBackend<'a> {
     pub(super) scenario: &'a Scenario,
@@ -45,6 +55,8 @@ pub struct WireBackend<'a> {
     done: Arc<AtomicUsize>,
     /// What every `wait`'s `within` is multiplied by.
     wait_factor: f64,
+    /// The time scale the scenario's spans follow (`None`: as written).
+    span_scale: Option<f64>,
 }
 
 impl<'a> WireBackend<'a> {
@@ -66,12 +78,21 @@ impl<'a> WireBackend<'a> {
             images,
             done,
             wait_factor: 1.0,
+            span_scale: None,
         }
     }
 
     /// Multiplies every `wait`'s `within` by `factor` (the operator's pace).
     pub fn with_wait_factor(mut self, factor: f64) -> Self {
         self.wait_factor = factor;
+        self
+    }
+
+    /// Scales the scenario's spans (`advance`, `for`, `down_for`) by `time_scale`, never below
+    /// [`TESTBED_SPAN_FLOOR`] nor above the span as written: for an operator whose polls follow
+    /// the fleet's time scale (`OperatorChoice::follows_time_scale`).
+    pub fn with_span_scale(mut self, time_scale: Option<f64>) -> Self {
+        self.span_scale = time_scale;
         self
     }
 
@@ -278,6 +299,10 @@ impl Backend for WireBackend<'_> {
 
     fn wait_factor(&self) -> f64 {
         self.wait_factor
+    }
+
+    fn span(&self, written: Duration) -> Duration {
+        scenario_span(written, self.span_scale)
     }
 
     fn record(&mut self, what: Happening) {

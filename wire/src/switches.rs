@@ -16,9 +16,11 @@ use metal_sim::machine::SimTime;
 
 /// The longest callback timeout of the mock Ironic in a wire run that silences agents: the
 /// time-scaled default (30 minutes × `time_scale`, 90 s at the library's 0.05) would make the
-/// scenario wait longer than it needs to; heartbeats come every 1.5 s (±25 %) at that scale and the
-/// deploy and clean steps take seconds, so a minute only ever expires on a silenced agent.
-pub const SILENT_AGENT_CALLBACK_TIMEOUT: TimeDelta = TimeDelta::seconds(60);
+/// scenario wait longer than it needs to; heartbeats come every 1.5 s (±25 %) at that scale and a
+/// whole deploy or clean takes 3–5 s (the library's provision p95 on a loaded 2-core machine), so
+/// 20 s only ever expires on a silenced agent. (At 60 s the heartbeat-loss scenario spent 60 of
+/// its 69 s waiting for the timeout.)
+pub const SILENT_AGENT_CALLBACK_TIMEOUT: TimeDelta = TimeDelta::seconds(20);
 
 /// The mock Ironic's settings for `scenario`: the defaults for its fleet's size and time scale, with the
 /// callback timeout at most [`SILENT_AGENT_CALLBACK_TIMEOUT`] when the scenario injects agent faults.

@@ -50,7 +50,7 @@ pub use merge_patch::merge_diff;
 pub use registration::{RegistrationError, host_ref, registration};
 
 use draft::Draft;
-pub use pacing::{HOSTS_PER_FLOOR, Pacer, SettingsError, TESTBED_FIRST_POLL};
+pub use pacing::{HOSTS_PER_FLOOR, Pacer, SettingsError, TESTBED_FIRST_POLL, TESTBED_SPAN_FLOOR};
 pub use waiting::WaitingLine;
 
 /// Everything one decision looks at. Built by the controller for each reconcile.

@@ -20,11 +20,16 @@ pub struct SettingsError {
 const TESTBED_FLOORS: [Duration; 6] = [
     Duration::from_millis(200), // short
     Duration::from_millis(500), // long
-    Duration::from_secs(2),     // steady
+    TESTBED_SPAN_FLOOR,         // steady
     Duration::from_secs(5),     // slow
     Duration::from_millis(500), // missing secret
     Duration::from_millis(500), // error backoff unit
 ];
+
+/// The shortest a testbed scales a span of a scenario to (`advance`, a fault's `for`, an
+/// operator's `down_for`; wire mode, `time_scale` below 1): the steady-poll floor, so a span that
+/// covered a steady poll of the operator at full scale still covers one when both are scaled.
+pub const TESTBED_SPAN_FLOOR: Duration = Duration::from_secs(2);
 
 /// Hosts per step of the testbed floors ([`Settings::for_fleet`]): at 100 the 1 000-host wire
 /// bench (`scripts/bench-wire.sh`) waited 81.7 s, at 250 63.2 s (one quiet run each, 2 cores).

@@ -49,6 +49,14 @@ pub trait Backend {
         1.0
     }
 
+    /// How long a span the scenario wrote (`advance`, a fault's `for`, `restart_operator`'s
+    /// `down_for`) lasts here: as written by default. Wire mode with our operator, whose polls
+    /// follow the fleet's time scale, scales the span the same way (`within` deadlines are bounds,
+    /// never scaled).
+    fn span(&self, written: Duration) -> Duration {
+        written
+    }
+
     /// Adds a line to the trace, now (after everything the mode recorded before it).
     fn record(&mut self, what: Happening);
 

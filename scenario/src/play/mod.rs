@@ -146,7 +146,7 @@ impl<'a, B: Backend> Player<'a, B> {
             Step::RestartOperator(r) => {
                 b.stop_operator(r).await.map_err(PlayError::Backend)?;
                 b.record(Happening::Operator { running: false });
-                self.pass(r.down_for.0).await?;
+                self.pass(self.backend.span(r.down_for.0)).await?;
                 self.backend
                     .start_operator()
                     .await
@@ -162,7 +162,7 @@ impl<'a, B: Backend> Player<'a, B> {
                 };
                 self.clear(names).await?;
             }
-            Step::Advance(span) => self.pass(span.0).await?,
+            Step::Advance(span) => self.pass(self.backend.span(span.0)).await?,
             Step::Wait(w) => {
                 let factor = self.backend.wait_factor();
                 let within = if factor == 1.0 {
@@ -281,7 +281,8 @@ impl<'a, B: Backend> Player<'a, B> {
             .target()
             .ok_or_else(|| PlayError::Scenario("a fault needs exactly one target".into()))?;
         let now = self.backend.now();
-        let until = f.duration.map(|d| d.after(now));
+        let duration = f.duration.map(|d| Span(self.backend.span(d.0)));
+        let until = duration.map(|d| d.after(now));
         let hosts = match target {
             FaultTarget::Bmc | FaultTarget::Agent => self.scenario.host_names(&f.hosts),
             FaultTarget::Ironic | FaultTarget::ControlPlane => Vec::new(),
@@ -296,7 +297,7 @@ impl<'a, B: Backend> Player<'a, B> {
                 .map(|b| b.fault_set(now, until))
                 .unwrap_or_default(),
             ironic: f.ironic.clone(),
-            duration: f.duration.map(|d| d.0),
+            duration: duration.map(|d| d.0),
             until,
         };
         self.faults.insert(name.clone(), fault.clone());
