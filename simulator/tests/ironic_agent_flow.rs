@@ -60,9 +60,14 @@ struct Rig {
 }
 
 async fn rig(net: u8) -> Rig {
+    rig_with(net, metal_sim::agent::LifeSettings::default()).await
+}
+
+async fn rig_with(net: u8, agent: metal_sim::agent::LifeSettings) -> Rig {
     let mock = support::ironic::start_mock(Settings::with(Timings::instant(), true), 57).await;
     let base = mock.url.clone();
-    let (world, running) = support::ironic::serve_world(&fleet(net), "flow.yaml", &base).await;
+    let (world, running) =
+        support::ironic::serve_world_with(&fleet(net), "flow.yaml", &base, agent).await;
     assert!(running.agents().is_some(), "agents point at the mock");
     let image = Image::new("flow", 256 << 10);
     let files = FileServer::start([("/disk.raw".to_owned(), image.bytes().to_vec())])
@@ -322,5 +327,41 @@ async fn a_wrong_image_checksum_fails_the_direct_deploy_with_the_agents_error() 
             .all(|d| d.image.as_ref().is_none_or(|i| i.url != rig.image_url)),
         "a rejected image never lands on a disk"
     );
+    rig.stop().await;
+}
+
+/// IPA forces a heartbeat when an asynchronous command (a deploy step, `write_image`) finishes,
+/// at most one per its minimum gap, so the conductor learns of the result at once. With a
+/// 10-minute heartbeat interval a deploy needs one heartbeat per step it waits on: without the
+/// forced beats it would stall for minutes; with them it finishes within the wait's bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn finished_agent_commands_force_the_heartbeats_a_deploy_waits_on() {
+    let agent = metal_sim::agent::LifeSettings {
+        heartbeat_interval: Duration::from_secs(600),
+        forced_gap: Duration::from_millis(50),
+        ..metal_sim::agent::LifeSettings::default()
+    };
+    let rig = rig_with(64, agent).await;
+    let uuid = rig.enroll("flow-rf", false).await;
+    rig.api.provision(&uuid, "provide").await;
+    wait_state(&rig.api, &uuid, "available").await;
+    rig.set_image(&uuid, &rig.image_sum).await;
+    rig.api.provision(&uuid, "active").await;
+    // Far below the interval: only forced beats can move the deploy on in time.
+    let (n, seen) = match StateWait::new("active", Duration::from_secs(60))
+        .on(&rig.api, &uuid)
+        .await
+    {
+        Ok(reached) => (reached.node, reached.seen),
+        Err(stuck) => panic!("{stuck}"),
+    };
+    assert_eq!(n["provision_state"], "active", "{seen:?} {n}");
+    let beats = rig
+        .state
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/heartbeat"))
+        .count();
+    assert!(beats >= 2, "the deploy was moved on by {beats} heartbeats");
     rig.stop().await;
 }

@@ -35,13 +35,15 @@ pub struct AgentSettings {
 }
 
 impl Default for AgentSettings {
-    /// A 20 s start-up; the wire agent's life settings but 10 s heartbeats and no lifetime (the
-    /// wire's lifetime bounds a real task; in virtual time the agent ends with its boot).
+    /// A 20 s start-up; the wire agent's life settings but 10 s heartbeats, IPA's 5 s between a
+    /// beat and a forced one, and no lifetime (the wire's lifetime bounds a real task; in virtual
+    /// time the agent ends with its boot).
     fn default() -> Self {
         AgentSettings {
             startup: Duration::from_secs(20),
             life: LifeSettings {
                 heartbeat_interval: Duration::from_secs(10),
+                forced_gap: Duration::from_secs(5),
                 lifetime: None,
                 ..LifeSettings::default()
             },
@@ -73,6 +75,11 @@ pub(super) struct RunningAgent {
     pub(super) life: Life,
     /// The call to make at the next wake (`None`: the life is over).
     pub(super) next: Option<Call>,
+    /// When that wake is due: a wake queued for another instant was superseded (a heartbeat
+    /// forced sooner by a finished command) and does nothing.
+    pub(super) due: SimTime,
+    /// A sooner heartbeat forced by the command just performed, for the engine to queue.
+    pub(super) forced: Option<SimTime>,
     /// When its life began (its first request), in virtual time.
     pub(super) born: SimTime,
     pub(super) callback_url: String,
@@ -197,10 +204,18 @@ pub(super) fn perform(
     match &call.op {
         AgentOp::Execute { name, params, .. } => {
             let request = Request::new(name, params.clone()).map_err(|e| refused(call, &e))?;
+            let forces_heartbeat = request.is_async();
             let result = agent
                 .core
                 .execute_with(now, machine, request, images)
                 .map_err(|e| refused(call, &e))?;
+            if forces_heartbeat && result.is_done() {
+                agent.forced = agent
+                    .life
+                    .command_finished(now.saturating_since(agent.born))
+                    .map(|wait| now + wait)
+                    .filter(|at| *at < agent.due);
+            }
             Ok(CallResult::Agent(result.to_json()))
         }
         AgentOp::Status => {
@@ -236,6 +251,8 @@ impl super::simulation::Engine {
             boot,
             life,
             next,
+            due: born,
+            forced: None,
             born,
             callback_url: format!("http://127.0.0.1:9999/engine-agent/{i}/{boot}"),
         });
@@ -278,7 +295,12 @@ impl super::simulation::Engine {
 
     /// The agent on machine `i` makes its next call and learns what to do after it.
     pub(super) fn agent_wake(&mut self, i: usize, boot: u64) {
-        let Some(mut call) = self.running_agent(i, boot).and_then(|a| a.next) else {
+        let now = self.now;
+        let Some(mut call) = self
+            .running_agent(i, boot)
+            .filter(|a| a.due == now)
+            .and_then(|a| a.next)
+        else {
             return;
         };
         loop {
@@ -311,6 +333,7 @@ impl super::simulation::Engine {
             };
             agent.next = Some(next);
             let at = now + wait;
+            agent.due = at;
             self.queue
                 .push(at, super::simulation::Event::AgentWake { host: i, boot });
             return;
@@ -471,7 +494,15 @@ impl super::simulation::Engine {
                 let on = slot.machine.power() == PowerState::On;
                 let outcome = match slot.agent.as_mut().filter(|a| a.boot == boot && on) {
                     Some(agent) => {
-                        perform(agent, call, &mut slot.machine, &self.settings.images, now)
+                        let outcome =
+                            perform(agent, call, &mut slot.machine, &self.settings.images, now);
+                        // A finished asynchronous command forces the next heartbeat sooner.
+                        if let Some(at) = agent.forced.take() {
+                            agent.due = at;
+                            self.queue
+                                .push(at, super::simulation::Event::AgentWake { host: i, boot });
+                        }
+                        outcome
                     }
                     None => Err(unreachable(call)),
                 };
@@ -544,6 +575,82 @@ mod tests {
             .filter(|l| matches!(&l.what, Happening::Call { target, .. } if target == "agent"))
             .map(|l| l.what.clone())
             .collect()
+    }
+
+    #[test]
+    fn a_finished_async_command_brings_the_next_heartbeat_forward() {
+        use metal_sim::agent::life::{Answer, Call, HeartbeatAnswer};
+        use std::time::Duration;
+        let mut e = with_a_live_agent();
+        let gap = EngineSettings::default().agent.life.forced_gap;
+        let now = e.now();
+        // The agent has just heartbeaten, and its next beat is planned 8 s later.
+        let planned = now + Duration::from_secs(8);
+        let agent = e.machines[0].agent.as_mut().expect("agent");
+        while agent.life.stage() != metal_sim::agent::life::Stage::Heartbeat {
+            let answer = match agent.next.expect("a call to make") {
+                Call::Negotiate => Answer::Negotiate(metal_sim::agent::life::Negotiation::Agreed),
+                Call::Lookup => Answer::Lookup(metal_sim::agent::life::LookupAnswer::Found),
+                Call::Inspect => {
+                    Answer::Inspect(metal_sim::agent::life::InspectionAnswer::NotInspecting)
+                }
+                Call::Heartbeat => break,
+            };
+            agent.next = match agent.life.answer(answer, now.saturating_since(agent.born)) {
+                metal_sim::agent::life::Next::Now(c)
+                | metal_sim::agent::life::Next::After(_, c) => Some(c),
+                metal_sim::agent::life::Next::Stop(end) => panic!("life ended: {end:?}"),
+            };
+        }
+        agent.life.answer(
+            Answer::Heartbeat(HeartbeatAnswer::Accepted),
+            now.saturating_since(agent.born),
+        );
+        agent.next = Some(Call::Heartbeat);
+        agent.due = planned;
+        let (callback_url, token) = (
+            agent.callback_url.clone(),
+            agent.core.binding().expect("bound").token.clone(),
+        );
+        // The conductor runs an asynchronous command, which finishes at once: the next beat
+        // comes `gap` after the last one instead of at the planned instant.
+        e.agent_call(
+            uuid::Uuid::nil(),
+            &AgentCall {
+                id: 1,
+                node: uuid::Uuid::nil(),
+                callback_url,
+                token: Some(token),
+                op: AgentOp::Execute {
+                    name: "log.collect_system_logs".into(),
+                    params: serde_json::json!({}),
+                    wait: false,
+                },
+            },
+        );
+        assert_eq!(e.machines[0].agent.as_ref().expect("agent").due, now + gap);
+        // A synchronous command forces nothing.
+        let agent = e.machines[0].agent.as_mut().expect("agent");
+        agent.due = planned;
+        let (callback_url, token) = (
+            agent.callback_url.clone(),
+            agent.core.binding().expect("bound").token.clone(),
+        );
+        e.agent_call(
+            uuid::Uuid::nil(),
+            &AgentCall {
+                id: 2,
+                node: uuid::Uuid::nil(),
+                callback_url,
+                token: Some(token),
+                op: AgentOp::Execute {
+                    name: "standby.sync".into(),
+                    params: serde_json::json!({}),
+                    wait: false,
+                },
+            },
+        );
+        assert_eq!(e.machines[0].agent.as_ref().expect("agent").due, planned);
     }
 
     #[test]

@@ -108,6 +108,26 @@ impl Request {
         })
     }
 
+    /// Whether IPA runs this command asynchronously (its `async_command`s: the step runners,
+    /// `write_image`, `prepare_image`, `run_image`, `power_off`, `install_bootloader`,
+    /// `collect_system_logs`); when one finishes, IPA forces a heartbeat
+    /// ([`Life::command_finished`](super::life::Life::command_finished)). The step lists,
+    /// `get_partition_uuids` and `sync` are synchronous.
+    pub fn is_async(&self) -> bool {
+        matches!(
+            (self.extension.as_str(), self.command.as_str()),
+            ("deploy", "execute_deploy_step")
+                | ("clean", "execute_clean_step")
+                | ("service", "execute_service_step")
+                | (
+                    "standby",
+                    "write_image" | "prepare_image" | "run_image" | "power_off"
+                )
+                | ("image", "install_bootloader")
+                | ("log", "collect_system_logs")
+        )
+    }
+
     /// Builds a request (for in-process callers).
     pub fn new(name: &str, params: Value) -> Result<Request, AgentError> {
         Request::parse(&json!({"name": name, "params": params}))

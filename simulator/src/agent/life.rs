@@ -20,7 +20,11 @@
 //!   on to heartbeats at once; after the last 409 the first heartbeat waits that back-off;
 //! - **heartbeats**: after an accepted beat, `heartbeat_interval` jittered ±25 %; after a 409,
 //!   150–400 ms; after a refusal, a failure or a silenced beat (not sent), `heartbeat_interval`
-//!   unjittered; no beat starts at or after `lifetime` (when there is one).
+//!   unjittered; no beat starts at or after `lifetime` (when there is one);
+//! - **forced heartbeats**: when an asynchronous command finishes ([`Life::command_finished`]),
+//!   the next beat comes as soon as `forced_gap` has passed since the last one, as IPA forces a
+//!   heartbeat when an async command ends (at most one per its `min_heartbeat_interval`, 5 s), so
+//!   the conductor learns of the result without waiting the whole interval.
 
 use std::time::Duration;
 
@@ -88,6 +92,9 @@ pub struct LifeSettings {
     pub inspection_attempts: u32,
     /// Mean heartbeat interval (the wait after an accepted beat is jittered ±25 %).
     pub heartbeat_interval: Duration,
+    /// The shortest time between a beat and a beat forced by a finished asynchronous command
+    /// (IPA's `min_heartbeat_interval`, 5 s).
+    pub forced_gap: Duration,
     /// No heartbeat starts this long after the life began (`None`: heartbeat until stopped).
     pub lifetime: Option<Duration>,
 }
@@ -101,15 +108,18 @@ impl Default for LifeSettings {
             inspection: InspectionMode::Auto,
             inspection_attempts: 5,
             heartbeat_interval: Duration::from_millis(1500),
+            forced_gap: Duration::from_millis(250),
             lifetime: Some(Duration::from_secs(6 * 3600)),
         }
     }
 }
 
 /// A real agent's intervals, which a fleet's `time_scale` compresses: heartbeats every 30 s
-/// (IPA heartbeats several times per Ironic `heartbeat_timeout`), lookups retried from 4 s up to
-/// 60 s apart. At the library's scale 0.05 they are the wire agent's defaults (1.5 s, 200 ms–3 s).
+/// (IPA heartbeats several times per Ironic `heartbeat_timeout`), forced heartbeats at least 5 s
+/// after the last one (IPA's `min_heartbeat_interval`), lookups retried from 4 s up to 60 s apart.
+/// At the library's scale 0.05 they are the wire agent's defaults (1.5 s, 250 ms, 200 ms–3 s).
 const REAL_HEARTBEAT: Duration = Duration::from_secs(30);
+const REAL_FORCED_GAP: Duration = Duration::from_secs(5);
 const REAL_LOOKUP_BASE: Duration = Duration::from_secs(4);
 const REAL_LOOKUP_CAP: Duration = Duration::from_secs(60);
 
@@ -142,6 +152,9 @@ impl LifeSettings {
                 ..base.lookup
             },
             heartbeat_interval: scaled(REAL_HEARTBEAT, time_scale, FLOOR_HEARTBEAT.max(per_host)),
+            // One forced beat per finished command: no more beats in total than commands, so the
+            // floor need not grow with the fleet.
+            forced_gap: scaled(REAL_FORCED_GAP, time_scale, FLOOR_HEARTBEAT),
             ..base
         }
     }
@@ -283,6 +296,8 @@ pub struct Life {
     settings: LifeSettings,
     rng: ChaCha8Rng,
     stage: Stage,
+    /// When the last heartbeat was answered (or found silenced), since the life began.
+    last_beat: Option<Duration>,
 }
 
 impl Life {
@@ -292,6 +307,7 @@ impl Life {
             settings,
             rng,
             stage: Stage::Negotiate { failures: 0 },
+            last_beat: None,
         }
     }
 
@@ -303,6 +319,20 @@ impl Life {
     /// Where the life is.
     pub fn stage(&self) -> Stage {
         self.stage
+    }
+
+    /// An asynchronous command finished at `now` (since the life began): how long from now until
+    /// the heartbeat it forces, `forced_gap` after the last beat (at once if that has passed).
+    /// `None` when the life is not heartbeating (nothing to force). The driver beats then if that
+    /// comes before the beat it has planned; the answer to that beat plans the next as usual.
+    pub fn command_finished(&self, now: Duration) -> Option<Duration> {
+        if self.stage != Stage::Heartbeat {
+            return None;
+        }
+        let due = self
+            .last_beat
+            .map_or(now, |last| last.saturating_add(self.settings.forced_gap));
+        Some(due.saturating_sub(now))
     }
 
     /// The first action: negotiate now.
@@ -373,6 +403,7 @@ impl Life {
             }
             (Stage::Inspect { .. }, Answer::Inspect(_)) => self.beat_after(Duration::ZERO, now),
             (Stage::Heartbeat, Answer::Heartbeat(beat)) => {
+                self.last_beat = Some(now);
                 let interval = self.settings.heartbeat_interval;
                 let wait = match beat {
                     HeartbeatAnswer::Accepted => {

@@ -361,3 +361,59 @@ fn backoff_grows_is_capped_and_jittered_reproducibly() {
     assert!(da.iter().all(|d| *d <= p.cap));
     assert!(da[0] <= p.base && da[0] >= p.base / 2);
 }
+
+#[test]
+fn a_finished_command_forces_a_beat_once_the_gap_since_the_last_has_passed() {
+    let settings = LifeSettings {
+        heartbeat_interval: Duration::from_secs(30),
+        forced_gap: Duration::from_secs(5),
+        ..LifeSettings::default()
+    };
+    // Before heartbeats start there is nothing to force.
+    let mut l = life(settings.clone());
+    l.start();
+    assert_eq!(l.command_finished(Duration::ZERO), None);
+
+    let mut l = heartbeating(settings);
+    // No beat yet: the forced one goes out at once.
+    assert_eq!(l.command_finished(Duration::ZERO), Some(Duration::ZERO));
+    let beat = Duration::from_secs(100);
+    let planned = wait_of(
+        l.answer(Answer::Heartbeat(HeartbeatAnswer::Accepted), beat),
+        Call::Heartbeat,
+    );
+    assert!(planned >= Duration::from_secs(22), "{planned:?}");
+    // A command finished 2 s after the beat: the forced beat comes 5 s after the beat.
+    assert_eq!(
+        l.command_finished(beat + Duration::from_secs(2)),
+        Some(Duration::from_secs(3))
+    );
+    // One finished 8 s after it: at once.
+    assert_eq!(
+        l.command_finished(beat + Duration::from_secs(8)),
+        Some(Duration::ZERO)
+    );
+    // A failed or silenced beat counts as a beat too (IPA times its next one from any attempt).
+    let silent = beat + Duration::from_secs(10);
+    l.answer(Answer::Heartbeat(HeartbeatAnswer::Silenced), silent);
+    assert_eq!(
+        l.command_finished(silent + Duration::from_secs(1)),
+        Some(Duration::from_secs(4))
+    );
+}
+
+#[test]
+fn a_fleets_forced_gap_follows_its_time_scale() {
+    assert_eq!(
+        LifeSettings::for_fleet(1.0, 1).forced_gap,
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        LifeSettings::for_fleet(0.05, 1).forced_gap,
+        Duration::from_millis(250)
+    );
+    assert_eq!(
+        LifeSettings::for_fleet(0.0, 1000).forced_gap,
+        Duration::from_millis(100)
+    );
+}

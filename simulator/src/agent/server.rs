@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::client::{self, ClientError};
@@ -51,6 +51,8 @@ struct Shared {
     http: reqwest::Client,
     options: ServerOptions,
     changed: watch::Sender<u64>,
+    /// Signalled when an asynchronous command finishes: the life forces a heartbeat.
+    finished: Notify,
     stop: CancellationToken,
 }
 
@@ -99,6 +101,7 @@ pub async fn start(
         http,
         options,
         changed: watch::channel(0).0,
+        finished: Notify::new(),
         stop: stop.clone(),
     });
     let app = app(Arc::clone(&shared));
@@ -166,6 +169,12 @@ impl AgentHandle {
     /// Runs `f` on the agent (keep it short).
     pub fn with<T>(&self, f: impl FnOnce(&mut Agent) -> T) -> T {
         f(&mut lock(&self.0.agent))
+    }
+
+    /// Completes when an asynchronous command has finished since the last call (IPA forces a
+    /// heartbeat then); a finish while nobody waits is kept for the next call.
+    pub async fn command_finished(&self) {
+        self.0.finished.notified().await;
     }
 }
 
@@ -304,6 +313,7 @@ async fn run(State(s): State<Arc<Shared>>, Query(q): Query<Params>, body: Bytes)
         Err(e) => return refuse(&e),
     };
     let name = format!("{}.{}", req.extension, req.command);
+    let forces_heartbeat = req.is_async();
     let now = s.clock.now();
     let executed = {
         let mut agent = lock(&s.agent);
@@ -318,6 +328,9 @@ async fn run(State(s): State<Arc<Shared>>, Query(q): Query<Params>, body: Bytes)
     };
     tracing::debug!(host = %s.host.name, command = %name, status = ?result.command_status, "agent command");
     s.changed.send_modify(|g| *g += 1);
+    if forces_heartbeat && result.is_done() {
+        s.finished.notify_one();
+    }
     if let Some(fetch) = fetch {
         let shared = Arc::clone(&s);
         tokio::spawn(async move { fetch_and_write(shared, fetch).await });
@@ -401,6 +414,7 @@ async fn download_and_write(s: Arc<Shared>, fetch: ImageFetch) {
     };
     if let Some(r) = done {
         tracing::info!(host = %s.host.name, command = %r.command_name, status = ?r.command_status, "agent image command finished");
+        s.finished.notify_one();
     }
     s.changed.send_modify(|g| *g += 1);
 }

@@ -123,10 +123,26 @@ impl Session {
     }
 }
 
-async fn sleep_or_stop(d: Duration, stop: &CancellationToken) -> bool {
-    tokio::select! {
-        () = stop.cancelled() => false,
-        () = tokio::time::sleep(d) => true,
+/// Waits `d` before the next call, or less when an asynchronous command finishes meanwhile and
+/// the life forces a heartbeat sooner; false when stopped.
+async fn wait_or_stop(
+    d: Duration,
+    life: &Life,
+    agent: &AgentHandle,
+    started: tokio::time::Instant,
+    stop: &CancellationToken,
+) -> bool {
+    let mut until = tokio::time::Instant::now() + d;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return false,
+            () = tokio::time::sleep_until(until) => return true,
+            () = agent.command_finished() => {
+                if let Some(forced) = life.command_finished(started.elapsed()) {
+                    until = until.min(tokio::time::Instant::now() + forced);
+                }
+            }
+        }
     }
 }
 
@@ -167,7 +183,7 @@ async fn live(
         let call = match action {
             Next::Now(call) => call,
             Next::After(wait, call) => {
-                if !sleep_or_stop(wait, &stop).await {
+                if !wait_or_stop(wait, &life, &wire.agent, started, &stop).await {
                     break;
                 }
                 call

@@ -416,6 +416,22 @@ pub async fn serve_world(
     file: &str,
     ironic: &str,
 ) -> (Arc<metal_sim::machine::World>, metal_sim::serve::Running) {
+    serve_world_with(
+        yaml,
+        file,
+        ironic,
+        metal_sim::agent::LifeSettings::default(),
+    )
+    .await
+}
+
+/// [`serve_world`] with the agents' life settings given.
+pub async fn serve_world_with(
+    yaml: &str,
+    file: &str,
+    ironic: &str,
+    agent: metal_sim::agent::LifeSettings,
+) -> (Arc<metal_sim::machine::World>, metal_sim::serve::Running) {
     let world = Arc::new(
         metal_sim::fleet::Fleet::parse(yaml, file)
             .expect("fleet")
@@ -427,6 +443,7 @@ pub async fn serve_world(
         metal_sim::serve::ServeOptions {
             control: "127.0.0.1:0".parse().expect("addr"),
             ironic_url: Some(ironic.to_owned()),
+            agent,
             ..metal_sim::serve::ServeOptions::default()
         },
     )
