@@ -79,7 +79,9 @@ printf '%-52s %12s %14s\n' "Metal3 1000 fake nodes (upstream anchor)" "≈ 48 h"
 printf '%-52s %12s %14s\n' "BMO scale test, 800 hosts enrolled (upstream anchor)" "328 s" "146"
 printf '%-52s %12s\n' "target (issue 13, 1 000 hosts)" "< 30 s"
 echo "peak RSS of metal-sim run: $((rss_kib / 1024)) MiB; verdict: $verdict"
-bench_row "wire: $hosts hosts, full lifecycle (wall)" "$(printf '%.1f s' "$wall")" "" "" "< 30 s (1 000 hosts)"
+target="< 30 s (1 000 hosts)"
+[ "$hosts" -eq 1 ] && target="< 3 s (one host, time scale 0)"
+bench_row "wire: $hosts hosts, full lifecycle (wall)" "$(printf '%.1f s' "$wall")" "" "" "$target"
 if [ "${t_available%.*}" -gt 0 ] 2>/dev/null; then
   # Enrolment rate against BMO's quoted scale test (800 hosts in 328 s = 146 hosts/min).
   per_min=$(echo "$hosts * 60 / $t_available" | bc -l)

@@ -17,12 +17,16 @@ echo "== building release binaries"
 cargo build --release -q -p metal-operator -p metal-wire --bins
 
 status=0
-# BENCH_PARTS="redfish ipmi" runs only those parts (default: all, in this order).
-for part in ${BENCH_PARTS:-operator fleet redfish ipmi ironic engine wire kube h2h}; do
-  script="scripts/bench-$part.sh"
+# BENCH_PARTS="redfish ipmi" runs only those parts (default: all, in this order). `wire-one` is
+# bench-wire.sh with one host (issue 13's one-host lifecycle), `wire` with 1 000.
+for part in ${BENCH_PARTS:-operator fleet redfish ipmi ironic engine wire-one wire library kube h2h}; do
+  case "$part" in
+    wire-one) run=(bash scripts/bench-wire.sh 1) ;;
+    *) run=(bash "scripts/bench-$part.sh") ;;
+  esac
   echo
   echo "== bench: $part"
-  if ! bash "$script"; then
+  if ! "${run[@]}"; then
     echo "bench $part FAILED" >&2
     status=1
     bench_row "bench $part" "FAILED" "" "" ""
