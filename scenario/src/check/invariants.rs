@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::credentials::passwords;
 use super::expectations::accepted;
-use super::{Failure, Verdict};
+use super::{CheckId, Failure, Invariant, Verdict};
 use crate::Scenario;
 use crate::format::Step;
 use crate::trace::{CallKind, Happening, MachineChange, Protocol, Trace};
@@ -57,14 +57,16 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
     // claims' releases (host, claim, revision, instant) to judge against them at the end.
     let mut states_at: BTreeMap<&str, BTreeMap<u64, &str>> = BTreeMap::new();
     let mut released: Vec<(&str, &str, u64, SimTime)> = Vec::new();
-    let fail = |v: &mut Verdict, host: Option<&str>, at: SimTime, message: String| {
-        v.failures.push(Failure {
-            line,
-            host: host.map(str::to_string),
-            at: Some(at),
-            message,
-        });
-    };
+    let fail =
+        |v: &mut Verdict, which: Invariant, host: Option<&str>, at: SimTime, message: String| {
+            v.failures.push(Failure {
+                check: CheckId::Invariant(which),
+                line,
+                host: host.map(str::to_string),
+                at: Some(at),
+                message,
+            });
+        };
     for (n, e) in trace.events.iter().enumerate() {
         if !secrets.is_empty() {
             let text = serde_json::to_string(&e.what).unwrap_or_default();
@@ -73,6 +75,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 if text.contains(p.as_str()) && leaked.insert(p) {
                     fail(
                         v,
+                        Invariant::NoCredentialInTrace,
                         e.what.host(),
                         e.t,
                         format!(
@@ -138,6 +141,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                         {
                             fail(
                                 v,
+                                Invariant::InspectedBeforeProvisioned,
                                 Some(host),
                                 e.t,
                                 "provisioned without having been inspected (inspection not disabled, not externally provisioned)"
@@ -151,6 +155,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                         {
                             fail(
                                 v,
+                                Invariant::OneDeployPerProvisioning,
                                 Some(host),
                                 e.t,
                                 format!(
@@ -187,6 +192,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 {
                     fail(
                         v,
+                        Invariant::NoOrphanedIronicNode,
                         Some(host),
                         e.t,
                         format!(
@@ -222,6 +228,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 {
                     fail(
                         v,
+                        Invariant::NoPowerActionWhenDetached,
                         Some(host),
                         e.t,
                         format!(
@@ -242,6 +249,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
             {
                 fail(
                     v,
+                    Invariant::NoPowerActionWhenDetached,
                     Some(host),
                     e.t,
                     format!("the machine changed power ({change:?}) while its host is detached"),
@@ -277,7 +285,13 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                         None => {
                             let state = hosts.get(h).map_or("", |f| f.state.as_str());
                             if let Some(message) = let_go_early(claim, state) {
-                                fail(v, Some(h), e.t, message);
+                                fail(
+                                    v,
+                                    Invariant::ClaimReleasedWhenDeprovisioned,
+                                    Some(h),
+                                    e.t,
+                                    message,
+                                );
                             }
                         }
                     }
@@ -289,6 +303,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                     {
                         fail(
                             v,
+                            Invariant::OneClaimPerHost,
                             Some(h),
                             e.t,
                             format!("claim {claim:?} bound while {other:?} still holds the host"),
@@ -317,6 +332,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 busy_reported = true;
                 fail(
                     v,
+                    Invariant::MaxBusy,
                     None,
                     e.t,
                     format!(
@@ -334,7 +350,13 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
             .and_then(|by| by.range(..r).next_back())
             .map_or("", |(_, state)| *state);
         if let Some(message) = let_go_early(claim, state) {
-            fail(v, Some(h), t, message);
+            fail(
+                v,
+                Invariant::ClaimReleasedWhenDeprovisioned,
+                Some(h),
+                t,
+                message,
+            );
         }
     }
 }
