@@ -629,7 +629,11 @@ fn describe(what: &Happening) -> String {
             powered_on,
             ..
         } => {
-            let mut s = format!("status {operational_status}");
+            let mut s = if operational_status.is_empty() {
+                "status (none yet)".to_owned()
+            } else {
+                format!("status {operational_status}")
+            };
             if let Some(e) = error_type {
                 let _ = write!(s, ", error {e:?} (count {error_count})");
             }
