@@ -73,11 +73,7 @@ pub fn index_html(title: &str, seeds: &[SeedReport]) -> String {
                 s.failures.len() - SHOWN_FAILURES
             );
         }
-        let _ = write!(
-            page,
-            "</td><td><code>{}</code></td></tr>\n",
-            escape(&s.rerun)
-        );
+        let _ = writeln!(page, "</td><td><code>{}</code></td></tr>", escape(&s.rerun));
     }
     page.push_str("</tbody></table>\n</body></html>\n");
     page

@@ -44,9 +44,9 @@ pub fn report_html(run: &RunReport<'_>, summary: &Summary) -> String {
     verdict(&mut page, run, summary);
     checks(&mut page, run, &links);
     phases(&mut page, summary);
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<section id=\"timeline\"><h2>Timeline</h2><div class=\"svg\">{}</div></section>\n",
+        "<section id=\"timeline\"><h2>Timeline</h2><div class=\"svg\">{}</div></section>",
         timeline_svg(
             &format!(
                 "{} (seed {}, {})",
@@ -119,19 +119,19 @@ fn verdict(page: &mut String, run: &RunReport<'_>, s: &Summary) {
         page,
         " · {failed} failure{}</p>\n<p>Rerun: <code id=\"rerun\" class=\"cmd\">{}</code></p>\n",
         if failed == 1 { "" } else { "s" },
-        escape(&run.rerun)
+        escape(run.rerun)
     );
     if let Some(why) = stopped(run) {
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<p class=\"banner\" id=\"stopped\">{}</p>\n",
+            "<p class=\"banner\" id=\"stopped\">{}</p>",
             escape(&why)
         );
     }
     if run.trace.events.len() > MAX_ROWS {
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<p class=\"banner\">The trace has {} lines; the host sections below keep the first and last rows of each host and every row a failure points to. <code>trace.jsonl</code> has them all.</p>\n",
+            "<p class=\"banner\">The trace has {} lines; the host sections below keep the first and last rows of each host and every row a failure points to. <code>trace.jsonl</code> has them all.</p>",
             run.trace.events.len()
         );
     }
@@ -401,9 +401,9 @@ fn phases(page: &mut String, s: &Summary) {
     page.push_str("<table class=\"phases\"><thead><tr><th>phase</th><th>count</th><th>p50</th><th>p95</th><th>max</th><th>distribution</th></tr></thead><tbody>\n");
     for p in &s.phases {
         let v = durations.get(p.phase.as_str()).cloned().unwrap_or_default();
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&p.phase),
             p.count,
             ms(p.p50_ms),
@@ -549,18 +549,18 @@ fn hosts(page: &mut String, trace: &Trace, links: &[Option<usize>]) {
                 continue;
             }
             if cut > 0 {
-                let _ = write!(
+                let _ = writeln!(
                     page,
-                    "<tr class=\"cut\"><td colspan=\"4\">… {cut} rows left out (see trace.jsonl)</td></tr>\n"
+                    "<tr class=\"cut\"><td colspan=\"4\">… {cut} rows left out (see trace.jsonl)</td></tr>"
                 );
                 cut = 0;
             }
             row(page, *n + 1, &trace.events[*n]);
         }
         if cut > 0 {
-            let _ = write!(
+            let _ = writeln!(
                 page,
-                "<tr class=\"cut\"><td colspan=\"4\">… {cut} rows left out (see trace.jsonl)</td></tr>\n"
+                "<tr class=\"cut\"><td colspan=\"4\">… {cut} rows left out (see trace.jsonl)</td></tr>"
             );
         }
         page.push_str("</tbody></table></details>\n");
@@ -571,9 +571,9 @@ fn hosts(page: &mut String, trace: &Trace, links: &[Option<usize>]) {
 fn row(page: &mut String, line: usize, e: &TraceLine) {
     let t = e.t.since_start();
     let kind = kind(&e.what);
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<tr class=\"r {kind}\" id=\"row-{line}\"><td class=\"n\">{line}</td><td class=\"t\">{}.{:03} s</td><td class=\"k\">{kind}</td><td>{}</td></tr>\n",
+        "<tr class=\"r {kind}\" id=\"row-{line}\"><td class=\"n\">{line}</td><td class=\"t\">{}.{:03} s</td><td class=\"k\">{kind}</td><td>{}</td></tr>",
         t.as_secs(),
         t.subsec_millis(),
         escape(&describe(&e.what))
