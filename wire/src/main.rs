@@ -534,14 +534,14 @@ fn engine_seed(
             stopped: stopped.as_deref(),
         },
     )?;
-    let mut failures: Vec<String> = verdict
+    // A stopped run's step is among the failures already (`step_failed`).
+    let failures: Vec<String> = verdict
         .failures
         .iter()
         .map(|f| format!("{}:{}: {}", s.source, f.line, f.message))
         .collect();
     let mut text = summary.to_text();
     if let Some(why) = &stopped {
-        failures.push(why.clone());
         text.push_str(&format!("  stopped: {why}\n"));
     }
     text.push_str(&format!(

@@ -97,6 +97,40 @@ fn a_seed_sweep_writes_an_index_linking_each_seeds_report() {
     }
 }
 
+#[test]
+fn an_engine_run_stopped_by_a_step_it_cannot_play_still_writes_its_report_saying_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stops-in-engine.yaml");
+    std::fs::write(
+        &file,
+        "name: stops-in-engine\nseed: 3\nfleet:\n  layout: {base: 127.0.57.1}\n  groups:\n    - name: lone-{index}\n\
+         timeline:\n  - register: {hosts: all}\n  - wait: {until: {hosts: all, state: available}, within: 20m}\n\
+         \x20 - apply:\n      objects:\n        - {apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: b}}\n\
+         \x20 - advance: 1m\n",
+    )
+    .unwrap();
+    let out = metal_sim(
+        &["run", file.to_str().unwrap(), "--engine"],
+        &dir.path().join("runs"),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("stopped: "), "{stdout}");
+    let page = read(
+        &dir.path()
+            .join("runs/stops-in-engine-seed3-engine/report.html"),
+    );
+    assert!(
+        page.contains(
+            "<p class=\"banner\" id=\"stopped\">The run stopped at step 3 of 4 (line 10)"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("not supported in engine mode"), "{page}");
+    // The hosts got as far as `available` before it stopped: their rows are on the page.
+    assert!(page.contains("inspecting → preparing"), "{page}");
+}
+
 /// A scenario that plays to its end and fails an expectation on both hosts.
 const FAILING: &str = "\
 name: fails-in-the-browser
