@@ -400,15 +400,11 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<bool> {
         );
         if !outcome.verdict.passed() {
             failed = true;
-            let flag = if operator == wire::operator::OperatorChoice::Ours {
-                String::new()
-            } else {
-                format!(" --operator '{operator}'")
-            };
+            let other =
+                (operator != wire::operator::OperatorChoice::Ours).then(|| operator.to_string());
             println!(
-                "rerun: metal-sim run {} --seed {}{flag}",
-                s.source,
-                s.seed()
+                "rerun: {}",
+                metal_scenario::report::rerun_command(s, "wire", other.as_deref())
             );
         }
     }

@@ -78,10 +78,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                         Invariant::NoCredentialInTrace,
                         e.what.host(),
                         e.t,
-                        format!(
-                            "a BMC password appears in a trace line ({})",
-                            kind_of(&e.what)
-                        ),
+                        format!("a BMC password appears in a trace line ({})", e.what.kind()),
                     );
                 }
             }
@@ -367,12 +364,4 @@ fn let_go_early(claim: &str, state: &str) -> Option<String> {
     matches!(state, "provisioning" | "provisioned" | "deprovisioning").then(|| {
         format!("claim {claim:?} let the host go while it is {state}, before it was deprovisioned")
     })
-}
-
-/// The trace line's kind, as in the JSON (`call`, `event`, ...).
-fn kind_of(what: &Happening) -> String {
-    serde_json::to_value(what)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
-        .unwrap_or_default()
 }

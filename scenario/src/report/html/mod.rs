@@ -570,7 +570,7 @@ fn hosts(page: &mut String, trace: &Trace, links: &[Option<usize>]) {
 
 fn row(page: &mut String, line: usize, e: &TraceLine) {
     let t = e.t.since_start();
-    let kind = kind(&e.what);
+    let kind = e.what.kind();
     let _ = writeln!(
         page,
         "<tr class=\"r {kind}\" id=\"row-{line}\"><td class=\"n\">{line}</td><td class=\"t\">{}.{:03} s</td><td class=\"k\">{kind}</td><td>{}</td></tr>",
@@ -578,27 +578,6 @@ fn row(page: &mut String, line: usize, e: &TraceLine) {
         t.subsec_millis(),
         escape(&describe(&e.what))
     );
-}
-
-/// The line's kind as in the JSON (`host_state`, `call`, …).
-fn kind(what: &Happening) -> &'static str {
-    match what {
-        Happening::Step { .. } => "step",
-        Happening::StepFailed { .. } => "step_failed",
-        Happening::HostState { .. } => "host_state",
-        Happening::HostStatus { .. } => "host_status",
-        Happening::HostFacts { .. } => "host_facts",
-        Happening::HostGone { .. } => "host_gone",
-        Happening::Call { .. } => "call",
-        Happening::Event { .. } => "event",
-        Happening::Machine { .. } => "machine",
-        Happening::Fault { .. } => "fault",
-        Happening::Operator { .. } => "operator",
-        Happening::Claim { .. } => "claim",
-        Happening::IronicNode { .. } => "ironic_node",
-        Happening::Command { .. } => "command",
-        Happening::Pool { .. } => "pool",
-    }
 }
 
 /// A trace line as a person reads it (not yet escaped).

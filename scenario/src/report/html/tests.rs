@@ -305,3 +305,11 @@ fn a_long_trace_is_cut_per_host_but_keeps_the_rows_failures_point_to() {
     // The last row of each host is kept.
     assert!(ids.contains("row-30013") && ids.contains("row-30012"));
 }
+
+#[test]
+fn a_rows_kind_is_the_kind_its_json_line_has() {
+    for e in &failing_trace().events {
+        let json = serde_json::to_value(e).unwrap();
+        assert_eq!(json["kind"], e.what.kind());
+    }
+}
