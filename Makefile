@@ -4,10 +4,12 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/metal-target
 export PEERS_HOME ?= $(HOME)/.cache/metal-peers
 export TOOLS_HOME ?= $(HOME)/.cache/metal-tools
 export JUDGES_HOME ?= $(HOME)/.cache/metal-judges
+export BROWSER_HOME ?= $(HOME)/.cache/metal-browser
 PEERS_ENV := source $(PEERS_HOME)/peers.env
 TOOLS_ENV := source $(TOOLS_HOME)/tools.env
+BROWSER_ENV := source $(BROWSER_HOME)/browser.env
 
-.PHONY: all build toolchain peers k8s bmo test lint e2e demo bench crds fmt fuzz
+.PHONY: all build toolchain peers browser k8s bmo test lint e2e demo bench crds fmt fuzz
 
 all: build
 
@@ -35,9 +37,14 @@ bmo:
 peers:
 	bash scripts/peers.sh
 
+## browser: Debian's chromium and the pinned playwright-core (browser/package-lock.json) for the
+## page tests (report.html opened headless); cached under ~/.cache/metal-browser.
+browser:
+	bash scripts/browser.sh
+
 ## test: everything, judged by the real peers (REQUIRE_PEERS=1 turns a missing peer into a failure).
-test: toolchain peers bmo lint
-	$(TOOLS_ENV) && $(PEERS_ENV) && cargo nextest run --workspace --exclude metal-e2e --no-fail-fast
+test: toolchain peers browser bmo lint
+	$(TOOLS_ENV) && $(PEERS_ENV) && $(BROWSER_ENV) && cargo nextest run --workspace --exclude metal-e2e --no-fail-fast
 	cargo test --workspace --doc
 
 lint: toolchain

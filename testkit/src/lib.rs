@@ -34,3 +34,7 @@ pub mod images;
 /// Upstream Metal3's baremetal-operator as a judge: where `make bmo` built it, and how it is
 /// started on the testbed (flags and environment, every listener on loopback or off).
 pub mod bmo;
+
+/// Headless chromium for page tests: Debian's chromium and the pinned playwright-core that
+/// `scripts/browser.sh` installs; a missing piece skips loudly, or fails under `REQUIRE_PEERS=1`.
+pub mod browser;

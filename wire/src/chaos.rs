@@ -20,7 +20,8 @@ pub(crate) struct ChaosArgs {
     /// Where each seed runs.
     #[arg(long, value_enum, default_value = "engine")]
     mode: ChaosMode,
-    /// Wire mode: directory for each seed's trace, summary and timeline.
+    /// Wire mode: directory for each seed's trace, summary, timeline and report.html, and the
+    /// seeds' index.html.
     #[arg(long, default_value = "chaos-runs")]
     out: PathBuf,
     /// Write each failing seed's scenario here as `<name>.yaml`, ready for `metal-sim run`.
@@ -39,7 +40,7 @@ pub(crate) enum ChaosMode {
 
 /// `metal-sim chaos`: every seed drawn, played and judged; true when one had a violation.
 pub(crate) async fn run(args: ChaosArgs, capture: LogCapture) -> anyhow::Result<bool> {
-    use metal_scenario::{Mode, chaos};
+    use metal_scenario::{Mode, chaos, report};
     let ChaosArgs {
         seeds,
         mode,
@@ -63,6 +64,8 @@ pub(crate) async fn run(args: ChaosArgs, capture: LogCapture) -> anyhow::Result<
     }
     let started = Instant::now();
     let (mut passed, mut failed) = (0u64, 0u64);
+    // Wire mode writes each seed's outputs (report.html among them): the index links them.
+    let mut reports = Vec::new();
     for seed in range.clone() {
         let began = Instant::now();
         let outcome = match mode {
@@ -70,6 +73,18 @@ pub(crate) async fn run(args: ChaosArgs, capture: LogCapture) -> anyhow::Result<
             Mode::Wire => chaos_wire(seed, &out, &capture).await?,
         };
         let ms = began.elapsed().as_millis();
+        if mode == Mode::Wire {
+            reports.push(report::SeedReport {
+                seed,
+                passed: outcome.violations.is_empty(),
+                report: Some(format!(
+                    "{}-seed{seed}/report.html",
+                    chaos::name(seed, mode)
+                )),
+                failures: outcome.violations.clone(),
+                rerun: format!("metal-sim chaos --mode {word} --seeds {seed}..{seed}"),
+            });
+        }
         if outcome.violations.is_empty() {
             passed += 1;
             println!("seed {seed}: pass ({} events, {ms} ms)", outcome.events);
@@ -98,6 +113,21 @@ pub(crate) async fn run(args: ChaosArgs, capture: LogCapture) -> anyhow::Result<
         range.end(),
         started.elapsed().as_secs_f64()
     );
+    if !reports.is_empty() {
+        let index = out.join("index.html");
+        report::write_file(
+            &index,
+            &report::index_html(
+                &format!(
+                    "chaos, {word} mode — seeds {}..{}",
+                    range.start(),
+                    range.end()
+                ),
+                &reports,
+            ),
+        )?;
+        println!("index of the seeds' reports: {}", index.display());
+    }
     Ok(failed > 0)
 }
 

@@ -48,7 +48,7 @@ use metal_scenario::Scenario;
 use metal_scenario::check::{Verdict, check_under};
 use metal_scenario::format::{FaultTarget, IronicChoice, Mode, Step};
 use metal_scenario::play::Player;
-use metal_scenario::report::{Summary, write_outputs};
+use metal_scenario::report::{RunReport, Summary, rerun_command, write_outputs};
 use metal_scenario::trace::{Happening, MachineChange, Trace};
 use metal_sim::fleet::Fleet;
 use metal_sim::machine::{HostEvent, MachineEvent, PowerState, SimClock};
@@ -272,7 +272,8 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
     let mut player = Player::new(scenario, backend);
     // A step that could not be carried out is in the trace as `step_failed`, like one that did
     // not hold; the run goes on to drain, check and write its outputs.
-    if let Err(stopped) = player.play_all().await {
+    let stopped = player.play_all().await.err();
+    if let Some(stopped) = &stopped {
         tracing::warn!(step = stopped.index + 1, line = stopped.line, error = %stopped.error, "step could not be carried out");
     }
     let player = player.into_backend();
@@ -330,17 +331,23 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
         .trace
         .clone()
         .unwrap_or_else(|| options.out_dir.join("trace.jsonl"));
+    let operator_name =
+        (options.operator != operator::OperatorChoice::Ours).then(|| options.operator.to_string());
+    let rerun = rerun_command(scenario, "wire", operator_name.as_deref());
+    let stopped_why = stopped.map(|s| s.error.to_string());
     let summary = write_outputs(
         &options.out_dir,
         &trace_path,
-        scenario.name(),
-        scenario.seed(),
-        "wire",
-        (options.operator != operator::OperatorChoice::Ours)
-            .then(|| options.operator.to_string())
-            .as_deref(),
-        &trace,
-        &verdict,
+        &RunReport {
+            scenario,
+            trace: &trace,
+            verdict: &verdict,
+            mode: "wire",
+            operator: operator_name.as_deref(),
+            rerun: &rerun,
+            wall: None,
+            stopped: stopped_why.as_deref(),
+        },
     )
     .map_err(|e| WireError::Output {
         path: e.path,

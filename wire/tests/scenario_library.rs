@@ -89,7 +89,13 @@ async fn run(name: &str) -> (Scenario, Outcome) {
     )
     .await
     .unwrap_or_else(|e| panic!("{name}: {e}"));
-    for file in ["trace.jsonl", "summary.json", "summary.txt", "timeline.svg"] {
+    for file in [
+        "trace.jsonl",
+        "summary.json",
+        "summary.txt",
+        "timeline.svg",
+        "report.html",
+    ] {
         assert!(out.path().join(file).exists(), "{file} not written");
     }
     let written = std::fs::read_to_string(out.path().join("trace.jsonl")).unwrap();
@@ -212,6 +218,28 @@ fn a_failing_scenario_exits_non_zero_and_prints_the_command_that_reruns_it() {
         &e.what,
         metal_scenario::Happening::StepFailed { line: 9, .. }
     )));
+    // Wire mode writes the report too, its failed step linked to its `step_failed` line.
+    assert!(stdout.contains("report.html"), "{stdout}");
+    let page = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(
+        page.contains("<span class=\"word\">FAILED</span>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td class=\"status\">fail</td><td>step 2</td><td>9</td>"),
+        "{page}"
+    );
+    let failed_at = trace
+        .events
+        .iter()
+        .position(|e| matches!(e.what, metal_scenario::Happening::StepFailed { .. }))
+        .unwrap()
+        + 1;
+    assert!(
+        page.contains(&format!("href=\"#row-{failed_at}\"")),
+        "{page}"
+    );
+    assert!(page.contains("--seed 78</code>"), "{page}");
 }
 
 /// The scenarios with a test of their own above (snapshots).

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::Failure;
+use super::{CheckId, Failure, Invariant};
 use crate::Scenario;
 use crate::format::Step;
 
@@ -65,6 +65,7 @@ pub fn credentials_in_log(
     for (what, secret) in sought {
         if let Some(n) = text.lines().position(|l| l.contains(secret)) {
             out.push(Failure {
+                check: CheckId::Invariant(Invariant::NoCredentialInTrace),
                 line: scenario.invariants_line(),
                 host: None,
                 at: None,

@@ -1,7 +1,7 @@
 //! The scenario's `expect` entries judged over a trace: each host's state sequence and final
 //! state, the Events expected (or not), and call counts.
 
-use super::{Failure, History};
+use super::{CheckId, Failure, History};
 use crate::Scenario;
 use crate::format::{CallExpectation, EventExpectation, HostExpectation};
 use crate::trace::{CallKind, Happening, Protocol, Trace};
@@ -86,6 +86,7 @@ pub(super) fn event_expectation(
     scenario: &Scenario,
     x: &EventExpectation,
     trace: &Trace,
+    check: CheckId,
     line: usize,
 ) -> Vec<Failure> {
     let matching = |host: Option<&str>| {
@@ -113,6 +114,7 @@ pub(super) fn event_expectation(
             let n = matching(None);
             if n < x.at_least as usize {
                 vec![Failure {
+                    check,
                     line,
                     host: None,
                     at: None,
@@ -131,6 +133,7 @@ pub(super) fn event_expectation(
             .filter_map(|host| {
                 let n = matching(Some(&host));
                 (n < x.at_least as usize).then(|| Failure {
+                    check,
                     line,
                     host: Some(host),
                     at: None,
@@ -164,6 +167,7 @@ pub(super) fn call_expectation(
     scenario: &Scenario,
     x: &CallExpectation,
     trace: &Trace,
+    check: CheckId,
     line: usize,
     ironic_seen: bool,
 ) -> Vec<Failure> {
@@ -173,6 +177,7 @@ pub(super) fn call_expectation(
     let bmc_action = counted_on(action, Protocol::Redfish);
     if !bmc_action && !ironic_seen {
         return vec![Failure {
+            check,
             line,
             host: None,
             at: None,
@@ -216,6 +221,7 @@ pub(super) fn call_expectation(
                 (None, None, None) => "some".to_string(),
             };
             out.push(Failure {
+                check,
                 line,
                 host: Some(host),
                 at: None,

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::credentials::passwords;
 use super::expectations::accepted;
-use super::{Failure, Verdict};
+use super::{CheckId, Failure, Invariant, Verdict};
 use crate::Scenario;
 use crate::format::Step;
 use crate::trace::{CallKind, Happening, MachineChange, Protocol, Trace};
@@ -57,14 +57,16 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
     // claims' releases (host, claim, revision, instant) to judge against them at the end.
     let mut states_at: BTreeMap<&str, BTreeMap<u64, &str>> = BTreeMap::new();
     let mut released: Vec<(&str, &str, u64, SimTime)> = Vec::new();
-    let fail = |v: &mut Verdict, host: Option<&str>, at: SimTime, message: String| {
-        v.failures.push(Failure {
-            line,
-            host: host.map(str::to_string),
-            at: Some(at),
-            message,
-        });
-    };
+    let fail =
+        |v: &mut Verdict, which: Invariant, host: Option<&str>, at: SimTime, message: String| {
+            v.failures.push(Failure {
+                check: CheckId::Invariant(which),
+                line,
+                host: host.map(str::to_string),
+                at: Some(at),
+                message,
+            });
+        };
     for (n, e) in trace.events.iter().enumerate() {
         if !secrets.is_empty() {
             let text = serde_json::to_string(&e.what).unwrap_or_default();
@@ -73,12 +75,10 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 if text.contains(p.as_str()) && leaked.insert(p) {
                     fail(
                         v,
+                        Invariant::NoCredentialInTrace,
                         e.what.host(),
                         e.t,
-                        format!(
-                            "a BMC password appears in a trace line ({})",
-                            kind_of(&e.what)
-                        ),
+                        format!("a BMC password appears in a trace line ({})", e.what.kind()),
                     );
                 }
             }
@@ -138,6 +138,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                         {
                             fail(
                                 v,
+                                Invariant::InspectedBeforeProvisioned,
                                 Some(host),
                                 e.t,
                                 "provisioned without having been inspected (inspection not disabled, not externally provisioned)"
@@ -151,6 +152,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                         {
                             fail(
                                 v,
+                                Invariant::OneDeployPerProvisioning,
                                 Some(host),
                                 e.t,
                                 format!(
@@ -187,6 +189,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 {
                     fail(
                         v,
+                        Invariant::NoOrphanedIronicNode,
                         Some(host),
                         e.t,
                         format!(
@@ -222,6 +225,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 {
                     fail(
                         v,
+                        Invariant::NoPowerActionWhenDetached,
                         Some(host),
                         e.t,
                         format!(
@@ -242,6 +246,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
             {
                 fail(
                     v,
+                    Invariant::NoPowerActionWhenDetached,
                     Some(host),
                     e.t,
                     format!("the machine changed power ({change:?}) while its host is detached"),
@@ -277,7 +282,13 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                         None => {
                             let state = hosts.get(h).map_or("", |f| f.state.as_str());
                             if let Some(message) = let_go_early(claim, state) {
-                                fail(v, Some(h), e.t, message);
+                                fail(
+                                    v,
+                                    Invariant::ClaimReleasedWhenDeprovisioned,
+                                    Some(h),
+                                    e.t,
+                                    message,
+                                );
                             }
                         }
                     }
@@ -289,6 +300,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                     {
                         fail(
                             v,
+                            Invariant::OneClaimPerHost,
                             Some(h),
                             e.t,
                             format!("claim {claim:?} bound while {other:?} still holds the host"),
@@ -317,6 +329,7 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
                 busy_reported = true;
                 fail(
                     v,
+                    Invariant::MaxBusy,
                     None,
                     e.t,
                     format!(
@@ -334,7 +347,13 @@ pub(super) fn invariants(scenario: &Scenario, trace: &Trace, ironic_seen: bool, 
             .and_then(|by| by.range(..r).next_back())
             .map_or("", |(_, state)| *state);
         if let Some(message) = let_go_early(claim, state) {
-            fail(v, Some(h), t, message);
+            fail(
+                v,
+                Invariant::ClaimReleasedWhenDeprovisioned,
+                Some(h),
+                t,
+                message,
+            );
         }
     }
 }
@@ -345,12 +364,4 @@ fn let_go_early(claim: &str, state: &str) -> Option<String> {
     matches!(state, "provisioning" | "provisioned" | "deprovisioning").then(|| {
         format!("claim {claim:?} let the host go while it is {state}, before it was deprovisioned")
     })
-}
-
-/// The trace line's kind, as in the JSON (`call`, `event`, ...).
-fn kind_of(what: &Happening) -> String {
-    serde_json::to_value(what)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
-        .unwrap_or_default()
 }

@@ -31,7 +31,7 @@ pub use bmc::{Approach, BmcDirectory, BmcFailure, Route};
 pub use claims::{ClaimWorld, ClaimWorldError};
 pub use ironic::{EngineIronic, IronicFaults};
 pub use queue::EventQueue;
-pub use scenario::{EngineRunError, SeedFailure, run, settings_for, sweep};
+pub use scenario::{EngineRunError, Played, SeedFailure, play, run, settings_for, sweep};
 pub use simulation::{Engine, EngineError, EngineSettings, HostRow, engine_timings};
 pub use slots::SlotBook;
 pub use trace::{TraceLevel, level};

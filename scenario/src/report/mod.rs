@@ -1,5 +1,7 @@
 //! What a run leaves behind besides its trace: a summary (phase durations per host with p50/p95,
-//! the verdict) and an SVG timeline (one row per host coloured by state, fault windows marked).
+//! the verdict), an SVG timeline (one row per host coloured by state, fault windows marked), the
+//! HTML report ([`report_html`]) and, for a seed sweep, an index of the seeds' reports
+//! ([`index_html`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -7,14 +9,19 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::Scenario;
 use super::check::Verdict;
 use super::trace::{Happening, Trace};
 use metal_sim::machine::SimTime;
 use metal_sim::machine::time::format_duration;
 
+mod html;
+mod index;
 mod timeline;
 mod units;
 
+pub use html::{first_row, report_html};
+pub use index::{SeedReport, index_html};
 pub use timeline::{MAX_ROWS, MIN_BAR, timeline_svg};
 pub use units::{human, ticks};
 
@@ -243,39 +250,93 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
-/// The files a run leaves: the trace (at `trace_path`), `summary.json`, `summary.txt` and
-/// `timeline.svg` in `dir`. Returns the summary. `operator`: the operator that ran when not ours.
-#[allow(clippy::too_many_arguments)]
+/// What a run has when it writes its outputs.
+#[derive(Debug, Clone, Copy)]
+pub struct RunReport<'a> {
+    /// The scenario as run (with the seed it ran with).
+    pub scenario: &'a Scenario,
+    /// Its trace, as far as it got.
+    pub trace: &'a Trace,
+    /// The checks' verdict.
+    pub verdict: &'a Verdict,
+    /// `engine` or `wire`.
+    pub mode: &'a str,
+    /// The operator that ran, when not ours (`bmo`, `cmd:…`).
+    pub operator: Option<&'a str>,
+    /// The command that runs it again ([`rerun_command`]).
+    pub rerun: &'a str,
+    /// How long the run took on the wall clock, when known.
+    pub wall: Option<Duration>,
+    /// Why the run stopped before its timeline ended, when it could not go on (a step that could
+    /// not be carried out, an engine error); the report says so in a banner.
+    pub stopped: Option<&'a str>,
+}
+
+/// The command that plays `scenario` again with its seed in `mode` (`engine` or `wire`), under
+/// `operator` when not ours. A drawn chaos scenario (named `chaos-<mode>-<seed>`) is drawn again
+/// with `metal-sim chaos`.
+pub fn rerun_command(scenario: &Scenario, mode: &str, operator: Option<&str>) -> String {
+    let seed = scenario.seed();
+    let chaos_mode = if mode == "engine" {
+        crate::Mode::Engine
+    } else {
+        crate::Mode::Wire
+    };
+    if scenario.name() == crate::chaos::name(seed, chaos_mode) {
+        return format!("metal-sim chaos --mode {mode} --seeds {seed}..{seed}");
+    }
+    let mut cmd = format!("metal-sim run {}", shell_word(&scenario.source));
+    if mode == "engine" {
+        cmd.push_str(" --engine");
+    }
+    let _ = write!(cmd, " --seed {seed}");
+    if let Some(op) = operator {
+        let _ = write!(cmd, " --operator {}", shell_word(op));
+    }
+    cmd
+}
+
+/// `word` as one shell word: as is when it holds only safe characters, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=,+@".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The files a run leaves: the trace (at `trace_path`), `summary.json`, `summary.txt`,
+/// `timeline.svg` and `report.html` in `dir`. Returns the summary.
 pub fn write_outputs(
     dir: &std::path::Path,
     trace_path: &std::path::Path,
-    scenario: &str,
-    seed: u64,
-    mode: &str,
-    operator: Option<&str>,
-    trace: &Trace,
-    verdict: &Verdict,
+    run: &RunReport<'_>,
 ) -> Result<Summary, WriteError> {
-    let write = |path: &std::path::Path, text: &str| {
-        std::fs::write(path, text).map_err(|source| WriteError {
-            path: path.display().to_string(),
-            source,
-        })
-    };
     std::fs::create_dir_all(dir).map_err(|source| WriteError {
         path: dir.display().to_string(),
         source,
     })?;
-    let summary = summarize(scenario, seed, mode, operator, trace, verdict);
-    write(trace_path, &trace.to_jsonl())?;
+    let (scenario, seed, mode) = (run.scenario.name(), run.scenario.seed(), run.mode);
+    let summary = summarize(scenario, seed, mode, run.operator, run.trace, run.verdict);
+    write_file(trace_path, &run.trace.to_jsonl())?;
     let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
-    write(&dir.join("summary.json"), &(json + "\n"))?;
-    write(&dir.join("summary.txt"), &summary.to_text())?;
-    write(
+    write_file(&dir.join("summary.json"), &(json + "\n"))?;
+    write_file(&dir.join("summary.txt"), &summary.to_text())?;
+    write_file(
         &dir.join("timeline.svg"),
-        &timeline_svg(&format!("{scenario} (seed {seed}, {mode})"), trace),
+        &timeline_svg(&format!("{scenario} (seed {seed}, {mode})"), run.trace),
     )?;
+    write_file(&dir.join("report.html"), &report_html(run, &summary))?;
     Ok(summary)
+}
+
+/// Writes `text` to `path`.
+pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), WriteError> {
+    std::fs::write(path, text).map_err(|source| WriteError {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Fill colour of a provisioning state in the timeline.

@@ -20,7 +20,9 @@ pub const MAX_ROWS: usize = 400;
 
 /// The SVG timeline: one row per host (sorted by name), a bar per state, errors outlined in red,
 /// fault windows as hatched overlays on the affected rows (across all rows for Ironic and
-/// control-plane faults), operator restarts as dashed vertical lines, and a legend.
+/// control-plane faults), operator restarts as dashed vertical lines, a marker per step that
+/// changes something (apply, scale, fault injected or cleared, operator restart, claims, …), and
+/// a legend.
 pub fn timeline_svg(title: &str, trace: &Trace) -> String {
     const LABEL: f64 = 170.0;
     const PLOT: f64 = 900.0;
@@ -202,6 +204,33 @@ pub fn timeline_svg(title: &str, trace: &Trace) -> String {
             );
         }
     }
+    // Step markers: a triangle over the plot at each step that changes something (not `advance`,
+    // `wait` or `assert`), its detail in the title.
+    for e in &trace.events {
+        if let Happening::Step {
+            index,
+            line,
+            keyword,
+            summary,
+        } = &e.what
+            && !matches!(keyword.as_str(), "advance" | "wait" | "assert")
+        {
+            let tx = x(e.t);
+            let _ = writeln!(
+                svg,
+                r##"<path class="step-marker" d="M{:.1} {:.1} L{:.1} {:.1} L{tx:.1} {:.1} Z" fill="#444"><title>step {} (line {line}) at {}: {}: {}</title></path>"##,
+                tx - 4.0,
+                TOP - 9.0,
+                tx + 4.0,
+                TOP - 9.0,
+                TOP - 2.0,
+                index + 1,
+                human(e.t.since_start()),
+                escape(keyword),
+                escape(summary)
+            );
+        }
+    }
     for (i, h) in shown.iter().enumerate() {
         let _ = writeln!(
             svg,
@@ -274,6 +303,32 @@ mod tests {
         );
         // 3 bars per host (registering, inspecting, available).
         assert_eq!(svg.matches("<title>a: ").count(), 3);
+    }
+
+    #[test]
+    fn steps_that_change_something_get_a_marker_with_their_detail() {
+        let mut t = trace();
+        let step = |index: usize, keyword: &str, summary: &str| Happening::Step {
+            index,
+            line: 10 + index,
+            keyword: keyword.into(),
+            summary: summary.into(),
+        };
+        t.push(
+            SimTime::from_secs(100),
+            step(0, "scale_pool", "{\"pool\":\"<p>\"}"),
+        );
+        t.push(SimTime::from_secs(100), step(1, "wait", "{}"));
+        t.push(
+            SimTime::from_secs(100),
+            step(2, "inject_fault", "{\"name\":\"x\"}"),
+        );
+        let svg = timeline_svg("x", &t);
+        assert_eq!(svg.matches("class=\"step-marker\"").count(), 2, "{svg}");
+        assert!(
+            svg.contains("<title>step 1 (line 10) at 1 min 40 s: scale_pool: {&quot;pool&quot;:&quot;&lt;p&gt;&quot;}</title>"),
+            "{svg}"
+        );
     }
 
     #[test]

@@ -316,6 +316,27 @@ pub enum MachineChange {
 }
 
 impl Happening {
+    /// The line's kind, as its JSON `kind` field writes it (`host_state`, `call`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Happening::Step { .. } => "step",
+            Happening::StepFailed { .. } => "step_failed",
+            Happening::HostState { .. } => "host_state",
+            Happening::HostStatus { .. } => "host_status",
+            Happening::HostFacts { .. } => "host_facts",
+            Happening::HostGone { .. } => "host_gone",
+            Happening::Call { .. } => "call",
+            Happening::Event { .. } => "event",
+            Happening::Machine { .. } => "machine",
+            Happening::Fault { .. } => "fault",
+            Happening::Operator { .. } => "operator",
+            Happening::Claim { .. } => "claim",
+            Happening::IronicNode { .. } => "ironic_node",
+            Happening::Command { .. } => "command",
+            Happening::Pool { .. } => "pool",
+        }
+    }
+
     /// True for engine mode's detailed records that the scenario trace leaves out (Ironic node
     /// states and engine commands: the wire runner has no such lines).
     pub fn is_engine_detail(&self) -> bool {

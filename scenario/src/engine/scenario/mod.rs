@@ -84,6 +84,26 @@ pub fn settings_for(scenario: &Scenario) -> EngineSettings {
 /// Plays `scenario` with `seed` in engine mode and returns its trace. The same scenario and
 /// seed give a byte-identical trace.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, EngineRunError> {
+    let played = play(scenario, seed)?;
+    match played.stopped {
+        Some(e) => Err(e),
+        None => Ok(played.trace),
+    }
+}
+
+/// A run in engine mode as far as it went.
+#[derive(Debug)]
+pub struct Played {
+    /// The trace, up to where the run stopped.
+    pub trace: Trace,
+    /// Why it stopped before its timeline ended, when a step could not be carried out (a step
+    /// that did not hold is in the trace and is not an error).
+    pub stopped: Option<EngineRunError>,
+}
+
+/// Plays `scenario` with `seed` in engine mode, keeping the trace of a run that stopped midway;
+/// an error only when nothing could run (a bad seed, a wire-only scenario).
+pub fn play(scenario: &Scenario, seed: u64) -> Result<Played, EngineRunError> {
     let scenario = scenario.with_seed(seed).map_err(|e| EngineRunError::Step {
         file: scenario.source.clone(),
         line: 1,
@@ -105,7 +125,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, EngineRunError> {
         .play_all()
         .now_or_never()
         .expect("the engine backend never waits");
-    played.map_err(|stopped| match stopped.error {
+    let stopped = played.err().map(|stopped| match stopped.error {
         PlayError::Backend(StepError::Unsupported(what)) => EngineRunError::Unsupported {
             file: file(),
             line: stopped.line,
@@ -116,8 +136,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, EngineRunError> {
             line: stopped.line,
             message: other.to_string(),
         },
-    })?;
-    Ok(player.into_backend().into_trace())
+    });
+    Ok(Played {
+        trace: player.into_backend().into_trace(),
+        stopped,
+    })
 }
 
 /// Runs `scenario` for every seed in `seeds` and returns the seeds whose checks failed (or that

@@ -1,0 +1,83 @@
+//! Where `scripts/browser.sh` put the browser tests' tools: `BROWSER_NODE_MODULES` and
+//! `BROWSER_CHROMIUM` (from its `browser.env`), or the newest complete `npm-*` under
+//! `BROWSER_HOME` (default `~/.cache/metal-browser`) and `chromium` on `PATH`.
+
+use std::path::PathBuf;
+
+use crate::peers::{find, peers_required};
+
+/// What a page test runs: node, the chromium it drives, and the `node_modules` holding
+/// playwright-core.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    /// The `node` program.
+    pub node: PathBuf,
+    /// Debian's chromium.
+    pub chromium: PathBuf,
+    /// The `node_modules` directory with playwright-core.
+    pub node_modules: PathBuf,
+}
+
+/// The browser tools, or `None` with a loud message when one is missing (a failure under
+/// `REQUIRE_PEERS=1`).
+pub fn browser(test: &str) -> Option<Browser> {
+    let chromium = std::env::var_os("BROWSER_CHROMIUM")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .or_else(|| find("chromium"));
+    let found = (find("node"), chromium, node_modules());
+    if let (Some(node), Some(chromium), Some(node_modules)) = found {
+        return Some(Browser {
+            node,
+            chromium,
+            node_modules,
+        });
+    }
+    let missing: Vec<&str> = [
+        (found.0.is_none(), "node"),
+        (found.1.is_none(), "chromium"),
+        (found.2.is_none(), "playwright-core"),
+    ]
+    .into_iter()
+    .filter_map(|(gone, what)| gone.then_some(what))
+    .collect();
+    let msg = format!(
+        "BROWSER MISSING: {test}: {} not found (run scripts/browser.sh, or `make test`); test skipped",
+        missing.join(", ")
+    );
+    if peers_required() {
+        panic!("{msg} — but REQUIRE_PEERS=1");
+    }
+    eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
+    None
+}
+
+fn node_modules() -> Option<PathBuf> {
+    let ok = |p: &PathBuf| p.join("playwright-core/package.json").exists();
+    if let Some(p) = std::env::var_os("BROWSER_NODE_MODULES").map(PathBuf::from) {
+        return ok(&p).then_some(p);
+    }
+    let home = std::env::var_os("BROWSER_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/metal-browser")
+        });
+    // The most recently completed install (the key is a hash of the pins, not an order).
+    std::fs::read_dir(&home)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("npm-"))
+        })
+        .filter_map(|p| {
+            let done = std::fs::metadata(p.join(".complete"))
+                .ok()?
+                .modified()
+                .ok()?;
+            Some((done, p.join("node_modules")))
+        })
+        .filter(|(_, p)| ok(p))
+        .max()
+        .map(|(_, p)| p)
+}
