@@ -97,6 +97,8 @@ fn main() -> Result<()> {
     };
     let mut e = Engine::new(&fleet, 1, settings);
     e.register_fleet(&fleet)?;
+    // The engine keeps its own copy of every host's spec; the fleet is not needed any more.
+    drop(fleet);
     println!(
         "engine mode: {n} hosts (redfish, ipmi, redfish-virtualmedia GPU), provisioning limit {n}, trace level {trace:?} (--trace-calls records every call)"
     );
