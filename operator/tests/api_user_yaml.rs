@@ -199,6 +199,6 @@ fn a_status_annotation_written_by_go_with_nulls_parses() {
     assert_eq!(status.provisioning.state, ProvisioningState::Provisioned);
     let hw = status.hardware.unwrap();
     assert!(hw.nics.is_empty() && hw.storage.is_empty());
-    assert!(hw.cpu.unwrap().flags.is_empty());
+    assert!(hw.cpu.as_ref().unwrap().flags.is_empty());
     assert!(status.conditions.is_empty());
 }

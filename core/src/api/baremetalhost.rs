@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::enumeration::string_enum;
-use super::hardwaredata::HardwareDetails;
+use super::hardwaredata::{HardwareDetails, SharedHardware};
 use super::states::{ErrorType, OperationalStatus, ProvisioningState};
 use super::wire::{is_false, is_zero_i64, null_as_default};
 
@@ -433,7 +433,8 @@ pub struct BareMetalHostStatus {
     pub hardware_profile: Option<String>,
     /// Inspection result (deprecated in favour of HardwareData).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hardware: Option<HardwareDetails>,
+    #[schemars(with = "Option<HardwareDetails>")]
+    pub hardware: Option<SharedHardware>,
     /// Provisioning progress.
     #[serde(default, deserialize_with = "null_as_default")]
     pub provisioning: ProvisionStatus,

@@ -1,8 +1,11 @@
 //! `HardwareData` and `HardwareDetails`: what inspection found on a host.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use kube::CustomResource;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::baremetalhost::MAC_ADDRESS_PATTERN;
 use super::enumeration::string_enum;
@@ -446,4 +449,91 @@ pub struct Cpu {
         skip_serializing_if = "is_zero_i64"
     )]
     pub count: i64,
+}
+
+/// `status.hardware`: hardware details shared by the copies of a status. The state machine copies
+/// a host's status for every decision and compares the result with the status read; the details
+/// are the largest part of a status and change only at inspection, so the copies share one value
+/// (a copy is a reference count) and compare by identity before comparing fields. Reads and
+/// writes JSON exactly as [`HardwareDetails`] does.
+#[derive(Clone, Debug, Default)]
+pub struct SharedHardware(Arc<HardwareDetails>);
+
+impl SharedHardware {
+    /// Details to share.
+    pub fn new(details: HardwareDetails) -> SharedHardware {
+        SharedHardware(Arc::new(details))
+    }
+}
+
+impl From<HardwareDetails> for SharedHardware {
+    fn from(details: HardwareDetails) -> SharedHardware {
+        SharedHardware::new(details)
+    }
+}
+
+impl Deref for SharedHardware {
+    type Target = HardwareDetails;
+
+    fn deref(&self) -> &HardwareDetails {
+        &self.0
+    }
+}
+
+impl PartialEq for SharedHardware {
+    fn eq(&self, other: &SharedHardware) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Serialize for SharedHardware {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedHardware {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SharedHardware, D::Error> {
+        HardwareDetails::deserialize(deserializer).map(SharedHardware::new)
+    }
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    fn details() -> HardwareDetails {
+        serde_json::from_value(serde_json::json!({
+            "ramMebibytes": 4096,
+            "hostname": "h-0",
+            "nics": [{"name": "eth0", "mac": "52:54:00:00:00:01", "pxe": true, "speedGbps": 10}],
+        }))
+        .expect("details")
+    }
+
+    #[test]
+    fn shared_details_read_and_write_the_json_of_the_details() {
+        let plain = details();
+        let shared = SharedHardware::new(plain.clone());
+        let text = serde_json::to_string(&shared).expect("encode");
+        assert_eq!(text, serde_json::to_string(&plain).expect("encode"));
+        let back: SharedHardware = serde_json::from_str(&text).expect("decode");
+        assert_eq!(*back, plain);
+    }
+
+    #[test]
+    fn copies_share_one_value_and_equality_is_by_fields() {
+        let a = SharedHardware::new(details());
+        let copy = a.clone();
+        assert!(Arc::ptr_eq(&a.0, &copy.0), "a copy is a reference count");
+        assert_eq!(a, copy);
+        assert_eq!(
+            a,
+            SharedHardware::new(details()),
+            "equal fields, other value"
+        );
+        let mut other = details();
+        other.ram_mebibytes = 8192;
+        assert_ne!(a, SharedHardware::new(other));
+    }
 }

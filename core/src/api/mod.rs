@@ -19,7 +19,9 @@ pub use baremetalhost::{
     ProvisionStatus, RaidConfig, RootDeviceHints, SoftwareRaidLevel, SoftwareRaidVolume,
 };
 pub use crd::{crds, crds_yaml, pool_crds, pool_crds_yaml};
-pub use hardwaredata::{HardwareData, HardwareDataSpec, HardwareDetails, PciDevice};
+pub use hardwaredata::{
+    HardwareData, HardwareDataSpec, HardwareDetails, PciDevice, SharedHardware,
+};
 pub use hostclaim::{HostClaim, HostClaimSpec, HostClaimStatus};
 pub use hostpool::{HostPool, HostPoolSpec, HostPoolStatus};
 pub use states::{ErrorType, OperationalStatus, ProvisioningState};

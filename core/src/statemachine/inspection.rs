@@ -96,7 +96,7 @@ pub(crate) fn inspecting<R: rand::Rng + ?Sized>(
         HardwareFetch::Found(value) => {
             match serde_json::from_value::<HardwareDetails>(value.clone()) {
                 Ok(details) => {
-                    d.status.hardware = Some(details);
+                    d.status.hardware = Some(details.into());
                     d.effect(Effect::WriteHardwareData(value.clone()));
                     d.succeed();
                     d.event(

@@ -52,7 +52,7 @@ pub(crate) fn restore_annotations(
             match parse_hardware_details_annotation(raw) {
                 Ok(details) => {
                     let json = serde_json::to_value(&details).unwrap_or_default();
-                    d.status.hardware = Some(details);
+                    d.status.hardware = Some(details.into());
                     d.effect(Effect::WriteHardwareData(json));
                     d.event(
                         EventKind::Normal,

@@ -175,7 +175,7 @@ impl Engine {
             }
         }
         if let Effect::WriteHardwareData(hardware) = &decision.effect {
-            self.objects[idx].hardware_data = Some(hardware.clone());
+            self.objects[idx].hardware_data = Some(hardware.to_string().into_boxed_str());
         }
         self.objects[idx].object = Some(host);
         self.write(idx, &key, &decision);

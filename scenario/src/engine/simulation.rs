@@ -136,7 +136,9 @@ pub(super) struct HostObject {
     /// How the operator paces this host's polls.
     pub(super) pacer: statemachine::Pacer,
     pub(super) pending: Option<SimTime>,
-    pub(super) hardware_data: Option<Value>,
+    /// The HardwareData the operator wrote, as JSON text (written once, read whole: a tree per
+    /// host would hold several times the memory).
+    pub(super) hardware_data: Option<Box<str>>,
     pub(super) last_status: Option<Happening>,
     pub(super) last_facts: Option<Happening>,
 }
@@ -365,10 +367,12 @@ impl Engine {
     }
 
     /// The HardwareData the operator wrote for a host.
-    pub fn hardware_data(&self, key: &str) -> Option<&Value> {
-        self.object_by_key
+    pub fn hardware_data(&self, key: &str) -> Option<Value> {
+        let text = self
+            .object_by_key
             .get(key)
-            .and_then(|&i| self.objects[i].hardware_data.as_ref())
+            .and_then(|&i| self.objects[i].hardware_data.as_deref())?;
+        serde_json::from_str(text).ok()
     }
 
     /// One row per BareMetalHost ever created, in creation order.

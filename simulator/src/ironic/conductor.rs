@@ -7,7 +7,7 @@
 
 use super::encoding::python_repr;
 use super::error::ApiError;
-use super::model::{Node, NodePower, ProvisionState};
+use super::model::{InventoryRecord, Node, NodePower, ProvisionState};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -390,7 +390,7 @@ impl Conductor {
                         (BmcOp::SetPower(p), _) => n.power_state = Some(p.settled()),
                         (_, CallResult::System(sys)) => {
                             let (inv, macs) = inventory::from_bmc(&sys);
-                            n.inventory = Some(inv);
+                            n.inventory = Some(InventoryRecord::new(&inv));
                             self.discovered.extend(macs.into_iter().map(|address| {
                                 DiscoveredPort {
                                     node: uuid,

@@ -1,7 +1,7 @@
 //! Node hardware sub-resources: validation, maintenance, RAID target, inventory, BIOS and virtual media.
 
 use super::nodes::{Lock, body_object, found, found_mut, node_mut};
-use super::{Ctx, NodeRequest, Store, json_response};
+use super::{Ctx, NodeRequest, Store, json_response, json_text_response};
 use crate::ironic::encoding::Doc;
 use crate::ironic::error::ApiError;
 use crate::ironic::model::Node;
@@ -152,7 +152,7 @@ pub(crate) async fn inventory(
     let store = s.lock();
     let n = found(&store, &ctx, &ident)?;
     match &n.inventory {
-        Some(inv) => Ok(json_response(StatusCode::OK, inv)),
+        Some(inv) => Ok(json_text_response(StatusCode::OK, inv.text())),
         None => Err(ApiError::InventoryNotFound(n.id)),
     }
 }

@@ -368,7 +368,7 @@ fn agent_inspection_waits_for_the_inventory_then_powers_off() {
     assert_eq!(n.provision_state, ProvisionState::Manageable);
     assert!(n.inspection_finished_at.is_some());
     assert_eq!(n.properties["cpu_arch"], "x86_64");
-    let inv = n.inventory.as_ref().expect("inventory");
+    let inv = n.inventory.as_ref().expect("inventory").value();
     assert_eq!(inv["inventory"]["cpu"]["count"], 4);
     assert_eq!(inv["plugin_data"]["extra"], "kept as plugin data");
     assert_eq!(

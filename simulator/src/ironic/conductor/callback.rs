@@ -6,7 +6,7 @@ use super::inventory::{self, DiscoveredPort};
 use super::plan::{self, AgentPhase, AgentStep, Step};
 use super::{CallResult, Conductor, python_repr};
 use crate::ironic::error::ApiError;
-use crate::ironic::model::ProvisionState;
+use crate::ironic::model::{InventoryRecord, ProvisionState};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -75,10 +75,10 @@ impl Conductor {
             {
                 n.properties.insert("cpu_arch".into(), arch.clone());
             }
-            n.inventory = Some(serde_json::json!({
+            n.inventory = Some(InventoryRecord::new(&serde_json::json!({
                 "inventory": inventory,
                 "plugin_data": Value::Object(data),
-            }));
+            })));
             n.provision_state = ProvisionState::Inspecting;
             n.provision_updated_at = Some(now);
             n.reservation = Some("localhost".into());

@@ -7,10 +7,12 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 mod chassis;
+mod inventory;
 mod port;
 mod state;
 
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
+pub use inventory::InventoryRecord;
 pub use port::{Port, parse_mac, port_field_min_version};
 pub use state::{ALL_STATES, NodePower, ProvisionState};
 /// Hardware types (Ironic "drivers") the mock serves.
@@ -226,8 +228,8 @@ pub struct Node {
     pub inspection_started_at: Option<DateTime<Utc>>,
     /// Inspection timestamps.
     pub inspection_finished_at: Option<DateTime<Utc>>,
-    /// Inventory from the last inspection.
-    pub inventory: Option<Value>,
+    /// Inventory and plugin data from the last inspection.
+    pub inventory: Option<InventoryRecord>,
     /// Agent registration.
     pub agent: AgentSession,
     /// Virtual media attached through the API.
