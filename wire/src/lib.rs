@@ -106,6 +106,25 @@ pub struct RunOptions {
     pub logs: Vec<PathBuf>,
 }
 
+impl RunOptions {
+    /// A quiet run into `out_dir` with everything else at its default: the trace beside the
+    /// summary, the fleet's own addresses, clocks started now, our operator on its own CRDs.
+    pub fn quiet(out_dir: PathBuf) -> RunOptions {
+        RunOptions {
+            out_dir,
+            trace: None,
+            bind_base: None,
+            display: Display::Quiet,
+            clock: SimClock::start_now(),
+            utc: Arc::new(chrono::Utc::now),
+            operator: operator::OperatorChoice::default(),
+            crds: None,
+            wait_factor: None,
+            logs: Vec::new(),
+        }
+    }
+}
+
 /// What a run produced.
 pub struct Outcome {
     /// The trace.

@@ -3,6 +3,7 @@
 //! (`browser/report.test.mjs`; skipped loudly without `scripts/browser.sh`'s tools, a failure
 //! under `REQUIRE_PEERS=1`).
 
+use metal_testkit::wait::{Check, Wait};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -204,19 +205,13 @@ fn run_bounded(mut cmd: Command, limit: std::time::Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if std::time::Instant::now() >= deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "node did not finish within {limit:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    let ended = Wait::new("node to finish", limit)
+        .every(std::time::Duration::from_millis(50))
+        .blocking(|| Check::from(matches!(child.try_wait(), Ok(Some(_)))));
+    if let Err(timed_out) = ended {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!("{timed_out}: {}", String::from_utf8_lossy(&out.stderr));
     }
+    child.wait_with_output().unwrap()
 }

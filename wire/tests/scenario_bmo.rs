@@ -4,14 +4,12 @@
 //! built; fails under `REQUIRE_PEERS=1`.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use metal_scenario::Scenario;
-use metal_sim::machine::SimClock;
 use metal_testkit::bmo::Bmo;
 use metal_wire::operator::OperatorChoice;
-use metal_wire::{self as wire, Display, RunOptions};
+use metal_wire::{self as wire, RunOptions};
 
 /// The whole run, BMO's start included (the scenario's waits, × 3, allow far more; BMO took
 /// about 30 s here).
@@ -29,17 +27,10 @@ async fn online_false_powers_off_and_true_powers_on_under_upstream_bmo() {
     let run = wire::run(
         &scenario,
         RunOptions {
-            out_dir: out.path().to_path_buf(),
-            trace: None,
             // Its own loopback range: the library test may run the same scenario beside it.
             bind_base: Some("127.0.147.1".parse().unwrap()),
-            display: Display::Quiet,
-            clock: SimClock::start_now(),
-            utc: Arc::new(chrono::Utc::now),
             operator: OperatorChoice::Bmo,
-            crds: None,
-            wait_factor: None,
-            logs: Vec::new(),
+            ..RunOptions::quiet(out.path().to_path_buf())
         },
     );
     let outcome = tokio::time::timeout(LIMIT, run)

@@ -3,13 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use metal_scenario::check::check;
 use metal_scenario::format::Mode;
 use metal_scenario::{Scenario, Trace};
-use metal_sim::machine::SimClock;
-use metal_wire::{self as wire, Display, Outcome, RunOptions};
+use metal_wire::{self as wire, Outcome, RunOptions};
 
 fn library_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -72,23 +70,9 @@ fn load(name: &str) -> Scenario {
 async fn run(name: &str) -> (Scenario, Outcome) {
     let scenario = load(name);
     let out = tempfile::tempdir().unwrap();
-    let outcome = wire::run(
-        &scenario,
-        RunOptions {
-            out_dir: out.path().to_path_buf(),
-            trace: None,
-            bind_base: None,
-            display: Display::Quiet,
-            clock: SimClock::start_now(),
-            utc: Arc::new(chrono::Utc::now),
-            operator: Default::default(),
-            crds: None,
-            wait_factor: None,
-            logs: Vec::new(),
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let outcome = wire::run(&scenario, RunOptions::quiet(out.path().to_path_buf()))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     for file in [
         "trace.jsonl",
         "summary.json",

@@ -2,15 +2,13 @@
 //! scale, `advance` and a fault's `for` follow it too (never below the steady-poll floor); a
 //! `within` is a deadline and is not scaled.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use metal_core::statemachine::TESTBED_SPAN_FLOOR;
 use metal_scenario::trace::Happening;
 use metal_scenario::{Scenario, Trace};
-use metal_sim::machine::SimClock;
 use metal_wire::steps::scenario_span;
-use metal_wire::{self as wire, Display, RunOptions};
+use metal_wire::{self as wire, RunOptions};
 
 #[test]
 fn a_span_follows_the_time_scale_between_the_floor_and_its_written_length() {
@@ -51,23 +49,9 @@ async fn advance_and_for_follow_the_fleets_time_scale_with_our_operator() {
     )
     .unwrap();
     let scenario = Scenario::load(&file).unwrap();
-    let outcome = wire::run(
-        &scenario,
-        RunOptions {
-            out_dir: dir.path().join("out"),
-            trace: None,
-            bind_base: None,
-            display: Display::Quiet,
-            clock: SimClock::start_now(),
-            utc: Arc::new(chrono::Utc::now),
-            operator: Default::default(),
-            crds: None,
-            wait_factor: None,
-            logs: Vec::new(),
-        },
-    )
-    .await
-    .unwrap();
+    let outcome = wire::run(&scenario, RunOptions::quiet(dir.path().join("out")))
+        .await
+        .unwrap();
     assert!(outcome.verdict.passed(), "{}", outcome.summary.to_text());
     let trace = &outcome.trace;
     let fault_on = at(trace, |h| {

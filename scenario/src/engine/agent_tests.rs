@@ -34,6 +34,23 @@ fn agent_calls(e: &Engine) -> Vec<Happening> {
         .collect()
 }
 
+/// The conductor has the agent of host 0 run command `name` (no parameters, no wait).
+fn execute(e: &mut Engine, id: u64, name: &str) {
+    let agent = e.machines[0].agent.as_ref().expect("agent");
+    let call = AgentCall {
+        id,
+        node: uuid::Uuid::nil(),
+        callback_url: agent.callback_url.clone(),
+        token: Some(agent.core.binding().expect("bound").token.clone()),
+        op: AgentOp::Execute {
+            name: name.into(),
+            params: serde_json::json!({}),
+            wait: false,
+        },
+    };
+    e.agent_call(uuid::Uuid::nil(), &call);
+}
+
 #[test]
 fn a_finished_async_command_brings_the_next_heartbeat_forward() {
     use metal_sim::agent::life::{Answer, Call, HeartbeatAnswer};
@@ -66,48 +83,14 @@ fn a_finished_async_command_brings_the_next_heartbeat_forward() {
     );
     agent.next = Some(Call::Heartbeat);
     agent.due = planned;
-    let (callback_url, token) = (
-        agent.callback_url.clone(),
-        agent.core.binding().expect("bound").token.clone(),
-    );
     // The conductor runs an asynchronous command, which finishes at once: the next beat
     // comes `gap` after the last one instead of at the planned instant.
-    e.agent_call(
-        uuid::Uuid::nil(),
-        &AgentCall {
-            id: 1,
-            node: uuid::Uuid::nil(),
-            callback_url,
-            token: Some(token),
-            op: AgentOp::Execute {
-                name: "log.collect_system_logs".into(),
-                params: serde_json::json!({}),
-                wait: false,
-            },
-        },
-    );
+    execute(&mut e, 1, "log.collect_system_logs");
     assert_eq!(e.machines[0].agent.as_ref().expect("agent").due, now + gap);
     // A synchronous command forces nothing.
     let agent = e.machines[0].agent.as_mut().expect("agent");
     agent.due = planned;
-    let (callback_url, token) = (
-        agent.callback_url.clone(),
-        agent.core.binding().expect("bound").token.clone(),
-    );
-    e.agent_call(
-        uuid::Uuid::nil(),
-        &AgentCall {
-            id: 2,
-            node: uuid::Uuid::nil(),
-            callback_url,
-            token: Some(token),
-            op: AgentOp::Execute {
-                name: "standby.sync".into(),
-                params: serde_json::json!({}),
-                wait: false,
-            },
-        },
-    );
+    execute(&mut e, 2, "standby.sync");
     assert_eq!(e.machines[0].agent.as_ref().expect("agent").due, planned);
 }
 

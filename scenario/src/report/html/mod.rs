@@ -247,35 +247,22 @@ fn check_rows(run: &RunReport<'_>) -> Vec<CheckRow> {
         });
     }
     let json = |x: &dyn erased::Json| x.line();
-    for (i, x) in sc.file.expect.hosts.iter().enumerate() {
-        let (id, line) = (CheckId::Host(i), sc.expect_host_line(i));
+    let expectations = (sc.file.expect.hosts.iter().enumerate())
+        .map(|(i, x)| (CheckId::Host(i), sc.expect_host_line(i), json(x)))
+        .chain(
+            (sc.file.expect.events.iter().enumerate())
+                .map(|(i, x)| (CheckId::Event(i), sc.expect_event_line(i), json(x))),
+        )
+        .chain(
+            (sc.file.expect.calls.iter().enumerate())
+                .map(|(i, x)| (CheckId::Call(i), sc.expect_call_line(i), json(x))),
+        );
+    for (id, line, says) in expectations {
         let na = not_applicable(line);
         rows.push(CheckRow {
             id,
             line,
-            says: json(x),
-            status: status(id, &na),
-            note: na,
-        });
-    }
-    for (i, x) in sc.file.expect.events.iter().enumerate() {
-        let (id, line) = (CheckId::Event(i), sc.expect_event_line(i));
-        let na = not_applicable(line);
-        rows.push(CheckRow {
-            id,
-            line,
-            says: json(x),
-            status: status(id, &na),
-            note: na,
-        });
-    }
-    for (i, x) in sc.file.expect.calls.iter().enumerate() {
-        let (id, line) = (CheckId::Call(i), sc.expect_call_line(i));
-        let na = not_applicable(line);
-        rows.push(CheckRow {
-            id,
-            line,
-            says: json(x),
+            says,
             status: status(id, &na),
             note: na,
         });
