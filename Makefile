@@ -9,7 +9,7 @@ PEERS_ENV := source $(PEERS_HOME)/peers.env
 TOOLS_ENV := source $(TOOLS_HOME)/tools.env
 BROWSER_ENV := source $(BROWSER_HOME)/browser.env
 
-.PHONY: all build toolchain peers browser k8s bmo test lint e2e demo bench crds fmt fuzz
+.PHONY: all build toolchain peers browser k8s bmo capi test lint e2e demo bench crds fmt fuzz
 
 all: build
 
@@ -31,6 +31,12 @@ k8s:
 ## docs/upstream-differences.md) judges our operator by it.
 bmo:
 	bash scripts/bmo.sh
+
+## capi: build Cluster API core and its Metal3 provider CAPM3 from the Go modules pinned in judges/capi,
+## with their CRDs, webhook configurations and ClusterRoles; cached under ~/.cache/metal-judges. Seed 2's
+## MachineSet flow (tests/seed_two_capi.rs, docs/capi.md) runs them against both operators.
+capi:
+	bash scripts/capi.sh
 
 ## peers: install the real peer software (ipmitool, freeipmi, OpenIPMI's ipmi_sim, wrk, and a pinned venv with Ironic,
 ## sushy, sushy-tools, pyghmi, ironicclient, openstacksdk, redfishtool, the DMTF validator).
@@ -58,7 +64,7 @@ crds:
 	cargo run -q -p metal-operator -- crds --pools > kind/crds/hostpools.yaml
 
 ## e2e: the end-to-end suite on the embedded control plane, then on the real kube-apiserver.
-e2e: toolchain peers k8s bmo
+e2e: toolchain peers k8s bmo capi
 	bash scripts/e2e.sh
 
 ## demo: the README's main job.
