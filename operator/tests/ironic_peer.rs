@@ -27,6 +27,7 @@ fn host(name: &str, node_id: Option<&str>) -> HostRef {
         name: name.into(),
         node_id: node_id.map(str::to_string),
         boot_mac: Some(MAC.into()),
+        uid: None,
     }
 }
 

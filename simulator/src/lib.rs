@@ -19,6 +19,8 @@ pub mod egress;
 pub mod fault;
 /// Fleet description (YAML): profiles, counts, seeded names/MACs/UUIDs, BMC layout and credentials.
 pub mod fleet;
+/// The OS a machine boots from disk: cloud-init from the config drive, a kubelet for node images.
+pub mod guest;
 /// Fake IPMI 2.0 BMC (RMCP+ over UDP) and our own RMCP+ client.
 pub mod ipmi;
 /// Mock OpenStack Ironic: API v1 and a conductor that drives BMCs over the wire.

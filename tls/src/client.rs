@@ -30,6 +30,9 @@ pub enum ClientError {
     /// rustls refused the protocol versions.
     #[error("TLS set-up failed: {0}")]
     Setup(rustls::Error),
+    /// The client certificate or key could not be read or was refused.
+    #[error("client certificate: {0}")]
+    Identity(String),
 }
 
 /// A rustls client configuration trusting `roots`, or, when `insecure`, accepting any server
@@ -112,6 +115,42 @@ impl ServerCertVerifier for AnyCertificate {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// A rustls client configuration trusting `roots` (PEM) and presenting the client certificate
+/// chain `cert_pem` with its private key `key_pem` (mutual TLS, e.g. a kubelet's kubeconfig).
+pub fn client_auth_config(
+    roots: &[u8],
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<rustls::ClientConfig, ClientError> {
+    let mut store = rustls::RootCertStore::empty();
+    let mut reader = roots;
+    for cert in rustls_pemfile::certs(&mut reader) {
+        store
+            .add(cert.map_err(ClientError::Pem)?)
+            .map_err(ClientError::Rejected)?;
+    }
+    if store.is_empty() {
+        return Err(ClientError::NoCertificate);
+    }
+    let mut reader = cert_pem;
+    let chain = rustls_pemfile::certs(&mut reader)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientError::Identity(format!("not PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(ClientError::Identity("no certificate in the PEM".into()));
+    }
+    let mut reader = key_pem;
+    let key = rustls_pemfile::private_key(&mut reader)
+        .map_err(|e| ClientError::Identity(format!("key is not PEM: {e}")))?
+        .ok_or_else(|| ClientError::Identity("no private key in the PEM".into()))?;
+    rustls::ClientConfig::builder_with_provider(crate::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(ClientError::Setup)?
+        .with_root_certificates(store)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| ClientError::Identity(e.to_string()))
 }
 
 #[cfg(test)]

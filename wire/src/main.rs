@@ -471,7 +471,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             ironic_seed: world.seed(),
             ironic_bmc_networks: allow_bmc_network,
             ironic_url,
-            ..ServeOptions::for_fleet(fleet.file.time_scale, fleet.hosts().len())
+            ..ServeOptions::of_fleet(&fleet)
         },
     )
     .await

@@ -232,7 +232,7 @@ impl Stack {
             IronicChoice::Mock => (Some(loopback), None),
             IronicChoice::External(url) => (None, Some(url.clone())),
         };
-        let mut paced = ServeOptions::for_fleet(fleet.file.time_scale, fleet.hosts().len());
+        let mut paced = ServeOptions::of_fleet(fleet);
         if let Some(settings) = options.ironic_settings {
             paced.ironic_settings = settings;
         }

@@ -36,6 +36,9 @@ pub struct HostRef {
     pub node_id: Option<String>,
     /// `spec.bootMACAddress`, used to find a node registered under another name.
     pub boot_mac: Option<String>,
+    /// The BareMetalHost's `metadata.uid`: the config drive's `uuid`, which cloud-init templates
+    /// (CAPM3's `metal3.io/uuid` node label) read.
+    pub uid: Option<String>,
 }
 
 impl HostRef {

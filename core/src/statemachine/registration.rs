@@ -37,6 +37,7 @@ pub fn host_ref(host: &BareMetalHost) -> HostRef {
         name: host.metadata.name.clone().unwrap_or_default(),
         node_id,
         boot_mac: host.spec.boot_mac_address.clone().filter(|m| !m.is_empty()),
+        uid: host.metadata.uid.clone(),
     }
 }
 

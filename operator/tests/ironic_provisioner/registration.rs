@@ -235,6 +235,7 @@ async fn registration_with_a_bad_bmc_address_is_refused_before_any_call() {
         .act(
             &HostRef {
                 boot_mac: None,
+                uid: None,
                 ..host(None)
             },
             &Action::Register(no_mac),

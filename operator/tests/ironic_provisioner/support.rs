@@ -24,6 +24,7 @@ pub fn host(node_id: Option<&str>) -> HostRef {
         name: "worker-0".into(),
         node_id: node_id.map(str::to_string),
         boot_mac: Some(MAC.into()),
+        uid: None,
     }
 }
 

@@ -10,6 +10,7 @@ use super::command::{AgentError, CommandError, CommandResult, Request, Status};
 use super::image::{self, Expected, ImageError, ImageInfo};
 use super::steps::{MANAGER_CLASS, versions};
 pub use super::steps::{clean_steps, deploy_steps, root_disk_index};
+use crate::guest::ConfigDrive;
 use crate::machine::{HardwareProfile, Machine, PowerState, SimTime};
 
 /// The `agent_version` the fake agent reports in heartbeats.
@@ -80,8 +81,8 @@ pub struct Written {
     pub url: String,
     /// Verified checksum `algo:hex`.
     pub checksum: String,
-    /// Configdrive given with the image (length of the string Ironic sent), if any.
-    pub configdrive_len: Option<usize>,
+    /// The config drive written beside the image, if Ironic sent one.
+    pub config_drive: Option<ConfigDrive>,
     /// The "disk identifier" reported as `root uuid`.
     pub root_uuid: String,
 }
@@ -93,7 +94,7 @@ struct PendingWrite {
     step_type: &'static str,
     info: ImageInfo,
     disk: usize,
-    configdrive_len: Option<usize>,
+    config_drive: Option<ConfigDrive>,
 }
 
 /// One fake ironic-python-agent.
@@ -397,11 +398,11 @@ impl Agent {
     ) -> Result<(CommandResult, Option<ImageFetch>), AgentError> {
         let args = step.get("args").cloned().unwrap_or(Value::Null);
         let info_v = args.get("image_info").cloned().unwrap_or(Value::Null);
-        let configdrive = args
-            .get("configdrive")
-            .or_else(|| info_v.get("configdrive"))
-            .and_then(Value::as_str)
-            .map(str::len);
+        let configdrive = ConfigDrive::from_agent_argument(
+            args.get("configdrive")
+                .filter(|v| !v.is_null())
+                .or_else(|| info_v.get("configdrive")),
+        );
         // As Ironic and IPA choose them: the instance's hints first (what the deployer asked for
         // this deploy), else the node's.
         let node = p.get("node");
@@ -443,7 +444,7 @@ impl Agent {
             step_type,
             info,
             disk,
-            configdrive_len: configdrive,
+            config_drive: configdrive,
         });
         Ok((r, self.pending_fetch()))
     }
@@ -490,42 +491,45 @@ impl Agent {
                 "Deploy step failed",
                 "the machine powered off before the image was written to disk",
             )),
-            Ok((url, checksum)) => match machine.write_image(now, p.disk, url, &checksum) {
-                Err(e) => Err(failed(
-                    "DeploymentError",
-                    "Deploy step failed",
-                    e.to_string(),
-                )),
-                Ok(_) => {
-                    let bytes: [u8; 4] = self.rng.random();
-                    let root_uuid = format!(
-                        "0x{}",
-                        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-                    );
-                    let device = self
-                        .profile
-                        .disks
-                        .get(p.disk)
-                        .map(|d| d.name.clone())
-                        .unwrap_or_default();
-                    let message = format!(
-                        "image ({}) written to device {device} root_uuid={root_uuid}",
-                        p.info.id
-                    );
-                    self.written = Some(Written {
-                        disk: p.disk,
-                        device,
-                        url: url.to_string(),
-                        checksum,
-                        configdrive_len: p.configdrive_len,
-                        root_uuid,
-                    });
-                    Ok(Some(json!({
-                        format!("{}_result", p.step_type): message,
-                        format!("{}_step", p.step_type): p.step,
-                    })))
+            Ok((url, checksum)) => {
+                match machine.write_image_with(now, p.disk, url, &checksum, p.config_drive.clone())
+                {
+                    Err(e) => Err(failed(
+                        "DeploymentError",
+                        "Deploy step failed",
+                        e.to_string(),
+                    )),
+                    Ok(_) => {
+                        let bytes: [u8; 4] = self.rng.random();
+                        let root_uuid = format!(
+                            "0x{}",
+                            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                        );
+                        let device = self
+                            .profile
+                            .disks
+                            .get(p.disk)
+                            .map(|d| d.name.clone())
+                            .unwrap_or_default();
+                        let message = format!(
+                            "image ({}) written to device {device} root_uuid={root_uuid}",
+                            p.info.id
+                        );
+                        self.written = Some(Written {
+                            disk: p.disk,
+                            device,
+                            url: url.to_string(),
+                            checksum,
+                            config_drive: p.config_drive.clone(),
+                            root_uuid,
+                        });
+                        Ok(Some(json!({
+                            format!("{}_result", p.step_type): message,
+                            format!("{}_step", p.step_type): p.step,
+                        })))
+                    }
                 }
-            },
+            }
         };
         let slot = self.commands.iter_mut().find(|c| c.id == p.command_id)?;
         match outcome {

@@ -86,7 +86,11 @@ fn write_image_lands_on_the_root_disk_after_checksum_verification() {
         "http://127.0.0.1:1/img.raw"
     );
     assert!(!m.disks()[1].bootable());
-    assert_eq!(a.written().unwrap().configdrive_len, Some(4));
+    // "H4sI" is the start of a gzip stream cut short: kept as unreadable, with the reason.
+    assert!(matches!(
+        a.written().unwrap().config_drive,
+        Some(ConfigDrive::Unreadable { .. })
+    ));
     let (uuids, _) = a
         .execute(
             SimTime::ZERO,

@@ -54,8 +54,21 @@ pub struct FleetFile {
     /// Faults for every host (a group's faults are laid over these).
     #[serde(default)]
     pub faults: FaultSet,
+    /// What the machines' disks boot into (which images are Kubernetes node images).
+    #[serde(default)]
+    pub guest: GuestFile,
     /// Host groups, in order.
     pub groups: Vec<Group>,
+}
+
+/// The `guest:` section: the operating system the machines boot from disk (`crate::guest`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuestFile {
+    /// An image whose URL contains one of these texts is a Kubernetes node image: on boot, cloud-init
+    /// runs on its config drive and a kubelet joins the cluster its user data names. Empty: none is.
+    #[serde(default)]
+    pub node_images: Vec<String>,
 }
 
 fn default_seed() -> u64 {

@@ -249,6 +249,10 @@ pub struct WrittenImage {
     pub url: String,
     /// Its checksum as given by the writer (e.g. `sha256:...`).
     pub checksum: String,
+    /// The config drive written beside it (its partition), if the deploy gave one. Not serialised:
+    /// user data may carry credentials; the guest's own status says what it found there.
+    #[serde(skip)]
+    pub config_drive: Option<crate::guest::ConfigDrive>,
 }
 
 /// What is on one disk.

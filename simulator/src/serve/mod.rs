@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub ironic_url: Option<String>,
     /// How the fleet's agents pace their heartbeats and lookups.
     pub agent: crate::agent::LifeSettings,
+    /// What the machines' disks boot into (node images run a kubelet).
+    pub guest: crate::guest::GuestSettings,
 }
 
 impl Default for ServeOptions {
@@ -60,6 +62,7 @@ impl Default for ServeOptions {
             ironic_bmc_networks: Vec::new(),
             ironic_url: None,
             agent: crate::agent::LifeSettings::default(),
+            guest: crate::guest::GuestSettings::default(),
         }
     }
 }
@@ -71,8 +74,16 @@ impl ServeOptions {
         ServeOptions {
             ironic_settings: crate::ironic::conductor::Settings::for_fleet(time_scale, hosts),
             agent: crate::agent::LifeSettings::for_fleet(time_scale, hosts),
+            guest: crate::guest::GuestSettings::for_fleet(time_scale),
             ..ServeOptions::default()
         }
+    }
+
+    /// [`ServeOptions::for_fleet`] for `fleet`, with what its file says the disks boot into.
+    pub fn of_fleet(fleet: &crate::fleet::Fleet) -> ServeOptions {
+        let mut options = Self::for_fleet(fleet.file.time_scale, fleet.hosts().len());
+        options.guest.node_images = fleet.file.guest.node_images.clone();
+        options
     }
 }
 
@@ -211,6 +222,7 @@ pub struct Running {
     /// The mock Ironic served, if one is.
     ironic: Option<crate::ironic::AppState>,
     agents: Option<crate::agent::Launcher>,
+    guests: crate::guest::Guests,
     endpoints: Endpoints,
     control: SocketAddr,
     certificate_pem: Option<String>,
@@ -364,6 +376,12 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         &stop,
         &mut tasks,
     )?;
+    let (guests, guest_task) = crate::guest::Guests::spawn(
+        Arc::clone(&world),
+        options.guest.clone(),
+        stop.child_token(),
+    );
+    tasks.spawn(async move { Ok(guest_task.await?) });
     let ticker = world.spawn_ticker(options.tick, stop.clone());
     tasks.spawn(async move { Ok(ticker.await?) });
 
@@ -380,6 +398,7 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         world,
         ironic: ironic_state,
         agents,
+        guests,
         endpoints,
         control,
         certificate_pem: identity.map(|i| i.certificate_pem),
@@ -405,6 +424,11 @@ impl Running {
     /// The fake-agent launcher, when agents point at some Ironic.
     pub fn agents(&self) -> Option<&crate::agent::Launcher> {
         self.agents.as_ref()
+    }
+
+    /// What each machine's disk booted into (cloud-init, the kubelet).
+    pub fn guests(&self) -> &crate::guest::Guests {
+        &self.guests
     }
 
     /// Every endpoint.

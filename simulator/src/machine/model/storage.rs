@@ -4,6 +4,7 @@ use super::super::event::{Ack, MachineError, MachineEvent};
 use super::super::firmware::{DiskContents, MediaSlot, VirtualMedia, WrittenImage};
 use super::super::time::SimTime;
 use super::Machine;
+use crate::guest::ConfigDrive;
 
 impl Machine {
     // ----- virtual media -----
@@ -55,7 +56,7 @@ impl Machine {
 
     // ----- disks (written by the agent running in a ramdisk) -----
 
-    /// Writes an image to disk `index` (with a partition table).
+    /// Writes an image to disk `index` (with a partition table), without a config drive.
     pub fn write_image(
         &mut self,
         now: SimTime,
@@ -63,11 +64,24 @@ impl Machine {
         url: &str,
         checksum: &str,
     ) -> Result<Ack, MachineError> {
+        self.write_image_with(now, index, url, checksum, None)
+    }
+
+    /// Writes an image to disk `index` (with a partition table) and the config drive beside it.
+    pub fn write_image_with(
+        &mut self,
+        now: SimTime,
+        index: usize,
+        url: &str,
+        checksum: &str,
+        config_drive: Option<ConfigDrive>,
+    ) -> Result<Ack, MachineError> {
         self.tick(now);
         let disk = self.disk_mut(index)?;
         disk.image = Some(WrittenImage {
             url: url.to_string(),
             checksum: checksum.to_string(),
+            config_drive,
         });
         disk.partition_table = true;
         let name = disk.name.clone();
