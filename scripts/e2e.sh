@@ -51,7 +51,7 @@ if [[ " $passes " == *" embedded "* ]]; then
   t=$(date +%s)
   echo "e2e: pass=embedded (metal-sim's embedded control plane, one per test)"
   E2E_CONTROL_PLANE=embedded cargo nextest run -p metal-e2e --no-fail-fast \
-    -E 'not binary(real_kubernetes) and not binary(controlplane_differential) and not binary(upstream_bmo)' "$@"
+    -E 'not binary(real_kubernetes) and not binary(controlplane_differential) and not binary(upstream_bmo) and not binary(seed_two_capi)' "$@"
   summary+=("embedded control plane: passed in $(( $(date +%s) - t )) s")
 fi
 

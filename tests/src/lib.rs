@@ -17,6 +17,7 @@
 //! Events, the machines' power and the tail of every process log, and keeps the logs.
 
 pub mod binaries;
+pub mod capi;
 pub mod compare;
 pub mod differential;
 pub mod fleet;
