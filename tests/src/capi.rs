@@ -154,9 +154,9 @@ pub fn manifests(
             }
             let versions = crd["spec"]["versions"].as_sequence().map_or(0, Vec::len);
             if versions > 1 {
-                let conversion: Value = serde_yaml::from_str(&format!(
-                    "strategy: Webhook\nwebhook:\n  conversionReviewVersions: [v1]\n"
-                ))?;
+                let conversion: Value = serde_yaml::from_str(
+                    "strategy: Webhook\nwebhook:\n  conversionReviewVersions: [v1]\n",
+                )?;
                 crd["spec"]["conversion"] = conversion;
                 crd["spec"]["conversion"]["webhook"]["clientConfig"] = client_config("/convert");
             }
