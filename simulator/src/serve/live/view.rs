@@ -65,7 +65,8 @@ pub struct Row {
     pub disks: String,
     /// BIOS attributes waiting for the next reset (`Name=value`), empty when none.
     pub bios: String,
-    /// BMC protocol and address.
+    /// BMC address (`spec.bmc.address`, which names the protocol), with the protocol in front
+    /// when it does not.
     pub bmc: String,
     /// Active faults, one phrase each.
     pub faults: Vec<String>,
@@ -119,7 +120,11 @@ pub fn row(h: HostInput<'_>) -> Row {
             .map(|(k, v)| format!("{k}={}", bios_value(v)))
             .collect::<Vec<_>>()
             .join(", "),
-        bmc: format!("{} {}", h.protocol, h.address),
+        bmc: if h.address.starts_with(h.protocol) {
+            h.address.to_string()
+        } else {
+            format!("{} {}", h.protocol, h.address)
+        },
         faults: faults(h.faults, h.agent.heartbeat_loss, m.stuck, h.now),
     }
 }

@@ -55,7 +55,7 @@ fn a_new_machine_is_off_booting_nothing_with_empty_disks_and_no_agent() {
     assert_eq!(r.bios, "");
     assert_eq!(
         r.bmc,
-        "redfish-virtualmedia redfish-virtualmedia+http://127.0.0.1:8000/redfish/v1/Systems/s3"
+        "redfish-virtualmedia+http://127.0.0.1:8000/redfish/v1/Systems/s3"
     );
     assert!(r.faults.is_empty());
 }
