@@ -14,6 +14,7 @@ use metal_sim::machine::{SimClock, World};
 use metal_sim::serve::control::fleet_app;
 use metal_sim::serve::live::MAX_STREAMS;
 use metal_sim::serve::live::stream::StreamSettings;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 const FLEET: &str = "\
@@ -46,6 +47,7 @@ fn app(world: &Arc<World>) -> axum::Router {
         HeartbeatSwitch::default(),
         None,
         settings,
+        CancellationToken::new(),
     )
 }
 
@@ -152,4 +154,45 @@ async fn one_stream_more_than_the_cap_is_refused_and_a_closed_one_frees_its_plac
     drop(open.pop());
     let again = app.oneshot(get("/events")).await.unwrap();
     assert_eq!(again.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_fleet_stops_promptly_while_a_page_follows_its_events() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let fleet = "seed: 4\ntime_scale: 100\n\
+                 layout: {mode: single-address, base: 127.0.77.1, redfish_port: 18770}\n\
+                 groups:\n  - name: stop-{index}\n    count: 2\n";
+    let world = Arc::new(
+        Fleet::parse(fleet, "stop.yaml")
+            .unwrap()
+            .build_world(SimClock::start_now())
+            .unwrap(),
+    );
+    let options = metal_sim::serve::ServeOptions {
+        control: "127.0.77.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    let running = metal_sim::serve::start(world, options).await.unwrap();
+    let mut page = tokio::net::TcpStream::connect(running.control())
+        .await
+        .unwrap();
+    page.write_all(b"GET /events HTTP/1.1\r\nHost: 127.0.77.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&seen).contains("event: snapshot") {
+            let mut chunk = [0u8; 4096];
+            let n = page.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "stream closed early");
+            seen.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .expect("a snapshot within 10 s");
+    // The page stays open; stopping the fleet must not wait for it to go.
+    tokio::time::timeout(Duration::from_secs(5), running.shutdown())
+        .await
+        .expect("stopped within 5 s with a page open")
+        .unwrap();
 }

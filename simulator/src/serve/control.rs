@@ -25,6 +25,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use super::live::{self, LiveState, stream::Sources, stream::StreamSettings};
 use crate::agent::{HeartbeatSwitch, Launcher};
@@ -146,16 +147,23 @@ pub fn app(world: Arc<World>) -> Router {
 /// The control API router over `world` whose agent-fault endpoints flip `heartbeats` (the
 /// switch the fleet's agent launcher was started with).
 pub fn app_with_agents(world: Arc<World>, heartbeats: HeartbeatSwitch) -> Router {
-    fleet_app(world, heartbeats, None, StreamSettings::default())
+    fleet_app(
+        world,
+        heartbeats,
+        None,
+        StreamSettings::default(),
+        CancellationToken::new(),
+    )
 }
 
 /// The control API and the live view over `world`, its agent fault switch and its agents (what
-/// `metal-sim serve` serves).
+/// `metal-sim serve` serves); the live view's streams end when `stop` is cancelled.
 pub fn fleet_app(
     world: Arc<World>,
     heartbeats: HeartbeatSwitch,
     agents: Option<Launcher>,
     settings: StreamSettings,
+    stop: CancellationToken,
 ) -> Router {
     let (changed, _) = broadcast::channel(1024);
     let live = LiveState::new(
@@ -166,6 +174,7 @@ pub fn fleet_app(
             changed: changed.clone(),
         },
         settings,
+        stop,
     );
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

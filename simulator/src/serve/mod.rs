@@ -355,6 +355,7 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
             heartbeats,
             agents.clone(),
             live::stream::StreamSettings::default(),
+            stop.clone(),
         );
         let stop = stop.clone();
         tasks.spawn(async move {

@@ -19,6 +19,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use sha2::Digest as _;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use self::stream::{Sources, Stream, StreamSettings};
 
@@ -31,15 +32,18 @@ pub struct LiveState {
     sources: Sources,
     settings: StreamSettings,
     streams: Arc<Semaphore>,
+    stop: CancellationToken,
 }
 
 impl LiveState {
-    /// Live state over `sources`, pacing streams by `settings`.
-    pub fn new(sources: Sources, settings: StreamSettings) -> LiveState {
+    /// Live state over `sources`, pacing streams by `settings`; every stream ends when `stop` is
+    /// cancelled (a server stopping waits for its responses, and a stream never ends by itself).
+    pub fn new(sources: Sources, settings: StreamSettings, stop: CancellationToken) -> LiveState {
         LiveState {
             sources,
             settings,
             streams: Arc::new(Semaphore::new(MAX_STREAMS)),
+            stop,
         }
     }
 }
@@ -111,10 +115,17 @@ async fn events(State(state): State<LiveState>) -> Response {
     };
     let stream = Stream::new(state.sources.clone(), state.settings);
     // The permit lives as long as the stream: a closed page frees its place.
-    let events = futures::stream::unfold((stream, permit), |(mut stream, permit)| async move {
-        let message = stream.next().await?;
+    let start = (stream, permit, state.stop.clone());
+    let events = futures::stream::unfold(start, |(mut stream, permit, stop)| async move {
+        let message = tokio::select! {
+            () = stop.cancelled() => None,
+            m = stream.next() => m,
+        }?;
         let event = Event::default().event(message.event).data(message.data);
-        Some((Ok::<_, std::convert::Infallible>(event), (stream, permit)))
+        Some((
+            Ok::<_, std::convert::Infallible>(event),
+            (stream, permit, stop),
+        ))
     });
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::default())
