@@ -1,8 +1,8 @@
 // Opens metal-sim serve's live fleet view in headless Debian chromium (driven by playwright-core)
 // and checks what a person sees: every machine counted, only a screenful of rows drawn, a
 // machine's row going from off through its power-on to the ramdisk it PXE-booted once its BMC is
-// told to power on, a fault clicked on the page reaching the machine (read back through the
-// control API) and cleared again, no console error, no request beyond the page's own origin.
+// told to power on, a BMC fault and an agent fault clicked on the page reaching the machine (read
+// back through the control API) and cleared again, no console error, no request beyond the page's own origin.
 // Run by wire/tests/live_view.rs with: BASE (the control API's URL), HOST (the machine to watch),
 // MACHINES (how many), SYSTEM, BMC_USER, BMC_PASSWORD (its Redfish system), CHROMIUM,
 // BROWSER_NODE_MODULES, SCREENSHOT (where to keep a screenshot).
@@ -112,6 +112,12 @@ try {
   assert.equal(injected.faults.unreachable[0].until, undefined, 'until cleared');
   await row.locator('[data-cell="faults"]', { hasText: 'BMC unreachable' }).waitFor(WAIT);
   await page.locator('#detail dd[data-field="faults"]', { hasText: 'BMC unreachable' }).waitFor(WAIT);
+  // So does an agent fault, through the control API's other route.
+  await page.locator('.actions button[data-action="heartbeat"]').click();
+  await page.locator('#result', { hasText: `POST /hosts/${HOST}/agent-faults → 200` }).waitFor(WAIT);
+  const beats = await (await fetch(`${BASE}/hosts/${HOST}/agent-faults`)).json();
+  assert.equal(beats.heartbeat_loss, true, JSON.stringify(beats));
+  await row.locator('[data-cell="faults"]', { hasText: 'agent heartbeats lost' }).waitFor(WAIT);
 
   // The whole fleet again, the watched machine selected, for the screenshot.
   await page.locator('#filter').fill('');
@@ -128,12 +134,14 @@ try {
   await page.locator('.actions button[data-action="clear"]').click();
   await page.locator('#result', { hasText: `DELETE /hosts/${HOST}/agent-faults → 204` }).waitFor(WAIT);
   assert.deepEqual((await truth()).faults.unreachable ?? [], [], 'cleared on the machine');
+  const after = await (await fetch(`${BASE}/hosts/${HOST}/agent-faults`)).json();
+  assert.equal(after.heartbeat_loss, false, 'heartbeats back');
   await page.locator('#detail dd[data-field="faults"]', { hasText: /^none$/ }).waitFor(WAIT);
 
   assert.deepEqual(problems, [], 'no console error');
   assert.deepEqual(outside, [], `no request beyond ${ORIGIN}`);
   console.log(`live view checked: ${MACHINES} machines, ${drawn} rows drawn; ${HOST} went ${seen.join(' → ')}; `
-    + `agent "${agent}"; a clicked fault reached it and was cleared`);
+    + `agent "${agent}"; a clicked BMC fault and agent fault reached it and were cleared`);
 } finally {
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });

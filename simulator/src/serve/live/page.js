@@ -34,7 +34,12 @@ function shows(r) {
 function connect() {
   const events = new EventSource('/events');
   events.addEventListener('open', () => { $('conn').textContent = 'live'; $('conn').className = 'conn live'; });
-  events.addEventListener('error', () => { $('conn').textContent = 'reconnecting…'; $('conn').className = 'conn wait'; });
+  events.addEventListener('error', () => {
+    // The browser retries a dropped stream by itself, but not a refused one (503: too many views).
+    const closed = events.readyState === EventSource.CLOSED;
+    $('conn').textContent = closed ? 'disconnected: reload to retry' : 'reconnecting…';
+    $('conn').className = 'conn wait';
+  });
   events.addEventListener('snapshot', (e) => {
     const data = JSON.parse(e.data);
     state.groups = data.groups;
@@ -77,6 +82,13 @@ function drawGroups() {
     b.setAttribute('aria-pressed', String(state.group === g));
     b.classList.toggle('empty', n === 0);
   });
+}
+
+function since(seconds) {
+  if (seconds < 60) { return `${seconds.toFixed(1)} s`; }
+  const pad = (n) => String(Math.floor(n)).padStart(2, '0');
+  if (seconds < 3600) { return `${Math.floor(seconds / 60)} min ${pad(seconds % 60)} s`; }
+  return `${Math.floor(seconds / 3600)} h ${pad((seconds % 3600) / 60)} min`;
 }
 
 function cell(r, name) {
@@ -168,7 +180,7 @@ function draw() {
     $('shown').textContent = `${state.order.length} of ${state.rows.length} machines`;
     drawGroups();
   }
-  $('clock').textContent = `simulated ${state.now.toFixed(1)} s`;
+  $('clock').textContent = `simulated ${since(state.now)}`;
   drawRows();
   drawDetail();
 }
