@@ -139,7 +139,13 @@ impl Stream {
                 return Some(self.snapshot());
             }
             tokio::select! {
+                // The period first: a flood of events must not hold every message back.
                 biased;
+                _ = self.ticks.tick() => {
+                    if let Some(m) = self.changes() {
+                        return Some(m);
+                    }
+                }
                 e = self.machines.recv() => match e {
                     Ok(e) => { self.dirty.insert(e.host); }
                     Err(RecvError::Lagged(missed)) => {
@@ -151,14 +157,9 @@ impl Stream {
                 f = self.faults.recv() => match f {
                     Ok(i) => { self.dirty.insert(i); }
                     Err(RecvError::Lagged(_)) => self.snapshot_due = true,
-                    // The control state outlives its streams; nothing more will come from it.
+                    // The sources hold a sender, so this never closes while the stream lives.
                     Err(RecvError::Closed) => {}
                 },
-                _ = self.ticks.tick() => {
-                    if let Some(m) = self.changes() {
-                        return Some(m);
-                    }
-                }
             }
         }
     }
