@@ -44,7 +44,7 @@ peers:
 	bash scripts/peers.sh
 
 ## browser: Debian's chromium and the pinned playwright-core (browser/package-lock.json) for the
-## page tests (report.html opened headless); cached under ~/.cache/metal-browser.
+## page tests (report.html and metal-sim serve's live view opened headless); cached under ~/.cache/metal-browser.
 browser:
 	bash scripts/browser.sh
 

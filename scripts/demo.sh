@@ -55,7 +55,7 @@ e = json.load(open(sys.argv[1]))
 print(f"{'NAME':<13} {'PROTOCOL':<21} ADDRESS")
 for b in e["bmcs"]:
     print(f"{b['name']:<13} {b['protocol']:<21} {b['address']}")
-print("mock Ironic:", e.get("ironic"), "| fleet ground truth:", e.get("control") + "/hosts", "| kubeconfig:", e.get("kubeconfig"))
+print("mock Ironic:", e.get("ironic"), "| fleet ground truth:", e.get("control") + "/hosts", "| live fleet view:", e.get("control") + "/ui", "| kubeconfig:", e.get("kubeconfig"))
 PY
 
 step "Register the fleet: BareMetalHost + Secret YAML, as a user applies it (metal-sim fleet manifests)"

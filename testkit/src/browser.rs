@@ -2,9 +2,12 @@
 //! `BROWSER_CHROMIUM` (from its `browser.env`), or the newest complete `npm-*` under
 //! `BROWSER_HOME` (default `~/.cache/metal-browser`) and `chromium` on `PATH`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use crate::peers::{find, peers_required};
+use crate::wait::{Check, Wait};
 
 /// What a page test runs: node, the chromium it drives, and the `node_modules` holding
 /// playwright-core.
@@ -16,6 +19,42 @@ pub struct Browser {
     pub chromium: PathBuf,
     /// The `node_modules` directory with playwright-core.
     pub node_modules: PathBuf,
+}
+
+impl Browser {
+    /// `node SCRIPT` in `dir` with `CHROMIUM` and `BROWSER_NODE_MODULES` set, as every page
+    /// test script reads them.
+    pub fn script(&self, dir: &Path, script: &str) -> Command {
+        let mut node = Command::new(&self.node);
+        node.current_dir(dir)
+            .arg(script)
+            .env("CHROMIUM", &self.chromium)
+            .env("BROWSER_NODE_MODULES", &self.node_modules);
+        node
+    }
+}
+
+/// Runs `cmd` to its end with its output captured, killing it (and failing) after `limit`.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
+    let ended = Wait::new("the page test to finish", limit)
+        .every(Duration::from_millis(50))
+        .blocking(|| Check::from(matches!(child.try_wait(), Ok(Some(_)))));
+    if let Err(timed_out) = ended {
+        let _ = child.kill();
+        let out = child.wait_with_output();
+        let stderr = out
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .unwrap_or_default();
+        panic!("{timed_out}: {stderr}");
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("cannot read the page test's output: {e}"))
 }
 
 /// The browser tools, or `None` with a loud message when one is missing (a failure under

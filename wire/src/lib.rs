@@ -254,9 +254,18 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Outcome, Wi
     let done = Arc::new(AtomicUsize::new(0));
     let total = scenario.file.timeline.len();
     let display_stop = CancellationToken::new();
+    // The fleet's live view, for a person watching the run in a browser.
+    let view = format!("http://{}/ui", stack.control());
+    if options.display == Display::Lines {
+        println!("live fleet view: {view}");
+    }
     let display = live::spawn(
         options.display,
-        format!("{} (seed {})", scenario.name(), scenario.seed()),
+        format!(
+            "{} (seed {}) · live fleet view {view}",
+            scenario.name(),
+            scenario.seed()
+        ),
         total,
         Arc::clone(&done),
         Arc::clone(&recorder),

@@ -298,6 +298,11 @@ impl Stack {
         self.fleet.world()
     }
 
+    /// The fleet's control API address (its live view is `/ui` there).
+    pub fn control(&self) -> std::net::SocketAddr {
+        self.fleet.control()
+    }
+
     /// Which operator runs.
     pub fn operator(&self) -> &OperatorChoice {
         &self.config.choice

@@ -3,7 +3,7 @@
 //! (`browser/report.test.mjs`; skipped loudly without `scripts/browser.sh`'s tools, a failure
 //! under `REQUIRE_PEERS=1`).
 
-use metal_testkit::wait::{Check, Wait};
+use metal_testkit::browser::run_bounded;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -172,16 +172,12 @@ fn a_failing_runs_report_reads_right_in_headless_chromium() {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let shot = shots.join("report-failing-run.png");
-    let mut node = Command::new(&browser.node);
-    node.current_dir(repo().join("browser"))
-        .arg("report.test.mjs")
-        .env("REPORT", &report)
+    let mut node = browser.script(&repo().join("browser"), "report.test.mjs");
+    node.env("REPORT", &report)
         .env(
             "EXPECT_FAILURE",
             "final state \"provisioned\" expected, got \"available\"",
         )
-        .env("CHROMIUM", &browser.chromium)
-        .env("BROWSER_NODE_MODULES", &browser.node_modules)
         .env("SCREENSHOT", &shot);
     let out = run_bounded(node, std::time::Duration::from_secs(120));
     let (stdout, stderr) = (
@@ -195,23 +191,4 @@ fn a_failing_runs_report_reads_right_in_headless_chromium() {
         "a screenshot of the page"
     );
     eprintln!("{stdout}screenshot: {}", shot.display());
-}
-
-/// Runs `cmd` to its end, killing it after `limit`.
-fn run_bounded(mut cmd: Command, limit: std::time::Duration) -> Output {
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let ended = Wait::new("node to finish", limit)
-        .every(std::time::Duration::from_millis(50))
-        .blocking(|| Check::from(matches!(child.try_wait(), Ok(Some(_)))));
-    if let Err(timed_out) = ended {
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        panic!("{timed_out}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    child.wait_with_output().unwrap()
 }

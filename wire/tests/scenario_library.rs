@@ -188,6 +188,13 @@ fn a_failing_scenario_exits_non_zero_and_prints_the_command_that_reruns_it() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL line 9:"), "{stdout}");
+    // A person can watch the fleet while it plays.
+    assert!(
+        stdout.lines().next().is_some_and(
+            |l| l.starts_with("live fleet view: http://127.0.0.1:") && l.ends_with("/ui")
+        ),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(&format!(
             "rerun: metal-sim run {} --seed 78",

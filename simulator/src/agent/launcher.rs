@@ -114,6 +114,11 @@ impl Launcher {
             .map(|r| r.session.with_agent(f))
     }
 
+    /// Where the life of the agent on host `index` is, if one runs.
+    pub fn stage(&self, index: usize) -> Option<super::life::Stage> {
+        lock(&self.agents).get(&index).map(|r| r.session.stage())
+    }
+
     /// Indexes of the hosts with a running agent, sorted.
     pub fn running(&self) -> Vec<usize> {
         let mut v: Vec<usize> = lock(&self.agents).keys().copied().collect();

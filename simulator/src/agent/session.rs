@@ -15,7 +15,7 @@ use super::core::Agent;
 use super::inventory;
 use super::life::{
     Answer, Call, End, HeartbeatAnswer, InspectionAnswer, Life, LifeSettings, LookupAnswer,
-    Negotiation, Next,
+    Negotiation, Next, Stage,
 };
 use super::server::{self, AgentHandle, AgentServer, ServerOptions};
 use super::silence::HeartbeatSwitch;
@@ -54,6 +54,7 @@ impl AgentOptions {
 pub struct Session {
     server: AgentServer,
     life: tokio::task::JoinHandle<()>,
+    stage: Arc<std::sync::Mutex<Stage>>,
     stop: CancellationToken,
 }
 
@@ -87,6 +88,7 @@ impl Session {
         )
         .await?;
         let stop = server.stop_token();
+        let stage = Arc::new(std::sync::Mutex::new(Stage::Negotiate { failures: 0 }));
         let life = tokio::spawn(live(
             host,
             clock,
@@ -95,14 +97,25 @@ impl Session {
             server.agent_handle(),
             options.clone(),
             rng,
+            Arc::clone(&stage),
             stop.clone(),
         ));
-        Ok(Session { server, life, stop })
+        Ok(Session {
+            server,
+            life,
+            stage,
+            stop,
+        })
     }
 
     /// The callback URL Ironic calls.
     pub fn callback_url(&self) -> String {
         self.server.callback_url()
+    }
+
+    /// Where the agent's life is (what the live view shows).
+    pub fn stage(&self) -> Stage {
+        *self.stage.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `f` on the agent.
@@ -155,6 +168,7 @@ async fn live(
     agent: AgentHandle,
     options: AgentOptions,
     rng: ChaCha8Rng,
+    stage: Arc<std::sync::Mutex<Stage>>,
     stop: CancellationToken,
 ) {
     let started = tokio::time::Instant::now();
@@ -199,6 +213,7 @@ async fn live(
             answer = wire.call(call) => answer,
         };
         action = life.answer(answer, started.elapsed());
+        *stage.lock().unwrap_or_else(|e| e.into_inner()) = life.stage();
     }
     tracing::debug!(host = %wire.host.name, beats = wire.beats, "agent heartbeats ended");
 }

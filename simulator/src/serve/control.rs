@@ -10,6 +10,7 @@
 //! | POST   | `/hosts/{name}/agent-faults` | `{"heartbeat_loss": true, "for": "30s"}` (no `for`: until cleared); `false` clears |
 //! | DELETE | `/hosts/{name}/agent-faults` | clear the host's agent faults                          |
 //! | GET    | `/healthz`              | `ok`                                                        |
+//! | GET    | `/ui`, `/events`        | the live fleet view and its event stream ([`super::live`])   |
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +24,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::agent::HeartbeatSwitch;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::live::{self, LiveState, stream::Sources, stream::StreamSettings};
+use crate::agent::{HeartbeatSwitch, Launcher};
 use crate::fault::{FaultSet, Window};
 use crate::machine::{Host, MachineView, World};
 
@@ -118,11 +123,20 @@ impl IntoResponse for ControlError {
     }
 }
 
-/// What the control API works on: the world and the agents' fault switch.
+/// What the control API works on: the world, the agents' fault switch, and where it tells the
+/// live view which hosts' faults it changed.
 #[derive(Clone)]
 pub struct ControlState {
     world: Arc<World>,
     heartbeats: HeartbeatSwitch,
+    changed: broadcast::Sender<usize>,
+}
+
+impl ControlState {
+    fn changed(&self, index: usize) {
+        // No live view open is fine: the broadcast is a hint, not a queue.
+        let _ = self.changed.send(index);
+    }
 }
 
 /// The control API router over `world` (agent faults go to a switch no agent reads).
@@ -133,6 +147,35 @@ pub fn app(world: Arc<World>) -> Router {
 /// The control API router over `world` whose agent-fault endpoints flip `heartbeats` (the
 /// switch the fleet's agent launcher was started with).
 pub fn app_with_agents(world: Arc<World>, heartbeats: HeartbeatSwitch) -> Router {
+    fleet_app(
+        world,
+        heartbeats,
+        None,
+        StreamSettings::default(),
+        CancellationToken::new(),
+    )
+}
+
+/// The control API and the live view over `world`, its agent fault switch and its agents (what
+/// `metal-sim serve` serves); the live view's streams end when `stop` is cancelled.
+pub fn fleet_app(
+    world: Arc<World>,
+    heartbeats: HeartbeatSwitch,
+    agents: Option<Launcher>,
+    settings: StreamSettings,
+    stop: CancellationToken,
+) -> Router {
+    let (changed, _) = broadcast::channel(1024);
+    let live = LiveState::new(
+        Sources {
+            world: Arc::clone(&world),
+            agents,
+            heartbeats: heartbeats.clone(),
+            changed: changed.clone(),
+        },
+        settings,
+        stop,
+    );
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/hosts", get(list_hosts))
@@ -147,7 +190,12 @@ pub fn app_with_agents(world: Arc<World>, heartbeats: HeartbeatSwitch) -> Router
                 .post(inject_agent_faults)
                 .delete(clear_agent_faults),
         )
-        .with_state(ControlState { world, heartbeats })
+        .with_state(ControlState {
+            world,
+            heartbeats,
+            changed,
+        })
+        .merge(live::routes(live))
 }
 
 /// An agent fault request.
@@ -204,7 +252,7 @@ async fn inject_agent_faults(
     Path(name): Path<String>,
     body: Result<Json<AgentFaultInjection>, JsonRejection>,
 ) -> Result<Json<AgentFaults>, ControlError> {
-    find(&state.world, &name)?;
+    let index = find(&state.world, &name)?.index;
     let Json(req) = body.map_err(|e| ControlError::BadRequest(e.body_text()))?;
     if req.heartbeat_loss {
         let until = req.duration.map(|d| state.world.now().saturating_add(d));
@@ -214,6 +262,7 @@ async fn inject_agent_faults(
         state.heartbeats.clear(&name);
         tracing::info!(host = %name, "agent heartbeat loss cleared");
     }
+    state.changed(index);
     Ok(Json(agent_faults(&state, &name)))
 }
 
@@ -221,9 +270,10 @@ async fn clear_agent_faults(
     State(state): State<ControlState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ControlError> {
-    find(&state.world, &name)?;
+    let index = find(&state.world, &name)?.index;
     state.heartbeats.clear(&name);
     tracing::info!(host = %name, "agent heartbeat loss cleared");
+    state.changed(index);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -247,11 +297,12 @@ async fn get_host(
 }
 
 async fn inject_faults(
-    State(ControlState { world, .. }): State<ControlState>,
+    State(state): State<ControlState>,
     Path(name): Path<String>,
     body: Result<Json<FaultInjection>, JsonRejection>,
 ) -> Result<Json<FaultSet>, ControlError> {
-    let host = find(&world, &name)?;
+    let world = &state.world;
+    let host = find(world, &name)?;
     let Json(req) = body.map_err(|e| ControlError::BadRequest(e.body_text()))?;
     let now = world.now();
     let mut faults = host.faults();
@@ -274,15 +325,17 @@ async fn inject_faults(
         .map_err(|e| ControlError::BadRequest(e.to_string()))?;
     tracing::info!(host = %name, "faults injected");
     host.set_faults(now, faults.clone());
+    state.changed(host.index);
     Ok(Json(faults))
 }
 
 async fn clear_faults(
-    State(ControlState { world, .. }): State<ControlState>,
+    State(state): State<ControlState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ControlError> {
-    let host = find(&world, &name)?;
-    host.set_faults(world.now(), FaultSet::none());
+    let host = find(&state.world, &name)?;
+    host.set_faults(state.world.now(), FaultSet::none());
     tracing::info!(host = %name, "faults cleared");
+    state.changed(host.index);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,7 @@
 
 mod agents;
 pub mod control;
+pub mod live;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -309,23 +310,6 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         tasks.spawn(async move { Ok(ipmi::serve(world, ipmi_bindings, settings, stop).await?) });
     }
     let heartbeats = crate::agent::HeartbeatSwitch::default();
-    {
-        let app = control::app_with_agents(Arc::clone(&world), heartbeats.clone());
-        let stop = stop.clone();
-        tasks.spawn(async move {
-            let listener = control_listener.into_std().map_err(ServeError::Control)?;
-            metal_guard::serve(
-                listener,
-                app,
-                None,
-                metal_guard::Limits::default(),
-                stop.cancelled_owned(),
-                None,
-            )
-            .await
-            .map_err(ServeError::Control)
-        });
-    }
     let mut ironic_state = None;
     let ironic_url = match options.ironic {
         None => None,
@@ -371,7 +355,7 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         &world,
         options.ironic_url.as_deref(),
         ironic_url.as_deref(),
-        heartbeats,
+        heartbeats.clone(),
         options.agent.clone(),
         &stop,
         &mut tasks,
@@ -382,6 +366,30 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
         stop.child_token(),
     );
     tasks.spawn(async move { Ok(guest_task.await?) });
+    {
+        // After the agents, so the live view can show them.
+        let app = control::fleet_app(
+            Arc::clone(&world),
+            heartbeats,
+            agents.clone(),
+            live::stream::StreamSettings::default(),
+            stop.clone(),
+        );
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let listener = control_listener.into_std().map_err(ServeError::Control)?;
+            metal_guard::serve(
+                listener,
+                app,
+                None,
+                metal_guard::Limits::default(),
+                stop.cancelled_owned(),
+                None,
+            )
+            .await
+            .map_err(ServeError::Control)
+        });
+    }
     let ticker = world.spawn_ticker(options.tick, stop.clone());
     tasks.spawn(async move { Ok(ticker.await?) });
 
@@ -503,6 +511,7 @@ pub fn summary(world: &World, endpoints: &Endpoints, endpoints_file: Option<&Pat
         );
     }
     let _ = writeln!(s, "control API: {}/hosts", endpoints.control);
+    let _ = writeln!(s, "live fleet view: {}/ui", endpoints.control);
     if let Some(kubeconfig) = &endpoints.kubeconfig {
         let _ = writeln!(
             s,
