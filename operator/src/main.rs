@@ -25,11 +25,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
 
-/// glibc's malloc kept about 40 MiB above the heap's peak at 1 000 hosts (RSS 115 MiB for a 76 MiB
-/// heap peak, docs/benchmarks.md); mimalloc returns freed pages sooner. The same allocator as metal-sim.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "metal-operator",
