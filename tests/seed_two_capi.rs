@@ -137,12 +137,7 @@ async fn get(world: &World, args: &[&str]) -> anyhow::Result<Option<Value>> {
 
 /// Prints what the seed prints at each step.
 async fn show(world: &World, ns: &str, step: &str) -> anyhow::Result<()> {
-    let objects = admin(
-        world,
-        &["get", "machines,machinesets,bmh", "-n", ns],
-        None,
-    )
-    .await?;
+    let objects = admin(world, &["get", "machines,machinesets,bmh", "-n", ns], None).await?;
     let nodes = admin(world, &["get", "nodes"], None).await?;
     eprintln!(
         "\n=== {step} ({ns})\n$ kubectl get machines,machinesets,bmh\n{objects}\n$ kubectl get nodes\n{nodes}"
