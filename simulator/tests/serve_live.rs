@@ -46,6 +46,7 @@ fn app(world: &Arc<World>) -> axum::Router {
         Arc::clone(world),
         HeartbeatSwitch::default(),
         None,
+        None,
         settings,
         CancellationToken::new(),
     )

@@ -4,6 +4,7 @@
 //! |--------|-------------------------|-------------------------------------------------------------|
 //! | GET    | `/hosts`                | every host with its ground truth                            |
 //! | GET    | `/hosts/{name}`         | one host                                                    |
+//! | GET    | `/hosts/{name}/guest`   | what its disk booted into: hostname, cloud-init's notes, the kubelet (404 before a disk boot) |
 //! | POST   | `/hosts/{name}/faults`  | lay a [`FaultInjection`] over the host's faults; returns them |
 //! | DELETE | `/hosts/{name}/faults`  | clear every fault (releases a stuck machine)                |
 //! | GET    | `/hosts/{name}/agent-faults` | the host's agent faults: `{"heartbeat_loss": bool, "until_seconds": f64?}` |
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::live::{self, LiveState, stream::Sources, stream::StreamSettings};
 use crate::agent::{HeartbeatSwitch, Launcher};
+use crate::guest::Guests;
 use crate::fault::{FaultSet, Window};
 use crate::machine::{Host, MachineView, World};
 
@@ -107,12 +109,15 @@ pub enum ControlError {
     /// Body is not a valid fault request.
     #[error("invalid fault request: {0}")]
     BadRequest(String),
+    /// The host has not booted its disk since `serve` started (or no guests run).
+    #[error("host {0:?} has not booted its disk since metal-sim serve started")]
+    NoGuest(String),
 }
 
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
         let status = match self {
-            ControlError::UnknownHost(_) => StatusCode::NOT_FOUND,
+            ControlError::UnknownHost(_) | ControlError::NoGuest(_) => StatusCode::NOT_FOUND,
             ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
         };
         (
@@ -130,6 +135,7 @@ pub struct ControlState {
     world: Arc<World>,
     heartbeats: HeartbeatSwitch,
     changed: broadcast::Sender<usize>,
+    guests: Option<Guests>,
 }
 
 impl ControlState {
@@ -151,6 +157,7 @@ pub fn app_with_agents(world: Arc<World>, heartbeats: HeartbeatSwitch) -> Router
         world,
         heartbeats,
         None,
+        None,
         StreamSettings::default(),
         CancellationToken::new(),
     )
@@ -162,6 +169,7 @@ pub fn fleet_app(
     world: Arc<World>,
     heartbeats: HeartbeatSwitch,
     agents: Option<Launcher>,
+    guests: Option<Guests>,
     settings: StreamSettings,
     stop: CancellationToken,
 ) -> Router {
@@ -170,6 +178,7 @@ pub fn fleet_app(
         Sources {
             world: Arc::clone(&world),
             agents,
+            guests: guests.clone(),
             heartbeats: heartbeats.clone(),
             changed: changed.clone(),
         },
@@ -180,6 +189,7 @@ pub fn fleet_app(
         .route("/healthz", get(|| async { "ok" }))
         .route("/hosts", get(list_hosts))
         .route("/hosts/{name}", get(get_host))
+        .route("/hosts/{name}/guest", get(get_guest))
         .route(
             "/hosts/{name}/faults",
             axum::routing::post(inject_faults).delete(clear_faults),
@@ -194,6 +204,7 @@ pub fn fleet_app(
             world,
             heartbeats,
             changed,
+            guests,
         })
         .merge(live::routes(live))
 }
@@ -294,6 +305,20 @@ async fn get_host(
 ) -> Result<Json<HostTruth>, ControlError> {
     let host = find(&world, &name)?;
     Ok(Json(truth(&world, host)))
+}
+
+/// `GET /hosts/{name}/guest`: what the machine's disk booted into — cloud-init's hostname and
+/// notes, the kubelet's state (`crate::guest::GuestStatus`).
+async fn get_guest(
+    State(ControlState { world, guests, .. }): State<ControlState>,
+    Path(name): Path<String>,
+) -> Result<Json<crate::guest::GuestStatus>, ControlError> {
+    let host = find(&world, &name)?;
+    guests
+        .as_ref()
+        .and_then(|g| g.status(host.index))
+        .map(Json)
+        .ok_or(ControlError::NoGuest(name))
 }
 
 async fn inject_faults(

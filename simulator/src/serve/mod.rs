@@ -367,11 +367,12 @@ pub async fn start(world: Arc<World>, options: ServeOptions) -> Result<Running, 
     );
     tasks.spawn(async move { Ok(guest_task.await?) });
     {
-        // After the agents, so the live view can show them.
+        // After the agents and the guests, so the live view can show them.
         let app = control::fleet_app(
             Arc::clone(&world),
             heartbeats,
             agents.clone(),
+            Some(guests.clone()),
             live::stream::StreamSettings::default(),
             stop.clone(),
         );

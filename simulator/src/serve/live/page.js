@@ -6,7 +6,8 @@ const OVERSCAN = 6;
 const $ = (id) => document.getElementById(id);
 const CELLS = ['name', 'state', 'power', 'boot', 'booting', 'agent', 'faults'];
 const FIELDS = [['state', 'state'], ['power', 'power'], ['boot', 'boot'], ['booting', 'booting now'],
-  ['agent', 'agent'], ['disks', 'disks'], ['bios', 'pending BIOS'], ['bmc', 'BMC'], ['faults', 'faults']];
+  ['agent', 'agent'], ['disks', 'disks'], ['guest', 'booted OS'], ['bios', 'pending BIOS'], ['bmc', 'BMC'],
+  ['faults', 'faults']];
 const FAULTS = {
   unreachable: { method: 'POST', path: 'faults', body: { unreachable_now: true } },
   http5xx: { method: 'POST', path: 'faults', body: { http_5xx_rate: 0.5 } },
@@ -21,7 +22,7 @@ let frame = 0;
 const pool = [];
 
 function text(r) {
-  return [r.name, r.state, r.power, r.boot, r.booting, r.agent, r.disks, r.bios, r.bmc, ...r.faults]
+  return [r.name, r.state, r.power, r.boot, r.booting, r.agent, r.disks, r.guest, r.bios, r.bmc, ...r.faults]
     .join(' ').toLowerCase();
 }
 function keep(r) { r.text = text(r); return r; }

@@ -16,6 +16,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::view::{self, AgentView, Changes, HostInput, Row, Snapshot};
 use crate::agent::{HeartbeatSwitch, Launcher};
+use crate::guest::Guests;
 use crate::machine::{Host, HostEvent, World};
 
 /// How a stream paces and bounds what it sends.
@@ -46,6 +47,8 @@ pub struct Sources {
     pub world: Arc<World>,
     /// The agents, when `serve` runs them.
     pub agents: Option<Launcher>,
+    /// What the machines' disks booted into, when `serve` runs the guests.
+    pub guests: Option<Guests>,
     /// The agent fault switch.
     pub heartbeats: HeartbeatSwitch,
     /// Indexes of hosts whose faults the control API changed.
@@ -71,6 +74,7 @@ impl Sources {
             }),
             heartbeat_loss: self.heartbeats.is_silent(&host.name, now),
         };
+        let guest = self.guests.as_ref().and_then(|g| g.status(host.index));
         view::row(HostInput {
             index: host.index,
             name: &host.name,
@@ -79,6 +83,7 @@ impl Sources {
             machine: &machine,
             faults: &faults,
             agent: &agent,
+            guest: guest.as_ref(),
             now,
         })
     }

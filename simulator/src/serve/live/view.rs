@@ -10,6 +10,7 @@ use crate::agent::Status;
 use crate::agent::life::{End, Stage};
 use crate::fault::FaultSet;
 use crate::machine::{BootOutcome, MachineView, OverrideMode, PowerState, RamdiskSource, SimTime};
+use crate::guest::{GuestStatus, KubeletState};
 
 /// What is known of a host's agent (the shell reads it from the launcher and the fault switch).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub struct HostInput<'a> {
     pub faults: &'a FaultSet,
     /// Its agent.
     pub agent: &'a AgentView,
+    /// What its disk booted into, when it booted one since `serve` started.
+    pub guest: Option<&'a GuestStatus>,
     /// The simulated time the row describes.
     pub now: SimTime,
 }
@@ -70,6 +73,8 @@ pub struct Row {
     pub bmc: String,
     /// Active faults, one phrase each.
     pub faults: Vec<String>,
+    /// The OS booted from disk: cloud-init and the kubelet of a node image; empty for other images.
+    pub guest: String,
 }
 
 /// The groups, in the order the page lists them.
@@ -126,7 +131,33 @@ pub fn row(h: HostInput<'_>) -> Row {
             format!("{} {}", h.protocol, h.address)
         },
         faults: faults(h.faults, h.agent.heartbeat_loss, m.stuck, h.now),
+        guest: h.guest.map(guest).unwrap_or_default(),
     }
+}
+
+/// The guest in words: what its kubelet is doing, and what cloud-init could not do.
+fn guest(g: &GuestStatus) -> String {
+    let kubelet = match &g.kubelet {
+        KubeletState::NotANodeImage => return String::new(),
+        KubeletState::NoKubeconfig => "no kubelet (cloud-init wrote no kubeconfig)".to_string(),
+        KubeletState::Refused { reason } => format!("kubelet refused: {reason}"),
+        KubeletState::Registering { node, error: None } => format!("kubelet registering Node {node}"),
+        KubeletState::Registering {
+            node,
+            error: Some(e),
+        } => format!("kubelet registering Node {node}, retrying: {e}"),
+        KubeletState::Running { node } => format!("Node {node} Ready (kubelet running)"),
+        KubeletState::Stopped { node, reason } => format!("Node {node}: kubelet stopped, {reason}"),
+    };
+    let mut out = match &g.hostname {
+        Some(h) => format!("{h}: {kubelet}"),
+        None => kubelet,
+    };
+    for note in &g.notes {
+        out.push_str("; ");
+        out.push_str(note);
+    }
+    out
 }
 
 fn boot(m: &MachineView) -> String {

@@ -23,6 +23,7 @@ fn row_of(m: &mut Machine, faults: &FaultSet, agent: &AgentView, now: SimTime) -
         machine: &m.view(),
         faults,
         agent,
+        guest: None,
         now,
     })
 }
@@ -316,4 +317,42 @@ fn rows_serialise_as_flat_json_the_page_reads_by_field() {
     ] {
         assert!(row.get(field).is_some(), "{field} in {row}");
     }
+}
+
+#[test]
+fn the_guest_reads_as_its_kubelet_and_what_cloud_init_could_not_do() {
+    use crate::guest::{GuestStatus, KubeletState};
+    let status = |kubelet: KubeletState, notes: Vec<String>| GuestStatus {
+        boot: 2,
+        image: "http://127.0.0.1:9/node.img".into(),
+        hostname: Some("worker-0".into()),
+        notes,
+        kubelet,
+    };
+    let running = status(KubeletState::Running { node: "worker-0".into() }, vec![]);
+    assert_eq!(guest(&running), "worker-0: Node worker-0 Ready (kubelet running)");
+    let refused = status(
+        KubeletState::Refused { reason: "server 10.0.0.1: not on loopback".into() },
+        vec!["the config drive has no user data".into()],
+    );
+    assert_eq!(
+        guest(&refused),
+        "worker-0: kubelet refused: server 10.0.0.1: not on loopback; the config drive has no user data"
+    );
+    assert_eq!(guest(&status(KubeletState::NotANodeImage, vec![])), "");
+    let mut m = machine(Timing::instant());
+    let agent = AgentView::default();
+    let shown = row(HostInput {
+        index: 0,
+        name: "w",
+        protocol: "ipmi",
+        address: "ipmi://127.0.0.1:623",
+        machine: &m.view(),
+        faults: &FaultSet::default(),
+        agent: &agent,
+        guest: Some(&running),
+        now: t(0),
+    });
+    assert_eq!(shown.guest, guest(&running));
+    let _ = &mut m;
 }
