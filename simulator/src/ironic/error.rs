@@ -77,6 +77,9 @@ pub enum ApiError {
     /// A 404 with a specific text (e.g. an endpoint that needs a newer microversion).
     #[error("{0}")]
     NotFoundText(String),
+    /// A method the resource does not answer (Ironic's web framework's envelope).
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
     /// A field or feature newer than the negotiated microversion.
     #[error("Request not acceptable.")]
     NotAcceptable,
@@ -113,6 +116,7 @@ impl ApiError {
             }
             Self::NotAcceptable | Self::Version(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Injected(status) => *status,
@@ -127,6 +131,11 @@ impl ApiError {
             d.put("code", 406);
             d.put("title", "Not Acceptable");
             d.put("description", self.to_string());
+        } else if let Self::MethodNotAllowed = self {
+            // So do methods a route does not answer.
+            d.put("code", 405);
+            d.put("title", "Method Not Allowed");
+            d.put("description", "");
         } else {
             let code = if self.status().is_server_error() {
                 "Server"

@@ -10,6 +10,8 @@ mod hardware;
 pub mod in_process;
 /// The simulator-only request journal at `/_sim/requests` (not Ironic).
 pub mod journal;
+/// The fields a node PATCH may not read.
+mod node_secrets;
 mod nodes;
 /// Ironic's paging of collections (`limit`, `marker`, `sort_key`, `sort_dir`, `next`).
 mod paging;
@@ -18,6 +20,8 @@ mod port_table;
 mod ports;
 /// The mock's database and the rules every caller (HTTP handlers, engine) applies to it.
 mod store;
+/// Node traits (`/v1/nodes/{id}/traits`).
+mod traits;
 pub use store::{AgentLookup, Store};
 
 use super::conductor::Settings;
@@ -571,6 +575,19 @@ fn build_api_routes() -> Router<AppState> {
         .route(
             "/v1/nodes/{ident}/maintenance",
             put(hardware::maintenance_on).delete(hardware::maintenance_off),
+        )
+        .route(
+            "/v1/nodes/{ident}/traits",
+            get(traits::list)
+                .put(traits::replace)
+                .delete(traits::clear)
+                .fallback(traits::not_allowed),
+        )
+        .route(
+            "/v1/nodes/{ident}/traits/{name}",
+            put(traits::add)
+                .delete(traits::remove)
+                .fallback(traits::not_allowed),
         )
         .route("/v1/nodes/{ident}/ports", get(ports::list_of_node))
         .route("/v1/nodes/{ident}/ports/detail", get(ports::detail_of_node))

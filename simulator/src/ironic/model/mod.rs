@@ -1,4 +1,4 @@
-//! Ironic's documents: Node, Port and Chassis records and their JSON shapes per microversion.
+//! Ironic's documents: Node, Port and Chassis records, traits, and their JSON shapes per microversion.
 
 use super::encoding::Doc;
 use super::version::Version;
@@ -10,11 +10,16 @@ mod chassis;
 mod inventory;
 mod port;
 mod state;
+mod traits;
 
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
 pub use inventory::InventoryRecord;
 pub use port::{Port, parse_mac, port_field_min_version};
 pub use state::{ALL_STATES, NodePower, ProvisionState};
+pub use traits::{
+    MAX_TRAITS_PER_NODE, TRAIT_MAX_LEN, TraitChange, TraitError, changed_traits, is_standard_trait,
+    node_traits, set_node_traits, standard_traits, trait_problem,
+};
 /// Hardware types (Ironic "drivers") the mock serves.
 pub const DRIVERS: [&str; 3] = ["fake-hardware", "ipmi", "redfish"];
 
