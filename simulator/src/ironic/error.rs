@@ -77,6 +77,10 @@ pub enum ApiError {
     /// A 404 with a specific text (e.g. an endpoint that needs a newer microversion).
     #[error("{0}")]
     NotFoundText(String),
+    /// A request the web framework refuses before Ironic's code (its `code`/`title`/
+    /// `description` envelope), e.g. an identifier that is neither a UUID nor a name.
+    #[error("{0}")]
+    Malformed(String),
     /// A method the resource does not answer (Ironic's web framework's envelope).
     #[error("Method Not Allowed")]
     MethodNotAllowed,
@@ -110,7 +114,8 @@ impl ApiError {
             Self::NoValidHost(_)
             | Self::InvalidState { .. }
             | Self::Unsupported { .. }
-            | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            | Self::BadRequest(_)
+            | Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::NodeLocked(_) | Self::DeleteInState { .. } | Self::Conflict(_) => {
                 StatusCode::CONFLICT
             }
@@ -131,6 +136,10 @@ impl ApiError {
             d.put("code", 406);
             d.put("title", "Not Acceptable");
             d.put("description", self.to_string());
+        } else if let Self::Malformed(text) = self {
+            d.put("code", 400);
+            d.put("title", "Bad Request");
+            d.put("description", text.clone());
         } else if let Self::MethodNotAllowed = self {
             // So do methods a route does not answer.
             d.put("code", 405);

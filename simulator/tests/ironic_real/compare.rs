@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-/// A request of a sequence: method, path (`{label}` stands for the UUID created under that
-/// label), body.
+/// A request of a sequence: method, path and body (`{label}` in either stands for the UUID
+/// created under that label).
 pub type Step = (&'static str, String, Option<Value>);
 
 /// One server of the pair.
@@ -57,7 +57,9 @@ impl Server {
                 version.unwrap_or(&self.version),
             );
         if let Some(b) = body {
-            req = req.json(&b);
+            // `{label}` in the body stands for a UUID too.
+            let text = self.resolve(&serde_json::to_string(&b).unwrap());
+            req = req.header("Content-Type", "application/json").body(text);
         }
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();

@@ -17,6 +17,8 @@ mod nodes;
 mod paging;
 /// The ports with their address and node indexes.
 mod port_table;
+/// Port groups (`/v1/portgroups`).
+mod portgroups;
 mod ports;
 /// The mock's database and the rules every caller (HTTP handlers, engine) applies to it.
 mod store;
@@ -598,6 +600,34 @@ fn build_api_routes() -> Router<AppState> {
             get(hardware::vmedia_get)
                 .post(hardware::vmedia_attach)
                 .delete(hardware::vmedia_detach),
+        )
+        .route(
+            "/v1/portgroups",
+            get(portgroups::list).post(portgroups::create),
+        )
+        .route(
+            "/v1/portgroups/",
+            get(portgroups::list).post(portgroups::create),
+        )
+        .route("/v1/portgroups/detail", get(portgroups::list_detail))
+        .route(
+            "/v1/portgroups/{id}",
+            get(portgroups::show)
+                .patch(portgroups::patch)
+                .delete(portgroups::delete),
+        )
+        .route("/v1/portgroups/{id}/ports", get(portgroups::ports))
+        .route(
+            "/v1/portgroups/{id}/ports/detail",
+            get(portgroups::ports_detail),
+        )
+        .route(
+            "/v1/nodes/{ident}/portgroups",
+            get(portgroups::list_of_node),
+        )
+        .route(
+            "/v1/nodes/{ident}/portgroups/detail",
+            get(portgroups::detail_of_node),
         )
         .route("/v1/ports", get(ports::list).post(ports::create))
         .route("/v1/ports/", get(ports::list).post(ports::create))

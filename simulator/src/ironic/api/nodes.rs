@@ -258,7 +258,7 @@ fn node_fields(
 }
 
 /// `maintenance`, `associated`, `retired` and `detail` values, read as Ironic reads booleans.
-fn bool_of(v: &str) -> Result<bool, ApiError> {
+pub(crate) fn bool_of(v: &str) -> Result<bool, ApiError> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
         "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
@@ -595,6 +595,7 @@ pub(crate) async fn delete(
     }
     store.conductor.remove(uuid);
     store.ports.remove_of_node(uuid);
+    store.portgroups.retain(|_, g| g.node_uuid != uuid);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -351,6 +351,28 @@ impl Paging {
     }
 }
 
+/// `fields=` checked against a resource schema's names, refused as Ironic's schema refuses them
+/// (`Schema error: 'x' is not one of [...]`): chassis, port groups, volume connectors and targets,
+/// deploy templates.
+pub fn schema_fields(raw: &str, known: &[&str]) -> Result<crate::ironic::model::Shape, ApiError> {
+    let fields: Vec<String> = raw
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(bad) = fields.iter().find(|f| !known.contains(&f.as_str())) {
+        return Err(ApiError::BadRequest(format!(
+            "Schema error: '{bad}' is not one of [{}]",
+            known
+                .iter()
+                .map(|f| format!("'{f}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(crate::ironic::model::Shape::Fields(fields))
+}
+
 /// What a listing's `next` link repeats of its query.
 #[derive(Debug, Clone)]
 pub struct NextQuery<'a> {

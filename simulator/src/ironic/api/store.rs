@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::port_table::PortTable;
 use crate::ironic::conductor::{Conductor, Settings};
 use crate::ironic::error::ApiError;
-use crate::ironic::model::{Chassis, Node, Port};
+use crate::ironic::model::{Chassis, Node, Port, Portgroup};
 
 /// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
 pub struct Store {
@@ -25,6 +25,10 @@ pub struct Store {
     pub(crate) ports: PortTable,
     /// Chassis by UUID.
     pub(crate) chassis: BTreeMap<Uuid, Chassis>,
+    /// Port groups by UUID.
+    pub(crate) portgroups: BTreeMap<Uuid, Portgroup>,
+    /// The last port group row id handed out (each table counts its own, as Ironic's do).
+    portgroup_ids: u64,
     rng: ChaCha8Rng,
     next_id: u64,
     /// The agent tokens handed out, newest last (at most [`TOKENS_KEPT`]; kept across a lost
@@ -70,6 +74,8 @@ impl Store {
             conductor: Conductor::new(settings),
             ports: PortTable::default(),
             chassis: BTreeMap::new(),
+            portgroups: BTreeMap::new(),
+            portgroup_ids: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 0,
             issued: VecDeque::new(),
@@ -88,6 +94,32 @@ impl Store {
         self.conductor = Conductor::new(*self.conductor.settings());
         self.ports = PortTable::default();
         self.chassis.clear();
+        self.portgroups.clear();
+    }
+
+    /// The next port group row id.
+    pub(crate) fn next_portgroup_id(&mut self) -> u64 {
+        self.portgroup_ids += 1;
+        self.portgroup_ids
+    }
+
+    /// The port group `ident` names: a UUID, or a logical name.
+    pub(crate) fn portgroup(&self, ident: &str) -> Option<&Portgroup> {
+        match Uuid::parse_str(ident) {
+            Ok(u) => self.portgroups.get(&u),
+            Err(_) => self
+                .portgroups
+                .values()
+                .find(|g| g.name.as_deref() == Some(ident)),
+        }
+    }
+
+    /// How many ports belong to port group `group`.
+    pub(crate) fn ports_in(&self, group: &Portgroup) -> usize {
+        self.ports
+            .of_node(group.node_uuid)
+            .filter(|p| p.portgroup() == Some(group.uuid))
+            .count()
     }
 
     /// Refuses a node's `chassis_uuid` that names no chassis (Ironic's 400).

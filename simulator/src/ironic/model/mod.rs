@@ -9,12 +9,17 @@ use uuid::Uuid;
 mod chassis;
 mod inventory;
 mod port;
+mod portgroup;
 mod state;
 mod traits;
 
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
 pub use inventory::InventoryRecord;
 pub use port::{Port, parse_mac, port_field_min_version};
+pub use portgroup::{
+    DEFAULT_PORTGROUP_MODE, PORTGROUP_FIELDS, Portgroup, PortgroupRefusal, is_valid_logical_name,
+    may_delete, may_join, may_move, portgroup_field_min_version,
+};
 pub use state::{ALL_STATES, NodePower, ProvisionState};
 pub use traits::{
     MAX_TRAITS_PER_NODE, TRAIT_MAX_LEN, TraitChange, TraitError, changed_traits, is_standard_trait,
