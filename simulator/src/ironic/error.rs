@@ -81,6 +81,9 @@ pub enum ApiError {
     /// `description` envelope), e.g. an identifier that is neither a UUID nor a name.
     #[error("{0}")]
     Malformed(String),
+    /// A path the web framework does not route at this microversion (its envelope, no text).
+    #[error("Not Found")]
+    Unrouted,
     /// A method the resource does not answer (Ironic's web framework's envelope).
     #[error("Method Not Allowed")]
     MethodNotAllowed,
@@ -110,7 +113,8 @@ impl ApiError {
             | Self::PortNotFound(_)
             | Self::DriverNotFound(_)
             | Self::NotFound
-            | Self::NotFoundText(_) => StatusCode::NOT_FOUND,
+            | Self::NotFoundText(_)
+            | Self::Unrouted => StatusCode::NOT_FOUND,
             Self::NoValidHost(_)
             | Self::InvalidState { .. }
             | Self::Unsupported { .. }
@@ -140,6 +144,10 @@ impl ApiError {
             d.put("code", 400);
             d.put("title", "Bad Request");
             d.put("description", text.clone());
+        } else if let Self::Unrouted = self {
+            d.put("code", 404);
+            d.put("title", "Not Found");
+            d.put("description", "");
         } else if let Self::MethodNotAllowed = self {
             // So do methods a route does not answer.
             d.put("code", 405);

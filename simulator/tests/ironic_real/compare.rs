@@ -92,6 +92,33 @@ impl Server {
         out
     }
 
+    /// Waits (bounded: 30 s) until `GET path` answers a document whose `key` is `want`.
+    pub async fn settle(&mut self, path: &str, key: &str, want: Value) {
+        let url = format!("{}{}", self.base, self.resolve(path));
+        let http = self.http.clone();
+        let version = self.version.clone();
+        metal_testkit::wait::Wait::new(
+            format!("{key} of {url} to be {want}"),
+            std::time::Duration::from_secs(30),
+        )
+        .every(std::time::Duration::from_millis(50))
+        .until_async(|| {
+            let req = http
+                .get(&url)
+                .header("X-OpenStack-Ironic-API-Version", &version);
+            let want = want.clone();
+            async move {
+                let seen: Value = match req.send().await {
+                    Ok(r) => r.json().await.unwrap_or(Value::Null),
+                    Err(e) => Value::String(e.to_string()),
+                };
+                metal_testkit::wait::Check::when(seen[key] == want, || seen[key].to_string())
+            }
+        })
+        .await
+        .expect("the server to settle");
+    }
+
     fn resolve(&self, path: &str) -> String {
         let mut out = path.to_string();
         for (uuid, label) in &self.labels {

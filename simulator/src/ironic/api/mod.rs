@@ -24,6 +24,8 @@ mod ports;
 mod store;
 /// Node traits (`/v1/nodes/{id}/traits`).
 mod traits;
+/// Volume connectors and targets (`/v1/volume`).
+mod volume;
 pub use store::{AgentLookup, Store};
 
 use super::conductor::Settings;
@@ -636,6 +638,7 @@ fn build_api_routes() -> Router<AppState> {
         .route("/v1/lookup", get(agent::lookup))
         .route("/v1/heartbeat/{ident}", post(agent::heartbeat))
         .route("/v1/continue_inspection", post(agent::continue_inspection))
+        .merge(volume::routes())
         .fallback(not_found)
 }
 

@@ -595,7 +595,7 @@ pub(crate) async fn delete(
     }
     store.conductor.remove(uuid);
     store.ports.remove_of_node(uuid);
-    store.portgroups.retain(|_, g| g.node_uuid != uuid);
+    store.forget_node_records(uuid);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

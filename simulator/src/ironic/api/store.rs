@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::port_table::PortTable;
 use crate::ironic::conductor::{Conductor, Settings};
 use crate::ironic::error::ApiError;
-use crate::ironic::model::{Chassis, Node, Port, Portgroup};
+use crate::ironic::model::{Chassis, Node, Port, Portgroup, VolumeKind, VolumeRecord};
 
 /// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
 pub struct Store {
@@ -29,6 +29,12 @@ pub struct Store {
     pub(crate) portgroups: BTreeMap<Uuid, Portgroup>,
     /// The last port group row id handed out (each table counts its own, as Ironic's do).
     portgroup_ids: u64,
+    /// Volume connectors by UUID.
+    pub(crate) volume_connectors: BTreeMap<Uuid, VolumeRecord>,
+    /// Volume targets by UUID.
+    pub(crate) volume_targets: BTreeMap<Uuid, VolumeRecord>,
+    /// The last volume record row id handed out.
+    volume_ids: u64,
     rng: ChaCha8Rng,
     next_id: u64,
     /// The agent tokens handed out, newest last (at most [`TOKENS_KEPT`]; kept across a lost
@@ -76,6 +82,9 @@ impl Store {
             chassis: BTreeMap::new(),
             portgroups: BTreeMap::new(),
             portgroup_ids: 0,
+            volume_connectors: BTreeMap::new(),
+            volume_targets: BTreeMap::new(),
+            volume_ids: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 0,
             issued: VecDeque::new(),
@@ -95,6 +104,39 @@ impl Store {
         self.ports = PortTable::default();
         self.chassis.clear();
         self.portgroups.clear();
+        self.volume_connectors.clear();
+        self.volume_targets.clear();
+    }
+
+    /// The table of volume records of `kind`.
+    pub(crate) fn volume(&self, kind: VolumeKind) -> &BTreeMap<Uuid, VolumeRecord> {
+        match kind {
+            VolumeKind::Connector => &self.volume_connectors,
+            VolumeKind::Target => &self.volume_targets,
+        }
+    }
+
+    /// The table of volume records of `kind`, to change.
+    pub(crate) fn volume_mut(&mut self, kind: VolumeKind) -> &mut BTreeMap<Uuid, VolumeRecord> {
+        match kind {
+            VolumeKind::Connector => &mut self.volume_connectors,
+            VolumeKind::Target => &mut self.volume_targets,
+        }
+    }
+
+    /// The next volume record row id (connectors and targets count apart in Ironic; only the
+    /// order within one table is ever visible).
+    pub(crate) fn next_volume_id(&mut self) -> u64 {
+        self.volume_ids += 1;
+        self.volume_ids
+    }
+
+    /// Forgets what belonged to node `uuid` (its port groups and volume records), as Ironic's
+    /// database does when the node is deleted.
+    pub(crate) fn forget_node_records(&mut self, uuid: Uuid) {
+        self.portgroups.retain(|_, g| g.node_uuid != uuid);
+        self.volume_connectors.retain(|_, r| r.node_uuid != uuid);
+        self.volume_targets.retain(|_, r| r.node_uuid != uuid);
     }
 
     /// The next port group row id.

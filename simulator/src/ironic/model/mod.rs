@@ -12,6 +12,7 @@ mod port;
 mod portgroup;
 mod state;
 mod traits;
+mod volume;
 
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
 pub use inventory::InventoryRecord;
@@ -24,6 +25,10 @@ pub use state::{ALL_STATES, NodePower, ProvisionState};
 pub use traits::{
     MAX_TRAITS_PER_NODE, TRAIT_MAX_LEN, TraitChange, TraitError, changed_traits, is_standard_trait,
     node_traits, set_node_traits, standard_traits, trait_problem,
+};
+pub use volume::{
+    JsonType, VolumeKind, VolumeRecord, VolumeRefusal, may_delete_volume, may_update_volume,
+    volume_schema_problem,
 };
 /// Hardware types (Ironic "drivers") the mock serves.
 pub const DRIVERS: [&str; 3] = ["fake-hardware", "ipmi", "redfish"];
