@@ -77,16 +77,11 @@ pub enum ApiError {
     /// A 404 with a specific text (e.g. an endpoint that needs a newer microversion).
     #[error("{0}")]
     NotFoundText(String),
-    /// A request the web framework refuses before Ironic's code (its `code`/`title`/
-    /// `description` envelope), e.g. an identifier that is neither a UUID nor a name.
-    #[error("{0}")]
-    Malformed(String),
-    /// A path the web framework does not route at this microversion (its envelope, no text).
-    #[error("Not Found")]
-    Unrouted,
-    /// A method the resource does not answer (Ironic's web framework's envelope).
-    #[error("Method Not Allowed")]
-    MethodNotAllowed,
+    /// A refusal of Ironic's web framework rather than of its API code: its `code`/`title`/
+    /// `description` envelope (a path not routed at this microversion, a method a route does not
+    /// answer, an identifier that is neither a UUID nor a name).
+    #[error("{1}")]
+    Framework(StatusCode, String),
     /// A field or feature newer than the negotiated microversion.
     #[error("Request not acceptable.")]
     NotAcceptable,
@@ -105,6 +100,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The framework's 405 for a method a route does not answer.
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::Framework(StatusCode::METHOD_NOT_ALLOWED, String::new())
+    }
+
     /// HTTP status real Ironic uses for this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -113,19 +113,17 @@ impl ApiError {
             | Self::PortNotFound(_)
             | Self::DriverNotFound(_)
             | Self::NotFound
-            | Self::NotFoundText(_)
-            | Self::Unrouted => StatusCode::NOT_FOUND,
+            | Self::NotFoundText(_) => StatusCode::NOT_FOUND,
             Self::NoValidHost(_)
             | Self::InvalidState { .. }
             | Self::Unsupported { .. }
-            | Self::BadRequest(_)
-            | Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NodeLocked(_) | Self::DeleteInState { .. } | Self::Conflict(_) => {
                 StatusCode::CONFLICT
             }
             Self::NotAcceptable | Self::Version(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Framework(status, _) => *status,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Injected(status) => *status,
@@ -140,19 +138,10 @@ impl ApiError {
             d.put("code", 406);
             d.put("title", "Not Acceptable");
             d.put("description", self.to_string());
-        } else if let Self::Malformed(text) = self {
-            d.put("code", 400);
-            d.put("title", "Bad Request");
+        } else if let Self::Framework(status, text) = self {
+            d.put("code", status.as_u16());
+            d.put("title", status.canonical_reason().unwrap_or_default());
             d.put("description", text.clone());
-        } else if let Self::Unrouted = self {
-            d.put("code", 404);
-            d.put("title", "Not Found");
-            d.put("description", "");
-        } else if let Self::MethodNotAllowed = self {
-            // So do methods a route does not answer.
-            d.put("code", 405);
-            d.put("title", "Method Not Allowed");
-            d.put("description", "");
         } else {
             let code = if self.status().is_server_error() {
                 "Server"
@@ -216,6 +205,23 @@ mod tests {
         let e = ApiError::from(VersionError::Unsupported(Version { major: 2, minor: 0 }));
         assert_eq!(e.status(), StatusCode::NOT_ACCEPTABLE);
         assert!(e.body().starts_with(r#"{"error_message": "{\"code\": 406, \"title\": \"Not Acceptable\", \"description\": \"Mutually"#));
+    }
+
+    #[test]
+    fn framework_refusals_use_the_code_title_description_shape() {
+        assert_eq!(
+            ApiError::method_not_allowed().body(),
+            r#"{"error_message": "{\"code\": 405, \"title\": \"Method Not Allowed\", \"description\": \"\"}"}"#
+        );
+        let e = ApiError::Framework(
+            StatusCode::BAD_REQUEST,
+            "Expected UUID or name for portgroup: a b".into(),
+        );
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert!(
+            e.body()
+                .contains(r#"\"title\": \"Bad Request\", \"description\": \"Expected UUID"#)
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 mod agent;
 /// Chassis (`/v1/chassis`).
 mod chassis;
+/// Deploy templates (`/v1/deploy_templates`).
+mod deploy_templates;
 /// The simulator-only API fault switch at `/_sim/faults` (not Ironic).
 pub mod fault;
 mod hardware;
@@ -639,6 +641,7 @@ fn build_api_routes() -> Router<AppState> {
         .route("/v1/heartbeat/{ident}", post(agent::heartbeat))
         .route("/v1/continue_inspection", post(agent::continue_inspection))
         .merge(volume::routes())
+        .merge(deploy_templates::routes())
         .fallback(not_found)
 }
 

@@ -87,9 +87,10 @@ pub(crate) fn not_found(ident: &str) -> ApiError {
 /// otherwise) that exists (404).
 fn find<'a>(store: &'a Store, ident: &str) -> Result<&'a Portgroup, ApiError> {
     if Uuid::parse_str(ident).is_err() && !is_valid_logical_name(ident) {
-        return Err(ApiError::Malformed(format!(
-            "Expected UUID or name for portgroup: {ident}"
-        )));
+        return Err(ApiError::Framework(
+            StatusCode::BAD_REQUEST,
+            format!("Expected UUID or name for portgroup: {ident}"),
+        ));
     }
     store.portgroup(ident).ok_or_else(|| not_found(ident))
 }

@@ -17,7 +17,9 @@ use uuid::Uuid;
 use super::port_table::PortTable;
 use crate::ironic::conductor::{Conductor, Settings};
 use crate::ironic::error::ApiError;
-use crate::ironic::model::{Chassis, Node, Port, Portgroup, VolumeKind, VolumeRecord};
+use crate::ironic::model::{
+    Chassis, DeployTemplate, Node, Port, Portgroup, VolumeKind, VolumeRecord,
+};
 
 /// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
 pub struct Store {
@@ -35,6 +37,10 @@ pub struct Store {
     pub(crate) volume_targets: BTreeMap<Uuid, VolumeRecord>,
     /// The last volume record row id handed out.
     volume_ids: u64,
+    /// Deploy templates by UUID.
+    pub(crate) deploy_templates: BTreeMap<Uuid, DeployTemplate>,
+    /// The last deploy template row id handed out.
+    template_ids: u64,
     rng: ChaCha8Rng,
     next_id: u64,
     /// The agent tokens handed out, newest last (at most [`TOKENS_KEPT`]; kept across a lost
@@ -85,6 +91,8 @@ impl Store {
             volume_connectors: BTreeMap::new(),
             volume_targets: BTreeMap::new(),
             volume_ids: 0,
+            deploy_templates: BTreeMap::new(),
+            template_ids: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 0,
             issued: VecDeque::new(),
@@ -106,6 +114,13 @@ impl Store {
         self.portgroups.clear();
         self.volume_connectors.clear();
         self.volume_targets.clear();
+        self.deploy_templates.clear();
+    }
+
+    /// The next deploy template row id.
+    pub(crate) fn next_template_id(&mut self) -> u64 {
+        self.template_ids += 1;
+        self.template_ids
     }
 
     /// The table of volume records of `kind`.

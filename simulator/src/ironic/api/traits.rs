@@ -108,7 +108,7 @@ pub(crate) async fn list(r: NodeRequest) -> Result<Response, ApiError> {
 /// `PUT /v1/nodes/{id}/traits` with `{"traits": [...]}`: replaces them all.
 pub(crate) async fn replace(r: NodeRequest, body: Bytes) -> Result<Response, ApiError> {
     if !r.ctx.version.at_least(TRAITS_VERSION) {
-        return Err(ApiError::MethodNotAllowed);
+        return Err(ApiError::method_not_allowed());
     }
     let asked = body_traits(&body)?;
     found(&r.s.lock(), &r.ctx, &r.ident)?;
@@ -127,7 +127,7 @@ pub(crate) async fn add(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if !ctx.version.at_least(TRAITS_VERSION) {
-        return Err(ApiError::MethodNotAllowed);
+        return Err(ApiError::method_not_allowed());
     }
     check_name(&Value::String(name.clone()), "trait")?;
     let asked = body_traits(&body)?;
@@ -168,5 +168,5 @@ pub(crate) async fn remove(
 
 /// Any other method on the traits routes.
 pub(crate) async fn not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+    ApiError::method_not_allowed()
 }

@@ -37,7 +37,7 @@ fn gate(ctx: &Ctx) -> Result<(), ApiError> {
 
 /// Below 1.32 the framework does not route the collections at all.
 fn collection_gate(ctx: &Ctx) -> Result<(), ApiError> {
-    gate(ctx).map_err(|_| ApiError::Unrouted)
+    gate(ctx).map_err(|_| ApiError::Framework(StatusCode::NOT_FOUND, String::new()))
 }
 
 fn malformed() -> ApiError {

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 mod chassis;
+mod deploy_template;
 mod inventory;
 mod port;
 mod portgroup;
@@ -15,6 +16,10 @@ mod traits;
 mod volume;
 
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
+pub use deploy_template::{
+    DEPLOY_STEP_INTERFACES, DEPLOY_TEMPLATE_FIELDS, DeployStep, DeployTemplate, duplicate_steps,
+    echoed_steps, template_deploy_steps, template_schema_problem,
+};
 pub use inventory::InventoryRecord;
 pub use port::{Port, parse_mac, port_field_min_version};
 pub use portgroup::{
