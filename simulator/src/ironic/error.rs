@@ -77,6 +77,10 @@ pub enum ApiError {
     /// A 404 with a specific text (e.g. an endpoint that needs a newer microversion).
     #[error("{0}")]
     NotFoundText(String),
+    /// A refusal in Ironic's own envelope with a status the other variants do not carry (a 405
+    /// from an API controller).
+    #[error("{1}")]
+    Refused(StatusCode, String),
     /// A refusal of Ironic's web framework rather than of its API code: its `code`/`title`/
     /// `description` envelope (a path not routed at this microversion, a method a route does not
     /// answer, an identifier that is neither a UUID nor a name).
@@ -123,7 +127,7 @@ impl ApiError {
             }
             Self::NotAcceptable | Self::Version(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Framework(status, _) => *status,
+            Self::Framework(status, _) | Self::Refused(status, _) => *status,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Injected(status) => *status,

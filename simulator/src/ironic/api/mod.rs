@@ -1,6 +1,8 @@
 //! The HTTP face of the mock: routes of API v1, microversion headers, and the conductor's shell loop.
 
 mod agent;
+/// Allocations (`/v1/allocations`).
+mod allocations;
 /// Chassis (`/v1/chassis`).
 mod chassis;
 /// Deploy templates (`/v1/deploy_templates`).
@@ -642,6 +644,7 @@ fn build_api_routes() -> Router<AppState> {
         .route("/v1/continue_inspection", post(agent::continue_inspection))
         .merge(volume::routes())
         .merge(deploy_templates::routes())
+        .merge(allocations::routes())
         .fallback(not_found)
 }
 

@@ -312,8 +312,8 @@ impl Paging {
         let detailed = q.detail_endpoint || q.detail_asked == Some(true);
         let fields = match (&q.fields, detailed) {
             (Some(f), _) => Some(f.as_str()),
-            (None, false) => Some(q.default_fields),
-            (None, true) => None,
+            (None, false) if !q.default_fields.is_empty() => Some(q.default_fields),
+            (None, _) => None,
         };
         let url = if q.detail_endpoint {
             format!("{}/detail", q.collection)
@@ -386,7 +386,8 @@ pub struct NextQuery<'a> {
     pub filters: Vec<(&'static str, String)>,
     /// `fields=` as asked (joined by commas).
     pub fields: Option<String>,
-    /// The short listing's fields, named when none were asked.
+    /// The short listing's fields, named when none were asked (empty: a listing that always
+    /// shows whole documents, as allocations do).
     pub default_fields: &'a str,
 }
 

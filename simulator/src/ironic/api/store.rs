@@ -18,7 +18,7 @@ use super::port_table::PortTable;
 use crate::ironic::conductor::{Conductor, Settings};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
-    Chassis, DeployTemplate, Node, Port, Portgroup, VolumeKind, VolumeRecord,
+    Allocation, Chassis, DeployTemplate, Node, Port, Portgroup, VolumeKind, VolumeRecord,
 };
 
 /// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
@@ -41,6 +41,10 @@ pub struct Store {
     pub(crate) deploy_templates: BTreeMap<Uuid, DeployTemplate>,
     /// The last deploy template row id handed out.
     template_ids: u64,
+    /// Allocations by UUID.
+    pub(crate) allocations: BTreeMap<Uuid, Allocation>,
+    /// The last allocation row id handed out.
+    allocation_ids: u64,
     rng: ChaCha8Rng,
     next_id: u64,
     /// The agent tokens handed out, newest last (at most [`TOKENS_KEPT`]; kept across a lost
@@ -93,6 +97,8 @@ impl Store {
             volume_ids: 0,
             deploy_templates: BTreeMap::new(),
             template_ids: 0,
+            allocations: BTreeMap::new(),
+            allocation_ids: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 0,
             issued: VecDeque::new(),
@@ -115,6 +121,13 @@ impl Store {
         self.volume_connectors.clear();
         self.volume_targets.clear();
         self.deploy_templates.clear();
+        self.allocations.clear();
+    }
+
+    /// The next allocation row id.
+    pub(crate) fn next_allocation_id(&mut self) -> u64 {
+        self.allocation_ids += 1;
+        self.allocation_ids
     }
 
     /// The next deploy template row id.
@@ -152,6 +165,7 @@ impl Store {
         self.portgroups.retain(|_, g| g.node_uuid != uuid);
         self.volume_connectors.retain(|_, r| r.node_uuid != uuid);
         self.volume_targets.retain(|_, r| r.node_uuid != uuid);
+        self.allocations.retain(|_, a| a.node_uuid != Some(uuid));
     }
 
     /// The next port group row id.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+mod allocation;
 mod chassis;
 mod deploy_template;
 mod inventory;
@@ -15,6 +16,9 @@ mod state;
 mod traits;
 mod volume;
 
+pub use allocation::{
+    ALLOCATION_FIELDS, Allocation, deallocation_refusal, pick_node, settle_allocation,
+};
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
 pub use deploy_template::{
     DEPLOY_STEP_INTERFACES, DEPLOY_TEMPLATE_FIELDS, DeployStep, DeployTemplate, duplicate_steps,
