@@ -549,8 +549,8 @@ pub(crate) async fn patch(
     use json_patch::PatchOperation as Op;
     for op in &ops.0 {
         let value = match op {
-            Op::Add(a) if a.path.to_string() == "/name" => Some(&a.value),
-            Op::Replace(r) if r.path.to_string() == "/name" => Some(&r.value),
+            Op::Add(a) if a.path == "/name" => Some(&a.value),
+            Op::Replace(r) if r.path == "/name" => Some(&r.value),
             _ => None,
         };
         if let Some(Value::String(name)) = value
@@ -561,7 +561,7 @@ pub(crate) async fn patch(
             )));
         }
         if let Op::Remove(r) = op
-            && r.path.to_string() == "/mode"
+            && r.path == "/mode"
         {
             return Err(ApiError::BadRequest(
                 "'mode' is a mandatory attribute and can not be removed".into(),

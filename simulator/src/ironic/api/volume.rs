@@ -333,12 +333,12 @@ fn patch(
     use json_patch::PatchOperation as Op;
     for op in &ops.0 {
         let value = match op {
-            Op::Add(a) if a.path.to_string() == "/node_uuid" => Some(&a.value),
-            Op::Replace(r) if r.path.to_string() == "/node_uuid" => Some(&r.value),
+            Op::Add(a) if a.path == "/node_uuid" => Some(&a.value),
+            Op::Replace(r) if r.path == "/node_uuid" => Some(&r.value),
             _ => None,
         };
         if let Some(v) = value
-            && !v.as_str().is_some_and(|u| Uuid::parse_str(u).is_ok())
+            && v.as_str().is_none_or(|u| Uuid::parse_str(u).is_err())
         {
             let shown = v.as_str().map_or_else(|| v.to_string(), str::to_string);
             return Err(ApiError::BadRequest(format!(
