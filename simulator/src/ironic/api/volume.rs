@@ -438,7 +438,12 @@ pub(crate) fn routes() -> Router<AppState> {
         let one = format!("/v1/{}/{{id}}", kind.path());
         let of_node = format!("/v1/nodes/{{ident}}/{}", kind.path());
         let one_of_node = format!("/v1/nodes/{{ident}}/{}/{{id}}", kind.path());
+        let listing = move |State(s): State<AppState>, ctx: Ctx, RawQuery(q): Q| async move {
+            list(&s, &ctx, kind, q.as_deref(), None)
+        };
+        // Clients (python-ironicclient) ask for the collection with a trailing slash.
         r = r
+            .route(&format!("{collection}/"), get(listing))
             .route(
                 &collection,
                 get(
