@@ -91,7 +91,7 @@ const RESOURCES: &[(&str, &str, &str, Mock)] = &[
         "/v1/nodes/cov-n1/vmedia",
         Differs,
     ),
-    ("Node children", "GET", "/v1/nodes/cov-n1/children", No),
+    ("Node children", "GET", "/v1/nodes/cov-n1/children", Yes),
     ("Node firmware", "GET", "/v1/nodes/cov-n1/firmware", No),
     (
         "Node vendor passthru",
@@ -132,7 +132,7 @@ const RESOURCES: &[(&str, &str, &str, Mock)] = &[
     ("Allocations", "GET", "/v1/allocations", Yes),
     ("Deploy templates", "GET", "/v1/deploy_templates", Yes),
     ("Runbooks", "GET", "/v1/runbooks", No),
-    ("Shards", "GET", "/v1/shards", No),
+    ("Shards", "GET", "/v1/shards", Yes),
     ("Inspection rules", "GET", "/v1/inspection_rules", No),
     ("Events", "POST", "/v1/events", No),
     (

@@ -14,6 +14,8 @@ mod hardware;
 pub mod in_process;
 /// The simulator-only request journal at `/_sim/requests` (not Ironic).
 pub mod journal;
+/// A node's children and the shards (`/v1/nodes/{id}/children`, `/v1/shards`).
+mod node_family;
 /// The fields a node PATCH may not read.
 mod node_secrets;
 mod nodes;
@@ -645,6 +647,7 @@ fn build_api_routes() -> Router<AppState> {
         .merge(volume::routes())
         .merge(deploy_templates::routes())
         .merge(allocations::routes())
+        .merge(node_family::routes())
         .fallback(not_found)
 }
 

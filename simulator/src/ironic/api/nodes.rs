@@ -136,6 +136,7 @@ pub(crate) fn list_inner(
             | "shard"
             | "retired"
             | "chassis_uuid"
+            | "parent_node"
             | "description_contains" => {
                 filters.push((k, v));
             }
@@ -494,6 +495,7 @@ pub(crate) async fn create(
         apply_field(&mut n, &k, v)?;
     }
     store.check_chassis(&n)?;
+    store.resolve_parent(&mut n)?;
     if let Some(name) = &n.name
         && name_taken(&store, name, uuid)
     {
@@ -569,6 +571,7 @@ pub(crate) async fn patch(
         )));
     }
     store.check_chassis(&updated)?;
+    store.resolve_parent(&mut updated)?;
     updated.updated_at = Some(now);
     let doc = updated.render(&ctx.base, ctx.version, &Shape::Detail);
     store.conductor.nodes.insert(updated);

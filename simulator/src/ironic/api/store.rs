@@ -209,6 +209,56 @@ impl Store {
         }
     }
 
+    /// Writes a node's `parent_node` as the parent's UUID (it may be given by name); a parent
+    /// that does not exist is refused with Ironic's 400.
+    pub(crate) fn resolve_parent(&self, node: &mut Node) -> Result<(), ApiError> {
+        let Some(Value::String(given)) = node.misc.get("parent_node") else {
+            return Ok(());
+        };
+        let parent = Uuid::parse_str(given)
+            .ok()
+            .filter(|u| self.conductor.nodes.contains_key(u))
+            .or_else(|| self.conductor.nodes.named(given))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Unable to apply the requested parent_node '{given}'. Requested value was invalid."
+                ))
+            })?;
+        node.misc
+            .insert("parent_node".into(), Value::String(parent.to_string()));
+        Ok(())
+    }
+
+    /// The nodes whose parent is `parent`, in creation order.
+    pub(crate) fn children_of(&self, parent: Uuid) -> Vec<Uuid> {
+        let text = parent.to_string();
+        let mut children: Vec<&Node> = self
+            .conductor
+            .nodes
+            .values()
+            .filter(|n| n.misc.get("parent_node").and_then(Value::as_str) == Some(text.as_str()))
+            .collect();
+        children.sort_by_key(|n| n.id);
+        children.into_iter().map(|n| n.uuid).collect()
+    }
+
+    /// Nodes per shard (`None` for nodes in none), as `GET /v1/shards` counts them: the fullest
+    /// first, ties unsharded first, then by name.
+    pub(crate) fn shard_counts(&self) -> Vec<(Option<String>, usize)> {
+        let mut counts: BTreeMap<Option<String>, usize> = BTreeMap::new();
+        for n in self.conductor.nodes.values() {
+            let shard = n
+                .misc
+                .get("shard")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            *counts.entry(shard).or_default() += 1;
+        }
+        let mut counts: Vec<(Option<String>, usize)> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        counts
+    }
+
     pub(crate) fn new_uuid(&mut self) -> Uuid {
         let bytes: [u8; 16] = self.rng.random();
         uuid::Builder::from_random_bytes(bytes).into_uuid()
