@@ -77,6 +77,15 @@ pub enum ApiError {
     /// A 404 with a specific text (e.g. an endpoint that needs a newer microversion).
     #[error("{0}")]
     NotFoundText(String),
+    /// A refusal in Ironic's own envelope with a status the other variants do not carry (a 405
+    /// from an API controller).
+    #[error("{1}")]
+    Refused(StatusCode, String),
+    /// A refusal of Ironic's web framework rather than of its API code: its `code`/`title`/
+    /// `description` envelope (a path not routed at this microversion, a method a route does not
+    /// answer, an identifier that is neither a UUID nor a name).
+    #[error("{1}")]
+    Framework(StatusCode, String),
     /// A field or feature newer than the negotiated microversion.
     #[error("Request not acceptable.")]
     NotAcceptable,
@@ -95,6 +104,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The framework's 405 for a method a route does not answer.
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::Framework(StatusCode::METHOD_NOT_ALLOWED, String::new())
+    }
+
     /// HTTP status real Ironic uses for this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -113,6 +127,7 @@ impl ApiError {
             }
             Self::NotAcceptable | Self::Version(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Framework(status, _) | Self::Refused(status, _) => *status,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Injected(status) => *status,
@@ -127,6 +142,10 @@ impl ApiError {
             d.put("code", 406);
             d.put("title", "Not Acceptable");
             d.put("description", self.to_string());
+        } else if let Self::Framework(status, text) = self {
+            d.put("code", status.as_u16());
+            d.put("title", status.canonical_reason().unwrap_or_default());
+            d.put("description", text.clone());
         } else {
             let code = if self.status().is_server_error() {
                 "Server"
@@ -190,6 +209,23 @@ mod tests {
         let e = ApiError::from(VersionError::Unsupported(Version { major: 2, minor: 0 }));
         assert_eq!(e.status(), StatusCode::NOT_ACCEPTABLE);
         assert!(e.body().starts_with(r#"{"error_message": "{\"code\": 406, \"title\": \"Not Acceptable\", \"description\": \"Mutually"#));
+    }
+
+    #[test]
+    fn framework_refusals_use_the_code_title_description_shape() {
+        assert_eq!(
+            ApiError::method_not_allowed().body(),
+            r#"{"error_message": "{\"code\": 405, \"title\": \"Method Not Allowed\", \"description\": \"\"}"}"#
+        );
+        let e = ApiError::Framework(
+            StatusCode::BAD_REQUEST,
+            "Expected UUID or name for portgroup: a b".into(),
+        );
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert!(
+            e.body()
+                .contains(r#"\"title\": \"Bad Request\", \"description\": \"Expected UUID"#)
+        );
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! `mod support`.
 #![allow(dead_code)]
 
+/// One request sequence replayed side by side (the per-resource comparisons).
+pub mod compare;
+
 use metal_testkit::ironic::{Ironic, IronicConfig};
 
 /// A running real Ironic; killed (its whole process group) on drop.

@@ -44,25 +44,7 @@ fn find<'a>(store: &'a Store, id: &str) -> Result<&'a Chassis, ApiError> {
 
 /// `fields=` checked against the chassis schema's names.
 fn parse_fields(raw: &str) -> Result<Shape, ApiError> {
-    let fields: Vec<String> = raw
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if let Some(bad) = fields
-        .iter()
-        .find(|f| !CHASSIS_FIELDS.contains(&f.as_str()))
-    {
-        return Err(ApiError::BadRequest(format!(
-            "Schema error: '{bad}' is not one of [{}]",
-            CHASSIS_FIELDS
-                .iter()
-                .map(|f| format!("'{f}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    Ok(Shape::Fields(fields))
+    super::paging::schema_fields(raw, &CHASSIS_FIELDS)
 }
 
 fn sortable(c: &Chassis, paging: &Paging) -> Sortable {

@@ -1,8 +1,12 @@
 //! The HTTP face of the mock: routes of API v1, microversion headers, and the conductor's shell loop.
 
 mod agent;
+/// Allocations (`/v1/allocations`).
+mod allocations;
 /// Chassis (`/v1/chassis`).
 mod chassis;
+/// Deploy templates (`/v1/deploy_templates`).
+mod deploy_templates;
 /// The simulator-only API fault switch at `/_sim/faults` (not Ironic).
 pub mod fault;
 mod hardware;
@@ -10,14 +14,24 @@ mod hardware;
 pub mod in_process;
 /// The simulator-only request journal at `/_sim/requests` (not Ironic).
 pub mod journal;
+/// A node's children and the shards (`/v1/nodes/{id}/children`, `/v1/shards`).
+mod node_family;
+/// The fields a node PATCH may not read.
+mod node_secrets;
 mod nodes;
 /// Ironic's paging of collections (`limit`, `marker`, `sort_key`, `sort_dir`, `next`).
 mod paging;
 /// The ports with their address and node indexes.
 mod port_table;
+/// Port groups (`/v1/portgroups`).
+mod portgroups;
 mod ports;
 /// The mock's database and the rules every caller (HTTP handlers, engine) applies to it.
 mod store;
+/// Node traits (`/v1/nodes/{id}/traits`).
+mod traits;
+/// Volume connectors and targets (`/v1/volume`).
+mod volume;
 pub use store::{AgentLookup, Store};
 
 use super::conductor::Settings;
@@ -572,6 +586,19 @@ fn build_api_routes() -> Router<AppState> {
             "/v1/nodes/{ident}/maintenance",
             put(hardware::maintenance_on).delete(hardware::maintenance_off),
         )
+        .route(
+            "/v1/nodes/{ident}/traits",
+            get(traits::list)
+                .put(traits::replace)
+                .delete(traits::clear)
+                .fallback(traits::not_allowed),
+        )
+        .route(
+            "/v1/nodes/{ident}/traits/{name}",
+            put(traits::add)
+                .delete(traits::remove)
+                .fallback(traits::not_allowed),
+        )
         .route("/v1/nodes/{ident}/ports", get(ports::list_of_node))
         .route("/v1/nodes/{ident}/ports/detail", get(ports::detail_of_node))
         .route("/v1/nodes/{ident}/inventory", get(hardware::inventory))
@@ -582,6 +609,34 @@ fn build_api_routes() -> Router<AppState> {
                 .post(hardware::vmedia_attach)
                 .delete(hardware::vmedia_detach),
         )
+        .route(
+            "/v1/portgroups",
+            get(portgroups::list).post(portgroups::create),
+        )
+        .route(
+            "/v1/portgroups/",
+            get(portgroups::list).post(portgroups::create),
+        )
+        .route("/v1/portgroups/detail", get(portgroups::list_detail))
+        .route(
+            "/v1/portgroups/{id}",
+            get(portgroups::show)
+                .patch(portgroups::patch)
+                .delete(portgroups::delete),
+        )
+        .route("/v1/portgroups/{id}/ports", get(portgroups::ports))
+        .route(
+            "/v1/portgroups/{id}/ports/detail",
+            get(portgroups::ports_detail),
+        )
+        .route(
+            "/v1/nodes/{ident}/portgroups",
+            get(portgroups::list_of_node),
+        )
+        .route(
+            "/v1/nodes/{ident}/portgroups/detail",
+            get(portgroups::detail_of_node),
+        )
         .route("/v1/ports", get(ports::list).post(ports::create))
         .route("/v1/ports/", get(ports::list).post(ports::create))
         .route("/v1/ports/detail", get(ports::list_detail))
@@ -589,6 +644,10 @@ fn build_api_routes() -> Router<AppState> {
         .route("/v1/lookup", get(agent::lookup))
         .route("/v1/heartbeat/{ident}", post(agent::heartbeat))
         .route("/v1/continue_inspection", post(agent::continue_inspection))
+        .merge(volume::routes())
+        .merge(deploy_templates::routes())
+        .merge(allocations::routes())
+        .merge(node_family::routes())
         .fallback(not_found)
 }
 

@@ -109,11 +109,9 @@ pub(crate) fn list_inner(
                 return Err(ApiError::BadRequest("Unexpected arguments: fields".into()));
             }
             "fields" => {
-                let known: Vec<String> = Node::field_names()
-                    .into_iter()
-                    .filter(|f| ctx.version.at_least(node_field_min_version(f)))
-                    .collect();
-                shape = parse_fields(&v, &known)?;
+                shape = node_fields(ctx, &v, |bad| {
+                    ApiError::BadRequest(format!("Field(s) \"{bad}\" are not valid"))
+                })?;
                 if let Shape::Fields(f) = &shape {
                     fields = Some(f.join(","));
                 }
@@ -138,6 +136,7 @@ pub(crate) fn list_inner(
             | "shard"
             | "retired"
             | "chassis_uuid"
+            | "parent_node"
             | "description_contains" => {
                 filters.push((k, v));
             }
@@ -234,8 +233,33 @@ pub(crate) fn list_inner(
     ))
 }
 
+/// A node's `fields=`: an unknown name refused with `unknown`'s error, a name newer than the
+/// request's microversion with 406 (as Ironic checks them).
+fn node_fields(
+    ctx: &Ctx,
+    raw: &str,
+    unknown: impl Fn(&str) -> ApiError,
+) -> Result<Shape, ApiError> {
+    let all = Node::field_names();
+    let shape = parse_fields(raw, &all).map_err(|_| {
+        let bad = raw
+            .split(',')
+            .map(str::trim)
+            .find(|f| !f.is_empty() && !all.iter().any(|a| a == f))
+            .unwrap_or_default();
+        unknown(bad)
+    })?;
+    if let Shape::Fields(f) = &shape
+        && f.iter()
+            .any(|f| !ctx.version.at_least(node_field_min_version(f)))
+    {
+        return Err(ApiError::NotAcceptable);
+    }
+    Ok(shape)
+}
+
 /// `maintenance`, `associated`, `retired` and `detail` values, read as Ironic reads booleans.
-fn bool_of(v: &str) -> Result<bool, ApiError> {
+pub(crate) fn bool_of(v: &str) -> Result<bool, ApiError> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
         "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
@@ -284,11 +308,9 @@ pub(crate) async fn show(
     let mut shape = Shape::Detail;
     for (k, v) in query_pairs(q.as_deref()) {
         if k == "fields" {
-            let known: Vec<String> = Node::field_names()
-                .into_iter()
-                .filter(|f| ctx.version.at_least(node_field_min_version(f)))
-                .collect();
-            shape = parse_fields(&v, &known)?;
+            shape = node_fields(&ctx, &v, |bad| {
+                ApiError::BadRequest(format!("Field {bad} is not a valid field."))
+            })?;
         }
     }
     if shape == Shape::Detail {
@@ -473,6 +495,7 @@ pub(crate) async fn create(
         apply_field(&mut n, &k, v)?;
     }
     store.check_chassis(&n)?;
+    store.resolve_parent(&mut n)?;
     if let Some(name) = &n.name
         && name_taken(&store, name, uuid)
     {
@@ -515,7 +538,7 @@ pub(crate) async fn patch(
         }
     }
     for op in &ops.0 {
-        refuse_secret_reads(op)?;
+        super::node_secrets::refuse_secret_reads(op)?;
     }
     let current = node(&store, &uuid)?;
     // Patch the unmasked view, so a driver_info or instance_info edit keeps the real secrets
@@ -548,44 +571,11 @@ pub(crate) async fn patch(
         )));
     }
     store.check_chassis(&updated)?;
+    store.resolve_parent(&mut updated)?;
     updated.updated_at = Some(now);
     let doc = updated.render(&ctx.base, ctx.version, &Shape::Detail);
     store.conductor.nodes.insert(updated);
     Ok(json_response(StatusCode::OK, &doc))
-}
-
-/// Refuses an operation that would read a secret Ironic never shows — a `copy` or `move` whose
-/// `from` is (or contains) a masked field, or a `test` of one (a password-guessing oracle) — so a
-/// patch cannot put a BMC password or the user data where it can be read.
-fn refuse_secret_reads(op: &json_patch::PatchOperation) -> Result<(), ApiError> {
-    use json_patch::PatchOperation as Op;
-    let (verb, pointer) = match op {
-        Op::Copy(c) => ("copy", c.from.to_string()),
-        Op::Move(m) => ("move", m.from.to_string()),
-        Op::Test(t) => ("test", t.path.to_string()),
-        _ => return Ok(()),
-    };
-    if reads_secret(&pointer) {
-        return Err(ApiError::BadRequest(format!(
-            "Cannot {verb} {}: it holds or contains a secret field",
-            if pointer.is_empty() { "/" } else { &pointer }
-        )));
-    }
-    Ok(())
-}
-
-/// True when the JSON pointer names a masked field, or an object containing one (the whole
-/// document, `/driver_info`, `/instance_info`).
-fn reads_secret(pointer: &str) -> bool {
-    let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
-    let mut parts = pointer.split('/').skip(1).map(unescape);
-    match (parts.next().as_deref(), parts.next()) {
-        (None, _) => true,
-        (Some("driver_info" | "instance_info"), None) => true,
-        (Some("driver_info"), Some(key)) => crate::ironic::model::is_driver_secret(&key),
-        (Some("instance_info"), Some(key)) => crate::ironic::model::is_instance_secret(&key),
-        _ => false,
-    }
 }
 
 pub(crate) async fn delete(
@@ -608,6 +598,7 @@ pub(crate) async fn delete(
     }
     store.conductor.remove(uuid);
     store.ports.remove_of_node(uuid);
+    store.forget_node_records(uuid);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

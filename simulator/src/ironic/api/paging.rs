@@ -312,8 +312,8 @@ impl Paging {
         let detailed = q.detail_endpoint || q.detail_asked == Some(true);
         let fields = match (&q.fields, detailed) {
             (Some(f), _) => Some(f.as_str()),
-            (None, false) => Some(q.default_fields),
-            (None, true) => None,
+            (None, false) if !q.default_fields.is_empty() => Some(q.default_fields),
+            (None, _) => None,
         };
         let url = if q.detail_endpoint {
             format!("{}/detail", q.collection)
@@ -351,6 +351,28 @@ impl Paging {
     }
 }
 
+/// `fields=` checked against a resource schema's names, refused as Ironic's schema refuses them
+/// (`Schema error: 'x' is not one of [...]`): chassis, port groups, volume connectors and targets,
+/// deploy templates.
+pub fn schema_fields(raw: &str, known: &[&str]) -> Result<crate::ironic::model::Shape, ApiError> {
+    let fields: Vec<String> = raw
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(bad) = fields.iter().find(|f| !known.contains(&f.as_str())) {
+        return Err(ApiError::BadRequest(format!(
+            "Schema error: '{bad}' is not one of [{}]",
+            known
+                .iter()
+                .map(|f| format!("'{f}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(crate::ironic::model::Shape::Fields(fields))
+}
+
 /// What a listing's `next` link repeats of its query.
 #[derive(Debug, Clone)]
 pub struct NextQuery<'a> {
@@ -364,7 +386,8 @@ pub struct NextQuery<'a> {
     pub filters: Vec<(&'static str, String)>,
     /// `fields=` as asked (joined by commas).
     pub fields: Option<String>,
-    /// The short listing's fields, named when none were asked.
+    /// The short listing's fields, named when none were asked (empty: a listing that always
+    /// shows whole documents, as allocations do).
     pub default_fields: &'a str,
 }
 

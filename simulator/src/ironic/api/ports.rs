@@ -31,12 +31,24 @@ fn known_fields(ctx: &Ctx) -> Vec<String> {
         .collect()
 }
 
+/// Lists a port group's ports (`/v1/portgroups/{id}/ports`).
+pub(crate) fn list_of_group(
+    state: &AppState,
+    ctx: &Ctx,
+    q: Option<&str>,
+    detail: bool,
+    group: Uuid,
+) -> Result<Response, ApiError> {
+    list_inner(state, ctx, q, detail, None, Some(group))
+}
+
 fn list_inner(
     state: &AppState,
     ctx: &Ctx,
     q: Option<&str>,
     detail: bool,
     node_ident: Option<&str>,
+    mut group: Option<Uuid>,
 ) -> Result<Response, ApiError> {
     let store = state.lock();
     let mut shape = if detail { Shape::Detail } else { Shape::List };
@@ -74,13 +86,23 @@ fn list_inner(
             }
             "address" => address = Some(parse_mac(&v).unwrap_or(v)),
             "node" | "node_uuid" => node = Some(find(&store, ctx, &v)?),
-            "portgroup" => {}
+            "portgroup" => {
+                group = Some(
+                    store
+                        .portgroup(&v)
+                        .map(|g| g.uuid)
+                        .ok_or_else(|| super::portgroups::not_found(&v))?,
+                );
+            }
             other => {
                 return Err(ApiError::BadRequest(format!(
                     "Unexpected arguments: {other}"
                 )));
             }
         }
+    }
+    if group.is_some() && node.is_some() && node_ident.is_none() {
+        return Err(ApiError::Forbidden("Operation not permitted.".into()));
     }
     // Ironic's order for ports: the form of the parameters, the marker, then the sort key.
     let paging = paging.check()?;
@@ -108,6 +130,13 @@ fn list_inner(
             let candidates: Vec<&Port> = match node {
                 Some(n) => store.ports.of_node(n).collect(),
                 None => store.ports.values().collect(),
+            };
+            let candidates: Vec<&Port> = match group {
+                Some(g) => candidates
+                    .into_iter()
+                    .filter(|p| p.portgroup() == Some(g))
+                    .collect(),
+                None => candidates,
             };
             paging.page(candidates, |p| sortable(&store, p, &paging), marker_at)
         }
@@ -159,7 +188,7 @@ pub(crate) async fn list(
     ctx: Ctx,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    list_inner(&s, &ctx, q.as_deref(), false, None)
+    list_inner(&s, &ctx, q.as_deref(), false, None, None)
 }
 
 pub(crate) async fn list_detail(
@@ -167,21 +196,21 @@ pub(crate) async fn list_detail(
     ctx: Ctx,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    list_inner(&s, &ctx, q.as_deref(), true, None)
+    list_inner(&s, &ctx, q.as_deref(), true, None, None)
 }
 
 pub(crate) async fn list_of_node(
     NodeRequest { s, ctx, ident }: NodeRequest,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    list_inner(&s, &ctx, q.as_deref(), false, Some(&ident))
+    list_inner(&s, &ctx, q.as_deref(), false, Some(&ident), None)
 }
 
 pub(crate) async fn detail_of_node(
     NodeRequest { s, ctx, ident }: NodeRequest,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    list_inner(&s, &ctx, q.as_deref(), true, Some(&ident))
+    list_inner(&s, &ctx, q.as_deref(), true, Some(&ident), None)
 }
 
 fn port_uuid(id: &str) -> Result<Uuid, ApiError> {
@@ -261,9 +290,33 @@ pub(crate) async fn create(
             )));
         }
     };
+    let portgroup =
+        match req.remove("portgroup_uuid") {
+            None | Some(Value::Null) => None,
+            Some(_) if !ctx.version.at_least(24) => return Err(ApiError::NotAcceptable),
+            Some(Value::String(g)) => Some(Uuid::parse_str(&g).map_err(|_| {
+                ApiError::BadRequest(format!("Expected UUID for portgroup_uuid: {g}"))
+            })?),
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "Expected UUID for portgroup_uuid: {other}"
+                )));
+            }
+        };
     let now = s.now();
     let mut store = s.lock();
     let node_uuid = find(&store, &ctx, &node_ident)?;
+    let pxe_asked = req
+        .get("pxe_enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    if let Some(g) = portgroup {
+        let group = store
+            .portgroups
+            .get(&g)
+            .ok_or_else(|| ApiError::BadRequest(format!("Portgroup {g} could not be found.")))?;
+        crate::ironic::model::may_join(group, node_uuid, pxe_asked)?;
+    }
     if store.ports.with_address(&address).is_some() {
         return Err(ApiError::Conflict(format!(
             "A port with MAC address {address} already exists."
@@ -284,12 +337,16 @@ pub(crate) async fn create(
         .remove("pxe_enabled")
         .and_then(|v| v.as_bool())
         .unwrap_or(true);
+    let mut misc = req;
+    if let Some(g) = portgroup {
+        misc.insert("portgroup_uuid".into(), Value::String(g.to_string()));
+    }
     let port = Port {
         uuid,
         address,
         node_uuid,
         pxe_enabled,
-        misc: req,
+        misc,
         created_at: now,
         updated_at: None,
     };

@@ -17,7 +17,9 @@ use uuid::Uuid;
 use super::port_table::PortTable;
 use crate::ironic::conductor::{Conductor, Settings};
 use crate::ironic::error::ApiError;
-use crate::ironic::model::{Chassis, Node, Port};
+use crate::ironic::model::{
+    Allocation, Chassis, DeployTemplate, Node, Port, Portgroup, VolumeKind, VolumeRecord,
+};
 
 /// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
 pub struct Store {
@@ -25,6 +27,24 @@ pub struct Store {
     pub(crate) ports: PortTable,
     /// Chassis by UUID.
     pub(crate) chassis: BTreeMap<Uuid, Chassis>,
+    /// Port groups by UUID.
+    pub(crate) portgroups: BTreeMap<Uuid, Portgroup>,
+    /// The last port group row id handed out (each table counts its own, as Ironic's do).
+    portgroup_ids: u64,
+    /// Volume connectors by UUID.
+    pub(crate) volume_connectors: BTreeMap<Uuid, VolumeRecord>,
+    /// Volume targets by UUID.
+    pub(crate) volume_targets: BTreeMap<Uuid, VolumeRecord>,
+    /// The last volume record row id handed out.
+    volume_ids: u64,
+    /// Deploy templates by UUID.
+    pub(crate) deploy_templates: BTreeMap<Uuid, DeployTemplate>,
+    /// The last deploy template row id handed out.
+    template_ids: u64,
+    /// Allocations by UUID.
+    pub(crate) allocations: BTreeMap<Uuid, Allocation>,
+    /// The last allocation row id handed out.
+    allocation_ids: u64,
     rng: ChaCha8Rng,
     next_id: u64,
     /// The agent tokens handed out, newest last (at most [`TOKENS_KEPT`]; kept across a lost
@@ -70,6 +90,15 @@ impl Store {
             conductor: Conductor::new(settings),
             ports: PortTable::default(),
             chassis: BTreeMap::new(),
+            portgroups: BTreeMap::new(),
+            portgroup_ids: 0,
+            volume_connectors: BTreeMap::new(),
+            volume_targets: BTreeMap::new(),
+            volume_ids: 0,
+            deploy_templates: BTreeMap::new(),
+            template_ids: 0,
+            allocations: BTreeMap::new(),
+            allocation_ids: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_id: 0,
             issued: VecDeque::new(),
@@ -88,6 +117,80 @@ impl Store {
         self.conductor = Conductor::new(*self.conductor.settings());
         self.ports = PortTable::default();
         self.chassis.clear();
+        self.portgroups.clear();
+        self.volume_connectors.clear();
+        self.volume_targets.clear();
+        self.deploy_templates.clear();
+        self.allocations.clear();
+    }
+
+    /// The next allocation row id.
+    pub(crate) fn next_allocation_id(&mut self) -> u64 {
+        self.allocation_ids += 1;
+        self.allocation_ids
+    }
+
+    /// The next deploy template row id.
+    pub(crate) fn next_template_id(&mut self) -> u64 {
+        self.template_ids += 1;
+        self.template_ids
+    }
+
+    /// The table of volume records of `kind`.
+    pub(crate) fn volume(&self, kind: VolumeKind) -> &BTreeMap<Uuid, VolumeRecord> {
+        match kind {
+            VolumeKind::Connector => &self.volume_connectors,
+            VolumeKind::Target => &self.volume_targets,
+        }
+    }
+
+    /// The table of volume records of `kind`, to change.
+    pub(crate) fn volume_mut(&mut self, kind: VolumeKind) -> &mut BTreeMap<Uuid, VolumeRecord> {
+        match kind {
+            VolumeKind::Connector => &mut self.volume_connectors,
+            VolumeKind::Target => &mut self.volume_targets,
+        }
+    }
+
+    /// The next volume record row id (connectors and targets count apart in Ironic; only the
+    /// order within one table is ever visible).
+    pub(crate) fn next_volume_id(&mut self) -> u64 {
+        self.volume_ids += 1;
+        self.volume_ids
+    }
+
+    /// Forgets what belonged to node `uuid` (its port groups and volume records), as Ironic's
+    /// database does when the node is deleted.
+    pub(crate) fn forget_node_records(&mut self, uuid: Uuid) {
+        self.portgroups.retain(|_, g| g.node_uuid != uuid);
+        self.volume_connectors.retain(|_, r| r.node_uuid != uuid);
+        self.volume_targets.retain(|_, r| r.node_uuid != uuid);
+        self.allocations.retain(|_, a| a.node_uuid != Some(uuid));
+    }
+
+    /// The next port group row id.
+    pub(crate) fn next_portgroup_id(&mut self) -> u64 {
+        self.portgroup_ids += 1;
+        self.portgroup_ids
+    }
+
+    /// The port group `ident` names: a UUID, or a logical name.
+    pub(crate) fn portgroup(&self, ident: &str) -> Option<&Portgroup> {
+        match Uuid::parse_str(ident) {
+            Ok(u) => self.portgroups.get(&u),
+            Err(_) => self
+                .portgroups
+                .values()
+                .find(|g| g.name.as_deref() == Some(ident)),
+        }
+    }
+
+    /// How many ports belong to port group `group`.
+    pub(crate) fn ports_in(&self, group: &Portgroup) -> usize {
+        self.ports
+            .of_node(group.node_uuid)
+            .filter(|p| p.portgroup() == Some(group.uuid))
+            .count()
     }
 
     /// Refuses a node's `chassis_uuid` that names no chassis (Ironic's 400).
@@ -104,6 +207,56 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Writes a node's `parent_node` as the parent's UUID (it may be given by name); a parent
+    /// that does not exist is refused with Ironic's 400.
+    pub(crate) fn resolve_parent(&self, node: &mut Node) -> Result<(), ApiError> {
+        let Some(Value::String(given)) = node.misc.get("parent_node") else {
+            return Ok(());
+        };
+        let parent = Uuid::parse_str(given)
+            .ok()
+            .filter(|u| self.conductor.nodes.contains_key(u))
+            .or_else(|| self.conductor.nodes.named(given))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Unable to apply the requested parent_node '{given}'. Requested value was invalid."
+                ))
+            })?;
+        node.misc
+            .insert("parent_node".into(), Value::String(parent.to_string()));
+        Ok(())
+    }
+
+    /// The nodes whose parent is `parent`, in creation order.
+    pub(crate) fn children_of(&self, parent: Uuid) -> Vec<Uuid> {
+        let text = parent.to_string();
+        let mut children: Vec<&Node> = self
+            .conductor
+            .nodes
+            .values()
+            .filter(|n| n.misc.get("parent_node").and_then(Value::as_str) == Some(text.as_str()))
+            .collect();
+        children.sort_by_key(|n| n.id);
+        children.into_iter().map(|n| n.uuid).collect()
+    }
+
+    /// Nodes per shard (`None` for nodes in none), as `GET /v1/shards` counts them: the fullest
+    /// first, ties unsharded first, then by name.
+    pub(crate) fn shard_counts(&self) -> Vec<(Option<String>, usize)> {
+        let mut counts: BTreeMap<Option<String>, usize> = BTreeMap::new();
+        for n in self.conductor.nodes.values() {
+            let shard = n
+                .misc
+                .get("shard")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            *counts.entry(shard).or_default() += 1;
+        }
+        let mut counts: Vec<(Option<String>, usize)> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        counts
     }
 
     pub(crate) fn new_uuid(&mut self) -> Uuid {

@@ -1,4 +1,4 @@
-//! Ironic's documents: Node, Port and Chassis records and their JSON shapes per microversion.
+//! Ironic's documents: Node, Port and Chassis records, traits, and their JSON shapes per microversion.
 
 use super::encoding::Doc;
 use super::version::Version;
@@ -6,15 +6,39 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+mod allocation;
 mod chassis;
+mod deploy_template;
 mod inventory;
 mod port;
+mod portgroup;
 mod state;
+mod traits;
+mod volume;
 
+pub use allocation::{
+    ALLOCATION_FIELDS, Allocation, deallocation_refusal, pick_node, settle_allocation,
+};
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
+pub use deploy_template::{
+    DEPLOY_STEP_INTERFACES, DEPLOY_TEMPLATE_FIELDS, DeployStep, DeployTemplate, duplicate_steps,
+    echoed_steps, template_deploy_steps, template_schema_problem,
+};
 pub use inventory::InventoryRecord;
 pub use port::{Port, parse_mac, port_field_min_version};
+pub use portgroup::{
+    DEFAULT_PORTGROUP_MODE, PORTGROUP_FIELDS, Portgroup, PortgroupRefusal, is_valid_logical_name,
+    may_delete, may_join, may_move, portgroup_field_min_version,
+};
 pub use state::{ALL_STATES, NodePower, ProvisionState};
+pub use traits::{
+    MAX_TRAITS_PER_NODE, TRAIT_MAX_LEN, TraitChange, TraitError, changed_traits, is_standard_trait,
+    node_traits, set_node_traits, standard_traits, trait_problem,
+};
+pub use volume::{
+    JsonType, VolumeKind, VolumeRecord, VolumeRefusal, may_delete_volume, may_update_volume,
+    volume_schema_problem,
+};
 /// Hardware types (Ironic "drivers") the mock serves.
 pub const DRIVERS: [&str; 3] = ["fake-hardware", "ipmi", "redfish"];
 

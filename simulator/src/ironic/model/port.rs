@@ -43,6 +43,14 @@ pub fn port_field_min_version(field: &str) -> u32 {
 }
 
 impl Port {
+    /// The port group the port belongs to.
+    pub fn portgroup(&self) -> Option<Uuid> {
+        self.misc
+            .get("portgroup_uuid")
+            .and_then(Value::as_str)
+            .and_then(|u| Uuid::parse_str(u).ok())
+    }
+
     fn misc(&self, key: &str, default: Value) -> Value {
         self.misc.get(key).cloned().unwrap_or(default)
     }
@@ -74,7 +82,7 @@ impl Port {
             self.misc("available_for_dynamic_portgroup", json!(true)),
         );
         d.put("links", links(base, &format!("ports/{id}")));
-        d.put("portgroup_uuid", Value::Null);
+        d.put("portgroup_uuid", self.misc("portgroup_uuid", Value::Null));
         d
     }
 
