@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::live::{self, LiveState, stream::Sources, stream::StreamSettings};
 use crate::agent::{HeartbeatSwitch, Launcher};
-use crate::guest::Guests;
 use crate::fault::{FaultSet, Window};
+use crate::guest::Guests;
 use crate::machine::{Host, MachineView, World};
 
 /// Ground truth of one host.

@@ -28,6 +28,7 @@ fn sources(world: &Arc<World>) -> Sources {
     Sources {
         world: Arc::clone(world),
         agents: None,
+        guests: None,
         heartbeats: HeartbeatSwitch::default(),
         changed: broadcast::channel(1024).0,
     }

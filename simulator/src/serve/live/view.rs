@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::agent::Status;
 use crate::agent::life::{End, Stage};
 use crate::fault::FaultSet;
-use crate::machine::{BootOutcome, MachineView, OverrideMode, PowerState, RamdiskSource, SimTime};
 use crate::guest::{GuestStatus, KubeletState};
+use crate::machine::{BootOutcome, MachineView, OverrideMode, PowerState, RamdiskSource, SimTime};
 
 /// What is known of a host's agent (the shell reads it from the launcher and the fault switch).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,7 +141,9 @@ fn guest(g: &GuestStatus) -> String {
         KubeletState::NotANodeImage => return String::new(),
         KubeletState::NoKubeconfig => "no kubelet (cloud-init wrote no kubeconfig)".to_string(),
         KubeletState::Refused { reason } => format!("kubelet refused: {reason}"),
-        KubeletState::Registering { node, error: None } => format!("kubelet registering Node {node}"),
+        KubeletState::Registering { node, error: None } => {
+            format!("kubelet registering Node {node}")
+        }
         KubeletState::Registering {
             node,
             error: Some(e),

@@ -329,10 +329,20 @@ fn the_guest_reads_as_its_kubelet_and_what_cloud_init_could_not_do() {
         notes,
         kubelet,
     };
-    let running = status(KubeletState::Running { node: "worker-0".into() }, vec![]);
-    assert_eq!(guest(&running), "worker-0: Node worker-0 Ready (kubelet running)");
+    let running = status(
+        KubeletState::Running {
+            node: "worker-0".into(),
+        },
+        vec![],
+    );
+    assert_eq!(
+        guest(&running),
+        "worker-0: Node worker-0 Ready (kubelet running)"
+    );
     let refused = status(
-        KubeletState::Refused { reason: "server 10.0.0.1: not on loopback".into() },
+        KubeletState::Refused {
+            reason: "server 10.0.0.1: not on loopback".into(),
+        },
         vec!["the config drive has no user data".into()],
     );
     assert_eq!(
@@ -340,7 +350,7 @@ fn the_guest_reads_as_its_kubelet_and_what_cloud_init_could_not_do() {
         "worker-0: kubelet refused: server 10.0.0.1: not on loopback; the config drive has no user data"
     );
     assert_eq!(guest(&status(KubeletState::NotANodeImage, vec![])), "");
-    let mut m = machine(Timing::instant());
+    let m = machine(Timing::instant());
     let agent = AgentView::default();
     let shown = row(HostInput {
         index: 0,
@@ -354,5 +364,4 @@ fn the_guest_reads_as_its_kubelet_and_what_cloud_init_could_not_do() {
         now: t(0),
     });
     assert_eq!(shown.guest, guest(&running));
-    let _ = &mut m;
 }
