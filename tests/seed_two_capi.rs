@@ -44,6 +44,8 @@ struct World {
     plane: RealControlPlane,
     state: RealState,
     capi: RunningCapi,
+    /// What `make capi` built (for the releases' roles).
+    build: Capi,
     bmo: Bmo,
     /// A kubeconfig for the simulated kubelets (group `system:nodes`, bound to `system:node`).
     kubelet_kubeconfig: String,
@@ -112,6 +114,7 @@ async fn world(test: &str) -> anyhow::Result<Option<World>> {
         plane,
         state,
         capi: running,
+        build: capi,
         bmo,
         kubelet_kubeconfig,
     }))
@@ -671,6 +674,10 @@ async fn seed_two_machineset_scales_onto_our_hosts_with_our_operator_and_upstrea
         );
     }
     world.capi.check_running()?;
+    // Each manager ran as its own account, and its release's role grants every request it made.
+    for line in world.build.audit(&world.plane)? {
+        eprintln!("{line}");
+    }
     drop(world);
     Ok(())
 }

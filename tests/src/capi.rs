@@ -1,6 +1,7 @@
 //! Cluster API core and its Metal3 provider CAPM3 as judges (built by `make capi`, docs/capi.md):
 //! where the build is, and the one way they run on our testbed — out of cluster against a real
-//! apiserver, as its admin, every listener on loopback (their webhook servers bound to 127.0.0.1 by
+//! apiserver, each as its own ServiceAccount bound to its release's manager ClusterRole (so a grant
+//! upstream lacks shows here as it would in a cluster), every listener on loopback (their webhook servers bound to 127.0.0.1 by
 //! the build, `scripts/capi.sh`; health and diagnostics by flag), their CRDs carrying Cluster API's
 //! contract labels and conversion webhooks, and their admission webhooks registered by `url` plus
 //! `caBundle` with a serving certificate from the test's own CA.
@@ -85,6 +86,49 @@ impl Capi {
                 None
             }
         }
+    }
+}
+
+impl Capi {
+    /// What each manager asked of `plane`, from its audit log: a line per manager, or an error when
+    /// one made no request as its account or asked for anything its release's manager role does not
+    /// grant. A granted request can still be refused — an object (an Event) created in a namespace
+    /// being deleted is answered 403 — so refusals are listed, not failed on.
+    pub fn audit(&self, plane: &RealControlPlane) -> anyhow::Result<Vec<String>> {
+        use crate::kubernetes::audit;
+        let mut lines = Vec::new();
+        for component in [Component::ClusterApi, Component::Capm3] {
+            let account = format!("{}-manager", component.dir());
+            let user = format!("system:serviceaccount:{NAMESPACE}:{account}");
+            let usage = audit::usage_of(&plane.audit_log(), &user)?;
+            let role = std::fs::read_to_string(self.dir.join(component.dir()).join("rbac.yaml"))?;
+            let grants = audit::grants(&role)?;
+            let not_granted: Vec<String> = usage
+                .allowed
+                .keys()
+                .chain(usage.forbidden.keys())
+                .filter(|a| !audit::granted(a, &grants))
+                .map(ToString::to_string)
+                .collect();
+            anyhow::ensure!(
+                usage.total() > 0,
+                "{account} made no request as its account"
+            );
+            anyhow::ensure!(
+                not_granted.is_empty(),
+                "{account} asked for what its release's role does not grant: {not_granted:?}"
+            );
+            let refused: Vec<String> = usage
+                .forbidden
+                .iter()
+                .map(|(a, n)| format!("{a} ×{n}"))
+                .collect();
+            lines.push(format!(
+                "{account}: {} requests, all granted by its release's role; refused all the same: {refused:?}",
+                usage.total()
+            ));
+        }
+        Ok(lines)
     }
 }
 
@@ -188,6 +232,30 @@ pub fn manifests(
     Ok(out)
 }
 
+/// The namespace of the managers' ServiceAccounts: the operators' own, whose accounts the real
+/// control plane's audit policy records (`kubernetes::audit::POLICY`).
+pub const NAMESPACE: &str = crate::kubernetes::access::OPERATOR_NAMESPACE;
+
+/// `rbac.yaml`'s manager ClusterRole renamed `name` (both releases call theirs `manager-role`),
+/// rules unchanged.
+pub fn manager_role(text: &str, name: &str) -> anyhow::Result<String> {
+    let mut roles = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let mut value = Value::deserialize(doc).context("parsing a manager role")?;
+        if value["kind"].as_str() != Some("ClusterRole") {
+            continue;
+        }
+        value["metadata"]["name"] = name.into();
+        roles.push(value);
+    }
+    anyhow::ensure!(
+        roles.len() == 1,
+        "the release's rbac.yaml should hold one ClusterRole, it holds {}",
+        roles.len()
+    );
+    Ok(serde_yaml::to_string(&roles[0])?)
+}
+
 /// Cluster API and CAPM3 running against a real apiserver; killed when dropped.
 #[derive(Debug)]
 pub struct RunningCapi {
@@ -195,8 +263,8 @@ pub struct RunningCapi {
 }
 
 impl RunningCapi {
-    /// Installs both components' CRDs and webhooks on `plane` and starts both managers as its
-    /// admin, waiting (bounded) until each says it is ready.
+    /// Installs both components' CRDs, webhooks and accounts on `plane` and starts both managers,
+    /// each as its ServiceAccount, waiting (bounded) until each says it is ready.
     pub async fn start(plane: &RealControlPlane, capi: &Capi) -> anyhow::Result<RunningCapi> {
         use base64::Engine as _;
         let ip = std::net::Ipv4Addr::LOCALHOST;
@@ -206,6 +274,10 @@ impl RunningCapi {
         std::fs::write(certs.join("tls.crt"), &serving.cert_pem)?;
         metal_tls::secret::write_private(&certs.join("tls.key"), serving.key_pem.as_bytes())?;
         let ca_b64 = base64::engine::general_purpose::STANDARD.encode(&plane.pki().ca_pem);
+        let admin = plane.admin_kubeconfig();
+        let namespace =
+            format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n");
+        kubectl(admin, &["apply", "-f", "-"], Some(&namespace)).await?;
         let mut processes = Vec::new();
         for (component, bin) in [
             (Component::ClusterApi, &capi.capi_bin),
@@ -237,10 +309,37 @@ impl RunningCapi {
             )
             .await
             .with_context(|| format!("installing {}'s CRDs and webhooks", component.dir()))?;
+            // Its own account, bound to exactly its release's manager role.
+            let account = format!("{}-manager", component.dir());
+            let role = manager_role(&std::fs::read_to_string(dir.join("rbac.yaml"))?, &account)?;
+            kubectl(admin, &["apply", "-f", "-"], Some(&role)).await?;
+            kubectl(
+                admin,
+                &["create", "serviceaccount", &account, "-n", NAMESPACE],
+                None,
+            )
+            .await?;
+            kubectl(
+                admin,
+                &[
+                    "create",
+                    "clusterrolebinding",
+                    &account,
+                    &format!("--clusterrole={account}"),
+                    &format!("--serviceaccount={NAMESPACE}:{account}"),
+                ],
+                None,
+            )
+            .await?;
+            let kubeconfig = plane.dir().join(format!("{account}.kubeconfig"));
+            plane
+                .cluster()
+                .write_account_kubeconfig(NAMESPACE, &account, &kubeconfig)
+                .await?;
             let health = metal_testkit::ports::free_port_on(ip);
             let diagnostics = metal_testkit::ports::free_port_on(ip);
             let args: Vec<String> = vec![
-                format!("--kubeconfig={}", plane.admin_kubeconfig().display()),
+                format!("--kubeconfig={}", kubeconfig.display()),
                 format!("--webhook-port={port}"),
                 format!("--webhook-cert-dir={}", certs.display()),
                 format!("--health-addr=127.0.0.1:{health}"),
@@ -337,6 +436,16 @@ mod tests {
         assert_eq!(client["url"], "https://127.0.0.1:9443/mutate-x");
         assert_eq!(client["caBundle"], "Q0E=");
         assert!(client.get("service").is_none());
+    }
+
+    #[test]
+    fn the_manager_role_keeps_its_rules_under_its_new_name() {
+        let text = "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  \
+                    name: manager-role\nrules:\n- apiGroups: [\"\"]\n  resources: [secrets]\n  verbs: [get]\n";
+        let role = manager_role(text, "capm3-manager").unwrap();
+        assert!(role.contains("name: capm3-manager"), "{role}");
+        assert!(role.contains("secrets"), "{role}");
+        assert!(manager_role("kind: Role\n", "x").is_err());
     }
 
     #[test]

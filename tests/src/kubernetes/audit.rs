@@ -185,9 +185,39 @@ pub fn grants(rbac_yaml: &str) -> anyhow::Result<Vec<Access>> {
     Ok(out)
 }
 
+/// Whether `grants` allow `access`, `*` standing for any verb, group or resource as in RBAC.
+pub fn granted(access: &Access, grants: &[Access]) -> bool {
+    let fits = |rule: &str, asked: &str| rule == "*" || rule == asked;
+    grants.iter().any(|g| {
+        fits(&g.verb, &access.verb)
+            && fits(&g.group, &access.group)
+            && fits(&g.resource, &access.resource)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_grant_as_rbac_does() {
+        let a = |verb: &str, group: &str, resource: &str| Access {
+            verb: verb.into(),
+            group: group.into(),
+            resource: resource.into(),
+        };
+        let grants = [
+            a("create", "", "events"),
+            a("*", "infrastructure.cluster.x-k8s.io", "*"),
+        ];
+        assert!(granted(&a("create", "", "events"), &grants));
+        assert!(!granted(&a("delete", "", "events"), &grants));
+        assert!(granted(
+            &a("patch", "infrastructure.cluster.x-k8s.io", "metal3machines"),
+            &grants
+        ));
+        assert!(!granted(&a("get", "", "secrets"), &grants));
+    }
 
     #[test]
     fn requests_are_counted_per_verb_and_resource_and_refusals_apart() {
