@@ -14,7 +14,7 @@ use crate::ironic::model::{
 };
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -493,38 +493,18 @@ pub(crate) async fn delete_of_node(
 
 /// The allocation routes, merged into the API's router.
 pub(crate) fn routes() -> Router<AppState> {
-    let collection = get(
-        |State(s): State<AppState>, ctx: Ctx, RawQuery(q): RawQuery| async move {
-            list(&s, &ctx, q.as_deref())
+    super::crud::routes(
+        "allocations",
+        super::crud::Crud {
+            list,
+            create,
+            show,
+            patch,
+            delete,
         },
     )
-    .post(
-        |State(s): State<AppState>, ctx: Ctx, body: Bytes| async move { create(&s, &ctx, &body) },
-    );
-    Router::new()
-        .route("/v1/allocations", collection.clone())
-        .route("/v1/allocations/", collection)
-        .route(
-            "/v1/allocations/{ident}",
-            get(
-                |State(s): State<AppState>,
-                 ctx: Ctx,
-                 Path(id): Path<String>,
-                 RawQuery(q): RawQuery| async move { show(&s, &ctx, &id, q.as_deref()) },
-            )
-            .patch(
-                |State(s): State<AppState>, ctx: Ctx, Path(id): Path<String>, body: Bytes| async move {
-                    patch(&s, &ctx, &id, &body)
-                },
-            )
-            .delete(
-                |State(s): State<AppState>, ctx: Ctx, Path(id): Path<String>| async move {
-                    delete(&s, &ctx, &id)
-                },
-            ),
-        )
-        .route(
-            "/v1/nodes/{ident}/allocation",
-            get(show_of_node).delete(delete_of_node),
-        )
+    .route(
+        "/v1/nodes/{ident}/allocation",
+        get(show_of_node).delete(delete_of_node),
+    )
 }

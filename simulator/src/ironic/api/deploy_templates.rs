@@ -14,10 +14,8 @@ use crate::ironic::model::{
 };
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -303,34 +301,14 @@ fn delete(s: &AppState, ctx: &Ctx, ident: &str) -> Result<Response, ApiError> {
 
 /// The deploy template routes, merged into the API's router.
 pub(crate) fn routes() -> Router<AppState> {
-    let collection = get(
-        |State(s): State<AppState>, ctx: Ctx, RawQuery(q): RawQuery| async move {
-            list(&s, &ctx, q.as_deref())
+    super::crud::routes(
+        "deploy_templates",
+        super::crud::Crud {
+            list,
+            create,
+            show,
+            patch,
+            delete,
         },
     )
-    .post(
-        |State(s): State<AppState>, ctx: Ctx, body: Bytes| async move { create(&s, &ctx, &body) },
-    );
-    Router::new()
-        .route("/v1/deploy_templates", collection.clone())
-        .route("/v1/deploy_templates/", collection)
-        .route(
-            "/v1/deploy_templates/{ident}",
-            get(
-                |State(s): State<AppState>,
-                 ctx: Ctx,
-                 Path(id): Path<String>,
-                 RawQuery(q): RawQuery| async move { show(&s, &ctx, &id, q.as_deref()) },
-            )
-            .patch(
-                |State(s): State<AppState>, ctx: Ctx, Path(id): Path<String>, body: Bytes| async move {
-                    patch(&s, &ctx, &id, &body)
-                },
-            )
-            .delete(
-                |State(s): State<AppState>, ctx: Ctx, Path(id): Path<String>| async move {
-                    delete(&s, &ctx, &id)
-                },
-            ),
-        )
 }

@@ -5,6 +5,8 @@ mod agent;
 mod allocations;
 /// Chassis (`/v1/chassis`).
 mod chassis;
+/// The route table of a resource served whole by synchronous handlers.
+mod crud;
 /// Deploy templates (`/v1/deploy_templates`).
 mod deploy_templates;
 /// The simulator-only API fault switch at `/_sim/faults` (not Ironic).
