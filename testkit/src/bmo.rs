@@ -3,7 +3,7 @@
 //! Ironic at a loopback URL, nothing read from `/opt/metal3` (docs/upstream-bmo.md).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What `scripts/bmo.sh` built, as its `bmo.env` names it.
 #[derive(Debug, Clone)]
@@ -28,22 +28,7 @@ impl Bmo {
                 .iter()
                 .filter_map(|k| from_env(k).map(|v| (k.to_string(), v)))
                 .collect(),
-            None => {
-                let home = std::env::var_os("JUDGES_HOME")
-                    .map(PathBuf::from)
-                    .or_else(|| {
-                        std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/metal-judges"))
-                    })
-                    .ok_or("neither JUDGES_HOME nor HOME is set")?;
-                let file = home.join("bmo.env");
-                let text = std::fs::read_to_string(&file).map_err(|_| {
-                    format!(
-                        "upstream baremetal-operator is not built ({} is missing): run `make bmo`",
-                        file.display()
-                    )
-                })?;
-                parse_env(&text)
-            }
+            None => crate::judges::env_file("bmo", "upstream baremetal-operator")?,
         };
         let get = |k: &str| {
             vars.iter()
@@ -92,15 +77,6 @@ impl Bmo {
         files.sort();
         Ok(files)
     }
-}
-
-/// `export NAME="value"` lines.
-fn parse_env(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
-        .collect()
 }
 
 /// One BMO process's settings on our testbed.
@@ -199,7 +175,9 @@ mod tests {
 
     #[test]
     fn the_env_file_of_make_bmo_is_read() {
-        let vars = parse_env("export BMO_BIN=\"/a/b\"\nexport BMO_VERSION=\"v0.13.2\"\n# x\n");
+        let vars = crate::judges::parse_env(
+            "export BMO_BIN=\"/a/b\"\nexport BMO_VERSION=\"v0.13.2\"\n# x\n",
+        );
         assert_eq!(
             vars,
             vec![

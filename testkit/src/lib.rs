@@ -31,6 +31,9 @@ pub mod kube;
 /// ramdisk and ISO Ironic caches; stopped on drop.
 pub mod images;
 
+/// Where the Go-built judges are: the `<target>.env` files their build scripts write.
+pub mod judges;
+
 /// Upstream Metal3's baremetal-operator as a judge: where `make bmo` built it, and how it is
 /// started on the testbed (flags and environment, every listener on loopback or off).
 pub mod bmo;

@@ -6,7 +6,7 @@
 //! contract labels and conversion webhooks, and their admission webhooks registered by `url` plus
 //! `caBundle` with a serving certificate from the test's own CA.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -34,25 +34,9 @@ pub struct Capi {
 }
 
 impl Capi {
-    /// Finds the build `make capi` made (`$JUDGES_HOME/capi.env`, default `~/.cache/metal-judges`).
+    /// Finds the build `make capi` made (`$JUDGES_HOME/capi.env`, `metal_testkit::judges`).
     pub fn locate() -> Result<Capi, String> {
-        let home = std::env::var_os("JUDGES_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/metal-judges")))
-            .ok_or("neither JUDGES_HOME nor HOME is set")?;
-        let file = home.join("capi.env");
-        let text = std::fs::read_to_string(&file).map_err(|_| {
-            format!(
-                "Cluster API and CAPM3 are not built ({} is missing): run `make capi`",
-                file.display()
-            )
-        })?;
-        let vars: Vec<(String, String)> = text
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("export "))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
-            .collect();
+        let vars = metal_testkit::judges::env_file("capi", "Cluster API and CAPM3")?;
         let get = |k: &str| {
             vars.iter()
                 .find(|(name, _)| name == k)

@@ -74,22 +74,12 @@ impl KubeBinaries {
 
 /// `KUBE_BIN_DIR` from the file `scripts/k8s.sh` writes.
 fn dir_from_env_file() -> anyhow::Result<PathBuf> {
-    let home = std::env::var_os("JUDGES_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/metal-judges")))
-        .context("neither JUDGES_HOME nor HOME is set")?;
-    let file = home.join("k8s.env");
-    let text = std::fs::read_to_string(&file).with_context(|| {
-        format!(
-            "the real Kubernetes control plane is not built ({} is missing): run `make k8s`",
-            file.display()
-        )
-    })?;
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("export KUBE_BIN_DIR="))
-        .map(|v| PathBuf::from(v.trim_matches('"')))
-        .next()
-        .with_context(|| format!("{} does not set KUBE_BIN_DIR", file.display()))
+    let vars = metal_testkit::judges::env_file("k8s", "the real Kubernetes control plane")
+        .map_err(anyhow::Error::msg)?;
+    vars.into_iter()
+        .find(|(k, _)| k == "KUBE_BIN_DIR")
+        .map(|(_, v)| PathBuf::from(v))
+        .context("k8s.env does not set KUBE_BIN_DIR")
 }
 
 /// How long each component took to become ready.
