@@ -13,7 +13,7 @@ use metal_operator::claim::HostPolicy;
 use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
 use metal_operator::controller::election::{self, ElectionSettings, Leadership, LeaseLock};
 use metal_operator::controller::throttle::{ThrottleLayer, ThrottleSettings};
-use metal_operator::controller::{self, Clock, ControllerSettings, Runtime};
+use metal_operator::controller::{self, Clock, ControllerSettings, HostCache, Runtime};
 use metal_operator::ironic_http::{ClientConfig, HttpIronicClient};
 use metal_operator::provisioner::Credentials;
 use metal_operator::provisioner::ironic::{IronicClient, IronicProvisioner, IronicSettings};
@@ -472,6 +472,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         seed,
         instance: Some(identity),
     };
+    // One watch and one cache of the hosts, shared by the host, claim and pool controllers.
+    let hosts = HostCache::start(&kube_client, settings.watch_namespace.as_deref());
     let claim_runtime = ClaimRuntime {
         clock: Arc::new(WallClock),
         settings: ClaimSettings {
@@ -484,6 +486,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             ..ClaimSettings::default()
         },
         leadership: leadership.clone(),
+        hosts: hosts.clone(),
     };
     let runtime = Runtime {
         provisioner,
@@ -494,6 +497,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         machine,
         leadership,
         events: Some(events_client),
+        hosts,
     };
     let shutdown = async {
         shutdown_signal().await;

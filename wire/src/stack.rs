@@ -21,7 +21,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use metal_operator::bmc::DeployImages;
 use metal_operator::claim::HostPolicy;
 use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
-use metal_operator::controller::{self, ControllerSettings, Leadership, Runtime};
+use metal_operator::controller::{self, ControllerSettings, HostCache, Leadership, Runtime};
 use metal_operator::ironic_http::{ClientConfig, HttpIronicClient};
 use metal_operator::provisioner::ironic::{IronicClient, IronicProvisioner, IronicSettings};
 use metal_operator::telemetry::{Metrics, Readiness};
@@ -342,6 +342,7 @@ impl Stack {
             seed: c.seed,
             instance: Some("metal-sim-run".into()),
         };
+        let hosts = HostCache::start(&self.client, settings.watch_namespace.as_deref());
         let claim_runtime = ClaimRuntime {
             clock: Arc::clone(&clock),
             settings: ClaimSettings {
@@ -352,6 +353,7 @@ impl Stack {
                 ..ClaimSettings::default()
             },
             leadership: Leadership::always(),
+            hosts: hosts.clone(),
         };
         let runtime = Runtime {
             provisioner,
@@ -366,6 +368,7 @@ impl Stack {
             .for_fleet(c.time_scale, c.hosts),
             leadership: Leadership::always(),
             events: None,
+            hosts,
         };
         let client = self.client.clone();
         let handle = tokio::spawn(async move {

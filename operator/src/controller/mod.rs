@@ -11,6 +11,8 @@ pub mod election;
 pub mod events;
 /// The panic guard around every reconcile and the failure counts behind the error backoff.
 pub mod failures;
+/// The one cache of watched hosts the host, claim and pool controllers share.
+pub mod host_cache;
 /// Per-host memory between reconciles.
 pub mod memory;
 pub mod pools;
@@ -45,6 +47,8 @@ use memory::HostMemory;
 
 pub use election::Leadership;
 use slots::Slots;
+
+pub use host_cache::HostCache;
 
 /// Field manager and Event reporting component, as upstream names its controller.
 pub const FIELD_MANAGER: &str = "metal3-baremetal-controller";
@@ -120,6 +124,8 @@ pub struct Runtime {
     /// with its own QPS budget, as client-go's event broadcaster has: a burst of Events then
     /// never holds back the host writes. `None`: the controller's client.
     pub events: Option<kube::Client>,
+    /// The host cache this process's controllers share ([`HostCache::start`]).
+    pub hosts: HostCache,
 }
 
 impl Context {
@@ -201,22 +207,15 @@ async fn await_first_list(client: kube::Client, namespace: Option<String>, readi
 /// One leadership term: a Controller on hosts and their BMC Secrets until its stream ends.
 async fn host_term(client: kube::Client, runtime: &Runtime) {
     let ns = runtime.settings.watch_namespace.as_deref();
-    let hosts = hosts_api(&client, ns);
     let secrets: Api<Secret> = match ns {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    // The caches keep what the controller reads: never the managed fields, which for a host
-    // whose status we write are as large as the status itself.
-    let (store, host_writer) = reflector::store();
-    let host_changes = reflector(
-        host_writer,
-        watcher(hosts, watcher::Config::default()).modify(drop_managed_fields),
-    )
-    .applied_objects();
-    let controller = Controller::for_stream(host_changes, store.clone()).with_config(
-        kube::runtime::controller::Config::default().concurrency(runtime.settings.concurrency),
-    );
+    let store = runtime.hosts.store();
+    let controller = Controller::for_shared_stream(runtime.hosts.subscribe(), store.clone())
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(runtime.settings.concurrency),
+        );
     // One watch of the labelled BMC Secrets both caches them (credentials are read from the
     // cache, as upstream's label-selected cache does) and maps a change to the hosts using it.
     let (secret_store, secret_writer) = reflector::store();

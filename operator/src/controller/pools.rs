@@ -327,7 +327,7 @@ pub(crate) async fn term(client: kube::Client, runtime: &ClaimRuntime) {
         ),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
-    let (hosts, ticks) = host_cache(&client, ns);
+    let (hosts, ticks) = host_cache(runtime);
     let ctx = Arc::new(PoolContext::new(client, runtime, hosts));
     let results = Controller::new(pools, watcher::Config::default())
         .owns(claims, watcher::Config::default())

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use metal_operator::controller::Leadership;
 use metal_operator::controller::claims::{self, ClaimRuntime, ClaimSettings};
+use metal_operator::controller::{HostCache, Leadership};
 use metal_testkit::hosts::Bmh;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -19,10 +19,12 @@ pub fn spawn(
     settings: ClaimSettings,
     leadership: Leadership,
 ) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let hosts = HostCache::start(&api.client(), settings.watch_namespace.as_deref());
     let runtime = ClaimRuntime {
         clock: Arc::new(SteppingClock::default()),
         settings,
         leadership,
+        hosts,
     };
     let (tx, rx) = oneshot::channel::<()>();
     let client = api.client();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use metal_operator::controller::{self, Clock, ControllerSettings, Leadership, Runtime};
+use metal_operator::controller::{self, Clock, ControllerSettings, HostCache, Leadership, Runtime};
 use metal_operator::statemachine;
 use metal_operator::telemetry::{Metrics, Readiness};
 use metal_testkit::hosts::Bmh;
@@ -141,6 +141,7 @@ impl World {
             machine: fast_settings(),
             leadership,
             events: None,
+            hosts: HostCache::start(&api.client(), Some(namespace)),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let client = api.client();

@@ -19,13 +19,12 @@ use super::events::Recorder;
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, Stream, StreamExt};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::reflector::Store;
+use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
-use tracing::debug;
 
 mod reconcile;
 
@@ -74,6 +73,8 @@ pub struct ClaimRuntime {
     pub clock: Arc<dyn Clock>,
     pub settings: ClaimSettings,
     pub leadership: Leadership,
+    /// The host cache shared with the host controller ([`super::HostCache::start`]).
+    pub hosts: super::HostCache,
 }
 
 /// Why one claim reconcile failed (retried with backoff).
@@ -191,34 +192,19 @@ fn concerns_claims(host: &BareMetalHost) -> bool {
     }
 }
 
-/// A BareMetalHost cache and a stream that ticks after each change claims care about (the cache
-/// is updated before the tick).
+/// The shared host cache and a stream that ticks after each change claims care about (the
+/// cache is updated before the tick).
 pub(crate) fn host_cache(
-    client: &kube::Client,
-    namespace: Option<&str>,
+    runtime: &ClaimRuntime,
 ) -> (
     Store<BareMetalHost>,
     impl Stream<Item = ()> + Send + 'static,
 ) {
-    let api: Api<BareMetalHost> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let (store, writer) = reflector::store();
-    let ticks = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff()
-        .applied_objects()
-        .filter_map(|h| async move {
-            match h {
-                Ok(host) if concerns_claims(&host) => Some(()),
-                Ok(_) => None,
-                Err(error) => {
-                    debug!(error = %error, "host watch error");
-                    None
-                }
-            }
-        });
-    (store, ticks)
+    let ticks = runtime
+        .hosts
+        .subscribe()
+        .filter_map(|host| std::future::ready(concerns_claims(&host).then_some(())));
+    (runtime.hosts.store(), ticks)
 }
 
 /// One leadership term of the claim controller.
@@ -228,7 +214,7 @@ async fn claim_term(client: kube::Client, runtime: &ClaimRuntime) {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let (hosts, ticks) = host_cache(&client, ns);
+    let (hosts, ticks) = host_cache(runtime);
     let ctx = Arc::new(ClaimContext::new(client, runtime, hosts));
     let results = Controller::new(claims, watcher::Config::default())
         .reconcile_all_on(ticks)
