@@ -332,7 +332,7 @@ impl BmcDirectory {
 
 fn redfish_method(op: BmcOp) -> &'static str {
     match op {
-        BmcOp::GetPower | BmcOp::GetSystem => "GET",
+        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios => "GET",
         BmcOp::SetPower(_) => "POST",
         BmcOp::SetBootDevice(_) => "PATCH",
     }
@@ -344,6 +344,7 @@ fn ipmi_what(op: BmcOp) -> &'static str {
         BmcOp::SetPower(_) => "power",
         BmcOp::SetBootDevice(_) => "chassis bootdev",
         BmcOp::GetSystem => "mc guid",
+        BmcOp::GetBios => "bios",
     }
 }
 
@@ -428,6 +429,10 @@ fn redfish(
             }))
         }
         BmcOp::GetSystem => Ok(CallResult::System(system_document(host))),
+        BmcOp::GetBios => Ok(CallResult::Bios {
+            attributes: bios_attributes(host),
+            registry: Default::default(),
+        }),
         BmcOp::SetPower(p) => {
             let reset = match p {
                 NodePower::On => ResetType::On,
@@ -466,6 +471,23 @@ fn redfish(
 }
 
 /// The fields of the Redfish ComputerSystem document the conductor reads when inspecting.
+/// The Bios resource's `Attributes` as the Redfish facade shows them.
+fn bios_attributes(host: &HostBmc<'_>) -> serde_json::Map<String, Value> {
+    host.machine
+        .bios()
+        .current
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                metal_sim::machine::BiosValue::Bool(b) => json!(b),
+                metal_sim::machine::BiosValue::Int(i) => json!(i),
+                metal_sim::machine::BiosValue::Text(t) => json!(t),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 fn system_document(host: &HostBmc<'_>) -> Value {
     let p = host.profile;
     // Memory sizes are far below 2^52 MiB, so the conversion is exact.
@@ -529,6 +551,8 @@ fn ipmi(
         BmcOp::GetSystem => Ok(CallResult::System(
             json!({"UUID": host.profile.system.uuid.to_string()}),
         )),
+        // The ipmi hardware type has no BIOS interface: the conductor never asks.
+        BmcOp::GetBios => Err(BmcFailure::text("IPMI has no BIOS settings to read".into())),
         BmcOp::SetPower(p) => {
             let result = host.power_action(now, |m| match p {
                 NodePower::On => m.power_on(now),

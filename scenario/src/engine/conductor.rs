@@ -191,6 +191,9 @@ impl Engine {
                     CallResult::Done => "ok".to_owned(),
                     CallResult::Power(p) => p.as_str().to_owned(),
                     CallResult::System(_) => "system document".to_owned(),
+                    CallResult::Bios { attributes, .. } => {
+                        format!("{} BIOS settings", attributes.len())
+                    }
                     CallResult::Agent(_) => "agent answer".to_owned(),
                 };
                 (Some(if ipmi { 0 } else { 200 }), result)
@@ -228,6 +231,6 @@ fn bmc_action(op: BmcOp) -> Option<CallKind> {
         BmcOp::SetPower(NodePower::Off | NodePower::SoftOff) => Some(CallKind::PowerOff),
         BmcOp::SetPower(NodePower::Rebooting | NodePower::SoftRebooting) => Some(CallKind::Reboot),
         BmcOp::SetBootDevice(_) => Some(CallKind::SetBootDevice),
-        BmcOp::GetPower | BmcOp::GetSystem => None,
+        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios => None,
     }
 }

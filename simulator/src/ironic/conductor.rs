@@ -382,11 +382,34 @@ impl Conductor {
             .jobs
             .get(&uuid)
             .is_some_and(|j| j.kind == JobKind::Sync);
+        // Ironic caches BIOS settings on a best-effort basis: a failed read is logged and the
+        // job goes on with the cache as it was.
+        let outcome = match (op, outcome) {
+            (BmcOp::GetBios, Err(e)) => {
+                tracing::warn!(node = %uuid, error = %e, "caching BIOS settings failed");
+                Ok(CallResult::Done)
+            }
+            (_, outcome) => outcome,
+        };
         match outcome {
             Ok(result) => {
                 if let Some(n) = self.nodes.get_mut(&uuid) {
                     match (op, result) {
                         (_, CallResult::Power(p)) => n.power_state = Some(p),
+                        (
+                            _,
+                            CallResult::Bios {
+                                attributes,
+                                registry,
+                            },
+                        ) => {
+                            n.bios = crate::ironic::model::bios::refresh(
+                                &n.bios,
+                                &attributes,
+                                &registry,
+                                now,
+                            );
+                        }
                         (BmcOp::SetPower(p), _) => n.power_state = Some(p.settled()),
                         (_, CallResult::System(sys)) => {
                             let (inv, macs) = inventory::from_bmc(&sys);

@@ -297,6 +297,7 @@ impl Drivers {
                 }
             }
             BmcOp::GetSystem => self.read_inventory(&target, &url).await,
+            BmcOp::GetBios => self.read_bios(&target, &url).await,
             BmcOp::SetPower(p) => {
                 let reset = match p {
                     NodePower::On => "On",
@@ -420,6 +421,8 @@ impl Drivers {
                     .map(|_| CallResult::Done)
                     .map_err(|e| failed("chassis bootdev", e))
             }
+            // The ipmi hardware type has no BIOS interface: the conductor never asks.
+            BmcOp::GetBios => Err("IPMI has no BIOS settings to read".to_string()),
             BmcOp::GetSystem => client
                 .system_guid()
                 .await
@@ -468,6 +471,43 @@ impl Drivers {
         out.insert("pcie".into(), Value::Array(pcie));
         out.insert("system".into(), system);
         Ok(CallResult::System(Value::Object(out)))
+    }
+
+    /// Reads the system's Bios attributes and, when the Bios names an attribute registry the
+    /// service lists under `/redfish/v1/Registries`, that registry's entries. A registry that
+    /// cannot be read leaves the settings without their descriptions, as sushy does.
+    async fn read_bios(&self, target: &RedfishTarget, url: &str) -> Result<CallResult, String> {
+        let bios = self
+            .send(target, reqwest::Method::GET, &format!("{url}/Bios"), None)
+            .await?;
+        let attributes = bios
+            .get("Attributes")
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| "the Bios resource has no Attributes".to_string())?;
+        let mut registry = std::collections::BTreeMap::new();
+        if let Some(name) = bios.get("AttributeRegistry").and_then(Value::as_str) {
+            for file in self.members(target, "/redfish/v1/Registries").await {
+                let names_it = [file.get("Id"), file.get("Registry")]
+                    .into_iter()
+                    .flatten()
+                    .any(|v| v.as_str() == Some(name));
+                let uri = file
+                    .pointer("/Location/0/Uri")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                if let (true, Some(uri)) = (names_it, uri) {
+                    if let Ok(doc) = self.get_path(target, &uri).await {
+                        registry = crate::ironic::model::bios::from_redfish_registry(&doc);
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(CallResult::Bios {
+            attributes,
+            registry,
+        })
     }
 
     async fn get_path(&self, target: &RedfishTarget, path: &str) -> Result<Value, String> {

@@ -157,11 +157,6 @@ pub(crate) async fn inventory(
     }
 }
 
-pub(crate) async fn bios(NodeRequest { s, ctx, ident }: NodeRequest) -> Result<Response, ApiError> {
-    found(&s.lock(), &ctx, &ident)?;
-    Ok(json_response(StatusCode::OK, &json!({"bios": []})))
-}
-
 /// The node `ident` names, when its driver has virtual media.
 fn vmedia_node<'a>(
     store: &'a Store,

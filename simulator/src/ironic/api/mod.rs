@@ -3,6 +3,8 @@
 mod agent;
 /// Allocations (`/v1/allocations`).
 mod allocations;
+/// A node's cached BIOS settings.
+mod bios;
 /// Chassis (`/v1/chassis`).
 mod chassis;
 /// The route table of a resource served whole by synchronous handlers.
@@ -604,7 +606,14 @@ fn build_api_routes() -> Router<AppState> {
         .route("/v1/nodes/{ident}/ports", get(ports::list_of_node))
         .route("/v1/nodes/{ident}/ports/detail", get(ports::detail_of_node))
         .route("/v1/nodes/{ident}/inventory", get(hardware::inventory))
-        .route("/v1/nodes/{ident}/bios", get(hardware::bios))
+        .route(
+            "/v1/nodes/{ident}/bios",
+            get(bios::list).fallback(traits::not_allowed),
+        )
+        .route(
+            "/v1/nodes/{ident}/bios/{name}",
+            get(bios::one).fallback(traits::not_allowed),
+        )
         .route(
             "/v1/nodes/{ident}/vmedia",
             get(hardware::vmedia_get)

@@ -25,6 +25,9 @@ pub enum BmcOp {
     SetBootDevice(BootDevice),
     /// Read the system description (out-of-band inspection).
     GetSystem,
+    /// Read the BIOS settings and, when the BMC publishes one, their registry (Ironic's
+    /// `cache_bios_settings`).
+    GetBios,
 }
 
 /// A BMC call the shell must perform and report back with `complete`.
@@ -126,6 +129,11 @@ pub enum CallResult {
     /// The system document read (Redfish: `{"system", "processors", "memory", "nics", "storage",
     /// "drives", "pcie"}`; IPMI: `{"UUID"}`).
     System(Value),
+    /// The BIOS attributes (name → BMC value) and the registry's entries by name.
+    Bios {
+        attributes: Map<String, Value>,
+        registry: std::collections::BTreeMap<String, crate::ironic::model::BiosRegistryEntry>,
+    },
     /// An agent's JSON answer: a command result object (`Execute`) or `{"commands": [...]}` (`Status`).
     Agent(Value),
 }

@@ -62,6 +62,10 @@ impl Conductor {
         let (target_state, done, failed) = match (target, node.provision_state) {
             (Target::Manage, S::Enroll) => {
                 steps.extend([Step::Enter(S::Verifying), power_check(t.verify)]);
+                // Verification ends by caching the BIOS settings, where the driver reads them.
+                if node.interfaces.get("bios").and_then(Value::as_str) == Some("redfish") {
+                    steps.push(Step::Call(BmcOp::GetBios));
+                }
                 (S::Manageable, S::Manageable, S::Enroll)
             }
             (Target::Manage, S::Available | S::CleanFailed | S::InspectFailed | S::AdoptFailed) => {

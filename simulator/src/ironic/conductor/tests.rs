@@ -176,7 +176,7 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
     let deploy: Vec<BmcOp> = ops
         .iter()
         .copied()
-        .filter(|o| !matches!(o, BmcOp::GetPower))
+        .filter(|o| !matches!(o, BmcOp::GetPower | BmcOp::GetBios))
         .collect();
     assert_eq!(
         deploy,
@@ -186,6 +186,69 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
             BmcOp::SetPower(NodePower::On),
         ]
     );
+}
+
+#[test]
+fn manage_caches_the_bios_settings_and_a_failed_read_keeps_the_node_going() {
+    let (mut c, u) = conductor_with("redfish");
+    let mut ops = Vec::new();
+    c.provision(u, "manage", None, t0()).expect("manage");
+    run(&mut c, t0(), 200, &mut |call: &DriverCall| {
+        ops.push(call.op);
+        match call.op {
+            BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
+            BmcOp::GetBios => Ok(CallResult::Bios {
+                attributes: json!({"BootMode": "Uefi", "Count": 2, "Flag": true})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                registry: Default::default(),
+            }),
+            _ => Ok(CallResult::Done),
+        }
+    });
+    assert_eq!(
+        ops,
+        [BmcOp::GetPower, BmcOp::GetBios],
+        "verification reads power, then BIOS"
+    );
+    let n = &c.nodes[&u];
+    assert_eq!(n.provision_state, ProvisionState::Manageable);
+    let cached: Vec<(&str, Option<&str>)> = n
+        .bios
+        .iter()
+        .map(|b| (b.name.as_str(), b.value.as_deref()))
+        .collect();
+    assert_eq!(
+        cached,
+        [
+            ("BootMode", Some("Uefi")),
+            ("Count", Some("2")),
+            ("Flag", Some("1"))
+        ]
+    );
+
+    // A second verification whose BIOS read fails still ends manageable, the cache as it was.
+    let (mut c2, u2) = conductor_with("redfish");
+    c2.nodes.get_mut(&u2).expect("node").bios = n.bios.clone();
+    c2.provision(u2, "manage", None, t0()).expect("manage");
+    run(&mut c2, t0(), 200, &mut |call: &DriverCall| match call.op {
+        BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
+        _ => Err("the BMC has no Bios resource".into()),
+    });
+    assert_eq!(c2.nodes[&u2].provision_state, ProvisionState::Manageable);
+    assert_eq!(c2.nodes[&u2].bios.len(), 3);
+    assert_eq!(c2.nodes[&u2].last_error, None);
+
+    // The ipmi hardware type has no BIOS interface: nothing is read.
+    let (mut c3, u3) = conductor_with("ipmi");
+    let mut ops3 = Vec::new();
+    c3.provision(u3, "manage", None, t0()).expect("manage");
+    run(&mut c3, t0(), 200, &mut |call: &DriverCall| {
+        ops3.push(call.op);
+        Ok(CallResult::Power(NodePower::Off))
+    });
+    assert!(!ops3.contains(&BmcOp::GetBios));
 }
 
 #[test]

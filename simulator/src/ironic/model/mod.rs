@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 mod allocation;
+pub mod bios;
 mod chassis;
 mod deploy_template;
 mod inventory;
@@ -19,6 +20,7 @@ mod volume;
 pub use allocation::{
     ALLOCATION_FIELDS, Allocation, deallocation_refusal, pick_node, settle_allocation,
 };
+pub use bios::{BiosRegistryEntry, BiosSetting};
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
 pub use deploy_template::{
     DEPLOY_STEP_INTERFACES, DEPLOY_TEMPLATE_FIELDS, DeployStep, DeployTemplate, duplicate_steps,
@@ -258,6 +260,8 @@ pub struct Node {
     pub agent: AgentSession,
     /// Virtual media attached through the API.
     pub vmedia: Option<Value>,
+    /// The BIOS settings read from the BMC at the last verification (sorted by name).
+    pub bios: Vec<BiosSetting>,
     /// Creation and update times.
     pub created_at: DateTime<Utc>,
     /// Last update.
@@ -341,6 +345,7 @@ impl Node {
             inventory: None,
             agent: AgentSession::default(),
             vmedia: None,
+            bios: Vec::new(),
             created_at: now,
             updated_at: None,
         }
