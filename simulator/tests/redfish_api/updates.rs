@@ -41,9 +41,18 @@ async fn images_off_loopback_or_of_another_scheme_are_refused_with_no_task() {
         "ftp://127.0.0.1/bios.bin",
         "file:///tmp/bios.bin",
     ] {
-        let r = post(&app, SIMPLE_UPDATE, json!({"ImageURI": image, "Targets": [BIOS]})).await;
+        let r = post(
+            &app,
+            SIMPLE_UPDATE,
+            json!({"ImageURI": image, "Targets": [BIOS]}),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{image}");
-        assert!(message_id(&r.body).ends_with("ActionParameterValueError"), "{}", r.body);
+        assert!(
+            message_id(&r.body).ends_with("ActionParameterValueError"),
+            "{}",
+            r.body
+        );
         assert!(message_args(&r.body).contains(&"ImageURI".to_string()));
     }
     let unknown = post(
@@ -53,7 +62,11 @@ async fn images_off_loopback_or_of_another_scheme_are_refused_with_no_task() {
     )
     .await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    assert!(message_args(&unknown.body).contains(&"Targets".to_string()), "{}", unknown.body);
+    assert!(
+        message_args(&unknown.body).contains(&"Targets".to_string()),
+        "{}",
+        unknown.body
+    );
     assert_eq!(task_count(&app).await, 0);
 }
 
@@ -84,14 +97,21 @@ async fn a_firmware_fault_ends_the_task_in_exception_and_installs_nothing() {
             .unwrap()
             .contains("failed verification")
     );
-    assert_eq!(get(&app, BIOS).await.body["Version"], "2.1.9", "nothing installed");
+    assert_eq!(
+        get(&app, BIOS).await.body["Version"],
+        "2.1.9",
+        "nothing installed"
+    );
 }
 
 #[tokio::test]
 async fn a_multipart_push_runs_the_same_task_as_simple_update() {
     let (app, _, _) = setup(1);
     let service = get(&app, "/redfish/v1/UpdateService").await;
-    let push_uri = service.body["MultipartHttpPushUri"].as_str().unwrap().to_string();
+    let push_uri = service.body["MultipartHttpPushUri"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let send_push = |body: Vec<u8>| {
         let app = app.clone();
         let uri = push_uri.clone();
@@ -122,9 +142,16 @@ async fn a_multipart_push_runs_the_same_task_as_simple_update() {
     let garbage = send_push(b"not multipart at all".to_vec()).await;
     assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
     assert_eq!(task_count(&app).await, 0);
-    let accepted = send_push(form(&format!(r#"{{"Targets": ["{BIOS}"]}}"#), b"\x7fELF\x00\x01")).await;
+    let accepted = send_push(form(
+        &format!(r#"{{"Targets": ["{BIOS}"]}}"#),
+        b"\x7fELF\x00\x01",
+    ))
+    .await;
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
-    let monitor = accepted.headers()[header::LOCATION].to_str().unwrap().to_string();
+    let monitor = accepted.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
     let task = finished(&app, &monitor).await;
     assert_eq!(task["TaskState"], "Completed", "{task}");
     assert_eq!(get(&app, BIOS).await.body["Version"], "2.1.10");
