@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use metal_sim::machine::{
-    Ack, BiosInfo, BiosValue, BootMode, BootOutcome, BootSource, CpuInfo, Disk, DiskKind,
-    HardwareProfile, Machine, MachineError, MachineEvent, MediaSlot, MemoryInfo, Nic, OverrideMode,
-    PowerState, RamdiskSource, SimTime, SystemInfo, Timing, derive_rng,
+    Ack, BiosInfo, BiosRefusal, BiosValue, BootMode, BootOutcome, BootSource, CpuInfo, Disk,
+    DiskKind, HardwareProfile, Machine, MachineError, MachineEvent, MediaSlot, MemoryInfo, Nic,
+    OverrideMode, PowerState, RamdiskSource, SimTime, SystemInfo, Timing, derive_rng,
 };
 
 const MAC: &str = "52:54:00:aa:bb:01";
@@ -417,17 +417,32 @@ fn bios_patch_with_an_unknown_or_mistyped_attribute_changes_nothing() {
     ]);
     assert_eq!(
         m.patch_bios(t(0), bad),
-        Err(MachineError::UnknownBiosAttribute {
+        Err(MachineError::BiosSettingRefused(BiosRefusal::Unknown {
             name: "NoSuchThing".into()
-        })
+        }))
     );
     let mistyped = BTreeMap::from([("PxeRetryCount".to_string(), BiosValue::Text("three".into()))]);
     assert_eq!(
         m.patch_bios(t(0), mistyped),
-        Err(MachineError::BiosTypeMismatch {
-            name: "PxeRetryCount".into()
-        })
+        Err(MachineError::BiosSettingRefused(BiosRefusal::WrongType {
+            name: "PxeRetryCount".into(),
+            expected: "Integer",
+            value: "\"three\"".into(),
+        }))
     );
+    let out_of_range = BTreeMap::from([
+        (
+            "ProcVirtualization".to_string(),
+            BiosValue::Text("Disabled".into()),
+        ),
+        ("PxeRetryCount".to_string(), BiosValue::Int(99)),
+    ]);
+    assert!(matches!(
+        m.patch_bios(t(0), out_of_range),
+        Err(MachineError::BiosSettingRefused(
+            BiosRefusal::OutOfRange { .. }
+        ))
+    ));
     assert!(m.bios().pending.is_empty());
 }
 

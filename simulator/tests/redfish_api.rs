@@ -22,3 +22,19 @@ mod settings;
 /// The specification's request rules: `OData-Version`, `$` queries, POST to `Members`.
 #[path = "redfish_api/protocol.rs"]
 mod protocol;
+
+/// The BIOS attribute registry and the values it refuses.
+#[path = "redfish_api/bios.rs"]
+mod bios;
+
+/// Storage controllers, RAID volumes and health rollups.
+#[path = "redfish_api/storage.rs"]
+mod storage;
+
+/// Event subscriptions and their delivery.
+#[path = "redfish_api/events.rs"]
+mod events;
+
+/// Firmware update refusals, faults and the multipart push.
+#[path = "redfish_api/updates.rs"]
+mod updates;

@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 pub const USER: &str = "admin";
 pub const PASSWORD: &str = "s3cret-pw";
 
-/// A deterministic hardware profile for host `n` (a GPU box when `gpus > 0`).
+/// A deterministic hardware profile for host `n` (a GPU box when `gpus > 0`, else a box with a
+/// RAID controller over its two drives).
 pub fn profile(n: u8, gpus: usize) -> HardwareProfile {
     let uuid = uuid::Uuid::from_bytes([0x5a, 0x1d, 0, n, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, n]);
     HardwareProfile {
@@ -92,17 +93,30 @@ pub fn profile(n: u8, gpus: usize) -> HardwareProfile {
                 hctl: "0:0:1:0".into(),
             },
         ],
-        pcie: (0..gpus)
-            .map(|g| PcieDevice {
-                class: PcieClass::Gpu,
-                vendor: "NVIDIA".into(),
-                model: "A100".into(),
-                vendor_id: "0x10de".into(),
-                device_id: "0x20b0".into(),
-                address: format!("0000:{:02x}:00.0", 0x17 + g),
-                serial: format!("GPU{n}{g}"),
-            })
-            .collect(),
+        // A GPU box has its drives on the board; the others have a RAID controller.
+        pcie: if gpus == 0 {
+            vec![PcieDevice {
+                class: PcieClass::Storage,
+                vendor: "Broadcom".into(),
+                model: "MegaRAID 9560-8i".into(),
+                vendor_id: "0x1000".into(),
+                device_id: "0x10e2".into(),
+                address: "0000:65:00.0".into(),
+                serial: format!("RAID{n}"),
+            }]
+        } else {
+            (0..gpus)
+                .map(|g| PcieDevice {
+                    class: PcieClass::Gpu,
+                    vendor: "NVIDIA".into(),
+                    model: "A100".into(),
+                    vendor_id: "0x10de".into(),
+                    device_id: "0x20b0".into(),
+                    address: format!("0000:{:02x}:00.0", 0x17 + g),
+                    serial: format!("GPU{n}{g}"),
+                })
+                .collect()
+        },
         firmware: vec![
             FirmwareComponent {
                 id: "BIOS".into(),
@@ -220,6 +234,11 @@ pub fn state(world: &Arc<World>) -> RedfishState {
 /// The first system's id.
 pub fn system_id(world: &World) -> String {
     world.hosts()[0].bmc.system_id.clone()
+}
+
+/// The id of the n-th system (0-based).
+pub fn nth_system_id(world: &World, n: usize) -> String {
+    world.hosts()[n].bmc.system_id.clone()
 }
 
 /// A running Redfish server on 127.0.0.1 (ephemeral port) with `count` systems.

@@ -1,5 +1,6 @@
 //! The DMTF Redfish Service Validator against our fake BMC: zero failures over HTTP with Basic
-//! auth, and over HTTPS with session auth, on a two-system (single-address) service.
+//! auth, and over HTTPS with session auth, on a two-system (single-address) service with a RAID
+//! volume and an event subscription, walking the registries, storage controllers and volumes.
 
 #[path = "redfish_fixture.rs"]
 mod fixture;
@@ -64,6 +65,33 @@ async fn validate(tls: bool, authtype: &str) -> Summary {
         return Summary::default();
     };
     let server = fixture::Server::start(2, tls, Timing::nominal().scaled(0.001)).await;
+    // Resources that exist only once made: a RAID volume on the second system (it has the
+    // controller) and, over HTTP, an event subscription.
+    let raid_host = &server.world.hosts()[1];
+    raid_host
+        .with_machine(server.world.now(), |m| {
+            m.create_volume(
+                server.world.now(),
+                metal_sim::machine::VolumeRequest {
+                    name: Some("validated".into()),
+                    raid_type: "RAID1".into(),
+                    drives: vec![0, 1],
+                    capacity_bytes: None,
+                },
+            )
+        })
+        .expect("a RAID1 volume over both drives");
+    if !tls {
+        let client = metal_sim::agent::client::http_client(Duration::from_secs(5)).unwrap();
+        let created = client
+            .post(format!("{}/redfish/v1/EventService/Subscriptions", server.base_url()))
+            .basic_auth(fixture::USER, Some(fixture::PASSWORD))
+            .json(&serde_json::json!({"Destination": "http://127.0.0.1:9/events", "Context": "validator"}))
+            .send()
+            .await
+            .expect("subscription request");
+        assert_eq!(created.status(), 201);
+    }
     let logdir = tempfile::tempdir().unwrap();
     let mut command = tokio::process::Command::new(validator);
     command
@@ -103,7 +131,38 @@ async fn validate(tls: bool, authtype: &str) -> Summary {
     if summary.fail > 0 || summary.warn > 0 {
         print_findings(logdir.path());
     }
+    // The day-2 resources were walked, not only the old ones.
+    let logs = log_text(logdir.path());
+    let mut visited = vec![
+        "/Storage/1/Controllers/0",
+        "/Storage/1/Volumes/1",
+        "/redfish/v1/Registries/MetalSimBios_",
+        "/redfish/v1/EventService",
+    ];
+    if !tls {
+        visited.push("/redfish/v1/EventService/Subscriptions/1");
+    }
+    for uri in visited {
+        assert!(logs.contains(uri), "the validator did not visit {uri}");
+    }
     summary
+}
+
+/// Every log file the validator wrote, concatenated.
+fn log_text(dir: &std::path::Path) -> String {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut text = String::new();
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                text.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    text
 }
 
 /// Prints the validator's own FAIL/WARN lines from its debug log (bounded).

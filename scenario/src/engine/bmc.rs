@@ -267,10 +267,13 @@ impl BmcDirectory {
                 after,
                 route: Route::Redfish { host, target, url },
             },
-            Verdict::Proceed | Verdict::AckNoEffect | Verdict::Stick => Approach::Reach {
-                after: Duration::ZERO,
-                route: Route::Redfish { host, target, url },
-            },
+            // An HTTP request never gets the power or firmware verdicts; they proceed.
+            Verdict::Proceed | Verdict::AckNoEffect | Verdict::Stick | Verdict::FailTask => {
+                Approach::Reach {
+                    after: Duration::ZERO,
+                    route: Route::Redfish { host, target, url },
+                }
+            }
         }
     }
 

@@ -384,6 +384,7 @@ impl BmcFault {
             ipmi_packet_loss: self.ipmi_packet_loss,
             power_ack_no_effect_rate: self.power_ack_no_effect_rate,
             power_stick_rate: self.power_stick_rate,
+            ..FaultSet::none()
         }
     }
 }

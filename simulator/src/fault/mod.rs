@@ -8,10 +8,13 @@
 //! | `HttpRequest`   | `Drop` (unreachable window) · `Fail5xx` (rate) · `Delay` (latency) · `Proceed` |
 //! | `IpmiPacket`    | `Drop` (unreachable window or packet loss) · `Delay` (latency) · `Proceed` |
 //! | `PowerAction`   | `AckNoEffect` (rate) · `Stick` (rate) · `Proceed`                        |
+//! | `FirmwareUpdate`| `FailTask` (rate) · `Proceed`                                            |
 //!
 //! `Drop` means: close the connection / send nothing. `AckNoEffect`: answer success, change nothing.
 //! `Stick`: perform the action but hold the machine in its transition (`Machine::set_stuck`) until
-//! the fault is cleared. Random draws happen only for rates strictly between 0 and 1, so a fault-free
+//! the fault is cleared. `FailTask`: start the firmware update task, then end it in `Exception`
+//! without installing anything. Besides verdicts, `degraded` parts (a drive at `Warning` or
+//! `Critical`) are reported by the BMC and rolled up into the system's health. Random draws happen only for rates strictly between 0 and 1, so a fault-free
 //! host consumes no randomness and runs stay comparable.
 
 use std::time::Duration;
@@ -31,6 +34,8 @@ pub enum FaultKind {
     IpmiPacket,
     /// A power action (reset, chassis control) about to be applied to the machine.
     PowerAction,
+    /// A firmware update task about to start.
+    FirmwareUpdate,
 }
 
 /// The facade's decision.
@@ -48,6 +53,58 @@ pub enum Verdict {
     AckNoEffect,
     /// Apply the action but leave the machine stuck in its transition.
     Stick,
+    /// Run the task, then end it in `Exception` without effect.
+    FailTask,
+}
+
+/// A part's health as a BMC reports it (Redfish `Status.Health`), worst last.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub enum Health {
+    /// Normal.
+    #[default]
+    OK,
+    /// Needs attention.
+    Warning,
+    /// Needs immediate attention.
+    Critical,
+}
+
+impl Health {
+    /// The Redfish spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::OK => "OK",
+            Health::Warning => "Warning",
+            Health::Critical => "Critical",
+        }
+    }
+
+    /// The health of a whole from its parts' healths: the worst of them (`OK` for none).
+    pub fn rollup(parts: impl IntoIterator<Item = Health>) -> Health {
+        parts.into_iter().max().unwrap_or(Health::OK)
+    }
+}
+
+/// The kind of part a health fault degrades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartKind {
+    /// A drive, by its index in the hardware profile (0 = first).
+    Drive,
+}
+
+/// A part reported degraded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Degraded {
+    /// Kind of part.
+    pub part: PartKind,
+    /// Which one (0-based, in hardware profile order).
+    pub index: usize,
+    /// Its health (`Warning` or `Critical`).
+    pub health: Health,
 }
 
 /// A half-open window of simulated time `[from, until)`; `until` absent means forever.
@@ -103,6 +160,11 @@ pub struct FaultSet {
     pub power_ack_no_effect_rate: f64,
     /// Fraction (0..=1) of power actions whose transition sticks.
     pub power_stick_rate: f64,
+    /// Fraction (0..=1) of firmware update tasks that end in `Exception`.
+    pub firmware_update_fail_rate: f64,
+    /// Parts the BMC reports degraded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<Degraded>,
 }
 
 /// A fault setting outside its allowed range.
@@ -155,6 +217,7 @@ impl FaultSet {
             ("ipmi_packet_loss", self.ipmi_packet_loss),
             ("power_ack_no_effect_rate", self.power_ack_no_effect_rate),
             ("power_stick_rate", self.power_stick_rate),
+            ("firmware_update_fail_rate", self.firmware_update_fail_rate),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(FaultError::RateOutOfRange { field, value });
@@ -208,6 +271,34 @@ impl FaultSet {
         if other.power_stick_rate > 0.0 {
             self.power_stick_rate = other.power_stick_rate;
         }
+        if other.firmware_update_fail_rate > 0.0 {
+            self.firmware_update_fail_rate = other.firmware_update_fail_rate;
+        }
+        self.degraded.extend(other.degraded.iter().copied());
+    }
+
+    /// The health reported for part `index` of kind `part` (`OK` unless degraded; the worst when
+    /// listed twice).
+    pub fn health_of(&self, part: PartKind, index: usize) -> Health {
+        Health::rollup(
+            self.degraded
+                .iter()
+                .filter(|d| d.part == part && d.index == index)
+                .map(|d| d.health),
+        )
+    }
+
+    /// The health of a machine with `drives` drives as its BMC rolls it up: the worst of its
+    /// parts (entries naming a part the machine does not have are ignored).
+    pub fn machine_health(&self, drives: usize) -> Health {
+        Health::rollup(
+            self.degraded
+                .iter()
+                .filter(|d| match d.part {
+                    PartKind::Drive => d.index < drives,
+                })
+                .map(|d| d.health),
+        )
     }
 
     /// Whether the BMC is inside an unreachable window at `now`.
@@ -241,6 +332,13 @@ impl FaultSet {
                     return Verdict::Stick;
                 }
                 Verdict::Proceed
+            }
+            FaultKind::FirmwareUpdate => {
+                if chance(rng, self.firmware_update_fail_rate) {
+                    Verdict::FailTask
+                } else {
+                    Verdict::Proceed
+                }
             }
         }
     }
@@ -303,6 +401,7 @@ mod tests {
             FaultKind::HttpRequest,
             FaultKind::IpmiPacket,
             FaultKind::PowerAction,
+            FaultKind::FirmwareUpdate,
         ] {
             assert_eq!(
                 f.verdict(kind, SimTime::from_secs(5), &mut r),
@@ -430,5 +529,58 @@ mod tests {
         assert_eq!(f.unreachable[0].until, Some(Duration::from_secs(60)));
         assert_eq!(f.latency.unwrap().max, Duration::from_millis(20));
         assert!(f.validate().is_ok());
+    }
+
+    #[test]
+    fn a_firmware_update_fault_fails_tasks_and_draws_only_between_zero_and_one() {
+        let always = FaultSet {
+            firmware_update_fail_rate: 1.0,
+            ..FaultSet::none()
+        };
+        let mut r = rng();
+        let untouched = r.clone();
+        assert_eq!(
+            always.verdict(FaultKind::FirmwareUpdate, SimTime::ZERO, &mut r),
+            Verdict::FailTask
+        );
+        assert_eq!(r, untouched, "a rate of 1 draws nothing");
+        assert_eq!(
+            always.verdict(FaultKind::PowerAction, SimTime::ZERO, &mut r),
+            Verdict::Proceed
+        );
+        let bad = FaultSet {
+            firmware_update_fail_rate: 1.5,
+            ..FaultSet::none()
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn health_rolls_up_to_the_worst_degraded_part() {
+        let f: FaultSet = serde_json::from_value(serde_json::json!({
+            "degraded": [
+                {"part": "drive", "index": 1, "health": "Warning"},
+                {"part": "drive", "index": 1, "health": "Critical"},
+                {"part": "drive", "index": 2, "health": "Warning"},
+            ]
+        }))
+        .unwrap();
+        assert_eq!(f.health_of(PartKind::Drive, 0), Health::OK);
+        assert_eq!(f.health_of(PartKind::Drive, 1), Health::Critical);
+        assert_eq!(
+            Health::rollup((0..3).map(|i| f.health_of(PartKind::Drive, i))),
+            Health::Critical
+        );
+        assert_eq!(Health::rollup([]), Health::OK);
+        assert_eq!(f.machine_health(3), Health::Critical);
+        assert_eq!(
+            f.machine_health(1),
+            Health::OK,
+            "no drive 1 or 2 on a one-drive machine"
+        );
+        let unknown = serde_json::from_value::<FaultSet>(serde_json::json!({
+            "degraded": [{"part": "toaster", "index": 0, "health": "Warning"}]
+        }));
+        assert!(unknown.is_err());
     }
 }

@@ -2,8 +2,11 @@
 
 use serde::Serialize;
 
+use super::bios_registry::BiosRefusal;
 use super::firmware::{BootSource, MediaSlot};
+use super::raid::RaidRefusal;
 use super::time::SimTime;
+use crate::fault::Health;
 
 /// Chassis power as a BMC reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -137,6 +140,16 @@ pub enum MachineEvent {
         /// The new image, if inserted.
         image: Option<String>,
     },
+    /// The health the BMC reports for the machine (the worst of its parts) changed, because a
+    /// fault degraded a part or was cleared.
+    HealthChanged {
+        /// When.
+        at: SimTime,
+        /// Previous health.
+        from: Health,
+        /// New health.
+        to: Health,
+    },
     /// A disk's contents changed (image written, partition table wiped, disk erased).
     DiskChanged {
         /// When.
@@ -188,18 +201,13 @@ pub enum MachineError {
         /// Number of disks.
         count: usize,
     },
-    /// A BIOS attribute that does not exist.
-    #[error("unknown BIOS attribute {name:?}")]
-    UnknownBiosAttribute {
-        /// Attribute name.
-        name: String,
-    },
-    /// A BIOS value of the wrong type.
-    #[error("BIOS attribute {name:?} takes a value of another type")]
-    BiosTypeMismatch {
-        /// Attribute name.
-        name: String,
-    },
+    /// A BIOS value the attribute registry refuses (unknown, read-only, wrong type, out of range,
+    /// not among the allowed values, bad length).
+    #[error("BIOS setting refused: {0}")]
+    BiosSettingRefused(BiosRefusal),
+    /// A RAID volume request or deletion the controller refuses.
+    #[error("RAID request refused: {0}")]
+    RaidRefused(RaidRefusal),
     /// Secure boot can only be enabled in UEFI mode.
     #[error("secure boot needs UEFI boot mode")]
     SecureBootNeedsUefi,

@@ -2,8 +2,11 @@
 //! slots and disk contents. Plain data; [`super::Machine`] owns and changes it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+use super::bios_registry::BiosRegistry;
 
 /// A device the firmware can boot from (names as in Redfish `BootSourceOverrideTarget`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -155,7 +158,8 @@ impl BiosValue {
     }
 }
 
-/// BIOS settings: what is in effect and what waits for the next reset (Redfish `@Redfish.Settings`).
+/// BIOS settings: what is in effect and what waits for the next reset (Redfish `@Redfish.Settings`),
+/// judged by the profile's attribute registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BiosSettings {
     /// Attributes in effect now.
@@ -164,28 +168,20 @@ pub struct BiosSettings {
     pub pending: BTreeMap<String, BiosValue>,
     /// Factory defaults (what `ResetBios` restores).
     pub defaults: BTreeMap<String, BiosValue>,
+    /// The attributes this firmware has and the values each accepts.
+    #[serde(skip)]
+    pub registry: Arc<BiosRegistry>,
 }
 
 impl BiosSettings {
-    /// The settings a new machine ships with.
-    pub fn factory() -> Self {
-        let defaults: BTreeMap<String, BiosValue> = [
-            ("BootMode", BiosValue::Text("Uefi".into())),
-            ("ProcVirtualization", BiosValue::Text("Enabled".into())),
-            ("ProcHyperThreading", BiosValue::Text("Enabled".into())),
-            ("SriovGlobalEnable", BiosValue::Text("Disabled".into())),
-            ("NumaNodesPerSocket", BiosValue::Int(1)),
-            ("PxeRetryCount", BiosValue::Int(3)),
-            ("EmbeddedSata", BiosValue::Text("AhciMode".into())),
-            ("SecureBootAllowed", BiosValue::Bool(true)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    /// The settings a new machine of this registry ships with: its defaults.
+    pub fn factory(registry: Arc<BiosRegistry>) -> Self {
+        let defaults = registry.defaults();
         BiosSettings {
             current: defaults.clone(),
             pending: BTreeMap::new(),
             defaults,
+            registry,
         }
     }
 }

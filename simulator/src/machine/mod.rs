@@ -51,13 +51,18 @@
 //! Randomness: [`derive_rng`]`(seed, purpose, host_index)` gives each host its own ChaCha8 stream per
 //! purpose, so a seed reproduces profiles, MACs, UUIDs, jitter and fault draws.
 
+mod bios_registry;
 mod event;
 mod firmware;
 mod model;
 mod profile;
+mod raid;
 pub mod time;
 mod world;
 
+pub use bios_registry::{
+    AttributeType, BIOS_REGISTRY_VERSION, BiosAttribute, BiosRefusal, BiosRegistry,
+};
 pub use event::{
     Ack, BootOutcome, BootRecord, MachineError, MachineEvent, PowerState, RamdiskSource,
 };
@@ -70,6 +75,7 @@ pub use profile::{
     BiosInfo, CpuInfo, Disk, DiskKind, FirmwareComponent, HardwareProfile, Lldp, MemoryInfo, Nic,
     PcieClass, PcieDevice, SystemInfo,
 };
+pub use raid::{RaidController, RaidLevel, RaidRefusal, RaidState, Volume, VolumeRequest};
 pub use time::{SimClock, SimTime, Timing};
 pub use world::{
     BmcEndpoint, BmcProtocol, Credentials, Host, HostEvent, HostSpec, ListenerKind, ListenerPlan,

@@ -280,9 +280,20 @@ impl Host {
 
     /// Replaces the fault settings (validate first with [`FaultSet::validate`]). Clearing the
     /// power-stick fault releases a stuck machine.
+    /// A change of the health the BMC rolls up is published as [`MachineEvent::HealthChanged`].
     pub fn set_faults(&self, now: SimTime, faults: FaultSet) {
         let release = faults.power_stick_rate == 0.0;
-        lock(&self.faults).set = faults;
+        let drives = self.profile.disks.len();
+        let to = faults.machine_health(drives);
+        let from = std::mem::replace(&mut lock(&self.faults).set, faults).machine_health(drives);
+        if from != to {
+            // Nobody listening is not an error: events are for whoever subscribed.
+            let _ = self.events.send(HostEvent {
+                host: self.index,
+                name: self.name.clone(),
+                event: MachineEvent::HealthChanged { at: now, from, to },
+            });
+        }
         if release {
             self.with_machine(now, |m| m.set_stuck(false));
         }

@@ -13,7 +13,7 @@ use super::document::{self, ALLOW_GET, ALLOW_GET_PATCH, ALLOW_POST, Document};
 use super::error::RedfishError;
 use super::metadata::types;
 use super::service::{RedfishState, SystemCtx};
-use crate::machine::{BiosValue, MachineError};
+use crate::machine::{BiosRefusal, BiosValue, MachineError};
 
 fn bios_uri(id: &str) -> String {
     format!("/redfish/v1/Systems/{id}/Bios")
@@ -48,6 +48,7 @@ fn bios_body(ctx: &SystemCtx<'_>) -> Value {
             ctx.profile.bios.vendor,
             ctx.bios_version.unwrap_or(&ctx.profile.bios.version)
         ),
+        "AttributeRegistry": ctx.machine.bios().registry.id,
         "Attributes": attributes(&ctx.machine.bios().current),
         "@Redfish.Settings": {
             "@odata.type": types::SETTINGS,
@@ -118,6 +119,38 @@ fn to_bios_values(attrs: &Map<String, Value>) -> Result<BTreeMap<String, BiosVal
         .collect()
 }
 
+/// The Base registry message for a value the attribute registry refuses, naming the attribute as
+/// `Attributes/<name>`.
+fn refusal_error(refusal: &BiosRefusal) -> RedfishError {
+    let property = format!("Attributes/{}", refusal.attribute());
+    match refusal {
+        BiosRefusal::Unknown { .. } => RedfishError::PropertyUnknown { property },
+        BiosRefusal::ReadOnly { .. } => RedfishError::PropertyNotWritable { property },
+        BiosRefusal::WrongType { value, .. } => RedfishError::PropertyValueTypeError {
+            property,
+            value: value.clone(),
+        },
+        BiosRefusal::OutOfRange { value, .. } => RedfishError::PropertyValueOutOfRange {
+            property,
+            value: value.to_string(),
+        },
+        BiosRefusal::NotInList { value, .. } => RedfishError::PropertyValueNotInList {
+            property,
+            value: value.clone(),
+        },
+        BiosRefusal::BadLength {
+            length, max_length, ..
+        } if length > max_length => RedfishError::StringValueTooLong {
+            property,
+            length: *max_length,
+        },
+        BiosRefusal::BadLength { length, .. } => RedfishError::PropertyValueFormatError {
+            property,
+            value: format!("a string of {length} characters"),
+        },
+    }
+}
+
 /// `PATCH /redfish/v1/Systems/{id}/Bios/Settings`: queues `Attributes` for the next reset.
 pub async fn patch_settings(
     State(state): State<RedfishState>,
@@ -154,13 +187,7 @@ pub async fn patch_settings(
         ctx.machine
             .patch_bios(now, changes)
             .map_err(|e| match e {
-                MachineError::UnknownBiosAttribute { name } => RedfishError::PropertyNotWritable {
-                    property: format!("Attributes/{name}"),
-                },
-                MachineError::BiosTypeMismatch { name } => RedfishError::PropertyValueTypeError {
-                    property: format!("Attributes/{name}"),
-                    value: "a value of another type".into(),
-                },
+                MachineError::BiosSettingRefused(refusal) => refusal_error(&refusal),
                 other => RedfishError::Internal {
                     reason: other.to_string(),
                 },

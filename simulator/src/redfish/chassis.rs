@@ -105,7 +105,11 @@ fn chassis_body(ctx: &SystemCtx<'_>) -> Value {
         "SerialNumber": p.system.serial,
         "SKU": p.system.sku,
         "PowerState": ctx.machine.power().as_str(),
-        "Status": {"State": "Enabled", "Health": "OK"},
+        "Status": {
+            "State": "Enabled",
+            "Health": ctx.health().as_str(),
+            "HealthRollup": ctx.health().as_str(),
+        },
         "Drives": {"@odata.id": format!("/redfish/v1/Chassis/{id}/Drives")},
         "Links": {
             "ComputerSystems": [{"@odata.id": format!("/redfish/v1/Systems/{id}")}],

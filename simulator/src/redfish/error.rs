@@ -36,6 +36,28 @@ pub enum RedfishError {
     /// A property the service does not know or does not let clients change.
     #[error("property {property} is unknown or read-only")]
     PropertyNotWritable { property: String },
+    /// A property the resource does not have.
+    #[error("property {property} is not a property of this resource")]
+    PropertyUnknown { property: String },
+    /// A numeric property value outside the supported range.
+    #[error("value {value} is out of range for property {property}")]
+    PropertyValueOutOfRange { property: String, value: String },
+    /// A string property value longer than allowed.
+    #[error("value of property {property} is longer than {length}")]
+    StringValueTooLong { property: String, length: usize },
+    /// A property value of the right type but a format the property cannot take.
+    #[error("value {value} has the wrong format for property {property}")]
+    PropertyValueFormatError { property: String, value: String },
+    /// A property value the implementation cannot take, with why.
+    #[error("value {value} of property {property} is refused: {reason}")]
+    PropertyValueIncorrect {
+        property: String,
+        value: String,
+        reason: String,
+    },
+    /// A create request without a property it needs.
+    #[error("create request lacks required property {property}")]
+    CreateFailedMissingReqProperties { property: String },
     /// A property value outside the allowed set.
     #[error("value {value} is not allowed for property {property}")]
     PropertyValueNotInList { property: String, value: String },
@@ -51,6 +73,16 @@ pub enum RedfishError {
         action: String,
         parameter: String,
         value: String,
+    },
+    /// An action parameter the action does not take.
+    #[error("action {action} has no parameter {parameter}")]
+    ActionParameterUnknown { action: String, parameter: String },
+    /// An action parameter value the service cannot use, with why.
+    #[error("parameter {parameter} of {action} is invalid: {reason}")]
+    ActionParameterValueError {
+        action: String,
+        parameter: String,
+        reason: String,
     },
     /// `If-Match` did not match the current ETag.
     #[error("If-Match precondition failed on {uri}")]
@@ -86,9 +118,17 @@ impl RedfishError {
             Self::MalformedJson { .. }
             | Self::PropertyNotWritable { .. }
             | Self::PropertyValueNotInList { .. }
+            | Self::PropertyUnknown { .. }
+            | Self::PropertyValueIncorrect { .. }
+            | Self::CreateFailedMissingReqProperties { .. }
+            | Self::PropertyValueOutOfRange { .. }
+            | Self::StringValueTooLong { .. }
+            | Self::PropertyValueFormatError { .. }
             | Self::PropertyValueTypeError { .. }
             | Self::ActionParameterMissing { .. }
             | Self::ActionParameterValueNotInList { .. }
+            | Self::ActionParameterValueError { .. }
+            | Self::ActionParameterUnknown { .. }
             | Self::ActionNotPossible { .. } => StatusCode::BAD_REQUEST,
             Self::PreconditionFailed { .. } | Self::ODataVersionUnsupported { .. } => {
                 StatusCode::PRECONDITION_FAILED
@@ -141,6 +181,46 @@ impl RedfishError {
                 vec![property.clone()],
                 "Remove the property from the request body and resubmit the request if the operation failed.",
             ),
+            Self::PropertyValueIncorrect {
+                property,
+                value,
+                reason,
+            } => (
+                "PropertyValueIncorrect",
+                format!("The property '{property}' with the requested value of '{value}' could not be written because the value does not meet the constraints of the implementation: {reason}."),
+                vec![property.clone(), value.clone()],
+                "No resolution is required.",
+            ),
+            Self::CreateFailedMissingReqProperties { property } => (
+                "CreateFailedMissingReqProperties",
+                format!("The create operation failed because the required property {property} was missing from the request."),
+                vec![property.clone()],
+                "Correct the body to include the required property with a valid value and resubmit the request if the operation failed.",
+            ),
+            Self::PropertyUnknown { property } => (
+                "PropertyUnknown",
+                format!("The property {property} is not in the list of valid properties for the resource."),
+                vec![property.clone()],
+                "Remove the unknown property from the request body and resubmit the request if the operation failed.",
+            ),
+            Self::PropertyValueOutOfRange { property, value } => (
+                "PropertyValueOutOfRange",
+                format!("The value '{value}' for the property {property} is not in the supported range of acceptable values."),
+                vec![value.clone(), property.clone()],
+                "Correct the value for the property in the request body and resubmit the request if the operation failed.",
+            ),
+            Self::StringValueTooLong { property, length } => (
+                "StringValueTooLong",
+                format!("The string '{property}' exceeds the length limit {length}."),
+                vec![property.clone(), length.to_string()],
+                "Resubmit the request with an appropriate string length.",
+            ),
+            Self::PropertyValueFormatError { property, value } => (
+                "PropertyValueFormatError",
+                format!("The value '{value}' for the property {property} is not a format that the property can accept."),
+                vec![value.clone(), property.clone()],
+                "Correct the value for the property in the request body and resubmit the request if the operation failed.",
+            ),
             Self::PropertyValueNotInList { property, value } => (
                 "PropertyValueNotInList",
                 format!("The value '{value}' for the property {property} is not in the list of acceptable values."),
@@ -168,6 +248,22 @@ impl RedfishError {
                 format!("The value '{value}' for the parameter {parameter} in the action {action} is not in the list of acceptable values."),
                 vec![value.clone(), parameter.clone(), action.clone()],
                 "Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed.",
+            ),
+            Self::ActionParameterUnknown { action, parameter } => (
+                "ActionParameterUnknown",
+                format!("The action {action} was submitted with the invalid parameter {parameter}."),
+                vec![action.clone(), parameter.clone()],
+                "Correct the invalid parameter and resubmit the request if the operation failed.",
+            ),
+            Self::ActionParameterValueError {
+                action,
+                parameter,
+                reason,
+            } => (
+                "ActionParameterValueError",
+                format!("The value for the parameter {parameter} in the action {action} is invalid: {reason}."),
+                vec![parameter.clone(), action.clone()],
+                "Correct the value for the parameter in the request body and resubmit the request if the operation failed.",
             ),
             Self::PreconditionFailed { .. } => (
                 "PreconditionFailed",

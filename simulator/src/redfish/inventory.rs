@@ -1,5 +1,5 @@
 //! Hardware inventory of a system, read from its hardware profile: Processors, Memory,
-//! Storage (Drives, Volumes), EthernetInterfaces and PCIeDevices (GPUs included).
+//! EthernetInterfaces and PCIeDevices (GPUs included). Storage is in `storage`.
 
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
@@ -8,13 +8,18 @@ use super::document::{ALLOW_GET, Document};
 use super::error::RedfishError;
 use super::metadata::types;
 use super::service::{RedfishState, SystemCtx};
-use crate::machine::{DiskKind, HardwareProfile, PcieClass};
+use crate::machine::{HardwareProfile, PcieClass};
 
-fn enabled_ok() -> Value {
+pub(super) fn enabled_ok() -> Value {
     json!({"State": "Enabled", "Health": "OK"})
 }
 
-fn collection(uri: &str, odata_type: &str, name: &str, ids: impl Iterator<Item = String>) -> Value {
+pub(super) fn collection(
+    uri: &str,
+    odata_type: &str,
+    name: &str,
+    ids: impl Iterator<Item = String>,
+) -> Value {
     let members: Vec<Value> = ids
         .map(|id| json!({"@odata.id": format!("{uri}/{id}")}))
         .collect();
@@ -27,12 +32,12 @@ fn collection(uri: &str, odata_type: &str, name: &str, ids: impl Iterator<Item =
     })
 }
 
-fn base(id: &str) -> String {
+pub(super) fn base(id: &str) -> String {
     format!("/redfish/v1/Systems/{id}")
 }
 
 /// Reads the profile of a system and builds a document from it (404 for an unknown member).
-fn from_profile(
+pub(super) fn from_profile(
     state: &RedfishState,
     system: &str,
     uri: String,
@@ -134,164 +139,6 @@ pub async fn memory(
             "MemoryDeviceType": "DDR4",
             "CapacityMiB": p.memory.dimm_mib(),
             "OperatingSpeedMhz": p.memory.speed_mts,
-            "Status": enabled_ok(),
-        }))
-    })
-}
-
-/// The single storage subsystem's id.
-const STORAGE_ID: &str = "1";
-
-fn drive_id(index: usize) -> String {
-    format!("Disk{}", index + 1)
-}
-
-fn drive_index(id: &str, p: &HardwareProfile) -> Option<usize> {
-    let n: usize = id.strip_prefix("Disk")?.parse().ok()?;
-    (n >= 1 && n <= p.disks.len() && drive_id(n - 1) == id).then(|| n - 1)
-}
-
-/// `GET /redfish/v1/Systems/{id}/Storage`.
-pub async fn storages(
-    State(state): State<RedfishState>,
-    Path(id): Path<String>,
-) -> Result<Document, RedfishError> {
-    let uri = format!("{}/Storage", base(&id));
-    from_profile(&state, &id, uri.clone(), |_| {
-        Some(collection(
-            &uri,
-            types::STORAGE_COLLECTION,
-            "Storage Collection",
-            std::iter::once(STORAGE_ID.to_string()),
-        ))
-    })
-}
-
-/// `GET /redfish/v1/Systems/{id}/Storage/{storage}`.
-pub async fn storage(
-    State(state): State<RedfishState>,
-    Path((id, storage)): Path<(String, String)>,
-) -> Result<Document, RedfishError> {
-    let uri = format!("{}/Storage/{storage}", base(&id));
-    from_profile(&state, &id, uri.clone(), |p| {
-        if storage != STORAGE_ID {
-            return None;
-        }
-        let drives: Vec<Value> = (0..p.disks.len())
-            .map(|i| json!({"@odata.id": format!("{}/{}", drives_uri(&id), drive_id(i))}))
-            .collect();
-        Some(json!({
-            "@odata.id": uri,
-            "@odata.type": types::STORAGE,
-            "Id": storage,
-            "Name": "Storage Subsystem",
-            "Description": "Local drives",
-            "Drives@odata.count": drives.len(),
-            "Drives": drives,
-            "Volumes": {"@odata.id": format!("{uri}/Volumes")},
-            "Status": enabled_ok(),
-        }))
-    })
-}
-
-/// Where the drives of system `id` live: its chassis (the non-deprecated location).
-fn drives_uri(id: &str) -> String {
-    format!("/redfish/v1/Chassis/{id}/Drives")
-}
-
-/// `GET /redfish/v1/Chassis/{id}/Drives`.
-pub async fn drives(
-    State(state): State<RedfishState>,
-    Path(id): Path<String>,
-) -> Result<Document, RedfishError> {
-    let uri = drives_uri(&id);
-    from_profile(&state, &id, uri.clone(), |p| {
-        Some(collection(
-            &uri,
-            types::DRIVE_COLLECTION,
-            "Drive Collection",
-            (0..p.disks.len()).map(drive_id),
-        ))
-    })
-}
-
-/// `GET /redfish/v1/Chassis/{id}/Drives/{drive}`.
-pub async fn drive(
-    State(state): State<RedfishState>,
-    Path((id, drive)): Path<(String, String)>,
-) -> Result<Document, RedfishError> {
-    let uri = format!("{}/{drive}", drives_uri(&id));
-    from_profile(&state, &id, uri.clone(), |p| {
-        let d = &p.disks[drive_index(&drive, p)?];
-        let (media, protocol) = match d.kind {
-            DiskKind::Hdd => ("HDD", "SATA"),
-            DiskKind::Ssd => ("SSD", "SATA"),
-            DiskKind::Nvme => ("SSD", "NVMe"),
-        };
-        let naa = d.wwn.trim_start_matches("0x").to_uppercase();
-        let mut body = json!({
-            "@odata.id": uri,
-            "@odata.type": types::DRIVE,
-            "Id": drive,
-            "Name": d.name,
-            "MediaType": media,
-            "Protocol": protocol,
-            "CapacityBytes": d.size_bytes,
-            "Manufacturer": d.vendor,
-            "Model": d.model,
-            "SerialNumber": d.serial,
-            "Identifiers": [{"DurableNameFormat": "NAA", "DurableName": naa}],
-            "Status": enabled_ok(),
-        });
-        if d.rotational {
-            body["RotationSpeedRPM"] = json!(7200);
-        }
-        Some(body)
-    })
-}
-
-/// `GET /redfish/v1/Systems/{id}/Storage/{storage}/Volumes`: one pass-through volume per drive.
-pub async fn volumes(
-    State(state): State<RedfishState>,
-    Path((id, storage)): Path<(String, String)>,
-) -> Result<Document, RedfishError> {
-    let uri = format!("{}/Storage/{storage}/Volumes", base(&id));
-    from_profile(&state, &id, uri.clone(), |p| {
-        (storage == STORAGE_ID).then(|| {
-            collection(
-                &uri,
-                types::VOLUME_COLLECTION,
-                "Volume Collection",
-                (0..p.disks.len()).map(|i| format!("Volume{}", i + 1)),
-            )
-        })
-    })
-}
-
-/// `GET /redfish/v1/Systems/{id}/Storage/{storage}/Volumes/{volume}`.
-pub async fn volume(
-    State(state): State<RedfishState>,
-    Path((id, storage, volume)): Path<(String, String, String)>,
-) -> Result<Document, RedfishError> {
-    let storage_uri = format!("{}/Storage/{storage}", base(&id));
-    let uri = format!("{storage_uri}/Volumes/{volume}");
-    from_profile(&state, &id, uri.clone(), |p| {
-        if storage != STORAGE_ID {
-            return None;
-        }
-        let n: usize = volume.strip_prefix("Volume")?.parse().ok()?;
-        if n == 0 || n > p.disks.len() || format!("Volume{n}") != volume {
-            return None;
-        }
-        let d = &p.disks[n - 1];
-        Some(json!({
-            "@odata.id": uri,
-            "@odata.type": types::VOLUME,
-            "Id": volume,
-            "Name": format!("Volume on {}", d.name),
-            "CapacityBytes": d.size_bytes,
-            "RAIDType": "None",
-            "Links": {"Drives": [{"@odata.id": format!("{}/{}", drives_uri(&id), drive_id(n - 1))}]},
             "Status": enabled_ok(),
         }))
     })

@@ -58,6 +58,8 @@ const SCHEMAS: &[SchemaUse] = &[
     unversioned("StorageCollection"),
     versioned("Drive", "v1_17_0"),
     unversioned("DriveCollection"),
+    versioned("StorageController", "v1_7_0"),
+    unversioned("StorageControllerCollection"),
     versioned("Volume", "v1_9_0"),
     unversioned("VolumeCollection"),
     versioned("EthernetInterface", "v1_9_0"),
@@ -73,6 +75,13 @@ const SCHEMAS: &[SchemaUse] = &[
     versioned("ActionInfo", "v1_3_0"),
     versioned("Message", "v1_1_1"),
     versioned("Settings", "v1_3_5"),
+    versioned("EventService", "v1_7_0"),
+    versioned("EventDestination", "v1_9_0"),
+    unversioned("EventDestinationCollection"),
+    versioned("Event", "v1_7_0"),
+    versioned("MessageRegistryFile", "v1_1_5"),
+    unversioned("MessageRegistryFileCollection"),
+    versioned("AttributeRegistry", "v1_3_8"),
     unversioned("Resource"),
     unversioned("RedfishExtensions"),
 ];
@@ -108,6 +117,10 @@ pub mod types {
     pub const STORAGE_COLLECTION: &str = "#StorageCollection.StorageCollection";
     pub const DRIVE: &str = "#Drive.v1_17_0.Drive";
     pub const DRIVE_COLLECTION: &str = "#DriveCollection.DriveCollection";
+    pub const STORAGE_CONTROLLER: &str = "#StorageController.v1_7_0.StorageController";
+    pub const STORAGE_CONTROLLER_COLLECTION: &str =
+        "#StorageControllerCollection.StorageControllerCollection";
+    pub const OPERATION_APPLY_TIME_SUPPORT: &str = "#Settings.v1_3_5.OperationApplyTimeSupport";
     pub const VOLUME: &str = "#Volume.v1_9_0.Volume";
     pub const VOLUME_COLLECTION: &str = "#VolumeCollection.VolumeCollection";
     pub const ETHERNET_INTERFACE: &str = "#EthernetInterface.v1_9_0.EthernetInterface";
@@ -124,6 +137,15 @@ pub mod types {
     pub const TASK_COLLECTION: &str = "#TaskCollection.TaskCollection";
     pub const ACTION_INFO: &str = "#ActionInfo.v1_3_0.ActionInfo";
     pub const SETTINGS: &str = "#Settings.v1_3_5.Settings";
+    pub const EVENT_SERVICE: &str = "#EventService.v1_7_0.EventService";
+    pub const EVENT_DESTINATION: &str = "#EventDestination.v1_9_0.EventDestination";
+    pub const EVENT_DESTINATION_COLLECTION: &str =
+        "#EventDestinationCollection.EventDestinationCollection";
+    pub const EVENT: &str = "#Event.v1_7_0.Event";
+    pub const MESSAGE_REGISTRY_FILE: &str = "#MessageRegistryFile.v1_1_5.MessageRegistryFile";
+    pub const MESSAGE_REGISTRY_FILE_COLLECTION: &str =
+        "#MessageRegistryFileCollection.MessageRegistryFileCollection";
+    pub const ATTRIBUTE_REGISTRY: &str = "#AttributeRegistry.v1_3_8.AttributeRegistry";
 }
 
 /// The CSDL `$metadata` document: one reference per schema we use and the service container.
@@ -187,6 +209,8 @@ const SERVICES: &[(&str, &str)] = &[
     ("AccountService", "/redfish/v1/AccountService"),
     ("UpdateService", "/redfish/v1/UpdateService"),
     ("TaskService", "/redfish/v1/TaskService"),
+    ("Registries", "/redfish/v1/Registries"),
+    ("EventService", "/redfish/v1/EventService"),
 ];
 
 /// `GET /redfish/v1/odata`: the OData service document.
@@ -229,6 +253,8 @@ mod tests {
             types::STORAGE,
             types::DRIVE,
             types::VOLUME,
+            types::STORAGE_CONTROLLER,
+            types::STORAGE_CONTROLLER_COLLECTION,
             types::ETHERNET_INTERFACE,
             types::PCIE_DEVICE,
             types::UPDATE_SERVICE,
@@ -237,6 +263,13 @@ mod tests {
             types::TASK,
             types::ACTION_INFO,
             types::SETTINGS,
+            types::EVENT_SERVICE,
+            types::EVENT_DESTINATION,
+            types::EVENT_DESTINATION_COLLECTION,
+            types::EVENT,
+            types::MESSAGE_REGISTRY_FILE,
+            types::MESSAGE_REGISTRY_FILE_COLLECTION,
+            types::ATTRIBUTE_REGISTRY,
         ]
     }
 

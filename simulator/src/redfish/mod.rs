@@ -6,8 +6,9 @@
 //! certificate ([`TlsIdentity`]). [`state_for`] builds the state of one [`ListenerPlan`].
 //!
 //! Concepts, one module each: service root and `$metadata` (`root`, `metadata`), systems
-//! (`system`, `inventory`, `bios`, `media`), managers and chassis (`chassis`), sessions and
-//! authentication (`session`, `account`), firmware updates and tasks (`update`), documents and
+//! (`system`, `inventory`, `storage` with RAID volumes, `bios`, `media`), the BIOS attribute registries (`registry`), managers and chassis (`chassis`), sessions and
+//! authentication (`session`, `account`), firmware updates and tasks (`update`, multipart `push`), event subscriptions and their delivery
+//! (`events`, `delivery`), documents and
 //! errors (`document`, `error`), serialized documents and the System cache (`rendered`), the
 //! fault/logging facade (`facade`), the specification's request rules applied before routing
 //! (`protocol`: `OData-Version`, `$` queries, POST to `Members`) and TLS (`tls`).
@@ -15,17 +16,22 @@
 mod account;
 mod bios;
 mod chassis;
+mod delivery;
 mod document;
 mod error;
+mod events;
 mod facade;
 mod inventory;
 mod media;
 mod metadata;
 mod protocol;
+mod push;
+mod registry;
 mod rendered;
 mod root;
 mod service;
 mod session;
+mod storage;
 mod system;
 mod tls;
 mod update;
@@ -147,18 +153,26 @@ fn build_route_table() -> Router<RedfishState> {
             &format!("{systems}/Memory/{{dimm}}"),
             get(inventory::memory),
         )
-        .route(&format!("{systems}/Storage"), get(inventory::storages))
+        .route(&format!("{systems}/Storage"), get(storage::storages))
         .route(
             &format!("{systems}/Storage/{{storage}}"),
-            get(inventory::storage),
+            get(storage::storage),
+        )
+        .route(
+            &format!("{systems}/Storage/{{storage}}/Controllers"),
+            get(storage::controllers),
+        )
+        .route(
+            &format!("{systems}/Storage/{{storage}}/Controllers/{{controller}}"),
+            get(storage::controller),
         )
         .route(
             &format!("{systems}/Storage/{{storage}}/Volumes"),
-            get(inventory::volumes),
+            get(storage::volumes).post(storage::create_volume),
         )
         .route(
             &format!("{systems}/Storage/{{storage}}/Volumes/{{volume}}"),
-            get(inventory::volume),
+            get(storage::volume).delete(storage::delete_volume),
         )
         .route(
             &format!("{systems}/EthernetInterfaces"),
@@ -213,10 +227,31 @@ fn build_route_table() -> Router<RedfishState> {
         )
         .route("/redfish/v1/Chassis", get(chassis::chassis_collection))
         .route("/redfish/v1/Chassis/{id}", get(chassis::chassis))
-        .route("/redfish/v1/Chassis/{id}/Drives", get(inventory::drives))
+        .route("/redfish/v1/Chassis/{id}/Drives", get(storage::drives))
         .route(
             "/redfish/v1/Chassis/{id}/Drives/{drive}",
-            get(inventory::drive),
+            get(storage::drive),
+        )
+        // Events
+        .route("/redfish/v1/EventService", get(events::get_service))
+        .route(
+            "/redfish/v1/EventService/Subscriptions",
+            get(events::list).post(events::create),
+        )
+        .route(
+            "/redfish/v1/EventService/Subscriptions/{id}",
+            get(events::get).delete(events::delete),
+        )
+        .route(
+            "/redfish/v1/EventService/Actions/EventService.SubmitTestEvent",
+            post(events::submit_test_event),
+        )
+        // Registries
+        .route("/redfish/v1/Registries", get(registry::collection))
+        .route("/redfish/v1/Registries/{file}", get(registry::file))
+        .route(
+            "/redfish/v1/Registries/{file}/{registry}",
+            get(registry::attribute_registry),
         )
         // Sessions and accounts
         .route(
@@ -259,6 +294,7 @@ fn build_route_table() -> Router<RedfishState> {
             "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
             post(update::simple_update),
         )
+        .route(push::PUSH_URI, post(push::push))
         .route("/redfish/v1/TaskService", get(update::get_task_service))
         .route("/redfish/v1/TaskService/Tasks", get(update::tasks))
         .route("/redfish/v1/TaskService/Tasks/{id}", get(update::task))

@@ -12,6 +12,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::document::{etag_of_bytes, json_bytes, schema_link, standard_headers};
+use crate::fault::Health;
 use crate::machine::{BootMode, BootOverride, BootSource, Machine, PowerState};
 
 /// A document serialized once: its bytes, its strong ETag and its `Link: rel=describedby`.
@@ -57,7 +58,8 @@ impl Rendered {
     }
 }
 
-/// Everything of a machine (and its BMC) that the ComputerSystem document shows; the rest of the
+/// Everything of a machine (and its BMC: installed BIOS version, health) that the ComputerSystem
+/// document shows; the rest of the
 /// document comes from the host's fixed hardware and names. `system::system_body` must read the
 /// machine only through these fields, or the cache would serve stale bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,11 +69,13 @@ pub struct SystemKey {
     boot_mode: BootMode,
     boot_order: Vec<BootSource>,
     bios_version: Option<String>,
+    health: Health,
 }
 
 impl SystemKey {
-    fn of(m: &Machine, bios_version: Option<&str>) -> Self {
+    fn of(m: &Machine, bios_version: Option<&str>, health: Health) -> Self {
         Self {
+            health,
             power: m.power(),
             boot_override: m.boot_override(),
             boot_mode: m.boot_mode(),
@@ -82,8 +86,9 @@ impl SystemKey {
 
     /// Whether `m` (with `bios_version` installed) still shows what this key was taken from;
     /// compares in place, allocating nothing.
-    fn shows(&self, m: &Machine, bios_version: Option<&str>) -> bool {
-        self.power == m.power()
+    fn shows(&self, m: &Machine, bios_version: Option<&str>, health: Health) -> bool {
+        self.health == health
+            && self.power == m.power()
             && self.boot_override == m.boot_override()
             && self.boot_mode == m.boot_mode()
             && self.boot_order.as_slice() == m.boot_order()
@@ -115,6 +120,7 @@ impl SystemCache {
         index: usize,
         m: &Machine,
         bios_version: Option<&str>,
+        health: Health,
         render: impl FnOnce() -> Value,
     ) -> Arc<Rendered> {
         let Some(slot) = self.slots.get(index) else {
@@ -122,12 +128,15 @@ impl SystemCache {
         };
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((key, rendered)) = &*slot
-            && key.shows(m, bios_version)
+            && key.shows(m, bios_version, health)
         {
             return Arc::clone(rendered);
         }
         let rendered = Arc::new(Rendered::of(&render()));
-        *slot = Some((SystemKey::of(m, bios_version), Arc::clone(&rendered)));
+        *slot = Some((
+            SystemKey::of(m, bios_version, health),
+            Arc::clone(&rendered),
+        ));
         rendered
     }
 }

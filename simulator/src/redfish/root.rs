@@ -41,6 +41,8 @@ pub async fn service_root(State(state): State<RedfishState>) -> Document {
             "AccountService": {"@odata.id": "/redfish/v1/AccountService"},
             "UpdateService": {"@odata.id": "/redfish/v1/UpdateService"},
             "Tasks": {"@odata.id": "/redfish/v1/TaskService"},
+            "Registries": {"@odata.id": "/redfish/v1/Registries"},
+            "EventService": {"@odata.id": "/redfish/v1/EventService"},
             "Links": {"Sessions": {"@odata.id": "/redfish/v1/SessionService/Sessions"}},
             "ProtocolFeaturesSupported": {
                 "ExpandQuery": {"ExpandAll": false, "Levels": false, "Links": false, "NoLinks": false},

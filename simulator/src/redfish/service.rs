@@ -8,9 +8,11 @@ use serde_json::Value;
 
 use super::account::Account;
 use super::error::RedfishError;
+use super::events::EventState;
 use super::rendered::{Rendered, SystemCache};
 use super::session::{DEFAULT_SESSION_TIMEOUT, SessionStore};
 use super::update::UpdateState;
+use crate::fault::{FaultSet, Health, PartKind};
 use crate::machine::{Ack, HardwareProfile, Host, Machine, MachineError, SimTime, World};
 
 /// Read access to one system: its id and name, its hardware and its machine (already ticked).
@@ -26,6 +28,20 @@ pub struct SystemCtx<'a> {
     pub machine: &'a Machine,
     /// The installed BIOS version (after firmware updates), if the BMC tracks one.
     pub bios_version: Option<&'a str>,
+    /// The host's faults (degraded parts decide the health it reports).
+    pub faults: &'a FaultSet,
+}
+
+impl SystemCtx<'_> {
+    /// The health the BMC reports for the system and its chassis: the worst of its parts.
+    pub fn health(&self) -> Health {
+        self.faults.machine_health(self.profile.disks.len())
+    }
+
+    /// The health of drive `index`.
+    pub fn drive_health(&self, index: usize) -> Health {
+        self.faults.health_of(PartKind::Drive, index)
+    }
 }
 
 /// Write access to one system.
@@ -41,6 +57,8 @@ pub struct SystemMut<'a> {
     pub machine: &'a mut Machine,
     /// The installed BIOS version (after firmware updates), if the BMC tracks one.
     pub bios_version: Option<&'a str>,
+    /// The host's faults.
+    pub faults: &'a FaultSet,
 }
 
 impl SystemMut<'_> {
@@ -52,6 +70,7 @@ impl SystemMut<'_> {
             profile: self.profile,
             machine: self.machine,
             bios_version: self.bios_version,
+            faults: self.faults,
         }
     }
 }
@@ -84,6 +103,7 @@ struct Inner {
     accounts: Vec<Account>,
     sessions: Mutex<SessionStore>,
     updates: Mutex<UpdateState>,
+    events: Arc<Mutex<EventState>>,
     systems: SystemCache,
 }
 
@@ -136,6 +156,7 @@ impl RedfishState {
             accounts,
             sessions: Mutex::new(SessionStore::new(options.session_timeout)),
             updates: Mutex::new(updates),
+            events: Arc::new(Mutex::new(EventState::default())),
         }))
     }
 
@@ -157,6 +178,16 @@ impl RedfishState {
     /// Update service state (short critical sections only).
     pub fn updates(&self) -> MutexGuard<'_, UpdateState> {
         lock(&self.0.updates)
+    }
+
+    /// The event subscriptions (shared with the delivery tasks; short critical sections only).
+    pub fn events(&self) -> Arc<Mutex<EventState>> {
+        Arc::clone(&self.0.events)
+    }
+
+    /// The world the hosts live in.
+    pub fn world(&self) -> &Arc<World> {
+        &self.0.world
     }
 
     /// The hosts served here, in fleet order.
@@ -189,6 +220,7 @@ impl RedfishState {
         let host = self.host_or_404(id)?;
         let now = self.now();
         let bios_version = self.updates().version_of(id, "BIOS", now);
+        let faults = host.faults();
         Ok(host.with_machine(now, |m| {
             f(&SystemCtx {
                 id: &host.bmc.system_id,
@@ -196,6 +228,7 @@ impl RedfishState {
                 profile: &host.profile,
                 machine: m,
                 bios_version: bios_version.as_deref(),
+                faults: &faults,
             })
         }))
     }
@@ -219,16 +252,21 @@ impl RedfishState {
         let now = self.now();
         let bios_version = self.updates().version_of(id, "BIOS", now);
         let bios_version = bios_version.as_deref();
+        let faults = host.faults();
+        let health = faults.machine_health(host.profile.disks.len());
         Ok(host.with_machine(now, |m| {
-            self.0.systems.get_or_render(index, m, bios_version, || {
-                render(&SystemCtx {
-                    id: &host.bmc.system_id,
-                    name: &host.name,
-                    profile: &host.profile,
-                    machine: m,
-                    bios_version,
+            self.0
+                .systems
+                .get_or_render(index, m, bios_version, health, || {
+                    render(&SystemCtx {
+                        id: &host.bmc.system_id,
+                        name: &host.name,
+                        profile: &host.profile,
+                        machine: m,
+                        bios_version,
+                        faults: &faults,
+                    })
                 })
-            })
         }))
     }
 
@@ -241,6 +279,7 @@ impl RedfishState {
         let host = self.host_or_404(id)?;
         let now = self.now();
         let bios_version = self.updates().version_of(id, "BIOS", now);
+        let faults = host.faults();
         Ok(host.with_machine(now, |m| {
             f(
                 &mut SystemMut {
@@ -249,6 +288,7 @@ impl RedfishState {
                     profile: &host.profile,
                     machine: m,
                     bios_version: bios_version.as_deref(),
+                    faults: &faults,
                 },
                 now,
             )

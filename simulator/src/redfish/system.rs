@@ -55,7 +55,7 @@ fn system_uri(id: &str) -> String {
 
 /// The ComputerSystem document. It reads the machine only through what
 /// [`super::rendered::SystemKey`] compares (power, boot override, boot mode, boot order, BIOS
-/// version): `GET` serves a cached rendering while those are unchanged.
+/// version, health): `GET` serves a cached rendering while those are unchanged.
 pub fn system_body(ctx: &SystemCtx<'_>) -> Value {
     let id = ctx.id;
     let uri = system_uri(id);
@@ -87,7 +87,11 @@ pub fn system_body(ctx: &SystemCtx<'_>) -> Value {
         "HostName": ctx.name,
         "BiosVersion": ctx.bios_version.unwrap_or(&p.bios.version),
         "PowerState": m.power().as_str(),
-        "Status": {"State": "Enabled", "Health": "OK"},
+        "Status": {
+            "State": "Enabled",
+            "Health": ctx.health().as_str(),
+            "HealthRollup": ctx.health().as_str(),
+        },
         "Boot": {
             "BootSourceOverrideTarget": target,
             "BootSourceOverrideTarget@Redfish.AllowableValues": override_targets(),

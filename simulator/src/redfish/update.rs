@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::document::{self, ALLOW_GET, Document};
-use super::error::RedfishError;
+use super::error::{BASE_REGISTRY, RedfishError};
 use super::metadata::types;
 use super::service::RedfishState;
+use crate::fault::{FaultKind, Verdict};
 use crate::machine::{FirmwareComponent, Host, SimTime};
 
 /// At most this many tasks are kept; the oldest finished ones are dropped first.
@@ -37,6 +38,8 @@ struct UpdateTask {
     started: SimTime,
     duration: Duration,
     installed: bool,
+    /// A fault makes it end in `Exception` without installing anything.
+    fails: bool,
 }
 
 impl UpdateTask {
@@ -108,6 +111,10 @@ impl UpdateState {
                 continue;
             }
             task.installed = true;
+            if task.fails {
+                tracing::info!(system = %task.system, component = %task.component, "redfish firmware update failed (injected fault)");
+                continue;
+            }
             if let Some(c) = self
                 .firmware
                 .iter_mut()
@@ -165,13 +172,15 @@ impl UpdateState {
         })
     }
 
-    /// Starts an update of `component` on `system` from `image`; returns the task id.
+    /// Starts an update of `component` on `system` from `image`; returns the task id. A task
+    /// that `fails` runs its course and ends in `Exception` with nothing installed.
     fn start(
         &mut self,
         system: &str,
         component: &str,
         image: &str,
         now: SimTime,
+        fails: bool,
     ) -> Result<u64, RedfishError> {
         self.advance(now);
         let current = self
@@ -216,6 +225,7 @@ impl UpdateState {
             started: now,
             duration: self.duration,
             installed: false,
+            fails,
         });
         Ok(id)
     }
@@ -224,17 +234,32 @@ impl UpdateState {
         self.advance(now);
         let t = self.tasks.iter().find(|t| t.id == id)?;
         let done = t.done(now);
+        let failed = done && t.fails;
+        let messages = if failed {
+            json!([{
+                "MessageId": format!("{BASE_REGISTRY}.GeneralError"),
+                "Message": format!(
+                    "The firmware image {} was refused by component {}: it failed verification.",
+                    t.image, t.component
+                ),
+                "MessageArgs": [],
+                "MessageSeverity": "Critical",
+                "Resolution": "Check the image and resubmit the update.",
+            }])
+        } else {
+            json!([])
+        };
         let body = json!({
             "@odata.id": format!("/redfish/v1/TaskService/Tasks/{id}"),
             "@odata.type": types::TASK,
             "Id": id.to_string(),
             "Name": format!("Update {} of system {}", t.component, t.system),
             "Description": format!("SimpleUpdate from {}", t.image),
-            "TaskState": if done { "Completed" } else { "Running" },
-            "TaskStatus": "OK",
+            "TaskState": if failed { "Exception" } else if done { "Completed" } else { "Running" },
+            "TaskStatus": if failed { "Critical" } else { "OK" },
             "PercentComplete": t.percent(now),
             "TaskMonitor": format!("/redfish/v1/TaskService/TaskMonitors/{id}"),
-            "Messages": [],
+            "Messages": messages,
         });
         Some((body, done))
     }
@@ -251,6 +276,7 @@ pub async fn get_service() -> Document {
             "ServiceEnabled": true,
             "Status": {"State": "Enabled", "Health": "OK"},
             "FirmwareInventory": {"@odata.id": "/redfish/v1/UpdateService/FirmwareInventory"},
+            "MultipartHttpPushUri": super::push::PUSH_URI,
             "Actions": {
                 "#UpdateService.SimpleUpdate": {
                     "target": "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
@@ -336,6 +362,34 @@ fn resolve_target(
     None
 }
 
+/// Refuses an image the simulator would not fetch: not an absolute http(s) URL, or a host off
+/// loopback (the egress rule with no extra network: the simulator never reaches off the machine).
+fn check_image_uri(image: &str) -> Result<(), RedfishError> {
+    let refuse = |reason: String| RedfishError::ActionParameterValueError {
+        action: "UpdateService.SimpleUpdate".into(),
+        parameter: "ImageURI".into(),
+        reason,
+    };
+    let url =
+        url::Url::parse(image).map_err(|e| refuse(format!("{image:?} is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse(format!(
+            "scheme {:?} is not http or https",
+            url.scheme()
+        )));
+    }
+    let host = url
+        .host()
+        .ok_or_else(|| refuse(format!("{image:?} names no host")))?;
+    crate::egress::admit_host(&host, &[])
+        .map(|_| ())
+        .map_err(|refusal| {
+            refuse(format!(
+                "{refusal}; images are fetched from loopback (127.0.0.0/8, ::1) only"
+            ))
+        })
+}
+
 /// `POST /redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate`: 202 with the task monitor.
 pub async fn simple_update(
     State(state): State<RedfishState>,
@@ -360,17 +414,14 @@ pub async fn simple_update(
             });
         }
     };
-    let valid = url::Url::parse(&image)
-        .ok()
-        .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-    if !valid {
-        return Err(RedfishError::ActionParameterValueNotInList {
-            action: ACTION.into(),
-            parameter: "ImageURI".into(),
-            value: image,
-        });
-    }
-    let targets: Vec<String> = match request.get("Targets") {
+    check_image_uri(&image)?;
+    let targets = read_targets(request.get("Targets"))?;
+    start_update(&state, caller, ACTION, &targets, &image)
+}
+
+/// Reads a `Targets` array of URIs (absent or null = none).
+pub(super) fn read_targets(value: Option<&Value>) -> Result<Vec<String>, RedfishError> {
+    Ok(match value {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
@@ -386,14 +437,25 @@ pub async fn simple_update(
                 value: other.to_string(),
             });
         }
-    };
+    })
+}
+
+/// Starts the update of the one component `targets` names (or the BIOS of the only system) from
+/// `image`, for `caller`, answering 202 with the task monitor. A fault may make the task fail.
+pub(super) fn start_update(
+    state: &RedfishState,
+    caller: Option<usize>,
+    action: &str,
+    targets: &[String],
+    image: &str,
+) -> Result<Response, RedfishError> {
     let now = state.now();
     let mut updates = state.updates();
-    let (system, component) = match targets.as_slice() {
+    let (system, component) = match targets {
         [] if updates.single() => {
             let system = state
                 .system_ids()
-                .find(|id| caller.is_some_and(|c| super::session::may_manage(&state, c, id)))
+                .find(|id| caller.is_some_and(|c| super::session::may_manage(state, c, id)))
                 .map(str::to_string)
                 .ok_or_else(|| RedfishError::Internal {
                     reason: "service without systems".into(),
@@ -402,31 +464,34 @@ pub async fn simple_update(
         }
         [] => {
             return Err(RedfishError::ActionParameterMissing {
-                action: ACTION.into(),
+                action: action.into(),
                 parameter: "Targets".into(),
             });
         }
-        [one] => resolve_target(&state, &updates, one).ok_or_else(|| {
+        [one] => resolve_target(state, &updates, one).ok_or_else(|| {
             RedfishError::ActionParameterValueNotInList {
-                action: ACTION.into(),
+                action: action.into(),
                 parameter: "Targets".into(),
                 value: one.clone(),
             }
         })?,
         _ => {
             return Err(RedfishError::ActionNotPossible {
-                action: ACTION.into(),
+                action: action.into(),
                 reason: "one target per update".into(),
             });
         }
     };
     // An update is an action on the system: only its own login may start one (single-address
     // layouts front several hosts with different logins on one service).
-    if !caller.is_some_and(|c| super::session::may_manage(&state, c, &system)) {
+    if !caller.is_some_and(|c| super::session::may_manage(state, c, &system)) {
         tracing::info!(system = %system, "redfish update refused: account is not this system's login");
         return Err(RedfishError::Forbidden);
     }
-    let id = updates.start(&system, &component, &image, now)?;
+    let fails = state
+        .host(&system)
+        .is_some_and(|h| h.fault_verdict(FaultKind::FirmwareUpdate, now) == Verdict::FailTask);
+    let id = updates.start(&system, &component, image, now, fails)?;
     let (task, _) = updates
         .task_body(id, now)
         .ok_or_else(|| RedfishError::Internal {
@@ -519,6 +584,32 @@ pub async fn task_monitor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_uris_off_loopback_or_not_http_are_refused() {
+        for ok in [
+            "http://127.0.0.1:8080/bios.bin",
+            "https://127.5.6.7/fw.bin",
+            "http://localhost/fw.bin",
+            "http://[::1]:80/fw.bin",
+        ] {
+            assert_eq!(check_image_uri(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.1/fw.bin",
+            "https://firmware.example.com/fw.bin",
+            "ftp://127.0.0.1/fw.bin",
+            "file:///tmp/fw.bin",
+            "not a url",
+            "http://128.0.0.1/fw.bin",
+        ] {
+            let e = check_image_uri(bad).unwrap_err();
+            assert!(
+                matches!(&e, RedfishError::ActionParameterValueError { parameter, .. } if parameter == "ImageURI"),
+                "{bad}: {e:?}"
+            );
+        }
+    }
 
     #[test]
     fn next_version_increments_the_last_number() {

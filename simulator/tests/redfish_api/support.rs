@@ -112,3 +112,25 @@ pub fn message_id(body: &Value) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+pub async fn delete(app: &Router, uri: &str) -> Reply {
+    send(
+        app,
+        Method::DELETE,
+        uri,
+        &[("authorization", &basic())],
+        None,
+    )
+    .await
+}
+
+pub fn message_args(body: &Value) -> Vec<String> {
+    body["error"]["@Message.ExtendedInfo"][0]["MessageArgs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -96,24 +96,19 @@ impl Machine {
         Ok(Ack::Started)
     }
 
-    /// Queues BIOS attribute changes for the next reset. All or nothing: an unknown name or a value of
-    /// the wrong type rejects the whole patch.
+    /// Queues BIOS attribute changes for the next reset. All or nothing: a value the attribute
+    /// registry refuses (unknown, read-only, wrong type, out of bounds, not allowed) rejects the
+    /// whole patch.
     pub fn patch_bios(
         &mut self,
         now: SimTime,
         changes: BTreeMap<String, BiosValue>,
     ) -> Result<Ack, MachineError> {
         self.tick(now);
-        for (name, value) in &changes {
-            let current = self
-                .bios
-                .current
-                .get(name)
-                .ok_or_else(|| MachineError::UnknownBiosAttribute { name: name.clone() })?;
-            if !current.same_type(value) {
-                return Err(MachineError::BiosTypeMismatch { name: name.clone() });
-            }
-        }
+        self.bios
+            .registry
+            .check_all(&changes)
+            .map_err(MachineError::BiosSettingRefused)?;
         self.bios.pending.extend(changes);
         Ok(Ack::Queued)
     }

@@ -5,18 +5,21 @@ mod boot;
 mod storage;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::bios_registry::BiosRegistry;
 use super::event::{Ack, BootRecord, MachineError, MachineEvent, PowerState};
 use super::firmware::{
     BiosSettings, BiosValue, BootMode, BootOverride, BootSource, DiskContents, MediaSlot,
     VirtualMedia,
 };
 use super::profile::HardwareProfile;
+use super::raid::RaidState;
 use super::time::{SimTime, Timing};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,6 +59,7 @@ pub struct Machine {
     bios: BiosSettings,
     media: [VirtualMedia; 2],
     disks: Vec<DiskContents>,
+    raid: RaidState,
     last_boot: Option<BootRecord>,
     boot_count: u64,
     power_changed_at: SimTime,
@@ -106,7 +110,7 @@ impl Machine {
             boot_override: BootOverride::NONE,
             boot_mode: BootMode::Uefi,
             secure_boot: false,
-            bios: BiosSettings::factory(),
+            bios: BiosSettings::factory(Arc::new(BiosRegistry::for_profile(profile))),
             media: [VirtualMedia::default(), VirtualMedia::default()],
             disks: profile
                 .disks
@@ -117,6 +121,7 @@ impl Machine {
                     partition_table: false,
                 })
                 .collect(),
+            raid: RaidState::new(profile),
             last_boot: None,
             boot_count: 0,
             power_changed_at: SimTime::ZERO,
@@ -173,6 +178,11 @@ impl Machine {
     /// Disk contents, in profile order.
     pub fn disks(&self) -> &[DiskContents] {
         &self.disks
+    }
+
+    /// The RAID controller and its volumes.
+    pub fn raid(&self) -> &RaidState {
+        &self.raid
     }
 
     /// The last boot, if the machine ever booted.

@@ -1,7 +1,9 @@
-//! Virtual media slots and disk contents (written by the agent running in a ramdisk).
+//! Virtual media slots, disk contents (written by the agent running in a ramdisk) and hardware
+//! RAID volumes (built by the BMC's storage controller).
 
 use super::super::event::{Ack, MachineError, MachineEvent};
 use super::super::firmware::{DiskContents, MediaSlot, VirtualMedia, WrittenImage};
+use super::super::raid::{Volume, VolumeRequest};
 use super::super::time::SimTime;
 use super::Machine;
 use crate::guest::ConfigDrive;
@@ -130,6 +132,27 @@ impl Machine {
             bootable: false,
         });
         Ok(Ack::Started)
+    }
+
+    // ----- hardware RAID (the BMC's storage controller) -----
+
+    /// Builds a RAID volume now; a request refused in any part changes nothing.
+    pub fn create_volume(
+        &mut self,
+        now: SimTime,
+        request: VolumeRequest,
+    ) -> Result<Volume, MachineError> {
+        self.tick(now);
+        self.raid
+            .create(request)
+            .cloned()
+            .map_err(MachineError::RaidRefused)
+    }
+
+    /// Deletes RAID volume `id` now, freeing its drives.
+    pub fn delete_volume(&mut self, now: SimTime, id: u64) -> Result<Volume, MachineError> {
+        self.tick(now);
+        self.raid.delete(id).map_err(MachineError::RaidRefused)
     }
 
     fn disk_mut(&mut self, index: usize) -> Result<&mut DiskContents, MachineError> {

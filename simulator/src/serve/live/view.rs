@@ -308,6 +308,15 @@ pub fn faults(f: &FaultSet, heartbeat_loss: bool, stuck: bool, now: SimTime) -> 
             if stuck { " (stuck now)" } else { "" }
         ));
     }
+    if f.firmware_update_fail_rate > 0.0 {
+        out.push(format!(
+            "firmware updates fail {}",
+            percent(f.firmware_update_fail_rate)
+        ));
+    }
+    for d in &f.degraded {
+        out.push(format!("{:?} {} {}", d.part, d.index, d.health.as_str()).to_lowercase());
+    }
     if heartbeat_loss {
         out.push("agent heartbeats lost".to_string());
     }

@@ -194,6 +194,12 @@ fn only_faults_in_effect_now_are_listed_each_in_words() {
         ipmi_packet_loss: 0.5,
         power_ack_no_effect_rate: 1.0,
         power_stick_rate: 1.0,
+        firmware_update_fail_rate: 0.5,
+        degraded: vec![crate::fault::Degraded {
+            part: crate::fault::PartKind::Drive,
+            index: 1,
+            health: crate::fault::Health::Critical,
+        }],
     };
     let at = |secs| super::faults(&faults, secs == 35, true, t(secs));
     assert_eq!(
@@ -204,6 +210,8 @@ fn only_faults_in_effect_now_are_listed_each_in_words() {
             "IPMI packet loss 50%",
             "power actions ignored 100%",
             "power actions stick 100% (stuck now)",
+            "firmware updates fail 50%",
+            "drive 1 critical",
         ]
     );
     assert_eq!(at(15)[0], "BMC unreachable until 20.0s");
