@@ -434,7 +434,11 @@ fn redfish(
         BmcOp::GetSystem => Ok(CallResult::System(system_document(host))),
         BmcOp::GetBios => Ok(CallResult::Bios {
             attributes: bios_attributes(host),
-            registry: Default::default(),
+            registry: metal_sim::ironic::model::bios::from_redfish_registry(&json!({
+                "RegistryEntries": {"Attributes": metal_sim::redfish::registry::attribute_entries(
+                    &host.machine.bios().registry
+                )}
+            })),
         }),
         BmcOp::SetPower(p) => {
             let reset = match p {

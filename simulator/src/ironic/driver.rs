@@ -488,10 +488,18 @@ impl Drivers {
         let mut registry = std::collections::BTreeMap::new();
         if let Some(name) = bios.get("AttributeRegistry").and_then(Value::as_str) {
             for file in self.members(target, "/redfish/v1/Registries").await {
+                // The Bios names the registry with its full version (`Name.1.0.0`); the file's
+                // `Registry` carries major and minor only (`Name.1.0`).
                 let names_it = [file.get("Id"), file.get("Registry")]
                     .into_iter()
                     .flatten()
-                    .any(|v| v.as_str() == Some(name));
+                    .filter_map(Value::as_str)
+                    .any(|r| {
+                        name == r
+                            || name
+                                .strip_prefix(r)
+                                .is_some_and(|rest| rest.starts_with('.'))
+                    });
                 let uri = file
                     .pointer("/Location/0/Uri")
                     .and_then(Value::as_str)

@@ -26,7 +26,7 @@ mod media;
 mod metadata;
 mod protocol;
 mod push;
-mod registry;
+pub mod registry;
 mod rendered;
 mod root;
 mod service;

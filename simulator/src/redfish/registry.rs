@@ -101,8 +101,10 @@ pub async fn attribute_registry(
     Ok(Document::ok(body(&uri, &registry, &profile), ALLOW_GET))
 }
 
-fn body(uri: &str, registry: &BiosRegistry, profile: &HardwareProfile) -> Value {
-    let attributes: Vec<Value> = registry
+/// The registry's `RegistryEntries.Attributes`, as served (also read by engine mode, which has
+/// no HTTP between the mock Ironic and the BMC).
+pub fn attribute_entries(registry: &BiosRegistry) -> Vec<Value> {
+    registry
         .attributes
         .iter()
         .map(|a| {
@@ -140,7 +142,11 @@ fn body(uri: &str, registry: &BiosRegistry, profile: &HardwareProfile) -> Value 
             }
             entry
         })
-        .collect();
+        .collect()
+}
+
+fn body(uri: &str, registry: &BiosRegistry, profile: &HardwareProfile) -> Value {
+    let attributes = attribute_entries(registry);
     json!({
         "@odata.id": uri,
         "@odata.type": types::ATTRIBUTE_REGISTRY,
