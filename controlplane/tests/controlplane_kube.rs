@@ -125,6 +125,60 @@ async fn a_replace_with_a_stale_resource_version_is_a_conflict() {
     running.shutdown().await.unwrap();
 }
 
+/// Concurrent merge patches that name no resourceVersion each apply to the current object, as
+/// kube-apiserver's GuaranteedUpdate does: none is answered 409 and none is lost. A patch that
+/// names a stale resourceVersion is still a conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_patches_without_a_resource_version_never_conflict_and_none_is_lost() {
+    let (running, client) = start(Duration::from_secs(5), 10_000).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let created = api
+        .create(&PostParams::default(), &cm("p", "0"))
+        .await
+        .unwrap();
+    const WRITERS: usize = 4;
+    const EACH: usize = 40;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    let key = format!("w{w}-{i}");
+                    api.patch(
+                        "p",
+                        &PatchParams::default(),
+                        &Patch::Merge(serde_json::json!({"data": {key: "x"}})),
+                    )
+                    .await
+                    .map_err(|e| format!("patch {w}/{i}: {e}"))?;
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    let data = api.get("p").await.unwrap().data.unwrap_or_default();
+    assert_eq!(data.len(), 1 + WRITERS * EACH, "every patch kept");
+    let stale = api
+        .patch(
+            "p",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "metadata": {"resourceVersion": created.metadata.resource_version},
+                "data": {"late": "x"}
+            })),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, kube::Error::Api(ref s) if s.code == 409 && s.reason == "Conflict"),
+        "{stale:?}"
+    );
+    running.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_from_a_compacted_resource_version_is_gone_and_bookmarks_arrive() {
     let (running, client) = start(Duration::from_millis(200), 1000).await;

@@ -253,11 +253,63 @@ pub fn patch(
             opts,
         );
     }
+    // A patch that names no resourceVersion applies to whatever is current: when another write
+    // lands between our read and our write, the patch is applied again to the fresher object
+    // (as kube-apiserver's GuaranteedUpdate does), never answered 409.
+    let unconditional = decoded
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .is_none();
+    let mut live = live;
+    for _ in 0..PATCH_ATTEMPTS {
+        let result = patch_once(
+            state,
+            res,
+            namespace,
+            name,
+            kind,
+            &decoded,
+            live.take(),
+            subresource,
+            opts,
+        );
+        match result {
+            Err(e) if unconditional && e.code == 409 && e.reason == "Conflict" => {
+                live = state
+                    .objects
+                    .lock()
+                    .map_err(|_| lock_err())?
+                    .get(&key)
+                    .cloned();
+            }
+            other => return other,
+        }
+    }
+    Err(ApiError::conflict(res, name))
+}
+
+/// How many times a patch without a resourceVersion is applied before a run of concurrent
+/// writes makes it give up with 409 (kube-apiserver retries until its request timeout).
+const PATCH_ATTEMPTS: usize = 16;
+
+/// One application of a (non-apply) patch to `live`, written if `live` is still current.
+#[allow(clippy::too_many_arguments)]
+fn patch_once(
+    state: &Arc<State>,
+    res: &Resource,
+    namespace: &str,
+    name: &str,
+    kind: PatchKind,
+    decoded: &Value,
+    live: Option<Value>,
+    subresource: Option<&str>,
+    opts: &WriteOptions,
+) -> Result<Written, ApiError> {
     let Some(live) = live else {
         return Err(ApiError::not_found(res, name));
     };
     let live_view = present(res, &live);
-    let mut patched = patch::apply(kind, &live_view, &decoded).map_err(|e| match e {
+    let mut patched = patch::apply(kind, &live_view, decoded).map_err(|e| match e {
         patch::PatchError::Decode(m) => ApiError::bad_request(m),
         patch::PatchError::Apply(m) => ApiError::new(422, "Invalid", m),
     })?;
