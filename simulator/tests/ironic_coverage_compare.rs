@@ -61,9 +61,26 @@ const RESOURCES: &[(&str, &str, &str, Mock)] = &[
     ("Node console", "GET", "/v1/nodes/cov-n1/states/console", No),
     ("Node traits", "GET", "/v1/nodes/cov-n1/traits", Yes),
     ("Node VIFs", "GET", "/v1/nodes/cov-n1/vifs", No),
-    ("Node ports", "GET", "/v1/nodes/cov-n1/ports", Differs),
     (
-        "Node port groups",
+        "Node ports (node by name)",
+        "GET",
+        "/v1/nodes/cov-n1/ports",
+        Differs,
+    ),
+    (
+        "Node ports (node by UUID)",
+        "GET",
+        "/v1/nodes/{cov-n1}/ports",
+        Yes,
+    ),
+    (
+        "Node port groups (node by UUID)",
+        "GET",
+        "/v1/nodes/{cov-n1}/portgroups",
+        Yes,
+    ),
+    (
+        "Node port groups (node by name)",
         "GET",
         "/v1/nodes/cov-n1/portgroups",
         Differs,
