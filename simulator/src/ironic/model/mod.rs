@@ -13,6 +13,7 @@ mod inventory;
 mod port;
 mod portgroup;
 mod state;
+mod steps;
 mod traits;
 mod volume;
 
@@ -21,8 +22,8 @@ pub use allocation::{
 };
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
 pub use deploy_template::{
-    DEPLOY_STEP_INTERFACES, DEPLOY_TEMPLATE_FIELDS, DeployStep, DeployTemplate, duplicate_steps,
-    echoed_steps, template_deploy_steps, template_schema_problem,
+    DEPLOY_TEMPLATE_FIELDS, DeployTemplate, echoed_steps, template_deploy_steps,
+    template_schema_problem,
 };
 pub use inventory::InventoryRecord;
 pub use port::{Port, parse_mac, port_field_min_version};
@@ -31,6 +32,10 @@ pub use portgroup::{
     may_delete, may_join, may_move, portgroup_field_min_version,
 };
 pub use state::{ALL_STATES, NodePower, ProvisionState};
+pub use steps::{
+    DEPLOY_STEP_INTERFACES, DEPLOY_STEPS, RUNBOOK_STEPS, Step, StepRules, checked_steps,
+    duplicate_steps, step_problem, steps_problem,
+};
 pub use traits::{
     MAX_TRAITS_PER_NODE, TRAIT_MAX_LEN, TraitChange, TraitError, changed_traits, is_standard_trait,
     node_traits, set_node_traits, standard_traits, trait_problem,
