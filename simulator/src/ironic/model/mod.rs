@@ -23,7 +23,7 @@ mod vif;
 mod volume;
 
 pub use allocation::{
-    ALLOCATION_FIELDS, Allocation, deallocation_refusal, pick_node, settle_allocation,
+    ALLOCATION_FIELDS, Allocation, backfill, deallocation_refusal, pick_node, settle_allocation,
 };
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
 pub use conductor_service::{
