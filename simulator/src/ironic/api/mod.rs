@@ -633,7 +633,13 @@ fn build_api_routes() -> Router<AppState> {
         .route("/v1/ports", get(ports::list).post(ports::create))
         .route("/v1/ports/", get(ports::list).post(ports::create))
         .route("/v1/ports/detail", get(ports::list_detail))
-        .route("/v1/ports/{id}", get(ports::show).delete(ports::delete))
+        .route(
+            "/v1/ports/{id}",
+            get(ports::show)
+                .patch(ports::patch)
+                .delete(ports::delete)
+                .fallback(|| async { ApiError::method_not_allowed() }),
+        )
         .route("/v1/lookup", get(agent::lookup))
         .route("/v1/heartbeat/{ident}", post(agent::heartbeat))
         .route("/v1/continue_inspection", post(agent::continue_inspection))
