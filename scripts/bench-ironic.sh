@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Mock Ironic vs real Ironic 39.0.0 in the same run: wrk -t1 -c8 -d10s GET /v1/nodes (10 nodes, latest),
-# and one fake-hardware node's full lifecycle wall time. Needs the peers venv (scripts/peers.sh).
+# one fake-hardware node's full lifecycle wall time, and paged listing throughput with 1 000 nodes and
+# 5 000 ports (limit=100, following next, one client). Needs the peers venv (scripts/peers.sh).
 #
 # The mock measured is the RELEASE `metal-sim serve --ironic` (its conductor at real Ironic's measured
 # fake-hardware timings), on a free loopback port; the test binary in simulator/tests/ironic_bench.rs
@@ -92,6 +93,8 @@ if [ -n "$line" ]; then
   # Faster is smaller here: the ratio is real / mock.
   bench_row "ironic: one fake-hardware lifecycle (s)" "$(field mock_life_s)" "$(field real_life_s) (real Ironic 39)" \
     "$(bench_ratio "$(field real_life_s)" "$(field mock_life_s)") faster" ""
+  bench_row "ironic: paged listing items/s, 1000 nodes + 5000 ports" "$(field mock_paged)" \
+    "$(field real_paged) (real Ironic 39)" "$(bench_ratio "$(field mock_paged)" "$(field real_paged)")" ""
 else
   echo "bench-ironic: real Ironic not installed or no figures; nothing to summarise" >&2
 fi

@@ -2,8 +2,9 @@
 //! (resource class, traits, candidate nodes, a node named like the allocation; every reason none
 //! fits), the node's `instance_uuid` and `allocation_uuid` once allocated, every invalid request,
 //! list with filters and paging, show, a node's allocation, JSON patch of `name` and `extra`,
-//! delete releasing the node — refused while the node is deployed unless it is in maintenance —
-//! and the answers below 1.52. Each request is sent while only one node can fit, so Ironic's
+//! delete releasing the node — refused while the node is deployed unless it is in maintenance —,
+//! the answers below 1.52, and backfilling (1.58: a deployed node's allocation, each reason a node
+//! does not fit, a second one for the same node, the PATCH refusals). Each request is sent while only one node can fit, so Ironic's
 //! random pick among fitting nodes cannot make the servers differ.
 
 #[path = "ironic_real/mod.rs"]
@@ -232,6 +233,35 @@ async fn mock_and_real_ironic_serve_allocations_alike() {
         )
         .await,
     );
+    // Backfilling (1.58): a deployed node's allocation recorded after the fact, each reason a
+    // node does not fit (answered 500 and kept in `error`, as Ironic's conductor does), and the
+    // PATCH rules.
+    let failed = |n: u32| format!("0a6bd4f6-0000-4000-8000-00000000010{n}");
+    differences.extend(
+        phase(
+            &mut servers,
+            vec![
+                step("POST", "/v1/allocations", Some(json!({"node": "a-n3", "uuid": failed(1), "traits": ["CUSTOM_GPU"], "candidate_nodes": ["a-n1"]}))),
+                step("POST", "/v1/allocations", Some(json!({"node": "a-n2", "uuid": failed(2), "resource_class": "other"}))),
+                step("POST", "/v1/allocations", Some(json!({"node": "nope"}))),
+                (step("POST", "/v1/allocations", Some(json!({"node": "a-n2", "resource_class": "baremetal"}))).0, Some("1.57")),
+                step("POST", "/v1/allocations", Some(json!({"node": "a-n2", "name": "al-bf", "extra": {"b": 1}}))),
+                step("POST", "/v1/allocations", Some(json!({"node": "a-n2", "name": "al-bf2"}))),
+                step("GET", "/v1/nodes/a-n2", None),
+                step("GET", "/v1/nodes/a-n2/allocation", None),
+                step("GET", "/v1/allocations?fields=name,state,node_uuid,last_error", None),
+                step("PATCH", "/v1/allocations/al-bf", Some(json!([{"op": "replace", "path": "/node", "value": "a-n1"}]))),
+                step("PATCH", "/v1/allocations/al-bf", Some(json!([{"op": "replace", "path": "/owner", "value": "o"}]))),
+                step("PATCH", "/v1/allocations/al-bf", Some(json!([{"op": "replace", "path": "/name", "value": "bad name"}]))),
+                (step("PATCH", "/v1/allocations/al-bf", Some(json!([{"op": "replace", "path": "/name", "value": "x"}]))).0, Some("1.56")),
+                step("PATCH", "/v1/allocations/al-bf", Some(json!([{"op": "remove", "path": "/extra/b"}]))),
+                step("PATCH", "/v1/allocations/al-bf", Some(json!([{"op": "remove", "path": "/name"}]))),
+                step("GET", "/v1/nodes/a-n2/allocation?fields=name,extra,state", None),
+            ],
+            &[],
+        )
+        .await,
+    );
     task.abort();
     drop(real);
     assert!(
@@ -241,7 +271,8 @@ async fn mock_and_real_ironic_serve_allocations_alike() {
     );
 }
 
-/// Real Ironic 39 stores an allocation whose `uuid` is no UUID (and never processes it); the mock
+/// Real Ironic 39 stores an allocation whose `uuid` is no UUID (its own response schema then
+/// fails, and the record stays `allocating` and cannot be found by that identifier); the mock
 /// refuses it, as every other resource's UUID is refused.
 #[tokio::test]
 async fn the_mock_refuses_an_allocation_uuid_that_is_no_uuid() {

@@ -1,5 +1,7 @@
 //! Benchmarks (run by scripts/bench-ironic.sh; ignored in `make test`): `wrk -t1 -c8 -d10s` on
-//! GET /v1/nodes (10 nodes, latest) and one fake-hardware node's full lifecycle, mock vs real Ironic.
+//! GET /v1/nodes (10 nodes, latest), one fake-hardware node's full lifecycle, and paged listing
+//! throughput with 1 000 nodes and 5 000 ports (every page of `/v1/nodes` and `/v1/ports` at
+//! `limit=100`, following `next`, three rounds), mock vs real Ironic, one client.
 //!
 //! The mock is the one at `IRONIC_BENCH_MOCK_URL` when that is set (the script starts the release
 //! `metal-sim serve --ironic`, whose conductor runs at real Ironic's measured fake-hardware
@@ -88,6 +90,73 @@ async fn lifecycle(http: &reqwest::Client, base: &str, name: &str) -> Duration {
     start.elapsed()
 }
 
+/// Nodes and ports the paged-listing figure lists (beside the ten already there).
+const PAGED_NODES: usize = 1_000;
+const PORTS_PER_NODE: usize = 5;
+/// Page size of the paged-listing figure.
+const PAGE: usize = 100;
+/// Rounds of the paged-listing figure.
+const ROUNDS: usize = 3;
+
+/// Creates `PAGED_NODES` nodes with `PORTS_PER_NODE` ports each, eight requests at a time.
+async fn populate(http: &reqwest::Client, base: &str) {
+    let mut bodies = Vec::new();
+    for i in 0..PAGED_NODES {
+        let uuid = format!("00000000-0000-4000-8000-{i:012}");
+        bodies.push((
+            "nodes",
+            json!({"driver": "fake-hardware", "name": format!("p{i}"), "uuid": uuid}),
+        ));
+    }
+    for i in 0..PAGED_NODES {
+        for p in 0..PORTS_PER_NODE {
+            let mac = format!(
+                "52:54:{:02x}:{:02x}:{:02x}:{p:02x}",
+                i >> 16,
+                (i >> 8) & 0xff,
+                i & 0xff
+            );
+            let node = format!("00000000-0000-4000-8000-{i:012}");
+            bodies.push(("ports", json!({"node_uuid": node, "address": mac})));
+        }
+    }
+    // Nodes first (ports name them), then ports.
+    let (nodes, ports): (Vec<_>, Vec<_>) = bodies.into_iter().partition(|(k, _)| *k == "nodes");
+    for batch in [nodes, ports] {
+        for chunk in batch.chunks(8) {
+            let mut set = tokio::task::JoinSet::new();
+            for (kind, body) in chunk.iter().cloned() {
+                let (http, url) = (http.clone(), format!("{base}/v1/{kind}"));
+                set.spawn(async move { send(&http, reqwest::Method::POST, url, Some(body)).await });
+            }
+            while let Some(done) = set.join_next().await {
+                let created = done.expect("create");
+                assert!(created["uuid"].is_string(), "create refused: {created}");
+            }
+        }
+    }
+}
+
+/// Lists every page of `/v1/nodes` and `/v1/ports` (`limit=PAGE`, following `next`) `ROUNDS`
+/// times; items listed per second.
+async fn paged_listing(http: &reqwest::Client, base: &str) -> f64 {
+    let start = Instant::now();
+    let mut items = 0usize;
+    for _ in 0..ROUNDS {
+        for collection in ["nodes", "ports"] {
+            let mut url = Some(format!("{base}/v1/{collection}?limit={PAGE}"));
+            // Bounded: at most one page per item, plus one.
+            for _ in 0..=(PAGED_NODES * (PORTS_PER_NODE + 1)) {
+                let Some(u) = url.take() else { break };
+                let page = send(http, reqwest::Method::GET, u, None).await;
+                items += page[collection].as_array().map_or(0, Vec::len);
+                url = page["next"].as_str().map(str::to_string);
+            }
+        }
+    }
+    items as f64 / start.elapsed().as_secs_f64()
+}
+
 fn wrk(url: &str) -> f64 {
     let Some(wrk) = support::peer("wrk") else {
         return 0.0;
@@ -174,6 +243,15 @@ async fn bench_mock_against_real_ironic() {
             .await
             .expect("wrk mock")
     };
+    let populate_start = Instant::now();
+    populate(&http, &mock).await;
+    populate(&http, real.url()).await;
+    println!(
+        "populated both in {:.1} s",
+        populate_start.elapsed().as_secs_f64()
+    );
+    let real_paged = paged_listing(&http, real.url()).await;
+    let mock_paged = paged_listing(&http, &mock).await;
     if let Some(server) = server {
         server.abort();
     }
@@ -194,11 +272,20 @@ async fn bench_mock_against_real_ironic() {
         real_life.as_secs_f64(),
         real_life.as_secs_f64() / mock_life.as_secs_f64().max(1e-6)
     );
+    println!(
+        "| paged listing, {PAGED_NODES} nodes + {} ports, limit={PAGE}, {ROUNDS} rounds | {mock_paged:.0} items/s | {real_paged:.0} items/s | {:.1}x |",
+        PAGED_NODES * PORTS_PER_NODE,
+        mock_paged / real_paged.max(1e-9)
+    );
     // One line for scripts/bench-ironic.sh's summary row.
     println!(
-        "IRONIC_BENCH mock_rps={mock_rps:.0} real_rps={real_rps:.0} mock_life_s={:.3} real_life_s={:.3}",
+        "IRONIC_BENCH mock_rps={mock_rps:.0} real_rps={real_rps:.0} mock_life_s={:.3} real_life_s={:.3} mock_paged={mock_paged:.0} real_paged={real_paged:.0}",
         mock_life.as_secs_f64(),
         real_life.as_secs_f64()
     );
     assert!(mock_rps > 0.0 && real_rps > 0.0, "wrk produced no figures");
+    assert!(
+        mock_paged > 0.0 && real_paged > 0.0,
+        "the paged listing listed nothing"
+    );
 }

@@ -6,8 +6,9 @@
 //! 1.24. Same status, same body once addresses, UUIDs and times are replaced by labels.
 //!
 //! Two real-Ironic bugs are left out of the sequence and checked on the mock alone (see
-//! docs/ironic-differences.md): `/v1/nodes/{id}/portgroups` answers 404 `Portgroup None could not
-//! be found.` there, and moving an empty group to another node answers 500.
+//! docs/ironic-differences.md): `/v1/nodes/{name}/portgroups` (and `/ports`) answers 404
+//! `Portgroup None could not be found.` there when the node is named by its name (by UUID both
+//! list alike, compared here), and moving an empty group to another node answers 500.
 
 #[path = "ironic_real/mod.rs"]
 mod ironic_real;
@@ -241,6 +242,12 @@ async fn mock_and_real_ironic_serve_port_groups_alike() {
         step("GET", "/v1/ports?portgroup=pg1&node=pg-n1", None),
         step("GET", "/v1/ports?fields=portgroup_uuid,address", None),
         step("GET", "/v1/ports/{52:54:00:00:01:01}", None),
+        // A node's groups and ports, the node named by UUID (by name, real Ironic answers 404).
+        step("GET", "/v1/nodes/{pg-n1}/portgroups", None),
+        step("GET", "/v1/nodes/{pg-n1}/portgroups/detail", None),
+        step("GET", "/v1/nodes/{pg-n2}/portgroups", None),
+        step("GET", "/v1/nodes/{pg-n1}/ports", None),
+        step("GET", "/v1/nodes/{pg-n1}/ports/detail", None),
         step("DELETE", "/v1/portgroups/pg1", None),
         step(
             "PATCH",

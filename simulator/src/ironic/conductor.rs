@@ -7,7 +7,9 @@
 
 use super::encoding::python_repr;
 use super::error::ApiError;
-use super::model::{InventoryRecord, Node, NodePower, ProvisionState};
+use super::model::{
+    HistoryEvent, InventoryRecord, Node, NodePower, ProvisionState, record_history,
+};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -480,6 +482,27 @@ impl Conductor {
         let Some(n) = self.nodes.get_mut(&uuid) else {
             return;
         };
+        // The failure is recorded in the node's history too, as Ironic records it.
+        let event_type = match job.kind {
+            JobKind::Provision { .. } => n.provision_state.as_str().to_string(),
+            JobKind::Power(_) | JobKind::Sync => "power".to_string(),
+        };
+        let duration = n.provision_updated_at.map(|t| (now - t).num_seconds());
+        let failed_state = match &job.kind {
+            JobKind::Provision { failed, .. } => *failed,
+            _ => n.provision_state,
+        };
+        let event = HistoryEvent {
+            uuid: history_uuid(uuid, n.history.len(), now),
+            created_at: now,
+            severity: "ERROR",
+            event_type,
+            event: msg.clone(),
+            state: failed_state.as_str().to_string(),
+            target_provision_state: None,
+            duration_seconds: duration,
+        };
+        record_history(&mut n.history, event);
         n.last_error = Some(msg);
         n.reservation = None;
         match job.kind {
@@ -540,3 +563,17 @@ mod tests;
 
 #[cfg(test)]
 mod agent_tests;
+
+/// A history event's UUID: random-looking, reproducible from the node, its event count and the
+/// time (the conductor has no random source of its own).
+fn history_uuid(node: Uuid, count: usize, now: DateTime<Utc>) -> Uuid {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(node.as_bytes());
+    h.update(count.to_le_bytes());
+    h.update(now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}

@@ -21,11 +21,11 @@ pub enum ApiError {
     /// Unknown hardware type in `GET /v1/drivers/<name>`.
     #[error("Could not find the following driver(s) or hardware type(s): {0}.")]
     DriverNotFound(String),
-    /// Node create with a hardware type we do not serve.
+    /// A node whose hardware type (first) or conductor group (second) no conductor serves.
     #[error(
-        "No valid host was found. Reason: No conductor service registered which supports driver {0} for conductor group \"\". Ensure the driver is valid and enabled."
+        "No valid host was found. Reason: No conductor service registered which supports driver {0} for conductor group \"{1}\". Ensure the driver is valid and enabled."
     )]
-    NoValidHost(String),
+    NoValidHost(String, String),
     /// A provision or power target not allowed from the node's state.
     #[error(
         "The requested action \"{action}\" can not be performed on node \"{node}\" while it is in state \"{state}\"."
@@ -118,7 +118,7 @@ impl ApiError {
             | Self::DriverNotFound(_)
             | Self::NotFound
             | Self::NotFoundText(_) => StatusCode::NOT_FOUND,
-            Self::NoValidHost(_)
+            Self::NoValidHost(..)
             | Self::InvalidState { .. }
             | Self::Unsupported { .. }
             | Self::BadRequest(_) => StatusCode::BAD_REQUEST,

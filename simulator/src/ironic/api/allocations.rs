@@ -9,8 +9,8 @@ use super::{AppState, Ctx, NodeRequest, Store, json_response, query_pairs};
 use crate::ironic::encoding::{Doc, python_repr};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
-    ALLOCATION_FIELDS, Allocation, Shape, deallocation_refusal, is_valid_logical_name, pick_node,
-    settle_allocation, trait_problem,
+    ALLOCATION_FIELDS, Allocation, Shape, backfill, deallocation_refusal, is_valid_logical_name,
+    pick_node, settle_allocation, trait_problem,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -23,6 +23,10 @@ use uuid::Uuid;
 
 /// The microversion allocations appeared in.
 const ALLOCATIONS_VERSION: u32 = 52;
+/// The microversion allocations may be updated from.
+const UPDATE_VERSION: u32 = 57;
+/// The microversion allocations may name the node to backfill.
+const BACKFILL_VERSION: u32 = 58;
 
 const COLUMNS: Columns = Columns {
     columns: &[
@@ -244,9 +248,25 @@ fn text(doc: &Map<String, Value>, key: &str) -> Option<String> {
     doc.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
+/// The node an allocation got carries it as its instance.
+fn take_node(store: &mut Store, node: Uuid, allocation: Uuid, now: chrono::DateTime<chrono::Utc>) {
+    if let Ok(n) = store.conductor.node_mut(node) {
+        let id = Value::String(allocation.to_string());
+        n.misc.insert("instance_uuid".into(), id.clone());
+        n.misc.insert("allocation_uuid".into(), id);
+        n.updated_at = Some(now);
+    }
+}
+
 fn create(s: &AppState, ctx: &Ctx, body: &Bytes) -> Result<Response, ApiError> {
     gate(ctx, &Method::POST)?;
     let req = body_object(body, "allocation")?;
+    // Backfilling (`node`) came in 1.58: before, the schema does not know the key.
+    if req.contains_key("node") && !ctx.version.at_least(BACKFILL_VERSION) {
+        return Err(ApiError::BadRequest(
+            "Schema error: Additional properties are not allowed ('node' was unexpected)".into(),
+        ));
+    }
     if let Some(p) = schema_problem(&req) {
         return Err(ApiError::BadRequest(format!("Schema error: {p}")));
     }
@@ -263,16 +283,33 @@ fn create(s: &AppState, ctx: &Ctx, body: &Bytes) -> Result<Response, ApiError> {
             "Cannot create allocation with invalid name '{n}'"
         )));
     }
-    if text(&req, "node").is_some() {
-        return Err(ApiError::BadRequest(
-            "Backfilling an allocation (node) is not supported by the simulated Ironic.".into(),
-        ));
-    }
-    let resource_class = text(&req, "resource_class").ok_or_else(|| {
-        ApiError::BadRequest("The resource_class field is mandatory when not backfilling".into())
-    })?;
     let now = s.now();
     let mut store = s.lock();
+    // The node to backfill, by UUID or name (400 when there is none).
+    let backfilled = match text(&req, "node") {
+        Some(ident) => Some(
+            Uuid::parse_str(&ident)
+                .ok()
+                .filter(|u| store.conductor.nodes.contains_key(u))
+                .or_else(|| store.conductor.nodes.named(&ident))
+                .ok_or_else(|| ApiError::BadRequest(format!("Node {ident} could not be found.")))?,
+        ),
+        None => None,
+    };
+    let node_field = |k: &str| {
+        backfilled
+            .and_then(|u| store.conductor.nodes.get(&u))
+            .and_then(|n| n.misc.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let resource_class = text(&req, "resource_class")
+        .or_else(|| node_field("resource_class"))
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "The resource_class field is mandatory when not backfilling".into(),
+            )
+        })?;
     let mut candidates = Vec::new();
     let mut missing = Vec::new();
     for ident in req
@@ -297,10 +334,13 @@ fn create(s: &AppState, ctx: &Ctx, body: &Bytes) -> Result<Response, ApiError> {
             missing.join(", ")
         )));
     }
-    let uuid = match text(&req, "uuid") {
-        Some(u) => Uuid::parse_str(&u)
+    // A backfill without a UUID takes the node's instance UUID, when it has one.
+    let instance = node_field("instance_uuid").and_then(|u| Uuid::parse_str(&u).ok());
+    let uuid = match (text(&req, "uuid"), instance) {
+        (Some(u), _) => Uuid::parse_str(&u)
             .map_err(|_| ApiError::BadRequest(format!("Expected UUID for uuid: {u}")))?,
-        None => store.new_uuid(),
+        (None, Some(u)) => u,
+        (None, None) => store.new_uuid(),
     };
     if store.allocations.contains_key(&uuid) {
         return Err(ApiError::Conflict(format!(
@@ -351,15 +391,32 @@ fn create(s: &AppState, ctx: &Ctx, body: &Bytes) -> Result<Response, ApiError> {
         created_at: now,
         updated_at: None,
     };
+    // A backfill is settled within the request and answered as settled; a failed one is kept
+    // in `error` and answered 500 with its reason, as Ironic's conductor call does.
+    if let Some(node) = backfilled {
+        let outcome = match store.conductor.nodes.get(&node) {
+            Some(n) => backfill(&a, n),
+            None => Err(format!("Node {node} could not be found.")),
+        };
+        let failed = outcome.clone().err();
+        if let Some(n) = settle_allocation(&mut a, outcome, now) {
+            take_node(&mut store, n, uuid, now);
+        }
+        let answer = a.document(&ctx.base);
+        store.allocations.insert(uuid, a);
+        if let Some(why) = failed {
+            return Err(ApiError::Internal(why));
+        }
+        let mut resp = json_response(StatusCode::CREATED, &answer);
+        if let Ok(v) = HeaderValue::from_str(&format!("{}/v1/allocations/{uuid}", ctx.base)) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(resp);
+    }
     let answer = a.document(&ctx.base);
     let outcome = pick_node(&a, store.conductor.nodes.values());
-    if let Some(node) = settle_allocation(&mut a, outcome, now)
-        && let Ok(n) = store.conductor.node_mut(node)
-    {
-        let id = Value::String(uuid.to_string());
-        n.misc.insert("instance_uuid".into(), id.clone());
-        n.misc.insert("allocation_uuid".into(), id);
-        n.updated_at = Some(now);
+    if let Some(node) = settle_allocation(&mut a, outcome, now) {
+        take_node(&mut store, node, uuid, now);
     }
     store.allocations.insert(uuid, a);
     let mut resp = json_response(StatusCode::CREATED, &answer);
@@ -371,6 +428,12 @@ fn create(s: &AppState, ctx: &Ctx, body: &Bytes) -> Result<Response, ApiError> {
 
 fn patch(s: &AppState, ctx: &Ctx, ident: &str, body: &Bytes) -> Result<Response, ApiError> {
     gate(ctx, &Method::PATCH)?;
+    if !ctx.version.at_least(UPDATE_VERSION) {
+        return Err(ApiError::Refused(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "The API version does not allow updating allocations".into(),
+        ));
+    }
     let ops: json_patch::Patch = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("Invalid JSON patch: {e}")))?;
     let now = s.now();

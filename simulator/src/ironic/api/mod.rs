@@ -7,6 +7,8 @@ mod allocations;
 mod bios;
 /// Chassis (`/v1/chassis`).
 mod chassis;
+/// The conductor service (`/v1/conductors`).
+mod conductors;
 /// The route table of a resource served whole by synchronous handlers.
 mod crud;
 /// Deploy templates (`/v1/deploy_templates`).
@@ -14,10 +16,14 @@ mod deploy_templates;
 /// The simulator-only API fault switch at `/_sim/faults` (not Ironic).
 pub mod fault;
 mod hardware;
+/// A node's history (`/v1/nodes/{id}/history`).
+mod history;
 /// The API called in-process (engine mode), through the same router as over HTTP.
 pub mod in_process;
 /// The simulator-only request journal at `/_sim/requests` (not Ironic).
 pub mod journal;
+/// A node's management and console sub-resources.
+mod management;
 /// A node's children and the shards (`/v1/nodes/{id}/children`, `/v1/shards`).
 mod node_family;
 /// The fields a node PATCH may not read.
@@ -30,10 +36,14 @@ mod port_table;
 /// Port groups (`/v1/portgroups`).
 mod portgroups;
 mod ports;
+/// Runbooks (`/v1/runbooks`).
+mod runbooks;
 /// The mock's database and the rules every caller (HTTP handlers, engine) applies to it.
 mod store;
 /// Node traits (`/v1/nodes/{id}/traits`).
 mod traits;
+/// A node's VIFs (`/v1/nodes/{id}/vifs`).
+mod vifs;
 /// Volume connectors and targets (`/v1/volume`).
 mod volume;
 pub use store::{AgentLookup, Store};
@@ -73,6 +83,8 @@ pub struct AppState {
     drivers: Option<Arc<Drivers>>,
     journal: Arc<Mutex<journal::Journal>>,
     faults: Arc<Mutex<fault::FaultSwitch>>,
+    /// When the mock's conductor registered (its `created_at` in `/v1/conductors`).
+    started: DateTime<Utc>,
 }
 
 impl AppState {
@@ -106,8 +118,10 @@ impl AppState {
         gate: Gate,
         drivers: Option<Arc<Drivers>>,
     ) -> Self {
+        let started = clock();
         Self {
             store: Arc::new(Mutex::new(Store::new(settings, seed))),
+            started,
             clock,
             wake: Arc::new(Notify::new()),
             gate,
@@ -167,6 +181,11 @@ impl AppState {
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// When the mock's conductor registered.
+    pub(crate) fn started(&self) -> DateTime<Utc> {
+        self.started
     }
 
     /// Wakes the conductor loop after a job was started.
@@ -620,45 +639,29 @@ fn build_api_routes() -> Router<AppState> {
                 .post(hardware::vmedia_attach)
                 .delete(hardware::vmedia_detach),
         )
-        .route(
-            "/v1/portgroups",
-            get(portgroups::list).post(portgroups::create),
-        )
-        .route(
-            "/v1/portgroups/",
-            get(portgroups::list).post(portgroups::create),
-        )
-        .route("/v1/portgroups/detail", get(portgroups::list_detail))
-        .route(
-            "/v1/portgroups/{id}",
-            get(portgroups::show)
-                .patch(portgroups::patch)
-                .delete(portgroups::delete),
-        )
-        .route("/v1/portgroups/{id}/ports", get(portgroups::ports))
-        .route(
-            "/v1/portgroups/{id}/ports/detail",
-            get(portgroups::ports_detail),
-        )
-        .route(
-            "/v1/nodes/{ident}/portgroups",
-            get(portgroups::list_of_node),
-        )
-        .route(
-            "/v1/nodes/{ident}/portgroups/detail",
-            get(portgroups::detail_of_node),
-        )
         .route("/v1/ports", get(ports::list).post(ports::create))
         .route("/v1/ports/", get(ports::list).post(ports::create))
         .route("/v1/ports/detail", get(ports::list_detail))
-        .route("/v1/ports/{id}", get(ports::show).delete(ports::delete))
+        .route(
+            "/v1/ports/{id}",
+            get(ports::show)
+                .patch(ports::patch)
+                .delete(ports::delete)
+                .fallback(|| async { ApiError::method_not_allowed() }),
+        )
         .route("/v1/lookup", get(agent::lookup))
         .route("/v1/heartbeat/{ident}", post(agent::heartbeat))
         .route("/v1/continue_inspection", post(agent::continue_inspection))
+        .merge(portgroups::routes())
         .merge(volume::routes())
         .merge(deploy_templates::routes())
         .merge(allocations::routes())
         .merge(node_family::routes())
+        .merge(vifs::routes())
+        .merge(runbooks::routes())
+        .merge(conductors::routes())
+        .merge(history::routes())
+        .merge(management::routes())
         .fallback(not_found)
 }
 

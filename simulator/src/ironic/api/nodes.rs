@@ -9,7 +9,7 @@ use crate::ironic::encoding::{Doc, to_python_json};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
     DRIVERS, INTERFACES, NODE_LIST_FIELDS, Node, PATCHABLE, ProvisionState, Shape,
-    node_field_min_version,
+    node_field_min_version, unserved_group,
 };
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -129,6 +129,7 @@ pub(crate) fn list_inner(
             | "associated"
             | "resource_class"
             | "conductor_group"
+            | "conductor"
             | "owner"
             | "lessee"
             | "fault"
@@ -373,6 +374,15 @@ fn apply_field(n: &mut Node, key: &str, value: Value) -> Result<(), ApiError> {
         "properties" => n.properties = obj(value)?,
         "extra" => n.extra = obj(value)?,
         "instance_info" => n.instance_info = obj(value)?,
+        // Only the default group has a conductor.
+        "conductor_group" => match value.as_str() {
+            Some(group) if unserved_group(group) => {
+                return Err(ApiError::NoValidHost(n.driver.clone(), group.to_string()));
+            }
+            _ => {
+                n.misc.insert(key.to_string(), json!(""));
+            }
+        },
         "name" => {
             n.name = match value {
                 Value::Null => None,
@@ -389,6 +399,11 @@ fn apply_field(n: &mut Node, key: &str, value: Value) -> Result<(), ApiError> {
             _ => {
                 return Err(ApiError::NoValidHost(
                     value.as_str().unwrap_or_default().to_string(),
+                    n.misc
+                        .get("conductor_group")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
                 ));
             }
         },
@@ -469,7 +484,7 @@ pub(crate) async fn create(
         }
     };
     if !DRIVERS.contains(&driver.as_str()) {
-        return Err(ApiError::NoValidHost(driver));
+        return Err(ApiError::NoValidHost(driver, String::new()));
     }
     let now = s.now();
     let mut store = s.lock();

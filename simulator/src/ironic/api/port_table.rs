@@ -1,7 +1,8 @@
 //! The mock's ports with the indexes its lookups need: by MAC address (port lookups, agent
 //! lookups, duplicate checks) and by node (validation, deletion with the node), so a lookup costs
-//! the same however many ports there are. Ports are never changed after creation (the API has no
-//! port PATCH), so the indexes only follow inserts and removals.
+//! the same however many ports there are. A port's address and node change only by replacing it
+//! (`insert`, `update`), so the indexes only follow inserts and removals; other fields change in
+//! place through [`PortTable::set_internal_info`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Deref;
@@ -39,6 +40,35 @@ impl PortTable {
         self.next_seq += 1;
         self.seq.insert(uuid, self.next_seq);
         self.ports.insert(uuid, port);
+    }
+
+    /// Replaces an existing port (its address or node may change) keeping its place in creation
+    /// order; false for an unknown port.
+    pub fn update(&mut self, port: Port) -> bool {
+        let uuid = port.uuid;
+        let Some(seq) = self.seq.get(&uuid).copied() else {
+            return false;
+        };
+        self.remove(&uuid);
+        self.insert(port);
+        self.seq.insert(uuid, seq);
+        true
+    }
+
+    /// Replaces a port's `internal_info` (what VIF bookkeeping changes); false for an unknown port.
+    pub fn set_internal_info(
+        &mut self,
+        uuid: &Uuid,
+        info: serde_json::Map<String, serde_json::Value>,
+    ) -> bool {
+        match self.ports.get_mut(uuid) {
+            Some(p) => {
+                p.misc
+                    .insert("internal_info".into(), serde_json::Value::Object(info));
+                true
+            }
+            None => false,
+        }
     }
 
     /// When `uuid` was created, relative to the other ports (0 for an unknown port).

@@ -480,6 +480,7 @@ pub(crate) async fn create(
         mode: DEFAULT_PORTGROUP_MODE.into(),
         properties: Map::new(),
         extra: Map::new(),
+        internal_info: Map::new(),
         standalone_ports_supported: true,
         physical_network: None,
         category: None,
@@ -638,4 +639,18 @@ pub(crate) async fn ports_detail(
 ) -> Result<Response, ApiError> {
     let group = group_of_path(&s, &ctx, &ident)?;
     super::ports::list_of_group(&s, &ctx, q.as_deref(), true, group)
+}
+
+/// The port group routes (and a node's groups), merged into the API's router.
+pub(crate) fn routes() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/v1/portgroups", get(list).post(create))
+        .route("/v1/portgroups/", get(list).post(create))
+        .route("/v1/portgroups/detail", get(list_detail))
+        .route("/v1/portgroups/{id}", get(show).patch(patch).delete(delete))
+        .route("/v1/portgroups/{id}/ports", get(ports))
+        .route("/v1/portgroups/{id}/ports/detail", get(ports_detail))
+        .route("/v1/nodes/{ident}/portgroups", get(list_of_node))
+        .route("/v1/nodes/{ident}/portgroups/detail", get(detail_of_node))
 }

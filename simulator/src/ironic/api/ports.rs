@@ -1,4 +1,4 @@
-//! Port routes: create, list (all, by node, by address), show, delete.
+//! Port routes: create, list (all, by node, by address), show, JSON patch, delete.
 
 use super::nodes::{body_object, find};
 use super::paging::{Listing, NextQuery, PORT_COLUMNS, Paging, PagingQuery, Sortable};
@@ -357,4 +357,134 @@ pub(crate) async fn create(
         r.headers_mut().insert(header::LOCATION, v);
     }
     Ok(r)
+}
+
+/// Fields a port PATCH may change (Ironic's list, in its order).
+const PORT_PATCHABLE: [&str; 14] = [
+    "address",
+    "extra",
+    "is_smartnic",
+    "local_link_connection",
+    "node_ident",
+    "node_uuid",
+    "physical_network",
+    "portgroup_uuid",
+    "pxe_enabled",
+    "name",
+    "description",
+    "vendor",
+    "category",
+    "available_for_dynamic_portgroup",
+];
+
+/// `PATCH /v1/ports/{id}`: the patched document checked as a create's body is (MAC, node,
+/// group rules, a free address), under the node's lock; nothing changes unless all holds.
+pub(crate) async fn patch(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let ops: json_patch::Patch = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("Invalid JSON patch: {e}")))?;
+    for op in &ops.0 {
+        let path = op.path().to_string();
+        let top = path.split('/').nth(1).unwrap_or("");
+        if !PORT_PATCHABLE.contains(&top) {
+            return Err(ApiError::BadRequest(format!(
+                "Cannot patch {path}. Only the following can be updated: {}",
+                PORT_PATCHABLE.join(", ")
+            )));
+        }
+    }
+    let now = s.now();
+    let mut store = s.lock();
+    let uuid = port_uuid(&id)?;
+    let current = store
+        .ports
+        .get(&uuid)
+        .cloned()
+        .ok_or_else(|| ApiError::PortNotFound(id.clone()))?;
+    store.conductor.ensure_unlocked(current.node_uuid)?;
+    let mut view = current.document("").to_value();
+    json_patch::patch(&mut view, &ops).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let mut doc = view.as_object().cloned().unwrap_or_default();
+    let raw_mac = match doc.remove("address") {
+        Some(Value::String(a)) => a,
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let address = parse_mac(&raw_mac).ok_or_else(|| {
+        ApiError::BadRequest(format!("Expected valid MAC address for address: {raw_mac}"))
+    })?;
+    let pxe_enabled = match doc.remove("pxe_enabled") {
+        Some(Value::Bool(b)) => b,
+        Some(Value::String(v)) => super::nodes::bool_of(&v)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid pxe_enabled: {e}")))?,
+        _ => true,
+    };
+    for key in ["extra", "local_link_connection"] {
+        match doc.get(key) {
+            None | Some(Value::Object(_)) => {}
+            Some(Value::Null) => {
+                doc.insert(key.into(), Value::Object(Default::default()));
+            }
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "Invalid {key}: {other} is not a dictionary"
+                )));
+            }
+        }
+    }
+    let node_text = match doc.remove("node_ident").or_else(|| doc.remove("node_uuid")) {
+        Some(Value::String(n)) => n,
+        _ => current.node_uuid.to_string(),
+    };
+    let node_uuid = find(&store, &ctx, &node_text)
+        .map_err(|_| ApiError::BadRequest(format!("Node {node_text} could not be found.")))?;
+    let portgroup =
+        match doc.get("portgroup_uuid") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(g)) => Some(Uuid::parse_str(g).map_err(|_| {
+                ApiError::BadRequest(format!("Expected UUID for portgroup_uuid: {g}"))
+            })?),
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "Expected UUID for portgroup_uuid: {other}"
+                )));
+            }
+        };
+    if let Some(g) = portgroup {
+        let group = store
+            .portgroups
+            .get(&g)
+            .ok_or_else(|| ApiError::BadRequest(format!("Portgroup {g} could not be found.")))?;
+        crate::ironic::model::may_join(group, node_uuid, pxe_enabled)?;
+    }
+    if store
+        .ports
+        .with_address(&address)
+        .is_some_and(|p| p.uuid != uuid)
+    {
+        return Err(ApiError::Conflict(format!(
+            "A port with MAC address {address} already exists."
+        )));
+    }
+    // What the document holds beside the columns kept apart goes back into `misc`.
+    for key in ["uuid", "created_at", "updated_at", "links"] {
+        doc.remove(key);
+    }
+    doc.remove("node_uuid");
+    let updated = Port {
+        uuid,
+        address,
+        node_uuid,
+        pxe_enabled,
+        misc: doc,
+        created_at: current.created_at,
+        updated_at: Some(now),
+    };
+    let answer = updated.render(&ctx.base, ctx.version, &Shape::Detail);
+    store.ports.update(updated);
+    Ok(json_response(StatusCode::OK, &answer))
 }

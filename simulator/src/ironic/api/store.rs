@@ -18,7 +18,7 @@ use super::port_table::PortTable;
 use crate::ironic::conductor::{Conductor, Settings};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
-    Allocation, Chassis, DeployTemplate, Node, Port, Portgroup, VolumeKind, VolumeRecord,
+    Allocation, Chassis, DeployTemplate, Node, Port, Portgroup, Runbook, VolumeKind, VolumeRecord,
 };
 
 /// The conductor's database: nodes (inside the conductor), ports, and id/uuid sources.
@@ -41,6 +41,10 @@ pub struct Store {
     pub(crate) deploy_templates: BTreeMap<Uuid, DeployTemplate>,
     /// The last deploy template row id handed out.
     template_ids: u64,
+    /// Runbooks by UUID.
+    pub(crate) runbooks: BTreeMap<Uuid, Runbook>,
+    /// The last runbook row id handed out.
+    runbook_ids: u64,
     /// Allocations by UUID.
     pub(crate) allocations: BTreeMap<Uuid, Allocation>,
     /// The last allocation row id handed out.
@@ -97,6 +101,8 @@ impl Store {
             volume_ids: 0,
             deploy_templates: BTreeMap::new(),
             template_ids: 0,
+            runbooks: BTreeMap::new(),
+            runbook_ids: 0,
             allocations: BTreeMap::new(),
             allocation_ids: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -121,6 +127,7 @@ impl Store {
         self.volume_connectors.clear();
         self.volume_targets.clear();
         self.deploy_templates.clear();
+        self.runbooks.clear();
         self.allocations.clear();
     }
 
@@ -134,6 +141,12 @@ impl Store {
     pub(crate) fn next_template_id(&mut self) -> u64 {
         self.template_ids += 1;
         self.template_ids
+    }
+
+    /// The next runbook row id.
+    pub(crate) fn next_runbook_id(&mut self) -> u64 {
+        self.runbook_ids += 1;
+        self.runbook_ids
     }
 
     /// The table of volume records of `kind`.

@@ -30,7 +30,7 @@ impl From<TraitError> for ApiError {
 }
 
 /// `Schema error for <what>: <problem>` for an invalid trait name.
-fn check_name(value: &Value, what: &str) -> Result<(), ApiError> {
+pub(crate) fn check_name(value: &Value, what: &str) -> Result<(), ApiError> {
     match trait_problem(value) {
         Some(p) => Err(ApiError::BadRequest(format!(
             "Schema error for {what}: {p}"
@@ -41,7 +41,7 @@ fn check_name(value: &Value, what: &str) -> Result<(), ApiError> {
 
 /// The request body checked against Ironic's schema (`{"traits": [name, ...]}`, nothing else):
 /// None when the body is empty, else the list when one was given.
-fn body_traits(body: &Bytes) -> Result<Option<Option<Vec<String>>>, ApiError> {
+pub(crate) fn body_traits(body: &Bytes) -> Result<Option<Option<Vec<String>>>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

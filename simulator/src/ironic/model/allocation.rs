@@ -3,7 +3,7 @@
 //! the HTTP mock and engine mode run the same rule), and the rule on releasing a node.
 
 use super::{Node, ProvisionState, links, node_traits, stamped};
-use crate::ironic::encoding::Doc;
+use crate::ironic::encoding::{Doc, python_repr};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -166,6 +166,58 @@ pub fn settle_allocation(
     }
 }
 
+/// Backfilling (1.58): `a` names an already deployed `node`; Ironic checks it still fits (active,
+/// same resource class, every trait, among the candidates) and fails the allocation with every
+/// reason otherwise, as its `AllocationFailed` text says.
+pub fn backfill(a: &Allocation, node: &Node) -> Result<Uuid, String> {
+    let mut errors = Vec::new();
+    if node.provision_state != ProvisionState::Active {
+        errors.push(format!(
+            "Node must be in the \"active\" state, but the current state is \"{}\"",
+            node.provision_state.as_str()
+        ));
+    }
+    let class = node.misc.get("resource_class").and_then(Value::as_str);
+    if let Some(want) = a.resource_class.as_deref()
+        && class != Some(want)
+    {
+        errors.push(format!(
+            "Resource class {} does not match the requested resource class {want}",
+            class.unwrap_or("None")
+        ));
+    }
+    let has = node_traits(node);
+    if !a.traits.is_empty() && !a.traits.iter().all(|t| has.contains(t)) {
+        // Ironic prints its trait list object; its items' other fields are left out here.
+        let objects: Vec<String> = has.iter().map(|t| format!("Trait(trait='{t}')")).collect();
+        errors.push(format!(
+            "List of traits TraitList(created_at=<?>,objects=[{}],updated_at=<?>) does not match the requested traits {}",
+            objects.join(","),
+            python_repr(&Value::from(a.traits.clone()))
+        ));
+    }
+    if !a.candidate_nodes.is_empty() && !a.candidate_nodes.contains(&node.uuid) {
+        let listed: Vec<Value> = a
+            .candidate_nodes
+            .iter()
+            .map(|u| Value::String(u.to_string()))
+            .collect();
+        errors.push(format!(
+            "Candidate nodes must be empty or contain the target node, but got {}",
+            python_repr(&Value::Array(listed))
+        ));
+    }
+    if errors.is_empty() {
+        return Ok(node.uuid);
+    }
+    Err(format!(
+        "Failed to process allocation {}: Cannot backfill an allocation for node {}: {}.",
+        a.uuid,
+        node.uuid,
+        errors.join("; ")
+    ))
+}
+
 /// Why `node`'s allocation `a` may not be removed, if it may not (Ironic's 409 text): the node is
 /// deployed, or busy in a state that allows no update, and not in maintenance.
 pub fn deallocation_refusal(node: &Node, a: Uuid) -> Option<String> {
@@ -313,5 +365,47 @@ mod tests {
         );
         n.maintenance = true;
         assert_eq!(deallocation_refusal(&n, a), None);
+    }
+
+    #[test]
+    fn backfilling_checks_the_node_still_fits_and_lists_every_reason() {
+        use crate::ironic::version::Version;
+        let mut n = Node::new(
+            1,
+            Uuid::from_u128(7),
+            "fake-hardware",
+            DateTime::UNIX_EPOCH,
+            Version::v1(89),
+        );
+        n.misc.insert("resource_class".into(), Value::from("rc1"));
+        let mut a = Allocation {
+            id: 1,
+            uuid: Uuid::from_u128(9),
+            name: None,
+            resource_class: Some("rc1".into()),
+            traits: Vec::new(),
+            candidate_nodes: Vec::new(),
+            extra: Map::new(),
+            owner: None,
+            state: "allocating".into(),
+            last_error: None,
+            node_uuid: None,
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: None,
+        };
+        assert_eq!(
+            backfill(&a, &n),
+            Err(format!(
+                "Failed to process allocation {}: Cannot backfill an allocation for node {}: Node must be in the \"active\" state, but the current state is \"enroll\".",
+                a.uuid, n.uuid
+            ))
+        );
+        n.provision_state = ProvisionState::Active;
+        assert_eq!(backfill(&a, &n), Ok(n.uuid));
+        a.resource_class = Some("other".into());
+        a.traits = vec!["CUSTOM_X".into()];
+        a.candidate_nodes = vec![Uuid::from_u128(8)];
+        let why = backfill(&a, &n).unwrap_err();
+        assert!(why.contains("Resource class rc1 does not match the requested resource class other; List of traits TraitList(created_at=<?>,objects=[],updated_at=<?>) does not match the requested traits ['CUSTOM_X']; Candidate nodes must be empty or contain the target node, but got ['00000000-0000-0000-0000-000000000008']."), "{why}");
     }
 }

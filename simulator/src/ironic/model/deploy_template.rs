@@ -4,23 +4,12 @@
 //! contribute to a deployment: the steps of every template whose name is among the instance's
 //! traits, highest priority first.
 
+use super::steps::{DEPLOY_STEP_INTERFACES, DEPLOY_STEPS, Step, checked_steps, steps_problem};
 use super::{links, stamped, trait_problem};
 use crate::ironic::encoding::{Doc, python_repr};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
-
-/// Interfaces a deploy step may belong to, in Ironic's order (highest priority first: the order
-/// that breaks ties between steps of equal priority).
-pub const DEPLOY_STEP_INTERFACES: [&str; 7] = [
-    "vendor",
-    "power",
-    "management",
-    "firmware",
-    "deploy",
-    "bios",
-    "raid",
-];
 
 /// Fields a deploy template listing or `fields=` may name.
 pub const DEPLOY_TEMPLATE_FIELDS: [&str; 8] = [
@@ -37,65 +26,6 @@ pub const DEPLOY_TEMPLATE_FIELDS: [&str; 8] = [
 /// The longest description Ironic's schema accepts.
 const TEMPLATE_DESCRIPTION_MAX: usize = 255;
 
-/// One step of a template.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeployStep {
-    /// The interface it belongs to ([`DEPLOY_STEP_INTERFACES`]).
-    pub interface: String,
-    /// The step's name.
-    pub step: String,
-    /// Its arguments.
-    pub args: Map<String, Value>,
-    /// Its priority (0: disabled).
-    pub priority: u64,
-}
-
-impl DeployStep {
-    /// A step already checked by [`template_schema_problem`].
-    fn from_checked(v: &Value) -> DeployStep {
-        let priority = match &v["priority"] {
-            Value::String(s) => s.parse().unwrap_or(0),
-            p => p.as_u64().unwrap_or(0),
-        };
-        DeployStep {
-            interface: v["interface"].as_str().unwrap_or_default().to_string(),
-            step: v["step"].as_str().unwrap_or_default().to_string(),
-            args: v["args"].as_object().cloned().unwrap_or_default(),
-            priority,
-        }
-    }
-
-    /// The step's document (priority as a number, secret-looking arguments masked).
-    fn document(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("interface".into(), Value::String(self.interface.clone()));
-        m.insert("step".into(), Value::String(self.step.clone()));
-        m.insert("args".into(), masked(&Value::Object(self.args.clone())));
-        m.insert("priority".into(), Value::from(self.priority));
-        Value::Object(m)
-    }
-}
-
-/// Arguments with password-like keys masked, at any depth.
-fn masked(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| {
-                    let shown = if super::is_instance_secret(k) && !x.is_object() {
-                        Value::String("******".into())
-                    } else {
-                        masked(x)
-                    };
-                    (k.clone(), shown)
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(masked).collect()),
-        other => other.clone(),
-    }
-}
-
 /// A deploy template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeployTemplate {
@@ -108,7 +38,7 @@ pub struct DeployTemplate {
     /// Free-form data.
     pub extra: Map<String, Value>,
     /// Its steps.
-    pub steps: Vec<DeployStep>,
+    pub steps: Vec<Step>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Update time.
@@ -133,10 +63,7 @@ impl DeployTemplate {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),
-            steps: doc["steps"]
-                .as_array()
-                .map(|a| a.iter().map(DeployStep::from_checked).collect())
-                .unwrap_or_default(),
+            steps: checked_steps(&doc["steps"], DEPLOY_STEPS),
             created_at: now,
             updated_at: None,
         }
@@ -153,7 +80,12 @@ impl DeployTemplate {
         );
         d.put(
             "steps",
-            Value::Array(self.steps.iter().map(DeployStep::document).collect()),
+            Value::Array(
+                self.steps
+                    .iter()
+                    .map(|s| s.document(DEPLOY_STEPS))
+                    .collect(),
+            ),
         );
         d
     }
@@ -168,11 +100,7 @@ impl DeployTemplate {
         let steps = self
             .steps
             .iter()
-            .map(|s| {
-                let mut v = s.document();
-                v["args"] = Value::Object(s.args.clone());
-                v
-            })
+            .map(|s| s.unmasked(DEPLOY_STEPS))
             .collect();
         m.insert("steps".into(), Value::Array(steps));
         Value::Object(m)
@@ -187,72 +115,13 @@ pub fn echoed_steps(raw: &Value) -> Value {
             steps
                 .iter()
                 .map(|s| {
-                    let mut out = DeployStep::from_checked(s).document();
+                    let mut out = Step::from_checked(s, DEPLOY_STEPS).document(DEPLOY_STEPS);
                     out["priority"] = s["priority"].clone();
                     out
                 })
                 .collect(),
         ),
         other => other.clone(),
-    }
-}
-
-fn step_problem(step: &Value) -> Option<String> {
-    let Value::Object(m) = step else {
-        return Some(format!("{} is not of type 'object'", python_repr(step)));
-    };
-    if let Some(bad) = m
-        .keys()
-        .find(|k| !["args", "interface", "priority", "step"].contains(&k.as_str()))
-    {
-        return Some(format!(
-            "Additional properties are not allowed ('{bad}' was unexpected)"
-        ));
-    }
-    for required in ["interface", "step", "args", "priority"] {
-        if !m.contains_key(required) {
-            return Some(format!("'{required}' is a required property"));
-        }
-    }
-    if !m["args"].is_object() {
-        return Some(format!(
-            "{} is not of type 'object'",
-            python_repr(&m["args"])
-        ));
-    }
-    match &m["interface"] {
-        Value::String(i) if DEPLOY_STEP_INTERFACES.contains(&i.as_str()) => {}
-        Value::String(i) => {
-            let listed: Vec<String> = DEPLOY_STEP_INTERFACES
-                .iter()
-                .map(|x| format!("'{x}'"))
-                .collect();
-            return Some(format!(
-                "{} is not one of [{}]",
-                python_repr(&Value::String(i.clone())),
-                listed.join(", ")
-            ));
-        }
-        other => return Some(format!("{} is not of type 'string'", python_repr(other))),
-    }
-    match &m["step"] {
-        Value::String(s) if s.is_empty() => return Some("'' should be non-empty".into()),
-        Value::String(_) => {}
-        other => return Some(format!("{} is not of type 'string'", python_repr(other))),
-    }
-    match &m["priority"] {
-        Value::Number(n) if n.is_u64() => None,
-        Value::Number(n) if n.is_i64() => Some(format!("{n} is less than the minimum of 0")),
-        Value::String(s) if s.is_empty() => Some("'' should be non-empty".into()),
-        Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => None,
-        Value::String(_) => Some(format!(
-            "{} does not match '^[0-9]+$'",
-            python_repr(&m["priority"])
-        )),
-        other => Some(format!(
-            "{} is not valid under any of the given schemas",
-            python_repr(other)
-        )),
     }
 }
 
@@ -296,29 +165,7 @@ pub fn template_schema_problem(doc: &Map<String, Value>) -> Option<String> {
     if let Some(p) = trait_problem(&doc["name"]) {
         return Some(p);
     }
-    match &doc["steps"] {
-        Value::Array(steps) if steps.is_empty() => Some("[] should be non-empty".into()),
-        Value::Array(steps) => steps.iter().find_map(step_problem),
-        other => Some(format!("{} is not of type 'array'", python_repr(other))),
-    }
-}
-
-/// Ironic's refusal of a template naming one interface/step twice.
-pub fn duplicate_steps(steps: &[DeployStep]) -> Option<String> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut twice = std::collections::BTreeSet::new();
-    for s in steps {
-        if !seen.insert((s.interface.as_str(), s.step.as_str())) {
-            twice.insert(format!("interface: {}, step: {}", s.interface, s.step));
-        }
-    }
-    if twice.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "Deploy template invalid: Duplicate deploy steps. A template cannot have multiple deploy steps with the same interface and step. Duplicates: {}.",
-        twice.into_iter().collect::<Vec<_>>().join("; ")
-    ))
+    steps_problem(&doc["steps"], DEPLOY_STEPS)
 }
 
 /// The deploy steps templates contribute to a deployment whose instance asks for `traits`: the
@@ -327,22 +174,22 @@ pub fn duplicate_steps(steps: &[DeployStep]) -> Option<String> {
 pub fn template_deploy_steps<'a>(
     templates: impl IntoIterator<Item = &'a DeployTemplate>,
     traits: &[String],
-) -> Vec<DeployStep> {
+) -> Vec<Step> {
     let rank = |i: &str| {
         DEPLOY_STEP_INTERFACES
             .iter()
             .position(|x| *x == i)
             .unwrap_or(DEPLOY_STEP_INTERFACES.len())
     };
-    let mut steps: Vec<DeployStep> = templates
+    let mut steps: Vec<Step> = templates
         .into_iter()
         .filter(|t| traits.contains(&t.name))
         .flat_map(|t| t.steps.iter().cloned())
-        .filter(|s| s.priority > 0)
+        .filter(|s| s.rank > 0)
         .collect();
     steps.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
+        b.rank
+            .cmp(&a.rank)
             .then(rank(&a.interface).cmp(&rank(&b.interface)))
     });
     steps
@@ -351,6 +198,7 @@ pub fn template_deploy_steps<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ironic::model::steps::duplicate_steps;
     use serde_json::json;
 
     fn doc(v: Value) -> Map<String, Value> {

@@ -9,33 +9,58 @@ use uuid::Uuid;
 mod allocation;
 pub mod bios;
 mod chassis;
+mod conductor_service;
 mod deploy_template;
+mod history;
 mod inventory;
+mod management;
 mod port;
 mod portgroup;
+mod runbook;
 mod state;
+mod steps;
 mod traits;
+mod vif;
 mod volume;
 
 pub use allocation::{
-    ALLOCATION_FIELDS, Allocation, deallocation_refusal, pick_node, settle_allocation,
+    ALLOCATION_FIELDS, Allocation, backfill, deallocation_refusal, pick_node, settle_allocation,
 };
 pub use bios::{BiosRegistryEntry, BiosSetting};
 pub use chassis::{CHASSIS_FIELDS, Chassis, DESCRIPTION_MAX};
-pub use deploy_template::{
-    DEPLOY_STEP_INTERFACES, DEPLOY_TEMPLATE_FIELDS, DeployStep, DeployTemplate, duplicate_steps,
-    echoed_steps, template_deploy_steps, template_schema_problem,
+pub use conductor_service::{
+    CONDUCTOR_FIELDS, CONDUCTOR_HOST, CONDUCTORS_VERSION, conductor_document, unserved_group,
 };
+pub use deploy_template::{
+    DEPLOY_TEMPLATE_FIELDS, DeployTemplate, echoed_steps, template_deploy_steps,
+    template_schema_problem,
+};
+pub use history::{HISTORY_VERSION, HistoryEvent, record as record_history};
 pub use inventory::InventoryRecord;
+pub use management::{
+    FAKE_BOOT_DEVICES, boot_device_problem, fake_boot_device, fake_indicator_state, fake_indicators,
+};
 pub use port::{Port, parse_mac, port_field_min_version};
 pub use portgroup::{
     DEFAULT_PORTGROUP_MODE, PORTGROUP_FIELDS, Portgroup, PortgroupRefusal, is_valid_logical_name,
     may_delete, may_join, may_move, portgroup_field_min_version,
 };
+pub use runbook::{
+    RUNBOOK_TRAITS_VERSION, RUNBOOKS_VERSION, Runbook, RunbookNames, RunbookTraitChange,
+    owner_refusal, runbook_fields, runbook_schema_problem, runbook_traits,
+};
 pub use state::{ALL_STATES, NodePower, ProvisionState};
+pub use steps::{
+    DEPLOY_STEP_INTERFACES, DEPLOY_STEPS, RUNBOOK_STEPS, Step, StepRules, checked_steps,
+    duplicate_steps, step_problem, steps_problem,
+};
 pub use traits::{
     MAX_TRAITS_PER_NODE, TRAIT_MAX_LEN, TraitChange, TraitError, changed_traits, is_standard_trait,
     node_traits, set_node_traits, standard_traits, trait_problem,
+};
+pub use vif::{
+    PortLike, PortLikeKind, TENANT_VIF_KEY, VifAttach, VifError, attached_vifs, holder_of,
+    pick_port_like, vif_of, with_vif,
 };
 pub use volume::{
     JsonType, VolumeKind, VolumeRecord, VolumeRefusal, may_delete_volume, may_update_volume,
@@ -256,6 +281,8 @@ pub struct Node {
     pub inspection_finished_at: Option<DateTime<Utc>>,
     /// Inventory and plugin data from the last inspection.
     pub inventory: Option<InventoryRecord>,
+    /// Events recorded against the node (its failures), oldest first.
+    pub history: Vec<HistoryEvent>,
     /// Agent registration.
     pub agent: AgentSession,
     /// Virtual media attached through the API.
@@ -343,6 +370,7 @@ impl Node {
             inspection_started_at: None,
             inspection_finished_at: None,
             inventory: None,
+            history: Vec::new(),
             agent: AgentSession::default(),
             vmedia: None,
             bios: Vec::new(),
@@ -462,7 +490,7 @@ impl Node {
         d.put("traits", self.misc("traits"));
         d.put("vendor_interface", self.iface("vendor"));
         d.put("links", links(base, &format!("nodes/{id}")));
-        d.put("conductor", "localhost");
+        d.put("conductor", CONDUCTOR_HOST);
         d.put("allocation_uuid", self.misc("allocation_uuid"));
         d.put("chassis_uuid", self.misc("chassis_uuid"));
         for sub in ["ports", "states", "portgroups", "volume"] {

@@ -63,6 +63,8 @@ pub struct Portgroup {
     pub properties: Map<String, Value>,
     /// Free-form data.
     pub extra: Map<String, Value>,
+    /// Ironic's own bookkeeping (the tenant VIF bound to the group).
+    pub internal_info: Map<String, Value>,
     /// Whether its ports may also be used alone (PXE).
     pub standalone_ports_supported: bool,
     /// Physical network.
@@ -82,7 +84,7 @@ impl Portgroup {
         let id = self.uuid.to_string();
         d.put("address", self.address.clone());
         d.put("extra", Value::Object(self.extra.clone()));
-        d.put("internal_info", Value::Object(Map::new()));
+        d.put("internal_info", Value::Object(self.internal_info.clone()));
         d.put("mode", self.mode.clone());
         d.put("name", self.name.clone());
         d.put("properties", Value::Object(self.properties.clone()));
@@ -206,6 +208,7 @@ mod tests {
             mode: DEFAULT_PORTGROUP_MODE.into(),
             properties: Map::new(),
             extra: Map::new(),
+            internal_info: Map::new(),
             standalone_ports_supported: standalone,
             physical_network: None,
             category: None,
