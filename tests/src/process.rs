@@ -178,3 +178,20 @@ impl Process {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 }
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM: what the harness's long-running commands (`metal-kube
+/// up`, `metal-h2h`) wait for before they drop their children, so `kill` leaves no process behind.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

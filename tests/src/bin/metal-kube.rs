@@ -218,7 +218,7 @@ async fn up(dir: PathBuf, max_seconds: u64, crds: Crds) -> anyhow::Result<()> {
     let mut watchdog = tokio::time::interval(Duration::from_secs(2));
     let outcome = loop {
         tokio::select! {
-            () = shutdown_signal() => break Ok(()),
+            () = metal_e2e::process::shutdown_signal() => break Ok(()),
             () = &mut deadline => {
                 eprintln!("metal-kube: --max-seconds {max_seconds} reached; stopping");
                 break Ok(());
@@ -233,19 +233,4 @@ async fn up(dir: PathBuf, max_seconds: u64, crds: Crds) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&state_file);
     plane.stop().await;
     outcome
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -95,11 +95,12 @@ fn settings_for(cli: &Cli, name: &str, hosts: usize) -> anyhow::Result<Settings>
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-    // Ctrl-C drops the run: every child is killed on drop (kill_on_drop, the control plane's Drop).
+    // Ctrl-C or SIGTERM drops the run: every child is killed on drop (kill_on_drop, the control
+    // plane's Drop). Without the SIGTERM arm, `kill` left the operator under test running.
     runtime.block_on(async {
         tokio::select! {
             r = drive(cli) => r,
-            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+            () = metal_e2e::process::shutdown_signal() => anyhow::bail!("interrupted"),
         }
     })
 }
