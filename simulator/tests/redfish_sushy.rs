@@ -39,13 +39,20 @@ check(system.manufacturer == "Contoso", "manufacturer")
 check(system.memory_summary.size_gib == 256, "memory %r" % (system.memory_summary,))
 check(sushy.ResetType.POWER_CYCLE in system.get_allowed_reset_system_values(), "PowerCycle allowed")
 
-def wait_power(state):
-    for _ in range(200):
-        system.refresh()
-        if system.power_state == state:
-            return
+# Polls done() until it holds, at most `tries` times 20 ms apart; whether it held.
+def wait_for(done, tries):
+    for _ in range(tries):
+        if done():
+            return True
         time.sleep(0.02)
-    sys.exit("power never reached %s (is %s)" % (state, system.power_state))
+    return done()
+
+def wait_power(state):
+    def reached():
+        system.refresh()
+        return system.power_state == state
+    if not wait_for(reached, 200):
+        sys.exit("power never reached %s (is %s)" % (state, system.power_state))
 
 check(system.power_state == sushy.PowerState.OFF, "starts off")
 system.reset_system(sushy.ResetType.ON)
@@ -69,11 +76,10 @@ system.refresh()
 check(system.boot.target == sushy.BootSource.PXE, "once target %r" % system.boot.target)
 check(system.boot.enabled == sushy.BootSourceOverrideEnabled.ONCE, "once %r" % system.boot.enabled)
 system.reset_system(sushy.ResetType.FORCE_RESTART)
-for _ in range(200):
+def once_cleared():
     system.refresh()
-    if system.boot.enabled == sushy.BootSourceOverrideEnabled.DISABLED:
-        break
-    time.sleep(0.02)
+    return system.boot.enabled == sushy.BootSourceOverrideEnabled.DISABLED
+wait_for(once_cleared, 200)
 check(system.boot.enabled == sushy.BootSourceOverrideEnabled.DISABLED, "once not cleared by the boot: %r" % system.boot.enabled)
 
 image = "http://127.0.0.1:9/images/ipa.iso"
@@ -105,11 +111,10 @@ bios.refresh()
 check(bios.pending_attributes["ProcVirtualization"] == "Disabled", "bios pending %r" % (bios.pending_attributes,))
 check(bios.attributes["ProcVirtualization"] == "Enabled", "bios applied too early")
 system.reset_system(sushy.ResetType.FORCE_RESTART)
-for _ in range(200):
+def bios_applied():
     bios.refresh()
-    if bios.attributes["ProcVirtualization"] == "Disabled":
-        break
-    time.sleep(0.02)
+    return bios.attributes["ProcVirtualization"] == "Disabled"
+wait_for(bios_applied, 200)
 check(bios.attributes["ProcVirtualization"] == "Disabled", "bios not applied at reset")
 registry = bios.get_attribute_registry()
 check(registry is not None, "bios attribute registry not found")
@@ -136,11 +141,11 @@ check(bios.pending_attributes.get("PxeRetryCount") != 4, "a refused patch was ke
 updates = root.get_update_service()
 monitor = updates.simple_update("http://127.0.0.1:9/firmware/bios-next.bin",
                                 targets=["/redfish/v1/Systems/" + system_id])
-for _ in range(300):
+def task_ended():
+    global task
     task = monitor.get_task()
-    if task.task_state != sushy.TaskState.RUNNING:
-        break
-    time.sleep(0.02)
+    return task.task_state != sushy.TaskState.RUNNING
+wait_for(task_ended, 300)
 check(task.task_state == sushy.TaskState.COMPLETED, "update task %r" % task.task_state)
 check(task.percent_complete == 100, "update percent %r" % task.percent_complete)
 system.refresh()
@@ -168,11 +173,7 @@ if failing_id:
     version_before = failing.bios_version
     monitor = updates.simple_update("http://127.0.0.1:9/firmware/bad.bin",
                                     targets=["/redfish/v1/Systems/" + failing_id])
-    for _ in range(300):
-        task = monitor.get_task()
-        if task.task_state != sushy.TaskState.RUNNING:
-            break
-        time.sleep(0.02)
+    wait_for(task_ended, 300)
     check(task.task_state == sushy.TaskState.EXCEPTION, "faulty update task %r" % task.task_state)
     check(task.messages and "failed verification" in task.messages[0].message,
           "faulty update message %r" % ([m.message for m in task.messages],))
@@ -244,10 +245,8 @@ check(subscription.destination == destination and subscription.http_headers == [
       "subscription %r %r" % (subscription.destination, subscription.http_headers))
 system.reset_system(sushy.ResetType.FORCE_OFF)
 wait_power(sushy.PowerState.OFF)
-for _ in range(500):
-    if any(b["Events"][0]["MessageId"].endswith("ResourcePoweredOff") for _, b in received):
-        break
-    time.sleep(0.02)
+wait_for(lambda: any(b["Events"][0]["MessageId"].endswith("ResourcePoweredOff")
+                     for _, b in received), 500)
 got = [(t, b) for t, b in received if b["Events"][0]["MessageId"].endswith("ResourcePoweredOff")]
 check(got, "no power-off event received: %r" % (received,))
 check(got[0][0] == "t0ken" and got[0][1]["Context"] == "judge", "event %r" % (got[0],))
