@@ -50,18 +50,8 @@ const COLUMNS: Columns = Columns {
 };
 
 fn gate(ctx: &Ctx, method: &Method) -> Result<(), ApiError> {
-    if ctx.version.at_least(ALLOCATIONS_VERSION) {
-        return Ok(());
-    }
-    let status = if method == Method::GET {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::METHOD_NOT_ALLOWED
-    };
-    Err(ApiError::Refused(
-        status,
-        "The API version does not allow allocations".into(),
-    ))
+    super::crud::version_gate(ctx, method, ALLOCATIONS_VERSION, "allocations")
+        .map_err(|(status, text)| ApiError::Refused(status, text))
 }
 
 fn not_found(ident: &str) -> ApiError {

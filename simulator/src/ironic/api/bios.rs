@@ -3,7 +3,7 @@
 //! `fields`, an unknown field, an unknown setting. The cache itself is the model's
 //! (`model::bios`), filled by the conductor when a node is verified.
 
-use super::nodes::found;
+use super::nodes::{bool_of, found};
 use super::{AppState, Ctx, NodeRequest, json_response, query_pairs};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::bios::FIELDS;
@@ -17,13 +17,6 @@ const BIOS_VERSION: u32 = 40;
 /// The microversion that added the registry's fields (and `detail`).
 const DETAIL_VERSION: u32 = 74;
 
-fn truthy(v: &str) -> bool {
-    matches!(
-        v.to_ascii_lowercase().as_str(),
-        "true" | "1" | "yes" | "on" | "t" | "y"
-    )
-}
-
 /// `GET /v1/nodes/{id}/bios[?detail=true|fields=...]`.
 pub(crate) async fn list(r: NodeRequest, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     if !r.ctx.version.at_least(BIOS_VERSION) {
@@ -34,7 +27,7 @@ pub(crate) async fn list(r: NodeRequest, RawQuery(q): RawQuery) -> Result<Respon
     let mut fields: Option<Vec<String>> = None;
     for (k, v) in query_pairs(q.as_deref()) {
         match k.as_str() {
-            "detail" if detail_allowed => detail = truthy(&v),
+            "detail" if detail_allowed => detail = bool_of(&v).unwrap_or(false),
             "fields" => {
                 let asked: Vec<String> = v
                     .split(',')

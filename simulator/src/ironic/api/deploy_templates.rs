@@ -10,7 +10,7 @@ use crate::ironic::encoding::Doc;
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
     DEPLOY_TEMPLATE_FIELDS, DeployTemplate, Shape, duplicate_steps, echoed_steps,
-    is_valid_logical_name, template_schema_problem,
+    template_schema_problem,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -40,18 +40,8 @@ const PATCHABLE: [&str; 4] = ["extra", "name", "steps", "description"];
 /// Below 1.55 the routes answer 404 to a read and 405 to anything else, in the framework's
 /// envelope.
 fn gate(ctx: &Ctx, method: &Method) -> Result<(), ApiError> {
-    if ctx.version.at_least(TEMPLATES_VERSION) {
-        return Ok(());
-    }
-    let status = if method == Method::GET {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::METHOD_NOT_ALLOWED
-    };
-    Err(ApiError::Framework(
-        status,
-        "The API version does not allow deploy templates".into(),
-    ))
+    super::crud::version_gate(ctx, method, TEMPLATES_VERSION, "deploy templates")
+        .map_err(|(status, text)| ApiError::Framework(status, text))
 }
 
 fn not_found(ident: &str) -> ApiError {
@@ -60,12 +50,7 @@ fn not_found(ident: &str) -> ApiError {
 
 /// The template `ident` names: a UUID or a logical name (400 otherwise) that exists (404).
 fn find<'a>(store: &'a Store, ident: &str) -> Result<&'a DeployTemplate, ApiError> {
-    let by_uuid = Uuid::parse_str(ident).ok();
-    if by_uuid.is_none() && !is_valid_logical_name(ident) {
-        return Err(ApiError::BadRequest(format!(
-            "Expected UUID or name for template_ident: {ident}"
-        )));
-    }
+    let by_uuid = super::crud::uuid_or_name(ident, "template_ident")?;
     store
         .deploy_templates
         .values()

@@ -58,18 +58,8 @@ const ONE_OR_ALL: &str = "A single runbook trait may be added via PUT /v1/runboo
 /// Below 1.92 the routes answer 404 to a read and 405 to anything else, in the framework's
 /// envelope.
 fn gate(ctx: &Ctx, method: &Method) -> Result<(), ApiError> {
-    if ctx.version.at_least(RUNBOOKS_VERSION) {
-        return Ok(());
-    }
-    let status = if method == Method::GET {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::METHOD_NOT_ALLOWED
-    };
-    Err(ApiError::Framework(
-        status,
-        "The API version does not allow runbooks".into(),
-    ))
+    super::crud::version_gate(ctx, method, RUNBOOKS_VERSION, "runbooks")
+        .map_err(|(status, text)| ApiError::Framework(status, text))
 }
 
 fn not_found(ident: &str) -> ApiError {
@@ -78,12 +68,7 @@ fn not_found(ident: &str) -> ApiError {
 
 /// The runbook `ident` names: a UUID or a logical name (400 otherwise) that exists (404).
 fn find<'a>(store: &'a Store, ident: &str) -> Result<&'a Runbook, ApiError> {
-    let by_uuid = Uuid::parse_str(ident).ok();
-    if by_uuid.is_none() && !is_valid_logical_name(ident) {
-        return Err(ApiError::BadRequest(format!(
-            "Expected UUID or name for runbook_ident: {ident}"
-        )));
-    }
+    let by_uuid = super::crud::uuid_or_name(ident, "runbook_ident")?;
     store
         .runbooks
         .values()
