@@ -477,24 +477,17 @@ fn redfish(
     }
 }
 
-/// The fields of the Redfish ComputerSystem document the conductor reads when inspecting.
 /// The Bios resource's `Attributes` as the Redfish facade shows them.
 fn bios_attributes(host: &HostBmc<'_>) -> serde_json::Map<String, Value> {
     host.machine
         .bios()
         .current
         .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                metal_sim::machine::BiosValue::Bool(b) => json!(b),
-                metal_sim::machine::BiosValue::Int(i) => json!(i),
-                metal_sim::machine::BiosValue::Text(t) => json!(t),
-            };
-            (k.clone(), v)
-        })
+        .map(|(k, v)| (k.clone(), v.to_json()))
         .collect()
 }
 
+/// The fields of the Redfish ComputerSystem document the conductor reads when inspecting.
 fn system_document(host: &HostBmc<'_>) -> Value {
     let p = host.profile;
     // Memory sizes are far below 2^52 MiB, so the conversion is exact.

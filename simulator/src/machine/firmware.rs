@@ -152,6 +152,15 @@ pub enum BiosValue {
 }
 
 impl BiosValue {
+    /// The value as JSON, as `Bios.Attributes` and the registry's defaults show it.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            BiosValue::Bool(b) => serde_json::Value::Bool(*b),
+            BiosValue::Int(i) => serde_json::Value::from(*i),
+            BiosValue::Text(t) => serde_json::Value::String(t.clone()),
+        }
+    }
+
     /// True when both values have the same type.
     pub fn same_type(&self, other: &BiosValue) -> bool {
         std::mem::discriminant(self) == std::mem::discriminant(other)

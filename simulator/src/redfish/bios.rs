@@ -23,14 +23,7 @@ fn attributes(values: &BTreeMap<String, BiosValue>) -> Value {
     Value::Object(
         values
             .iter()
-            .map(|(k, v)| {
-                let j = match v {
-                    BiosValue::Bool(b) => json!(b),
-                    BiosValue::Int(i) => json!(i),
-                    BiosValue::Text(t) => json!(t),
-                };
-                (k.clone(), j)
-            })
+            .map(|(k, v)| (k.clone(), v.to_json()))
             .collect(),
     )
 }

@@ -10,9 +10,7 @@ use super::document::{ALLOW_GET, Document};
 use super::error::RedfishError;
 use super::metadata::types;
 use super::service::RedfishState;
-use crate::machine::{
-    AttributeType, BIOS_REGISTRY_VERSION, BiosRegistry, BiosValue, HardwareProfile,
-};
+use crate::machine::{AttributeType, BIOS_REGISTRY_VERSION, BiosRegistry, HardwareProfile};
 
 const REGISTRIES: &str = "/redfish/v1/Registries";
 
@@ -114,11 +112,7 @@ pub fn attribute_entries(registry: &BiosRegistry) -> Vec<Value> {
                 "Type": a.kind.as_str(),
                 "ReadOnly": a.read_only,
                 "ResetRequired": true,
-                "DefaultValue": match &a.default {
-                    BiosValue::Bool(b) => json!(b),
-                    BiosValue::Int(i) => json!(i),
-                    BiosValue::Text(t) => json!(t),
-                },
+                "DefaultValue": a.default.to_json(),
             });
             match &a.kind {
                 AttributeType::Boolean => {}
