@@ -12,6 +12,9 @@ pub mod bmc;
 pub mod claim;
 /// Human durations (`250ms`, `1.5s`): one parser and printer for flags and files.
 pub mod duration;
+/// The rules of BIOS settings (HostFirmwareSettings, FirmwareSchema): status, schema name,
+/// validation and the settings a manual clean applies.
+pub mod firmware;
 /// The Secrets a host names (BMC credentials, config data) read into the state machine's views,
 /// over a `SecretSource` (the API server in the controller, in-memory objects in the engine).
 pub mod host_secrets;

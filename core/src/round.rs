@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use crate::api::BareMetalHost;
 use crate::api::annotations::{HOST_FINALIZER, PAUSED};
+use crate::firmware::Observed;
 use crate::provisioner::{Action, HostRef, Observation, Outcome, Provisioner, ProvisionerError};
-use crate::statemachine::{self, ActionFailure, Decision, Effect, HardwareFetch, Input};
+use crate::statemachine::{self, ActionFailure, BiosFetch, Decision, Effect, HardwareFetch, Input};
 
 /// Upper bound on decide → effect → decide rounds within one reconcile (fetch hardware details,
 /// then write them; or an action failure re-decided once).
@@ -102,6 +103,12 @@ where
                     Ok(Value::Null) => HardwareFetch::Missing,
                     Ok(details) => HardwareFetch::Found(details),
                     Err(e) => HardwareFetch::Unavailable(hooks.scrub(&e.to_string())),
+                };
+            }
+            Effect::FetchBiosSettings if input.firmware.current == BiosFetch::NotFetched => {
+                input.firmware.current = match provisioner.bios_settings(&host_ref).await {
+                    Ok(read) => BiosFetch::Found(Observed::from_ironic(&read).settings),
+                    Err(e) => BiosFetch::Unavailable(hooks.scrub(&e.to_string())),
                 };
             }
             Effect::Provisioner(action) if input.action_failure.is_none() => {

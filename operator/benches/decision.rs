@@ -87,6 +87,7 @@ fn median_ns(host: &BareMetalHost, observation: &Observation) -> (f64, String) {
         capacity: CapacityView::default(),
         hardware: HardwareFetch::NotFetched,
         config_data: Ok(ConfigData::default()),
+        firmware: Default::default(),
         action_failure: None,
         settings: &settings,
     };

@@ -12,6 +12,8 @@ pub use metal_core::api;
 pub use metal_core::bmc;
 /// The pure HostClaim core: host choice, bind patch, status mirroring, release sequence.
 pub use metal_core::claim;
+/// The rules of BIOS settings (HostFirmwareSettings, FirmwareSchema).
+pub use metal_core::firmware;
 /// The Secrets a host names (BMC credentials, config data) read into the state machine's views,
 /// over a `SecretSource` (the API server in the controller, in-memory objects in the engine).
 pub use metal_core::host_secrets;

@@ -59,7 +59,7 @@ fn committed_crd_yaml_matches_the_generated_one() {
 fn crd_yaml_is_deterministic_and_one_document_per_crd() {
     let a = crds_yaml();
     assert_eq!(a, crds_yaml());
-    assert_eq!(a.matches("---\n").count(), 3);
+    assert_eq!(a.matches("---\n").count(), 5);
     let docs: Vec<CustomResourceDefinition> = a
         .split("---\n")
         .filter(|d| !d.trim().is_empty())
@@ -73,8 +73,10 @@ fn crd_yaml_is_deterministic_and_one_document_per_crd() {
         names,
         [
             "baremetalhosts.metal3.io",
+            "firmwareschemas.metal3.io",
             "hardwaredata.metal3.io",
-            "hostclaims.metal3.io"
+            "hostclaims.metal3.io",
+            "hostfirmwaresettings.metal3.io",
         ]
     );
 }
@@ -257,5 +259,33 @@ fn hardwaredata_and_hostclaim_have_upstream_names() {
             .as_ref()
             .and_then(|s| s.status.as_ref())
             .is_some()
+    );
+}
+
+#[test]
+fn firmware_crds_have_upstream_names_and_hfs_its_status_subresource() {
+    let hfs = crd("hostfirmwaresettings.metal3.io");
+    assert_eq!(hfs.spec.names.kind, "HostFirmwareSettings");
+    assert_eq!(
+        hfs.spec.names.singular.as_deref(),
+        Some("hostfirmwaresettings")
+    );
+    assert_eq!(
+        hfs.spec.names.short_names.as_deref(),
+        Some(&["hfs".to_string()][..])
+    );
+    assert!(
+        hfs.spec.versions[0]
+            .subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some()
+    );
+    let fs = crd("firmwareschemas.metal3.io");
+    assert_eq!(fs.spec.names.kind, "FirmwareSchema");
+    assert_eq!(fs.spec.names.plural, "firmwareschemas");
+    assert!(
+        fs.spec.versions[0].subresources.is_none(),
+        "upstream has no status"
     );
 }

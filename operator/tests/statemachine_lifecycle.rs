@@ -83,6 +83,7 @@ impl World {
                 },
                 hardware: hardware.clone(),
                 config_data: Ok(ConfigData::default()),
+                firmware: Default::default(),
                 action_failure: None,
                 settings: &self.settings,
             };
@@ -91,6 +92,7 @@ impl World {
             let effect = match &d.effect {
                 Effect::Provisioner(a) => format!("act {}", a.name()),
                 Effect::FetchHardwareDetails => "fetch hardware details".to_string(),
+                Effect::FetchBiosSettings => "fetch BIOS settings".to_string(),
                 Effect::WriteHardwareData(_) => "write HardwareData".to_string(),
                 Effect::None => "-".to_string(),
             };
@@ -112,6 +114,7 @@ impl World {
                     continue;
                 }
                 Effect::WriteHardwareData(_) => self.hardware_writes += 1,
+                Effect::FetchBiosSettings => panic!("these hosts have no HostFirmwareSettings"),
                 Effect::None => {}
             }
             break d.requeue_after;

@@ -106,6 +106,7 @@ fn a_burst_of_hosts_never_overshoots_the_provisioning_limit() {
                 },
                 hardware: HardwareFetch::NotFetched,
                 config_data: Ok(ConfigData::default()),
+                firmware: Default::default(),
                 action_failure: None,
                 settings: &settings,
             };
@@ -332,6 +333,7 @@ proptest! {
             capacity: CapacityView { in_use: capacity.0, limit: capacity.1, holds_slot: capacity.2 },
             hardware,
             config_data: Ok(ConfigData::default()),
+            firmware: Default::default(),
             action_failure: failure.map(|(a, transient)| ActionFailure {
                 action: actions[a],
                 message: "refused".into(),

@@ -7,6 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 
 use super::baremetalhost::BareMetalHost;
+use super::firmware::{FirmwareSchema, HostFirmwareSettings};
 use super::hardwaredata::HardwareData;
 use super::hostclaim::HostClaim;
 use super::hostpool::HostPool;
@@ -15,8 +16,10 @@ use super::hostpool::HostPool;
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![
         finish(BareMetalHost::crd(), "BareMetalHostList"),
+        finish(FirmwareSchema::crd(), "FirmwareSchemaList"),
         finish(HardwareData::crd(), "HardwareDataList"),
         finish(HostClaim::crd(), "HostClaimList"),
+        finish(HostFirmwareSettings::crd(), "HostFirmwareSettingsList"),
     ]
 }
 

@@ -5,6 +5,7 @@ pub mod annotations;
 pub mod baremetalhost;
 pub mod crd;
 mod enumeration;
+pub mod firmware;
 pub mod hardwaredata;
 pub mod hostclaim;
 pub mod hostpool;
@@ -19,6 +20,10 @@ pub use baremetalhost::{
     ProvisionStatus, RaidConfig, RootDeviceHints, SoftwareRaidLevel, SoftwareRaidVolume,
 };
 pub use crd::{crds, crds_yaml, pool_crds, pool_crds_yaml};
+pub use firmware::{
+    AttributeType, FirmwareSchema, FirmwareSchemaSpec, HostFirmwareSettings,
+    HostFirmwareSettingsSpec, HostFirmwareSettingsStatus, SchemaReference, SettingSchema,
+};
 pub use hardwaredata::{
     HardwareData, HardwareDataSpec, HardwareDetails, PciDevice, SharedHardware,
 };

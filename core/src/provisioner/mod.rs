@@ -173,6 +173,11 @@ pub enum Action {
     },
     /// Remove the node from Ironic (last step of deletion).
     Delete,
+    /// Manual cleaning (manageable → cleaning → manageable) with these steps, each
+    /// `{"interface", "step", "args"}`.
+    Clean {
+        steps: Vec<serde_json::Value>,
+    },
 }
 
 impl Action {
@@ -192,6 +197,7 @@ impl Action {
             Action::SetAutomatedClean(_) => "automated_clean",
             Action::Detach { .. } => "detach",
             Action::Delete => "delete",
+            Action::Clean { .. } => "clean",
         }
     }
 }
@@ -254,4 +260,9 @@ pub trait Provisioner: Send + Sync {
     /// `status.hardware`), once inspection has finished.
     async fn hardware_details(&self, host: &HostRef)
     -> Result<serde_json::Value, ProvisionerError>;
+    /// Reads the node's BIOS settings with their registry entries.
+    async fn bios_settings(
+        &self,
+        host: &HostRef,
+    ) -> Result<Vec<crate::firmware::BiosSetting>, ProvisionerError>;
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::backoff::jittered;
 use super::draft::Draft;
+use super::firmware::{self, Needed};
 use super::node::{
     self, ACTIVE, ADOPT_FAILED, AVAILABLE, CLEAN_FAILED, DEPLOY_FAILED, ERROR, MANAGEABLE,
     WAIT_CALL_BACK,
@@ -110,6 +111,15 @@ pub(crate) fn available<R: rand::Rng + ?Sized>(
         let _ = d.go(S::Preparing, rng);
         d.because("available: RAID or root-device hints changed");
         return;
+    }
+    match firmware::needed(d, "available", rng) {
+        Needed::Nothing => {}
+        Needed::Decided => return,
+        Needed::Apply(_) => {
+            let _ = d.go(S::Preparing, rng);
+            d.because("available: firmware settings changed");
+            return;
+        }
     }
     if image_url(host).is_none() && d.status.provisioning_fail_count > 0 {
         d.status.provisioning_fail_count = 0;

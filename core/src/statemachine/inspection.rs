@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::backoff::jittered;
 use super::draft::Draft;
+use super::firmware::{self, Needed};
 use super::node::{self, AVAILABLE, CLEAN_FAILED, INSPECT_FAILED, MANAGEABLE};
 use super::registration::inspection_disabled;
 use super::table::{backing_off, recover_from_clean_failure, settled_node};
@@ -169,6 +170,26 @@ pub(crate) fn preparing<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, rng: &mut R) {
         );
         d.because("preparing: node in an unexpected state");
         return;
+    }
+    match firmware::needed(d, "preparing", rng) {
+        Needed::Nothing => {}
+        Needed::Decided => return,
+        Needed::Apply(apply) => {
+            if node::is(n, AVAILABLE) {
+                d.act(Action::Manage, settings.short_delay);
+                d.because("preparing: moving the node to manageable for manual cleaning");
+            } else {
+                d.clear_error();
+                d.act(
+                    Action::Clean {
+                        steps: firmware::clean_steps(apply),
+                    },
+                    jittered(settings.long_delay, rng),
+                );
+                d.because("preparing: applying firmware settings by manual cleaning");
+            }
+            return;
+        }
     }
     let spec = &d.host().spec;
     d.status.provisioning.root_device_hints = spec.root_device_hints.clone();

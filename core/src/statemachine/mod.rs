@@ -23,6 +23,8 @@ mod deployment;
 mod detach;
 mod draft;
 mod failure;
+/// BIOS settings wanted by the host's HostFirmwareSettings, in `available` and `preparing`.
+mod firmware;
 mod inspection;
 /// The smallest JSON merge patch between two documents (the status write).
 mod merge_patch;
@@ -40,7 +42,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::api::annotations;
-use crate::api::{BareMetalHost, BareMetalHostStatus, ErrorType, ProvisioningState};
+use crate::api::{
+    BareMetalHost, BareMetalHostStatus, ErrorType, HostFirmwareSettings, ProvisioningState,
+};
 use crate::provisioner::{Action, Credentials, Observation};
 
 pub use apply::{Applied, HostWrite, apply, writes};
@@ -72,6 +76,8 @@ pub struct Input<'a> {
     /// Contents of the userData / networkData / metaData Secrets. Only needed while the host
     /// is `provisioning`; `Err` carries a message naming the Secret that could not be read.
     pub config_data: Result<ConfigData, String>,
+    /// The host's HostFirmwareSettings and, when a decision asked, the node's BIOS settings.
+    pub firmware: FirmwareView<'a>,
     /// Set when the provisioner refused the action of the previous decision; the controller
     /// then calls [`decide`] again at once with it.
     pub action_failure: Option<ActionFailure>,
@@ -131,6 +137,28 @@ pub enum HardwareFetch {
     Missing,
     /// The inventory, in the shape of `status.hardware`.
     Found(serde_json::Value),
+    /// The provisioner could not be asked (transient).
+    Unavailable(String),
+}
+
+/// The host's HostFirmwareSettings (same name, same namespace) and the node's current BIOS
+/// settings once a decision asked for them with [`Effect::FetchBiosSettings`].
+#[derive(Clone, Debug, Default)]
+pub struct FirmwareView<'a> {
+    /// None when the host has no HostFirmwareSettings (or the mode serves none).
+    pub settings: Option<&'a HostFirmwareSettings>,
+    /// The node's settings as Ironic reads them now.
+    pub current: BiosFetch,
+}
+
+/// The node's current BIOS settings, when asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum BiosFetch {
+    /// Not fetched for this decision.
+    #[default]
+    NotFetched,
+    /// Current values by name (password settings left out).
+    Found(std::collections::BTreeMap<String, String>),
     /// The provisioner could not be asked (transient).
     Unavailable(String),
 }
@@ -254,6 +282,8 @@ pub enum Effect {
     Provisioner(Action),
     /// Read the node's inspection inventory and call [`decide`] again with it.
     FetchHardwareDetails,
+    /// Read the node's BIOS settings and call [`decide`] again with them.
+    FetchBiosSettings,
     /// Create or replace the host's HardwareData with this `spec.hardware`.
     WriteHardwareData(serde_json::Value),
 }

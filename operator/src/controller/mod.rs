@@ -11,6 +11,8 @@ pub mod election;
 pub mod events;
 /// The panic guard around every reconcile and the failure counts behind the error backoff.
 pub mod failures;
+/// HostFirmwareSettings and FirmwareSchemas: the BIOS settings Ironic reads, and their checks.
+pub mod firmware;
 /// The one cache of watched hosts the host, claim and pool controllers share.
 pub mod host_cache;
 /// Per-host memory between reconciles.
@@ -38,7 +40,7 @@ use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use tracing::{info, warn};
 
-use crate::api::BareMetalHost;
+use crate::api::{BareMetalHost, HostFirmwareSettings};
 use crate::provisioner::Provisioner;
 use crate::telemetry::{Metrics, Readiness};
 use events::Recorder;
@@ -105,6 +107,9 @@ pub struct Context {
     pub store: Store<BareMetalHost>,
     /// The labelled BMC Secrets, as the Secret watch last saw them.
     pub secrets: Store<Secret>,
+    /// The HostFirmwareSettings, as their watch last saw them; None when the cluster does not
+    /// serve them (their CRD is not installed, or the operator may not read them).
+    pub firmware: Option<Store<HostFirmwareSettings>>,
     pub slots: Slots,
     /// What is remembered per host between reconciles (forgotten when the host is released).
     pub(crate) memory: HostMemory,
@@ -134,6 +139,7 @@ impl Context {
         runtime: &Runtime,
         store: Store<BareMetalHost>,
         secrets: Store<Secret>,
+        firmware: Option<Store<HostFirmwareSettings>>,
         slots: Slots,
     ) -> Self {
         Self {
@@ -151,6 +157,7 @@ impl Context {
             leadership: runtime.leadership.clone(),
             store,
             secrets,
+            firmware,
             slots,
             memory: HostMemory::new(runtime.settings.seed),
             failures: Failures::default(),
@@ -204,10 +211,27 @@ async fn await_first_list(client: kube::Client, namespace: Option<String>, readi
     }
 }
 
-/// One leadership term: a Controller on hosts and their BMC Secrets until its stream ends.
+/// True when HostFirmwareSettings can be listed here; otherwise the firmware settings are off
+/// for this term, said once in the log (a cluster without their CRD still manages its hosts).
+async fn firmware_served(api: &Api<HostFirmwareSettings>) -> bool {
+    match api.list(&ListParams::default().limit(1)).await {
+        Ok(_) => true,
+        Err(error) => {
+            warn!(error = %error, "HostFirmwareSettings cannot be listed: BIOS settings are not managed");
+            false
+        }
+    }
+}
+
+/// One leadership term: a Controller on hosts and their BMC Secrets until its stream ends, and
+/// the firmware-settings controller beside it.
 async fn host_term(client: kube::Client, runtime: &Runtime) {
     let ns = runtime.settings.watch_namespace.as_deref();
     let secrets: Api<Secret> = match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let firmware_api: Api<HostFirmwareSettings> = match ns {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
@@ -225,23 +249,54 @@ async fn host_term(client: kube::Client, runtime: &Runtime) {
         watcher(secrets, secret_watch).modify(drop_managed_fields),
     )
     .applied_objects();
-    // A host woken by a released provisioning slot is reconciled at once.
+    // A host woken by a released provisioning slot is reconciled at once, and so is a host whose
+    // firmware settings' pending change moved.
     let (wake, woken) = futures::channel::mpsc::unbounded::<slots::HostKey>();
     let woken = woken.filter_map(|key| std::future::ready(slots::host_ref(&key)));
+    let (firmware_wake, firmware_woken) = futures::channel::mpsc::unbounded();
+    let served = firmware_served(&firmware_api).await;
+    let (firmware_store, firmware_writer) = reflector::store();
     let ctx = Arc::new(Context::new(
-        client,
+        client.clone(),
         runtime,
         store.clone(),
         secret_store,
+        served.then(|| firmware_store.clone()),
         Slots::waking(wake),
     ));
+    let firmware_term = async {
+        if !served {
+            return;
+        }
+        let changes = reflector(
+            firmware_writer,
+            watcher(firmware_api, watcher::Config::default()).modify(drop_managed_fields),
+        )
+        .applied_objects();
+        let fctx = Arc::new(firmware::FirmwareContext::new(
+            client.clone(),
+            runtime,
+            firmware_store.clone(),
+            firmware_wake,
+        ));
+        firmware::run(runtime.hosts.subscribe(), store.clone(), changes, fctx).await;
+    };
+    let host_store = store.clone();
     let controller = controller
         .watches_stream(secret_changes, move |secret| {
-            secrets::hosts_using(&store, &secret)
+            secrets::hosts_using(&host_store, &secret)
         })
-        .reconcile_on(woken)
+        .reconcile_on(futures::stream::select(woken, firmware_woken))
         .run(reconcile::reconcile, reconcile::error_policy, ctx);
-    term::drain(controller, "BareMetalHost").await;
+    let hosts = async {
+        // Hosts are decided on only once the firmware settings are known, so a change asked
+        // before a restart is not skipped by a provisioning that starts first.
+        if served {
+            let _ = firmware_store.wait_until_ready().await;
+        }
+        term::drain(controller, "BareMetalHost").await;
+    };
+    tokio::join!(hosts, firmware_term);
 }
 
 /// Clears what a cached object never needs to carry.

@@ -18,8 +18,8 @@ use crate::api::{BareMetalHost, HardwareData, ProvisioningState};
 use crate::provisioner::{Action, Observation, Outcome, ProvisionerError};
 use crate::round::{self, RoundHooks, RoundsEnd};
 use crate::statemachine::{
-    self, CapacityView, CredentialsView, Decision, Effect, EventKind, HardwareFetch, HostWrite,
-    Input, Note, Phase,
+    self, BiosFetch, CapacityView, CredentialsView, Decision, Effect, EventKind, FirmwareView,
+    HardwareFetch, HostWrite, Input, Note, Phase,
 };
 use crate::telemetry::{Delay, Incident, Operation};
 
@@ -104,6 +104,9 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
             ctx.metrics.config_data_error(data_type);
             message
         });
+    let firmware = ctx.firmware.as_ref().and_then(|store| {
+        store.get(&kube::runtime::reflector::ObjectRef::new(&name).within(&namespace))
+    });
     let mut input = Input {
         host,
         credentials,
@@ -112,6 +115,10 @@ async fn reconcile_host(host: &BareMetalHost, ctx: &Context) -> Result<Requeue, 
         capacity: CapacityView::default(),
         hardware: HardwareFetch::NotFetched,
         config_data,
+        firmware: FirmwareView {
+            settings: firmware.as_deref(),
+            current: BiosFetch::NotFetched,
+        },
         action_failure: None,
         settings: &ctx.machine,
     };

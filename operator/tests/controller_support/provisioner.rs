@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use metal_operator::api::{AttributeType, SettingSchema};
+use metal_operator::firmware::BiosSetting;
 use metal_operator::provisioner::{
     Action, HostRef, NodeView, Observation, Outcome, PowerChange, Provisioner, ProvisionerError,
 };
@@ -29,6 +31,46 @@ struct State {
     inspected: std::collections::BTreeSet<String>,
     /// Host name → message of a Rejected error returned for every `Register`.
     refuse_register: BTreeMap<String, String>,
+    /// Host name → BIOS settings changed by manual cleaning (the rest are [`default_bios`]).
+    bios: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Every node's BIOS settings before a clean changes them: an integer, an enumeration, a
+/// read-only string.
+pub fn default_bios() -> Vec<BiosSetting> {
+    let schema = |t: AttributeType| SettingSchema {
+        attribute_type: Some(t),
+        read_only: Some(false),
+        ..SettingSchema::default()
+    };
+    vec![
+        BiosSetting {
+            name: "AssetTag".into(),
+            value: "fake".into(),
+            schema: SettingSchema {
+                read_only: Some(true),
+                max_length: Some(16),
+                ..schema(AttributeType::String)
+            },
+        },
+        BiosSetting {
+            name: "BootDelay".into(),
+            value: "5".into(),
+            schema: SettingSchema {
+                lower_bound: Some(0),
+                upper_bound: Some(30),
+                ..schema(AttributeType::Integer)
+            },
+        },
+        BiosSetting {
+            name: "ProcTurboMode".into(),
+            value: "Enabled".into(),
+            schema: SettingSchema {
+                allowable_values: vec!["Enabled".into(), "Disabled".into()],
+                ..schema(AttributeType::Enumeration)
+            },
+        },
+    ]
 }
 
 #[derive(Default)]
@@ -37,7 +79,9 @@ pub struct FakeProvisioner {
 }
 
 fn settle(node: &mut NodeView) {
+    let manual = node.target_provision_state.as_deref() == Some("manageable");
     let next = match node.provision_state.as_str() {
+        "cleaning" if manual => Some("manageable"),
         "verifying" | "inspecting" => Some("manageable"),
         "cleaning" | "deleting" => Some("available"),
         "deploying" | "adopting" => Some("active"),
@@ -154,6 +198,31 @@ impl Provisioner for FakeProvisioner {
         };
         if let Some(t) = target {
             node.provision_state = t.to_owned();
+            node.target_provision_state = None;
+        }
+        if let Action::Clean { steps } = action {
+            node.provision_state = "cleaning".into();
+            node.target_provision_state = Some("manageable".into());
+            let changed = state.bios.entry(host.name.clone()).or_default();
+            let settings = steps
+                .iter()
+                .filter(|s| s["step"] == "apply_configuration")
+                .flat_map(|s| {
+                    s["args"]["settings"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                });
+            for setting in settings {
+                let value = match &setting["value"] {
+                    Value::String(v) => v.clone(),
+                    other => other.to_string(),
+                };
+                changed.insert(setting["name"].as_str().unwrap_or_default().into(), value);
+            }
+            return Ok(Outcome::Accepted {
+                node_id: Some(state.nodes[&host.name].uuid.clone()),
+            });
         }
         match action {
             Action::Power(PowerChange::On) => node.power_state = Some("power on".into()),
@@ -170,6 +239,27 @@ impl Provisioner for FakeProvisioner {
         Ok(Outcome::Accepted {
             node_id: Some(node.uuid.clone()),
         })
+    }
+
+    async fn bios_settings(&self, host: &HostRef) -> Result<Vec<BiosSetting>, ProvisionerError> {
+        let state = self.state.lock().unwrap();
+        if !state.nodes.contains_key(&host.name) {
+            return Err(ProvisionerError::Rejected {
+                operation: "bios settings",
+                status: 404,
+                message: format!("node {} could not be found", host.node_name()),
+            });
+        }
+        let changed = state.bios.get(&host.name);
+        Ok(default_bios()
+            .into_iter()
+            .map(|mut s| {
+                if let Some(v) = changed.and_then(|c| c.get(&s.name)) {
+                    s.value = v.clone();
+                }
+                s
+            })
+            .collect())
     }
 
     async fn hardware_details(&self, host: &HostRef) -> Result<Value, ProvisionerError> {

@@ -201,6 +201,10 @@ pub struct Case {
     pub settings: Settings,
     pub now: DateTime<Utc>,
     pub seed: u64,
+    /// The host's HostFirmwareSettings, if any.
+    pub firmware: Option<metal_operator::api::HostFirmwareSettings>,
+    /// The node's BIOS settings, when the case has read them.
+    pub bios: metal_operator::statemachine::BiosFetch,
 }
 
 impl Case {
@@ -216,6 +220,8 @@ impl Case {
             settings: Settings::default(),
             now: now(),
             seed: 7,
+            firmware: None,
+            bios: Default::default(),
         }
     }
 
@@ -242,6 +248,10 @@ impl Case {
             capacity: self.capacity,
             hardware: self.hardware.clone(),
             config_data: self.config.clone(),
+            firmware: metal_operator::statemachine::FirmwareView {
+                settings: self.firmware.as_ref(),
+                current: self.bios.clone(),
+            },
             action_failure: self.failure.clone(),
             settings: &self.settings,
         };
@@ -372,6 +382,9 @@ impl SimIronic {
                 &["deleting", "cleaning", "clean wait", "available"],
                 "available",
             ),
+            Action::Clean { .. } => {
+                self.start(&["cleaning", "clean wait", "manageable"], "manageable")
+            }
             Action::Adopt => self.start(&["adopting", "active"], "active"),
             Action::Power(change) => {
                 if let Some(n) = self.node.as_mut() {

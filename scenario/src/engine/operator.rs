@@ -19,8 +19,8 @@ use metal_core::host_secrets::{self, SecretError, SecretSource};
 use metal_core::provisioner::{Action, HostRef, Outcome, PowerChange, ProvisionerError};
 use metal_core::round::{self, RoundHooks, RoundsEnd};
 use metal_core::statemachine::{
-    self, CapacityView, ConfigData, CredentialsView, Decision, Effect, HardwareFetch, Input,
-    SlotChange, holds_provisioning_slot,
+    self, CapacityView, ConfigData, CredentialsView, Decision, Effect, FirmwareView, HardwareFetch,
+    Input, SlotChange, holds_provisioning_slot,
 };
 use uuid::Uuid;
 
@@ -119,6 +119,8 @@ impl Engine {
             capacity,
             hardware: HardwareFetch::NotFetched,
             config_data,
+            // Engine mode serves no HostFirmwareSettings yet: no BIOS settings are wanted.
+            firmware: FirmwareView::default(),
             action_failure: None,
             settings: &op_settings,
         };
@@ -354,6 +356,7 @@ fn ironic_call(
         Action::Provide => provision(trace::CallKind::Provide),
         Action::Deploy(_) => provision(trace::CallKind::Deploy),
         Action::Undeploy => provision(trace::CallKind::Undeploy),
+        Action::Clean { .. } => provision(trace::CallKind::Clean),
         Action::Adopt => provision(trace::CallKind::Adopt),
         Action::Abort => provision(trace::CallKind::Abort),
         Action::Power(p) => {

@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use super::node::{Node, PatchOp, Port, PowerRequest, ProvisionRequest, Validation};
 use super::transport::{Request, Response, Transport};
+use crate::api::firmware::{AttributeType, SettingSchema};
+use crate::firmware::BiosSetting;
 use crate::provisioner::ProvisionerError;
 
 /// The oldest microversion we can work with (configdrive dicts, inventory, deploy steps, ...).
@@ -69,6 +71,59 @@ impl std::fmt::Debug for IronicClient {
             .field("transport", &self.transport)
             .field("version", &self.version.get())
             .finish()
+    }
+}
+
+/// `GET /v1/nodes/{id}/bios`: the list under `bios` (absent reads as empty).
+#[derive(serde::Deserialize)]
+struct BiosList {
+    #[serde(default)]
+    bios: Vec<BiosEntry>,
+}
+
+/// One BIOS setting with the 1.74 registry fields; absent or null fields read as unknown.
+#[derive(serde::Deserialize)]
+struct BiosEntry {
+    name: String,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    attribute_type: Option<String>,
+    #[serde(default)]
+    allowable_values: Option<Vec<String>>,
+    #[serde(default)]
+    lower_bound: Option<i64>,
+    #[serde(default)]
+    upper_bound: Option<i64>,
+    #[serde(default)]
+    min_length: Option<i64>,
+    #[serde(default)]
+    max_length: Option<i64>,
+    #[serde(default)]
+    read_only: Option<bool>,
+    #[serde(default)]
+    unique: Option<bool>,
+}
+
+impl BiosEntry {
+    fn into_setting(self) -> BiosSetting {
+        BiosSetting {
+            name: self.name,
+            value: self.value.unwrap_or_default(),
+            schema: SettingSchema {
+                allowable_values: self.allowable_values.unwrap_or_default(),
+                attribute_type: self
+                    .attribute_type
+                    .as_deref()
+                    .and_then(AttributeType::parse),
+                lower_bound: self.lower_bound,
+                max_length: self.max_length,
+                min_length: self.min_length,
+                read_only: self.read_only,
+                unique: self.unique,
+                upper_bound: self.upper_bound,
+            },
+        }
     }
 }
 
@@ -306,6 +361,16 @@ impl IronicClient {
         let path = format!("/v1/nodes/{}/maintenance", path_segment(id));
         self.call_empty("clear maintenance", Method::DELETE, &path, None::<&()>)
             .await
+    }
+
+    /// `GET /v1/nodes/{id}/bios?detail=True`: every BIOS setting with its registry entry
+    /// (microversion 1.74).
+    pub async fn bios_settings(&self, id: &str) -> Result<Vec<BiosSetting>, ProvisionerError> {
+        let path = format!("/v1/nodes/{}/bios?detail=True", path_segment(id));
+        let list: BiosList = self
+            .call_json("bios settings", Method::GET, &path, None::<&()>)
+            .await?;
+        Ok(list.bios.into_iter().map(BiosEntry::into_setting).collect())
     }
 
     /// `GET /v1/nodes/{id}/inventory`: `{inventory, plugin_data}`, None before inspection.

@@ -35,6 +35,7 @@ use super::{
     Action, Deployment, HostRef, Observation, Outcome, Provisioner, ProvisionerError, Registration,
 };
 use crate::bmc::DeployImages;
+use crate::firmware::BiosSetting;
 use changes::{deploy_patch, desired_node, registration_patch};
 
 /// Operator-wide settings for registering nodes.
@@ -229,6 +230,7 @@ impl IronicProvisioner {
                     "priority": 80,
                 })]
             }),
+            clean_steps: None,
         };
         self.client
             .set_provision_state(&node.uuid, &request)
@@ -318,6 +320,15 @@ impl IronicProvisioner {
             }
             Action::Detach { force } => self.remove(host, *force).await,
             Action::Delete => self.remove(host, false).await,
+            Action::Clean { steps } => {
+                let id = self.node_id(host, "clean").await?;
+                let request = ProvisionRequest {
+                    clean_steps: Some(steps.clone()),
+                    ..ProvisionRequest::target("clean")
+                };
+                self.client.set_provision_state(&id, &request).await?;
+                Ok(Outcome::Accepted { node_id: Some(id) })
+            }
         }
     }
 }
@@ -355,5 +366,10 @@ impl Provisioner for IronicProvisioner {
             Some(data) => hardware_details(&data["inventory"], &data["plugin_data"]),
             None => Value::Null,
         })
+    }
+
+    async fn bios_settings(&self, host: &HostRef) -> Result<Vec<BiosSetting>, ProvisionerError> {
+        let id = self.node_id(host, "bios settings").await?;
+        self.client.bios_settings(&id).await
     }
 }

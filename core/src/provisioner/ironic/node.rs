@@ -209,6 +209,9 @@ pub struct ProvisionRequest {
     pub configdrive: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy_steps: Option<Vec<Value>>,
+    /// The steps of a manual clean (`target: clean`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clean_steps: Option<Vec<Value>>,
 }
 
 impl ProvisionRequest {
