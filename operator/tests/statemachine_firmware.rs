@@ -59,7 +59,7 @@ fn settings(wanted: &[(&str, IntOrString)]) -> HostFirmwareSettings {
         namespace: "ns".into(),
     };
     let now = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 0, 0, 0).unwrap();
-    h.status = Some(firmware::status(&h, &Observed::from_ironic(&read()), reference, now).0);
+    h.status = Some(firmware::status(&h, &Observed::from_ironic(&read()), Some(reference), now).0);
     h
 }
 
@@ -79,7 +79,13 @@ fn case(state: S, ironic: &str, hfs: HostFirmwareSettings, bios: BiosFetch) -> C
 
 #[test]
 fn an_available_host_with_a_valid_change_reads_the_node_then_goes_to_preparing() {
-    let d = case(S::Available, "available", boot_delay_10(), BiosFetch::NotFetched).run();
+    let d = case(
+        S::Available,
+        "available",
+        boot_delay_10(),
+        BiosFetch::NotFetched,
+    )
+    .run();
     assert_eq!(d.effect, Effect::FetchBiosSettings);
     assert_eq!(state(&d), S::Available);
     let d = case(
@@ -178,7 +184,11 @@ fn a_failed_clean_is_a_preparation_error_naming_ironics_reason() {
 fn an_invalid_spec_is_never_applied_and_the_host_provisions() {
     let hfs = settings(&[("BootDelay", IntOrString::Int(99))]);
     let valid = hfs.status.as_ref().unwrap().conditions.iter();
-    assert!(valid.clone().any(|c| c.type_ == "Valid" && c.status == "False"));
+    assert!(
+        valid
+            .clone()
+            .any(|c| c.type_ == "Valid" && c.status == "False")
+    );
     let mut c = case(S::Available, "available", hfs, BiosFetch::NotFetched);
     c.host = host(S::Available).image().build();
     let d = c.run();
@@ -194,7 +204,11 @@ fn a_spec_the_controller_has_not_read_yet_holds_the_host_in_available() {
     let d = c.run();
     assert_eq!(state(&d), S::Available);
     assert_eq!(d.effect, Effect::None);
-    assert!(d.cause.contains("waiting for the firmware settings"), "{}", d.cause);
+    assert!(
+        d.cause.contains("waiting for the firmware settings"),
+        "{}",
+        d.cause
+    );
 }
 
 #[test]

@@ -218,12 +218,13 @@ pub fn problems(hfs: &HostFirmwareSettings, observed: &Observed) -> Vec<String> 
         .collect()
 }
 
-/// The new status after a read, and the problems to report. `lastUpdated` moves only when
+/// The new status after a read (`schema` is None when Ironic read no setting), and the
+/// problems to report. `lastUpdated` moves only when
 /// something else changed, so writing an unchanged status is a no-op.
 pub fn status(
     hfs: &HostFirmwareSettings,
     observed: &Observed,
-    schema: SchemaReference,
+    schema: Option<SchemaReference>,
     now: DateTime<Utc>,
 ) -> (HostFirmwareSettingsStatus, Vec<String>) {
     let old = hfs.status.clone().unwrap_or_default();
@@ -274,7 +275,7 @@ pub fn status(
     let mut next = HostFirmwareSettingsStatus {
         conditions,
         last_updated: old.last_updated.clone(),
-        schema: Some(schema),
+        schema,
         settings: observed.settings.clone(),
     };
     if next != old {

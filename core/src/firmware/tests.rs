@@ -191,7 +191,7 @@ fn the_status_says_changed_and_valid_for_this_generation() {
     let observed = Observed::from_ironic(&read());
     let now = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap();
     let h = hfs(&[("BootDelay", IntOrString::Int(10))], 3);
-    let (status, problems) = status(&h, &observed, reference(), now);
+    let (status, problems) = status(&h, &observed, Some(reference()), now);
     assert!(problems.is_empty());
     let cond = |t: &str| status.conditions.iter().find(|c| c.type_ == t).unwrap();
     assert_eq!(cond(CHANGE_DETECTED).status, "True");
@@ -205,7 +205,7 @@ fn the_status_says_changed_and_valid_for_this_generation() {
     // Computing it again changes nothing, not even lastUpdated.
     let later = now + chrono::TimeDelta::minutes(5);
     assert_eq!(
-        super::status(&done, &observed, reference(), later).0,
+        super::status(&done, &observed, Some(reference()), later).0,
         status
     );
     // A new generation not yet read is not a change to act on.
@@ -224,7 +224,7 @@ fn an_invalid_spec_is_not_applied_and_the_condition_names_each_setting() {
         ],
         1,
     );
-    let (status, problems) = status(&h, &observed, reference(), now);
+    let (status, problems) = status(&h, &observed, Some(reference()), now);
     assert_eq!(problems.len(), 2);
     let valid = status.conditions.iter().find(|c| c.type_ == VALID).unwrap();
     assert_eq!(valid.status, "False");

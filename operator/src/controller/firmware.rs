@@ -23,7 +23,7 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::events::Recorder;
 use super::failures::{Failures, KubeCallError, backoff, contained};
@@ -156,7 +156,11 @@ async fn reconcile_host(
     let cached = ctx.settings.get(&ObjectRef::new(&name).within(&namespace));
     let hfs = match cached {
         Some(hfs) => (*hfs).clone(),
-        None => create_settings(ctx, host).await?,
+        None => match create_settings(ctx, host).await? {
+            Some(created) => created,
+            // Created meanwhile by another writer: the watch brings it shortly.
+            None => return Ok(Requeue::requeue(Duration::from_secs(1))),
+        },
     };
     let now = ctx.clock.now();
     let mark = ReadMark {
@@ -188,12 +192,9 @@ async fn reconcile_host(
         }
     };
     let observed = Observed::from_ironic(&read);
-    let Some(schema) = ensure_schema(ctx, host, &hfs, &observed).await? else {
-        // Ironic has not cached any setting yet (the node is still being verified): no schema
-        // to name, nothing to compare. Look again soon.
-        debug!(host = %key, "no BIOS settings cached by Ironic yet");
-        return Ok(Requeue::requeue(READ_RETRY));
-    };
+    // No setting read (a driver without a BIOS interface, or a node still being verified): no
+    // schema to name; the status says so and the next state change reads again.
+    let schema = ensure_schema(ctx, host, &hfs, &observed).await?;
     if let Ok(mut r) = ctx.reads.lock() {
         r.insert(key.clone(), mark);
     }
@@ -202,16 +203,13 @@ async fn reconcile_host(
         write_status(ctx, &hfs, &status).await?;
         if !problems.is_empty() {
             let reference = hfs.object_ref(&());
-            let events: Vec<(bool, String, String)> = problems
-                .into_iter()
-                .map(|p| {
-                    (
-                        true,
-                        "ValidationFailed".to_owned(),
-                        format!("Invalid BIOS setting: {p}"),
-                    )
-                })
-                .collect();
+            // One Event for all the problems: Events of one reason on one object form a series
+            // that keeps the first note, so one per setting would hide all but the first.
+            let events = [(
+                true,
+                "ValidationFailed".to_owned(),
+                format!("Invalid BIOS setting: {}", problems.join("; ")),
+            )];
             super::publish_events(&ctx.recorder, &reference, &key, events).await;
         }
         let mut updated = hfs.clone();
@@ -237,11 +235,11 @@ fn owner(host: &BareMetalHost) -> Option<OwnerReference> {
 }
 
 /// Creates the host's HostFirmwareSettings, empty, owned by the host (removed with it by the
-/// garbage collector). One created meanwhile by someone else is read and used.
+/// garbage collector). None when one exists already (created meanwhile by someone else).
 async fn create_settings(
     ctx: &FirmwareContext,
     host: &BareMetalHost,
-) -> Result<HostFirmwareSettings, FirmwareError> {
+) -> Result<Option<HostFirmwareSettings>, FirmwareError> {
     let namespace = host.namespace().unwrap_or_default();
     let name = host.name_any();
     let api: Api<HostFirmwareSettings> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -255,17 +253,9 @@ async fn create_settings(
     match api.create(&params, &hfs).await {
         Ok(created) => {
             info!(host = %key(host), "created HostFirmwareSettings");
-            Ok(created)
+            Ok(Some(created))
         }
-        Err(kube::Error::Api(s)) if s.code == 409 => api.get(&name).await.map_err(|source| {
-            KubeCallError::new(
-                "reading the firmware settings of",
-                &namespace,
-                &name,
-                source,
-            )
-            .into()
-        }),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
         Err(source) => Err(KubeCallError::new(
             "creating the firmware settings of",
             &namespace,
