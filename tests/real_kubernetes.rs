@@ -26,6 +26,7 @@ const OPERATOR_NEEDS: &[&str] = &[
     "patch hostfirmwaresettings.metal3.io --subresource=status",
     "create firmwareschemas.metal3.io",
     "patch firmwareschemas.metal3.io",
+    "delete firmwareschemas.metal3.io",
     "watch hostclaims.metal3.io",
     "patch hostclaims.metal3.io --subresource=status",
     "watch hostpools.metal-operator.io",

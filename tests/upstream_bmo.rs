@@ -37,6 +37,9 @@ const STEP: Duration = Duration::from_secs(300);
 const FLEET: &str = "fleets/upstream-comparison.yaml";
 /// The hosts that go through the whole lifecycle.
 const LIFECYCLE: [&str; 3] = ["up-rf-0", "up-vm-0", "up-ipmi-0"];
+/// The hosts whose BIOS settings are compared: those whose BMC speaks Redfish (Ironic reads no
+/// BIOS settings over IPMI).
+const FIRMWARE: [&str; 2] = ["up-rf-0", "up-vm-0"];
 const EXTERNAL: &str = "up-ext-0";
 const BAD: &str = "up-bad-0";
 /// A GPU server whose only disks are NVMe: upstream's implicit `/dev/sda` root device hint (its
@@ -169,6 +172,10 @@ async fn story(stack: &Stack, upstream: bool) -> anyhow::Result<(Observed, NvmeO
         .await?;
     for name in LIFECYCLE.iter().chain([&BAD]) {
         observed.add_hardware(stack, name).await?;
+    }
+    // BIOS settings: each Redfish host's HostFirmwareSettings and the FirmwareSchema it names.
+    for name in FIRMWARE {
+        observed.add_firmware(stack, name).await?;
     }
     observed.add_rows(stack, "after registration").await?;
 

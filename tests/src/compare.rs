@@ -206,6 +206,83 @@ impl Observed {
         Ok(())
     }
 
+    /// Records a host's HostFirmwareSettings (settings, conditions, schema name, owner) and the
+    /// FirmwareSchema it names, once the operator has read the settings from Ironic (both
+    /// operators do it in the background, so this waits for a status that describes the spec).
+    pub async fn add_firmware(&mut self, stack: &Stack, host: &str) -> anyhow::Result<()> {
+        use metal_operator::api::{FirmwareSchema, HostFirmwareSettings};
+        let settings: Api<HostFirmwareSettings> =
+            Api::namespaced(stack.client(), stack.namespace());
+        let schemas: Api<FirmwareSchema> = Api::namespaced(stack.client(), stack.namespace());
+        let hfs = eventually(
+            Duration::from_secs(120),
+            &format!("the HostFirmwareSettings of {host} to hold what Ironic read"),
+            || {
+                let settings = settings.clone();
+                async move {
+                    let Some(hfs) = settings.get_opt(host).await? else {
+                        return Ok(Check::Pending("absent".into()));
+                    };
+                    let read = hfs.status.as_ref().is_some_and(|s| {
+                        !s.settings.is_empty()
+                            && s.schema.is_some()
+                            && s.conditions.iter().any(|c| {
+                                c.type_ == "ChangeDetected"
+                                    && c.observed_generation == hfs.metadata.generation
+                            })
+                    });
+                    Ok(if read {
+                        Check::Done(hfs)
+                    } else {
+                        Check::Pending(format!("status {:?}", hfs.status))
+                    })
+                }
+            },
+        )
+        .await?;
+        let status = hfs.status.clone().unwrap_or_default();
+        let lines = |m: &BTreeMap<String, String>| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        self.aspects.insert(
+            format!("HostFirmwareSettings status.settings of {host}"),
+            lines(&status.settings),
+        );
+        let mut conditions: Vec<String> = status
+            .conditions
+            .iter()
+            .map(|c| format!("{}={} ({})", c.type_, c.status, c.reason))
+            .collect();
+        conditions.sort();
+        self.aspects.insert(
+            format!("HostFirmwareSettings conditions of {host}"),
+            conditions.join(", "),
+        );
+        let owners: Vec<String> = hfs
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .map(|o| format!("{}/{}", o.kind, o.name))
+            .collect();
+        self.aspects.insert(
+            format!("HostFirmwareSettings owners of {host}"),
+            owners.join(", "),
+        );
+        let name = status.schema.map(|s| s.name).unwrap_or_default();
+        self.aspects
+            .insert(format!("FirmwareSchema name of {host}"), name.clone());
+        let schema = schemas.get(&name).await?;
+        self.aspects.insert(
+            format!("FirmwareSchema of {host}"),
+            serde_json::to_string_pretty(&serde_json::to_value(&schema.spec)?)?,
+        );
+        Ok(())
+    }
+
     /// Records `kubectl get bmh` and `-o wide` (ages and addresses masked).
     pub async fn add_rows(&mut self, stack: &Stack, label: &str) -> anyhow::Result<()> {
         let ns = stack.namespace();

@@ -245,9 +245,11 @@ impl BiosRegistry {
                 ..attribute(
                     "SystemMemorySizeMiB",
                     "System Memory Size (MiB)",
+                    // 16 TiB. Real registries keep bounds far below 2^53: clients that read
+                    // JSON numbers as doubles (gophercloud, and so upstream BMO) refuse more.
                     AttributeType::Integer {
                         lower: 0,
-                        upper: i64::MAX,
+                        upper: 1 << 24,
                     },
                     BiosValue::Int(i64::try_from(profile.memory.total_mib).unwrap_or(i64::MAX)),
                 )
