@@ -175,8 +175,11 @@ async fn story(stack: &Stack, upstream: bool) -> anyhow::Result<(Observed, NvmeO
     }
     // BIOS settings: each Redfish host's HostFirmwareSettings and the FirmwareSchema it names.
     for name in FIRMWARE {
-        observed.add_firmware(stack, name).await?;
+        observed
+            .add_firmware(stack, name, "after registration")
+            .await?;
     }
+    firmware_changes(stack, &mut observed).await?;
     observed.add_rows(stack, "after registration").await?;
 
     // Provisioning.
@@ -240,6 +243,67 @@ async fn story(stack: &Stack, upstream: bool) -> anyhow::Result<(Observed, NvmeO
     observed.add_rows(stack, "at the end").await?;
     observed.add_events(stack).await?;
     Ok((observed.without_host(NVME), nvme))
+}
+
+/// Day 2, BIOS settings: a valid change on one host is applied by manual cleaning in
+/// `preparing` (the BMC then holds the new values; the HostFirmwareSettings reads them back), and
+/// an invalid one on the other is refused by the `Valid` condition and applied nowhere.
+async fn firmware_changes(stack: &Stack, observed: &mut Observed) -> anyhow::Result<()> {
+    let [changed, refused] = FIRMWARE;
+    stack
+        .set_firmware_settings(
+            changed,
+            json!({"PxeRetryCount": 5, "ProcVirtualization": "Disabled"}),
+        )
+        .await?;
+    stack
+        .set_firmware_settings(refused, json!({"PxeRetryCount": 11}))
+        .await?;
+    let settings = |h: &metal_operator::api::HostFirmwareSettings, k: &str| {
+        h.status
+            .as_ref()
+            .and_then(|s| s.settings.get(k).cloned())
+            .unwrap_or_default()
+    };
+    let condition = |h: &metal_operator::api::HostFirmwareSettings, t: &str| {
+        h.status.as_ref().and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == t)
+                .map(|c| c.status.clone())
+        })
+    };
+    stack
+        .wait_for_firmware(changed, "the change applied and read back", STEP, |h| {
+            settings(h, "PxeRetryCount") == "5"
+                && settings(h, "ProcVirtualization") == "Disabled"
+                && condition(h, "ChangeDetected").as_deref() == Some("False")
+        })
+        .await?;
+    stack
+        .wait_for_state(changed, ProvisioningState::Available, STEP)
+        .await?;
+    let bios = stack.bmc_bios(changed).await?;
+    anyhow::ensure!(
+        bios["PxeRetryCount"] == 5 && bios["ProcVirtualization"] == "Disabled",
+        "{changed}'s BMC does not hold the new settings: {bios}"
+    );
+    stack
+        .wait_for_firmware(refused, "the change refused", STEP, |h| {
+            condition(h, "Valid").as_deref() == Some("False")
+        })
+        .await?;
+    let bios = stack.bmc_bios(refused).await?;
+    anyhow::ensure!(
+        bios["PxeRetryCount"] == 3,
+        "{refused}'s BMC was changed by a refused setting: {bios}"
+    );
+    for name in FIRMWARE {
+        observed
+            .add_firmware(stack, name, "after the changes")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Seed 1's BareMetalHost (no `spec.online`) against upstream's CRD: refused, naming the field

@@ -209,7 +209,12 @@ impl Observed {
     /// Records a host's HostFirmwareSettings (settings, conditions, schema name, owner) and the
     /// FirmwareSchema it names, once the operator has read the settings from Ironic (both
     /// operators do it in the background, so this waits for a status that describes the spec).
-    pub async fn add_firmware(&mut self, stack: &Stack, host: &str) -> anyhow::Result<()> {
+    pub async fn add_firmware(
+        &mut self,
+        stack: &Stack,
+        host: &str,
+        label: &str,
+    ) -> anyhow::Result<()> {
         use metal_operator::api::{FirmwareSchema, HostFirmwareSettings};
         let settings: Api<HostFirmwareSettings> =
             Api::namespaced(stack.client(), stack.namespace());
@@ -248,7 +253,7 @@ impl Observed {
                 .join("\n")
         };
         self.aspects.insert(
-            format!("HostFirmwareSettings status.settings of {host}"),
+            format!("HostFirmwareSettings status.settings of {host}, {label}"),
             lines(&status.settings),
         );
         let mut conditions: Vec<String> = status
@@ -258,7 +263,7 @@ impl Observed {
             .collect();
         conditions.sort();
         self.aspects.insert(
-            format!("HostFirmwareSettings conditions of {host}"),
+            format!("HostFirmwareSettings conditions of {host}, {label}"),
             conditions.join(", "),
         );
         let owners: Vec<String> = hfs
@@ -269,15 +274,17 @@ impl Observed {
             .map(|o| format!("{}/{}", o.kind, o.name))
             .collect();
         self.aspects.insert(
-            format!("HostFirmwareSettings owners of {host}"),
+            format!("HostFirmwareSettings owners of {host}, {label}"),
             owners.join(", "),
         );
         let name = status.schema.map(|s| s.name).unwrap_or_default();
-        self.aspects
-            .insert(format!("FirmwareSchema name of {host}"), name.clone());
+        self.aspects.insert(
+            format!("FirmwareSchema name of {host}, {label}"),
+            name.clone(),
+        );
         let schema = schemas.get(&name).await?;
         self.aspects.insert(
-            format!("FirmwareSchema of {host}"),
+            format!("FirmwareSchema of {host}, {label}"),
             serde_json::to_string_pretty(&serde_json::to_value(&schema.spec)?)?,
         );
         Ok(())

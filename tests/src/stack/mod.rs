@@ -29,6 +29,8 @@ use crate::sim::{IronicApi, SimControl, http_client};
 use crate::wait::{Check, eventually, eventually_ok};
 
 /// What a test does to its hosts and waits for: register, provision, deprovision, states, power.
+/// BIOS settings: a host's HostFirmwareSettings set and awaited, the machine's BIOS read.
+mod firmware;
 mod hosts;
 /// The operator processes of embedded mode: start, kill, metrics, logs.
 mod operators;
