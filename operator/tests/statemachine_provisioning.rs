@@ -57,6 +57,33 @@ fn a_provisioning_host_whose_user_data_secret_is_missing_gets_a_provisioning_err
 }
 
 #[test]
+fn root_device_hints_reach_ironic_in_its_own_syntax() {
+    let mut case = provisioning_case("available");
+    case.host.spec.root_device_hints = Some(metal_operator::api::RootDeviceHints {
+        device_name: Some("/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0".into()),
+        model: Some("Micron".into()),
+        serial_number: Some("S1".into()),
+        min_size_gigabytes: Some(100),
+        rotational: Some(false),
+        ..Default::default()
+    });
+    let d = case.run();
+    let Some(Action::Deploy(dep)) = action(&d) else {
+        panic!("expected Deploy, got {:?}", d.effect)
+    };
+    assert_eq!(
+        dep.root_device_hints,
+        Some(serde_json::json!({
+            "by_path": "s== /dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0",
+            "model": "<in> Micron",
+            "serial": "s== S1",
+            "size": ">= 100",
+            "rotational": "false",
+        }))
+    );
+}
+
+#[test]
 fn a_provisioning_host_waits_while_ironic_deploys() {
     let d = provisioning_case("wait call-back")
         .node(|n| n.target_provision_state = Some("active".into()))

@@ -216,6 +216,51 @@ pub struct RootDeviceHints {
     pub rotational: Option<bool>,
 }
 
+impl RootDeviceHints {
+    /// The hints in Ironic's syntax (`instance_info.root_device`, and the member disks of a
+    /// software RAID volume), as upstream writes them: exact matches as `s== value`, substring
+    /// matches as `<in> value`, the size as `>= N`, a `/dev/disk/by-path/` name as `by_path`.
+    pub fn to_ironic(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut hints = serde_json::Map::new();
+        let mut put = |k: &str, v: String| {
+            hints.insert(k.to_owned(), serde_json::Value::String(v));
+        };
+        let given = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+        if let Some(name) = given(&self.device_name) {
+            let key = if name.starts_with("/dev/disk/by-path/") {
+                "by_path"
+            } else {
+                "name"
+            };
+            put(key, format!("s== {name}"));
+        }
+        let exact = [
+            ("hctl", &self.hctl),
+            ("serial", &self.serial_number),
+            ("wwn", &self.wwn),
+            ("wwn_with_extension", &self.wwn_with_extension),
+            ("wwn_vendor_extension", &self.wwn_vendor_extension),
+        ];
+        for (key, value) in exact {
+            if let Some(v) = given(value) {
+                put(key, format!("s== {v}"));
+            }
+        }
+        for (key, value) in [("model", &self.model), ("vendor", &self.vendor)] {
+            if let Some(v) = given(value) {
+                put(key, format!("<in> {v}"));
+            }
+        }
+        if let Some(n) = self.min_size_gigabytes.filter(|n| *n != 0) {
+            put("size", format!(">= {n}"));
+        }
+        if let Some(r) = self.rotational {
+            put("rotational", r.to_string());
+        }
+        hints
+    }
+}
+
 /// RAID layout (`spec.raid`): hardware or software volumes, never both.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RaidConfig {

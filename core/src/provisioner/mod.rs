@@ -128,6 +128,7 @@ pub struct Deployment {
     pub user_data: Option<String>,
     pub network_data: Option<String>,
     pub meta_data: Option<String>,
+    /// `spec.rootDeviceHints` in Ironic's syntax ([`crate::api::RootDeviceHints::to_ironic`]).
     pub root_device_hints: Option<serde_json::Value>,
 }
 

@@ -183,7 +183,8 @@ fn deployment(host: &BareMetalHost, config: &ConfigData) -> Deployment {
             .spec
             .root_device_hints
             .as_ref()
-            .and_then(|h| serde_json::to_value(h).ok()),
+            .map(|h| serde_json::Value::Object(h.to_ironic()))
+            .filter(|h| h.as_object().is_some_and(|m| !m.is_empty())),
     }
 }
 

@@ -38,7 +38,7 @@ async fn deploy_writes_instance_info_validates_and_sends_the_configdrive_dict() 
             { "op": "add", "path": "/instance_info/image_disk_format", "value": "qcow2" },
             { "op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256" },
             { "op": "add", "path": "/instance_info/image_os_hash_value", "value": "0123abcd" },
-            { "op": "add", "path": "/properties/root_device", "value": { "deviceName": "/dev/sda" } },
+            { "op": "add", "path": "/instance_info/root_device", "value": { "name": "s== /dev/sda" } },
         ])
     );
     assert_eq!(

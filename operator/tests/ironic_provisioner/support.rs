@@ -55,7 +55,7 @@ pub fn deployment() -> Deployment {
         user_data: Some("#cloud-config\nruncmd: [true]\n".into()),
         network_data: Some("links:\n- id: eth0\n  type: phy\n".into()),
         meta_data: Some("team: infra\n".into()),
-        root_device_hints: Some(json!({ "deviceName": "/dev/sda" })),
+        root_device_hints: Some(json!({ "name": "s== /dev/sda" })),
     }
 }
 

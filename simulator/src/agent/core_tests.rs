@@ -353,6 +353,21 @@ fn root_device_hints_pick_the_matching_disk() {
 }
 
 #[test]
+fn hint_names_ironic_does_not_know_are_refused_with_its_text() {
+    let p = gpu_profile();
+    let err = root_disk_index(
+        &p,
+        Some(&json!({"deviceName": "/dev/sdb", "name": "/dev/sdb"})),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "The hints \"deviceName\" are invalid. Valid hints are: \"size, model, wwn, serial, \
+         vendor, wwn_with_extension, wwn_vendor_extension, name, rotational, hctl, by_path\""
+    );
+}
+
+#[test]
 fn power_off_shuts_the_machine_down() {
     let (mut a, mut m) = setup();
     m.power_on(SimTime::ZERO).unwrap();

@@ -42,6 +42,22 @@ pub fn clean_steps() -> Vec<Value> {
     ]
 }
 
+/// The root device hints Ironic knows, in its order; any other name is refused with its text
+/// (`ironic.common.utils.parse_root_device_hints`).
+const VALID_HINTS: [&str; 11] = [
+    "size",
+    "model",
+    "wwn",
+    "serial",
+    "vendor",
+    "wwn_with_extension",
+    "wwn_vendor_extension",
+    "name",
+    "rotational",
+    "hctl",
+    "by_path",
+];
+
 /// Picks the root disk as IPA does: the first disk matching every root device hint
 /// (`name`, `serial`, `wwn`, `model`, `vendor`, `hctl`, `rotational`, `size` in GiB, possibly
 /// with an operator such as `">= 100"`), or without hints the smallest disk of at least 4 GiB.
@@ -57,6 +73,19 @@ pub fn root_disk_index(profile: &HardwareProfile, hints: Option<&Value>) -> Resu
             .map(|(i, _)| i)
             .ok_or_else(|| "No suitable device was found for deployment".to_string());
     };
+    let mut invalid: Vec<&str> = hints
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !VALID_HINTS.contains(k))
+        .collect();
+    if !invalid.is_empty() {
+        invalid.sort_unstable();
+        return Err(format!(
+            "The hints \"{}\" are invalid. Valid hints are: \"{}\"",
+            invalid.join(", "),
+            VALID_HINTS.join(", ")
+        ));
+    }
     let matches = |d: &crate::machine::Disk| {
         hints.iter().all(|(k, v)| {
             let text = v
@@ -82,7 +111,7 @@ pub fn root_disk_index(profile: &HardwareProfile, hints: Option<&Value>) -> Resu
                     ),
                 },
                 "size" => size_matches(&text, d.size_bytes >> 30),
-                // Hints we do not model (by_path, tran, …) do not exclude a disk.
+                // Valid hints we do not model (by_path) do not exclude a disk.
                 _ => true,
             }
         })

@@ -198,8 +198,10 @@ pub(super) fn deploy_patch(node: &Node, d: &Deployment) -> Vec<PatchOp> {
             Value::String(w.to_string()),
         ));
     }
+    // In the instance's information, as upstream does: Ironic prefers it to the node's
+    // properties, and undeploying clears it with the rest of the instance.
     if let Some(hints) = &d.root_device_hints {
-        ops.push(PatchOp::add("/properties/root_device", hints.clone()));
+        ops.push(PatchOp::add("/instance_info/root_device", hints.clone()));
     }
     ops
 }
