@@ -22,6 +22,8 @@ pub mod host_secrets;
 pub mod pool;
 /// The provisioner contract and its OpenStack Ironic implementation over a `Transport`.
 pub mod provisioner;
+/// `spec.raid` in Ironic's terms: the target RAID configuration and the clean steps applying it.
+pub mod raid;
 /// One reconcile's rounds with the provisioner (observe, decide → act → decide), shared by the
 /// controller and the simulator's engine.
 pub mod round;

@@ -142,6 +142,7 @@ fn preparing_applies_only_the_changed_settings_with_integers_as_integers() {
             "step": "apply_configuration",
             "args": {"settings": [{"name": "BootDelay", "value": 10}]},
         })],
+        raid: None,
     };
     assert_eq!(action(&d), Some(&expected));
     assert_eq!(state(&d), S::Preparing);

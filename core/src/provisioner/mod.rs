@@ -142,6 +142,13 @@ pub enum PowerChange {
     SoftReboot,
 }
 
+/// The node's RAID interface and `PUT /v1/nodes/{id}/states/raid`'s logical disks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRaid {
+    pub interface: String,
+    pub logical_disks: Vec<serde_json::Value>,
+}
+
 /// One effect on the provisioner. A decision carries at most one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
@@ -175,9 +182,11 @@ pub enum Action {
     /// Remove the node from Ironic (last step of deletion).
     Delete,
     /// Manual cleaning (manageable → cleaning → manageable) with these steps, each
-    /// `{"interface", "step", "args"}`.
+    /// `{"interface", "step", "args"}`; with `raid`, the node's RAID interface and target RAID
+    /// configuration are set first.
     Clean {
         steps: Vec<serde_json::Value>,
+        raid: Option<TargetRaid>,
     },
 }
 

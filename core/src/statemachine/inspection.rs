@@ -1,14 +1,12 @@
-//! `inspecting` and `preparing`: hardware inspection (agent, fast or none) and the settings
-//! applied before a host becomes available.
+//! `inspecting`: hardware inspection (agent, fast or none).
 
 use std::collections::BTreeMap;
 
 use super::backoff::jittered;
 use super::draft::Draft;
-use super::firmware::{self, Needed};
-use super::node::{self, AVAILABLE, CLEAN_FAILED, INSPECT_FAILED, MANAGEABLE};
+use super::node::{self, AVAILABLE, INSPECT_FAILED, MANAGEABLE};
 use super::registration::inspection_disabled;
-use super::table::{backing_off, recover_from_clean_failure, settled_node};
+use super::table::{backing_off, settled_node};
 use super::{Effect, EventKind, HardwareFetch};
 use crate::api::annotations::{self, InspectAnnotation};
 use crate::api::{ErrorType, HardwareDetails, InspectionMode, ProvisioningState as S};
@@ -131,71 +129,4 @@ fn start_inspection(d: &mut Draft<'_>, poll: std::time::Duration, cause: &str) {
     );
     d.act(Action::Inspect, poll);
     d.because(cause);
-}
-
-pub(crate) fn preparing<R: rand::Rng + ?Sized>(d: &mut Draft<'_>, rng: &mut R) {
-    let settings = d.input.settings;
-    let Some(n) = settled_node(d, rng) else {
-        return;
-    };
-    if node::is(n, CLEAN_FAILED) {
-        if !d.error_is(ErrorType::Preparation) {
-            d.fail(
-                ErrorType::Preparation,
-                format!("Cleaning failed: {}", node::last_error(n)),
-                rng,
-            );
-            d.because("preparing: cleaning failed");
-            return;
-        }
-        if backing_off(d, ErrorType::Preparation) {
-            return;
-        }
-        recover_from_clean_failure(d, n, "preparing");
-        return;
-    }
-    if node::moving(n) {
-        d.poll(jittered(settings.long_delay, rng));
-        d.because("preparing: waiting for the node to settle");
-        return;
-    }
-    if !(node::is(n, MANAGEABLE) || node::is(n, AVAILABLE)) {
-        d.fail(
-            ErrorType::Preparation,
-            format!(
-                "cannot prepare: ironic node is in state '{}'",
-                n.provision_state
-            ),
-            rng,
-        );
-        d.because("preparing: node in an unexpected state");
-        return;
-    }
-    match firmware::needed(d, "preparing", rng) {
-        Needed::Nothing => {}
-        Needed::Decided => return,
-        Needed::Apply(apply) => {
-            if node::is(n, AVAILABLE) {
-                d.act(Action::Manage, settings.short_delay);
-                d.because("preparing: moving the node to manageable for manual cleaning");
-            } else {
-                d.clear_error();
-                d.act(
-                    Action::Clean {
-                        steps: firmware::clean_steps(apply),
-                    },
-                    jittered(settings.long_delay, rng),
-                );
-                d.because("preparing: applying firmware settings by manual cleaning");
-            }
-            return;
-        }
-    }
-    let spec = &d.host().spec;
-    d.status.provisioning.root_device_hints = spec.root_device_hints.clone();
-    d.status.provisioning.raid = spec.raid.clone();
-    d.status.provisioning.firmware = spec.firmware.clone();
-    d.succeed();
-    let _ = d.go(S::Available, rng);
-    d.because("preparing: done");
 }

@@ -32,6 +32,8 @@ mod node;
 mod pacing;
 mod power;
 mod preflight;
+/// `preparing`: RAID and BIOS settings applied by manual cleaning.
+mod preparing;
 mod registration;
 mod table;
 /// The line of hosts waiting for a provisioning slot, woken one per released slot.

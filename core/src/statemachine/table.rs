@@ -44,7 +44,7 @@ use std::collections::BTreeMap;
 use super::backoff::jittered;
 use super::draft::Draft;
 use super::registration::inspection_disabled;
-use super::{EventKind, delete, deployment, inspection};
+use super::{EventKind, delete, deployment, inspection, preparing};
 use crate::api::{BareMetalHost, ErrorType, OperationalStatus, ProvisioningState as S};
 use crate::provisioner::{Action, NodeView, Observation};
 
@@ -65,7 +65,7 @@ pub(crate) fn handle<R: rand::Rng + ?Sized>(
             d.because("match profile: legacy state, moving on to preparing");
         }
         S::Inspecting => inspection::inspecting(d, annotations, rng),
-        S::Preparing => inspection::preparing(d, rng),
+        S::Preparing => preparing::preparing(d, rng),
         S::Available | S::Ready => deployment::available(d, annotations, rng),
         S::Provisioning => deployment::provisioning(d, rng),
         S::Provisioned => deployment::provisioned(d, annotations, rng),

@@ -200,7 +200,7 @@ impl Provisioner for FakeProvisioner {
             node.provision_state = t.to_owned();
             node.target_provision_state = None;
         }
-        if let Action::Clean { steps } = action {
+        if let Action::Clean { steps, .. } = action {
             node.provision_state = "cleaning".into();
             node.target_provision_state = Some("manageable".into());
             let changed = state.bios.entry(host.name.clone()).or_default();

@@ -323,6 +323,18 @@ impl IronicClient {
             .await
     }
 
+    /// `PUT /v1/nodes/{id}/states/raid`: the node's target RAID configuration.
+    pub async fn set_raid_config(
+        &self,
+        id: &str,
+        logical_disks: &[Value],
+    ) -> Result<(), ProvisionerError> {
+        let path = format!("/v1/nodes/{}/states/raid", path_segment(id));
+        let body = serde_json::json!({ "logical_disks": logical_disks });
+        self.call_empty("set RAID configuration", Method::PUT, &path, Some(&body))
+            .await
+    }
+
     /// `PUT /v1/nodes/{id}/states/power`.
     pub async fn set_power_state(
         &self,

@@ -320,8 +320,18 @@ impl IronicProvisioner {
             }
             Action::Detach { force } => self.remove(host, *force).await,
             Action::Delete => self.remove(host, false).await,
-            Action::Clean { steps } => {
+            Action::Clean { steps, raid } => {
                 let id = self.node_id(host, "clean").await?;
+                if let Some(raid) = raid {
+                    let ops = [PatchOp::replace(
+                        "/raid_interface",
+                        Value::String(raid.interface.clone()),
+                    )];
+                    self.client.patch_node(&id, &ops).await?;
+                    self.client
+                        .set_raid_config(&id, &raid.logical_disks)
+                        .await?;
+                }
                 let request = ProvisionRequest {
                     clean_steps: Some(steps.clone()),
                     ..ProvisionRequest::target("clean")
