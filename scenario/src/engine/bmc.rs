@@ -124,6 +124,19 @@ impl BmcFailure {
         }
     }
 
+    /// The driver's text, as sushy words it, for an HTTP error answer with the Redfish `body`.
+    fn sushy(method: &str, url: &str, status: u16, body: &Value) -> Self {
+        BmcFailure {
+            status: Some(status),
+            message: metal_sim::ironic::driver::sushy::http_error(
+                method,
+                url,
+                status,
+                &body.to_string(),
+            ),
+        }
+    }
+
     /// The driver's text for an HTTP error answer.
     fn http(method: &str, url: &str, status: u16, detail: impl std::fmt::Display) -> Self {
         BmcFailure {
@@ -224,7 +237,7 @@ impl BmcDirectory {
         let node = call.node.to_string();
         let system = target.system_id.clone().unwrap_or_default();
         let url = format!("{}{}", target.address, system);
-        let method = redfish_method(call.op);
+        let method = redfish_method(&call.op);
         let fail = |error: String| Approach::Fail {
             after: Duration::ZERO,
             error: BmcFailure::text(format!(
@@ -303,7 +316,7 @@ impl BmcDirectory {
         let exchanges = IPMI_HANDSHAKE
             .iter()
             .map(|op| (*op, "session"))
-            .chain(std::iter::once(("command", ipmi_what(call.op))));
+            .chain(std::iter::once(("command", ipmi_what(&call.op))));
         for (operation, what) in exchanges {
             let mut answered = false;
             for _ in 0..IPMI_ATTEMPTS {
@@ -333,21 +346,21 @@ impl BmcDirectory {
     }
 }
 
-fn redfish_method(op: BmcOp) -> &'static str {
+fn redfish_method(op: &BmcOp) -> &'static str {
     match op {
         BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios => "GET",
-        BmcOp::SetPower(_) => "POST",
-        BmcOp::SetBootDevice(_) => "PATCH",
+        BmcOp::SetPower(_) | BmcOp::ResetBios => "POST",
+        BmcOp::SetBootDevice(_) | BmcOp::PatchBiosSettings(_) => "PATCH",
     }
 }
 
-fn ipmi_what(op: BmcOp) -> &'static str {
+fn ipmi_what(op: &BmcOp) -> &'static str {
     match op {
         BmcOp::GetPower => "power status",
         BmcOp::SetPower(_) => "power",
         BmcOp::SetBootDevice(_) => "chassis bootdev",
         BmcOp::GetSystem => "mc guid",
-        BmcOp::GetBios => "bios",
+        BmcOp::GetBios | BmcOp::PatchBiosSettings(_) | BmcOp::ResetBios => "bios",
     }
 }
 
@@ -393,7 +406,7 @@ impl HostBmc<'_> {
 /// driver's `last_error` text.
 pub fn operate(
     route: &Route,
-    op: BmcOp,
+    op: &BmcOp,
     host: &mut HostBmc<'_>,
     now: SimTime,
 ) -> Result<CallResult, BmcFailure> {
@@ -407,7 +420,7 @@ pub fn operate(
 fn redfish(
     target: &RedfishTarget,
     url: &str,
-    op: BmcOp,
+    op: &BmcOp,
     host: &mut HostBmc<'_>,
     now: SimTime,
 ) -> Result<CallResult, BmcFailure> {
@@ -474,6 +487,22 @@ fn redfish(
             host.machine.set_boot_override(now, source, mode);
             Ok(CallResult::Done)
         }
+        BmcOp::PatchBiosSettings(attributes) => {
+            // The fake BMC's rule, and sushy's reading of its refusal, as over the wire.
+            let settings_url = format!("{url}/Bios/Settings");
+            let refused = |e: RedfishError| {
+                BmcFailure::sushy(method, &settings_url, e.status().as_u16(), &e.body())
+            };
+            let changes = metal_sim::redfish::bios::to_bios_values(attributes).map_err(refused)?;
+            host.machine
+                .patch_bios(now, changes)
+                .map_err(|e| refused(metal_sim::redfish::bios::machine_refusal(e)))?;
+            Ok(CallResult::Done)
+        }
+        BmcOp::ResetBios => {
+            host.machine.reset_bios_to_defaults(now);
+            Ok(CallResult::Done)
+        }
     }
 }
 
@@ -514,7 +543,7 @@ fn system_document(host: &HostBmc<'_>) -> Value {
 
 fn ipmi(
     target: &IpmiTarget,
-    op: BmcOp,
+    op: &BmcOp,
     host: &mut HostBmc<'_>,
     now: SimTime,
 ) -> Result<CallResult, BmcFailure> {
@@ -552,7 +581,9 @@ fn ipmi(
             json!({"UUID": host.profile.system.uuid.to_string()}),
         )),
         // The ipmi hardware type has no BIOS interface: the conductor never asks.
-        BmcOp::GetBios => Err(BmcFailure::text("IPMI has no BIOS settings to read".into())),
+        BmcOp::GetBios | BmcOp::PatchBiosSettings(_) | BmcOp::ResetBios => {
+            Err(BmcFailure::text("IPMI has no BIOS settings to read".into()))
+        }
         BmcOp::SetPower(p) => {
             let result = host.power_action(now, |m| match p {
                 NodePower::On => m.power_on(now),

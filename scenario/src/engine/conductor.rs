@@ -108,7 +108,7 @@ impl Engine {
                 Event::BmcArrive {
                     node,
                     call: call.id,
-                    op: call.op,
+                    op: call.op.clone(),
                     route: Box::new(route),
                 },
             ),
@@ -117,7 +117,7 @@ impl Engine {
                 Event::CallDone {
                     node,
                     call: call.id,
-                    op: call.op,
+                    op: call.op.clone(),
                     host: None,
                     outcome: Box::new(Err(error)),
                 },
@@ -138,7 +138,7 @@ impl Engine {
                 faults: &slot.faults,
                 fault_rng: &mut slot.fault_rng,
             };
-            operate(route, op, &mut host, now)
+            operate(route, &op, &mut host, now)
         };
         self.after_machine(i);
         self.call_done(node, call, op, Some(i), outcome);
@@ -153,7 +153,7 @@ impl Engine {
         outcome: Result<CallResult, BmcFailure>,
     ) {
         if self.traces_calls() {
-            self.trace_bmc_call(node, op, host, &outcome);
+            self.trace_bmc_call(node, &op, host, &outcome);
         }
         // The conductor keeps the driver's text as the node's `last_error`.
         self.complete_call(node, call, outcome.map_err(|f| f.message));
@@ -165,7 +165,7 @@ impl Engine {
     fn trace_bmc_call(
         &mut self,
         node: Uuid,
-        op: BmcOp,
+        op: &BmcOp,
         host: Option<usize>,
         outcome: &Result<CallResult, BmcFailure>,
     ) {
@@ -225,12 +225,16 @@ impl Engine {
 }
 
 /// What a BMC operation does, for the invariants and call counts.
-fn bmc_action(op: BmcOp) -> Option<CallKind> {
+fn bmc_action(op: &BmcOp) -> Option<CallKind> {
     match op {
         BmcOp::SetPower(NodePower::On) => Some(CallKind::PowerOn),
         BmcOp::SetPower(NodePower::Off | NodePower::SoftOff) => Some(CallKind::PowerOff),
         BmcOp::SetPower(NodePower::Rebooting | NodePower::SoftRebooting) => Some(CallKind::Reboot),
         BmcOp::SetBootDevice(_) => Some(CallKind::SetBootDevice),
-        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios => None,
+        BmcOp::GetPower
+        | BmcOp::GetSystem
+        | BmcOp::GetBios
+        | BmcOp::PatchBiosSettings(_)
+        | BmcOp::ResetBios => None,
     }
 }

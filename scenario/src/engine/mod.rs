@@ -14,6 +14,8 @@
 
 mod agent;
 mod bmc;
+#[cfg(test)]
+mod bmc_tests;
 mod claims;
 mod commands;
 mod conductor;

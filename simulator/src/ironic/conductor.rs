@@ -21,6 +21,8 @@ mod inband;
 mod inventory;
 /// The node database: nodes by UUID, their names, their rendered documents.
 mod node_table;
+/// Out-of-band clean steps (over the BMC, no ramdisk).
+mod oob;
 mod plan;
 /// Requests the API hands the conductor: provision-state actions and power changes.
 mod requests;
@@ -60,6 +62,8 @@ struct Job {
     /// Parked in a wait state (lock released) until the agent calls back or `due` (the timeout) passes.
     parked: Option<AgentPhase>,
     inband: InBand,
+    /// The BIOS attributes the last `GetBios` of this job read (out-of-band steps compare them).
+    bios_read: serde_json::Map<String, Value>,
 }
 
 impl Job {
@@ -71,6 +75,7 @@ impl Job {
             waiting: None,
             parked: None,
             inband: InBand::default(),
+            bios_read: serde_json::Map::new(),
         }
     }
 }
@@ -272,6 +277,37 @@ impl Conductor {
                         return None;
                     }
                 }
+                Step::Oob(oob::OobStep::Run(user)) => {
+                    let stored = oob::stored(&user);
+                    node.misc.insert("clean_step".into(), stored.clone());
+                    job.inband.current = Some(stored);
+                    match oob::expand(node, &job.bios_read, &user) {
+                        Ok(more) => {
+                            for s in more.into_iter().rev() {
+                                job.steps.push_front(s);
+                            }
+                        }
+                        Err(msg) => {
+                            self.fail_step(uuid, msg, now);
+                            return None;
+                        }
+                    }
+                }
+                Step::Oob(oob::OobStep::Park) => {
+                    // Ironic's periodic check resumes the step once the reboot is done.
+                    node.provision_state = ProvisionState::CleanWait;
+                    node.provision_updated_at = Some(now);
+                    node.reservation = None;
+                    job.due = now + self.settings.timings.clean;
+                    return None;
+                }
+                Step::Oob(oob::OobStep::VerifyBios(asked)) => {
+                    let left = oob::unapplied(&asked, &job.bios_read);
+                    if !left.is_empty() {
+                        self.fail_step(uuid, oob::not_updated(&left), now);
+                        return None;
+                    }
+                }
                 Step::AwaitAgent(phase) => {
                     node.provision_state = phase.wait_state();
                     node.provision_updated_at = Some(now);
@@ -320,7 +356,7 @@ impl Conductor {
                 Step::Call(op) => {
                     self.next_call += 1;
                     let id = self.next_call;
-                    job.waiting = Some((id, Pending::Bmc(op)));
+                    job.waiting = Some((id, Pending::Bmc(op.clone())));
                     return Some(Call::Bmc(DriverCall {
                         id,
                         node: uuid,
@@ -386,7 +422,7 @@ impl Conductor {
             .is_some_and(|j| j.kind == JobKind::Sync);
         // Ironic caches BIOS settings on a best-effort basis: a failed read is logged and the
         // job goes on with the cache as it was.
-        let outcome = match (op, outcome) {
+        let outcome = match (&op, outcome) {
             (BmcOp::GetBios, Err(e)) => {
                 tracing::warn!(node = %uuid, error = %e, "caching BIOS settings failed");
                 Ok(CallResult::Done)
@@ -396,7 +432,7 @@ impl Conductor {
         match outcome {
             Ok(result) => {
                 if let Some(n) = self.nodes.get_mut(&uuid) {
-                    match (op, result) {
+                    match (&op, result) {
                         (_, CallResult::Power(p)) => n.power_state = Some(p),
                         (
                             _,
@@ -405,6 +441,9 @@ impl Conductor {
                                 registry,
                             },
                         ) => {
+                            if let Some(j) = self.jobs.get_mut(&uuid) {
+                                j.bios_read = attributes.clone();
+                            }
                             n.bios = crate::ironic::model::bios::refresh(
                                 &n.bios,
                                 &attributes,
@@ -455,8 +494,17 @@ impl Conductor {
                 }
                 self.jobs.remove(&uuid);
             }
+            Err(e) if matches!(op, BmcOp::PatchBiosSettings(_) | BmcOp::ResetBios) => {
+                let step = self
+                    .jobs
+                    .get(&uuid)
+                    .and_then(|j| j.inband.current.clone())
+                    .unwrap_or_default();
+                let msg = oob::call_failed(&uuid.to_string(), &step, &op, &e);
+                self.fail_step(uuid, msg, now);
+            }
             Err(e) => {
-                let msg = match (op, self.nodes.get(&uuid).map(|n| n.provision_state)) {
+                let msg = match (&op, self.nodes.get(&uuid).map(|n| n.provision_state)) {
                     (BmcOp::SetPower(p), _) => format!(
                         "Failed to change power state to '{}' by '{}'. Error: {e}",
                         p.settled().as_str(),
@@ -473,6 +521,18 @@ impl Conductor {
                 self.fail(uuid, msg, now);
             }
         }
+    }
+
+    /// A running clean step failed: as Ironic does, the node also goes into maintenance with the
+    /// fault `clean failure`, and its `clean_step` is emptied.
+    fn fail_step(&mut self, uuid: Uuid, msg: String, now: DateTime<Utc>) {
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.maintenance = true;
+            n.fault = Some("clean failure".into());
+            n.misc
+                .insert("clean_step".into(), Value::Object(serde_json::Map::new()));
+        }
+        self.fail(uuid, msg, now);
     }
 
     fn fail(&mut self, uuid: Uuid, msg: String, now: DateTime<Utc>) {
@@ -535,6 +595,7 @@ impl Conductor {
                 n.target_provision_state = None;
                 n.provision_updated_at = Some(now);
                 n.reservation = None;
+                n.misc.remove("clean_step");
             }
             JobKind::Power(p) => {
                 n.power_state = Some(p.settled());
@@ -563,6 +624,9 @@ mod tests;
 
 #[cfg(test)]
 mod agent_tests;
+
+#[cfg(test)]
+mod oob_tests;
 
 /// A history event's UUID: random-looking, reproducible from the node, its event count and the
 /// time (the conductor has no random source of its own).

@@ -10,6 +10,8 @@
 mod agent;
 /// The egress rule applied to BMC calls (loopback only unless `--allow-bmc-network`).
 mod gate;
+/// Error texts as sushy (the Redfish library Ironic uses) writes them.
+pub mod sushy;
 /// The BMC a node's driver_info names.
 mod target;
 
@@ -285,7 +287,7 @@ impl Drivers {
     ) -> Result<CallResult, String> {
         let target = target.clone();
         let url = url.to_string();
-        match call.op {
+        match &call.op {
             BmcOp::GetPower => {
                 let doc = self.send(&target, reqwest::Method::GET, &url, None).await?;
                 match doc.get("PowerState").and_then(Value::as_str) {
@@ -341,7 +343,23 @@ impl Drivers {
                         break;
                     }
                 }
-                Err(power_timeout(&call.node.to_string(), p, &last))
+                Err(power_timeout(&call.node.to_string(), *p, &last))
+            }
+            BmcOp::PatchBiosSettings(attributes) => {
+                let body = json!({
+                    "Attributes": attributes,
+                    "@Redfish.SettingsApplyTime": {"ApplyTime": "OnReset"},
+                });
+                let settings = format!("{url}/Bios/Settings");
+                self.send_sushy(&target, reqwest::Method::PATCH, &settings, Some(body))
+                    .await?;
+                Ok(CallResult::Done)
+            }
+            BmcOp::ResetBios => {
+                let action = format!("{url}/Bios/Actions/Bios.ResetBios");
+                self.send_sushy(&target, reqwest::Method::POST, &action, Some(json!({})))
+                    .await?;
+                Ok(CallResult::Done)
             }
             BmcOp::SetBootDevice(dev) => {
                 let (t, enabled) = match dev {
@@ -372,7 +390,7 @@ impl Drivers {
             .open_session()
             .await
             .map_err(|e| failed("session", e))?;
-        let result = match call.op {
+        let result = match &call.op {
             BmcOp::GetPower => client
                 .power_status()
                 .await
@@ -406,7 +424,7 @@ impl Drivers {
                                 break;
                             }
                         }
-                        Err(power_timeout(&call.node.to_string(), p, "unchanged"))
+                        Err(power_timeout(&call.node.to_string(), *p, "unchanged"))
                     }
                 }
             }
@@ -422,7 +440,9 @@ impl Drivers {
                     .map_err(|e| failed("chassis bootdev", e))
             }
             // The ipmi hardware type has no BIOS interface: the conductor never asks.
-            BmcOp::GetBios => Err("IPMI has no BIOS settings to read".to_string()),
+            BmcOp::GetBios | BmcOp::PatchBiosSettings(_) | BmcOp::ResetBios => {
+                Err("IPMI has no BIOS settings to read".to_string())
+            }
             BmcOp::GetSystem => client
                 .system_guid()
                 .await
@@ -566,13 +586,38 @@ impl Drivers {
         }
     }
 
-    async fn send(
+    /// Like `send`, an error answer read as sushy reads it for Ironic ([`sushy::http_error`]).
+    async fn send_sushy(
         &self,
         target: &RedfishTarget,
         method: reqwest::Method,
         url: &str,
         body: Option<Value>,
     ) -> Result<Value, String> {
+        let (status, text) = self.exchange(target, method.clone(), url, body).await?;
+        if !status.is_success() {
+            return Err(sushy::http_error(
+                method.as_str(),
+                url,
+                status.as_u16(),
+                &text,
+            ));
+        }
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| format!("HTTP {method} {url} returned invalid JSON: {e}"))
+    }
+
+    /// One request; the answer's status and body text.
+    async fn exchange(
+        &self,
+        target: &RedfishTarget,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+    ) -> Result<(reqwest::StatusCode, String), String> {
         let client = self.redfish_client(&target.verify_ca)?;
         let mut req = client.request(method.clone(), url);
         if let Some(u) = &target.username {
@@ -589,7 +634,17 @@ impl Drivers {
             }
         })?;
         let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
+        Ok((status, resp.text().await.unwrap_or_default()))
+    }
+
+    async fn send(
+        &self,
+        target: &RedfishTarget,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let (status, text) = self.exchange(target, method.clone(), url, body).await?;
         if !status.is_success() {
             let detail = serde_json::from_str::<Value>(&text)
                 .ok()

@@ -87,7 +87,11 @@ pub async fn get_settings(
     ))
 }
 
-fn to_bios_values(attrs: &Map<String, Value>) -> Result<BTreeMap<String, BiosValue>, RedfishError> {
+/// A PATCH's `Attributes` as BIOS values (JSON booleans, text and integers; other types refused
+/// naming `Attributes/<name>`).
+pub fn to_bios_values(
+    attrs: &Map<String, Value>,
+) -> Result<BTreeMap<String, BiosValue>, RedfishError> {
     attrs
         .iter()
         .map(|(k, v)| {
@@ -144,6 +148,16 @@ fn refusal_error(refusal: &BiosRefusal) -> RedfishError {
     }
 }
 
+/// The Redfish error for a machine's refusal of a BIOS patch.
+pub fn machine_refusal(e: MachineError) -> RedfishError {
+    match e {
+        MachineError::BiosSettingRefused(refusal) => refusal_error(&refusal),
+        other => RedfishError::Internal {
+            reason: other.to_string(),
+        },
+    }
+}
+
 /// `PATCH /redfish/v1/Systems/{id}/Bios/Settings`: queues `Attributes` for the next reset.
 pub async fn patch_settings(
     State(state): State<RedfishState>,
@@ -179,12 +193,7 @@ pub async fn patch_settings(
         let names: Vec<String> = changes.keys().cloned().collect();
         ctx.machine
             .patch_bios(now, changes)
-            .map_err(|e| match e {
-                MachineError::BiosSettingRefused(refusal) => refusal_error(&refusal),
-                other => RedfishError::Internal {
-                    reason: other.to_string(),
-                },
-            })?;
+            .map_err(machine_refusal)?;
         tracing::info!(system = %ctx.id, attributes = ?names, "redfish BIOS settings queued for the next reset");
         Ok(settings_body(&ctx.view()))
     })??;

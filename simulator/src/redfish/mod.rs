@@ -14,7 +14,8 @@
 //! (`protocol`: `OData-Version`, `$` queries, POST to `Members`) and TLS (`tls`).
 
 mod account;
-mod bios;
+/// Bios and SecureBoot; the attribute conversion and refusal texts engine mode shares.
+pub mod bios;
 mod chassis;
 mod delivery;
 mod document;

@@ -47,10 +47,26 @@ pub async fn start_real_and_mock(
     String,
     tokio::task::JoinHandle<std::io::Result<()>>,
 )> {
+    start_real_and_mock_with(timings, seed, "").await
+}
+
+/// [`start_real_and_mock`] with `extra` appended to real Ironic's configuration (e.g. shorter
+/// periodic task intervals).
+pub async fn start_real_and_mock_with(
+    timings: metal_sim::ironic::conductor::Timings,
+    seed: u64,
+    extra: &'static str,
+) -> Option<(
+    RealIronic,
+    String,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let real = tokio::task::spawn_blocking(|| start(false))
-        .await
-        .expect("start real Ironic")?;
+    let real = tokio::task::spawn_blocking(move || {
+        Ironic::start(&config(false).extra(extra)).expect("start real Ironic")
+    })
+    .await
+    .expect("start real Ironic")?;
     let mock = crate::support::ironic::start_mock(
         metal_sim::ironic::conductor::Settings::with(timings, false),
         seed,

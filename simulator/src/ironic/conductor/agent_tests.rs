@@ -86,7 +86,7 @@ fn drive(
 ) -> DateTime<Utc> {
     let mut power = NodePower::Off;
     run_calls(c, now, 300, &mut |call| match call {
-        Call::Bmc(b) => Ok(match b.op {
+        Call::Bmc(b) => Ok(match &b.op {
             BmcOp::GetPower => CallResult::Power(power),
             op => {
                 if let BmcOp::SetPower(p) = op {

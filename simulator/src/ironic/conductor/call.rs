@@ -15,7 +15,7 @@ pub enum BootDevice {
 }
 
 /// An operation on a node's BMC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BmcOp {
     /// Read the power state.
     GetPower,
@@ -28,6 +28,10 @@ pub enum BmcOp {
     /// Read the BIOS settings and, when the BMC publishes one, their registry (Ironic's
     /// `cache_bios_settings`).
     GetBios,
+    /// Queue BIOS attributes (name → value) for the next reset (Redfish `PATCH Bios/Settings`).
+    PatchBiosSettings(Map<String, Value>),
+    /// Queue the BIOS's factory defaults for the next reset (Redfish `Bios.ResetBios`).
+    ResetBios,
 }
 
 /// A BMC call the shell must perform and report back with `complete`.

@@ -84,6 +84,8 @@ pub enum Step {
     AwaitAgent(AgentPhase),
     /// Ask the agent.
     Agent(AgentStep),
+    /// An out-of-band clean step's part (no agent).
+    Oob(super::oob::OobStep),
 }
 
 /// How a node deploys.
@@ -170,6 +172,11 @@ pub fn cleaning(node: &Node, t: &Timings, requested: Option<Vec<Value>>) -> Vec<
             steps.push(Step::Wait(t.clean));
         }
         _ => {
+            // Steps the node's interfaces run over the BMC alone boot no ramdisk.
+            if let Some(oob) = requested.as_deref().and_then(|r| super::oob::plan(node, r)) {
+                steps.extend(oob);
+                return steps;
+            }
             boot_ramdisk(&mut steps);
             steps.extend([
                 Step::AwaitAgent(AgentPhase::Clean),

@@ -160,7 +160,7 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
         .insert("deploy".into(), json!("ramdisk"));
     let mut ops = Vec::new();
     let mut bmc = |call: &DriverCall| {
-        ops.push(call.op);
+        ops.push(call.op.clone());
         match call.op {
             BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
             _ => Ok(CallResult::Done),
@@ -175,7 +175,7 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
     assert_eq!(c.nodes[&u].power_state, Some(NodePower::On));
     let deploy: Vec<BmcOp> = ops
         .iter()
-        .copied()
+        .cloned()
         .filter(|o| !matches!(o, BmcOp::GetPower | BmcOp::GetBios))
         .collect();
     assert_eq!(
@@ -194,7 +194,7 @@ fn manage_caches_the_bios_settings_and_a_failed_read_keeps_the_node_going() {
     let mut ops = Vec::new();
     c.provision(u, "manage", None, t0()).expect("manage");
     run(&mut c, t0(), 200, &mut |call: &DriverCall| {
-        ops.push(call.op);
+        ops.push(call.op.clone());
         match call.op {
             BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
             BmcOp::GetBios => Ok(CallResult::Bios {
@@ -245,7 +245,7 @@ fn manage_caches_the_bios_settings_and_a_failed_read_keeps_the_node_going() {
     let mut ops3 = Vec::new();
     c3.provision(u3, "manage", None, t0()).expect("manage");
     run(&mut c3, t0(), 200, &mut |call: &DriverCall| {
-        ops3.push(call.op);
+        ops3.push(call.op.clone());
         Ok(CallResult::Power(NodePower::Off))
     });
     assert!(!ops3.contains(&BmcOp::GetBios));
