@@ -4,7 +4,8 @@
 //! unknown setting, a value out of the registry's list, a read-only setting, an integer out of
 //! bounds) and `bios.factory_reset`. After each clean: the node's state, `last_error`,
 //! maintenance and fault, the cached settings the `bios` API serves, and the BIOS attributes of
-//! the machine behind each BMC must be the same.
+//! the machine behind each BMC must be the same. A second test services an adopted (`active`)
+//! node with the same steps: the 1.87 gate, a missing `service_steps`, `service failed`, `abort`.
 
 #[path = "ironic_real/mod.rs"]
 mod ironic_real;
