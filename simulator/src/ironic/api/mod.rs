@@ -36,9 +36,7 @@ mod port_table;
 /// Port groups (`/v1/portgroups`).
 mod portgroups;
 mod ports;
-/// The steps a provision request carries.
 mod provision_steps;
-/// The RAID target API.
 mod raid;
 /// Runbooks (`/v1/runbooks`).
 mod runbooks;
