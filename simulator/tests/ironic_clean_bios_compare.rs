@@ -4,7 +4,8 @@
 //! unknown setting, a value out of the registry's list, a read-only setting, an integer out of
 //! bounds) and `bios.factory_reset`. After each clean: the node's state, `last_error`,
 //! maintenance and fault, the cached settings the `bios` API serves, and the BIOS attributes of
-//! the machine behind each BMC must be the same.
+//! the machine behind each BMC must be the same. A second test services an adopted (`active`)
+//! node with the same steps: the 1.87 gate, a missing `service_steps`, `service failed`, `abort`.
 
 #[path = "ironic_real/mod.rs"]
 mod ironic_real;
@@ -222,6 +223,157 @@ async fn mock_and_real_ironic_apply_bios_settings_by_manual_cleaning_alike() {
                 seen[0].len(),
                 seen[1].len()
             ));
+        }
+    }
+    for bmc in bmcs {
+        bmc.stop().await;
+    }
+    task.abort();
+    drop(real);
+    assert!(
+        differences.is_empty(),
+        "answers differ from real Ironic:\n{}",
+        differences.join("\n")
+    );
+}
+
+/// One action of a servicing sequence.
+enum Act {
+    /// A request (method, path, body, microversion).
+    Call(
+        &'static str,
+        &'static str,
+        Option<Value>,
+        Option<&'static str>,
+    ),
+    /// Wait for this provision state.
+    Settle(&'static str),
+    /// The machine's BIOS attributes.
+    Machine,
+}
+
+fn service(steps: Value) -> Act {
+    Act::Call(
+        "PUT",
+        "/v1/nodes/rf/states/provision",
+        Some(json!({"target": "service", "service_steps": steps})),
+        None,
+    )
+}
+
+const NODE: Act = Act::Call("GET", "/v1/nodes/rf", None, None);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_and_real_ironic_service_an_active_node_with_bios_steps_alike() {
+    let Some((real, mock, task)) =
+        ironic_real::start_real_and_mock_with(Timings::instant(), 6, REAL_CONFIG).await
+    else {
+        return;
+    };
+    let mut servers = [Server::new(real.url(), "1.89"), Server::new(&mock, "1.89")];
+    let mut bmcs = Vec::new();
+    for s in servers.iter_mut() {
+        bmcs.push(enrolled(s).await);
+    }
+    let apply_steps = |settings: Value| json!([{"interface": "bios", "step": "apply_configuration", "args": {"settings": settings}}]);
+    let acts = vec![
+        Act::Call(
+            "PUT",
+            "/v1/nodes/rf/states/provision",
+            Some(json!({"target": "adopt"})),
+            None,
+        ),
+        Act::Settle("active"),
+        NODE,
+        Act::Call(
+            "PUT",
+            "/v1/nodes/rf/states/provision",
+            Some(json!({"target": "service", "service_steps": apply_steps(json!([]))})),
+            Some("1.86"),
+        ),
+        Act::Call(
+            "PUT",
+            "/v1/nodes/rf/states/provision",
+            Some(json!({"target": "service"})),
+            None,
+        ),
+        service(apply_steps(
+            json!([{"name": "ProcVirtualization", "value": "Disabled"}]),
+        )),
+        Act::Settle("active"),
+        NODE,
+        Act::Call("GET", "/v1/nodes/rf/bios/ProcVirtualization", None, None),
+        Act::Machine,
+        service(apply_steps(
+            json!([{"name": "NoSuchSetting", "value": "On"}]),
+        )),
+        Act::Settle("service failed"),
+        NODE,
+        Act::Call(
+            "PUT",
+            "/v1/nodes/rf/states/provision",
+            Some(json!({"target": "abort"})),
+            None,
+        ),
+        Act::Call("DELETE", "/v1/nodes/rf/maintenance", None, None),
+        Act::Call(
+            "PUT",
+            "/v1/nodes/rf/states/provision",
+            Some(json!({"target": "abort"})),
+            None,
+        ),
+        Act::Settle("active"),
+        NODE,
+        service(json!([{"interface": "bios", "step": "factory_reset"}])),
+        Act::Settle("active"),
+        NODE,
+        Act::Call("GET", "/v1/nodes/rf/bios/ProcVirtualization", None, None),
+        Act::Machine,
+    ];
+    let bmc_urls: Vec<String> = bmcs.iter().map(redfish_fixture::Server::base_url).collect();
+    let fields = [
+        "provision_state",
+        "target_provision_state",
+        "last_error",
+        "maintenance",
+        "fault",
+        "service_step",
+        "power_state",
+    ];
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for (server, bmc) in servers.iter_mut().zip(&bmcs) {
+        let mut lines = Vec::new();
+        for act in &acts {
+            let line = match act {
+                Act::Call(method, path, body, version) => {
+                    server.call(method, path, body.clone(), *version).await
+                }
+                Act::Settle(state) => {
+                    server
+                        .settle("/v1/nodes/rf", "provision_state", json!(state))
+                        .await;
+                    // Real Ironic may still hold the lock (an abort's tear-down) after the
+                    // state changed.
+                    server
+                        .settle("/v1/nodes/rf", "reservation", Value::Null)
+                        .await;
+                    continue;
+                }
+                Act::Machine => format!("machine: {}", machine_bios(bmc)),
+            };
+            let mut line = node_keys(&line, &fields);
+            for url in &bmc_urls {
+                line = line.replace(url.as_str(), "<bmc>");
+            }
+            lines.push(line);
+        }
+        seen.push(lines);
+    }
+    let mut differences = Vec::new();
+    for (real, mock) in seen[0].iter().zip(&seen[1]) {
+        println!("  real: {real}\n  mock: {mock}");
+        if real != mock {
+            differences.push(format!("  real: {real}\n  mock: {mock}"));
         }
     }
     for bmc in bmcs {

@@ -142,7 +142,7 @@ const RESOURCES: &[(&str, &str, &str, Mock)] = &[
         "Driver RAID logical disk properties",
         "GET",
         "/v1/drivers/fake-hardware/raid/logical_disk_properties",
-        No,
+        Yes,
     ),
     (
         "Driver vendor passthru",

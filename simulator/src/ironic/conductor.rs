@@ -279,9 +279,10 @@ impl Conductor {
                 }
                 Step::Oob(oob::OobStep::Run(user)) => {
                     let stored = oob::stored(&user);
-                    node.misc.insert("clean_step".into(), stored.clone());
+                    let working = node.provision_state;
+                    node.misc.insert(step_key(working).into(), stored.clone());
                     job.inband.current = Some(stored);
-                    match oob::expand(node, &job.bios_read, &user) {
+                    match oob::expand(node, &job.bios_read, &user, working) {
                         Ok(more) => {
                             for s in more.into_iter().rev() {
                                 job.steps.push_front(s);
@@ -295,10 +296,17 @@ impl Conductor {
                 }
                 Step::Oob(oob::OobStep::Park) => {
                     // Ironic's periodic check resumes the step once the reboot is done.
-                    node.provision_state = ProvisionState::CleanWait;
+                    node.provision_state = match node.provision_state {
+                        ProvisionState::Servicing => ProvisionState::ServiceWait,
+                        _ => ProvisionState::CleanWait,
+                    };
                     node.provision_updated_at = Some(now);
                     node.reservation = None;
                     job.due = now + self.settings.timings.clean;
+                    return None;
+                }
+                Step::Oob(oob::OobStep::Refuse(requested)) => {
+                    self.fail(uuid, oob::refused(&uuid.to_string(), &requested), now);
                     return None;
                 }
                 Step::Oob(oob::OobStep::VerifyBios(asked)) => {
@@ -527,10 +535,23 @@ impl Conductor {
     /// fault `clean failure`, and its `clean_step` is emptied.
     fn fail_step(&mut self, uuid: Uuid, msg: String, now: DateTime<Utc>) {
         if let Some(n) = self.nodes.get_mut(&uuid) {
+            let servicing = matches!(
+                n.provision_state,
+                ProvisionState::Servicing | ProvisionState::ServiceWait
+            );
             n.maintenance = true;
-            n.fault = Some("clean failure".into());
-            n.misc
-                .insert("clean_step".into(), Value::Object(serde_json::Map::new()));
+            n.fault = Some(
+                if servicing {
+                    "service failure"
+                } else {
+                    "clean failure"
+                }
+                .into(),
+            );
+            n.misc.insert(
+                step_key(n.provision_state).into(),
+                Value::Object(serde_json::Map::new()),
+            );
         }
         self.fail(uuid, msg, now);
     }
@@ -573,6 +594,7 @@ impl Conductor {
                     ProvisionState::CleanFailed => Some(ProvisionState::Manageable),
                     ProvisionState::DeployFailed => Some(ProvisionState::Active),
                     ProvisionState::InspectFailed => Some(ProvisionState::Manageable),
+                    ProvisionState::ServiceFailed => Some(ProvisionState::Active),
                     _ => None,
                 };
                 n.provision_updated_at = Some(now);
@@ -596,6 +618,7 @@ impl Conductor {
                 n.provision_updated_at = Some(now);
                 n.reservation = None;
                 n.misc.remove("clean_step");
+                n.misc.remove("service_step");
             }
             JobKind::Power(p) => {
                 n.power_state = Some(p.settled());
@@ -627,6 +650,14 @@ mod agent_tests;
 
 #[cfg(test)]
 mod oob_tests;
+
+/// The node field holding the running step of a working state.
+fn step_key(working: ProvisionState) -> &'static str {
+    match working {
+        ProvisionState::Servicing | ProvisionState::ServiceWait => "service_step",
+        _ => "clean_step",
+    }
+}
 
 /// A history event's UUID: random-looking, reproducible from the node, its event count and the
 /// time (the conductor has no random source of its own).

@@ -1,4 +1,4 @@
-//! Node hardware sub-resources: validation, maintenance, RAID target, inventory, BIOS and virtual media.
+//! Node hardware sub-resources: validation, maintenance, inventory, BIOS and virtual media.
 
 use super::nodes::{Lock, body_object, found, found_mut, node_mut};
 use super::{Ctx, NodeRequest, Store, json_response, json_text_response};
@@ -9,24 +9,6 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-
-pub(crate) async fn raid(
-    NodeRequest { s, ctx, ident }: NodeRequest,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let config = body_object(&body, "raid")?;
-    let mut store = s.lock();
-    let n = found_mut(&mut store, &ctx, &ident, Lock::Respected)?;
-    if n.interfaces.get("raid").and_then(Value::as_str) == Some("no-raid") {
-        return Err(ApiError::Unsupported {
-            driver: n.driver.clone(),
-            feature: "raid".into(),
-        });
-    }
-    n.misc
-        .insert("target_raid_config".into(), Value::Object(config));
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
 
 fn unsupported(driver: &str, feature: &str) -> Value {
     json!({"result": false, "reason": format!("Driver {driver} does not support {feature} (disabled or not implemented).")})

@@ -36,6 +36,8 @@ mod port_table;
 /// Port groups (`/v1/portgroups`).
 mod portgroups;
 mod ports;
+mod provision_steps;
+mod raid;
 /// Runbooks (`/v1/runbooks`).
 mod runbooks;
 /// The mock's database and the rules every caller (HTTP handlers, engine) applies to it.
@@ -582,6 +584,10 @@ fn build_api_routes() -> Router<AppState> {
         .route("/v1/drivers", get(drivers))
         .route("/v1/drivers/", get(drivers))
         .route("/v1/drivers/{name}", get(driver))
+        .route(
+            "/v1/drivers/{name}/raid/logical_disk_properties",
+            get(raid::logical_disk_properties),
+        )
         .route("/v1/chassis", get(chassis::list).post(chassis::create))
         .route("/v1/chassis/", get(chassis::list).post(chassis::create))
         .route("/v1/chassis/detail", get(chassis::list_detail))
@@ -603,7 +609,7 @@ fn build_api_routes() -> Router<AppState> {
         .route("/v1/nodes/{ident}/states", get(nodes::states))
         .route("/v1/nodes/{ident}/states/provision", put(nodes::provision))
         .route("/v1/nodes/{ident}/states/power", put(nodes::power))
-        .route("/v1/nodes/{ident}/states/raid", put(hardware::raid))
+        .route("/v1/nodes/{ident}/states/raid", put(raid::set_target))
         .route("/v1/nodes/{ident}/validate", get(hardware::validate))
         .route(
             "/v1/nodes/{ident}/maintenance",

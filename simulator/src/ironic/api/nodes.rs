@@ -643,15 +643,7 @@ pub(crate) async fn provision(
                 .into(),
         ));
     };
-    let clean_steps = match req.get("clean_steps") {
-        None => None,
-        Some(Value::Array(a)) => Some(a.clone()),
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "Invalid clean_steps: {other} is not a list"
-            )));
-        }
-    };
+    let steps = super::provision_steps::requested(&req, &target, &ctx)?;
     let now = s.now();
     {
         let mut store = s.lock();
@@ -663,7 +655,7 @@ pub(crate) async fn provision(
                 .instance_info
                 .insert("configdrive".into(), cd.clone());
         }
-        store.conductor.provision(uuid, &target, clean_steps, now)?;
+        store.conductor.provision(uuid, &target, steps, now)?;
     }
     s.kick();
     Ok(accepted(&ctx, &ident))

@@ -1,7 +1,8 @@
-//! Out-of-band clean steps: steps a node's own interfaces run over its BMC, without the agent
-//! ramdisk (Ironic's steps with `requires_ramdisk=False`). A manual clean made only of such steps
-//! boots no ramdisk, as Ironic 39 decides (`all_steps_disable_ramdisk`). Served here: the redfish
-//! BIOS interface's `apply_configuration` and `factory_reset`.
+//! Out-of-band clean and service steps: steps a node's own interfaces run over its BMC, without
+//! the agent ramdisk (Ironic's steps with `requires_ramdisk=False`). A manual clean or a service
+//! made only of such steps boots no ramdisk, as Ironic 39 decides (`all_steps_disable_ramdisk`,
+//! `do_node_service`). Served here: the redfish BIOS interface's `apply_configuration` and
+//! `factory_reset`.
 //!
 //! Each step is expanded, when it runs, into plan steps: BMC calls, the reboot that applies the
 //! BIOS's pending settings, the wait in `clean wait` until the conductor's periodic check finds
@@ -18,10 +19,22 @@ use serde_json::{Map, Value};
 pub enum OobStep {
     /// Run the requested step (the user's step dictionary).
     Run(Value),
-    /// The step's reboot is done: wait in `clean wait` for the conductor's periodic check.
+    /// The step's reboot is done: wait (`clean wait`, `service wait`) for the conductor's
+    /// periodic check.
     Park,
     /// Check the BIOS values read back by the last `GetBios` (name, value requested).
     VerifyBios(Vec<(String, Value)>),
+    /// Service steps that need the ramdisk (not served): the first one is refused.
+    Refuse(Vec<Value>),
+}
+
+/// The `last_error` of a service whose steps need the ramdisk.
+pub fn refused(uuid: &str, requested: &[Value]) -> String {
+    let first = requested.first().cloned().unwrap_or(Value::Null);
+    format!(
+        "Cannot service node {uuid}: node does not support this service step: {}",
+        python_repr(&first)
+    )
 }
 
 /// A requested step this node runs over its BMC.
@@ -51,7 +64,7 @@ fn offered(node: &Node, step: &Value) -> Option<Offered> {
     }
 }
 
-/// The plan of a manual clean whose every requested step runs out of band on `node`, or None
+/// The plan of a manual clean or service whose every requested step runs out of band on `node`, or None
 /// when one needs the ramdisk (or none is asked for). Like Ironic, the node's cached data (its
 /// BIOS settings) is refreshed before the steps and again after them.
 pub fn plan(node: &Node, requested: &[Value]) -> Option<Vec<Step>> {
@@ -244,11 +257,13 @@ pub fn dict_repr(pairs: &[(String, Value)]) -> String {
 }
 
 /// The plan steps one requested step runs, given the node's cached settings and the BMC's
-/// current attributes (the last `GetBios`): `Err` is the step's `last_error`.
+/// current attributes (the last `GetBios`), in `working` (`cleaning` or `servicing`): `Err` is
+/// the step's `last_error`.
 pub fn expand(
     node: &Node,
     bmc_attributes: &Map<String, Value>,
     step: &Value,
+    working: ProvisionState,
 ) -> Result<Vec<Step>, String> {
     let uuid = node.uuid.to_string();
     let fail = |e: String| step_failed(&uuid, &stored(step), &e);
@@ -256,7 +271,7 @@ pub fn expand(
         Step::Call(BmcOp::SetPower(NodePower::Off)),
         Step::Call(BmcOp::SetPower(NodePower::On)),
         Step::Oob(OobStep::Park),
-        Step::Enter(ProvisionState::Cleaning),
+        Step::Enter(working),
         Step::Call(BmcOp::GetBios),
     ];
     match offered(node, step) {

@@ -142,3 +142,77 @@ fn a_bios_step_beside_an_in_band_step_boots_the_ramdisk() {
     );
     assert_eq!(c.nodes[&u].provision_state, ProvisionState::CleanWait);
 }
+
+fn active() -> (Conductor, Uuid) {
+    let (mut c, u) = conductor_with("redfish");
+    if let Some(n) = c.nodes.get_mut(&u) {
+        n.provision_state = ProvisionState::Active;
+    }
+    (c, u)
+}
+
+#[test]
+fn servicing_runs_bios_steps_through_service_wait_back_to_active() {
+    let (mut c, u) = active();
+    let mut bmc = FakeBios::new(true);
+    let steps = apply(json!([{"name": "PxeRetryCount", "value": 4}]));
+    c.provision(u, "service", Some(steps), t0())
+        .expect("service");
+    assert_eq!(c.nodes[&u].provision_state, ProvisionState::Servicing);
+    let (_, states) = run_calls(&mut c, t0(), 300, &mut |call| bmc.answer(call));
+    assert!(states.contains(&"service wait".to_string()), "{states:?}");
+    assert_eq!(c.nodes[&u].provision_state, ProvisionState::Active);
+    assert!(!bmc.ops.contains(&"agent".to_string()));
+}
+
+#[test]
+fn a_failed_service_step_leaves_service_failed_and_abort_returns_to_active() {
+    let (mut c, u) = active();
+    let mut bmc = FakeBios::new(false);
+    let steps = apply(json!([{"name": "PxeRetryCount", "value": 4}]));
+    c.provision(u, "service", Some(steps), t0())
+        .expect("service");
+    run_calls(&mut c, t0(), 300, &mut |call| bmc.answer(call));
+    let n = &c.nodes[&u];
+    assert_eq!(n.provision_state, ProvisionState::ServiceFailed);
+    assert_eq!(n.target_provision_state, Some(ProvisionState::Active));
+    assert_eq!(n.fault.as_deref(), Some("service failure"));
+    let refused = c
+        .provision(u, "abort", None, t0())
+        .expect_err("in maintenance");
+    assert!(
+        refused
+            .to_string()
+            .contains("while it is in maintenance mode")
+    );
+    c.nodes.get_mut(&u).expect("node").maintenance = false;
+    c.provision(u, "abort", None, t0()).expect("abort");
+    let n = &c.nodes[&u];
+    assert_eq!(n.provision_state, ProvisionState::Active);
+    assert_eq!(
+        n.last_error.as_deref(),
+        Some("By request, the service operation was aborted")
+    );
+}
+
+#[test]
+fn a_service_needing_the_ramdisk_is_refused_and_one_without_steps_is_a_bad_request() {
+    let (mut c, u) = active();
+    let err = c
+        .provision(u, "service", Some(vec![]), t0())
+        .expect_err("no steps");
+    assert_eq!(
+        err.to_string(),
+        "\"service_steps\" is required when setting target provision state to service"
+    );
+    let steps = vec![json!({"interface": "deploy", "step": "erase_devices"})];
+    c.provision(u, "service", Some(steps), t0())
+        .expect("service");
+    run_calls(&mut c, t0(), 100, &mut |_| Ok(CallResult::Done));
+    let n = &c.nodes[&u];
+    assert_eq!(n.provision_state, ProvisionState::ServiceFailed);
+    assert_eq!(
+        n.last_error.as_deref(),
+        Some(format!("Cannot service node {u}: node does not support this service step: {{'interface': 'deploy', 'step': 'erase_devices'}}").as_str())
+    );
+}

@@ -190,6 +190,17 @@ pub fn cleaning(node: &Node, t: &Timings, requested: Option<Vec<Value>>) -> Vec<
     steps
 }
 
+/// Servicing a deployed node, ending in `active`. Only out-of-band steps are served: a service
+/// needing the ramdisk is refused at once.
+pub fn servicing(node: &Node, requested: &[Value]) -> Vec<Step> {
+    let mut steps = vec![Step::Enter(ProvisionState::Servicing)];
+    match super::oob::plan(node, requested) {
+        Some(oob) => steps.extend(oob),
+        None => steps.push(Step::Oob(super::oob::OobStep::Refuse(requested.to_vec()))),
+    }
+    steps
+}
+
 /// A deployment ending in `active`.
 pub fn deployment(node: &Node, t: &Timings) -> Vec<Step> {
     let mut steps = vec![Step::Enter(ProvisionState::Deploying)];

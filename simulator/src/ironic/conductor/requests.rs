@@ -23,7 +23,8 @@ impl Conductor {
         }
     }
 
-    /// Starts a provision action (the `states/provision` endpoint), validating it like Ironic.
+    /// Starts a provision action (the `states/provision` endpoint), validating it like Ironic;
+    /// `clean_steps` carries the requested steps of `clean` and of `service`.
     pub fn provision(
         &mut self,
         uuid: Uuid,
@@ -37,6 +38,12 @@ impl Conductor {
         if target == Target::Clean && clean_steps.is_none() {
             return Err(ApiError::BadRequest(
                 "\"clean_steps\" is required when setting target provision state to clean".into(),
+            ));
+        }
+        if target == Target::Service && clean_steps.as_ref().is_none_or(Vec::is_empty) {
+            return Err(ApiError::BadRequest(
+                "\"service_steps\" is required when setting target provision state to service"
+                    .into(),
             ));
         }
         use ProvisionState as S;
@@ -89,7 +96,10 @@ impl Conductor {
                 steps.extend(plan::deployment(node, &t));
                 (S::Active, S::Active, S::DeployFailed)
             }
-            (Target::Deleted, S::Active | S::DeployFailed | S::WaitCallBack | S::Error) => {
+            (
+                Target::Deleted,
+                S::Active | S::DeployFailed | S::WaitCallBack | S::Error | S::ServiceFailed,
+            ) => {
                 steps.push(Step::Enter(S::Deleting));
                 if !fake {
                     steps.push(Step::Call(BmcOp::SetPower(NodePower::Off)));
@@ -108,6 +118,26 @@ impl Conductor {
                     Some(clean_steps.clone().unwrap_or_default()),
                 ));
                 (S::Manageable, S::Manageable, S::CleanFailed)
+            }
+            (Target::Service, S::Active | S::ServiceFailed) => {
+                steps.extend(plan::servicing(
+                    node,
+                    clean_steps.as_deref().unwrap_or_default(),
+                ));
+                (S::Active, S::Active, S::ServiceFailed)
+            }
+            (Target::Abort, S::ServiceFailed) if node.maintenance => {
+                return Err(ApiError::Conflict(format!(
+                    "Can not abort service on node \"{uuid}\" while it is in maintenance mode. Please remove the node from maintenance prior to issuing the request to abort the service operation."
+                )));
+            }
+            (Target::Abort, S::ServiceFailed) => {
+                self.settle(uuid, S::Active, now)?;
+                if let Some(n) = self.nodes.get_mut(&uuid) {
+                    n.last_error = Some("By request, the service operation was aborted".into());
+                    n.misc.remove("service_step");
+                }
+                return Ok(());
             }
             (Target::Adopt, S::Manageable | S::AdoptFailed) => {
                 steps.extend([Step::Enter(S::Adopting), power_check(t.adopt)]);

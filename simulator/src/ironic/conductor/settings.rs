@@ -172,6 +172,8 @@ pub enum Target {
     Adopt,
     /// "rebuild".
     Rebuild,
+    /// "service" (service steps on a deployed node, 1.87).
+    Service,
 }
 
 impl Target {
@@ -187,6 +189,7 @@ impl Target {
             "clean" => Self::Clean,
             "adopt" => Self::Adopt,
             "rebuild" => Self::Rebuild,
+            "service" => Self::Service,
             _ => return None,
         })
     }

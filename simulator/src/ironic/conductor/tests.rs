@@ -175,8 +175,8 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
     assert_eq!(c.nodes[&u].power_state, Some(NodePower::On));
     let deploy: Vec<BmcOp> = ops
         .iter()
+        .filter(|&o| !matches!(o, BmcOp::GetPower | BmcOp::GetBios))
         .cloned()
-        .filter(|o| !matches!(o, BmcOp::GetPower | BmcOp::GetBios))
         .collect();
     assert_eq!(
         deploy,

@@ -16,6 +16,8 @@ mod inventory;
 mod management;
 mod port;
 mod portgroup;
+/// Target RAID configurations, validated as Ironic validates them.
+pub mod raid;
 mod runbook;
 mod state;
 mod steps;

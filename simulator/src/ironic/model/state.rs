@@ -1,6 +1,6 @@
 //! Provision and power states with their wire strings.
 
-/// Ironic provision states (rescue and servicing states are not simulated).
+/// Ironic provision states (rescue and service-hold states are not simulated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProvisionState {
     /// Registered, BMC not yet verified.
@@ -39,6 +39,12 @@ pub enum ProvisionState {
     AdoptFailed,
     /// Teardown failed.
     Error,
+    /// Service steps running on a deployed node.
+    Servicing,
+    /// Waiting for a service step (a reboot, the agent).
+    ServiceWait,
+    /// A service step failed.
+    ServiceFailed,
 }
 
 impl ProvisionState {
@@ -63,6 +69,9 @@ impl ProvisionState {
             Self::Adopting => "adopting",
             Self::AdoptFailed => "adopt failed",
             Self::Error => "error",
+            Self::Servicing => "servicing",
+            Self::ServiceWait => "service wait",
+            Self::ServiceFailed => "service failed",
         }
     }
 
@@ -86,7 +95,7 @@ impl ProvisionState {
 }
 
 /// Every simulated provision state.
-pub const ALL_STATES: [ProvisionState; 18] = [
+pub const ALL_STATES: [ProvisionState; 21] = [
     ProvisionState::Enroll,
     ProvisionState::Verifying,
     ProvisionState::Manageable,
@@ -105,6 +114,9 @@ pub const ALL_STATES: [ProvisionState; 18] = [
     ProvisionState::Adopting,
     ProvisionState::AdoptFailed,
     ProvisionState::Error,
+    ProvisionState::Servicing,
+    ProvisionState::ServiceWait,
+    ProvisionState::ServiceFailed,
 ];
 
 /// Node power states as Ironic reports them.
