@@ -114,7 +114,7 @@ const RESOURCES: &[(&str, &str, &str, Mock)] = &[
         Differs,
     ),
     ("Node children", "GET", "/v1/nodes/cov-n1/children", Yes),
-    ("Node firmware", "GET", "/v1/nodes/cov-n1/firmware", No),
+    ("Node firmware", "GET", "/v1/nodes/cov-n1/firmware", Yes),
     (
         "Node vendor passthru",
         "GET",

@@ -335,7 +335,7 @@ impl BmcDirectory {
 
 fn redfish_method(op: BmcOp) -> &'static str {
     match op {
-        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios => "GET",
+        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios | BmcOp::GetFirmware => "GET",
         BmcOp::SetPower(_) => "POST",
         BmcOp::SetBootDevice(_) => "PATCH",
     }
@@ -348,6 +348,7 @@ fn ipmi_what(op: BmcOp) -> &'static str {
         BmcOp::SetBootDevice(_) => "chassis bootdev",
         BmcOp::GetSystem => "mc guid",
         BmcOp::GetBios => "bios",
+        BmcOp::GetFirmware => "firmware",
     }
 }
 
@@ -440,6 +441,18 @@ fn redfish(
                 )}
             })),
         }),
+        // The documents the Redfish facade serves for the System and its Manager (the engine's
+        // chassis has no NetworkAdapters, as the facade's has none), read by the model's rule.
+        BmcOp::GetFirmware => Ok(CallResult::Firmware(
+            metal_sim::ironic::model::firmware::from_redfish(
+                &json!({"BiosVersion": host.profile.bios.version}),
+                Some(&json!({
+                    "FirmwareVersion": metal_sim::redfish::bmc_firmware_version(host.profile),
+                    "Model": metal_sim::redfish::bmc_model(host.profile),
+                })),
+                &[],
+            ),
+        )),
         BmcOp::SetPower(p) => {
             let reset = match p {
                 NodePower::On => ResetType::On,
@@ -553,6 +566,9 @@ fn ipmi(
         )),
         // The ipmi hardware type has no BIOS interface: the conductor never asks.
         BmcOp::GetBios => Err(BmcFailure::text("IPMI has no BIOS settings to read".into())),
+        BmcOp::GetFirmware => Err(BmcFailure::text(
+            "IPMI has no firmware components to read".into(),
+        )),
         BmcOp::SetPower(p) => {
             let result = host.power_action(now, |m| match p {
                 NodePower::On => m.power_on(now),

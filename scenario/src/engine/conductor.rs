@@ -194,6 +194,9 @@ impl Engine {
                     CallResult::Bios { attributes, .. } => {
                         format!("{} BIOS settings", attributes.len())
                     }
+                    CallResult::Firmware(components) => {
+                        format!("{} firmware components", components.len())
+                    }
                     CallResult::Agent(_) => "agent answer".to_owned(),
                 };
                 (Some(if ipmi { 0 } else { 200 }), result)
@@ -231,6 +234,6 @@ fn bmc_action(op: BmcOp) -> Option<CallKind> {
         BmcOp::SetPower(NodePower::Off | NodePower::SoftOff) => Some(CallKind::PowerOff),
         BmcOp::SetPower(NodePower::Rebooting | NodePower::SoftRebooting) => Some(CallKind::Reboot),
         BmcOp::SetBootDevice(_) => Some(CallKind::SetBootDevice),
-        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios => None,
+        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios | BmcOp::GetFirmware => None,
     }
 }

@@ -384,11 +384,15 @@ impl Conductor {
             .jobs
             .get(&uuid)
             .is_some_and(|j| j.kind == JobKind::Sync);
-        // Ironic caches BIOS settings on a best-effort basis: a failed read is logged and the
-        // job goes on with the cache as it was.
+        // Ironic caches BIOS settings and firmware components on a best-effort basis: a failed
+        // read is logged and the job goes on with the cache as it was.
         let outcome = match (op, outcome) {
             (BmcOp::GetBios, Err(e)) => {
                 tracing::warn!(node = %uuid, error = %e, "caching BIOS settings failed");
+                Ok(CallResult::Done)
+            }
+            (BmcOp::GetFirmware, Err(e)) => {
+                tracing::warn!(node = %uuid, error = %e, "caching firmware components failed");
                 Ok(CallResult::Done)
             }
             (_, outcome) => outcome,
@@ -411,6 +415,16 @@ impl Conductor {
                                 &registry,
                                 now,
                             );
+                        }
+                        (_, CallResult::Firmware(reported)) => {
+                            match crate::ironic::model::firmware::sync(&n.firmware, &reported, now)
+                            {
+                                Some(cache) => n.firmware = cache,
+                                None => tracing::warn!(
+                                    node = %uuid,
+                                    "firmware components not cached: the BMC reports none"
+                                ),
+                            }
                         }
                         (BmcOp::SetPower(p), _) => n.power_state = Some(p.settled()),
                         (_, CallResult::System(sys)) => {

@@ -8,6 +8,8 @@
 //! shows it.
 
 mod agent;
+/// The Redfish read of a node's firmware components.
+mod firmware;
 /// The egress rule applied to BMC calls (loopback only unless `--allow-bmc-network`).
 mod gate;
 /// The BMC a node's driver_info names.
@@ -298,6 +300,7 @@ impl Drivers {
             }
             BmcOp::GetSystem => self.read_inventory(&target, &url).await,
             BmcOp::GetBios => self.read_bios(&target, &url).await,
+            BmcOp::GetFirmware => self.read_firmware(&target, &url).await,
             BmcOp::SetPower(p) => {
                 let reset = match p {
                     NodePower::On => "On",
@@ -423,6 +426,8 @@ impl Drivers {
             }
             // The ipmi hardware type has no BIOS interface: the conductor never asks.
             BmcOp::GetBios => Err("IPMI has no BIOS settings to read".to_string()),
+            // Nor a firmware interface but `no-firmware`.
+            BmcOp::GetFirmware => Err("IPMI has no firmware components to read".to_string()),
             BmcOp::GetSystem => client
                 .system_guid()
                 .await

@@ -21,6 +21,10 @@ fn config(automated_clean: bool) -> IronicConfig {
         .enable("power_interfaces", "fake,redfish,ipmitool")
         .enable("management_interfaces", "fake,redfish,ipmitool")
         .enable("inspect_interfaces", "fake,no-inspect,redfish,agent")
+        // Redfish firmware is enabled for the nodes that ask for it; every node still defaults to
+        // `no-firmware`, as with Ironic's own defaults.
+        .enable("firmware_interfaces", "no-firmware,redfish")
+        .extra("[DEFAULT]\ndefault_firmware_interface=no-firmware")
         .automated_clean(automated_clean)
 }
 

@@ -15,6 +15,8 @@ mod crud;
 mod deploy_templates;
 /// The simulator-only API fault switch at `/_sim/faults` (not Ironic).
 pub mod fault;
+/// A node's firmware components (`/v1/nodes/{id}/firmware`).
+mod firmware;
 mod hardware;
 /// A node's history (`/v1/nodes/{id}/history`).
 mod history;
@@ -662,6 +664,7 @@ fn build_api_routes() -> Router<AppState> {
         .merge(conductors::routes())
         .merge(history::routes())
         .merge(management::routes())
+        .merge(firmware::routes())
         .fallback(not_found)
 }
 

@@ -28,6 +28,8 @@ pub enum BmcOp {
     /// Read the BIOS settings and, when the BMC publishes one, their registry (Ironic's
     /// `cache_bios_settings`).
     GetBios,
+    /// Read the firmware components' versions (Ironic's `cache_firmware_components`).
+    GetFirmware,
 }
 
 /// A BMC call the shell must perform and report back with `complete`.
@@ -134,6 +136,8 @@ pub enum CallResult {
         attributes: Map<String, Value>,
         registry: std::collections::BTreeMap<String, crate::ironic::model::BiosRegistryEntry>,
     },
+    /// The firmware components the BMC reports.
+    Firmware(Vec<crate::ironic::model::ReportedComponent>),
     /// An agent's JSON answer: a command result object (`Execute`) or `{"commands": [...]}` (`Status`).
     Agent(Value),
 }

@@ -62,9 +62,15 @@ impl Conductor {
         let (target_state, done, failed) = match (target, node.provision_state) {
             (Target::Manage, S::Enroll) => {
                 steps.extend([Step::Enter(S::Verifying), power_check(t.verify)]);
-                // Verification ends by caching the BIOS settings, where the driver reads them.
-                if node.interfaces.get("bios").and_then(Value::as_str) == Some("redfish") {
+                // Verification ends by caching the BIOS settings and the firmware components,
+                // where the driver reads them (Ironic's `node_update_cache`).
+                let redfish =
+                    |i: &str| node.interfaces.get(i).and_then(Value::as_str) == Some("redfish");
+                if redfish("bios") {
                     steps.push(Step::Call(BmcOp::GetBios));
+                }
+                if redfish("firmware") {
+                    steps.push(Step::Call(BmcOp::GetFirmware));
                 }
                 (S::Manageable, S::Manageable, S::Enroll)
             }

@@ -252,6 +252,72 @@ fn manage_caches_the_bios_settings_and_a_failed_read_keeps_the_node_going() {
 }
 
 #[test]
+fn manage_caches_firmware_components_only_with_the_redfish_firmware_interface() {
+    let reported = |bios: &str| {
+        vec![crate::ironic::model::ReportedComponent {
+            component: "bios".into(),
+            current_version: bios.into(),
+            vendor: None,
+            model: None,
+            serial_number: None,
+        }]
+    };
+    // The default `no-firmware` interface reads nothing.
+    let (mut c, u) = conductor_with("redfish");
+    let mut ops = Vec::new();
+    c.provision(u, "manage", None, t0()).expect("manage");
+    run(&mut c, t0(), 200, &mut |call: &DriverCall| {
+        ops.push(call.op);
+        Ok(CallResult::Power(NodePower::Off))
+    });
+    assert!(!ops.contains(&BmcOp::GetFirmware));
+    assert!(c.nodes[&u].firmware.is_empty());
+
+    // With `redfish`, verification reads the components after the BIOS settings.
+    let (mut c, u) = conductor_with("redfish");
+    c.nodes
+        .get_mut(&u)
+        .expect("node")
+        .interfaces
+        .insert("firmware".into(), json!("redfish"));
+    let mut ops = Vec::new();
+    c.provision(u, "manage", None, t0()).expect("manage");
+    run(&mut c, t0(), 200, &mut |call: &DriverCall| {
+        ops.push(call.op);
+        match call.op {
+            BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
+            BmcOp::GetFirmware => Ok(CallResult::Firmware(reported("1.2"))),
+            _ => Ok(CallResult::Done),
+        }
+    });
+    assert_eq!(ops, [BmcOp::GetPower, BmcOp::GetBios, BmcOp::GetFirmware]);
+    let n = &c.nodes[&u];
+    assert_eq!(n.provision_state, ProvisionState::Manageable);
+    assert_eq!(n.firmware.len(), 1);
+    assert_eq!(n.firmware[0].initial_version, "1.2");
+
+    // A failed read, or a BMC reporting nothing, keeps the node going and the cache as it was.
+    for answer in [
+        Err("no Manager".to_string()),
+        Ok(CallResult::Firmware(Vec::new())),
+    ] {
+        let (mut c2, u2) = conductor_with("redfish");
+        let node = c2.nodes.get_mut(&u2).expect("node");
+        node.interfaces.insert("firmware".into(), json!("redfish"));
+        node.firmware = n.firmware.clone();
+        c2.provision(u2, "manage", None, t0()).expect("manage");
+        run(&mut c2, t0(), 200, &mut |call: &DriverCall| match call.op {
+            BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
+            BmcOp::GetFirmware => answer.clone(),
+            _ => Ok(CallResult::Done),
+        });
+        assert_eq!(c2.nodes[&u2].provision_state, ProvisionState::Manageable);
+        assert_eq!(c2.nodes[&u2].firmware, n.firmware);
+        assert_eq!(c2.nodes[&u2].last_error, None);
+    }
+}
+
+#[test]
 fn an_unreachable_bmc_sends_manage_back_to_enroll_with_last_error() {
     let (mut c, u) = conductor_with("redfish");
     c.provision(u, "manage", None, t0()).expect("manage");
