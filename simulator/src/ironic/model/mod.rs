@@ -11,6 +11,8 @@ pub mod bios;
 mod chassis;
 mod conductor_service;
 mod deploy_template;
+pub mod driver_facts;
+pub mod events;
 pub mod firmware;
 mod history;
 mod inventory;
