@@ -30,6 +30,7 @@ use metal_sim::ipmi::ClientError;
 use metal_sim::ironic::conductor::{BmcOp, BootDevice, CallResult, DriverCall};
 use metal_sim::ironic::driver::{IpmiTarget, RedfishTarget, VerifyCa};
 use metal_sim::ironic::model::NodePower;
+use metal_sim::ironic::model::bmc_status;
 use metal_sim::machine::{
     Ack, BmcEndpoint, BmcProtocol, BootMode, BootSource, HardwareProfile, HostSpec, Machine,
     MachineError, OverrideMode, SimTime,
@@ -335,7 +336,12 @@ impl BmcDirectory {
 
 fn redfish_method(op: BmcOp) -> &'static str {
     match op {
-        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios | BmcOp::GetFirmware => "GET",
+        BmcOp::GetPower
+        | BmcOp::GetSystem
+        | BmcOp::GetBios
+        | BmcOp::GetFirmware
+        | BmcOp::GetBootMode
+        | BmcOp::GetHealth => "GET",
         BmcOp::SetPower(_) => "POST",
         BmcOp::SetBootDevice(_) => "PATCH",
     }
@@ -349,6 +355,8 @@ fn ipmi_what(op: BmcOp) -> &'static str {
         BmcOp::GetSystem => "mc guid",
         BmcOp::GetBios => "bios",
         BmcOp::GetFirmware => "firmware",
+        BmcOp::GetBootMode => "boot mode",
+        BmcOp::GetHealth => "health",
     }
 }
 
@@ -452,6 +460,23 @@ fn redfish(
                 })),
                 &[],
             ),
+        )),
+        // The System and SecureBoot documents' fields the facade serves, read by the model's rules.
+        BmcOp::GetBootMode => Ok(CallResult::BootMode {
+            boot_mode: bmc_status::boot_mode(&json!({
+                "Boot": {"BootSourceOverrideMode": host.machine.boot_mode().as_str()}
+            }))
+            .map(str::to_string),
+            secure_boot: bmc_status::secure_boot(
+                &json!({"SecureBootEnable": host.machine.secure_boot()}),
+            ),
+        }),
+        BmcOp::GetHealth => Ok(CallResult::Health(
+            bmc_status::health(&json!({"Status": {"Health": host
+                .faults
+                .machine_health(host.profile.disks.len())
+                .as_str()}}))
+            .map(str::to_string),
         )),
         BmcOp::SetPower(p) => {
             let reset = match p {
@@ -568,6 +593,9 @@ fn ipmi(
         BmcOp::GetBios => Err(BmcFailure::text("IPMI has no BIOS settings to read".into())),
         BmcOp::GetFirmware => Err(BmcFailure::text(
             "IPMI has no firmware components to read".into(),
+        )),
+        BmcOp::GetBootMode | BmcOp::GetHealth => Err(BmcFailure::text(
+            "ipmitool management reads no boot mode or health".into(),
         )),
         BmcOp::SetPower(p) => {
             let result = host.power_action(now, |m| match p {

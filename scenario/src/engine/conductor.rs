@@ -197,6 +197,12 @@ impl Engine {
                     CallResult::Firmware(components) => {
                         format!("{} firmware components", components.len())
                     }
+                    CallResult::BootMode { boot_mode, .. } => {
+                        format!("boot mode {}", boot_mode.as_deref().unwrap_or("unknown"))
+                    }
+                    CallResult::Health(h) => {
+                        format!("health {}", h.as_deref().unwrap_or("unknown"))
+                    }
                     CallResult::Agent(_) => "agent answer".to_owned(),
                 };
                 (Some(if ipmi { 0 } else { 200 }), result)
@@ -234,6 +240,11 @@ fn bmc_action(op: BmcOp) -> Option<CallKind> {
         BmcOp::SetPower(NodePower::Off | NodePower::SoftOff) => Some(CallKind::PowerOff),
         BmcOp::SetPower(NodePower::Rebooting | NodePower::SoftRebooting) => Some(CallKind::Reboot),
         BmcOp::SetBootDevice(_) => Some(CallKind::SetBootDevice),
-        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios | BmcOp::GetFirmware => None,
+        BmcOp::GetPower
+        | BmcOp::GetSystem
+        | BmcOp::GetBios
+        | BmcOp::GetFirmware
+        | BmcOp::GetBootMode
+        | BmcOp::GetHealth => None,
     }
 }

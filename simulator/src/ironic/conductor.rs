@@ -7,6 +7,7 @@
 
 use super::encoding::python_repr;
 use super::error::ApiError;
+use super::model::bmc_status::health_change_event;
 use super::model::{
     HistoryEvent, InventoryRecord, Node, NodePower, ProvisionState, record_history,
 };
@@ -227,10 +228,15 @@ impl Conductor {
                     .is_none_or(|t| now - *t >= interval);
         if due {
             self.last_sync.insert(uuid, now);
-            self.jobs.insert(
-                uuid,
-                Job::new(JobKind::Sync, [Step::Call(BmcOp::GetPower)], now),
-            );
+            // After the power state, Ironic caches the boot mode and the health where the
+            // management interface reads them.
+            let mut steps = vec![Step::Call(BmcOp::GetPower)];
+            if self.nodes.get(&uuid).is_some_and(|n| {
+                n.interfaces.get("management").and_then(Value::as_str) == Some("redfish")
+            }) {
+                steps.extend([Step::Call(BmcOp::GetBootMode), Step::Call(BmcOp::GetHealth)]);
+            }
+            self.jobs.insert(uuid, Job::new(JobKind::Sync, steps, now));
         }
     }
 
@@ -395,6 +401,10 @@ impl Conductor {
                 tracing::warn!(node = %uuid, error = %e, "caching firmware components failed");
                 Ok(CallResult::Done)
             }
+            (BmcOp::GetBootMode | BmcOp::GetHealth, Err(e)) => {
+                tracing::warn!(node = %uuid, error = %e, ?op, "caching the boot mode or health failed");
+                Ok(CallResult::Done)
+            }
             (_, outcome) => outcome,
         };
         match outcome {
@@ -424,6 +434,37 @@ impl Conductor {
                                     node = %uuid,
                                     "firmware components not cached: the BMC reports none"
                                 ),
+                            }
+                        }
+                        (
+                            _,
+                            CallResult::BootMode {
+                                boot_mode,
+                                secure_boot,
+                            },
+                        ) => {
+                            n.misc
+                                .insert("boot_mode".into(), serde_json::json!(boot_mode));
+                            n.misc
+                                .insert("secure_boot".into(), serde_json::json!(secure_boot));
+                        }
+                        (_, CallResult::Health(health)) => {
+                            let old = n.misc.get("health").and_then(Value::as_str);
+                            if let Some(event) = health_change_event(old, health.as_deref()) {
+                                let record = HistoryEvent {
+                                    uuid: history_uuid(uuid, n.history.len(), now),
+                                    created_at: now,
+                                    severity: "INFO",
+                                    event_type: "monitoring".into(),
+                                    event,
+                                    state: n.provision_state.as_str().to_string(),
+                                    target_provision_state: n
+                                        .target_provision_state
+                                        .map(|t| t.as_str().to_string()),
+                                    duration_seconds: None,
+                                };
+                                record_history(&mut n.history, record);
+                                n.misc.insert("health".into(), serde_json::json!(health));
                             }
                         }
                         (BmcOp::SetPower(p), _) => n.power_state = Some(p.settled()),

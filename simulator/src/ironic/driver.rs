@@ -12,6 +12,8 @@ mod agent;
 mod firmware;
 /// The egress rule applied to BMC calls (loopback only unless `--allow-bmc-network`).
 mod gate;
+/// The Redfish reads of a node's boot mode and health.
+mod status;
 /// The BMC a node's driver_info names.
 mod target;
 
@@ -301,6 +303,8 @@ impl Drivers {
             BmcOp::GetSystem => self.read_inventory(&target, &url).await,
             BmcOp::GetBios => self.read_bios(&target, &url).await,
             BmcOp::GetFirmware => self.read_firmware(&target, &url).await,
+            BmcOp::GetBootMode => self.read_boot_mode(&target, &url).await,
+            BmcOp::GetHealth => self.read_health(&target, &url).await,
             BmcOp::SetPower(p) => {
                 let reset = match p {
                     NodePower::On => "On",
@@ -428,6 +432,10 @@ impl Drivers {
             BmcOp::GetBios => Err("IPMI has no BIOS settings to read".to_string()),
             // Nor a firmware interface but `no-firmware`.
             BmcOp::GetFirmware => Err("IPMI has no firmware components to read".to_string()),
+            // ipmitool management reads neither (Ironic stores none).
+            BmcOp::GetBootMode | BmcOp::GetHealth => {
+                Err("ipmitool management reads no boot mode or health".to_string())
+            }
             BmcOp::GetSystem => client
                 .system_guid()
                 .await

@@ -51,10 +51,30 @@ pub async fn start_real_and_mock(
     String,
     tokio::task::JoinHandle<std::io::Result<()>>,
 )> {
+    start_real_and_mock_with(timings, seed, "").await
+}
+
+/// Like `start_real_and_mock`, with `extra` config text for real Ironic (e.g. a shorter
+/// power-state sync to match the mock's `timings`).
+pub async fn start_real_and_mock_with(
+    timings: metal_sim::ironic::conductor::Timings,
+    seed: u64,
+    extra: &'static str,
+) -> Option<(
+    RealIronic,
+    String,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let real = tokio::task::spawn_blocking(|| start(false))
-        .await
-        .expect("start real Ironic")?;
+    let real = tokio::task::spawn_blocking(move || {
+        let mut cfg = config(false);
+        if !extra.is_empty() {
+            cfg = cfg.extra(extra);
+        }
+        Ironic::start(&cfg).expect("start real Ironic")
+    })
+    .await
+    .expect("start real Ironic")?;
     let mock = crate::support::ironic::start_mock(
         metal_sim::ironic::conductor::Settings::with(timings, false),
         seed,

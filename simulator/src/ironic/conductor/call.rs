@@ -30,6 +30,10 @@ pub enum BmcOp {
     GetBios,
     /// Read the firmware components' versions (Ironic's `cache_firmware_components`).
     GetFirmware,
+    /// Read the boot mode and secure boot state (Ironic's `node_cache_boot_mode`).
+    GetBootMode,
+    /// Read the health rollup (Ironic's `node_cache_health`).
+    GetHealth,
 }
 
 /// A BMC call the shell must perform and report back with `complete`.
@@ -138,6 +142,13 @@ pub enum CallResult {
     },
     /// The firmware components the BMC reports.
     Firmware(Vec<crate::ironic::model::ReportedComponent>),
+    /// The boot mode (`uefi`, `bios`) and secure boot state, each `None` when not reported.
+    BootMode {
+        boot_mode: Option<String>,
+        secure_boot: Option<bool>,
+    },
+    /// The health rollup (`OK`, `Warning`, `Critical`), `None` when not reported.
+    Health(Option<String>),
     /// An agent's JSON answer: a command result object (`Execute`) or `{"commands": [...]}` (`Status`).
     Agent(Value),
 }

@@ -62,10 +62,13 @@ impl Conductor {
         let (target_state, done, failed) = match (target, node.provision_state) {
             (Target::Manage, S::Enroll) => {
                 steps.extend([Step::Enter(S::Verifying), power_check(t.verify)]);
-                // Verification ends by caching the BIOS settings and the firmware components,
-                // where the driver reads them (Ironic's `node_update_cache`).
+                // Verification ends by caching the boot mode, the BIOS settings and the firmware
+                // components, where the driver reads them (Ironic's `node_update_cache`).
                 let redfish =
                     |i: &str| node.interfaces.get(i).and_then(Value::as_str) == Some("redfish");
+                if redfish("management") {
+                    steps.push(Step::Call(BmcOp::GetBootMode));
+                }
                 if redfish("bios") {
                     steps.push(Step::Call(BmcOp::GetBios));
                 }

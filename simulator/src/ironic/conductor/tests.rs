@@ -176,7 +176,12 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
     let deploy: Vec<BmcOp> = ops
         .iter()
         .copied()
-        .filter(|o| !matches!(o, BmcOp::GetPower | BmcOp::GetBios))
+        .filter(|o| {
+            !matches!(
+                o,
+                BmcOp::GetPower | BmcOp::GetBios | BmcOp::GetBootMode | BmcOp::GetHealth
+            )
+        })
         .collect();
     assert_eq!(
         deploy,
@@ -209,8 +214,8 @@ fn manage_caches_the_bios_settings_and_a_failed_read_keeps_the_node_going() {
     });
     assert_eq!(
         ops,
-        [BmcOp::GetPower, BmcOp::GetBios],
-        "verification reads power, then BIOS"
+        [BmcOp::GetPower, BmcOp::GetBootMode, BmcOp::GetBios],
+        "verification reads power, then the boot mode, then BIOS"
     );
     let n = &c.nodes[&u];
     assert_eq!(n.provision_state, ProvisionState::Manageable);
@@ -290,7 +295,15 @@ fn manage_caches_firmware_components_only_with_the_redfish_firmware_interface() 
             _ => Ok(CallResult::Done),
         }
     });
-    assert_eq!(ops, [BmcOp::GetPower, BmcOp::GetBios, BmcOp::GetFirmware]);
+    assert_eq!(
+        ops,
+        [
+            BmcOp::GetPower,
+            BmcOp::GetBootMode,
+            BmcOp::GetBios,
+            BmcOp::GetFirmware
+        ]
+    );
     let n = &c.nodes[&u];
     assert_eq!(n.provision_state, ProvisionState::Manageable);
     assert_eq!(n.firmware.len(), 1);
@@ -363,6 +376,70 @@ fn repeated_power_sync_failures_become_a_power_failure_fault_and_recover() {
     assert!(!n.maintenance);
     assert_eq!(n.fault, None);
     assert_eq!(n.power_state, Some(NodePower::On));
+}
+
+#[test]
+fn power_sync_caches_boot_mode_and_health_and_a_health_change_is_recorded_once() {
+    let (mut c, u) = conductor_with("redfish");
+    c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::Manageable;
+    let mut health = "OK";
+    let mut now = t0();
+    let mut ops = Vec::new();
+    for round in 0..3 {
+        if round == 2 {
+            health = "Critical";
+        }
+        run(&mut c, now, 100, &mut |call: &DriverCall| {
+            ops.push(call.op);
+            Ok(match call.op {
+                BmcOp::GetPower => CallResult::Power(NodePower::On),
+                BmcOp::GetBootMode => CallResult::BootMode {
+                    boot_mode: Some("uefi".into()),
+                    secure_boot: Some(false),
+                },
+                BmcOp::GetHealth => CallResult::Health(Some(health.into())),
+                _ => CallResult::Done,
+            })
+        });
+        now += TimeDelta::seconds(61);
+    }
+    assert_eq!(
+        &ops[..3],
+        [BmcOp::GetPower, BmcOp::GetBootMode, BmcOp::GetHealth]
+    );
+    let n = &c.nodes[&u];
+    assert_eq!(n.misc["boot_mode"], json!("uefi"));
+    assert_eq!(n.misc["secure_boot"], json!(false));
+    assert_eq!(n.misc["health"], json!("Critical"));
+    let events: Vec<(&str, &str, &str)> = n
+        .history
+        .iter()
+        .map(|e| (e.severity, e.event_type.as_str(), e.event.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                "INFO",
+                "monitoring",
+                "Node health status changed: health='OK' (previously 'None')"
+            ),
+            (
+                "INFO",
+                "monitoring",
+                "Node health status changed: health='Critical' (previously 'OK')"
+            ),
+        ],
+        "the unchanged second read leaves no event"
+    );
+
+    // A failed read keeps the cached health and the node's state.
+    run(&mut c, now, 100, &mut |call: &DriverCall| match call.op {
+        BmcOp::GetPower => Ok(CallResult::Power(NodePower::On)),
+        _ => Err("no Status".into()),
+    });
+    assert_eq!(c.nodes[&u].misc["health"], json!("Critical"));
+    assert_eq!(c.nodes[&u].last_error, None);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 mod allocation;
 pub mod bios;
+pub mod bmc_status;
 mod chassis;
 mod conductor_service;
 mod deploy_template;
