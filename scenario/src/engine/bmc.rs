@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use metal_sim::fault::{FaultKind, FaultSet, Verdict};
 use metal_sim::ipmi::ClientError;
-use metal_sim::ironic::conductor::{BmcOp, BootDevice, CallResult, DriverCall};
+use metal_sim::ironic::conductor::{BmcOp, BootDevice, BootModeTarget, CallResult, DriverCall};
 use metal_sim::ironic::driver::{IpmiTarget, RedfishTarget, VerifyCa};
 use metal_sim::ironic::model::NodePower;
 use metal_sim::ironic::model::bmc_status;
@@ -343,6 +343,7 @@ fn redfish_method(op: BmcOp) -> &'static str {
         | BmcOp::GetBootMode
         | BmcOp::GetHealth => "GET",
         BmcOp::SetPower(_) => "POST",
+        BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) => "PATCH",
         BmcOp::SetBootDevice(_) => "PATCH",
     }
 }
@@ -357,6 +358,8 @@ fn ipmi_what(op: BmcOp) -> &'static str {
         BmcOp::GetFirmware => "firmware",
         BmcOp::GetBootMode => "boot mode",
         BmcOp::GetHealth => "health",
+        BmcOp::SetBootMode(_) => "boot mode",
+        BmcOp::SetSecureBoot(_) => "secure boot",
     }
 }
 
@@ -374,6 +377,8 @@ pub struct HostBmc<'a> {
     pub faults: &'a FaultSet,
     /// The host's fault stream.
     pub fault_rng: &'a mut ChaCha8Rng,
+    /// The node the call is for (Ironic's texts name it).
+    pub node: uuid::Uuid,
 }
 
 impl HostBmc<'_> {
@@ -478,6 +483,29 @@ fn redfish(
                 .as_str()}}))
             .map(str::to_string),
         )),
+        BmcOp::SetBootMode(mode) => {
+            let mode = match mode {
+                BootModeTarget::Uefi => BootMode::Uefi,
+                BootModeTarget::Bios => BootMode::Legacy,
+            };
+            host.machine.set_boot_mode(now, mode);
+            Ok(CallResult::Done)
+        }
+        // As the facade's PATCH of SecureBoot, after Ironic's checks (no change; UEFI only).
+        BmcOp::SetSecureBoot(on) => {
+            if host.machine.secure_boot() == on {
+                return Ok(CallResult::Done);
+            }
+            host.machine
+                .set_secure_boot(now, on)
+                .map(|_| CallResult::Done)
+                .map_err(|_| {
+                    BmcFailure::text(format!(
+                        "Redfish exception occurred. Error: Configuring secure boot requires UEFI for node {}",
+                        host.node
+                    ))
+                })
+        }
         BmcOp::SetPower(p) => {
             let reset = match p {
                 NodePower::On => ResetType::On,
@@ -596,6 +624,9 @@ fn ipmi(
         )),
         BmcOp::GetBootMode | BmcOp::GetHealth => Err(BmcFailure::text(
             "ipmitool management reads no boot mode or health".into(),
+        )),
+        BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) => Err(BmcFailure::text(
+            "ipmitool management changes no boot mode or secure boot".into(),
         )),
         BmcOp::SetPower(p) => {
             let result = host.power_action(now, |m| match p {

@@ -137,6 +137,7 @@ impl Engine {
                 machine: &mut slot.machine,
                 faults: &slot.faults,
                 fault_rng: &mut slot.fault_rng,
+                node,
             };
             operate(route, op, &mut host, now)
         };
@@ -245,6 +246,8 @@ fn bmc_action(op: BmcOp) -> Option<CallKind> {
         | BmcOp::GetBios
         | BmcOp::GetFirmware
         | BmcOp::GetBootMode
-        | BmcOp::GetHealth => None,
+        | BmcOp::GetHealth
+        | BmcOp::SetBootMode(_)
+        | BmcOp::SetSecureBoot(_) => None,
     }
 }

@@ -27,7 +27,9 @@ mod plan;
 mod requests;
 mod settings;
 
-pub use call::{AgentCall, AgentOp, BmcOp, BootDevice, Call, CallResult, DriverCall};
+pub use call::{
+    AgentCall, AgentOp, BmcOp, BootDevice, BootModeTarget, Call, CallResult, DriverCall,
+};
 pub use inventory::DiscoveredPort;
 pub use node_table::NodeTable;
 pub use plan::{AgentPhase, AgentStep, DeployMode, InspectMode, deploy_mode, inspect_mode};
@@ -44,6 +46,8 @@ enum JobKind {
     },
     Power(NodePower),
     Sync,
+    /// A boot mode or secure boot change: a failure only sets `last_error`.
+    Management,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -468,6 +472,12 @@ impl Conductor {
                             }
                         }
                         (BmcOp::SetPower(p), _) => n.power_state = Some(p.settled()),
+                        (BmcOp::SetBootMode(m), _) => {
+                            n.misc.insert("boot_mode".into(), m.as_str().into());
+                        }
+                        (BmcOp::SetSecureBoot(on), _) => {
+                            n.misc.insert("secure_boot".into(), on.into());
+                        }
                         (_, CallResult::System(sys)) => {
                             let (inv, macs) = inventory::from_bmc(&sys);
                             n.inventory = Some(InventoryRecord::new(&inv));
@@ -491,6 +501,13 @@ impl Conductor {
                 if let Some(j) = self.jobs.get_mut(&uuid) {
                     j.waiting = None;
                     j.due = now;
+                }
+            }
+            Err(e) if self.jobs.get(&uuid).map(|j| &j.kind) == Some(&JobKind::Management) => {
+                self.jobs.remove(&uuid);
+                if let Some(n) = self.nodes.get_mut(&uuid) {
+                    n.reservation = None;
+                    n.last_error = Some(management_failure(op, &e));
                 }
             }
             Err(e) if sync => {
@@ -540,7 +557,7 @@ impl Conductor {
         // The failure is recorded in the node's history too, as Ironic records it.
         let event_type = match job.kind {
             JobKind::Provision { .. } => n.provision_state.as_str().to_string(),
-            JobKind::Power(_) | JobKind::Sync => "power".to_string(),
+            JobKind::Power(_) | JobKind::Sync | JobKind::Management => "power".to_string(),
         };
         let duration = n.provision_updated_at.map(|t| (now - t).num_seconds());
         let failed_state = match &job.kind {
@@ -573,7 +590,7 @@ impl Conductor {
                 n.provision_updated_at = Some(now);
             }
             JobKind::Power(_) => n.target_power_state = None,
-            JobKind::Sync => {}
+            JobKind::Sync | JobKind::Management => {}
         }
     }
 
@@ -601,6 +618,7 @@ impl Conductor {
                 );
             }
             JobKind::Sync => {}
+            JobKind::Management => n.reservation = None,
         }
     }
 
@@ -621,6 +639,19 @@ mod agent_tests;
 
 /// A history event's UUID: random-looking, reproducible from the node, its event count and the
 /// time (the conductor has no random source of its own).
+/// `last_error` after a failed boot mode or secure boot change, in Ironic's words (its boot mode
+/// text lacks a closing quote).
+pub(crate) fn management_failure(op: BmcOp, e: &str) -> String {
+    match op {
+        BmcOp::SetBootMode(m) => format!("Failed to change boot mode to '{}: {e}", m.as_str()),
+        BmcOp::SetSecureBoot(on) => format!(
+            "Failed to change secure_boot state to '{}': {e}",
+            if on { "True" } else { "False" }
+        ),
+        _ => e.to_string(),
+    }
+}
+
 fn history_uuid(node: Uuid, count: usize, now: DateTime<Utc>) -> Uuid {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();

@@ -305,6 +305,11 @@ impl Drivers {
             BmcOp::GetFirmware => self.read_firmware(&target, &url).await,
             BmcOp::GetBootMode => self.read_boot_mode(&target, &url).await,
             BmcOp::GetHealth => self.read_health(&target, &url).await,
+            BmcOp::SetBootMode(mode) => self.set_boot_mode(&target, &url, mode).await,
+            BmcOp::SetSecureBoot(on) => {
+                self.set_secure_boot(&target, &url, &call.node.to_string(), on)
+                    .await
+            }
             BmcOp::SetPower(p) => {
                 let reset = match p {
                     NodePower::On => "On",
@@ -435,6 +440,10 @@ impl Drivers {
             // ipmitool management reads neither (Ironic stores none).
             BmcOp::GetBootMode | BmcOp::GetHealth => {
                 Err("ipmitool management reads no boot mode or health".to_string())
+            }
+            // The conductor sends these to redfish management only.
+            BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) => {
+                Err("ipmitool management changes no boot mode or secure boot".to_string())
             }
             BmcOp::GetSystem => client
                 .system_guid()

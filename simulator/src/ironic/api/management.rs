@@ -39,7 +39,11 @@ fn fake_management(n: &Node) -> Result<(), ApiError> {
 
 /// A request body's parameters (an object; empty when there is no body), each checked against
 /// `known` (`Unexpected arguments: <name>`), and `required` present.
-fn params(body: &Bytes, known: &[&str], required: &str) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn params(
+    body: &Bytes,
+    known: &[&str],
+    required: &str,
+) -> Result<Map<String, Value>, ApiError> {
     let o = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
@@ -65,7 +69,7 @@ fn params(body: &Bytes, known: &[&str], required: &str) -> Result<Map<String, Va
 }
 
 /// `args.boolean` on a body parameter.
-fn flag(name: &str, v: &Value) -> Result<bool, ApiError> {
+pub(super) fn flag(name: &str, v: &Value) -> Result<bool, ApiError> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::String(s) => {

@@ -5,6 +5,8 @@ mod agent;
 mod allocations;
 /// A node's cached BIOS settings.
 mod bios;
+/// A node's boot mode and secure boot changes.
+mod boot_mode;
 /// Chassis (`/v1/chassis`).
 mod chassis;
 /// The conductor service (`/v1/conductors`).
@@ -628,6 +630,7 @@ fn build_api_routes() -> Router<AppState> {
         .merge(history::routes())
         .merge(management::routes())
         .merge(firmware::routes())
+        .merge(boot_mode::routes())
         .merge(drivers::routes())
         .merge(events::routes())
         .fallback(not_found)

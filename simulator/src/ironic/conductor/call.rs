@@ -14,6 +14,42 @@ pub enum BootDevice {
     Disk,
 }
 
+/// Boot modes a client may ask for (`PUT /states/boot_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootModeTarget {
+    /// `uefi` (Redfish `UEFI`).
+    Uefi,
+    /// `bios` (Redfish `Legacy`).
+    Bios,
+}
+
+impl BootModeTarget {
+    /// Ironic's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uefi => "uefi",
+            Self::Bios => "bios",
+        }
+    }
+
+    /// From Ironic's name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "uefi" => Some(Self::Uefi),
+            "bios" => Some(Self::Bios),
+            _ => None,
+        }
+    }
+
+    /// The Redfish `BootSourceOverrideMode`.
+    pub fn redfish(self) -> &'static str {
+        match self {
+            Self::Uefi => "UEFI",
+            Self::Bios => "Legacy",
+        }
+    }
+}
+
 /// An operation on a node's BMC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BmcOp {
@@ -34,6 +70,10 @@ pub enum BmcOp {
     GetBootMode,
     /// Read the health rollup (Ironic's `node_cache_health`).
     GetHealth,
+    /// Set the boot mode (Ironic's `node_change_boot_mode`).
+    SetBootMode(BootModeTarget),
+    /// Enable or disable secure boot (Ironic's `node_change_secure_boot`).
+    SetSecureBoot(bool),
 }
 
 /// A BMC call the shell must perform and report back with `complete`.

@@ -222,4 +222,59 @@ impl Conductor {
             .insert(uuid, Job::new(JobKind::Power(target), steps, now));
         Ok(())
     }
+
+    /// A boot mode or secure boot change (`PUT /states/boot_mode`, `/states/secure_boot`): refused
+    /// (409) while the node is in a transient state or locked; carried out over Redfish by a job
+    /// where the management interface is `redfish`; any other management interface cannot,
+    /// and the node's `last_error` says so at once, as Ironic's worker writes it.
+    pub fn change_boot(
+        &mut self,
+        uuid: Uuid,
+        op: BmcOp,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        use ProvisionState as S;
+        let node = self.node(uuid)?;
+        let unstable = [
+            S::Deploying,
+            S::WaitCallBack,
+            S::Cleaning,
+            S::CleanWait,
+            S::Verifying,
+            S::Deleting,
+            S::Inspecting,
+            S::InspectWait,
+            S::Adopting,
+        ];
+        if unstable.contains(&node.provision_state) {
+            return Err(ApiError::Conflict(format!(
+                "Node is in {} state. Since node is transitioning, the boot mode will not be set as this may interfere with ongoing changes and result in erroneous modification. Try again later.",
+                node.provision_state.as_str()
+            )));
+        }
+        self.ensure_unlocked(uuid)?;
+        let redfish = node.interfaces.get("management").and_then(Value::as_str) == Some("redfish");
+        let driver = node.driver.clone();
+        let Some(n) = self.nodes.get_mut(&uuid) else {
+            return Ok(());
+        };
+        if redfish {
+            n.last_error = None;
+            n.reservation = Some("localhost".into());
+            self.jobs
+                .insert(uuid, Job::new(JobKind::Management, [Step::Call(op)], now));
+        } else {
+            let extension = match op {
+                BmcOp::SetSecureBoot(_) => "set_secure_boot_state",
+                _ => "set_boot_mode",
+            };
+            n.last_error = Some(super::management_failure(
+                op,
+                &format!(
+                    "Driver {driver} does not support {extension} (disabled or not implemented)."
+                ),
+            ));
+        }
+        Ok(())
+    }
 }

@@ -443,6 +443,57 @@ fn power_sync_caches_boot_mode_and_health_and_a_health_change_is_recorded_once()
 }
 
 #[test]
+fn boot_mode_changes_run_on_redfish_fail_plainly_elsewhere_and_wait_for_stable_states() {
+    use super::BootModeTarget;
+    // fake management cannot: last_error at once, no job, no history.
+    let (mut c, u) = conductor_with("fake-hardware");
+    c.change_boot(u, BmcOp::SetSecureBoot(true), t0())
+        .expect("accepted");
+    let n = &c.nodes[&u];
+    assert_eq!(
+        n.last_error.as_deref(),
+        Some(
+            "Failed to change secure_boot state to 'True': Driver fake-hardware does not support set_secure_boot_state (disabled or not implemented)."
+        )
+    );
+    assert!(n.history.is_empty() && !c.is_locked(u));
+
+    // redfish: a job sets the field; a failure only sets last_error (Ironic's quote slip kept).
+    let (mut c, u) = conductor_with("redfish");
+    c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::Manageable;
+    c.change_boot(u, BmcOp::SetBootMode(BootModeTarget::Bios), t0())
+        .expect("accepted");
+    assert!(c.is_locked(u));
+    assert!(c.change_boot(u, BmcOp::SetSecureBoot(false), t0()).is_err());
+    run(&mut c, t0(), 50, &mut |_| Ok(CallResult::Done));
+    assert_eq!(c.nodes[&u].misc["boot_mode"], json!("bios"));
+    c.change_boot(u, BmcOp::SetBootMode(BootModeTarget::Uefi), t0())
+        .expect("accepted");
+    run(&mut c, t0(), 50, &mut |call: &DriverCall| match call.op {
+        BmcOp::SetBootMode(_) => Err("boom".into()),
+        _ => Ok(CallResult::Done),
+    });
+    let n = &c.nodes[&u];
+    assert_eq!(n.misc["boot_mode"], json!("bios"));
+    assert_eq!(
+        n.last_error.as_deref(),
+        Some("Failed to change boot mode to 'uefi: boom")
+    );
+    assert!(n.history.is_empty());
+    assert_eq!(n.provision_state, ProvisionState::Manageable);
+
+    // A node in a transient state is refused with 409.
+    c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::Cleaning;
+    let refused = c
+        .change_boot(u, BmcOp::SetBootMode(BootModeTarget::Uefi), t0())
+        .expect_err("refused");
+    assert!(
+        refused.to_string().contains("Node is in cleaning state"),
+        "{refused}"
+    );
+}
+
+#[test]
 fn abort_and_manage_settle_at_once_without_a_job() {
     let (mut c, u) = conductor_with("fake-hardware");
     c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::WaitCallBack;
