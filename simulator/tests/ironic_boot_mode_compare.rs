@@ -2,7 +2,8 @@
 //! `PUT /v1/nodes/{id}/states/boot_mode` and `/states/secure_boot` on a redfish node (each server
 //! driving its own fake Redfish BMC) and on a fake-hardware node, below 1.76, with bad targets and
 //! bodies, an unknown node; then the node's `boot_mode`, `secure_boot` and `last_error` once each
-//! change has been carried out (secure boot refused in Legacy mode, then enabled in UEFI mode).
+//! change has been carried out (secure boot refused in Legacy mode, then enabled in UEFI mode);
+//! `PUT /management/inject_nmi` on both nodes and its refusals.
 //! Same status and body once addresses, UUIDs and times are replaced by labels.
 
 #[path = "ironic_real/mod.rs"]
@@ -115,6 +116,22 @@ async fn mock_and_real_ironic_change_boot_mode_and_secure_boot_alike() {
         put(sb, json!({"target": "maybe"}), None),
         put(sb, json!({}), None),
         (step("POST", sb, Some(json!({"target": true}))), None),
+        put("/v1/nodes/fk/management/inject_nmi", json!({}), None),
+        put(
+            "/v1/nodes/rf/management/inject_nmi",
+            json!({}),
+            Some("1.28"),
+        ),
+        put(
+            "/v1/nodes/rf/management/inject_nmi",
+            json!({"now": true}),
+            None,
+        ),
+        put("/v1/nodes/nosuch/management/inject_nmi", json!({}), None),
+        (
+            step("GET", "/v1/nodes/rf/management/inject_nmi", None),
+            None,
+        ),
         put(
             "/v1/nodes/fk/states/boot_mode",
             json!({"target": "uefi"}),
@@ -191,6 +208,31 @@ async fn mock_and_real_ironic_change_boot_mode_and_secure_boot_alike() {
         )
         .await,
     );
+    // An NMI reaches a powered-on machine.
+    for s in servers.iter_mut() {
+        let asked = s
+            .call(
+                "PUT",
+                "/v1/nodes/rf/states/power",
+                Some(json!({"target": "power on"})),
+                None,
+            )
+            .await;
+        assert!(asked.starts_with("202"), "power on: {asked}");
+        s.settle("/v1/nodes/rf", "power_state", json!("power on"))
+            .await;
+    }
+    differences.extend(
+        replay(
+            &mut servers,
+            vec![put("/v1/nodes/rf/management/inject_nmi", json!({}), None)],
+            fields_of_interest,
+        )
+        .await,
+    );
+    for s in servers.iter_mut() {
+        settled(s, "rf", |v| v["last_error"].is_null()).await;
+    }
     for bmc in bmcs {
         bmc.stop().await;
     }

@@ -56,7 +56,7 @@ const RESOURCES: &[(&str, &str, &str, Mock)] = &[
         "Node management: inject NMI",
         "PUT",
         "/v1/nodes/cov-n1/management/inject_nmi",
-        No,
+        Yes,
     ),
     (
         "Node console",

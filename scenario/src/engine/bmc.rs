@@ -342,7 +342,7 @@ fn redfish_method(op: BmcOp) -> &'static str {
         | BmcOp::GetFirmware
         | BmcOp::GetBootMode
         | BmcOp::GetHealth => "GET",
-        BmcOp::SetPower(_) => "POST",
+        BmcOp::SetPower(_) | BmcOp::InjectNmi => "POST",
         BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) => "PATCH",
         BmcOp::SetBootDevice(_) => "PATCH",
     }
@@ -360,6 +360,7 @@ fn ipmi_what(op: BmcOp) -> &'static str {
         BmcOp::GetHealth => "health",
         BmcOp::SetBootMode(_) => "boot mode",
         BmcOp::SetSecureBoot(_) => "secure boot",
+        BmcOp::InjectNmi => "nmi",
     }
 }
 
@@ -491,6 +492,18 @@ fn redfish(
             host.machine.set_boot_mode(now, mode);
             Ok(CallResult::Done)
         }
+        BmcOp::InjectNmi => ResetType::Nmi
+            .apply(host.machine, now)
+            .map(|_| CallResult::Done)
+            .map_err(|e| {
+                http_error(
+                    RedfishError::ActionNotPossible {
+                        action: "ComputerSystem.Reset".into(),
+                        reason: e.to_string(),
+                    },
+                    &format!("{url}/Actions/ComputerSystem.Reset"),
+                )
+            }),
         // As the facade's PATCH of SecureBoot, after Ironic's checks (no change; UEFI only).
         BmcOp::SetSecureBoot(on) => {
             if host.machine.secure_boot() == on {
@@ -625,9 +638,11 @@ fn ipmi(
         BmcOp::GetBootMode | BmcOp::GetHealth => Err(BmcFailure::text(
             "ipmitool management reads no boot mode or health".into(),
         )),
-        BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) => Err(BmcFailure::text(
-            "ipmitool management changes no boot mode or secure boot".into(),
-        )),
+        BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) | BmcOp::InjectNmi => {
+            Err(BmcFailure::text(
+                "the simulated ipmitool management sends no boot mode, secure boot or NMI".into(),
+            ))
+        }
         BmcOp::SetPower(p) => {
             let result = host.power_action(now, |m| match p {
                 NodePower::On => m.power_on(now),

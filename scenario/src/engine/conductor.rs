@@ -248,6 +248,7 @@ fn bmc_action(op: BmcOp) -> Option<CallKind> {
         | BmcOp::GetBootMode
         | BmcOp::GetHealth
         | BmcOp::SetBootMode(_)
-        | BmcOp::SetSecureBoot(_) => None,
+        | BmcOp::SetSecureBoot(_)
+        | BmcOp::InjectNmi => None,
     }
 }

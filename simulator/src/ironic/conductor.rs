@@ -507,7 +507,7 @@ impl Conductor {
                 self.jobs.remove(&uuid);
                 if let Some(n) = self.nodes.get_mut(&uuid) {
                     n.reservation = None;
-                    n.last_error = Some(management_failure(op, &e));
+                    n.last_error = Some(management_failure(op, uuid, &e));
                 }
             }
             Err(e) if sync => {
@@ -640,9 +640,10 @@ mod agent_tests;
 /// A history event's UUID: random-looking, reproducible from the node, its event count and the
 /// time (the conductor has no random source of its own).
 /// `last_error` after a failed boot mode or secure boot change, in Ironic's words (its boot mode
-/// text lacks a closing quote).
-pub(crate) fn management_failure(op: BmcOp, e: &str) -> String {
+/// text lacks a closing quote), or a failed NMI (Ironic answers that one to the request).
+pub(crate) fn management_failure(op: BmcOp, node: Uuid, e: &str) -> String {
     match op {
+        BmcOp::InjectNmi => format!("Redfish inject NMI failed for node {node}. Error: {e}"),
         BmcOp::SetBootMode(m) => format!("Failed to change boot mode to '{}: {e}", m.as_str()),
         BmcOp::SetSecureBoot(on) => format!(
             "Failed to change secure_boot state to '{}': {e}",

@@ -306,6 +306,17 @@ impl Drivers {
             BmcOp::GetBootMode => self.read_boot_mode(&target, &url).await,
             BmcOp::GetHealth => self.read_health(&target, &url).await,
             BmcOp::SetBootMode(mode) => self.set_boot_mode(&target, &url, mode).await,
+            BmcOp::InjectNmi => {
+                let action = format!("{url}/Actions/ComputerSystem.Reset");
+                self.send(
+                    &target,
+                    reqwest::Method::POST,
+                    &action,
+                    Some(json!({"ResetType": "Nmi"})),
+                )
+                .await?;
+                Ok(CallResult::Done)
+            }
             BmcOp::SetSecureBoot(on) => {
                 self.set_secure_boot(&target, &url, &call.node.to_string(), on)
                     .await
@@ -442,9 +453,10 @@ impl Drivers {
                 Err("ipmitool management reads no boot mode or health".to_string())
             }
             // The conductor sends these to redfish management only.
-            BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) => {
-                Err("ipmitool management changes no boot mode or secure boot".to_string())
-            }
+            BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) | BmcOp::InjectNmi => Err(
+                "the simulated ipmitool management sends no boot mode, secure boot or NMI"
+                    .to_string(),
+            ),
             BmcOp::GetSystem => client
                 .system_guid()
                 .await

@@ -74,6 +74,8 @@ pub enum BmcOp {
     SetBootMode(BootModeTarget),
     /// Enable or disable secure boot (Ironic's `node_change_secure_boot`).
     SetSecureBoot(bool),
+    /// Inject a non-maskable interrupt (`PUT /management/inject_nmi`).
+    InjectNmi,
 }
 
 /// A BMC call the shell must perform and report back with `complete`.

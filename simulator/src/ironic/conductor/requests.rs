@@ -270,11 +270,33 @@ impl Conductor {
             };
             n.last_error = Some(super::management_failure(
                 op,
+                uuid,
                 &format!(
                     "Driver {driver} does not support {extension} (disabled or not implemented)."
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// An NMI (`PUT /management/inject_nmi`): sent over Redfish by a job where the management
+    /// interface is `redfish`; refused as Ironic refuses a driver without it otherwise.
+    pub fn inject_nmi(&mut self, uuid: Uuid, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let node = self.node(uuid)?;
+        self.ensure_unlocked(uuid)?;
+        if node.interfaces.get("management").and_then(Value::as_str) != Some("redfish") {
+            return Err(ApiError::BadRequest(format!(
+                "Driver {} does not support inject_nmi (disabled or not implemented).",
+                node.driver
+            )));
+        }
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.reservation = Some("localhost".into());
+        }
+        self.jobs.insert(
+            uuid,
+            Job::new(JobKind::Management, [Step::Call(BmcOp::InjectNmi)], now),
+        );
         Ok(())
     }
 }

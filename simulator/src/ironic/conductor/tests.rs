@@ -482,6 +482,29 @@ fn boot_mode_changes_run_on_redfish_fail_plainly_elsewhere_and_wait_for_stable_s
     assert!(n.history.is_empty());
     assert_eq!(n.provision_state, ProvisionState::Manageable);
 
+    // An NMI goes to the BMC; a failure is left in last_error.
+    let mut sent = Vec::new();
+    c.inject_nmi(u, t0()).expect("accepted");
+    run(&mut c, t0(), 50, &mut |call: &DriverCall| {
+        sent.push(call.op);
+        Err("409 ResourceInUse".into())
+    });
+    assert_eq!(sent, [BmcOp::InjectNmi]);
+    assert_eq!(
+        c.nodes[&u].last_error,
+        Some(format!(
+            "Redfish inject NMI failed for node {u}. Error: 409 ResourceInUse"
+        ))
+    );
+    let (mut f, fu) = conductor_with("fake-hardware");
+    let refused = f
+        .inject_nmi(fu, t0())
+        .expect_err("no NMI on fake management");
+    assert!(
+        refused.to_string().contains("does not support inject_nmi"),
+        "{refused}"
+    );
+
     // A node in a transient state is refused with 409.
     c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::Cleaning;
     let refused = c
