@@ -27,9 +27,10 @@ use serde_json::{Value, json};
 
 use metal_sim::fault::{FaultKind, FaultSet, Verdict};
 use metal_sim::ipmi::ClientError;
-use metal_sim::ironic::conductor::{BmcOp, BootDevice, CallResult, DriverCall};
+use metal_sim::ironic::conductor::{BmcOp, BootDevice, BootModeTarget, CallResult, DriverCall};
 use metal_sim::ironic::driver::{IpmiTarget, RedfishTarget, VerifyCa};
 use metal_sim::ironic::model::NodePower;
+use metal_sim::ironic::model::bmc_status;
 use metal_sim::machine::{
     Ack, BmcEndpoint, BmcProtocol, BootMode, BootSource, HardwareProfile, HostSpec, Machine,
     MachineError, OverrideMode, SimTime,
@@ -348,8 +349,14 @@ impl BmcDirectory {
 
 fn redfish_method(op: &BmcOp) -> &'static str {
     match op {
-        BmcOp::GetPower | BmcOp::GetSystem | BmcOp::GetBios => "GET",
-        BmcOp::SetPower(_) | BmcOp::ResetBios => "POST",
+        BmcOp::GetPower
+        | BmcOp::GetSystem
+        | BmcOp::GetBios
+        | BmcOp::GetFirmware
+        | BmcOp::GetBootMode
+        | BmcOp::GetHealth => "GET",
+        BmcOp::SetPower(_) | BmcOp::InjectNmi | BmcOp::ResetBios => "POST",
+        BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) => "PATCH",
         BmcOp::SetBootDevice(_) | BmcOp::PatchBiosSettings(_) => "PATCH",
     }
 }
@@ -361,6 +368,12 @@ fn ipmi_what(op: &BmcOp) -> &'static str {
         BmcOp::SetBootDevice(_) => "chassis bootdev",
         BmcOp::GetSystem => "mc guid",
         BmcOp::GetBios | BmcOp::PatchBiosSettings(_) | BmcOp::ResetBios => "bios",
+        BmcOp::GetFirmware => "firmware",
+        BmcOp::GetBootMode => "boot mode",
+        BmcOp::GetHealth => "health",
+        BmcOp::SetBootMode(_) => "boot mode",
+        BmcOp::SetSecureBoot(_) => "secure boot",
+        BmcOp::InjectNmi => "nmi",
     }
 }
 
@@ -378,6 +391,8 @@ pub struct HostBmc<'a> {
     pub faults: &'a FaultSet,
     /// The host's fault stream.
     pub fault_rng: &'a mut ChaCha8Rng,
+    /// The node the call is for (Ironic's texts name it).
+    pub node: uuid::Uuid,
 }
 
 impl HostBmc<'_> {
@@ -453,6 +468,70 @@ fn redfish(
                 )}
             })),
         }),
+        // The documents the Redfish facade serves for the System and its Manager (the engine's
+        // chassis has no NetworkAdapters, as the facade's has none), read by the model's rule.
+        BmcOp::GetFirmware => Ok(CallResult::Firmware(
+            metal_sim::ironic::model::firmware::from_redfish(
+                &json!({"BiosVersion": host.profile.bios.version}),
+                Some(&json!({
+                    "FirmwareVersion": metal_sim::redfish::bmc_firmware_version(host.profile),
+                    "Model": metal_sim::redfish::bmc_model(host.profile),
+                })),
+                &[],
+            ),
+        )),
+        // The System and SecureBoot documents' fields the facade serves, read by the model's rules.
+        BmcOp::GetBootMode => Ok(CallResult::BootMode {
+            boot_mode: bmc_status::boot_mode(&json!({
+                "Boot": {"BootSourceOverrideMode": host.machine.boot_mode().as_str()}
+            }))
+            .map(str::to_string),
+            secure_boot: bmc_status::secure_boot(
+                &json!({"SecureBootEnable": host.machine.secure_boot()}),
+            ),
+        }),
+        BmcOp::GetHealth => Ok(CallResult::Health(
+            bmc_status::health(&json!({"Status": {"Health": host
+                .faults
+                .machine_health(host.profile.disks.len())
+                .as_str()}}))
+            .map(str::to_string),
+        )),
+        BmcOp::SetBootMode(mode) => {
+            let mode = match mode {
+                BootModeTarget::Uefi => BootMode::Uefi,
+                BootModeTarget::Bios => BootMode::Legacy,
+            };
+            host.machine.set_boot_mode(now, mode);
+            Ok(CallResult::Done)
+        }
+        BmcOp::InjectNmi => ResetType::Nmi
+            .apply(host.machine, now)
+            .map(|_| CallResult::Done)
+            .map_err(|e| {
+                http_error(
+                    RedfishError::ActionNotPossible {
+                        action: "ComputerSystem.Reset".into(),
+                        reason: e.to_string(),
+                    },
+                    &format!("{url}/Actions/ComputerSystem.Reset"),
+                )
+            }),
+        // As the facade's PATCH of SecureBoot, after Ironic's checks (no change; UEFI only).
+        BmcOp::SetSecureBoot(on) => {
+            if host.machine.secure_boot() == *on {
+                return Ok(CallResult::Done);
+            }
+            host.machine
+                .set_secure_boot(now, *on)
+                .map(|_| CallResult::Done)
+                .map_err(|_| {
+                    BmcFailure::text(format!(
+                        "Redfish exception occurred. Error: Configuring secure boot requires UEFI for node {}",
+                        host.node
+                    ))
+                })
+        }
         BmcOp::SetPower(p) => {
             let reset = match p {
                 NodePower::On => ResetType::On,
@@ -583,6 +662,17 @@ fn ipmi(
         // The ipmi hardware type has no BIOS interface: the conductor never asks.
         BmcOp::GetBios | BmcOp::PatchBiosSettings(_) | BmcOp::ResetBios => {
             Err(BmcFailure::text("IPMI has no BIOS settings to read".into()))
+        }
+        BmcOp::GetFirmware => Err(BmcFailure::text(
+            "IPMI has no firmware components to read".into(),
+        )),
+        BmcOp::GetBootMode | BmcOp::GetHealth => Err(BmcFailure::text(
+            "ipmitool management reads no boot mode or health".into(),
+        )),
+        BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) | BmcOp::InjectNmi => {
+            Err(BmcFailure::text(
+                "the simulated ipmitool management sends no boot mode, secure boot or NMI".into(),
+            ))
         }
         BmcOp::SetPower(p) => {
             let result = host.power_action(now, |m| match p {

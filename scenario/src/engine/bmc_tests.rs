@@ -53,6 +53,7 @@ fn run(ops: &[BmcOp]) -> (Vec<Result<(), String>>, Machine, String) {
             machine: &mut machine,
             faults: &faults,
             fault_rng: &mut rng,
+            node: uuid::Uuid::nil(),
         };
         results.push(
             operate(&route, op, &mut host, SimTime::from_secs(1))

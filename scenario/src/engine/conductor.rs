@@ -137,6 +137,7 @@ impl Engine {
                 machine: &mut slot.machine,
                 faults: &slot.faults,
                 fault_rng: &mut slot.fault_rng,
+                node,
             };
             operate(route, &op, &mut host, now)
         };
@@ -194,6 +195,15 @@ impl Engine {
                     CallResult::Bios { attributes, .. } => {
                         format!("{} BIOS settings", attributes.len())
                     }
+                    CallResult::Firmware(components) => {
+                        format!("{} firmware components", components.len())
+                    }
+                    CallResult::BootMode { boot_mode, .. } => {
+                        format!("boot mode {}", boot_mode.as_deref().unwrap_or("unknown"))
+                    }
+                    CallResult::Health(h) => {
+                        format!("health {}", h.as_deref().unwrap_or("unknown"))
+                    }
                     CallResult::Agent(_) => "agent answer".to_owned(),
                 };
                 (Some(if ipmi { 0 } else { 200 }), result)
@@ -235,6 +245,12 @@ fn bmc_action(op: &BmcOp) -> Option<CallKind> {
         | BmcOp::GetSystem
         | BmcOp::GetBios
         | BmcOp::PatchBiosSettings(_)
-        | BmcOp::ResetBios => None,
+        | BmcOp::ResetBios
+        | BmcOp::GetFirmware
+        | BmcOp::GetBootMode
+        | BmcOp::GetHealth
+        | BmcOp::SetBootMode(_)
+        | BmcOp::SetSecureBoot(_)
+        | BmcOp::InjectNmi => None,
     }
 }

@@ -7,6 +7,7 @@
 
 use super::encoding::python_repr;
 use super::error::ApiError;
+use super::model::bmc_status::health_change_event;
 use super::model::{
     HistoryEvent, InventoryRecord, Node, NodePower, ProvisionState, record_history,
 };
@@ -28,7 +29,9 @@ mod plan;
 mod requests;
 mod settings;
 
-pub use call::{AgentCall, AgentOp, BmcOp, BootDevice, Call, CallResult, DriverCall};
+pub use call::{
+    AgentCall, AgentOp, BmcOp, BootDevice, BootModeTarget, Call, CallResult, DriverCall,
+};
 pub use inventory::DiscoveredPort;
 pub use node_table::NodeTable;
 pub use plan::{AgentPhase, AgentStep, DeployMode, InspectMode, deploy_mode, inspect_mode};
@@ -45,6 +48,8 @@ enum JobKind {
     },
     Power(NodePower),
     Sync,
+    /// A boot mode or secure boot change: a failure only sets `last_error`.
+    Management,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -232,10 +237,15 @@ impl Conductor {
                     .is_none_or(|t| now - *t >= interval);
         if due {
             self.last_sync.insert(uuid, now);
-            self.jobs.insert(
-                uuid,
-                Job::new(JobKind::Sync, [Step::Call(BmcOp::GetPower)], now),
-            );
+            // After the power state, Ironic caches the boot mode and the health where the
+            // management interface reads them.
+            let mut steps = vec![Step::Call(BmcOp::GetPower)];
+            if self.nodes.get(&uuid).is_some_and(|n| {
+                n.interfaces.get("management").and_then(Value::as_str) == Some("redfish")
+            }) {
+                steps.extend([Step::Call(BmcOp::GetBootMode), Step::Call(BmcOp::GetHealth)]);
+            }
+            self.jobs.insert(uuid, Job::new(JobKind::Sync, steps, now));
         }
     }
 
@@ -428,11 +438,19 @@ impl Conductor {
             .jobs
             .get(&uuid)
             .is_some_and(|j| j.kind == JobKind::Sync);
-        // Ironic caches BIOS settings on a best-effort basis: a failed read is logged and the
-        // job goes on with the cache as it was.
+        // Ironic caches BIOS settings and firmware components on a best-effort basis: a failed
+        // read is logged and the job goes on with the cache as it was.
         let outcome = match (&op, outcome) {
             (BmcOp::GetBios, Err(e)) => {
                 tracing::warn!(node = %uuid, error = %e, "caching BIOS settings failed");
+                Ok(CallResult::Done)
+            }
+            (BmcOp::GetFirmware, Err(e)) => {
+                tracing::warn!(node = %uuid, error = %e, "caching firmware components failed");
+                Ok(CallResult::Done)
+            }
+            (BmcOp::GetBootMode | BmcOp::GetHealth, Err(e)) => {
+                tracing::warn!(node = %uuid, error = %e, ?op, "caching the boot mode or health failed");
                 Ok(CallResult::Done)
             }
             (_, outcome) => outcome,
@@ -459,7 +477,54 @@ impl Conductor {
                                 now,
                             );
                         }
+                        (_, CallResult::Firmware(reported)) => {
+                            match crate::ironic::model::firmware::sync(&n.firmware, &reported, now)
+                            {
+                                Some(cache) => n.firmware = cache,
+                                None => tracing::warn!(
+                                    node = %uuid,
+                                    "firmware components not cached: the BMC reports none"
+                                ),
+                            }
+                        }
+                        (
+                            _,
+                            CallResult::BootMode {
+                                boot_mode,
+                                secure_boot,
+                            },
+                        ) => {
+                            n.misc
+                                .insert("boot_mode".into(), serde_json::json!(boot_mode));
+                            n.misc
+                                .insert("secure_boot".into(), serde_json::json!(secure_boot));
+                        }
+                        (_, CallResult::Health(health)) => {
+                            let old = n.misc.get("health").and_then(Value::as_str);
+                            if let Some(event) = health_change_event(old, health.as_deref()) {
+                                let record = HistoryEvent {
+                                    uuid: history_uuid(uuid, n.history.len(), now),
+                                    created_at: now,
+                                    severity: "INFO",
+                                    event_type: "monitoring".into(),
+                                    event,
+                                    state: n.provision_state.as_str().to_string(),
+                                    target_provision_state: n
+                                        .target_provision_state
+                                        .map(|t| t.as_str().to_string()),
+                                    duration_seconds: None,
+                                };
+                                record_history(&mut n.history, record);
+                                n.misc.insert("health".into(), serde_json::json!(health));
+                            }
+                        }
                         (BmcOp::SetPower(p), _) => n.power_state = Some(p.settled()),
+                        (BmcOp::SetBootMode(m), _) => {
+                            n.misc.insert("boot_mode".into(), m.as_str().into());
+                        }
+                        (BmcOp::SetSecureBoot(on), _) => {
+                            n.misc.insert("secure_boot".into(), (*on).into());
+                        }
                         (_, CallResult::System(sys)) => {
                             let (inv, macs) = inventory::from_bmc(&sys);
                             n.inventory = Some(InventoryRecord::new(&inv));
@@ -483,6 +548,13 @@ impl Conductor {
                 if let Some(j) = self.jobs.get_mut(&uuid) {
                     j.waiting = None;
                     j.due = now;
+                }
+            }
+            Err(e) if self.jobs.get(&uuid).map(|j| &j.kind) == Some(&JobKind::Management) => {
+                self.jobs.remove(&uuid);
+                if let Some(n) = self.nodes.get_mut(&uuid) {
+                    n.reservation = None;
+                    n.last_error = Some(management_failure(op, uuid, &e));
                 }
             }
             Err(e) if sync => {
@@ -566,7 +638,7 @@ impl Conductor {
         // The failure is recorded in the node's history too, as Ironic records it.
         let event_type = match job.kind {
             JobKind::Provision { .. } => n.provision_state.as_str().to_string(),
-            JobKind::Power(_) | JobKind::Sync => "power".to_string(),
+            JobKind::Power(_) | JobKind::Sync | JobKind::Management => "power".to_string(),
         };
         let duration = n.provision_updated_at.map(|t| (now - t).num_seconds());
         let failed_state = match &job.kind {
@@ -600,7 +672,7 @@ impl Conductor {
                 n.provision_updated_at = Some(now);
             }
             JobKind::Power(_) => n.target_power_state = None,
-            JobKind::Sync => {}
+            JobKind::Sync | JobKind::Management => {}
         }
     }
 
@@ -630,6 +702,7 @@ impl Conductor {
                 );
             }
             JobKind::Sync => {}
+            JobKind::Management => n.reservation = None,
         }
     }
 
@@ -661,6 +734,20 @@ fn step_key(working: ProvisionState) -> &'static str {
 
 /// A history event's UUID: random-looking, reproducible from the node, its event count and the
 /// time (the conductor has no random source of its own).
+/// `last_error` after a failed boot mode or secure boot change, in Ironic's words (its boot mode
+/// text lacks a closing quote), or a failed NMI (Ironic answers that one to the request).
+pub(crate) fn management_failure(op: BmcOp, node: Uuid, e: &str) -> String {
+    match op {
+        BmcOp::InjectNmi => format!("Redfish inject NMI failed for node {node}. Error: {e}"),
+        BmcOp::SetBootMode(m) => format!("Failed to change boot mode to '{}: {e}", m.as_str()),
+        BmcOp::SetSecureBoot(on) => format!(
+            "Failed to change secure_boot state to '{}': {e}",
+            if on { "True" } else { "False" }
+        ),
+        _ => e.to_string(),
+    }
+}
+
 fn history_uuid(node: Uuid, count: usize, now: DateTime<Utc>) -> Uuid {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();

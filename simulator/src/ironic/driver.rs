@@ -10,8 +10,12 @@
 mod agent;
 /// The BIOS operations over Redfish.
 mod bios;
+/// The Redfish read of a node's firmware components.
+mod firmware;
 /// The egress rule applied to BMC calls (loopback only unless `--allow-bmc-network`).
 mod gate;
+/// The Redfish reads of a node's boot mode and health.
+mod status;
 /// Error texts as sushy (the Redfish library Ironic uses) writes them.
 pub mod sushy;
 /// The BMC a node's driver_info names.
@@ -302,6 +306,25 @@ impl Drivers {
             }
             BmcOp::GetSystem => self.read_inventory(&target, &url).await,
             BmcOp::GetBios => self.read_bios(&target, &url).await,
+            BmcOp::GetFirmware => self.read_firmware(&target, &url).await,
+            BmcOp::GetBootMode => self.read_boot_mode(&target, &url).await,
+            BmcOp::GetHealth => self.read_health(&target, &url).await,
+            BmcOp::SetBootMode(mode) => self.set_boot_mode(&target, &url, *mode).await,
+            BmcOp::InjectNmi => {
+                let action = format!("{url}/Actions/ComputerSystem.Reset");
+                self.send(
+                    &target,
+                    reqwest::Method::POST,
+                    &action,
+                    Some(json!({"ResetType": "Nmi"})),
+                )
+                .await?;
+                Ok(CallResult::Done)
+            }
+            BmcOp::SetSecureBoot(on) => {
+                self.set_secure_boot(&target, &url, &call.node.to_string(), *on)
+                    .await
+            }
             BmcOp::SetPower(p) => {
                 let reset = match p {
                     NodePower::On => "On",
@@ -433,6 +456,17 @@ impl Drivers {
             BmcOp::GetBios | BmcOp::PatchBiosSettings(_) | BmcOp::ResetBios => {
                 Err("IPMI has no BIOS settings to read".to_string())
             }
+            // Nor a firmware interface but `no-firmware`.
+            BmcOp::GetFirmware => Err("IPMI has no firmware components to read".to_string()),
+            // ipmitool management reads neither (Ironic stores none).
+            BmcOp::GetBootMode | BmcOp::GetHealth => {
+                Err("ipmitool management reads no boot mode or health".to_string())
+            }
+            // The conductor sends these to redfish management only.
+            BmcOp::SetBootMode(_) | BmcOp::SetSecureBoot(_) | BmcOp::InjectNmi => Err(
+                "the simulated ipmitool management sends no boot mode, secure boot or NMI"
+                    .to_string(),
+            ),
             BmcOp::GetSystem => client
                 .system_guid()
                 .await

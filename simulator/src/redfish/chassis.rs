@@ -7,6 +7,7 @@ use super::document::{ALLOW_GET, Document};
 use super::error::RedfishError;
 use super::metadata::types;
 use super::service::{RedfishState, SystemCtx};
+use crate::machine::HardwareProfile;
 
 /// Version string the simulated BMC firmware reports when the profile has no `BMC` component.
 const BMC_FIRMWARE: &str = "metal-sim";
@@ -33,14 +34,24 @@ pub async fn managers(State(state): State<RedfishState>) -> Document {
     )
 }
 
-fn manager_body(ctx: &SystemCtx<'_>) -> Value {
-    let id = ctx.id;
-    let firmware = ctx
-        .profile
+/// The firmware version a BMC of `profile` ships with (its `BMC` component's, else a fixed one).
+pub fn bmc_firmware_version(profile: &HardwareProfile) -> &str {
+    profile
         .firmware
         .iter()
         .find(|c| c.id == "BMC")
-        .map_or(BMC_FIRMWARE, |c| c.version.as_str());
+        .map_or(BMC_FIRMWARE, |c| c.version.as_str())
+}
+
+/// The model a BMC of `profile` reports for its Manager.
+pub fn bmc_model(profile: &HardwareProfile) -> String {
+    format!("{} BMC", profile.system.vendor)
+}
+
+/// The Manager of `ctx`'s system; `installed` is the BMC version an update installed, if any.
+fn manager_body(ctx: &SystemCtx<'_>, installed: Option<&str>) -> Value {
+    let id = ctx.id;
+    let firmware = installed.unwrap_or_else(|| bmc_firmware_version(ctx.profile));
     json!({
         "@odata.id": format!("/redfish/v1/Managers/{id}"),
         "@odata.type": types::MANAGER,
@@ -49,7 +60,7 @@ fn manager_body(ctx: &SystemCtx<'_>) -> Value {
         "Description": "Simulated baseboard management controller",
         "ManagerType": "BMC",
         "UUID": ctx.profile.system.uuid.to_string(),
-        "Model": format!("{} BMC", ctx.profile.system.vendor),
+        "Model": bmc_model(ctx.profile),
         "FirmwareVersion": firmware,
         "PowerState": "On",
         "Status": {"State": "Enabled", "Health": "OK"},
@@ -68,8 +79,9 @@ pub async fn manager(
     State(state): State<RedfishState>,
     Path(id): Path<String>,
 ) -> Result<Document, RedfishError> {
+    let installed = state.updates().version_of(&id, "BMC", state.now());
     let body = state
-        .read_system(&id, manager_body)
+        .read_system(&id, |ctx| manager_body(ctx, installed.as_deref()))
         .map_err(|_| RedfishError::NotFound {
             uri: format!("/redfish/v1/Managers/{id}"),
         })?;

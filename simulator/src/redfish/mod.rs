@@ -46,6 +46,7 @@ use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
 pub use account::Account;
+pub use chassis::{bmc_firmware_version, bmc_model};
 pub use document::{check_if_match, etag_of};
 pub use error::RedfishError;
 pub use facade::{DropConnection, DroppedConnection};

@@ -21,6 +21,10 @@ fn config(automated_clean: bool) -> IronicConfig {
         .enable("power_interfaces", "fake,redfish,ipmitool")
         .enable("management_interfaces", "fake,redfish,ipmitool")
         .enable("inspect_interfaces", "fake,no-inspect,redfish,agent")
+        // Redfish firmware is enabled for the nodes that ask for it; every node still defaults to
+        // `no-firmware`, as with Ironic's own defaults.
+        .enable("firmware_interfaces", "no-firmware,redfish")
+        .extra("[DEFAULT]\ndefault_firmware_interface=no-firmware")
         .automated_clean(automated_clean)
 }
 
@@ -50,8 +54,8 @@ pub async fn start_real_and_mock(
     start_real_and_mock_with(timings, seed, "").await
 }
 
-/// [`start_real_and_mock`] with `extra` appended to real Ironic's configuration (e.g. shorter
-/// periodic task intervals).
+/// Like `start_real_and_mock`, with `extra` config text for real Ironic (e.g. a shorter
+/// power-state sync to match the mock's `timings`).
 pub async fn start_real_and_mock_with(
     timings: metal_sim::ironic::conductor::Timings,
     seed: u64,
@@ -63,7 +67,11 @@ pub async fn start_real_and_mock_with(
 )> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let real = tokio::task::spawn_blocking(move || {
-        Ironic::start(&config(false).extra(extra)).expect("start real Ironic")
+        let mut cfg = config(false);
+        if !extra.is_empty() {
+            cfg = cfg.extra(extra);
+        }
+        Ironic::start(&cfg).expect("start real Ironic")
     })
     .await
     .expect("start real Ironic")?;

@@ -119,6 +119,45 @@ async fn simple_update_runs_a_task_that_installs_the_new_version() {
 }
 
 #[tokio::test]
+async fn a_bmc_update_shows_in_the_managers_firmware_version() {
+    let world = fixture::world(1, SOCKET.parse().unwrap(), false, Timing::instant());
+    let plan = world.listeners().remove(0);
+    let options = ServiceOptions {
+        update_duration: Some(Duration::from_millis(50)),
+        ..ServiceOptions::default()
+    };
+    let app = redfish::app(redfish::state_for(&world, &plan, options));
+    let id = fixture::system_id(&world);
+    let manager = format!("/redfish/v1/Managers/{id}");
+    let before = get(&app, &manager).await.body["FirmwareVersion"].clone();
+    let inventory = get(&app, "/redfish/v1/UpdateService/FirmwareInventory/BMC").await;
+    assert_eq!(inventory.body["Version"], before);
+    let started = post(
+        &app,
+        "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
+        json!({"ImageURI": "http://127.0.0.1:8080/bmc.bin", "Targets": ["/redfish/v1/UpdateService/FirmwareInventory/BMC"]}),
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED);
+    let after = Wait::new("the BMC update to install", Duration::from_secs(1))
+        .every(Duration::from_millis(20))
+        .until_async(|| async {
+            let v = get(&app, "/redfish/v1/UpdateService/FirmwareInventory/BMC")
+                .await
+                .body["Version"]
+                .clone();
+            if v == before {
+                Check::Pending(v.to_string())
+            } else {
+                Check::Done(v)
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(get(&app, &manager).await.body["FirmwareVersion"], after);
+}
+
+#[tokio::test]
 async fn unreachable_fault_drops_and_5xx_fault_fails_requests() {
     let socket: SocketAddr = SOCKET.parse().unwrap();
     let down = FaultSet {

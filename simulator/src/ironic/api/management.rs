@@ -2,10 +2,11 @@
 //! `/management/indicators[/{indicator}]`, `/states/console` — with Ironic 39's parameter
 //! checks and texts. The `fake` management interface answers as Ironic's does
 //! (`model::management`); the simulated BMC drivers' management (Redfish, IPMI) is reached by the
-//! conductor only, so these requests refuse such a node plainly. Every hardware type has
-//! `no-console`, whose console cannot be switched.
+//! conductor only, so these requests refuse such a node plainly; `/management/inject_nmi` is
+//! handed to the conductor for a redfish node. Every hardware type has `no-console`, whose
+//! console cannot be switched.
 
-use super::nodes::{bool_of, found};
+use super::nodes::{bool_of, find, found};
 use super::{AppState, Ctx, NodeRequest, json_response};
 use crate::ironic::error::ApiError;
 use crate::ironic::model::{
@@ -38,8 +39,12 @@ fn fake_management(n: &Node) -> Result<(), ApiError> {
 }
 
 /// A request body's parameters (an object; empty when there is no body), each checked against
-/// `known` (`Unexpected arguments: <name>`), and `required` present.
-fn params(body: &Bytes, known: &[&str], required: &str) -> Result<Map<String, Value>, ApiError> {
+/// `known` (`Unexpected arguments: <name>`), and `required` present (none when empty).
+pub(super) fn params(
+    body: &Bytes,
+    known: &[&str],
+    required: &str,
+) -> Result<Map<String, Value>, ApiError> {
     let o = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
@@ -56,7 +61,7 @@ fn params(body: &Bytes, known: &[&str], required: &str) -> Result<Map<String, Va
     if let Some(bad) = o.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(ApiError::BadRequest(format!("Unexpected arguments: {bad}")));
     }
-    if !o.contains_key(required) {
+    if !required.is_empty() && !o.contains_key(required) {
         return Err(ApiError::BadRequest(format!(
             "Missing mandatory parameter: {required}"
         )));
@@ -65,7 +70,7 @@ fn params(body: &Bytes, known: &[&str], required: &str) -> Result<Map<String, Va
 }
 
 /// `args.boolean` on a body parameter.
-fn flag(name: &str, v: &Value) -> Result<bool, ApiError> {
+pub(super) fn flag(name: &str, v: &Value) -> Result<bool, ApiError> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::String(s) => {
@@ -177,9 +182,30 @@ async fn set_console(r: NodeRequest, body: Bytes) -> Result<Response, ApiError> 
     })
 }
 
+/// `PUT /v1/nodes/{id}/management/inject_nmi` (1.29): no parameters; 204 once the conductor
+/// has the NMI to send (Ironic answers after sending it).
+async fn inject_nmi(r: NodeRequest, body: Bytes) -> Result<Response, ApiError> {
+    if !r.ctx.version.at_least(29) {
+        return Err(ApiError::NotFound);
+    }
+    let now = r.s.now();
+    {
+        let mut store = r.s.lock();
+        let uuid = find(&store, &r.ctx, &r.ident)?;
+        params(&body, &[], "")?;
+        store.conductor.inject_nmi(uuid, now)?;
+    }
+    r.s.kick();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// The routes, merged into the API's router.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/v1/nodes/{ident}/management/inject_nmi",
+            put(inject_nmi).fallback(super::traits::not_allowed),
+        )
         .route(
             "/v1/nodes/{ident}/management/boot_device",
             get(boot_device).put(set_boot_device),

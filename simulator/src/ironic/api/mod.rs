@@ -5,6 +5,8 @@ mod agent;
 mod allocations;
 /// A node's cached BIOS settings.
 mod bios;
+/// A node's boot mode and secure boot changes.
+mod boot_mode;
 /// Chassis (`/v1/chassis`).
 mod chassis;
 /// The conductor service (`/v1/conductors`).
@@ -13,8 +15,14 @@ mod conductors;
 mod crud;
 /// Deploy templates (`/v1/deploy_templates`).
 mod deploy_templates;
+/// Hardware types, their properties and vendor passthru.
+mod drivers;
+/// External events (`/v1/events`).
+mod events;
 /// The simulator-only API fault switch at `/_sim/faults` (not Ironic).
 pub mod fault;
+/// A node's firmware components (`/v1/nodes/{id}/firmware`).
+mod firmware;
 mod hardware;
 /// A node's history (`/v1/nodes/{id}/history`).
 mod history;
@@ -54,7 +62,7 @@ use super::conductor::Settings;
 use super::driver::{DriverError, Drivers, Gate};
 use super::encoding::{Doc, to_python_json};
 use super::error::ApiError;
-use super::model::{DRIVERS, Shape, links};
+use super::model::{Shape, links};
 use super::version::{
     self, MAX, MAX_HEADER, MIN, MIN_HEADER, VERSION_HEADER, Version, VersionError,
 };
@@ -491,44 +499,6 @@ async fn v1(ctx: Ctx) -> Response {
     json_response(StatusCode::OK, &d)
 }
 
-fn driver_doc(ctx: &Ctx, name: &str, detail: bool) -> Doc {
-    use super::model::{INTERFACES, default_interface};
-    let mut d = Doc::new();
-    d.put("name", name);
-    d.put("hosts", serde_json::json!(["localhost"]));
-    d.put("links", links(&ctx.base, &format!("drivers/{name}")));
-    d.put(
-        "properties",
-        links(&ctx.base, &format!("drivers/{name}/properties")),
-    );
-    d.put("type", "dynamic");
-    if detail {
-        for i in INTERFACES {
-            let def = default_interface(name, i);
-            d.put(&format!("default_{i}_interface"), def);
-            d.put(&format!("enabled_{i}_interfaces"), serde_json::json!([def]));
-        }
-    }
-    d
-}
-
-async fn drivers(ctx: Ctx) -> Response {
-    let list: Vec<Doc> = DRIVERS.iter().map(|n| driver_doc(&ctx, n, false)).collect();
-    let mut d = Doc::new();
-    d.put("drivers", serde_json::to_value(&list).unwrap_or_default());
-    json_response(StatusCode::OK, &d)
-}
-
-async fn driver(ctx: Ctx, Path(name): Path<String>) -> Result<Response, ApiError> {
-    if !DRIVERS.contains(&name.as_str()) {
-        return Err(ApiError::DriverNotFound(name));
-    }
-    Ok(json_response(
-        StatusCode::OK,
-        &driver_doc(&ctx, &name, true),
-    ))
-}
-
 async fn not_found() -> ApiError {
     ApiError::NotFound
 }
@@ -581,9 +551,6 @@ fn build_api_routes() -> Router<AppState> {
         .route("/", get(root))
         .route("/v1", get(v1))
         .route("/v1/", get(v1))
-        .route("/v1/drivers", get(drivers))
-        .route("/v1/drivers/", get(drivers))
-        .route("/v1/drivers/{name}", get(driver))
         .route(
             "/v1/drivers/{name}/raid/logical_disk_properties",
             get(raid::logical_disk_properties),
@@ -668,6 +635,10 @@ fn build_api_routes() -> Router<AppState> {
         .merge(conductors::routes())
         .merge(history::routes())
         .merge(management::routes())
+        .merge(firmware::routes())
+        .merge(boot_mode::routes())
+        .merge(drivers::routes())
+        .merge(events::routes())
         .fallback(not_found)
 }
 

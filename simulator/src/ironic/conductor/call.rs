@@ -14,6 +14,42 @@ pub enum BootDevice {
     Disk,
 }
 
+/// Boot modes a client may ask for (`PUT /states/boot_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootModeTarget {
+    /// `uefi` (Redfish `UEFI`).
+    Uefi,
+    /// `bios` (Redfish `Legacy`).
+    Bios,
+}
+
+impl BootModeTarget {
+    /// Ironic's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uefi => "uefi",
+            Self::Bios => "bios",
+        }
+    }
+
+    /// From Ironic's name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "uefi" => Some(Self::Uefi),
+            "bios" => Some(Self::Bios),
+            _ => None,
+        }
+    }
+
+    /// The Redfish `BootSourceOverrideMode`.
+    pub fn redfish(self) -> &'static str {
+        match self {
+            Self::Uefi => "UEFI",
+            Self::Bios => "Legacy",
+        }
+    }
+}
+
 /// An operation on a node's BMC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BmcOp {
@@ -32,6 +68,18 @@ pub enum BmcOp {
     PatchBiosSettings(Map<String, Value>),
     /// Queue the BIOS's factory defaults for the next reset (Redfish `Bios.ResetBios`).
     ResetBios,
+    /// Read the firmware components' versions (Ironic's `cache_firmware_components`).
+    GetFirmware,
+    /// Read the boot mode and secure boot state (Ironic's `node_cache_boot_mode`).
+    GetBootMode,
+    /// Read the health rollup (Ironic's `node_cache_health`).
+    GetHealth,
+    /// Set the boot mode (Ironic's `node_change_boot_mode`).
+    SetBootMode(BootModeTarget),
+    /// Enable or disable secure boot (Ironic's `node_change_secure_boot`).
+    SetSecureBoot(bool),
+    /// Inject a non-maskable interrupt (`PUT /management/inject_nmi`).
+    InjectNmi,
 }
 
 /// A BMC call the shell must perform and report back with `complete`.
@@ -138,6 +186,15 @@ pub enum CallResult {
         attributes: Map<String, Value>,
         registry: std::collections::BTreeMap<String, crate::ironic::model::BiosRegistryEntry>,
     },
+    /// The firmware components the BMC reports.
+    Firmware(Vec<crate::ironic::model::ReportedComponent>),
+    /// The boot mode (`uefi`, `bios`) and secure boot state, each `None` when not reported.
+    BootMode {
+        boot_mode: Option<String>,
+        secure_boot: Option<bool>,
+    },
+    /// The health rollup (`OK`, `Warning`, `Critical`), `None` when not reported.
+    Health(Option<String>),
     /// An agent's JSON answer: a command result object (`Execute`) or `{"commands": [...]}` (`Status`).
     Agent(Value),
 }

@@ -69,9 +69,18 @@ impl Conductor {
         let (target_state, done, failed) = match (target, node.provision_state) {
             (Target::Manage, S::Enroll) => {
                 steps.extend([Step::Enter(S::Verifying), power_check(t.verify)]);
-                // Verification ends by caching the BIOS settings, where the driver reads them.
-                if node.interfaces.get("bios").and_then(Value::as_str) == Some("redfish") {
+                // Verification ends by caching the boot mode, the BIOS settings and the firmware
+                // components, where the driver reads them (Ironic's `node_update_cache`).
+                let redfish =
+                    |i: &str| node.interfaces.get(i).and_then(Value::as_str) == Some("redfish");
+                if redfish("management") {
+                    steps.push(Step::Call(BmcOp::GetBootMode));
+                }
+                if redfish("bios") {
                     steps.push(Step::Call(BmcOp::GetBios));
+                }
+                if redfish("firmware") {
+                    steps.push(Step::Call(BmcOp::GetFirmware));
                 }
                 (S::Manageable, S::Manageable, S::Enroll)
             }
@@ -241,6 +250,83 @@ impl Conductor {
         }
         self.jobs
             .insert(uuid, Job::new(JobKind::Power(target), steps, now));
+        Ok(())
+    }
+
+    /// A boot mode or secure boot change (`PUT /states/boot_mode`, `/states/secure_boot`): refused
+    /// (409) while the node is in a transient state or locked; carried out over Redfish by a job
+    /// where the management interface is `redfish`; any other management interface cannot,
+    /// and the node's `last_error` says so at once, as Ironic's worker writes it.
+    pub fn change_boot(
+        &mut self,
+        uuid: Uuid,
+        op: BmcOp,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        use ProvisionState as S;
+        let node = self.node(uuid)?;
+        let unstable = [
+            S::Deploying,
+            S::WaitCallBack,
+            S::Cleaning,
+            S::CleanWait,
+            S::Verifying,
+            S::Deleting,
+            S::Inspecting,
+            S::InspectWait,
+            S::Adopting,
+        ];
+        if unstable.contains(&node.provision_state) {
+            return Err(ApiError::Conflict(format!(
+                "Node is in {} state. Since node is transitioning, the boot mode will not be set as this may interfere with ongoing changes and result in erroneous modification. Try again later.",
+                node.provision_state.as_str()
+            )));
+        }
+        self.ensure_unlocked(uuid)?;
+        let redfish = node.interfaces.get("management").and_then(Value::as_str) == Some("redfish");
+        let driver = node.driver.clone();
+        let Some(n) = self.nodes.get_mut(&uuid) else {
+            return Ok(());
+        };
+        if redfish {
+            n.last_error = None;
+            n.reservation = Some("localhost".into());
+            self.jobs
+                .insert(uuid, Job::new(JobKind::Management, [Step::Call(op)], now));
+        } else {
+            let extension = match op {
+                BmcOp::SetSecureBoot(_) => "set_secure_boot_state",
+                _ => "set_boot_mode",
+            };
+            n.last_error = Some(super::management_failure(
+                op,
+                uuid,
+                &format!(
+                    "Driver {driver} does not support {extension} (disabled or not implemented)."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An NMI (`PUT /management/inject_nmi`): sent over Redfish by a job where the management
+    /// interface is `redfish`; refused as Ironic refuses a driver without it otherwise.
+    pub fn inject_nmi(&mut self, uuid: Uuid, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let node = self.node(uuid)?;
+        self.ensure_unlocked(uuid)?;
+        if node.interfaces.get("management").and_then(Value::as_str) != Some("redfish") {
+            return Err(ApiError::BadRequest(format!(
+                "Driver {} does not support inject_nmi (disabled or not implemented).",
+                node.driver
+            )));
+        }
+        if let Some(n) = self.nodes.get_mut(&uuid) {
+            n.reservation = Some("localhost".into());
+        }
+        self.jobs.insert(
+            uuid,
+            Job::new(JobKind::Management, [Step::Call(BmcOp::InjectNmi)], now),
+        );
         Ok(())
     }
 }

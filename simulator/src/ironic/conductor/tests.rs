@@ -175,7 +175,12 @@ fn ramdisk_deploy_drives_power_and_boot_device_through_the_bmc_without_an_agent(
     assert_eq!(c.nodes[&u].power_state, Some(NodePower::On));
     let deploy: Vec<BmcOp> = ops
         .iter()
-        .filter(|&o| !matches!(o, BmcOp::GetPower | BmcOp::GetBios))
+        .filter(|&o| {
+            !matches!(
+                o,
+                BmcOp::GetPower | BmcOp::GetBios | BmcOp::GetBootMode | BmcOp::GetHealth
+            )
+        })
         .cloned()
         .collect();
     assert_eq!(
@@ -209,8 +214,8 @@ fn manage_caches_the_bios_settings_and_a_failed_read_keeps_the_node_going() {
     });
     assert_eq!(
         ops,
-        [BmcOp::GetPower, BmcOp::GetBios],
-        "verification reads power, then BIOS"
+        [BmcOp::GetPower, BmcOp::GetBootMode, BmcOp::GetBios],
+        "verification reads power, then the boot mode, then BIOS"
     );
     let n = &c.nodes[&u];
     assert_eq!(n.provision_state, ProvisionState::Manageable);
@@ -249,6 +254,80 @@ fn manage_caches_the_bios_settings_and_a_failed_read_keeps_the_node_going() {
         Ok(CallResult::Power(NodePower::Off))
     });
     assert!(!ops3.contains(&BmcOp::GetBios));
+}
+
+#[test]
+fn manage_caches_firmware_components_only_with_the_redfish_firmware_interface() {
+    let reported = |bios: &str| {
+        vec![crate::ironic::model::ReportedComponent {
+            component: "bios".into(),
+            current_version: bios.into(),
+            vendor: None,
+            model: None,
+            serial_number: None,
+        }]
+    };
+    // The default `no-firmware` interface reads nothing.
+    let (mut c, u) = conductor_with("redfish");
+    let mut ops = Vec::new();
+    c.provision(u, "manage", None, t0()).expect("manage");
+    run(&mut c, t0(), 200, &mut |call: &DriverCall| {
+        ops.push(call.op.clone());
+        Ok(CallResult::Power(NodePower::Off))
+    });
+    assert!(!ops.contains(&BmcOp::GetFirmware));
+    assert!(c.nodes[&u].firmware.is_empty());
+
+    // With `redfish`, verification reads the components after the BIOS settings.
+    let (mut c, u) = conductor_with("redfish");
+    c.nodes
+        .get_mut(&u)
+        .expect("node")
+        .interfaces
+        .insert("firmware".into(), json!("redfish"));
+    let mut ops = Vec::new();
+    c.provision(u, "manage", None, t0()).expect("manage");
+    run(&mut c, t0(), 200, &mut |call: &DriverCall| {
+        ops.push(call.op.clone());
+        match call.op {
+            BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
+            BmcOp::GetFirmware => Ok(CallResult::Firmware(reported("1.2"))),
+            _ => Ok(CallResult::Done),
+        }
+    });
+    assert_eq!(
+        ops,
+        [
+            BmcOp::GetPower,
+            BmcOp::GetBootMode,
+            BmcOp::GetBios,
+            BmcOp::GetFirmware
+        ]
+    );
+    let n = &c.nodes[&u];
+    assert_eq!(n.provision_state, ProvisionState::Manageable);
+    assert_eq!(n.firmware.len(), 1);
+    assert_eq!(n.firmware[0].initial_version, "1.2");
+
+    // A failed read, or a BMC reporting nothing, keeps the node going and the cache as it was.
+    for answer in [
+        Err("no Manager".to_string()),
+        Ok(CallResult::Firmware(Vec::new())),
+    ] {
+        let (mut c2, u2) = conductor_with("redfish");
+        let node = c2.nodes.get_mut(&u2).expect("node");
+        node.interfaces.insert("firmware".into(), json!("redfish"));
+        node.firmware = n.firmware.clone();
+        c2.provision(u2, "manage", None, t0()).expect("manage");
+        run(&mut c2, t0(), 200, &mut |call: &DriverCall| match call.op {
+            BmcOp::GetPower => Ok(CallResult::Power(NodePower::Off)),
+            BmcOp::GetFirmware => answer.clone(),
+            _ => Ok(CallResult::Done),
+        });
+        assert_eq!(c2.nodes[&u2].provision_state, ProvisionState::Manageable);
+        assert_eq!(c2.nodes[&u2].firmware, n.firmware);
+        assert_eq!(c2.nodes[&u2].last_error, None);
+    }
 }
 
 #[test]
@@ -297,6 +376,144 @@ fn repeated_power_sync_failures_become_a_power_failure_fault_and_recover() {
     assert!(!n.maintenance);
     assert_eq!(n.fault, None);
     assert_eq!(n.power_state, Some(NodePower::On));
+}
+
+#[test]
+fn power_sync_caches_boot_mode_and_health_and_a_health_change_is_recorded_once() {
+    let (mut c, u) = conductor_with("redfish");
+    c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::Manageable;
+    let mut health = "OK";
+    let mut now = t0();
+    let mut ops = Vec::new();
+    for round in 0..3 {
+        if round == 2 {
+            health = "Critical";
+        }
+        run(&mut c, now, 100, &mut |call: &DriverCall| {
+            ops.push(call.op.clone());
+            Ok(match call.op {
+                BmcOp::GetPower => CallResult::Power(NodePower::On),
+                BmcOp::GetBootMode => CallResult::BootMode {
+                    boot_mode: Some("uefi".into()),
+                    secure_boot: Some(false),
+                },
+                BmcOp::GetHealth => CallResult::Health(Some(health.into())),
+                _ => CallResult::Done,
+            })
+        });
+        now += TimeDelta::seconds(61);
+    }
+    assert_eq!(
+        &ops[..3],
+        [BmcOp::GetPower, BmcOp::GetBootMode, BmcOp::GetHealth]
+    );
+    let n = &c.nodes[&u];
+    assert_eq!(n.misc["boot_mode"], json!("uefi"));
+    assert_eq!(n.misc["secure_boot"], json!(false));
+    assert_eq!(n.misc["health"], json!("Critical"));
+    let events: Vec<(&str, &str, &str)> = n
+        .history
+        .iter()
+        .map(|e| (e.severity, e.event_type.as_str(), e.event.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                "INFO",
+                "monitoring",
+                "Node health status changed: health='OK' (previously 'None')"
+            ),
+            (
+                "INFO",
+                "monitoring",
+                "Node health status changed: health='Critical' (previously 'OK')"
+            ),
+        ],
+        "the unchanged second read leaves no event"
+    );
+
+    // A failed read keeps the cached health and the node's state.
+    run(&mut c, now, 100, &mut |call: &DriverCall| match call.op {
+        BmcOp::GetPower => Ok(CallResult::Power(NodePower::On)),
+        _ => Err("no Status".into()),
+    });
+    assert_eq!(c.nodes[&u].misc["health"], json!("Critical"));
+    assert_eq!(c.nodes[&u].last_error, None);
+}
+
+#[test]
+fn boot_mode_changes_run_on_redfish_fail_plainly_elsewhere_and_wait_for_stable_states() {
+    use super::BootModeTarget;
+    // fake management cannot: last_error at once, no job, no history.
+    let (mut c, u) = conductor_with("fake-hardware");
+    c.change_boot(u, BmcOp::SetSecureBoot(true), t0())
+        .expect("accepted");
+    let n = &c.nodes[&u];
+    assert_eq!(
+        n.last_error.as_deref(),
+        Some(
+            "Failed to change secure_boot state to 'True': Driver fake-hardware does not support set_secure_boot_state (disabled or not implemented)."
+        )
+    );
+    assert!(n.history.is_empty() && !c.is_locked(u));
+
+    // redfish: a job sets the field; a failure only sets last_error (Ironic's quote slip kept).
+    let (mut c, u) = conductor_with("redfish");
+    c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::Manageable;
+    c.change_boot(u, BmcOp::SetBootMode(BootModeTarget::Bios), t0())
+        .expect("accepted");
+    assert!(c.is_locked(u));
+    assert!(c.change_boot(u, BmcOp::SetSecureBoot(false), t0()).is_err());
+    run(&mut c, t0(), 50, &mut |_| Ok(CallResult::Done));
+    assert_eq!(c.nodes[&u].misc["boot_mode"], json!("bios"));
+    c.change_boot(u, BmcOp::SetBootMode(BootModeTarget::Uefi), t0())
+        .expect("accepted");
+    run(&mut c, t0(), 50, &mut |call: &DriverCall| match call.op {
+        BmcOp::SetBootMode(_) => Err("boom".into()),
+        _ => Ok(CallResult::Done),
+    });
+    let n = &c.nodes[&u];
+    assert_eq!(n.misc["boot_mode"], json!("bios"));
+    assert_eq!(
+        n.last_error.as_deref(),
+        Some("Failed to change boot mode to 'uefi: boom")
+    );
+    assert!(n.history.is_empty());
+    assert_eq!(n.provision_state, ProvisionState::Manageable);
+
+    // An NMI goes to the BMC; a failure is left in last_error.
+    let mut sent = Vec::new();
+    c.inject_nmi(u, t0()).expect("accepted");
+    run(&mut c, t0(), 50, &mut |call: &DriverCall| {
+        sent.push(call.op.clone());
+        Err("409 ResourceInUse".into())
+    });
+    assert_eq!(sent, [BmcOp::InjectNmi]);
+    assert_eq!(
+        c.nodes[&u].last_error,
+        Some(format!(
+            "Redfish inject NMI failed for node {u}. Error: 409 ResourceInUse"
+        ))
+    );
+    let (mut f, fu) = conductor_with("fake-hardware");
+    let refused = f
+        .inject_nmi(fu, t0())
+        .expect_err("no NMI on fake management");
+    assert!(
+        refused.to_string().contains("does not support inject_nmi"),
+        "{refused}"
+    );
+
+    // A node in a transient state is refused with 409.
+    c.nodes.get_mut(&u).expect("node").provision_state = ProvisionState::Cleaning;
+    let refused = c
+        .change_boot(u, BmcOp::SetBootMode(BootModeTarget::Uefi), t0())
+        .expect_err("refused");
+    assert!(
+        refused.to_string().contains("Node is in cleaning state"),
+        "{refused}"
+    );
 }
 
 #[test]

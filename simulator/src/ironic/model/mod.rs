@@ -8,9 +8,13 @@ use uuid::Uuid;
 
 mod allocation;
 pub mod bios;
+pub mod bmc_status;
 mod chassis;
 mod conductor_service;
 mod deploy_template;
+pub mod driver_facts;
+pub mod events;
+pub mod firmware;
 mod history;
 mod inventory;
 mod management;
@@ -37,6 +41,7 @@ pub use deploy_template::{
     DEPLOY_TEMPLATE_FIELDS, DeployTemplate, echoed_steps, template_deploy_steps,
     template_schema_problem,
 };
+pub use firmware::{FirmwareComponent, ReportedComponent};
 pub use history::{HISTORY_VERSION, HistoryEvent, record as record_history};
 pub use inventory::InventoryRecord;
 pub use management::{
@@ -291,6 +296,8 @@ pub struct Node {
     pub vmedia: Option<Value>,
     /// The BIOS settings read from the BMC at the last verification (sorted by name).
     pub bios: Vec<BiosSetting>,
+    /// The firmware components read from the BMC (`redfish` firmware interface), first read first.
+    pub firmware: Vec<FirmwareComponent>,
     /// Creation and update times.
     pub created_at: DateTime<Utc>,
     /// Last update.
@@ -376,6 +383,7 @@ impl Node {
             agent: AgentSession::default(),
             vmedia: None,
             bios: Vec::new(),
+            firmware: Vec::new(),
             created_at: now,
             updated_at: None,
         }
