@@ -102,7 +102,7 @@ async fn a_restarted_control_plane_serves_the_objects_and_crds_of_its_snapshot()
     assert_eq!(fresh.data["spec"]["automatedCleaningMode"], "metadata");
     assert!(rv_of(&fresh.metadata) > rv_of(&bmh.metadata));
     // Loading the same CRDs over restored ones replaces them instead of failing.
-    assert_eq!(second.state.load_crds(Path::new(CRDS)).unwrap(), 3);
+    assert_eq!(second.state.load_crds(Path::new(CRDS)).unwrap(), 5);
     assert!(hosts(&c2).get("worker-1").await.is_ok());
     second.shutdown().await.unwrap();
 }
