@@ -53,6 +53,8 @@ pub enum FirmwareError {
     Kube(#[from] KubeCallError),
     #[error("reconcile of the firmware settings of host {host} panicked")]
     Panicked { host: String },
+    #[error("encoding a patch failed: {0}")]
+    Encode(String),
 }
 
 /// Shared state of one term of the firmware-settings controller.
@@ -325,25 +327,23 @@ async fn ensure_schema(
         Err(source) => return Err(failed("creating firmware schema", source).into()),
     }
     // Shared with other hosts: add this HostFirmwareSettings to its owners, so the schema
-    // outlives none of them. The resourceVersion makes a concurrent change a conflict and a retry.
+    // outlives none of them. Appended by JSON patch: the request stays one reference long
+    // however many hosts share the schema, and concurrent appends of other hosts never conflict.
     let existing = api
         .get(&name)
         .await
         .map_err(|source| failed("reading firmware schema", source))?;
-    let mut owners = existing
-        .metadata
-        .owner_references
-        .clone()
-        .unwrap_or_default();
+    let owners = existing.metadata.owner_references.unwrap_or_default();
     if owners.iter().any(|o| o.uid == hfs_owner.uid) {
         return Ok(Some(reference));
     }
-    owners.push(hfs_owner);
-    let patch = json!({"metadata": {
-        "resourceVersion": existing.metadata.resource_version,
-        "ownerReferences": owners,
-    }});
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+    let patch: json_patch::Patch = serde_json::from_value(if owners.is_empty() {
+        json!([{"op": "add", "path": "/metadata/ownerReferences", "value": [hfs_owner]}])
+    } else {
+        json!([{"op": "add", "path": "/metadata/ownerReferences/-", "value": hfs_owner}])
+    })
+    .map_err(|e| FirmwareError::Encode(e.to_string()))?;
+    api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
         .map_err(|source| failed("adding an owner to firmware schema", source))?;
     Ok(Some(reference))

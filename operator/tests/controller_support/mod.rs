@@ -576,11 +576,17 @@ async fn handle(State(server): State<FakeApiServer>, req: Request) -> Response {
                 }
             };
             if content_type.starts_with("application/json-patch") {
-                return status(
-                    415,
-                    "UnsupportedMediaType",
-                    "json patch is not served by this fake",
-                );
+                // RFC 6902 on the whole object (metadata included), as kube-apiserver applies it.
+                let ops: json_patch::Patch = match serde_json::from_value(patch) {
+                    Ok(ops) => ops,
+                    Err(e) => return status(400, "BadRequest", &e.to_string()),
+                };
+                let mut next = current.clone();
+                if let Err(e) = json_patch::patch(&mut next, &ops) {
+                    return status(422, "Invalid", &e.to_string());
+                }
+                let stored = store.put(&server.changes, &target.resource, next);
+                return axum::Json(stored).into_response();
             }
             // A resourceVersion in a merge patch is a precondition, as kube-apiserver has it.
             if let Some(rv) = patch["metadata"]["resourceVersion"].as_str()
