@@ -7,10 +7,7 @@
 
 use super::encoding::python_repr;
 use super::error::ApiError;
-use super::model::bmc_status::health_change_event;
-use super::model::{
-    HistoryEvent, InventoryRecord, Node, NodePower, ProvisionState, record_history,
-};
+use super::model::{HistoryEvent, Node, NodePower, ProvisionState, record_history};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -27,6 +24,8 @@ mod oob;
 mod plan;
 /// Requests the API hands the conductor: provision-state actions and power changes.
 mod requests;
+/// What a finished BMC call writes into the node's record.
+mod results;
 mod settings;
 
 pub use call::{
@@ -458,86 +457,13 @@ impl Conductor {
         match outcome {
             Ok(result) => {
                 if let Some(n) = self.nodes.get_mut(&uuid) {
-                    match (&op, result) {
-                        (_, CallResult::Power(p)) => n.power_state = Some(p),
-                        (
-                            _,
-                            CallResult::Bios {
-                                attributes,
-                                registry,
-                            },
-                        ) => {
-                            if let Some(j) = self.jobs.get_mut(&uuid) {
-                                j.bios_read = attributes.clone();
-                            }
-                            n.bios = crate::ironic::model::bios::refresh(
-                                &n.bios,
-                                &attributes,
-                                &registry,
-                                now,
-                            );
-                        }
-                        (_, CallResult::Firmware(reported)) => {
-                            match crate::ironic::model::firmware::sync(&n.firmware, &reported, now)
-                            {
-                                Some(cache) => n.firmware = cache,
-                                None => tracing::warn!(
-                                    node = %uuid,
-                                    "firmware components not cached: the BMC reports none"
-                                ),
-                            }
-                        }
-                        (
-                            _,
-                            CallResult::BootMode {
-                                boot_mode,
-                                secure_boot,
-                            },
-                        ) => {
-                            n.misc
-                                .insert("boot_mode".into(), serde_json::json!(boot_mode));
-                            n.misc
-                                .insert("secure_boot".into(), serde_json::json!(secure_boot));
-                        }
-                        (_, CallResult::Health(health)) => {
-                            let old = n.misc.get("health").and_then(Value::as_str);
-                            if let Some(event) = health_change_event(old, health.as_deref()) {
-                                let record = HistoryEvent {
-                                    uuid: history_uuid(uuid, n.history.len(), now),
-                                    created_at: now,
-                                    severity: "INFO",
-                                    event_type: "monitoring".into(),
-                                    event,
-                                    state: n.provision_state.as_str().to_string(),
-                                    target_provision_state: n
-                                        .target_provision_state
-                                        .map(|t| t.as_str().to_string()),
-                                    duration_seconds: None,
-                                };
-                                record_history(&mut n.history, record);
-                                n.misc.insert("health".into(), serde_json::json!(health));
-                            }
-                        }
-                        (BmcOp::SetPower(p), _) => n.power_state = Some(p.settled()),
-                        (BmcOp::SetBootMode(m), _) => {
-                            n.misc.insert("boot_mode".into(), m.as_str().into());
-                        }
-                        (BmcOp::SetSecureBoot(on), _) => {
-                            n.misc.insert("secure_boot".into(), (*on).into());
-                        }
-                        (_, CallResult::System(sys)) => {
-                            let (inv, macs) = inventory::from_bmc(&sys);
-                            n.inventory = Some(InventoryRecord::new(&inv));
-                            self.discovered.extend(macs.into_iter().map(|address| {
-                                DiscoveredPort {
-                                    node: uuid,
-                                    address,
-                                    pxe_enabled: true,
-                                }
-                            }));
-                        }
-                        _ => {}
+                    let recorded = results::record(n, uuid, &op, result, now);
+                    if let Some(read) = recorded.bios_read
+                        && let Some(j) = self.jobs.get_mut(&uuid)
+                    {
+                        j.bios_read = read;
                     }
+                    self.discovered.extend(recorded.discovered);
                     if sync && n.fault.as_deref() == Some("power failure") {
                         n.fault = None;
                         n.maintenance = false;
