@@ -43,6 +43,8 @@ pub const FIRMWARE_CONTROLLER: &str = "metal3-hostfirmwaresettings-controller";
 const READ_PERIOD: TimeDelta = TimeDelta::minutes(5);
 /// The same while a change is pending (upstream: 1 minute).
 const READ_PERIOD_PENDING: TimeDelta = TimeDelta::minutes(1);
+/// Firmware-settings reconciles running at once.
+const FIRMWARE_CONCURRENCY: u16 = 2;
 /// How soon to retry when Ironic could not be read (upstream: 30 seconds).
 const READ_RETRY: Duration = Duration::from_secs(30);
 
@@ -114,7 +116,12 @@ pub(crate) async fn run(
     + 'static,
     ctx: Arc<FirmwareContext>,
 ) {
+    // Hosts alike share one FirmwareSchema, and each adds itself to its owners: with many hosts
+    // at once, unbounded reconciles all write that one object together and the API server's
+    // retries on it time out (504s at 1 000 hosts, starving the host controller). Two at a
+    // time keep the writes to it in line.
     let results = Controller::for_shared_stream(hosts, host_store)
+        .with_config(kube::runtime::controller::Config::default().concurrency(FIRMWARE_CONCURRENCY))
         .watches_stream(changes, |hfs| Some(host_of(&hfs)))
         .run(reconcile, error_policy, ctx);
     super::term::drain(results, "HostFirmwareSettings").await;
